@@ -1,0 +1,91 @@
+import type { Readable } from 'node:stream';
+import type { ComponentName, GroupName } from '../../infra/config/types';
+
+/** One stored file of a backup, as recorded in its manifest. */
+export interface ArtifactRecord {
+  /** File name inside the backup, e.g. "neuroca_db.dump". */
+  readonly name: string;
+  readonly bytes: number;
+  /** Lower-case hex SHA-256 of the stored bytes. */
+  readonly sha256: string;
+  readonly contentType: string;
+}
+
+/** Where a component's backup writes its artifacts. Each write streams; nothing is held whole in memory. */
+export interface ArtifactSink {
+  write(name: string, body: Readable, options?: { contentType?: string }): Promise<ArtifactRecord>;
+}
+
+/** Where a restore reads artifacts from. Streams fail with IntegrityError when bytes do not match the manifest. */
+export interface ArtifactSource {
+  readonly artifacts: readonly ArtifactRecord[];
+  open(name: string): Readable;
+}
+
+/** Counts and content digests per object (table, collection, key space), equal after a faithful restore. */
+export interface FingerprintEntry {
+  readonly count: number;
+  readonly digest: string;
+}
+export type Fingerprint = Record<string, FingerprintEntry>;
+
+/** What was backed up from, recorded in the manifest and checked before a restore. */
+export interface SourceInfo {
+  /** Server version string, e.g. "15.18". */
+  readonly serverVersion: string;
+  readonly serverMajor: number;
+  /** Version of the dump tool or format that produced the artifacts, when one is involved. */
+  readonly toolVersion?: string;
+  readonly toolMajor?: number;
+  /** The database (or equivalent) that was backed up. */
+  readonly database: string;
+  readonly [extra: string]: unknown;
+}
+
+export interface Consistency {
+  /** True when every artifact and the fingerprint come from one snapshot of the source. */
+  readonly pointInTime: boolean;
+  /** How that was achieved, e.g. "exported snapshot shared by pg_dump and the fingerprint". */
+  readonly method: string;
+}
+
+export interface ComponentBackupResult {
+  readonly artifacts: readonly ArtifactRecord[];
+  readonly fingerprint: Fingerprint;
+  readonly source: SourceInfo;
+  readonly consistency: Consistency;
+}
+
+export interface ComponentRestoreResult {
+  /** The database (or equivalent) written to. */
+  readonly target: string;
+  /** False when the target did not exist and was created by the restore. */
+  readonly replacedExisting: boolean;
+}
+
+/** Progress lines go to a logger, never to stdout (stdout carries the CLI's JSON result). */
+export interface Logger {
+  info(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+}
+
+/**
+ * The component contract (DESIGN.md). `Target` is a resolved connection to a live store;
+ * how one is made from backup.yaml and the environment is the component's `connect`.
+ */
+export interface Component<Target, RestoreOptions = Record<string, unknown>> {
+  readonly name: ComponentName;
+  readonly group: GroupName;
+  /** Versions and the database name of a live target, as recorded in manifests. */
+  describe(target: Target): Promise<SourceInfo>;
+  /** Bytes a backup will read; cheap (catalog queries). */
+  estimate(target: Target): Promise<number>;
+  /** Streams the target into artifacts through the sink; fingerprint taken at the same point in time. */
+  backup(target: Target, sink: ArtifactSink, log: Logger): Promise<ComponentBackupResult>;
+  fingerprint(target: Target): Promise<Fingerprint>;
+  /** Throws VersionMismatchError when artifacts recorded with `source` cannot be restored into `target`. */
+  checkCompatibility(source: SourceInfo, target: Target): Promise<void>;
+  /** True when the restore target already holds data that a restore would replace (decides the safety backup). */
+  targetExists(target: Target): Promise<boolean>;
+  restore(source: ArtifactSource, target: Target, options: RestoreOptions, log: Logger): Promise<ComponentRestoreResult>;
+}

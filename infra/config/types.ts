@@ -1,0 +1,121 @@
+/**
+ * The validated, normalised form of backup.yaml. Produced by `loadBackupConfig` (infra/config/load.ts);
+ * consumed by the CDK stacks at synth time and by the CLI at run time. Field names are the runbook's,
+ * camel-cased; the YAML keys are documented in README.md.
+ */
+
+/** Schedule groups of the runbook, as written under `backup.schedule` and `backup.retention`. */
+export const GROUPS = ['database', 'memory_tiers', 'configuration', 'model_weights', 'logs'] as const;
+export type GroupName = (typeof GROUPS)[number];
+
+/** The S3 key prefix (retention class, DESIGN.md "Storage layout") each group's backups live under. */
+export const GROUP_PREFIX: Record<GroupName, string> = {
+  database: 'database',
+  memory_tiers: 'memory',
+  configuration: 'config',
+  model_weights: 'models',
+  logs: 'logs',
+};
+
+/** Components the engine knows, with the group whose schedule and retention they follow. */
+export const COMPONENT_GROUP = {
+  postgres: 'database',
+} as const satisfies Record<string, GroupName>;
+export type ComponentName = keyof typeof COMPONENT_GROUP;
+
+export interface ScheduleConfig {
+  /** The five-field Unix cron as written in backup.yaml, e.g. "0 2 * * *". */
+  readonly cron: string;
+  /** The same schedule as an EventBridge Scheduler expression, e.g. "cron(0 2 * * ? *)". */
+  readonly expression: string;
+}
+
+export interface StorageLocation {
+  readonly type: 's3';
+  readonly bucket: string;
+  readonly region: string;
+  /** Key prefix every backup lives under, normalised: "" or "backups/" (no leading slash, one trailing slash). */
+  readonly prefix: string;
+}
+
+export type ColdStorageClass = 'GLACIER' | 'GLACIER_IR' | 'DEEP_ARCHIVE' | 'STANDARD_IA' | 'INTELLIGENT_TIERING';
+
+export interface ColdStorageConfig {
+  readonly storageClass: ColdStorageClass;
+  readonly afterDays: number;
+}
+
+export interface ObjectLockConfig {
+  readonly mode: 'GOVERNANCE' | 'COMPLIANCE';
+  readonly days: number;
+}
+
+export interface EncryptionConfig {
+  /** Always true: backups are never written unencrypted. */
+  readonly enabled: true;
+  readonly keyManagement: 'kms';
+  /** Key ARN, alias ARN or key id of an existing key in the primary region; absent: the stack creates one. */
+  readonly kmsKeyId?: string;
+}
+
+export interface PostgresSourceConfig {
+  /** Secrets Manager secret with the RDS-style JSON (host, port, username, password, dbname). */
+  readonly secretArn?: string;
+  /** Database to back up; defaults to the secret's dbname, else "neuroca_db". */
+  readonly database: string;
+  /** Local runs only: a connection URL without a password (the password comes from NCA_POSTGRES_URL or PGPASSWORD). */
+  readonly url?: string;
+}
+
+export interface SourcesConfig {
+  readonly postgres?: PostgresSourceConfig;
+}
+
+export interface NetworkConfig {
+  readonly vpcId: string;
+  readonly subnetIds: readonly string[];
+  readonly availabilityZones: readonly string[];
+  readonly securityGroupIds: readonly string[];
+}
+
+export interface RunnerConfig {
+  /** Estimated bytes above which a component runs on Fargate instead of Lambda. */
+  readonly lambdaMaxBytes: number;
+  /** Force every component onto one runner; absent: chosen per run from the estimate. */
+  readonly force?: 'lambda' | 'fargate';
+  /** How many components one backup execution runs at once (Map MaxConcurrency). */
+  readonly maxConcurrency: number;
+  readonly lambda: { readonly memoryMiB: number; readonly timeoutMinutes: number };
+  readonly fargate: { readonly cpu: number; readonly memoryMiB: number; readonly ephemeralStorageGiB: number };
+}
+
+export interface NotificationsConfig {
+  readonly emails: readonly string[];
+  readonly snsTopicArn?: string;
+}
+
+export interface BackupConfig {
+  readonly schedule: Partial<Record<GroupName, ScheduleConfig>>;
+  /** IANA time zone the schedules are read in, e.g. "UTC" or "Europe/Berlin". */
+  readonly timeZone: string;
+  readonly storage: {
+    readonly primary: StorageLocation;
+    readonly secondary: StorageLocation;
+    readonly coldStorage?: ColdStorageConfig;
+    readonly objectLock?: ObjectLockConfig;
+  };
+  /** Retention in days per group. */
+  readonly retention: Record<GroupName, number>;
+  readonly encryption: EncryptionConfig;
+  readonly sources: SourcesConfig;
+  readonly network?: NetworkConfig;
+  readonly runner: RunnerConfig;
+  readonly notifications: NotificationsConfig;
+}
+
+/** The components configured in `sources`, grouped by the schedule group they belong to. */
+export function componentsOfGroup(config: BackupConfig, group: GroupName): ComponentName[] {
+  return (Object.keys(config.sources) as ComponentName[]).filter(
+    (name) => config.sources[name] !== undefined && COMPONENT_GROUP[name] === group,
+  );
+}
