@@ -1,0 +1,49 @@
+/** A fresh bucket on the run's s3rver for each test file, and a record of the SSE headers sent. */
+import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
+import { randomBytes } from 'node:crypto';
+import { BackupVault, createS3Client, type BackupVaultOptions } from '../../functions/core/storage';
+
+export const TEST_KMS_KEY = 'arn:aws:kms:us-west-2:123456789012:key/00000000-1111-2222-3333-444444444444';
+
+export function testS3Client(): S3Client {
+  const endpoint = process.env.NCA_TEST_S3_ENDPOINT;
+  if (!endpoint) throw new Error('NCA_TEST_S3_ENDPOINT is not set: run the tests through jest (global setup starts s3rver)');
+  return createS3Client({ endpoint });
+}
+
+export async function createTestBucket(client: S3Client, label = 'vault'): Promise<string> {
+  const bucket = `nca-${label}-${randomBytes(4).toString('hex')}`;
+  await client.send(new CreateBucketCommand({ Bucket: bucket }));
+  return bucket;
+}
+
+export interface SentPut {
+  readonly command: string;
+  readonly key?: string;
+  readonly sse?: string;
+  readonly kmsKeyId?: string;
+}
+
+/** s3rver ignores SSE-KMS, so tests assert what the client sends. */
+export function recordWrites(client: S3Client): SentPut[] {
+  const sent: SentPut[] = [];
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const input = args.input as { Key?: string; ServerSideEncryption?: string; SSEKMSKeyId?: string };
+      if (['PutObjectCommand', 'CreateMultipartUploadCommand'].includes(String(context.commandName))) {
+        sent.push({ command: String(context.commandName), key: input.Key, sse: input.ServerSideEncryption, kmsKeyId: input.SSEKMSKeyId });
+      }
+      return next(args);
+    },
+    { step: 'initialize', name: 'recordWrites' },
+  );
+  return sent;
+}
+
+export async function testVault(options: Partial<BackupVaultOptions> = {}): Promise<{ vault: BackupVault; client: S3Client; bucket: string; sent: SentPut[] }> {
+  const client = testS3Client();
+  const bucket = await createTestBucket(client);
+  const sent = recordWrites(client);
+  const vault = new BackupVault(client, { bucket, prefix: 'backups/', kmsKeyId: TEST_KMS_KEY, ...options });
+  return { vault, client, bucket, sent };
+}
