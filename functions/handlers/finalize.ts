@@ -1,2 +1,4 @@
-// Placeholder entry point; the real handler is being written.
-export const handler = async (event: unknown): Promise<unknown> => event;
+/** Backup workflow, last state: outcome and events from every component's result. */
+import { decideBackupOutcome, type BackupOutcome, type BackupOutcomeInput } from '../core/backup-outcome';
+
+export const handler = async (event: BackupOutcomeInput): Promise<BackupOutcome> => decideBackupOutcome(event);

@@ -1,2 +1,5 @@
-// Placeholder entry point; the real handler is being written.
-export const handler = async (event: unknown): Promise<unknown> => event;
+/** Backup workflow, first state: which components of the group run, under which backup id. */
+import { runtimeConfigFromEnv } from '../core/runtime-config';
+import { planBackup, type BackupPlan, type ExecutionEnvelope } from '../core/workflow-input';
+
+export const handler = async (event: ExecutionEnvelope<unknown>): Promise<BackupPlan> => planBackup(runtimeConfigFromEnv(), event);

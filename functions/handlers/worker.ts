@@ -1,2 +1,17 @@
-// Placeholder entry point; the real handler is being written.
-export const handler = async (event: unknown): Promise<unknown> => event;
+/** Lambda entry of the worker image: one function per component, dispatching on event.operation. */
+import { createLogger } from '../core/logger';
+import { InvalidInputError } from '../core/errors';
+import { runOperation, type OperationEvent } from '../core/operations';
+import { runtimeConfigFromEnv } from '../core/runtime-config';
+import { vaultFor } from '../core/context';
+
+export const handler = async (event: OperationEvent): Promise<unknown> => {
+  const config = runtimeConfigFromEnv();
+  // Each worker holds only its own component's permissions; a mismatched event is a wiring error.
+  const own = process.env.NCA_COMPONENT;
+  if (own && event.component !== own) {
+    throw new InvalidInputError(`this worker serves component ${own}, not ${event.component}.`);
+  }
+  const log = createLogger({ component: event.component, operation: event.operation });
+  return runOperation({ config, vault: vaultFor(config), env: process.env, log, runner: 'lambda', now: () => new Date() }, event);
+};

@@ -1,0 +1,181 @@
+/**
+ * nca-backup's command line: the operator's tool, the Fargate task's entry point (`run-step`) and the
+ * tests' driver, all on the same engine as the Lambda worker. JSON result on stdout, progress as JSON
+ * lines on stderr, non-zero exit on failure.
+ */
+import { randomBytes } from 'node:crypto';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadBackupConfig } from '../infra/config/load';
+import { componentEntry } from './components';
+import { summarize } from './core/backup-run';
+import { listBackupIds, newBackupId, resolveBackupId } from './core/catalog';
+import { configuredComponent, vaultFor, type EngineContext } from './core/context';
+import { InvalidInputError } from './core/errors';
+import { localRuntimeConfig } from './core/local-config';
+import { createLogger } from './core/logger';
+import { runStoredOperation, type OperationEvent } from './core/operations';
+import { resolveRestore } from './core/restore-plan';
+import { checkCompatibility, loadManifest, postVerify, restoreBackup, safetyBackup, verifyArtifacts } from './core/restore-steps';
+import { runBackup } from './core/backup-run';
+import { RUNTIME_CONFIG_ENV, runtimeConfigFromEnv, type RuntimeConfig } from './core/runtime-config';
+
+const USAGE = `usage: nca-backup <command> [options]
+
+  backup  <component> [--backup-id ID] [--trigger manual|scheduled]
+  restore <component> --backup-id <ID|latest> [--target-database NAME] [--skip-safety-backup]
+  list    <component>
+  verify  <component> --backup-id <ID|latest>
+  run-step <json>      (the Fargate task's entry: one workflow step)
+
+options: --config FILE (default ./backup.yaml)
+environment: NCA_S3_ENDPOINT, NCA_BUCKET, NCA_KMS_KEY_ID, NCA_POSTGRES_URL (see README)`;
+
+class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+interface Io {
+  readonly stdout: (text: string) => void;
+  readonly stderr: (text: string) => void;
+  readonly env: NodeJS.ProcessEnv;
+}
+
+function runtimeConfig(configFile: string, env: NodeJS.ProcessEnv): RuntimeConfig {
+  // Inside a deployed task the stack's runtime config wins; locally backup.yaml plus NCA_* variables.
+  if (env[RUNTIME_CONFIG_ENV]) return runtimeConfigFromEnv(env);
+  return localRuntimeConfig(loadBackupConfig(resolve(configFile)), env);
+}
+
+function engine(config: RuntimeConfig, env: NodeJS.ProcessEnv, runner: string, base: Record<string, unknown>): EngineContext {
+  return { config, vault: vaultFor(config, env), env, log: createLogger(base), runner, now: () => new Date() };
+}
+
+function peakRssMiB(): number {
+  return Math.round((process.resourceUsage().maxRSS / 1024) * 10) / 10;
+}
+
+async function execute(argv: readonly string[], io: Io): Promise<unknown> {
+  const { values, positionals } = parseArgs({
+    args: [...argv],
+    allowPositionals: true,
+    options: {
+      config: { type: 'string', default: 'backup.yaml' },
+      'backup-id': { type: 'string' },
+      'target-database': { type: 'string' },
+      'skip-safety-backup': { type: 'boolean', default: false },
+      trigger: { type: 'string', default: 'manual' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  const [command, subject] = positionals;
+  if (values.help || !command) throw new UsageError(USAGE);
+  if (!subject) throw new UsageError(`${command} needs ${command === 'run-step' ? 'a JSON step' : 'a component'}\n\n${USAGE}`);
+  const env = io.env;
+  const config = runtimeConfig(values.config!, env);
+
+  switch (command) {
+    case 'run-step': {
+      let event: OperationEvent;
+      try {
+        event = JSON.parse(subject) as OperationEvent;
+      } catch {
+        throw new UsageError('run-step needs the step as JSON');
+      }
+      const ctx = engine(config, env, env.ECS_CONTAINER_METADATA_URI_V4 ? 'fargate' : 'cli', { component: event.component, operation: event.operation });
+      return runStoredOperation(ctx, event);
+    }
+    case 'backup': {
+      const { name } = configuredComponent(config, subject);
+      const backupId = values['backup-id'] ?? newBackupId(new Date(), randomBytes(3).toString('hex'));
+      const trigger = values.trigger as 'manual' | 'scheduled';
+      if (trigger !== 'manual' && trigger !== 'scheduled') throw new UsageError(`--trigger must be manual or scheduled, not ${trigger}`);
+      const ctx = engine(config, env, 'cli', { component: name, backupId });
+      return { ...summarize(await runBackup(ctx, { component: name, backupId, trigger })), peakRssMiB: peakRssMiB() };
+    }
+    case 'list': {
+      const { name, group } = configuredComponent(config, subject);
+      const ctx = engine(config, env, 'cli', { component: name });
+      const ids = await listBackupIds(ctx.vault, group, name);
+      const backups = [];
+      for (const id of ids) backups.push(summarize(await loadManifest(ctx, name, id)));
+      return { component: name, group, backups };
+    }
+    case 'verify': {
+      const { name, group } = configuredComponent(config, subject);
+      const ctx = engine(config, env, 'cli', { component: name });
+      const backupId = await resolveBackupId(ctx.vault, group, name, requiredBackupId(values['backup-id'], name));
+      const verification = await verifyArtifacts(ctx, await loadManifest(ctx, name, backupId));
+      return { component: name, backupId, intact: true, ...verification };
+    }
+    case 'restore': {
+      const { name } = configuredComponent(config, subject);
+      componentEntry(name);
+      const ctx = engine(config, env, 'cli', { component: name });
+      const resolved = await resolveRestore(config, ctx.vault, {
+        input: {
+          component: name,
+          backupId: requiredBackupId(values['backup-id'], name),
+          ...(values['target-database'] ? { targetDatabase: values['target-database'] } : {}),
+          skipSafetyBackup: values['skip-safety-backup'],
+        },
+        executionName: `cli-${randomBytes(6).toString('hex')}`,
+        startTime: new Date().toISOString(),
+      });
+      const request = { component: name, backupId: resolved.request.backupId, targetDatabase: resolved.request.targetDatabase };
+      const manifest = await loadManifest(ctx, name, request.backupId);
+      const verification = await verifyArtifacts(ctx, manifest);
+      const compatibility = await checkCompatibility(ctx, manifest, request);
+      const safety = resolved.request.skipSafetyBackup
+        ? { skipped: true, reason: '--skip-safety-backup' }
+        : await safetyBackup(ctx, request, resolved.request.safetyBackupId);
+      const restored = await restoreBackup(ctx, manifest, request);
+      const verified = await postVerify(ctx, manifest, request);
+      return {
+        component: name,
+        backupId: request.backupId,
+        targetDatabase: request.targetDatabase,
+        bytes: manifest.totalBytes,
+        verification,
+        compatibility,
+        safetyBackup: safety,
+        restoreDurationMs: restored.durationMs,
+        replacedExisting: restored.replacedExisting,
+        fingerprintMatch: verified.fingerprintMatch,
+        verifiedObjects: verified.objects,
+        peakRssMiB: peakRssMiB(),
+      };
+    }
+    default:
+      throw new UsageError(`unknown command '${command}'\n\n${USAGE}`);
+  }
+}
+
+function requiredBackupId(value: string | undefined, component: string): string {
+  if (!value) throw new InvalidInputError('--backup-id is required: an id from `nca-backup list` or "latest".', { component });
+  return value;
+}
+
+/** Runs one command; resolves to the process exit code. */
+export async function main(argv: readonly string[], io: Io = { stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t), env: process.env }): Promise<number> {
+  try {
+    const result = await execute(argv, io);
+    io.stdout(`${JSON.stringify(result, null, 2)}\n`);
+    return 0;
+  } catch (error) {
+    const err = error as Error;
+    if (err instanceof UsageError) {
+      io.stderr(`${err.message}\n`);
+      return 2;
+    }
+    io.stdout(`${JSON.stringify({ error: err.name, message: err.message }, null, 2)}\n`);
+    io.stderr(`nca-backup: ${err.name}: ${err.message}\n`);
+    return err.name === 'ConfigError' ? 2 : 1;
+  }
+}
+
+if (require.main === module) {
+  void main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}

@@ -1,0 +1,61 @@
+/**
+ * The backup workflow's last step: every component has finished (the Map catches failures so one
+ * component cannot cancel the others); decide the execution's outcome and the events to publish.
+ */
+import { eventEntry, readableCause, type EventEntry } from './events';
+
+export interface ComponentSucceeded {
+  readonly component: string;
+  readonly status: 'SUCCEEDED';
+  readonly result: { readonly bytes: number; readonly durationMs: number; readonly backupId: string; readonly [k: string]: unknown };
+  readonly runner?: string;
+}
+
+export interface ComponentFailed {
+  readonly component: string;
+  readonly status: 'FAILED';
+  readonly error: string;
+  readonly cause: string;
+}
+
+export interface BackupOutcomeInput {
+  readonly group: string;
+  readonly backupId: string;
+  readonly results: readonly (ComponentSucceeded | ComponentFailed)[];
+}
+
+export interface BackupOutcome {
+  readonly status: 'SUCCEEDED' | 'FAILED';
+  readonly group: string;
+  readonly backupId: string;
+  readonly succeeded: readonly { component: string; bytes: number; durationMs: number; runner?: string }[];
+  readonly failed: readonly { component: string; error: string; cause: string }[];
+  /** For the Fail state: the first failed component's error and a cause naming every failure. */
+  readonly error?: string;
+  readonly cause?: string;
+  readonly eventEntries: readonly EventEntry[];
+}
+
+export function decideBackupOutcome(input: BackupOutcomeInput): BackupOutcome {
+  const succeeded = input.results
+    .filter((r): r is ComponentSucceeded => r.status === 'SUCCEEDED')
+    .map((r) => ({ component: r.component, bytes: r.result.bytes, durationMs: r.result.durationMs, runner: r.runner }));
+  const failed = input.results
+    .filter((r): r is ComponentFailed => r.status === 'FAILED')
+    .map((r) => ({ component: r.component, error: r.error, cause: readableCause(r.cause) }));
+  const base = { group: input.group, backupId: input.backupId };
+  const eventEntries = [
+    ...succeeded.map((s) => eventEntry('Backup Succeeded', { ...base, ...s })),
+    ...failed.map((f) => eventEntry('Backup Failed', { ...base, ...f })),
+  ];
+  if (failed.length === 0) return { status: 'SUCCEEDED', ...base, succeeded, failed, eventEntries };
+  return {
+    status: 'FAILED',
+    ...base,
+    succeeded,
+    failed,
+    error: failed[0].error,
+    cause: failed.map((f) => `${f.component}: ${f.error}: ${f.cause}`).join(' | '),
+    eventEntries,
+  };
+}

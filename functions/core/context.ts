@@ -1,0 +1,37 @@
+/** What every engine operation needs, built once per invocation from the runtime config. */
+import type { ComponentName, GroupName, PostgresSourceConfig } from '../../infra/config/types';
+import type { Logger } from '../components/types';
+import { InvalidInputError } from './errors';
+import type { RuntimeConfig } from './runtime-config';
+import { BackupVault, createS3Client } from './storage';
+
+export interface EngineContext {
+  readonly config: RuntimeConfig;
+  readonly vault: BackupVault;
+  readonly env: NodeJS.ProcessEnv;
+  readonly log: Logger;
+  /** Where this code runs, recorded in manifests: "lambda", "fargate" or "cli". */
+  readonly runner: string;
+  readonly now: () => Date;
+}
+
+export function vaultFor(config: RuntimeConfig, env: NodeJS.ProcessEnv = process.env): BackupVault {
+  // NCA_S3_ENDPOINT points local runs at an S3-compatible server; unset in AWS.
+  const client = createS3Client({ region: config.region, endpoint: env.NCA_S3_ENDPOINT || undefined });
+  return new BackupVault(client, { bucket: config.bucket, prefix: config.prefix, kmsKeyId: config.kmsKeyId });
+}
+
+/** The configured component's group and source, or a clear error naming what is configured. */
+export function configuredComponent(
+  config: RuntimeConfig,
+  component: string,
+): { name: ComponentName; group: GroupName; source: PostgresSourceConfig } {
+  const entry = (config.components as Record<string, RuntimeConfig['components'][ComponentName]>)[component];
+  if (!entry) {
+    const configured = Object.keys(config.components).join(', ') || 'none';
+    throw new InvalidInputError(`component '${component}' is not configured in backup.yaml sources.`, {
+      hint: `Configured components: ${configured}.`,
+    });
+  }
+  return { name: component as ComponentName, group: entry.group, source: entry.source };
+}

@@ -1,0 +1,25 @@
+/**
+ * The runtime config of a local run (CLI, demo, tests): backup.yaml plus NCA_* environment variables,
+ * the same shape the stacks hand to deployed functions, minus the deployed workers.
+ */
+import { COMPONENT_GROUP, type BackupConfig, type ComponentName } from '../../infra/config/types';
+import type { ComponentRuntime, RuntimeConfig } from './runtime-config';
+
+/** Used when backup.yaml names no key: SSE-KMS with the account's default S3 key alias. */
+export const DEFAULT_KMS_KEY = 'alias/aws/s3';
+
+export function localRuntimeConfig(config: BackupConfig, env: NodeJS.ProcessEnv = process.env): RuntimeConfig {
+  const components: Partial<Record<ComponentName, ComponentRuntime>> = {};
+  for (const name of Object.keys(config.sources) as ComponentName[]) {
+    const source = config.sources[name];
+    if (source) components[name] = { group: COMPONENT_GROUP[name], source };
+  }
+  return {
+    bucket: env.NCA_BUCKET || config.storage.primary.bucket,
+    prefix: config.storage.primary.prefix,
+    region: config.storage.primary.region,
+    kmsKeyId: env.NCA_KMS_KEY_ID || config.encryption.kmsKeyId || DEFAULT_KMS_KEY,
+    runner: { lambdaMaxBytes: config.runner.lambdaMaxBytes, force: config.runner.force, maxConcurrency: config.runner.maxConcurrency },
+    components,
+  };
+}

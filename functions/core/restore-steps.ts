@@ -1,0 +1,122 @@
+/**
+ * The restore, as the separate steps the restore state machine shows an operator: each one can fail on
+ * its own with a precise error, and nothing touches the target before the artifacts are proven intact
+ * and the versions compatible.
+ */
+import { componentEntry, type RestoreTargetOptions } from '../components';
+import { backupPrefix } from './catalog';
+import { runBackup, summarize, type BackupSummary } from './backup-run';
+import { configuredComponent, type EngineContext } from './context';
+import { BackupNotFoundError, VerificationError } from './errors';
+import { compareFingerprints, describeDifferences } from './fingerprint-diff';
+import { MANIFEST_FILE, parseManifest, type Manifest } from './manifest';
+import { drain } from './storage';
+
+export interface RestoreRequest extends RestoreTargetOptions {
+  readonly component: string;
+  /** A resolved id (never "latest" here: resolution happens once, before the first step). */
+  readonly backupId: string;
+}
+
+export async function loadManifest(ctx: EngineContext, component: string, backupId: string): Promise<Manifest> {
+  const { name, group } = configuredComponent(ctx.config, component);
+  const raw = await ctx.vault.getJson<unknown>(backupPrefix(group, name, backupId) + MANIFEST_FILE);
+  if (raw === undefined) {
+    throw new BackupNotFoundError(`backup ${backupId} has no manifest.`, { component, backupId, hint: `List backups with: nca-backup list ${component}` });
+  }
+  return parseManifest(raw, { component, backupId });
+}
+
+async function connectTarget(ctx: EngineContext, request: RestoreRequest) {
+  const { source } = configuredComponent(ctx.config, request.component);
+  const entry = componentEntry(request.component);
+  const target = entry.retarget(await entry.connect(source, ctx.env), request);
+  return { entry, target };
+}
+
+export interface ArtifactVerification {
+  readonly artifacts: number;
+  readonly bytes: number;
+  readonly durationMs: number;
+}
+
+/** Reads every artifact end to end against the manifest's SHA-256; touches nothing else. */
+export async function verifyArtifacts(ctx: EngineContext, manifest: Manifest): Promise<ArtifactVerification> {
+  const started = Date.now();
+  const prefix = backupPrefix(manifest.group, manifest.component, manifest.backupId);
+  for (const artifact of manifest.artifacts) {
+    await drain(ctx.vault.openVerified(prefix + artifact.name, artifact, { component: manifest.component, backupId: manifest.backupId }));
+    ctx.log.info('artifact verified', { component: manifest.component, backupId: manifest.backupId, artifact: artifact.name, bytes: artifact.bytes });
+  }
+  return { artifacts: manifest.artifacts.length, bytes: manifest.totalBytes, durationMs: Date.now() - started };
+}
+
+export async function checkCompatibility(ctx: EngineContext, manifest: Manifest, request: RestoreRequest): Promise<{ compatible: true; source: string; target: string }> {
+  const { entry, target } = await connectTarget(ctx, request);
+  await entry.component.checkCompatibility(manifest.source, target);
+  const described = await entry.component.describe(target);
+  return { compatible: true, source: manifest.source.serverVersion, target: described.serverVersion };
+}
+
+export type SafetyBackupResult = ({ readonly skipped: false } & BackupSummary) | { readonly skipped: true; readonly reason: string };
+
+/** Backs up what the restore is about to replace; skipped when the target does not exist yet. */
+export async function safetyBackup(ctx: EngineContext, request: RestoreRequest, safetyBackupId: string): Promise<SafetyBackupResult> {
+  const { entry, target } = await connectTarget(ctx, request);
+  if (!(await entry.component.targetExists(target))) {
+    return { skipped: true, reason: 'the restore target does not exist yet; nothing to protect' };
+  }
+  const described = await entry.component.describe(target);
+  const manifest = await runBackup(ctx, { component: request.component, backupId: safetyBackupId, trigger: 'safety', database: described.database });
+  return { skipped: false, ...summarize(manifest) };
+}
+
+export interface RestoreOutcome {
+  readonly component: string;
+  readonly backupId: string;
+  readonly target: string;
+  readonly replacedExisting: boolean;
+  readonly bytes: number;
+  readonly durationMs: number;
+}
+
+export async function restoreBackup(ctx: EngineContext, manifest: Manifest, request: RestoreRequest): Promise<RestoreOutcome> {
+  const { entry, target } = await connectTarget(ctx, request);
+  const prefix = backupPrefix(manifest.group, manifest.component, manifest.backupId);
+  const source = {
+    artifacts: manifest.artifacts,
+    open: (name: string) => {
+      const artifact = manifest.artifacts.find((a) => a.name === name);
+      if (!artifact) throw new BackupNotFoundError(`artifact ${name} is not in the manifest.`, { component: manifest.component, backupId: manifest.backupId });
+      return ctx.vault.openVerified(prefix + name, artifact, { component: manifest.component, backupId: manifest.backupId });
+    },
+  };
+  const started = Date.now();
+  ctx.log.info('restore started', { component: manifest.component, backupId: manifest.backupId, targetDatabase: request.targetDatabase });
+  const result = await entry.component.restore(source, target, request, ctx.log);
+  const durationMs = Date.now() - started;
+  ctx.log.info('restore completed', { component: manifest.component, backupId: manifest.backupId, target: result.target, durationMs });
+  return { component: manifest.component, backupId: manifest.backupId, ...result, bytes: manifest.totalBytes, durationMs };
+}
+
+export interface PostVerification {
+  readonly fingerprintMatch: true;
+  readonly objects: number;
+  readonly durationMs: number;
+}
+
+/** The restored target must carry the fingerprint recorded at backup time, object by object. */
+export async function postVerify(ctx: EngineContext, manifest: Manifest, request: RestoreRequest): Promise<PostVerification> {
+  const { entry, target } = await connectTarget(ctx, request);
+  const started = Date.now();
+  const actual = await entry.component.fingerprint(target);
+  const differences = compareFingerprints(manifest.fingerprint, actual);
+  if (differences.length > 0) {
+    throw new VerificationError(`the restored data does not match the backup's fingerprint: ${describeDifferences(differences)}.`, {
+      component: manifest.component,
+      backupId: manifest.backupId,
+      hint: 'The target now holds a partial or altered restore; restore the safety backup or repeat the restore.',
+    });
+  }
+  return { fingerprintMatch: true, objects: Object.keys(actual).length, durationMs: Date.now() - started };
+}

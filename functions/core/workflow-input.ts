@@ -1,0 +1,124 @@
+/**
+ * Validation and shaping of what operators and schedules put into the workflows. Pure: the handlers
+ * add the runtime config and the vault. Every rejection names the field and what is allowed.
+ */
+import { createHash } from 'node:crypto';
+import { GROUPS, type ComponentName, type GroupName } from '../../infra/config/types';
+import { InvalidInputError } from './errors';
+import { newBackupId } from './catalog';
+import type { RuntimeConfig, WorkerRef } from './runtime-config';
+
+/** What the state machines pass to the control-plane functions alongside the execution input. */
+export interface ExecutionEnvelope<I> {
+  readonly input: I;
+  readonly executionName: string;
+  readonly startTime: string;
+}
+
+function objectInput(input: unknown, allowed: readonly string[]): Record<string, unknown> {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw new InvalidInputError(`the execution input must be a JSON object with ${allowed.join(', ')}.`);
+  }
+  const unknown = Object.keys(input).filter((k) => !allowed.includes(k));
+  if (unknown.length > 0) {
+    throw new InvalidInputError(`unknown input field ${unknown.map((k) => `'${k}'`).join(', ')}; allowed: ${allowed.join(', ')}.`);
+  }
+  return input as Record<string, unknown>;
+}
+
+/** Ids derive from the execution, so a retried step computes the same id instead of a second backup. */
+function executionSuffix(executionName: string): string {
+  return createHash('sha256').update(executionName).digest('hex').slice(0, 6);
+}
+
+export interface PlannedComponent {
+  readonly component: ComponentName;
+  readonly worker: WorkerRef;
+}
+
+export interface BackupPlan {
+  readonly group: GroupName;
+  readonly backupId: string;
+  readonly trigger: 'scheduled' | 'manual';
+  readonly maxConcurrency: number;
+  readonly components: readonly PlannedComponent[];
+}
+
+export function planBackup(config: RuntimeConfig, envelope: ExecutionEnvelope<unknown>): BackupPlan {
+  const input = objectInput(envelope.input, ['group', 'trigger', 'components']);
+  const group = input.group;
+  if (typeof group !== 'string' || !(GROUPS as readonly string[]).includes(group)) {
+    throw new InvalidInputError(`group '${String(group)}' is not a backup group; allowed: ${GROUPS.join(', ')}.`);
+  }
+  const trigger = input.trigger ?? 'manual';
+  if (trigger !== 'scheduled' && trigger !== 'manual') throw new InvalidInputError(`trigger '${String(trigger)}' must be scheduled or manual.`);
+  const inGroup = (Object.entries(config.components) as [ComponentName, RuntimeConfig['components'][ComponentName]][])
+    .filter(([, c]) => c?.group === group)
+    .map(([name]) => name);
+  let selected = inGroup;
+  if (input.components !== undefined) {
+    if (!Array.isArray(input.components) || input.components.some((c) => typeof c !== 'string')) {
+      throw new InvalidInputError('components must be a list of component names.');
+    }
+    const outside = (input.components as string[]).filter((c) => !inGroup.includes(c as ComponentName));
+    if (outside.length > 0) {
+      throw new InvalidInputError(`components ${outside.join(', ')} are not configured in group ${group}; configured: ${inGroup.join(', ') || 'none'}.`);
+    }
+    selected = input.components as ComponentName[];
+  }
+  if (selected.length === 0) {
+    throw new InvalidInputError(`group ${group} has no configured components.`, { hint: 'Add a source for it under backup.sources in backup.yaml.' });
+  }
+  return {
+    group: group as GroupName,
+    backupId: newBackupId(new Date(envelope.startTime), executionSuffix(envelope.executionName)),
+    trigger,
+    maxConcurrency: config.runner.maxConcurrency,
+    components: selected.map((component) => ({ component, worker: workerOf(config, component) })),
+  };
+}
+
+function workerOf(config: RuntimeConfig, component: ComponentName): WorkerRef {
+  const worker = config.components[component]?.worker;
+  if (!worker) throw new Error(`runtime config has no worker for ${component}: redeploy the stack`);
+  return worker;
+}
+
+export interface RestoreInput {
+  readonly component: ComponentName;
+  readonly backupId: string;
+  readonly targetDatabase?: string;
+  readonly skipSafetyBackup: boolean;
+}
+
+const DATABASE_NAME = /^[A-Za-z_][A-Za-z0-9_$-]{0,62}$/;
+
+/** Checks a restore execution's input before anything is read or touched. */
+export function parseRestoreInput(config: RuntimeConfig, input: unknown): RestoreInput {
+  const fields = objectInput(input, ['component', 'backupId', 'targetDatabase', 'skipSafetyBackup']);
+  const configured = Object.keys(config.components);
+  if (typeof fields.component !== 'string' || !configured.includes(fields.component)) {
+    throw new InvalidInputError(`component '${String(fields.component)}' is not a configured component; configured: ${configured.join(', ') || 'none'}.`);
+  }
+  if (typeof fields.backupId !== 'string' || fields.backupId === '') {
+    throw new InvalidInputError('backupId is required: "latest" or an id from `nca-backup list ' + fields.component + '`.', { component: fields.component });
+  }
+  if (fields.targetDatabase !== undefined && (typeof fields.targetDatabase !== 'string' || !DATABASE_NAME.test(fields.targetDatabase))) {
+    throw new InvalidInputError(`targetDatabase '${String(fields.targetDatabase)}' is not a database name (letters, digits, _ $ -; at most 63).`, {
+      component: fields.component,
+    });
+  }
+  if (fields.skipSafetyBackup !== undefined && typeof fields.skipSafetyBackup !== 'boolean') {
+    throw new InvalidInputError('skipSafetyBackup must be true or false.', { component: fields.component });
+  }
+  return {
+    component: fields.component as ComponentName,
+    backupId: fields.backupId,
+    targetDatabase: fields.targetDatabase as string | undefined,
+    skipSafetyBackup: fields.skipSafetyBackup === true,
+  };
+}
+
+export function safetyBackupIdFor(envelope: ExecutionEnvelope<unknown>): string {
+  return newBackupId(new Date(envelope.startTime), executionSuffix(envelope.executionName), { safety: true });
+}
