@@ -1,0 +1,167 @@
+/**
+ * Runs the state machine files as they are (aws-local-stepfunctions), with each Task bound to the real
+ * handler code: Lambda tasks call functions/handlers/*, Fargate tasks run the real CLI in a child
+ * process with the command the ASL builds, and EventBridge tasks are recorded for assertions.
+ */
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { StateMachine } from 'aws-local-stepfunctions';
+import type { RuntimeConfig } from '../../functions/core/runtime-config';
+import type { EventEntry } from '../../functions/core/events';
+import { handler as planHandler } from '../../functions/handlers/plan';
+import { handler as finalizeHandler } from '../../functions/handlers/finalize';
+import { handler as resolveHandler } from '../../functions/handlers/resolve-restore';
+import { handler as workerHandler } from '../../functions/handlers/worker';
+
+const ROOT = join(__dirname, '..', '..');
+const ACCOUNT = 'arn:aws:lambda:us-west-2:123456789012:function';
+export const FUNCTIONS = {
+  plan: `${ACCOUNT}:nca-plan`,
+  finalize: `${ACCOUNT}:nca-finalize`,
+  resolve: `${ACCOUNT}:nca-resolve-restore`,
+  worker: (component: string) => `${ACCOUNT}:nca-worker-${component}`,
+};
+const SUBSTITUTIONS: Record<string, string> = {
+  PlanFunctionArn: FUNCTIONS.plan,
+  FinalizeFunctionArn: FUNCTIONS.finalize,
+  ResolveRestoreFunctionArn: FUNCTIONS.resolve,
+  ClusterArn: 'arn:aws:ecs:us-west-2:123456789012:cluster/nca-backup',
+};
+
+/** The definition as CDK deploys it: the file with its ${...} substitutions filled in. */
+export function loadDefinition(name: 'backup' | 'restore'): Record<string, unknown> {
+  const text = readFileSync(join(ROOT, 'state-machines', `${name}.asl.json`), 'utf8');
+  const filled = text.replace(/\$\{(\w+)\}/g, (whole, key: string) => SUBSTITUTIONS[key] ?? whole);
+  const leftover = filled.match(/\$\{\w+\}/);
+  if (leftover) throw new Error(`${name}.asl.json uses substitution ${leftover[0]} that the stack does not provide`);
+  return JSON.parse(filled) as Record<string, unknown>;
+}
+
+export interface WorkflowResult {
+  readonly status: 'SUCCEEDED' | 'FAILED';
+  readonly output?: any;
+  readonly error?: string;
+  readonly cause?: string;
+}
+
+export interface HarnessCall {
+  readonly state: string;
+  readonly payload: any;
+}
+
+export interface WorkflowHarness {
+  readonly events: EventEntry[];
+  readonly calls: HarnessCall[];
+  readonly fargateRuns: any[];
+  run(name: 'backup' | 'restore', input: unknown, executionName?: string): Promise<WorkflowResult>;
+}
+
+/** Lambda reports a thrown error as errorType + a JSON cause; reproduce that so the ASL sees what AWS gives it. */
+function asLambda(fn: (event: any) => Promise<unknown>) {
+  return async (event: any) => {
+    try {
+      return await fn(event);
+    } catch (error) {
+      const err = error as Error;
+      const wrapped = new Error(JSON.stringify({ errorType: err.name, errorMessage: err.message, trace: [] }));
+      wrapped.name = err.name;
+      throw wrapped;
+    }
+  };
+}
+
+export function workflowHarness(config: RuntimeConfig, env: Record<string, string>): WorkflowHarness {
+  const events: EventEntry[] = [];
+  const calls: HarnessCall[] = [];
+  const fargateRuns: any[] = [];
+  const lambdas: Record<string, (event: any) => Promise<unknown>> = {
+    [FUNCTIONS.plan]: asLambda(planHandler),
+    [FUNCTIONS.finalize]: asLambda(finalizeHandler),
+    [FUNCTIONS.resolve]: asLambda(resolveHandler),
+  };
+  for (const [component, runtime] of Object.entries(config.components)) {
+    lambdas[runtime!.worker!.functionName] = asLambda(async (event) => {
+      // Each worker sees only its own component, as NCA_COMPONENT does in the deployed function.
+      const previous = process.env.NCA_COMPONENT;
+      process.env.NCA_COMPONENT = component;
+      try {
+        return await workerHandler(event);
+      } finally {
+        if (previous === undefined) delete process.env.NCA_COMPONENT;
+        else process.env.NCA_COMPONENT = previous;
+      }
+    });
+  }
+
+  const invokeLambda = (state: string) => async (params: any) => {
+    calls.push({ state, payload: params.Payload });
+    const fn = lambdas[params.FunctionName];
+    if (!fn) throw Object.assign(new Error(`no function ${params.FunctionName}`), { name: 'Lambda.ResourceNotFoundException' });
+    return { Payload: await fn(params.Payload), StatusCode: 200 };
+  };
+
+  const runFargateTask = (state: string) => async (params: any) => {
+    const command: string[] = params.Overrides.ContainerOverrides[0].Command;
+    fargateRuns.push({ state, taskDefinition: params.TaskDefinition, command, subnets: params.NetworkConfiguration.AwsvpcConfiguration.Subnets });
+    const workerConfig = { ...config, components: Object.fromEntries(Object.entries(config.components).map(([k, v]) => [k, { group: v!.group, source: v!.source }])) };
+    try {
+      await promisify(execFile)(process.execPath, [join(ROOT, 'bin', 'nca-backup.js'), ...command], {
+        cwd: ROOT,
+        env: { ...process.env, ...env, NCA_RUNTIME_CONFIG: JSON.stringify(workerConfig) },
+        maxBuffer: 16 * 1024 * 1024,
+      });
+    } catch (error) {
+      // ECS .sync reports a container that exited non-zero as States.TaskFailed.
+      throw Object.assign(new Error(`Essential container in task exited: ${(error as { stdout?: string }).stdout ?? ''}`), { name: 'States.TaskFailed' });
+    }
+    return { StopCode: 'EssentialContainerExited', Containers: [{ ExitCode: 0 }] };
+  };
+
+  const recordEvents = async (params: any) => {
+    events.push(...params.Entries);
+    return { FailedEntryCount: 0, Entries: params.Entries.map(() => ({ EventId: 'local' })) };
+  };
+
+  const retryIntervals: Record<string, number> = {};
+  const handlersFor = (definition: any): Record<string, (input: any) => Promise<any>> => {
+    const out: Record<string, (input: any) => Promise<any>> = {};
+    const visit = (states: Record<string, any>) => {
+      for (const [name, state] of Object.entries(states)) {
+        // Retries keep their attempts but not their waits.
+        if (state.Retry) retryIntervals[name] = 0;
+        if (state.Type === 'Map') visit((state.ItemProcessor ?? state.Iterator).States);
+        if (state.Type === 'Parallel') for (const branch of state.Branches) visit(branch.States);
+        if (state.Type !== 'Task') continue;
+        if (state.Resource === 'arn:aws:states:::lambda:invoke') out[name] = invokeLambda(name);
+        else if (state.Resource === 'arn:aws:states:::ecs:runTask.sync') out[name] = runFargateTask(name);
+        else if (state.Resource === 'arn:aws:states:::events:putEvents') out[name] = recordEvents;
+        else throw new Error(`the harness cannot run Task ${name} (${state.Resource})`);
+      }
+    };
+    visit(definition.States);
+    return out;
+  };
+
+  return {
+    events,
+    calls,
+    fargateRuns,
+    async run(name, input, executionName = `test-${Date.now()}-${Math.random().toString(16).slice(2, 8)}`) {
+      Object.assign(process.env, env, { NCA_RUNTIME_CONFIG: JSON.stringify(config) });
+      const definition = loadDefinition(name);
+      const machine = new StateMachine(definition as any);
+      const execution = machine.run(input as any, {
+        overrides: { taskResourceLocalHandlers: handlersFor(definition), retryIntervalOverrides: retryIntervals },
+        context: { Execution: { Id: `arn:aws:states:us-west-2:123456789012:execution:${name}:${executionName}`, Name: executionName, StartTime: new Date().toISOString(), Input: input } } as any,
+      });
+      try {
+        return { status: 'SUCCEEDED', output: await execution.result };
+      } catch (error) {
+        const failure = (error as { cause?: { name?: string; message?: string } }).cause;
+        return { status: 'FAILED', error: failure?.name, cause: failure?.message };
+      }
+    },
+  };
+}
