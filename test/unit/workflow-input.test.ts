@@ -1,0 +1,116 @@
+import { planBackup, parseRestoreInput, safetyBackupIdFor } from '../../functions/core/workflow-input';
+import { decideBackupOutcome } from '../../functions/core/backup-outcome';
+import { compareFingerprints, describeDifferences } from '../../functions/core/fingerprint-diff';
+import { chooseRunner } from '../../functions/core/runner';
+import { readableCause } from '../../functions/core/events';
+import type { RuntimeConfig } from '../../functions/core/runtime-config';
+
+const worker = { functionName: 'arn:fn', taskDefinitionArn: 'arn:td', containerName: 'worker', subnets: ['s-1'], securityGroups: ['sg-1'] };
+const config: RuntimeConfig = {
+  bucket: 'b',
+  prefix: '',
+  kmsKeyId: 'k',
+  runner: { lambdaMaxBytes: 1000, maxConcurrency: 3 },
+  components: { postgres: { group: 'database', source: { database: 'neuroca_db' }, worker } },
+};
+const envelope = (input: unknown) => ({ input, executionName: 'exec-1', startTime: '2026-11-23T02:00:00.000Z' });
+
+describe('planBackup', () => {
+  test('lists the group components with their workers under one id derived from the execution', () => {
+    const plan = planBackup(config, envelope({ group: 'database', trigger: 'scheduled' }));
+    expect(plan).toEqual({
+      group: 'database',
+      backupId: expect.stringMatching(/^20261123T020000Z-[0-9a-f]{6}$/),
+      trigger: 'scheduled',
+      maxConcurrency: 3,
+      components: [{ component: 'postgres', worker }],
+    });
+    // A retried Plan step must not mint a second backup id.
+    expect(planBackup(config, envelope({ group: 'database' })).backupId).toBe(plan.backupId);
+    expect(planBackup(config, { ...envelope({ group: 'database' }), executionName: 'exec-2' }).backupId).not.toBe(plan.backupId);
+  });
+
+  test.each([
+    [{ group: 'databse' }, /group 'databse' is not a backup group; allowed: database, memory_tiers/],
+    [{ group: 'memory_tiers' }, /group memory_tiers has no configured components.*backup.sources/],
+    [{ group: 'database', components: ['redis'] }, /components redis are not configured in group database; configured: postgres/],
+    [{ group: 'database', colour: 'red' }, /unknown input field 'colour'; allowed: group, trigger, components/],
+    [{ group: 'database', trigger: 'hourly' }, /trigger 'hourly' must be scheduled or manual/],
+    ['database', /must be a JSON object/],
+  ])('rejects %j', (input, message) => {
+    expect(() => planBackup(config, envelope(input))).toThrow(message);
+  });
+});
+
+describe('parseRestoreInput', () => {
+  test('accepts the console example and defaults skipSafetyBackup to false', () => {
+    expect(parseRestoreInput(config, { component: 'postgres', backupId: 'latest', targetDatabase: 'neuroca_db' })).toEqual({
+      component: 'postgres',
+      backupId: 'latest',
+      targetDatabase: 'neuroca_db',
+      skipSafetyBackup: false,
+    });
+  });
+
+  test.each([
+    [{ component: 'mysql', backupId: 'latest' }, /component 'mysql' is not a configured component; configured: postgres/],
+    [{ component: 'postgres' }, /backupId is required/],
+    [{ component: 'postgres', backupId: 'latest', targetDatabase: 'x; drop table' }, /targetDatabase 'x; drop table' is not a database name/],
+    [{ component: 'postgres', backupId: 'latest', skipSafetyBackup: 'yes' }, /skipSafetyBackup must be true or false/],
+    [{ component: 'postgres', backupId: 'latest', target: 'db' }, /unknown input field 'target'/],
+  ])('rejects %j', (input, message) => {
+    expect(() => parseRestoreInput(config, input)).toThrow(message);
+  });
+
+  test('safety backup ids are marked and never collide with scheduled ids of the same execution', () => {
+    expect(safetyBackupIdFor(envelope({}))).toMatch(/^20261123T020000Z-[0-9a-f]{6}-safety$/);
+  });
+});
+
+describe('decideBackupOutcome', () => {
+  const ok = { component: 'postgres', status: 'SUCCEEDED' as const, runner: 'lambda', result: { backupId: 'id', bytes: 10, durationMs: 5 } };
+  const failed = {
+    component: 'redis',
+    status: 'FAILED' as const,
+    error: 'ToolError',
+    cause: JSON.stringify({ errorType: 'ToolError', errorMessage: 'redis: connection refused', trace: [] }),
+  };
+
+  test('all succeeded: success events with bytes and duration', () => {
+    const outcome = decideBackupOutcome({ group: 'database', backupId: 'id', results: [ok] });
+    expect(outcome.status).toBe('SUCCEEDED');
+    expect(outcome.eventEntries).toHaveLength(1);
+    expect(JSON.parse(outcome.eventEntries[0].Detail)).toEqual({ group: 'database', backupId: 'id', component: 'postgres', bytes: 10, durationMs: 5, runner: 'lambda' });
+    expect(outcome.eventEntries[0]).toMatchObject({ Source: 'nca.backup', DetailType: 'Backup Succeeded' });
+  });
+
+  test('one failure fails the execution with its error and readable cause, and still reports the others', () => {
+    const outcome = decideBackupOutcome({ group: 'database', backupId: 'id', results: [ok, failed] });
+    expect(outcome.status).toBe('FAILED');
+    expect(outcome.error).toBe('ToolError');
+    expect(outcome.cause).toBe('redis: ToolError: redis: connection refused');
+    expect(outcome.eventEntries.map((e) => e.DetailType)).toEqual(['Backup Succeeded', 'Backup Failed']);
+  });
+});
+
+describe('fingerprints, runner, causes', () => {
+  test('compareFingerprints names changed, missing and extra objects', () => {
+    const expected = { a: { count: 1, digest: 'x' }, b: { count: 2, digest: 'y' }, c: { count: 3, digest: 'z' } };
+    const actual = { a: { count: 1, digest: 'x' }, b: { count: 2, digest: 'Y' }, d: { count: 1, digest: 'w' } };
+    const diff = compareFingerprints(expected, actual);
+    expect(diff.map((d) => d.object)).toEqual(['b', 'c', 'd']);
+    expect(describeDifferences(diff)).toBe('b: same count (2), different content; c: missing after restore; d: not in the backup');
+    expect(compareFingerprints(expected, { ...expected })).toEqual([]);
+  });
+
+  test('chooseRunner: above lambdaMaxBytes goes to Fargate unless forced', () => {
+    expect(chooseRunner(1000, { lambdaMaxBytes: 1000, maxConcurrency: 1 })).toBe('lambda');
+    expect(chooseRunner(1001, { lambdaMaxBytes: 1000, maxConcurrency: 1 })).toBe('fargate');
+    expect(chooseRunner(10, { lambdaMaxBytes: 1000, maxConcurrency: 1, force: 'fargate' })).toBe('fargate');
+  });
+
+  test('readableCause unwraps a Lambda error cause', () => {
+    expect(readableCause('{"errorType":"X","errorMessage":"boom"}')).toBe('boom');
+    expect(readableCause('plain')).toBe('plain');
+  });
+});
