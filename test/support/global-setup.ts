@@ -2,7 +2,7 @@
  * One PostgreSQL, one Redis and one s3rver for the whole run; tests isolate themselves by creating
  * their own databases and buckets. Endpoints reach the test workers through environment variables.
  */
-import { startPostgres, startRedis, startS3, type RunningServer } from './servers';
+import { startPostgres, startRedis, startS3, type RunningServer } from '../../scripts/local-servers';
 
 declare global {
   // eslint-disable-next-line no-var

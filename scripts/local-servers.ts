@@ -129,7 +129,7 @@ export interface RunningS3 extends RunningServer {
 export async function startS3(): Promise<RunningS3> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'nca-s3-'));
-  const bin = resolve(__dirname, '../../node_modules/s3rver/bin/s3rver.js');
+  const bin = resolve(__dirname, '../node_modules/s3rver/bin/s3rver.js');
   const child = spawn(process.execPath, ['--openssl-legacy-provider', bin, '-d', dir, '-p', String(port), '-a', '127.0.0.1', '--silent'], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });

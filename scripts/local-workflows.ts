@@ -8,14 +8,14 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { StateMachine } from 'aws-local-stepfunctions';
-import type { RuntimeConfig } from '../../functions/core/runtime-config';
-import type { EventEntry } from '../../functions/core/events';
-import { handler as planHandler } from '../../functions/handlers/plan';
-import { handler as finalizeHandler } from '../../functions/handlers/finalize';
-import { handler as resolveHandler } from '../../functions/handlers/resolve-restore';
-import { handler as workerHandler } from '../../functions/handlers/worker';
+import type { RuntimeConfig } from '../functions/core/runtime-config';
+import type { EventEntry } from '../functions/core/events';
+import { handler as planHandler } from '../functions/handlers/plan';
+import { handler as finalizeHandler } from '../functions/handlers/finalize';
+import { handler as resolveHandler } from '../functions/handlers/resolve-restore';
+import { handler as workerHandler } from '../functions/handlers/worker';
 
-const ROOT = join(__dirname, '..', '..');
+const ROOT = join(__dirname, '..');
 const ACCOUNT = 'arn:aws:lambda:us-west-2:123456789012:function';
 export const FUNCTIONS = {
   plan: `${ACCOUNT}:nca-plan`,
