@@ -83,8 +83,11 @@ export interface Component<Target, RestoreOptions = Record<string, unknown>> {
   /** Streams the target into artifacts through the sink; fingerprint taken at the same point in time. */
   backup(target: Target, sink: ArtifactSink, log: Logger): Promise<ComponentBackupResult>;
   fingerprint(target: Target): Promise<Fingerprint>;
-  /** Throws VersionMismatchError when artifacts recorded with `source` cannot be restored into `target`. */
-  checkCompatibility(source: SourceInfo, target: Target): Promise<void>;
+  /**
+   * Throws VersionMismatchError when artifacts recorded with `source` cannot be restored into `target`;
+   * otherwise returns the target's version. Works before the target database exists.
+   */
+  checkCompatibility(source: SourceInfo, target: Target): Promise<{ readonly targetVersion: string }>;
   /** True when the restore target already holds data that a restore would replace (decides the safety backup). */
   targetExists(target: Target): Promise<boolean>;
   restore(source: ArtifactSource, target: Target, options: RestoreOptions, log: Logger): Promise<ComponentRestoreResult>;

@@ -38,12 +38,14 @@ export interface ExpectedDigest {
 
 /**
  * Passes bytes through and fails at the end, before signalling completion, when the size or SHA-256
- * differs from the manifest. A consumer that commits only on a clean end (pg_restore in one
- * transaction) therefore never commits corrupted data.
+ * differs from the manifest. The last chunk is held back until the digest is checked, so a consumer
+ * never sees the whole artifact unless it is intact: pg_restore, which can finish without waiting for
+ * end of input, never receives the complete final block of a damaged dump and cannot commit it.
  */
 export class Sha256Verifier extends Transform {
   private readonly hash: Hash = createHash('sha256');
   private byteCount = 0;
+  private held?: Buffer;
 
   constructor(
     private readonly expected: ExpectedDigest,
@@ -59,7 +61,9 @@ export class Sha256Verifier extends Transform {
       callback(this.mismatch(`is longer than the ${this.expected.bytes} bytes in the manifest`));
       return;
     }
-    callback(null, chunk);
+    const previous = this.held;
+    this.held = chunk;
+    callback(null, previous);
   }
 
   override _flush(callback: TransformCallback): void {
@@ -69,7 +73,7 @@ export class Sha256Verifier extends Transform {
     } else if (actual !== this.expected.sha256) {
       callback(this.mismatch(`has SHA-256 ${actual}, the manifest says ${this.expected.sha256}`));
     } else {
-      callback();
+      callback(null, this.held);
     }
   }
 

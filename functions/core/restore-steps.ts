@@ -53,9 +53,8 @@ export async function verifyArtifacts(ctx: EngineContext, manifest: Manifest): P
 
 export async function checkCompatibility(ctx: EngineContext, manifest: Manifest, request: RestoreRequest): Promise<{ compatible: true; source: string; target: string }> {
   const { entry, target } = await connectTarget(ctx, request);
-  await entry.component.checkCompatibility(manifest.source, target);
-  const described = await entry.component.describe(target);
-  return { compatible: true, source: manifest.source.serverVersion, target: described.serverVersion };
+  const { targetVersion } = await entry.component.checkCompatibility(manifest.source, target);
+  return { compatible: true, source: manifest.source.serverVersion, target: targetVersion };
 }
 
 export type SafetyBackupResult = ({ readonly skipped: false } & BackupSummary) | { readonly skipped: true; readonly reason: string };

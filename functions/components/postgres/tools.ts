@@ -1,0 +1,72 @@
+/** pg_dump and pg_restore as child processes: where they are, their version, and their failures. */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { ToolError } from '../../core/errors';
+import { toolEnv, type PostgresTarget } from './connection';
+
+export type PgTool = 'pg_dump' | 'pg_restore';
+
+export function toolPath(target: PostgresTarget, tool: PgTool): string {
+  return target.binDir ? join(target.binDir, tool) : tool;
+}
+
+export interface ToolVersion {
+  readonly version: string;
+  readonly major: number;
+}
+
+/** "pg_dump (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)" → { version: "15.18", major: 15 }. */
+export function parseToolVersion(output: string): ToolVersion {
+  const match = /\(PostgreSQL\)\s+(\d+)(?:\.(\d+))?/.exec(output);
+  if (!match) throw new Error(`unrecognised version output: ${output.trim().slice(0, 120)}`);
+  return { version: match[2] === undefined ? match[1] : `${match[1]}.${match[2]}`, major: Number(match[1]) };
+}
+
+const versions = new Map<string, Promise<ToolVersion>>();
+
+export function toolVersion(target: PostgresTarget, tool: PgTool): Promise<ToolVersion> {
+  const path = toolPath(target, tool);
+  let cached = versions.get(path);
+  if (!cached) {
+    cached = promisify(execFile)(path, ['--version'])
+      .then(({ stdout }) => parseToolVersion(stdout))
+      .catch((error: Error) => {
+        versions.delete(path);
+        throw new ToolError(`${tool} is not usable (${error.message}).`, {
+          component: 'postgres',
+          hint: 'Install the PostgreSQL client (the worker image ships it), or set NCA_PG_BIN_DIR to its bin directory.',
+        });
+      });
+    versions.set(path, cached);
+  }
+  return cached;
+}
+
+export interface RunningTool {
+  readonly child: ChildProcess;
+  /** Resolves when the tool exits 0; rejects with a ToolError carrying the end of its stderr otherwise. */
+  readonly done: Promise<void>;
+}
+
+const STDERR_TAIL = 4000;
+
+/** Starts a tool with libpq settings from the target; stdin/stdout are for the caller to stream. */
+export function runTool(target: PostgresTarget, tool: PgTool, args: readonly string[], context: { backupId?: string } = {}): RunningTool {
+  const child = spawn(toolPath(target, tool), args, { env: toolEnv(target), stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr!.setEncoding('utf8');
+  child.stderr!.on('data', (text: string) => {
+    stderr = (stderr + text).slice(-STDERR_TAIL);
+  });
+  const done = new Promise<void>((resolve, reject) => {
+    child.on('error', (error) => reject(new ToolError(`${tool} could not start: ${error.message}.`, { component: 'postgres', ...context })));
+    child.on('close', (code, signal) => {
+      if (code === 0) return resolve();
+      const how = signal ? `was stopped by ${signal}` : `exited with code ${code}`;
+      const detail = stderr.trim().split('\n').slice(-5).join(' | ');
+      reject(new ToolError(`${tool} ${how}${detail ? `: ${detail}` : ''}.`, { component: 'postgres', ...context }));
+    });
+  });
+  return { child, done };
+}
