@@ -1,0 +1,164 @@
+/**
+ * The backup and restore state machines, executed from their ASL files with every Task bound to the real
+ * handlers, against the run's real PostgreSQL and s3rver.
+ */
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { connectPostgres, postgres } from '../../functions/components/postgres';
+import type { RuntimeConfig } from '../../functions/core/runtime-config';
+import { createTestBucket, testS3Client, TEST_KMS_KEY } from '../support/s3';
+import { createDatabase, databaseExists, sql, testPostgresUrl } from '../support/postgres-db';
+import { damageSampleDatabase, loadSampleNcaDatabase } from '../../scripts/sample-nca-db';
+import { FUNCTIONS, workflowHarness, type WorkflowResult } from '../../scripts/local-workflows';
+import { urlFor } from '../support/postgres-db';
+
+/** On failure, the assertion shows the execution's error and cause. */
+function expectSucceeded(result: WorkflowResult): void {
+  expect({ status: result.status, error: result.error, cause: result.cause }).toEqual({ status: 'SUCCEEDED' });
+}
+
+async function setup(options: { force?: 'lambda' | 'fargate'; rows?: number } = {}) {
+  const database = await createDatabase('nca');
+  await loadSampleNcaDatabase(urlFor(database), { rows: options.rows ?? 2000 });
+  const client = testS3Client();
+  const bucket = await createTestBucket(client);
+  const config: RuntimeConfig = {
+    bucket,
+    prefix: 'backups/',
+    region: 'us-west-2',
+    kmsKeyId: TEST_KMS_KEY,
+    runner: { lambdaMaxBytes: 2 * 1024 ** 3, force: options.force, maxConcurrency: 2 },
+    components: {
+      postgres: {
+        group: 'database',
+        source: { database },
+        worker: {
+          functionName: FUNCTIONS.worker('postgres'),
+          taskDefinitionArn: 'arn:aws:ecs:us-west-2:123456789012:task-definition/nca-worker-postgres:1',
+          containerName: 'worker',
+          subnets: ['subnet-0a1b2c3d'],
+          securityGroups: ['sg-0a1b2c3d'],
+        },
+      },
+    },
+  };
+  const env = { NCA_S3_ENDPOINT: process.env.NCA_TEST_S3_ENDPOINT!, NCA_POSTGRES_URL: testPostgresUrl() };
+  const harness = workflowHarness(config, env);
+  const fingerprint = async (db = database) => {
+    const target = await connectPostgres({ database: db }, { ...process.env, ...env });
+    return postgres.fingerprint(target);
+  };
+  return { database, bucket, client, config, harness, fingerprint };
+}
+
+describe('backup then restore through the state machines', () => {
+  test('a damaged database comes back with the identical fingerprint, with a safety backup and events', async () => {
+    const { database, harness, fingerprint } = await setup();
+    const original = await fingerprint();
+
+    const backup = await harness.run('backup', { group: 'database', trigger: 'scheduled' });
+    expectSucceeded(backup);
+    expect(backup.output.components).toEqual([expect.objectContaining({ component: 'postgres', runner: 'lambda' })]);
+    expect(backup.output.components[0].bytes).toBeGreaterThan(10_000);
+    const backupId: string = backup.output.backupId;
+    const backupEvent = harness.events.find((e) => e.DetailType === 'Backup Succeeded')!;
+    expect(JSON.parse(backupEvent.Detail)).toMatchObject({ component: 'postgres', backupId, bytes: backup.output.components[0].bytes });
+
+    await damageSampleDatabase(urlFor(database));
+    const damaged = await fingerprint();
+    expect(damaged).not.toEqual(original);
+
+    const restore = await harness.run('restore', { component: 'postgres', backupId: 'latest', targetDatabase: database });
+    expectSucceeded(restore);
+    expect(restore.output).toMatchObject({ component: 'postgres', backupId, targetDatabase: database, fingerprintMatch: true, replacedExisting: true });
+    expect(restore.output.restoreDurationMs).toBeGreaterThan(0);
+    expect(restore.output.safetyBackup).toMatchObject({ skipped: false, trigger: 'safety', backupId: expect.stringMatching(/-safety$/) });
+    expect(await fingerprint()).toEqual(original);
+    const restoredEvent = harness.events.find((e) => e.DetailType === 'Restore Succeeded')!;
+    expect(JSON.parse(restoredEvent.Detail)).toMatchObject({ component: 'postgres', backupId, fingerprintMatch: true });
+
+    // The safety backup holds the damaged state and can itself be restored by id; latest still means the scheduled backup.
+    const safetyId = restore.output.safetyBackup.backupId;
+    const undo = await harness.run('restore', { component: 'postgres', backupId: safetyId, targetDatabase: `${database}_undo`, skipSafetyBackup: true });
+    expectSucceeded(undo);
+    expect(await fingerprint(`${database}_undo`)).toEqual(damaged);
+    const again = await harness.run('restore', { component: 'postgres', backupId: 'latest', targetDatabase: `${database}_again` });
+    expect(again.output.backupId).toBe(backupId);
+    expect(again.output.safetyBackup).toMatchObject({ skipped: true });
+  });
+
+  test('a corrupted artifact fails at VerifyArtifacts and leaves the target untouched', async () => {
+    const { database, bucket, client, harness, fingerprint } = await setup();
+    const backup = await harness.run('backup', { group: 'database' });
+    expectSucceeded(backup);
+    const key = `backups/database/postgres/${backup.output.backupId}/${database}.dump`;
+    await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: Buffer.from('not a dump at all') }));
+    await damageSampleDatabase(urlFor(database));
+    const before = await fingerprint();
+
+    const restore = await harness.run('restore', { component: 'postgres', backupId: backup.output.backupId });
+    expect(restore.status).toBe('FAILED');
+    expect(restore.error).toBe('IntegrityError');
+    expect(restore.cause).toMatch(/has 17 bytes, the manifest says \d+: the stored copy is damaged/);
+    expect(harness.calls.map((c) => c.payload?.operation).filter(Boolean)).not.toContain('restore');
+    expect(harness.calls.map((c) => c.payload?.operation)).not.toContain('safety-backup');
+    expect(await fingerprint()).toEqual(before);
+    expect(harness.events.map((e) => e.DetailType)).toContain('Restore Failed');
+  });
+
+  test('an unknown backup id or component fails at Resolve with a clear error, before any worker runs', async () => {
+    const { harness } = await setup();
+    const noBackups = await harness.run('restore', { component: 'postgres', backupId: 'latest' });
+    expect(noBackups).toMatchObject({ status: 'FAILED', error: 'BackupNotFoundError' });
+    expect(noBackups.cause).toMatch(/no completed backup yet/);
+
+    const backup = await harness.run('backup', { group: 'database' });
+    const unknownId = await harness.run('restore', { component: 'postgres', backupId: '20200101T000000Z-dead' });
+    expect(unknownId).toMatchObject({ status: 'FAILED', error: 'BackupNotFoundError' });
+    expect(unknownId.cause).toContain(`does not exist or never completed`);
+    expect(unknownId.cause).toContain(backup.output.backupId);
+
+    const unknownComponent = await harness.run('restore', { component: 'oracle', backupId: 'latest' });
+    expect(unknownComponent).toMatchObject({ status: 'FAILED', error: 'InvalidInputError' });
+    expect(unknownComponent.cause).toMatch(/component 'oracle' is not a configured component; configured: postgres/);
+    const workerCalls = harness.calls.filter((c) => c.payload?.operation && ['verify-artifacts', 'check-compatibility', 'restore'].includes(c.payload.operation));
+    expect(workerCalls).toEqual([]);
+  });
+
+  test('a restore into a new database name creates it and verifies it', async () => {
+    const { harness, fingerprint } = await setup();
+    const original = await fingerprint();
+    await harness.run('backup', { group: 'database' });
+    const target = `restored_${Date.now()}`;
+    expect(await databaseExists(target)).toBe(false);
+    const restore = await harness.run('restore', { component: 'postgres', backupId: 'latest', targetDatabase: target });
+    expectSucceeded(restore);
+    expect(restore.output).toMatchObject({ fingerprintMatch: true, replacedExisting: false, safetyBackup: { skipped: true } });
+    expect(await fingerprint(target)).toEqual(original);
+  });
+
+  test('a failing component fails the backup execution with its error after Finalize, and publishes Backup Failed', async () => {
+    const { database, harness } = await setup();
+    await sql('postgres', `DROP DATABASE "${database}" WITH (FORCE)`);
+    const backup = await harness.run('backup', { group: 'database' });
+    expect(backup.status).toBe('FAILED');
+    expect(backup.cause).toMatch(new RegExp(`^postgres: \\w+: .*${database}`));
+    const failed = harness.events.find((e) => e.DetailType === 'Backup Failed');
+    expect(JSON.parse(failed!.Detail)).toMatchObject({ component: 'postgres', group: 'database' });
+    expect(harness.calls.some((c) => c.state === 'Finalize')).toBe(true);
+  });
+
+  test('the Fargate runner runs the same steps through the CLI and reads their results back', async () => {
+    const { database, harness, fingerprint } = await setup({ force: 'fargate' });
+    const original = await fingerprint();
+    const backup = await harness.run('backup', { group: 'database' });
+    expectSucceeded(backup);
+    expect(backup.output.components[0]).toMatchObject({ runner: 'fargate' });
+    expect(harness.fargateRuns[0]).toMatchObject({ state: 'BackupOnFargate', subnets: ['subnet-0a1b2c3d'], command: ['run-step', expect.stringContaining('"operation":"backup"')] });
+
+    await damageSampleDatabase(urlFor(database));
+    const restore = await harness.run('restore', { component: 'postgres', backupId: 'latest' });
+    expect(restore.output).toMatchObject({ fingerprintMatch: true, runner: 'fargate' });
+    expect(harness.fargateRuns.map((r) => r.state)).toEqual(['BackupOnFargate', 'SafetyBackupOnFargate', 'RestoreOnFargate']);
+    expect(await fingerprint()).toEqual(original);
+  });
+});
