@@ -69,7 +69,8 @@ async function execute(argv: readonly string[], io: Io): Promise<unknown> {
     },
   });
   const [command, subject] = positionals;
-  if (values.help || !command) throw new UsageError(USAGE);
+  if (values.help) return { usage: USAGE };
+  if (!command) throw new UsageError(USAGE);
   if (!subject) throw new UsageError(`${command} needs ${command === 'run-step' ? 'a JSON step' : 'a component'}\n\n${USAGE}`);
   const env = io.env;
   const config = runtimeConfig(values.config!, env);
@@ -160,6 +161,10 @@ function requiredBackupId(value: string | undefined, component: string): string 
 export async function main(argv: readonly string[], io: Io = { stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t), env: process.env }): Promise<number> {
   try {
     const result = await execute(argv, io);
+    if (result && typeof result === 'object' && 'usage' in result) {
+      io.stdout(`${(result as { usage: string }).usage}\n`);
+      return 0;
+    }
     io.stdout(`${JSON.stringify(result, null, 2)}\n`);
     return 0;
   } catch (error) {

@@ -13,7 +13,17 @@ export interface DumpVersions {
   readonly toolMajor: number;
 }
 
+/** hash_record_extended and bit_xor, which the fingerprint uses, arrived in PostgreSQL 14. */
+export const MIN_SERVER_MAJOR = 14;
+
 export function checkDumpVersions(versions: DumpVersions, context: { backupId?: string } = {}): void {
+  if (versions.serverMajor < MIN_SERVER_MAJOR) {
+    throw new VersionMismatchError(`PostgreSQL ${versions.serverVersion} is not supported: nca-backup needs PostgreSQL ${MIN_SERVER_MAJOR} or newer.`, {
+      component: 'postgres',
+      ...context,
+      hint: 'Upgrade the server (PostgreSQL 13 reached end of life in November 2025).',
+    });
+  }
   if (versions.toolMajor < versions.serverMajor) {
     throw new VersionMismatchError(
       `pg_dump ${versions.toolVersion} cannot back up PostgreSQL server ${versions.serverVersion}: pg_dump's major version must be at least the server's.`,
