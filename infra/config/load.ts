@@ -1,22 +1,652 @@
-import type { BackupConfig } from './types';
+/**
+ * backup.yaml → BackupConfig. The runbook's example must load unchanged; everything beyond it is optional with
+ * defaults. Every problem is collected before throwing, so one synth shows all of them, each naming the field
+ * (`backup.storage.primary.region`) and what is allowed. The field reference is docs/backup-yaml.md.
+ */
+import { readFileSync } from 'node:fs';
+import { parseDocument } from 'yaml';
+import { CronError, toSchedulerCron } from './cron';
+import {
+  GROUPS,
+  type BackupConfig,
+  type ColdStorageClass,
+  type ColdStorageConfig,
+  type EncryptionConfig,
+  type GroupName,
+  type NetworkConfig,
+  type NotificationsConfig,
+  type ObjectLockConfig,
+  type PostgresSourceConfig,
+  type RunnerConfig,
+  type ScheduleConfig,
+  type SourcesConfig,
+  type StorageLocation,
+} from './types';
 
-/** Thrown for any problem in backup.yaml; `path` is the field, e.g. "backup.retention.database". */
+export const DEFAULT_CONFIG_FILE = 'backup.yaml';
+
+export interface ConfigIssue {
+  readonly path: string;
+  readonly problem: string;
+}
+
+/**
+ * Thrown for any problem in backup.yaml; `path` is the field, e.g. "backup.retention.database". When several
+ * fields are wrong, `path`/`problem` are the first and `issues` lists all; the message has one line per issue.
+ */
 export class ConfigError extends Error {
+  readonly issues: readonly ConfigIssue[];
+
   constructor(
     readonly path: string,
     readonly problem: string,
+    more: readonly ConfigIssue[] = [],
   ) {
-    super(`${path}: ${problem}`);
+    const issues = [{ path, problem }, ...more];
+    super(issues.map((i) => `${i.path}: ${i.problem}`).join('\n'));
     this.name = 'ConfigError';
+    this.issues = issues;
   }
 }
 
-/** Parses and validates backup.yaml text. Throws ConfigError naming the field. (Stub: implemented in infra/config.) */
-export function parseBackupConfig(_yamlText: string, _source = 'backup.yaml'): BackupConfig {
-  throw new Error('not implemented yet');
+/** The runbook's retention, used for any group backup.yaml leaves out. */
+export const DEFAULT_RETENTION_DAYS: Readonly<Record<GroupName, number>> = {
+  database: 30,
+  memory_tiers: 14,
+  configuration: 90,
+  model_weights: 180,
+  logs: 90,
+};
+export const DEFAULT_POSTGRES_DATABASE = 'neuroca_db';
+
+const GIB = 1024 ** 3;
+const FARGATE_CPUS = [256, 512, 1024, 2048, 4096, 8192, 16384] as const;
+
+function steps(from: number, to: number, step: number): number[] {
+  const out: number[] = [];
+  for (let v = from; v <= to; v += step) out.push(v);
+  return out;
 }
 
-/** Reads a backup.yaml file from disk and validates it. */
-export function loadBackupConfig(_file: string): BackupConfig {
-  throw new Error('not implemented yet');
+/** Fargate's CPU → memory (MiB) table: the task definition is refused for any other pair. */
+const FARGATE_MEMORY: Readonly<Record<number, { readonly options: readonly number[]; readonly text: string }>> = {
+  256: { options: [512, 1024, 2048], text: '512, 1024, 2048' },
+  512: { options: steps(1024, 4096, 1024), text: '1024-4096 in steps of 1024' },
+  1024: { options: steps(2048, 8192, 1024), text: '2048-8192 in steps of 1024' },
+  2048: { options: steps(4096, 16384, 1024), text: '4096-16384 in steps of 1024' },
+  4096: { options: steps(8192, 30720, 1024), text: '8192-30720 in steps of 1024' },
+  8192: { options: steps(16384, 61440, 4096), text: '16384-61440 in steps of 4096' },
+  16384: { options: steps(32768, 122880, 8192), text: '32768-122880 in steps of 8192' },
+};
+const DEFAULT_FARGATE_MEMORY = 4096;
+const COLD_STORAGE_CLASSES = ['GLACIER', 'GLACIER_IR', 'DEEP_ARCHIVE', 'STANDARD_IA', 'INTELLIGENT_TIERING'] as const satisfies readonly ColdStorageClass[];
+/** S3 refuses lifecycle transitions to STANDARD_IA earlier than 30 days after creation. */
+const STANDARD_IA_MIN_DAYS = 30;
+/** Lambda's VPC limits: security groups and subnets per function. */
+const MAX_SECURITY_GROUPS = 5;
+const MAX_SUBNETS = 16;
+
+const REGION = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
+const ACCOUNT = '\\d{12}';
+const PARTITION = 'aws[a-z-]*';
+
+/** Collects problems; a value that failed validation comes back as undefined so cross-checks can skip it. */
+class Issues {
+  readonly list: ConfigIssue[] = [];
+  add(path: string, problem: string): undefined {
+    this.list.push({ path, problem });
+    return undefined;
+  }
+}
+
+type Mapping = Record<string, unknown>;
+
+function show(value: unknown): string {
+  if (value === null || value === undefined) return 'empty';
+  if (typeof value === 'string') return `'${value}'`;
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'a mapping';
+  return String(value);
+}
+
+function isMapping(value: unknown): value is Mapping {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * A mapping with only `allowed` keys. Absent or empty (`runner:` with nothing under it) reads as `{}`;
+ * undefined is returned only when the value is not a mapping at all.
+ */
+function mapping(value: unknown, path: string, allowed: readonly string[], issues: Issues): Mapping | undefined {
+  if (value === undefined || value === null) return {};
+  if (!isMapping(value)) return issues.add(path, `${show(value)} is not a mapping; allowed keys: ${allowed.join(', ')}`);
+  for (const key of Object.keys(value)) {
+    if (!allowed.includes(key)) issues.add(`${path}.${key}`, `unknown key; allowed: ${allowed.join(', ')}`);
+  }
+  return value;
+}
+
+function string(value: unknown, path: string, issues: Issues, what: string): string | undefined {
+  if (typeof value !== 'string' || value.trim() === '') return issues.add(path, `${show(value)} is not ${what}`);
+  return value.trim();
+}
+
+function integer(value: unknown, path: string, issues: Issues, min: number, max: number): number | undefined {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    return issues.add(path, `${show(value)} is not a whole number from ${min} to ${max}`);
+  }
+  return value;
+}
+
+/** One of `allowed`, matched case-insensitively and returned as spelled in `allowed`. */
+function oneOf<T extends string>(value: unknown, path: string, issues: Issues, allowed: readonly T[]): T | undefined {
+  const found = typeof value === 'string' ? allowed.find((a) => a.toLowerCase() === value.trim().toLowerCase()) : undefined;
+  return found ?? issues.add(path, `${show(value)} is not allowed; allowed: ${allowed.join(', ')}`);
+}
+
+function matching(value: unknown, path: string, issues: Issues, pattern: RegExp, what: string): string | undefined {
+  const text = string(value, path, issues, what);
+  if (text === undefined) return undefined;
+  return pattern.test(text) ? text : issues.add(path, `${show(text)} is not ${what}`);
+}
+
+function list(value: unknown, path: string, issues: Issues, what: string): unknown[] | undefined {
+  if (!Array.isArray(value) || value.length === 0) return issues.add(path, `${show(value)} is not a non-empty list of ${what}`);
+  return value;
+}
+
+function uniqueStrings(values: unknown[], path: string, issues: Issues, pattern: RegExp, what: string): string[] | undefined {
+  const out = values.map((v, i) => matching(v, `${path}[${i}]`, issues, pattern, what));
+  if (out.some((v) => v === undefined)) return undefined;
+  const strings = out as string[];
+  const duplicate = strings.find((s, i) => strings.indexOf(s) !== i);
+  return duplicate === undefined ? strings : issues.add(path, `${show(duplicate)} is listed twice`);
+}
+
+/** "30d", "2w", "1y" → days. A bare number is refused: 30 what? */
+export function parseDuration(value: unknown): number | undefined {
+  const match = typeof value === 'string' ? /^\s*(\d+)\s*([dwy])\s*$/i.exec(value) : null;
+  if (!match) return undefined;
+  const days = Number(match[1]) * { d: 1, w: 7, y: 365 }[match[2].toLowerCase() as 'd' | 'w' | 'y'];
+  return days > 0 && Number.isSafeInteger(days) ? days : undefined;
+}
+
+const SIZE_UNITS: Readonly<Record<string, number>> = {
+  b: 1,
+  kb: 1e3,
+  mb: 1e6,
+  gb: 1e9,
+  tb: 1e12,
+  kib: 1024,
+  mib: 1024 ** 2,
+  gib: 1024 ** 3,
+  tib: 1024 ** 4,
+};
+
+/** "2GiB", "500MB", "1.5GiB" or a whole number of bytes → bytes. */
+export function parseSize(value: unknown): number | undefined {
+  if (typeof value === 'number') return Number.isSafeInteger(value) && value > 0 ? value : undefined;
+  const match = typeof value === 'string' ? /^\s*(\d+(?:\.\d+)?)\s*([a-z]+)?\s*$/i.exec(value) : null;
+  if (!match) return undefined;
+  const unit = SIZE_UNITS[(match[2] ?? 'b').toLowerCase()];
+  if (unit === undefined) return undefined;
+  const bytes = Math.floor(Number(match[1]) * unit);
+  return bytes > 0 && Number.isSafeInteger(bytes) ? bytes : undefined;
+}
+
+/** "/backups" → "backups/", "/" or "" → "": the form StorageLocation.prefix promises. */
+export function normalisePrefix(path: string): string | undefined {
+  const trimmed = path.trim().replace(/^\/+/, '').replace(/\/+$/, '');
+  if (trimmed === '') return '';
+  const segments = trimmed.split('/');
+  // Only S3's "safe" key characters, and no empty or dot segments: the prefix ends up in IAM resource ARNs.
+  const ok = segments.every((s) => /^[A-Za-z0-9!_.*'()-]+$/.test(s) && s !== '.' && s !== '..');
+  return ok ? `${trimmed}/` : undefined;
+}
+
+/** S3's bucket naming rules (general purpose buckets). */
+function bucketProblem(name: string): string | undefined {
+  if (name.length < 3 || name.length > 63) return 'must be 3-63 characters';
+  if (!/^[a-z0-9][a-z0-9.-]*[a-z0-9]$/.test(name)) return 'may contain only lowercase letters, digits, dots and hyphens, and must begin and end with a letter or digit';
+  if (name.includes('..')) return 'must not contain two adjacent dots';
+  if (/^\d+\.\d+\.\d+\.\d+$/.test(name)) return 'must not look like an IP address';
+  if (/^(xn--|sthree-|amzn-s3-demo-)/.test(name)) return 'must not start with xn--, sthree- or amzn-s3-demo-';
+  if (/(-s3alias|--ol-s3|\.mrap|--x-s3|--table-s3)$/.test(name)) return 'must not end with a suffix S3 reserves (-s3alias, --ol-s3, .mrap, --x-s3, --table-s3)';
+  return undefined;
+}
+
+function regionOfArn(arn: string): string {
+  return arn.split(':')[3];
+}
+
+// ---------------------------------------------------------------------------------------------------------
+
+function parseSchedule(value: unknown, issues: Issues): { schedule: Partial<Record<GroupName, ScheduleConfig>>; timeZone?: string } {
+  const path = 'backup.schedule';
+  const map = mapping(value, path, [...GROUPS, 'time_zone'], issues);
+  const schedule: Partial<Record<GroupName, ScheduleConfig>> = {};
+  if (!map) return { schedule };
+  for (const group of GROUPS) {
+    if (!(group in map)) continue;
+    const cron = string(map[group], `${path}.${group}`, issues, 'a five-field cron like "0 2 * * *"');
+    if (cron === undefined) continue;
+    try {
+      schedule[group] = { cron, expression: toSchedulerCron(cron) };
+    } catch (error) {
+      if (!(error instanceof CronError)) throw error;
+      issues.add(`${path}.${group}`, error.message);
+    }
+  }
+  if (!('time_zone' in map)) return { schedule, timeZone: 'UTC' };
+  return { schedule, timeZone: parseTimeZone(map.time_zone, `${path}.time_zone`, issues) };
+}
+
+function parseTimeZone(value: unknown, path: string, issues: Issues): string | undefined {
+  const what = 'an IANA time zone like UTC or Europe/Berlin';
+  const zone = string(value, path, issues, what);
+  if (zone === undefined) return undefined;
+  // Intl alone would also take offsets like "+01:00", which EventBridge Scheduler refuses.
+  if (!/^[A-Za-z][A-Za-z0-9_+-]*(\/[A-Za-z0-9_+-]+)*$/.test(zone)) return issues.add(path, `${show(zone)} is not ${what}`);
+  try {
+    const resolved = new Intl.DateTimeFormat(undefined, { timeZone: zone }).resolvedOptions().timeZone;
+    // Keep the operator's spelling unless only its case differs ("utc" → "UTC").
+    return resolved.toLowerCase() === zone.toLowerCase() ? resolved : zone;
+  } catch {
+    return issues.add(path, `${show(zone)} is not ${what}`);
+  }
+}
+
+function parseLocation(value: unknown, path: string, issues: Issues): Partial<StorageLocation> | undefined {
+  if (value === undefined || value === null) return issues.add(path, 'is required: a mapping with type, bucket, region, path');
+  const map = mapping(value, path, ['type', 'bucket', 'region', 'path'], issues);
+  if (!map) return undefined;
+  const type = 'type' in map ? oneOf(map.type, `${path}.type`, issues, ['s3'] as const) : 's3';
+  let bucket: string | undefined;
+  if (!('bucket' in map)) issues.add(`${path}.bucket`, 'is required: an S3 bucket name like neuroca-backups');
+  else {
+    bucket = string(map.bucket, `${path}.bucket`, issues, 'an S3 bucket name like neuroca-backups');
+    const problem = bucket === undefined ? undefined : bucketProblem(bucket);
+    if (problem) bucket = issues.add(`${path}.bucket`, `${show(bucket)} is not a valid S3 bucket name: ${problem}`);
+  }
+  const region =
+    'region' in map
+      ? matching(map.region, `${path}.region`, issues, REGION, 'an AWS region like us-west-2')
+      : issues.add(`${path}.region`, 'is required: an AWS region like us-west-2');
+  let prefix: string | undefined = '';
+  if ('path' in map) {
+    const text = typeof map.path === 'string' ? map.path : undefined;
+    prefix = text === undefined ? undefined : normalisePrefix(text);
+    if (prefix === undefined) {
+      issues.add(`${path}.path`, `${show(map.path)} is not a key prefix like "/backups" (letters, digits and !_.*'()- between slashes)`);
+    }
+  }
+  return { type, bucket, region, prefix };
+}
+
+function complete(location: Partial<StorageLocation> | undefined): StorageLocation | undefined {
+  const { type, bucket, region, prefix } = location ?? {};
+  return type && bucket && region && prefix !== undefined ? { type, bucket, region, prefix } : undefined;
+}
+
+function parseColdStorage(value: unknown, path: string, issues: Issues): Partial<ColdStorageConfig> | undefined {
+  const map = mapping(value, path, ['storage_class', 'after_days'], issues);
+  if (!map) return undefined;
+  const storageClass =
+    'storage_class' in map
+      ? oneOf(map.storage_class, `${path}.storage_class`, issues, COLD_STORAGE_CLASSES)
+      : issues.add(`${path}.storage_class`, `is required; allowed: ${COLD_STORAGE_CLASSES.join(', ')}`);
+  const afterDays =
+    'after_days' in map
+      ? integer(map.after_days, `${path}.after_days`, issues, 0, 36500)
+      : issues.add(`${path}.after_days`, 'is required: days after a backup is written that it moves to storage_class');
+  if (storageClass === 'STANDARD_IA' && afterDays !== undefined && afterDays < STANDARD_IA_MIN_DAYS) {
+    issues.add(`${path}.after_days`, `${afterDays} is too early for STANDARD_IA: S3 moves objects there no earlier than ${STANDARD_IA_MIN_DAYS} days`);
+  }
+  return { storageClass, afterDays };
+}
+
+function parseObjectLock(value: unknown, path: string, issues: Issues): Partial<ObjectLockConfig> | undefined {
+  const map = mapping(value, path, ['mode', 'days'], issues);
+  if (!map) return undefined;
+  const mode =
+    'mode' in map
+      ? oneOf(map.mode, `${path}.mode`, issues, ['GOVERNANCE', 'COMPLIANCE'] as const)
+      : issues.add(`${path}.mode`, 'is required; allowed: GOVERNANCE, COMPLIANCE');
+  const days = 'days' in map ? integer(map.days, `${path}.days`, issues, 1, 36500) : issues.add(`${path}.days`, 'is required: default retention in days');
+  return { mode, days };
+}
+
+function parseRetention(value: unknown, issues: Issues): Partial<Record<GroupName, number>> {
+  const path = 'backup.retention';
+  const map = mapping(value, path, GROUPS, issues) ?? {};
+  const retention: Partial<Record<GroupName, number>> = {};
+  for (const group of GROUPS) {
+    if (!(group in map)) {
+      retention[group] = DEFAULT_RETENTION_DAYS[group];
+      continue;
+    }
+    const days = parseDuration(map[group]);
+    if (days === undefined) issues.add(`${path}.${group}`, `${show(map[group])} is not a duration like 30d (a positive whole number of d days, w weeks or y years)`);
+    else retention[group] = days;
+  }
+  return retention;
+}
+
+const KMS_KEY = new RegExp(
+  `^(arn:${PARTITION}:kms:[a-z0-9-]+:${ACCOUNT}:(key|alias)/[A-Za-z0-9/_+=,.@-]+` +
+    '|alias/[A-Za-z0-9/_-]+' +
+    '|mrk-[0-9a-f]{32}' +
+    '|[0-9A-Za-z]{8}-[0-9A-Za-z]{4}-[0-9A-Za-z]{4}-[0-9A-Za-z]{4}-[0-9A-Za-z]{12})$',
+);
+
+function parseEncryption(value: unknown, issues: Issues): Partial<EncryptionConfig> {
+  const path = 'backup.encryption';
+  const map = mapping(value, path, ['enabled', 'key_management', 'kms_key_id'], issues) ?? {};
+  if ('enabled' in map && map.enabled !== true) {
+    issues.add(`${path}.enabled`, `${show(map.enabled)} is not allowed: backups are never written unencrypted; set enabled: true (or leave it out)`);
+  }
+  if ('key_management' in map) oneOf(map.key_management, `${path}.key_management`, issues, ['kms'] as const);
+  const kmsKeyId =
+    'kms_key_id' in map
+      ? matching(map.kms_key_id, `${path}.kms_key_id`, issues, KMS_KEY, 'a KMS key ARN, alias ARN, alias/<name> or key id')
+      : undefined;
+  return { enabled: true, keyManagement: 'kms', kmsKeyId };
+}
+
+const SECRET_ARN = new RegExp(`^arn:${PARTITION}:secretsmanager:[a-z0-9-]+:${ACCOUNT}:secret:[A-Za-z0-9/_+=.@-]+$`);
+
+function parsePostgres(value: unknown, path: string, issues: Issues): PostgresSourceConfig | undefined {
+  const map = mapping(value, path, ['secret_arn', 'database', 'url'], issues);
+  if (!map) return undefined;
+  const secretArn =
+    'secret_arn' in map
+      ? matching(map.secret_arn, `${path}.secret_arn`, issues, SECRET_ARN, 'a Secrets Manager secret ARN like arn:aws:secretsmanager:us-west-2:123456789012:secret:neuroca/db')
+      : undefined;
+  const database =
+    'database' in map
+      ? matching(map.database, `${path}.database`, issues, /^[^\0]{1,63}$/, 'a PostgreSQL database name (1-63 characters)')
+      : DEFAULT_POSTGRES_DATABASE;
+  let url: string | undefined;
+  if ('url' in map) {
+    url = parsePostgresUrl(map.url, `${path}.url`, issues);
+  }
+  if (('secret_arn' in map && secretArn === undefined) || database === undefined || ('url' in map && url === undefined)) return undefined;
+  return { database, ...(secretArn ? { secretArn } : {}), ...(url ? { url } : {}) };
+}
+
+function parsePostgresUrl(value: unknown, path: string, issues: Issues): string | undefined {
+  const what = 'a URL like postgresql://user@host:5432/neuroca_db';
+  if (typeof value !== 'string') return issues.add(path, `${show(value)} is not ${what}`);
+  let url: URL;
+  try {
+    url = new URL(value.trim());
+  } catch {
+    // Not echoed: a malformed URL may still hold a password.
+    return issues.add(path, `is not ${what}`);
+  }
+  if (url.protocol !== 'postgresql:' && url.protocol !== 'postgres:') return issues.add(path, `scheme ${url.protocol} is not allowed; use postgresql://`);
+  if (url.password !== '' || url.searchParams.has('password')) {
+    return issues.add(path, 'must not contain a password (this file is committed); pass it in NCA_POSTGRES_URL or PGPASSWORD');
+  }
+  return value.trim();
+}
+
+function parseSources(value: unknown, issues: Issues): SourcesConfig | undefined {
+  const path = 'backup.sources';
+  // Without `sources`, the runbook's example still backs up its PostgreSQL database.
+  if (value === undefined) return { postgres: { database: DEFAULT_POSTGRES_DATABASE } };
+  const map = mapping(value, path, ['postgres'], issues);
+  if (!map) return undefined;
+  if (!('postgres' in map)) return {};
+  const postgres = parsePostgres(map.postgres, `${path}.postgres`, issues);
+  return postgres ? { postgres } : undefined;
+}
+
+function parseNetwork(value: unknown, issues: Issues): NetworkConfig | undefined {
+  const path = 'backup.network';
+  const map = mapping(value, path, ['vpc_id', 'subnet_ids', 'availability_zones', 'security_group_ids'], issues);
+  if (!map) return undefined;
+  const vpcId =
+    'vpc_id' in map
+      ? matching(map.vpc_id, `${path}.vpc_id`, issues, /^vpc-([0-9a-f]{8}|[0-9a-f]{17})$/, 'a VPC id like vpc-0123456789abcdef0')
+      : issues.add(`${path}.vpc_id`, 'is required: the workers\' VPC id, like vpc-0123456789abcdef0');
+  const ids = (key: string, what: string, pattern: RegExp, example: string, max: number): string[] | undefined => {
+    if (!(key in map)) return issues.add(`${path}.${key}`, `is required: a list of ${what} like ${example}`);
+    const items = list(map[key], `${path}.${key}`, issues, `${what} like ${example}`);
+    if (!items) return undefined;
+    if (items.length > max) return issues.add(`${path}.${key}`, `has ${items.length} entries; at most ${max} are allowed (Lambda's VPC limit)`);
+    return uniqueStrings(items, `${path}.${key}`, issues, pattern, `a ${what.replace(/s$/, '')} like ${example}`);
+  };
+  const subnetIds = ids('subnet_ids', 'subnet ids', /^subnet-([0-9a-f]{8}|[0-9a-f]{17})$/, 'subnet-0123456789abcdef0', MAX_SUBNETS);
+  const availabilityZones = ids('availability_zones', 'availability zones', /^[a-z]{2}(-[a-z]+)+-\d{1,2}[a-z]$/, 'us-west-2a', MAX_SUBNETS);
+  const securityGroupIds = ids('security_group_ids', 'security group ids', /^sg-([0-9a-f]{8}|[0-9a-f]{17})$/, 'sg-0123456789abcdef0', MAX_SECURITY_GROUPS);
+  if (subnetIds && availabilityZones && subnetIds.length !== availabilityZones.length) {
+    issues.add(
+      `${path}.availability_zones`,
+      `has ${availabilityZones.length} entries but subnet_ids has ${subnetIds.length}: list the availability zone of each subnet, in the same order`,
+    );
+    return undefined;
+  }
+  if (!vpcId || !subnetIds || !availabilityZones || !securityGroupIds) return undefined;
+  return { vpcId, subnetIds, availabilityZones, securityGroupIds };
+}
+
+function parseRunner(value: unknown, issues: Issues): RunnerConfig | undefined {
+  const path = 'backup.runner';
+  const map = mapping(value, path, ['lambda_max_bytes', 'force', 'max_concurrency', 'lambda', 'fargate'], issues);
+  if (!map) return undefined;
+  let lambdaMaxBytes: number | undefined = 2 * GIB;
+  if ('lambda_max_bytes' in map) {
+    lambdaMaxBytes = parseSize(map.lambda_max_bytes);
+    if (lambdaMaxBytes === undefined) {
+      issues.add(`${path}.lambda_max_bytes`, `${show(map.lambda_max_bytes)} is not a size like 2GiB, 500MB or a whole number of bytes`);
+    }
+  }
+  const force = 'force' in map ? oneOf(map.force, `${path}.force`, issues, ['lambda', 'fargate'] as const) : undefined;
+  const maxConcurrency = 'max_concurrency' in map ? integer(map.max_concurrency, `${path}.max_concurrency`, issues, 1, 40) : 4;
+
+  const lambdaMap = mapping(map.lambda, `${path}.lambda`, ['memory_mb', 'timeout_minutes'], issues);
+  const memoryMiB = lambdaMap && 'memory_mb' in lambdaMap ? integer(lambdaMap.memory_mb, `${path}.lambda.memory_mb`, issues, 128, 10240) : 2048;
+  const timeoutMinutes = lambdaMap && 'timeout_minutes' in lambdaMap ? integer(lambdaMap.timeout_minutes, `${path}.lambda.timeout_minutes`, issues, 1, 15) : 15;
+
+  const fargate = parseFargate(map.fargate, `${path}.fargate`, issues);
+  if (lambdaMaxBytes === undefined || (map.force !== undefined && force === undefined) || maxConcurrency === undefined) return undefined;
+  if (!lambdaMap || memoryMiB === undefined || timeoutMinutes === undefined || !fargate) return undefined;
+  return { lambdaMaxBytes, ...(force ? { force } : {}), maxConcurrency, lambda: { memoryMiB, timeoutMinutes }, fargate };
+}
+
+function parseFargate(value: unknown, path: string, issues: Issues): RunnerConfig['fargate'] | undefined {
+  const map = mapping(value, path, ['cpu', 'memory_mb', 'ephemeral_storage_gb'], issues);
+  if (!map) return undefined;
+  let cpu: number | undefined = 1024;
+  if ('cpu' in map) {
+    cpu = FARGATE_CPUS.find((c) => c === map.cpu);
+    if (cpu === undefined) issues.add(`${path}.cpu`, `${show(map.cpu)} is not a Fargate CPU size; allowed: ${FARGATE_CPUS.join(', ')}`);
+  }
+  let memoryMiB: number | undefined;
+  if (cpu !== undefined) {
+    const { options, text } = FARGATE_MEMORY[cpu];
+    if ('memory_mb' in map) {
+      memoryMiB = options.find((m) => m === map.memory_mb);
+      if (memoryMiB === undefined) {
+        issues.add(`${path}.memory_mb`, `${show(map.memory_mb)} is not valid with cpu ${cpu}; allowed: ${text}`);
+      }
+    } else {
+      // The default that fits the CPU: 4096, or the nearest size this CPU allows.
+      memoryMiB = options.reduce((best, m) => (Math.abs(m - DEFAULT_FARGATE_MEMORY) < Math.abs(best - DEFAULT_FARGATE_MEMORY) ? m : best));
+    }
+  }
+  const ephemeralStorageGiB = 'ephemeral_storage_gb' in map ? integer(map.ephemeral_storage_gb, `${path}.ephemeral_storage_gb`, issues, 21, 200) : 21;
+  if (cpu === undefined || memoryMiB === undefined || ephemeralStorageGiB === undefined) return undefined;
+  return { cpu, memoryMiB, ephemeralStorageGiB };
+}
+
+const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s.]+$/;
+const TOPIC_ARN = new RegExp(`^arn:${PARTITION}:sns:[a-z0-9-]+:${ACCOUNT}:[A-Za-z0-9_-]{1,256}(\\.fifo)?$`);
+
+function parseNotifications(value: unknown, issues: Issues): NotificationsConfig | undefined {
+  const path = 'backup.notifications';
+  const map = mapping(value, path, ['email', 'sns_topic_arn'], issues);
+  if (!map) return undefined;
+  let emails: string[] | undefined = [];
+  if ('email' in map) {
+    const raw = typeof map.email === 'string' ? [map.email] : Array.isArray(map.email) ? map.email : undefined;
+    emails = raw === undefined
+      ? issues.add(`${path}.email`, `${show(map.email)} is not an e-mail address or a list of them`)
+      : uniqueStrings(raw, `${path}.email`, issues, EMAIL, 'an e-mail address like oncall@example.com');
+  }
+  const snsTopicArn =
+    'sns_topic_arn' in map
+      ? matching(map.sns_topic_arn, `${path}.sns_topic_arn`, issues, TOPIC_ARN, 'an SNS topic ARN like arn:aws:sns:us-west-2:123456789012:ops-alerts')
+      : undefined;
+  if (!emails || ('sns_topic_arn' in map && !snsTopicArn)) return undefined;
+  return { emails, ...(snsTopicArn ? { snsTopicArn } : {}) };
+}
+
+/** Rules that relate fields of different sections; each runs only when the fields it reads are valid. */
+function crossCheck(
+  config: {
+    primary?: StorageLocation;
+    secondary?: StorageLocation;
+    retention: Partial<Record<GroupName, number>>;
+    coldStorage?: Partial<ColdStorageConfig>;
+    objectLock?: Partial<ObjectLockConfig>;
+    kmsKeyId?: string;
+    sources?: SourcesConfig;
+    network?: NetworkConfig;
+    notifications?: NotificationsConfig;
+  },
+  issues: Issues,
+): void {
+  const { primary, secondary } = config;
+  if (primary && secondary) {
+    if (primary.region === secondary.region) {
+      issues.add(
+        'backup.storage.secondary.region',
+        `${show(secondary.region)} is the primary's region; cross-region replication needs another region (e.g. eu-central-1 for us-west-2)`,
+      );
+    }
+    if (primary.bucket === secondary.bucket) {
+      issues.add('backup.storage.secondary.bucket', `${show(secondary.bucket)} is the primary's bucket; bucket names are global, use another name`);
+    }
+  }
+  const retentions = GROUPS.map((g) => config.retention[g]);
+  const allRetention = retentions.every((d) => d !== undefined) ? (retentions as number[]) : undefined;
+  const cold = config.coldStorage;
+  if (allRetention && cold?.afterDays !== undefined && cold.storageClass !== undefined) {
+    // One transition rule per group; a group that expires first simply never moves (S3 refuses a transition
+    // that is not earlier than the expiration), so only a transition no group would reach is an error.
+    const longest = Math.max(...allRetention);
+    if (cold.afterDays >= longest) {
+      issues.add(
+        'backup.storage.cold_storage.after_days',
+        `${cold.afterDays} is not less than the longest retention (${longest} days), so no backup would ever move to ${cold.storageClass}`,
+      );
+    }
+  }
+  const lock = config.objectLock;
+  if (allRetention && lock?.days !== undefined) {
+    // The lock is the bucket's default for every object, and a locked version cannot be deleted, so a lock
+    // longer than a group's retention would keep that group's backups past their retention.
+    const shortest = Math.min(...allRetention);
+    const group = GROUPS[allRetention.indexOf(shortest)];
+    if (lock.days > shortest) {
+      issues.add(
+        'backup.storage.object_lock.days',
+        `${lock.days} exceeds the shortest retention (${group}: ${shortest} days); locked backups could not expire on time, allowed: 1-${shortest}`,
+      );
+    }
+  }
+  if (!primary) return;
+  const region = primary.region;
+  const inPrimary = (path: string, arn: string | undefined, why: string) => {
+    if (arn?.startsWith('arn:') && regionOfArn(arn) !== region) {
+      issues.add(path, `is in ${regionOfArn(arn)}, but the primary bucket is in ${region}; ${why}`);
+    }
+  };
+  inPrimary('backup.encryption.kms_key_id', config.kmsKeyId, 'SSE-KMS needs a key in the bucket\'s region');
+  inPrimary('backup.sources.postgres.secret_arn', config.sources?.postgres?.secretArn, 'the workers run there and read the secret from their own region');
+  inPrimary('backup.notifications.sns_topic_arn', config.notifications?.snsTopicArn, 'CloudWatch alarms notify topics in their own region only');
+  const zones = config.network?.availabilityZones ?? [];
+  const foreign = zones.filter((z) => !z.startsWith(region) || !/^[a-z]$/.test(z.slice(region.length)));
+  if (foreign.length > 0) {
+    issues.add('backup.network.availability_zones', `${foreign.join(', ')} not in ${region}; the workers run in the primary region`);
+  }
+}
+
+/** Parses and validates backup.yaml text. Throws ConfigError naming the field (all problems, one per line). */
+export function parseBackupConfig(yamlText: string, source = DEFAULT_CONFIG_FILE): BackupConfig {
+  const doc = parseDocument(yamlText, { prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    // Only the first: later YAML errors are mostly echoes of it.
+    const error = doc.errors[0];
+    const pos = error.linePos?.[0];
+    const reason = error.message.replace(/ at line \d+, column \d+.*$/s, '');
+    // A cron written unquoted and starting with * reads as a YAML alias.
+    const hint = /alias/i.test(reason) ? '; quote values that contain *, e.g. "*/15 * * * *"' : '';
+    throw new ConfigError(pos ? `line ${pos.line}, column ${pos.col}` : source, `${source} is not valid YAML: ${reason}${hint}`);
+  }
+  const root: unknown = doc.toJS({ maxAliasCount: 100 });
+  if (!isMapping(root) || !('backup' in root)) {
+    throw new ConfigError('backup', `is required: ${source} must have a top-level backup: mapping (see the runbook's example)`);
+  }
+  const issues = new Issues();
+  for (const key of Object.keys(root)) if (key !== 'backup') issues.add(key, 'unknown key; allowed: backup');
+  const top = mapping(root.backup, 'backup', ['schedule', 'storage', 'retention', 'encryption', 'sources', 'network', 'runner', 'notifications'], issues);
+  if (!top) throw new ConfigError(issues.list[0].path, issues.list[0].problem, issues.list.slice(1));
+
+  const { schedule, timeZone } = parseSchedule(top.schedule, issues);
+  const storage = 'storage' in top ? mapping(top.storage, 'backup.storage', ['primary', 'secondary', 'cold_storage', 'object_lock'], issues) : undefined;
+  if (!('storage' in top)) issues.add('backup.storage', 'is required: primary and secondary (type, bucket, region, path)');
+  const primary = storage ? complete(parseLocation(storage.primary, 'backup.storage.primary', issues)) : undefined;
+  const secondary = storage ? complete(parseLocation(storage.secondary, 'backup.storage.secondary', issues)) : undefined;
+  const coldStorage = storage && 'cold_storage' in storage ? parseColdStorage(storage.cold_storage, 'backup.storage.cold_storage', issues) : undefined;
+  const objectLock = storage && 'object_lock' in storage ? parseObjectLock(storage.object_lock, 'backup.storage.object_lock', issues) : undefined;
+  const retention = parseRetention(top.retention, issues);
+  const encryption = parseEncryption(top.encryption, issues);
+  const sources = parseSources(top.sources, issues);
+  const network = 'network' in top ? parseNetwork(top.network, issues) : undefined;
+  const runner = parseRunner(top.runner, issues);
+  const notifications = parseNotifications(top.notifications, issues);
+  crossCheck({ primary, secondary, retention, coldStorage, objectLock, kmsKeyId: encryption.kmsKeyId, sources, network, notifications }, issues);
+
+  if (issues.list.length > 0) throw new ConfigError(issues.list[0].path, issues.list[0].problem, issues.list.slice(1));
+  // No issue was recorded, so every section parsed completely; the assertions below cannot fail.
+  const present = <T>(value: T | undefined): T => {
+    if (value === undefined) throw new Error('backup.yaml loader: a section failed without reporting why');
+    return value;
+  };
+  return {
+    schedule,
+    timeZone: present(timeZone),
+    storage: {
+      primary: present(primary),
+      secondary: present(secondary),
+      ...(coldStorage ? { coldStorage: coldStorage as ColdStorageConfig } : {}),
+      ...(objectLock ? { objectLock: objectLock as ObjectLockConfig } : {}),
+    },
+    retention: retention as Record<GroupName, number>,
+    encryption: { enabled: true, keyManagement: 'kms', ...(encryption.kmsKeyId ? { kmsKeyId: encryption.kmsKeyId } : {}) },
+    sources: present(sources),
+    ...(network ? { network } : {}),
+    runner: present(runner),
+    notifications: present(notifications),
+  };
+}
+
+/** Reads a backup.yaml file from disk and validates it. A missing or unreadable file is a ConfigError too. */
+export function loadBackupConfig(file: string): BackupConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new ConfigError(
+      file,
+      code === 'ENOENT'
+        ? 'no such file; copy the repository\'s backup.yaml or point NCA_BACKUP_CONFIG at yours'
+        : `cannot be read (${code ?? (error as Error).message})`,
+    );
+  }
+  return parseBackupConfig(text, file);
 }
