@@ -1,0 +1,131 @@
+/**
+ * What an operator is told about: failed backup or restore executions, replication falling behind or failing,
+ * and schedules that could not start a backup. All alarms notify one SNS topic, created (KMS-encrypted, TLS
+ * only, e-mail subscriptions from `notifications.emails`) or imported from `notifications.sns_topic_arn`.
+ */
+import { Duration, Stack } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import type { NotificationsConfig } from '../config/types';
+
+/** Replication is "behind" when an object waits longer than the RTC threshold (15 min) … */
+export const REPLICATION_LATENCY_THRESHOLD_SECONDS = 900;
+/** … for this many consecutive 5-minute periods (15 minutes). */
+export const REPLICATION_LATENCY_PERIODS = 3;
+
+export interface BackupAlarmsProps {
+  readonly notifications: NotificationsConfig;
+  readonly topicKey: kms.IKey;
+  readonly stateMachines: Readonly<Record<string, sfn.IStateMachine>>;
+  readonly replication: { readonly sourceBucketName: string; readonly destinationBucketName: string; readonly ruleId: string };
+  readonly deadLetterQueue: sqs.IQueue;
+}
+
+export class BackupAlarms extends Construct {
+  readonly topic: sns.ITopic;
+  readonly alarms: cloudwatch.Alarm[] = [];
+
+  constructor(scope: Construct, id: string, props: BackupAlarmsProps) {
+    super(scope, id);
+    this.topic = props.notifications.snsTopicArn
+      ? sns.Topic.fromTopicArn(this, 'Topic', props.notifications.snsTopicArn)
+      : this.createTopic(props);
+    const action = new actions.SnsAction(this.topic);
+    const add = (alarm: cloudwatch.Alarm) => {
+      alarm.addAlarmAction(action);
+      this.alarms.push(alarm);
+    };
+
+    for (const [name, machine] of Object.entries(props.stateMachines)) {
+      add(
+        new cloudwatch.Alarm(this, `${name}ExecutionsFailed`, {
+          alarmDescription: `nca-backup: a ${name.toLowerCase()} execution failed. Open the execution in the Step Functions console; the error names the component and what to do.`,
+          metric: machine.metricFailed({ period: Duration.minutes(5), statistic: cloudwatch.Stats.SUM }),
+          threshold: 1,
+          evaluationPeriods: 1,
+          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+          treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        }),
+      );
+    }
+
+    const dimensionsMap = {
+      SourceBucket: props.replication.sourceBucketName,
+      DestinationBucket: props.replication.destinationBucketName,
+      RuleId: props.replication.ruleId,
+    };
+    add(
+      new cloudwatch.Alarm(this, 'ReplicationLatency', {
+        alarmDescription: `nca-backup: replication to ${props.replication.destinationBucketName} is more than 15 minutes behind.`,
+        metric: new cloudwatch.Metric({
+          namespace: 'AWS/S3',
+          metricName: 'ReplicationLatency',
+          dimensionsMap,
+          statistic: cloudwatch.Stats.MAXIMUM,
+          period: Duration.minutes(5),
+        }),
+        threshold: REPLICATION_LATENCY_THRESHOLD_SECONDS,
+        evaluationPeriods: REPLICATION_LATENCY_PERIODS,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+    );
+    add(
+      new cloudwatch.Alarm(this, 'ReplicationFailed', {
+        alarmDescription: `nca-backup: objects failed to replicate to ${props.replication.destinationBucketName}.`,
+        metric: new cloudwatch.Metric({
+          namespace: 'AWS/S3',
+          metricName: 'OperationsFailedReplication',
+          dimensionsMap,
+          statistic: cloudwatch.Stats.SUM,
+          period: Duration.minutes(5),
+        }),
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+    );
+    add(
+      new cloudwatch.Alarm(this, 'ScheduleDeadLetters', {
+        alarmDescription: 'nca-backup: a schedule could not start the backup state machine; the event is in the dead-letter queue.',
+        metric: props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: cloudwatch.Stats.MAXIMUM }),
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+    );
+  }
+
+  private createTopic(props: BackupAlarmsProps): sns.Topic {
+    const topic = new sns.Topic(this, 'Topic', {
+      displayName: 'nca-backup alerts',
+      masterKey: props.topicKey,
+      enforceSSL: true,
+    });
+    const { partition, region, account } = Stack.of(this);
+    // The topic policy replaces SNS's default one: allow CloudWatch alarms of this account to publish.
+    topic.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'CloudWatchAlarms',
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['sns:Publish'],
+        resources: [topic.topicArn],
+        conditions: {
+          ArnLike: { 'aws:SourceArn': `arn:${partition}:cloudwatch:${region}:${account}:alarm:*` },
+          StringEquals: { 'aws:SourceAccount': account },
+        },
+      }),
+    );
+    for (const email of props.notifications.emails) topic.addSubscription(new subscriptions.EmailSubscription(email));
+    return topic;
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * One EventBridge Scheduler schedule per group in backup.yaml `schedule`, each starting the backup state
+ * machine with {"group": "<group>", "trigger": "scheduled"} in the configured time zone. Failed starts are
+ * retried, then land in an encrypted dead-letter queue (which has its own alarm).
+ */
+import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import { GROUPS, type GroupName, type ScheduleConfig } from '../config/types';
+
+/** Attempts after the first failed StartExecution before the event goes to the dead-letter queue. */
+export const SCHEDULE_RETRY_ATTEMPTS = 4;
+/** A scheduled start older than this is not retried any more (the next schedule is closer). */
+export const SCHEDULE_MAX_EVENT_AGE_SECONDS = 3600;
+
+export interface BackupSchedulesProps {
+  readonly schedule: Partial<Record<GroupName, ScheduleConfig>>;
+  readonly timeZone: string;
+  readonly stateMachine: sfn.IStateMachine;
+  readonly queueKey: kms.IKey;
+}
+
+export class BackupSchedules extends Construct {
+  readonly deadLetterQueue: sqs.Queue;
+  readonly schedules: Partial<Record<GroupName, scheduler.CfnSchedule>> = {};
+
+  constructor(scope: Construct, id: string, props: BackupSchedulesProps) {
+    super(scope, id);
+    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
+      encryption: sqs.QueueEncryption.KMS,
+      encryptionMasterKey: props.queueKey,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    Validations.of(this.deadLetterQueue).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason: 'This queue is itself the dead-letter queue of the backup schedules; an alarm fires on its first message.',
+    });
+
+    const role = new iam.Role(this, 'Role', {
+      description: 'nca-backup: EventBridge Scheduler starts the backup state machine',
+      assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com', {
+        conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
+      }),
+    });
+    props.stateMachine.grantStartExecution(role);
+    // Written out instead of grantSendMessages, which would also grant kms:ReEncrypt* and kms:GenerateDataKey*.
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({ sid: 'DeadLetter', actions: ['sqs:SendMessage'], resources: [this.deadLetterQueue.queueArn] }),
+    );
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({ sid: 'DeadLetterEncryption', actions: ['kms:GenerateDataKey', 'kms:Decrypt'], resources: [props.queueKey.keyArn] }),
+    );
+
+    for (const group of GROUPS) {
+      const entry = props.schedule[group];
+      if (!entry) continue;
+      this.schedules[group] = new scheduler.CfnSchedule(this, `Backup-${group}`, {
+        description: `nca-backup: ${group} backup (backup.yaml: "${entry.cron}")`,
+        scheduleExpression: entry.expression,
+        scheduleExpressionTimezone: props.timeZone,
+        flexibleTimeWindow: { mode: 'OFF' },
+        state: 'ENABLED',
+        target: {
+          arn: props.stateMachine.stateMachineArn,
+          roleArn: role.roleArn,
+          input: JSON.stringify({ group, trigger: 'scheduled' }),
+          retryPolicy: { maximumRetryAttempts: SCHEDULE_RETRY_ATTEMPTS, maximumEventAgeInSeconds: SCHEDULE_MAX_EVENT_AGE_SECONDS },
+          deadLetterConfig: { arn: this.deadLetterQueue.queueArn },
+        },
+      });
+    }
+  }
+}

@@ -1,0 +1,118 @@
+/**
+ * The control-plane functions of the workflows: plan (which components of a group run, under which backup id),
+ * finalize (outcome and events) and resolve-restore (validate the request, resolve "latest", read the
+ * manifest). Plain Node.js functions bundled with esbuild; each role holds only what its handler uses.
+ */
+import * as path from 'node:path';
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import type { BackupConfig } from '../config/types';
+import { configuredComponents } from '../runtime-config';
+import type { KmsKeyRef } from './keys';
+import { bucketArn } from './replication';
+import { REPO_ROOT, componentKeyPrefix } from './workers';
+
+/** Days control-plane logs are kept. */
+export const CONTROL_PLANE_LOG_RETENTION = logs.RetentionDays.THREE_MONTHS;
+
+export interface ControlPlaneProps {
+  readonly config: BackupConfig;
+  /** NCA_RUNTIME_CONFIG with the worker references, as a JSON string token. */
+  readonly runtimeConfigJson: string;
+  readonly dataKey: KmsKeyRef;
+  readonly logKey: kms.IKey;
+}
+
+export class ControlPlane extends Construct {
+  readonly plan: nodejs.NodejsFunction;
+  readonly finalize: nodejs.NodejsFunction;
+  readonly resolveRestore: nodejs.NodejsFunction;
+
+  constructor(scope: Construct, id: string, props: ControlPlaneProps) {
+    super(scope, id);
+    this.plan = this.handler('Plan', 'plan', 'Backup workflow: validates the input and plans the components of a group', Duration.seconds(30), props);
+    this.finalize = this.handler('Finalize', 'finalize', 'Backup workflow: outcome and events from every component result', Duration.seconds(30), props);
+    this.resolveRestore = this.handler(
+      'ResolveRestore',
+      'resolve-restore',
+      'Restore workflow: validates the request, resolves the backup id and reads its manifest',
+      Duration.seconds(90),
+      props,
+    );
+
+    // resolve-restore lists the configured components' backups and reads their manifests; nothing else.
+    const { config } = props;
+    const bucket = bucketArn(config.storage.primary.bucket);
+    const prefixes = configuredComponents(config).map((c) => componentKeyPrefix(config, c));
+    if (prefixes.length > 0) {
+      const role = this.resolveRestore.role!;
+      role.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          sid: 'ListBackups',
+          actions: ['s3:ListBucket'],
+          resources: [bucket],
+          conditions: { StringLike: { 's3:prefix': prefixes.map((p) => `${p}*`) } },
+        }),
+      );
+      role.addToPrincipalPolicy(
+        new iam.PolicyStatement({ sid: 'ReadManifests', actions: ['s3:GetObject'], resources: prefixes.map((p) => `${bucket}/${p}*`) }),
+      );
+      role.addToPrincipalPolicy(props.dataKey.s3Statement(['kms:Decrypt'], config.storage.primary.region));
+      for (const p of prefixes) {
+        Validations.of(role).acknowledge({
+          id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::${config.storage.primary.bucket}/${p}*]`,
+          reason: `Manifests live at <backup id>/manifest.json under ${p}, with backup ids generated per run; read-only and limited to configured components.`,
+        });
+      }
+      props.dataKey.acknowledgeAliasGrant(role);
+    }
+  }
+
+  private handler(id: string, file: string, description: string, timeout: Duration, props: ControlPlaneProps): nodejs.NodejsFunction {
+    const logGroup = new logs.LogGroup(this, `${id}Logs`, {
+      retention: CONTROL_PLANE_LOG_RETENTION,
+      encryptionKey: props.logKey,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    const role = new iam.Role(this, `${id}Role`, { description: `nca-backup ${file}`, assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
+    logGroup.grantWrite(role);
+    Validations.of(role).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: 'X-Ray PutTraceSegments/PutTelemetryRecords (active tracing) support no resource-level permissions.',
+    });
+    const fn = new nodejs.NodejsFunction(this, id, {
+      description: `nca-backup: ${description}`,
+      entry: path.join(REPO_ROOT, 'functions', 'handlers', `${file}.ts`),
+      handler: 'handler',
+      projectRoot: REPO_ROOT,
+      depsLockFilePath: path.join(REPO_ROOT, 'package-lock.json'),
+      runtime: lambda.Runtime.NODEJS_22_X,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: 256,
+      timeout,
+      role,
+      tracing: lambda.Tracing.ACTIVE,
+      logGroup,
+      environment: { NCA_RUNTIME_CONFIG: props.runtimeConfigJson, NODE_OPTIONS: '--enable-source-maps' },
+      bundling: {
+        target: 'node22',
+        format: nodejs.OutputFormat.CJS,
+        minify: true,
+        sourceMap: true,
+        logLevel: nodejs.LogLevel.WARNING,
+        // Bundle the SDK too: the versions tested here are the versions that run (lib-storage is not in the runtime).
+        externalModules: ['pg-native'],
+      },
+    });
+    Validations.of(fn).acknowledge({
+      id: 'AwsSolutions-L1',
+      reason: 'nodejs22.x on purpose: the worker image (public.ecr.aws/lambda/nodejs:22), the tests and the CLI all run Node 22; the runtimes move together.',
+    });
+    return fn;
+  }
+}

@@ -1,0 +1,157 @@
+/**
+ * KMS keys: the vault's data key (created, or the one backup.yaml names), the replica key referenced across
+ * regions by its alias, and the operations key that encrypts logs, the alarm topic and the schedules' DLQ.
+ *
+ * IAM cannot authorise a KMS call on an alias ARN, so a key known only by its alias is granted as
+ * `key/*` narrowed by `kms:ResourceAliases` (the documented way to grant by alias).
+ */
+import { Arn, ArnFormat, Aws, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import { Construct } from 'constructs';
+
+/** How a policy statement names a key: its ARN, or every key of the account and region that carries an alias. */
+export class KmsKeyRef {
+  /** A key created in this app (rotation on). */
+  static fromKey(key: kms.IKey): KmsKeyRef {
+    return new KmsKeyRef(key.keyArn, key.keyArn, undefined, key);
+  }
+
+  /** A key named by ARN; its region and account come from the ARN. */
+  static fromKeyArn(keyArn: string): KmsKeyRef {
+    return new KmsKeyRef(keyArn, keyArn);
+  }
+
+  /** A key named by alias ("alias/…") in `region` of the deploying account. */
+  static fromAlias(aliasName: string, region: string): KmsKeyRef {
+    const aliasArn = `arn:${Aws.PARTITION}:kms:${region}:${Aws.ACCOUNT_ID}:${aliasName}`;
+    return new KmsKeyRef(aliasArn, `arn:${Aws.PARTITION}:kms:${region}:${Aws.ACCOUNT_ID}:key/*`, { aliasName, region });
+  }
+
+  private constructor(
+    /** What S3 (bucket default encryption, replication, SSE headers) is given: a key ARN or an alias ARN. */
+    readonly arnForS3: string,
+    /** The IAM resource that covers the key. */
+    readonly policyResource: string,
+    /** Set when the key is known only by alias: statements carry a kms:ResourceAliases condition. */
+    private readonly byAlias?: { readonly aliasName: string; readonly region: string },
+    readonly key?: kms.IKey,
+  ) {}
+
+  get aliasName(): string | undefined {
+    return this.byAlias?.aliasName;
+  }
+
+  /**
+   * A grant on an alias-only key necessarily names `key/*`; it is narrowed by kms:ResourceAliases and
+   * kms:ViaService. Records that reason for cdk-nag on `scope` (the policy holding the statement).
+   */
+  acknowledgeAliasGrant(scope: Construct): void {
+    if (!this.byAlias) return;
+    const { aliasName, region } = this.byAlias;
+    Validations.of(scope).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:kms:${region}:<AWS::AccountId>:key/*]`,
+      reason: `The key is known here only by its alias ${aliasName}; IAM cannot grant on an alias ARN, so the statement names keys of ${region} narrowed by kms:ResourceAliases = ${aliasName} and kms:ViaService = S3.`,
+    });
+  }
+
+  /** An IKey for L2 props such as `encryptionKey`. */
+  asKey(scope: Construct, id: string): kms.IKey {
+    return this.key ?? kms.Key.fromKeyArn(scope, id, this.arnForS3);
+  }
+
+  /** Allows `actions` on this key only when S3 in `region` calls KMS on the principal's behalf. */
+  s3Statement(actions: string[], region: string): iam.PolicyStatement {
+    const conditions: Record<string, Record<string, unknown>> = {
+      StringEquals: { 'kms:ViaService': `s3.${region}.amazonaws.com` },
+    };
+    if (this.aliasName) conditions['ForAnyValue:StringEquals'] = { 'kms:ResourceAliases': [this.aliasName] };
+    return new iam.PolicyStatement({ actions, resources: [this.policyResource], conditions });
+  }
+}
+
+/**
+ * The vault's data key: `encryption.kms_key_id` when given (key ARN, alias ARN, alias name or key id of the
+ * primary region), otherwise a new customer managed key with yearly rotation.
+ */
+export function dataKeyRef(scope: Construct, kmsKeyId: string | undefined): KmsKeyRef {
+  const region = Stack.of(scope).region;
+  if (!kmsKeyId) {
+    const key = new kms.Key(scope, 'DataKey', {
+      description: 'nca-backup: SSE-KMS for every backup object in the primary vault',
+      enableKeyRotation: true,
+      alias: 'alias/nca-backup',
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    return KmsKeyRef.fromKey(key);
+  }
+  if (kmsKeyId.startsWith('arn:')) {
+    const parts = Arn.split(kmsKeyId, ArnFormat.SLASH_RESOURCE_NAME);
+    if (parts.resource === 'alias') return KmsKeyRef.fromAlias(`alias/${parts.resourceName}`, parts.region ?? region);
+    return KmsKeyRef.fromKeyArn(kmsKeyId);
+  }
+  if (kmsKeyId.startsWith('alias/')) return KmsKeyRef.fromAlias(kmsKeyId, region);
+  return KmsKeyRef.fromKeyArn(`arn:${Aws.PARTITION}:kms:${region}:${Aws.ACCOUNT_ID}:key/${kmsKeyId}`);
+}
+
+/** The value handed to the functions as `kmsKeyId` (the SSEKMSKeyId header): what the operator wrote, or the created key's ARN. */
+export function runtimeKmsKeyId(ref: KmsKeyRef, configured: string | undefined): string {
+  return configured ?? ref.arnForS3;
+}
+
+/** The key of the recovery region that re-encrypts replicas; the primary stack finds it by this alias. */
+export const REPLICA_KEY_ALIAS = 'alias/nca-backup-replica';
+
+export class ReplicaKey extends Construct {
+  readonly key: kms.Key;
+
+  constructor(scope: Construct, id: string) {
+    super(scope, id);
+    this.key = new kms.Key(this, 'Key', {
+      description: 'nca-backup: SSE-KMS for the replicas in the recovery-region vault',
+      enableKeyRotation: true,
+      alias: REPLICA_KEY_ALIAS,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+  }
+}
+
+/**
+ * Encrypts the operational data (CloudWatch Logs groups, the alarm topic, the schedules' dead-letter queue).
+ * Kept apart from the data key so that an imported data key's policy never needs changing.
+ */
+export class OperationsKey extends Construct {
+  readonly key: kms.Key;
+
+  constructor(scope: Construct, id: string) {
+    super(scope, id);
+    const { region, account, partition } = Stack.of(this);
+    this.key = new kms.Key(this, 'Key', {
+      description: 'nca-backup: logs, alarm topic and dead-letter queue',
+      enableKeyRotation: true,
+      pendingWindow: Duration.days(30),
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    // CloudWatch Logs encrypts log groups of this account and region with the key.
+    this.key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        principals: [new iam.ServicePrincipal(`logs.${region}.amazonaws.com`)],
+        actions: ['kms:Encrypt*', 'kms:Decrypt*', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:Describe*'],
+        resources: ['*'],
+        conditions: {
+          ArnLike: { 'kms:EncryptionContext:aws:logs:arn': `arn:${partition}:logs:${region}:${account}:log-group:*` },
+        },
+      }),
+    );
+    // CloudWatch alarms publish to the KMS-encrypted topic.
+    this.key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+        resources: ['*'],
+        conditions: { StringEquals: { 'aws:SourceAccount': account } },
+      }),
+    );
+  }
+}
+

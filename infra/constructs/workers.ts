@@ -1,0 +1,220 @@
+/**
+ * One component's worker: the Lambda function (container image) and the Fargate task definition that run
+ * the same image and engine, each with its own role holding exactly that component's permissions: its
+ * secret, its key space in the vault, the data key through S3.
+ */
+import * as path from 'node:path';
+import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import type * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as ecrAssets from 'aws-cdk-lib/aws-ecr-assets';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { COMPONENT_GROUP, GROUP_PREFIX, type BackupConfig, type ComponentName } from '../config/types';
+import type { WorkerRef } from '../../functions/core/runtime-config';
+import type { KmsKeyRef } from './keys';
+import { bucketArn } from './replication';
+
+/** The repository root: the build context of the worker image. */
+export const REPO_ROOT = path.resolve(__dirname, '..', '..');
+export const WORKER_DOCKERFILE = 'functions/Dockerfile';
+/** Days worker logs are kept. */
+export const WORKER_LOG_RETENTION = logs.RetentionDays.THREE_MONTHS;
+
+/**
+ * The worker image, built once from functions/Dockerfile with the repository root as context (the root's
+ * .dockerignore keeps the context to package files, functions/ and infra/config/). x86_64 on purpose: the
+ * Lambda functions and Fargate tasks are declared x86_64, and pinning the platform keeps a build on an ARM
+ * laptop from producing an image that cannot start.
+ */
+export function workerImage(scope: Construct, pgMajor?: string): ecrAssets.DockerImageAsset {
+  return new ecrAssets.DockerImageAsset(scope, 'WorkerImage', {
+    directory: REPO_ROOT,
+    file: WORKER_DOCKERFILE,
+    platform: ecrAssets.Platform.LINUX_AMD64,
+    buildArgs: pgMajor ? { PG_MAJOR: pgMajor } : undefined,
+    exclude: ['node_modules', 'cdk.out', '.git', 'bench/results', 'test'],
+  });
+}
+
+/** `<prefix><group prefix>/<component>/`: the only key space a component's worker may touch. */
+export function componentKeyPrefix(config: BackupConfig, component: ComponentName): string {
+  return `${config.storage.primary.prefix}${GROUP_PREFIX[COMPONENT_GROUP[component]]}/${component}/`;
+}
+
+/** IAM resource of a Secrets Manager secret: a complete ARN as is, a partial one (no random suffix) with `-??????`. */
+export function secretResource(secretArn: string): string {
+  return /-[A-Za-z0-9]{6}$/.test(secretArn) ? secretArn : `${secretArn}-??????`;
+}
+
+/** Everything a worker of `component` needs: read its secret, read/write its key space, the data key via S3. */
+export function componentStatements(config: BackupConfig, component: ComponentName, dataKey: KmsKeyRef): iam.PolicyStatement[] {
+  const bucket = bucketArn(config.storage.primary.bucket);
+  const keyPrefix = componentKeyPrefix(config, component);
+  const statements = [
+    new iam.PolicyStatement({
+      sid: 'ComponentObjects',
+      actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'],
+      resources: [`${bucket}/${keyPrefix}*`],
+    }),
+    new iam.PolicyStatement({
+      sid: 'ComponentListing',
+      actions: ['s3:ListBucket'],
+      resources: [bucket],
+      conditions: { StringLike: { 's3:prefix': [`${keyPrefix}*`] } },
+    }),
+    dataKey.s3Statement(['kms:Encrypt', 'kms:Decrypt', 'kms:GenerateDataKey'], config.storage.primary.region),
+  ];
+  const secretArn = config.sources[component]?.secretArn;
+  if (secretArn) {
+    statements.push(new iam.PolicyStatement({ sid: 'ComponentSecret', actions: ['secretsmanager:GetSecretValue'], resources: [secretResource(secretArn)] }));
+  }
+  return statements;
+}
+
+/** Acknowledges the wildcards componentStatements necessarily carries, on the policy that holds them. */
+export function acknowledgeComponentStatements(scope: Construct, config: BackupConfig, component: ComponentName, dataKey: KmsKeyRef): void {
+  const keyPrefix = componentKeyPrefix(config, component);
+  Validations.of(scope).acknowledge({
+    id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::${config.storage.primary.bucket}/${keyPrefix}*]`,
+    reason: `Backup ids are generated per run, so the worker needs every key under its own component prefix ${keyPrefix} (and nothing outside it).`,
+  });
+  dataKey.acknowledgeAliasGrant(scope);
+}
+
+export interface ComponentWorkerProps {
+  readonly component: ComponentName;
+  readonly config: BackupConfig;
+  readonly image: ecrAssets.DockerImageAsset;
+  readonly vpc: ec2.IVpc;
+  readonly subnets: ec2.ISubnet[];
+  readonly securityGroups: ec2.ISecurityGroup[];
+  readonly cluster: ecs.ICluster;
+  readonly dataKey: KmsKeyRef;
+  readonly logKey: kms.IKey;
+  /** NCA_RUNTIME_CONFIG of the workers (without worker references), as a JSON string token. */
+  readonly runtimeConfigJson: string;
+}
+
+export class ComponentWorker extends Construct {
+  readonly function: lambda.DockerImageFunction;
+  readonly taskDefinition: ecs.FargateTaskDefinition;
+  readonly containerName: string;
+
+  constructor(scope: Construct, id: string, props: ComponentWorkerProps) {
+    super(scope, id);
+    const { component, config } = props;
+    const environment = { NCA_RUNTIME_CONFIG: props.runtimeConfigJson, NCA_COMPONENT: component };
+    const ecsEnvReason =
+      'NCA_RUNTIME_CONFIG and NCA_COMPONENT hold bucket, prefix, key and secret ARNs and the component name only; the database password is read from Secrets Manager at run time.';
+
+    // Lambda
+    const functionLogs = new logs.LogGroup(this, 'FunctionLogs', {
+      retention: WORKER_LOG_RETENTION,
+      encryptionKey: props.logKey,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    const functionRole = new iam.Role(this, 'FunctionRole', {
+      description: `nca-backup ${component} worker (Lambda)`,
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+    });
+    for (const statement of componentStatements(config, component, props.dataKey)) functionRole.addToPrincipalPolicy(statement);
+    functionRole.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'VpcNetworkInterfaces',
+        actions: [
+          'ec2:CreateNetworkInterface',
+          'ec2:DescribeNetworkInterfaces',
+          'ec2:DescribeSubnets',
+          'ec2:DeleteNetworkInterface',
+          'ec2:AssignPrivateIpAddresses',
+          'ec2:UnassignPrivateIpAddresses',
+        ],
+        resources: ['*'],
+      }),
+    );
+    functionLogs.grantWrite(functionRole);
+    acknowledgeComponentStatements(functionRole, config, component, props.dataKey);
+    Validations.of(functionRole).acknowledge(
+      {
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason:
+          'Only the actions that support no resource-level permissions: Lambda ENI management for the VPC (the statement AWSLambdaVPCAccessExecutionRole grants) and X-Ray PutTraceSegments/PutTelemetryRecords for active tracing.',
+      },
+    );
+
+    this.function = new lambda.DockerImageFunction(this, 'Function', {
+      description: `nca-backup worker for ${component}: estimate, backup, verify and restore operations`,
+      code: lambda.DockerImageCode.fromEcr(props.image.repository, { tagOrDigest: props.image.imageTag }),
+      architecture: lambda.Architecture.X86_64,
+      memorySize: config.runner.lambda.memoryMiB,
+      timeout: Duration.minutes(config.runner.lambda.timeoutMinutes),
+      vpc: props.vpc,
+      vpcSubnets: { subnets: props.subnets },
+      securityGroups: props.securityGroups,
+      environment,
+      role: functionRole,
+      tracing: lambda.Tracing.ACTIVE,
+      logGroup: functionLogs,
+    });
+
+    // Fargate
+    const taskLogs = new logs.LogGroup(this, 'TaskLogs', {
+      retention: WORKER_LOG_RETENTION,
+      encryptionKey: props.logKey,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    const taskRole = new iam.Role(this, 'TaskRole', {
+      description: `nca-backup ${component} worker (Fargate task)`,
+      assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com', {
+        conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
+      }),
+    });
+    for (const statement of componentStatements(config, component, props.dataKey)) taskRole.addToPrincipalPolicy(statement);
+    acknowledgeComponentStatements(taskRole, config, component, props.dataKey);
+
+    const executionRole = new iam.Role(this, 'ExecutionRole', {
+      description: `nca-backup ${component} worker: pulls the image and writes the task logs`,
+      assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'),
+    });
+    Validations.of(executionRole).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: 'ecr:GetAuthorizationToken, needed to pull the worker image, supports no resource-level permissions; the layer pulls are limited to the image repository.',
+    });
+
+    this.taskDefinition = new ecs.FargateTaskDefinition(this, 'Task', {
+      cpu: config.runner.fargate.cpu,
+      memoryLimitMiB: config.runner.fargate.memoryMiB,
+      ephemeralStorageGiB: config.runner.fargate.ephemeralStorageGiB,
+      runtimePlatform: { cpuArchitecture: ecs.CpuArchitecture.X86_64, operatingSystemFamily: ecs.OperatingSystemFamily.LINUX },
+      taskRole,
+      executionRole,
+    });
+    this.containerName = `${component}-worker`;
+    this.taskDefinition.addContainer('Worker', {
+      containerName: this.containerName,
+      image: ecs.ContainerImage.fromDockerImageAsset(props.image),
+      // The Lambda base image's entry point is the runtime interface client; the task runs the CLI instead and
+      // the state machine passes ["run-step", "<json>"] as the command.
+      entryPoint: ['node', '/var/task/cli.js'],
+      // Lambda sets AWS_REGION itself (and refuses it as a variable); the task gets it explicitly.
+      environment: { ...environment, AWS_REGION: Stack.of(this).region },
+      logging: ecs.LogDrivers.awsLogs({ streamPrefix: component, logGroup: taskLogs }),
+    });
+    Validations.of(this.taskDefinition).acknowledge({ id: 'AwsSolutions-ECS2', reason: ecsEnvReason });
+  }
+
+  /** What the control plane hands to the state machines for this component. */
+  workerRef(subnets: ec2.ISubnet[], securityGroups: ec2.ISecurityGroup[]): WorkerRef {
+    return {
+      functionName: this.function.functionName,
+      taskDefinitionArn: this.taskDefinition.taskDefinitionArn,
+      containerName: this.containerName,
+      subnets: subnets.map((s) => s.subnetId),
+      securityGroups: securityGroups.map((sg) => sg.securityGroupId),
+    };
+  }
+}

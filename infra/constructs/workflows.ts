@@ -1,0 +1,122 @@
+/**
+ * The backup and restore state machines, deployed from state-machines/*.asl.json as they are
+ * (DefinitionBody.fromFile + definitionSubstitutions), with full logging to an encrypted log group, X-Ray,
+ * and roles that hold exactly the calls the definitions make.
+ */
+import * as path from 'node:path';
+import { Aws, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import type * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import { REPO_ROOT, type ComponentWorker } from './workers';
+
+export const STATE_MACHINE_DIR = path.join(REPO_ROOT, 'state-machines');
+/** Days execution history logs are kept. */
+export const WORKFLOW_LOG_RETENTION = logs.RetentionDays.ONE_YEAR;
+/** Rule Step Functions manages to learn when a `runTask.sync` task stops. */
+export const ECS_SYNC_RULE = 'StepFunctionsGetEventsForECSTaskRule';
+
+export interface WorkflowsProps {
+  readonly plan: lambda.IFunction;
+  readonly finalize: lambda.IFunction;
+  readonly resolveRestore: lambda.IFunction;
+  readonly workers: readonly ComponentWorker[];
+  readonly cluster: ecs.ICluster;
+  readonly logKey: kms.IKey;
+}
+
+export class Workflows extends Construct {
+  readonly backup: sfn.StateMachine;
+  readonly restore: sfn.StateMachine;
+
+  constructor(scope: Construct, id: string, props: WorkflowsProps) {
+    super(scope, id);
+    this.backup = this.stateMachine('Backup', 'backup.asl.json', {
+      PlanFunctionArn: props.plan.functionArn,
+      FinalizeFunctionArn: props.finalize.functionArn,
+      ClusterArn: props.cluster.clusterArn,
+    }, props);
+    this.restore = this.stateMachine('Restore', 'restore.asl.json', {
+      ResolveRestoreFunctionArn: props.resolveRestore.functionArn,
+      ClusterArn: props.cluster.clusterArn,
+    }, props);
+    this.grantCalls(this.backup, [props.plan, props.finalize], props);
+    this.grantCalls(this.restore, [props.resolveRestore], props);
+  }
+
+  private stateMachine(id: string, file: string, substitutions: Record<string, string>, props: WorkflowsProps): sfn.StateMachine {
+    const logGroup = new logs.LogGroup(this, `${id}Logs`, {
+      retention: WORKFLOW_LOG_RETENTION,
+      encryptionKey: props.logKey,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    const machine = new sfn.StateMachine(this, id, {
+      definitionBody: sfn.DefinitionBody.fromFile(path.join(STATE_MACHINE_DIR, file)),
+      definitionSubstitutions: substitutions,
+      logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
+      tracingEnabled: true,
+    });
+    Validations.of(machine).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'Only the CloudWatch Logs delivery actions (logs:CreateLogDelivery, …) and X-Ray PutTraceSegments/PutTelemetryRecords/GetSamplingRules/GetSamplingTargets, which support no resource-level permissions.',
+    });
+    return machine;
+  }
+
+  /** lambda:InvokeFunction, ecs:RunTask(.sync), iam:PassRole and events:PutEvents: what the definitions call. */
+  private grantCalls(machine: sfn.StateMachine, control: lambda.IFunction[], props: WorkflowsProps): void {
+    // Partition and account as tokens: the stacks are account-agnostic.
+    const partition = Aws.PARTITION;
+    const account = Aws.ACCOUNT_ID;
+    const region = Stack.of(this).region;
+    const functions = [...control, ...props.workers.map((w) => w.function)];
+    machine.addToRolePolicy(
+      new iam.PolicyStatement({ sid: 'InvokeFunctions', actions: ['lambda:InvokeFunction'], resources: functions.map((f) => f.functionArn) }),
+    );
+    if (props.workers.length > 0) {
+      machine.addToRolePolicy(
+        new iam.PolicyStatement({
+          sid: 'RunWorkerTasks',
+          actions: ['ecs:RunTask'],
+          resources: props.workers.map((w) => w.taskDefinition.taskDefinitionArn),
+          conditions: { ArnEquals: { 'ecs:cluster': props.cluster.clusterArn } },
+        }),
+      );
+      const tasks = `arn:${partition}:ecs:${region}:${account}:task/${props.cluster.clusterName}/*`;
+      machine.addToRolePolicy(
+        new iam.PolicyStatement({ sid: 'WatchWorkerTasks', actions: ['ecs:StopTask', 'ecs:DescribeTasks'], resources: [tasks] }),
+      );
+      machine.addToRolePolicy(
+        new iam.PolicyStatement({
+          sid: 'PassWorkerRoles',
+          actions: ['iam:PassRole'],
+          resources: props.workers.flatMap((w) => [w.taskDefinition.taskRole.roleArn, w.taskDefinition.obtainExecutionRole().roleArn]),
+          conditions: { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } },
+        }),
+      );
+      machine.addToRolePolicy(
+        new iam.PolicyStatement({
+          sid: 'EcsSyncRule',
+          actions: ['events:PutTargets', 'events:PutRule', 'events:DescribeRule'],
+          resources: [`arn:${partition}:events:${region}:${account}:rule/${ECS_SYNC_RULE}`],
+        }),
+      );
+      Validations.of(machine).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecs:${region}:<AWS::AccountId>:task/<${Stack.of(this).getLogicalId(props.cluster.node.defaultChild as ecs.CfnCluster)}>/*]`,
+        reason: 'Task ids are assigned by ECS at run time; the statement is limited to tasks of the workers\' own cluster (ecs:StopTask/DescribeTasks for runTask.sync).',
+      });
+    }
+    machine.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'PublishEvents',
+        actions: ['events:PutEvents'],
+        resources: [`arn:${partition}:events:${region}:${account}:event-bus/default`],
+      }),
+    );
+  }
+}

@@ -1,0 +1,42 @@
+/**
+ * The RuntimeConfig the stacks hand to every deployed function and task (env NCA_RUNTIME_CONFIG): built from
+ * backup.yaml plus deploy-time names (key ARN, worker function names, task definition ARNs). Names and ARNs
+ * only, never a secret. Values may be CDK tokens; serialise with `Stack.toJsonString`.
+ */
+import { COMPONENT_GROUP, type BackupConfig, type ComponentName } from './config/types';
+import type { ComponentRuntime, RuntimeConfig, WorkerRef } from '../functions/core/runtime-config';
+
+export interface DeployedNames {
+  /** Key id/ARN the functions send as SSEKMSKeyId. */
+  readonly kmsKeyId: string;
+  /** The deployed worker of each component: given to the control plane, omitted for the workers themselves. */
+  readonly workers?: Partial<Record<ComponentName, WorkerRef>>;
+}
+
+/** The components configured under `sources`, in a stable order. */
+export function configuredComponents(config: BackupConfig): ComponentName[] {
+  return (Object.keys(COMPONENT_GROUP) as ComponentName[]).filter((name) => config.sources[name] !== undefined);
+}
+
+export function deployedRuntimeConfig(config: BackupConfig, names: DeployedNames): RuntimeConfig {
+  const components: Partial<Record<ComponentName, ComponentRuntime>> = {};
+  for (const name of configuredComponents(config)) {
+    const source = config.sources[name]!;
+    const worker = names.workers?.[name];
+    components[name] = {
+      group: COMPONENT_GROUP[name],
+      // `url` is for local runs only; a deployed worker connects through the secret.
+      source: { database: source.database, ...(source.secretArn ? { secretArn: source.secretArn } : {}) },
+      ...(worker ? { worker } : {}),
+    };
+  }
+  const { lambdaMaxBytes, force, maxConcurrency } = config.runner;
+  return {
+    bucket: config.storage.primary.bucket,
+    prefix: config.storage.primary.prefix,
+    region: config.storage.primary.region,
+    kmsKeyId: names.kmsKeyId,
+    runner: { lambdaMaxBytes, ...(force ? { force } : {}), maxConcurrency },
+    components,
+  };
+}

@@ -1,0 +1,143 @@
+/**
+ * The primary region (storage.primary.region): the vault and its replication, the workers (Lambda and
+ * Fargate, one pair per configured component), the control-plane functions, the backup and restore state
+ * machines, the schedules and the alarms.
+ */
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import type { Construct } from 'constructs';
+import type { BackupConfig } from '../config/types';
+import { BackupAlarms } from '../constructs/alarms';
+import { BackupSchedules } from '../constructs/backup-schedules';
+import { BackupVault, REPLICATION_RULE_ID } from '../constructs/backup-vault';
+import { ControlPlane } from '../constructs/control-plane';
+import { KmsKeyRef, OperationsKey, REPLICA_KEY_ALIAS, dataKeyRef, runtimeKmsKeyId } from '../constructs/keys';
+import { WorkerNetwork } from '../constructs/network';
+import { ReplicationRole, bucketArn } from '../constructs/replication';
+import { ComponentWorker, workerImage } from '../constructs/workers';
+import { Workflows } from '../constructs/workflows';
+import { configuredComponents, deployedRuntimeConfig } from '../runtime-config';
+import type { WorkerRef } from '../../functions/core/runtime-config';
+import type { ComponentName } from '../config/types';
+
+export interface PrimaryStackProps extends Omit<StackProps, 'env'> {
+  readonly config: BackupConfig;
+  /** PG_MAJOR build argument of the worker image (PostgreSQL client major); default: the Dockerfile's. */
+  readonly pgMajor?: string;
+}
+
+export class PrimaryStack extends Stack {
+  readonly vault: BackupVault;
+  readonly workers: Partial<Record<ComponentName, ComponentWorker>> = {};
+  readonly controlPlane: ControlPlane;
+  readonly workflows: Workflows;
+  readonly schedules: BackupSchedules;
+  readonly alarms: BackupAlarms;
+
+  constructor(scope: Construct, id: string, props: PrimaryStackProps) {
+    const { config, pgMajor, ...stackProps } = props;
+    super(scope, id, {
+      description: 'nca-backup: primary vault with cross-region replication, workers, backup/restore workflows, schedules and alarms',
+      ...stackProps,
+      env: { region: config.storage.primary.region },
+    });
+    const { primary, secondary } = config.storage;
+
+    // Keys
+    const operationsKey = new OperationsKey(this, 'OperationsKey').key;
+    const dataKey = dataKeyRef(this, config.encryption.kmsKeyId);
+    const replicaKey = KmsKeyRef.fromAlias(REPLICA_KEY_ALIAS, secondary.region);
+
+    // Vault + replication
+    const replication = new ReplicationRole(this, 'Replication', {
+      sourceBucketName: primary.bucket,
+      sourceRegion: primary.region,
+      sourceKey: dataKey,
+      destinationBucketName: secondary.bucket,
+      destinationRegion: secondary.region,
+      replicaKey,
+    });
+    this.vault = new BackupVault(this, 'Vault', {
+      bucketName: primary.bucket,
+      prefix: primary.prefix,
+      retentionDays: config.retention,
+      encryptionKey: dataKey.asKey(this, 'ImportedDataKey'),
+      coldStorage: config.storage.coldStorage,
+      objectLock: config.storage.objectLock,
+      replication: {
+        role: replication.role,
+        destination: s3.Bucket.fromBucketAttributes(this, 'RecoveryVault', {
+          bucketArn: bucketArn(secondary.bucket),
+          bucketName: secondary.bucket,
+          region: secondary.region,
+        }),
+        replicaKey: replicaKey.asKey(this, 'ReplicaKey'),
+      },
+    });
+
+    // Workers
+    const kmsKeyId = runtimeKmsKeyId(dataKey, config.encryption.kmsKeyId);
+    const network = new WorkerNetwork(this, 'Network', { network: config.network, logKey: operationsKey });
+    const cluster = new ecs.Cluster(this, 'Cluster', {
+      vpc: network.vpc,
+      containerInsightsV2: ecs.ContainerInsights.ENABLED,
+    });
+    const components = configuredComponents(config);
+    const image = components.length > 0 ? workerImage(this, pgMajor) : undefined;
+    const workerConfigJson = this.toJsonString(deployedRuntimeConfig(config, { kmsKeyId }));
+    const refs: Partial<Record<ComponentName, WorkerRef>> = {};
+    for (const component of components) {
+      const worker = new ComponentWorker(this, `Worker-${component}`, {
+        component,
+        config,
+        image: image!,
+        vpc: network.vpc,
+        subnets: network.subnets,
+        securityGroups: network.securityGroups,
+        cluster,
+        dataKey,
+        logKey: operationsKey,
+        runtimeConfigJson: workerConfigJson,
+      });
+      this.workers[component] = worker;
+      refs[component] = worker.workerRef(network.subnets, network.securityGroups);
+    }
+
+    // Control plane + workflows
+    this.controlPlane = new ControlPlane(this, 'ControlPlane', {
+      config,
+      runtimeConfigJson: this.toJsonString(deployedRuntimeConfig(config, { kmsKeyId, workers: refs })),
+      dataKey,
+      logKey: operationsKey,
+    });
+    this.workflows = new Workflows(this, 'Workflows', {
+      plan: this.controlPlane.plan,
+      finalize: this.controlPlane.finalize,
+      resolveRestore: this.controlPlane.resolveRestore,
+      workers: Object.values(this.workers),
+      cluster,
+      logKey: operationsKey,
+    });
+
+    // Schedules + alarms
+    this.schedules = new BackupSchedules(this, 'Schedules', {
+      schedule: config.schedule,
+      timeZone: config.timeZone,
+      stateMachine: this.workflows.backup,
+      queueKey: operationsKey,
+    });
+    this.alarms = new BackupAlarms(this, 'Alarms', {
+      notifications: config.notifications,
+      topicKey: operationsKey,
+      stateMachines: { Backup: this.workflows.backup, Restore: this.workflows.restore },
+      replication: { sourceBucketName: primary.bucket, destinationBucketName: secondary.bucket, ruleId: REPLICATION_RULE_ID },
+      deadLetterQueue: this.schedules.deadLetterQueue,
+    });
+
+    new CfnOutput(this, 'VaultBucket', { value: this.vault.bucket.bucketName });
+    new CfnOutput(this, 'BackupStateMachineArn', { value: this.workflows.backup.stateMachineArn });
+    new CfnOutput(this, 'RestoreStateMachineArn', { value: this.workflows.restore.stateMachineArn });
+    new CfnOutput(this, 'AlarmTopicArn', { value: this.alarms.topic.topicArn });
+  }
+}

@@ -1,0 +1,162 @@
+/** KMS keys (created vs the configured one, rotation) and cross-region replication with its role and alarm. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { Match, type Template } from 'aws-cdk-lib/assertions';
+import { buildStacks } from '../../infra/app';
+import { REPLICA_KEY_ALIAS } from '../../infra/constructs/keys';
+import { DATA_KEY_ARN, configWith, fixtureConfig, logicalId, render, runtimeConfigOf, statementsOfRole, synthTemplates } from './fixture-config';
+
+function vaultEncryptionKey(template: Template, bucketName: string): unknown {
+  const bucket = Object.values(template.findResources('AWS::S3::Bucket', { Properties: { BucketName: bucketName } }))[0] as any;
+  return bucket.Properties.BucketEncryption.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault.KMSMasterKeyID;
+}
+
+function workerKmsStatements(template: Template): any[] {
+  const role = logicalId(template, 'AWS::IAM::Role', 'WorkerpostgresTaskRole');
+  return statementsOfRole(template, role).filter((s) => JSON.stringify(s.Action).includes('kms:'));
+}
+
+describe('KMS keys', () => {
+  test('the key named by encryption.kms_key_id encrypts the vault; no data key is created', () => {
+    const { primary } = synthTemplates(fixtureConfig());
+    expect(vaultEncryptionKey(primary, 'neuroca-backups')).toBe(DATA_KEY_ARN);
+    // The only key of the primary stack is the operations key (logs, topic, DLQ).
+    expect(Object.keys(primary.findResources('AWS::KMS::Key'))).toEqual([expect.stringMatching(/^OperationsKey/)]);
+    primary.resourceCountIs('AWS::KMS::Alias', 0);
+    // Workers are granted exactly that key, through S3 of the primary region only.
+    expect(workerKmsStatements(primary)).toEqual([
+      {
+        Effect: 'Allow',
+        Action: ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey'],
+        Resource: DATA_KEY_ARN,
+        Condition: { StringEquals: { 'kms:ViaService': 's3.us-west-2.amazonaws.com' } },
+      },
+    ]);
+    expect(runtimeConfigOf(primary, logicalId(primary, 'AWS::Lambda::Function', 'Workerpostgres')).kmsKeyId).toBe(DATA_KEY_ARN);
+  });
+
+  test('without kms_key_id a customer managed key with rotation is created and used everywhere', () => {
+    const { primary } = synthTemplates(configWith((c) => delete (c.encryption as { kmsKeyId?: string }).kmsKeyId));
+    const dataKey = logicalId(primary, 'AWS::KMS::Key', 'DataKey');
+    primary.hasResourceProperties('AWS::KMS::Key', { Description: Match.stringLikeRegexp('primary vault'), EnableKeyRotation: true });
+    primary.hasResourceProperties('AWS::KMS::Alias', { AliasName: 'alias/nca-backup', TargetKeyId: { 'Fn::GetAtt': [dataKey, 'Arn'] } });
+    expect(vaultEncryptionKey(primary, 'neuroca-backups')).toEqual({ 'Fn::GetAtt': [dataKey, 'Arn'] });
+    expect(workerKmsStatements(primary)[0].Resource).toEqual({ 'Fn::GetAtt': [dataKey, 'Arn'] });
+    expect(runtimeConfigOf(primary, logicalId(primary, 'AWS::Lambda::Function', 'Workerpostgres')).kmsKeyId).toBe(`<GetAtt:${dataKey}.Arn>`);
+  });
+
+  test('a key named by alias is granted as key/* narrowed to that alias', () => {
+    const { primary } = synthTemplates(configWith((c) => ((c.encryption as { kmsKeyId?: string }).kmsKeyId = 'alias/neuroca-backup')));
+    expect(render(vaultEncryptionKey(primary, 'neuroca-backups'))).toBe('arn:<Partition>:kms:us-west-2:<AccountId>:alias/neuroca-backup');
+    const [statement] = workerKmsStatements(primary);
+    expect(render(statement.Resource)).toBe('arn:<Partition>:kms:us-west-2:<AccountId>:key/*');
+    expect(statement.Condition).toEqual({
+      StringEquals: { 'kms:ViaService': 's3.us-west-2.amazonaws.com' },
+      'ForAnyValue:StringEquals': { 'kms:ResourceAliases': ['alias/neuroca-backup'] },
+    });
+    primary.resourceCountIs('AWS::KMS::Key', 1);
+  });
+
+  test('every created key rotates; the recovery region has the replica key under its fixed alias', () => {
+    const { primary, recovery } = synthTemplates(configWith((c) => delete (c.encryption as { kmsKeyId?: string }).kmsKeyId));
+    for (const template of [primary, recovery]) {
+      const keys = Object.values(template.findResources('AWS::KMS::Key')) as any[];
+      expect(keys.length).toBeGreaterThan(0);
+      for (const key of keys) expect(key.Properties.EnableKeyRotation).toBe(true);
+    }
+    const replicaKey = logicalId(recovery, 'AWS::KMS::Key', 'ReplicaKey');
+    recovery.hasResourceProperties('AWS::KMS::Alias', { AliasName: REPLICA_KEY_ALIAS, TargetKeyId: { 'Fn::GetAtt': [replicaKey, 'Arn'] } });
+    expect(vaultEncryptionKey(recovery, 'neuroca-dr-backups')).toEqual({ 'Fn::GetAtt': [replicaKey, 'Arn'] });
+  });
+});
+
+describe('cross-region replication', () => {
+  const { primary, recovery } = synthTemplates(fixtureConfig());
+  const bucket = Object.values(primary.findResources('AWS::S3::Bucket', { Properties: { BucketName: 'neuroca-backups' } }))[0] as any;
+  const replication = bucket.Properties.ReplicationConfiguration;
+
+  test('everything replicates to the secondary bucket, re-encrypted with the replica key, with RTC and metrics', () => {
+    expect(replication.Rules).toHaveLength(1);
+    const [rule] = replication.Rules;
+    expect(rule).toMatchObject({
+      Status: 'Enabled',
+      Filter: { Prefix: '' },
+      DeleteMarkerReplication: { Status: 'Enabled' },
+      SourceSelectionCriteria: { SseKmsEncryptedObjects: { Status: 'Enabled' } },
+      Destination: {
+        ReplicationTime: { Status: 'Enabled', Time: { Minutes: 15 } },
+        Metrics: { Status: 'Enabled', EventThreshold: { Minutes: 15 } },
+      },
+    });
+    expect(render(rule.Destination.Bucket)).toBe('arn:<Partition>:s3:::neuroca-dr-backups');
+    expect(render(rule.Destination.EncryptionConfiguration.ReplicaKmsKeyID)).toBe(`arn:<Partition>:kms:eu-central-1:<AccountId>:${REPLICA_KEY_ALIAS}`);
+    // The destination is what the recovery stack creates.
+    recovery.hasResourceProperties('AWS::S3::Bucket', { BucketName: 'neuroca-dr-backups', VersioningConfiguration: { Status: 'Enabled' } });
+  });
+
+  test('the replication role reads the source, writes replicas, decrypts and encrypts only through S3 of each region', () => {
+    const roleId = replication.Role['Fn::GetAtt'][0];
+    primary.hasResourceProperties('AWS::IAM::Role', {
+      AssumeRolePolicyDocument: { Statement: [Match.objectLike({ Principal: { Service: 's3.amazonaws.com' } })] },
+    });
+    const statements = statementsOfRole(primary, roleId).map((s) => ({ ...s, Resource: [s.Resource].flat().map(render) }));
+    const find = (action: string) => statements.filter((s) => [s.Action].flat().includes(action));
+    expect(find('s3:GetObjectVersionForReplication')[0].Resource).toEqual(['arn:<Partition>:s3:::neuroca-backups/*']);
+    expect(find('s3:ReplicateObject')[0].Resource).toEqual(['arn:<Partition>:s3:::neuroca-dr-backups/*']);
+    expect(find('s3:ReplicateDelete')).toHaveLength(1);
+    expect(find('kms:Decrypt')).toEqual([
+      expect.objectContaining({ Resource: [DATA_KEY_ARN], Condition: { StringEquals: { 'kms:ViaService': 's3.us-west-2.amazonaws.com' } } }),
+    ]);
+    expect(find('kms:Encrypt')).toEqual([
+      expect.objectContaining({
+        Resource: ['arn:<Partition>:kms:eu-central-1:<AccountId>:key/*'],
+        Condition: {
+          StringEquals: { 'kms:ViaService': 's3.eu-central-1.amazonaws.com' },
+          'ForAnyValue:StringEquals': { 'kms:ResourceAliases': [REPLICA_KEY_ALIAS] },
+        },
+      }),
+    ]);
+    // No statement reaches beyond the two vault buckets and the two keys.
+    for (const s of statements) for (const r of s.Resource) expect(r).toMatch(/neuroca-(dr-)?backups|:kms:/);
+  });
+
+  test('an alarm fires when replication falls more than 15 minutes behind for 15 minutes', () => {
+    const alarms = Object.values(primary.findResources('AWS::CloudWatch::Alarm', { Properties: { MetricName: 'ReplicationLatency' } })) as any[];
+    expect(alarms).toHaveLength(1);
+    const alarm = alarms[0].Properties;
+    expect(alarm).toMatchObject({
+      Namespace: 'AWS/S3',
+      Threshold: 900,
+      EvaluationPeriods: 3,
+      Period: 300,
+      Statistic: 'Maximum',
+      ComparisonOperator: 'GreaterThanThreshold',
+      AlarmActions: [{ Ref: logicalId(primary, 'AWS::SNS::Topic', 'Alarms') }],
+    });
+    expect(alarm.Dimensions).toEqual(
+      expect.arrayContaining([
+        { Name: 'SourceBucket', Value: 'neuroca-backups' },
+        { Name: 'DestinationBucket', Value: 'neuroca-dr-backups' },
+        { Name: 'RuleId', Value: replication.Rules[0].Id },
+      ]),
+    );
+    expect(alarm.Dimensions).toHaveLength(3);
+    primary.hasResourceProperties('AWS::CloudWatch::Alarm', { Namespace: 'AWS/S3', MetricName: 'OperationsFailedReplication', Threshold: 1 });
+  });
+
+  test('two account-agnostic stacks, one per region; the primary deploys after the recovery stack', () => {
+    const outdir = mkdtempSync(path.join(tmpdir(), 'nca-stacks-'));
+    try {
+      const { primary: p, recovery: r } = buildStacks(fixtureConfig(), { bundling: false, outdir });
+      expect(p.region).toBe('us-west-2');
+      expect(r.region).toBe('eu-central-1');
+      expect(p.resolve(p.account)).toEqual({ Ref: 'AWS::AccountId' });
+      expect(p.dependencies).toContain(r);
+      const other = buildStacks(configWith((c) => (c.storage.secondary.region = 'us-east-2')), { bundling: false, outdir: path.join(outdir, 'other') });
+      expect(other.recovery.region).toBe('us-east-2');
+    } finally {
+      rmSync(outdir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,74 @@
+/** EventBridge Scheduler: one schedule per configured group, in the configured time zone, with retry and DLQ. */
+import type { Template } from 'aws-cdk-lib/assertions';
+import { SCHEDULE_MAX_EVENT_AGE_SECONDS, SCHEDULE_RETRY_ATTEMPTS } from '../../infra/constructs/backup-schedules';
+import { configWith, fixtureConfig, logicalId, statementsOfRole, synthTemplates } from './fixture-config';
+
+function schedulesByGroup(template: Template): Record<string, any> {
+  const schedules = Object.values(template.findResources('AWS::Scheduler::Schedule')) as any[];
+  return Object.fromEntries(schedules.map((s) => [JSON.parse(s.Properties.Target.Input).group, s.Properties]));
+}
+
+describe('backup schedules', () => {
+  const { primary } = synthTemplates(fixtureConfig());
+  const schedules = schedulesByGroup(primary);
+  const backupMachine = logicalId(primary, 'AWS::StepFunctions::StateMachine', 'Backup');
+  const queue = logicalId(primary, 'AWS::SQS::Queue', 'DeadLetterQueue');
+
+  test('one schedule per group in backup.yaml, with its expression, the time zone and the group as input', () => {
+    expect(Object.fromEntries(Object.entries(schedules).map(([g, s]) => [g, s.ScheduleExpression]))).toEqual({
+      database: 'cron(0 2 * * ? *)',
+      memory_tiers: 'cron(0 3 * * ? *)',
+      configuration: 'cron(0 1 ? * SUN *)',
+      model_weights: 'cron(0 4 ? * SUN *)',
+    });
+    for (const [group, s] of Object.entries(schedules)) {
+      expect(s.ScheduleExpressionTimezone).toBe('UTC');
+      expect(s.FlexibleTimeWindow).toEqual({ Mode: 'OFF' });
+      expect(s.State).toBe('ENABLED');
+      expect(JSON.parse(s.Target.Input)).toEqual({ group, trigger: 'scheduled' });
+      expect(s.Target.Arn).toEqual({ Ref: backupMachine });
+    }
+  });
+
+  test('failed starts are retried, then sent to an encrypted, TLS-only dead-letter queue', () => {
+    for (const s of Object.values(schedules)) {
+      expect(s.Target.RetryPolicy).toEqual({ MaximumRetryAttempts: SCHEDULE_RETRY_ATTEMPTS, MaximumEventAgeInSeconds: SCHEDULE_MAX_EVENT_AGE_SECONDS });
+      expect(s.Target.DeadLetterConfig).toEqual({ Arn: { 'Fn::GetAtt': [queue, 'Arn'] } });
+    }
+    primary.hasResourceProperties('AWS::SQS::Queue', { KmsMasterKeyId: { 'Fn::GetAtt': [logicalId(primary, 'AWS::KMS::Key', 'OperationsKey'), 'Arn'] } });
+    const queuePolicy = Object.values(primary.findResources('AWS::SQS::QueuePolicy'))[0] as any;
+    expect(queuePolicy.Properties.PolicyDocument.Statement).toContainEqual(
+      expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+    );
+    primary.hasResourceProperties('AWS::CloudWatch::Alarm', { Namespace: 'AWS/SQS', MetricName: 'ApproximateNumberOfMessagesVisible', Threshold: 1 });
+  });
+
+  test('the schedules\' role may only start the backup state machine and write to the DLQ', () => {
+    const roleId = (Object.values(schedules)[0].Target.RoleArn as any)['Fn::GetAtt'][0];
+    for (const s of Object.values(schedules)) expect(s.Target.RoleArn).toEqual({ 'Fn::GetAtt': [roleId, 'Arn'] });
+    const statements = statementsOfRole(primary, roleId);
+    expect(statements).toContainEqual(expect.objectContaining({ Action: 'states:StartExecution', Resource: { Ref: backupMachine } }));
+    const actions = statements.flatMap((s) => [s.Action].flat());
+    expect(actions.sort()).toEqual(['kms:Decrypt', 'kms:GenerateDataKey', 'sqs:SendMessage', 'states:StartExecution']);
+    primary.hasResourceProperties('AWS::IAM::Role', {
+      AssumeRolePolicyDocument: {
+        Statement: [{ Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: 'scheduler.amazonaws.com' }, Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } } }],
+      },
+    });
+  });
+
+  test('time zone and schedules follow the config', () => {
+    const changed = schedulesByGroup(
+      synthTemplates(
+        configWith((c) => {
+          c.timeZone = 'Europe/Berlin';
+          delete c.schedule.model_weights;
+          c.schedule.logs = { cron: '30 5 * * *', expression: 'cron(30 5 * * ? *)' };
+        }),
+      ).primary,
+    );
+    expect(Object.keys(changed).sort()).toEqual(['configuration', 'database', 'logs', 'memory_tiers']);
+    expect(changed.logs.ScheduleExpression).toBe('cron(30 5 * * ? *)');
+    for (const s of Object.values(changed)) expect(s.ScheduleExpressionTimezone).toBe('Europe/Berlin');
+  });
+});

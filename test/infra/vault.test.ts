@@ -1,0 +1,141 @@
+/** The vault buckets of both regions: lifecycle per group from backup.yaml, policy, logging, Object Lock, cold storage. */
+import { Match, type Template } from 'aws-cdk-lib/assertions';
+import { ABORT_MULTIPART_DAYS, NONCURRENT_VERSION_DAYS } from '../../infra/constructs/backup-vault';
+import { asArray, configWith, fixtureConfig, synthTemplates } from './fixture-config';
+
+function bucketNamed(template: Template, name: string): { id: string; props: any } {
+  const entries = Object.entries(template.findResources('AWS::S3::Bucket')).filter(([, r]) => (r as any).Properties.BucketName === name);
+  if (entries.length !== 1) throw new Error(`expected one bucket named ${name}, found ${entries.length}`);
+  return { id: entries[0][0], props: (entries[0][1] as any).Properties };
+}
+
+function rulesByPrefix(template: Template, bucket: string): Record<string, any> {
+  const rules: any[] = bucketNamed(template, bucket).props.LifecycleConfiguration.Rules;
+  return Object.fromEntries(rules.filter((r) => r.Prefix !== undefined).map((r) => [r.Prefix, r]));
+}
+
+function expirations(template: Template, bucket: string): Record<string, number> {
+  return Object.fromEntries(Object.entries(rulesByPrefix(template, bucket)).map(([prefix, r]) => [prefix, r.ExpirationInDays]));
+}
+
+function policyStatementsOf(template: Template, bucketId: string): any[] {
+  const policies = Object.values(template.findResources('AWS::S3::BucketPolicy')) as any[];
+  const policy = policies.find((p) => JSON.stringify(p.Properties.Bucket) === JSON.stringify({ Ref: bucketId }));
+  if (!policy) throw new Error(`no bucket policy for ${bucketId}`);
+  return policy.Properties.PolicyDocument.Statement;
+}
+
+describe('backup vault', () => {
+  const { primary, recovery } = synthTemplates(fixtureConfig());
+
+  test('one lifecycle rule per group prefix, expiring after that group\'s retention days, in both regions', () => {
+    const expected = { 'backups/database/': 30, 'backups/memory/': 14, 'backups/config/': 90, 'backups/models/': 180, 'backups/logs/': 90 };
+    expect(expirations(primary, 'neuroca-backups')).toEqual(expected);
+    // Replicas keep the primary keys, so the recovery vault expires them under the same prefixes.
+    expect(expirations(recovery, 'neuroca-dr-backups')).toEqual(expected);
+  });
+
+  test('retention and prefix in the config change the rules', () => {
+    const changed = synthTemplates(
+      configWith((c) => {
+        c.retention.database = 45;
+        c.retention.logs = 7;
+        c.storage.primary.prefix = '';
+      }),
+    );
+    expect(expirations(changed.primary, 'neuroca-backups')).toEqual({ 'database/': 45, 'memory/': 14, 'config/': 90, 'models/': 180, 'logs/': 7 });
+    expect(expirations(changed.recovery, 'neuroca-dr-backups')['database/']).toBe(45);
+  });
+
+  test('noncurrent versions expire, incomplete multipart uploads are aborted bucket-wide', () => {
+    const rules: any[] = bucketNamed(primary, 'neuroca-backups').props.LifecycleConfiguration.Rules;
+    for (const rule of rules.filter((r) => r.Prefix)) expect(rule.NoncurrentVersionExpiration).toEqual({ NoncurrentDays: NONCURRENT_VERSION_DAYS });
+    const bucketWide = rules.filter((r) => r.Prefix === undefined && r.Filter === undefined);
+    expect(bucketWide).toEqual([
+      expect.objectContaining({ AbortIncompleteMultipartUpload: { DaysAfterInitiation: ABORT_MULTIPART_DAYS }, ExpiredObjectDeleteMarker: true, Status: 'Enabled' }),
+    ]);
+  });
+
+  test('versioned, SSE-KMS with a bucket key, public access blocked, owner-enforced', () => {
+    for (const [template, name] of [[primary, 'neuroca-backups'], [recovery, 'neuroca-dr-backups']] as const) {
+      const props = bucketNamed(template, name).props;
+      expect(props.VersioningConfiguration).toEqual({ Status: 'Enabled' });
+      expect(props.BucketEncryption.ServerSideEncryptionConfiguration).toEqual([
+        { BucketKeyEnabled: true, ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: expect.anything() } },
+      ]);
+      expect(props.PublicAccessBlockConfiguration).toEqual({ BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true });
+      expect(props.OwnershipControls).toEqual({ Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] });
+    }
+  });
+
+  test('bucket policy denies plain HTTP and any PutObject without SSE-KMS (wrong header or none)', () => {
+    for (const [template, name] of [[primary, 'neuroca-backups'], [recovery, 'neuroca-dr-backups']] as const) {
+      const statements = policyStatementsOf(template, bucketNamed(template, name).id);
+      const denies = statements.filter((s) => s.Effect === 'Deny');
+      expect(denies).toContainEqual(expect.objectContaining({ Action: 's3:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }));
+      expect(denies).toContainEqual(
+        expect.objectContaining({ Action: 's3:PutObject', Principal: { AWS: '*' }, Condition: { StringNotEquals: { 's3:x-amz-server-side-encryption': 'aws:kms' } } }),
+      );
+      expect(denies).toContainEqual(
+        expect.objectContaining({ Action: 's3:PutObject', Principal: { AWS: '*' }, Condition: { Null: { 's3:x-amz-server-side-encryption': 'true' } } }),
+      );
+      // Nothing in the vault policy allows anything.
+      expect(statements.filter((s) => s.Effect === 'Allow')).toEqual([]);
+    }
+  });
+
+  test('server access logs go to a separate SSE-S3 bucket with its own lifecycle', () => {
+    const vault = bucketNamed(primary, 'neuroca-backups').props;
+    const logBucketId = vault.LoggingConfiguration.DestinationBucketName.Ref;
+    const logBucket = primary.toJSON().Resources[logBucketId].Properties;
+    expect(logBucket.BucketEncryption.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault).toEqual({ SSEAlgorithm: 'AES256' });
+    expect(logBucket.LifecycleConfiguration.Rules).toContainEqual(expect.objectContaining({ ExpirationInDays: 365 }));
+    // Log delivery is authorised by bucket policy (no ACLs), limited to the vault bucket as source.
+    const allow = policyStatementsOf(primary, logBucketId).find((s) => s.Effect === 'Allow');
+    expect(allow).toMatchObject({ Principal: { Service: 'logging.s3.amazonaws.com' }, Action: 's3:PutObject' });
+    expect(JSON.stringify(allow.Condition)).toContain(bucketNamed(primary, 'neuroca-backups').id);
+  });
+
+  test('no cold-storage transition and no Object Lock unless configured', () => {
+    for (const [template, name] of [[primary, 'neuroca-backups'], [recovery, 'neuroca-dr-backups']] as const) {
+      const props = bucketNamed(template, name).props;
+      expect(props.LifecycleConfiguration.Rules.filter((r: any) => r.Transitions !== undefined)).toEqual([]);
+      expect(props.ObjectLockEnabled).toBeUndefined();
+      expect(props.ObjectLockConfiguration).toBeUndefined();
+    }
+  });
+
+  test('cold storage transitions every group whose retention is longer than the transition age', () => {
+    const { primary: p, recovery: r } = synthTemplates(configWith((c) => (c.storage.coldStorage = { storageClass: 'GLACIER', afterDays: 60 })));
+    for (const [template, name] of [[p, 'neuroca-backups'], [r, 'neuroca-dr-backups']] as const) {
+      const rules = rulesByPrefix(template, name);
+      const transitioned = Object.keys(rules).filter((prefix) => rules[prefix].Transitions !== undefined);
+      // database (30 days) and memory (14 days) expire before 60 days: S3 refuses such a transition.
+      expect(transitioned.sort()).toEqual(['backups/config/', 'backups/logs/', 'backups/models/']);
+      for (const prefix of transitioned) expect(asArray(rules[prefix].Transitions)).toEqual([{ StorageClass: 'GLACIER', TransitionInDays: 60 }]);
+    }
+  });
+
+  test('Object Lock default retention in both regions when configured', () => {
+    const { primary: p, recovery: r } = synthTemplates(configWith((c) => (c.storage.objectLock = { mode: 'COMPLIANCE', days: 30 })));
+    for (const [template, name] of [[p, 'neuroca-backups'], [r, 'neuroca-dr-backups']] as const) {
+      template.hasResourceProperties('AWS::S3::Bucket', {
+        BucketName: name,
+        ObjectLockEnabled: true,
+        ObjectLockConfiguration: { ObjectLockEnabled: 'Enabled', Rule: { DefaultRetention: { Mode: 'COMPLIANCE', Days: 30 } } },
+      });
+    }
+    const governance = synthTemplates(configWith((c) => (c.storage.objectLock = { mode: 'GOVERNANCE', days: 7 })));
+    governance.primary.hasResourceProperties('AWS::S3::Bucket', {
+      BucketName: 'neuroca-backups',
+      ObjectLockConfiguration: Match.objectLike({ Rule: { DefaultRetention: { Mode: 'GOVERNANCE', Days: 7 } } }),
+    });
+  });
+
+  test('the vault buckets are retained when the stack is deleted', () => {
+    for (const [template, name] of [[primary, 'neuroca-backups'], [recovery, 'neuroca-dr-backups']] as const) {
+      const id = bucketNamed(template, name).id;
+      expect(template.toJSON().Resources[id].DeletionPolicy).toBe('Retain');
+    }
+  });
+});

@@ -1,0 +1,171 @@
+/** Workers (Lambda + Fargate per component), their least-privilege roles, the network and the runtime config they get. */
+import type { Template } from 'aws-cdk-lib/assertions';
+import { deployedRuntimeConfig } from '../../infra/runtime-config';
+import { DATA_KEY_ARN, configWith, fixtureConfig, logicalId, render, runtimeConfigOf, statementsOfRole, synthTemplates } from './fixture-config';
+
+const SECRET_ARN = 'arn:aws:secretsmanager:us-west-2:123456789012:secret:neuroca/postgres-AbC123';
+const NETWORK = {
+  vpcId: 'vpc-0123456789abcdef0',
+  subnetIds: ['subnet-0123456789abcdef0', 'subnet-0fedcba9876543210'],
+  availabilityZones: ['us-west-2a', 'us-west-2b'],
+  securityGroupIds: ['sg-0123456789abcdef0'],
+};
+
+function containerOf(template: Template): any {
+  const task = Object.values(template.findResources('AWS::ECS::TaskDefinition'))[0] as any;
+  return task.Properties.ContainerDefinitions[0];
+}
+
+/** S3/Secrets Manager statements of a role, with resources rendered to text. */
+function dataStatements(template: Template, roleFragment: string): any[] {
+  return statementsOfRole(template, logicalId(template, 'AWS::IAM::Role', roleFragment))
+    .filter((s) => /"(s3|secretsmanager):/.test(JSON.stringify(s.Action)))
+    .map((s) => ({ ...s, Resource: [s.Resource].flat().map(render) }));
+}
+
+describe('workers', () => {
+  const config = configWith((c) => (c.sources.postgres = { database: 'neuroca_db', secretArn: SECRET_ARN }));
+  const { primary } = synthTemplates(config);
+  const workerFn = logicalId(primary, 'AWS::Lambda::Function', 'Workerpostgres');
+  const fn = primary.toJSON().Resources[workerFn].Properties;
+
+  test('the Lambda worker runs the image with the configured memory and timeout, X-Ray and its own log group', () => {
+    expect(fn).toMatchObject({ PackageType: 'Image', MemorySize: 2048, Timeout: 900, Architectures: ['x86_64'], TracingConfig: { Mode: 'Active' } });
+    expect(fn.Runtime).toBeUndefined();
+    expect(fn.LoggingConfig.LogGroup).toEqual({ Ref: expect.stringMatching(/^WorkerpostgresFunctionLogs/) });
+    const other = synthTemplates(configWith((c) => (c.runner = { ...c.runner, lambda: { memoryMiB: 4096, timeoutMinutes: 10 } }))).primary;
+    other.hasResourceProperties('AWS::Lambda::Function', { PackageType: 'Image', MemorySize: 4096, Timeout: 600 });
+  });
+
+  test('workers get the runtime config without worker references, plus their component', () => {
+    expect(fn.Environment.Variables.NCA_COMPONENT).toBe('postgres');
+    const runtime = runtimeConfigOf(primary, workerFn);
+    expect(runtime).toEqual(JSON.parse(JSON.stringify(deployedRuntimeConfig(config, { kmsKeyId: DATA_KEY_ARN }))));
+    expect(runtime.components.postgres).toEqual({ group: 'database', source: { database: 'neuroca_db', secretArn: SECRET_ARN } });
+    expect(JSON.stringify(runtime)).not.toMatch(/password/i);
+  });
+
+  test('the Fargate task runs the same image with the CLI as entry point, configured size, awslogs and the same environment', () => {
+    primary.hasResourceProperties('AWS::ECS::TaskDefinition', {
+      Cpu: '1024',
+      Memory: '4096',
+      EphemeralStorage: { SizeInGiB: 21 },
+      RequiresCompatibilities: ['FARGATE'],
+      NetworkMode: 'awsvpc',
+      RuntimePlatform: { CpuArchitecture: 'X86_64', OperatingSystemFamily: 'LINUX' },
+    });
+    const container = containerOf(primary);
+    expect(container.EntryPoint).toEqual(['node', '/var/task/cli.js']);
+    expect(container.Name).toBe('postgres-worker');
+    expect(container.LogConfiguration.LogDriver).toBe('awslogs');
+    const env = Object.fromEntries(container.Environment.map((e: any) => [e.Name, e.Value]));
+    expect(env.NCA_COMPONENT).toBe('postgres');
+    expect(env.NCA_RUNTIME_CONFIG).toBe(fn.Environment.Variables.NCA_RUNTIME_CONFIG);
+    // Lambda and Fargate run one image asset.
+    const tag = (image: unknown) => JSON.stringify(image).match(/:([0-9a-f]{64})/)?.[1];
+    expect(tag(container.Image)).toBeDefined();
+    expect(tag(container.Image)).toBe(tag(fn.Code.ImageUri));
+    const bigger = synthTemplates(configWith((c) => (c.runner = { ...c.runner, fargate: { cpu: 2048, memoryMiB: 8192, ephemeralStorageGiB: 100 } }))).primary;
+    bigger.hasResourceProperties('AWS::ECS::TaskDefinition', { Cpu: '2048', Memory: '8192', EphemeralStorage: { SizeInGiB: 100 } });
+  });
+
+  test('each worker role reaches only its component\'s key space and its own secret', () => {
+    for (const role of ['WorkerpostgresFunctionRole', 'WorkerpostgresTaskRole']) {
+      const statements = dataStatements(primary, role);
+      const objects = statements.find((s) => [s.Action].flat().includes('s3:PutObject'));
+      expect(objects.Resource).toEqual(['arn:<Partition>:s3:::neuroca-backups/backups/database/postgres/*']);
+      expect([objects.Action].flat().sort()).toEqual(['s3:AbortMultipartUpload', 's3:DeleteObject', 's3:GetObject', 's3:ListMultipartUploadParts', 's3:PutObject']);
+      const listing = statements.find((s) => s.Action === 's3:ListBucket');
+      expect(listing).toMatchObject({ Resource: ['arn:<Partition>:s3:::neuroca-backups'], Condition: { StringLike: { 's3:prefix': ['backups/database/postgres/*'] } } });
+      const secret = statements.filter((s) => [s.Action].flat().some((a: string) => a.startsWith('secretsmanager:')));
+      expect(secret).toEqual([expect.objectContaining({ Action: 'secretsmanager:GetSecretValue', Resource: [SECRET_ARN] })]);
+      // Nothing else of S3 or Secrets Manager.
+      expect(statements).toHaveLength(3);
+    }
+    expect(logicalId(primary, 'AWS::IAM::Role', 'WorkerpostgresFunctionRole')).not.toBe(logicalId(primary, 'AWS::IAM::Role', 'WorkerpostgresTaskRole'));
+    primary.hasResourceProperties('AWS::ECS::TaskDefinition', {
+      TaskRoleArn: { 'Fn::GetAtt': [logicalId(primary, 'AWS::IAM::Role', 'WorkerpostgresTaskRole'), 'Arn'] },
+    });
+  });
+
+  test('no secret configured: no Secrets Manager permission; a partial secret ARN matches only its suffix', () => {
+    const none = synthTemplates(fixtureConfig()).primary;
+    expect(JSON.stringify(none.findResources('AWS::IAM::Policy'))).not.toContain('secretsmanager:');
+    const partial = synthTemplates(configWith((c) => (c.sources.postgres = { database: 'neuroca_db', secretArn: 'arn:aws:secretsmanager:us-west-2:123456789012:secret:neuroca/db' })));
+    const [secret] = dataStatements(partial.primary, 'WorkerpostgresTaskRole').filter((s) => s.Action === 'secretsmanager:GetSecretValue');
+    expect(secret.Resource).toEqual(['arn:aws:secretsmanager:us-west-2:123456789012:secret:neuroca/db-??????']);
+  });
+
+  test('the prefix in the config moves the workers\' key space', () => {
+    const noPrefix = synthTemplates(configWith((c) => (c.storage.primary.prefix = ''))).primary;
+    const [objects] = dataStatements(noPrefix, 'WorkerpostgresTaskRole');
+    expect(objects.Resource).toEqual(['arn:<Partition>:s3:::neuroca-backups/database/postgres/*']);
+  });
+
+  test('without network config: a VPC of isolated subnets with endpoints, flow logs, and a worker security group', () => {
+    primary.resourceCountIs('AWS::EC2::VPC', 1);
+    primary.resourceCountIs('AWS::EC2::NatGateway', 0);
+    primary.resourceCountIs('AWS::EC2::InternetGateway', 0);
+    primary.resourceCountIs('AWS::EC2::FlowLog', 1);
+    const endpoints = (Object.values(primary.findResources('AWS::EC2::VPCEndpoint')) as any[]).map((e) => render(e.Properties.ServiceName));
+    expect(endpoints.sort()).toEqual(
+      expect.arrayContaining([expect.stringMatching(/\.s3$/), expect.stringMatching(/secretsmanager/), expect.stringMatching(/ecr\.api/), expect.stringMatching(/ecr\.dkr/), expect.stringMatching(/logs/)]),
+    );
+    expect(fn.VpcConfig.SubnetIds).toHaveLength(2);
+    // The endpoints accept HTTPS from the workers' security group only.
+    primary.hasResourceProperties('AWS::EC2::SecurityGroupIngress', {
+      IpProtocol: 'tcp',
+      FromPort: 443,
+      ToPort: 443,
+      SourceSecurityGroupId: { 'Fn::GetAtt': [logicalId(primary, 'AWS::EC2::SecurityGroup', 'WorkerSecurityGroup'), 'GroupId'] },
+    });
+  });
+
+  test('with network config: the given subnets and security groups, no VPC created, handed to the control plane for Fargate', () => {
+    const { primary: p } = synthTemplates(configWith((c) => (c.network = NETWORK)));
+    p.resourceCountIs('AWS::EC2::VPC', 0);
+    p.resourceCountIs('AWS::EC2::SecurityGroup', 0);
+    const worker = p.toJSON().Resources[logicalId(p, 'AWS::Lambda::Function', 'Workerpostgres')].Properties;
+    expect(worker.VpcConfig).toEqual({ SubnetIds: NETWORK.subnetIds, SecurityGroupIds: NETWORK.securityGroupIds });
+    const plan = runtimeConfigOf(p, logicalId(p, 'AWS::Lambda::Function', 'ControlPlanePlan'));
+    expect(plan.components.postgres.worker).toMatchObject({ subnets: NETWORK.subnetIds, securityGroups: NETWORK.securityGroupIds });
+  });
+
+  test('the control plane gets every worker: function, task definition, container, network', () => {
+    const taskDef = logicalId(primary, 'AWS::ECS::TaskDefinition', 'Workerpostgres');
+    for (const name of ['ControlPlanePlan', 'ControlPlaneResolveRestore']) {
+      const runtime = runtimeConfigOf(primary, logicalId(primary, 'AWS::Lambda::Function', name));
+      expect(runtime.components.postgres.worker).toEqual({
+        functionName: `<Ref:${workerFn}>`,
+        taskDefinitionArn: `<Ref:${taskDef}>`,
+        containerName: 'postgres-worker',
+        subnets: [expect.stringMatching(/^<Ref:NetworkVpcworkersSubnet1/), expect.stringMatching(/^<Ref:NetworkVpcworkersSubnet2/)],
+        securityGroups: [`<GetAtt:${logicalId(primary, 'AWS::EC2::SecurityGroup', 'WorkerSecurityGroup')}.GroupId>`],
+      });
+      expect(runtime.bucket).toBe('neuroca-backups');
+      expect(runtime.runner).toEqual({ lambdaMaxBytes: 2 * 1024 ** 3, maxConcurrency: 4 });
+    }
+  });
+
+  test('resolve-restore may only list and read the configured components\' backups; plan and finalize get no data access', () => {
+    const resolve = dataStatements(primary, 'ControlPlaneResolveRestoreRole');
+    expect(resolve).toEqual([
+      expect.objectContaining({ Action: 's3:ListBucket', Condition: { StringLike: { 's3:prefix': ['backups/database/postgres/*'] } } }),
+      expect.objectContaining({ Action: 's3:GetObject', Resource: ['arn:<Partition>:s3:::neuroca-backups/backups/database/postgres/*'] }),
+    ]);
+    for (const role of ['ControlPlanePlanRole', 'ControlPlaneFinalizeRole']) {
+      const actions = statementsOfRole(primary, logicalId(primary, 'AWS::IAM::Role', role)).flatMap((s) => [s.Action].flat());
+      expect(actions.sort()).toEqual(['logs:CreateLogStream', 'logs:PutLogEvents', 'xray:PutTelemetryRecords', 'xray:PutTraceSegments']);
+    }
+  });
+
+  test('control-plane functions: Node.js 22, X-Ray, log groups with retention', () => {
+    for (const name of ['ControlPlanePlan', 'ControlPlaneFinalize', 'ControlPlaneResolveRestore']) {
+      const props = primary.toJSON().Resources[logicalId(primary, 'AWS::Lambda::Function', name)].Properties;
+      expect(props).toMatchObject({ Runtime: 'nodejs22.x', Handler: 'index.handler', TracingConfig: { Mode: 'Active' } });
+      const logGroup = primary.toJSON().Resources[props.LoggingConfig.LogGroup.Ref].Properties;
+      expect(logGroup.RetentionInDays).toBe(90);
+      expect(logGroup.KmsKeyId).toBeDefined();
+    }
+  });
+});
