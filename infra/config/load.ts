@@ -1,7 +1,7 @@
 /**
  * backup.yaml → BackupConfig. The runbook's example must load unchanged; everything beyond it is optional with
  * defaults. Every problem is collected before throwing, so one synth shows all of them, each naming the field
- * (`backup.storage.primary.region`) and what is allowed. The field reference is docs/backup-yaml.md.
+ * (`backup.storage.primary.region`) and what is allowed. The field reference is README.md, "backup.yaml".
  */
 import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
