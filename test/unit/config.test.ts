@@ -12,6 +12,7 @@ import {
   parseSize,
 } from '../../infra/config/load';
 import { componentsOfGroup, type BackupConfig } from '../../infra/config/types';
+import { fixtureConfig } from '../infra/fixture-config';
 
 /** The NCA runbook's example, verbatim (comments included): it must load unchanged. */
 const RUNBOOK_YAML = `backup:
@@ -43,29 +44,8 @@ const RUNBOOK_YAML = `backup:
     kms_key_id: "arn:aws:kms:us-west-2:123456789012:key/abcd1234-ef56-gh78-ij90-klmn1234pqrs"
 `;
 
-const RUNBOOK_CONFIG: BackupConfig = {
-  schedule: {
-    database: { cron: '0 2 * * *', expression: 'cron(0 2 * * ? *)' },
-    memory_tiers: { cron: '0 3 * * *', expression: 'cron(0 3 * * ? *)' },
-    configuration: { cron: '0 1 * * 0', expression: 'cron(0 1 ? * SUN *)' },
-    model_weights: { cron: '0 4 * * 0', expression: 'cron(0 4 ? * SUN *)' },
-  },
-  timeZone: 'UTC',
-  storage: {
-    primary: { type: 's3', bucket: 'neuroca-backups', region: 'us-west-2', prefix: 'backups/' },
-    secondary: { type: 's3', bucket: 'neuroca-dr-backups', region: 'eu-central-1', prefix: 'backups/' },
-  },
-  retention: { database: 30, memory_tiers: 14, configuration: 90, model_weights: 180, logs: 90 },
-  encryption: { enabled: true, keyManagement: 'kms', kmsKeyId: 'arn:aws:kms:us-west-2:123456789012:key/abcd1234-ef56-gh78-ij90-klmn1234pqrs' },
-  sources: { postgres: { database: 'neuroca_db' } },
-  runner: {
-    lambdaMaxBytes: 2 * 1024 ** 3,
-    maxConcurrency: 4,
-    lambda: { memoryMiB: 2048, timeoutMinutes: 15 },
-    fargate: { cpu: 1024, memoryMiB: 4096, ephemeralStorageGiB: 21 },
-  },
-  notifications: { emails: [] },
-};
+/** The infra tests' fixture is exactly what the loader makes of the runbook's example. */
+const RUNBOOK_CONFIG: BackupConfig = fixtureConfig();
 
 type Yaml = { backup: Record<string, any> };
 
