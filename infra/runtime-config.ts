@@ -4,6 +4,7 @@
  * only, never a secret. Values may be CDK tokens; serialise with `Stack.toJsonString`.
  */
 import { COMPONENT_GROUP, type BackupConfig, type ComponentName } from './config/types';
+import { runtimeSource } from './config/sources';
 import type { ComponentRuntime, RuntimeConfig, WorkerRef } from '../functions/core/runtime-config';
 
 export interface DeployedNames {
@@ -19,14 +20,12 @@ export function configuredComponents(config: BackupConfig): ComponentName[] {
 }
 
 export function deployedRuntimeConfig(config: BackupConfig, names: DeployedNames): RuntimeConfig {
-  const components: Partial<Record<ComponentName, ComponentRuntime>> = {};
+  const components: Record<string, ComponentRuntime> = {};
   for (const name of configuredComponents(config)) {
-    const source = config.sources[name]!;
     const worker = names.workers?.[name];
     components[name] = {
       group: COMPONENT_GROUP[name],
-      // `url` is for local runs only; a deployed worker connects through the secret.
-      source: { database: source.database, ...(source.secretArn ? { secretArn: source.secretArn } : {}) },
+      source: runtimeSource(config, name, { keepUrls: false })!,
       ...(worker ? { worker } : {}),
     };
   }
@@ -37,6 +36,6 @@ export function deployedRuntimeConfig(config: BackupConfig, names: DeployedNames
     region: config.storage.primary.region,
     kmsKeyId: names.kmsKeyId,
     runner: { lambdaMaxBytes, ...(force ? { force } : {}), maxConcurrency },
-    components,
+    components: components as RuntimeConfig['components'],
   };
 }

@@ -1,32 +1,38 @@
 /**
- * The registry: every component the engine can back up, with how to connect to it and how a restore
- * request redirects it to another target (another database name). Adding a component means one entry here.
+ * The registry: every component the engine can back up, with how to connect to it, how a restore
+ * request redirects it to another target, and which restore options it takes. Adding a component
+ * means one entry here.
  */
-import type { ComponentName, PostgresSourceConfig } from '../../infra/config/types';
+import type { ComponentName, RuntimeSources } from '../../infra/config/types';
 import { InvalidInputError } from '../core/errors';
 import { connectPostgres, postgres, withDatabase, type PostgresTarget } from './postgres';
 import type { Component } from './types';
 
 /** Restore options an operator can pass, the same for every component that supports them. */
 export interface RestoreTargetOptions {
-  /** Restore into this database instead of the one that was backed up (created when missing). */
+  /** Restore into this database (or Redis database index) instead of the one backed up. */
   readonly targetDatabase?: string;
 }
 
-export interface ComponentEntry<Target> {
-  readonly component: Component<Target, RestoreTargetOptions>;
-  connect(source: PostgresSourceConfig, env: NodeJS.ProcessEnv): Promise<Target>;
-  /** The target a restore with these options writes to. */
+export interface ComponentEntry<Target, Options extends RestoreTargetOptions = RestoreTargetOptions, N extends ComponentName = ComponentName> {
+  readonly component: Component<Target, Options>;
+  connect(source: RuntimeSources[N], env: NodeJS.ProcessEnv): Promise<Target>;
+  /** The target a restore with these options writes to; InvalidInputError when the options cannot name one. */
   retarget(target: Target, options: RestoreTargetOptions): Target;
+  /**
+   * Checks the component-specific restore options (the restore input's `options` object) and returns them
+   * typed; InvalidInputError naming `options.<field>` and what is allowed. Absent: the component takes none.
+   */
+  parseRestoreOptions?(raw: Record<string, unknown>): Omit<Options, keyof RestoreTargetOptions>;
 }
 
-const postgresEntry: ComponentEntry<PostgresTarget> = {
+const postgresEntry: ComponentEntry<PostgresTarget, RestoreTargetOptions, 'postgres'> = {
   component: postgres,
   connect: (source, env) => connectPostgres(source, env),
   retarget: (target, options) => (options.targetDatabase ? withDatabase(target, options.targetDatabase) : target),
 };
 
-const registry: Record<ComponentName, ComponentEntry<any>> = {
+const registry: Partial<Record<ComponentName, ComponentEntry<any, any, any>>> = {
   postgres: postgresEntry,
 };
 
@@ -36,9 +42,10 @@ export function isComponentName(value: unknown): value is ComponentName {
   return typeof value === 'string' && Object.prototype.hasOwnProperty.call(registry, value);
 }
 
-export function componentEntry(name: string): ComponentEntry<unknown> {
-  if (!isComponentName(name)) {
+export function componentEntry(name: string): ComponentEntry<unknown, RestoreTargetOptions, any> {
+  const entry = isComponentName(name) ? registry[name] : undefined;
+  if (!entry) {
     throw new InvalidInputError(`unknown component '${name}'.`, { hint: `Known components: ${COMPONENT_NAMES.join(', ')}.` });
   }
-  return registry[name];
+  return entry;
 }

@@ -54,6 +54,8 @@ export interface ComponentBackupResult {
   readonly fingerprint: Fingerprint;
   readonly source: SourceInfo;
   readonly consistency: Consistency;
+  /** Component-specific facts for the manifest's `report` (skipped keys, cross-tier consistency, ...). */
+  readonly report?: Record<string, unknown>;
 }
 
 export interface ComponentRestoreResult {
@@ -61,6 +63,8 @@ export interface ComponentRestoreResult {
   readonly target: string;
   /** False when the target did not exist and was created by the restore. */
   readonly replacedExisting: boolean;
+  /** Component-specific counts for the execution output (keys skipped as expired, documents inserted, ...). */
+  readonly details?: Record<string, unknown>;
 }
 
 /** Progress lines go to a logger, never to stdout (stdout carries the CLI's JSON result). */
@@ -91,4 +95,19 @@ export interface Component<Target, RestoreOptions = Record<string, unknown>> {
   /** True when the restore target already holds data that a restore would replace (decides the safety backup). */
   targetExists(target: Target): Promise<boolean>;
   restore(source: ArtifactSource, target: Target, options: RestoreOptions, log: Logger): Promise<ComponentRestoreResult>;
+  /**
+   * Post-restore verification when comparing `fingerprint(target)` with the manifest's cannot apply as it is
+   * (a merge restore leaves other keys in place; keys that expired since the backup are rightly absent) or
+   * is not enough (vectors compared bit for bit). Absent: the engine compares the two fingerprints.
+   */
+  verifyRestore?(expected: Fingerprint, source: ArtifactSource, target: Target, options: RestoreOptions, log: Logger): Promise<RestoreVerification>;
+}
+
+/** What a component's own post-restore verification found; any difference fails the restore. */
+export interface RestoreVerification {
+  /** Objects (tables, key types, collections, tiers) that differ, each with what was expected and found. */
+  readonly differences: readonly { readonly object: string; readonly expected?: FingerprintEntry; readonly actual?: FingerprintEntry; readonly problem?: string }[];
+  /** How many objects were compared. */
+  readonly objects: number;
+  readonly details?: Record<string, unknown>;
 }

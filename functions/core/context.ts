@@ -1,5 +1,5 @@
 /** What every engine operation needs, built once per invocation from the runtime config. */
-import type { ComponentName, GroupName, PostgresSourceConfig } from '../../infra/config/types';
+import type { ComponentName, GroupName, RuntimeSources } from '../../infra/config/types';
 import type { Logger } from '../components/types';
 import { InvalidInputError } from './errors';
 import type { RuntimeConfig } from './runtime-config';
@@ -25,7 +25,7 @@ export function vaultFor(config: RuntimeConfig, env: NodeJS.ProcessEnv = process
 export function configuredComponent(
   config: RuntimeConfig,
   component: string,
-): { name: ComponentName; group: GroupName; source: PostgresSourceConfig } {
+): { name: ComponentName; group: GroupName; source: RuntimeSources[ComponentName] } {
   const entry = (config.components as Record<string, RuntimeConfig['components'][ComponentName]>)[component];
   if (!entry) {
     const configured = Object.keys(config.components).join(', ') || 'none';

@@ -3,15 +3,16 @@
  * the same shape the stacks hand to deployed functions, minus the deployed workers.
  */
 import { COMPONENT_GROUP, type BackupConfig, type ComponentName } from '../../infra/config/types';
+import { runtimeSource } from '../../infra/config/sources';
 import type { ComponentRuntime, RuntimeConfig } from './runtime-config';
 
 /** Used when backup.yaml names no key: SSE-KMS with the account's default S3 key alias. */
 export const DEFAULT_KMS_KEY = 'alias/aws/s3';
 
 export function localRuntimeConfig(config: BackupConfig, env: NodeJS.ProcessEnv = process.env): RuntimeConfig {
-  const components: Partial<Record<ComponentName, ComponentRuntime>> = {};
+  const components: Record<string, ComponentRuntime> = {};
   for (const name of Object.keys(config.sources) as ComponentName[]) {
-    const source = config.sources[name];
+    const source = runtimeSource(config, name, { keepUrls: true });
     if (source) components[name] = { group: COMPONENT_GROUP[name], source };
   }
   return {
@@ -20,6 +21,6 @@ export function localRuntimeConfig(config: BackupConfig, env: NodeJS.ProcessEnv 
     region: config.storage.primary.region,
     kmsKeyId: env.NCA_KMS_KEY_ID || config.encryption.kmsKeyId || DEFAULT_KMS_KEY,
     runner: { lambdaMaxBytes: config.runner.lambdaMaxBytes, force: config.runner.force, maxConcurrency: config.runner.maxConcurrency },
-    components,
+    components: components as RuntimeConfig['components'],
   };
 }

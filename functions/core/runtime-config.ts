@@ -3,7 +3,7 @@
  * variable NCA_RUNTIME_CONFIG (JSON). It holds names and ARNs only, never a secret. The CLI builds the
  * same object from backup.yaml plus the NCA_* environment variables of a local run.
  */
-import type { ComponentName, GroupName, PostgresSourceConfig } from '../../infra/config/types';
+import type { ComponentName, GroupName, RuntimeSources } from '../../infra/config/types';
 
 export interface WorkerRef {
   /** Lambda function (name or ARN) that runs this component's operations. */
@@ -16,10 +16,10 @@ export interface WorkerRef {
   readonly securityGroups: readonly string[];
 }
 
-export interface ComponentRuntime {
+export interface ComponentRuntime<N extends ComponentName = ComponentName> {
   readonly group: GroupName;
-  /** Connection settings from backup.yaml `sources.<component>`; a secret ARN, never a password. */
-  readonly source: PostgresSourceConfig;
+  /** Connection settings from backup.yaml `sources.<component>`; secret ARNs, never a password. */
+  readonly source: RuntimeSources[N];
   /** Present for the control plane (plan, resolve); absent inside the workers themselves. */
   readonly worker?: WorkerRef;
 }
@@ -32,7 +32,7 @@ export interface RuntimeConfig {
   /** KMS key used for SSE-KMS of every object written. */
   readonly kmsKeyId: string;
   readonly runner: { readonly lambdaMaxBytes: number; readonly force?: 'lambda' | 'fargate'; readonly maxConcurrency: number };
-  readonly components: Partial<Record<ComponentName, ComponentRuntime>>;
+  readonly components: { readonly [N in ComponentName]?: ComponentRuntime<N> };
 }
 
 export const RUNTIME_CONFIG_ENV = 'NCA_RUNTIME_CONFIG';

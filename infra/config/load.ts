@@ -16,7 +16,12 @@ import {
   type NetworkConfig,
   type NotificationsConfig,
   type ObjectLockConfig,
+  type MemorySourceConfig,
+  type MongoSourceConfig,
+  MEMORY_TIERS,
   type PostgresSourceConfig,
+  type RedisSourceConfig,
+  type VectorSourceConfig,
   type RunnerConfig,
   type ScheduleConfig,
   type SourcesConfig,
@@ -58,6 +63,10 @@ export const DEFAULT_RETENTION_DAYS: Readonly<Record<GroupName, number>> = {
   logs: 90,
 };
 export const DEFAULT_POSTGRES_DATABASE = 'neuroca_db';
+export const DEFAULT_MONGODB_DATABASE = 'neuroca_episodic';
+export const DEFAULT_VECTOR_TABLE = 'semantic_memory';
+export const DEFAULT_WORKING_NAMESPACE = 'working';
+export const DEFAULT_EPISODIC_COLLECTION = 'memories';
 
 const GIB = 1024 ** 3;
 const FARGATE_CPUS = [256, 512, 1024, 2048, 4096, 8192, 16384] as const;
@@ -374,8 +383,9 @@ function parsePostgres(value: unknown, path: string, issues: Issues): PostgresSo
   return { database, ...(secretArn ? { secretArn } : {}), ...(url ? { url } : {}) };
 }
 
-function parsePostgresUrl(value: unknown, path: string, issues: Issues): string | undefined {
-  const what = 'a URL like postgresql://user@host:5432/neuroca_db';
+/** A local-run URL: one of `schemes`, never with a password (this file is committed). */
+function parseLocalUrl(value: unknown, path: string, issues: Issues, schemes: readonly string[], example: string, passwordFrom: string): string | undefined {
+  const what = `a URL like ${example}`;
   if (typeof value !== 'string') return issues.add(path, `${show(value)} is not ${what}`);
   let url: URL;
   try {
@@ -384,22 +394,117 @@ function parsePostgresUrl(value: unknown, path: string, issues: Issues): string 
     // Not echoed: a malformed URL may still hold a password.
     return issues.add(path, `is not ${what}`);
   }
-  if (url.protocol !== 'postgresql:' && url.protocol !== 'postgres:') return issues.add(path, `scheme ${url.protocol} is not allowed; use postgresql://`);
+  if (!schemes.includes(url.protocol)) return issues.add(path, `scheme ${url.protocol} is not allowed; use ${schemes[0]}//`);
   if (url.password !== '' || url.searchParams.has('password')) {
-    return issues.add(path, 'must not contain a password (this file is committed); pass it in NCA_POSTGRES_URL or PGPASSWORD');
+    return issues.add(path, `must not contain a password (this file is committed); pass it in ${passwordFrom}`);
   }
   return value.trim();
 }
+
+function parsePostgresUrl(value: unknown, path: string, issues: Issues): string | undefined {
+  return parseLocalUrl(value, path, issues, ['postgresql:', 'postgres:'], 'postgresql://user@host:5432/neuroca_db', 'NCA_POSTGRES_URL or PGPASSWORD');
+}
+
+function parseSecretArn(map: Mapping, path: string, issues: Issues): { ok: boolean; secretArn?: string } {
+  if (!('secret_arn' in map)) return { ok: true };
+  const secretArn = matching(map.secret_arn, `${path}.secret_arn`, issues, SECRET_ARN, 'a Secrets Manager secret ARN like arn:aws:secretsmanager:us-west-2:123456789012:secret:neuroca/db');
+  return { ok: secretArn !== undefined, secretArn };
+}
+
+const REDIS_GLOB = /^[^\s]{1,256}$/;
+
+function parseRedis(value: unknown, path: string, issues: Issues): RedisSourceConfig | undefined {
+  const map = mapping(value, path, ['secret_arn', 'url', 'db', 'key_patterns'], issues);
+  if (!map) return undefined;
+  const secret = parseSecretArn(map, path, issues);
+  const url = 'url' in map ? parseLocalUrl(map.url, `${path}.url`, issues, ['redis:', 'rediss:'], 'redis://host:6379', 'NCA_REDIS_URL or REDISCLI_AUTH') : undefined;
+  const db = 'db' in map ? integer(map.db, `${path}.db`, issues, 0, 1023) : 0;
+  let keyPatterns: string[] | undefined = ['*'];
+  if ('key_patterns' in map) {
+    const values = list(map.key_patterns, `${path}.key_patterns`, issues, 'key patterns like "memory:*"');
+    keyPatterns = values && uniqueStrings(values, `${path}.key_patterns`, issues, REDIS_GLOB, 'a Redis key pattern like "memory:*" (no spaces)');
+  }
+  if (!secret.ok || ('url' in map && url === undefined) || db === undefined || keyPatterns === undefined) return undefined;
+  return { db, keyPatterns, ...(secret.secretArn ? { secretArn: secret.secretArn } : {}), ...(url ? { url } : {}) };
+}
+
+const MONGO_NAME = /^[^/\\. "$*<>:|?\0]{1,63}$/;
+const COLLECTION_NAME = /^(?!system\.)[^$\0]{1,120}$/;
+
+function parseMongo(value: unknown, path: string, issues: Issues): MongoSourceConfig | undefined {
+  const map = mapping(value, path, ['secret_arn', 'url', 'database', 'collections'], issues);
+  if (!map) return undefined;
+  const secret = parseSecretArn(map, path, issues);
+  const url =
+    'url' in map ? parseLocalUrl(map.url, `${path}.url`, issues, ['mongodb:', 'mongodb+srv:'], 'mongodb://host:27017', 'NCA_MONGODB_URL') : undefined;
+  const database = 'database' in map ? matching(map.database, `${path}.database`, issues, MONGO_NAME, 'a MongoDB database name (1-63 characters, none of /\\. "$*<>:|?)') : DEFAULT_MONGODB_DATABASE;
+  let collections: string[] | undefined;
+  if ('collections' in map) {
+    const values = list(map.collections, `${path}.collections`, issues, 'collection names');
+    collections = values && uniqueStrings(values, `${path}.collections`, issues, COLLECTION_NAME, 'a collection name (no $, not system.*)');
+    if (collections === undefined) return undefined;
+  }
+  if (!secret.ok || ('url' in map && url === undefined) || database === undefined) return undefined;
+  return { database, ...(collections ? { collections } : {}), ...(secret.secretArn ? { secretArn: secret.secretArn } : {}), ...(url ? { url } : {}) };
+}
+
+const TABLE_NAME = /^([A-Za-z_][A-Za-z0-9_$]{0,62}\.)?[A-Za-z_][A-Za-z0-9_$]{0,62}$/;
+
+function parseVector(value: unknown, path: string, issues: Issues): VectorSourceConfig | undefined {
+  const map = mapping(value, path, ['secret_arn', 'url', 'database', 'table'], issues);
+  if (!map) return undefined;
+  const secret = parseSecretArn(map, path, issues);
+  const url = 'url' in map ? parseLocalUrl(map.url, `${path}.url`, issues, ['postgresql:', 'postgres:'], 'postgresql://user@host:5432/neuroca_db', 'NCA_VECTOR_URL or PGPASSWORD') : undefined;
+  const database = 'database' in map ? matching(map.database, `${path}.database`, issues, /^[^\0]{1,63}$/, 'a PostgreSQL database name (1-63 characters)') : DEFAULT_POSTGRES_DATABASE;
+  const table = 'table' in map ? matching(map.table, `${path}.table`, issues, TABLE_NAME, 'a table name like semantic_memory or public.semantic_memory') : DEFAULT_VECTOR_TABLE;
+  if (!secret.ok || ('url' in map && url === undefined) || database === undefined || table === undefined) return undefined;
+  return { database, table, ...(secret.secretArn ? { secretArn: secret.secretArn } : {}), ...(url ? { url } : {}) };
+}
+
+const TIER_STORE_KEY = { working: 'redis', episodic: 'mongodb', semantic: 'vector' } as const;
+
+function parseMemory(value: unknown, path: string, issues: Issues, stores: Mapping): MemorySourceConfig | undefined {
+  const map = mapping(value, path, ['tiers', 'working_namespace', 'episodic_collection'], issues);
+  if (!map) return undefined;
+  let tiers: MemorySourceConfig['tiers'] | undefined = [...MEMORY_TIERS];
+  if ('tiers' in map) {
+    const values = list(map.tiers, `${path}.tiers`, issues, `tiers (${MEMORY_TIERS.join(', ')})`);
+    const parsed = values?.map((v, i) => oneOf(v, `${path}.tiers[${i}]`, issues, MEMORY_TIERS));
+    tiers = parsed && parsed.every((t) => t !== undefined) ? [...new Set(parsed as MemorySourceConfig['tiers'][number][])] : undefined;
+  }
+  for (const tier of tiers ?? []) {
+    if (!(TIER_STORE_KEY[tier] in stores)) {
+      issues.add(`${path}.tiers`, `the ${tier} tier needs backup.sources.${TIER_STORE_KEY[tier]} (its store's connection); add it or leave ${tier} out of tiers`);
+    }
+  }
+  const workingNamespace =
+    'working_namespace' in map
+      ? matching(map.working_namespace, `${path}.working_namespace`, issues, /^[A-Za-z0-9_-]{1,64}$/, 'a key namespace like working (letters, digits, _ -)')
+      : DEFAULT_WORKING_NAMESPACE;
+  const episodicCollection =
+    'episodic_collection' in map
+      ? matching(map.episodic_collection, `${path}.episodic_collection`, issues, COLLECTION_NAME, 'a collection name (no $, not system.*)')
+      : DEFAULT_EPISODIC_COLLECTION;
+  if (tiers === undefined || workingNamespace === undefined || episodicCollection === undefined) return undefined;
+  return { tiers, workingNamespace, episodicCollection };
+}
+
+const SOURCE_KEYS = ['postgres', 'redis', 'mongodb', 'vector', 'memory'] as const;
 
 function parseSources(value: unknown, issues: Issues): SourcesConfig | undefined {
   const path = 'backup.sources';
   // Without `sources`, the runbook's example still backs up its PostgreSQL database.
   if (value === undefined) return { postgres: { database: DEFAULT_POSTGRES_DATABASE } };
-  const map = mapping(value, path, ['postgres'], issues);
+  const map = mapping(value, path, SOURCE_KEYS, issues);
   if (!map) return undefined;
-  if (!('postgres' in map)) return {};
-  const postgres = parsePostgres(map.postgres, `${path}.postgres`, issues);
-  return postgres ? { postgres } : undefined;
+  const before = issues.list.length;
+  const sources: { -readonly [K in keyof SourcesConfig]: SourcesConfig[K] } = {};
+  if ('postgres' in map) sources.postgres = parsePostgres(map.postgres, `${path}.postgres`, issues);
+  if ('redis' in map) sources.redis = parseRedis(map.redis, `${path}.redis`, issues);
+  if ('mongodb' in map) sources.mongodb = parseMongo(map.mongodb, `${path}.mongodb`, issues);
+  if ('vector' in map) sources.vector = parseVector(map.vector, `${path}.vector`, issues);
+  if ('memory' in map) sources.memory = parseMemory(map.memory, `${path}.memory`, issues, map);
+  return issues.list.length === before ? sources : undefined;
 }
 
 function parseNetwork(value: unknown, issues: Issues): NetworkConfig | undefined {
@@ -565,7 +670,9 @@ function crossCheck(
     }
   };
   inPrimary('backup.encryption.kms_key_id', config.kmsKeyId, 'SSE-KMS needs a key in the bucket\'s region');
-  inPrimary('backup.sources.postgres.secret_arn', config.sources?.postgres?.secretArn, 'the workers run there and read the secret from their own region');
+  for (const name of ['postgres', 'redis', 'mongodb', 'vector'] as const) {
+    inPrimary(`backup.sources.${name}.secret_arn`, config.sources?.[name]?.secretArn, 'the workers run there and read the secret from their own region');
+  }
   inPrimary('backup.notifications.sns_topic_arn', config.notifications?.snsTopicArn, 'CloudWatch alarms notify topics in their own region only');
   const zones = config.network?.availabilityZones ?? [];
   const foreign = zones.filter((z) => !z.startsWith(region) || !/^[a-z]$/.test(z.slice(region.length)));

@@ -14,6 +14,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { COMPONENT_GROUP, GROUP_PREFIX, type BackupConfig, type ComponentName } from '../config/types';
+import { secretArnsOf } from '../config/sources';
 import type { WorkerRef } from '../../functions/core/runtime-config';
 import type { KmsKeyRef } from './keys';
 import { bucketArn } from './replication';
@@ -68,9 +69,9 @@ export function componentStatements(config: BackupConfig, component: ComponentNa
     }),
     dataKey.s3Statement(['kms:Encrypt', 'kms:Decrypt', 'kms:GenerateDataKey'], config.storage.primary.region),
   ];
-  const secretArn = config.sources[component]?.secretArn;
-  if (secretArn) {
-    statements.push(new iam.PolicyStatement({ sid: 'ComponentSecret', actions: ['secretsmanager:GetSecretValue'], resources: [secretResource(secretArn)] }));
+  const secretArns = secretArnsOf(config, component);
+  if (secretArns.length > 0) {
+    statements.push(new iam.PolicyStatement({ sid: 'ComponentSecret', actions: ['secretsmanager:GetSecretValue'], resources: secretArns.map(secretResource) }));
   }
   return statements;
 }

@@ -67,6 +67,17 @@ describe('cdk-nag AwsSolutions', () => {
     expect(nagFindings(loadBackupConfig(BACKUP_YAML))).toBeUndefined();
   });
 
+  test('every component configured (memory stores with secrets): no findings', () => {
+    const arn = (name: string) => `arn:aws:secretsmanager:us-west-2:123456789012:secret:nca/${name}-AbC123`;
+    const config = configWith((c) => {
+      c.sources.redis = { secretArn: arn('redis'), db: 0, keyPatterns: ['*'] };
+      c.sources.mongodb = { secretArn: arn('mongo'), database: 'neuroca_episodic' };
+      c.sources.vector = { secretArn: arn('vector'), database: 'neuroca_db', table: 'semantic_memory' };
+      c.sources.memory = { tiers: ['working', 'episodic', 'semantic'], workingNamespace: 'working', episodicCollection: 'memories' };
+    });
+    expect(nagFindings(config)).toBeUndefined();
+  });
+
   test('the check is live: an unencrypted queue added to the app is reported', () => {
     const message = nagFindings(fixtureConfig(), (app) => new sqs.Queue(new Stack(app, 'Extra', { env: { region: 'us-west-2' } }), 'Plain'));
     expect(message).toMatch(/AwsSolutions-SQS4/);

@@ -169,3 +169,51 @@ describe('workers', () => {
     }
   });
 });
+
+describe('workers of the memory stores', () => {
+  const REDIS_SECRET = 'arn:aws:secretsmanager:us-west-2:123456789012:secret:nca/redis-AbC123';
+  const MONGO_SECRET = 'arn:aws:secretsmanager:us-west-2:123456789012:secret:nca/mongo-AbC123';
+  const VECTOR_SECRET = 'arn:aws:secretsmanager:us-west-2:123456789012:secret:nca/vector-AbC123';
+  const config = configWith((c) => {
+    c.sources.redis = { secretArn: REDIS_SECRET, db: 0, keyPatterns: ['memory:*'] };
+    c.sources.mongodb = { secretArn: MONGO_SECRET, database: 'neuroca_episodic' };
+    c.sources.vector = { secretArn: VECTOR_SECRET, database: 'neuroca_db', table: 'semantic_memory', url: 'postgresql://nca@localhost/neuroca_db' };
+    c.sources.memory = { tiers: ['working', 'semantic'], workingNamespace: 'working', episodicCollection: 'memories' };
+  });
+  const { primary } = synthTemplates(config);
+
+  test('one worker per component, each reaching only its own prefix and its own secret', () => {
+    for (const [component, prefix, secret] of [
+      ['redis', 'database/redis', REDIS_SECRET],
+      ['mongodb', 'database/mongodb', MONGO_SECRET],
+      ['vector', 'database/vector', VECTOR_SECRET],
+    ]) {
+      const statements = dataStatements(primary, `Worker${component}TaskRole`);
+      expect(statements.find((s) => [s.Action].flat().includes('s3:PutObject')).Resource).toEqual([`arn:<Partition>:s3:::neuroca-backups/backups/${prefix}/*`]);
+      expect(statements.filter((s) => s.Action === 'secretsmanager:GetSecretValue').map((s) => s.Resource)).toEqual([[secret]]);
+    }
+  });
+
+  test('the memory-tier worker writes under memory/ and reads the secrets of its tiers\' stores only', () => {
+    const statements = dataStatements(primary, 'WorkermemoryFunctionRole');
+    expect(statements.find((s) => [s.Action].flat().includes('s3:PutObject')).Resource).toEqual(['arn:<Partition>:s3:::neuroca-backups/backups/memory/memory/*']);
+    const secrets = statements.filter((s) => s.Action === 'secretsmanager:GetSecretValue').flatMap((s) => s.Resource);
+    // Tiers working and semantic: Redis and the vector store, not MongoDB.
+    expect(secrets.sort()).toEqual([REDIS_SECRET, VECTOR_SECRET].sort());
+  });
+
+  test('the memory worker\'s runtime config carries its stores\' settings, without local URLs', () => {
+    const runtime = runtimeConfigOf(primary, logicalId(primary, 'AWS::Lambda::Function', 'Workermemory'));
+    expect(runtime.components.memory).toEqual({
+      group: 'memory_tiers',
+      source: {
+        tiers: ['working', 'semantic'],
+        workingNamespace: 'working',
+        episodicCollection: 'memories',
+        redis: { secretArn: REDIS_SECRET, db: 0, keyPatterns: ['memory:*'] },
+        mongodb: { secretArn: MONGO_SECRET, database: 'neuroca_episodic' },
+        vector: { secretArn: VECTOR_SECRET, database: 'neuroca_db', table: 'semantic_memory' },
+      },
+    });
+  });
+});

@@ -169,6 +169,31 @@ describe('parseBackupConfig: extensions', () => {
     });
   });
 
+  test('memory stores: defaults, and every key read', () => {
+    const defaults = parseBackupConfig(runbookWith((d) => (d.backup.sources = { redis: null, mongodb: null, vector: null, memory: null })));
+    expect(defaults.sources).toEqual({
+      redis: { db: 0, keyPatterns: ['*'] },
+      mongodb: { database: 'neuroca_episodic' },
+      vector: { database: 'neuroca_db', table: 'semantic_memory' },
+      memory: { tiers: ['working', 'episodic', 'semantic'], workingNamespace: 'working', episodicCollection: 'memories' },
+    });
+    const full = parseBackupConfig(
+      runbookWith(
+        (d) =>
+          (d.backup.sources = {
+            redis: { secret_arn: 'arn:aws:secretsmanager:us-west-2:123456789012:secret:nca/redis', db: 2, key_patterns: ['memory:*', 'session:*'], url: 'rediss://cache:6380' },
+            mongodb: { database: 'episodes', collections: ['memories', 'events'], url: 'mongodb://mongo:27017/?directConnection=true' },
+            vector: { database: 'vectors', table: 'public.semantic', url: 'postgresql://nca@pg/vectors' },
+            memory: { tiers: ['semantic', 'working', 'working'], working_namespace: 'stm', episodic_collection: 'events' },
+          }),
+      ),
+    );
+    expect(full.sources.redis).toEqual({ secretArn: 'arn:aws:secretsmanager:us-west-2:123456789012:secret:nca/redis', db: 2, keyPatterns: ['memory:*', 'session:*'], url: 'rediss://cache:6380' });
+    expect(full.sources.mongodb).toEqual({ database: 'episodes', collections: ['memories', 'events'], url: 'mongodb://mongo:27017/?directConnection=true' });
+    expect(full.sources.vector).toEqual({ database: 'vectors', table: 'public.semantic', url: 'postgresql://nca@pg/vectors' });
+    expect(full.sources.memory).toEqual({ tiers: ['semantic', 'working'], workingNamespace: 'stm', episodicCollection: 'events' });
+  });
+
   test('no encryption section: the stack creates the key; empty sources: no components', () => {
     const config = parseBackupConfig(
       runbookWith((d) => {
@@ -268,7 +293,20 @@ describe('parseBackupConfig: errors name the field and what is allowed', () => {
     ['url of another scheme', (d) => (d.backup.sources = { postgres: { url: 'mysql://db/neuroca_db' } }), 'backup.sources.postgres.url', /scheme mysql: is not allowed; use postgresql:\/\//],
     ['bad secret ARN', (d) => (d.backup.sources = { postgres: { secret_arn: 'arn:aws:ssm:us-west-2:123456789012:parameter/db' } }), 'backup.sources.postgres.secret_arn', /is not a Secrets Manager secret ARN/],
     ['secret in another region', (d) => (d.backup.sources = { postgres: { secret_arn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:db' } }), 'backup.sources.postgres.secret_arn', /is in eu-west-1, but the primary bucket is in us-west-2/],
-    ['unknown source', (d) => (d.backup.sources = { mongodb: {} }), 'backup.sources.mongodb', /^unknown key; allowed: postgres$/],
+    ['unknown source', (d) => (d.backup.sources = { mongo: {} }), 'backup.sources.mongo', /^unknown key; allowed: postgres, redis, mongodb, vector, memory$/],
+    ['redis url with a password', (d) => (d.backup.sources = { redis: { url: 'redis://:hunter2@cache:6379' } }), 'backup.sources.redis.url', /must not contain a password.*NCA_REDIS_URL/],
+    ['redis url of another scheme', (d) => (d.backup.sources = { redis: { url: 'http://cache:6379' } }), 'backup.sources.redis.url', /scheme http: is not allowed; use redis:\/\//],
+    ['redis db out of range', (d) => (d.backup.sources = { redis: { db: -1 } }), 'backup.sources.redis.db', /^-1 is not a whole number from 0 to 1023$/],
+    ['redis empty key patterns', (d) => (d.backup.sources = { redis: { key_patterns: [] } }), 'backup.sources.redis.key_patterns', /is not a non-empty list of key patterns/],
+    ['redis key pattern with a space', (d) => (d.backup.sources = { redis: { key_patterns: ['memory *'] } }), 'backup.sources.redis.key_patterns[0]', /is not a Redis key pattern/],
+    ['redis secret in another region', (d) => (d.backup.sources = { redis: { secret_arn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:cache' } }), 'backup.sources.redis.secret_arn', /is in eu-west-1/],
+    ['mongodb database with a dot', (d) => (d.backup.sources = { mongodb: { database: 'neuroca.episodic' } }), 'backup.sources.mongodb.database', /is not a MongoDB database name/],
+    ['mongodb system collection', (d) => (d.backup.sources = { mongodb: { collections: ['system.users'] } }), 'backup.sources.mongodb.collections[0]', /is not a collection name/],
+    ['mongodb url with a password', (d) => (d.backup.sources = { mongodb: { url: 'mongodb://nca:hunter2@mongo:27017' } }), 'backup.sources.mongodb.url', /must not contain a password.*NCA_MONGODB_URL/],
+    ['vector bad table', (d) => (d.backup.sources = { vector: { table: 'semantic memory' } }), 'backup.sources.vector.table', /is not a table name like semantic_memory/],
+    ['memory unknown tier', (d) => (d.backup.sources = { redis: {}, memory: { tiers: ['working', 'longterm'] } }), 'backup.sources.memory.tiers[1]', /^'longterm' is not allowed; allowed: working, episodic, semantic$/],
+    ['memory tier without its store', (d) => (d.backup.sources = { redis: {}, memory: { tiers: ['working', 'episodic'] } }), 'backup.sources.memory.tiers', /the episodic tier needs backup.sources.mongodb/],
+    ['memory unknown key', (d) => (d.backup.sources = { redis: {}, memory: { tiers: ['working'], tier: ['working'] } }), 'backup.sources.memory.tier', /^unknown key; allowed: tiers, working_namespace, episodic_collection$/],
     ['bad region', (d) => (d.backup.storage.primary.region = 'us-west'), 'backup.storage.primary.region', /^'us-west' is not an AWS region like us-west-2$/],
     ['same region', (d) => (d.backup.storage.secondary.region = 'us-west-2'), 'backup.storage.secondary.region', /is the primary's region; cross-region replication needs another region/],
     ['same bucket', (d) => (d.backup.storage.secondary.bucket = 'neuroca-backups'), 'backup.storage.secondary.bucket', /is the primary's bucket/],
