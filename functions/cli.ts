@@ -24,12 +24,45 @@ const USAGE = `usage: nca-backup <command> [options]
 
   backup  <component> [--backup-id ID] [--trigger manual|scheduled]
   restore <component> --backup-id <ID|latest> [--target-database NAME] [--skip-safety-backup]
+          [--options JSON] [--mode replace|merge] [--key-pattern GLOB] [--collections A,B]
+          [--target-table NAME] [--tiers working,episodic,semantic]
   list    <component>
   verify  <component> --backup-id <ID|latest>
   run-step <json>      (the Fargate task's entry: one workflow step)
 
 options: --config FILE (default ./backup.yaml)
-environment: NCA_S3_ENDPOINT, NCA_BUCKET, NCA_KMS_KEY_ID, NCA_POSTGRES_URL (see README)`;
+Component restore options go in --options '{"mode": "merge"}' or the flags after it, which set
+the same keys (mode, keyPattern: redis; collections: mongodb; targetTable: vector; tiers: memory).
+
+environment: NCA_S3_ENDPOINT, NCA_BUCKET, NCA_KMS_KEY_ID, NCA_POSTGRES_URL, NCA_REDIS_URL,
+             NCA_MONGODB_URL, NCA_VECTOR_URL (see README)`;
+
+/** Restore-option flags: each sets one key of the component's options object. */
+const OPTION_FLAGS = {
+  mode: { key: 'mode', list: false },
+  'key-pattern': { key: 'keyPattern', list: false },
+  collections: { key: 'collections', list: true },
+  'target-table': { key: 'targetTable', list: false },
+  tiers: { key: 'tiers', list: true },
+} as const;
+
+function restoreOptions(values: Record<string, unknown>): Record<string, unknown> | undefined {
+  let options: Record<string, unknown> = {};
+  const json = values.options;
+  if (typeof json === 'string') {
+    try {
+      options = JSON.parse(json) as Record<string, unknown>;
+    } catch {
+      throw new UsageError(`--options must be a JSON object, e.g. '{"mode": "merge"}'`);
+    }
+    if (typeof options !== 'object' || options === null || Array.isArray(options)) throw new UsageError('--options must be a JSON object');
+  }
+  for (const [flag, { key, list }] of Object.entries(OPTION_FLAGS)) {
+    const value = values[flag];
+    if (typeof value === 'string') options[key] = list ? value.split(',').map((v) => v.trim()).filter((v) => v !== '') : value;
+  }
+  return Object.keys(options).length > 0 ? options : undefined;
+}
 
 class UsageError extends Error {
   override name = 'UsageError';
@@ -65,6 +98,8 @@ async function execute(argv: readonly string[], io: Io): Promise<unknown> {
       'target-database': { type: 'string' },
       'skip-safety-backup': { type: 'boolean', default: false },
       trigger: { type: 'string', default: 'manual' },
+      options: { type: 'string' },
+      ...Object.fromEntries(Object.keys(OPTION_FLAGS).map((flag) => [flag, { type: 'string' as const }])),
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -119,11 +154,12 @@ async function execute(argv: readonly string[], io: Io): Promise<unknown> {
           backupId: requiredBackupId(values['backup-id'], name),
           ...(values['target-database'] ? { targetDatabase: values['target-database'] } : {}),
           skipSafetyBackup: values['skip-safety-backup'],
+          ...(restoreOptions(values) ? { options: restoreOptions(values) } : {}),
         },
         executionName: `cli-${randomBytes(6).toString('hex')}`,
         startTime: new Date().toISOString(),
       });
-      const request = { component: name, backupId: resolved.request.backupId, targetDatabase: resolved.request.targetDatabase };
+      const request = { component: name, backupId: resolved.request.backupId, targetDatabase: resolved.request.targetDatabase, options: resolved.request.options };
       const manifest = await loadManifest(ctx, name, request.backupId);
       const verification = await verifyArtifacts(ctx, manifest);
       const compatibility = await checkCompatibility(ctx, manifest, request);
@@ -136,14 +172,17 @@ async function execute(argv: readonly string[], io: Io): Promise<unknown> {
         component: name,
         backupId: request.backupId,
         targetDatabase: request.targetDatabase,
+        options: request.options,
         bytes: manifest.totalBytes,
         verification,
         compatibility,
         safetyBackup: safety,
         restoreDurationMs: restored.durationMs,
         replacedExisting: restored.replacedExisting,
+        details: restored.details,
         fingerprintMatch: verified.fingerprintMatch,
         verifiedObjects: verified.objects,
+        ...(verified.details ? { verificationDetails: verified.details } : {}),
         peakRssMiB: peakRssMiB(),
       };
     }

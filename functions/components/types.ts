@@ -91,7 +91,7 @@ export interface Component<Target, RestoreOptions = Record<string, unknown>> {
    * Throws VersionMismatchError when artifacts recorded with `source` cannot be restored into `target`;
    * otherwise returns the target's version. Works before the target database exists.
    */
-  checkCompatibility(source: SourceInfo, target: Target): Promise<{ readonly targetVersion: string }>;
+  checkCompatibility(source: SourceInfo, target: Target, options?: RestoreOptions): Promise<{ readonly targetVersion: string }>;
   /** True when the restore target already holds data that a restore would replace (decides the safety backup). */
   targetExists(target: Target): Promise<boolean>;
   restore(source: ArtifactSource, target: Target, options: RestoreOptions, log: Logger): Promise<ComponentRestoreResult>;

@@ -90,6 +90,7 @@ export async function runBackup(ctx: EngineContext, request: BackupRequest): Pro
       artifacts: result.artifacts,
       fingerprint: result.fingerprint,
       consistency: result.consistency,
+      ...(result.report ? { report: result.report } : {}),
       encryption: { algorithm: 'aws:kms', kmsKeyId: ctx.config.kmsKeyId },
       producer: { name: 'nca-backup', version: VERSION, runner: ctx.runner },
     });

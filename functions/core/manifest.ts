@@ -26,6 +26,8 @@ export interface Manifest {
   readonly totalBytes: number;
   readonly fingerprint: Fingerprint;
   readonly consistency: Consistency;
+  /** Component-specific facts: keys skipped as expired, the memory tiers' cross-tier consistency, ... */
+  readonly report?: Record<string, unknown>;
   readonly encryption: { readonly algorithm: 'aws:kms'; readonly kmsKeyId: string };
   readonly producer: { readonly name: 'nca-backup'; readonly version: string; readonly runner: string };
 }

@@ -7,6 +7,7 @@ import { componentPrefix, isBackupId } from './catalog';
 import { runBackup, summarize } from './backup-run';
 import { configuredComponent, type EngineContext } from './context';
 import { InvalidInputError } from './errors';
+import { parseComponentOptions } from './workflow-input';
 import type { BackupTrigger } from './manifest';
 import { checkCompatibility, loadManifest, postVerify, restoreBackup, safetyBackup, verifyArtifacts } from './restore-steps';
 import { chooseRunner } from './runner';
@@ -31,6 +32,8 @@ export interface OperationEvent {
   readonly trigger?: BackupTrigger;
   readonly targetDatabase?: string;
   readonly safetyBackupId?: string;
+  /** Component-specific restore options, as resolved from the restore input. */
+  readonly options?: Record<string, unknown>;
   /** Fargate runs have no return channel: their result is stored under this id and read back by a Lambda step. */
   readonly stepId?: string;
 }
@@ -60,7 +63,13 @@ export async function runOperation(ctx: EngineContext, event: OperationEvent): P
     throw new InvalidInputError(`unknown operation '${String(event.operation)}'.`, { hint: `Known: ${OPERATIONS.join(', ')}.` });
   }
   const { name, source } = configuredComponent(ctx.config, event.component);
-  const restoreRequest = () => ({ component: name, backupId: required(event, 'backupId'), targetDatabase: event.targetDatabase });
+  // Options are checked again here: a worker can be invoked without the resolve step (CLI, console tests).
+  const restoreRequest = () => ({
+    component: name,
+    backupId: required(event, 'backupId'),
+    targetDatabase: event.targetDatabase,
+    options: parseComponentOptions(name, event.options),
+  });
 
   switch (event.operation) {
     case 'estimate': {

@@ -18,6 +18,7 @@ export interface ResolvedRestore {
     readonly targetDatabase: string;
     readonly skipSafetyBackup: boolean;
     readonly safetyBackupId: string;
+    readonly options: Record<string, unknown>;
   };
   readonly backup: { readonly createdAt: string; readonly bytes: number; readonly artifacts: number; readonly sourceDatabase: string };
   readonly runner: RunnerKind;
@@ -40,6 +41,7 @@ export async function resolveRestore(config: RuntimeConfig, vault: BackupVault, 
       targetDatabase: input.targetDatabase ?? manifest.source.database,
       skipSafetyBackup: input.skipSafetyBackup,
       safetyBackupId: safetyBackupIdFor(event),
+      options: input.options,
     },
     backup: { createdAt: manifest.completedAt, bytes: manifest.totalBytes, artifacts: manifest.artifacts.length, sourceDatabase: manifest.source.database },
     runner: chooseRunner(manifest.totalBytes, config.runner),

@@ -11,11 +11,32 @@ import { BackupNotFoundError, VerificationError } from './errors';
 import { compareFingerprints, describeDifferences } from './fingerprint-diff';
 import { MANIFEST_FILE, parseManifest, type Manifest } from './manifest';
 import { drain } from './storage';
+import type { ArtifactSource, Fingerprint, RestoreVerification } from '../components/types';
 
 export interface RestoreRequest extends RestoreTargetOptions {
   readonly component: string;
   /** A resolved id (never "latest" here: resolution happens once, before the first step). */
   readonly backupId: string;
+  /** Component-specific restore options, already checked by the component's parseRestoreOptions. */
+  readonly options?: Record<string, unknown>;
+}
+
+/** What a component's restore, compatibility check and verification receive. */
+function componentOptions(request: RestoreRequest): Record<string, unknown> & RestoreTargetOptions {
+  return { ...(request.options ?? {}), targetDatabase: request.targetDatabase };
+}
+
+/** The manifest's artifacts, read back through SHA-256 verification. */
+function artifactSource(ctx: EngineContext, manifest: Manifest): ArtifactSource {
+  const prefix = backupPrefix(manifest.group, manifest.component, manifest.backupId);
+  return {
+    artifacts: manifest.artifacts,
+    open: (name: string) => {
+      const artifact = manifest.artifacts.find((a) => a.name === name);
+      if (!artifact) throw new BackupNotFoundError(`artifact ${name} is not in the manifest.`, { component: manifest.component, backupId: manifest.backupId });
+      return ctx.vault.openVerified(prefix + name, artifact, { component: manifest.component, backupId: manifest.backupId });
+    },
+  };
 }
 
 export async function loadManifest(ctx: EngineContext, component: string, backupId: string): Promise<Manifest> {
@@ -53,7 +74,7 @@ export async function verifyArtifacts(ctx: EngineContext, manifest: Manifest): P
 
 export async function checkCompatibility(ctx: EngineContext, manifest: Manifest, request: RestoreRequest): Promise<{ compatible: true; source: string; target: string }> {
   const { entry, target } = await connectTarget(ctx, request);
-  const { targetVersion } = await entry.component.checkCompatibility(manifest.source, target);
+  const { targetVersion } = await entry.component.checkCompatibility(manifest.source, target, componentOptions(request));
   return { compatible: true, source: manifest.source.serverVersion, target: targetVersion };
 }
 
@@ -75,32 +96,25 @@ export interface RestoreOutcome {
   readonly backupId: string;
   readonly target: string;
   readonly replacedExisting: boolean;
+  readonly details: Record<string, unknown>;
   readonly bytes: number;
   readonly durationMs: number;
 }
 
 export async function restoreBackup(ctx: EngineContext, manifest: Manifest, request: RestoreRequest): Promise<RestoreOutcome> {
   const { entry, target } = await connectTarget(ctx, request);
-  const prefix = backupPrefix(manifest.group, manifest.component, manifest.backupId);
-  const source = {
-    artifacts: manifest.artifacts,
-    open: (name: string) => {
-      const artifact = manifest.artifacts.find((a) => a.name === name);
-      if (!artifact) throw new BackupNotFoundError(`artifact ${name} is not in the manifest.`, { component: manifest.component, backupId: manifest.backupId });
-      return ctx.vault.openVerified(prefix + name, artifact, { component: manifest.component, backupId: manifest.backupId });
-    },
-  };
   const started = Date.now();
-  ctx.log.info('restore started', { component: manifest.component, backupId: manifest.backupId, targetDatabase: request.targetDatabase });
-  const result = await entry.component.restore(source, target, request, ctx.log);
+  ctx.log.info('restore started', { component: manifest.component, backupId: manifest.backupId, targetDatabase: request.targetDatabase, options: request.options });
+  const result = await entry.component.restore(artifactSource(ctx, manifest), target, componentOptions(request), ctx.log);
   const durationMs = Date.now() - started;
-  ctx.log.info('restore completed', { component: manifest.component, backupId: manifest.backupId, target: result.target, durationMs });
-  return { component: manifest.component, backupId: manifest.backupId, ...result, bytes: manifest.totalBytes, durationMs };
+  ctx.log.info('restore completed', { component: manifest.component, backupId: manifest.backupId, target: result.target, durationMs, ...result.details });
+  return { component: manifest.component, backupId: manifest.backupId, ...result, details: result.details ?? {}, bytes: manifest.totalBytes, durationMs };
 }
 
 export interface PostVerification {
   readonly fingerprintMatch: true;
   readonly objects: number;
+  readonly details?: Record<string, unknown>;
   readonly durationMs: number;
 }
 
@@ -108,8 +122,10 @@ export interface PostVerification {
 export async function postVerify(ctx: EngineContext, manifest: Manifest, request: RestoreRequest): Promise<PostVerification> {
   const { entry, target } = await connectTarget(ctx, request);
   const started = Date.now();
-  const actual = await entry.component.fingerprint(target);
-  const differences = compareFingerprints(manifest.fingerprint, actual);
+  const verification = entry.component.verifyRestore
+    ? await entry.component.verifyRestore(manifest.fingerprint, artifactSource(ctx, manifest), target, componentOptions(request), ctx.log)
+    : await compareWithFingerprint(entry.component.fingerprint(target), manifest);
+  const { differences } = verification;
   if (differences.length > 0) {
     throw new VerificationError(`the restored data does not match the backup's fingerprint: ${describeDifferences(differences)}.`, {
       component: manifest.component,
@@ -117,5 +133,10 @@ export async function postVerify(ctx: EngineContext, manifest: Manifest, request
       hint: 'The target now holds a partial or altered restore; restore the safety backup or repeat the restore.',
     });
   }
-  return { fingerprintMatch: true, objects: Object.keys(actual).length, durationMs: Date.now() - started };
+  return { fingerprintMatch: true, objects: verification.objects, ...(verification.details ? { details: verification.details } : {}), durationMs: Date.now() - started };
+}
+
+async function compareWithFingerprint(actual: Promise<Fingerprint>, manifest: Manifest): Promise<RestoreVerification> {
+  const found = await actual;
+  return { differences: compareFingerprints(manifest.fingerprint, found), objects: Object.keys(found).length };
 }

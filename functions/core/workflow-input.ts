@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { GROUPS, type ComponentName, type GroupName } from '../../infra/config/types';
 import { InvalidInputError } from './errors';
 import { newBackupId } from './catalog';
+import { componentEntry } from '../components';
 import type { RuntimeConfig, WorkerRef } from './runtime-config';
 
 /** What the state machines pass to the control-plane functions alongside the execution input. */
@@ -89,13 +90,33 @@ export interface RestoreInput {
   readonly backupId: string;
   readonly targetDatabase?: string;
   readonly skipSafetyBackup: boolean;
+  /** Component-specific restore options, checked by the component ({} when none were given). */
+  readonly options: Record<string, unknown>;
+}
+
+/**
+ * Checks a component's restore options (the input's `options` object) with the component's own rules.
+ * A component that takes none refuses any.
+ */
+export function parseComponentOptions(component: ComponentName, raw: unknown): Record<string, unknown> {
+  if (raw === undefined || raw === null) return {};
+  if (typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new InvalidInputError('options must be a JSON object of restore options.', { component });
+  }
+  const entry = componentEntry(component);
+  if (!entry.parseRestoreOptions) {
+    const given = Object.keys(raw);
+    if (given.length === 0) return {};
+    throw new InvalidInputError(`component ${component} takes no restore options; got ${given.map((k) => `options.${k}`).join(', ')}.`, { component });
+  }
+  return { ...entry.parseRestoreOptions(raw as Record<string, unknown>) };
 }
 
 const DATABASE_NAME = /^[A-Za-z_][A-Za-z0-9_$-]{0,62}$/;
 
 /** Checks a restore execution's input before anything is read or touched. */
 export function parseRestoreInput(config: RuntimeConfig, input: unknown): RestoreInput {
-  const fields = objectInput(input, ['component', 'backupId', 'targetDatabase', 'skipSafetyBackup']);
+  const fields = objectInput(input, ['component', 'backupId', 'targetDatabase', 'skipSafetyBackup', 'options']);
   const configured = Object.keys(config.components);
   if (typeof fields.component !== 'string' || !configured.includes(fields.component)) {
     throw new InvalidInputError(`component '${String(fields.component)}' is not a configured component; configured: ${configured.join(', ') || 'none'}.`);
@@ -116,6 +137,7 @@ export function parseRestoreInput(config: RuntimeConfig, input: unknown): Restor
     backupId: fields.backupId,
     targetDatabase: fields.targetDatabase as string | undefined,
     skipSafetyBackup: fields.skipSafetyBackup === true,
+    options: parseComponentOptions(fields.component as ComponentName, fields.options),
   };
 }
 

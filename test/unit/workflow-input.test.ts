@@ -49,6 +49,7 @@ describe('parseRestoreInput', () => {
       backupId: 'latest',
       targetDatabase: 'neuroca_db',
       skipSafetyBackup: false,
+      options: {},
     });
   });
 
@@ -58,6 +59,8 @@ describe('parseRestoreInput', () => {
     [{ component: 'postgres', backupId: 'latest', targetDatabase: 'x; drop table' }, /targetDatabase 'x; drop table' is not a database name/],
     [{ component: 'postgres', backupId: 'latest', skipSafetyBackup: 'yes' }, /skipSafetyBackup must be true or false/],
     [{ component: 'postgres', backupId: 'latest', target: 'db' }, /unknown input field 'target'/],
+    [{ component: 'postgres', backupId: 'latest', options: { mode: 'merge' } }, /component postgres takes no restore options; got options.mode/],
+    [{ component: 'postgres', backupId: 'latest', options: ['merge'] }, /options must be a JSON object/],
   ])('rejects %j', (input, message) => {
     expect(() => parseRestoreInput(config, input)).toThrow(message);
   });
