@@ -19,11 +19,6 @@ export interface ComponentEntry<Target, Options extends RestoreTargetOptions = R
   connect(source: RuntimeSources[N], env: NodeJS.ProcessEnv): Promise<Target>;
   /** The target a restore with these options writes to; InvalidInputError when the options cannot name one. */
   retarget(target: Target, options: RestoreTargetOptions): Target;
-  /**
-   * Checks the component-specific restore options (the restore input's `options` object) and returns them
-   * typed; InvalidInputError naming `options.<field>` and what is allowed. Absent: the component takes none.
-   */
-  parseRestoreOptions?(raw: Record<string, unknown>): Omit<Options, keyof RestoreTargetOptions>;
 }
 
 const postgresEntry: ComponentEntry<PostgresTarget, RestoreTargetOptions, 'postgres'> = {

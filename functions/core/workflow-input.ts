@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { GROUPS, type ComponentName, type GroupName } from '../../infra/config/types';
 import { InvalidInputError } from './errors';
 import { newBackupId } from './catalog';
-import { componentEntry } from '../components';
+import { RESTORE_OPTION_PARSERS } from '../components/restore-options';
 import type { RuntimeConfig, WorkerRef } from './runtime-config';
 
 /** What the state machines pass to the control-plane functions alongside the execution input. */
@@ -103,13 +103,13 @@ export function parseComponentOptions(component: ComponentName, raw: unknown): R
   if (typeof raw !== 'object' || Array.isArray(raw)) {
     throw new InvalidInputError('options must be a JSON object of restore options.', { component });
   }
-  const entry = componentEntry(component);
-  if (!entry.parseRestoreOptions) {
+  const parse = RESTORE_OPTION_PARSERS[component];
+  if (!parse) {
     const given = Object.keys(raw);
     if (given.length === 0) return {};
     throw new InvalidInputError(`component ${component} takes no restore options; got ${given.map((k) => `options.${k}`).join(', ')}.`, { component });
   }
-  return { ...entry.parseRestoreOptions(raw as Record<string, unknown>) };
+  return { ...parse(raw as Record<string, unknown>) };
 }
 
 const DATABASE_NAME = /^[A-Za-z_][A-Za-z0-9_$-]{0,62}$/;

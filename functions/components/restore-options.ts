@@ -1,0 +1,10 @@
+/**
+ * Each component's restore-option rules, apart from the components themselves: the control plane checks
+ * a restore input before anything runs, and must not bundle the database drivers to do it.
+ */
+import type { ComponentName } from '../../infra/config/types';
+
+/** Checks the raw `options` object; throws InvalidInputError naming `options.<field>` and what is allowed. */
+export type RestoreOptionsParser = (raw: Record<string, unknown>) => Record<string, unknown>;
+
+export const RESTORE_OPTION_PARSERS: Partial<Record<ComponentName, RestoreOptionsParser>> = {};
