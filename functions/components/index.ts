@@ -7,6 +7,7 @@ import type { ComponentName, RuntimeSources } from '../../infra/config/types';
 import { InvalidInputError } from '../core/errors';
 import { connectPostgres, postgres, withDatabase, type PostgresTarget } from './postgres';
 import type { Component } from './types';
+import { vectorEntry } from './vector';
 
 /** Restore options an operator can pass, the same for every component that supports them. */
 export interface RestoreTargetOptions {
@@ -29,6 +30,7 @@ const postgresEntry: ComponentEntry<PostgresTarget, RestoreTargetOptions, 'postg
 
 const registry: Partial<Record<ComponentName, ComponentEntry<any, any, any>>> = {
   postgres: postgresEntry,
+  vector: vectorEntry,
 };
 
 export const COMPONENT_NAMES = Object.keys(registry) as ComponentName[];

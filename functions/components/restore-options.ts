@@ -3,8 +3,11 @@
  * a restore input before anything runs, and must not bundle the database drivers to do it.
  */
 import type { ComponentName } from '../../infra/config/types';
+import { parseVectorRestoreOptions } from './vector/options';
 
 /** Checks the raw `options` object; throws InvalidInputError naming `options.<field>` and what is allowed. */
 export type RestoreOptionsParser = (raw: Record<string, unknown>) => Record<string, unknown>;
 
-export const RESTORE_OPTION_PARSERS: Partial<Record<ComponentName, RestoreOptionsParser>> = {};
+export const RESTORE_OPTION_PARSERS: Partial<Record<ComponentName, RestoreOptionsParser>> = {
+  vector: parseVectorRestoreOptions,
+};

@@ -4,7 +4,7 @@
  * artifacts are deleted here when possible and by the lifecycle rule otherwise.
  */
 import type { ArtifactRecord, ArtifactSink } from '../components/types';
-import { componentEntry } from '../components';
+import { componentEntry, type RestoreTargetOptions } from '../components';
 import { backupPrefix } from './catalog';
 import { configuredComponent, type EngineContext } from './context';
 import { InvalidInputError } from './errors';
@@ -15,8 +15,8 @@ export interface BackupRequest {
   readonly component: string;
   readonly backupId: string;
   readonly trigger: BackupTrigger;
-  /** Back up this database instead of the configured one (safety backups of a restore target). */
-  readonly database?: string;
+  /** Back up this target instead of the configured one (safety backups of a restore target). */
+  readonly target?: RestoreTargetOptions & Record<string, unknown>;
 }
 
 export interface BackupSummary {
@@ -51,7 +51,7 @@ export async function runBackup(ctx: EngineContext, request: BackupRequest): Pro
   const { name, group, source } = configuredComponent(ctx.config, request.component);
   const entry = componentEntry(name);
   const connected = await entry.connect(source, ctx.env);
-  const target = entry.retarget(connected, { targetDatabase: request.database });
+  const target = entry.retarget(connected, request.target ?? {});
   const prefix = backupPrefix(group, name, request.backupId);
   // A retried step (Lambda retry, re-driven execution) finds its backup already complete: keep it.
   const existing = await ctx.vault.getJson<Manifest>(prefix + MANIFEST_FILE);

@@ -51,7 +51,7 @@ export async function loadManifest(ctx: EngineContext, component: string, backup
 async function connectTarget(ctx: EngineContext, request: RestoreRequest) {
   const { source } = configuredComponent(ctx.config, request.component);
   const entry = componentEntry(request.component);
-  const target = entry.retarget(await entry.connect(source, ctx.env), request);
+  const target = entry.retarget(await entry.connect(source, ctx.env), componentOptions(request));
   return { entry, target };
 }
 
@@ -86,8 +86,7 @@ export async function safetyBackup(ctx: EngineContext, request: RestoreRequest, 
   if (!(await entry.component.targetExists(target))) {
     return { skipped: true, reason: 'the restore target does not exist yet; nothing to protect' };
   }
-  const described = await entry.component.describe(target);
-  const manifest = await runBackup(ctx, { component: request.component, backupId: safetyBackupId, trigger: 'safety', database: described.database });
+  const manifest = await runBackup(ctx, { component: request.component, backupId: safetyBackupId, trigger: 'safety', target: componentOptions(request) });
   return { skipped: false, ...summarize(manifest) };
 }
 

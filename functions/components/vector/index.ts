@@ -1,0 +1,111 @@
+/**
+ * The vector component (database group, semantic memory): a PostgreSQL table of embeddings — pgvector's
+ * vector(n) in production, real[] where pgvector is missing — exported as a portable definition plus
+ * binary rows that carry every embedding bit for bit, restored into either kind, and verified by
+ * fingerprint and by sampled vectors compared bit for bit.
+ */
+import type { Component, SourceInfo } from '../types';
+import type { ComponentEntry, RestoreTargetOptions } from '../index';
+import { backupVector } from './backup';
+import { checkServerVersion, serverVersion } from './compatibility';
+import {
+  COMPONENT,
+  connectVector,
+  describeVectorTarget,
+  parseTableName,
+  qualifiedName,
+  serverError,
+  withTable,
+  withVectorClient,
+  withVectorDatabase,
+  type VectorTarget,
+} from './connection';
+import { parseVectorRestoreOptions, type VectorRestoreOptions } from './options';
+import { restoreVector } from './restore';
+import { fingerprintTable } from './scan';
+import { relationSql } from './sql';
+import { pgvectorVersion, requireTable, tableExists } from './table';
+import { verifyVectorRestore } from './verify';
+
+export { connectVector, parseTableName, withTable, withVectorDatabase, describeVectorTarget, type VectorTarget } from './connection';
+export { parseVectorRestoreOptions, type VectorRestoreOptions } from './options';
+export * as vectorFormat from './format';
+
+const MAINTENANCE_DATABASE = 'postgres';
+
+async function guard<T>(action: string, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    throw serverError(error, action);
+  }
+}
+
+export const vector: Component<VectorTarget, VectorRestoreOptions> = {
+  name: COMPONENT,
+  group: 'database',
+
+  describe: (target) =>
+    guard(`describe ${describeVectorTarget(target)}`, () =>
+      withVectorClient(target, async (client): Promise<SourceInfo> => {
+        const pgvector = await pgvectorVersion(client);
+        return { ...(await serverVersion(client)), database: target.database, table: qualifiedName(target), ...(pgvector ? { pgvector } : {}) };
+      }),
+    ),
+
+  estimate: (target) =>
+    guard(`estimate of ${describeVectorTarget(target)}`, () =>
+      withVectorClient(target, async (client) => {
+        await requireTable(client, target, target.database);
+        const { rows } = await client.query<{ bytes: string }>('SELECT pg_total_relation_size($1::regclass)::text AS bytes', [relationSql(target)]);
+        return Number(rows[0].bytes);
+      }),
+    ),
+
+  backup: backupVector,
+
+  fingerprint: (target) =>
+    guard(`fingerprint of ${describeVectorTarget(target)}`, () =>
+      withVectorClient(target, async (client) => (await fingerprintTable(client, target, target.database)).fingerprint),
+    ),
+
+  async checkCompatibility(_source: SourceInfo, target: VectorTarget) {
+    // The target database may not exist yet (restore into a new name): ask the maintenance database.
+    const server = await guard(`version check of ${describeVectorTarget(target)}`, () => withVectorClient(target, serverVersion, MAINTENANCE_DATABASE));
+    checkServerVersion(server, 'target');
+    return { targetVersion: server.serverVersion };
+  },
+
+  targetExists: (target) =>
+    guard(`lookup of ${describeVectorTarget(target)}`, async () => {
+      const databaseExists = await withVectorClient(
+        target,
+        async (client) => (await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [target.database])).rowCount === 1,
+        MAINTENANCE_DATABASE,
+      );
+      return databaseExists && withVectorClient(target, (client) => tableExists(client, target));
+    }),
+
+  restore: restoreVector,
+
+  verifyRestore: (expected, source, target, options, log) =>
+    guard(`verification of ${describeVectorTarget(target)}`, () => verifyVectorRestore(expected, source, target, options, log)),
+};
+
+/**
+ * Restore options may redirect both the database (targetDatabase, common to all components) and the
+ * table (targetTable). retarget applies targetTable too when the caller hands it over, so fingerprint,
+ * targetExists and the safety backup look at the table the restore writes.
+ */
+export const vectorEntry: ComponentEntry<VectorTarget, VectorRestoreOptions, 'vector'> & {
+  parseRestoreOptions(raw: Record<string, unknown>): Omit<VectorRestoreOptions, keyof RestoreTargetOptions>;
+} = {
+  component: vector,
+  connect: (source, env) => connectVector(source, env),
+  retarget(target, options: RestoreTargetOptions & { targetTable?: unknown }) {
+    let result = options.targetDatabase ? withVectorDatabase(target, options.targetDatabase) : target;
+    if (options.targetTable !== undefined) result = withTable(result, parseTableName(options.targetTable, 'options.targetTable'));
+    return result;
+  },
+  parseRestoreOptions: parseVectorRestoreOptions,
+};
