@@ -8,6 +8,7 @@ import { InvalidInputError } from '../core/errors';
 import { connectPostgres, postgres, withDatabase, type PostgresTarget } from './postgres';
 import type { Component } from './types';
 import { vectorEntry } from './vector';
+import { mongodbEntry } from './mongodb';
 
 /** Restore options an operator can pass, the same for every component that supports them. */
 export interface RestoreTargetOptions {
@@ -30,6 +31,7 @@ const postgresEntry: ComponentEntry<PostgresTarget, RestoreTargetOptions, 'postg
 
 const registry: Partial<Record<ComponentName, ComponentEntry<any, any, any>>> = {
   postgres: postgresEntry,
+  mongodb: mongodbEntry,
   vector: vectorEntry,
 };
 

@@ -1,0 +1,194 @@
+/**
+ * How the mongodb component reaches a server: from backup.yaml `sources.mongodb` plus, in AWS, the Secrets
+ * Manager secret it names ({"uri"} or DocumentDB-style {"host", "port", "username", "password", "ssl"}), or,
+ * in local runs, NCA_MONGODB_URL. Credentials live only in the target object and the driver; logs, errors
+ * and results see `describeTarget` (hosts and database), never the URL.
+ */
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { MongoClient, MongoNetworkError, MongoServerError, MongoServerSelectionError, type MongoClientOptions } from 'mongodb';
+import type { MongoSourceConfig } from '../../../infra/config/types';
+import { InvalidInputError, TransientError } from '../../core/errors';
+
+export const COMPONENT = 'mongodb';
+export const DEFAULT_DATABASE = 'neuroca_episodic';
+
+export interface MongoTarget {
+  /** Connection string; may carry credentials, so it is never logged or returned. */
+  readonly url: string;
+  /** Driver options (TLS, credentials of a DocumentDB-style secret); never logged. */
+  readonly clientOptions: MongoClientOptions;
+  /** "host:port[,host:port]" without credentials: what logs and errors show. */
+  readonly hosts: string;
+  readonly database: string;
+  /** Collections backed up; absent: every collection of the database. */
+  readonly collections?: readonly string[];
+}
+
+/** The secret shapes Secrets Manager may hold for MongoDB / Amazon DocumentDB. */
+interface MongoSecret {
+  uri?: string;
+  host?: string;
+  port?: number | string;
+  username?: string;
+  password?: string;
+  ssl?: boolean | string;
+}
+
+export type SecretFetcher = (secretArn: string) => Promise<string>;
+
+const fetchFromSecretsManager: SecretFetcher = async (secretArn) => {
+  const client = new SecretsManagerClient({});
+  const value = await client.send(new GetSecretValueCommand({ SecretId: secretArn }));
+  if (!value.SecretString) throw new InvalidInputError(`secret ${secretArn} has no SecretString.`, { component: COMPONENT });
+  return value.SecretString;
+};
+
+const URL_PATTERN = /^mongodb(\+srv)?:\/\/(?:([^@/]*)@)?([^/?]+)/;
+
+/** The hosts of a connection string, or InvalidInputError that never echoes the string (it may hold a password). */
+function hostsOf(url: string, where: string): { hosts: string; hasPassword: boolean } {
+  const match = URL_PATTERN.exec(url);
+  if (!match) {
+    throw new InvalidInputError(`${where} is not a mongodb:// or mongodb+srv:// connection string.`, { component: COMPONENT });
+  }
+  return { hosts: match[3], hasPassword: (match[2] ?? '').includes(':') };
+}
+
+function truthy(value: boolean | string | undefined, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  return value === true || String(value).toLowerCase() === 'true';
+}
+
+function target(url: string, clientOptions: MongoClientOptions, hosts: string, source: MongoSourceConfig, env: NodeJS.ProcessEnv): MongoTarget {
+  const options: MongoClientOptions = { appName: 'nca-backup', ...clientOptions };
+  // A CA bundle for TLS servers whose CA Node does not ship (Amazon DocumentDB's global-bundle.pem).
+  if (env.NCA_MONGODB_TLS_CA_FILE) options.tlsCAFile = env.NCA_MONGODB_TLS_CA_FILE;
+  if (!/[?&]serverSelectionTimeoutMS=/i.test(url)) options.serverSelectionTimeoutMS = 15_000;
+  return {
+    url,
+    clientOptions: options,
+    hosts,
+    database: source.database || DEFAULT_DATABASE,
+    ...(source.collections ? { collections: [...source.collections] } : {}),
+  };
+}
+
+/**
+ * Resolves the connection of a configured source. NCA_MONGODB_URL (local runs) wins; then the secret; then
+ * `url` (local runs, never with a password). The database and collections always come from the config.
+ */
+export async function connectMongo(source: MongoSourceConfig, env: NodeJS.ProcessEnv, fetchSecret: SecretFetcher = fetchFromSecretsManager): Promise<MongoTarget> {
+  if (env.NCA_MONGODB_URL) {
+    return target(env.NCA_MONGODB_URL, {}, hostsOf(env.NCA_MONGODB_URL, 'NCA_MONGODB_URL').hosts, source, env);
+  }
+  if (source.secretArn) {
+    let secret: MongoSecret;
+    try {
+      secret = JSON.parse(await fetchSecret(source.secretArn)) as MongoSecret;
+    } catch (error) {
+      if (error instanceof SyntaxError) {
+        throw new InvalidInputError(`secret ${source.secretArn} is not JSON.`, {
+          component: COMPONENT,
+          hint: 'Store {"uri": "mongodb://..."} or {"host", "port", "username", "password", "ssl"}.',
+        });
+      }
+      throw error;
+    }
+    if (secret.uri) return target(secret.uri, {}, hostsOf(secret.uri, `the uri in secret ${source.secretArn}`).hosts, source, env);
+    if (!secret.host) {
+      throw new InvalidInputError(`secret ${source.secretArn} has neither uri nor host.`, {
+        component: COMPONENT,
+        hint: 'Store {"uri": "mongodb://..."} or {"host", "port", "username", "password", "ssl"}.',
+      });
+    }
+    const hosts = `${secret.host}:${secret.port ?? 27017}`;
+    return target(
+      `mongodb://${hosts}/`,
+      {
+        ...(secret.username ? { auth: { username: secret.username, password: secret.password } } : {}),
+        // DocumentDB and most managed servers require TLS; credentials never cross the network in clear.
+        tls: truthy(secret.ssl, true),
+        // Amazon DocumentDB does not support retryable writes.
+        retryWrites: false,
+      },
+      hosts,
+      source,
+      env,
+    );
+  }
+  if (source.url) {
+    const { hosts, hasPassword } = hostsOf(source.url, 'sources.mongodb.url');
+    if (hasPassword) {
+      throw new InvalidInputError('sources.mongodb.url carries a password.', {
+        component: COMPONENT,
+        hint: 'Keep passwords out of backup.yaml: use secret_arn, or NCA_MONGODB_URL for local runs.',
+      });
+    }
+    return target(source.url, {}, hosts, source, env);
+  }
+  throw new InvalidInputError('no connection for MongoDB.', {
+    component: COMPONENT,
+    hint: 'Set backup.sources.mongodb.secret_arn (AWS) or NCA_MONGODB_URL (local runs).',
+  });
+}
+
+/** MongoDB database names: no / \ . " $ space or NUL, at most 63 bytes. */
+export function checkDatabaseName(name: string, field: string): string {
+  if (name === '' || /[/\\. "$\0]/.test(name) || Buffer.byteLength(name) > 63) {
+    throw new InvalidInputError(`${field} '${name}' is not a MongoDB database name (no / \\ . " $ or spaces; at most 63 bytes).`, { component: COMPONENT });
+  }
+  return name;
+}
+
+export function withDatabase(t: MongoTarget, database: string): MongoTarget {
+  return { ...t, database: checkDatabaseName(database, 'targetDatabase') };
+}
+
+/** "hosts/database" — what logs and errors may show of a target. */
+export function describeTarget(t: MongoTarget): string {
+  return `${t.hosts}/${t.database}`;
+}
+
+/** Error codes that mean the credentials or their privileges are wrong, not the network. */
+const AUTH_CODES = new Set([13, 18]);
+
+/** Turns a driver failure into the engine's error types, with the target's hosts and no credentials. */
+export function mongoFailure(error: unknown, t: MongoTarget, doing: string): Error {
+  const password = t.clientOptions.auth?.password;
+  const text = (message: string) => (password ? message.split(password).join('***') : message).replace(/\/\/[^@/]*@/g, '//***@');
+  if (error instanceof MongoServerSelectionError || error instanceof MongoNetworkError) {
+    return new TransientError(`cannot reach MongoDB at ${t.hosts} while ${doing}: ${text(error.message)}.`, { component: COMPONENT });
+  }
+  if (error instanceof MongoServerError && AUTH_CODES.has(Number(error.code))) {
+    return new InvalidInputError(`MongoDB at ${t.hosts} refused ${doing}: ${text(error.message)}.`, {
+      component: COMPONENT,
+      hint: 'Check the credentials in the secret and that the user may read (backup) or write (restore) the database.',
+    });
+  }
+  if (error instanceof MongoServerError && error.code === 239) {
+    return new TransientError(`the snapshot of ${describeTarget(t)} expired while ${doing} (SnapshotTooOld).`, {
+      component: COMPONENT,
+      hint: 'The backup outlived the server\'s snapshot history window (minSnapshotHistoryWindowInSeconds, default 300 s): raise it, or run the backup on a faster runner.',
+    });
+  }
+  return error instanceof Error ? error : new Error(String(error));
+}
+
+/** A connected client for the duration of `use`; connection failures are TransientError. */
+export async function withClient<T>(t: MongoTarget, doing: string, use: (client: MongoClient) => Promise<T>): Promise<T> {
+  let client: MongoClient;
+  try {
+    client = new MongoClient(t.url, t.clientOptions);
+  } catch {
+    // The driver's parse errors may quote the connection string: say only where it came from.
+    throw new InvalidInputError(`the MongoDB connection string for ${t.hosts} is not valid.`, { component: COMPONENT });
+  }
+  try {
+    await client.connect();
+    return await use(client);
+  } catch (error) {
+    throw mongoFailure(error, t, doing);
+  } finally {
+    await client.close().catch(() => undefined);
+  }
+}

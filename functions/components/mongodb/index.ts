@@ -1,0 +1,103 @@
+/**
+ * The mongodb component (database group, episodic memory): every collection of the database as raw BSON
+ * in mongodump's directory layout inside one tar (archive.ts), read at one snapshot on a replica set;
+ * restored through the driver into staging collections swapped in once the artifact verified (restore.ts);
+ * fingerprints per collection over the raw documents in _id order plus options and indexes (fingerprint.ts).
+ */
+import { VersionMismatchError } from '../../core/errors';
+import { compareFingerprints } from '../../core/fingerprint-diff';
+import type { ComponentEntry } from '../index';
+import type { Component, Fingerprint, SourceInfo } from '../types';
+import { backupMongo, sourceInfo } from './backup';
+import { collectionNames, readCollections } from './collections';
+import { COMPONENT, connectMongo, withClient, withDatabase, type MongoTarget } from './connection';
+import { fingerprintCollectionNames, fingerprintCollections, METADATA_ENTRY_SUFFIX } from './fingerprint';
+import { parseMongoRestoreOptions, type MongoRestoreOptions } from './options';
+import { restoreMongo } from './restore';
+import { openReadView, serverFacts } from './snapshot';
+import type { MongoClient } from 'mongodb';
+import type { Logger } from '../types';
+
+export { connectMongo, withDatabase, describeTarget, type MongoTarget } from './connection';
+export { parseMongoRestoreOptions, type MongoRestoreOptions } from './options';
+export { ARCHIVE_CONTENT_TYPE, archiveName, escapeCollectionName } from './archive';
+
+const quiet: Logger = { info: () => undefined, warn: () => undefined };
+
+/** Fingerprint of `names` (those that exist) in the target database, at one snapshot on a replica set. */
+async function fingerprintOf(client: MongoClient, target: MongoTarget, names: readonly string[] | undefined): Promise<Fingerprint> {
+  const db = client.db(target.database);
+  const existing = await collectionNames(db);
+  const present = names ? names.filter((n) => existing.includes(n)) : existing;
+  const { collections } = await readCollections(db, present);
+  const view = await openReadView(client, db, await serverFacts(client), collections[0]?.name, quiet);
+  try {
+    return await fingerprintCollections(db, collections, view.session);
+  } finally {
+    await view.end();
+  }
+}
+
+export const mongodb: Component<MongoTarget, MongoRestoreOptions> = {
+  name: 'mongodb',
+  group: 'database',
+
+  describe: (target) =>
+    withClient(target, 'describing the server', async (client) => {
+      const names = await collectionNames(client.db(target.database));
+      const count = target.collections ? target.collections.filter((n) => names.includes(n)).length : names.length;
+      return sourceInfo(target, await serverFacts(client), count);
+    }),
+
+  // dbStats dataSize: the uncompressed BSON size of the database, i.e. about the archive's size (read twice).
+  estimate: (target) =>
+    withClient(target, 'estimating the backup size', async (client) => Number((await client.db(target.database).command({ dbStats: 1 })).dataSize ?? 0)),
+
+  backup: backupMongo,
+
+  fingerprint: (target) => withClient(target, 'fingerprinting', (client) => fingerprintOf(client, target, target.collections)),
+
+  async checkCompatibility(source: SourceInfo, target: MongoTarget) {
+    const facts = await withClient(target, 'checking the server version', serverFacts);
+    // Documents and index options of a newer server may use what an older one cannot read or build.
+    if (facts.major < source.serverMajor) {
+      throw new VersionMismatchError(`the backup comes from MongoDB ${source.serverVersion}; the target server runs ${facts.version}, an older major version.`, {
+        component: COMPONENT,
+        hint: `Restore into a MongoDB ${source.serverMajor} or newer server.`,
+      });
+    }
+    return { targetVersion: facts.version };
+  },
+
+  targetExists: (target) =>
+    withClient(target, 'looking at the target database', async (client) => {
+      const names = await collectionNames(client.db(target.database));
+      return target.collections ? names.some((n) => target.collections!.includes(n)) : names.length > 0;
+    }),
+
+  restore: restoreMongo,
+
+  /**
+   * Only the restored collections are compared: the target database may hold others, which a restore
+   * leaves alone, and a restore of selected collections covers only those.
+   */
+  verifyRestore: (expected, _source, target, options) =>
+    withClient(target, 'verifying the restore', async (client) => {
+      const names = options.collections ?? fingerprintCollectionNames(expected);
+      const wanted: Fingerprint = {};
+      for (const name of names) {
+        for (const key of [name, `${name}${METADATA_ENTRY_SUFFIX}`]) if (expected[key]) wanted[key] = expected[key];
+      }
+      const actual = await fingerprintOf(client, target, names);
+      return { differences: compareFingerprints(wanted, actual), objects: Object.keys(wanted).length, details: { collections: names.length } };
+    }),
+};
+
+export const mongodbEntry: ComponentEntry<MongoTarget, MongoRestoreOptions, 'mongodb'> & {
+  parseRestoreOptions(raw: Record<string, unknown>): Omit<MongoRestoreOptions, 'targetDatabase'>;
+} = {
+  component: mongodb,
+  connect: (source, env) => connectMongo(source, env),
+  retarget: (target, options) => (options.targetDatabase ? withDatabase(target, options.targetDatabase) : target),
+  parseRestoreOptions: parseMongoRestoreOptions,
+};
