@@ -5,7 +5,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, chownSync, existsSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -79,8 +79,17 @@ export async function startPostgres(): Promise<RunningPostgres> {
   };
 }
 
+/** Waits until `child` listens on `port`; on failure the child is killed so it cannot outlive the caller. */
 async function waitForPort(port: number, child: ChildProcess, what: string, timeoutMs = 15000): Promise<void> {
-  const { connect } = await import('node:net');
+  try {
+    await pollPort(port, child, what, timeoutMs);
+  } catch (error) {
+    if (child.exitCode === null) child.kill('SIGKILL');
+    throw error;
+  }
+}
+
+async function pollPort(port: number, child: ChildProcess, what: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`${what} exited with code ${child.exitCode} before listening on ${port}`);

@@ -9,6 +9,7 @@ import { connectPostgres, postgres, withDatabase, type PostgresTarget } from './
 import type { Component } from './types';
 import { vectorEntry } from './vector';
 import { mongodbEntry } from './mongodb';
+import { redisEntry } from './redis';
 
 /** Restore options an operator can pass, the same for every component that supports them. */
 export interface RestoreTargetOptions {
@@ -31,6 +32,7 @@ const postgresEntry: ComponentEntry<PostgresTarget, RestoreTargetOptions, 'postg
 
 const registry: Partial<Record<ComponentName, ComponentEntry<any, any, any>>> = {
   postgres: postgresEntry,
+  redis: redisEntry,
   mongodb: mongodbEntry,
   vector: vectorEntry,
 };

@@ -5,11 +5,13 @@
 import type { ComponentName } from '../../infra/config/types';
 import { parseVectorRestoreOptions } from './vector/options';
 import { parseMongoRestoreOptions } from './mongodb/options';
+import { parseRedisRestoreOptions } from './redis/options';
 
 /** Checks the raw `options` object; throws InvalidInputError naming `options.<field>` and what is allowed. */
 export type RestoreOptionsParser = (raw: Record<string, unknown>) => Record<string, unknown>;
 
 export const RESTORE_OPTION_PARSERS: Partial<Record<ComponentName, RestoreOptionsParser>> = {
+  redis: parseRedisRestoreOptions,
   mongodb: parseMongoRestoreOptions,
   vector: parseVectorRestoreOptions,
 };

@@ -1,0 +1,103 @@
+/**
+ * The redis component (database group, working memory): a logical export through SCAN + DUMP into a
+ * length-prefixed stream (format.ts), restored with pipelined RESTORE ... ABSTTL; fingerprints over
+ * canonical values per key type; RDB version checks before anything is written.
+ */
+import type { ComponentEntry } from '../index';
+import type { Component, SourceInfo } from '../types';
+import { backupRedis, sourceInfo } from './backup';
+import { checkRestoreCompatibility, serverFacts } from './compatibility';
+import { connectRedis, info, parseTargetDatabase, redisFailure, withDatabase, withRedis, type RedisTarget } from './connection';
+import { fingerprintRedis } from './fingerprint';
+import { parseRedisRestoreOptions, type RedisRestoreOptions } from './options';
+import { restoreRedis } from './restore';
+import { scanKeys } from './scan';
+import { verifyRedisRestore } from './verify';
+
+export { connectRedis, describeTarget, parseTargetDatabase, withDatabase, type RedisTarget, type SecretFetcher } from './connection';
+export { parseRedisRestoreOptions, type RedisRestoreOptions, type RestoreMode } from './options';
+export { DUMP_CONTENT_TYPE, dumpArtifactName } from './format';
+
+/**
+ * Bytes a backup will read, from INFO alone: the dataset's memory share of this database (keys here /
+ * keys in all databases). DUMP payloads are usually smaller than memory (no pointers, compact
+ * encodings), so this errs high, which is the safe side for choosing Lambda or Fargate.
+ */
+async function estimateRedis(target: RedisTarget): Promise<number> {
+  return withRedis(target, async (redis) => {
+    try {
+      const [memory, keyspace] = await Promise.all([info(redis, 'memory'), info(redis, 'keyspace')]);
+      const dataset = Number(memory.get('used_memory_dataset') ?? memory.get('used_memory') ?? 0);
+      let total = 0;
+      let here = 0;
+      for (const [name, value] of keyspace) {
+        const keys = Number(/keys=(\d+)/.exec(value)?.[1] ?? 0);
+        total += keys;
+        if (name === `db${target.db}`) here = keys;
+      }
+      return total === 0 ? 0 : Math.round((dataset * here) / total);
+    } catch (error) {
+      throw redisFailure(error, target, 'reading INFO');
+    }
+  });
+}
+
+async function targetHasKeys(target: RedisTarget): Promise<boolean> {
+  return withRedis(target, async (redis) => {
+    try {
+      if (target.keyPatterns.includes('*')) return (await redis.dbsize()) > 0;
+      for await (const keys of scanKeys(redis, target.keyPatterns)) if (keys.length > 0) return true;
+      return false;
+    } catch (error) {
+      throw redisFailure(error, target, 'looking for keys');
+    }
+  });
+}
+
+export const redis: Component<RedisTarget, RedisRestoreOptions> = {
+  name: 'redis',
+  group: 'database',
+
+  describe: (target) =>
+    withRedis(target, async (client) => {
+      try {
+        return sourceInfo(await serverFacts(client, target.db), target);
+      } catch (error) {
+        throw redisFailure(error, target, 'reading INFO');
+      }
+    }),
+
+  estimate: estimateRedis,
+
+  backup: (target, sink, log) => backupRedis(target, sink, log),
+
+  fingerprint: fingerprintRedis,
+
+  async checkCompatibility(source: SourceInfo, target: RedisTarget) {
+    const facts = await withRedis(target, async (client) => {
+      try {
+        return await serverFacts(client, target.db);
+      } catch (error) {
+        throw redisFailure(error, target, 'reading INFO');
+      }
+    });
+    checkRestoreCompatibility(source, facts);
+    return { targetVersion: facts.serverVersion };
+  },
+
+  targetExists: targetHasKeys,
+
+  restore: restoreRedis,
+
+  verifyRestore: verifyRedisRestore,
+};
+
+export const redisEntry: ComponentEntry<RedisTarget, RedisRestoreOptions, 'redis'> & {
+  parseRestoreOptions(raw: Record<string, unknown>): Omit<RedisRestoreOptions, 'targetDatabase'>;
+} = {
+  component: redis,
+  connect: (source, env) => connectRedis(source, env),
+  retarget: (target, options) =>
+    options.targetDatabase === undefined || options.targetDatabase === '' ? target : withDatabase(target, parseTargetDatabase(options.targetDatabase)),
+  parseRestoreOptions: parseRedisRestoreOptions,
+};

@@ -1,0 +1,87 @@
+/**
+ * Listing keys with SCAN, once each. SCAN may return a key more than once (when the server shrinks its
+ * hash table during the iteration), and overlapping patterns (`memory:*` and `memory:working:*`) list
+ * the same key twice; a key counted twice would break the fingerprint. KeySet remembers 128 bits of
+ * each key's SHA-256 in a flat typed array: 32 bytes per key at most, the one part of a backup whose
+ * memory grows with the key count (about 32 MiB per million keys), instead of ~100 bytes per key for a
+ * JavaScript Set of key strings.
+ */
+import { hash } from 'node:crypto';
+import type Redis from 'ioredis';
+
+const WORDS = 4;
+
+export class KeySet {
+  private slots: Uint32Array;
+  private mask: number;
+  private count = 0;
+
+  constructor(initialSlots = 1 << 12) {
+    this.slots = new Uint32Array(initialSlots * WORDS);
+    this.mask = initialSlots - 1;
+  }
+
+  get size(): number {
+    return this.count;
+  }
+
+  /** Adds the key; false when it was already there. */
+  add(key: Buffer): boolean {
+    const digest = hash('sha256', key, 'buffer') as Buffer;
+    const a = digest.readUInt32LE(0);
+    const b = digest.readUInt32LE(4);
+    const c = digest.readUInt32LE(8);
+    // Bit 0 of the last word is forced on so an all-zero slot always means "empty".
+    const d = (digest.readUInt32LE(12) | 1) >>> 0;
+    if (!this.insert(a, b, c, d)) return false;
+    this.count++;
+    if (this.count * 2 > this.mask + 1) this.grow();
+    return true;
+  }
+
+  private insert(a: number, b: number, c: number, d: number): boolean {
+    const slots = this.slots;
+    let i = a & this.mask;
+    for (;;) {
+      const at = i * WORDS;
+      if (slots[at + 3] === 0) {
+        slots[at] = a;
+        slots[at + 1] = b;
+        slots[at + 2] = c;
+        slots[at + 3] = d;
+        return true;
+      }
+      if (slots[at] === a && slots[at + 1] === b && slots[at + 2] === c && slots[at + 3] === d) return false;
+      i = (i + 1) & this.mask;
+    }
+  }
+
+  private grow(): void {
+    const old = this.slots;
+    this.slots = new Uint32Array(old.length * 2);
+    this.mask = (this.mask + 1) * 2 - 1;
+    for (let at = 0; at < old.length; at += WORDS) {
+      if (old[at + 3] !== 0) this.insert(old[at], old[at + 1], old[at + 2], old[at + 3]);
+    }
+  }
+}
+
+/** SCAN COUNT hint: large enough to keep round trips few, small enough to keep each reply quick on a busy server. */
+export const SCAN_COUNT = 1000;
+
+/**
+ * Every key matching any of `patterns` in the selected database, each once, in SCAN batches (a batch
+ * can be empty when MATCH filters a whole step away; those are not yielded).
+ */
+export async function* scanKeys(redis: Redis, patterns: readonly string[], count = SCAN_COUNT): AsyncGenerator<Buffer[]> {
+  const seen = new KeySet();
+  for (const pattern of patterns) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scanBuffer(cursor, 'MATCH', pattern, 'COUNT', count);
+      cursor = next.toString();
+      const fresh = keys.filter((key) => seen.add(key));
+      if (fresh.length > 0) yield fresh;
+    } while (cursor !== '0');
+  }
+}
