@@ -10,6 +10,7 @@ import type { Component } from './types';
 import { vectorEntry } from './vector';
 import { mongodbEntry } from './mongodb';
 import { redisEntry } from './redis';
+import { memoryEntry } from './memory';
 
 /** Restore options an operator can pass, the same for every component that supports them. */
 export interface RestoreTargetOptions {
@@ -35,6 +36,7 @@ const registry: Partial<Record<ComponentName, ComponentEntry<any, any, any>>> = 
   redis: redisEntry,
   mongodb: mongodbEntry,
   vector: vectorEntry,
+  memory: memoryEntry,
 };
 
 export const COMPONENT_NAMES = Object.keys(registry) as ComponentName[];

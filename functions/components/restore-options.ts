@@ -6,6 +6,7 @@ import type { ComponentName } from '../../infra/config/types';
 import { parseVectorRestoreOptions } from './vector/options';
 import { parseMongoRestoreOptions } from './mongodb/options';
 import { parseRedisRestoreOptions } from './redis/options';
+import { parseMemoryRestoreOptions } from './memory/options';
 
 /** Checks the raw `options` object; throws InvalidInputError naming `options.<field>` and what is allowed. */
 export type RestoreOptionsParser = (raw: Record<string, unknown>) => Record<string, unknown>;
@@ -14,4 +15,5 @@ export const RESTORE_OPTION_PARSERS: Partial<Record<ComponentName, RestoreOption
   redis: parseRedisRestoreOptions,
   mongodb: parseMongoRestoreOptions,
   vector: parseVectorRestoreOptions,
+  memory: parseMemoryRestoreOptions,
 };

@@ -169,7 +169,7 @@ const relation = '"public"."semantic_memory"';
 describe('generated SQL (pgvector variants are tested only here)', () => {
   test('pgvector embeddings are read through their cast to real[]; arrays as they are', () => {
     expect(selectRowsSql(definition, relation)).toBe(
-      `SELECT "id"::text AS id, array_send("embedding"::real[]) AS embedding, "metadata"::text AS metadata, "metadata" ->> 'embedding_model' AS model, "seq"::text AS x0 FROM "public"."semantic_memory" ORDER BY "id"`,
+      `SELECT "id"::text AS id, array_send("embedding"::real[]) AS embedding, "metadata"::text AS metadata, COALESCE("metadata" ->> 'embedding_model', "metadata" -> 'metadata' ->> 'embedding_model') AS model, "seq"::text AS x0 FROM "public"."semantic_memory" ORDER BY "id"`,
     );
     const arrays = { ...definition, metadataColumn: null, embedding: { ...definition.embedding, kind: 'array' as const } };
     expect(selectRowsSql(arrays, relation, { byIds: true })).toBe(

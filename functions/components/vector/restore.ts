@@ -41,6 +41,7 @@ import {
 } from './format';
 import type { VectorRestoreOptions } from './options';
 import {
+  embeddingModelSql,
   addConstraintSql,
   createIndexSql,
   createTableSql,
@@ -119,7 +120,7 @@ async function existingEmbeddingSpace(client: Client, name: TableName, definitio
   if (found?.metadata && definition.metadataColumn !== null) {
     const metadata = quoteIdent(definition.metadataColumn);
     const distinct = await client.query<{ model: string }>(
-      `SELECT DISTINCT ${metadata} ->> 'embedding_model' AS model FROM ${relation} WHERE ${metadata} ->> 'embedding_model' IS NOT NULL ORDER BY 1 LIMIT 101`,
+      `SELECT DISTINCT ${embeddingModelSql(metadata)} AS model FROM ${relation} WHERE ${embeddingModelSql(metadata)} IS NOT NULL ORDER BY 1 LIMIT 101`,
     );
     models = distinct.rows.map((r) => r.model);
   }

@@ -37,7 +37,7 @@ export function selectRowsSql(definition: RowsSource, relation: string, options:
     `${id}::text AS id`,
     `${embeddingSendSql(definition.embedding.kind, definition.embedding.column)} AS embedding`,
     metadata === null ? 'NULL::text AS metadata' : `${metadata}::text AS metadata`,
-    metadata === null ? 'NULL::text AS model' : `${metadata} ->> 'embedding_model' AS model`,
+    metadata === null ? 'NULL::text AS model' : `${embeddingModelSql(metadata)} AS model`,
     ...extraColumns(definition).map((name, i) => `${quoteIdent(name)}::text AS x${i}`),
   ];
   const where = options.byIds ? ` WHERE ${id} = ANY($1::${columnType(definition, definition.idColumn)}[])` : '';
@@ -128,4 +128,12 @@ export function insertSql(definition: RowsSource, relation: string, embedding: T
 /** After rows arrive with their own ids, an identity column's sequence must continue after the largest. */
 export function identityRestartSql(relation: string, column: string): string {
   return `SELECT setval(pg_get_serial_sequence($1, $2), max(${quoteIdent(column)})) FROM ${relation} HAVING max(${quoteIdent(column)}) IS NOT NULL`;
+}
+
+/**
+ * The row's embedding_model: at the top of the metadata, or inside its "metadata" object where the NCA
+ * stores a whole memory item ({content, metadata}) in the column.
+ */
+export function embeddingModelSql(metadata: string): string {
+  return `COALESCE(${metadata} ->> 'embedding_model', ${metadata} -> 'metadata' ->> 'embedding_model')`;
 }

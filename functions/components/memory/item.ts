@@ -1,0 +1,195 @@
+/**
+ * The portable memory item: the NCA's model (id, content, metadata, embedding) as one JSON object per
+ * line of a tier export, plus `native`, the store fields outside the model that a restore needs to put
+ * the store back exactly as it was.
+ *
+ * Two kinds of rules, checked at backup and again at restore:
+ * - shape rules: without them an item cannot be written back into a store (no id, content that is not an
+ *   object, an embedding with a non-number). A violation fails the backup naming the tier and the item:
+ *   a portable export that silently drops or alters items would restore an incomplete memory.
+ * - model rules (uuid ids, status values, 0..1 ranges, ...): the NCA's own invariants. A violation is
+ *   counted and shown in the manifest's report, and the item is exported as it is. Refusing the whole
+ *   day's recovery point because one importance is 1.0000001 would protect nothing.
+ */
+import { createHash } from 'node:crypto';
+
+export const MEMORY_STATUSES = ['active', 'archived', 'consolidated', 'forgotten', 'decaying'] as const;
+
+/** Timestamps of the model's metadata: ISO-8601 strings in the portable format (see episodic.ts for BSON dates). */
+export const METADATA_TIMESTAMPS = ['created_at', 'last_accessed', 'updated_at', 'expires_at'] as const;
+
+export type JsonObject = { [key: string]: unknown };
+
+export interface MemoryContent extends JsonObject {
+  text?: string | null;
+  summary?: string | null;
+  json_data?: unknown;
+  content_type?: string;
+  language?: string | null;
+}
+
+export interface MemoryMetadata extends JsonObject {
+  created_at?: string | number | null;
+  last_accessed?: string | number | null;
+  updated_at?: string | number | null;
+  status?: string;
+  importance?: number;
+  strength?: number;
+  access_count?: number;
+  tags?: string[];
+  source?: string | null;
+  tier?: string | null;
+  expires_at?: string | number | null;
+  priority?: unknown;
+  embedding_model?: string | null;
+  embedding_dimensions?: number | null;
+}
+
+/** Store fields outside the model, per tier (format specification in format.ts). */
+export interface NativeFields {
+  /** working: the item hash's other fields (strings); episodic: the document's other fields (MongoDB relaxed Extended JSON); semantic: the metadata column's other keys. */
+  fields?: JsonObject;
+  /** working: absolute expiry (Unix ms) of the item's keys, when they had a TTL. Left out of fingerprints: it is read from a clock. */
+  expireAt?: number;
+  /** semantic: the row's metadata column was SQL NULL. */
+  metadataIsNull?: true;
+}
+
+/** Absent keys stay absent through a round trip: "no content field" and "content: null" are different stores. */
+export interface MemoryItem {
+  id: string;
+  content?: MemoryContent | null;
+  metadata?: MemoryMetadata | null;
+  embedding?: number[] | null;
+  native?: NativeFields;
+}
+
+const ITEM_KEYS = new Set(['id', 'content', 'metadata', 'embedding', 'native']);
+const NATIVE_KEYS = new Set(['fields', 'expireAt', 'metadataIsNull']);
+
+export function isObject(value: unknown): value is JsonObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** The shape rule violated by `value`, or undefined when it can be written back into a store. */
+export function shapeProblem(value: unknown): string | undefined {
+  if (!isObject(value)) return 'is not a JSON object';
+  if (typeof value.id !== 'string' || value.id.length === 0) return 'has no id (a non-empty string)';
+  for (const key of Object.keys(value)) if (!ITEM_KEYS.has(key)) return `has an unknown key "${key}"`;
+  for (const key of ['content', 'metadata'] as const) {
+    if (value[key] !== undefined && value[key] !== null && !isObject(value[key])) return `has a ${key} that is not an object`;
+  }
+  const embedding = value.embedding;
+  if (embedding !== undefined && embedding !== null) {
+    if (!Array.isArray(embedding)) return 'has an embedding that is not a list';
+    for (let i = 0; i < embedding.length; i++) {
+      if (typeof embedding[i] !== 'number' || !Number.isFinite(embedding[i])) return `has an embedding whose element ${i} is not a finite number`;
+    }
+  }
+  const native = value.native;
+  if (native !== undefined) {
+    if (!isObject(native)) return 'has a native part that is not an object';
+    for (const key of Object.keys(native)) if (!NATIVE_KEYS.has(key)) return `has an unknown native key "${key}"`;
+    if (native.fields !== undefined && !isObject(native.fields)) return 'has native.fields that is not an object';
+    if (native.expireAt !== undefined && !Number.isSafeInteger(native.expireAt)) return 'has native.expireAt that is not a Unix time in ms';
+    if (native.metadataIsNull !== undefined && native.metadataIsNull !== true) return 'has native.metadataIsNull other than true';
+  }
+  return undefined;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+const isUnit = (v: unknown) => typeof v === 'number' && v >= 0 && v <= 1;
+const isTimestamp = (v: unknown) => v === null || typeof v === 'string' || typeof v === 'number';
+const isOptionalString = (v: unknown) => v === undefined || v === null || typeof v === 'string';
+
+/** The NCA model rules `item` breaks (empty when none); reported, never fatal. */
+export function modelProblems(item: MemoryItem): string[] {
+  const problems: string[] = [];
+  if (!UUID.test(item.id)) problems.push('id is not a uuid');
+  const content = item.content;
+  if (!content) problems.push('content is missing');
+  else {
+    if (!isOptionalString(content.text)) problems.push('content.text is not a string');
+    if (!isOptionalString(content.summary)) problems.push('content.summary is not a string');
+    if (content.content_type !== undefined && typeof content.content_type !== 'string') problems.push('content.content_type is not a string');
+    if (!isOptionalString(content.language)) problems.push('content.language is not a string');
+  }
+  const metadata = item.metadata;
+  if (!metadata) problems.push('metadata is missing');
+  else {
+    if (metadata.status !== undefined && !(MEMORY_STATUSES as readonly unknown[]).includes(metadata.status)) {
+      problems.push(`metadata.status ${JSON.stringify(metadata.status)} is not one of ${MEMORY_STATUSES.join('|')}`);
+    }
+    for (const key of ['importance', 'strength'] as const) {
+      if (metadata[key] !== undefined && !isUnit(metadata[key])) problems.push(`metadata.${key} ${JSON.stringify(metadata[key])} is not within 0..1`);
+    }
+    if (metadata.access_count !== undefined && !(Number.isSafeInteger(metadata.access_count) && metadata.access_count >= 0)) {
+      problems.push('metadata.access_count is not a non-negative integer');
+    }
+    if (metadata.tags !== undefined && !(Array.isArray(metadata.tags) && metadata.tags.every((t) => typeof t === 'string'))) {
+      problems.push('metadata.tags is not a list of strings');
+    }
+    for (const key of METADATA_TIMESTAMPS) {
+      if (metadata[key] !== undefined && !isTimestamp(metadata[key])) problems.push(`metadata.${key} is not a timestamp`);
+    }
+    const declared = metadata.embedding_dimensions;
+    if (declared !== undefined && declared !== null && Array.isArray(item.embedding) && declared !== item.embedding.length) {
+      problems.push(`metadata.embedding_dimensions ${JSON.stringify(declared)} differs from the embedding's ${item.embedding.length}`);
+    }
+  }
+  return problems;
+}
+
+/** JSON with object keys sorted at every level: the same item prints the same way whatever store it came from. */
+export function canonicalJson(value: unknown): string {
+  // Embeddings: hundreds of numbers, printed alike by both forms and far faster in one call.
+  if (Array.isArray(value) && value.every((v) => typeof v === 'number')) return JSON.stringify(value);
+  if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? 'null' : canonicalJson(v))).join(',')}]`;
+  if (isObject(value)) {
+    const keys = Object.keys(value).filter((k) => value[k] !== undefined).sort();
+    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(value[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
+/** What an item's fingerprint covers: everything but the clock-derived expiry. */
+export function fingerprintText(item: MemoryItem): string {
+  if (item.native?.expireAt === undefined) return canonicalJson(item);
+  const { expireAt: _clock, ...native } = item.native;
+  return canonicalJson({ ...item, native: Object.keys(native).length > 0 ? native : undefined });
+}
+
+const MASK = (1n << 256n) - 1n;
+
+/**
+ * An order-independent digest of a multiset of items: the SHA-256 of each item's canonical JSON, summed
+ * (mod 2^256) and XOR-ed. Stores return items in any order (SCAN, natural order, heap order), so the
+ * digest must not depend on it; a changed, missing or extra item changes it. Memory is constant.
+ */
+export class ItemDigest {
+  private n = 0;
+  private sum = 0n;
+  private xor = 0n;
+
+  add(item: MemoryItem): void {
+    this.addText(fingerprintText(item));
+  }
+
+  /** Adds an item by its fingerprintText, when the caller already has it. */
+  addText(text: string): void {
+    const hash = BigInt(`0x${createHash('sha256').update(text).digest('hex')}`);
+    this.n++;
+    this.sum = (this.sum + hash) & MASK;
+    this.xor ^= hash;
+  }
+
+  get count(): number {
+    return this.n;
+  }
+
+  entry(): { count: number; digest: string } {
+    const digest = createHash('sha256').update(`nca-memory-v1:${this.n}:${this.sum.toString(16)}:${this.xor.toString(16)}`).digest('hex');
+    return { count: this.n, digest };
+  }
+}

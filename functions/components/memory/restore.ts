@@ -1,0 +1,220 @@
+/**
+ * The restore: the chosen tiers (options.tiers, default every tier in the backup) are checked before
+ * anything is written, then staged side by side out of sight (Redis MULTI, MongoDB staging collection,
+ * PostgreSQL transaction) while their artifacts stream and are verified, and committed only when every
+ * tier staged cleanly. A damaged artifact, a bad item or a refused write in any tier therefore leaves
+ * every tier as it was.
+ *
+ * The commits themselves (COMMIT, renameCollection, EXEC) are three separate operations on three servers:
+ * if one fails after another succeeded, the error names the tiers already replaced.
+ */
+import { MEMORY_TIERS, type MemoryTier } from '../../../infra/config/types';
+import { InvalidInputError, NcaBackupError, TransientError, VersionMismatchError } from '../../core/errors';
+import type { ArtifactSource, ComponentRestoreResult, Fingerprint, FingerprintEntry, Logger, RestoreVerification, SourceInfo } from '../types';
+import { checkedItem, openTierSources } from './backup';
+import { TierStats } from './consistency';
+import { artifactName, COMPONENT, FORMAT, FORMAT_VERSION, TierReader } from './format';
+import { ItemDigest, type MemoryItem } from './item';
+import { parseTiers } from './options';
+import type { MemoryTarget } from './connection';
+import type { StageResult, TierStager } from './tier';
+import { openWorkingStager } from './working';
+import { openEpisodicStager } from './episodic';
+import { checkDimensions, checkSemanticDimension, openSemanticStager } from './semantic';
+
+export function tiersInBackup(source: ArtifactSource): MemoryTier[] {
+  return MEMORY_TIERS.filter((tier) => source.artifacts.some((a) => a.name === artifactName(tier)));
+}
+
+/** The tiers a restore writes, refused before anything is written when the backup or the target lacks one. */
+export function restoreTiers(source: ArtifactSource, target: MemoryTarget, options: { tiers?: unknown }): MemoryTier[] {
+  const available = tiersInBackup(source);
+  const tiers = options.tiers === undefined ? available : parseTiers(options.tiers);
+  if (tiers.length === 0) throw new InvalidInputError('the backup holds no memory tier artifact.', { component: COMPONENT });
+  for (const tier of tiers) {
+    if (!available.includes(tier)) {
+      throw new InvalidInputError(`options.tiers: the backup holds no ${tier} tier (it has ${available.join(', ') || 'none'}).`, {
+        component: COMPONENT,
+        hint: `Restore only tiers the backup has, or pick a backup taken with ${tier} in sources.memory.tiers.`,
+      });
+    }
+    if (!target.tiers.includes(tier)) {
+      throw new InvalidInputError(`options.tiers: ${tier} is not configured for the restore target (sources.memory.tiers is ${target.tiers.join(', ')}).`, {
+        component: COMPONENT,
+        hint: `Add ${tier} and its store to backup.yaml, or leave it out of options.tiers.`,
+      });
+    }
+  }
+  return tiers;
+}
+
+/** Backups this code reads, and the semantic dimension guard (only when the semantic tier is restored). */
+export async function checkMemoryCompatibility(source: SourceInfo, target: MemoryTarget, tiers?: readonly MemoryTier[]): Promise<{ targetVersion: string }> {
+  const version = Number(source.formatVersion ?? source.serverMajor);
+  if (source.format !== undefined && source.format !== FORMAT) {
+    throw new VersionMismatchError(`the backup's format is ${String(source.format)}, not ${FORMAT}.`, { component: COMPONENT });
+  }
+  if (!(version <= FORMAT_VERSION)) {
+    throw new VersionMismatchError(`the backup is ${FORMAT} version ${version}; this nca-backup reads version ${FORMAT_VERSION} and older.`, {
+      component: COMPONENT,
+      hint: 'Restore with the nca-backup release that wrote the backup, or a newer one.',
+    });
+  }
+  const semantic = source.semantic as { dimension?: number | null } | undefined;
+  const restoresSemantic = (tiers ?? (source.tiers as MemoryTier[] | undefined) ?? []).includes('semantic');
+  if (restoresSemantic && target.semantic) await checkSemanticDimension(target.semantic, semantic?.dimension ?? null);
+  return { targetVersion: `${FORMAT} ${FORMAT_VERSION}` };
+}
+
+const LOST_CONNECTION = /ECONNRESET|ECONNREFUSED|ETIMEDOUT|EPIPE|Connection is closed|Connection terminated|MongoNetwork/;
+
+function openStager(target: MemoryTarget, tier: MemoryTier): Promise<TierStager> {
+  if (tier === 'working') return openWorkingStager(target.working!);
+  if (tier === 'episodic') return openEpisodicStager(target.episodic!);
+  return openSemanticStager(target.semantic!);
+}
+
+/** The artifact's items, shape-checked and counted, stopping when another tier failed. */
+async function* itemsOf(reader: TierReader, stats: TierStats, stop: AbortSignal): AsyncGenerator<MemoryItem> {
+  for await (const item of reader.items()) {
+    if (stop.aborted) throw stop.reason;
+    stats.add(checkedItem(reader.tier, item));
+    yield item;
+  }
+}
+
+/** The first failure to report: a damaged artifact explains the others (they were stopped because of it). */
+function firstFailure(failures: unknown[]): unknown {
+  return failures.find((f) => f instanceof NcaBackupError && f.name === 'IntegrityError') ?? failures.find((f) => f instanceof NcaBackupError) ?? failures[0];
+}
+
+export async function restoreMemory(source: ArtifactSource, target: MemoryTarget, options: { tiers?: unknown }, log: Logger): Promise<ComponentRestoreResult> {
+  const tiers = restoreTiers(source, target, options);
+  const opened = await Promise.allSettled(tiers.map((tier) => openStager(target, tier)));
+  const stagers = opened.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  const openFailure = opened.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (openFailure) {
+    await Promise.all(stagers.map((s) => s.abort()));
+    throw openFailure.reason;
+  }
+
+  const stop = new AbortController();
+  const readers: TierReader[] = [];
+  const stats = new Map<MemoryTier, TierStats>();
+  const staged = await Promise.allSettled(
+    stagers.map(async (stager): Promise<StageResult> => {
+      const name = artifactName(stager.tier);
+      const reader = new TierReader(() => source.open(name), stager.tier, name);
+      readers.push(reader);
+      const tierStats = new TierStats(stager.tier);
+      stats.set(stager.tier, tierStats);
+      try {
+        const header = await reader.header();
+        log.info('memory tier restore staging', { tier: stager.tier, exportedAt: header.exportedAt });
+        return await stager.stage(header, itemsOf(reader, tierStats, stop.signal));
+      } catch (error) {
+        stop.abort(error);
+        throw error;
+      }
+    }),
+  );
+  const failures = staged.flatMap((r) => (r.status === 'rejected' ? [r.reason] : []));
+  if (failures.length === 0 && stats.has('semantic')) {
+    // The artifact's dimension is only known once read: refuse before committing anything.
+    try {
+      checkDimensions(target.semantic!, stats.get('semantic')!.dimension, stagers.find((s) => s.tier === 'semantic')!.targetDimension ?? null);
+    } catch (error) {
+      failures.push(error);
+    }
+  }
+  if (failures.length > 0) {
+    readers.forEach((reader) => reader.close());
+    await Promise.all(stagers.map((s) => s.abort()));
+    log.warn('memory restore rolled back: no tier was changed', { tiers });
+    throw firstFailure(failures);
+  }
+
+  // Commit order: the PostgreSQL transaction first (it can still refuse), then the rename, then EXEC.
+  const committed: MemoryTier[] = [];
+  const order = (['semantic', 'episodic', 'working'] as const).filter((t) => tiers.includes(t));
+  for (const tier of order) {
+    const stager = stagers.find((s) => s.tier === tier)!;
+    try {
+      await stager.commit();
+      committed.push(tier);
+    } catch (error) {
+      await Promise.all(stagers.filter((s) => !committed.includes(s.tier)).map((s) => s.abort()));
+      const done = committed.length > 0 ? `tiers ${committed.join(', ')} were already replaced; ` : '';
+      // A dropped connection is worth the workflow's retry: a restore replaces each tier whole, so repeating it is safe.
+      const cause = error as Error;
+      const Failure = cause instanceof TransientError || LOST_CONNECTION.test(`${cause.name} ${cause.message}`) ? TransientError : InvalidInputError;
+      throw new Failure(`committing the ${tier} tier failed: ${cause.message}; ${done}the others are unchanged.`, {
+        component: COMPONENT,
+        hint: 'Repeat the restore (it replaces each chosen tier whole), or restore the safety backup.',
+      });
+    }
+  }
+  const details: Record<string, unknown> = {};
+  tiers.forEach((tier, i) => (details[tier] = (staged[i] as PromiseFulfilledResult<StageResult>).value));
+  log.info('memory restore committed', { tiers });
+  return {
+    target: `memory tiers ${tiers.join(', ')}`,
+    replacedExisting: stagers.some((s) => s.hadItems),
+    details: { tiers: details },
+  };
+}
+
+async function digestOf(items: AsyncIterable<MemoryItem>, keep: (item: MemoryItem) => boolean = () => true): Promise<FingerprintEntry> {
+  const digest = new ItemDigest();
+  for await (const item of items) if (keep(item)) digest.add(item);
+  return digest.entry();
+}
+
+/** Live fingerprint of tiers (default all configured), the same canonical items a backup digests. */
+export async function fingerprintMemory(target: MemoryTarget, tiers: readonly MemoryTier[] = target.tiers): Promise<Fingerprint> {
+  const sources = await openTierSources(target, tiers);
+  try {
+    const entries = await Promise.all(sources.map(async (s) => [s.tier, await digestOf(s.items())] as const));
+    return Object.fromEntries(entries);
+  } finally {
+    await Promise.all(sources.map((s) => s.close()));
+  }
+}
+
+const same = (a?: FingerprintEntry, b?: FingerprintEntry) => a !== undefined && b !== undefined && a.count === b.count && a.digest === b.digest;
+
+/**
+ * Compares only the restored tiers (the others were not touched). Working memory expires by design: when
+ * its fingerprint differs, items whose TTL has run out by now are left out on both sides, the backup's
+ * (from the artifact) and the store's, and the rest must match exactly.
+ */
+export async function verifyMemoryRestore(expected: Fingerprint, source: ArtifactSource, target: MemoryTarget, options: { tiers?: unknown }): Promise<RestoreVerification> {
+  const tiers = restoreTiers(source, target, options);
+  const actual = await fingerprintMemory(target, tiers);
+  const differences: { object: string; expected?: FingerprintEntry; actual?: FingerprintEntry; problem?: string }[] = [];
+  const details: Record<string, unknown> = {};
+  for (const tier of tiers) {
+    if (same(expected[tier], actual[tier])) continue;
+    if (tier === 'working') {
+      const cutoff = Date.now();
+      const alive = (item: MemoryItem) => item.native?.expireAt === undefined || item.native.expireAt > cutoff;
+      const [store] = await openTierSources(target, ['working']);
+      let live: FingerprintEntry;
+      try {
+        live = await digestOf(store.items(), alive);
+      } finally {
+        await store.close();
+      }
+      const reader = new TierReader(() => source.open(artifactName('working')), 'working', artifactName('working'));
+      const backedUp = await digestOf(reader.items(), alive);
+      if (same(backedUp, live)) {
+        details.working = { expiredSinceBackup: (expected.working?.count ?? 0) - backedUp.count };
+        continue;
+      }
+      differences.push({ object: tier, expected: backedUp, actual: live, problem: 'differs even leaving out items expired since the backup' });
+      continue;
+    }
+    differences.push({ object: tier, expected: expected[tier], actual: actual[tier] });
+  }
+  return { differences, objects: tiers.length, details };
+}

@@ -1,0 +1,47 @@
+/**
+ * What each tier module (working.ts, episodic.ts, semantic.ts) offers the backup and restore: a reader
+ * that turns its store into portable items, and a stager that writes items where nothing is visible
+ * until `commit` (a Redis MULTI, a MongoDB staging collection, a PostgreSQL transaction), so a damaged
+ * artifact in any tier leaves every tier as it was.
+ */
+import type { MemoryTier } from '../../../infra/config/types';
+import type { ExportHeader } from './format';
+import type { MemoryItem } from './item';
+
+export interface TierSource {
+  readonly tier: MemoryTier;
+  /** The store's server version, e.g. "7.0.15". */
+  readonly version: string;
+  /** The header's `source`: the store and how it lays the tier out. */
+  readonly description: Record<string, unknown>;
+  /** A dimension the store declares (pgvector's vector(n)); null when only the items tell. */
+  readonly declaredDimension: number | null;
+  readonly read: { readonly snapshot: boolean; readonly method: string };
+  /** Items in store order; each read once even when the store's iteration repeats one. */
+  items(): AsyncIterable<MemoryItem>;
+  /** Facts known after reading, for the report (items that vanished while read, a missing table, ...). */
+  facts(): Record<string, unknown>;
+  close(): Promise<void>;
+}
+
+export interface StageResult {
+  readonly items: number;
+  readonly [detail: string]: unknown;
+}
+
+export interface TierStager {
+  readonly tier: MemoryTier;
+  /** Whether the store held items of this tier before the restore (the restore replaces them). */
+  readonly hadItems: boolean;
+  /** The embedding dimension the target held before the restore (semantic only; null when unknown or empty). */
+  readonly targetDimension?: number | null;
+  /** Writes every item out of sight; throws (leaving the store as it was after `abort`) on any failure. */
+  stage(header: ExportHeader, items: AsyncIterable<MemoryItem>): Promise<StageResult>;
+  /** Makes the staged items the tier's content, replacing what was there. */
+  commit(): Promise<void>;
+  /** Drops what was staged; safe to call after a failed stage or commit, and more than once. */
+  abort(): Promise<void>;
+}
+
+/** Where each tier lives, in the runbook's words, for messages. */
+export const TIER_STORE: Record<MemoryTier, string> = { working: 'Redis', episodic: 'MongoDB', semantic: 'the vector table' };

@@ -1,0 +1,352 @@
+/**
+ * A deterministic sample of the NCA's memory tiers, in each store's native layout, for the demo, the
+ * memory-tier tests and the workflow tests:
+ * - working (Redis): every fifth item, half of them with an embedding, some with a one-hour TTL;
+ * - episodic (MongoDB): every item except the semantic-only ones, with the NCA's indexes;
+ * - semantic (PostgreSQL table): every item except the episodic-only ones;
+ * - deliberate findings for the consistency report: about 1% semantic-only and 1% episodic-only ids
+ *   (at least one each from 10 items), and from 20 items one episodic and one semantic item whose
+ *   embedding has half the dimension (the semantic one only in a real[] table: vector(n) refuses it).
+ * The same options always give the same items, ids and embeddings.
+ */
+import Redis from 'ioredis';
+import { MongoClient } from 'mongodb';
+import { Client } from 'pg';
+
+export interface SampleStores {
+  readonly redisUrl?: string;
+  readonly mongoUrl?: string;
+  /** A PostgreSQL URL including the database. */
+  readonly postgresUrl?: string;
+}
+
+export interface SampleMemoryOptions {
+  readonly items: number;
+  /** Floats per embedding; default 768. */
+  readonly dimension?: number;
+  /** Working memory namespace (memory:{namespace}:...); default "working". */
+  readonly namespace?: string;
+  /** Episodic collection; default "memories". Its database: the mongo URL's path, else `mongoDatabase`, else neuroca_episodic. */
+  readonly collection?: string;
+  readonly mongoDatabase?: string;
+  /** Semantic table (created when missing: vector(n) where pgvector is installed, else real[]); default "semantic_memory". */
+  readonly table?: string;
+  readonly seed?: number;
+  /**
+   * Store one item per tier with half the dimension, for the cross-tier report; default true. Off when the
+   * vector table must also back up natively, which refuses a table whose embeddings disagree.
+   */
+  readonly otherDimensionItems?: boolean;
+}
+
+export interface SampleMemorySummary {
+  readonly working: readonly string[];
+  readonly workingWithTtl: readonly string[];
+  readonly episodic: readonly string[];
+  readonly semantic: readonly string[];
+  readonly semanticOnly: readonly string[];
+  readonly episodicOnly: readonly string[];
+  /** Items stored with an embedding of another dimension, per tier. */
+  readonly otherDimension: { readonly episodic: readonly string[]; readonly semantic: readonly string[] };
+  readonly embeddingType: string;
+}
+
+const STATUSES = ['active', 'active', 'archived', 'consolidated', 'decaying'];
+const TAGS = ['conversation', 'project', 'preference', 'fact', 'task', 'person', 'location'];
+const WORDS = ['the', 'user', 'asked', 'about', 'deployment', 'schedule', 'memory', 'backup', 'neural', 'context', 'recall', 'plan', 'meeting', 'notes'];
+const BASE_TIME = Date.UTC(2026, 0, 1);
+
+/** mulberry32: small, fast and the same everywhere. */
+function random(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function uuid(rand: () => number): string {
+  const hex = Array.from({ length: 32 }, () => Math.floor(rand() * 16).toString(16));
+  hex[12] = '4';
+  hex[16] = ((parseInt(hex[16], 16) & 0x3) | 0x8).toString(16);
+  const s = hex.join('');
+  return `${s.slice(0, 8)}-${s.slice(8, 12)}-${s.slice(12, 16)}-${s.slice(16, 20)}-${s.slice(20)}`;
+}
+
+interface SampleItem {
+  id: string;
+  content: Record<string, unknown>;
+  metadata: Record<string, unknown>;
+  embedding: number[];
+}
+
+function sampleItems(options: SampleMemoryOptions): SampleItem[] {
+  const rand = random(options.seed ?? 42);
+  const dimension = options.dimension ?? 768;
+  const round = (n: number, digits: number) => Number(n.toFixed(digits));
+  return Array.from({ length: options.items }, (_, i) => {
+    const id = uuid(rand);
+    const words = Array.from({ length: 8 + Math.floor(rand() * 12) }, () => WORDS[Math.floor(rand() * WORDS.length)]).join(' ');
+    const created = new Date(BASE_TIME + i * 60_000).toISOString();
+    const accessed = new Date(BASE_TIME + i * 60_000 + Math.floor(rand() * 86_400_000)).toISOString();
+    const tags = [...new Set(Array.from({ length: 1 + Math.floor(rand() * 3) }, () => TAGS[Math.floor(rand() * TAGS.length)]))];
+    return {
+      id,
+      content: {
+        text: `Memory ${i}: ${words}.`,
+        summary: `memory ${i} about ${tags[0]}`,
+        json_data: i % 3 === 0 ? { turn: i, speaker: i % 2 ? 'user' : 'assistant' } : null,
+        content_type: 'text',
+        language: 'en',
+      },
+      metadata: {
+        created_at: created,
+        last_accessed: accessed,
+        updated_at: created,
+        status: STATUSES[i % STATUSES.length],
+        importance: round(rand(), 3),
+        strength: round(rand(), 3),
+        access_count: Math.floor(rand() * 20),
+        tags,
+        source: 'conversation',
+        tier: 'episodic',
+        expires_at: null,
+        priority: ['low', 'normal', 'high'][i % 3],
+        embedding_model: 'all-mpnet-base-v2',
+        embedding_dimensions: dimension,
+      },
+      // Four decimals: stored exactly by real[], vector and double alike, so the sample compares cleanly.
+      embedding: Array.from({ length: dimension }, () => round(rand() * 2 - 1, 4)),
+    };
+  });
+}
+
+function plan(options: SampleMemoryOptions) {
+  const n = options.items;
+  const orphans = n >= 10 ? Math.max(1, Math.round(n * 0.01)) : 0;
+  const semanticOnly = new Set(Array.from({ length: orphans }, (_, k) => n - 1 - k));
+  const episodicOnly = new Set(Array.from({ length: orphans }, (_, k) => n - 1 - orphans - k));
+  const halfDimension = n >= 20 && options.otherDimensionItems !== false ? { episodic: 1, semantic: 2 } : undefined;
+  return { semanticOnly, episodicOnly, halfDimension };
+}
+
+const halve = (item: SampleItem): SampleItem => {
+  const dimension = Math.max(1, Math.floor(item.embedding.length / 2));
+  return { ...item, embedding: item.embedding.slice(0, dimension), metadata: { ...item.metadata, embedding_dimensions: dimension, embedding_model: 'all-MiniLM-L6-v2' } };
+};
+
+function mongoDatabaseOf(url: string, fallback?: string): string {
+  const path = new URL(url).pathname.replace(/^\//, '');
+  return path || fallback || 'neuroca_episodic';
+}
+
+function splitTable(table: string): { schema: string; name: string; sql: string } {
+  const dot = table.indexOf('.');
+  const [schema, name] = dot === -1 ? ['public', table] : [table.slice(0, dot), table.slice(dot + 1)];
+  const quote = (s: string) => `"${s.replace(/"/g, '""')}"`;
+  return { schema, name, sql: `${quote(schema)}.${quote(name)}` };
+}
+
+async function loadWorking(url: string, items: SampleItem[], namespace: string): Promise<{ ids: string[]; withTtl: string[] }> {
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  await redis.connect();
+  try {
+    const ids: string[] = [];
+    const withTtl: string[] = [];
+    const prefix = `memory:${namespace}:`;
+    const pipeline = redis.pipeline();
+    items.forEach((item, i) => {
+      if (i % 5 !== 0) return;
+      const metadata: Record<string, unknown> = { ...item.metadata, tier: 'working' };
+      const hash: Record<string, string> = { id: item.id, created_at: String(metadata.created_at), content: JSON.stringify(item.content), summary: String(item.content.summary) };
+      if (i % 10 === 0) hash.embedding = JSON.stringify(item.embedding);
+      pipeline.hset(`${prefix}${item.id}`, hash);
+      pipeline.set(`${prefix}metadata:${item.id}`, JSON.stringify(metadata));
+      if (i % 15 === 0) {
+        pipeline.pexpire(`${prefix}${item.id}`, 3_600_000);
+        pipeline.pexpire(`${prefix}metadata:${item.id}`, 3_600_000);
+        withTtl.push(item.id);
+      }
+      for (const tag of metadata.tags as string[]) pipeline.sadd(`${prefix}index:tag:${tag}`, item.id);
+      pipeline.sadd(`${prefix}index:status:${metadata.status}`, item.id);
+      pipeline.hincrby(`${prefix}stats`, 'total_memories', 1);
+      pipeline.hincrby(`${prefix}stats`, `${metadata.status}_memories`, 1);
+      ids.push(item.id);
+    });
+    pipeline.hset(`${prefix}stats`, 'last_updated', new Date(BASE_TIME).toISOString());
+    await pipeline.exec();
+    return { ids, withTtl };
+  } finally {
+    redis.disconnect();
+  }
+}
+
+async function loadEpisodic(url: string, items: SampleItem[], database: string, collection: string): Promise<string[]> {
+  const client = new MongoClient(url);
+  await client.connect();
+  try {
+    const coll = client.db(database).collection(collection);
+    await coll.createIndexes([
+      { key: { memory_id: 1 }, name: 'memory_id_1', unique: true },
+      { key: { created_at: 1 }, name: 'created_at_1' },
+      { key: { importance: 1 }, name: 'importance_1' },
+      { key: { tags: 1 }, name: 'tags_1' },
+      { key: { last_accessed: 1 }, name: 'last_accessed_1' },
+      { key: { 'content.text': 'text', 'content.summary': 'text' }, name: 'content_text' },
+    ]);
+    // As pymongo stores the NCA's datetimes: BSON dates, in the metadata and at the top level.
+    const date = (value: unknown) => (typeof value === 'string' ? new Date(value) : value);
+    const docs = items.map((item) => ({
+      memory_id: item.id,
+      content: item.content,
+      metadata: { ...item.metadata, created_at: date(item.metadata.created_at), last_accessed: date(item.metadata.last_accessed), updated_at: date(item.metadata.updated_at) },
+      embedding: item.embedding,
+      created_at: date(item.metadata.created_at),
+      importance: item.metadata.importance,
+      tags: item.metadata.tags,
+      last_accessed: date(item.metadata.last_accessed),
+    }));
+    for (let i = 0; i < docs.length; i += 500) await coll.insertMany(docs.slice(i, i + 500), { ordered: true });
+    return items.map((item) => item.id);
+  } finally {
+    await client.close();
+  }
+}
+
+async function loadSemantic(url: string, items: SampleItem[], table: string, dimension: number): Promise<{ ids: string[]; embeddingType: string }> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    const t = splitTable(table);
+    const pgvector = (await client.query("SELECT 1 FROM pg_available_extensions WHERE name = 'vector'")).rowCount === 1;
+    if (pgvector) await client.query('CREATE EXTENSION IF NOT EXISTS vector');
+    const embeddingType = pgvector ? `vector(${dimension})` : 'real[]';
+    await client.query(`CREATE SCHEMA IF NOT EXISTS "${t.schema.replace(/"/g, '""')}"`);
+    await client.query(`CREATE TABLE IF NOT EXISTS ${t.sql} (id text PRIMARY KEY, embedding ${embeddingType}, metadata jsonb)`);
+    const cast = pgvector ? `::real[]::vector(${dimension})` : '::real[]';
+    for (let i = 0; i < items.length; i += 200) {
+      const batch = items.slice(i, i + 200);
+      const values: unknown[] = [];
+      const rows = batch.map((item, k) => {
+        values.push(item.id, `{${item.embedding.join(',')}}`, JSON.stringify({ content: item.content, metadata: { ...item.metadata, tier: 'semantic' } }));
+        return `($${3 * k + 1}, $${3 * k + 2}${cast}, $${3 * k + 3}::jsonb)`;
+      });
+      await client.query(`INSERT INTO ${t.sql} (id, embedding, metadata) VALUES ${rows.join(', ')}`, values);
+    }
+    return { ids: items.map((item) => item.id), embeddingType };
+  } finally {
+    await client.end();
+  }
+}
+
+/** Writes the sample into the stores given (any of the three); returns which ids went where. */
+export async function loadSampleMemory(stores: SampleStores, options: SampleMemoryOptions): Promise<SampleMemorySummary> {
+  const items = sampleItems(options);
+  const { semanticOnly, episodicOnly, halfDimension } = plan(options);
+  const dimension = options.dimension ?? 768;
+  const episodicItems = items.map((item, i) => (halfDimension?.episodic === i ? halve(item) : item)).filter((_, i) => !semanticOnly.has(i));
+  const working = stores.redisUrl ? await loadWorking(stores.redisUrl, items, options.namespace ?? 'working') : { ids: [], withTtl: [] };
+  const episodic = stores.mongoUrl
+    ? await loadEpisodic(stores.mongoUrl, episodicItems, mongoDatabaseOf(stores.mongoUrl, options.mongoDatabase), options.collection ?? 'memories')
+    : [];
+  let semantic: string[] = [];
+  let embeddingType = 'none';
+  let semanticHalf: string[] = [];
+  if (stores.postgresUrl) {
+    const check = new Client({ connectionString: stores.postgresUrl });
+    await check.connect();
+    const pgvector = (await check.query("SELECT 1 FROM pg_available_extensions WHERE name = 'vector'")).rowCount === 1;
+    await check.end();
+    const semanticItems = items
+      .map((item, i) => (!pgvector && halfDimension?.semantic === i ? halve(item) : item))
+      .filter((_, i) => !episodicOnly.has(i));
+    semanticHalf = !pgvector && halfDimension ? [items[halfDimension.semantic].id] : [];
+    ({ ids: semantic, embeddingType } = await loadSemantic(stores.postgresUrl, semanticItems, options.table ?? 'semantic_memory', dimension));
+  }
+  return {
+    working: working.ids,
+    workingWithTtl: working.withTtl,
+    episodic,
+    semantic,
+    semanticOnly: [...semanticOnly].map((i) => items[i].id),
+    episodicOnly: [...episodicOnly].map((i) => items[i].id),
+    otherDimension: { episodic: stores.mongoUrl && halfDimension ? [items[halfDimension.episodic].id] : [], semantic: semanticHalf },
+    embeddingType,
+  };
+}
+
+export interface SampleDamage {
+  readonly working: { readonly deleted: number; readonly changed: number };
+  readonly episodic: { readonly deleted: number; readonly changed: number };
+  readonly semantic: { readonly deleted: number; readonly changed: number };
+}
+
+/** Deletes the items whose id starts with 0 or 1 (about one in eight) and changes one more in each store given. */
+export async function damageSampleMemory(stores: SampleStores, options: Omit<SampleMemoryOptions, 'items'> = {}): Promise<SampleDamage> {
+  const damage = { working: { deleted: 0, changed: 0 }, episodic: { deleted: 0, changed: 0 }, semantic: { deleted: 0, changed: 0 } };
+  const doomed = (id: string) => id.startsWith('0') || id.startsWith('1');
+  if (stores.redisUrl) {
+    const redis = new Redis(stores.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+    await redis.connect();
+    try {
+      const prefix = `memory:${options.namespace ?? 'working'}:`;
+      const ids: string[] = [];
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500, 'TYPE', 'hash');
+        cursor = next;
+        for (const key of keys) {
+          const rest = key.slice(prefix.length);
+          if (rest !== 'stats' && !rest.includes(':')) ids.push(rest);
+        }
+      } while (cursor !== '0');
+      ids.sort();
+      for (const id of ids.filter(doomed)) {
+        await redis.del(`${prefix}${id}`, `${prefix}metadata:${id}`);
+        damage.working.deleted++;
+      }
+      const survivor = ids.find((id) => !doomed(id));
+      if (survivor) {
+        const metadata = JSON.parse((await redis.get(`${prefix}metadata:${survivor}`)) ?? '{}');
+        await redis.set(`${prefix}metadata:${survivor}`, JSON.stringify({ ...metadata, status: 'forgotten' }));
+        damage.working.changed = 1;
+      }
+    } finally {
+      redis.disconnect();
+    }
+  }
+  if (stores.mongoUrl) {
+    const client = new MongoClient(stores.mongoUrl);
+    await client.connect();
+    try {
+      const coll = client.db(mongoDatabaseOf(stores.mongoUrl, options.mongoDatabase)).collection(options.collection ?? 'memories');
+      damage.episodic.deleted = (await coll.deleteMany({ memory_id: { $regex: '^[01]' } })).deletedCount;
+      const survivor = await coll.find({}, { sort: { memory_id: 1 }, limit: 1 }).next();
+      if (survivor) {
+        await coll.updateOne({ _id: survivor._id }, { $set: { 'content.text': 'overwritten by a faulty consolidation' } });
+        damage.episodic.changed = 1;
+      }
+    } finally {
+      await client.close();
+    }
+  }
+  if (stores.postgresUrl) {
+    const client = new Client({ connectionString: stores.postgresUrl });
+    await client.connect();
+    try {
+      const t = splitTable(options.table ?? 'semantic_memory').sql;
+      damage.semantic.deleted = (await client.query(`DELETE FROM ${t} WHERE id LIKE '0%' OR id LIKE '1%'`)).rowCount ?? 0;
+      const changed = await client.query(`UPDATE ${t} SET embedding[1] = 0.5 WHERE id = (SELECT min(id) FROM ${t})`).catch(async () =>
+        // pgvector has no element assignment: replace the vector's first value through an array.
+        client.query(`UPDATE ${t} SET embedding = (0.5 || (embedding::real[])[2:])::vector WHERE id = (SELECT min(id) FROM ${t})`),
+      );
+      damage.semantic.changed = changed.rowCount ?? 0;
+    } finally {
+      await client.end();
+    }
+  }
+  return damage;
+}
