@@ -1,29 +1,44 @@
 /**
- * `npm run demo`: the whole walking skeleton on one machine. Throwaway PostgreSQL and S3 (s3rver), a
- * sample NCA database, the backup state machine, damage, the restore state machine, and a short report.
- * Everything it starts it stops, and its temporary directories are removed.
+ * `npm run demo`: the whole system on one machine. Throwaway PostgreSQL, Redis, S3 (s3rver) and a MongoDB
+ * wire-protocol server (no MongoDB server can be installed here; see README); a sample NCA database and
+ * sample memories in all three stores; the backup state machine for the database and memory_tiers groups;
+ * damage; the restore state machine for every component; and a short report. Everything it starts it
+ * stops, and its temporary directories are removed.
  */
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { loadBackupConfig } from '../infra/config/load';
-import { connectPostgres, postgres } from '../functions/components/postgres';
+import type { ComponentName } from '../infra/config/types';
+import { componentEntry } from '../functions/components';
+import type { Fingerprint } from '../functions/components/types';
 import { localRuntimeConfig } from '../functions/core/local-config';
 import type { RuntimeConfig } from '../functions/core/runtime-config';
 import { createS3Client } from '../functions/core/storage';
 import { compareFingerprints } from '../functions/core/fingerprint-diff';
-import { startPostgres, startS3, type RunningServer } from './local-servers';
-import { FUNCTIONS, workflowHarness } from './local-workflows';
+import { startMongoWireServer } from '../test/support/mongo-wire-server';
+import { startPostgres, startRedis, startS3 } from './local-servers';
+import { FUNCTIONS, workflowHarness, type WorkflowResult } from './local-workflows';
 import { damageSampleDatabase, loadSampleNcaDatabase } from './sample-nca-db';
+import { damageSampleMemory, loadSampleMemory } from './sample-nca-memory';
 
 const say = (line: string) => process.stderr.write(`demo: ${line}\n`);
+const COMPONENTS: ComponentName[] = ['postgres', 'redis', 'mongodb', 'vector', 'memory'];
+
+function succeeded(what: string, result: WorkflowResult): void {
+  if (result.status !== 'SUCCEEDED') throw new Error(`${what} failed: ${result.error}: ${result.cause}`);
+}
+
+function mbps(bytes: number, ms: number): string {
+  return (bytes / 1e6 / Math.max(ms / 1000, 0.001)).toFixed(2);
+}
 
 async function main(): Promise<void> {
-  const servers: RunningServer[] = [];
+  const servers: { stop(): Promise<void> }[] = [];
   try {
-    say('starting PostgreSQL and s3rver on free local ports');
-    const [pg, s3] = await Promise.all([startPostgres(), startS3()]);
-    servers.push(pg, s3);
+    say('starting PostgreSQL, Redis, s3rver and the MongoDB wire-protocol server on free local ports');
+    const [pg, redis, s3, mongo] = await Promise.all([startPostgres(), startRedis(), startS3(), startMongoWireServer({ replicaSet: true })]);
+    servers.push(pg, redis, s3, mongo);
 
     const base = localRuntimeConfig(loadBackupConfig(join(__dirname, '..', 'backup.yaml')), {});
     const database = base.components.postgres?.source.database ?? 'neuroca_db';
@@ -31,69 +46,71 @@ async function main(): Promise<void> {
     await admin.connect();
     await admin.query(`CREATE DATABASE "${database}"`);
     await admin.end();
-    say(`loading a sample NCA database "${database}"`);
+    say(`loading a sample NCA database "${database}" and sample memories in Redis, MongoDB and the vector table`);
     await loadSampleNcaDatabase(pg.urlFor(database), { rows: 20000 });
+    const stores = { redisUrl: redis.url, mongoUrl: mongo.url, postgresUrl: pg.urlFor(database) };
+    // One dimension for every vector: the native vector backup refuses a table whose embeddings disagree.
+    const sample = await loadSampleMemory(stores, { items: 3000, dimension: 768, otherDimensionItems: false });
 
     await createS3Client({ endpoint: s3.endpoint }).send(new CreateBucketCommand({ Bucket: base.bucket }));
+    const worker = (component: string) => ({
+      functionName: FUNCTIONS.worker(component),
+      taskDefinitionArn: `arn:aws:ecs:local:task-definition/worker-${component}`,
+      containerName: 'worker',
+      subnets: [],
+      securityGroups: [],
+    });
     const config: RuntimeConfig = {
       ...base,
-      components: {
-        postgres: {
-          group: 'database',
-          source: { database },
-          worker: { functionName: FUNCTIONS.worker('postgres'), taskDefinitionArn: 'arn:aws:ecs:local:task-definition/worker', containerName: 'worker', subnets: [], securityGroups: [] },
-        },
-      },
+      components: Object.fromEntries(
+        COMPONENTS.filter((name) => base.components[name]).map((name) => [name, { ...base.components[name]!, worker: worker(name) }]),
+      ) as RuntimeConfig['components'],
     };
-    const env = { NCA_S3_ENDPOINT: s3.endpoint, NCA_POSTGRES_URL: pg.url };
+    const env = { NCA_S3_ENDPOINT: s3.endpoint, NCA_POSTGRES_URL: pg.url, NCA_REDIS_URL: redis.url, NCA_MONGODB_URL: mongo.url, NCA_VECTOR_URL: pg.url };
     const harness = workflowHarness(config, env);
-    const target = await connectPostgres({ database }, { ...process.env, ...env });
-    const original = await postgres.fingerprint(target);
-    const rows = Object.entries(original).filter(([k]) => !k.includes('#')).reduce((sum, [, v]) => sum + v.count, 0);
-    say(`${Object.keys(original).filter((k) => !k.includes('#')).length} tables, ${rows} rows`);
-
-    say('running the backup state machine: {"group": "database"}');
-    const backup = await harness.run('backup', { group: 'database', trigger: 'manual' });
-    if (backup.status !== 'SUCCEEDED') throw new Error(`backup failed: ${backup.error}: ${backup.cause}`);
-    const backedUp = backup.output.components[0];
-
-    say('damaging the database: deleting and updating rows, dropping a table');
-    await damageSampleDatabase(pg.urlFor(database));
-    const damagedTables = compareFingerprints(original, await postgres.fingerprint(target)).length;
-
-    say(`running the restore state machine: {"component": "postgres", "backupId": "latest", "targetDatabase": "${database}"}`);
-    const restore = await harness.run('restore', { component: 'postgres', backupId: 'latest', targetDatabase: database });
-    if (restore.status !== 'SUCCEEDED') throw new Error(`restore failed: ${restore.error}: ${restore.cause}`);
-    const after = await postgres.fingerprint(target);
-    const match = compareFingerprints(original, after).length === 0;
-
-    const report = {
-      backupId: backup.output.backupId,
-      bytes: backedUp.bytes,
-      backupDurationMs: backedUp.durationMs,
-      backupThroughputMBps: Math.round((backedUp.bytes / 1e6 / (backedUp.durationMs / 1000)) * 100) / 100,
-      objectsDamaged: damagedTables,
-      safetyBackupId: restore.output.safetyBackup?.backupId,
-      restoreDurationMs: restore.output.restoreDurationMs,
-      fingerprintMatch: restore.output.fingerprintMatch && match,
-      events: harness.events.map((e) => e.DetailType),
+    const configured = COMPONENTS.filter((name) => config.components[name]);
+    const fingerprint = async (name: ComponentName): Promise<Fingerprint> => {
+      const entry = componentEntry(name);
+      return entry.component.fingerprint(await entry.connect(config.components[name]!.source as never, { ...process.env, ...env }));
     };
-    process.stdout.write(
-      [
-        '',
-        'nca-backup demo',
-        `  backup id          ${report.backupId}`,
-        `  bytes              ${report.bytes} (${rows} rows in ${Object.keys(original).filter((k) => !k.includes('#')).length} tables)`,
-        `  backup             ${report.backupDurationMs} ms, ${report.backupThroughputMBps} MB/s`,
-        `  damaged objects    ${report.objectsDamaged}`,
-        `  safety backup      ${report.safetyBackupId}`,
-        `  restore            ${report.restoreDurationMs} ms`,
-        `  fingerprint match  ${report.fingerprintMatch ? 'yes' : 'NO'}`,
-        `  events             ${report.events.join(', ')}`,
-        '',
-      ].join('\n'),
-    );
-    if (!report.fingerprintMatch) process.exitCode = 1;
+    const original = Object.fromEntries(await Promise.all(configured.map(async (n) => [n, await fingerprint(n)] as const)));
+    say(`${sample.working.length} working, ${sample.episodic.length} episodic, ${sample.semantic.length} semantic memories`);
+
+    const backups = [];
+    for (const group of ['database', 'memory_tiers']) {
+      say(`running the backup state machine: {"group": "${group}"}`);
+      const backup = await harness.run('backup', { group, trigger: 'manual' });
+      succeeded(`backup of ${group}`, backup);
+      backups.push(...backup.output.components.map((c: { component: string; bytes: number; durationMs: number; runner: string }) => ({ ...c, backupId: backup.output.backupId })));
+    }
+
+    say('damaging the data: rows, keys, documents and vectors deleted and changed, a table dropped');
+    await damageSampleDatabase(pg.urlFor(database));
+    await damageSampleMemory(stores);
+    const damaged = Object.fromEntries(await Promise.all(configured.map(async (n) => [n, compareFingerprints(original[n], await fingerprint(n)).length] as const)));
+
+    const restores = [];
+    // The native backups first; the memory-tier export then restores its tiers over the same stores.
+    for (const component of configured) {
+      const input = component === 'memory' ? { component, backupId: 'latest', options: { tiers: ['working', 'episodic', 'semantic'] } } : { component, backupId: 'latest' };
+      say(`running the restore state machine: ${JSON.stringify(input)}`);
+      const restore = await harness.run('restore', input);
+      succeeded(`restore of ${component}`, restore);
+      restores.push({ component, output: restore.output, match: compareFingerprints(original[component], await fingerprint(component)).length === 0 });
+    }
+
+    const pad = (text: string, width: number) => text.padEnd(width);
+    const lines = ['', 'nca-backup demo', `  ${pad('component', 10)}${pad('backup id', 26)}${pad('bytes', 11)}${pad('backup', 20)}${pad('damaged', 9)}${pad('restore', 10)}fingerprint`];
+    for (const r of restores) {
+      const b = backups.find((x) => x.component === r.component)!;
+      lines.push(
+        `  ${pad(r.component, 10)}${pad(b.backupId, 26)}${pad(String(b.bytes), 11)}${pad(`${b.durationMs} ms, ${mbps(b.bytes, b.durationMs)} MB/s`, 20)}${pad(String(damaged[r.component]), 9)}${pad(`${r.output.restoreDurationMs} ms`, 10)}${r.match && r.output.fingerprintMatch ? 'match' : 'MISMATCH'}`,
+      );
+    }
+    const events = harness.events.map((e) => e.DetailType);
+    lines.push(`  events: ${events.filter((e) => e === 'Backup Succeeded').length} Backup Succeeded, ${events.filter((e) => e === 'Restore Succeeded').length} Restore Succeeded, ${events.filter((e) => e.endsWith('Failed')).length} failed`, '');
+    process.stdout.write(lines.join('\n'));
+    if (restores.some((r) => !r.match)) process.exitCode = 1;
   } finally {
     await Promise.all(servers.map((s) => s.stop()));
     say('stopped the servers and removed their data');

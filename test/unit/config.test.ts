@@ -75,9 +75,18 @@ describe('parseBackupConfig: the runbook example', () => {
     expect(componentsOfGroup(parseBackupConfig(RUNBOOK_YAML), 'database')).toEqual(['postgres']);
   });
 
-  test(`the repository's ${DEFAULT_CONFIG_FILE} loads, and equals the runbook example (its extensions are the defaults)`, () => {
+  test(`the repository's ${DEFAULT_CONFIG_FILE} loads: the runbook example with its defaults, plus the NCA's memory stores`, () => {
     const config = loadBackupConfig(path.join(__dirname, '..', '..', DEFAULT_CONFIG_FILE));
-    expect(config).toEqual(RUNBOOK_CONFIG);
+    expect(config).toEqual({
+      ...RUNBOOK_CONFIG,
+      sources: {
+        ...RUNBOOK_CONFIG.sources,
+        redis: { db: 0, keyPatterns: ['*'] },
+        mongodb: { database: 'neuroca_episodic' },
+        vector: { database: 'neuroca_db', table: 'semantic_memory' },
+        memory: { tiers: ['working', 'episodic', 'semantic'], workingNamespace: 'working', episodicCollection: 'memories' },
+      },
+    });
     expect(config.network).toBeUndefined();
   });
 
