@@ -3,33 +3,22 @@
  * working memory through sources.redis, episodic through sources.mongodb, semantic through
  * sources.vector. Local runs override each with NCA_REDIS_URL, NCA_MONGODB_URL and NCA_VECTOR_URL
  * (falling back to NCA_POSTGRES_URL). Passwords live only in these objects and the clients made from
- * them; logs and errors show `describe*()` (host, port, names). Deliberately small: the redis and
- * mongodb components' own connect functions may replace these helpers.
+ * them; logs and errors show `describe*()` (host, port, names). The stores are reached exactly as the
+ * redis, mongodb and vector components reach them.
  */
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import Redis, { type RedisOptions } from 'ioredis';
 import { MongoClient } from 'mongodb';
 import { MEMORY_TIERS, type MemoryRuntimeSource, type MemoryTier } from '../../../infra/config/types';
 import { InvalidInputError, TransientError } from '../../core/errors';
+import { connectMongo, type MongoTarget } from '../mongodb/connection';
 import { connectPostgres, quoteIdent, type PostgresTarget } from '../postgres/connection';
+import { connectRedis, type RedisTarget } from '../redis/connection';
 import { COMPONENT } from './format';
 
-export interface RedisConnection {
-  readonly host: string;
-  readonly port: number;
-  readonly username?: string;
-  /** Never logged. */
-  readonly password?: string;
-  readonly tls: boolean;
-  readonly db: number;
-}
-
-export interface MongoConnection {
-  /** mongodb:// or mongodb+srv:// URI, possibly with credentials: never logged. */
-  readonly uri: string;
-  /** Hosts only, for logs and errors. */
-  readonly hosts: string;
-}
+/** Working memory's store: the redis component's connection (its keyPatterns are not used here). */
+export type RedisConnection = RedisTarget;
+/** Episodic memory's store: the mongodb component's connection. */
+export type MongoConnection = MongoTarget;
 
 export interface TableName {
   readonly schema: string;
@@ -46,109 +35,6 @@ export interface MemoryTarget {
 
 export type SecretFetcher = (secretArn: string) => Promise<string>;
 
-const fetchFromSecretsManager: SecretFetcher = async (secretArn) => {
-  const value = await new SecretsManagerClient({}).send(new GetSecretValueCommand({ SecretId: secretArn }));
-  if (!value.SecretString) throw new InvalidInputError(`secret ${secretArn} has no SecretString.`, { component: COMPONENT });
-  return value.SecretString;
-};
-
-async function secretJson(fetchSecret: SecretFetcher, secretArn: string, shape: string): Promise<Record<string, unknown>> {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(await fetchSecret(secretArn));
-  } catch (error) {
-    if (!(error instanceof SyntaxError)) throw error;
-  }
-  if (typeof parsed !== 'object' || parsed === null) {
-    throw new InvalidInputError(`secret ${secretArn} is not JSON with ${shape}.`, { component: COMPONENT });
-  }
-  return parsed as Record<string, unknown>;
-}
-
-function parseUrl(url: string, what: string): URL {
-  try {
-    return new URL(url);
-  } catch {
-    // Never echo the URL: it may carry a password.
-    throw new InvalidInputError(`the ${what} connection URL is not a valid URL.`, { component: COMPONENT });
-  }
-}
-
-function redisFromUrl(url: string, db: number, passwordFallback?: string): RedisConnection {
-  const parsed = parseUrl(url, 'Redis');
-  if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') {
-    throw new InvalidInputError('the Redis connection URL must start with redis:// or rediss://.', { component: COMPONENT });
-  }
-  return {
-    host: decodeURIComponent(parsed.hostname) || '127.0.0.1',
-    port: Number(parsed.port || 6379),
-    username: parsed.username ? decodeURIComponent(parsed.username) : undefined,
-    password: parsed.password ? decodeURIComponent(parsed.password) : passwordFallback,
-    tls: parsed.protocol === 'rediss:',
-    db,
-  };
-}
-
-async function connectRedis(source: NonNullable<MemoryRuntimeSource['redis']>, env: NodeJS.ProcessEnv, fetchSecret: SecretFetcher): Promise<RedisConnection> {
-  const db = source.db ?? 0;
-  if (env.NCA_REDIS_URL) return redisFromUrl(env.NCA_REDIS_URL, db);
-  if (source.secretArn) {
-    const secret = await secretJson(fetchSecret, source.secretArn, 'host, port, username, password and tls');
-    if (typeof secret.host !== 'string') {
-      throw new InvalidInputError(`secret ${source.secretArn} lacks host.`, { component: COMPONENT, hint: 'Store {"host", "port", "username"?, "password"?, "tls"?}.' });
-    }
-    return {
-      host: secret.host,
-      port: Number(secret.port ?? 6379),
-      username: typeof secret.username === 'string' ? secret.username : undefined,
-      password: typeof secret.password === 'string' ? secret.password : undefined,
-      // ElastiCache and MemoryDB only accept AUTH over TLS: on unless the secret says otherwise.
-      tls: secret.tls !== false,
-      db,
-    };
-  }
-  if (source.url) return redisFromUrl(source.url, db, env.REDISCLI_AUTH);
-  throw new InvalidInputError('no connection for Redis (working memory).', {
-    component: COMPONENT,
-    hint: 'Set backup.sources.redis.secret_arn (AWS) or NCA_REDIS_URL (local runs).',
-  });
-}
-
-function mongoHosts(uri: string): string {
-  const match = /^mongodb(?:\+srv)?:\/\/(?:[^@/]*@)?([^/?]+)/.exec(uri);
-  return match ? match[1] : 'MongoDB';
-}
-
-async function connectMongo(source: NonNullable<MemoryRuntimeSource['mongodb']>, env: NodeJS.ProcessEnv, fetchSecret: SecretFetcher): Promise<MongoConnection> {
-  const fromUri = (uri: string): MongoConnection => {
-    if (!/^mongodb(\+srv)?:\/\//.test(uri)) {
-      throw new InvalidInputError('the MongoDB connection URL must start with mongodb:// or mongodb+srv://.', { component: COMPONENT });
-    }
-    return { uri, hosts: mongoHosts(uri) };
-  };
-  if (env.NCA_MONGODB_URL) return fromUri(env.NCA_MONGODB_URL);
-  if (source.secretArn) {
-    const secret = await secretJson(fetchSecret, source.secretArn, 'uri, or host, port, username and password');
-    if (typeof secret.uri === 'string') return fromUri(secret.uri);
-    if (typeof secret.host !== 'string') {
-      throw new InvalidInputError(`secret ${source.secretArn} has neither uri nor host.`, {
-        component: COMPONENT,
-        hint: 'Store {"uri"} or {"host", "port", "username", "password", "ssl"?} (DocumentDB style).',
-      });
-    }
-    const credentials =
-      typeof secret.username === 'string' ? `${encodeURIComponent(secret.username)}:${encodeURIComponent(String(secret.password ?? ''))}@` : '';
-    const tls = secret.ssl !== false;
-    const uri = `mongodb://${credentials}${secret.host}:${Number(secret.port ?? 27017)}/?tls=${tls}${credentials ? '&authSource=admin' : ''}`;
-    return { uri, hosts: `${secret.host}:${Number(secret.port ?? 27017)}` };
-  }
-  if (source.url) return fromUri(source.url);
-  throw new InvalidInputError('no connection for MongoDB (episodic memory).', {
-    component: COMPONENT,
-    hint: 'Set backup.sources.mongodb.secret_arn (AWS) or NCA_MONGODB_URL (local runs).',
-  });
-}
-
 export function parseTableName(table: string): TableName {
   const dot = table.indexOf('.');
   return dot === -1 ? { schema: 'public', name: table } : { schema: table.slice(0, dot), name: table.slice(dot + 1) };
@@ -160,7 +46,7 @@ export function qualifiedTable(table: TableName): string {
 
 const STORE_OF: Record<MemoryTier, 'redis' | 'mongodb' | 'vector'> = { working: 'redis', episodic: 'mongodb', semantic: 'vector' };
 
-export async function connectMemory(source: MemoryRuntimeSource, env: NodeJS.ProcessEnv, fetchSecret: SecretFetcher = fetchFromSecretsManager): Promise<MemoryTarget> {
+export async function connectMemory(source: MemoryRuntimeSource, env: NodeJS.ProcessEnv, fetchSecret?: SecretFetcher): Promise<MemoryTarget> {
   const requested = source.tiers ?? MEMORY_TIERS;
   const tiers = MEMORY_TIERS.filter((tier) => requested.includes(tier));
   if (tiers.length === 0) {
@@ -255,7 +141,7 @@ export async function withRedis<T>(redis: RedisConnection, use: (client: Redis) 
 }
 
 export async function openMongo(mongo: MongoConnection): Promise<MongoClient> {
-  const client = new MongoClient(mongo.uri, { serverSelectionTimeoutMS: 10_000, appName: 'nca-backup' });
+  const client = new MongoClient(mongo.url, { ...mongo.clientOptions, serverSelectionTimeoutMS: 10_000, appName: 'nca-backup' });
   try {
     await client.connect();
     return client;
