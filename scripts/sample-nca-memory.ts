@@ -10,7 +10,8 @@
  * The same options always give the same items, ids and embeddings.
  */
 import Redis from 'ioredis';
-import { MongoClient } from 'mongodb';
+import { MongoClient, type IndexDescription } from 'mongodb';
+import { EPISODIC_INDEXES } from '../functions/components/memory/episodic';
 import { Client } from 'pg';
 
 export interface SampleStores {
@@ -189,14 +190,7 @@ async function loadEpisodic(url: string, items: SampleItem[], database: string, 
   await client.connect();
   try {
     const coll = client.db(database).collection(collection);
-    await coll.createIndexes([
-      { key: { memory_id: 1 }, name: 'memory_id_1', unique: true },
-      { key: { created_at: 1 }, name: 'created_at_1' },
-      { key: { importance: 1 }, name: 'importance_1' },
-      { key: { tags: 1 }, name: 'tags_1' },
-      { key: { last_accessed: 1 }, name: 'last_accessed_1' },
-      { key: { 'content.text': 'text', 'content.summary': 'text' }, name: 'content_text' },
-    ]);
+    await coll.createIndexes([...EPISODIC_INDEXES] as IndexDescription[]);
     // As pymongo stores the NCA's datetimes: BSON dates, in the metadata and at the top level.
     const date = (value: unknown) => (typeof value === 'string' ? new Date(value) : value);
     const docs = items.map((item) => ({
