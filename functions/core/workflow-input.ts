@@ -103,6 +103,9 @@ export function parseComponentOptions(component: ComponentName, raw: unknown): R
   if (typeof raw !== 'object' || Array.isArray(raw)) {
     throw new InvalidInputError('options must be a JSON object of restore options.', { component });
   }
+  if ('targetDatabase' in raw) {
+    throw new InvalidInputError('options.targetDatabase is not an option: give targetDatabase at the top level of the input.', { component });
+  }
   const parse = RESTORE_OPTION_PARSERS[component];
   if (!parse) {
     const given = Object.keys(raw);
@@ -112,7 +115,8 @@ export function parseComponentOptions(component: ComponentName, raw: unknown): R
   return { ...parse(raw as Record<string, unknown>) };
 }
 
-const DATABASE_NAME = /^[A-Za-z_][A-Za-z0-9_$-]{0,62}$/;
+/** A database name, or a Redis database index ("3"). */
+const DATABASE_NAME = /^[A-Za-z0-9_][A-Za-z0-9_$-]{0,62}$/;
 
 /** Checks a restore execution's input before anything is read or touched. */
 export function parseRestoreInput(config: RuntimeConfig, input: unknown): RestoreInput {

@@ -457,6 +457,9 @@ describe('memory tiers: empty stores and connections', () => {
     const failure = memory.targetExists(unreachable);
     await expect(failure).rejects.toMatchObject({ name: 'TransientError', message: expect.stringContaining('127.0.0.1:1') });
     await expect(failure).rejects.not.toThrow(/pw-never-shown/);
+    // A database index the server lacks is refused, never silently replaced by db 0.
+    const noSuchDb = await connectMemory({ ...s.source, tiers: ['working'], redis: { db: 200, keyPatterns: ['*'] } }, { NCA_REDIS_URL: redis.url });
+    await expect(memory.targetExists(noSuchDb)).rejects.toThrow(/cannot select database 200/);
     expect(memoryEntry.retarget(s.target, { targetDatabase: 'memory-tiers' })).toBe(s.target);
     expect(() => memoryEntry.retarget(s.target, { targetDatabase: 'sandbox' })).toThrow(/targetDatabase 'sandbox' cannot apply to the memory tiers/);
 

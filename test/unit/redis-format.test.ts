@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { IntegrityError, InvalidInputError, VersionMismatchError } from '../../functions/core/errors';
 import { checkRestoreCompatibility, oldestServerFor, rdbVersionForServer, type ServerFacts } from '../../functions/components/redis/compatibility';
-import { connectRedis, describeTarget, parseTargetDatabase } from '../../functions/components/redis/connection';
+import { connectRedis, describeTarget, parseTargetDatabase, type RedisTarget } from '../../functions/components/redis/connection';
 import { canonicalDigest, canonicalItems, FingerprintBuilder } from '../../functions/components/redis/digest';
 import {
   DUMP_MAGIC,
@@ -23,7 +23,7 @@ import { compileGlob, globMatch } from '../../functions/components/redis/glob';
 import { KeyScope, parseRedisRestoreOptions } from '../../functions/components/redis/options';
 import { decodeStringPayload, lzfDecompress, payloadRdbVersion } from '../../functions/components/redis/payload';
 import { KeySet } from '../../functions/components/redis/scan';
-import { redisEntry } from '../../functions/components/redis';
+import { checkReplaceScope, redisEntry } from '../../functions/components/redis';
 
 const header: DumpHeader = { db: 0, keyPatterns: ['*'], serverVersion: '7.0.15', rdbVersion: 10, createdAt: '2026-01-01T00:00:00.000Z' };
 
@@ -322,5 +322,23 @@ describe('redis connection settings', () => {
     await expect(connectRedis({ ...source, secretArn: 'arn:x' }, {}, async () => '{oops')).rejects.toThrow(/secret arn:x is not JSON/);
     await expect(connectRedis({ ...source, secretArn: 'arn:x' }, {}, async () => '{"port": 1}')).rejects.toThrow(/secret arn:x lacks host/);
     await expect(connectRedis({ db: -1, keyPatterns: ['*'] }, { NCA_REDIS_URL: 'redis://h' })).rejects.toThrow(/backup\.sources\.redis\.db must be a database index/);
+  });
+});
+
+describe('replace scope against what the safety backup saves', () => {
+  const target = (keyPatterns: string[]) => ({ host: 'h', port: 1, tls: false, db: 0, keyPatterns }) as RedisTarget;
+  const source = (keyPatterns: string[]) => ({ serverVersion: '7.0.15', serverMajor: 7, database: 'db0', keyPatterns });
+
+  test('allowed: a deployment saving every key, the same patterns, a key pattern among them, or a merge', () => {
+    expect(() => checkReplaceScope(source(['*']), target(['*']), {})).not.toThrow();
+    expect(() => checkReplaceScope(source(['memory:*']), target(['memory:*', 'session:*']), {})).not.toThrow();
+    expect(() => checkReplaceScope(source(['*']), target(['memory:*']), { keyPattern: 'memory:*' })).not.toThrow();
+    expect(() => checkReplaceScope(source(['*']), target(['memory:*']), { mode: 'merge' })).not.toThrow();
+  });
+
+  test('refused: a backup of every key replaced where only memory:* keys are saved first', () => {
+    expect(() => checkReplaceScope(source(['*']), target(['memory:*']), {})).toThrow(
+      /a replace restore would clear keys matching \*, but the safety backup only saves memory:\*/,
+    );
   });
 });

@@ -53,6 +53,10 @@ describe('parseRestoreInput', () => {
     });
   });
 
+  test('a Redis database index is a target database too', () => {
+    expect(parseRestoreInput(config, { component: 'postgres', backupId: 'latest', targetDatabase: '3' }).targetDatabase).toBe('3');
+  });
+
   test.each([
     [{ component: 'mysql', backupId: 'latest' }, /component 'mysql' is not a configured component; configured: postgres/],
     [{ component: 'postgres' }, /backupId is required/],
@@ -61,6 +65,7 @@ describe('parseRestoreInput', () => {
     [{ component: 'postgres', backupId: 'latest', target: 'db' }, /unknown input field 'target'/],
     [{ component: 'postgres', backupId: 'latest', options: { mode: 'merge' } }, /component postgres takes no restore options; got options.mode/],
     [{ component: 'postgres', backupId: 'latest', options: ['merge'] }, /options must be a JSON object/],
+    [{ component: 'postgres', backupId: 'latest', options: { targetDatabase: 'x' } }, /options.targetDatabase is not an option: give targetDatabase at the top level/],
   ])('rejects %j', (input, message) => {
     expect(() => parseRestoreInput(config, input)).toThrow(message);
   });

@@ -106,7 +106,6 @@ export async function openRedis(redis: RedisConnection, options: RedisOptions = 
     port: redis.port,
     username: redis.username,
     password: redis.password,
-    db: redis.db,
     tls: redis.tls ? {} : undefined,
     lazyConnect: true,
     connectTimeout: 10_000,
@@ -120,7 +119,6 @@ export async function openRedis(redis: RedisConnection, options: RedisOptions = 
   client.on('error', () => undefined);
   try {
     await client.connect();
-    return client;
   } catch (error) {
     // A failed connect has already closed; disconnect() would now wait out its 2 s disconnectTimeout.
     if (client.status !== 'end') client.disconnect();
@@ -129,6 +127,20 @@ export async function openRedis(redis: RedisConnection, options: RedisOptions = 
     if (TRANSIENT.test(message)) throw new TransientError(`cannot reach Redis at ${where}.`, { component: COMPONENT });
     throw new InvalidInputError(`cannot connect to Redis at ${where}: ${message.replace(/\S+@/g, '')}.`, { component: COMPONENT });
   }
+  if (redis.db !== 0) {
+    // SELECT explicitly: given as ioredis's `db` option, a refused SELECT is only logged and the client
+    // stays on db 0, where a restore would then rewrite the wrong keys.
+    try {
+      await client.select(redis.db);
+    } catch (error) {
+      client.disconnect();
+      throw new InvalidInputError(`Redis at ${describeRedis(redis)} cannot select database ${redis.db}: ${(error as Error).message}.`, {
+        component: COMPONENT,
+        hint: 'Check backup.sources.redis.db against the server\'s `databases` setting.',
+      });
+    }
+  }
+  return client;
 }
 
 export async function withRedis<T>(redis: RedisConnection, use: (client: Redis) => Promise<T>): Promise<T> {

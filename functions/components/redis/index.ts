@@ -4,6 +4,7 @@
  * canonical values per key type; RDB version checks before anything is written.
  */
 import type { ComponentEntry } from '../index';
+import { InvalidInputError } from '../../core/errors';
 import type { Component, SourceInfo } from '../types';
 import { backupRedis, sourceInfo } from './backup';
 import { checkRestoreCompatibility, serverFacts } from './compatibility';
@@ -54,6 +55,23 @@ async function targetHasKeys(target: RedisTarget): Promise<boolean> {
   });
 }
 
+/**
+ * A replace restore clears the backup's key scope, but the safety backup before it saves the scope this
+ * deployment is configured with. When the two differ (the patterns changed since the backup), the clear
+ * could remove keys no backup holds: refuse before anything runs, and say what works instead.
+ */
+export function checkReplaceScope(source: SourceInfo, target: RedisTarget, options: RedisRestoreOptions): void {
+  if ((options.mode ?? 'replace') !== 'replace' || target.keyPatterns.includes('*')) return;
+  const backedUp = Array.isArray(source.keyPatterns) ? (source.keyPatterns as string[]) : ['*'];
+  const cleared = options.keyPattern ? [options.keyPattern] : backedUp;
+  const saved = new Set(target.keyPatterns);
+  if (cleared.every((pattern) => saved.has(pattern))) return;
+  throw new InvalidInputError(
+    `a replace restore would clear keys matching ${cleared.join(', ')}, but the safety backup only saves ${target.keyPatterns.join(', ')} (backup.sources.redis.key_patterns).`,
+    { component: 'redis', hint: `Restore with options {"mode": "merge"}, or with a keyPattern among ${target.keyPatterns.join(', ')}.` },
+  );
+}
+
 export const redis: Component<RedisTarget, RedisRestoreOptions> = {
   name: 'redis',
   group: 'database',
@@ -73,7 +91,8 @@ export const redis: Component<RedisTarget, RedisRestoreOptions> = {
 
   fingerprint: fingerprintRedis,
 
-  async checkCompatibility(source: SourceInfo, target: RedisTarget) {
+  async checkCompatibility(source: SourceInfo, target: RedisTarget, options?: RedisRestoreOptions) {
+    checkReplaceScope(source, target, options ?? {});
     const facts = await withRedis(target, async (client) => {
       try {
         return await serverFacts(client, target.db);
