@@ -206,4 +206,29 @@ describe('memory stores on Fargate', () => {
     // Merge writes back what the backup holds; keys deleted since are back, so the keyspace is as before.
     expect(await fingerprintOf(config, 'redis')).toEqual(before);
   });
+
+  test('MongoDB, the vector table and the memory export run on Fargate too, and restore there', async () => {
+    const { harness, config } = await setup({ force: 'fargate' });
+    const before = { mongodb: await fingerprintOf(config, 'mongodb'), vector: await fingerprintOf(config, 'vector'), memory: await fingerprintOf(config, 'memory') };
+    const database = await harness.run('backup', { group: 'database', components: ['mongodb', 'vector'] });
+    expectSucceeded(database);
+    expect(database.output.components.map((c: { runner: string }) => c.runner)).toEqual(['fargate', 'fargate']);
+    const tiers = await harness.run('backup', { group: 'memory_tiers' });
+    expectSucceeded(tiers);
+    expect(tiers.output.components).toEqual([expect.objectContaining({ component: 'memory', runner: 'fargate' })]);
+
+    await damageSampleMemory({ mongoUrl: stores.mongoUrl, postgresUrl: stores.postgresUrl });
+    for (const component of ['mongodb', 'vector'] as const) {
+      const restore = await harness.run('restore', { component, backupId: 'latest' });
+      expectSucceeded(restore);
+      expect(restore.output).toMatchObject({ runner: 'fargate', fingerprintMatch: true });
+      expect(await fingerprintOf(config, component)).toEqual(before[component]);
+    }
+    await damageSampleMemory({ mongoUrl: stores.mongoUrl, postgresUrl: stores.postgresUrl });
+    expect(await fingerprintOf(config, 'memory')).not.toEqual(before.memory);
+    const memory = await harness.run('restore', { component: 'memory', backupId: 'latest', options: { tiers: ['episodic', 'semantic'] } });
+    expectSucceeded(memory);
+    expect(memory.output).toMatchObject({ runner: 'fargate', fingerprintMatch: true });
+    expect(await fingerprintOf(config, 'memory')).toEqual(before.memory);
+  });
 });
