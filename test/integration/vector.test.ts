@@ -270,7 +270,10 @@ describe('vector restores that must not write', () => {
     await loadSemantic(db, 50, { dimension: 384 });
     const t = await target(db);
     const before = await vector.fingerprint(t);
-    const { artifacts } = await backupOf(sample);
+    const { artifacts, result } = await backupOf(sample);
+    // The compatibility step refuses it already, from the manifest alone: the workflow stops before the safety backup.
+    await expect(vector.checkCompatibility(result.source, t, {})).rejects.toThrow(/dimension 768; the existing table .* dimension 384/);
+    await expect(vector.checkCompatibility(result.source, t, { allowDimensionChange: true })).resolves.toMatchObject({ targetVersion: expect.any(String) });
     const failure = vector.restore(artifacts.source(), t, {}, quiet);
     await expect(failure).rejects.toThrow(VersionMismatchError);
     await expect(failure).rejects.toThrow(
@@ -289,6 +292,7 @@ describe('vector restores that must not write', () => {
     const t = await target(db);
     const before = await vector.fingerprint(t);
     const { artifacts, result } = await backupOf(sample);
+    await expect(vector.checkCompatibility(result.source, t, {})).rejects.toThrow(/embedding_model "nomic-embed-text-v1\.5"/);
     const failure = vector.restore(artifacts.source(), t, { allowDimensionChange: true }, quiet);
     await expect(failure).rejects.toThrow(VersionMismatchError);
     await expect(failure).rejects.toThrow(/embedding_model "nomic-embed-text-v1\.5"; the existing table .* holds embeddings of "text-embedding-3-small"/);

@@ -13,7 +13,7 @@ import { FUNCTIONS, workflowHarness, type WorkflowHarness, type WorkflowResult }
 import { startRedis, type RunningServer } from '../../scripts/local-servers';
 import { damageSampleMemory, loadSampleMemory, type SampleStores } from '../../scripts/sample-nca-memory';
 import { startMongoWireServer } from '../support/mongo-wire-server';
-import { createDatabase, testPostgresUrl, urlFor } from '../support/postgres-db';
+import { createDatabase, sql, testPostgresUrl, urlFor } from '../support/postgres-db';
 import { createTestBucket, testS3Client, TEST_KMS_KEY } from '../support/s3';
 
 function expectSucceeded(result: WorkflowResult): void {
@@ -165,6 +165,22 @@ describe('memory stores through the state machines', () => {
     expect(restore.cause).toMatch(/options\.tiers/);
     expect(restore.cause).toMatch(/longterm/);
     expect(harness.calls.slice(calls).map((c) => c.payload?.operation).filter(Boolean)).toEqual([]);
+  });
+
+  test('a vector restore over a table of another dimension stops at CheckCompatibility, before the safety backup', async () => {
+    await sql(database, `CREATE TABLE semantic_other (id text PRIMARY KEY, embedding real[], metadata jsonb)`);
+    await sql(database, `INSERT INTO semantic_other VALUES ('x', array_fill(0.25::real, ARRAY[8]), '{}')`);
+    const calls = harness.calls.length;
+    const refused = await harness.run('restore', { component: 'vector', backupId: 'latest', options: { targetTable: 'semantic_other' } });
+    expect(refused.status).toBe('FAILED');
+    expect(refused.error).toBe('VersionMismatchError');
+    expect(refused.cause).toMatch(/dimension 48; the existing table public.semantic_other .* dimension 8/);
+    expect(harness.calls.slice(calls).map((c) => c.payload?.operation)).not.toContain('safety-backup');
+    expect(await sql(database, 'SELECT count(*)::int AS n FROM semantic_other')).toEqual([{ n: 1 }]);
+
+    const allowed = await harness.run('restore', { component: 'vector', backupId: 'latest', options: { targetTable: 'semantic_other', allowDimensionChange: true } });
+    expectSucceeded(allowed);
+    expect(allowed.output).toMatchObject({ fingerprintMatch: true, details: { table: 'public.semantic_other', dimension: DIMENSION } });
   });
 
   test('a corrupted MongoDB artifact fails at VerifyArtifacts and leaves the episodic store untouched', async () => {

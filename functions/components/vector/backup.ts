@@ -100,6 +100,9 @@ export async function backupVector(target: VectorTarget, sink: ArtifactSink, log
       dimension: definition.embedding.dimension,
       embeddingModel: definition.embeddingModel,
       embeddingModels: definition.embeddingModels,
+      // Named so the compatibility step can inspect the table a restore would replace, before anything runs.
+      embeddingColumn: definition.embedding.column,
+      metadataColumn: definition.metadataColumn,
       rows: stats.rows,
       format: ROWS_FORMAT,
       ...(pgvector ? { pgvector } : {}),

@@ -7,7 +7,7 @@
 import type { Component, SourceInfo } from '../types';
 import type { ComponentEntry, RestoreTargetOptions } from '../index';
 import { backupVector } from './backup';
-import { checkServerVersion, serverVersion } from './compatibility';
+import { checkEmbeddingSpace, checkServerVersion, serverVersion } from './compatibility';
 import {
   COMPONENT,
   connectVector,
@@ -21,7 +21,7 @@ import {
   type VectorTarget,
 } from './connection';
 import { parseVectorRestoreOptions, type VectorRestoreOptions } from './options';
-import { restoreVector } from './restore';
+import { existingEmbeddingSpace, restoreVector } from './restore';
 import { fingerprintTable } from './scan';
 import { relationSql } from './sql';
 import { pgvectorVersion, requireTable, tableExists } from './table';
@@ -39,6 +39,27 @@ async function guard<T>(action: string, run: () => Promise<T>): Promise<T> {
   } catch (error) {
     throw serverError(error, action);
   }
+}
+
+/**
+ * The dimension/model guard at the compatibility step, so a refused restore stops before the safety
+ * backup. The Restore step checks again against the definition artifact (and for backups whose manifest
+ * predates the column names here).
+ */
+async function checkReplacedTable(source: SourceInfo, target: VectorTarget, options: VectorRestoreOptions): Promise<void> {
+  if (typeof source.embeddingColumn !== 'string') return;
+  const exists = await vector.targetExists(target);
+  if (!exists) return;
+  const existing = await guard(`lookup of ${describeVectorTarget(target)}`, () =>
+    withVectorClient(target, (client) =>
+      existingEmbeddingSpace(client, target, { embedding: { column: source.embeddingColumn as string }, metadataColumn: (source.metadataColumn as string | null) ?? null }),
+    ),
+  );
+  checkEmbeddingSpace(
+    { dimension: typeof source.dimension === 'number' ? source.dimension : null, models: Array.isArray(source.embeddingModels) ? (source.embeddingModels as string[]) : [] },
+    { ...existing, table: `${qualifiedName(target)} in database "${target.database}"` },
+    options,
+  );
 }
 
 export const vector: Component<VectorTarget, VectorRestoreOptions> = {
@@ -69,10 +90,11 @@ export const vector: Component<VectorTarget, VectorRestoreOptions> = {
       withVectorClient(target, async (client) => (await fingerprintTable(client, target, target.database)).fingerprint),
     ),
 
-  async checkCompatibility(_source: SourceInfo, target: VectorTarget) {
+  async checkCompatibility(source: SourceInfo, target: VectorTarget, options?: VectorRestoreOptions) {
     // The target database may not exist yet (restore into a new name): ask the maintenance database.
     const server = await guard(`version check of ${describeVectorTarget(target)}`, () => withVectorClient(target, serverVersion, MAINTENANCE_DATABASE));
     checkServerVersion(server, 'target');
+    await checkReplacedTable(source, target, options ?? {});
     return { targetVersion: server.serverVersion };
   },
 

@@ -96,7 +96,11 @@ export async function readDefinition(source: ArtifactSource): Promise<VectorTabl
 }
 
 /** What the table about to be replaced holds: the dimension of its embeddings and their models. */
-async function existingEmbeddingSpace(client: Client, name: TableName, definition: VectorTableDefinition): Promise<EmbeddingSpace> {
+export async function existingEmbeddingSpace(
+  client: Client,
+  name: TableName,
+  definition: { readonly embedding: { readonly column: string }; readonly metadataColumn: string | null },
+): Promise<EmbeddingSpace> {
   const relation = relationSql(name);
   const column = await client.query<{ typmod: number; is_pgvector: boolean; element: string | null; metadata: boolean }>(
     `SELECT a.atttypmod AS typmod, t.typname = 'vector' AS is_pgvector, et.typname AS element,
