@@ -400,6 +400,10 @@ describe('memory tiers: consistency, snapshots and source data problems', () => 
     await expect(wrong).rejects.toThrow(`the backup's semantic embeddings have ${DIMENSION} dimensions; the target table ${other.pgDatabase}.public.semantic_memory holds ${DIMENSION * 2}-dimensional embeddings.`);
     // Not restoring the semantic tier, the table's dimension does not matter.
     await expect(memory.checkCompatibility(result.source, other.target, { tiers: ['working'] })).resolves.toBeDefined();
+    // A tier the backup lacks is refused here too, before the workflow's safety backup.
+    await expect(memory.checkCompatibility({ ...result.source, tiers: ['working', 'episodic'] }, s.target, { tiers: ['semantic'] })).rejects.toThrow(
+      /options\.tiers: the backup holds no semantic tier \(it has working, episodic\)/,
+    );
     // The restore itself refuses too (it learns the artifact's dimension while staging) and changes nothing.
     const before = await storeState(other);
     await expect(memory.restore((await backupOf(s.target)).artifacts.source(), other.target, {}, quiet)).rejects.toThrow(VersionMismatchError);

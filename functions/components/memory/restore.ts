@@ -27,9 +27,8 @@ export function tiersInBackup(source: ArtifactSource): MemoryTier[] {
 }
 
 /** The tiers a restore writes, refused before anything is written when the backup or the target lacks one. */
-export function restoreTiers(source: ArtifactSource, target: MemoryTarget, options: { tiers?: unknown }): MemoryTier[] {
-  const available = tiersInBackup(source);
-  const tiers = options.tiers === undefined ? available : parseTiers(options.tiers);
+export function restoreTiers(available: readonly MemoryTier[], target: MemoryTarget, options: { tiers?: unknown }): MemoryTier[] {
+  const tiers = options.tiers === undefined ? [...available] : parseTiers(options.tiers);
   if (tiers.length === 0) throw new InvalidInputError('the backup holds no memory tier artifact.', { component: COMPONENT });
   for (const tier of tiers) {
     if (!available.includes(tier)) {
@@ -60,6 +59,8 @@ export async function checkMemoryCompatibility(source: SourceInfo, target: Memor
       hint: 'Restore with the nca-backup release that wrote the backup, or a newer one.',
     });
   }
+  // A tier the backup or the target lacks is refused here, before the safety backup and any write.
+  if (Array.isArray(source.tiers)) restoreTiers(source.tiers as MemoryTier[], target, { tiers });
   const semantic = source.semantic as { dimension?: number | null } | undefined;
   const restoresSemantic = (tiers ?? (source.tiers as MemoryTier[] | undefined) ?? []).includes('semantic');
   if (restoresSemantic && target.semantic) await checkSemanticDimension(target.semantic, semantic?.dimension ?? null);
@@ -89,7 +90,7 @@ function firstFailure(failures: unknown[]): unknown {
 }
 
 export async function restoreMemory(source: ArtifactSource, target: MemoryTarget, options: { tiers?: unknown }, log: Logger): Promise<ComponentRestoreResult> {
-  const tiers = restoreTiers(source, target, options);
+  const tiers = restoreTiers(tiersInBackup(source), target, options);
   const opened = await Promise.allSettled(tiers.map((tier) => openStager(target, tier)));
   const stagers = opened.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
   const openFailure = opened.find((r): r is PromiseRejectedResult => r.status === 'rejected');
@@ -189,7 +190,7 @@ const same = (a?: FingerprintEntry, b?: FingerprintEntry) => a !== undefined && 
  * (from the artifact) and the store's, and the rest must match exactly.
  */
 export async function verifyMemoryRestore(expected: Fingerprint, source: ArtifactSource, target: MemoryTarget, options: { tiers?: unknown }): Promise<RestoreVerification> {
-  const tiers = restoreTiers(source, target, options);
+  const tiers = restoreTiers(tiersInBackup(source), target, options);
   const actual = await fingerprintMemory(target, tiers);
   const differences: { object: string; expected?: FingerprintEntry; actual?: FingerprintEntry; problem?: string }[] = [];
   const details: Record<string, unknown> = {};
