@@ -18,7 +18,7 @@ import { createS3Client } from '../functions/core/storage';
 import { compareFingerprints } from '../functions/core/fingerprint-diff';
 import { startMongoWireServer } from '../test/support/mongo-wire-server';
 import { startPostgres, startRedis, startS3 } from './local-servers';
-import { FUNCTIONS, workflowHarness, type WorkflowResult } from './local-workflows';
+import { localWorker, workflowHarness, type WorkflowResult } from './local-workflows';
 import { damageSampleDatabase, loadSampleNcaDatabase } from './sample-nca-db';
 import { damageSampleMemory, loadSampleMemory } from './sample-nca-memory';
 
@@ -53,17 +53,10 @@ async function main(): Promise<void> {
     const sample = await loadSampleMemory(stores, { items: 3000, dimension: 768, otherDimensionItems: false });
 
     await createS3Client({ endpoint: s3.endpoint }).send(new CreateBucketCommand({ Bucket: base.bucket }));
-    const worker = (component: string) => ({
-      functionName: FUNCTIONS.worker(component),
-      taskDefinitionArn: `arn:aws:ecs:local:task-definition/worker-${component}`,
-      containerName: 'worker',
-      subnets: [],
-      securityGroups: [],
-    });
     const config: RuntimeConfig = {
       ...base,
       components: Object.fromEntries(
-        COMPONENTS.filter((name) => base.components[name]).map((name) => [name, { ...base.components[name]!, worker: worker(name) }]),
+        COMPONENTS.filter((name) => base.components[name]).map((name) => [name, { ...base.components[name]!, worker: localWorker(name) }]),
       ) as RuntimeConfig['components'],
     };
     const env = { NCA_S3_ENDPOINT: s3.endpoint, NCA_POSTGRES_URL: pg.url, NCA_REDIS_URL: redis.url, NCA_MONGODB_URL: mongo.url, NCA_VECTOR_URL: pg.url };

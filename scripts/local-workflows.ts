@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { StateMachine } from 'aws-local-stepfunctions';
-import type { RuntimeConfig } from '../functions/core/runtime-config';
+import type { RuntimeConfig, WorkerRef } from '../functions/core/runtime-config';
 import type { EventEntry } from '../functions/core/events';
 import { handler as planHandler } from '../functions/handlers/plan';
 import { handler as finalizeHandler } from '../functions/handlers/finalize';
@@ -23,6 +23,17 @@ export const FUNCTIONS = {
   resolve: `${ACCOUNT}:nca-resolve-restore`,
   worker: (component: string) => `${ACCOUNT}:nca-worker-${component}`,
 };
+/** The worker reference a stack hands the control plane, for a component run locally. */
+export function localWorker(component: string): WorkerRef {
+  return {
+    functionName: FUNCTIONS.worker(component),
+    taskDefinitionArn: `arn:aws:ecs:us-west-2:123456789012:task-definition/nca-worker-${component}:1`,
+    containerName: 'worker',
+    subnets: ['subnet-0a1b2c3d'],
+    securityGroups: ['sg-0a1b2c3d'],
+  };
+}
+
 const SUBSTITUTIONS: Record<string, string> = {
   PlanFunctionArn: FUNCTIONS.plan,
   FinalizeFunctionArn: FUNCTIONS.finalize,

@@ -3,7 +3,6 @@
  * flags and as --options JSON, against a real Redis, the run's PostgreSQL, the MongoDB wire-protocol
  * server and s3rver.
  */
-import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,15 +11,8 @@ import { startRedis, type RunningServer } from '../../scripts/local-servers';
 import { damageSampleMemory, loadSampleMemory } from '../../scripts/sample-nca-memory';
 import { startMongoWireServer } from '../support/mongo-wire-server';
 import { createDatabase, testPostgresUrl, urlFor } from '../support/postgres-db';
+import { runCli, type CliRun } from '../support/cli';
 import { createTestBucket, testS3Client } from '../support/s3';
-
-const BIN = join(__dirname, '..', '..', 'bin', 'nca-backup.js');
-
-interface CliRun {
-  readonly code: number;
-  readonly json: any;
-  readonly stderr: string;
-}
 
 const servers: { stop(): Promise<void> }[] = [];
 let env: NodeJS.ProcessEnv;
@@ -28,18 +20,7 @@ let configFile: string;
 let redisUrl: string;
 
 function cli(...args: string[]): Promise<CliRun> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args, '--config', configFile], { env }, (error, stdout, stderr) => {
-      const code = error ? Number((error as { code?: number }).code ?? 1) : 0;
-      let json: any;
-      try {
-        json = JSON.parse(stdout);
-      } catch {
-        json = undefined;
-      }
-      resolve({ code, json, stderr });
-    });
-  });
+  return runCli(env, [...args, '--config', configFile]);
 }
 
 async function keyCount(): Promise<number> {

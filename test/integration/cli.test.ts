@@ -3,22 +3,14 @@
  * backup.yaml from a file and the local-run environment variables, against PostgreSQL and s3rver.
  */
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectPostgres, postgres } from '../../functions/components/postgres';
 import { loadSampleNcaDatabase } from '../../scripts/sample-nca-db';
 import { createDatabase, testPostgresUrl, urlFor } from '../support/postgres-db';
+import { runCli, type CliRun } from '../support/cli';
 import { createTestBucket, testS3Client } from '../support/s3';
-
-const BIN = join(__dirname, '..', '..', 'bin', 'nca-backup.js');
-
-interface CliRun {
-  readonly code: number;
-  readonly json: any;
-  readonly stderr: string;
-}
 
 let env: NodeJS.ProcessEnv;
 let configFile: string;
@@ -26,18 +18,7 @@ let database: string;
 let bucket: string;
 
 function cli(...args: string[]): Promise<CliRun> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { env }, (error, stdout, stderr) => {
-      const code = error ? Number((error as { code?: number }).code ?? 1) : 0;
-      let json: any;
-      try {
-        json = JSON.parse(stdout);
-      } catch {
-        json = undefined;
-      }
-      resolve({ code, json, stderr });
-    });
-  });
+  return runCli(env, args);
 }
 
 function writeConfig(dir: string, name: string, body: string): string {

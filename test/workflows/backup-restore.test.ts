@@ -8,7 +8,7 @@ import type { RuntimeConfig } from '../../functions/core/runtime-config';
 import { createTestBucket, testS3Client, TEST_KMS_KEY } from '../support/s3';
 import { createDatabase, databaseExists, sql, testPostgresUrl } from '../support/postgres-db';
 import { damageSampleDatabase, loadSampleNcaDatabase } from '../../scripts/sample-nca-db';
-import { FUNCTIONS, workflowHarness, type WorkflowResult } from '../../scripts/local-workflows';
+import { localWorker, workflowHarness, type WorkflowResult } from '../../scripts/local-workflows';
 import { urlFor } from '../support/postgres-db';
 
 /** On failure, the assertion shows the execution's error and cause. */
@@ -31,13 +31,7 @@ async function setup(options: { force?: 'lambda' | 'fargate'; rows?: number } = 
       postgres: {
         group: 'database',
         source: { database },
-        worker: {
-          functionName: FUNCTIONS.worker('postgres'),
-          taskDefinitionArn: 'arn:aws:ecs:us-west-2:123456789012:task-definition/nca-worker-postgres:1',
-          containerName: 'worker',
-          subnets: ['subnet-0a1b2c3d'],
-          securityGroups: ['sg-0a1b2c3d'],
-        },
+        worker: localWorker('postgres'),
       },
     },
   };

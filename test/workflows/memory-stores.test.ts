@@ -8,8 +8,8 @@ import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-s
 import { componentEntry } from '../../functions/components';
 import type { Fingerprint } from '../../functions/components/types';
 import type { ComponentName } from '../../infra/config/types';
-import type { RuntimeConfig, WorkerRef } from '../../functions/core/runtime-config';
-import { FUNCTIONS, workflowHarness, type WorkflowHarness, type WorkflowResult } from '../../scripts/local-workflows';
+import type { RuntimeConfig } from '../../functions/core/runtime-config';
+import { localWorker, workflowHarness, type WorkflowHarness, type WorkflowResult } from '../../scripts/local-workflows';
 import { startRedis, type RunningServer } from '../../scripts/local-servers';
 import { damageSampleMemory, loadSampleMemory, type SampleStores } from '../../scripts/sample-nca-memory';
 import { startMongoWireServer } from '../support/mongo-wire-server';
@@ -18,16 +18,6 @@ import { createTestBucket, testS3Client, TEST_KMS_KEY } from '../support/s3';
 
 function expectSucceeded(result: WorkflowResult): void {
   expect({ status: result.status, error: result.error, cause: result.cause }).toEqual({ status: 'SUCCEEDED' });
-}
-
-function workerOf(component: string): WorkerRef {
-  return {
-    functionName: FUNCTIONS.worker(component),
-    taskDefinitionArn: `arn:aws:ecs:us-west-2:123456789012:task-definition/nca-worker-${component}:1`,
-    containerName: 'worker',
-    subnets: ['subnet-0a1b2c3d'],
-    securityGroups: ['sg-0a1b2c3d'],
-  };
 }
 
 const DIMENSION = 48;
@@ -65,13 +55,13 @@ async function setup(options: { force?: 'lambda' | 'fargate' } = {}): Promise<{ 
     kmsKeyId: TEST_KMS_KEY,
     runner: { lambdaMaxBytes: 2 * 1024 ** 3, force: options.force, maxConcurrency: 2 },
     components: {
-      redis: { group: 'database', source: redis, worker: workerOf('redis') },
-      mongodb: { group: 'database', source: mongodb, worker: workerOf('mongodb') },
-      vector: { group: 'database', source: vector, worker: workerOf('vector') },
+      redis: { group: 'database', source: redis, worker: localWorker('redis') },
+      mongodb: { group: 'database', source: mongodb, worker: localWorker('mongodb') },
+      vector: { group: 'database', source: vector, worker: localWorker('vector') },
       memory: {
         group: 'memory_tiers',
         source: { tiers: ['working', 'episodic', 'semantic'], workingNamespace: 'working', episodicCollection: 'memories', redis, mongodb, vector },
-        worker: workerOf('memory'),
+        worker: localWorker('memory'),
       },
     },
   };
