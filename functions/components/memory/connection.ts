@@ -10,6 +10,7 @@ import Redis, { type RedisOptions } from 'ioredis';
 import { MongoClient } from 'mongodb';
 import { MEMORY_TIERS, type MemoryRuntimeSource, type MemoryTier } from '../../../infra/config/types';
 import { InvalidInputError, TransientError } from '../../core/errors';
+import type { SecretFetcher } from '../../core/secrets';
 import { connectMongo, type MongoTarget } from '../mongodb/connection';
 import { connectPostgres, quoteIdent, type PostgresTarget } from '../postgres/connection';
 import { connectRedis, type RedisTarget } from '../redis/connection';
@@ -33,7 +34,7 @@ export interface MemoryTarget {
   readonly semantic?: { readonly postgres: PostgresTarget; readonly table: TableName };
 }
 
-export type SecretFetcher = (secretArn: string) => Promise<string>;
+export type { SecretFetcher };
 
 export function parseTableName(table: string): TableName {
   const dot = table.indexOf('.');

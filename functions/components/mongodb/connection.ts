@@ -4,10 +4,10 @@
  * in local runs, NCA_MONGODB_URL. Credentials live only in the target object and the driver; logs, errors
  * and results see `describeTarget` (hosts and database), never the URL.
  */
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { MongoClient, MongoNetworkError, MongoServerError, MongoServerSelectionError, type MongoClientOptions } from 'mongodb';
 import type { MongoSourceConfig } from '../../../infra/config/types';
 import { InvalidInputError, TransientError } from '../../core/errors';
+import { secretsManagerFetcher, type SecretFetcher } from '../../core/secrets';
 
 export const COMPONENT = 'mongodb';
 export const DEFAULT_DATABASE = 'neuroca_episodic';
@@ -34,14 +34,9 @@ interface MongoSecret {
   ssl?: boolean | string;
 }
 
-export type SecretFetcher = (secretArn: string) => Promise<string>;
+export type { SecretFetcher };
 
-const fetchFromSecretsManager: SecretFetcher = async (secretArn) => {
-  const client = new SecretsManagerClient({});
-  const value = await client.send(new GetSecretValueCommand({ SecretId: secretArn }));
-  if (!value.SecretString) throw new InvalidInputError(`secret ${secretArn} has no SecretString.`, { component: COMPONENT });
-  return value.SecretString;
-};
+const fetchFromSecretsManager = secretsManagerFetcher(COMPONENT);
 
 const URL_PATTERN = /^mongodb(\+srv)?:\/\/(?:([^@/]*)@)?([^/?]+)/;
 

@@ -3,10 +3,10 @@
  * Secrets Manager secret it names, or, in local runs, NCA_POSTGRES_URL. The password lives only in the
  * target object, the pg client and the PGPASSWORD of a child process; it is never logged or returned.
  */
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { Client, type ClientConfig } from 'pg';
 import type { PostgresSourceConfig } from '../../../infra/config/types';
 import { InvalidInputError, TransientError } from '../../core/errors';
+import { secretsManagerFetcher, type SecretFetcher } from '../../core/secrets';
 
 export interface PostgresTarget {
   readonly host: string;
@@ -31,14 +31,9 @@ interface DatabaseSecret {
   sslmode?: string;
 }
 
-export type SecretFetcher = (secretArn: string) => Promise<string>;
+export type { SecretFetcher };
 
-const fetchFromSecretsManager: SecretFetcher = async (secretArn) => {
-  const client = new SecretsManagerClient({});
-  const value = await client.send(new GetSecretValueCommand({ SecretId: secretArn }));
-  if (!value.SecretString) throw new InvalidInputError(`secret ${secretArn} has no SecretString.`, { component: 'postgres' });
-  return value.SecretString;
-};
+const fetchFromSecretsManager = secretsManagerFetcher('postgres');
 
 function fromUrl(url: string, database: string, binDir: string, passwordFallback?: string): PostgresTarget {
   let parsed: URL;

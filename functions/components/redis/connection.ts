@@ -4,10 +4,10 @@
  * password lives only in the target object and the ioredis client; it is never logged or returned, and
  * no URL is ever echoed (it may carry one).
  */
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import Redis from 'ioredis';
 import type { RedisSourceConfig } from '../../../infra/config/types';
 import { InvalidInputError, NcaBackupError, ToolError, TransientError } from '../../core/errors';
+import { secretsManagerFetcher, type SecretFetcher } from '../../core/secrets';
 
 export interface RedisTarget {
   readonly host: string;
@@ -31,14 +31,9 @@ interface RedisSecret {
   tls?: boolean;
 }
 
-export type SecretFetcher = (secretArn: string) => Promise<string>;
+export type { SecretFetcher };
 
-const fetchFromSecretsManager: SecretFetcher = async (secretArn) => {
-  const client = new SecretsManagerClient({});
-  const value = await client.send(new GetSecretValueCommand({ SecretId: secretArn }));
-  if (!value.SecretString) throw new InvalidInputError(`secret ${secretArn} has no SecretString.`, { component: 'redis' });
-  return value.SecretString;
-};
+const fetchFromSecretsManager = secretsManagerFetcher('redis');
 
 type Endpoint = Omit<RedisTarget, 'db' | 'keyPatterns'>;
 
