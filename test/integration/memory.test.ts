@@ -463,7 +463,7 @@ describe('memory tiers: empty stores and connections', () => {
     await expect(failure).rejects.not.toThrow(/pw-never-shown/);
     // A database index the server lacks is refused, never silently replaced by db 0.
     const noSuchDb = await connectMemory({ ...s.source, tiers: ['working'], redis: { db: 200, keyPatterns: ['*'] } }, { NCA_REDIS_URL: redis.url });
-    await expect(memory.targetExists(noSuchDb)).rejects.toThrow(/cannot select database 200/);
+    await expect(memory.targetExists(noSuchDb)).rejects.toMatchObject({ name: 'InvalidInputError', message: expect.stringMatching(/has no database 200/) });
     expect(memoryEntry.retarget(s.target, { targetDatabase: 'memory-tiers' })).toBe(s.target);
     expect(() => memoryEntry.retarget(s.target, { targetDatabase: 'sandbox' })).toThrow(/targetDatabase 'sandbox' cannot apply to the memory tiers/);
 

@@ -6,7 +6,6 @@
  * them; logs and errors show `describe*()` (host, port, names). The stores are reached exactly as the
  * redis, mongodb and vector components reach them.
  */
-import Redis, { type RedisOptions } from 'ioredis';
 import { MongoClient } from 'mongodb';
 import { MEMORY_TIERS, type MemoryRuntimeSource, type MemoryTier } from '../../../infra/config/types';
 import { InvalidInputError, TransientError } from '../../core/errors';
@@ -89,69 +88,10 @@ export async function connectMemory(source: MemoryRuntimeSource, env: NodeJS.Pro
   return target;
 }
 
-/** "host:port db N" — what logs and errors may show of a Redis connection. */
-export function describeRedis(redis: RedisConnection): string {
-  return `${redis.host}:${redis.port} db ${redis.db}`;
-}
-
-const TRANSIENT = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EAI_AGAIN|EHOSTUNREACH|Connection is closed|connect ETIMEDOUT/;
-
-/**
- * A connected ioredis client that never reconnects or replays commands on its own: a restore's
- * MULTI must not be resent outside its transaction on a new connection, and the workflow retries
- * whole steps anyway.
- */
-export async function openRedis(redis: RedisConnection, options: RedisOptions = {}): Promise<Redis> {
-  const client = new Redis({
-    host: redis.host,
-    port: redis.port,
-    username: redis.username,
-    password: redis.password,
-    tls: redis.tls ? {} : undefined,
-    lazyConnect: true,
-    connectTimeout: 10_000,
-    maxRetriesPerRequest: 0,
-    retryStrategy: () => null,
-    autoResendUnfulfilledCommands: false,
-    enableOfflineQueue: false,
-    connectionName: 'nca-backup',
-    ...options,
-  });
-  client.on('error', () => undefined);
-  try {
-    await client.connect();
-  } catch (error) {
-    // A failed connect has already closed; disconnect() would now wait out its 2 s disconnectTimeout.
-    if (client.status !== 'end') client.disconnect();
-    const message = (error as Error).message ?? '';
-    const where = describeRedis(redis);
-    if (TRANSIENT.test(message)) throw new TransientError(`cannot reach Redis at ${where}.`, { component: COMPONENT });
-    throw new InvalidInputError(`cannot connect to Redis at ${where}: ${message.replace(/\S+@/g, '')}.`, { component: COMPONENT });
-  }
-  if (redis.db !== 0) {
-    // SELECT explicitly: given as ioredis's `db` option, a refused SELECT is only logged and the client
-    // stays on db 0, where a restore would then rewrite the wrong keys.
-    try {
-      await client.select(redis.db);
-    } catch (error) {
-      client.disconnect();
-      throw new InvalidInputError(`Redis at ${describeRedis(redis)} cannot select database ${redis.db}: ${(error as Error).message}.`, {
-        component: COMPONENT,
-        hint: 'Check backup.sources.redis.db against the server\'s `databases` setting.',
-      });
-    }
-  }
-  return client;
-}
-
-export async function withRedis<T>(redis: RedisConnection, use: (client: Redis) => Promise<T>): Promise<T> {
-  const client = await openRedis(redis);
-  try {
-    return await use(client);
-  } finally {
-    client.disconnect();
-  }
-}
+/** Working memory's Redis is opened as the redis component opens it: no reconnects or replays (a
+ * restore's MULTI must never be resent outside its transaction), and a database it cannot select is
+ * an error, never db 0. */
+export { describeTarget as describeRedis, openRedis, withRedis } from '../redis/connection';
 
 export async function openMongo(mongo: MongoConnection): Promise<MongoClient> {
   const client = new MongoClient(mongo.url, { ...mongo.clientOptions, serverSelectionTimeoutMS: 10_000, appName: 'nca-backup' });
