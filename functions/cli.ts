@@ -148,13 +148,14 @@ async function execute(argv: readonly string[], io: Io): Promise<unknown> {
       const { name } = configuredComponent(config, subject);
       componentEntry(name);
       const ctx = engine(config, env, 'cli', { component: name });
+      const options = restoreOptions(values);
       const resolved = await resolveRestore(config, ctx.vault, {
         input: {
           component: name,
           backupId: requiredBackupId(values['backup-id'], name),
           ...(values['target-database'] ? { targetDatabase: values['target-database'] } : {}),
           skipSafetyBackup: values['skip-safety-backup'],
-          ...(restoreOptions(values) ? { options: restoreOptions(values) } : {}),
+          ...(options ? { options } : {}),
         },
         executionName: `cli-${randomBytes(6).toString('hex')}`,
         startTime: new Date().toISOString(),

@@ -19,6 +19,7 @@ import {
   type MemorySourceConfig,
   type MongoSourceConfig,
   MEMORY_TIERS,
+  TIER_SOURCE,
   type PostgresSourceConfig,
   type RedisSourceConfig,
   type VectorSourceConfig,
@@ -461,8 +462,6 @@ function parseVector(value: unknown, path: string, issues: Issues): VectorSource
   return { database, table, ...(secret.secretArn ? { secretArn: secret.secretArn } : {}), ...(url ? { url } : {}) };
 }
 
-const TIER_STORE_KEY = { working: 'redis', episodic: 'mongodb', semantic: 'vector' } as const;
-
 function parseMemory(value: unknown, path: string, issues: Issues, stores: Mapping): MemorySourceConfig | undefined {
   const map = mapping(value, path, ['tiers', 'working_namespace', 'episodic_collection'], issues);
   if (!map) return undefined;
@@ -473,8 +472,8 @@ function parseMemory(value: unknown, path: string, issues: Issues, stores: Mappi
     tiers = parsed && parsed.every((t) => t !== undefined) ? [...new Set(parsed as MemorySourceConfig['tiers'][number][])] : undefined;
   }
   for (const tier of tiers ?? []) {
-    if (!(TIER_STORE_KEY[tier] in stores)) {
-      issues.add(`${path}.tiers`, `the ${tier} tier needs backup.sources.${TIER_STORE_KEY[tier]} (its store's connection); add it or leave ${tier} out of tiers`);
+    if (!(TIER_SOURCE[tier] in stores)) {
+      issues.add(`${path}.tiers`, `the ${tier} tier needs backup.sources.${TIER_SOURCE[tier]} (its store's connection); add it or leave ${tier} out of tiers`);
     }
   }
   const workingNamespace =

@@ -2,10 +2,7 @@
  * What each configured component needs at run time from `backup.sources`: its own settings, plus, for the
  * memory-tier export, the settings of the stores it reads. Shared by the deployed runtime config and local runs.
  */
-import type { BackupConfig, ComponentName, MemoryRuntimeSource, MemoryTier, RuntimeSources } from './types';
-
-/** The store each memory tier lives in. */
-export const TIER_STORE = { working: 'redis', episodic: 'mongodb', semantic: 'vector' } as const satisfies Record<MemoryTier, ComponentName>;
+import { TIER_SOURCE, type BackupConfig, type ComponentName, type MemoryRuntimeSource, type RuntimeSources } from './types';
 
 /** `url` is for local runs only: a deployed worker connects through the secret. */
 function withoutUrl<T extends { url?: string }>(source: T): Omit<T, 'url'> {
@@ -34,7 +31,7 @@ export function secretArnsOf(config: BackupConfig, name: ComponentName): string[
   const sources = config.sources;
   if (name === 'memory') {
     const tiers = sources.memory?.tiers ?? [];
-    return [...new Set(tiers.map((tier) => sources[TIER_STORE[tier]]?.secretArn).filter((arn): arn is string => !!arn))];
+    return [...new Set(tiers.map((tier) => sources[TIER_SOURCE[tier]]?.secretArn).filter((arn): arn is string => !!arn))];
   }
   const arn = sources[name]?.secretArn;
   return arn ? [arn] : [];

@@ -107,6 +107,9 @@ export interface VectorSourceConfig {
 export const MEMORY_TIERS = ['working', 'episodic', 'semantic'] as const;
 export type MemoryTier = (typeof MEMORY_TIERS)[number];
 
+/** The source (under backup.sources) of the store each memory tier lives in. */
+export const TIER_SOURCE = { working: 'redis', episodic: 'mongodb', semantic: 'vector' } as const satisfies Record<MemoryTier, string>;
+
 /**
  * The memory-tier export (memory_tiers group). It reads each tier through the connection of its store's
  * source: working from sources.redis, episodic from sources.mongodb, semantic from sources.vector.

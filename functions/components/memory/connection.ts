@@ -7,7 +7,7 @@
  * redis, mongodb and vector components reach them.
  */
 import { MongoClient } from 'mongodb';
-import { MEMORY_TIERS, type MemoryRuntimeSource, type MemoryTier } from '../../../infra/config/types';
+import { MEMORY_TIERS, TIER_SOURCE, type MemoryRuntimeSource, type MemoryTier } from '../../../infra/config/types';
 import { InvalidInputError, TransientError } from '../../core/errors';
 import type { SecretFetcher } from '../../core/secrets';
 import { connectMongo, type MongoTarget } from '../mongodb/connection';
@@ -44,8 +44,6 @@ export function qualifiedTable(table: TableName): string {
   return `${quoteIdent(table.schema)}.${quoteIdent(table.name)}`;
 }
 
-const STORE_OF: Record<MemoryTier, 'redis' | 'mongodb' | 'vector'> = { working: 'redis', episodic: 'mongodb', semantic: 'vector' };
-
 export async function connectMemory(source: MemoryRuntimeSource, env: NodeJS.ProcessEnv, fetchSecret?: SecretFetcher): Promise<MemoryTarget> {
   const requested = source.tiers ?? MEMORY_TIERS;
   const tiers = MEMORY_TIERS.filter((tier) => requested.includes(tier));
@@ -53,7 +51,7 @@ export async function connectMemory(source: MemoryRuntimeSource, env: NodeJS.Pro
     throw new InvalidInputError('sources.memory.tiers names no tier.', { component: COMPONENT, hint: `Allowed: ${MEMORY_TIERS.join(', ')}.` });
   }
   for (const tier of tiers) {
-    const store = STORE_OF[tier];
+    const store = TIER_SOURCE[tier];
     if (!source[store]) {
       throw new InvalidInputError(`the ${tier} tier is configured but sources.${store} is not.`, {
         component: COMPONENT,
