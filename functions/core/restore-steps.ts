@@ -17,7 +17,7 @@ export interface RestoreRequest extends RestoreTargetOptions {
   readonly component: string;
   /** A resolved id (never "latest" here: resolution happens once, before the first step). */
   readonly backupId: string;
-  /** Component-specific restore options, already checked by the component's parseRestoreOptions. */
+  /** Component-specific restore options, already checked by its parser in components/restore-options.ts. */
   readonly options?: Record<string, unknown>;
 }
 

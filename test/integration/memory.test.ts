@@ -11,7 +11,7 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import Redis from 'ioredis';
 import { MongoClient } from 'mongodb';
 import type { MemoryRuntimeSource, MemoryTier } from '../../infra/config/types';
-import { connectMemory, memory, memoryEntry, type MemoryTarget } from '../../functions/components/memory';
+import { connectMemory, memory, memoryEntry, parseMemoryRestoreOptions, type MemoryTarget } from '../../functions/components/memory';
 import { IntegrityError, InvalidInputError, VersionMismatchError } from '../../functions/core/errors';
 import type { ComponentBackupResult, Logger } from '../../functions/components/types';
 import { damageSampleMemory, loadSampleMemory, type SampleMemorySummary } from '../../scripts/sample-nca-memory';
@@ -254,7 +254,7 @@ describe('memory tiers: restoring some tiers', () => {
     await damage(s);
     const damaged = await memory.fingerprint(s.target);
 
-    const options = memoryEntry.parseRestoreOptions({ tiers: ['semantic'] });
+    const options = parseMemoryRestoreOptions({ tiers: ['semantic'] });
     expect(options).toEqual({ tiers: ['semantic'] });
     await expect(memory.checkCompatibility(result.source, s.target, options)).resolves.toBeDefined();
     const restored = await memory.restore(artifacts.source(), s.target, options, quiet);
@@ -277,12 +277,12 @@ describe('memory tiers: restoring some tiers', () => {
     await damage(s);
     const before = await storeState(s);
 
-    expect(() => memoryEntry.parseRestoreOptions({ tiers: ['working', 'procedural'] })).toThrow(
+    expect(() => parseMemoryRestoreOptions({ tiers: ['working', 'procedural'] })).toThrow(
       new InvalidInputError('options.tiers: "procedural" is not a memory tier.', { component: 'memory', hint: 'Allowed: working, episodic, semantic (any combination).' }),
     );
-    expect(() => memoryEntry.parseRestoreOptions({ tier: 'working' })).toThrow(/options\.tier is not an option of the memory component/);
-    expect(() => memoryEntry.parseRestoreOptions({ tiers: [] })).toThrow(/options\.tiers must be a non-empty list/);
-    expect(memoryEntry.parseRestoreOptions({ tiers: 'semantic,working' })).toEqual({ tiers: ['working', 'semantic'] });
+    expect(() => parseMemoryRestoreOptions({ tier: 'working' })).toThrow(/options\.tier is not an option of the memory component/);
+    expect(() => parseMemoryRestoreOptions({ tiers: [] })).toThrow(/options\.tiers must be a non-empty list/);
+    expect(parseMemoryRestoreOptions({ tiers: 'semantic,working' })).toEqual({ tiers: ['working', 'semantic'] });
 
     await expect(memory.restore(artifacts.source(), s.target, { tiers: ['procedural'] as any }, quiet)).rejects.toThrow(/options\.tiers: "procedural" is not a memory tier/);
     const missing = memory.restore(artifacts.source(), s.target, { tiers: ['working', 'episodic'] }, quiet);

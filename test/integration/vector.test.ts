@@ -4,7 +4,7 @@
  * tests (test/unit/vector-format.test.ts) only. Each test works in databases of its own.
  */
 import { Readable } from 'node:stream';
-import { vector, vectorEntry, connectVector, withTable, withVectorDatabase, type VectorTarget } from '../../functions/components/vector';
+import { vector, vectorEntry, connectVector, parseVectorRestoreOptions, withTable, withVectorDatabase, type VectorTarget } from '../../functions/components/vector';
 import { IntegrityError, InvalidInputError, TransientError, VersionMismatchError } from '../../functions/core/errors';
 import type { Logger } from '../../functions/components/types';
 import { fsArtifacts, readArtifact, type FsArtifacts } from '../support/fs-artifacts';
@@ -170,7 +170,7 @@ describe('vector backup and restore', () => {
   test('a restore into another table of the same database leaves the original alone and renames indexes', async () => {
     const { artifacts, result } = await backupOf(sample);
     const original = await vector.fingerprint(sample);
-    const options = vectorEntry.parseRestoreOptions({ targetTable: 'semantic_memory_restored' });
+    const options = parseVectorRestoreOptions({ targetTable: 'semantic_memory_restored' });
     const restored = await vector.restore(artifacts.source(), sample, options, quiet);
     expect(restored).toMatchObject({ target: `${sampleDb}/public.semantic_memory_restored`, replacedExisting: false });
     const copy = vectorEntry.retarget(sample, { targetTable: 'semantic_memory_restored' } as never);
@@ -364,7 +364,7 @@ describe('vector restores that must not write', () => {
   });
 
   test('bad restore options are refused, naming the option', () => {
-    const parse = vectorEntry.parseRestoreOptions;
+    const parse = parseVectorRestoreOptions;
     expect(parse({})).toEqual({});
     expect(parse({ targetTable: 'memory.semantic_copy', allowDimensionChange: true, allowModelChange: false })).toEqual({
       targetTable: 'memory.semantic_copy',

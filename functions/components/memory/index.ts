@@ -12,7 +12,7 @@ import { backupMemory, MEMORY_DATABASE, sourceInfo } from './backup';
 import { connectMemory, type MemoryTarget } from './connection';
 import { COMPONENT } from './format';
 import { checkMemoryCompatibility, fingerprintMemory, restoreMemory, verifyMemoryRestore } from './restore';
-import { parseMemoryRestoreOptions, parseTiers, type MemoryRestoreOptions } from './options';
+import { parseTiers, type MemoryRestoreOptions } from './options';
 import { workingEstimate, workingExists, workingVersion } from './working';
 import { episodicEstimate, episodicExists, episodicVersion } from './episodic';
 import { semanticDescription, semanticEstimate, semanticExists } from './semantic';
@@ -57,9 +57,7 @@ export const memory: Component<MemoryTarget, MemoryRestoreOptions> = {
   verifyRestore: (expected, source, target, options) => verifyMemoryRestore(expected, source, target, options),
 };
 
-export const memoryEntry: ComponentEntry<MemoryTarget, MemoryRestoreOptions, 'memory'> & {
-  parseRestoreOptions(raw: Record<string, unknown>): { tiers?: MemoryTier[] };
-} = {
+export const memoryEntry: ComponentEntry<MemoryTarget, MemoryRestoreOptions, 'memory'> = {
   component: memory,
   connect: (source, env) => connectMemory(source, env),
   // The tiers live in three stores: there is no one database to redirect a restore to.
@@ -70,5 +68,4 @@ export const memoryEntry: ComponentEntry<MemoryTarget, MemoryRestoreOptions, 'me
       hint: 'Leave targetDatabase out; to restore elsewhere, point sources.redis, sources.mongodb and sources.vector at the other stores.',
     });
   },
-  parseRestoreOptions: parseMemoryRestoreOptions,
 };

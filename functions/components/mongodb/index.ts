@@ -12,7 +12,7 @@ import { backupMongo, sourceInfo } from './backup';
 import { collectionNames, readCollections } from './collections';
 import { COMPONENT, connectMongo, withClient, withDatabase, type MongoTarget } from './connection';
 import { fingerprintCollectionNames, fingerprintCollections, METADATA_ENTRY_SUFFIX } from './fingerprint';
-import { parseMongoRestoreOptions, type MongoRestoreOptions } from './options';
+import type { MongoRestoreOptions } from './options';
 import { restoreMongo } from './restore';
 import { openReadView, serverFacts } from './snapshot';
 import type { MongoClient } from 'mongodb';
@@ -93,11 +93,8 @@ export const mongodb: Component<MongoTarget, MongoRestoreOptions> = {
     }),
 };
 
-export const mongodbEntry: ComponentEntry<MongoTarget, MongoRestoreOptions, 'mongodb'> & {
-  parseRestoreOptions(raw: Record<string, unknown>): Omit<MongoRestoreOptions, 'targetDatabase'>;
-} = {
+export const mongodbEntry: ComponentEntry<MongoTarget, MongoRestoreOptions, 'mongodb'> = {
   component: mongodb,
   connect: (source, env) => connectMongo(source, env),
   retarget: (target, options) => (options.targetDatabase ? withDatabase(target, options.targetDatabase) : target),
-  parseRestoreOptions: parseMongoRestoreOptions,
 };

@@ -10,7 +10,7 @@ import { backupRedis, sourceInfo } from './backup';
 import { checkRestoreCompatibility, serverFacts } from './compatibility';
 import { connectRedis, info, parseTargetDatabase, redisFailure, withDatabase, withRedis, type RedisTarget } from './connection';
 import { fingerprintRedis } from './fingerprint';
-import { parseRedisRestoreOptions, type RedisRestoreOptions } from './options';
+import type { RedisRestoreOptions } from './options';
 import { restoreRedis } from './restore';
 import { scanKeys } from './scan';
 import { verifyRedisRestore } from './verify';
@@ -111,12 +111,9 @@ export const redis: Component<RedisTarget, RedisRestoreOptions> = {
   verifyRestore: verifyRedisRestore,
 };
 
-export const redisEntry: ComponentEntry<RedisTarget, RedisRestoreOptions, 'redis'> & {
-  parseRestoreOptions(raw: Record<string, unknown>): Omit<RedisRestoreOptions, 'targetDatabase'>;
-} = {
+export const redisEntry: ComponentEntry<RedisTarget, RedisRestoreOptions, 'redis'> = {
   component: redis,
   connect: (source, env) => connectRedis(source, env),
   retarget: (target, options) =>
     options.targetDatabase === undefined || options.targetDatabase === '' ? target : withDatabase(target, parseTargetDatabase(options.targetDatabase)),
-  parseRestoreOptions: parseRedisRestoreOptions,
 };

@@ -20,7 +20,7 @@ import {
   withVectorDatabase,
   type VectorTarget,
 } from './connection';
-import { parseVectorRestoreOptions, type VectorRestoreOptions } from './options';
+import type { VectorRestoreOptions } from './options';
 import { existingEmbeddingSpace, restoreVector } from './restore';
 import { fingerprintTable } from './scan';
 import { relationSql } from './sql';
@@ -119,9 +119,7 @@ export const vector: Component<VectorTarget, VectorRestoreOptions> = {
  * table (targetTable). retarget applies targetTable too when the caller hands it over, so fingerprint,
  * targetExists and the safety backup look at the table the restore writes.
  */
-export const vectorEntry: ComponentEntry<VectorTarget, VectorRestoreOptions, 'vector'> & {
-  parseRestoreOptions(raw: Record<string, unknown>): Omit<VectorRestoreOptions, keyof RestoreTargetOptions>;
-} = {
+export const vectorEntry: ComponentEntry<VectorTarget, VectorRestoreOptions, 'vector'> = {
   component: vector,
   connect: (source, env) => connectVector(source, env),
   retarget(target, options: RestoreTargetOptions & { targetTable?: unknown }) {
@@ -129,5 +127,4 @@ export const vectorEntry: ComponentEntry<VectorTarget, VectorRestoreOptions, 've
     if (options.targetTable !== undefined) result = withTable(result, parseTableName(options.targetTable, 'options.targetTable'));
     return result;
   },
-  parseRestoreOptions: parseVectorRestoreOptions,
 };
