@@ -1,5 +1,5 @@
 import { createHash, type Hash } from 'node:crypto';
-import { Transform, type TransformCallback } from 'node:stream';
+import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { IntegrityError } from './errors';
 
 /** Passes bytes through unchanged while counting them and computing their SHA-256 on the fly. */
@@ -82,5 +82,23 @@ export class Sha256Verifier extends Transform {
       ...this.context,
       hint: 'Do not restore this backup; pick an older backup id, or restore from the replica in the recovery region.',
     });
+  }
+}
+
+/**
+ * After a format error in a verified artifact stream, reads the stream to its end: when the bytes were
+ * damaged, the digest check says so (IntegrityError naming the artifact and the manifest's digest), which
+ * is the better error. Undefined when the rest of the stream is intact.
+ */
+export async function digestErrorAfter(stream: Readable): Promise<unknown> {
+  if (stream.destroyed) return (stream as Readable & { errored?: unknown }).errored ?? undefined;
+  try {
+    // Iterating reads whatever mode the parser left the stream in (its own iterator, or paused).
+    for await (const _chunk of stream) {
+      // discarded: only the verifier's verdict at the end matters
+    }
+    return undefined;
+  } catch (error) {
+    return error;
   }
 }

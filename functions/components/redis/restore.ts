@@ -20,6 +20,7 @@
  */
 import type Redis from 'ioredis';
 import { BackupNotFoundError, IntegrityError, ToolError } from '../../core/errors';
+import { digestErrorAfter } from '../../core/checksums';
 import type { ArtifactRecord, ArtifactSource, ComponentRestoreResult, Logger } from '../types';
 import { describeTarget, redisFailure, withRedis, type RedisTarget } from './connection';
 import { rdbIncompatibility, serverFacts, versionMismatch, type ServerFacts } from './compatibility';
@@ -83,6 +84,9 @@ export async function validateArtifact(source: ArtifactSource, artifact: Artifac
       if (scope.selects(record.key)) selected++;
     });
     return { header: reader.header, trailer, scope, selected };
+  } catch (error) {
+    // Damaged bytes explain any odd record (an unknown type, a too-new RDB version): report the digest.
+    throw (await digestErrorAfter(stream)) ?? error;
   } finally {
     stream.destroy();
   }

@@ -8,10 +8,10 @@
  * Before the first write the target is checked: a table of another embedding dimension or model is not
  * replaced unless options allow it (compatibility.ts).
  */
-import { finished } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import type { Client } from 'pg';
 import { BackupNotFoundError, IntegrityError } from '../../core/errors';
+import { digestErrorAfter } from '../../core/checksums';
 import { quoteIdent } from '../postgres/connection';
 import type { ArtifactSource, ComponentRestoreResult, Logger } from '../types';
 import { checkEmbeddingSpace, type EmbeddingSpace } from './compatibility';
@@ -166,19 +166,6 @@ class Batch {
   }
 }
 
-/**
- * After a format error, reads the stream to its end: when the bytes were damaged, the source's digest
- * check says so (IntegrityError naming the artifact and the manifest's digest), which is the better error.
- */
-async function sourceErrorAfter(stream: Readable): Promise<unknown> {
-  if (stream.destroyed) return (stream as Readable & { errored?: unknown }).errored ?? undefined;
-  stream.resume();
-  return finished(stream).then(
-    () => undefined,
-    (error: unknown) => error,
-  );
-}
-
 let statementSeq = 0;
 
 /** Streams rows.bin into the table in batches; returns the number of rows written. */
@@ -221,7 +208,7 @@ async function loadRows(client: Client, source: ArtifactSource, definition: Vect
     decoder.finish();
     await flush();
   } catch (error) {
-    if (error instanceof RowsFormatError) throw (await sourceErrorAfter(stream)) ?? error;
+    if (error instanceof RowsFormatError) throw (await digestErrorAfter(stream)) ?? error;
     stream.destroy();
     throw error;
   }
