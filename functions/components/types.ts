@@ -16,10 +16,20 @@ export interface ArtifactSink {
   write(name: string, body: Readable, options?: { contentType?: string }): Promise<ArtifactRecord>;
 }
 
+/** What the manifest says about the backup being restored, for checks a restore makes before it changes the target. */
+export interface BackupFacts {
+  readonly backupId: string;
+  /** The fingerprint recorded at backup time: a staged restore is compared with it before it replaces the target. */
+  readonly fingerprint: Fingerprint;
+  readonly source: SourceInfo;
+}
+
 /** Where a restore reads artifacts from. Streams fail with IntegrityError when bytes do not match the manifest. */
 export interface ArtifactSource {
   readonly artifacts: readonly ArtifactRecord[];
   open(name: string): Readable;
+  /** The manifest's facts; absent only where a test hands a component bare artifacts. */
+  readonly backup?: BackupFacts;
 }
 
 /** Counts and content digests per object (table, collection, key space), equal after a faithful restore. */

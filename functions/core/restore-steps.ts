@@ -31,6 +31,7 @@ function artifactSource(ctx: EngineContext, manifest: Manifest): ArtifactSource 
   const prefix = backupPrefix(manifest.group, manifest.component, manifest.backupId);
   return {
     artifacts: manifest.artifacts,
+    backup: { backupId: manifest.backupId, fingerprint: manifest.fingerprint, source: manifest.source },
     open: (name: string) => {
       const artifact = manifest.artifacts.find((a) => a.name === name);
       if (!artifact) throw new BackupNotFoundError(`artifact ${name} is not in the manifest.`, { component: manifest.component, backupId: manifest.backupId });

@@ -5,14 +5,14 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import { Sha256Meter, Sha256Verifier } from '../../functions/core/checksums';
-import type { ArtifactRecord, ArtifactSink, ArtifactSource } from '../../functions/components/types';
+import type { ArtifactRecord, ArtifactSink, ArtifactSource, BackupFacts } from '../../functions/components/types';
 
 export interface FsArtifacts {
   readonly dir: string;
   readonly sink: ArtifactSink;
   readonly records: ArtifactRecord[];
-  /** A source over what the sink wrote, verifying SHA-256 like the vault does. */
-  source(): ArtifactSource;
+  /** A source over what the sink wrote, verifying SHA-256 like the vault does; `backup` as the manifest would give it. */
+  source(backup?: BackupFacts): ArtifactSource;
   /** Overwrites an artifact's bytes (the manifest record stays): a damaged stored copy. */
   corrupt(name: string, bytes: Buffer): void;
   cleanup(): void;
@@ -33,8 +33,9 @@ export function fsArtifacts(): FsArtifacts {
         return record;
       },
     },
-    source: () => ({
+    source: (backup?: BackupFacts) => ({
       artifacts: [...records],
+      ...(backup ? { backup } : {}),
       open: (name: string) => {
         const record = records.find((r) => r.name === name)!;
         const verifier = new Sha256Verifier(record, { component: 'test' });
