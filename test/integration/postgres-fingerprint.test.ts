@@ -6,11 +6,13 @@
  * does not use our code.
  */
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { createReadStream, readFileSync } from 'node:fs';
+import { Readable } from 'node:stream';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { connectPostgres, postgres, withDatabase, type PostgresTarget } from '../../functions/components/postgres';
 import { fingerprintDatabase, fingerprintInTransaction, isPrivilegesKey } from '../../functions/components/postgres/fingerprint';
+import { dumpedSequences, parseDumpedSequences } from '../../functions/components/postgres/fingerprint-archive';
 import type { Fingerprint, Logger } from '../../functions/components/types';
 import { compareFingerprints } from '../../functions/core/fingerprint-diff';
 import { fsArtifacts, type FsArtifacts } from '../support/fs-artifacts';
@@ -166,7 +168,7 @@ describe('the postgres fingerprint holds across a restore', () => {
     expect(expected['foreign table "app"."remote"']).toBeUndefined();
     expect(expected['large objects'].count).toBe(2);
     for (const key of [
-      'sequence "app"."ticket"', 'sequence "app"."pending"', 'sequence "app"."events_id_seq"',
+      'sequence "app"."ticket"', 'sequence "app"."pending"', 'sequence "app"."events_id_seq"', 'sequence "app"."ticket"#definition',
       'function "app"."touch"(integer)', 'procedure "app"."noop"()', 'aggregate "app"."concat_all"(pg_catalog.text)',
       'type "app"."mood"', 'type "app"."strong_mood"', 'type "app"."reading"', 'type "app"."span"', 'schema "app"',
       'schema "app"#comment', 'table "app"."diary"#comment', 'table column "app"."diary"."m"#comment', 'type "app"."mood"#comment',
@@ -176,8 +178,8 @@ describe('the postgres fingerprint holds across a restore', () => {
       'database#settings', 'database#comment', 'database#privileges',
     ]) expect(Object.keys(expected)).toContain(key);
     expect(expected['database#settings'].count).toBe(1);
-    // Extension members (postgres_fdw's functions) are the extension's, not the database's.
-    expect(Object.keys(expected).filter((key) => key.includes('postgres_fdw'))).toEqual([]);
+    // Extension members (postgres_fdw's functions) are the extension's, not the database's; the extension itself is.
+    expect(Object.keys(expected).filter((key) => key.includes('postgres_fdw'))).toEqual(['extension "postgres_fdw"#comment']);
     // The database's name is in no key (a restore may choose another).
     expect(Object.keys(expected).filter((key) => key.includes(db))).toEqual([]);
 
@@ -296,6 +298,44 @@ describe('each facet of the postgres fingerprint sees a change', () => {
     } finally {
       await client.end();
     }
+  });
+});
+
+describe('sequence values come from the dump, which reads them outside the snapshot', () => {
+  test('the archive\'s table of contents gives each SEQUENCE SET value, hostile names included; other streams give nothing', async () => {
+    const db = await createDatabase('seqtoc');
+    await sql(db, `CREATE SCHEMA "a.b"; CREATE SEQUENCE "a.b"."s q"; SELECT setval('"a.b"."s q"', 77, false);
+                   CREATE TABLE t (id bigserial, v text); INSERT INTO t (v) SELECT 'x' FROM generate_series(1, 5)`);
+    const { artifacts } = await backupOf(await target(db));
+    const path = join(artifacts.dir, artifacts.records[0].name);
+    const expected = [
+      { schema: 'a.b', name: 's q', lastValue: '77', isCalled: false },
+      { schema: 'public', name: 't_id_seq', lastValue: '5', isCalled: true },
+    ];
+    expect(parseDumpedSequences(readFileSync(path))).toEqual(expect.arrayContaining(expected));
+    // Streamed in small pieces, as pg_dump writes it.
+    expect(await dumpedSequences(createReadStream(path, { highWaterMark: 97 }))).toEqual(expect.arrayContaining(expected));
+    expect(await dumpedSequences(Readable.from([Buffer.from('-- a plain SQL dump\n')]))).toBeUndefined();
+    expect(await dumpedSequences(Readable.from([readFileSync(path).subarray(0, 200)]))).toBeUndefined();
+  });
+
+  test('a sequence moved by nextval() while pg_dump runs: the backup records the value its dump restores', async () => {
+    const db = await createDatabase('seqbusy');
+    await sql(db, `CREATE TABLE log (id bigserial PRIMARY KEY, at timestamptz DEFAULT now());
+                   INSERT INTO log (at) SELECT now() FROM generate_series(1, 20000)`);
+    const t = await target(db);
+    let writing = true;
+    const writer = (async () => {
+      let n = 0;
+      // nextval() outside any transaction the snapshot sees: the rolled-back insert still moves the sequence.
+      while (writing) await sql(db, 'SELECT nextval(\'log_id_seq\')').then(() => n++);
+      return n;
+    })();
+    const { artifacts, result } = await backupOf(t);
+    writing = false;
+    expect(await writer).toBeGreaterThan(0);
+    const copy = await restoreAsNew(artifacts, t);
+    expect(compareFingerprints(withoutOwnershipAndDatabase(result.fingerprint), withoutOwnershipAndDatabase(await postgres.fingerprint(copy)))).toEqual([]);
   });
 });
 

@@ -10,6 +10,7 @@ import type { ArtifactSink, ComponentBackupResult, Logger, SourceInfo } from '..
 import { describeTarget, openClient, type PostgresTarget } from './connection';
 import { checkDumpVersions } from './compatibility';
 import { fingerprintInTransaction } from './fingerprint';
+import { dumpedSequences, withDumpedSequences } from './fingerprint-archive';
 import { runTool } from './tools';
 
 export const DUMP_CONTENT_TYPE = 'application/vnd.postgresql.custom-archive';
@@ -52,6 +53,8 @@ export async function backupPostgres(
     const dump = runTool(target, 'pg_dump', ['--format=custom', `--snapshot=${snapshot}`, '--no-password', '--dbname', target.database]);
     const body = dump.child.stdout!.pipe(new EndsWithProcess(dump.done));
     dump.child.stdout!.on('error', (error) => body.destroy(error));
+    // Sequence values are not in the snapshot: the fingerprint records the ones the dump holds.
+    const sequences = dumpedSequences(dump.child.stdout!);
     const written = sink.write(dumpArtifactName(target.database), body, { contentType: DUMP_CONTENT_TYPE });
     const fingerprinted = fingerprintInTransaction(client);
     // If either side fails, stop pg_dump so nothing keeps reading the source.
@@ -62,7 +65,7 @@ export async function backupPostgres(
     await client.query('COMMIT');
     return {
       artifacts: [artifact],
-      fingerprint,
+      fingerprint: withDumpedSequences(fingerprint, await sequences),
       source,
       consistency: { pointInTime: true, method: 'pg_dump and the fingerprint read one exported snapshot (REPEATABLE READ)' },
     };

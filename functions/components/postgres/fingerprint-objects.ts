@@ -150,12 +150,18 @@ const SEQUENCES_SQL = `
 /** Sequences are read in batches of this many, one UNION ALL statement each. */
 const SEQUENCE_BATCH = 200;
 
+/** The entry for a sequence's value: what setval() restores. */
+export function sequenceValueEntry(lastValue: string, isCalled: boolean): FingerprintEntry {
+  return { count: 1, digest: sha256(`${lastValue}:${isCalled}`) };
+}
+
 /**
- * Sequence definitions and values (last_value, is_called). A sequence's value is not versioned: reading
- * it ignores the snapshot, here and in pg_dump alike, which reads each value when it reaches it. A
- * nextval() that lands between this read and pg_dump's shows as a difference after the restore (the
- * backup is then not point-in-time for that sequence). The caller reads sequences last, so that window
- * is as short as it can be; a quiet database (or one whose writers are stopped) never shows it.
+ * Sequence definitions (`sequence "s"."n"#definition`) and values (`sequence "s"."n"`: last_value and
+ * is_called). A sequence's value is not versioned: reading it ignores the snapshot, here and in pg_dump
+ * alike, which reads each value while it collects the schema. A nextval() between the two reads would
+ * show as a difference after a faithful restore, so a backup replaces these values with the ones its
+ * dump holds (fingerprint-archive.ts). The caller reads sequences last all the same, which keeps a
+ * fingerprint of a live database as close as it can be to the moment it returns.
  */
 export async function fingerprintSequences(client: Client): Promise<Fingerprint> {
   const sequences = (await client.query<SequenceRow>(SEQUENCES_SQL)).rows;
@@ -166,7 +172,9 @@ export async function fingerprintSequences(client: Client): Promise<Fingerprint>
     const { rows } = await client.query<{ i: number; value: string; is_called: boolean }>(sql);
     for (const { i, value, is_called } of rows) {
       const sequence = batch[i];
-      fingerprint[objectKey(sequence.kind, sequence.names)] = { count: 1, digest: sha256(`${sequence.definition}:${value}:${is_called}`) };
+      const key = objectKey(sequence.kind, sequence.names);
+      fingerprint[key] = sequenceValueEntry(value, is_called);
+      fingerprint[`${key}#definition`] = { count: 1, digest: sha256(sequence.definition) };
     }
   }
   return fingerprint;
