@@ -45,6 +45,16 @@ interface TypeRow {
 // binary-coercible to (varchar uses text's). Enums, arrays, ranges and records use polymorphic opclasses,
 // so their hashability is decided by the walk below instead.
 const TYPES_SQL = `
+  WITH hash_opclass_types AS (
+         SELECT oc.opcintype AS oid FROM pg_opclass oc
+         JOIN pg_am am ON am.oid = oc.opcmethod AND am.amname = 'hash'
+         JOIN pg_amproc p ON p.amprocfamily = oc.opcfamily AND p.amprocnum = 2
+                         AND p.amproclefttype = oc.opcintype AND p.amprocrighttype = oc.opcintype
+         WHERE oc.opcdefault),
+       hashable AS (
+         SELECT oid FROM hash_opclass_types
+         UNION SELECT c.castsource FROM pg_cast c JOIN hash_opclass_types h ON h.oid = c.casttarget WHERE c.castmethod = 'b'),
+       oid_valued AS (SELECT unnest($1::regtype[])::oid AS oid)
   SELECT t.oid::int8 AS oid, t.typtype,
          t.typbasetype::int8 AS base,
          CASE WHEN t.typelem <> 0 AND t.typsubscript = 'pg_catalog.array_subscript_handler'::regproc THEN t.typelem ELSE 0 END::int8 AS element,
@@ -52,14 +62,8 @@ const TYPES_SQL = `
          CASE WHEN t.typtype = 'c' THEN
            (SELECT array_agg(a.atttypid::int8 ORDER BY a.attnum) FROM pg_attribute a
             WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped) END AS fields,
-         t.oid = ANY ($1::regtype[]) AS "oidValued",
-         EXISTS (SELECT 1 FROM pg_opclass oc
-                 JOIN pg_am am ON am.oid = oc.opcmethod AND am.amname = 'hash'
-                 JOIN pg_amproc p ON p.amprocfamily = oc.opcfamily AND p.amprocnum = 2
-                                 AND p.amproclefttype = oc.opcintype AND p.amprocrighttype = oc.opcintype
-                 WHERE oc.opcdefault
-                   AND (oc.opcintype = t.oid
-                        OR EXISTS (SELECT 1 FROM pg_cast c WHERE c.castsource = t.oid AND c.casttarget = oc.opcintype AND c.castmethod = 'b'))) AS hashable
+         t.oid IN (SELECT oid FROM oid_valued) AS "oidValued",
+         t.oid IN (SELECT oid FROM hashable) AS hashable
   FROM pg_type t
   LEFT JOIN pg_range r ON t.typtype IN ('r', 'm') AND (r.rngtypid = t.oid OR r.rngmultitypid = t.oid)
   WHERE t.typtype <> 'p'`;
