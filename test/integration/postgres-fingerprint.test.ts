@@ -312,6 +312,25 @@ describe('each facet of the postgres fingerprint sees a change', () => {
   });
 });
 
+describe('the postgres fingerprint never digests a subset', () => {
+  test('a row-level security policy that would hide rows from the backup role fails the fingerprint instead of shrinking it', async () => {
+    const db = await createDatabase('rls');
+    const role = `fp_login_${suffix}`;
+    await sql('postgres', `CREATE ROLE ${role} LOGIN`);
+    await sql(db, `CREATE TABLE notes (id int, secret bool);
+                   INSERT INTO notes VALUES (1, false), (2, true);
+                   ALTER TABLE notes ENABLE ROW LEVEL SECURITY;
+                   CREATE POLICY public_only ON notes FOR SELECT USING (NOT secret);
+                   GRANT SELECT ON notes TO ${role}`);
+    const url = new URL(testPostgresUrl());
+    url.username = role;
+    const asRole = await connectPostgres({ database: db }, { ...env(), NCA_POSTGRES_URL: url.toString() });
+    // Under the role's default row_security the table would read as 1 row of 2.
+    await expect(postgres.fingerprint(asRole)).rejects.toThrow(/row-level security/);
+    expect((await postgres.fingerprint(await target(db)))['table "public"."notes"'].count).toBe(2);
+  });
+});
+
 describe('sequence values come from the dump, which reads them outside the snapshot', () => {
   test('the archive\'s table of contents gives each SEQUENCE SET value, hostile names included; other streams give nothing', async () => {
     const db = await createDatabase('seqtoc');
