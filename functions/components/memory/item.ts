@@ -115,7 +115,8 @@ const isOptionalString = (v: unknown) => v === undefined || v === null || typeof
 /** The NCA model rules `item` breaks (empty when none); reported, never fatal. */
 export function modelProblems(item: MemoryItem): string[] {
   const problems: string[] = [];
-  if (!UUID.test(item.id)) problems.push('id is not a uuid');
+  // A document without a memory_id is named by its _id: no uuid to check.
+  if (!UUID.test(item.id) && !item.native?.noMemoryId) problems.push('id is not a uuid');
   const content = item.content;
   if (!content) problems.push('content is missing');
   else if (typeof content !== 'string') {
