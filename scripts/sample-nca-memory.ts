@@ -9,8 +9,8 @@
  *   HINCRBY; some item hashes carry a one-hour TTL (their metadata keys do not);
  * - episodic (MongoDB, as pymongo stores LTM memories): every item except the semantic-only ones, with
  *   string content, title, summary, memory_type, importance (a double; some exactly 1.0), tags (a list),
- *   BSON dates, an int32 access_count, int64 sequence numbers (some beyond 2^53), and every 13th
- *   document without a memory_id; the LTM repository's indexes (its memory_id index is not unique: the
+ *   BSON dates, an int32 access_count, int64 sequence numbers (some beyond 2^53); the episodic-only
+ *   documents are stored without a memory_id (named "_id:{...}" in the export); the LTM repository's indexes (its memory_id index is not unique: the
  *   repository's second, unique create_index on the same key fails against the first);
  * - semantic (PostgreSQL table): every item except the episodic-only ones;
  * - deliberate findings for the consistency report: about 1% semantic-only and 1% episodic-only ids
@@ -19,7 +19,7 @@
  * The same options always give the same items, ids and embeddings.
  */
 import Redis from 'ioredis';
-import { Double, Int32, Long, MongoClient, type IndexDescription } from 'mongodb';
+import { BSON, Double, Int32, Long, MongoClient, ObjectId, type IndexDescription } from 'mongodb';
 import { Client } from 'pg';
 
 export interface SampleStores {
@@ -51,9 +51,9 @@ export interface SampleMemoryOptions {
 export interface SampleMemorySummary {
   readonly working: readonly string[];
   readonly workingWithTtl: readonly string[];
-  /** Episodic memories stored with a memory_id. */
+  /** Episodic memories by their portable id: the memory_id, or "_id:" + the _id's Extended JSON where there is none. */
   readonly episodic: readonly string[];
-  /** Episodic documents stored without a memory_id (their semantic counterparts' ids, for the orphan report). */
+  /** The episodic documents stored without a memory_id (the episodic-only ones), by portable id. */
   readonly episodicWithoutMemoryId: readonly string[];
   readonly semantic: readonly string[];
   readonly semanticOnly: readonly string[];
@@ -255,7 +255,11 @@ async function loadWorking(url: string, items: SampleItem[], namespace: string):
   }
 }
 
-async function loadEpisodic(url: string, items: SampleItem[], database: string, collection: string): Promise<string[]> {
+/** The portable id the memory export gives an episodic document without a memory_id. */
+const idOfUnnamed = (_id: ObjectId) => `_id:${BSON.EJSON.stringify(_id)}`;
+
+/** Writes the episodic documents; those whose item id is in `unnamed` without a memory_id. Returns the portable ids. */
+async function loadEpisodic(url: string, items: SampleItem[], database: string, collection: string, unnamed: ReadonlySet<string>): Promise<string[]> {
   const client = new MongoClient(url);
   await client.connect();
   try {
@@ -266,7 +270,9 @@ async function loadEpisodic(url: string, items: SampleItem[], database: string, 
     const docs = items.map((item, i) => {
       const m = item.metadata;
       const doc: Record<string, unknown> = {
-        ...(i % 13 === 5 ? {} : { memory_id: item.id }),
+        // A deterministic ObjectId, so the same options name the same documents.
+        _id: ObjectId.createFromHexString(item.id.replace(/-/g, '').slice(0, 24)),
+        ...(unnamed.has(item.id) ? {} : { memory_id: item.id }),
         content: String(item.content.text),
         title: `memory ${i}`,
         summary: String(item.content.summary),
@@ -282,7 +288,7 @@ async function loadEpisodic(url: string, items: SampleItem[], database: string, 
       return doc;
     });
     for (let i = 0; i < docs.length; i += 500) await coll.insertMany(docs.slice(i, i + 500), { ordered: true });
-    return items.map((item, i) => (i % 13 === 5 ? `-${item.id}` : item.id));
+    return docs.map((doc) => (typeof doc.memory_id === 'string' ? doc.memory_id : idOfUnnamed(doc._id as ObjectId)));
   } finally {
     await client.close();
   }
@@ -321,8 +327,11 @@ export async function loadSampleMemory(stores: SampleStores, options: SampleMemo
   const dimension = options.dimension ?? 768;
   const episodicItems = items.map((item, i) => (halfDimension?.episodic === i ? halve(item) : item)).filter((_, i) => !semanticOnly.has(i));
   const working = stores.redisUrl ? await loadWorking(stores.redisUrl, items, options.namespace ?? 'working') : { ids: [], withTtl: [] };
+  // The episodic-only memories are the ones the LTM repository stored without a memory_id.
+  const unnamed = new Set([...episodicOnly].map((i) => items[i].id));
+  const unnamedIds = new Map([...unnamed].map((id) => [id, idOfUnnamed(ObjectId.createFromHexString(id.replace(/-/g, '').slice(0, 24)))]));
   const episodicIds = stores.mongoUrl
-    ? await loadEpisodic(stores.mongoUrl, episodicItems, mongoDatabaseOf(stores.mongoUrl, options.mongoDatabase), options.collection ?? 'memories')
+    ? await loadEpisodic(stores.mongoUrl, episodicItems, mongoDatabaseOf(stores.mongoUrl, options.mongoDatabase), options.collection ?? 'memories', unnamed)
     : [];
   let semantic: string[] = [];
   let embeddingType = 'none';
@@ -341,11 +350,11 @@ export async function loadSampleMemory(stores: SampleStores, options: SampleMemo
   return {
     working: working.ids,
     workingWithTtl: working.withTtl,
-    episodic: episodicIds.filter((id) => !id.startsWith('-')),
-    episodicWithoutMemoryId: episodicIds.filter((id) => id.startsWith('-')).map((id) => id.slice(1)),
+    episodic: episodicIds,
+    episodicWithoutMemoryId: stores.mongoUrl ? [...unnamedIds.values()] : [],
     semantic,
     semanticOnly: [...semanticOnly].map((i) => items[i].id),
-    episodicOnly: [...episodicOnly].map((i) => items[i].id),
+    episodicOnly: [...episodicOnly].map((i) => (stores.mongoUrl ? unnamedIds.get(items[i].id)! : items[i].id)),
     otherDimension: { episodic: stores.mongoUrl && halfDimension ? [items[halfDimension.episodic].id] : [], semantic: semanticHalf },
     embeddingType,
   };

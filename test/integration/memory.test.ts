@@ -190,7 +190,7 @@ describe('memory tiers: export, damage, restore', () => {
       ['semantic.jsonl.gz', 'application/gzip'],
     ]);
     expect(result.fingerprint.working.count).toBe(summary.working.length);
-    expect(result.fingerprint.episodic.count).toBe(summary.episodic.length + summary.episodicWithoutMemoryId.length);
+    expect(result.fingerprint.episodic.count).toBe(summary.episodic.length);
     expect(result.fingerprint.semantic.count).toBe(summary.semantic.length);
     expect(result.source).toMatchObject({
       serverVersion: expect.stringMatching(/^redis 7\.\S+ \/ mongodb 7\.0\.14 \/ postgresql 15\.\S+$/),
@@ -209,17 +209,15 @@ describe('memory tiers: export, damage, restore', () => {
 
   test('the consistency report counts orphans across tiers and embeddings of another dimension', () => {
     const report = backup.result.report as any;
-    // Episodic documents without a memory_id are named by their _id, so their vectors count as orphans too.
-    const unnamed = summary.episodicWithoutMemoryId.filter((id) => summary.semantic.includes(id));
-    expect(report.crossTier.semanticWithoutEpisodic.count).toBe(summary.semanticOnly.length + unnamed.length);
-    expect(report.crossTier.semanticWithoutEpisodic.examples).toEqual(expect.arrayContaining(summary.semanticOnly));
-    expect(report.crossTier.episodicWithoutSemantic.count).toBe(summary.episodicOnly.length + summary.episodicWithoutMemoryId.length);
-    expect(report.crossTier.episodicWithoutSemantic.examples).toEqual(expect.arrayContaining(summary.episodicOnly));
+    expect(report.crossTier.semanticWithoutEpisodic).toEqual({ count: summary.semanticOnly.length, examples: [...summary.semanticOnly].sort() });
+    // The episodic-only documents have no memory_id: exported all the same, named by their _id.
+    expect(report.crossTier.episodicWithoutSemantic).toEqual({ count: summary.episodicOnly.length, examples: [...summary.episodicOnly].sort() });
+    expect(summary.episodicOnly).toEqual(summary.episodicWithoutMemoryId);
+    expect(summary.episodicOnly[0]).toMatch(/^_id:\{"\$oid":"[0-9a-f]{24}"\}$/);
     expect(summary.semanticOnly.length).toBe(2);
-    expect(summary.episodicWithoutMemoryId.length).toBeGreaterThan(0);
     expect(report.warnings).toBeUndefined();
     expect(report.tiers.episodic).toMatchObject({
-      items: summary.episodic.length + summary.episodicWithoutMemoryId.length,
+      items: summary.episodic.length,
       dimension: DIMENSION,
       dimensionSource: 'most common',
       dimensionMismatches: { count: 1, examples: [{ id: summary.otherDimension.episodic[0], dimension: DIMENSION / 2 }] },
@@ -289,7 +287,7 @@ describe('memory tiers: export, damage, restore', () => {
       details: {
         tiers: {
           working: { items: summary.working.length, expiredSkipped: 0, keysRestored: Object.keys(keysBefore).length, mode: 'native records (RESTORE ... ABSTTL)' },
-          episodic: { items: summary.episodic.length + summary.episodicWithoutMemoryId.length, mode: 'native records (BSON as it was)' },
+          episodic: { items: summary.episodic.length, mode: 'native records (BSON as it was)' },
           semantic: { items: summary.semantic.length },
         },
       },
@@ -326,7 +324,7 @@ describe('memory tiers: export, damage, restore', () => {
       const coll = client.db(s.mongoDatabase).collection('memories');
       const names = (await coll.listIndexes().toArray()).map((i) => i.name).sort();
       expect(names).toEqual(['_id_', ...NCA_LTM_INDEXES.map((i) => i.name!)].sort());
-      const raw = (await coll.find({ memory_id: summary.episodic[0] }, { raw: true }).toArray())[0] as unknown as Buffer;
+      const raw = (await coll.find({ memory_id: summary.working[0] }, { raw: true }).toArray())[0] as unknown as Buffer;
       const doc = BSON.deserialize(raw, { promoteValues: false });
       expect(doc.metadata.sequence).toBeInstanceOf(BSON.Long);
       expect(doc.metadata.sequence.toString()).toBe('9007199254740993');
@@ -347,8 +345,8 @@ describe('memory tiers: export, damage, restore', () => {
       ['metadata rewritten compactly', () => withRedisClient(async (c) => c.set(`${prefix}metadata:${id}`, JSON.stringify(JSON.parse((await c.get(`${prefix}metadata:${id}`))!)))), 'working'],
       ['TTL removed', () => withRedisClient((c) => c.persist(`${prefix}${summary.workingWithTtl[0]}`)), 'working'],
       ['TTL moved by 1 ms', () => withRedisClient(async (c) => c.pexpireat(`${prefix}${summary.workingWithTtl[0]}`, Number(await c.call('PEXPIRETIME', `${prefix}${summary.workingWithTtl[0]}`)) + 1)), 'working'],
-      ['int64 stored as a double of the same value', () => retype(s, summary.episodic[0], (doc) => (doc.metadata.sequence = new BSON.Double(Number(doc.metadata.sequence.toString())))), 'episodic'],
-      ['double 1.0 stored as int32 1', () => retype(s, summary.episodic[0], (doc) => (doc.importance = new BSON.Int32(1))), 'episodic'],
+      ['int64 stored as a double of the same value', () => retype(s, summary.working[0], (doc) => (doc.metadata.sequence = new BSON.Double(Number(doc.metadata.sequence.toString())))), 'episodic'],
+      ['double 1.0 stored as int32 1', () => retype(s, summary.working[0], (doc) => (doc.importance = new BSON.Int32(1))), 'episodic'],
     ];
     for (const [what, change, tier] of cases) {
       await memory.restore(backup.artifacts.source(), s.target, { tiers: [tier] }, quiet);
@@ -500,7 +498,7 @@ describe('memory tiers: consistency, snapshots and source data problems', () => 
     const { result } = await backupOf(s.target);
     expect(result.consistency).toEqual({ pointInTime: true, method: expect.stringMatching(/^episodic: MongoDB snapshot session/) });
     expect((result.report as any).crossTier).toEqual({ skipped: expect.any(String) });
-    expect(result.fingerprint).toEqual({ episodic: { count: summary.episodic.length + summary.episodicWithoutMemoryId.length, digest: expect.any(String) } });
+    expect(result.fingerprint).toEqual({ episodic: { count: summary.episodic.length, digest: expect.any(String) } });
     expect(await memory.fingerprint(s.target)).toEqual(result.fingerprint);
   });
 
