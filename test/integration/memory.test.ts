@@ -524,14 +524,16 @@ describe('memory tiers: consistency, snapshots and source data problems', () => 
     await expect(failure).rejects.toThrow(`working item ${broken}: metadata is not a JSON object`);
     expect(artifacts.records.map((r) => r.name)).not.toContain('working.jsonl.gz');
 
-    // A collection without the NCA's unique index can hold one memory_id twice: such a tier cannot be restored.
+    // The LTM repository's memory_id index is not unique: one memory_id twice is reported, exported and restored.
     const dup = await stores('dup', { tiers: ['episodic'] });
     const id = summary.episodic[3];
-    await withMongoClient(dup, (client) => client.db(dup.mongoDatabase).collection('memories').insertMany([{ memory_id: id, content: { text: 'a' } }, { memory_id: id, content: { text: 'b' } }]));
-    const duplicate = fsArtifacts();
-    cleanups.push(duplicate);
-    await expect(memory.backup(dup.target, duplicate.sink, quiet)).rejects.toThrow(`the episodic tier holds two items with id ${id}`);
-    expect(duplicate.records).toEqual([]);
+    await withMongoClient(dup, (client) => client.db(dup.mongoDatabase).collection('memories').insertMany([{ memory_id: id, content: 'a' }, { memory_id: id, content: 'b' }]));
+    const duplicate = await backupOf(dup.target);
+    expect((duplicate.result.report as any).tiers.episodic.duplicateIds).toEqual({ count: 1, examples: [id] });
+    const docs = await mongoDocs(dup);
+    await withMongoClient(dup, (client) => client.db(dup.mongoDatabase).collection('memories').deleteMany({}));
+    await memory.restore(duplicate.artifacts.source(), dup.target, {}, quiet);
+    expect(await mongoDocs(dup)).toEqual(docs);
   });
 
   test('compatibility: a newer format and a semantic table of another dimension are refused, naming both', async () => {

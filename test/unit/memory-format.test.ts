@@ -12,10 +12,10 @@ import { IntegrityError, InvalidInputError } from '../../functions/core/errors';
 import { crossTierReport, TierStats } from '../../functions/components/memory/consistency';
 import { episodicDocument, episodicItem } from '../../functions/components/memory/episodic';
 import { FORMAT, TierReader, TierWriter, type ExportHeader } from '../../functions/components/memory/format';
-import { canonicalJson, ItemDigest, modelProblems, shapeProblem, type MemoryItem } from '../../functions/components/memory/item';
+import { canonicalJson, ItemDigest, jsonText, modelProblems, parseJsonExact, shapeProblem, type MemoryItem } from '../../functions/components/memory/item';
 import { parseMemoryRestoreOptions } from '../../functions/components/memory/options';
 import { semanticItem } from '../../functions/components/memory/semantic';
-import { contentWords, workingItem, workingKeys } from '../../functions/components/memory/working';
+import { contentWords, nativeRestore, workingItem, workingKeys } from '../../functions/components/memory/working';
 
 const ID = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
 
@@ -188,10 +188,12 @@ describe('consistency report', () => {
     expect(new TierStats('working').report({ snapshot: false, method: '' })).toMatchObject({ dimension: null, dimensionSource: 'none' });
   });
 
-  test('duplicate ids fail; model violations are counted with examples', () => {
+  test('duplicate ids and model violations are counted with examples', () => {
     const stats = new TierStats('episodic');
     stats.add(item(1));
-    expect(() => stats.add(item(1))).toThrow(`the episodic tier holds two items with id ${ID(1)}.`);
+    stats.add(item(1));
+    expect(stats.items).toBe(2);
+    expect(stats.report({ snapshot: false, method: '' }).duplicateIds).toEqual({ count: 1, examples: [ID(1)] });
     stats.add(item(2, { metadata: { status: 'lost' } }));
     expect(stats.report({ snapshot: false, method: '' }).modelViolations).toEqual({
       count: 1,
@@ -246,6 +248,24 @@ describe('store layouts', () => {
     });
     expect(() => workingItem('w6', new Map([['content', Buffer.from([0xff, 0xfe])]]), undefined)).toThrow(/working item w6: hash field content is not UTF-8 text/);
     expect(() => workingItem('w7', new Map(), Buffer.from('[1]'))).toThrow(/working item w7: metadata is not a JSON object/);
+  });
+
+  test('exact JSON: integers beyond 2^53 keep their digits through parse, canonical and compact printing', () => {
+    const text = '{"b": 9007199254740993, "a": [1.5, -12345678901234567890], "c": 0.1234567890123456}';
+    const value = parseJsonExact(text) as Record<string, unknown>;
+    expect(value).toEqual({ b: 9007199254740993n, a: [1.5, -12345678901234567890n], c: 0.1234567890123456 });
+    expect(canonicalJson(value)).toBe('{"a":[1.5,-12345678901234567890],"b":9007199254740993,"c":0.1234567890123456}');
+    expect(jsonText(value)).toBe('{"b":9007199254740993,"a":[1.5,-12345678901234567890],"c":0.1234567890123456}');
+    expect(parseJsonExact('{"n": 12}')).toEqual({ n: 12 });
+  });
+
+  test('working: records are restored natively only into a Redis that reads their RDB version, and never from a version 1 export', () => {
+    const facts = { serverName: 'redis', serverVersion: '7.0.15', serverMajor: 7, rdbVersion: 10, rdbVersionFrom: 'dump', exactExpiry: true } as const;
+    const header = (version: number, source: Record<string, unknown>, records?: string): ExportHeader => ({ format: FORMAT, version, tier: 'working', exportedAt: 'x', source, ...(records ? { records } : {}) });
+    expect(nativeRestore(header(2, { rdbVersion: 10 }, 'keys'), facts)).toEqual({ native: true });
+    expect(nativeRestore(header(2, { rdbVersion: 9 }, 'keys'), facts)).toEqual({ native: true });
+    expect(nativeRestore(header(2, { rdbVersion: 11 }, 'keys'), facts)).toEqual({ native: false, reason: "the target redis 7.0.15 reads up to RDB version 10; the backup's payloads are RDB version 11" });
+    expect(nativeRestore(header(1, { rdbVersion: 10 }), facts)).toEqual({ native: false, reason: 'the export (version 1) holds no native records' });
   });
 
   test('working: the NCA\'s word index tokenizer', () => {
