@@ -394,6 +394,28 @@ describe('memory tiers: export, damage, restore', () => {
   });
 });
 
+describe('memory tiers: the semantic table row by row', () => {
+  test('a restore writes back each row\'s id, embedding and metadata text as PostgreSQL printed them (jsonb 1.0 stays 1.0, big integers exact)', async () => {
+    const s = await stores('rows', { tiers: ['semantic'] });
+    const summary = await loadSampleMemory({ postgresUrl: urlFor(s.pgDatabase) }, { items: 60, dimension: DIMENSION, seed: 60 });
+    await sql(s.pgDatabase, `UPDATE semantic_memory SET metadata = jsonb_set(metadata, '{metadata,extra}', '{"importance": 1.0, "sequence": 9007199254740993, "ratio": 2.50}') WHERE id = $1`, [summary.semantic[0]]);
+    const rows = () => sql(s.pgDatabase, 'SELECT id, embedding::text AS embedding, metadata::text AS metadata FROM semantic_memory ORDER BY id');
+    const before = await rows();
+    const changed = (before as { id: string; metadata: string }[]).find((r) => r.id === summary.semantic[0])!.metadata;
+    expect(changed).toMatch(/"extra": \{"ratio": 2\.50, "sequence": 9007199254740993, "importance": 1\.0\}/);
+    const { artifacts, result } = await backupOf(s.target);
+    await sql(s.pgDatabase, 'DELETE FROM semantic_memory WHERE id = $1', [summary.semantic[0]]);
+    await sql(s.pgDatabase, `UPDATE semantic_memory SET metadata = jsonb_set(metadata, '{metadata,importance}', '1.0') WHERE id = $1`, [summary.semantic[1]]);
+    expect((await memory.fingerprint(s.target)).semantic).not.toEqual(result.fingerprint.semantic);
+    await memory.restore(artifacts.source(), s.target, {}, quiet);
+    const after = await rows();
+    // Compared as one text, so a failure shows the first difference instead of every row.
+    expect(after.length).toBe(before.length);
+    expect(JSON.stringify(after) === JSON.stringify(before)).toBe(true);
+    expect(await memory.fingerprint(s.target)).toEqual(result.fingerprint);
+  });
+});
+
 describe('memory tiers: restoring some tiers', () => {
   test('restoring one tier leaves the other two exactly as they are', async () => {
     const s = await stores('one');

@@ -58,6 +58,8 @@ export interface NativeFields {
   expireAt?: number;
   /** semantic: the row's metadata column was SQL NULL. */
   metadataIsNull?: true;
+  /** semantic: the metadata column's text as PostgreSQL prints it (what a restore writes back). */
+  metadataText?: string;
 }
 
 /** Absent keys stay absent through a round trip: "no content field" and "content: null" are different stores. */
@@ -71,7 +73,7 @@ export interface MemoryItem {
 }
 
 const ITEM_KEYS = new Set(['id', 'content', 'metadata', 'embedding', 'native']);
-const NATIVE_KEYS = new Set(['fields', 'expireAt', 'metadataExpireAt', 'metadataIsNull', 'noMemoryId']);
+const NATIVE_KEYS = new Set(['fields', 'expireAt', 'metadataExpireAt', 'metadataIsNull', 'metadataText', 'noMemoryId']);
 
 export function isObject(value: unknown): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -96,6 +98,7 @@ export function shapeProblem(value: unknown): string | undefined {
     if (!isObject(native)) return 'has a native part that is not an object';
     for (const key of Object.keys(native)) if (!NATIVE_KEYS.has(key)) return `has an unknown native key "${key}"`;
     if (native.fields !== undefined && !isObject(native.fields)) return 'has native.fields that is not an object';
+    if (native.metadataText !== undefined && typeof native.metadataText !== 'string') return 'has native.metadataText that is not text';
     for (const key of ['expireAt', 'metadataExpireAt'] as const) {
       if (native[key] !== undefined && !Number.isSafeInteger(native[key])) return `has native.${key} that is not a Unix time in ms`;
     }
@@ -189,8 +192,8 @@ export function canonicalJson(value: unknown): string {
 
 /** What a version 1 export's fingerprint covered: the item but its clock-derived expiry (kept to verify restores of such backups). */
 export function fingerprintText(item: MemoryItem): string {
-  if (item.native?.expireAt === undefined && item.native?.metadataExpireAt === undefined) return canonicalJson(item);
-  const { expireAt: _clock, metadataExpireAt: _clock2, ...native } = item.native;
+  if (item.native?.expireAt === undefined && item.native?.metadataExpireAt === undefined && item.native?.metadataText === undefined) return canonicalJson(item);
+  const { expireAt: _clock, metadataExpireAt: _clock2, metadataText: _v2, ...native } = item.native;
   return canonicalJson({ ...item, native: Object.keys(native).length > 0 ? native : undefined });
 }
 

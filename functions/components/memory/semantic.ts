@@ -6,7 +6,8 @@
  * Reading: one REPEATABLE READ READ ONLY transaction, a cursor fetched in batches: every row of the
  * export comes from one snapshot. pgvector is read as `embedding::real[]` (exactly its float4 values,
  * printed shortest-exact). Other keys of the metadata column travel in native.fields; a NULL metadata
- * column as native.metadataIsNull. Columns other than id, embedding and metadata are not exported (the
+ * column as native.metadataIsNull; the column's text as PostgreSQL prints it in native.metadataText,
+ * which a restore writes back as it is (so jsonb numbers keep their scale: 1.0 stays 1.0). Columns other than id, embedding and metadata are not exported (the
  * vector component's backup keeps the whole table).
  *
  * Restoring: one transaction: the table is created when missing (vector(n) when the target has pgvector
@@ -25,7 +26,7 @@ type Semantic = NonNullable<MemoryTarget['semantic']>;
 
 export const SEMANTIC_NORMALISES = [
   'embedding: the column\'s exact float values as shortest-exact JSON numbers (vector and real[] as float4, double precision[] as float8)',
-  'metadata column: parsed jsonb; numbers print as JSON numbers (1.0 prints as 1; integers beyond 2^53 keep their digits)',
+  'content and metadata: parsed from the metadata column, numbers as JSON numbers (1.0 prints as 1; integers beyond 2^53 keep their digits); native.metadataText keeps the column\'s text, which a restore writes back',
 ];
 
 const FETCH_ROWS = 500;
@@ -121,7 +122,8 @@ export async function sampledDimension(client: Client, table: TableName, info: T
   return rows.length > 0 ? Number(rows[0].d) : null;
 }
 
-export function semanticItem(row: { id: string | null; embedding: unknown; metadata: unknown }): MemoryItem {
+/** The item of a row; `metadataText` is the column's text as PostgreSQL prints it, kept so a restore writes it back exactly. */
+export function semanticItem(row: { id: string | null; embedding: unknown; metadata: unknown }, metadataText?: string): MemoryItem {
   if (typeof row.id !== 'string' || row.id === '') throw new InvalidInputError('the semantic table has a row without an id.', { component: COMPONENT });
   const item: MemoryItem = { id: row.id };
   let rest: JsonObject | undefined;
@@ -140,6 +142,7 @@ export function semanticItem(row: { id: string | null; embedding: unknown; metad
   }
   item.embedding = row.embedding as number[] | null;
   if (rest) item.native = { fields: rest };
+  if (metadataText !== undefined && row.metadata !== null) item.native = { ...item.native, metadataText };
   return item;
 }
 
@@ -197,7 +200,7 @@ export async function openSemanticSource(semantic: Semantic, mustExist = false):
         for (;;) {
           const rows = await next;
           if (rows.length === FETCH_ROWS) next = fetch();
-          for (const row of rows) yield { item: semanticItem({ id: row.id, embedding: parseEmbedding(row.embedding), metadata: row.metadata === null ? null : parseJsonExact(row.metadata) }) };
+          for (const row of rows) yield { item: semanticItem({ id: row.id, embedding: parseEmbedding(row.embedding), metadata: row.metadata === null ? null : parseJsonExact(row.metadata) }, row.metadata ?? undefined) };
           if (rows.length < FETCH_ROWS) return;
         }
       },
@@ -262,9 +265,12 @@ export async function openSemanticStager(semantic: Semantic): Promise<TierStager
           if (batch.length === 0) return;
           const values: unknown[] = [];
           const rows = batch.map((item, i) => {
+            // The column's own text where the export has it (jsonb keeps 1.0 and 1 apart), else the item printed.
             const metadata = item.native?.metadataIsNull
               ? null
-              : jsonText({ ...(item.native?.fields ?? {}), ...(item.content !== undefined ? { content: item.content } : {}), ...(item.metadata !== undefined ? { metadata: item.metadata } : {}) });
+              : item.native?.metadataText !== undefined
+                ? item.native.metadataText
+                : jsonText({ ...(item.native?.fields ?? {}), ...(item.content !== undefined ? { content: item.content } : {}), ...(item.metadata !== undefined ? { metadata: item.metadata } : {}) });
             // An array literal built here: pg's generic array serialisation is several times slower.
             values.push(item.id, Array.isArray(item.embedding) ? `{${item.embedding.join(',')}}` : null, metadata);
             return `($${3 * i + 1}, $${3 * i + 2}${cast}, $${3 * i + 3}::${info.metadataType})`;
