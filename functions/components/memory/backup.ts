@@ -2,7 +2,10 @@
  * One backup exports every configured tier at one recovery point: a single exportedAt, every store's
  * snapshot opened together before any item is read (PostgreSQL REPEATABLE READ, a MongoDB snapshot
  * session on a replica set; Redis has none), then the tiers stream concurrently, each into its own
- * artifact. The fingerprint and the consistency report are computed from exactly the items written.
+ * artifact. The fingerprint is computed from exactly the records written (what the stores hold: key
+ * values and deadlines, BSON bytes; semantic rows as items), the consistency report from the items. A
+ * tier with no memory is reported as a warning (report.warnings and the log); a configured collection
+ * or table that does not exist fails the backup, naming it.
  *
  * Consistency, honestly: each snapshot is consistent within its store, but three servers share no
  * snapshot, so `pointInTime` is true only for a backup of a single tier read at a snapshot. With several
