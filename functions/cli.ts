@@ -11,7 +11,7 @@ import { componentEntry } from './components';
 import { summarize } from './core/backup-run';
 import { listBackupIds, newBackupId, resolveBackupId } from './core/catalog';
 import { configuredComponent, vaultFor, type EngineContext } from './core/context';
-import { InvalidInputError } from './core/errors';
+import { InvalidInputError, NoResultError } from './core/errors';
 import { localRuntimeConfig } from './core/local-config';
 import { createLogger } from './core/logger';
 import { runStoredOperation, type OperationEvent } from './core/operations';
@@ -64,9 +64,13 @@ function restoreOptions(values: Record<string, unknown>): Record<string, unknown
   return Object.keys(options).length > 0 ? options : undefined;
 }
 
+/** The command line itself is wrong (unknown command or flag, missing argument): exit code 2. */
 class UsageError extends Error {
   override name = 'UsageError';
 }
+
+/** The exit codes: 0 result written, 1 the operation failed, 2 the command line or backup.yaml is wrong. */
+export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 
 interface Io {
   readonly stdout: (text: string) => void;
@@ -88,8 +92,18 @@ function peakRssMiB(): number {
   return Math.round((process.resourceUsage().maxRSS / 1024) * 10) / 10;
 }
 
-async function execute(argv: readonly string[], io: Io): Promise<unknown> {
-  const { values, positionals } = parseArgs({
+/** parseArgs's own refusals (unknown flag, missing value) are usage errors like ours. */
+function parseCommandLine(argv: readonly string[]) {
+  try {
+    return parseCommandLineOptions(argv);
+  } catch (error) {
+    if (String((error as { code?: string }).code ?? '').startsWith('ERR_PARSE_ARGS')) throw new UsageError((error as Error).message);
+    throw error;
+  }
+}
+
+function parseCommandLineOptions(argv: readonly string[]) {
+  return parseArgs({
     args: [...argv],
     allowPositionals: true,
     options: {
@@ -103,10 +117,27 @@ async function execute(argv: readonly string[], io: Io): Promise<unknown> {
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
+}
+
+/** What a command is about, for the error output: the component, or the step's component for run-step. */
+function subjectOf(argv: readonly string[]): string | undefined {
+  try {
+    const { positionals } = parseCommandLineOptions(argv);
+    const [command, subject] = positionals;
+    if (command !== 'run-step') return subject;
+    const step = JSON.parse(subject ?? '') as { component?: unknown };
+    return typeof step.component === 'string' ? step.component : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function execute(argv: readonly string[], io: Io): Promise<unknown> {
+  const { values, positionals } = parseCommandLine(argv);
   const [command, subject] = positionals;
   if (values.help) return { usage: USAGE };
-  if (!command) throw new UsageError(USAGE);
-  if (!subject) throw new UsageError(`${command} needs ${command === 'run-step' ? 'a JSON step' : 'a component'}\n\n${USAGE}`);
+  if (!command) throw new UsageError('a command is needed');
+  if (!subject) throw new UsageError(`${command} needs ${command === 'run-step' ? 'a JSON step' : 'a component'}`);
   const env = io.env;
   const config = runtimeConfig(values.config!, env);
 
@@ -188,7 +219,7 @@ async function execute(argv: readonly string[], io: Io): Promise<unknown> {
       };
     }
     default:
-      throw new UsageError(`unknown command '${command}'\n\n${USAGE}`);
+      throw new UsageError(`unknown command '${command}'`);
   }
 }
 
@@ -198,7 +229,7 @@ function requiredBackupId(value: string | undefined, component: string): string 
 }
 
 /** Runs one command; resolves to the process exit code. */
-export async function main(argv: readonly string[], io: Io = { stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t), env: process.env }): Promise<number> {
+export async function main(argv: readonly string[], io: Io = processIo()): Promise<number> {
   try {
     const result = await execute(argv, io);
     if (result && typeof result === 'object' && 'usage' in result) {
@@ -208,19 +239,73 @@ export async function main(argv: readonly string[], io: Io = { stdout: (t) => pr
     io.stdout(`${JSON.stringify(result, null, 2)}\n`);
     return 0;
   } catch (error) {
-    const err = error as Error;
-    if (err instanceof UsageError) {
-      io.stderr(`${err.message}\n`);
-      return 2;
-    }
-    io.stdout(`${JSON.stringify({ error: err.name, message: err.message }, null, 2)}\n`);
-    io.stderr(`nca-backup: ${err.name}: ${err.message}\n`);
-    return err.name === 'ConfigError' ? 2 : 1;
+    const err = error instanceof Error ? error : new Error(String(error));
+    const usage = err instanceof UsageError || err.name === 'ConfigError';
+    reportError(err, io, subjectOf(argv));
+    if (err instanceof UsageError) io.stderr(`\n${USAGE}\n`);
+    return usage ? EXIT.usage : EXIT.failed;
   }
 }
 
-if (require.main === module) {
-  void main(process.argv.slice(2)).then((code) => {
-    process.exitCode = code;
-  });
+/** The JSON error on stdout (name, message, component, backup id) and one line on stderr. */
+function reportError(err: Error, io: Pick<Io, 'stdout' | 'stderr'>, subject?: string): void {
+  const fields = err as Error & { component?: string; backupId?: string; hint?: string };
+  const component = fields.component ?? subject;
+  const output = {
+    error: err.name,
+    message: err.message,
+    ...(component ? { component } : {}),
+    ...(fields.backupId ? { backupId: fields.backupId } : {}),
+  };
+  io.stdout(`${JSON.stringify(output, null, 2)}\n`);
+  io.stderr(`nca-backup: ${err.name}${component && !err.message.startsWith(component) ? ` (${component})` : ''}: ${err.message}\n`);
 }
+
+/**
+ * Runs a command as the whole process: the only way the CLI and the Fargate task exit. The process can
+ * never end with code 0 unless the command settled with its result written: an error nobody handled
+ * (an 'error' event, a rejected promise) ends it with a JSON error and code 1, and so does an event loop
+ * that drains while the command's promise is still pending (a stream that never ended, a callback never
+ * called), which Node would otherwise end quietly with code 0.
+ */
+export function runAsProcess(command: () => Promise<number>, io: Io = processIo(), subject?: string): void {
+  let settled = false;
+  const fail = (error: Error) => {
+    if (settled) {
+      // The result is already out; a second JSON document would make stdout unparsable.
+      io.stderr(`nca-backup: after the result: ${error.name}: ${error.message}\n`);
+      return;
+    }
+    settled = true;
+    reportError(error, io, subject);
+    process.exit(EXIT.failed);
+  };
+  process.on('uncaughtException', (error) => fail(error instanceof Error ? error : new Error(String(error))));
+  process.on('unhandledRejection', (reason) => fail(reason instanceof Error ? reason : new Error(String(reason))));
+  process.on('beforeExit', () => {
+    if (!settled) {
+      fail(new NoResultError('the command stopped without a result: the process ran out of work while an operation was still pending. Its outcome is unknown.', {
+        component: subject,
+        hint: 'Check the target before relying on it, and report this as a bug with the log above.',
+      }));
+    }
+  });
+  command().then(
+    (code) => {
+      settled = true;
+      process.exitCode = code;
+    },
+    (error: unknown) => fail(error instanceof Error ? error : new Error(String(error))),
+  );
+}
+
+function processIo(): Io {
+  return { stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t), env: process.env };
+}
+
+/** The bin script's and the worker image's entry point. */
+export function cliProcess(argv: readonly string[] = process.argv.slice(2)): void {
+  runAsProcess(() => main(argv), processIo(), subjectOf(argv));
+}
+
+if (require.main === module) cliProcess();

@@ -6,7 +6,7 @@ import { componentEntry } from '../components';
 import { componentPrefix, isBackupId } from './catalog';
 import { runBackup, summarize } from './backup-run';
 import { configuredComponent, type EngineContext } from './context';
-import { InvalidInputError } from './errors';
+import { InvalidInputError, TaskStoppedError, TransientError } from './errors';
 import { parseComponentOptions } from './workflow-input';
 import type { BackupTrigger } from './manifest';
 import { checkCompatibility, loadManifest, postVerify, restoreBackup, safetyBackup, verifyArtifacts } from './restore-steps';
@@ -36,7 +36,14 @@ export interface OperationEvent {
   readonly options?: Record<string, unknown>;
   /** Fargate runs have no return channel: their result is stored under this id and read back by a Lambda step. */
   readonly stepId?: string;
+  /** read-step-result only: the Fargate step as the workflow ran it, with the RunTask error when the task failed. */
+  readonly fargateStep?: { readonly taskError?: { readonly Error?: string; readonly Cause?: string } };
 }
+
+/** What a Fargate task stores under its step id: its result, or the error it failed with. */
+export type StoredStep =
+  | { readonly outcome: 'succeeded'; readonly result: unknown }
+  | { readonly outcome: 'failed'; readonly error: { readonly name: string; readonly message: string; readonly component?: string; readonly backupId?: string } };
 
 const STEP_ID = /^[A-Za-z0-9_.:-]{1,200}$/;
 const TRIGGERS: readonly BackupTrigger[] = ['scheduled', 'manual', 'safety'];
@@ -102,22 +109,79 @@ export async function runOperation(ctx: EngineContext, event: OperationEvent): P
     }
     case 'read-step-result': {
       const stepId = required(event, 'stepId');
-      const result = await ctx.vault.getJson<unknown>(stepResultKey(ctx, name, stepId));
-      if (result === undefined) {
-        throw new InvalidInputError(`the Fargate task for step ${stepId} stored no result: it stopped before finishing.`, {
-          component: name,
-          hint: 'Read the task log in CloudWatch (log group of the worker task definition).',
-        });
-      }
-      return result;
+      const stored = await ctx.vault.getJson<StoredStep>(stepResultKey(ctx, name, stepId));
+      if (stored === undefined) throw stoppedTaskError(name, stepId, event.fargateStep?.taskError);
+      if (stored.outcome === 'failed') throw storedError(stored.error);
+      return stored.result;
     }
   }
 }
 
-/** Used by the Fargate task: runs the operation and stores its result where `read-step-result` finds it. */
+/**
+ * Used by the Fargate task: runs the operation and stores its result, or the error it failed with, where
+ * `read-step-result` finds it, so the execution sees the engine's error name and cause as on Lambda.
+ * A result left by an earlier attempt of the same step is removed first: a task that dies before storing
+ * anything must read as "no result", never as the previous attempt's outcome.
+ */
 export async function runStoredOperation(ctx: EngineContext, event: OperationEvent): Promise<unknown> {
   const stepId = required(event, 'stepId');
-  const result = await runOperation(ctx, event);
-  await ctx.vault.putJson(stepResultKey(ctx, event.component, stepId), result);
+  const key = stepResultKey(ctx, event.component, stepId);
+  await ctx.vault.deleteObject(key);
+  let result: unknown;
+  try {
+    result = await runOperation(ctx, event);
+  } catch (error) {
+    const err = error instanceof Error ? error : new Error(String(error));
+    const fields = err as Error & { component?: string; backupId?: string };
+    const stored: StoredStep = {
+      outcome: 'failed',
+      error: { name: err.name, message: err.message, ...(fields.component ? { component: fields.component } : {}), ...(fields.backupId ? { backupId: fields.backupId } : {}) },
+    };
+    // The task still fails (non-zero exit) with the engine's error; the stored copy is how its name reaches the workflow.
+    await ctx.vault.putJson(key, stored).catch((storeError: unknown) => {
+      ctx.log.warn('could not store the step error', { stepId, error: (storeError as Error).message });
+    });
+    throw err;
+  }
+  await ctx.vault.putJson(key, { outcome: 'succeeded', result } satisfies StoredStep);
   return result;
+}
+
+/** The stored error, raised again under its own name and message: what the Lambda runner would have thrown. */
+function storedError(stored: { name: string; message: string; component?: string; backupId?: string }): Error {
+  const error = new Error(stored.message) as Error & { component?: string; backupId?: string };
+  error.name = stored.name;
+  if (stored.component) error.component = stored.component;
+  if (stored.backupId) error.backupId = stored.backupId;
+  return error;
+}
+
+/**
+ * Task stops that another attempt can fix: no Fargate capacity, the network interface or image pull
+ * timing out while the task started, a Spot interruption. ECS reports them in the stopped task's
+ * StopCode and StoppedReason, which runTask.sync passes on as the States.TaskFailed cause.
+ */
+const RETRYABLE_STOP = /capacity is unavailable|insufficient capacity|RESOURCE:(CPU|MEMORY|ENI)|Timeout waiting for network interface|ResourceInitializationError|i\/o timeout|connection reset|TLS handshake timeout|SpotInterruption|ServiceUnavailable|ThrottlingException/i;
+
+function stoppedTaskError(component: string, stepId: string, taskError?: { Error?: string; Cause?: string }): Error {
+  const cause = taskError?.Cause ?? '';
+  let described = '';
+  let retryable = false;
+  try {
+    const task = JSON.parse(cause) as { StopCode?: string; StoppedReason?: string; Containers?: { ExitCode?: number; Reason?: string }[] };
+    const exit = task.Containers?.map((c) => [c.ExitCode !== undefined ? `exit code ${c.ExitCode}` : '', c.Reason ?? ''].filter(Boolean).join(' ')).filter(Boolean).join('; ');
+    described = [task.StopCode, task.StoppedReason, exit].filter(Boolean).join(': ');
+    retryable = task.StopCode === 'SpotInterruption' || RETRYABLE_STOP.test(`${task.StopCode ?? ''} ${task.StoppedReason ?? ''}`);
+  } catch {
+    described = cause.slice(0, 500);
+    retryable = RETRYABLE_STOP.test(cause);
+  }
+  const what = [taskError?.Error, described].filter(Boolean).join(': ') || 'the task ended without an error report';
+  if (retryable) {
+    return new TransientError(`the Fargate task for step ${stepId} could not run (${what}).`, { component, hint: 'Another attempt starts a new task.' });
+  }
+  return new TaskStoppedError(`the Fargate task for step ${stepId} stopped without storing a result (${what}).`, {
+    component,
+    hint: 'Read the task log in CloudWatch (log group of the worker task definition); the target may hold a partial change.',
+  });
 }

@@ -15,6 +15,7 @@ import type { BackupConfig } from '../config/types';
 import { configuredComponents } from '../runtime-config';
 import type { KmsKeyRef } from './keys';
 import { bucketArn } from './replication';
+import { CONTROL_PLANE_BUNDLING } from './bundling';
 import { REPO_ROOT, componentKeyPrefix } from './workers';
 
 /** Days control-plane logs are kept. */
@@ -99,15 +100,7 @@ export class ControlPlane extends Construct {
       tracing: lambda.Tracing.ACTIVE,
       logGroup,
       environment: { NCA_RUNTIME_CONFIG: props.runtimeConfigJson, NODE_OPTIONS: '--enable-source-maps' },
-      bundling: {
-        target: 'node22',
-        format: nodejs.OutputFormat.CJS,
-        minify: true,
-        sourceMap: true,
-        logLevel: nodejs.LogLevel.WARNING,
-        // Bundle the SDK too: the versions tested here are the versions that run (lib-storage is not in the runtime).
-        externalModules: ['pg-native'],
-      },
+      bundling: { ...CONTROL_PLANE_BUNDLING, externalModules: [...CONTROL_PLANE_BUNDLING.externalModules] },
     });
     Validations.of(fn).acknowledge({
       id: 'AwsSolutions-L1',

@@ -147,12 +147,12 @@ describe('backup then restore through the state machines', () => {
     const backup = await harness.run('backup', { group: 'database' });
     expectSucceeded(backup);
     expect(backup.output.components[0]).toMatchObject({ runner: 'fargate' });
-    expect(harness.fargateRuns[0]).toMatchObject({ state: 'BackupOnFargate', subnets: ['subnet-0a1b2c3d'], command: ['run-step', expect.stringContaining('"operation":"backup"')] });
+    expect(harness.fargateRuns[0]).toMatchObject({ state: 'RunBackupTask', subnets: ['subnet-0a1b2c3d'], command: ['run-step', expect.stringContaining('"operation":"backup"')] });
 
     await damageSampleDatabase(urlFor(database));
     const restore = await harness.run('restore', { component: 'postgres', backupId: 'latest' });
     expect(restore.output).toMatchObject({ fingerprintMatch: true, runner: 'fargate' });
-    expect(harness.fargateRuns.map((r) => r.state)).toEqual(['BackupOnFargate', 'SafetyBackupOnFargate', 'RestoreOnFargate']);
+    expect(harness.fargateRuns.map((r) => r.state)).toEqual(['RunBackupTask', 'RunSafetyBackupTask', 'RunRestoreTask']);
     expect(await fingerprint()).toEqual(original);
   });
 });
