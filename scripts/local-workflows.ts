@@ -16,6 +16,7 @@ import { handler as planHandler } from '../functions/handlers/plan';
 import { handler as finalizeHandler } from '../functions/handlers/finalize';
 import { handler as resolveHandler } from '../functions/handlers/resolve-restore';
 import { handler as workerHandler } from '../functions/handlers/worker';
+import { handler as releaseLockHandler } from '../functions/handlers/release-lock';
 
 const ROOT = join(__dirname, '..');
 const ACCOUNT = 'arn:aws:lambda:us-west-2:123456789012:function';
@@ -23,6 +24,7 @@ export const FUNCTIONS = {
   plan: `${ACCOUNT}:nca-plan`,
   finalize: `${ACCOUNT}:nca-finalize`,
   resolve: `${ACCOUNT}:nca-resolve-restore`,
+  releaseLock: `${ACCOUNT}:nca-release-lock`,
   worker: (component: string) => `${ACCOUNT}:nca-worker-${component}`,
 };
 /** The worker reference a stack hands the control plane, for a component run locally. */
@@ -40,6 +42,7 @@ const SUBSTITUTIONS: Record<string, string> = {
   PlanFunctionArn: FUNCTIONS.plan,
   FinalizeFunctionArn: FUNCTIONS.finalize,
   ResolveRestoreFunctionArn: FUNCTIONS.resolve,
+  ReleaseLockFunctionArn: FUNCTIONS.releaseLock,
   ClusterArn: 'arn:aws:ecs:us-west-2:123456789012:cluster/nca-backup',
 };
 
@@ -78,6 +81,7 @@ export interface HarnessCode {
   readonly plan: Handler;
   readonly finalize: Handler;
   readonly resolve: Handler;
+  readonly releaseLock: Handler;
   readonly worker: Handler;
   /** The Fargate task's entry: node + these arguments, then the ASL's command (["run-step", json]). */
   readonly cliArgs: readonly string[];
@@ -95,6 +99,7 @@ const SOURCE_CODE: HarnessCode = {
   plan: planHandler,
   finalize: finalizeHandler,
   resolve: resolveHandler,
+  releaseLock: releaseLockHandler,
   worker: workerHandler,
   cliArgs: [join(ROOT, 'bin', 'nca-backup.js')],
 };
@@ -123,6 +128,7 @@ export function workflowHarness(config: RuntimeConfig, baseEnv: Record<string, s
     [FUNCTIONS.plan]: asLambda(code.plan),
     [FUNCTIONS.finalize]: asLambda(code.finalize),
     [FUNCTIONS.resolve]: asLambda(code.resolve),
+    [FUNCTIONS.releaseLock]: asLambda(code.releaseLock),
   };
   for (const [component, runtime] of Object.entries(config.components)) {
     lambdas[runtime!.worker!.functionName] = asLambda(async (event) => {

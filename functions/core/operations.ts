@@ -2,6 +2,7 @@
  * The worker's operations, one per Task state of the workflows. The Lambda worker and the Fargate
  * task's `run-step` command both call `runOperation`, so both runners execute the same code.
  */
+import { randomBytes } from 'node:crypto';
 import { componentEntry } from '../components';
 import { componentPrefix, isBackupId } from './catalog';
 import { runBackup, summarize } from './backup-run';
@@ -11,6 +12,7 @@ import { parseComponentOptions } from './workflow-input';
 import type { BackupTrigger } from './manifest';
 import { checkCompatibility, loadManifest, postVerify, restoreBackup, safetyBackup, verifyArtifacts } from './restore-steps';
 import { chooseRunner } from './runner';
+import { withOperationLock } from './operation-lock';
 
 export const OPERATIONS = [
   'estimate',
@@ -36,6 +38,11 @@ export interface OperationEvent {
   readonly options?: Record<string, unknown>;
   /** Fargate runs have no return channel: their result is stored under this id and read back by a Lambda step. */
   readonly stepId?: string;
+  /**
+   * The operation lock's owner: a restore execution's name, passed to every step of that restore, which
+   * renews the lock its Resolve step took instead of taking a second one. Absent: the step locks for itself.
+   */
+  readonly lockOwner?: string;
   /** read-step-result only: the Fargate step as the workflow ran it, with the RunTask error when the task failed. */
   readonly fargateStep?: { readonly taskError?: { readonly Error?: string; readonly Cause?: string } };
 }
@@ -46,6 +53,15 @@ export type StoredStep =
   | { readonly outcome: 'failed'; readonly error: { readonly name: string; readonly message: string; readonly component?: string; readonly backupId?: string } };
 
 const STEP_ID = /^[A-Za-z0-9_.:-]{1,200}$/;
+/** Execution names (up to 80 characters, no whitespace or control characters), "backup-<id>", "cli-<hex>". */
+const LOCK_OWNER = /^[^\s\u0000-\u001f]{1,200}$/u;
+
+function checkedOwner(event: OperationEvent): string {
+  if (typeof event.lockOwner !== 'string' || !LOCK_OWNER.test(event.lockOwner)) {
+    throw new InvalidInputError(`lockOwner '${String(event.lockOwner)}' is not an execution name.`, { component: event.component });
+  }
+  return event.lockOwner;
+}
 const TRIGGERS: readonly BackupTrigger[] = ['scheduled', 'manual', 'safety'];
 
 function required(event: OperationEvent, field: 'backupId' | 'safetyBackupId' | 'stepId'): string {
@@ -69,7 +85,15 @@ export async function runOperation(ctx: EngineContext, event: OperationEvent): P
   if (!OPERATIONS.includes(event.operation)) {
     throw new InvalidInputError(`unknown operation '${String(event.operation)}'.`, { hint: `Known: ${OPERATIONS.join(', ')}.` });
   }
-  const { name, source } = configuredComponent(ctx.config, event.component);
+  const { name, group, source } = configuredComponent(ctx.config, event.component);
+  /** Runs a step under the component's operation lock (see operation-lock.ts). */
+  const locked = <T>(operation: string, owner: string, keep: boolean, work: () => Promise<T>) =>
+    withOperationLock(ctx.vault, { group, component: name, owner, operation, keep, now: ctx.now, log: ctx.log }, work);
+  /** A restore's step: under the restore's lock when it names its owner, else under its own for its duration. */
+  const restoreStep = <T>(work: () => Promise<T>) =>
+    event.lockOwner !== undefined
+      ? locked('restore', checkedOwner(event), true, work)
+      : locked('restore', `${event.operation}-${randomBytes(4).toString('hex')}`, false, work);
   // Options are checked again here: a worker can be invoked without the resolve step (CLI, console tests).
   const restoreRequest = () => ({
     component: name,
@@ -87,7 +111,10 @@ export async function runOperation(ctx: EngineContext, event: OperationEvent): P
     case 'backup': {
       const trigger = event.trigger ?? 'scheduled';
       if (!TRIGGERS.includes(trigger)) throw new InvalidInputError(`trigger '${trigger}' is not one of ${TRIGGERS.join(', ')}.`);
-      return summarize(await runBackup(ctx, { component: name, backupId: required(event, 'backupId'), trigger }));
+      const backupId = required(event, 'backupId');
+      // A retried step of the same backup finds its own lock and carries on.
+      const owner = event.lockOwner !== undefined ? checkedOwner(event) : `backup-${backupId}`;
+      return summarize(await locked('backup', owner, false, () => runBackup(ctx, { component: name, backupId, trigger })));
     }
     case 'describe-backup':
       return summarize(await loadManifest(ctx, name, required(event, 'backupId')));
@@ -97,11 +124,15 @@ export async function runOperation(ctx: EngineContext, event: OperationEvent): P
       const request = restoreRequest();
       return checkCompatibility(ctx, await loadManifest(ctx, name, request.backupId), request);
     }
-    case 'safety-backup':
-      return safetyBackup(ctx, restoreRequest(), required(event, 'safetyBackupId'));
+    // The safety backup runs under the restore's lock: it is part of that restore, not a second operation.
+    case 'safety-backup': {
+      const request = restoreRequest();
+      const safetyBackupId = required(event, 'safetyBackupId');
+      return restoreStep(() => safetyBackup(ctx, request, safetyBackupId));
+    }
     case 'restore': {
       const request = restoreRequest();
-      return restoreBackup(ctx, await loadManifest(ctx, name, request.backupId), request);
+      return restoreStep(async () => restoreBackup(ctx, await loadManifest(ctx, name, request.backupId), request));
     }
     case 'post-verify': {
       const request = restoreRequest();

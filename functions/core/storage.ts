@@ -131,7 +131,8 @@ export class BackupVault {
       );
       return response.ETag;
     } catch (error) {
-      if (isPreconditionFailure(error)) throw new PreconditionFailedError(this.key(relativeKey));
+      // If-Match on a key deleted meanwhile answers NoSuchKey: the condition failed all the same.
+      if (isPreconditionFailure(error) || (condition.ifMatch && isNoSuchKey(error))) throw new PreconditionFailedError(this.key(relativeKey));
       throw this.failure(error, 'writing', relativeKey);
     }
   }
@@ -150,7 +151,7 @@ export class BackupVault {
       text = await response.Body!.transformToString();
       etag = response.ETag ?? '';
     } catch (error) {
-      if (error instanceof NoSuchKey || (error as { name?: string }).name === 'NoSuchKey') return undefined;
+      if (isNoSuchKey(error)) return undefined;
       throw this.failure(error, 'reading', relativeKey);
     }
     try {
@@ -167,7 +168,7 @@ export class BackupVault {
       return true;
     } catch (error) {
       if (isPreconditionFailure(error)) return false;
-      if (error instanceof NoSuchKey || (error as { name?: string }).name === 'NoSuchKey') return true;
+      if (isNoSuchKey(error)) return true;
       throw this.failure(error, 'deleting', relativeKey);
     }
   }
@@ -249,6 +250,10 @@ export class PreconditionFailedError extends Error {
   constructor(readonly key: string) {
     super(`the condition on ${key} no longer holds: another writer changed it.`);
   }
+}
+
+function isNoSuchKey(error: unknown): boolean {
+  return error instanceof NoSuchKey || (error as { name?: string })?.name === 'NoSuchKey';
 }
 
 function isPreconditionFailure(error: unknown): boolean {
