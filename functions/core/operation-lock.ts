@@ -11,12 +11,12 @@
  * and the workers' step results (`_steps/`) sit beside it.
  */
 import type { ComponentName, GroupName } from '../../infra/config/types';
-import { componentPrefix } from './catalog';
+import { componentPrefix, LOCK_FILE } from './catalog';
 import { OperationInProgressError } from './errors';
 import type { Logger } from '../components/types';
 import { PreconditionFailedError, type BackupVault } from './storage';
 
-export const LOCK_FILE = '_lock.json';
+export { LOCK_FILE };
 /** A lock not renewed for this long is considered abandoned (its holder died) and may be taken over. */
 export const LOCK_TTL_MS = 30 * 60 * 1000;
 /** Holders renew well before expiry, so a slow renewal or two never lets the lock lapse. */

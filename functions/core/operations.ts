@@ -157,9 +157,9 @@ export async function runOperation(ctx: EngineContext, event: OperationEvent): P
 export async function runStoredOperation(ctx: EngineContext, event: OperationEvent): Promise<unknown> {
   const stepId = required(event, 'stepId');
   const key = stepResultKey(ctx, event.component, stepId);
-  await ctx.vault.deleteObject(key);
   let result: unknown;
   try {
+    await ctx.vault.deleteObject(key);
     result = await runOperation(ctx, event);
   } catch (error) {
     const err = error instanceof Error ? error : new Error(String(error));
