@@ -156,7 +156,7 @@ describe('workers', () => {
       expect.objectContaining({ Sid: 'TakeOperationLocks', Action: 's3:PutObject', Resource: [lock] }),
     ]);
     const release = dataStatements(primary, 'ControlPlaneReleaseLockRole');
-    expect(release).toEqual([expect.objectContaining({ Sid: 'ReleaseOperationLocks', Action: ['s3:GetObject', 's3:DeleteObject'], Resource: [lock] })]);
+    expect(release).toEqual([expect.objectContaining({ Sid: 'ReleaseOperationLocks', Action: ['s3:DeleteObject', 's3:GetObject'], Resource: [lock] })]);
     for (const role of ['ControlPlanePlanRole', 'ControlPlaneFinalizeRole']) {
       const actions = statementsOfRole(primary, logicalId(primary, 'AWS::IAM::Role', role)).flatMap((s) => [s.Action].flat());
       expect(actions.sort()).toEqual(['logs:CreateLogStream', 'logs:PutLogEvents', 'xray:PutTelemetryRecords', 'xray:PutTraceSegments']);
