@@ -15,7 +15,8 @@ import { InvalidInputError, NoResultError } from './core/errors';
 import { localRuntimeConfig } from './core/local-config';
 import { createLogger } from './core/logger';
 import { runStoredOperation, type OperationEvent } from './core/operations';
-import { resolveRestore } from './core/restore-plan';
+import { resolveRestore, type ResolvedRestore } from './core/restore-plan';
+import { withOperationLock } from './core/operation-lock';
 import { checkCompatibility, loadManifest, postVerify, restoreBackup, safetyBackup, verifyArtifacts } from './core/restore-steps';
 import { runBackup } from './core/backup-run';
 import { RUNTIME_CONFIG_ENV, runtimeConfigFromEnv, type RuntimeConfig } from './core/runtime-config';
@@ -158,7 +159,11 @@ async function execute(argv: readonly string[], io: Io): Promise<unknown> {
       const trigger = values.trigger as 'manual' | 'scheduled';
       if (trigger !== 'manual' && trigger !== 'scheduled') throw new UsageError(`--trigger must be manual or scheduled, not ${trigger}`);
       const ctx = engine(config, env, 'cli', { component: name, backupId });
-      return { ...summarize(await runBackup(ctx, { component: name, backupId, trigger })), peakRssMiB: peakRssMiB() };
+      const { group } = configuredComponent(config, name);
+      const manifest = await withOperationLock(ctx.vault, { group, component: name, owner: `cli-backup-${backupId}`, operation: 'backup', log: ctx.log }, () =>
+        runBackup(ctx, { component: name, backupId, trigger }),
+      );
+      return { ...summarize(manifest), peakRssMiB: peakRssMiB() };
     }
     case 'list': {
       const { name, group } = configuredComponent(config, subject);
@@ -180,6 +185,9 @@ async function execute(argv: readonly string[], io: Io): Promise<unknown> {
       componentEntry(name);
       const ctx = engine(config, env, 'cli', { component: name });
       const options = restoreOptions(values);
+      const owner = `cli-${randomBytes(6).toString('hex')}`;
+      // resolveRestore takes the component's operation lock for `owner`; it is renewed while the steps run
+      // and released at the end whatever happens, as the restore workflow's ReleaseLock states do.
       const resolved = await resolveRestore(config, ctx.vault, {
         input: {
           component: name,
@@ -188,39 +196,45 @@ async function execute(argv: readonly string[], io: Io): Promise<unknown> {
           skipSafetyBackup: values['skip-safety-backup'],
           ...(options ? { options } : {}),
         },
-        executionName: `cli-${randomBytes(6).toString('hex')}`,
+        executionName: owner,
         startTime: new Date().toISOString(),
       });
-      const request = { component: name, backupId: resolved.request.backupId, targetDatabase: resolved.request.targetDatabase, options: resolved.request.options };
-      const manifest = await loadManifest(ctx, name, request.backupId);
-      const verification = await verifyArtifacts(ctx, manifest);
-      const compatibility = await checkCompatibility(ctx, manifest, request);
-      const safety = resolved.request.skipSafetyBackup
-        ? { skipped: true, reason: '--skip-safety-backup' }
-        : await safetyBackup(ctx, request, resolved.request.safetyBackupId);
-      const restored = await restoreBackup(ctx, manifest, request);
-      const verified = await postVerify(ctx, manifest, request);
-      return {
-        component: name,
-        backupId: request.backupId,
-        targetDatabase: request.targetDatabase,
-        options: request.options,
-        bytes: manifest.totalBytes,
-        verification,
-        compatibility,
-        safetyBackup: safety,
-        restoreDurationMs: restored.durationMs,
-        replacedExisting: restored.replacedExisting,
-        details: restored.details,
-        fingerprintMatch: verified.fingerprintMatch,
-        verifiedObjects: verified.objects,
-        ...(verified.details ? { verificationDetails: verified.details } : {}),
-        peakRssMiB: peakRssMiB(),
-      };
+      const { group } = configuredComponent(config, name);
+      return withOperationLock(ctx.vault, { group, component: name, owner, operation: 'restore', log: ctx.log }, () => restoreSteps(ctx, name, resolved));
     }
     default:
       throw new UsageError(`unknown command '${command}'`);
   }
+}
+
+/** The restore workflow's steps, in its order, for one resolved request. */
+async function restoreSteps(ctx: EngineContext, name: string, resolved: ResolvedRestore) {
+  const request = { component: name, backupId: resolved.request.backupId, targetDatabase: resolved.request.targetDatabase, options: resolved.request.options };
+  const manifest = await loadManifest(ctx, name, request.backupId);
+  const verification = await verifyArtifacts(ctx, manifest);
+  const compatibility = await checkCompatibility(ctx, manifest, request);
+  const safety = resolved.request.skipSafetyBackup
+    ? ({ skipped: true, reason: '--skip-safety-backup' } as const)
+    : await safetyBackup(ctx, request, resolved.request.safetyBackupId);
+  const restored = await restoreBackup(ctx, manifest, request);
+  const verified = await postVerify(ctx, manifest, request, safety.skipped ? undefined : safety.backupId);
+  return {
+    component: name,
+    backupId: request.backupId,
+    targetDatabase: request.targetDatabase,
+    options: request.options,
+    bytes: manifest.totalBytes,
+    verification,
+    compatibility,
+    safetyBackup: safety,
+    restoreDurationMs: restored.durationMs,
+    replacedExisting: restored.replacedExisting,
+    details: restored.details,
+    fingerprintMatch: verified.fingerprintMatch,
+    verifiedObjects: verified.objects,
+    ...(verified.details ? { verificationDetails: verified.details } : {}),
+    peakRssMiB: peakRssMiB(),
+  };
 }
 
 function requiredBackupId(value: string | undefined, component: string): string {

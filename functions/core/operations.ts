@@ -43,6 +43,8 @@ export interface OperationEvent {
    * renews the lock its Resolve step took instead of taking a second one. Absent: the step locks for itself.
    */
   readonly lockOwner?: string;
+  /** post-verify only: the restore's safety backup step result, named in a verification failure. */
+  readonly safetyBackup?: { readonly skipped?: boolean; readonly backupId?: string };
   /** read-step-result only: the Fargate step as the workflow ran it, with the RunTask error when the task failed. */
   readonly fargateStep?: { readonly taskError?: { readonly Error?: string; readonly Cause?: string } };
 }
@@ -136,7 +138,9 @@ export async function runOperation(ctx: EngineContext, event: OperationEvent): P
     }
     case 'post-verify': {
       const request = restoreRequest();
-      return postVerify(ctx, await loadManifest(ctx, name, request.backupId), request);
+      const safety = event.safetyBackup;
+      const safetyBackupId = safety && safety.skipped === false && typeof safety.backupId === 'string' && isBackupId(safety.backupId) ? safety.backupId : undefined;
+      return postVerify(ctx, await loadManifest(ctx, name, request.backupId), request, safetyBackupId);
     }
     case 'read-step-result': {
       const stepId = required(event, 'stepId');

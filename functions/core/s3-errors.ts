@@ -32,12 +32,19 @@ interface SdkLikeError {
   readonly cause?: unknown;
 }
 
-/** The network code of an error or of any error in its cause chain. */
-function networkCode(error: unknown): string | undefined {
-  for (let e: unknown = error, depth = 0; e && depth < 5; e = (e as SdkLikeError).cause, depth++) {
-    const code = (e as SdkLikeError).code;
-    if (code && NETWORK_CODES.has(code)) return code;
-    if (/socket hang up|other side closed/i.test(String((e as SdkLikeError).message ?? ''))) return 'ECONNRESET';
+/** The network code of an error, of its cause chain, or of the attempts an AggregateError gathers (happy eyeballs). */
+function networkCode(error: unknown, depth = 0): string | undefined {
+  if (!error || typeof error !== 'object' || depth > 5) return undefined;
+  const e = error as SdkLikeError & { errors?: unknown[] };
+  if (e.code && NETWORK_CODES.has(e.code)) return e.code;
+  const message = String(e.message ?? '');
+  if (/socket hang up|other side closed/i.test(message)) return 'ECONNRESET';
+  // The SDK wraps a thrown value that is not an Error of its realm ("AWS SDK error wrapper for …") and keeps only the text.
+  const named = /\b(E[A-Z_]{4,})\b/.exec(message)?.[1];
+  if (named && NETWORK_CODES.has(named)) return named;
+  for (const inner of [e.cause, ...(Array.isArray(e.errors) ? e.errors : [])]) {
+    const code = networkCode(inner, depth + 1);
+    if (code) return code;
   }
   return undefined;
 }
@@ -72,6 +79,6 @@ export function classifyS3Error(error: unknown, doing: string, context: ErrorCon
         hint: context.hint ?? 'Check the role\'s S3 and KMS permissions for this key.',
       });
     default:
-      return new StorageError(`S3 failed while ${doing}: ${detail}.`, context);
+      return Object.assign(new StorageError(`S3 failed while ${doing}: ${detail}.`, context), { cause: error });
   }
 }
