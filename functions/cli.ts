@@ -103,27 +103,26 @@ function parseCommandLine(argv: readonly string[]) {
   }
 }
 
+const CLI_OPTIONS = {
+  config: { type: 'string', default: 'backup.yaml' },
+  'backup-id': { type: 'string' },
+  'target-database': { type: 'string' },
+  'skip-safety-backup': { type: 'boolean', default: false },
+  trigger: { type: 'string', default: 'manual' },
+  options: { type: 'string' },
+  ...(Object.fromEntries(Object.keys(OPTION_FLAGS).map((flag) => [flag, { type: 'string' as const }])) as Record<keyof typeof OPTION_FLAGS, { type: 'string' }>),
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
 function parseCommandLineOptions(argv: readonly string[]) {
-  return parseArgs({
-    args: [...argv],
-    allowPositionals: true,
-    options: {
-      config: { type: 'string', default: 'backup.yaml' },
-      'backup-id': { type: 'string' },
-      'target-database': { type: 'string' },
-      'skip-safety-backup': { type: 'boolean', default: false },
-      trigger: { type: 'string', default: 'manual' },
-      options: { type: 'string' },
-      ...Object.fromEntries(Object.keys(OPTION_FLAGS).map((flag) => [flag, { type: 'string' as const }])),
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-  });
+  return parseArgs({ args: [...argv], allowPositionals: true, options: CLI_OPTIONS });
 }
 
 /** What a command is about, for the error output: the component, or the step's component for run-step. */
 function subjectOf(argv: readonly string[]): string | undefined {
   try {
-    const { positionals } = parseCommandLineOptions(argv);
+    // Lenient: an unknown flag is the usage error being reported, and the component is still known.
+    const { positionals } = parseArgs({ args: [...argv], allowPositionals: true, strict: false, options: CLI_OPTIONS });
     const [command, subject] = positionals;
     if (command !== 'run-step') return subject;
     const step = JSON.parse(subject ?? '') as { component?: unknown };
