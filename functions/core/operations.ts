@@ -217,6 +217,6 @@ function stoppedTaskError(component: string, stepId: string, taskError?: { Error
   }
   return new TaskStoppedError(`the Fargate task for step ${stepId} stopped without storing a result (${what}).`, {
     component,
-    hint: 'Read the task log in CloudWatch (log group of the worker task definition); the target may hold a partial change.',
+    hint: 'Read the task log in CloudWatch (log group of the worker task definition). A restore step that stopped may have left its target partly changed.',
   });
 }
