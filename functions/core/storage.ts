@@ -25,9 +25,17 @@ export interface S3ClientOptions {
   readonly endpoint?: string;
 }
 
+/**
+ * A connection that never opens fails after this long (a TransientError) instead of waiting forever. No
+ * idle timeout on open requests: a download paused by a slow consumer (pg_restore) is healthy.
+ */
+const CONNECT_TIMEOUT_MS = 10_000;
+
 export function createS3Client(options: S3ClientOptions = {}): S3Client {
-  if (!options.endpoint) return new S3Client({ region: options.region });
+  const requestHandler = { connectionTimeout: CONNECT_TIMEOUT_MS };
+  if (!options.endpoint) return new S3Client({ region: options.region, requestHandler });
   return new S3Client({
+    requestHandler,
     region: options.region ?? 'us-east-1',
     endpoint: options.endpoint,
     forcePathStyle: true,
