@@ -39,8 +39,9 @@ export interface OperationEvent {
   /** Fargate runs have no return channel: their result is stored under this id and read back by a Lambda step. */
   readonly stepId?: string;
   /**
-   * The operation lock's owner: a restore execution's name, passed to every step of that restore, which
-   * renews the lock its Resolve step took instead of taking a second one. Absent: the step locks for itself.
+   * The operation lock's owner: a restore execution's name, passed to that restore's safety-backup and
+   * restore steps, which renew the lock its Resolve step took instead of taking a second one. Absent: the
+   * step takes and releases a lock of its own. A backup's lock is always owned by its backup id.
    */
   readonly lockOwner?: string;
   /** post-verify only: the restore's safety backup step result, named in a verification failure. */
@@ -114,9 +115,8 @@ export async function runOperation(ctx: EngineContext, event: OperationEvent): P
       const trigger = event.trigger ?? 'scheduled';
       if (!TRIGGERS.includes(trigger)) throw new InvalidInputError(`trigger '${trigger}' is not one of ${TRIGGERS.join(', ')}.`);
       const backupId = required(event, 'backupId');
-      // A retried step of the same backup finds its own lock and carries on.
-      const owner = event.lockOwner !== undefined ? checkedOwner(event) : `backup-${backupId}`;
-      return summarize(await locked('backup', owner, false, () => runBackup(ctx, { component: name, backupId, trigger })));
+      // Owned by the backup id: a retried step of the same backup (either runner) finds its own lock and carries on.
+      return summarize(await locked('backup', `backup-${backupId}`, false, () => runBackup(ctx, { component: name, backupId, trigger })));
     }
     case 'describe-backup':
       return summarize(await loadManifest(ctx, name, required(event, 'backupId')));
