@@ -317,8 +317,9 @@ describe('owners, grants and database settings', () => {
     expect(verification.differences).toEqual([]);
   });
 
-  test('database settings, comment, owner and grants come along under a new name with spaces', async () => {
-    const db = await createDatabase('settings');
+  test('database settings, comment, owner, grants and locale come along under a new name with spaces', async () => {
+    const db = `settings_${suffix}`;
+    await sql('postgres', `CREATE DATABASE "${db}" TEMPLATE template0 LC_COLLATE 'C.utf8' LC_CTYPE 'C.utf8'`);
     await sql(db, `CREATE SCHEMA app`);
     await sql(db, `CREATE TABLE app.items (id int)`);
     await sql('postgres', `ALTER DATABASE "${db}" SET search_path = app, "$user", public`);
@@ -344,10 +345,10 @@ describe('owners, grants and database settings', () => {
     expect(await settings(name)).toEqual(await settings(db));
     expect((await settings(name))[0].config).toEqual(['search_path=app, "$user", public', 'work_mem=8MB', 'app.tenant=it\'s "quoted"']);
     const facts = (database: string) =>
-      sql('postgres', `SELECT shobj_description(oid, 'pg_database') AS comment, pg_get_userbyid(datdba) AS owner, datacl::text AS acl FROM pg_database WHERE datname = $1`, [database]);
+      sql('postgres', `SELECT shobj_description(oid, 'pg_database') AS comment, pg_get_userbyid(datdba) AS owner, datacl::text AS acl, datcollate, datctype FROM pg_database WHERE datname = $1`, [database]);
     const [original] = await facts(db);
     expect(await facts(name)).toEqual([original]);
-    expect(original).toMatchObject({ comment: "the NCA's structured memory", owner });
+    expect(original).toMatchObject({ comment: "the NCA's structured memory", owner, datcollate: 'C.utf8' });
     expect(original.acl).toContain(`${reader}=c/`);
   });
 });

@@ -40,8 +40,20 @@ export interface DatabaseSetting {
   readonly value: string;
 }
 
+/** How the database sorts and encodes text: a staging database must be created the same way. */
+export interface DatabaseLocale {
+  readonly encoding: string;
+  readonly collate: string;
+  readonly ctype: string;
+  /** PostgreSQL 15+: "c" (libc) or "i" (ICU); absent before. */
+  readonly provider?: string | null;
+  readonly icuLocale?: string | null;
+}
+
 export interface DatabaseFacts {
   readonly owner: string;
+  /** Absent in artifacts written before it was recorded. */
+  readonly locale?: DatabaseLocale;
   readonly comment: string | null;
   /** null: the default privileges (owner all, PUBLIC CONNECT and TEMPORARY). */
   readonly grants: readonly DatabaseGrant[] | null;
@@ -95,6 +107,12 @@ const ROLES_SQL = `
   WHERE r.rolname !~ '^pg_'
   ORDER BY 1`;
 
+/** to_jsonb reads the PostgreSQL 15 locale-provider columns without failing on PostgreSQL 14. */
+export const LOCALE_SQL = `
+  SELECT pg_encoding_to_char(d.encoding) AS encoding, d.datcollate AS collate, d.datctype AS ctype,
+         to_jsonb(d) ->> 'datlocprovider' AS provider, to_jsonb(d) ->> 'daticulocale' AS "icuLocale"
+  FROM pg_database d WHERE d.datname = coalesce($1, current_database())`;
+
 const DATABASE_SQL = `
   SELECT pg_get_userbyid(d.datdba) AS owner,
          shobj_description(d.oid, 'pg_database') AS comment,
@@ -117,7 +135,8 @@ export async function readGlobals(client: Client): Promise<Globals> {
       return { role, name: entry.slice(0, at), value: entry.slice(at + 1) };
     }),
   );
-  return { format: 1, roles, database: { owner: row.owner, comment: row.comment, grants: row.grants, settings } };
+  const locale = (await client.query<DatabaseLocale>(LOCALE_SQL, [null])).rows[0];
+  return { format: 1, roles, database: { owner: row.owner, locale, comment: row.comment, grants: row.grants, settings } };
 }
 
 // --- reading the artifact back -------------------------------------------------------------------
@@ -142,6 +161,10 @@ export function parseGlobals(raw: unknown, context: { backupId?: string } = {}):
   if (!isRoleName(d.owner) || !(d.comment === null || isText(d.comment)) || !Array.isArray(d.settings)) throw fail('has no database owner, comment or settings');
   if (d.grants !== null && (!Array.isArray(d.grants) || !d.grants.every((x) => (x.grantee === null || isRoleName(x.grantee)) && PRIVILEGES.includes(x.privilege) && typeof x.grantable === 'boolean'))) {
     throw fail('has a database grant that is not CONNECT, CREATE or TEMPORARY to a role');
+  }
+  const l = d.locale;
+  if (l !== undefined && (!l || !isText(l.encoding) || !isText(l.collate) || !isText(l.ctype) || ![undefined, null, 'c', 'i'].includes(l.provider as string) || !(l.icuLocale == null || isText(l.icuLocale)))) {
+    throw fail('has a database locale that is not encoding, collate, ctype and provider');
   }
   if (!d.settings.every((s) => (s.role === null || isRoleName(s.role)) && SETTING_NAME.test(s.name) && isText(s.value))) throw fail('has a setting without a valid name');
   return g;
@@ -194,6 +217,13 @@ export function splitSettingList(value: string): string[] {
 function settingValue(client: Client, setting: DatabaseSetting): string {
   if (!LIST_QUOTE_SETTINGS.has(setting.name.toLowerCase())) return client.escapeLiteral(setting.value);
   return splitSettingList(setting.value).map((item) => client.escapeLiteral(item)).join(', ');
+}
+
+/** The CREATE DATABASE clauses that give a new database `locale`. */
+export function localeClauses(client: Client, locale: DatabaseLocale): string {
+  const clauses = [`ENCODING ${client.escapeLiteral(locale.encoding)}`, `LC_COLLATE ${client.escapeLiteral(locale.collate)}`, `LC_CTYPE ${client.escapeLiteral(locale.ctype)}`];
+  if (locale.provider === 'i' && locale.icuLocale) clauses.push('LOCALE_PROVIDER icu', `ICU_LOCALE ${client.escapeLiteral(locale.icuLocale)}`);
+  return clauses.join(' ');
 }
 
 /** Roles of the backup that the target server lacks. */

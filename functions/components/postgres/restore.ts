@@ -18,7 +18,7 @@ import type { ArtifactSource, ComponentRestoreResult, Logger } from '../types';
 import { DUMP_CONTENT_TYPE } from './backup';
 import { connectionLost, describeTarget, openClient, quoteIdent, withClient, withDatabase, type PostgresTarget } from './connection';
 import { classifyPgError, pgErrorCode } from './errors';
-import { applyDatabaseFacts, createRoles, existingRoles, GLOBALS_ARTIFACT, missingRoles, readGlobalsArtifact, type Globals } from './globals';
+import { applyDatabaseFacts, createRoles, existingRoles, GLOBALS_ARTIFACT, LOCALE_SQL, localeClauses, missingRoles, readGlobalsArtifact, type DatabaseLocale, type Globals } from './globals';
 import { resolveRestoreOptions, type PostgresRestoreOptions, type ResolvedRestoreOptions } from './options';
 import { databaseLockHolders, describeSessions, endSessions, listSessions } from './sessions';
 import { KEPT_ASIDE_SQL_PATTERN, keptAsideName, keptUntil, stagingDatabaseName } from './staging';
@@ -115,25 +115,20 @@ export function missingRolesError(missing: readonly string[], target: PostgresTa
   });
 }
 
-/** CREATE DATABASE for the staging copy, with the target's encoding and locale when it exists. */
-async function createStaging(client: Client, ctx: RestoreContext, targetExists: boolean): Promise<void> {
+/**
+ * CREATE DATABASE for the staging copy, sorting and encoding text as the database it replaces does (or,
+ * for a new database, as the backed-up one did).
+ */
+async function createStaging(client: Client, ctx: RestoreContext, targetExists: boolean, globals: Globals | undefined): Promise<void> {
   const leftover = (await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [ctx.staging])).rowCount === 1;
   if (leftover) {
     // A previous attempt of this same restore (same target, same backup) stopped before cleaning up.
     ctx.log.warn('dropping a staging database left by an earlier attempt', { database: ctx.staging });
     await client.query(`DROP DATABASE ${quoteIdent(ctx.staging)}`);
   }
-  let like = '';
-  if (targetExists) {
-    const { rows } = await client.query<{ encoding: string; collate: string; ctype: string }>(
-      'SELECT pg_encoding_to_char(encoding) AS encoding, datcollate AS collate, datctype AS ctype FROM pg_database WHERE datname = $1',
-      [ctx.target.database],
-    );
-    const t = rows[0];
-    like = ` ENCODING ${client.escapeLiteral(t.encoding)} LC_COLLATE ${client.escapeLiteral(t.collate)} LC_CTYPE ${client.escapeLiteral(t.ctype)}`;
-  }
+  const locale = targetExists ? (await client.query<DatabaseLocale>(LOCALE_SQL, [ctx.target.database])).rows[0] : globals?.database.locale;
   // template0: objects an administrator added to template1 would collide with the dump's own.
-  await client.query(`CREATE DATABASE ${quoteIdent(ctx.staging)} TEMPLATE template0${like}`);
+  await client.query(`CREATE DATABASE ${quoteIdent(ctx.staging)} TEMPLATE template0${locale ? ` ${localeClauses(client, locale)}` : ''}`);
 }
 
 async function loadStaging(source: ArtifactSource, artifactName: string, ctx: RestoreContext): Promise<void> {
@@ -242,7 +237,7 @@ export async function restorePostgres(source: ArtifactSource, target: PostgresTa
 
     let staged: { objects: number } | undefined;
     let swapped: SwapResult;
-    await createStaging(client, ctx, targetExists);
+    await createStaging(client, ctx, targetExists, globals);
     const dropped_ = `${unchanged} The staging database "${ctx.staging}" was dropped.`;
     try {
       await loadStaging(source, artifact.name, ctx);
