@@ -365,7 +365,7 @@ describe('failures surface as typed errors carrying the tool\'s own words', () =
     const restoring = postgres.restore(slowSource(backup.source, 2 * 1024 * 1024), t, {}, quiet);
     const outcome = restoring.then(() => undefined, (error: unknown) => error);
     const pid = await waitFor('pg_restore to connect to the staging database', async () => {
-      const rows = await sql('postgres', `SELECT pid FROM pg_stat_activity WHERE datname LIKE '%\\_nca\\_staging\\_%' AND application_name = 'nca-backup'`);
+      const rows = await sql('postgres', `SELECT pid FROM pg_stat_activity WHERE datname LIKE '%\\_nca\\_staging\\_%' AND application_name = 'nca-backup/pg_restore'`);
       return rows[0]?.pid as number | undefined;
     });
     await sql('postgres', 'SELECT pg_terminate_backend($1)', [pid]);
@@ -405,14 +405,20 @@ describe('failures surface as typed errors carrying the tool\'s own words', () =
     const backup = postgres.backup(t, slowSink(artifacts.sink, 1024 * 1024), quiet);
     const outcome = backup.then(() => undefined, (error: unknown) => error);
     const pid = await waitFor('the snapshot session to be idle in its transaction', async () => {
-      const rows = await sql('postgres', `SELECT pid FROM pg_stat_activity WHERE datname = $1 AND application_name = 'nca-backup' AND state = 'idle in transaction' AND query LIKE '%pg_db_role_setting%'`, [db]);
-      return rows.find(() => true)?.pid as number | undefined;
+      // Once pg_dump is connected (its snapshot imported) and ours waits idle in its transaction.
+      const rows = await sql(
+        'postgres',
+        `SELECT pid FROM pg_stat_activity WHERE datname = $1 AND application_name = 'nca-backup' AND state = 'idle in transaction'
+           AND EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = $1 AND application_name = 'nca-backup/pg_dump' AND state = 'active')`,
+        [db],
+      );
+      return rows[0]?.pid as number | undefined;
     });
     await sql('postgres', 'SELECT pg_terminate_backend($1)', [pid]);
     const error = (await outcome) as Error;
     expect(error).toMatchObject({ name: 'TransientError', message: expect.stringMatching(/terminating connection due to administrator command|Connection terminated/) });
     expect(artifacts.records).toEqual([]);
-    await waitFor('pg_dump to be gone', async () => ((await sql('postgres', `SELECT 1 FROM pg_stat_activity WHERE datname = $1 AND application_name = 'nca-backup'`, [db])).length === 0 ? true : undefined), 5000);
+    await waitFor('pg_dump to be gone', async () => ((await sql('postgres', `SELECT 1 FROM pg_stat_activity WHERE datname = $1 AND application_name LIKE 'nca-backup%'`, [db])).length === 0 ? true : undefined), 5000);
   });
 });
 

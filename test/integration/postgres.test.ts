@@ -43,9 +43,9 @@ describe('postgres backup and restore', () => {
     expect(readArtifact(artifacts, `${sampleDb}.dump`).subarray(0, 5).toString()).toBe('PGDMP');
     expect(result.source).toMatchObject({ serverMajor: 15, toolMajor: 15, database: sampleDb });
     expect(result.consistency.pointInTime).toBe(true);
-    expect(result.fingerprint['public.memory_items'].count).toBe(3000);
-    expect(result.fingerprint['cognition.Session State'].count).toBe(60);
-    expect(result.fingerprint['public.memory_items#columns'].count).toBe(9);
+    expect(result.fingerprint['table "public"."memory_items"'].count).toBe(3000);
+    expect(result.fingerprint['table "cognition"."Session State"'].count).toBe(60);
+    expect(result.fingerprint['table "public"."memory_items"#columns'].count).toBe(9);
 
     const copy = withDatabase(sample, `${sampleDb}_copy`);
     expect(await postgres.targetExists(copy)).toBe(false);
@@ -66,20 +66,20 @@ describe('postgres backup and restore', () => {
 
     await sql(db, `UPDATE audit_log SET details = jsonb_set(details, '{latency_ms}', '1') WHERE id = 2`);
     const after = await postgres.fingerprint(t);
-    expect(after['public.audit_log'].count).toBe(before['public.audit_log'].count);
-    expect(after['public.audit_log'].digest).not.toBe(before['public.audit_log'].digest);
-    expect(after['public.memory_items']).toEqual(before['public.memory_items']);
+    expect(after['table "public"."audit_log"'].count).toBe(before['table "public"."audit_log"'].count);
+    expect(after['table "public"."audit_log"'].digest).not.toBe(before['table "public"."audit_log"'].digest);
+    expect(after['table "public"."memory_items"']).toEqual(before['table "public"."memory_items"']);
 
     // A table whose row type cannot be hashed (json, point) is digested through its text form.
     await sql(db, `CREATE TABLE raw_events (id int, payload json, at point)`);
     await sql(db, `INSERT INTO raw_events VALUES (1, '{"a": 1}', '(1,2)'), (2, '{"b": 2}', '(3,4)')`);
     const withJson = await postgres.fingerprint(t);
     await sql(db, `UPDATE raw_events SET payload = '{"b": 3}' WHERE id = 2`);
-    expect((await postgres.fingerprint(t))['public.raw_events'].digest).not.toBe(withJson['public.raw_events'].digest);
-    expect(withJson['public.raw_events'].count).toBe(2);
+    expect((await postgres.fingerprint(t))['table "public"."raw_events"'].digest).not.toBe(withJson['table "public"."raw_events"'].digest);
+    expect(withJson['table "public"."raw_events"'].count).toBe(2);
 
     await sql(db, 'ALTER TABLE users ALTER COLUMN email SET NOT NULL');
-    expect((await postgres.fingerprint(t))['public.users#columns'].digest).not.toBe(before['public.users#columns'].digest);
+    expect((await postgres.fingerprint(t))['table "public"."users"#columns'].digest).not.toBe(before['table "public"."users"#columns'].digest);
   });
 
   test('writes during a backup land neither in the dump nor in its fingerprint', async () => {

@@ -16,6 +16,7 @@ import { connectionLost, DEFAULT_LOCK_TIMEOUT_SECONDS, describeTarget, openClien
 import { checkDumpVersions } from './compatibility';
 import { classifyPgError, pgErrorCode } from './errors';
 import { fingerprintInTransaction } from './fingerprint';
+import { dumpedSequences, withDumpedSequences } from './fingerprint-archive';
 import { GLOBALS_ARTIFACT, GLOBALS_CONTENT_TYPE, readGlobals } from './globals';
 import { describeSessions, exclusiveLockHolders } from './sessions';
 import { runTool } from './tools';
@@ -80,6 +81,8 @@ export async function backupPostgres(
     const dump = runTool(target, 'pg_dump', ['--format=custom', `--snapshot=${snapshot}`, `--lock-wait-timeout=${lockSeconds}s`, '--no-password', '--dbname', target.database]);
     const body = dump.child.stdout!.pipe(new EndsWithProcess(dump.done));
     dump.child.stdout!.on('error', (error) => body.destroy(error));
+    // Sequence values are not in the snapshot: the fingerprint records the ones the dump holds.
+    const sequences = dumpedSequences(dump.child.stdout!);
     const written = sink.write(dumpArtifactName(target.database), body, { contentType: DUMP_CONTENT_TYPE });
     const recorded = (async () => {
       const fingerprint = await fingerprintInTransaction(client);
@@ -101,7 +104,7 @@ export async function backupPostgres(
     const globalsRecord = await sink.write(GLOBALS_ARTIFACT, Readable.from([Buffer.from(JSON.stringify(facts.globals, null, 2))]), { contentType: GLOBALS_CONTENT_TYPE });
     return {
       artifacts: [artifact, globalsRecord],
-      fingerprint: facts.fingerprint,
+      fingerprint: withDumpedSequences(facts.fingerprint, await sequences),
       // The role names go into the manifest: a restore's compatibility check reads only the manifest.
       source: { ...source, roles: facts.globals.roles.map((r) => r.name) },
       consistency: { pointInTime: true, method: 'pg_dump, the fingerprint and the roles read one exported snapshot (REPEATABLE READ)' },

@@ -189,7 +189,7 @@ export async function withClient<T>(target: PostgresTarget, use: (client: Client
 }
 
 /** The environment of a pg_dump/pg_restore child: libpq variables, the password only in PGPASSWORD. */
-export function toolEnv(target: PostgresTarget): NodeJS.ProcessEnv {
+export function toolEnv(target: PostgresTarget, tool = 'tool'): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
@@ -199,7 +199,8 @@ export function toolEnv(target: PostgresTarget): NodeJS.ProcessEnv {
     PGUSER: target.user,
     PGDATABASE: target.database,
     PGSSLMODE: target.sslMode,
-    PGAPPNAME: 'nca-backup',
+    // Its own application_name, so an operator listing sessions sees which tool holds one.
+    PGAPPNAME: `nca-backup/${tool}`,
     PGCONNECT_TIMEOUT: '30',
   };
   if (target.password !== undefined) env.PGPASSWORD = target.password;

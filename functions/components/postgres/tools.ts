@@ -56,7 +56,7 @@ const STDERR_TAIL = 4000;
 
 /** Starts a tool with libpq settings from the target; stdin/stdout are for the caller to stream. */
 export function runTool(target: PostgresTarget, tool: PgTool, args: readonly string[], context: { backupId?: string } = {}): RunningTool {
-  const child = spawn(toolPath(target, tool), args, { env: toolEnv(target), stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(toolPath(target, tool), args, { env: toolEnv(target, tool), stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr!.setEncoding('utf8');
   child.stderr!.on('data', (text: string) => {

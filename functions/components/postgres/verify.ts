@@ -7,18 +7,16 @@
 import type { Client } from 'pg';
 import { compareFingerprints } from '../../core/fingerprint-diff';
 import type { Fingerprint, RestoreVerification } from '../types';
-import { fingerprintDatabase } from './fingerprint';
-
-export const PRIVILEGES_SUFFIX = '#privileges';
+import { fingerprintDatabase, isPrivilegesKey, PRIVILEGES_FACET } from './fingerprint';
 
 export function comparableFingerprint(fingerprint: Fingerprint, options: { noOwner?: boolean }): Fingerprint {
   if (!options.noOwner) return fingerprint;
-  return Object.fromEntries(Object.entries(fingerprint).filter(([key]) => !key.endsWith(PRIVILEGES_SUFFIX)));
+  return Object.fromEntries(Object.entries(fingerprint).filter(([key]) => !isPrivilegesKey(key)));
 }
 
 /** Fingerprints the database `client` is connected to and compares it with `expected`. */
 export async function verifyDatabase(client: Client, expected: Fingerprint, options: { noOwner?: boolean }): Promise<RestoreVerification> {
   const found = comparableFingerprint(await fingerprintDatabase(client), options);
   const differences = compareFingerprints(comparableFingerprint(expected, options), found);
-  return { differences, objects: Object.keys(found).length, ...(options.noOwner ? { details: { leftOut: `entries ending in ${PRIVILEGES_SUFFIX} (restored without owners and grants)` } } : {}) };
+  return { differences, objects: Object.keys(found).length, ...(options.noOwner ? { details: { leftOut: `entries ending in ${PRIVILEGES_FACET} (restored without owners and grants)` } } : {}) };
 }

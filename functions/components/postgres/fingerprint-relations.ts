@@ -1,0 +1,83 @@
+/**
+ * Relations: rows of tables and materialized views, and the definition ("#columns") of every table,
+ * partitioned table, materialized view, view and foreign table.
+ *
+ * Rows are read from ordinary tables, leaf partitions included (relkind 'r'), and from populated
+ * materialized views. A partitioned parent ('p') holds no rows of its own, so it has a definition entry
+ * only and nothing is counted twice. A foreign table's rows live on another server that pg_dump does not
+ * dump: its definition is fingerprinted, its rows are not.
+ */
+import { createHash } from 'node:crypto';
+import type { Client } from 'pg';
+import type { Fingerprint } from '../types';
+import { quoteIdent } from './connection';
+import { objectKey } from './fingerprint-keys';
+import { rowDigest, type Column, type TypeTree } from './fingerprint-rows';
+import { notExtensionMember, userSchema } from './fingerprint-scope';
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+interface RelationRow {
+  kind: string;
+  names: string[];
+  schema: string;
+  name: string;
+  relkind: string;
+  populated: boolean;
+  columns: Column[] | null;
+  definition: string | null;
+}
+
+// One line per column: name, type, collation when not the type's, not null, identity, default or
+// generation expression. Partition bounds, partition keys, view queries and foreign servers follow.
+const RELATIONS_SQL = `
+  SELECT a.type AS kind, a.object_names AS names, n.nspname AS schema, c.relname AS name, c.relkind::text AS relkind,
+         c.relispopulated AS populated,
+         (SELECT json_agg(json_build_object('name', at.attname, 'type', at.atttypid::int8) ORDER BY at.attnum)
+          FROM pg_attribute at WHERE at.attrelid = c.oid AND at.attnum > 0 AND NOT at.attisdropped) AS columns,
+         concat_ws(E'\\n',
+           (SELECT string_agg(quote_ident(at.attname) || ' ' || format_type(at.atttypid, at.atttypmod)
+                     || CASE WHEN at.attcollation <> 0 AND at.attcollation <> ty.typcollation THEN ' collate ' || at.attcollation::regcollation::text ELSE '' END
+                     || CASE WHEN at.attnotnull THEN ' not null' ELSE '' END
+                     || CASE WHEN at.attidentity <> '' THEN ' identity ' || at.attidentity::text ELSE '' END
+                     || coalesce(CASE WHEN at.attgenerated = 's' THEN ' generated ' ELSE ' default ' END || pg_get_expr(ad.adbin, ad.adrelid), ''),
+                     ', ' ORDER BY at.attnum)
+            FROM pg_attribute at
+            JOIN pg_type ty ON ty.oid = at.atttypid
+            LEFT JOIN pg_attrdef ad ON ad.adrelid = at.attrelid AND ad.adnum = at.attnum
+            WHERE at.attrelid = c.oid AND at.attnum > 0 AND NOT at.attisdropped),
+           (SELECT 'inherits ' || string_agg(i.inhparent::regclass::text, ', ' ORDER BY i.inhparent::regclass::text)
+            FROM pg_inherits i WHERE i.inhrelid = c.oid),
+           CASE WHEN c.relispartition THEN 'partition ' || pg_get_expr(c.relpartbound, c.oid) END,
+           CASE WHEN c.relkind = 'p' THEN 'partition by ' || pg_get_partkeydef(c.oid) END,
+           CASE WHEN c.relkind IN ('v', 'm') THEN pg_get_viewdef(c.oid) END,
+           (SELECT 'server ' || quote_ident(s.srvname) || coalesce(' options ' || array_to_string(f.ftoptions, ', '), '')
+            FROM pg_foreign_table f JOIN pg_foreign_server s ON s.oid = f.ftserver WHERE f.ftrelid = c.oid)
+         ) AS definition
+  FROM pg_class c
+  JOIN pg_namespace n ON n.oid = c.relnamespace
+  CROSS JOIN LATERAL pg_identify_object_as_address('pg_class'::regclass, c.oid, 0) a
+  WHERE c.relkind IN ('r', 'p', 'm', 'v', 'f')
+    AND ${userSchema('n')}
+    AND ${notExtensionMember('pg_class', 'c.oid')}
+  ORDER BY n.nspname, c.relname`;
+
+export async function fingerprintRelations(client: Client, types: TypeTree): Promise<Fingerprint> {
+  const relations = (await client.query<RelationRow>(RELATIONS_SQL)).rows;
+  const fingerprint: Record<string, { count: number; digest: string }> = {};
+  for (const relation of relations) {
+    const key = objectKey(relation.kind, relation.names);
+    const columns = relation.columns ?? [];
+    if (relation.relkind === 'v') {
+      fingerprint[key] = { count: columns.length, digest: sha256(relation.definition ?? '') };
+      continue;
+    }
+    fingerprint[`${key}#columns`] = { count: columns.length, digest: sha256(relation.definition ?? '') };
+    if (relation.relkind === 'r' || relation.relkind === 'm') {
+      fingerprint[key] = relation.populated
+        ? await rowDigest(client, `${quoteIdent(relation.schema)}.${quoteIdent(relation.name)}`, columns, types)
+        : { count: 0, digest: sha256('not populated') };
+    }
+  }
+  return fingerprint;
+}

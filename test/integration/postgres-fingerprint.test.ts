@@ -1,0 +1,358 @@
+/**
+ * The PostgreSQL fingerprint against the run's real PostgreSQL 15 and pg_dump/pg_restore: equal after a
+ * restore although OIDs change (enums, enum arrays, domains, composites, reg* values), unambiguous keys
+ * for hostile names, and every facet (sequences, large objects, materialized views, functions, comments,
+ * grants, database settings) seeing a change. Equality is cross-checked with pg_dump's own text, which
+ * does not use our code.
+ */
+import { execFile } from 'node:child_process';
+import { createReadStream, readFileSync } from 'node:fs';
+import { Readable } from 'node:stream';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { connectPostgres, postgres, withDatabase, type PostgresTarget } from '../../functions/components/postgres';
+import { fingerprintDatabase, fingerprintInTransaction, isPrivilegesKey } from '../../functions/components/postgres/fingerprint';
+import { dumpedSequences, parseDumpedSequences } from '../../functions/components/postgres/fingerprint-archive';
+import type { Fingerprint, Logger } from '../../functions/components/types';
+import { compareFingerprints } from '../../functions/core/fingerprint-diff';
+import { fsArtifacts, type FsArtifacts } from '../support/fs-artifacts';
+import { createDatabase, sql, testPostgresUrl, urlFor } from '../support/postgres-db';
+import { Client } from 'pg';
+
+const run = promisify(execFile);
+const quiet: Logger = { info: () => undefined, warn: () => undefined };
+const env = () => ({ NCA_POSTGRES_URL: testPostgresUrl(), NCA_PG_BIN_DIR: process.env.NCA_TEST_PG_BIN_DIR });
+const target = (database: string) => connectPostgres({ database }, env());
+const tool = (name: string) => (process.env.NCA_TEST_PG_BIN_DIR ? join(process.env.NCA_TEST_PG_BIN_DIR, name) : name);
+
+const cleanups: FsArtifacts[] = [];
+afterAll(() => cleanups.forEach((a) => a.cleanup()));
+
+/** Roles are cluster-wide: unique names keep reruns apart. */
+const suffix = Math.random().toString(16).slice(2, 8);
+const READER = `fp_reader_${suffix}`;
+const OWNER = `fp_owner_${suffix}`;
+
+beforeAll(async () => {
+  await sql('postgres', `CREATE ROLE ${READER}`);
+  await sql('postgres', `CREATE ROLE ${OWNER}`);
+});
+
+async function backupOf(t: PostgresTarget) {
+  const artifacts = fsArtifacts();
+  cleanups.push(artifacts);
+  const result = await postgres.backup(t, artifacts.sink, quiet);
+  return { artifacts, result };
+}
+
+/** The product's restore path, into a database that does not exist yet. */
+async function restoreAsNew(artifacts: FsArtifacts, source: PostgresTarget): Promise<PostgresTarget> {
+  const copy = withDatabase(source, `${source.database}_copy`);
+  await postgres.restore(artifacts.source(), copy, {}, quiet);
+  return copy;
+}
+
+/** The component's restore drops owners and grants and cannot carry database-level facts under a new name (yet). */
+const withoutOwnershipAndDatabase = (fingerprint: Fingerprint) =>
+  Object.fromEntries(Object.entries(fingerprint).filter(([key]) => !isPrivilegesKey(key) && !key.startsWith('database#')));
+
+const changedKeys = (before: Fingerprint, after: Fingerprint) => compareFingerprints(before, after).map((d) => d.object);
+
+/** pg_dump's plain text of a database: an independent account of what is in it. */
+async function dumpText(database: string, ...options: string[]): Promise<string> {
+  const { stdout } = await run(tool('pg_dump'), [...options, '--dbname', urlFor(database)], { maxBuffer: 256 * 1024 * 1024 });
+  // \restrict and \unrestrict carry a random key per run (pg_dump 15.14 and later).
+  return stdout.replace(/^\\(un)?restrict .*$/gm, '');
+}
+
+/** Objects whose hash depends on OIDs, partitions, inheritance, a materialized view, sequences, large objects, functions, comments, grants. */
+const FEATURES_SQL = `
+  CREATE SCHEMA app;
+  CREATE TYPE app.mood AS ENUM ('sad', 'ok', 'happy');
+  -- a label added later sorts between others (a fractional sort order) and can only be used once committed
+  ALTER TYPE app.mood ADD VALUE 'calm' BEFORE 'ok';
+  ---
+  CREATE DOMAIN app.strong_mood AS app.mood CHECK (VALUE <> 'sad');
+  CREATE TYPE app.reading AS (m app.mood, at timestamptz, note text);
+  CREATE TYPE app.span AS RANGE (subtype = float8);
+  CREATE FUNCTION app.touch(n integer) RETURNS integer LANGUAGE sql IMMUTABLE AS 'SELECT n + 1';
+  CREATE PROCEDURE app.noop() LANGUAGE plpgsql AS $$BEGIN NULL; END$$;
+  CREATE AGGREGATE app.concat_all(text) (sfunc = textcat, stype = text, initcond = '');
+
+  CREATE TABLE app.events (id bigint GENERATED ALWAYS AS IDENTITY, at date NOT NULL, kind app.mood, PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
+  CREATE TABLE app.events_2025 PARTITION OF app.events FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+  CREATE TABLE app.events_2026 PARTITION OF app.events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+  INSERT INTO app.events (at, kind) SELECT date '2025-06-01' + i, (enum_range(NULL::app.mood))[1 + i % 4] FROM generate_series(0, 399) AS i;
+
+  CREATE TABLE app.diary (
+    id int PRIMARY KEY, m app.mood NOT NULL, ms app.mood[], s app.strong_mood, r app.reading, rs app.reading[],
+    rel regclass, typ regtype, fn regprocedure, sp app.span, doc json, pt point, tags text[], n numeric, b bytea);
+  INSERT INTO app.diary
+  SELECT i, (enum_range(NULL::app.mood))[1 + i % 4],
+         ARRAY[(enum_range(NULL::app.mood))[1 + i % 4], 'happy']::app.mood[],
+         CASE WHEN i % 3 = 0 THEN NULL ELSE (ARRAY['ok', 'happy', 'calm'])[1 + i % 3]::app.strong_mood END,
+         ROW((enum_range(NULL::app.mood))[1 + (i + 1) % 4], timestamptz '2026-01-01 00:00:00+00' + i * interval '1 hour', 'note ' || i)::app.reading,
+         ARRAY[ROW('sad', NULL, NULL)::app.reading],
+         (ARRAY['app.diary', 'pg_catalog.pg_class', 'app.events'])[1 + i % 3]::regclass,
+         (ARRAY['app.mood', 'integer', 'app.reading'])[1 + i % 3]::regtype,
+         'app.touch(integer)'::regprocedure,
+         app.span(i, i + 1.5), json_build_object('i', i), point(i, -i), ARRAY['t' || i, 'x'], i / 7.0, decode(md5(i::text), 'hex')
+  FROM generate_series(1, 500) AS i;
+
+  CREATE TABLE app.base (id int, m app.mood);
+  CREATE TABLE app.child (extra text) INHERITS (app.base);
+  INSERT INTO app.base VALUES (1, 'ok'), (2, 'sad');
+  INSERT INTO app.child VALUES (3, 'happy', 'x');
+
+  CREATE MATERIALIZED VIEW app.mood_counts AS SELECT m, count(*) AS n FROM app.diary GROUP BY m;
+  CREATE MATERIALIZED VIEW app.later AS SELECT 1 AS one WITH NO DATA;
+  CREATE VIEW app.happy AS SELECT id, m FROM app.diary WHERE m = 'happy';
+
+  CREATE SEQUENCE app.ticket;
+  SELECT setval('app.ticket', 42, true);
+  CREATE SEQUENCE app.pending;
+  SELECT setval('app.pending', 7, false);
+
+  SELECT lo_from_bytea(424242, '\\x00ff10'::bytea);
+  SELECT lo_from_bytea(424243, convert_to(repeat('large object ', 200000), 'UTF8'));
+
+  CREATE EXTENSION postgres_fdw;
+  CREATE SERVER elsewhere FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host '127.0.0.1', port '1', dbname 'nowhere');
+  CREATE FOREIGN TABLE app.remote (id int, m app.mood) SERVER elsewhere;
+
+  COMMENT ON SCHEMA app IS 'the application';
+  COMMENT ON TABLE app.diary IS 'one row per day';
+  COMMENT ON COLUMN app.diary.m IS 'how it felt';
+  COMMENT ON TYPE app.mood IS 'feelings';
+  COMMENT ON FUNCTION app.touch(integer) IS 'adds one';
+  COMMENT ON LARGE OBJECT 424242 IS 'three bytes';
+  COMMENT ON MATERIALIZED VIEW app.mood_counts IS 'per mood';
+
+  ALTER TABLE app.base OWNER TO ${OWNER};
+  GRANT USAGE ON SCHEMA app TO ${READER};
+  GRANT SELECT ON app.diary TO ${READER};
+  GRANT SELECT (id, at) ON app.events TO ${READER};
+  GRANT USAGE ON SEQUENCE app.ticket TO ${READER};
+  REVOKE EXECUTE ON FUNCTION app.touch(integer) FROM PUBLIC;
+  GRANT EXECUTE ON FUNCTION app.touch(integer) TO ${READER};
+  GRANT SELECT ON LARGE OBJECT 424242 TO ${READER};
+  ALTER DEFAULT PRIVILEGES IN SCHEMA app GRANT SELECT ON TABLES TO ${READER};
+`;
+
+async function featuresDatabase(label: string): Promise<string> {
+  const db = await createDatabase(label);
+  for (const part of FEATURES_SQL.split('---')) await sql(db, part);
+  await sql(db, `ALTER DATABASE "${db}" SET work_mem = '8MB'`);
+  await sql(db, `COMMENT ON DATABASE "${db}" IS 'features'`);
+  await sql(db, `GRANT CONNECT ON DATABASE "${db}" TO ${READER}`);
+  return db;
+}
+
+describe('the postgres fingerprint holds across a restore', () => {
+  test('enums, enum arrays, domains and composites over enums, reg* values: backup, restore into a new database, equal fingerprints and equal pg_dump text', async () => {
+    const db = await featuresDatabase('features');
+    const source = await target(db);
+    const { artifacts, result } = await backupOf(source);
+
+    const expected = result.fingerprint;
+    expect(expected['table "app"."diary"'].count).toBe(500);
+    expect(expected['table "app"."events_2025"'].count + expected['table "app"."events_2026"'].count).toBe(400);
+    // A partitioned parent holds no rows of its own; an inheritance parent counts only its own.
+    expect(expected['table "app"."events"']).toBeUndefined();
+    expect(expected['table "app"."events"#columns'].count).toBe(3);
+    expect(expected['table "app"."base"'].count).toBe(2);
+    expect(expected['materialized view "app"."mood_counts"'].count).toBe(4);
+    expect(expected['materialized view "app"."later"'].count).toBe(0);
+    expect(expected['view "app"."happy"'].count).toBe(2);
+    expect(expected['foreign table "app"."remote"#columns'].count).toBe(2);
+    expect(expected['foreign table "app"."remote"']).toBeUndefined();
+    expect(expected['large objects'].count).toBe(2);
+    for (const key of [
+      'sequence "app"."ticket"', 'sequence "app"."pending"', 'sequence "app"."events_id_seq"', 'sequence "app"."ticket"#definition',
+      'function "app"."touch"(integer)', 'procedure "app"."noop"()', 'aggregate "app"."concat_all"(pg_catalog.text)',
+      'type "app"."mood"', 'type "app"."strong_mood"', 'type "app"."reading"', 'type "app"."span"', 'schema "app"',
+      'schema "app"#comment', 'table "app"."diary"#comment', 'table column "app"."diary"."m"#comment', 'type "app"."mood"#comment',
+      'function "app"."touch"(integer)#comment', 'large object "424242"#comment', 'materialized view "app"."mood_counts"#comment',
+      'table "app"."diary"#privileges', 'table "app"."events"#privileges', 'schema "app"#privileges', 'sequence "app"."ticket"#privileges',
+      'function "app"."touch"(integer)#privileges', 'large objects#privileges', 'default privileges#privileges',
+      'database#settings', 'database#comment', 'database#privileges',
+    ]) expect(Object.keys(expected)).toContain(key);
+    expect(expected['database#settings'].count).toBe(1);
+    // Extension members (postgres_fdw's functions) are the extension's, not the database's; the extension itself is.
+    expect(Object.keys(expected).filter((key) => key.includes('postgres_fdw'))).toEqual(['extension "postgres_fdw"#comment']);
+    // The database's name is in no key (a restore may choose another).
+    expect(Object.keys(expected).filter((key) => key.includes(db))).toEqual([]);
+
+    const copy = await restoreAsNew(artifacts, source);
+    const actual = await postgres.fingerprint(copy);
+    expect(compareFingerprints(withoutOwnershipAndDatabase(expected), withoutOwnershipAndDatabase(actual))).toEqual([]);
+
+    // Independent of our code: pg_dump prints both databases alike, data and definitions.
+    const options = ['--no-owner', '--no-privileges'];
+    expect(await dumpText(copy.database, ...options)).toBe(await dumpText(db, ...options));
+  });
+
+  test('owners and grants: a restore that keeps them gives equal #privileges entries; the database name changes nothing', async () => {
+    const db = await featuresDatabase('owned');
+    const source = await target(db);
+    const { artifacts, result } = await backupOf(source);
+
+    // pg_restore keeping owners and grants, into a database prepared as a restore with database facts would.
+    const copy = `${db}_owned`;
+    await sql('postgres', `CREATE DATABASE "${copy}" TEMPLATE template0`);
+    await sql(copy, `ALTER DATABASE "${copy}" SET work_mem = '8MB'`);
+    await sql(copy, `COMMENT ON DATABASE "${copy}" IS 'features'`);
+    await sql(copy, `GRANT CONNECT ON DATABASE "${copy}" TO ${READER}`);
+    await run(tool('pg_restore'), ['--exit-on-error', '--single-transaction', '--dbname', urlFor(copy), join(artifacts.dir, artifacts.records[0].name)]);
+
+    const actual = await postgres.fingerprint(withDatabase(source, copy));
+    expect(compareFingerprints(result.fingerprint, actual)).toEqual([]);
+    expect(await dumpText(copy)).toBe(await dumpText(db));
+  });
+
+  test('hostile names: dots, quotes, spaces and unicode never share a key', async () => {
+    const db = await createDatabase('hostile');
+    await sql(db, `
+      CREATE SCHEMA "a.b"; CREATE SCHEMA "a";
+      CREATE TABLE "a.b"."c" (id int); INSERT INTO "a.b"."c" VALUES (1);
+      CREATE TABLE "a"."b.c" (id int); INSERT INTO "a"."b.c" VALUES (1), (2);
+      CREATE SCHEMA "we""ird"; CREATE TABLE "we""ird"."spa ce" (v text); INSERT INTO "we""ird"."spa ce" VALUES ('x');
+      CREATE SCHEMA "naïve"; CREATE TABLE "naïve"."日本" (v text); INSERT INTO "naïve"."日本" VALUES ('語');
+      CREATE TABLE public."x#columns" (id int); CREATE TABLE public.x (id int);`);
+    const t = await target(db);
+    const fingerprint = await postgres.fingerprint(t);
+
+    // Under the old scheme both of these were "a.b.c".
+    expect(fingerprint['table "a.b"."c"'].count).toBe(1);
+    expect(fingerprint['table "a"."b.c"'].count).toBe(2);
+    expect(fingerprint['table "we""ird"."spa ce"'].count).toBe(1);
+    expect(fingerprint['table "naïve"."日本"'].count).toBe(1);
+    expect(fingerprint['table "public"."x#columns"']).toBeDefined();
+    expect(fingerprint['table "public"."x"#columns']).toBeDefined();
+    expect(fingerprint['schema "we""ird"']).toBeDefined();
+
+    const { artifacts, result } = await backupOf(t);
+    const copy = await restoreAsNew(artifacts, t);
+    expect(compareFingerprints(withoutOwnershipAndDatabase(result.fingerprint), withoutOwnershipAndDatabase(await postgres.fingerprint(copy)))).toEqual([]);
+  });
+});
+
+describe('each facet of the postgres fingerprint sees a change', () => {
+  let db: string;
+  let t: PostgresTarget;
+  let before: Fingerprint;
+
+  beforeAll(async () => {
+    db = await featuresDatabase('facets');
+    t = await target(db);
+  });
+  beforeEach(async () => {
+    before = await postgres.fingerprint(t);
+  });
+  const after = () => postgres.fingerprint(t);
+
+  test.each([
+    ['setval', `SELECT setval('app.ticket', 43, true)`, ['sequence "app"."ticket"']],
+    ['is_called alone', `SELECT setval('app.pending', 7, true)`, ['sequence "app"."pending"']],
+    ['a large object write', `SELECT lo_put(424242, 1, '\\x01'::bytea)`, ['large objects']],
+    ['a comment', `COMMENT ON COLUMN app.diary.m IS 'how it really felt'`, ['table column "app"."diary"."m"#comment']],
+    ['a function body', `CREATE OR REPLACE FUNCTION app.touch(n integer) RETURNS integer LANGUAGE sql IMMUTABLE AS 'SELECT n + 2'`, ['function "app"."touch"(integer)']],
+    ['a GRANT', `GRANT INSERT ON app.diary TO ${READER}`, ['table "app"."diary"#privileges']],
+    ['a REVOKE', `REVOKE USAGE ON SCHEMA app FROM ${READER}`, ['schema "app"#privileges']],
+    ['a column GRANT', `GRANT SELECT (kind) ON app.events TO ${READER}`, ['table "app"."events"#privileges']],
+    ['a new owner', `ALTER FUNCTION app.touch(integer) OWNER TO ${OWNER}`, ['function "app"."touch"(integer)#privileges']],
+    ['an enum value inside an array', `UPDATE app.diary SET ms = ARRAY['calm']::app.mood[] WHERE id = 2`, ['table "app"."diary"']],
+    ['an enum inside a composite', `UPDATE app.diary SET r.m = 'calm' WHERE id = 5 AND (r).m <> 'calm'`, ['table "app"."diary"']],
+    ['a regclass value', `UPDATE app.diary SET rel = 'app.base' WHERE id = 3`, ['table "app"."diary"']],
+    ['an enum label added', `ALTER TYPE app.mood ADD VALUE 'elated'`, ['type "app"."mood"']],
+  ])('%s', async (_what, change, keys) => {
+    await sql(db, change);
+    expect(changedKeys(before, await after())).toEqual(keys);
+  });
+
+  test('ALTER DATABASE SET, the database comment and its grants', async () => {
+    await sql(db, `ALTER DATABASE "${db}" SET work_mem = '16MB'`);
+    await sql(db, `COMMENT ON DATABASE "${db}" IS 'changed'`);
+    await sql(db, `REVOKE CONNECT ON DATABASE "${db}" FROM ${READER}`);
+    expect(changedKeys(before, await after())).toEqual(['database#comment', 'database#privileges', 'database#settings']);
+  });
+
+  test('a materialized view changes when it is refreshed over changed rows, not before', async () => {
+    await sql(db, `UPDATE app.diary SET m = 'happy' WHERE id IN (1, 2, 3)`);
+    const updated = await after();
+    expect(changedKeys(before, updated)).toEqual(['table "app"."diary"']);
+    await sql(db, 'REFRESH MATERIALIZED VIEW app.mood_counts');
+    expect(changedKeys(updated, await after())).toEqual(['materialized view "app"."mood_counts"']);
+  });
+
+  test('the fingerprint reads inside the caller\'s transaction: a change committed after its snapshot is not seen', async () => {
+    const client = new Client({ connectionString: urlFor(db) });
+    await client.connect();
+    try {
+      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      await client.query('SELECT 1');
+      await sql(db, 'DELETE FROM app.events WHERE id = 1');
+      expect(changedKeys(before, await fingerprintInTransaction(client))).toEqual([]);
+      await client.query('COMMIT');
+      expect(changedKeys(before, await fingerprintDatabase(client))).toEqual(['table "app"."events_2025"']);
+    } finally {
+      await client.end();
+    }
+  });
+});
+
+describe('sequence values come from the dump, which reads them outside the snapshot', () => {
+  test('the archive\'s table of contents gives each SEQUENCE SET value, hostile names included; other streams give nothing', async () => {
+    const db = await createDatabase('seqtoc');
+    await sql(db, `CREATE SCHEMA "a.b"; CREATE SEQUENCE "a.b"."s q"; SELECT setval('"a.b"."s q"', 77, false);
+                   CREATE TABLE t (id bigserial, v text); INSERT INTO t (v) SELECT 'x' FROM generate_series(1, 5)`);
+    const { artifacts } = await backupOf(await target(db));
+    const path = join(artifacts.dir, artifacts.records[0].name);
+    const expected = [
+      { schema: 'a.b', name: 's q', lastValue: '77', isCalled: false },
+      { schema: 'public', name: 't_id_seq', lastValue: '5', isCalled: true },
+    ];
+    expect(parseDumpedSequences(readFileSync(path))).toEqual(expect.arrayContaining(expected));
+    // Streamed in small pieces, as pg_dump writes it.
+    expect(await dumpedSequences(createReadStream(path, { highWaterMark: 97 }))).toEqual(expect.arrayContaining(expected));
+    expect(await dumpedSequences(Readable.from([Buffer.from('-- a plain SQL dump\n')]))).toBeUndefined();
+    expect(await dumpedSequences(Readable.from([readFileSync(path).subarray(0, 200)]))).toBeUndefined();
+  });
+
+  test('a sequence moved by nextval() while pg_dump runs: the backup records the value its dump restores', async () => {
+    const db = await createDatabase('seqbusy');
+    await sql(db, `CREATE TABLE log (id bigserial PRIMARY KEY, at timestamptz DEFAULT now());
+                   INSERT INTO log (at) SELECT now() FROM generate_series(1, 20000)`);
+    const t = await target(db);
+    let writing = true;
+    const writer = (async () => {
+      let n = 0;
+      // nextval() outside any transaction the snapshot sees: the rolled-back insert still moves the sequence.
+      while (writing) await sql(db, 'SELECT nextval(\'log_id_seq\')').then(() => n++);
+      return n;
+    })();
+    const { artifacts, result } = await backupOf(t);
+    writing = false;
+    expect(await writer).toBeGreaterThan(0);
+    const copy = await restoreAsNew(artifacts, t);
+    expect(compareFingerprints(withoutOwnershipAndDatabase(result.fingerprint), withoutOwnershipAndDatabase(await postgres.fingerprint(copy)))).toEqual([]);
+  });
+});
+
+describe("the NCA's own schema", () => {
+  test('its SQLAlchemy models with data: backup, restore into a new database, equal fingerprints and equal pg_dump text', async () => {
+    const db = await createDatabase('nca');
+    await sql(db, readFileSync(join(__dirname, '../fixtures/postgres/nca-schema.sql'), 'utf8'));
+    const source = await target(db);
+    const { artifacts, result } = await backupOf(source);
+    expect(result.fingerprint['table "public"."ltm_entries"'].count).toBe(300);
+    expect(result.fingerprint['table "public"."stm_items"'].count).toBe(200);
+    expect(result.fingerprint['table "memory"."memory_items"'].count).toBe(150);
+    expect(result.fingerprint['type "public"."memorytype"']).toBeDefined();
+    expect(result.fingerprint['table column "public"."stm_items"."importance"#comment']).toBeDefined();
+
+    const copy = await restoreAsNew(artifacts, source);
+    expect(compareFingerprints(withoutOwnershipAndDatabase(result.fingerprint), withoutOwnershipAndDatabase(await postgres.fingerprint(copy)))).toEqual([]);
+    expect(await dumpText(copy.database, '--no-owner', '--no-privileges')).toBe(await dumpText(db, '--no-owner', '--no-privileges'));
+  });
+});
