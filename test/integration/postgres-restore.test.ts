@@ -535,6 +535,31 @@ describe('foreign data: a pagila-style schema (partitions, domains, enums, trigg
   });
 });
 
+describe("foreign data: the NCA's own schema, under a hostile database name", () => {
+  test('an in-place restore of the NCA schema (enums, json, SERIALs) into a database named with quotes, dots and spaces matches pg_dump text', async () => {
+    const db = `nca "db".v2 ü ${Math.random().toString(16).slice(2, 6)}`;
+    await sql('postgres', `CREATE DATABASE "${db.replace(/"/g, '""')}"`);
+    await sql(db, readFileSync(join(__dirname, '../fixtures/postgres/nca-schema.sql'), 'utf8'));
+    const t = await target(db);
+    const schema = await dumpText(db, '--schema-only');
+    const data = await dumpText(db, '--data-only');
+    const backup = await backupOf(t);
+    // A later migration adds a table using one of the dumped enums; rows change.
+    await sql(db, `CREATE TABLE later_migration (id serial PRIMARY KEY, kind memorytype)`);
+    const tables = await sql(db, `SELECT quote_ident(schemaname) || '.' || quote_ident(tablename) AS name FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1 LIMIT 1`);
+    await sql(db, `DELETE FROM ${tables[0].name}`);
+
+    const restored = await postgres.restore(backup.source, t, {}, quiet);
+    expect(restored).toMatchObject({ target: db, replacedExisting: true, details: { verifiedBeforeSwap: true } });
+    expect(await dumpText(db, '--schema-only')).toBe(schema);
+    expect(await dumpText(db, '--data-only')).toBe(data);
+    const kept = restored.details!.previousKeptAs as string;
+    expect(Buffer.byteLength(kept)).toBeLessThanOrEqual(63);
+    expect(await sql(kept, `SELECT count(*)::int AS n FROM later_migration`)).toEqual([{ n: 0 }]);
+    await sql('postgres', `DROP DATABASE "${kept.replace(/"/g, '""')}"`);
+  });
+});
+
 describe('restore options', () => {
   test('the parser names the field and what is allowed', () => {
     expect(parsePostgresRestoreOptions({ terminateSessions: true, sessionGraceSeconds: 5, keepPreviousHours: 0.5, noOwner: true, lockTimeoutSeconds: 10 })).toEqual({

@@ -239,12 +239,21 @@ export async function restorePostgres(source: ArtifactSource, target: PostgresTa
     let swapped: SwapResult;
     await createStaging(client, ctx, targetExists, globals);
     const dropped_ = `${unchanged} The staging database "${ctx.staging}" was dropped.`;
+    const timings: Record<string, number> = {};
+    const timed = async <T>(step: string, work: () => Promise<T>): Promise<T> => {
+      const started = Date.now();
+      try {
+        return await work();
+      } finally {
+        timings[step] = Date.now() - started;
+      }
+    };
     try {
-      await loadStaging(source, artifact.name, ctx);
+      await timed('loadMs', () => loadStaging(source, artifact.name, ctx));
       if (globals) await applyDatabaseFacts(client, ctx.staging, globals.database, options);
-      staged = await verifyStaging(source, ctx);
+      staged = await timed('verifyMs', () => verifyStaging(source, ctx));
       log.info('staging database verified; swapping it in', { staging: ctx.staging, objects: staged?.objects });
-      swapped = await swap(client, ctx, targetExists, dropped_);
+      swapped = await timed('swapMs', () => swap(client, ctx, targetExists, dropped_));
     } catch (error) {
       await client.query(`DROP DATABASE IF EXISTS ${quoteIdent(ctx.staging)} WITH (FORCE)`).catch((dropError: Error) => {
         log.warn('could not drop the staging database', { database: ctx.staging, error: dropError.message });
@@ -268,6 +277,7 @@ export async function restorePostgres(source: ArtifactSource, target: PostgresTa
         ...(rolesCreated.length ? { rolesCreated } : {}),
         ...(dropped.length ? { droppedExpired: dropped } : {}),
         ...(options.noOwner ? { owners: 'not restored (noOwner)' } : {}),
+        timings,
       },
     };
   };
