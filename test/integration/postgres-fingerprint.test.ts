@@ -104,6 +104,13 @@ const FEATURES_SQL = `
   INSERT INTO app.base VALUES (1, 'ok'), (2, 'sad');
   INSERT INTO app.child VALUES (3, 'happy', 'x');
 
+  CREATE INDEX diary_m ON app.diary (m);
+  ALTER TABLE app.diary ADD CONSTRAINT diary_id_positive CHECK (id > 0);
+  CREATE FUNCTION app.stamp() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NEW; END$$;
+  CREATE TRIGGER diary_stamp BEFORE UPDATE ON app.diary FOR EACH ROW EXECUTE FUNCTION app.stamp();
+  ALTER TABLE app.diary ENABLE ROW LEVEL SECURITY;
+  CREATE POLICY cheerful ON app.diary FOR SELECT TO ${READER} USING (m <> 'sad');
+
   CREATE MATERIALIZED VIEW app.mood_counts AS SELECT m, count(*) AS n FROM app.diary GROUP BY m;
   CREATE MATERIALIZED VIEW app.later AS SELECT 1 AS one WITH NO DATA;
   CREATE VIEW app.happy AS SELECT id, m FROM app.diary WHERE m = 'happy';
@@ -176,6 +183,7 @@ describe('the postgres fingerprint holds across a restore', () => {
       'table "app"."diary"#privileges', 'table "app"."events"#privileges', 'schema "app"#privileges', 'sequence "app"."ticket"#privileges',
       'function "app"."touch"(integer)#privileges', 'large objects#privileges', 'default privileges#privileges',
       'database#settings', 'database#comment', 'database#privileges',
+      'table "app"."diary"#constraints', 'table "app"."events"#constraints', 'table "app"."events_2025"#constraints',
     ]) expect(Object.keys(expected)).toContain(key);
     expect(expected['database#settings'].count).toBe(1);
     // Extension members (postgres_fdw's functions) are the extension's, not the database's; the extension itself is.
@@ -265,6 +273,9 @@ describe('each facet of the postgres fingerprint sees a change', () => {
     ['an enum inside a composite', `UPDATE app.diary SET r.m = 'calm' WHERE id = 5 AND (r).m <> 'calm'`, ['table "app"."diary"']],
     ['a regclass value', `UPDATE app.diary SET rel = 'app.base' WHERE id = 3`, ['table "app"."diary"']],
     ['an enum label added', `ALTER TYPE app.mood ADD VALUE 'elated'`, ['type "app"."mood"']],
+    ['a dropped index', 'DROP INDEX app.diary_m', ['table "app"."diary"#constraints']],
+    ['a changed policy', `ALTER POLICY cheerful ON app.diary USING (m <> 'calm')`, ['table "app"."diary"#constraints']],
+    ['a partition\'s index', 'CREATE INDEX ON app.events_2026 (kind)', ['table "app"."events_2026"#constraints']],
   ])('%s', async (_what, change, keys) => {
     await sql(db, change);
     expect(changedKeys(before, await after())).toEqual(keys);
@@ -298,6 +309,25 @@ describe('each facet of the postgres fingerprint sees a change', () => {
     } finally {
       await client.end();
     }
+  });
+});
+
+describe('the postgres fingerprint never digests a subset', () => {
+  test('a row-level security policy that would hide rows from the backup role fails the fingerprint instead of shrinking it', async () => {
+    const db = await createDatabase('rls');
+    const role = `fp_login_${suffix}`;
+    await sql('postgres', `CREATE ROLE ${role} LOGIN`);
+    await sql(db, `CREATE TABLE notes (id int, secret bool);
+                   INSERT INTO notes VALUES (1, false), (2, true);
+                   ALTER TABLE notes ENABLE ROW LEVEL SECURITY;
+                   CREATE POLICY public_only ON notes FOR SELECT USING (NOT secret);
+                   GRANT SELECT ON notes TO ${role}`);
+    const url = new URL(testPostgresUrl());
+    url.username = role;
+    const asRole = await connectPostgres({ database: db }, { ...env(), NCA_POSTGRES_URL: url.toString() });
+    // Under the role's default row_security the table would read as 1 row of 2.
+    await expect(postgres.fingerprint(asRole)).rejects.toThrow(/row-level security/);
+    expect((await postgres.fingerprint(await target(db)))['table "public"."notes"'].count).toBe(2);
   });
 });
 

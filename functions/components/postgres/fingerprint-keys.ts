@@ -1,14 +1,18 @@
 /**
  * The names of PostgreSQL fingerprint entries. A key is `<kind> <qualified name>[#facet]`:
  *
- *   table "public"."users"                 rows of a table (leaf partitions included, parents not)
- *   table "public"."users"#columns         its column definitions
- *   materialized view "s"."m"              rows of a materialized view
- *   sequence "public"."users_id_seq"       definition, last_value and is_called
- *   function "public"."f"(integer, text)   pg_get_functiondef (argument types as PostgreSQL prints them, schema-qualified)
+ *   table "public"."users"                 rows of a table (leaf partitions included, partitioned parents not)
+ *   table "public"."users"#columns         its columns, partition bound or key, inheritance
+ *   table "public"."users"#constraints     constraints, indexes, triggers, rules, policies (when it has any)
+ *   materialized view "s"."m"              rows of a materialized view (and "#columns", "#constraints")
+ *   view "s"."v", foreign table "s"."f"#columns, schema "s", type "s"."t"
+ *   sequence "public"."users_id_seq"       last_value and is_called ("#definition": type, bounds, increment)
+ *   function "public"."f"(integer, text)   pg_get_functiondef; also procedure … and aggregate …
+ *                                          (argument types as PostgreSQL prints them, schema-qualified)
  *   table column "public"."t"."c"#comment  a comment, keyed by the object it is on
  *   table "public"."users"#privileges      owner and grants (every ownership or grant entry ends in #privileges)
- *   large objects, database#settings, database#comment, database#privileges
+ *   large objects, large objects#privileges, default privileges#privileges
+ *   database#settings, database#comment, database#privileges
  *
  * Every identifier is double-quoted with inner quotes doubled, always, so no two objects share a key
  * whatever their names hold (`"a.b"."c"` and `"a"."b.c"` differ). OIDs and the database's own name never

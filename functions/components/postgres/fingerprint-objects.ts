@@ -78,7 +78,8 @@ const ROUTINES_SQL = `
   WHERE ${userSchema('n')} AND ${notExtensionMember('pg_proc', 'p.oid')}`;
 
 // Comments on any object the database owns (FirstNormalObjectId, 16384, separates them from the
-// objects initdb made; the public schema is the one initdb object a user may comment on). Objects inside
+// objects initdb made; the public schema is the one initdb object a user may comment on, and a large
+// object may have been created with any OID). Objects inside
 // an extension, or in system schemas, are left out. Shared objects (roles, tablespaces, the database)
 // live in pg_shdescription; the database's own comment is database#comment.
 const COMMENTS_SQL = `
@@ -90,7 +91,7 @@ const COMMENTS_SQL = `
   FROM pg_description d
   CROSS JOIN LATERAL pg_identify_object(d.classoid, d.objoid, d.objsubid) i
   CROSS JOIN LATERAL pg_identify_object_as_address(d.classoid, d.objoid, d.objsubid) a
-  WHERE (d.objoid >= 16384 OR (d.classoid = 'pg_namespace'::regclass AND i.identity = 'public'))
+  WHERE (d.objoid >= 16384 OR d.classoid = 'pg_largeobject'::regclass OR (d.classoid = 'pg_namespace'::regclass AND i.identity = 'public'))
     AND (i.schema IS NULL OR i.schema NOT IN ('pg_catalog', 'information_schema'))
     AND NOT (d.classoid = 'pg_namespace'::regclass AND i.identity IN ('pg_catalog', 'information_schema'))
     AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = d.classoid AND e.objid = d.objoid AND e.deptype = 'e')`;

@@ -1,6 +1,8 @@
 /**
- * Relations: rows of tables and materialized views, and the definition ("#columns") of every table,
- * partitioned table, materialized view, view and foreign table.
+ * Relations: rows of tables and materialized views, the definition ("#columns") of every table,
+ * partitioned table, materialized view, view and foreign table, and what hangs on them ("#constraints":
+ * constraints, indexes, triggers, rules, row-level security policies), so a restore that lost an index
+ * or a foreign key is seen.
  *
  * Rows are read from ordinary tables, leaf partitions included (relkind 'r'), and from populated
  * materialized views. A partitioned parent ('p') holds no rows of its own, so it has a definition entry
@@ -26,6 +28,7 @@ interface RelationRow {
   populated: boolean;
   columns: Column[] | null;
   definition: string | null;
+  constraints: string[];
 }
 
 // One line per column: name, type, collation when not the type's, not null, identity, default or
@@ -53,7 +56,20 @@ const RELATIONS_SQL = `
            CASE WHEN c.relkind IN ('v', 'm') THEN pg_get_viewdef(c.oid) END,
            (SELECT 'server ' || quote_ident(s.srvname) || coalesce(' options ' || array_to_string(f.ftoptions, ', '), '')
             FROM pg_foreign_table f JOIN pg_foreign_server s ON s.oid = f.ftserver WHERE f.ftrelid = c.oid)
-         ) AS definition
+         ) AS definition,
+         ARRAY(SELECT line FROM (
+           SELECT 'constraint ' || quote_ident(k.conname) || ' ' || pg_get_constraintdef(k.oid) AS line FROM pg_constraint k WHERE k.conrelid = c.oid
+           UNION ALL SELECT 'index ' || pg_get_indexdef(x.indexrelid) FROM pg_index x WHERE x.indrelid = c.oid
+           UNION ALL SELECT 'trigger ' || pg_get_triggerdef(g.oid) || ' enabled ' || g.tgenabled::text FROM pg_trigger g WHERE g.tgrelid = c.oid AND NOT g.tgisinternal
+           UNION ALL SELECT 'rule ' || pg_get_ruledef(w.oid) FROM pg_rewrite w WHERE w.ev_class = c.oid AND w.rulename <> '_RETURN'
+           UNION ALL SELECT concat_ws(' ', 'policy', quote_ident(p.polname), p.polcmd::text, CASE WHEN p.polpermissive THEN 'permissive' ELSE 'restrictive' END,
+                                      (SELECT string_agg(CASE WHEN r = 0 THEN 'public' ELSE quote_ident(pg_get_userbyid(r)) END, ',' ORDER BY 1) FROM unnest(p.polroles) r),
+                                      'using', pg_get_expr(p.polqual, p.polrelid), 'check', pg_get_expr(p.polwithcheck, p.polrelid))
+                     FROM pg_policy p WHERE p.polrelid = c.oid
+           UNION ALL SELECT 'row level security' WHERE c.relrowsecurity
+           UNION ALL SELECT 'row level security forced' WHERE c.relforcerowsecurity
+           UNION ALL SELECT 'replica identity ' || c.relreplident::text WHERE c.relreplident NOT IN ('d', 'n')
+         ) lines ORDER BY 1) AS constraints
   FROM pg_class c
   JOIN pg_namespace n ON n.oid = c.relnamespace
   CROSS JOIN LATERAL pg_identify_object_as_address('pg_class'::regclass, c.oid, 0) a
@@ -73,6 +89,9 @@ export async function fingerprintRelations(client: Client, types: TypeTree): Pro
       continue;
     }
     fingerprint[`${key}#columns`] = { count: columns.length, digest: sha256(relation.definition ?? '') };
+    if (relation.constraints.length > 0) {
+      fingerprint[`${key}#constraints`] = { count: relation.constraints.length, digest: sha256(relation.constraints.join('\n')) };
+    }
     if (relation.relkind === 'r' || relation.relkind === 'm') {
       fingerprint[key] = relation.populated
         ? await rowDigest(client, `${quoteIdent(relation.schema)}.${quoteIdent(relation.name)}`, columns, types)
