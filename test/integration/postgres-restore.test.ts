@@ -238,6 +238,31 @@ describe('sessions on the target', () => {
   });
 });
 
+describe('locks: the restore never waits without limit', () => {
+  test('a transaction holding a lock on the target database times the swap out, named; the target is unchanged', async () => {
+    const db = await createDatabase('locked');
+    await sql(db, 'CREATE TABLE t (id int)');
+    const t = await target(db);
+    const backup = await backupOf(t);
+    await sql(db, 'INSERT INTO t VALUES (42)');
+    // An administrator's open transaction on the database object, from another database: no session on the target.
+    const admin = new Client({ connectionString: urlFor('postgres'), application_name: 'nca-admin-console' });
+    await admin.connect();
+    await admin.query('BEGIN');
+    await admin.query(`COMMENT ON DATABASE "${db}" IS 'being edited'`);
+    try {
+      const failure = postgres.restore(backup.source, t, { lockTimeoutSeconds: 1 }, quiet);
+      await expect(failure).rejects.toMatchObject({ name: 'TransientError' });
+      await expect(failure).rejects.toThrow(new RegExp(`renaming database "${db}" waited longer than 1s for a lock held by pid \\d+ \\(user postgres, application "nca-admin-console".*The target database "${db}" is unchanged`));
+    } finally {
+      await admin.query('ROLLBACK');
+      await admin.end();
+    }
+    expect(await sql(db, 'SELECT id FROM t')).toEqual([{ id: 42 }]);
+    expect(await databasesLike(`${db}_nca_%`)).toEqual([]);
+  });
+});
+
 describe('owners, grants and database settings', () => {
   const suffix = Math.random().toString(16).slice(2, 8);
   const owner = `app_owner_${suffix}`;
