@@ -430,11 +430,11 @@ describe('failures surface as typed errors carrying the tool\'s own words', () =
     const backup = postgres.backup(t, slowSink(artifacts.sink, 1024 * 1024), quiet);
     const outcome = backup.then(() => undefined, (error: unknown) => error);
     const pid = await waitFor('the snapshot session to be idle in its transaction', async () => {
-      // Once pg_dump is connected (its snapshot imported) and ours waits idle in its transaction.
+      // Once pg_dump copies table data (its snapshot imported long before) and ours waits idle in its transaction.
       const rows = await sql(
         'postgres',
         `SELECT pid FROM pg_stat_activity WHERE datname = $1 AND application_name = 'nca-backup' AND state = 'idle in transaction'
-           AND EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = $1 AND application_name = 'nca-backup/pg_dump' AND state = 'active')`,
+           AND EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = $1 AND application_name = 'nca-backup/pg_dump' AND query LIKE 'COPY %')`,
         [db],
       );
       return rows[0]?.pid as number | undefined;

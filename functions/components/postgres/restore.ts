@@ -192,7 +192,12 @@ async function swap(client: Client, ctx: RestoreContext, targetExists: boolean, 
     throw error;
   }
   // The previous database keeps its own connection setting, so it can be inspected or renamed back.
-  if (blocked) await client.query(`ALTER DATABASE ${quoteIdent(aside)} ALLOW_CONNECTIONS ${allowed}`);
+  // The swap is done: nothing after it may fail the restore.
+  if (blocked) {
+    await client.query(`ALTER DATABASE ${quoteIdent(aside)} ALLOW_CONNECTIONS ${allowed}`).catch((error: Error) => {
+      ctx.log.warn('could not allow connections to the previous database again', { database: aside, error: error.message });
+    });
+  }
   return { keptAside: aside, keptUntil: keptUntil(aside)!.toISOString(), sessionsEnded };
 }
 
@@ -260,9 +265,13 @@ export async function restorePostgres(source: ArtifactSource, target: PostgresTa
       });
       throw withTargetState(error, dropped_);
     }
+    let previousDropped = false;
     if (swapped.keptAside && options.keepPreviousHours === 0) {
-      await client.query(`DROP DATABASE ${quoteIdent(swapped.keptAside)}`);
-      log.info('dropped the previous database (keepPreviousHours is 0)', { database: swapped.keptAside });
+      // Its name says it has expired: if it cannot be dropped now (a session on it), the next restore drops it.
+      previousDropped = await client.query(`DROP DATABASE ${quoteIdent(swapped.keptAside)}`).then(
+        () => (log.info('dropped the previous database (keepPreviousHours is 0)', { database: swapped.keptAside }), true),
+        (error: Error) => (log.warn('could not drop the previous database yet', { database: swapped.keptAside, error: error.message }), false),
+      );
     } else if (swapped.keptAside) {
       log.info('previous database kept aside', { database: swapped.keptAside, until: swapped.keptUntil });
     }
@@ -272,7 +281,7 @@ export async function restorePostgres(source: ArtifactSource, target: PostgresTa
       details: {
         stagedAs: ctx.staging,
         verifiedBeforeSwap: staged !== undefined,
-        ...(swapped.keptAside && options.keepPreviousHours > 0 ? { previousKeptAs: swapped.keptAside, previousKeptUntil: swapped.keptUntil } : {}),
+        ...(swapped.keptAside && !previousDropped ? { previousKeptAs: swapped.keptAside, previousKeptUntil: swapped.keptUntil } : {}),
         ...(swapped.sessionsEnded.length ? { sessionsEnded: swapped.sessionsEnded } : {}),
         ...(rolesCreated.length ? { rolesCreated } : {}),
         ...(dropped.length ? { droppedExpired: dropped } : {}),
