@@ -148,6 +148,8 @@ async function main(): Promise<void> {
           endToEndRatio: ratio(restored.ms, rawRestore.ms),
           fingerprintMatch: restored.value.fingerprintMatch,
           oursPeakRssMiB: restored.value.peakRssMiB,
+          // Inside the restore step: pg_restore into the staging database, its fingerprint check, the rename.
+          stepTimings: restored.value.details?.timings,
         },
         restoreInPlace: {
           oursRestoreStepMs: inPlace.value.restoreDurationMs,
@@ -155,6 +157,7 @@ async function main(): Promise<void> {
           verificationMs: inPlace.value.verification.durationMs,
           ratio: ratio(inPlace.value.restoreDurationMs, rawRestore.ms),
           replacedExisting: inPlace.value.replacedExisting,
+          stepTimings: inPlace.value.details?.timings,
           fingerprintMatch: inPlace.value.fingerprintMatch,
           oursPeakRssMiB: inPlace.value.peakRssMiB,
         },
