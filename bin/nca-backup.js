@@ -14,8 +14,5 @@ if (major < 22 && existsSync(node22)) {
 }
 
 require('tsx/cjs');
-require('../functions/cli.ts')
-  .main(process.argv.slice(2))
-  .then((code) => {
-    process.exitCode = code;
-  });
+// cliProcess owns the exit code: never 0 without a written result (see runAsProcess).
+require('../functions/cli.ts').cliProcess(process.argv.slice(2));

@@ -11,11 +11,12 @@ import { componentEntry } from './components';
 import { summarize } from './core/backup-run';
 import { listBackupIds, newBackupId, resolveBackupId } from './core/catalog';
 import { configuredComponent, vaultFor, type EngineContext } from './core/context';
-import { InvalidInputError } from './core/errors';
+import { InvalidInputError, NoResultError } from './core/errors';
 import { localRuntimeConfig } from './core/local-config';
 import { createLogger } from './core/logger';
 import { runStoredOperation, type OperationEvent } from './core/operations';
-import { resolveRestore } from './core/restore-plan';
+import { resolveRestore, type ResolvedRestore } from './core/restore-plan';
+import { withOperationLock } from './core/operation-lock';
 import { checkCompatibility, loadManifest, postVerify, restoreBackup, safetyBackup, verifyArtifacts } from './core/restore-steps';
 import { runBackup } from './core/backup-run';
 import { RUNTIME_CONFIG_ENV, runtimeConfigFromEnv, type RuntimeConfig } from './core/runtime-config';
@@ -64,9 +65,13 @@ function restoreOptions(values: Record<string, unknown>): Record<string, unknown
   return Object.keys(options).length > 0 ? options : undefined;
 }
 
+/** The command line itself is wrong (unknown command or flag, missing argument): exit code 2. */
 class UsageError extends Error {
   override name = 'UsageError';
 }
+
+/** The exit codes: 0 result written, 1 the operation failed, 2 the command line or backup.yaml is wrong. */
+export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 
 interface Io {
   readonly stdout: (text: string) => void;
@@ -88,25 +93,51 @@ function peakRssMiB(): number {
   return Math.round((process.resourceUsage().maxRSS / 1024) * 10) / 10;
 }
 
+/** parseArgs's own refusals (unknown flag, missing value) are usage errors like ours. */
+function parseCommandLine(argv: readonly string[]) {
+  try {
+    return parseCommandLineOptions(argv);
+  } catch (error) {
+    if (String((error as { code?: string }).code ?? '').startsWith('ERR_PARSE_ARGS')) throw new UsageError((error as Error).message);
+    throw error;
+  }
+}
+
+const CLI_OPTIONS = {
+  config: { type: 'string', default: 'backup.yaml' },
+  'backup-id': { type: 'string' },
+  'target-database': { type: 'string' },
+  'skip-safety-backup': { type: 'boolean', default: false },
+  trigger: { type: 'string', default: 'manual' },
+  options: { type: 'string' },
+  ...(Object.fromEntries(Object.keys(OPTION_FLAGS).map((flag) => [flag, { type: 'string' as const }])) as Record<keyof typeof OPTION_FLAGS, { type: 'string' }>),
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
+function parseCommandLineOptions(argv: readonly string[]) {
+  return parseArgs({ args: [...argv], allowPositionals: true, options: CLI_OPTIONS });
+}
+
+/** What a command is about, for the error output: the component, or the step's component for run-step. */
+function subjectOf(argv: readonly string[]): string | undefined {
+  try {
+    // Lenient: an unknown flag is the usage error being reported, and the component is still known.
+    const { positionals } = parseArgs({ args: [...argv], allowPositionals: true, strict: false, options: CLI_OPTIONS });
+    const [command, subject] = positionals;
+    if (command !== 'run-step') return subject;
+    const step = JSON.parse(subject ?? '') as { component?: unknown };
+    return typeof step.component === 'string' ? step.component : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 async function execute(argv: readonly string[], io: Io): Promise<unknown> {
-  const { values, positionals } = parseArgs({
-    args: [...argv],
-    allowPositionals: true,
-    options: {
-      config: { type: 'string', default: 'backup.yaml' },
-      'backup-id': { type: 'string' },
-      'target-database': { type: 'string' },
-      'skip-safety-backup': { type: 'boolean', default: false },
-      trigger: { type: 'string', default: 'manual' },
-      options: { type: 'string' },
-      ...Object.fromEntries(Object.keys(OPTION_FLAGS).map((flag) => [flag, { type: 'string' as const }])),
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-  });
+  const { values, positionals } = parseCommandLine(argv);
   const [command, subject] = positionals;
   if (values.help) return { usage: USAGE };
-  if (!command) throw new UsageError(USAGE);
-  if (!subject) throw new UsageError(`${command} needs ${command === 'run-step' ? 'a JSON step' : 'a component'}\n\n${USAGE}`);
+  if (!command) throw new UsageError('a command is needed');
+  if (!subject) throw new UsageError(`${command} needs ${command === 'run-step' ? 'a JSON step' : 'a component'}`);
   const env = io.env;
   const config = runtimeConfig(values.config!, env);
 
@@ -127,7 +158,11 @@ async function execute(argv: readonly string[], io: Io): Promise<unknown> {
       const trigger = values.trigger as 'manual' | 'scheduled';
       if (trigger !== 'manual' && trigger !== 'scheduled') throw new UsageError(`--trigger must be manual or scheduled, not ${trigger}`);
       const ctx = engine(config, env, 'cli', { component: name, backupId });
-      return { ...summarize(await runBackup(ctx, { component: name, backupId, trigger })), peakRssMiB: peakRssMiB() };
+      const { group } = configuredComponent(config, name);
+      const manifest = await withOperationLock(ctx.vault, { group, component: name, owner: `cli-backup-${backupId}`, operation: 'backup', log: ctx.log }, () =>
+        runBackup(ctx, { component: name, backupId, trigger }),
+      );
+      return { ...summarize(manifest), peakRssMiB: peakRssMiB() };
     }
     case 'list': {
       const { name, group } = configuredComponent(config, subject);
@@ -149,6 +184,9 @@ async function execute(argv: readonly string[], io: Io): Promise<unknown> {
       componentEntry(name);
       const ctx = engine(config, env, 'cli', { component: name });
       const options = restoreOptions(values);
+      const owner = `cli-${randomBytes(6).toString('hex')}`;
+      // resolveRestore takes the component's operation lock for `owner`; it is renewed while the steps run
+      // and released at the end whatever happens, as the restore workflow's ReleaseLock states do.
       const resolved = await resolveRestore(config, ctx.vault, {
         input: {
           component: name,
@@ -157,39 +195,45 @@ async function execute(argv: readonly string[], io: Io): Promise<unknown> {
           skipSafetyBackup: values['skip-safety-backup'],
           ...(options ? { options } : {}),
         },
-        executionName: `cli-${randomBytes(6).toString('hex')}`,
+        executionName: owner,
         startTime: new Date().toISOString(),
       });
-      const request = { component: name, backupId: resolved.request.backupId, targetDatabase: resolved.request.targetDatabase, options: resolved.request.options };
-      const manifest = await loadManifest(ctx, name, request.backupId);
-      const verification = await verifyArtifacts(ctx, manifest);
-      const compatibility = await checkCompatibility(ctx, manifest, request);
-      const safety = resolved.request.skipSafetyBackup
-        ? { skipped: true, reason: '--skip-safety-backup' }
-        : await safetyBackup(ctx, request, resolved.request.safetyBackupId);
-      const restored = await restoreBackup(ctx, manifest, request);
-      const verified = await postVerify(ctx, manifest, request);
-      return {
-        component: name,
-        backupId: request.backupId,
-        targetDatabase: request.targetDatabase,
-        options: request.options,
-        bytes: manifest.totalBytes,
-        verification,
-        compatibility,
-        safetyBackup: safety,
-        restoreDurationMs: restored.durationMs,
-        replacedExisting: restored.replacedExisting,
-        details: restored.details,
-        fingerprintMatch: verified.fingerprintMatch,
-        verifiedObjects: verified.objects,
-        ...(verified.details ? { verificationDetails: verified.details } : {}),
-        peakRssMiB: peakRssMiB(),
-      };
+      const { group } = configuredComponent(config, name);
+      return withOperationLock(ctx.vault, { group, component: name, owner, operation: 'restore', log: ctx.log }, () => restoreSteps(ctx, name, resolved));
     }
     default:
-      throw new UsageError(`unknown command '${command}'\n\n${USAGE}`);
+      throw new UsageError(`unknown command '${command}'`);
   }
+}
+
+/** The restore workflow's steps, in its order, for one resolved request. */
+async function restoreSteps(ctx: EngineContext, name: string, resolved: ResolvedRestore) {
+  const request = { component: name, backupId: resolved.request.backupId, targetDatabase: resolved.request.targetDatabase, options: resolved.request.options };
+  const manifest = await loadManifest(ctx, name, request.backupId);
+  const verification = await verifyArtifacts(ctx, manifest);
+  const compatibility = await checkCompatibility(ctx, manifest, request);
+  const safety = resolved.request.skipSafetyBackup
+    ? ({ skipped: true, reason: '--skip-safety-backup' } as const)
+    : await safetyBackup(ctx, request, resolved.request.safetyBackupId);
+  const restored = await restoreBackup(ctx, manifest, request);
+  const verified = await postVerify(ctx, manifest, request, safety.skipped ? undefined : safety.backupId);
+  return {
+    component: name,
+    backupId: request.backupId,
+    targetDatabase: request.targetDatabase,
+    options: request.options,
+    bytes: manifest.totalBytes,
+    verification,
+    compatibility,
+    safetyBackup: safety,
+    restoreDurationMs: restored.durationMs,
+    replacedExisting: restored.replacedExisting,
+    details: restored.details,
+    fingerprintMatch: verified.fingerprintMatch,
+    verifiedObjects: verified.objects,
+    ...(verified.details ? { verificationDetails: verified.details } : {}),
+    peakRssMiB: peakRssMiB(),
+  };
 }
 
 function requiredBackupId(value: string | undefined, component: string): string {
@@ -198,7 +242,7 @@ function requiredBackupId(value: string | undefined, component: string): string 
 }
 
 /** Runs one command; resolves to the process exit code. */
-export async function main(argv: readonly string[], io: Io = { stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t), env: process.env }): Promise<number> {
+export async function main(argv: readonly string[], io: Io = processIo()): Promise<number> {
   try {
     const result = await execute(argv, io);
     if (result && typeof result === 'object' && 'usage' in result) {
@@ -208,19 +252,73 @@ export async function main(argv: readonly string[], io: Io = { stdout: (t) => pr
     io.stdout(`${JSON.stringify(result, null, 2)}\n`);
     return 0;
   } catch (error) {
-    const err = error as Error;
-    if (err instanceof UsageError) {
-      io.stderr(`${err.message}\n`);
-      return 2;
-    }
-    io.stdout(`${JSON.stringify({ error: err.name, message: err.message }, null, 2)}\n`);
-    io.stderr(`nca-backup: ${err.name}: ${err.message}\n`);
-    return err.name === 'ConfigError' ? 2 : 1;
+    const err = error instanceof Error ? error : new Error(String(error));
+    const usage = err instanceof UsageError || err.name === 'ConfigError';
+    reportError(err, io, subjectOf(argv));
+    if (err instanceof UsageError) io.stderr(`\n${USAGE}\n`);
+    return usage ? EXIT.usage : EXIT.failed;
   }
 }
 
-if (require.main === module) {
-  void main(process.argv.slice(2)).then((code) => {
-    process.exitCode = code;
-  });
+/** The JSON error on stdout (name, message, component, backup id) and one line on stderr. */
+function reportError(err: Error, io: Pick<Io, 'stdout' | 'stderr'>, subject?: string): void {
+  const fields = err as Error & { component?: string; backupId?: string; hint?: string };
+  const component = fields.component ?? subject;
+  const output = {
+    error: err.name,
+    message: err.message,
+    ...(component ? { component } : {}),
+    ...(fields.backupId ? { backupId: fields.backupId } : {}),
+  };
+  io.stdout(`${JSON.stringify(output, null, 2)}\n`);
+  io.stderr(`nca-backup: ${err.name}${component && !err.message.startsWith(component) ? ` (${component})` : ''}: ${err.message}\n`);
 }
+
+/**
+ * Runs a command as the whole process: the only way the CLI and the Fargate task exit. The process can
+ * never end with code 0 unless the command settled with its result written: an error nobody handled
+ * (an 'error' event, a rejected promise) ends it with a JSON error and code 1, and so does an event loop
+ * that drains while the command's promise is still pending (a stream that never ended, a callback never
+ * called), which Node would otherwise end quietly with code 0.
+ */
+export function runAsProcess(command: () => Promise<number>, io: Io = processIo(), subject?: string): void {
+  let settled = false;
+  const fail = (error: Error) => {
+    if (settled) {
+      // The result is already out; a second JSON document would make stdout unparsable.
+      io.stderr(`nca-backup: after the result: ${error.name}: ${error.message}\n`);
+      return;
+    }
+    settled = true;
+    reportError(error, io, subject);
+    process.exit(EXIT.failed);
+  };
+  process.on('uncaughtException', (error) => fail(error instanceof Error ? error : new Error(String(error))));
+  process.on('unhandledRejection', (reason) => fail(reason instanceof Error ? reason : new Error(String(reason))));
+  process.on('beforeExit', () => {
+    if (!settled) {
+      fail(new NoResultError('the command stopped without a result: the process ran out of work while an operation was still pending. Its outcome is unknown.', {
+        component: subject,
+        hint: 'Check the target before relying on it, and report this as a bug with the log above.',
+      }));
+    }
+  });
+  command().then(
+    (code) => {
+      settled = true;
+      process.exitCode = code;
+    },
+    (error: unknown) => fail(error instanceof Error ? error : new Error(String(error))),
+  );
+}
+
+function processIo(): Io {
+  return { stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t), env: process.env };
+}
+
+/** The bin script's and the worker image's entry point. */
+export function cliProcess(argv: readonly string[] = process.argv.slice(2)): void {
+  runAsProcess(() => main(argv), processIo(), subjectOf(argv));
+}
+
+if (require.main === module) cliProcess();

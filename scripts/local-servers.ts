@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync, chownSync, existsSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { startS3Proxy } from '../test/support/s3-proxy';
 
 export interface RunningServer {
   readonly port: number;
@@ -132,8 +133,10 @@ export interface RunningS3 extends RunningServer {
 }
 
 /**
- * s3rver in its own Node process. `--openssl-legacy-provider` because its paginated listings use a
- * cipher OpenSSL 3 only has in the legacy provider (without it they answer 500).
+ * s3rver in its own Node process, behind the proxy of test/support/s3-proxy.ts, which adds the conditional
+ * writes (If-None-Match, If-Match) s3rver ignores and the operation lock relies on. `--openssl-legacy-provider`
+ * because s3rver's paginated listings use a cipher OpenSSL 3 only has in the legacy provider (without it they
+ * answer 500).
  */
 export async function startS3(): Promise<RunningS3> {
   const port = await freePort();
@@ -143,5 +146,17 @@ export async function startS3(): Promise<RunningS3> {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   await waitForPort(port, child, 's3rver');
-  return { port, endpoint: `http://127.0.0.1:${port}`, directory: dir, stop: () => stopChild(child, dir) };
+  const proxy = await startS3Proxy(`http://127.0.0.1:${port}`).catch(async (error: unknown) => {
+    await stopChild(child, dir);
+    throw error;
+  });
+  return {
+    port: Number(new URL(proxy.endpoint).port),
+    endpoint: proxy.endpoint,
+    directory: dir,
+    stop: async () => {
+      await proxy.stop();
+      await stopChild(child, dir);
+    },
+  };
 }

@@ -1,7 +1,9 @@
 /**
  * Runs the state machine files as they are (aws-local-stepfunctions), with each Task bound to the real
- * handler code: Lambda tasks call functions/handlers/*, Fargate tasks run the real CLI in a child
- * process with the command the ASL builds, and EventBridge tasks are recorded for assertions.
+ * handler code: Lambda tasks call functions/handlers/* (or their deployed bundles), Fargate tasks run the
+ * real CLI in a child process with the command the ASL builds, and EventBridge tasks are recorded for
+ * assertions. Logs are silent by default (NCA_LOG_LEVEL=silent): a failing run shows its error and cause,
+ * and the Fargate tasks' stderr is kept in `fargateRuns`.
  */
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -14,6 +16,7 @@ import { handler as planHandler } from '../functions/handlers/plan';
 import { handler as finalizeHandler } from '../functions/handlers/finalize';
 import { handler as resolveHandler } from '../functions/handlers/resolve-restore';
 import { handler as workerHandler } from '../functions/handlers/worker';
+import { handler as releaseLockHandler } from '../functions/handlers/release-lock';
 
 const ROOT = join(__dirname, '..');
 const ACCOUNT = 'arn:aws:lambda:us-west-2:123456789012:function';
@@ -21,6 +24,7 @@ export const FUNCTIONS = {
   plan: `${ACCOUNT}:nca-plan`,
   finalize: `${ACCOUNT}:nca-finalize`,
   resolve: `${ACCOUNT}:nca-resolve-restore`,
+  releaseLock: `${ACCOUNT}:nca-release-lock`,
   worker: (component: string) => `${ACCOUNT}:nca-worker-${component}`,
 };
 /** The worker reference a stack hands the control plane, for a component run locally. */
@@ -38,6 +42,7 @@ const SUBSTITUTIONS: Record<string, string> = {
   PlanFunctionArn: FUNCTIONS.plan,
   FinalizeFunctionArn: FUNCTIONS.finalize,
   ResolveRestoreFunctionArn: FUNCTIONS.resolve,
+  ReleaseLockFunctionArn: FUNCTIONS.releaseLock,
   ClusterArn: 'arn:aws:ecs:us-west-2:123456789012:cluster/nca-backup',
 };
 
@@ -69,6 +74,36 @@ export interface WorkflowHarness {
   run(name: 'backup' | 'restore', input: unknown, executionName?: string): Promise<WorkflowResult>;
 }
 
+type Handler = (event: any) => Promise<unknown>;
+
+/** The code the Tasks run: the TypeScript sources by default, or the bundles deploy builds (test/support/bundle.ts). */
+export interface HarnessCode {
+  readonly plan: Handler;
+  readonly finalize: Handler;
+  readonly resolve: Handler;
+  readonly releaseLock: Handler;
+  readonly worker: Handler;
+  /** The Fargate task's entry: node + these arguments, then the ASL's command (["run-step", json]). */
+  readonly cliArgs: readonly string[];
+}
+
+export interface HarnessOptions {
+  readonly code?: HarnessCode;
+  /** NCA_LOG_LEVEL of the handlers and tasks: silent unless asked (the demo asks for warn). */
+  readonly logLevel?: 'info' | 'warn' | 'silent';
+  /** Replaces a Task's handler: fault injection around the real one, e.g. a task that fails to start. */
+  readonly intercept?: Record<string, (params: any, real: (params: any) => Promise<any>) => Promise<any>>;
+}
+
+const SOURCE_CODE: HarnessCode = {
+  plan: planHandler,
+  finalize: finalizeHandler,
+  resolve: resolveHandler,
+  releaseLock: releaseLockHandler,
+  worker: workerHandler,
+  cliArgs: [join(ROOT, 'bin', 'nca-backup.js')],
+};
+
 /** Lambda reports a thrown error as errorType + a JSON cause; reproduce that so the ASL sees what AWS gives it. */
 function asLambda(fn: (event: any) => Promise<unknown>) {
   return async (event: any) => {
@@ -83,14 +118,17 @@ function asLambda(fn: (event: any) => Promise<unknown>) {
   };
 }
 
-export function workflowHarness(config: RuntimeConfig, env: Record<string, string>): WorkflowHarness {
+export function workflowHarness(config: RuntimeConfig, baseEnv: Record<string, string>, options: HarnessOptions = {}): WorkflowHarness {
+  const code = options.code ?? SOURCE_CODE;
+  const env = { NCA_LOG_LEVEL: options.logLevel ?? 'silent', ...baseEnv };
   const events: EventEntry[] = [];
   const calls: HarnessCall[] = [];
   const fargateRuns: any[] = [];
   const lambdas: Record<string, (event: any) => Promise<unknown>> = {
-    [FUNCTIONS.plan]: asLambda(planHandler),
-    [FUNCTIONS.finalize]: asLambda(finalizeHandler),
-    [FUNCTIONS.resolve]: asLambda(resolveHandler),
+    [FUNCTIONS.plan]: asLambda(code.plan),
+    [FUNCTIONS.finalize]: asLambda(code.finalize),
+    [FUNCTIONS.resolve]: asLambda(code.resolve),
+    [FUNCTIONS.releaseLock]: asLambda(code.releaseLock),
   };
   for (const [component, runtime] of Object.entries(config.components)) {
     lambdas[runtime!.worker!.functionName] = asLambda(async (event) => {
@@ -98,7 +136,7 @@ export function workflowHarness(config: RuntimeConfig, env: Record<string, strin
       const previous = process.env.NCA_COMPONENT;
       process.env.NCA_COMPONENT = component;
       try {
-        return await workerHandler(event);
+        return await code.worker(event);
       } finally {
         if (previous === undefined) delete process.env.NCA_COMPONENT;
         else process.env.NCA_COMPONENT = previous;
@@ -115,17 +153,24 @@ export function workflowHarness(config: RuntimeConfig, env: Record<string, strin
 
   const runFargateTask = (state: string) => async (params: any) => {
     const command: string[] = params.Overrides.ContainerOverrides[0].Command;
-    fargateRuns.push({ state, taskDefinition: params.TaskDefinition, command, subnets: params.NetworkConfiguration.AwsvpcConfiguration.Subnets });
+    const run: any = { state, taskDefinition: params.TaskDefinition, command, subnets: params.NetworkConfiguration.AwsvpcConfiguration.Subnets };
+    fargateRuns.push(run);
     const workerConfig = { ...config, components: Object.fromEntries(Object.entries(config.components).map(([k, v]) => [k, { group: v!.group, source: v!.source }])) };
     try {
-      await promisify(execFile)(process.execPath, [join(ROOT, 'bin', 'nca-backup.js'), ...command], {
+      const { stderr } = await promisify(execFile)(process.execPath, [...code.cliArgs, ...command], {
         cwd: ROOT,
-        env: { ...process.env, ...env, NCA_RUNTIME_CONFIG: JSON.stringify(workerConfig) },
+        env: { ...process.env, ...env, NCA_RUNTIME_CONFIG: JSON.stringify(workerConfig), NCA_COMPONENT: JSON.parse(command[1] ?? '{}').component ?? '' },
         maxBuffer: 16 * 1024 * 1024,
       });
+      run.exitCode = 0;
+      run.stderr = stderr;
     } catch (error) {
-      // ECS .sync reports a container that exited non-zero as States.TaskFailed.
-      throw Object.assign(new Error(`Essential container in task exited: ${(error as { stdout?: string }).stdout ?? ''}`), { name: 'States.TaskFailed' });
+      const failed = error as { code?: number; stderr?: string };
+      run.exitCode = failed.code;
+      run.stderr = failed.stderr;
+      // ECS .sync reports a container that exited non-zero as States.TaskFailed, the stopped task's description as the cause.
+      const task = { StopCode: 'EssentialContainerExited', StoppedReason: 'Essential container in task exited', Containers: [{ Name: 'worker', ExitCode: failed.code ?? 1 }] };
+      throw Object.assign(new Error(JSON.stringify(task)), { name: 'States.TaskFailed' });
     }
     return { StopCode: 'EssentialContainerExited', Containers: [{ ExitCode: 0 }] };
   };
@@ -145,10 +190,13 @@ export function workflowHarness(config: RuntimeConfig, env: Record<string, strin
         if (state.Type === 'Map') visit((state.ItemProcessor ?? state.Iterator).States);
         if (state.Type === 'Parallel') for (const branch of state.Branches) visit(branch.States);
         if (state.Type !== 'Task') continue;
-        if (state.Resource === 'arn:aws:states:::lambda:invoke') out[name] = invokeLambda(name);
-        else if (state.Resource === 'arn:aws:states:::ecs:runTask.sync') out[name] = runFargateTask(name);
-        else if (state.Resource === 'arn:aws:states:::events:putEvents') out[name] = recordEvents;
+        let real: (params: any) => Promise<any>;
+        if (state.Resource === 'arn:aws:states:::lambda:invoke') real = invokeLambda(name);
+        else if (state.Resource === 'arn:aws:states:::ecs:runTask.sync') real = runFargateTask(name);
+        else if (state.Resource === 'arn:aws:states:::events:putEvents') real = recordEvents;
         else throw new Error(`the harness cannot run Task ${name} (${state.Resource})`);
+        const intercept = options.intercept?.[name];
+        out[name] = intercept ? (params) => intercept(params, real) : real;
       }
     };
     visit(definition.States);

@@ -1,8 +1,17 @@
 /**
- * A deterministic sample of the NCA's memory tiers, in each store's native layout, for the demo, the
- * memory-tier tests and the workflow tests:
- * - working (Redis): every fifth item, half of them with an embedding, some with a one-hour TTL;
- * - episodic (MongoDB): every item except the semantic-only ones, with the NCA's indexes;
+ * A deterministic sample of the NCA's memory tiers, written the way the NCA's own code writes them
+ * (src/neuroca/memory/backends/redis/**, src/neuroca/db/repositories/ltm.py, memory/models/memory_item.py),
+ * for the demo, the memory-tier tests and the workflow tests:
+ * - working (Redis, RedisBackend's layout): every fifth item as a hash {id, created_at, content (plain
+ *   text), summary}, its metadata as Python's json.dumps prints it (", " and ": " separators, the model's
+ *   field order, tags a dict, 1.0 as "1.0", integers beyond 2^53), index:tag:{tag} per tags-dict key,
+ *   index:status:{status}, the content word index index:content:{word}, and the stats hash counted with
+ *   HINCRBY; some item hashes carry a one-hour TTL (their metadata keys do not);
+ * - episodic (MongoDB, as pymongo stores LTM memories): every item except the semantic-only ones, with
+ *   string content, title, summary, memory_type, importance (a double; some exactly 1.0), tags (a list),
+ *   BSON dates, an int32 access_count, int64 sequence numbers (some beyond 2^53); the episodic-only
+ *   documents are stored without a memory_id (named "_id:{...}" in the export); the LTM repository's indexes (its memory_id index is not unique: the
+ *   repository's second, unique create_index on the same key fails against the first);
  * - semantic (PostgreSQL table): every item except the episodic-only ones;
  * - deliberate findings for the consistency report: about 1% semantic-only and 1% episodic-only ids
  *   (at least one each from 10 items), and from 20 items one episodic and one semantic item whose
@@ -10,8 +19,7 @@
  * The same options always give the same items, ids and embeddings.
  */
 import Redis from 'ioredis';
-import { MongoClient, type IndexDescription } from 'mongodb';
-import { EPISODIC_INDEXES } from '../functions/components/memory/episodic';
+import { BSON, Double, Int32, Long, MongoClient, ObjectId, type IndexDescription } from 'mongodb';
 import { Client } from 'pg';
 
 export interface SampleStores {
@@ -25,9 +33,9 @@ export interface SampleMemoryOptions {
   readonly items: number;
   /** Floats per embedding; default 768. */
   readonly dimension?: number;
-  /** Working memory namespace (memory:{namespace}:...); default "working". */
+  /** Working memory namespace (memory:{namespace}:...); default "working" (the NCA's factory writes "generic"). */
   readonly namespace?: string;
-  /** Episodic collection; default "memories". Its database: the mongo URL's path, else `mongoDatabase`, else neuroca_episodic. */
+  /** Episodic collection; default "memories" (the NCA's LTM repository writes "ltm_memories"). Its database: the mongo URL's path, else `mongoDatabase`, else neuroca_episodic. */
   readonly collection?: string;
   readonly mongoDatabase?: string;
   /** Semantic table (created when missing: vector(n) where pgvector is installed, else real[]); default "semantic_memory". */
@@ -43,7 +51,10 @@ export interface SampleMemoryOptions {
 export interface SampleMemorySummary {
   readonly working: readonly string[];
   readonly workingWithTtl: readonly string[];
+  /** Episodic memories by their portable id: the memory_id, or "_id:" + the _id's Extended JSON where there is none. */
   readonly episodic: readonly string[];
+  /** The episodic documents stored without a memory_id (the episodic-only ones), by portable id. */
+  readonly episodicWithoutMemoryId: readonly string[];
   readonly semantic: readonly string[];
   readonly semanticOnly: readonly string[];
   readonly episodicOnly: readonly string[];
@@ -56,6 +67,40 @@ const STATUSES = ['active', 'active', 'archived', 'consolidated', 'decaying'];
 const TAGS = ['conversation', 'project', 'preference', 'fact', 'task', 'person', 'location'];
 const WORDS = ['the', 'user', 'asked', 'about', 'deployment', 'schedule', 'memory', 'backup', 'neural', 'context', 'recall', 'plan', 'meeting', 'notes'];
 const BASE_TIME = Date.UTC(2026, 0, 1);
+
+/** A Python float: json.dumps prints it with its ".0" (1.0 stays "1.0"). */
+export class PyFloat {
+  constructor(readonly value: number) {}
+}
+
+/** Python's json.dumps (default arguments): ", " and ": " separators, keys in insertion order, ensure_ascii. */
+export function pythonJson(value: unknown): string {
+  if (value === null || value === undefined) return 'null';
+  if (value instanceof PyFloat) return Number.isInteger(value.value) ? `${value.value}.0` : String(value.value);
+  if (typeof value === 'bigint') return value.toString();
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  if (typeof value === 'string') return JSON.stringify(value).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  if (Array.isArray(value)) return `[${value.map(pythonJson).join(', ')}]`;
+  return `{${Object.entries(value as Record<string, unknown>).map(([k, v]) => `${pythonJson(k)}: ${pythonJson(v)}`).join(', ')}}`;
+}
+
+/** The NCA's RedisUtils.tokenize_content. */
+export function ncaWords(content: string): Set<string> {
+  let words = content.toLowerCase();
+  for (const char of ',.;:!?"\'()[]{}') words = words.split(char).join(' ');
+  return new Set(words.split(/\s+/).filter((w) => w !== ''));
+}
+
+/** The LTM repository's indexes as they end up on the collection. */
+export const NCA_LTM_INDEXES: readonly IndexDescription[] = [
+  { key: { memory_id: 1 }, name: 'memory_id_1' },
+  { key: { created_at: -1 }, name: 'created_at_-1' },
+  { key: { memory_type: 1 }, name: 'memory_type_1' },
+  { key: { importance: -1 }, name: 'importance_-1' },
+  { key: { tags: 1 }, name: 'tags_1' },
+  { key: { last_accessed: -1 }, name: 'last_accessed_-1' },
+  { key: { content: 'text', title: 'text', summary: 'text' }, name: 'content_text_title_text_summary_text' },
+];
 
 /** mulberry32: small, fast and the same everywhere. */
 function random(seed: number): () => number {
@@ -151,6 +196,32 @@ function splitTable(table: string): { schema: string; name: string; sql: string 
   return { schema, name, sql: `${quote(schema)}.${quote(name)}` };
 }
 
+/** Python's datetime.isoformat() of a naive local time (microseconds, no zone), as the NCA writes created_at. */
+const isoformat = (ms: number) => new Date(ms).toISOString().replace('Z', '').replace(/\.(\d{3})$/, '.$1000');
+
+/** Two ids per fifty beyond 2^53: a JavaScript JSON.parse rounds them. */
+const bigSequence = (i: number) => (i % 25 === 0 ? 9007199254740993n + BigInt(i) * 2n : BigInt(1000 + i));
+
+/** A MemoryItem.metadata.dict() for the working tier, with the model's field order. */
+function workingMetadata(item: SampleItem, i: number): Record<string, unknown> {
+  const m = item.metadata;
+  const tags = Object.fromEntries((m.tags as string[]).map((t, k) => [t, k === 0 ? true : `v${k}`]));
+  return {
+    created_at: isoformat(Date.parse(String(m.created_at))),
+    last_accessed: isoformat(Date.parse(String(m.last_accessed))),
+    status: m.status,
+    importance: new PyFloat(i % 7 === 0 ? 1 : (m.importance as number)),
+    strength: new PyFloat(1),
+    access_count: m.access_count,
+    tags,
+    source: 'conversation',
+    tier: 'stm',
+    embedding_model: m.embedding_model,
+    embedding_dimensions: m.embedding_dimensions,
+    additional_metadata: { sequence: bigSequence(i), 'caf\u00e9': 'na\u00efve' },
+  };
+}
+
 async function loadWorking(url: string, items: SampleItem[], namespace: string): Promise<{ ids: string[]; withTtl: string[] }> {
   const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
   await redis.connect();
@@ -161,23 +232,22 @@ async function loadWorking(url: string, items: SampleItem[], namespace: string):
     const pipeline = redis.pipeline();
     items.forEach((item, i) => {
       if (i % 5 !== 0) return;
-      const metadata: Record<string, unknown> = { ...item.metadata, tier: 'working' };
-      const hash: Record<string, string> = { id: item.id, created_at: String(metadata.created_at), content: JSON.stringify(item.content), summary: String(item.content.summary) };
-      if (i % 10 === 0) hash.embedding = JSON.stringify(item.embedding);
-      pipeline.hset(`${prefix}${item.id}`, hash);
-      pipeline.set(`${prefix}metadata:${item.id}`, JSON.stringify(metadata));
-      if (i % 15 === 0) {
-        pipeline.pexpire(`${prefix}${item.id}`, 3_600_000);
-        pipeline.pexpire(`${prefix}metadata:${item.id}`, 3_600_000);
-        withTtl.push(item.id);
-      }
-      for (const tag of metadata.tags as string[]) pipeline.sadd(`${prefix}index:tag:${tag}`, item.id);
-      pipeline.sadd(`${prefix}index:status:${metadata.status}`, item.id);
+      const metadata = workingMetadata(item, i);
+      const text = String(item.content.text);
+      // RedisUtils.prepare_memory_data, then RedisCRUD.create's pipeline and indexing.
+      pipeline.hset(`${prefix}${item.id}`, 'id', item.id, 'created_at', String(metadata.created_at), 'content', text, 'summary', String(item.content.summary));
+      pipeline.set(`${prefix}metadata:${item.id}`, pythonJson(metadata));
       pipeline.hincrby(`${prefix}stats`, 'total_memories', 1);
       pipeline.hincrby(`${prefix}stats`, `${metadata.status}_memories`, 1);
+      for (const word of ncaWords(text)) pipeline.sadd(`${prefix}index:content:${word}`, item.id);
+      for (const tag of Object.keys(metadata.tags as object)) pipeline.sadd(`${prefix}index:tag:${tag}`, item.id);
+      pipeline.sadd(`${prefix}index:status:${metadata.status}`, item.id);
+      if (i % 15 === 0) {
+        pipeline.pexpire(`${prefix}${item.id}`, 3_600_000);
+        withTtl.push(item.id);
+      }
       ids.push(item.id);
     });
-    pipeline.hset(`${prefix}stats`, 'last_updated', new Date(BASE_TIME).toISOString());
     await pipeline.exec();
     return { ids, withTtl };
   } finally {
@@ -185,26 +255,40 @@ async function loadWorking(url: string, items: SampleItem[], namespace: string):
   }
 }
 
-async function loadEpisodic(url: string, items: SampleItem[], database: string, collection: string): Promise<string[]> {
+/** The portable id the memory export gives an episodic document without a memory_id. */
+const idOfUnnamed = (_id: ObjectId) => `_id:${BSON.EJSON.stringify(_id)}`;
+
+/** Writes the episodic documents; those whose item id is in `unnamed` without a memory_id. Returns the portable ids. */
+async function loadEpisodic(url: string, items: SampleItem[], database: string, collection: string, unnamed: ReadonlySet<string>): Promise<string[]> {
   const client = new MongoClient(url);
   await client.connect();
   try {
     const coll = client.db(database).collection(collection);
-    await coll.createIndexes([...EPISODIC_INDEXES] as IndexDescription[]);
-    // As pymongo stores the NCA's datetimes: BSON dates, in the metadata and at the top level.
-    const date = (value: unknown) => (typeof value === 'string' ? new Date(value) : value);
-    const docs = items.map((item) => ({
-      memory_id: item.id,
-      content: item.content,
-      metadata: { ...item.metadata, created_at: date(item.metadata.created_at), last_accessed: date(item.metadata.last_accessed), updated_at: date(item.metadata.updated_at) },
-      embedding: item.embedding,
-      created_at: date(item.metadata.created_at),
-      importance: item.metadata.importance,
-      tags: item.metadata.tags,
-      last_accessed: date(item.metadata.last_accessed),
-    }));
+    await coll.createIndexes([...NCA_LTM_INDEXES]);
+    // As pymongo stores the NCA's values: datetimes as BSON dates, floats as doubles (1.0 too), ints as
+    // int32 when they fit, else int64.
+    const docs = items.map((item, i) => {
+      const m = item.metadata;
+      const doc: Record<string, unknown> = {
+        // A deterministic ObjectId, so the same options name the same documents.
+        _id: ObjectId.createFromHexString(item.id.replace(/-/g, '').slice(0, 24)),
+        ...(unnamed.has(item.id) ? {} : { memory_id: item.id }),
+        content: String(item.content.text),
+        title: `memory ${i}`,
+        summary: String(item.content.summary),
+        memory_type: ['episodic', 'semantic', 'procedural'][i % 3],
+        importance: new Double(i % 7 === 0 ? 1 : (m.importance as number)),
+        tags: m.tags,
+        created_at: new Date(String(m.created_at)),
+        last_accessed: new Date(String(m.last_accessed)),
+        access_count: new Int32(m.access_count as number),
+        embedding: item.embedding.map((v) => new Double(v)),
+        metadata: { source: 'conversation', sequence: Long.fromBigInt(bigSequence(i)), strength: new Double(1), embedding_model: m.embedding_model },
+      };
+      return doc;
+    });
     for (let i = 0; i < docs.length; i += 500) await coll.insertMany(docs.slice(i, i + 500), { ordered: true });
-    return items.map((item) => item.id);
+    return docs.map((doc) => (typeof doc.memory_id === 'string' ? doc.memory_id : idOfUnnamed(doc._id as ObjectId)));
   } finally {
     await client.close();
   }
@@ -243,8 +327,11 @@ export async function loadSampleMemory(stores: SampleStores, options: SampleMemo
   const dimension = options.dimension ?? 768;
   const episodicItems = items.map((item, i) => (halfDimension?.episodic === i ? halve(item) : item)).filter((_, i) => !semanticOnly.has(i));
   const working = stores.redisUrl ? await loadWorking(stores.redisUrl, items, options.namespace ?? 'working') : { ids: [], withTtl: [] };
-  const episodic = stores.mongoUrl
-    ? await loadEpisodic(stores.mongoUrl, episodicItems, mongoDatabaseOf(stores.mongoUrl, options.mongoDatabase), options.collection ?? 'memories')
+  // The episodic-only memories are the ones the LTM repository stored without a memory_id.
+  const unnamed = new Set([...episodicOnly].map((i) => items[i].id));
+  const unnamedIds = new Map([...unnamed].map((id) => [id, idOfUnnamed(ObjectId.createFromHexString(id.replace(/-/g, '').slice(0, 24)))]));
+  const episodicIds = stores.mongoUrl
+    ? await loadEpisodic(stores.mongoUrl, episodicItems, mongoDatabaseOf(stores.mongoUrl, options.mongoDatabase), options.collection ?? 'memories', unnamed)
     : [];
   let semantic: string[] = [];
   let embeddingType = 'none';
@@ -263,10 +350,11 @@ export async function loadSampleMemory(stores: SampleStores, options: SampleMemo
   return {
     working: working.ids,
     workingWithTtl: working.withTtl,
-    episodic,
+    episodic: episodicIds,
+    episodicWithoutMemoryId: stores.mongoUrl ? [...unnamedIds.values()] : [],
     semantic,
     semanticOnly: [...semanticOnly].map((i) => items[i].id),
-    episodicOnly: [...episodicOnly].map((i) => items[i].id),
+    episodicOnly: [...episodicOnly].map((i) => (stores.mongoUrl ? unnamedIds.get(items[i].id)! : items[i].id)),
     otherDimension: { episodic: stores.mongoUrl && halfDimension ? [items[halfDimension.episodic].id] : [], semantic: semanticHalf },
     embeddingType,
   };
@@ -304,8 +392,15 @@ export async function damageSampleMemory(stores: SampleStores, options: Omit<Sam
       }
       const survivor = ids.find((id) => !doomed(id));
       if (survivor) {
+        // A faulty writer: the metadata re-serialised by JavaScript (big integers rounded), a tag index
+        // lost, a TTL dropped.
         const metadata = JSON.parse((await redis.get(`${prefix}metadata:${survivor}`)) ?? '{}');
         await redis.set(`${prefix}metadata:${survivor}`, JSON.stringify({ ...metadata, status: 'forgotten' }));
+        const tags = await redis.keys(`${prefix}index:tag:*`);
+        if (tags.length > 0) await redis.del(tags.sort()[0]);
+        const expiring = [];
+        for (const id of ids) if ((await redis.pttl(`${prefix}${id}`)) > 0) expiring.push(id);
+        if (expiring.length > 0) await redis.persist(`${prefix}${expiring[0]}`);
         damage.working.changed = 1;
       }
     } finally {
@@ -318,9 +413,10 @@ export async function damageSampleMemory(stores: SampleStores, options: Omit<Sam
     try {
       const coll = client.db(mongoDatabaseOf(stores.mongoUrl, options.mongoDatabase)).collection(options.collection ?? 'memories');
       damage.episodic.deleted = (await coll.deleteMany({ memory_id: { $regex: '^[01]' } })).deletedCount;
-      const survivor = await coll.find({}, { sort: { memory_id: 1 }, limit: 1 }).next();
+      const survivor = await coll.find({ memory_id: { $exists: true } }, { sort: { memory_id: 1 }, limit: 1 }).next();
       if (survivor) {
-        await coll.updateOne({ _id: survivor._id }, { $set: { 'content.text': 'overwritten by a faulty consolidation' } });
+        // A faulty consolidation: the content overwritten, an int64 turned into a double.
+        await coll.updateOne({ _id: survivor._id }, { $set: { content: 'overwritten by a faulty consolidation', 'metadata.sequence': new Double(1000) } });
         damage.episodic.changed = 1;
       }
     } finally {

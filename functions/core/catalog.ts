@@ -8,6 +8,9 @@ import { BackupNotFoundError, InvalidInputError } from './errors';
 import { MANIFEST_FILE } from './manifest';
 import type { BackupVault } from './storage';
 
+/** The component's operation lock (core/operation-lock.ts) sits beside its backups; never a backup id. */
+export const LOCK_FILE = '_lock.json';
+
 const BACKUP_ID = /^\d{8}T\d{6}Z-[0-9a-z]{4,12}(-safety)?$/;
 
 export function isBackupId(value: string): boolean {

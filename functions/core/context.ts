@@ -26,8 +26,10 @@ export function configuredComponent(
   config: RuntimeConfig,
   component: string,
 ): { name: ComponentName; group: GroupName; source: RuntimeSources[ComponentName] } {
-  const entry = (config.components as Record<string, RuntimeConfig['components'][ComponentName]>)[component];
-  if (!entry) {
+  // Own keys only: "toString" or "__proto__" must not find Object.prototype's members.
+  const components = config.components as Record<string, RuntimeConfig['components'][ComponentName]>;
+  const entry = Object.prototype.hasOwnProperty.call(components, component) ? components[component] : undefined;
+  if (!entry || typeof entry !== 'object') {
     const configured = Object.keys(config.components).join(', ') || 'none';
     throw new InvalidInputError(`component '${component}' is not configured in backup.yaml sources.`, {
       hint: `Configured components: ${configured}.`,

@@ -1,6 +1,9 @@
 /**
  * Typed errors. Each carries what an operator needs to act: the component, the backup id and what to
  * do next. `name` becomes the Step Functions error name (Lambda's errorType), the message its cause.
+ *
+ * Every class sets its name as a string literal, never from the constructor: bundlers minify class
+ * names, and a renamed class would reach the execution as "t" and match no ErrorEquals.
  */
 export interface ErrorContext {
   readonly component?: string;
@@ -10,6 +13,7 @@ export interface ErrorContext {
 }
 
 export class NcaBackupError extends Error {
+  override name = 'NcaBackupError';
   readonly component?: string;
   readonly backupId?: string;
   readonly hint?: string;
@@ -17,7 +21,6 @@ export class NcaBackupError extends Error {
   constructor(message: string, context: ErrorContext = {}) {
     const where = [context.component, context.backupId].filter(Boolean).join(' ');
     super(`${where ? `${where}: ` : ''}${message}${context.hint ? ` ${context.hint}` : ''}`);
-    this.name = new.target.name;
     this.component = context.component;
     this.backupId = context.backupId;
     this.hint = context.hint;
@@ -25,22 +28,61 @@ export class NcaBackupError extends Error {
 }
 
 /** The input names something that does not exist or is not allowed: an unknown component, a bad option. */
-export class InvalidInputError extends NcaBackupError {}
+export class InvalidInputError extends NcaBackupError {
+  override name = 'InvalidInputError';
+}
 
 /** No backup with a manifest matches the requested id (or there is none at all for `latest`). */
-export class BackupNotFoundError extends NcaBackupError {}
+export class BackupNotFoundError extends NcaBackupError {
+  override name = 'BackupNotFoundError';
+}
 
 /** An artifact's bytes do not match the SHA-256 or size in its manifest. */
-export class IntegrityError extends NcaBackupError {}
+export class IntegrityError extends NcaBackupError {
+  override name = 'IntegrityError';
+}
 
 /** Source and target (or tool and server) versions cannot work together. */
-export class VersionMismatchError extends NcaBackupError {}
+export class VersionMismatchError extends NcaBackupError {
+  override name = 'VersionMismatchError';
+}
 
 /** The restored target's fingerprint differs from the one recorded at backup time. */
-export class VerificationError extends NcaBackupError {}
+export class VerificationError extends NcaBackupError {
+  override name = 'VerificationError';
+}
 
 /** A failure worth retrying: connection reset, throttling, a server starting up. */
-export class TransientError extends NcaBackupError {}
+export class TransientError extends NcaBackupError {
+  override name = 'TransientError';
+}
 
 /** An external tool (pg_dump, pg_restore) exited non-zero; the message carries its stderr tail. */
-export class ToolError extends NcaBackupError {}
+export class ToolError extends NcaBackupError {
+  override name = 'ToolError';
+}
+
+/** The vault refused a request for lack of permission (IAM, bucket policy, KMS key policy). */
+export class AccessDeniedError extends NcaBackupError {
+  override name = 'AccessDeniedError';
+}
+
+/** The vault failed a request in a way a retry will not fix (no such bucket, bad request). */
+export class StorageError extends NcaBackupError {
+  override name = 'StorageError';
+}
+
+/** Another backup or restore of the same component holds its operation lock. */
+export class OperationInProgressError extends NcaBackupError {
+  override name = 'OperationInProgressError';
+}
+
+/** A Fargate task stopped without storing a result (killed, out of memory, failed to start). */
+export class TaskStoppedError extends NcaBackupError {
+  override name = 'TaskStoppedError';
+}
+
+/** A command line process ran out of work without its command having produced a result. */
+export class NoResultError extends NcaBackupError {
+  override name = 'NoResultError';
+}

@@ -5,9 +5,20 @@
  */
 import type { Logger } from '../components/types';
 
-export function createLogger(base: Record<string, unknown> = {}, write: (line: string) => void = (l) => process.stderr.write(l)): Logger {
-  const emit = (level: string, message: string, fields?: Record<string, unknown>) =>
+const LEVELS = { info: 0, warn: 1, silent: 2 } as const;
+
+/** NCA_LOG_LEVEL: info (default), warn, or silent (the tests' workflow harness; errors still reach the result). */
+function threshold(env: NodeJS.ProcessEnv): number {
+  const level = env.NCA_LOG_LEVEL as keyof typeof LEVELS | undefined;
+  return level && Object.prototype.hasOwnProperty.call(LEVELS, level) ? LEVELS[level] : LEVELS.info;
+}
+
+export function createLogger(base: Record<string, unknown> = {}, write: (line: string) => void = (l) => process.stderr.write(l), env: NodeJS.ProcessEnv = process.env): Logger {
+  const min = threshold(env);
+  const emit = (level: 'info' | 'warn', message: string, fields?: Record<string, unknown>) => {
+    if (LEVELS[level] < min) return;
     write(`${JSON.stringify({ time: new Date().toISOString(), level, message, ...base, ...fields })}\n`);
+  };
   return {
     info: (message, fields) => emit('info', message, fields),
     warn: (message, fields) => emit('warn', message, fields),

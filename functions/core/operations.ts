@@ -2,15 +2,17 @@
  * The worker's operations, one per Task state of the workflows. The Lambda worker and the Fargate
  * task's `run-step` command both call `runOperation`, so both runners execute the same code.
  */
+import { randomBytes } from 'node:crypto';
 import { componentEntry } from '../components';
 import { componentPrefix, isBackupId } from './catalog';
 import { runBackup, summarize } from './backup-run';
 import { configuredComponent, type EngineContext } from './context';
-import { InvalidInputError } from './errors';
+import { InvalidInputError, TaskStoppedError, TransientError } from './errors';
 import { parseComponentOptions } from './workflow-input';
 import type { BackupTrigger } from './manifest';
 import { checkCompatibility, loadManifest, postVerify, restoreBackup, safetyBackup, verifyArtifacts } from './restore-steps';
 import { chooseRunner } from './runner';
+import { withOperationLock } from './operation-lock';
 
 export const OPERATIONS = [
   'estimate',
@@ -36,9 +38,33 @@ export interface OperationEvent {
   readonly options?: Record<string, unknown>;
   /** Fargate runs have no return channel: their result is stored under this id and read back by a Lambda step. */
   readonly stepId?: string;
+  /**
+   * The operation lock's owner: a restore execution's name, passed to that restore's safety-backup and
+   * restore steps, which renew the lock its Resolve step took instead of taking a second one. Absent: the
+   * step takes and releases a lock of its own. A backup's lock is always owned by its backup id.
+   */
+  readonly lockOwner?: string;
+  /** post-verify only: the restore's safety backup step result, named in a verification failure. */
+  readonly safetyBackup?: { readonly skipped?: boolean; readonly backupId?: string };
+  /** read-step-result only: the Fargate step as the workflow ran it, with the RunTask error when the task failed. */
+  readonly fargateStep?: { readonly taskError?: { readonly Error?: string; readonly Cause?: string } };
 }
 
+/** What a Fargate task stores under its step id: its result, or the error it failed with. */
+export type StoredStep =
+  | { readonly outcome: 'succeeded'; readonly result: unknown }
+  | { readonly outcome: 'failed'; readonly error: { readonly name: string; readonly message: string; readonly component?: string; readonly backupId?: string } };
+
 const STEP_ID = /^[A-Za-z0-9_.:-]{1,200}$/;
+/** Execution names (up to 80 characters, no whitespace or control characters), "backup-<id>", "cli-<hex>". */
+const LOCK_OWNER = /^[^\s\u0000-\u001f]{1,200}$/u;
+
+function checkedOwner(event: OperationEvent): string {
+  if (typeof event.lockOwner !== 'string' || !LOCK_OWNER.test(event.lockOwner)) {
+    throw new InvalidInputError(`lockOwner '${String(event.lockOwner)}' is not an execution name.`, { component: event.component });
+  }
+  return event.lockOwner;
+}
 const TRIGGERS: readonly BackupTrigger[] = ['scheduled', 'manual', 'safety'];
 
 function required(event: OperationEvent, field: 'backupId' | 'safetyBackupId' | 'stepId'): string {
@@ -62,7 +88,15 @@ export async function runOperation(ctx: EngineContext, event: OperationEvent): P
   if (!OPERATIONS.includes(event.operation)) {
     throw new InvalidInputError(`unknown operation '${String(event.operation)}'.`, { hint: `Known: ${OPERATIONS.join(', ')}.` });
   }
-  const { name, source } = configuredComponent(ctx.config, event.component);
+  const { name, group, source } = configuredComponent(ctx.config, event.component);
+  /** Runs a step under the component's operation lock (see operation-lock.ts). */
+  const locked = <T>(operation: string, owner: string, keep: boolean, work: () => Promise<T>) =>
+    withOperationLock(ctx.vault, { group, component: name, owner, operation, keep, now: ctx.now, log: ctx.log }, work);
+  /** A restore's step: under the restore's lock when it names its owner, else under its own for its duration. */
+  const restoreStep = <T>(work: () => Promise<T>) =>
+    event.lockOwner !== undefined
+      ? locked('restore', checkedOwner(event), true, work)
+      : locked('restore', `${event.operation}-${randomBytes(4).toString('hex')}`, false, work);
   // Options are checked again here: a worker can be invoked without the resolve step (CLI, console tests).
   const restoreRequest = () => ({
     component: name,
@@ -80,7 +114,9 @@ export async function runOperation(ctx: EngineContext, event: OperationEvent): P
     case 'backup': {
       const trigger = event.trigger ?? 'scheduled';
       if (!TRIGGERS.includes(trigger)) throw new InvalidInputError(`trigger '${trigger}' is not one of ${TRIGGERS.join(', ')}.`);
-      return summarize(await runBackup(ctx, { component: name, backupId: required(event, 'backupId'), trigger }));
+      const backupId = required(event, 'backupId');
+      // Owned by the backup id: a retried step of the same backup (either runner) finds its own lock and carries on.
+      return summarize(await locked('backup', `backup-${backupId}`, false, () => runBackup(ctx, { component: name, backupId, trigger })));
     }
     case 'describe-backup':
       return summarize(await loadManifest(ctx, name, required(event, 'backupId')));
@@ -90,34 +126,97 @@ export async function runOperation(ctx: EngineContext, event: OperationEvent): P
       const request = restoreRequest();
       return checkCompatibility(ctx, await loadManifest(ctx, name, request.backupId), request);
     }
-    case 'safety-backup':
-      return safetyBackup(ctx, restoreRequest(), required(event, 'safetyBackupId'));
+    // The safety backup runs under the restore's lock: it is part of that restore, not a second operation.
+    case 'safety-backup': {
+      const request = restoreRequest();
+      const safetyBackupId = required(event, 'safetyBackupId');
+      return restoreStep(() => safetyBackup(ctx, request, safetyBackupId));
+    }
     case 'restore': {
       const request = restoreRequest();
-      return restoreBackup(ctx, await loadManifest(ctx, name, request.backupId), request);
+      return restoreStep(async () => restoreBackup(ctx, await loadManifest(ctx, name, request.backupId), request));
     }
     case 'post-verify': {
       const request = restoreRequest();
-      return postVerify(ctx, await loadManifest(ctx, name, request.backupId), request);
+      const safety = event.safetyBackup;
+      const safetyBackupId = safety && safety.skipped === false && typeof safety.backupId === 'string' && isBackupId(safety.backupId) ? safety.backupId : undefined;
+      return postVerify(ctx, await loadManifest(ctx, name, request.backupId), request, safetyBackupId);
     }
     case 'read-step-result': {
       const stepId = required(event, 'stepId');
-      const result = await ctx.vault.getJson<unknown>(stepResultKey(ctx, name, stepId));
-      if (result === undefined) {
-        throw new InvalidInputError(`the Fargate task for step ${stepId} stored no result: it stopped before finishing.`, {
-          component: name,
-          hint: 'Read the task log in CloudWatch (log group of the worker task definition).',
-        });
-      }
-      return result;
+      const stored = await ctx.vault.getJson<StoredStep>(stepResultKey(ctx, name, stepId));
+      if (stored === undefined) throw stoppedTaskError(name, stepId, event.fargateStep?.taskError);
+      if (stored.outcome === 'failed') throw storedError(stored.error);
+      return stored.result;
     }
   }
 }
 
-/** Used by the Fargate task: runs the operation and stores its result where `read-step-result` finds it. */
+/**
+ * Used by the Fargate task: runs the operation and stores its result, or the error it failed with, where
+ * `read-step-result` finds it, so the execution sees the engine's error name and cause as on Lambda.
+ * A result left by an earlier attempt of the same step is removed first: a task that dies before storing
+ * anything must read as "no result", never as the previous attempt's outcome.
+ */
 export async function runStoredOperation(ctx: EngineContext, event: OperationEvent): Promise<unknown> {
   const stepId = required(event, 'stepId');
-  const result = await runOperation(ctx, event);
-  await ctx.vault.putJson(stepResultKey(ctx, event.component, stepId), result);
+  const key = stepResultKey(ctx, event.component, stepId);
+  let result: unknown;
+  try {
+    await ctx.vault.deleteObject(key);
+    result = await runOperation(ctx, event);
+  } catch (error) {
+    const err = error instanceof Error ? error : new Error(String(error));
+    const fields = err as Error & { component?: string; backupId?: string };
+    const stored: StoredStep = {
+      outcome: 'failed',
+      error: { name: err.name, message: err.message, ...(fields.component ? { component: fields.component } : {}), ...(fields.backupId ? { backupId: fields.backupId } : {}) },
+    };
+    // The task still fails (non-zero exit) with the engine's error; the stored copy is how its name reaches the workflow.
+    await ctx.vault.putJson(key, stored).catch((storeError: unknown) => {
+      ctx.log.warn('could not store the step error', { stepId, error: (storeError as Error).message });
+    });
+    throw err;
+  }
+  await ctx.vault.putJson(key, { outcome: 'succeeded', result } satisfies StoredStep);
   return result;
+}
+
+/** The stored error, raised again under its own name and message: what the Lambda runner would have thrown. */
+function storedError(stored: { name: string; message: string; component?: string; backupId?: string }): Error {
+  const error = new Error(stored.message) as Error & { component?: string; backupId?: string };
+  error.name = stored.name;
+  if (stored.component) error.component = stored.component;
+  if (stored.backupId) error.backupId = stored.backupId;
+  return error;
+}
+
+/**
+ * Task stops that another attempt can fix: no Fargate capacity, the network interface or image pull
+ * timing out while the task started, a Spot interruption. ECS reports them in the stopped task's
+ * StopCode and StoppedReason, which runTask.sync passes on as the States.TaskFailed cause.
+ */
+const RETRYABLE_STOP = /capacity is unavailable|insufficient capacity|RESOURCE:(CPU|MEMORY|ENI)|Timeout waiting for network interface|ResourceInitializationError|i\/o timeout|connection reset|TLS handshake timeout|SpotInterruption|ServiceUnavailable|ThrottlingException/i;
+
+function stoppedTaskError(component: string, stepId: string, taskError?: { Error?: string; Cause?: string }): Error {
+  const cause = taskError?.Cause ?? '';
+  let described = '';
+  let retryable = false;
+  try {
+    const task = JSON.parse(cause) as { StopCode?: string; StoppedReason?: string; Containers?: { ExitCode?: number; Reason?: string }[] };
+    const exit = task.Containers?.map((c) => [c.ExitCode !== undefined ? `exit code ${c.ExitCode}` : '', c.Reason ?? ''].filter(Boolean).join(' ')).filter(Boolean).join('; ');
+    described = [task.StopCode, task.StoppedReason, exit].filter(Boolean).join(': ');
+    retryable = task.StopCode === 'SpotInterruption' || RETRYABLE_STOP.test(`${task.StopCode ?? ''} ${task.StoppedReason ?? ''}`);
+  } catch {
+    described = cause.slice(0, 500);
+    retryable = RETRYABLE_STOP.test(cause);
+  }
+  const what = [taskError?.Error, described].filter(Boolean).join(': ') || 'the task ended without an error report';
+  if (retryable) {
+    return new TransientError(`the Fargate task for step ${stepId} could not run (${what}).`, { component, hint: 'Another attempt starts a new task.' });
+  }
+  return new TaskStoppedError(`the Fargate task for step ${stepId} stopped without storing a result (${what}).`, {
+    component,
+    hint: 'Read the task log in CloudWatch (log group of the worker task definition). A restore step that stopped may have left its target partly changed.',
+  });
 }

@@ -1,11 +1,13 @@
 /**
  * The first step of every restore: validates the operator's input, turns "latest" into an id and reads
- * the manifest. Fails here, before any step touches the target, on an unknown component or backup id.
+ * the manifest, then takes the component's operation lock. Fails here, before any step touches the target,
+ * on an unknown component or backup id, or when another backup or restore of the component is running.
  */
 import { backupPrefix, resolveBackupId } from './catalog';
 import { parseManifest, MANIFEST_FILE } from './manifest';
 import { BackupNotFoundError } from './errors';
 import { chooseRunner, type RunnerKind } from './runner';
+import { acquireLock } from './operation-lock';
 import type { RuntimeConfig, WorkerRef } from './runtime-config';
 import { parseRestoreInput, safetyBackupIdFor, type ExecutionEnvelope } from './workflow-input';
 import type { BackupVault } from './storage';
@@ -22,6 +24,8 @@ export interface ResolvedRestore {
   };
   readonly backup: { readonly createdAt: string; readonly bytes: number; readonly artifacts: number; readonly sourceDatabase: string };
   readonly runner: RunnerKind;
+  /** The component's operation lock, taken here for the whole restore (owner: the execution name). */
+  readonly lock: { readonly owner: string; readonly expiresAt: string };
   /** Absent for local (CLI) runs, which have no deployed workers. */
   readonly worker?: WorkerRef;
 }
@@ -33,6 +37,8 @@ export async function resolveRestore(config: RuntimeConfig, vault: BackupVault, 
   const raw = await vault.getJson<unknown>(backupPrefix(group, input.component, backupId) + MANIFEST_FILE);
   if (raw === undefined) throw new BackupNotFoundError(`backup ${backupId} disappeared while resolving.`, { component: input.component, backupId });
   const manifest = parseManifest(raw, { component: input.component, backupId });
+  // Last, after every check that can refuse the request: a refused request leaves no lock behind.
+  const lock = await acquireLock(vault, { group, component: input.component, owner: event.executionName, operation: 'restore' });
   return {
     request: {
       component: input.component,
@@ -45,6 +51,7 @@ export async function resolveRestore(config: RuntimeConfig, vault: BackupVault, 
     },
     backup: { createdAt: manifest.completedAt, bytes: manifest.totalBytes, artifacts: manifest.artifacts.length, sourceDatabase: manifest.source.database },
     runner: chooseRunner(manifest.totalBytes, config.runner),
+    lock: { owner: lock.record.owner, expiresAt: lock.record.expiresAt },
     worker: config.components[input.component]!.worker,
   };
 }

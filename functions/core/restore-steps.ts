@@ -118,8 +118,24 @@ export interface PostVerification {
   readonly durationMs: number;
 }
 
+/**
+ * What an operator may safely do after a failed verification, for any component. It must never advise an
+ * action that makes things worse: the safety backup holds the state before the restore, which may be the
+ * very damage the restore was meant to repair, so it is offered for inspection under another name, never
+ * to be put back over the target; and repeating the same restore cannot fix a deterministic difference.
+ */
+export function verificationFailureHint(safetyBackupId?: string): string {
+  const before = safetyBackupId
+    ? `What the target held before this restore is kept in safety backup ${safetyBackupId} (it may be the damaged state the restore was meant to repair): restore it under another target name to compare, not over this target.`
+    : 'No safety backup was taken for this restore, so the state before it is not in the vault.';
+  return (
+    `The target may now hold a partial or altered restore: keep applications away from it until this is resolved. ${before} ` +
+    'Repeating this restore helps only if something wrote to the target while or after it ran (a service that was not stopped); otherwise it fails the same way: report the differences listed.'
+  );
+}
+
 /** The restored target must carry the fingerprint recorded at backup time, object by object. */
-export async function postVerify(ctx: EngineContext, manifest: Manifest, request: RestoreRequest): Promise<PostVerification> {
+export async function postVerify(ctx: EngineContext, manifest: Manifest, request: RestoreRequest, safetyBackupId?: string): Promise<PostVerification> {
   const { entry, target } = await connectTarget(ctx, request);
   const started = Date.now();
   const verification = entry.component.verifyRestore
@@ -130,7 +146,7 @@ export async function postVerify(ctx: EngineContext, manifest: Manifest, request
     throw new VerificationError(`the restored data does not match the backup's fingerprint: ${describeDifferences(differences)}.`, {
       component: manifest.component,
       backupId: manifest.backupId,
-      hint: 'The target now holds a partial or altered restore; restore the safety backup or repeat the restore.',
+      hint: verificationFailureHint(safetyBackupId),
     });
   }
   return { fingerprintMatch: true, objects: verification.objects, ...(verification.details ? { details: verification.details } : {}), durationMs: Date.now() - started };

@@ -3,6 +3,7 @@
  * verified streaming reads. Memory stays bounded by partSize x queueSize whatever the artifact size.
  */
 import {
+  DeleteObjectCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
   ListObjectsV2Command,
@@ -15,6 +16,8 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Sha256Meter, Sha256Verifier, type ExpectedDigest } from './checksums';
+import { IntegrityError, type ErrorContext } from './errors';
+import { classifyS3Error } from './s3-errors';
 
 export interface S3ClientOptions {
   readonly region?: string;
@@ -22,9 +25,17 @@ export interface S3ClientOptions {
   readonly endpoint?: string;
 }
 
+/**
+ * A connection that never opens fails after this long (a TransientError) instead of waiting forever. No
+ * idle timeout on open requests: a download paused by a slow consumer (pg_restore) is healthy.
+ */
+const CONNECT_TIMEOUT_MS = 10_000;
+
 export function createS3Client(options: S3ClientOptions = {}): S3Client {
-  if (!options.endpoint) return new S3Client({ region: options.region });
+  const requestHandler = { connectionTimeout: CONNECT_TIMEOUT_MS };
+  if (!options.endpoint) return new S3Client({ region: options.region, requestHandler });
   return new S3Client({
+    requestHandler,
     region: options.region ?? 'us-east-1',
     endpoint: options.endpoint,
     forcePathStyle: true,
@@ -74,6 +85,11 @@ export class BackupVault {
     return `${this.prefix}${relative}`;
   }
 
+  /** The typed error for a failed request on `relativeKey`, naming the component whose key space it is. */
+  private failure(error: unknown, doing: string, relativeKey: string): Error {
+    return classifyS3Error(error, `${doing} s3://${this.bucket}/${this.key(relativeKey)}`, contextOfKey(relativeKey));
+  }
+
   /** Streams `body` to `relativeKey` as a multipart upload, returning the bytes and SHA-256 actually sent. */
   async writeStream(relativeKey: string, body: Readable, contentType = 'application/octet-stream'): Promise<StoredObject> {
     const meter = new Sha256Meter();
@@ -92,36 +108,76 @@ export class BackupVault {
     // The source's error explains the failure better than the upload's "Upload aborted".
     // An upload failure must also stop the source, or the pipeline would wait on backpressure forever.
     const uploading = upload.done().catch((error: unknown) => {
-      meter.destroy(error as Error);
-      throw error;
+      const failure = this.failure(error, 'writing', relativeKey);
+      meter.destroy(failure);
+      throw failure;
     });
     const [fed, uploaded] = await Promise.allSettled([feeding, uploading]);
-    if (fed.status === 'rejected') throw fed.reason;
+    // When the upload failed first, the source side only saw the upload's error: report it as the upload's.
+    if (fed.status === 'rejected' && !(uploaded.status === 'rejected' && fed.reason === uploaded.reason)) throw fed.reason;
     if (uploaded.status === 'rejected') throw uploaded.reason;
     return { bytes: meter.bytes, sha256: meter.sha256 };
   }
 
-  async putJson(relativeKey: string, value: unknown): Promise<void> {
-    await this.client.send(
-      new PutObjectCommand({
-        Bucket: this.bucket,
-        Key: this.key(relativeKey),
-        Body: JSON.stringify(value, null, 2),
-        ContentType: 'application/json',
-        ...this.encryption,
-      }),
-    );
+  /**
+   * Writes a small JSON object. `condition` makes the write conditional: `{ ifNoneMatch: '*' }` only
+   * creates, `{ ifMatch: etag }` only replaces that version. A failed condition rejects with
+   * `PreconditionFailedError` (a plain object check, not a classified S3 error); returns the new ETag.
+   */
+  async putJson(relativeKey: string, value: unknown, condition: { ifNoneMatch?: '*'; ifMatch?: string } = {}): Promise<string | undefined> {
+    try {
+      const response = await this.client.send(
+        new PutObjectCommand({
+          Bucket: this.bucket,
+          Key: this.key(relativeKey),
+          Body: JSON.stringify(value, null, 2),
+          ContentType: 'application/json',
+          ...this.encryption,
+          ...(condition.ifNoneMatch ? { IfNoneMatch: condition.ifNoneMatch } : {}),
+          ...(condition.ifMatch ? { IfMatch: condition.ifMatch } : {}),
+        }),
+      );
+      return response.ETag;
+    } catch (error) {
+      // If-Match on a key deleted meanwhile answers NoSuchKey: the condition failed all the same.
+      if (isPreconditionFailure(error) || (condition.ifMatch && isNoSuchKey(error))) throw new PreconditionFailedError(this.key(relativeKey));
+      throw this.failure(error, 'writing', relativeKey);
+    }
   }
 
   /** Reads a small JSON object; undefined when it does not exist. */
   async getJson<T>(relativeKey: string): Promise<T | undefined> {
+    return (await this.getJsonWithEtag<T>(relativeKey))?.value;
+  }
+
+  /** A small JSON object and its ETag (for a conditional replace); undefined when it does not exist. */
+  async getJsonWithEtag<T>(relativeKey: string): Promise<{ value: T; etag: string } | undefined> {
+    let text: string;
+    let etag: string;
     try {
       const response = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.key(relativeKey) }));
-      const text = await response.Body!.transformToString();
-      return JSON.parse(text) as T;
+      text = await response.Body!.transformToString();
+      etag = response.ETag ?? '';
     } catch (error) {
-      if (error instanceof NoSuchKey || (error as { name?: string }).name === 'NoSuchKey') return undefined;
-      throw error;
+      if (isNoSuchKey(error)) return undefined;
+      throw this.failure(error, 'reading', relativeKey);
+    }
+    try {
+      return { value: JSON.parse(text) as T, etag };
+    } catch {
+      throw new IntegrityError(`s3://${this.bucket}/${this.key(relativeKey)} is not valid JSON: the stored copy is damaged.`, contextOfKey(relativeKey));
+    }
+  }
+
+  /** Deletes one object, only while it still has `etag` when given; false when the condition failed. */
+  async deleteObject(relativeKey: string, condition: { ifMatch?: string } = {}): Promise<boolean> {
+    try {
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.key(relativeKey), ...(condition.ifMatch ? { IfMatch: condition.ifMatch } : {}) }));
+      return true;
+    } catch (error) {
+      if (isPreconditionFailure(error)) return false;
+      if (isNoSuchKey(error)) return true;
+      throw this.failure(error, 'deleting', relativeKey);
     }
   }
 
@@ -131,7 +187,10 @@ export class BackupVault {
     this.client
       .send(new GetObjectCommand({ Bucket: this.bucket, Key: this.key(relativeKey) }))
       .then((response) => pipeline(response.Body as Readable, out))
-      .catch((error: unknown) => out.destroy(error as Error));
+      // A failure of the body mid-read (connection reset) is an S3 failure too; a consumer's own error is not ours to judge.
+      .catch((error: unknown) => {
+        if (!out.destroyed) out.destroy(this.failure(error, 'reading', relativeKey));
+      });
     return out;
   }
 
@@ -148,14 +207,14 @@ export class BackupVault {
     const keys: string[] = [];
     let token: string | undefined;
     do {
-      const page = await this.client.send(
+      const page = await this.send(relativePrefix, 'listing', () => this.client.send(
         new ListObjectsV2Command({
           Bucket: this.bucket,
           Prefix: this.key(relativePrefix),
           ContinuationToken: token,
           MaxKeys: this.options.listPageSize,
         }),
-      );
+      ));
       for (const object of page.Contents ?? []) if (object.Key) keys.push(object.Key.slice(this.prefix.length));
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
@@ -165,11 +224,56 @@ export class BackupVault {
   async deleteKeys(relativeKeys: readonly string[]): Promise<void> {
     for (let i = 0; i < relativeKeys.length; i += 1000) {
       const batch = relativeKeys.slice(i, i + 1000);
-      await this.client.send(
-        new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: batch.map((k) => ({ Key: this.key(k) })), Quiet: true } }),
+      const result = await this.send(
+        batch[0],
+        'deleting',
+        () => this.client.send(new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: batch.map((k) => ({ Key: this.key(k) })), Quiet: true } })),
       );
+      // DeleteObjects answers 200 and lists per-key failures: a failed key is a failed delete.
+      const failed = result.Errors ?? [];
+      if (failed.length > 0) {
+        const first = failed[0];
+        throw this.failure(
+          Object.assign(new Error(`${failed.length} of ${batch.length} keys not deleted, first ${first.Key}: ${first.Message ?? ''}`), { name: first.Code ?? 'DeleteFailed' }),
+          'deleting',
+          batch[0],
+        );
+      }
     }
   }
+
+  /** One request, its failure classified. */
+  private async send<T>(relativeKey: string, doing: string, request: () => Promise<T>): Promise<T> {
+    try {
+      return await request();
+    } catch (error) {
+      throw this.failure(error, doing, relativeKey);
+    }
+  }
+}
+
+/** A conditional write or delete found the object changed (or present, for a create). */
+export class PreconditionFailedError extends Error {
+  override name = 'PreconditionFailedError';
+  constructor(readonly key: string) {
+    super(`the condition on ${key} no longer holds: another writer changed it.`);
+  }
+}
+
+function isNoSuchKey(error: unknown): boolean {
+  return error instanceof NoSuchKey || (error as { name?: string })?.name === 'NoSuchKey';
+}
+
+function isPreconditionFailure(error: unknown): boolean {
+  const e = error as { name?: string; Code?: string; $metadata?: { httpStatusCode?: number } };
+  // 409 ConditionalRequestConflict: a concurrent conditional write on the same key won the race.
+  return e?.name === 'PreconditionFailed' || e?.Code === 'PreconditionFailed' || e?.$metadata?.httpStatusCode === 412 || e?.name === 'ConditionalRequestConflict' || e?.$metadata?.httpStatusCode === 409;
+}
+
+/** The component a vault key belongs to: `<group>/<component>/…`, relative to the vault prefix. */
+function contextOfKey(relativeKey: string): ErrorContext {
+  const [, component] = relativeKey.split('/');
+  return component ? { component } : {};
 }
 
 /** Drains a stream, for reading an artifact end to end to prove its checksum. */

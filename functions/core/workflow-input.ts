@@ -115,8 +115,17 @@ export function parseComponentOptions(component: ComponentName, raw: unknown): R
   return { ...parse(raw as Record<string, unknown>) };
 }
 
-/** A database name, or a Redis database index ("3"). */
-const DATABASE_NAME = /^[A-Za-z0-9_][A-Za-z0-9_$-]{0,62}$/;
+/**
+ * A database name, or a Redis database index ("3"): any identifier PostgreSQL accepts (quoted, every
+ * character but NUL, at most 63 bytes), the same rule as backup.yaml's `sources.postgres.database`, so
+ * any database that can be backed up can be named as a target. Components narrow it in `retarget`
+ * (MongoDB's forbidden characters, Redis's index range); the name is only ever used quoted.
+ */
+export const MAX_DATABASE_NAME_BYTES = 63;
+
+export function isDatabaseName(value: unknown): value is string {
+  return typeof value === 'string' && value !== '' && !value.includes('\0') && Buffer.byteLength(value, 'utf8') <= MAX_DATABASE_NAME_BYTES;
+}
 
 /** Checks a restore execution's input before anything is read or touched. */
 export function parseRestoreInput(config: RuntimeConfig, input: unknown): RestoreInput {
@@ -128,8 +137,8 @@ export function parseRestoreInput(config: RuntimeConfig, input: unknown): Restor
   if (typeof fields.backupId !== 'string' || fields.backupId === '') {
     throw new InvalidInputError('backupId is required: "latest" or an id from `nca-backup list ' + fields.component + '`.', { component: fields.component });
   }
-  if (fields.targetDatabase !== undefined && (typeof fields.targetDatabase !== 'string' || !DATABASE_NAME.test(fields.targetDatabase))) {
-    throw new InvalidInputError(`targetDatabase '${String(fields.targetDatabase)}' is not a database name (letters, digits, _ $ -; at most 63).`, {
+  if (fields.targetDatabase !== undefined && !isDatabaseName(fields.targetDatabase)) {
+    throw new InvalidInputError(`targetDatabase '${String(fields.targetDatabase).slice(0, 100)}' is not a database name (1 to ${MAX_DATABASE_NAME_BYTES} bytes, no NUL).`, {
       component: fields.component,
     });
   }

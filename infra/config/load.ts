@@ -692,7 +692,13 @@ export function parseBackupConfig(yamlText: string, source = DEFAULT_CONFIG_FILE
     const hint = /alias/i.test(reason) ? '; quote values that contain *, e.g. "*/15 * * * *"' : '';
     throw new ConfigError(pos ? `line ${pos.line}, column ${pos.col}` : source, `${source} is not valid YAML: ${reason}${hint}`);
   }
-  const root: unknown = doc.toJS({ maxAliasCount: 100 });
+  let root: unknown;
+  try {
+    root = doc.toJS({ maxAliasCount: 100 });
+  } catch (error) {
+    // The yaml library refuses alias expansion past maxAliasCount ("billion laughs") with a plain Error.
+    throw new ConfigError(source, `${source} cannot be read as YAML: ${(error as Error).message}`);
+  }
   if (!isMapping(root) || !('backup' in root)) {
     throw new ConfigError('backup', `is required: ${source} must have a top-level backup: mapping (see the runbook's example)`);
   }

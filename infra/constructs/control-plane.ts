@@ -1,7 +1,8 @@
 /**
  * The control-plane functions of the workflows: plan (which components of a group run, under which backup id),
- * finalize (outcome and events) and resolve-restore (validate the request, resolve "latest", read the
- * manifest). Plain Node.js functions bundled with esbuild; each role holds only what its handler uses.
+ * finalize (outcome and events), resolve-restore (validate the request, resolve "latest", read the manifest,
+ * take the component's operation lock) and release-lock (the end of a restore, either way). Plain Node.js
+ * functions bundled with esbuild; each role holds only what its handler uses.
  */
 import * as path from 'node:path';
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
@@ -15,6 +16,8 @@ import type { BackupConfig } from '../config/types';
 import { configuredComponents } from '../runtime-config';
 import type { KmsKeyRef } from './keys';
 import { bucketArn } from './replication';
+import { CONTROL_PLANE_BUNDLING } from './bundling';
+import { LOCK_FILE } from '../../functions/core/catalog';
 import { REPO_ROOT, componentKeyPrefix } from './workers';
 
 /** Days control-plane logs are kept. */
@@ -32,6 +35,7 @@ export class ControlPlane extends Construct {
   readonly plan: nodejs.NodejsFunction;
   readonly finalize: nodejs.NodejsFunction;
   readonly resolveRestore: nodejs.NodejsFunction;
+  readonly releaseLock: nodejs.NodejsFunction;
 
   constructor(scope: Construct, id: string, props: ControlPlaneProps) {
     super(scope, id);
@@ -45,11 +49,26 @@ export class ControlPlane extends Construct {
       props,
     );
 
-    // resolve-restore lists the configured components' backups and reads their manifests; nothing else.
+    this.releaseLock = this.handler(
+      'ReleaseLock',
+      'release-lock',
+      'Restore workflow: releases the component operation lock the execution took',
+      Duration.seconds(30),
+      props,
+    );
+
+    // resolve-restore lists the configured components' backups, reads their manifests and takes the operation
+    // lock (creates or replaces <component prefix>_lock.json); release-lock reads and deletes that one key.
     const { config } = props;
     const bucket = bucketArn(config.storage.primary.bucket);
     const prefixes = configuredComponents(config).map((c) => componentKeyPrefix(config, c));
+    const lockObjects = prefixes.map((p) => `${bucket}/${p}${LOCK_FILE}`);
     if (prefixes.length > 0) {
+      const releaser = this.releaseLock.role!;
+      // A conditional delete (If-Match) needs s3:GetObject as well as s3:DeleteObject.
+      releaser.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'ReleaseOperationLocks', actions: ['s3:GetObject', 's3:DeleteObject'], resources: lockObjects }));
+      releaser.addToPrincipalPolicy(props.dataKey.s3Statement(['kms:Decrypt'], config.storage.primary.region));
+      props.dataKey.acknowledgeAliasGrant(releaser);
       const role = this.resolveRestore.role!;
       role.addToPrincipalPolicy(
         new iam.PolicyStatement({
@@ -62,7 +81,9 @@ export class ControlPlane extends Construct {
       role.addToPrincipalPolicy(
         new iam.PolicyStatement({ sid: 'ReadManifests', actions: ['s3:GetObject'], resources: prefixes.map((p) => `${bucket}/${p}*`) }),
       );
-      role.addToPrincipalPolicy(props.dataKey.s3Statement(['kms:Decrypt'], config.storage.primary.region));
+      // Conditional writes (If-None-Match / If-Match) need nothing beyond s3:PutObject.
+      role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'TakeOperationLocks', actions: ['s3:PutObject'], resources: lockObjects }));
+      role.addToPrincipalPolicy(props.dataKey.s3Statement(['kms:Decrypt', 'kms:GenerateDataKey'], config.storage.primary.region));
       for (const p of prefixes) {
         Validations.of(role).acknowledge({
           id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::${config.storage.primary.bucket}/${p}*]`,
@@ -99,15 +120,7 @@ export class ControlPlane extends Construct {
       tracing: lambda.Tracing.ACTIVE,
       logGroup,
       environment: { NCA_RUNTIME_CONFIG: props.runtimeConfigJson, NODE_OPTIONS: '--enable-source-maps' },
-      bundling: {
-        target: 'node22',
-        format: nodejs.OutputFormat.CJS,
-        minify: true,
-        sourceMap: true,
-        logLevel: nodejs.LogLevel.WARNING,
-        // Bundle the SDK too: the versions tested here are the versions that run (lib-storage is not in the runtime).
-        externalModules: ['pg-native'],
-      },
+      bundling: { ...CONTROL_PLANE_BUNDLING, externalModules: [...CONTROL_PLANE_BUNDLING.externalModules] },
     });
     Validations.of(fn).acknowledge({
       id: 'AwsSolutions-L1',

@@ -24,6 +24,7 @@ export interface WorkflowsProps {
   readonly plan: lambda.IFunction;
   readonly finalize: lambda.IFunction;
   readonly resolveRestore: lambda.IFunction;
+  readonly releaseLock: lambda.IFunction;
   readonly workers: readonly ComponentWorker[];
   readonly cluster: ecs.ICluster;
   readonly logKey: kms.IKey;
@@ -42,10 +43,11 @@ export class Workflows extends Construct {
     }, props);
     this.restore = this.stateMachine('Restore', 'restore.asl.json', {
       ResolveRestoreFunctionArn: props.resolveRestore.functionArn,
+      ReleaseLockFunctionArn: props.releaseLock.functionArn,
       ClusterArn: props.cluster.clusterArn,
     }, props);
     this.grantCalls(this.backup, [props.plan, props.finalize], props);
-    this.grantCalls(this.restore, [props.resolveRestore], props);
+    this.grantCalls(this.restore, [props.resolveRestore, props.releaseLock], props);
   }
 
   private stateMachine(id: string, file: string, substitutions: Record<string, string>, props: WorkflowsProps): sfn.StateMachine {

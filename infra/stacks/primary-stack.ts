@@ -115,6 +115,7 @@ export class PrimaryStack extends Stack {
       plan: this.controlPlane.plan,
       finalize: this.controlPlane.finalize,
       resolveRestore: this.controlPlane.resolveRestore,
+      releaseLock: this.controlPlane.releaseLock,
       workers: Object.values(this.workers),
       cluster,
       logKey: operationsKey,

@@ -120,3 +120,15 @@ export function runtimeConfigOf(template: Template, functionLogicalId: string): 
   const fn = template.toJSON().Resources[functionLogicalId];
   return JSON.parse(render(fn.Properties.Environment.Variables.NCA_RUNTIME_CONFIG));
 }
+
+/** Runs `fn` without CDK's "Bundling asset …" progress lines on stderr (tests are quiet unless they fail). */
+export function quietBundling<T>(fn: () => T): T {
+  const original = process.stderr.write.bind(process.stderr);
+  process.stderr.write = ((chunk: unknown, ...rest: unknown[]) =>
+    String(chunk).startsWith('Bundling asset ') ? true : (original as (...a: unknown[]) => boolean)(chunk, ...rest)) as typeof process.stderr.write;
+  try {
+    return fn();
+  } finally {
+    process.stderr.write = original;
+  }
+}

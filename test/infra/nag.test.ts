@@ -11,7 +11,7 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { buildApp } from '../../infra/app';
 import { loadBackupConfig } from '../../infra/config/load';
 import type { BackupConfig } from '../../infra/config/types';
-import { configWith, fixtureConfig, quietExampleKeyWarning } from './fixture-config';
+import { configWith, fixtureConfig, quietBundling, quietExampleKeyWarning } from './fixture-config';
 
 const BACKUP_YAML = path.join(__dirname, '..', '..', 'backup.yaml');
 
@@ -19,7 +19,7 @@ const BACKUP_YAML = path.join(__dirname, '..', '..', 'backup.yaml');
 function nagFindings(config: BackupConfig, extend?: (app: App) => void): string | undefined {
   const outdir = mkdtempSync(path.join(tmpdir(), 'nca-nag-'));
   try {
-    const app = buildApp(config, { outdir });
+    const app = quietBundling(() => buildApp(config, { outdir }));
     Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
     extend?.(app);
     quietExampleKeyWarning(() => app.synth());

@@ -147,12 +147,16 @@ describe('workers', () => {
     }
   });
 
-  test('resolve-restore may only list and read the configured components\' backups; plan and finalize get no data access', () => {
+  test('resolve-restore may only list and read the configured components\' backups and write their lock; release-lock reads and deletes the lock only; plan and finalize get no data access', () => {
+    const lock = 'arn:<Partition>:s3:::neuroca-backups/backups/database/postgres/_lock.json';
     const resolve = dataStatements(primary, 'ControlPlaneResolveRestoreRole');
     expect(resolve).toEqual([
       expect.objectContaining({ Action: 's3:ListBucket', Condition: { StringLike: { 's3:prefix': ['backups/database/postgres/*'] } } }),
       expect.objectContaining({ Action: 's3:GetObject', Resource: ['arn:<Partition>:s3:::neuroca-backups/backups/database/postgres/*'] }),
+      expect.objectContaining({ Sid: 'TakeOperationLocks', Action: 's3:PutObject', Resource: [lock] }),
     ]);
+    const release = dataStatements(primary, 'ControlPlaneReleaseLockRole');
+    expect(release).toEqual([expect.objectContaining({ Sid: 'ReleaseOperationLocks', Action: ['s3:DeleteObject', 's3:GetObject'], Resource: [lock] })]);
     for (const role of ['ControlPlanePlanRole', 'ControlPlaneFinalizeRole']) {
       const actions = statementsOfRole(primary, logicalId(primary, 'AWS::IAM::Role', role)).flatMap((s) => [s.Action].flat());
       expect(actions.sort()).toEqual(['logs:CreateLogStream', 'logs:PutLogEvents', 'xray:PutTelemetryRecords', 'xray:PutTraceSegments']);
@@ -160,7 +164,7 @@ describe('workers', () => {
   });
 
   test('control-plane functions: Node.js 22, X-Ray, log groups with retention', () => {
-    for (const name of ['ControlPlanePlan', 'ControlPlaneFinalize', 'ControlPlaneResolveRestore']) {
+    for (const name of ['ControlPlanePlan', 'ControlPlaneFinalize', 'ControlPlaneResolveRestore', 'ControlPlaneReleaseLock']) {
       const props = primary.toJSON().Resources[logicalId(primary, 'AWS::Lambda::Function', name)].Properties;
       expect(props).toMatchObject({ Runtime: 'nodejs22.x', Handler: 'index.handler', TracingConfig: { Mode: 'Active' } });
       const logGroup = primary.toJSON().Resources[props.LoggingConfig.LogGroup.Ref].Properties;

@@ -52,6 +52,7 @@ describe('workflows', () => {
     });
     expect(restore.props.DefinitionSubstitutions).toEqual({
       ResolveRestoreFunctionArn: fnArn('ControlPlaneResolveRestore'),
+      ReleaseLockFunctionArn: fnArn('ControlPlaneReleaseLock'),
       ClusterArn: { 'Fn::GetAtt': [cluster, 'Arn'] },
     });
   });
@@ -72,7 +73,7 @@ describe('workflows', () => {
     const taskDef = { Ref: logicalId(primary, 'AWS::ECS::TaskDefinition', 'Workerpostgres') };
     const expectations = [
       [backup, [fnArn('ControlPlanePlan'), fnArn('ControlPlaneFinalize'), worker]],
-      [restore, [fnArn('ControlPlaneResolveRestore'), worker]],
+      [restore, [fnArn('ControlPlaneResolveRestore'), fnArn('ControlPlaneReleaseLock'), worker]],
     ] as const;
     for (const [m, functions] of expectations) {
       const statements = statementsOfRole(primary, m.props.RoleArn['Fn::GetAtt'][0]);

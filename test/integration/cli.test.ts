@@ -9,8 +9,12 @@ import { join } from 'node:path';
 import { connectPostgres, postgres } from '../../functions/components/postgres';
 import { loadSampleNcaDatabase } from '../../scripts/sample-nca-db';
 import { createDatabase, testPostgresUrl, urlFor } from '../support/postgres-db';
+import { execFile } from 'node:child_process';
 import { runCli, type CliRun } from '../support/cli';
-import { createTestBucket, testS3Client } from '../support/s3';
+import { createTestBucket, testS3Client, TEST_KMS_KEY } from '../support/s3';
+import { startS3Proxy } from '../support/s3-proxy';
+import { BackupVault, createS3Client } from '../../functions/core/storage';
+import { acquireLock, lockKey, releaseLock } from '../../functions/core/operation-lock';
 
 let env: NodeJS.ProcessEnv;
 let configFile: string;
@@ -116,5 +120,100 @@ describe('nca-backup command line', () => {
     const usage = await cli('frobnicate', 'postgres', '--config', configFile);
     expect(usage.code).toBe(2);
     expect(usage.stderr).toMatch(/unknown command 'frobnicate'[\s\S]*usage: nca-backup/);
+  });
+});
+
+describe('the command line contract: exit codes, errors that name their component, never 0 without a result', () => {
+  test('usage errors exit 2 with a JSON error: unknown flag, missing component, YAML alias bomb', async () => {
+    const flag = await cli('backup', 'postgres', '--frobnicate', '--config', configFile);
+    expect(flag.code).toBe(2);
+    expect(flag.json).toMatchObject({ error: 'UsageError', message: expect.stringContaining("Unknown option '--frobnicate'"), component: 'postgres' });
+    expect(flag.stderr).toContain('usage: nca-backup');
+
+    const none = await cli('list', '--config', configFile);
+    expect(none.code).toBe(2);
+    expect(none.json).toMatchObject({ error: 'UsageError', message: 'list needs a component' });
+
+    const dir = mkdtempSync(join(tmpdir(), 'nca-cli-bomb-'));
+    const levels = ['a: &a ["x","x","x","x","x","x","x","x","x"]'];
+    for (let i = 1; i < 9; i++) levels.push(`${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(9).fill(`*${String.fromCharCode(96 + i)}`).join(',')}]`);
+    const bomb = writeConfig(dir, 'bomb.yaml', `${levels.join('\n')}\n${CONFIG(database)}`);
+    const exploded = await cli('list', 'postgres', '--config', bomb);
+    expect(exploded.code).toBe(2);
+    expect(exploded.json).toMatchObject({ error: 'ConfigError', component: 'postgres', message: expect.stringMatching(/alias/i) });
+  });
+
+  test.each(['toString', '__proto__', 'constructor', 'hasOwnProperty'])('list %s is an unknown component, not an empty list', async (name) => {
+    const run = await cli('list', name, '--config', configFile);
+    expect(run.code).toBe(1);
+    expect(run.json).toMatchObject({ error: 'InvalidInputError', component: name, message: expect.stringContaining(`component '${name}' is not configured`) });
+  });
+
+  test('an S3 permission error names the component and the key', async () => {
+    const proxy = await startS3Proxy(process.env.NCA_TEST_S3_ENDPOINT!);
+    try {
+      proxy.failNext(1000, 403, 'AccessDenied');
+      const run = await runCli({ ...env, NCA_S3_ENDPOINT: proxy.endpoint }, ['list', 'postgres', '--config', configFile]);
+      expect(run.code).toBe(1);
+      expect(run.json).toMatchObject({ error: 'AccessDeniedError', component: 'postgres', message: expect.stringContaining('backups/database/postgres/') });
+      expect(run.stderr).toMatch(/^nca-backup: AccessDeniedError: postgres: S3 refused listing/m);
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  test('--target-database takes any name backup.yaml accepts: spaces, quotes, unicode, 63 bytes', async () => {
+    const backup = await cli('backup', 'postgres', '--config', configFile);
+    expect(backup.code).toBe(0);
+    const target = `nca "restored" copy ${'é'.repeat(20)}`.slice(0, 40);
+    expect(Buffer.byteLength(target)).toBeLessThanOrEqual(63);
+    const restore = await cli('restore', 'postgres', '--backup-id', backup.json.backupId, '--target-database', target, '--config', configFile);
+    expect({ code: restore.code, error: restore.json?.error, message: restore.json?.message }).toEqual({ code: 0, error: undefined, message: undefined });
+    expect(restore.json).toMatchObject({ targetDatabase: target, fingerprintMatch: true });
+    const tooLong = await cli('restore', 'postgres', '--backup-id', 'latest', '--target-database', 'é'.repeat(32), '--config', configFile);
+    expect(tooLong.json).toMatchObject({ error: 'InvalidInputError', message: expect.stringContaining('1 to 63 bytes') });
+  });
+
+  test('backup and restore take the component lock: a second operation fails at once naming the first; none is left behind', async () => {
+    const vault = new BackupVault(createS3Client({ endpoint: env.NCA_S3_ENDPOINT }), { bucket, prefix: 'backups/', kmsKeyId: TEST_KMS_KEY });
+    await acquireLock(vault, { group: 'database', component: 'postgres', owner: 'restore-exec-42', operation: 'restore' });
+    try {
+      for (const args of [['backup', 'postgres'], ['restore', 'postgres', '--backup-id', 'latest', '--target-database', `${database}_locked`]]) {
+        const run = await cli(...args, '--config', configFile);
+        expect(run.code).toBe(1);
+        expect(run.json).toMatchObject({ error: 'OperationInProgressError', component: 'postgres', message: expect.stringContaining('restore restore-exec-42 (since ') });
+      }
+    } finally {
+      await releaseLock(vault, 'database', 'postgres', 'restore-exec-42');
+    }
+    const backup = await cli('backup', 'postgres', '--config', configFile);
+    expect(backup.code).toBe(0);
+    const restore = await cli('restore', 'postgres', '--backup-id', 'latest', '--target-database', `${database}_after_lock`, '--config', configFile);
+    expect(restore.code).toBe(0);
+    expect(await vault.getJson(lockKey('database', 'postgres'))).toBeUndefined();
+  });
+
+  function fixture(mode: string): Promise<{ code: number; stdout: string; stderr: string }> {
+    return new Promise((resolve) => {
+      execFile(process.execPath, [join(__dirname, '..', 'support', 'cli-process-fixture.js'), mode], (error, stdout, stderr) => {
+        resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
+      });
+    });
+  }
+
+  test.each([
+    ['pending', 'NoResultError', /stopped without a result/],
+    ['error-event', 'Error', /Connection terminated unexpectedly/],
+    ['rejection', 'Error', /write EPIPE/],
+  ])('a command that %s ends with exit 1 and a JSON error, never 0', async (mode, name, message) => {
+    const run = await fixture(mode);
+    expect(run.code).toBe(1);
+    expect(JSON.parse(run.stdout)).toMatchObject({ error: name, component: 'postgres', message: expect.stringMatching(message) });
+    expect(run.stderr).toMatch(message);
+  });
+
+  test('a command that settles exits 0 with its result only', async () => {
+    const run = await fixture('ok');
+    expect(run).toEqual({ code: 0, stdout: '{"ok": true}\n', stderr: expect.not.stringContaining('nca-backup') });
   });
 });

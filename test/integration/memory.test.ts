@@ -9,12 +9,12 @@ import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import Redis from 'ioredis';
-import { MongoClient } from 'mongodb';
+import { BSON, MongoClient, type Document } from 'mongodb';
 import type { MemoryRuntimeSource, MemoryTier } from '../../infra/config/types';
 import { connectMemory, memory, memoryEntry, parseMemoryRestoreOptions, type MemoryTarget } from '../../functions/components/memory';
 import { IntegrityError, InvalidInputError, VersionMismatchError } from '../../functions/core/errors';
 import type { ComponentBackupResult, Logger } from '../../functions/components/types';
-import { damageSampleMemory, loadSampleMemory, type SampleMemorySummary } from '../../scripts/sample-nca-memory';
+import { damageSampleMemory, loadSampleMemory, NCA_LTM_INDEXES, ncaWords, type SampleMemorySummary } from '../../scripts/sample-nca-memory';
 import { startRedis, type RunningRedis } from '../../scripts/local-servers';
 import { fsArtifacts, readArtifact, type FsArtifacts } from '../support/fs-artifacts';
 import { startMongoWireServer, type MongoWireServer } from '../support/mongo-wire-server';
@@ -109,6 +109,61 @@ async function withMongoClient<T>(s: Stores, use: (client: MongoClient) => Promi
   }
 }
 
+/**
+ * Every key under a namespace as the Redis server itself reports it, without our code: TYPE, OBJECT
+ * ENCODING, PEXPIRETIME and the value bytes (sorted where the type is unordered), plus the DUMP payload
+ * where it is stable. A hashtable-encoded hash or set DUMPs in its table's iteration order, which any
+ * rebuild changes (DUMP, RESTORE, DUMP differs on the same server), so those compare by value.
+ */
+async function redisKeys(namespace: string): Promise<Record<string, string>> {
+  return withRedisClient(async (c) => {
+    const out: Record<string, string> = {};
+    for (const key of await c.keysBuffer(`memory:${namespace}:*`)) {
+      const type = await c.type(key);
+      const encoding = String(await c.object('ENCODING', key));
+      const hex = (b: Buffer) => b.toString('hex');
+      let value: string;
+      if (type === 'string') value = hex((await c.getBuffer(key))!);
+      else if (type === 'hash') value = Object.entries(await c.hgetallBuffer(key)).map(([f, v]) => `${Buffer.from(f).toString('hex')}=${hex(v)}`).sort().join(',');
+      else if (type === 'set') value = (await c.smembersBuffer(key)).map(hex).sort().join(',');
+      else value = `unexpected type ${type}`;
+      const dump = encoding === 'hashtable' ? 'by value' : hex((await c.dumpBuffer(key))!);
+      out[key.toString('latin1')] = [type, encoding, String(await c.call('PEXPIRETIME', key)), value, dump].join('|');
+    }
+    return out;
+  });
+}
+
+/** A redisKeys entry without its DUMP bytes and encoding: the value and deadline. */
+const valueOf = (state: string) => {
+  const [type, , deadline, value] = state.split('|');
+  return { type, deadline, value };
+};
+
+/** Every document's BSON bytes as the server returns them, by _id. */
+async function mongoDocs(s: Stores): Promise<Record<string, string>> {
+  return withMongoClient(s, async (client) => {
+    const out: Record<string, string> = {};
+    for (const doc of await client.db(s.mongoDatabase).collection('memories').find({}, { raw: true }).toArray()) {
+      const bytes = doc as unknown as Buffer;
+      out[BSON.EJSON.stringify(BSON.deserialize(bytes)._id)] = Buffer.from(bytes).toString('hex');
+    }
+    return out;
+  });
+}
+
+/** Replaces a document by one whose values are the same but whose BSON types `change` alters (as a careless writer would). */
+async function retype(s: Stores, memoryId: string, change: (doc: Document) => void): Promise<void> {
+  await withMongoClient(s, async (client) => {
+    const coll = client.db(s.mongoDatabase).collection('memories');
+    const raw = (await coll.find({ memory_id: memoryId }, { raw: true }).toArray())[0] as unknown as Buffer;
+    const doc = BSON.deserialize(raw, { promoteValues: false });
+    change(doc);
+    await coll.deleteOne({ memory_id: memoryId });
+    await coll.insertOne(doc);
+  });
+}
+
 /** Every byte-level fact a failed restore must not change, on top of the fingerprint. */
 async function storeState(s: Stores) {
   const keys = await withRedisClient(async (client) => (await client.keys(`memory:${s.namespace}:*`)).sort());
@@ -139,7 +194,7 @@ describe('memory tiers: export, damage, restore', () => {
     expect(result.fingerprint.semantic.count).toBe(summary.semantic.length);
     expect(result.source).toMatchObject({
       serverVersion: expect.stringMatching(/^redis 7\.\S+ \/ mongodb 7\.0\.14 \/ postgresql 15\.\S+$/),
-      serverMajor: 1,
+      serverMajor: 2,
       database: 'memory-tiers',
       tiers: ['working', 'episodic', 'semantic'],
       embeddingDimension: DIMENSION,
@@ -155,8 +210,12 @@ describe('memory tiers: export, damage, restore', () => {
   test('the consistency report counts orphans across tiers and embeddings of another dimension', () => {
     const report = backup.result.report as any;
     expect(report.crossTier.semanticWithoutEpisodic).toEqual({ count: summary.semanticOnly.length, examples: [...summary.semanticOnly].sort() });
+    // The episodic-only documents have no memory_id: exported all the same, named by their _id.
     expect(report.crossTier.episodicWithoutSemantic).toEqual({ count: summary.episodicOnly.length, examples: [...summary.episodicOnly].sort() });
+    expect(summary.episodicOnly).toEqual(summary.episodicWithoutMemoryId);
+    expect(summary.episodicOnly[0]).toMatch(/^_id:\{"\$oid":"[0-9a-f]{24}"\}$/);
     expect(summary.semanticOnly.length).toBe(2);
+    expect(report.warnings).toBeUndefined();
     expect(report.tiers.episodic).toMatchObject({
       items: summary.episodic.length,
       dimension: DIMENSION,
@@ -167,48 +226,68 @@ describe('memory tiers: export, damage, restore', () => {
     });
     expect(report.tiers.semantic.dimensionMismatches).toEqual({ count: 1, examples: [{ id: summary.otherDimension.semantic[0], dimension: DIMENSION / 2 }] });
     expect(report.tiers.semantic.read).toEqual({ snapshot: true, method: expect.stringMatching(/REPEATABLE READ/) });
-    expect(report.tiers.working).toMatchObject({ items: summary.working.length, withEmbedding: summary.working.length / 2, vanishedDuringExport: 0, read: { snapshot: false } });
+    // The NCA keeps no embedding in Redis.
+    expect(report.tiers.working).toMatchObject({ items: summary.working.length, withEmbedding: 0, vanishedDuringExport: 0, read: { snapshot: false } });
+    expect(report.tiers.working.keys).toBeGreaterThan(2 * summary.working.length);
   });
 
-  test('each artifact is gzip JSONL: header, one valid item per line, trailer', () => {
+  test('each artifact is gzip JSONL: header, one valid item or record per line, trailer', () => {
+    const records: Record<string, number> = {};
     for (const tier of ['working', 'episodic', 'semantic'] as const) {
       const lines = gunzipSync(readArtifact(backup.artifacts, `${tier}.jsonl.gz`)).toString('utf8').split('\n');
       expect(lines.pop()).toBe('');
       const header = JSON.parse(lines[0]);
-      expect(header).toEqual({ format: 'nca-memory-export', version: 1, tier, exportedAt: backup.result.report!.exportedAt, source: expect.any(Object) });
-      expect(JSON.parse(lines[lines.length - 1])).toEqual({ format: 'nca-memory-export', end: true, tier, items: backup.result.fingerprint[tier].count });
-      const items = lines.slice(1, -1).map((line) => JSON.parse(line));
+      expect(header).toEqual({
+        format: 'nca-memory-export',
+        version: 2,
+        tier,
+        exportedAt: backup.result.report!.exportedAt,
+        source: expect.any(Object),
+        normalises: expect.arrayContaining([expect.any(String)]),
+        ...(tier === 'semantic' ? {} : { records: expect.any(String) }),
+      });
+      const body = lines.slice(1, -1).map((line) => JSON.parse(line));
+      const items = body.filter((line) => !('record' in line));
+      records[tier] = body.length - items.length;
+      const trailer = JSON.parse(lines[lines.length - 1]);
+      expect(trailer).toEqual({ format: 'nca-memory-export', end: true, tier, items: backup.result.fingerprint[tier].count, ...(records[tier] > 0 ? { records: records[tier] } : {}) });
       expect(items).toHaveLength(backup.result.fingerprint[tier].count);
       for (const item of items) {
         expect(Object.keys(item).every((k) => ['id', 'content', 'metadata', 'embedding', 'native'].includes(k))).toBe(true);
-        expect(item.id).toMatch(/^[0-9a-f-]{36}$/);
+        expect(item.id).toMatch(/^([0-9a-f-]{36}|_id:\{"\$oid":"[0-9a-f]{24}"\})$/);
       }
     }
-    const episodic = gunzipSync(readArtifact(backup.artifacts, 'episodic.jsonl.gz')).toString('utf8').split('\n')[1];
-    const item = JSON.parse(episodic);
-    // BSON dates of the model's timestamps become ISO strings; the document's own fields keep Extended JSON.
-    expect(item.metadata.created_at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
-    expect(new Date(item.native.fields.created_at.$date)).toEqual(new Date(item.metadata.created_at));
+    // One record per document; working: every key under the namespace, index sets and stats included.
+    expect(records.episodic).toBe(backup.result.fingerprint.episodic.count);
+    expect(records.working).toBe((backup.result.report as any).tiers.working.keys);
+    expect(records.semantic).toBe(0);
+    const episodic = gunzipSync(readArtifact(backup.artifacts, 'episodic.jsonl.gz')).toString('utf8').split('\n');
+    const item = episodic.filter((line) => line !== '').map((line) => JSON.parse(line)).find((line) => line.id !== undefined && !line.id.startsWith('_id:'));
+    // The LTM repository's string content; the document's own fields keep Extended JSON.
+    expect(typeof item.content).toBe('string');
+    expect(item.native.fields.created_at).toEqual({ $date: expect.any(String) });
     expect(item.native.fields._id).toEqual({ $oid: expect.any(String) });
   });
 
-  test('a damaged memory is restored in all three tiers: fingerprints equal, indexes and stats rebuilt, TTLs kept', async () => {
-    const ttlId = summary.workingWithTtl[0];
-    const ttlBefore = await withRedisClient((c) => c.pttl(`memory:${s.namespace}:${ttlId}`));
+  test('a damaged memory is restored in all three tiers as it was: every key\'s value, encoding and deadline, every document\'s BSON bytes', async () => {
+    // Independent of our code: what the servers say before the damage.
+    const keysBefore = await redisKeys(s.namespace);
+    const docsBefore = await mongoDocs(s);
     const harm = await damage(s);
     expect(harm.working.deleted + harm.episodic.deleted + harm.semantic.deleted).toBeGreaterThan(0);
     const damaged = await memory.fingerprint(s.target);
     for (const tier of ['working', 'episodic', 'semantic']) expect(damaged[tier]).not.toEqual(backup.result.fingerprint[tier]);
+    expect(await redisKeys(s.namespace)).not.toEqual(keysBefore);
     expect(await memory.targetExists(s.target)).toBe(true);
 
-    await expect(memory.checkCompatibility(backup.result.source, s.target)).resolves.toEqual({ targetVersion: 'nca-memory-export 1' });
+    await expect(memory.checkCompatibility(backup.result.source, s.target)).resolves.toEqual({ targetVersion: 'nca-memory-export 2' });
     const restored = await memory.restore(backup.artifacts.source(), s.target, {}, quiet);
     expect(restored).toMatchObject({
       replacedExisting: true,
       details: {
         tiers: {
-          working: { items: summary.working.length, expiredSkipped: 0 },
-          episodic: { items: summary.episodic.length },
+          working: { items: summary.working.length, expiredSkipped: 0, keysRestored: Object.keys(keysBefore).length, mode: 'native records (RESTORE ... ABSTTL)' },
+          episodic: { items: summary.episodic.length, mode: 'native records (BSON as it was)' },
           semantic: { items: summary.semantic.length },
         },
       },
@@ -217,32 +296,123 @@ describe('memory tiers: export, damage, restore', () => {
     const verification = await memory.verifyRestore!(backup.result.fingerprint, backup.artifacts.source(), s.target, {}, quiet);
     expect(verification).toEqual({ differences: [], objects: 3, details: {} });
 
+    // Every key: type, encoding, value bytes, PEXPIRETIME (and DUMP bytes where the encoding makes them stable).
+    expect(await redisKeys(s.namespace)).toEqual(keysBefore);
+    // Every document: its BSON bytes (int64 stays int64, a double 1.0 stays a double).
+    expect(await mongoDocs(s)).toEqual(docsBefore);
+
     await withRedisClient(async (client) => {
       const prefix = `memory:${s.namespace}:`;
-      const stats = await client.hgetall(`${prefix}stats`);
-      expect(Number(stats.total_memories)).toBe(summary.working.length);
-      const active = await client.smembers(`${prefix}index:status:active`);
-      expect(Number(stats.active_memories)).toBe(active.length);
-      expect(active.length).toBeGreaterThan(0);
-      const metadata = JSON.parse((await client.get(`${prefix}metadata:${active[0]}`))!);
-      expect(metadata.status).toBe('active');
-      for (const tag of metadata.tags) expect(await client.sismember(`${prefix}index:tag:${tag}`, active[0])).toBe(1);
-      const ttlAfter = await client.pttl(`${prefix}${ttlId}`);
-      expect(ttlAfter).toBeGreaterThan(0);
-      expect(ttlAfter).toBeLessThanOrEqual(ttlBefore);
-      expect(await client.pttl(`${prefix}metadata:${ttlId}`)).toBeGreaterThan(0);
+      const withTtl = summary.workingWithTtl[0];
+      expect(Number(await client.call('PEXPIRETIME', `${prefix}${withTtl}`))).toBeGreaterThan(Date.now());
+      // The NCA set no TTL on metadata keys: none was added.
+      expect(await client.pttl(`${prefix}metadata:${withTtl}`)).toBe(-1);
+      // The NCA's tag, status and text search still find the items.
+      for (const id of summary.working.slice(0, 10)) {
+        const text = (await client.get(`${prefix}metadata:${id}`))!;
+        expect(text).toMatch(/^\{"created_at": "/);
+        const metadata = JSON.parse(text);
+        for (const tag of Object.keys(metadata.tags)) expect(await client.smembers(`${prefix}index:tag:${tag}`)).toContain(id);
+        expect(await client.smembers(`${prefix}index:status:${metadata.status}`)).toContain(id);
+        const content = (await client.hget(`${prefix}${id}`, 'content'))!;
+        for (const word of ncaWords(content)) expect(await client.sismember(`${prefix}index:content:${word}`, id)).toBe(1);
+      }
+      const big = summary.working.find((_, k) => k % 5 === 0)!;
+      expect(await client.get(`${prefix}metadata:${big}`)).toMatch(/"sequence": 9007199254740993[, }]/);
     });
     await withMongoClient(s, async (client) => {
       const coll = client.db(s.mongoDatabase).collection('memories');
       const names = (await coll.listIndexes().toArray()).map((i) => i.name).sort();
-      expect(names).toEqual(['_id_', 'content_text', 'created_at_1', 'importance_1', 'last_accessed_1', 'memory_id_1', 'tags_1']);
-      const doc = await coll.findOne({ memory_id: summary.episodic[0] });
-      // Dates come back as BSON dates, where the NCA (pymongo) put them.
-      expect(doc!.created_at).toBeInstanceOf(Date);
-      expect(doc!.metadata.created_at).toBeInstanceOf(Date);
+      expect(names).toEqual(['_id_', ...NCA_LTM_INDEXES.map((i) => i.name!)].sort());
+      const raw = (await coll.find({ memory_id: summary.working[0] }, { raw: true }).toArray())[0] as unknown as Buffer;
+      const doc = BSON.deserialize(raw, { promoteValues: false });
+      expect(doc.metadata.sequence).toBeInstanceOf(BSON.Long);
+      expect(doc.metadata.sequence.toString()).toBe('9007199254740993');
+      expect(doc.importance).toBeInstanceOf(BSON.Double);
+      expect(doc.importance.valueOf()).toBe(1);
+      expect(doc.access_count).toBeInstanceOf(BSON.Int32);
+      expect(await coll.countDocuments({ memory_id: { $exists: false } })).toBe(summary.episodicWithoutMemoryId.length);
       const staging = (await client.db(s.mongoDatabase).listCollections().toArray()).filter((c) => c.name.includes('nca-restore'));
       expect(staging).toEqual([]);
     });
+  });
+
+  test('the fingerprint is over what is stored: a reformatted metadata string, a dropped TTL, an int64 become double or a double 1.0 become int32 fail verification', async () => {
+    const prefix = `memory:${s.namespace}:`;
+    const id = summary.working[1];
+    const cases: [string, () => Promise<unknown>, 'working' | 'episodic'][] = [
+      // The same JSON value, printed the JavaScript way.
+      ['metadata rewritten compactly', () => withRedisClient(async (c) => c.set(`${prefix}metadata:${id}`, JSON.stringify(JSON.parse((await c.get(`${prefix}metadata:${id}`))!)))), 'working'],
+      ['TTL removed', () => withRedisClient((c) => c.persist(`${prefix}${summary.workingWithTtl[0]}`)), 'working'],
+      ['TTL moved by 1 ms', () => withRedisClient(async (c) => c.pexpireat(`${prefix}${summary.workingWithTtl[0]}`, Number(await c.call('PEXPIRETIME', `${prefix}${summary.workingWithTtl[0]}`)) + 1)), 'working'],
+      ['int64 stored as a double of the same value', () => retype(s, summary.working[0], (doc) => (doc.metadata.sequence = new BSON.Double(Number(doc.metadata.sequence.toString())))), 'episodic'],
+      ['double 1.0 stored as int32 1', () => retype(s, summary.working[0], (doc) => (doc.importance = new BSON.Int32(1))), 'episodic'],
+    ];
+    for (const [what, change, tier] of cases) {
+      await memory.restore(backup.artifacts.source(), s.target, { tiers: [tier] }, quiet);
+      expect((await memory.fingerprint(s.target))[tier]).toEqual(backup.result.fingerprint[tier]);
+      await change();
+      const after = await memory.fingerprint(s.target);
+      expect({ what, changed: after[tier].digest !== backup.result.fingerprint[tier].digest, count: after[tier].count }).toEqual({ what, changed: true, count: backup.result.fingerprint[tier].count });
+      const verification = await memory.verifyRestore!(backup.result.fingerprint, backup.artifacts.source(), s.target, { tiers: [tier] }, quiet);
+      expect(verification.differences.map((d) => d.object)).toEqual([tier]);
+    }
+    await memory.restore(backup.artifacts.source(), s.target, {}, quiet);
+    expect(await memory.fingerprint(s.target)).toEqual(backup.result.fingerprint);
+  });
+
+  test('into a Redis that cannot read the payloads, the portable items are written and the NCA\'s index sets and stats rebuilt as it builds them', async () => {
+    const keysBefore = await redisKeys(s.namespace);
+    // The same export, claiming payloads of an RDB version no Redis reads yet.
+    const lines = gunzipSync(readArtifact(backup.artifacts, 'working.jsonl.gz')).toString('utf8').split('\n');
+    const header = JSON.parse(lines[0]);
+    lines[0] = JSON.stringify({ ...header, source: { ...header.source, rdbVersion: 999 } });
+    const future = fsArtifacts();
+    cleanups.push(future);
+    await future.sink.write('working.jsonl.gz', Readable.from([gzipSync(lines.join('\n'))]), { contentType: 'application/gzip' });
+    await damage(s);
+    const restored = await memory.restore(future.source(), s.target, {}, quiet);
+    expect((restored.details as any).tiers.working).toMatchObject({ items: summary.working.length, mode: expect.stringMatching(/^portable items \(the target redis 7\S+ reads up to RDB version \d+; the backup's payloads are RDB version 999\)$/) });
+
+    const after = await redisKeys(s.namespace);
+    expect(Object.keys(after).sort()).toEqual(Object.keys(keysBefore).sort());
+    for (const [key, state] of Object.entries(keysBefore)) {
+      const rest = key.slice(`memory:${s.namespace}:`.length);
+      // Index sets and stats as the NCA builds them; item hashes as they were; TTLs on the same keys.
+      if (rest.startsWith('index:') || rest === 'stats' || !rest.includes(':')) expect({ key, ...valueOf(after[key]) }).toEqual({ key, ...valueOf(state) });
+    }
+    // Metadata is the same JSON value printed compactly (the header's `normalises` says so), big integers exact.
+    await withRedisClient(async (c) => {
+      const big = summary.working[0];
+      const text = (await c.get(`memory:${s.namespace}:metadata:${big}`))!;
+      expect(text).toMatch(/"sequence":9007199254740993[,}]/);
+      expect(text).not.toMatch(/", "/);
+    });
+    expect(header.normalises.join(' ')).toMatch(/Python json\.dumps spacing/);
+    await memory.restore(backup.artifacts.source(), s.target, {}, quiet);
+    expect(await redisKeys(s.namespace)).toEqual(keysBefore);
+  });
+});
+
+describe('memory tiers: the semantic table row by row', () => {
+  test('a restore writes back each row\'s id, embedding and metadata text as PostgreSQL printed them (jsonb 1.0 stays 1.0, big integers exact)', async () => {
+    const s = await stores('rows', { tiers: ['semantic'] });
+    const summary = await loadSampleMemory({ postgresUrl: urlFor(s.pgDatabase) }, { items: 60, dimension: DIMENSION, seed: 60 });
+    await sql(s.pgDatabase, `UPDATE semantic_memory SET metadata = jsonb_set(metadata, '{metadata,extra}', '{"importance": 1.0, "sequence": 9007199254740993, "ratio": 2.50}') WHERE id = $1`, [summary.semantic[0]]);
+    const rows = () => sql(s.pgDatabase, 'SELECT id, embedding::text AS embedding, metadata::text AS metadata FROM semantic_memory ORDER BY id');
+    const before = await rows();
+    const changed = (before as { id: string; metadata: string }[]).find((r) => r.id === summary.semantic[0])!.metadata;
+    expect(changed).toMatch(/"extra": \{"ratio": 2\.50, "sequence": 9007199254740993, "importance": 1\.0\}/);
+    const { artifacts, result } = await backupOf(s.target);
+    await sql(s.pgDatabase, 'DELETE FROM semantic_memory WHERE id = $1', [summary.semantic[0]]);
+    await sql(s.pgDatabase, `UPDATE semantic_memory SET metadata = jsonb_set(metadata, '{metadata,importance}', '1.0') WHERE id = $1`, [summary.semantic[1]]);
+    expect((await memory.fingerprint(s.target)).semantic).not.toEqual(result.fingerprint.semantic);
+    await memory.restore(artifacts.source(), s.target, {}, quiet);
+    const after = await rows();
+    // Compared as one text, so a failure shows the first difference instead of every row.
+    expect(after.length).toBe(before.length);
+    expect(JSON.stringify(after) === JSON.stringify(before)).toBe(true);
+    expect(await memory.fingerprint(s.target)).toEqual(result.fingerprint);
   });
 });
 
@@ -364,31 +534,36 @@ describe('memory tiers: consistency, snapshots and source data problems', () => 
       examples: [{ id: summary.semantic[0], problems: ['metadata.status "pondering" is not one of active|archived|consolidated|forgotten|decaying'] }],
     });
 
+    // Content that is not JSON is the NCA's normal case (plain text); metadata that is not JSON has no portable form.
     const broken = summary.working[1];
     await withRedisClient((c) => c.hset(`memory:${s.namespace}:${broken}`, 'content', '{not json'));
+    expect((await backupOf(s.target)).result.fingerprint.working.count).toBe(summary.working.length);
+    await withRedisClient((c) => c.set(`memory:${s.namespace}:metadata:${broken}`, '{not json'));
     const artifacts = fsArtifacts();
     cleanups.push(artifacts);
     const failure = memory.backup(s.target, artifacts.sink, quiet);
     await expect(failure).rejects.toThrow(InvalidInputError);
-    await expect(failure).rejects.toThrow(`working item ${broken}: hash field content is not JSON`);
+    await expect(failure).rejects.toThrow(`working item ${broken}: metadata is not a JSON object`);
     expect(artifacts.records.map((r) => r.name)).not.toContain('working.jsonl.gz');
 
-    // A collection without the NCA's unique index can hold one memory_id twice: such a tier cannot be restored.
+    // The LTM repository's memory_id index is not unique: one memory_id twice is reported, exported and restored.
     const dup = await stores('dup', { tiers: ['episodic'] });
     const id = summary.episodic[3];
-    await withMongoClient(dup, (client) => client.db(dup.mongoDatabase).collection('memories').insertMany([{ memory_id: id, content: { text: 'a' } }, { memory_id: id, content: { text: 'b' } }]));
-    const duplicate = fsArtifacts();
-    cleanups.push(duplicate);
-    await expect(memory.backup(dup.target, duplicate.sink, quiet)).rejects.toThrow(`the episodic tier holds two items with id ${id}`);
-    expect(duplicate.records).toEqual([]);
+    await withMongoClient(dup, (client) => client.db(dup.mongoDatabase).collection('memories').insertMany([{ memory_id: id, content: 'a' }, { memory_id: id, content: 'b' }]));
+    const duplicate = await backupOf(dup.target);
+    expect((duplicate.result.report as any).tiers.episodic.duplicateIds).toEqual({ count: 1, examples: [id] });
+    const docs = await mongoDocs(dup);
+    await withMongoClient(dup, (client) => client.db(dup.mongoDatabase).collection('memories').deleteMany({}));
+    await memory.restore(duplicate.artifacts.source(), dup.target, {}, quiet);
+    expect(await mongoDocs(dup)).toEqual(docs);
   });
 
   test('compatibility: a newer format and a semantic table of another dimension are refused, naming both', async () => {
     const s = await stores('dims');
     await sample(s, 30);
     const { result } = await backupOf(s.target);
-    await expect(memory.checkCompatibility({ ...result.source, formatVersion: 2, serverMajor: 2 }, s.target)).rejects.toThrow(
-      new VersionMismatchError('the backup is nca-memory-export version 2; this nca-backup reads version 1 and older.', {
+    await expect(memory.checkCompatibility({ ...result.source, formatVersion: 3, serverMajor: 3 }, s.target)).rejects.toThrow(
+      new VersionMismatchError('the backup is nca-memory-export version 3; this nca-backup reads version 2 and older.', {
         component: 'memory',
         hint: 'Restore with the nca-backup release that wrote the backup, or a newer one.',
       }).message,
@@ -429,12 +604,29 @@ describe('memory tiers: consistency, snapshots and source data problems', () => 
 });
 
 describe('memory tiers: empty stores and connections', () => {
-  test('empty stores export zero items per tier; restoring that backup empties populated tiers', async () => {
+  test('empty tiers export zero items with a warning in the report and the log; restoring that backup empties populated tiers', async () => {
     const empty = await stores('empty');
-    const { artifacts, result } = await backupOf(empty.target);
+    // The collection and the table exist, empty; the namespace has no key.
+    await withMongoClient(empty, (client) => client.db(empty.mongoDatabase).createCollection('memories'));
+    await sql(empty.pgDatabase, 'CREATE TABLE semantic_memory (id text PRIMARY KEY, embedding real[], metadata jsonb)');
+    const warned: { message: string; fields?: Record<string, unknown> }[] = [];
+    const artifacts = fsArtifacts();
+    cleanups.push(artifacts);
+    const result = await memory.backup(empty.target, artifacts.sink, { info: () => undefined, warn: (message, fields) => warned.push({ message, fields }) });
     expect(Object.fromEntries(Object.entries(result.fingerprint).map(([tier, e]) => [tier, e.count]))).toEqual({ working: 0, episodic: 0, semantic: 0 });
-    expect((result.report as any).tiers.semantic.tableExists).toBe(false);
-    expect((result.report as any).crossTier).toEqual({ semanticWithoutEpisodic: { count: 0, examples: [] }, episodicWithoutSemantic: { count: 0, examples: [] } });
+    const report = result.report as any;
+    expect(report.warnings).toEqual([
+      `the working tier is empty: no memory was found in Redis keys memory:${empty.namespace}:* in database 0. Check the configuration if memories were expected there.`,
+      `the episodic tier is empty: no memory was found in MongoDB collection ${empty.mongoDatabase}.memories. Check the configuration if memories were expected there.`,
+      `the semantic tier is empty: no memory was found in table ${empty.pgDatabase}.public.semantic_memory. Check the configuration if memories were expected there.`,
+    ]);
+    expect(report.tiers.episodic.warning).toBe(report.warnings[1]);
+    expect(warned.map((w) => [w.message, w.fields?.tier])).toEqual([
+      ['memory tier is empty', 'working'],
+      ['memory tier is empty', 'episodic'],
+      ['memory tier is empty', 'semantic'],
+    ]);
+    expect(report.crossTier).toEqual({ semanticWithoutEpisodic: { count: 0, examples: [] }, episodicWithoutSemantic: { count: 0, examples: [] } });
     expect(gunzipSync(readArtifact(artifacts, 'working.jsonl.gz')).toString().trim().split('\n')).toHaveLength(2);
     expect(await memory.targetExists(empty.target)).toBe(false);
 
@@ -445,6 +637,22 @@ describe('memory tiers: empty stores and connections', () => {
     expect(restored.replacedExisting).toBe(true);
     expect(await memory.targetExists(full.target)).toBe(false);
     expect(await memory.fingerprint(full.target)).toEqual(result.fingerprint);
+  });
+
+  test('a configured collection or table that does not exist fails the backup naming it, and nothing is stored', async () => {
+    const s = await stores('missing');
+    await sample(s, 20);
+    const wrongCollection = await connectMemory({ ...s.source, episodicCollection: 'ltm_memories' }, s.env);
+    const artifacts = fsArtifacts();
+    cleanups.push(artifacts);
+    const failure = memory.backup(wrongCollection, artifacts.sink, quiet);
+    await expect(failure).rejects.toThrow(InvalidInputError);
+    await expect(failure).rejects.toThrow(`memory: the episodic collection ${s.mongoDatabase}.ltm_memories does not exist.`);
+    const wrongTable = await connectMemory({ ...s.source, vector: { database: s.pgDatabase, table: 'memory.semantic' } }, s.env);
+    const table = memory.backup(wrongTable, artifacts.sink, quiet);
+    await expect(table).rejects.toThrow(InvalidInputError);
+    await expect(table).rejects.toThrow(`memory: the semantic table ${s.pgDatabase}.memory.semantic does not exist.`);
+    expect(artifacts.records).toEqual([]);
   });
 
   test('a tier without its store, an unreachable store, or another targetDatabase is a clear error without secrets', async () => {
@@ -482,7 +690,7 @@ describe('memory tiers: empty stores and connections', () => {
     const s = await stores('describe');
     await sample(s, 30);
     const described = await memory.describe(s.target);
-    expect(described).toMatchObject({ database: 'memory-tiers', serverMajor: 1, embeddingDimension: DIMENSION, tiers: ['working', 'episodic', 'semantic'] });
+    expect(described).toMatchObject({ database: 'memory-tiers', serverMajor: 2, embeddingDimension: DIMENSION, tiers: ['working', 'episodic', 'semantic'] });
     expect(await memory.estimate(s.target)).toBeGreaterThan(0);
   });
 });

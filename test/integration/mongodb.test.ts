@@ -157,6 +157,31 @@ describe('mongodb backup and restore', () => {
     expect(options).toEqual({ validator: { importance: { $gte: 0 } }, validationLevel: 'moderate' });
   });
 
+  test('numbers keep their BSON types and values: an int64 beyond 2^53 or small enough for int32, a double 1.0 or -0.0, an int32', async () => {
+    const name = dbName('numbers');
+    const docs: Document[] = [
+      { _id: 1, memory_id: 'a', sequence: Long.fromString('9007199254740993'), importance: new Double(1), count: new Int32(1) },
+      { _id: 2, memory_id: 'b', sequence: Long.fromNumber(7), importance: new Double(-0), count: new Int32(-2147483648) },
+      { _id: 3, memory_id: 'c', nested: { values: [Long.fromString('-9223372036854775808'), new Double(2), new Int32(2)] } },
+    ];
+    await client.db(name).collection<Document>('ltm_memories').insertMany(docs);
+    const rawDocs = async (db: string) =>
+      (await client.db(db).collection('ltm_memories').find({}, { raw: true, sort: { _id: 1 } }).toArray()).map((d) => Buffer.from(d as unknown as Buffer).toString('hex'));
+    // Independent of the component: the bytes the driver itself encodes for these documents.
+    const expected = docs.map((d) => Buffer.from(BSON.serialize(d)).toString('hex'));
+    expect(await rawDocs(name)).toEqual(expected);
+
+    const target = await targetOn(standalone, name);
+    const { artifacts, result } = await backupOf(target);
+    const copy = withDatabase(target, `${name}_copy`);
+    await mongodb.restore(artifacts.source(), copy, {}, quiet);
+    expect(await rawDocs(`${name}_copy`)).toEqual(expected);
+    expect(await mongodb.fingerprint(copy)).toEqual(result.fingerprint);
+    const back = await client.db(`${name}_copy`).collection('ltm_memories').findOne({ _id: 1 as never }, { promoteValues: false });
+    expect(back!.sequence).toEqual(Long.fromString('9007199254740993'));
+    expect(back!.importance).toBeInstanceOf(Double);
+  });
+
   test('the archive is mongodump\'s directory layout: metadata first, .bson files of raw documents in _id order', async () => {
     const { name, target } = await episodicTarget(standalone, client, 'layout', 50);
     const { artifacts, result } = await backupOf(target);

@@ -5,6 +5,12 @@ import { drain } from '../../functions/core/storage';
 import { listBackupIds, newBackupId, resolveBackupId } from '../../functions/core/catalog';
 import { BackupNotFoundError, IntegrityError, InvalidInputError } from '../../functions/core/errors';
 import { TEST_KMS_KEY, testVault } from '../support/s3';
+import { BackupVault, createS3Client } from '../../functions/core/storage';
+import { AccessDeniedError, OperationInProgressError, StorageError, TransientError } from '../../functions/core/errors';
+import { acquireLock, lockKey, releaseLock, withOperationLock, type LockRecord } from '../../functions/core/operation-lock';
+import { freePort } from '../../scripts/local-servers';
+import { startS3Proxy } from '../support/s3-proxy';
+import { silentLogger } from '../../functions/core/logger';
 
 /** A stream of `total` pseudo-random bytes produced in 1 MiB chunks, never held whole. */
 function generated(total: number, seed = 1): { stream: Readable; sha256: string } {
@@ -88,8 +94,10 @@ describe('catalog', () => {
       await vault.putJson(`database/postgres/${id}/neuroca_db.dump`, {});
       await vault.putJson(`database/postgres/${id}/manifest.json`, { backupId: id });
     }
-    // An attempt without a manifest: artifacts only.
+    // An attempt without a manifest: artifacts only. The operation lock and step results sit beside the backups.
     await vault.putJson('database/postgres/20261124T020000Z-eeee/neuroca_db.dump', {});
+    await acquireLock(vault, { group: 'database', component: 'postgres', owner: 'exec-1', operation: 'restore' });
+    await vault.putJson('database/postgres/_steps/exec-1-restore.json', { outcome: 'succeeded', result: {} });
     expect(await listBackupIds(vault, 'database', 'postgres')).toEqual([...ids].reverse());
     expect(await resolveBackupId(vault, 'database', 'postgres', 'latest')).toBe('20261122T020000Z-cccc');
     expect(await resolveBackupId(vault, 'database', 'postgres', '20261123T020000Z-dddd-safety')).toBe('20261123T020000Z-dddd-safety');
@@ -103,5 +111,114 @@ describe('catalog', () => {
   test('latest with no backups says to run one', async () => {
     const { vault } = await testVault();
     await expect(resolveBackupId(vault, 'database', 'postgres', 'latest')).rejects.toThrow(/no completed backup yet under backups\/database\/postgres\/.*Run a backup first/);
+  });
+});
+
+describe('S3 failures are classified once, for every vault operation, and name the component', () => {
+  /** A vault whose requests go through a proxy that answers the next requests with an S3 error. */
+  async function faultyVault(status: number, code: string) {
+    const { bucket } = await testVault();
+    const proxy = await startS3Proxy(process.env.NCA_TEST_S3_ENDPOINT!);
+    const vault = new BackupVault(createS3Client({ endpoint: proxy.endpoint }), { bucket, prefix: 'backups/', kmsKeyId: TEST_KMS_KEY });
+    proxy.failNext(1000, status, code);
+    return { vault, proxy };
+  }
+
+  const operations = (vault: BackupVault) => ({
+    writeStream: () => vault.writeStream('database/postgres/x/a.dump', Readable.from([Buffer.from('bytes')])),
+    putJson: () => vault.putJson('database/postgres/x/manifest.json', {}),
+    getJson: () => vault.getJson('database/postgres/x/manifest.json'),
+    openStream: () => drain(vault.openStream('database/postgres/x/a.dump')),
+    list: () => vault.listKeys('database/postgres/'),
+    delete: () => vault.deleteKeys(['database/postgres/x/a.dump']),
+  });
+
+  test.each([
+    [503, 'SlowDown', TransientError],
+    [500, 'InternalError', TransientError],
+    [403, 'AccessDenied', AccessDeniedError],
+    [400, 'InvalidRequest', StorageError],
+  ])('HTTP %i %s', async (status, code, type) => {
+    const { vault, proxy } = await faultyVault(status, code);
+    try {
+      for (const [name, run] of Object.entries(operations(vault))) {
+        const error = await run().then(() => undefined, (e: unknown) => e as Error & { component?: string });
+        expect({ name, type: error?.name, component: error?.component }).toEqual({ name, type: type.name, component: 'postgres' });
+        expect(error!.message).toContain(code);
+      }
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  test('connection refused is a TransientError for every operation', async () => {
+    const port = await freePort();
+    const vault = new BackupVault(createS3Client({ endpoint: `http://127.0.0.1:${port}` }), { bucket: 'nowhere', prefix: 'backups/', kmsKeyId: TEST_KMS_KEY });
+    for (const [name, run] of Object.entries(operations(vault))) {
+      const error = await run().then(() => undefined, (e: unknown) => e as Error & { component?: string });
+      expect({ name, type: error?.name, component: error?.component, message: error?.message }).toEqual({ name, type: 'TransientError', component: 'postgres', message: expect.stringContaining('ECONNREFUSED') });
+    }
+  });
+
+  test('a source failure keeps its own error; the upload is aborted', async () => {
+    const { vault } = await testVault();
+    const failing = new Readable({
+      read() {
+        this.destroy(Object.assign(new Error('pg_dump: connection lost'), { name: 'ToolError' }));
+      },
+    });
+    await expect(vault.writeStream('database/postgres/z/a.dump', failing)).rejects.toMatchObject({ name: 'ToolError' });
+  });
+});
+
+describe('operation lock', () => {
+  const request = (owner: string, operation = 'restore') => ({ group: 'database' as const, component: 'postgres' as const, owner, operation });
+
+  test('the first operation takes it; a second fails at once naming the first; the owner renews and releases it', async () => {
+    const { vault, sent } = await testVault();
+    const first = await acquireLock(vault, request('restore-exec-1'));
+    expect(first.key).toBe('database/postgres/_lock.json');
+    expect(sent.filter((s) => s.key === 'backups/database/postgres/_lock.json')[0]).toMatchObject({ sse: 'aws:kms', kmsKeyId: TEST_KMS_KEY });
+    const second = await acquireLock(vault, request('backup-20261123T020000Z-7f3a', 'backup')).catch((e: unknown) => e as Error);
+    expect(second).toBeInstanceOf(OperationInProgressError);
+    expect((second as Error).message).toMatch(new RegExp(`^postgres: another operation holds this component's lock: restore restore-exec-1 \\(since ${first.record.startedAt}, expires`));
+    const renewed = await acquireLock(vault, request('restore-exec-1'));
+    expect(renewed.record.startedAt).toBe(first.record.startedAt);
+    expect(await releaseLock(vault, 'database', 'postgres', 'someone-else')).toMatchObject({ released: false, reason: expect.stringContaining('restore-exec-1') });
+    expect(await releaseLock(vault, 'database', 'postgres', 'restore-exec-1')).toEqual({ released: true });
+    expect(await vault.getJson(lockKey('database', 'postgres'))).toBeUndefined();
+    expect(await releaseLock(vault, 'database', 'postgres', 'restore-exec-1')).toEqual({ released: false, reason: 'no lock was held' });
+  });
+
+  test('an expired lock is taken over; a live one of another component does not matter', async () => {
+    const { vault } = await testVault();
+    const past = () => new Date(Date.now() - 2 * 60 * 60 * 1000);
+    await acquireLock(vault, { ...request('dead-exec'), now: past });
+    await acquireLock(vault, { group: 'database', component: 'redis', owner: 'redis-exec', operation: 'backup' });
+    const taken = await acquireLock(vault, request('new-exec'));
+    expect(taken.record.owner).toBe('new-exec');
+    expect((await vault.getJson<LockRecord>(lockKey('database', 'postgres')))!.owner).toBe('new-exec');
+  });
+
+  test('of many operations starting at once, exactly one gets the lock', async () => {
+    const { vault } = await testVault();
+    const results = await Promise.allSettled(Array.from({ length: 8 }, (_, i) => acquireLock(vault, request(`exec-${i}`))));
+    const won = results.filter((r) => r.status === 'fulfilled');
+    expect(won).toHaveLength(1);
+    for (const r of results) if (r.status === 'rejected') expect(r.reason).toBeInstanceOf(OperationInProgressError);
+    // The same race for an expired lock: one takeover wins.
+    await vault.putJson(lockKey('database', 'postgres'), { component: 'postgres', owner: 'dead', operation: 'backup', startedAt: '2020-01-01T00:00:00Z', renewedAt: '2020-01-01T00:00:00Z', expiresAt: '2020-01-01T00:30:00Z' });
+    const takeovers = await Promise.allSettled(Array.from({ length: 8 }, (_, i) => acquireLock(vault, request(`next-${i}`))));
+    expect(takeovers.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+  });
+
+  test('withOperationLock releases on success and on failure', async () => {
+    const { vault } = await testVault();
+    await withOperationLock(vault, { ...request('cli-1'), log: silentLogger }, async () => {
+      await expect(acquireLock(vault, request('cli-2'))).rejects.toBeInstanceOf(OperationInProgressError);
+    });
+    expect(await vault.getJson(lockKey('database', 'postgres'))).toBeUndefined();
+    await expect(withOperationLock(vault, { ...request('cli-3'), log: silentLogger }, async () => Promise.reject(new TransientError('boom')))).rejects.toThrow('boom');
+    expect(await vault.getJson(lockKey('database', 'postgres'))).toBeUndefined();
   });
 });

@@ -12,10 +12,10 @@ import { IntegrityError, InvalidInputError } from '../../functions/core/errors';
 import { crossTierReport, TierStats } from '../../functions/components/memory/consistency';
 import { episodicDocument, episodicItem } from '../../functions/components/memory/episodic';
 import { FORMAT, TierReader, TierWriter, type ExportHeader } from '../../functions/components/memory/format';
-import { canonicalJson, ItemDigest, modelProblems, shapeProblem, type MemoryItem } from '../../functions/components/memory/item';
+import { canonicalJson, ItemDigest, jsonText, modelProblems, parseJsonExact, shapeProblem, type MemoryItem } from '../../functions/components/memory/item';
 import { parseMemoryRestoreOptions } from '../../functions/components/memory/options';
 import { semanticItem } from '../../functions/components/memory/semantic';
-import { workingItem, workingKeys } from '../../functions/components/memory/working';
+import { contentWords, nativeRestore, workingItem, workingKeys } from '../../functions/components/memory/working';
 
 const ID = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
 
@@ -96,12 +96,14 @@ describe('tier files', () => {
     const cases: [Buffer, RegExp][] = [
       [file(''), /semantic\.jsonl\.gz is not a valid nca-memory-export: it is empty/],
       [file('{"format":"other"}\n'), /does not start with a nca-memory-export header/],
-      [file(`${JSON.stringify({ ...header(), version: 2 })}\n`), /is nca-memory-export version 2; this nca-backup reads version 1 and older/],
+      [file(`${JSON.stringify({ ...header(), version: 3 })}\n`), /is nca-memory-export version 3; this nca-backup reads version 2 and older/],
       [file(`${JSON.stringify(header('working'))}\n`), /holds tier "working", not semantic/],
       [file(`${h}\n${JSON.stringify(item(1))}\n`), /ends without its trailer line/],
-      [file(`${h}\n${JSON.stringify(item(1))}\n{"format":"nca-memory-export","end":true,"tier":"semantic","items":2}\n`), /has a trailer for 2 items after 1 items/],
+      [file(`${h}\n${JSON.stringify(item(1))}\n{"format":"nca-memory-export","end":true,"tier":"semantic","items":2}\n`), /has a trailer for 2 items and 0 records after 1 items and 0 records/],
       [file(`${h}\nnot json\n`), /line 2 is not JSON/],
-      [file(`${h}\n{"id":"x","content":"text"}\n`), /line 2: semantic item x has a content that is not an object/],
+      [file(`${h}\n{"id":"x","content":3}\n`), /line 2: semantic item x has a content that is neither an object nor text/],
+      [file(`${h}\n{"record":{"key":"k"},"id":"x"}\n`), /line 2: a record line holds something else than one record object/],
+      [file(`${h}\n{"record":{"bson":""}}\n{"format":"nca-memory-export","end":true,"tier":"semantic","items":0}\n`), /has a trailer for 0 items and 0 records after 0 items and 1 records/],
       [file(`${h}\n{"format":"nca-memory-export","end":true,"tier":"semantic","items":0}\n{}\n`), /has lines after its trailer/],
       [Buffer.from('plain text, not gzip'), /incorrect header check/],
     ];
@@ -144,7 +146,7 @@ describe('memory items', () => {
       'metadata.status "pondering" is not one of active|archived|consolidated|forgotten|decaying',
       'metadata.importance 1.5 is not within 0..1',
       'metadata.access_count is not a non-negative integer',
-      'metadata.tags is not a list of strings',
+      'metadata.tags is neither a dict nor a list of strings',
       "metadata.embedding_dimensions 4 differs from the embedding's 3",
     ]);
     expect(modelProblems({ id: ID(1) })).toEqual(['content is missing', 'metadata is missing']);
@@ -186,10 +188,12 @@ describe('consistency report', () => {
     expect(new TierStats('working').report({ snapshot: false, method: '' })).toMatchObject({ dimension: null, dimensionSource: 'none' });
   });
 
-  test('duplicate ids fail; model violations are counted with examples', () => {
+  test('duplicate ids and model violations are counted with examples', () => {
     const stats = new TierStats('episodic');
     stats.add(item(1));
-    expect(() => stats.add(item(1))).toThrow(`the episodic tier holds two items with id ${ID(1)}.`);
+    stats.add(item(1));
+    expect(stats.items).toBe(2);
+    expect(stats.report({ snapshot: false, method: '' }).duplicateIds).toEqual({ count: 1, examples: [ID(1)] });
     stats.add(item(2, { metadata: { status: 'lost' } }));
     expect(stats.report({ snapshot: false, method: '' }).modelViolations).toEqual({
       count: 1,
@@ -220,21 +224,52 @@ describe('restore options', () => {
 });
 
 describe('store layouts', () => {
-  test('working: hash fields, metadata JSON, embedding field and TTL become an item; a vanished hash is no item', () => {
-    const hash = { id: 'w1', created_at: '2026-01-01T00:00:00', content: '{"text": "hi", "summary": "s"}', summary: 's', embedding: '[0.5, 1]', last_modified: 'x' };
-    const buffers = Object.fromEntries(Object.entries(hash).map(([k, v]) => [k, Buffer.from(v)]));
-    expect(workingItem('w1', buffers, Buffer.from('{"status":"active"}'), 5000, 1000)).toEqual({
-      id: 'w1',
-      content: { text: 'hi', summary: 's' },
-      metadata: { status: 'active' },
+  test('working: the NCA\'s plain-text content, Python-style metadata with a tags dict and big integers, embedding and TTLs become an item', () => {
+    const hash = { id: 'w1', created_at: '2026-01-01T00:00:00.123456', content: 'Plain text, as the NCA writes it.', summary: 's', embedding: '[0.5, 1]', last_modified: 'x' };
+    const fields = new Map(Object.entries(hash).map(([k, v]) => [k, Buffer.from(v)]));
+    const metadata = Buffer.from('{"status": "active", "importance": 1.0, "tags": {"fact": true, "person": "v1"}, "additional_metadata": {"sequence": 9007199254740993}}');
+    const item = workingItem(ID(1), fields, metadata, 6000, 0);
+    expect(item).toEqual({
+      id: ID(1),
+      content: 'Plain text, as the NCA writes it.',
+      metadata: { status: 'active', importance: 1, tags: { fact: true, person: 'v1' }, additional_metadata: { sequence: 9007199254740993n } },
       embedding: [0.5, 1],
-      native: { fields: { id: 'w1', created_at: '2026-01-01T00:00:00', summary: 's', last_modified: 'x' }, expireAt: 6000 },
+      native: { fields: { id: 'w1', created_at: '2026-01-01T00:00:00.123456', summary: 's', last_modified: 'x' }, expireAt: 6000 },
     });
-    expect(workingItem('w2', { id: Buffer.from('w2') }, null, -1, 0)).toEqual({ id: 'w2', native: { fields: { id: 'w2' } } });
-    expect(workingItem('w3', {}, null, -2, 0)).toBeUndefined();
-    expect(() => workingItem('w4', { content: Buffer.from('"just text"') }, null, -1, 0)).toThrow('working item w4: hash field content is JSON but not an object.');
-    expect(() => workingItem('w5', {}, null, -1, 0)).not.toThrow();
-    expect(() => workingItem('w6', { content: Buffer.from([0xff, 0xfe]) }, null, -1, 0)).toThrow(/working item w6: hash field content is not UTF-8 text/);
+    // The big integer keeps its digits in the portable line (JSON.parse would print 9007199254740992).
+    expect(canonicalJson(item)).toContain('"sequence":9007199254740993');
+    expect(modelProblems(item)).toEqual([]);
+    expect(shapeProblem(JSON.parse(canonicalJson(item)))).toBeUndefined();
+    // JSON object content is read as an object; an embedding field that is not a number list stays a field.
+    expect(workingItem('w2', new Map([['content', Buffer.from('{"text": "hi"}')], ['embedding', Buffer.from('oops')]]), undefined, 0, 5)).toEqual({
+      id: 'w2',
+      content: { text: 'hi' },
+      native: { fields: { embedding: 'oops' }, metadataExpireAt: 5 },
+    });
+    expect(() => workingItem('w6', new Map([['content', Buffer.from([0xff, 0xfe])]]), undefined)).toThrow(/working item w6: hash field content is not UTF-8 text/);
+    expect(() => workingItem('w7', new Map(), Buffer.from('[1]'))).toThrow(/working item w7: metadata is not a JSON object/);
+  });
+
+  test('exact JSON: integers beyond 2^53 keep their digits through parse, canonical and compact printing', () => {
+    const text = '{"b": 9007199254740993, "a": [1.5, -12345678901234567890], "c": 0.1234567890123456}';
+    const value = parseJsonExact(text) as Record<string, unknown>;
+    expect(value).toEqual({ b: 9007199254740993n, a: [1.5, -12345678901234567890n], c: 0.1234567890123456 });
+    expect(canonicalJson(value)).toBe('{"a":[1.5,-12345678901234567890],"b":9007199254740993,"c":0.1234567890123456}');
+    expect(jsonText(value)).toBe('{"b":9007199254740993,"a":[1.5,-12345678901234567890],"c":0.1234567890123456}');
+    expect(parseJsonExact('{"n": 12}')).toEqual({ n: 12 });
+  });
+
+  test('working: records are restored natively only into a Redis that reads their RDB version, and never from a version 1 export', () => {
+    const facts = { serverName: 'redis', serverVersion: '7.0.15', serverMajor: 7, rdbVersion: 10, rdbVersionFrom: 'dump', exactExpiry: true } as const;
+    const header = (version: number, source: Record<string, unknown>, records?: string): ExportHeader => ({ format: FORMAT, version, tier: 'working', exportedAt: 'x', source, ...(records ? { records } : {}) });
+    expect(nativeRestore(header(2, { rdbVersion: 10 }, 'keys'), facts)).toEqual({ native: true });
+    expect(nativeRestore(header(2, { rdbVersion: 9 }, 'keys'), facts)).toEqual({ native: true });
+    expect(nativeRestore(header(2, { rdbVersion: 11 }, 'keys'), facts)).toEqual({ native: false, reason: "the target redis 7.0.15 reads up to RDB version 10; the backup's payloads are RDB version 11" });
+    expect(nativeRestore(header(1, { rdbVersion: 10 }), facts)).toEqual({ native: false, reason: 'the export (version 1) holds no native records' });
+  });
+
+  test('working: the NCA\'s word index tokenizer', () => {
+    expect([...contentWords('The user asked: "deploy, (now)!" The end.')].sort()).toEqual(['asked', 'deploy', 'end', 'now', 'the', 'user']);
   });
 
   test('working: only item hashes are items; glob characters in the namespace are escaped', () => {
@@ -268,7 +303,12 @@ describe('store layouts', () => {
     expect(back).toEqual(doc);
     expect(Object.keys(back).slice(0, 2)).toEqual(['_id', 'memory_id']);
     expect(episodicItem(back)).toEqual(portable);
-    expect(() => episodicItem({ _id: 1, content: {} })).toThrow('episodic document 1 has no memory_id string.');
+    // The NCA's LTM repository stores documents without a memory_id too: their _id names them.
+    expect(episodicItem({ _id: 1, content: 'plain text' })).toEqual({ id: '_id:1', content: 'plain text', native: { fields: { _id: 1 }, noMemoryId: true } });
+    expect(episodicDocument({ id: '_id:1', content: 'plain text', native: { fields: { _id: 1 }, noMemoryId: true } })).toEqual({ _id: 1, content: 'plain text' });
+    // An int64 beyond 2^53 keeps its digits in the portable item; smaller ones are plain numbers.
+    const longs = episodicItem(BSON.deserialize(BSON.serialize({ _id: 2, memory_id: 'm', metadata: { big: BSON.Long.fromString('9007199254740993'), small: BSON.Long.fromNumber(5) } }), { promoteLongs: false }));
+    expect(longs.metadata).toEqual({ big: { $numberLong: '9007199254740993' }, small: 5 });
   });
 
   test('episodic: an item without document fields gets the NCA\'s derived ones', () => {

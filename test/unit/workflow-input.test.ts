@@ -53,6 +53,12 @@ describe('parseRestoreInput', () => {
     });
   });
 
+  test('a target database may be any name backup.yaml accepts for sources.postgres.database: quoted identifiers up to 63 bytes', () => {
+    for (const name of ['neuroca db', 'x; drop table', 'Neuroca-"Prod"', 'naïve_base', 'x'.repeat(63), 'é'.repeat(31)]) {
+      expect(parseRestoreInput(config, { component: 'postgres', backupId: 'latest', targetDatabase: name }).targetDatabase).toBe(name);
+    }
+  });
+
   test('a Redis database index is a target database too', () => {
     expect(parseRestoreInput(config, { component: 'postgres', backupId: 'latest', targetDatabase: '3' }).targetDatabase).toBe('3');
   });
@@ -60,7 +66,11 @@ describe('parseRestoreInput', () => {
   test.each([
     [{ component: 'mysql', backupId: 'latest' }, /component 'mysql' is not a configured component; configured: postgres/],
     [{ component: 'postgres' }, /backupId is required/],
-    [{ component: 'postgres', backupId: 'latest', targetDatabase: 'x; drop table' }, /targetDatabase 'x; drop table' is not a database name/],
+    [{ component: 'postgres', backupId: 'latest', targetDatabase: '' }, /targetDatabase '' is not a database name \(1 to 63 bytes, no NUL\)/],
+    [{ component: 'postgres', backupId: 'latest', targetDatabase: 'a\0b' }, /is not a database name/],
+    [{ component: 'postgres', backupId: 'latest', targetDatabase: 'x'.repeat(64) }, /is not a database name/],
+    [{ component: 'postgres', backupId: 'latest', targetDatabase: 'é'.repeat(32) }, /is not a database name/],
+    [{ component: 'postgres', backupId: 'latest', targetDatabase: 3 }, /is not a database name/],
     [{ component: 'postgres', backupId: 'latest', skipSafetyBackup: 'yes' }, /skipSafetyBackup must be true or false/],
     [{ component: 'postgres', backupId: 'latest', target: 'db' }, /unknown input field 'target'/],
     [{ component: 'postgres', backupId: 'latest', options: { mode: 'merge' } }, /postgres: options.mode is not a PostgreSQL restore option/],

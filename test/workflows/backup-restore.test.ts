@@ -8,7 +8,9 @@ import type { RuntimeConfig } from '../../functions/core/runtime-config';
 import { createTestBucket, testS3Client, TEST_KMS_KEY } from '../support/s3';
 import { createDatabase, databaseExists, sql, testPostgresUrl } from '../support/postgres-db';
 import { damageSampleDatabase, loadSampleNcaDatabase } from '../../scripts/sample-nca-db';
-import { localWorker, workflowHarness, type WorkflowResult } from '../../scripts/local-workflows';
+import { localWorker, workflowHarness, type HarnessOptions, type WorkflowResult } from '../../scripts/local-workflows';
+import { BackupVault, createS3Client } from '../../functions/core/storage';
+import { acquireLock, lockKey, type LockRecord } from '../../functions/core/operation-lock';
 import { urlFor } from '../support/postgres-db';
 
 /** On failure, the assertion shows the execution's error and cause. */
@@ -16,7 +18,7 @@ function expectSucceeded(result: WorkflowResult): void {
   expect({ status: result.status, error: result.error, cause: result.cause }).toEqual({ status: 'SUCCEEDED' });
 }
 
-async function setup(options: { force?: 'lambda' | 'fargate'; rows?: number } = {}) {
+async function setup(options: { force?: 'lambda' | 'fargate'; rows?: number; intercept?: HarnessOptions['intercept'] } = {}) {
   const database = await createDatabase('nca');
   await loadSampleNcaDatabase(urlFor(database), { rows: options.rows ?? 2000 });
   const client = testS3Client();
@@ -36,20 +38,23 @@ async function setup(options: { force?: 'lambda' | 'fargate'; rows?: number } = 
     },
   };
   const env = { NCA_S3_ENDPOINT: process.env.NCA_TEST_S3_ENDPOINT!, NCA_POSTGRES_URL: testPostgresUrl() };
-  const harness = workflowHarness(config, env);
+  const harness = workflowHarness(config, env, { intercept: options.intercept });
+  const vault = new BackupVault(createS3Client({ endpoint: env.NCA_S3_ENDPOINT }), { bucket, prefix: 'backups/', kmsKeyId: TEST_KMS_KEY });
+  const lock = () => vault.getJson<LockRecord>(lockKey('database', 'postgres'));
   const fingerprint = async (db = database) => {
     const target = await connectPostgres({ database: db }, { ...process.env, ...env });
     return postgres.fingerprint(target);
   };
-  return { database, bucket, client, config, harness, fingerprint };
+  return { database, bucket, client, config, harness, fingerprint, vault, lock };
 }
 
 describe('backup then restore through the state machines', () => {
   test('a damaged database comes back with the identical fingerprint, with a safety backup and events', async () => {
-    const { database, harness, fingerprint } = await setup();
+    const { database, harness, fingerprint, lock } = await setup();
     const original = await fingerprint();
 
     const backup = await harness.run('backup', { group: 'database', trigger: 'scheduled' });
+    expect(await lock()).toBeUndefined();
     expectSucceeded(backup);
     expect(backup.output.components).toEqual([expect.objectContaining({ component: 'postgres', runner: 'lambda' })]);
     expect(backup.output.components[0].bytes).toBeGreaterThan(10_000);
@@ -67,6 +72,7 @@ describe('backup then restore through the state machines', () => {
     expect(restore.output.restoreDurationMs).toBeGreaterThan(0);
     expect(restore.output.safetyBackup).toMatchObject({ skipped: false, trigger: 'safety', backupId: expect.stringMatching(/-safety$/) });
     expect(await fingerprint()).toEqual(original);
+    expect(await lock()).toBeUndefined();
     const restoredEvent = harness.events.find((e) => e.DetailType === 'Restore Succeeded')!;
     expect(JSON.parse(restoredEvent.Detail)).toMatchObject({ component: 'postgres', backupId, fingerprintMatch: true });
 
@@ -81,7 +87,7 @@ describe('backup then restore through the state machines', () => {
   });
 
   test('a corrupted artifact fails at VerifyArtifacts and leaves the target untouched', async () => {
-    const { database, bucket, client, harness, fingerprint } = await setup();
+    const { database, bucket, client, harness, fingerprint, lock } = await setup();
     const backup = await harness.run('backup', { group: 'database' });
     expectSucceeded(backup);
     const key = `backups/database/postgres/${backup.output.backupId}/${database}.dump`;
@@ -97,6 +103,7 @@ describe('backup then restore through the state machines', () => {
     expect(harness.calls.map((c) => c.payload?.operation)).not.toContain('safety-backup');
     expect(await fingerprint()).toEqual(before);
     expect(harness.events.map((e) => e.DetailType)).toContain('Restore Failed');
+    expect(await lock()).toBeUndefined();
   });
 
   test('an unknown backup id or component fails at Resolve with a clear error, before any worker runs', async () => {
@@ -147,12 +154,57 @@ describe('backup then restore through the state machines', () => {
     const backup = await harness.run('backup', { group: 'database' });
     expectSucceeded(backup);
     expect(backup.output.components[0]).toMatchObject({ runner: 'fargate' });
-    expect(harness.fargateRuns[0]).toMatchObject({ state: 'BackupOnFargate', subnets: ['subnet-0a1b2c3d'], command: ['run-step', expect.stringContaining('"operation":"backup"')] });
+    expect(harness.fargateRuns[0]).toMatchObject({ state: 'RunBackupTask', subnets: ['subnet-0a1b2c3d'], command: ['run-step', expect.stringContaining('"operation":"backup"')] });
 
     await damageSampleDatabase(urlFor(database));
     const restore = await harness.run('restore', { component: 'postgres', backupId: 'latest' });
     expect(restore.output).toMatchObject({ fingerprintMatch: true, runner: 'fargate' });
-    expect(harness.fargateRuns.map((r) => r.state)).toEqual(['BackupOnFargate', 'SafetyBackupOnFargate', 'RestoreOnFargate']);
+    expect(harness.fargateRuns.map((r) => r.state)).toEqual(['RunBackupTask', 'RunSafetyBackupTask', 'RunRestoreTask']);
     expect(await fingerprint()).toEqual(original);
+  });
+
+  test('a restore or backup while another operation holds the component lock fails at once, naming it, and leaves its lock alone', async () => {
+    const { database, harness, vault, lock, fingerprint } = await setup();
+    const backup = await harness.run('backup', { group: 'database' });
+    expectSucceeded(backup);
+    const before = await fingerprint();
+    await acquireLock(vault, { group: 'database', component: 'postgres', owner: 'backup-20261123T020000Z-7f3a', operation: 'backup' });
+
+    const restore = await harness.run('restore', { component: 'postgres', backupId: 'latest' });
+    expect(restore).toMatchObject({ status: 'FAILED', error: 'OperationInProgressError' });
+    expect(restore.cause).toContain('another operation holds this component\'s lock: backup backup-20261123T020000Z-7f3a (since');
+    expect(harness.calls.filter((c) => c.payload?.operation && c.payload.operation !== 'estimate' && c.payload.operation !== 'backup')).toEqual([]);
+    expect((await lock())!.owner).toBe('backup-20261123T020000Z-7f3a');
+    expect(await fingerprint()).toEqual(before);
+
+    const second = await harness.run('backup', { group: 'database' });
+    expect(second.status).toBe('FAILED');
+    expect(JSON.parse(harness.events.filter((e) => e.DetailType === 'Backup Failed').pop()!.Detail)).toMatchObject({ component: 'postgres', error: 'OperationInProgressError' });
+    expect(database).toBeDefined();
+  });
+
+  test('a restore that fails verification says what happened and what is safe, names the safety backup, and releases the lock', async () => {
+    let target = '';
+    const { database, harness, lock } = await setup({
+      intercept: {
+        // A writer that was not stopped changes the target between the restore and its verification.
+        PostVerify: async (params, real) => {
+          await sql(target, 'CREATE TABLE written_during_restore (id int); INSERT INTO written_during_restore VALUES (1)');
+          return real(params);
+        },
+      },
+    });
+    target = database;
+    expectSucceeded(await harness.run('backup', { group: 'database' }));
+    const restore = await harness.run('restore', { component: 'postgres', backupId: 'latest' });
+    expect(restore).toMatchObject({ status: 'FAILED', error: 'VerificationError' });
+    const message: string = JSON.parse(restore.cause!).errorMessage;
+    const safetyId = /safety backup (\S+-safety)/.exec(message)?.[1];
+    expect(safetyId).toMatch(/^\d{8}T\d{6}Z-[0-9a-f]+-safety$/);
+    expect(message).toContain('The target may now hold a partial or altered restore');
+    expect(message).toContain('not over this target');
+    expect(message).not.toMatch(/restore the safety backup or repeat/);
+    expect(await lock()).toBeUndefined();
+    expect(harness.events.map((e) => e.DetailType)).toContain('Restore Failed');
   });
 });

@@ -2,7 +2,10 @@
  * One backup exports every configured tier at one recovery point: a single exportedAt, every store's
  * snapshot opened together before any item is read (PostgreSQL REPEATABLE READ, a MongoDB snapshot
  * session on a replica set; Redis has none), then the tiers stream concurrently, each into its own
- * artifact. The fingerprint and the consistency report are computed from exactly the items written.
+ * artifact. The fingerprint is computed from exactly the records written (what the stores hold: key
+ * values and deadlines, BSON bytes; semantic rows as items), the consistency report from the items. A
+ * tier with no memory is reported as a warning (report.warnings and the log); a configured collection
+ * or table that does not exist fails the backup, naming it.
  *
  * Consistency, honestly: each snapshot is consistent within its store, but three servers share no
  * snapshot, so `pointInTime` is true only for a backup of a single tier read at a snapshot. With several
@@ -14,32 +17,50 @@ import { InvalidInputError } from '../../core/errors';
 import type { ArtifactRecord, ArtifactSink, ComponentBackupResult, FingerprintEntry, Logger, SourceInfo } from '../types';
 import { crossTierReport, TierStats, type TierReport } from './consistency';
 import { artifactName, COMPONENT, CONTENT_TYPE, FORMAT, FORMAT_VERSION, TierWriter } from './format';
-import { fingerprintText, ItemDigest, shapeProblem } from './item';
+import { canonicalJson, ItemDigest, shapeProblem } from './item';
 import type { MemoryTarget } from './connection';
-import type { TierSource } from './tier';
-import { openWorkingSource } from './working';
-import { openEpisodicSource } from './episodic';
-import { openSemanticSource } from './semantic';
+import type { TierEntry, TierSource } from './tier';
+import { openWorkingSource, WORKING_NORMALISES, WORKING_RECORDS } from './working';
+import { EPISODIC_NORMALISES, EPISODIC_RECORDS, openEpisodicSource } from './episodic';
+import { openSemanticSource, SEMANTIC_NORMALISES } from './semantic';
 
 export const MEMORY_DATABASE = 'memory-tiers';
 
 const STORE_NAME: Record<MemoryTier, string> = { working: 'redis', episodic: 'mongodb', semantic: 'postgresql' };
 
-export function openTierSource(target: MemoryTarget, tier: MemoryTier): Promise<TierSource> {
+/** What each tier's records are and how its items normalise, for the export header (none: items only). */
+const TIER_EXPORT: Record<MemoryTier, { records?: string; normalises: readonly string[] }> = {
+  working: { records: WORKING_RECORDS, normalises: WORKING_NORMALISES },
+  episodic: { records: EPISODIC_RECORDS, normalises: EPISODIC_NORMALISES },
+  semantic: { normalises: SEMANTIC_NORMALISES },
+};
+
+/** A backup (`forBackup`) refuses a collection or table that does not exist; a fingerprint reads it as empty. */
+export function openTierSource(target: MemoryTarget, tier: MemoryTier, forBackup = false): Promise<TierSource> {
   if (tier === 'working') return openWorkingSource(target.working!);
-  if (tier === 'episodic') return openEpisodicSource(target.episodic!);
-  return openSemanticSource(target.semantic!);
+  if (tier === 'episodic') return openEpisodicSource(target.episodic!, forBackup);
+  return openSemanticSource(target.semantic!, forBackup);
 }
 
 /** Opens every tier's source together (their snapshots start side by side); closes the opened ones if one fails. */
-export async function openTierSources(target: MemoryTarget, tiers: readonly MemoryTier[]): Promise<TierSource[]> {
-  const opened = await Promise.allSettled(tiers.map((tier) => openTierSource(target, tier)));
+export async function openTierSources(target: MemoryTarget, tiers: readonly MemoryTier[], forBackup = false): Promise<TierSource[]> {
+  const opened = await Promise.allSettled(tiers.map((tier) => openTierSource(target, tier, forBackup)));
   const failure = opened.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failure) {
     await Promise.all(opened.map((r) => (r.status === 'fulfilled' ? r.value.close() : undefined)));
     throw failure.reason;
   }
   return opened.map((r) => (r as PromiseFulfilledResult<TierSource>).value);
+}
+
+/**
+ * Adds a source's entry to a tier digest: records by what is stored, items counted (tiers with records),
+ * or items by their canonical text (tiers without records: the item is the row).
+ */
+export function digestEntry(digest: ItemDigest, tier: MemoryTier, entry: TierEntry, text?: string): void {
+  if (entry.record) digest.addStored(entry.stored!);
+  else if (TIER_EXPORT[tier].records !== undefined) digest.countItem();
+  else digest.addText(text ?? canonicalJson(entry.item));
 }
 
 /** The item the store gave us, checked: a shape error fails the backup naming tier and id. */
@@ -70,13 +91,17 @@ async function exportTier(source: TierSource, sink: ArtifactSink, exportedAt: st
   const stats = new TierStats(tier, source.declaredDimension);
   const digest = new ItemDigest();
   try {
-    await writer.header({ format: FORMAT, version: FORMAT_VERSION, tier, exportedAt, source: source.description });
-    for await (const item of source.items()) {
+    await writer.header({ format: FORMAT, version: FORMAT_VERSION, tier, exportedAt, source: source.description, ...TIER_EXPORT[tier] });
+    for await (const entry of source.entries()) {
       if (stop.aborted) throw stop.reason;
-      checkedItem(tier, item);
-      stats.add(item);
-      const text = await writer.item(item);
-      digest.addText(item.native?.expireAt === undefined ? text : fingerprintText(item));
+      if (entry.record) {
+        await writer.record(entry.record);
+        digestEntry(digest, tier, entry);
+        continue;
+      }
+      checkedItem(tier, entry.item);
+      stats.add(entry.item);
+      digestEntry(digest, tier, entry, await writer.item(entry.item));
     }
     await writer.end();
   } catch (error) {
@@ -88,6 +113,13 @@ async function exportTier(source: TierSource, sink: ArtifactSink, exportedAt: st
   const artifact = await written;
   log.info('memory tier exported', { tier, items: digest.count, bytes: artifact.bytes });
   return { tier, artifact, fingerprint: digest.entry(), stats, source };
+}
+
+/** Where a tier's items were read from, for the empty-tier warning. */
+function tierPlace(target: MemoryTarget, tier: MemoryTier): string {
+  if (tier === 'working') return `Redis keys memory:${target.working!.namespace}:* in database ${target.working!.redis.db}`;
+  if (tier === 'episodic') return `MongoDB collection ${target.episodic!.database}.${target.episodic!.collection}`;
+  return `table ${target.semantic!.postgres.database}.${target.semantic!.table.schema}.${target.semantic!.table.name}`;
 }
 
 export function serverVersion(versions: Partial<Record<MemoryTier, string>>): string {
@@ -135,7 +167,7 @@ export function sourceInfo(
 export async function backupMemory(target: MemoryTarget, sink: ArtifactSink, log: Logger): Promise<ComponentBackupResult> {
   const exportedAt = new Date().toISOString();
   const started = Date.now();
-  const sources = await openTierSources(target, target.tiers);
+  const sources = await openTierSources(target, target.tiers, true);
   const openedWithinMs = Date.now() - started;
   log.info('memory export started', { tiers: target.tiers, exportedAt });
   const stop = new AbortController();
@@ -158,7 +190,18 @@ export async function backupMemory(target: MemoryTarget, sink: ArtifactSink, log
 
   const byTier = new Map(exports.map((e) => [e.tier, e]));
   const tiers: Record<string, TierReport> = {};
-  for (const e of exports) tiers[e.tier] = e.stats.report(e.source.read, e.source.facts());
+  const warnings: string[] = [];
+  for (const e of exports) {
+    const facts = e.source.facts();
+    // A misnamed namespace matches nothing: a backup of 0 items must not look healthy.
+    if (e.fingerprint.count === 0) {
+      const warning = `the ${e.tier} tier is empty: no memory was found in ${tierPlace(target, e.tier)}. Check the configuration if memories were expected there.`;
+      warnings.push(warning);
+      facts.warning = warning;
+      log.warn('memory tier is empty', { tier: e.tier, where: tierPlace(target, e.tier) });
+    }
+    tiers[e.tier] = e.stats.report(e.source.read, facts);
+  }
   const episodic = byTier.get('episodic');
   const semantic = byTier.get('semantic');
   const crossTier =
@@ -193,6 +236,7 @@ export async function backupMemory(target: MemoryTarget, sink: ArtifactSink, log
       format: FORMAT,
       version: FORMAT_VERSION,
       exportedAt,
+      ...(warnings.length > 0 ? { warnings } : {}),
       tiers,
       crossTier,
       limits:

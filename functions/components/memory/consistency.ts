@@ -8,8 +8,6 @@
  * the NCA's sizes; far larger tiers would need an external sort.
  */
 import type { MemoryTier } from '../../../infra/config/types';
-import { InvalidInputError } from '../../core/errors';
-import { COMPONENT } from './format';
 import { modelProblems, type MemoryItem } from './item';
 
 /** Example ids shown per finding. */
@@ -30,6 +28,8 @@ export interface TierReport {
   readonly dimensionMismatches: Examples<{ id: string; dimension: number }>;
   /** Items breaking the NCA's model rules (exported as they are). */
   readonly modelViolations: Examples<{ id: string; problems: string[] }>;
+  /** Items sharing an id with an earlier one (the NCA's LTM memory_id index is not unique): exported, and restored from native records. */
+  readonly duplicateIds: Examples<string>;
   /** How the store was read: snapshot or not, and what that means. */
   readonly read: { readonly snapshot: boolean; readonly method: string };
   readonly [extra: string]: unknown;
@@ -58,19 +58,19 @@ export class TierStats {
   private readonly lengths = new Map<number, { count: number; examples: SmallestIds }>();
   private violations = 0;
   private readonly violationExamples: { id: string; problems: string[] }[] = [];
+  private duplicates = 0;
+  private readonly duplicateExamples = new SmallestIds();
 
   constructor(
     readonly tier: MemoryTier,
     private readonly declaredDimension: number | null = null,
   ) {}
 
-  /** Records an item whose shape was checked; a second item with the same id fails the backup. */
+  /** Records an item whose shape was checked; an id seen before is counted as a duplicate. */
   add(item: MemoryItem): void {
     if (this.ids.has(item.id)) {
-      throw new InvalidInputError(`the ${this.tier} tier holds two items with id ${item.id}.`, {
-        component: COMPONENT,
-        hint: 'Items with the same id cannot be told apart by the NCA or restored under its unique index: remove the duplicate in the store.',
-      });
+      this.duplicates++;
+      this.duplicateExamples.offer(item.id);
     }
     this.ids.add(item.id);
     if (Array.isArray(item.embedding)) {
@@ -88,7 +88,7 @@ export class TierStats {
   }
 
   get items(): number {
-    return this.ids.size;
+    return this.ids.size + this.duplicates;
   }
 
   /** The declared dimension, else the most common embedding length (ties: the smaller). */
@@ -121,6 +121,7 @@ export class TierStats {
       dimensionSource: this.declaredDimension !== null ? 'declared' : dimension === null ? 'none' : 'most common',
       dimensionMismatches: { count: mismatched, examples },
       modelViolations: { count: this.violations, examples: this.violationExamples },
+      duplicateIds: { count: this.duplicates, examples: this.duplicateExamples.values },
       read,
       ...extra,
     };

@@ -4,13 +4,24 @@
  * a unique index on memory_id, indexes on created_at, importance, tags, last_accessed and a text index
  * on content.text and content.summary.
  *
- * Portable values: content, metadata and the other document fields are MongoDB relaxed Extended JSON
- * (JSON numbers; dates as {"$date": "..."}, ObjectIds as {"$oid": "..."}), except the model's metadata
- * timestamps (created_at, last_accessed, updated_at, expires_at), which are plain ISO-8601 strings like
- * the other tiers'. A restore writes a timestamp back as a BSON date when it is in the exact form a date
- * prints as ("2026-01-02T03:04:05.678Z"), else as the string it is. The document fields outside the model
- * (_id, created_at, importance, tags, last_accessed, ...) travel verbatim in native.fields. BSON's
- * int32/int64/double distinction is not kept (the mongodb component's backup keeps it).
+ * The NCA's own LTM repository writes collection `ltm_memories` with string content, a title and summary,
+ * memory_type, importance, tags, timestamps and an embedding; documents written without a memory_id exist.
+ *
+ * Native records: every document's BSON bytes exactly as the server returns them (a `raw: true` cursor);
+ * the fingerprint is the multiset of their SHA-256s, so a changed number type (int64 -> double, double
+ * 1.0 -> int32 1) or any changed byte fails verification. A restore into MongoDB inserts each document
+ * decoded with promoteValues: false (Int32, Long, Double, Decimal128 stay their BSON types; re-encoding
+ * gives the same bytes), into a staging collection with the backup's indexes.
+ *
+ * Portable items (for other stores): content, metadata and the other document fields as MongoDB relaxed
+ * Extended JSON (JSON numbers, so int32/int64/double lose their type but not their value: an int64
+ * beyond ±2^53 stays {"$numberLong": "..."}; dates as {"$date": "..."}, ObjectIds as {"$oid": "..."}),
+ * except the model's metadata timestamps (created_at, last_accessed, updated_at, expires_at), which are
+ * plain ISO-8601 strings like the other tiers'. A restore from items writes a timestamp back as a BSON date
+ * when it is in the exact form a date prints as ("2026-01-02T03:04:05.678Z"), else as the string it is.
+ * The document fields outside the model (_id, created_at, importance, tags, title, ...) travel in
+ * native.fields. A document without a memory_id gets the id "_id:" + its _id's Extended JSON, marked
+ * native.noMemoryId (a restore from items does not invent a memory_id for it).
  *
  * Reading: on a replica set (or mongos) one snapshot session (read concern "snapshot"): the whole
  * collection at one cluster time; a snapshot must be read within the server's
@@ -27,7 +38,7 @@ import { InvalidInputError } from '../../core/errors';
 import { COMPONENT, type ExportHeader } from './format';
 import { METADATA_TIMESTAMPS, isObject, type JsonObject, type MemoryItem } from './item';
 import { openMongo, withMongo, type MemoryTarget } from './connection';
-import type { StageResult, TierSource, TierStager } from './tier';
+import type { StageResult, TierEntry, TierLine, TierSource, TierStager } from './tier';
 
 const { EJSON } = BSON;
 
@@ -45,7 +56,27 @@ export const EPISODIC_INDEXES: readonly Document[] = [
   { key: { 'content.text': 'text', 'content.summary': 'text' }, name: 'content_text' },
 ];
 
-const toPortable = (value: unknown): unknown => EJSON.serialize(value, { relaxed: true });
+export const EPISODIC_RECORDS = 'every document as {bson: base64 of its BSON bytes as the server returned them}';
+
+export const EPISODIC_NORMALISES = [
+  'numbers: relaxed Extended JSON, so int32, int64 and double are JSON numbers (values kept, BSON types not; an int64 beyond ±2^53 stays {"$numberLong"})',
+  'metadata timestamps (created_at, last_accessed, updated_at, expires_at) as ISO-8601 strings; other dates as {"$date"}',
+  'field order within content and metadata objects is kept; the item\'s own keys are sorted',
+];
+
+/** Longs (decoded with promoteLongs: false) as JSON numbers when exact, else as canonical {"$numberLong"}. */
+function exactLongs(value: unknown): unknown {
+  if (value instanceof BSON.Long) return Number.isSafeInteger(value.toNumber()) ? value.toNumber() : { $numberLong: value.toString() };
+  if (Array.isArray(value)) return value.map(exactLongs);
+  if (value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+    const out: Document = {};
+    for (const [k, v] of Object.entries(value)) out[k] = exactLongs(v);
+    return out;
+  }
+  return value;
+}
+
+const toPortable = (value: unknown): unknown => EJSON.serialize(exactLongs(value), { relaxed: true });
 const fromPortable = (value: unknown): unknown => EJSON.deserialize(value as Document, { relaxed: true });
 
 const ISO_DATE = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
@@ -71,19 +102,18 @@ function withTimestampsAsDates(metadata: unknown): unknown {
   return out;
 }
 
+/** The portable item of a document decoded with promoteLongs: false. */
 export function episodicItem(doc: Document): MemoryItem {
-  const { memory_id: id, content, metadata, embedding, ...others } = doc;
-  if (typeof id !== 'string' || id === '') {
-    throw new InvalidInputError(`episodic document ${EJSON.stringify(doc._id ?? null)} has no memory_id string.`, {
-      component: COMPONENT,
-      hint: 'Every NCA episodic memory carries its memory_id: fix or delete the document (the mongodb component\'s backup keeps it).',
-    });
-  }
+  const { memory_id: memoryId, content, metadata, embedding, ...rest } = doc;
+  const hasId = typeof memoryId === 'string' && memoryId !== '';
+  // Without a memory_id the document is still a memory: its _id names it (and a non-string memory_id stays a field).
+  const others: Document = hasId || memoryId === undefined ? rest : { ...rest, memory_id: memoryId };
+  const id = hasId ? (memoryId as string) : `_id:${EJSON.stringify(doc._id ?? null)}`;
   const item: MemoryItem = { id };
   if (content !== undefined) item.content = toPortable(content) as MemoryItem['content'];
   if (metadata !== undefined) item.metadata = withTimestampsAsStrings(toPortable(metadata)) as MemoryItem['metadata'];
   if (embedding !== undefined) item.embedding = toPortable(embedding) as number[] | null;
-  if (Object.keys(others).length > 0) item.native = { fields: toPortable(others) as JsonObject };
+  if (Object.keys(others).length > 0 || !hasId) item.native = { ...(Object.keys(others).length > 0 ? { fields: toPortable(others) as JsonObject } : {}), ...(hasId ? {} : { noMemoryId: true as const }) };
   return item;
 }
 
@@ -103,13 +133,13 @@ export function episodicDocument(item: MemoryItem): Document {
     const created = dateOf(metadata?.created_at);
     if (created) fields.created_at = created;
     if (typeof metadata?.importance === 'number') fields.importance = metadata.importance;
-    if (Array.isArray(metadata?.tags)) fields.tags = metadata.tags;
+    if (metadata?.tags !== undefined && metadata.tags !== null) fields.tags = Array.isArray(metadata.tags) ? metadata.tags : Object.keys(metadata.tags);
     const accessed = dateOf(metadata?.last_accessed);
     if (accessed) fields.last_accessed = accessed;
   }
   const { _id, ...rest } = fields;
   const doc: Document = _id === undefined ? {} : { _id };
-  doc.memory_id = item.id;
+  if (!item.native?.noMemoryId) doc.memory_id = item.id;
   if (item.content !== undefined) doc.content = fromPortable(item.content);
   if (metadata !== undefined) doc.metadata = fromPortable(withTimestampsAsDates(metadata));
   if (item.embedding !== undefined) doc.embedding = item.embedding;
@@ -141,27 +171,50 @@ async function snapshotSession(client: MongoClient, collection: Collection): Pro
   }
 }
 
-export async function openEpisodicSource(episodic: Episodic): Promise<TierSource> {
+/** The collection's indexes as listIndexes gives them, without _id_ (always there) and the server's v/ns. */
+async function indexSpecs(collection: Collection): Promise<Document[]> {
+  const specs = await collection.listIndexes().toArray().catch(() => [] as Document[]);
+  return specs.filter((spec) => spec.name !== '_id_').map(({ v: _v, ns: _ns, ...spec }) => spec);
+}
+
+/**
+ * The tier's reader. For a backup (`mustExist`), a collection that does not exist is an error naming it:
+ * a misnamed collection would otherwise give a healthy-looking backup of nothing.
+ */
+export async function openEpisodicSource(episodic: Episodic, mustExist = false): Promise<TierSource> {
   const client = await openMongo(episodic.mongo);
   try {
     const version = await mongoVersion(client);
+    const exists = await collectionExists(client, episodic);
+    if (!exists && mustExist) {
+      throw new InvalidInputError(`the episodic collection ${episodic.database}.${episodic.collection} does not exist.`, {
+        component: COMPONENT,
+        hint: 'Check sources.mongodb.database and sources.memory.episodic_collection (the NCA writes ltm_memories); nothing was backed up.',
+      });
+    }
     const collection = client.db(episodic.database).collection(episodic.collection);
+    const indexes = exists ? await indexSpecs(collection) : [];
     const { session, method } = await snapshotSession(client, collection);
     return {
       tier: 'episodic',
       version,
-      description: { store: 'mongodb', database: episodic.database, collection: episodic.collection },
+      description: { store: 'mongodb', database: episodic.database, collection: episodic.collection, indexes },
       declaredDimension: null,
       read: { snapshot: session !== undefined, method },
-      async *items() {
-        const cursor = collection.find({}, { session, batchSize: BATCH });
+      async *entries(): AsyncGenerator<TierEntry> {
+        // Raw BSON: what the server holds, byte for byte; the portable item is decoded from the same bytes.
+        const cursor = collection.find({}, { session, batchSize: BATCH, raw: true });
         try {
-          for await (const doc of cursor) yield episodicItem(doc);
+          for await (const doc of cursor) {
+            const bytes = doc as unknown as Buffer;
+            yield { record: { bson: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64') }, stored: bytes };
+            yield { item: episodicItem(BSON.deserialize(bytes, { promoteLongs: false })) };
+          }
         } finally {
           await cursor.close().catch(() => undefined);
         }
       },
-      facts: () => ({}),
+      facts: () => ({ collectionExists: exists }),
       close: async () => {
         await session?.endSession().catch(() => undefined);
         await client.close().catch(() => undefined);
@@ -191,6 +244,23 @@ function indexesFor(existing: readonly Document[]): Document[] {
   return [...kept, ...added];
 }
 
+/** A document from its native record, decoded so that re-encoding gives the same bytes. */
+function documentOf(record: JsonObject): Document {
+  if (typeof record.bson !== 'string') {
+    throw new InvalidInputError('an episodic record has no bson.', { component: COMPONENT, hint: 'The artifact passed its checksum, so it was written this way: restore another backup id and report the problem.' });
+  }
+  return BSON.deserialize(Buffer.from(record.bson, 'base64'), { promoteValues: false, bsonRegExp: true });
+}
+
+/** The backup's indexes (from the export header), plus the target's own ones it lacks. */
+function backupIndexes(header: ExportHeader, existing: readonly Document[]): Document[] {
+  const fromBackup = (Array.isArray(header.source.indexes) ? header.source.indexes : []) as Document[];
+  const names = new Set(fromBackup.map((spec) => spec.name));
+  const keys = new Set(fromBackup.map(keyOf));
+  const extra = existing.filter((spec) => spec.name !== '_id_' && !names.has(spec.name) && !keys.has(keyOf(spec))).map(({ v: _v, ns: _ns, ...spec }) => spec);
+  return [...fromBackup, ...extra];
+}
+
 export async function openEpisodicStager(episodic: Episodic): Promise<TierStager> {
   const client = await openMongo(episodic.mongo);
   const db = client.db(episodic.database);
@@ -204,27 +274,39 @@ export async function openEpisodicStager(episodic: Episodic): Promise<TierStager
     return {
       tier: 'episodic',
       hadItems,
-      async stage(_header: ExportHeader, items: AsyncIterable<MemoryItem>): Promise<StageResult> {
+      async stage(header: ExportHeader, lines: AsyncIterable<TierLine>): Promise<StageResult> {
         staged = true;
+        const native = header.version >= 2 && header.records !== undefined;
         const staging = db.collection(stagingName);
-        // Indexes first: this creates the collection even for an empty tier, and the unique index
-        // refuses a duplicate memory_id while staging rather than after the swap.
-        const indexes = indexesFor(existingIndexes);
-        await db.command({ createIndexes: stagingName, indexes });
+        // Indexes first: this creates the collection even for an empty tier, and a unique index
+        // refuses a duplicate while staging rather than after the swap.
+        const indexes = native ? backupIndexes(header, existingIndexes) : indexesFor(existingIndexes);
+        if (indexes.length > 0) await db.command({ createIndexes: stagingName, indexes });
+        else await db.createCollection(stagingName);
         let batch: Document[] = [];
         let written = 0;
+        let items = 0;
         const flush = async () => {
           if (batch.length === 0) return;
           await staging.insertMany(batch, { ordered: false });
           written += batch.length;
           batch = [];
         };
-        for await (const item of items) {
-          batch.push(episodicDocument(item));
+        for await (const line of lines) {
+          if (line.item) items++;
+          const doc = native ? line.record && documentOf(line.record) : line.item && episodicDocument(line.item);
+          if (!doc) continue;
+          batch.push(doc);
           if (batch.length >= BATCH) await flush();
         }
         await flush();
-        return { items: written, collection: `${episodic.database}.${episodic.collection}`, indexes: indexes.map((spec) => spec.name) };
+        return {
+          items: native ? items : written,
+          documents: written,
+          mode: native ? 'native records (BSON as it was)' : `portable items (the export, version ${header.version}, holds no native records)`,
+          collection: `${episodic.database}.${episodic.collection}`,
+          indexes: indexes.map((spec) => spec.name),
+        };
       },
       async commit() {
         await db.renameCollection(stagingName, episodic.collection, { dropTarget: true });

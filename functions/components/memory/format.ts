@@ -1,27 +1,39 @@
 /**
- * The portable tier export, "nca-memory-export" version 1: one gzip-compressed JSON Lines file per tier
+ * The tier export, "nca-memory-export" version 2: one gzip-compressed JSON Lines file per tier
  * (`working.jsonl.gz`, `episodic.jsonl.gz`, `semantic.jsonl.gz`, content type application/gzip).
  *
- *   line 1      header  {"format":"nca-memory-export","version":1,"tier":"semantic","exportedAt":"<ISO>","source":{...}}
- *   lines 2..n  items   {"content":{...},"embedding":[...],"id":"<uuid>","metadata":{...},"native":{...}}
- *   last line   trailer {"format":"nca-memory-export","end":true,"tier":"semantic","items":<n>}
+ *   line 1      header   {"format":"nca-memory-export","version":2,"tier":"episodic","exportedAt":"<ISO>","source":{...},
+ *                         "records":"<what the record lines hold>","normalises":["<what the items change>", ...]}
+ *   lines 2..n  items    {"content":...,"embedding":[...],"id":"<uuid>","metadata":{...},"native":{...}}
+ *               records  {"record":{...}}
+ *   last line   trailer  {"format":"nca-memory-export","end":true,"tier":"episodic","items":<n>,"records":<m>}
  *
- * Items are MemoryItem (item.ts), in the store's own order, one per line, UTF-8, "\n"-terminated, each
- * in canonical form (object keys sorted at every level): a line's SHA-256 is the item's hash in the
- * fingerprint (for working items with a TTL, after leaving out native.expireAt). The
- * trailer makes a file cut at a line boundary detectable by any JSON Lines reader, not only by gzip's CRC.
- * A reader of version N reads every version up to N; fields it does not know are an error (the format is
- * versioned instead of guessed).
+ * Two views of the same tier travel side by side, in the store's own order, one JSON object per line
+ * (UTF-8, "\n"-terminated, object keys sorted at every level):
+ * - items (MemoryItem, item.ts): the portable model, for any tool and for restoring into another kind of
+ *   store. It may normalise; the header's `normalises` says how (e.g. numbers lose their BSON type).
+ * - records: what the store holds, exactly. working: every key under the namespace (items, metadata,
+ *   the NCA's index:tag/index:status/index:content sets, stats) as {"key" (or "keyBase64" when not UTF-8),
+ *   "type", "dump" (base64 of Redis' DUMP payload), "expireAt" (absolute Unix ms, when the key has a TTL)};
+ *   episodic: every document as {"bson": base64 of its BSON bytes}. semantic: none (its items are its
+ *   rows: id, the embedding's exact float values and the metadata column's JSON).
+ * A restore into the kind of store the tier came from writes the records (RESTORE ... ABSTTL, raw BSON),
+ * so keys, values, TTL deadlines and BSON number types come back as they were; into another store (an
+ * older Redis that cannot read the payloads, a version 1 export) it writes the items.
+ *
+ * The trailer makes a file cut at a line boundary detectable by any JSON Lines reader, not only by gzip's
+ * CRC. Version 1 files (items only) are still read. A reader of version N reads every version up to N.
  */
 import { once } from 'node:events';
 import { createGunzip, createGzip, type Gzip } from 'node:zlib';
 import type { Readable } from 'node:stream';
 import type { MemoryTier } from '../../../infra/config/types';
 import { IntegrityError, InvalidInputError } from '../../core/errors';
-import { canonicalJson, isObject, shapeProblem, type MemoryItem } from './item';
+import { canonicalJson, isObject, parseJsonExact, shapeProblem, type JsonObject, type MemoryItem } from './item';
+import type { TierLine } from './tier';
 
 export const FORMAT = 'nca-memory-export';
-export const FORMAT_VERSION = 1;
+export const FORMAT_VERSION = 2;
 export const CONTENT_TYPE = 'application/gzip';
 export const COMPONENT = 'memory';
 
@@ -36,6 +48,10 @@ export interface ExportHeader {
   readonly exportedAt: string;
   /** Where the tier came from and how its store lays it out (namespace, collection, table and column types). */
   readonly source: Record<string, unknown>;
+  /** What the tier's record lines hold (absent: no records). */
+  readonly records?: string;
+  /** How the portable items differ from what the store holds. */
+  readonly normalises?: readonly string[];
 }
 
 export interface ExportTrailer {
@@ -43,6 +59,7 @@ export interface ExportTrailer {
   readonly end: true;
   readonly tier: MemoryTier;
   readonly items: number;
+  readonly records?: number;
 }
 
 /** Lines are batched into chunks of about this size before compression: zlib is slow on tiny writes. */
@@ -61,6 +78,7 @@ export class TierWriter {
   private pending: string[] = [];
   private pendingBytes = 0;
   private items = 0;
+  private records = 0;
   /** Rejects when the consumer fails, so a writer waiting for 'drain' does not wait forever. */
   private consumerFailed: Promise<never> = new Promise(() => undefined);
 
@@ -84,8 +102,14 @@ export class TierWriter {
     return text;
   }
 
+  /** Writes a native record. */
+  async record(record: JsonObject): Promise<void> {
+    this.records++;
+    await this.line(canonicalJson({ record }));
+  }
+
   async end(): Promise<number> {
-    const trailer: ExportTrailer = { format: FORMAT, end: true, tier: this.tier, items: this.items };
+    const trailer: ExportTrailer = { format: FORMAT, end: true, tier: this.tier, items: this.items, ...(this.records > 0 ? { records: this.records } : {}) };
     await this.line(JSON.stringify(trailer));
     await this.flush();
     this.body.end();
@@ -161,20 +185,32 @@ export class TierReader {
     return this.headerValue;
   }
 
-  /** Items in file order; ends only after the trailer matched the item count and the artifact's digest checked out. */
+  /** Items in file order (records skipped); ends only after the trailer and the artifact's digest checked out. */
   async *items(): AsyncGenerator<MemoryItem> {
+    for await (const line of this.lines()) if (line.item) yield line.item;
+  }
+
+  /** Items and records in file order; ends only after the trailer matched the counts and the artifact's digest checked out. */
+  async *lines(): AsyncGenerator<TierLine> {
     await this.header();
     let count = 0;
+    let records = 0;
     for (;;) {
       const text = await this.next();
       if (text === undefined) throw await this.explain(this.invalid('ends without its trailer line'));
       const value = await this.parse(text);
       if (isObject(value) && value.format === FORMAT) {
-        if (value.end !== true || value.items !== count) {
-          throw await this.explain(this.invalid(`has a trailer for ${String(value.items)} items after ${count} items`));
+        if (value.end !== true || value.items !== count || (value.records ?? 0) !== records) {
+          throw await this.explain(this.invalid(`has a trailer for ${String(value.items)} items and ${String(value.records ?? 0)} records after ${count} items and ${records} records`));
         }
         if ((await this.next()) !== undefined) throw await this.explain(this.invalid('has lines after its trailer'));
         return;
+      }
+      if (isObject(value) && 'record' in value) {
+        if (Object.keys(value).length !== 1 || !isObject(value.record)) throw await this.explain(this.invalid(`line ${this.lineNumber}: a record line holds something else than one record object`));
+        records++;
+        yield { record: value.record };
+        continue;
       }
       const problem = shapeProblem(value);
       if (problem) {
@@ -182,7 +218,7 @@ export class TierReader {
         throw await this.explain(this.invalid(`line ${this.lineNumber}: ${this.tier} item${id} ${problem}`));
       }
       count++;
-      yield value as unknown as MemoryItem;
+      yield { item: value as unknown as MemoryItem };
     }
   }
 
@@ -204,7 +240,7 @@ export class TierReader {
 
   private async parse(text: string): Promise<unknown> {
     try {
-      return JSON.parse(text);
+      return parseJsonExact(text);
     } catch {
       throw await this.explain(this.invalid(`line ${this.lineNumber} is not JSON`));
     }

@@ -1,8 +1,10 @@
 /**
  * The memory component (memory_tiers group): the NCA's three memory tiers exported together into the
- * portable nca-memory-export format (format.ts), with a cross-tier consistency report, and restored
- * tier by tier into each store's native layout. The stores' own components (redis, mongodb, vector)
- * keep byte-faithful native backups; this one keeps the memories in a form any tool can read.
+ * nca-memory-export format (format.ts), with a cross-tier consistency report. Each tier's file carries
+ * the store's native records (what Redis and MongoDB hold, byte for byte, with absolute TTL deadlines)
+ * beside portable items any tool can read: a restore into the stores the tier came from writes the
+ * records, so it puts back exactly what was there; into another store it writes the items, normalised as
+ * the file's header says. Fingerprints are taken over what is stored.
  */
 import { MEMORY_TIERS, type MemoryTier } from '../../../infra/config/types';
 import { InvalidInputError } from '../../core/errors';

@@ -1,7 +1,8 @@
 /**
  * The portable memory item: the NCA's model (id, content, metadata, embedding) as one JSON object per
- * line of a tier export, plus `native`, the store fields outside the model that a restore needs to put
- * the store back exactly as it was.
+ * line of a tier export, plus `native`, the store fields outside the model that a restore into another
+ * store needs. A restore into the kind of store the tier came from does not use items: it writes the
+ * tier's native records (format.ts), which are what the store held, byte for byte.
  *
  * Two kinds of rules, checked at backup and again at restore:
  * - shape rules: without them an item cannot be written back into a store (no id, content that is not an
@@ -36,7 +37,7 @@ export interface MemoryMetadata extends JsonObject {
   importance?: number;
   strength?: number;
   access_count?: number;
-  tags?: string[];
+  tags?: Record<string, unknown> | string[];
   source?: string | null;
   tier?: string | null;
   expires_at?: string | number | null;
@@ -47,25 +48,32 @@ export interface MemoryMetadata extends JsonObject {
 
 /** Store fields outside the model, per tier (format specification in format.ts). */
 export interface NativeFields {
+  /** working: absolute expiry (Unix ms) of the item's metadata key, when it has a TTL of its own. */
+  metadataExpireAt?: number;
+  /** episodic: the document has no memory_id; `id` was made from its _id ("_id:" + relaxed Extended JSON). */
+  noMemoryId?: true;
   /** working: the item hash's other fields (strings); episodic: the document's other fields (MongoDB relaxed Extended JSON); semantic: the metadata column's other keys. */
   fields?: JsonObject;
-  /** working: absolute expiry (Unix ms) of the item's keys, when they had a TTL. Left out of fingerprints: it is read from a clock. */
+  /** working: absolute expiry (Unix ms) of the item's hash key, when it has a TTL. */
   expireAt?: number;
   /** semantic: the row's metadata column was SQL NULL. */
   metadataIsNull?: true;
+  /** semantic: the metadata column's text as PostgreSQL prints it (what a restore writes back). */
+  metadataText?: string;
 }
 
 /** Absent keys stay absent through a round trip: "no content field" and "content: null" are different stores. */
 export interface MemoryItem {
   id: string;
-  content?: MemoryContent | null;
+  /** An object, or the text the store holds (the NCA writes working-memory content and LTM content as plain text). */
+  content?: MemoryContent | string | null;
   metadata?: MemoryMetadata | null;
   embedding?: number[] | null;
   native?: NativeFields;
 }
 
 const ITEM_KEYS = new Set(['id', 'content', 'metadata', 'embedding', 'native']);
-const NATIVE_KEYS = new Set(['fields', 'expireAt', 'metadataIsNull']);
+const NATIVE_KEYS = new Set(['fields', 'expireAt', 'metadataExpireAt', 'metadataIsNull', 'metadataText', 'noMemoryId']);
 
 export function isObject(value: unknown): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -76,9 +84,8 @@ export function shapeProblem(value: unknown): string | undefined {
   if (!isObject(value)) return 'is not a JSON object';
   if (typeof value.id !== 'string' || value.id.length === 0) return 'has no id (a non-empty string)';
   for (const key of Object.keys(value)) if (!ITEM_KEYS.has(key)) return `has an unknown key "${key}"`;
-  for (const key of ['content', 'metadata'] as const) {
-    if (value[key] !== undefined && value[key] !== null && !isObject(value[key])) return `has a ${key} that is not an object`;
-  }
+  if (value.content !== undefined && value.content !== null && !isObject(value.content) && typeof value.content !== 'string') return 'has a content that is neither an object nor text';
+  if (value.metadata !== undefined && value.metadata !== null && !isObject(value.metadata)) return 'has a metadata that is not an object';
   const embedding = value.embedding;
   if (embedding !== undefined && embedding !== null) {
     if (!Array.isArray(embedding)) return 'has an embedding that is not a list';
@@ -91,8 +98,13 @@ export function shapeProblem(value: unknown): string | undefined {
     if (!isObject(native)) return 'has a native part that is not an object';
     for (const key of Object.keys(native)) if (!NATIVE_KEYS.has(key)) return `has an unknown native key "${key}"`;
     if (native.fields !== undefined && !isObject(native.fields)) return 'has native.fields that is not an object';
-    if (native.expireAt !== undefined && !Number.isSafeInteger(native.expireAt)) return 'has native.expireAt that is not a Unix time in ms';
-    if (native.metadataIsNull !== undefined && native.metadataIsNull !== true) return 'has native.metadataIsNull other than true';
+    if (native.metadataText !== undefined && typeof native.metadataText !== 'string') return 'has native.metadataText that is not text';
+    for (const key of ['expireAt', 'metadataExpireAt'] as const) {
+      if (native[key] !== undefined && !Number.isSafeInteger(native[key])) return `has native.${key} that is not a Unix time in ms`;
+    }
+    for (const key of ['metadataIsNull', 'noMemoryId'] as const) {
+      if (native[key] !== undefined && native[key] !== true) return `has native.${key} other than true`;
+    }
   }
   return undefined;
 }
@@ -106,10 +118,11 @@ const isOptionalString = (v: unknown) => v === undefined || v === null || typeof
 /** The NCA model rules `item` breaks (empty when none); reported, never fatal. */
 export function modelProblems(item: MemoryItem): string[] {
   const problems: string[] = [];
-  if (!UUID.test(item.id)) problems.push('id is not a uuid');
+  // A document without a memory_id is named by its _id: no uuid to check.
+  if (!UUID.test(item.id) && !item.native?.noMemoryId) problems.push('id is not a uuid');
   const content = item.content;
   if (!content) problems.push('content is missing');
-  else {
+  else if (typeof content !== 'string') {
     if (!isOptionalString(content.text)) problems.push('content.text is not a string');
     if (!isOptionalString(content.summary)) problems.push('content.summary is not a string');
     if (content.content_type !== undefined && typeof content.content_type !== 'string') problems.push('content.content_type is not a string');
@@ -127,8 +140,10 @@ export function modelProblems(item: MemoryItem): string[] {
     if (metadata.access_count !== undefined && !(Number.isSafeInteger(metadata.access_count) && metadata.access_count >= 0)) {
       problems.push('metadata.access_count is not a non-negative integer');
     }
-    if (metadata.tags !== undefined && !(Array.isArray(metadata.tags) && metadata.tags.every((t) => typeof t === 'string'))) {
-      problems.push('metadata.tags is not a list of strings');
+    // The model's tags are a dict (tag -> value); older writers used a list of strings.
+    const tags: unknown = metadata.tags;
+    if (tags !== undefined && !isObject(tags) && !(Array.isArray(tags) && tags.every((t) => typeof t === 'string'))) {
+      problems.push('metadata.tags is neither a dict nor a list of strings');
     }
     for (const key of METADATA_TIMESTAMPS) {
       if (metadata[key] !== undefined && !isTimestamp(metadata[key])) problems.push(`metadata.${key} is not a timestamp`);
@@ -141,8 +156,30 @@ export function modelProblems(item: MemoryItem): string[] {
   return problems;
 }
 
+/**
+ * JSON.parse, except that integers beyond ±2^53 become BigInts instead of being rounded (Python writes
+ * them exactly; canonicalJson prints a BigInt's digits back). Needs Node 22's reviver source text; on an
+ * older Node such integers are rounded as JSON.parse rounds them.
+ */
+export function parseJsonExact(text: string): unknown {
+  // A reviver costs a call per value: only text with a 16-digit run can hold an integer beyond 2^53.
+  if (!/\d{16}/.test(text)) return JSON.parse(text);
+  return JSON.parse(text, (_key, value, context?: { source?: string }) =>
+    typeof value === 'number' && Number.isInteger(value) && !Number.isSafeInteger(value) && context?.source !== undefined && /^-?\d+$/.test(context.source)
+      ? BigInt(context.source)
+      : value,
+  );
+}
+
+/** JSON text with integers beyond 2^53 printed exactly (JSON.rawJSON, Node 22+), object keys in their order. */
+export function jsonText(value: unknown): string {
+  const raw = (JSON as unknown as { rawJSON?: (text: string) => unknown }).rawJSON;
+  return JSON.stringify(value, (_key, v) => (typeof v === 'bigint' ? (raw ? raw(v.toString()) : Number(v)) : v));
+}
+
 /** JSON with object keys sorted at every level: the same item prints the same way whatever store it came from. */
 export function canonicalJson(value: unknown): string {
+  if (typeof value === 'bigint') return value.toString();
   // Embeddings: hundreds of numbers, printed alike by both forms and far faster in one call.
   if (Array.isArray(value) && value.every((v) => typeof v === 'number')) return JSON.stringify(value);
   if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? 'null' : canonicalJson(v))).join(',')}]`;
@@ -153,10 +190,10 @@ export function canonicalJson(value: unknown): string {
   return JSON.stringify(value) ?? 'null';
 }
 
-/** What an item's fingerprint covers: everything but the clock-derived expiry. */
+/** What a version 1 export's fingerprint covered: the item but its clock-derived expiry (kept to verify restores of such backups). */
 export function fingerprintText(item: MemoryItem): string {
-  if (item.native?.expireAt === undefined) return canonicalJson(item);
-  const { expireAt: _clock, ...native } = item.native;
+  if (item.native?.expireAt === undefined && item.native?.metadataExpireAt === undefined && item.native?.metadataText === undefined) return canonicalJson(item);
+  const { expireAt: _clock, metadataExpireAt: _clock2, metadataText: _v2, ...native } = item.native;
   return canonicalJson({ ...item, native: Object.keys(native).length > 0 ? native : undefined });
 }
 
@@ -178,8 +215,28 @@ export class ItemDigest {
 
   /** Adds an item by its fingerprintText, when the caller already has it. */
   addText(text: string): void {
-    const hash = BigInt(`0x${createHash('sha256').update(text).digest('hex')}`);
     this.n++;
+    this.addHash(text);
+  }
+
+  /**
+   * Adds what the store holds (a native record's bytes or value digest) without counting an item: a
+   * tier's digest covers every key or document, its count the memories.
+   */
+  addStored(stored: string | Buffer): void {
+    this.stored++;
+    this.addHash(stored);
+  }
+
+  /** Counts an item whose stored form is added by addStored. */
+  countItem(): void {
+    this.n++;
+  }
+
+  private stored = 0;
+
+  private addHash(data: string | Buffer): void {
+    const hash = BigInt(`0x${createHash('sha256').update(data).digest('hex')}`);
     this.sum = (this.sum + hash) & MASK;
     this.xor ^= hash;
   }
@@ -188,8 +245,10 @@ export class ItemDigest {
     return this.n;
   }
 
+  /** Version 1 digests covered items only; version 2 ones (with stored records) say how many records they cover. */
   entry(): { count: number; digest: string } {
-    const digest = createHash('sha256').update(`nca-memory-v1:${this.n}:${this.sum.toString(16)}:${this.xor.toString(16)}`).digest('hex');
+    const label = this.stored === 0 ? `nca-memory-v1:${this.n}` : `nca-memory-v2:${this.n}:${this.stored}`;
+    const digest = createHash('sha256').update(`${label}:${this.sum.toString(16)}:${this.xor.toString(16)}`).digest('hex');
     return { count: this.n, digest };
   }
 }

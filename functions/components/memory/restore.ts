@@ -11,14 +11,14 @@
 import { MEMORY_TIERS, type MemoryTier } from '../../../infra/config/types';
 import { InvalidInputError, NcaBackupError, TransientError, VersionMismatchError } from '../../core/errors';
 import type { ArtifactSource, ComponentRestoreResult, Fingerprint, FingerprintEntry, Logger, RestoreVerification, SourceInfo } from '../types';
-import { checkedItem, openTierSources } from './backup';
+import { checkedItem, digestEntry, openTierSources } from './backup';
 import { TierStats } from './consistency';
-import { artifactName, COMPONENT, FORMAT, FORMAT_VERSION, TierReader } from './format';
-import { ItemDigest, type MemoryItem } from './item';
+import { artifactName, COMPONENT, FORMAT, FORMAT_VERSION, TierReader, type ExportHeader } from './format';
+import { ItemDigest, type JsonObject } from './item';
 import { parseTiers } from './options';
 import type { MemoryTarget } from './connection';
-import type { StageResult, TierStager } from './tier';
-import { openWorkingStager } from './working';
+import type { StageResult, TierLine, TierStager } from './tier';
+import { openWorkingStager, workingStored } from './working';
 import { openEpisodicStager } from './episodic';
 import { checkDimensions, checkSemanticDimension, openSemanticStager } from './semantic';
 
@@ -75,12 +75,12 @@ function openStager(target: MemoryTarget, tier: MemoryTier): Promise<TierStager>
   return openSemanticStager(target.semantic!);
 }
 
-/** The artifact's items, shape-checked and counted, stopping when another tier failed. */
-async function* itemsOf(reader: TierReader, stats: TierStats, stop: AbortSignal): AsyncGenerator<MemoryItem> {
-  for await (const item of reader.items()) {
+/** The artifact's lines, items shape-checked and counted, stopping when another tier failed. */
+async function* linesOf(reader: TierReader, stats: TierStats, stop: AbortSignal): AsyncGenerator<TierLine> {
+  for await (const line of reader.lines()) {
     if (stop.aborted) throw stop.reason;
-    stats.add(checkedItem(reader.tier, item));
-    yield item;
+    if (line.item) stats.add(checkedItem(reader.tier, line.item));
+    yield line;
   }
 }
 
@@ -112,7 +112,7 @@ export async function restoreMemory(source: ArtifactSource, target: MemoryTarget
       try {
         const header = await reader.header();
         log.info('memory tier restore staging', { tier: stager.tier, exportedAt: header.exportedAt });
-        return await stager.stage(header, itemsOf(reader, tierStats, stop.signal));
+        return await stager.stage(header, linesOf(reader, tierStats, stop.signal));
       } catch (error) {
         stop.abort(error);
         throw error;
@@ -165,17 +165,17 @@ export async function restoreMemory(source: ArtifactSource, target: MemoryTarget
   };
 }
 
-async function digestOf(items: AsyncIterable<MemoryItem>, keep: (item: MemoryItem) => boolean = () => true): Promise<FingerprintEntry> {
-  const digest = new ItemDigest();
-  for await (const item of items) if (keep(item)) digest.add(item);
-  return digest.entry();
-}
-
-/** Live fingerprint of tiers (default all configured), the same canonical items a backup digests. */
+/** Live fingerprint of tiers (default all configured): what the stores hold, digested as a backup digests it. */
 export async function fingerprintMemory(target: MemoryTarget, tiers: readonly MemoryTier[] = target.tiers): Promise<Fingerprint> {
   const sources = await openTierSources(target, tiers);
   try {
-    const entries = await Promise.all(sources.map(async (s) => [s.tier, await digestOf(s.items())] as const));
+    const entries = await Promise.all(
+      sources.map(async (s) => {
+        const digest = new ItemDigest();
+        for await (const entry of s.entries()) digestEntry(digest, s.tier, entry);
+        return [s.tier, digest.entry()] as const;
+      }),
+    );
     return Object.fromEntries(entries);
   } finally {
     await Promise.all(sources.map((s) => s.close()));
@@ -184,10 +184,38 @@ export async function fingerprintMemory(target: MemoryTarget, tiers: readonly Me
 
 const same = (a?: FingerprintEntry, b?: FingerprintEntry) => a !== undefined && b !== undefined && a.count === b.count && a.digest === b.digest;
 
+/** What the fingerprint added for a record line of an export, recomputed from the record alone. */
+function storedOf(tier: MemoryTier, header: ExportHeader, record: JsonObject): string | Buffer {
+  if (tier === 'episodic') return Buffer.from(String(record.bson), 'base64');
+  return workingStored(record.type, record.digest, record.expireAt, header.source.exactExpiry);
+}
+
+/** A line's (or live entry's) deadline: a record's key or an item's hash key. */
+const deadlineOf = (line: TierLine & { expireAt?: number }) => line.expireAt ?? (line.record ? (line.record.expireAt as number | undefined) : line.item.native?.expireAt);
+
+/**
+ * A tier's digest leaving out what has expired by `cutoff`; `legacy` digests items as version 1 exports
+ * did (their manifests hold such fingerprints).
+ */
+async function aliveDigest(tier: MemoryTier, lines: AsyncIterable<TierLine & { stored?: string | Buffer; expireAt?: number }>, cutoff: number, legacy: boolean, header?: ExportHeader): Promise<FingerprintEntry> {
+  const digest = new ItemDigest();
+  for await (const line of lines) {
+    const deadline = deadlineOf(line);
+    if (deadline !== undefined && deadline <= cutoff) continue;
+    if (legacy) {
+      if (line.item) digest.add(line.item);
+    } else if (line.record && line.stored === undefined) {
+      digest.addStored(storedOf(tier, header!, line.record));
+    } else digestEntry(digest, tier, line);
+  }
+  return digest.entry();
+}
+
 /**
  * Compares only the restored tiers (the others were not touched). Working memory expires by design: when
- * its fingerprint differs, items whose TTL has run out by now are left out on both sides, the backup's
- * (from the artifact) and the store's, and the rest must match exactly.
+ * its fingerprint differs, keys and items whose deadline has passed by now are left out on both sides, the
+ * backup's (from the artifact) and the store's, and the rest must match exactly. A version 1 export's
+ * fingerprint covered items only: the store is then compared item by item with the artifact.
  */
 export async function verifyMemoryRestore(expected: Fingerprint, source: ArtifactSource, target: MemoryTarget, options: { tiers?: unknown }): Promise<RestoreVerification> {
   const tiers = restoreTiers(tiersInBackup(source), target, options);
@@ -196,26 +224,28 @@ export async function verifyMemoryRestore(expected: Fingerprint, source: Artifac
   const details: Record<string, unknown> = {};
   for (const tier of tiers) {
     if (same(expected[tier], actual[tier])) continue;
-    if (tier === 'working') {
-      const cutoff = Date.now();
-      const alive = (item: MemoryItem) => item.native?.expireAt === undefined || item.native.expireAt > cutoff;
-      const [store] = await openTierSources(target, ['working']);
-      let live: FingerprintEntry;
-      try {
-        live = await digestOf(store.items(), alive);
-      } finally {
-        await store.close();
-      }
-      const reader = new TierReader(() => source.open(artifactName('working')), 'working', artifactName('working'));
-      const backedUp = await digestOf(reader.items(), alive);
-      if (same(backedUp, live)) {
-        details.working = { expiredSinceBackup: (expected.working?.count ?? 0) - backedUp.count };
-        continue;
-      }
-      differences.push({ object: tier, expected: backedUp, actual: live, problem: 'differs even leaving out items expired since the backup' });
+    const reader = new TierReader(() => source.open(artifactName(tier)), tier, artifactName(tier));
+    const header = await reader.header();
+    const legacy = header.version < 2;
+    if (tier !== 'working' && !legacy) {
+      reader.close();
+      differences.push({ object: tier, expected: expected[tier], actual: actual[tier] });
       continue;
     }
-    differences.push({ object: tier, expected: expected[tier], actual: actual[tier] });
+    const cutoff = Date.now();
+    const [store] = await openTierSources(target, [tier]);
+    let live: FingerprintEntry;
+    try {
+      live = await aliveDigest(tier, store.entries(), cutoff, legacy);
+    } finally {
+      await store.close();
+    }
+    const backedUp = await aliveDigest(tier, reader.lines(), cutoff, legacy, header);
+    if (same(backedUp, live)) {
+      if (tier === 'working') details.working = { expiredSinceBackup: (expected.working?.count ?? 0) - backedUp.count };
+      continue;
+    }
+    differences.push({ object: tier, expected: backedUp, actual: live, problem: tier === 'working' ? 'differs even leaving out keys expired since the backup' : 'differs from the version 1 export item by item' });
   }
   return { differences, objects: tiers.length, details };
 }

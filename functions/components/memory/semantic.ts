@@ -6,7 +6,8 @@
  * Reading: one REPEATABLE READ READ ONLY transaction, a cursor fetched in batches: every row of the
  * export comes from one snapshot. pgvector is read as `embedding::real[]` (exactly its float4 values,
  * printed shortest-exact). Other keys of the metadata column travel in native.fields; a NULL metadata
- * column as native.metadataIsNull. Columns other than id, embedding and metadata are not exported (the
+ * column as native.metadataIsNull; the column's text as PostgreSQL prints it in native.metadataText,
+ * which a restore writes back as it is (so jsonb numbers keep their scale: 1.0 stays 1.0). Columns other than id, embedding and metadata are not exported (the
  * vector component's backup keeps the whole table).
  *
  * Restoring: one transaction: the table is created when missing (vector(n) when the target has pgvector
@@ -17,11 +18,16 @@ import type { Client } from 'pg';
 import { InvalidInputError, VersionMismatchError } from '../../core/errors';
 import { openClient, quoteIdent, withClient } from '../postgres/connection';
 import { COMPONENT, type ExportHeader } from './format';
-import { isObject, type JsonObject, type MemoryItem } from './item';
+import { isObject, jsonText, parseJsonExact, type JsonObject, type MemoryItem } from './item';
 import { qualifiedTable, type MemoryTarget, type TableName } from './connection';
-import type { StageResult, TierSource, TierStager } from './tier';
+import type { StageResult, TierEntry, TierLine, TierSource, TierStager } from './tier';
 
 type Semantic = NonNullable<MemoryTarget['semantic']>;
+
+export const SEMANTIC_NORMALISES = [
+  'embedding: the column\'s exact float values as shortest-exact JSON numbers (vector and real[] as float4, double precision[] as float8)',
+  'content and metadata: parsed from the metadata column, numbers as JSON numbers (1.0 prints as 1; integers beyond 2^53 keep their digits); native.metadataText keeps the column\'s text, which a restore writes back',
+];
 
 const FETCH_ROWS = 500;
 const INSERT_ROWS = 200;
@@ -116,7 +122,8 @@ export async function sampledDimension(client: Client, table: TableName, info: T
   return rows.length > 0 ? Number(rows[0].d) : null;
 }
 
-export function semanticItem(row: { id: string | null; embedding: unknown; metadata: unknown }): MemoryItem {
+/** The item of a row; `metadataText` is the column's text as PostgreSQL prints it, kept so a restore writes it back exactly. */
+export function semanticItem(row: { id: string | null; embedding: unknown; metadata: unknown }, metadataText?: string): MemoryItem {
   if (typeof row.id !== 'string' || row.id === '') throw new InvalidInputError('the semantic table has a row without an id.', { component: COMPONENT });
   const item: MemoryItem = { id: row.id };
   let rest: JsonObject | undefined;
@@ -135,6 +142,7 @@ export function semanticItem(row: { id: string | null; embedding: unknown; metad
   }
   item.embedding = row.embedding as number[] | null;
   if (rest) item.native = { fields: rest };
+  if (metadataText !== undefined && row.metadata !== null) item.native = { ...item.native, metadataText };
   return item;
 }
 
@@ -142,7 +150,11 @@ export async function postgresVersion(client: Client): Promise<string> {
   return (await client.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0].v.split(' ')[0];
 }
 
-export async function openSemanticSource(semantic: Semantic): Promise<TierSource> {
+/**
+ * The tier's reader. For a backup (`mustExist`), a table that does not exist is an error naming it: a
+ * misnamed table would otherwise give a healthy-looking backup of nothing.
+ */
+export async function openSemanticSource(semantic: Semantic, mustExist = false): Promise<TierSource> {
   const client = await openClient(semantic.postgres);
   client.on('error', () => undefined);
   try {
@@ -151,9 +163,15 @@ export async function openSemanticSource(semantic: Semantic): Promise<TierSource
     // Shortest-exact float output: what is printed parses back to the same float4/float8.
     await client.query('SET LOCAL extra_float_digits = 1');
     const info = await tableInfo(client, semantic.table);
+    if (!info.exists && mustExist) {
+      throw new InvalidInputError(`the semantic table ${tableLabel(semantic)} does not exist.`, {
+        component: COMPONENT,
+        hint: 'Check sources.vector.database and sources.vector.table; nothing was backed up.',
+      });
+    }
     if (info.exists) {
       await client.query(
-        `DECLARE nca_memory_export NO SCROLL CURSOR FOR SELECT id::text AS id, (${embeddingExpression(info)})::text AS embedding, metadata FROM ${qualifiedTable(semantic.table)}`,
+        `DECLARE nca_memory_export NO SCROLL CURSOR FOR SELECT id::text AS id, (${embeddingExpression(info)})::text AS embedding, metadata::text AS metadata FROM ${qualifiedTable(semantic.table)}`,
       );
     }
     return {
@@ -170,7 +188,7 @@ export async function openSemanticSource(semantic: Semantic): Promise<TierSource
       },
       declaredDimension: info.declaredDimension,
       read: { snapshot: true, method: 'PostgreSQL REPEATABLE READ transaction, one cursor' },
-      async *items() {
+      async *entries(): AsyncGenerator<TierEntry> {
         if (!info.exists) return;
         // The next batch is fetched while this one is processed: the server formats rows meanwhile.
         const fetch = () => {
@@ -182,7 +200,7 @@ export async function openSemanticSource(semantic: Semantic): Promise<TierSource
         for (;;) {
           const rows = await next;
           if (rows.length === FETCH_ROWS) next = fetch();
-          for (const row of rows) yield semanticItem({ ...row, embedding: parseEmbedding(row.embedding) });
+          for (const row of rows) yield { item: semanticItem({ id: row.id, embedding: parseEmbedding(row.embedding), metadata: row.metadata === null ? null : parseJsonExact(row.metadata) }, row.metadata ?? undefined) };
           if (rows.length < FETCH_ROWS) return;
         }
       },
@@ -225,7 +243,7 @@ export async function openSemanticStager(semantic: Semantic): Promise<TierStager
       tier: 'semantic',
       hadItems,
       targetDimension,
-      async stage(header: ExportHeader, items: AsyncIterable<MemoryItem>): Promise<StageResult> {
+      async stage(header: ExportHeader, lines: AsyncIterable<TierLine>): Promise<StageResult> {
         await client.query('BEGIN');
         open = true;
         let info = await tableInfo(client, semantic.table);
@@ -247,9 +265,12 @@ export async function openSemanticStager(semantic: Semantic): Promise<TierStager
           if (batch.length === 0) return;
           const values: unknown[] = [];
           const rows = batch.map((item, i) => {
+            // The column's own text where the export has it (jsonb keeps 1.0 and 1 apart), else the item printed.
             const metadata = item.native?.metadataIsNull
               ? null
-              : JSON.stringify({ ...(item.native?.fields ?? {}), ...(item.content !== undefined ? { content: item.content } : {}), ...(item.metadata !== undefined ? { metadata: item.metadata } : {}) });
+              : item.native?.metadataText !== undefined
+                ? item.native.metadataText
+                : jsonText({ ...(item.native?.fields ?? {}), ...(item.content !== undefined ? { content: item.content } : {}), ...(item.metadata !== undefined ? { metadata: item.metadata } : {}) });
             // An array literal built here: pg's generic array serialisation is several times slower.
             values.push(item.id, Array.isArray(item.embedding) ? `{${item.embedding.join(',')}}` : null, metadata);
             return `($${3 * i + 1}, $${3 * i + 2}${cast}, $${3 * i + 3}::${info.metadataType})`;
@@ -260,7 +281,8 @@ export async function openSemanticStager(semantic: Semantic): Promise<TierStager
           inFlight = client.query(`INSERT INTO ${qualifiedTable(semantic.table)} (id, embedding, metadata) VALUES ${rows.join(', ')}`, values);
           inFlight.catch(() => undefined);
         };
-        for await (const item of items) {
+        for await (const { item } of lines) {
+          if (!item) continue;
           if (info.declaredDimension !== null && Array.isArray(item.embedding) && item.embedding.length !== info.declaredDimension) {
             throw new InvalidInputError(
               `semantic item ${item.id} has a ${item.embedding.length}-dimensional embedding; column embedding of ${where} is ${info.embeddingType}.`,

@@ -1,12 +1,26 @@
 /**
  * What each tier module (working.ts, episodic.ts, semantic.ts) offers the backup and restore: a reader
- * that turns its store into portable items, and a stager that writes items where nothing is visible
- * until `commit` (a Redis MULTI, a MongoDB staging collection, a PostgreSQL transaction), so a damaged
- * artifact in any tier leaves every tier as it was.
+ * that turns its store into entries (portable items, and native records of what the store holds), and
+ * a stager that writes them where nothing is visible until `commit` (a Redis MULTI, a MongoDB staging
+ * collection, a PostgreSQL transaction), so a damaged artifact in any tier leaves every tier as it was.
  */
 import type { MemoryTier } from '../../../infra/config/types';
 import type { ExportHeader } from './format';
-import type { MemoryItem } from './item';
+import type { JsonObject, MemoryItem } from './item';
+
+/** One line of a tier export after the header: a portable item or a native record (format.ts). */
+export type TierLine = { readonly item: MemoryItem; readonly record?: undefined } | { readonly record: JsonObject; readonly item?: undefined };
+
+/** What a source yields: a line, and what the fingerprint adds for it. */
+export type TierEntry = TierLine & {
+  /**
+   * What the store holds, for the fingerprint: a record's bytes or value digest. Items of tiers without
+   * records (semantic) leave it out and are fingerprinted as items.
+   */
+  readonly stored?: string | Buffer;
+  /** Absolute deadline (Unix ms) after which this entry's key is gone from the store (working tier). */
+  readonly expireAt?: number;
+};
 
 export interface TierSource {
   readonly tier: MemoryTier;
@@ -17,8 +31,8 @@ export interface TierSource {
   /** A dimension the store declares (pgvector's vector(n)); null when only the items tell. */
   readonly declaredDimension: number | null;
   readonly read: { readonly snapshot: boolean; readonly method: string };
-  /** Items in store order; each read once even when the store's iteration repeats one. */
-  items(): AsyncIterable<MemoryItem>;
+  /** Entries in store order; each read once even when the store's iteration repeats one. */
+  entries(): AsyncIterable<TierEntry>;
   /** Facts known after reading, for the report (items that vanished while read, a missing table, ...). */
   facts(): Record<string, unknown>;
   close(): Promise<void>;
@@ -35,8 +49,11 @@ export interface TierStager {
   readonly hadItems: boolean;
   /** The embedding dimension the target held before the restore (semantic only; null when unknown or empty). */
   readonly targetDimension?: number | null;
-  /** Writes every item out of sight; throws (leaving the store as it was after `abort`) on any failure. */
-  stage(header: ExportHeader, items: AsyncIterable<MemoryItem>): Promise<StageResult>;
+  /**
+   * Writes the tier out of sight: the native records when the export has them and the store can take
+   * them, else the portable items; throws (leaving the store as it was after `abort`) on any failure.
+   */
+  stage(header: ExportHeader, lines: AsyncIterable<TierLine>): Promise<StageResult>;
   /** Makes the staged items the tier's content, replacing what was there. */
   commit(): Promise<void>;
   /** Drops what was staged; safe to call after a failed stage or commit, and more than once. */

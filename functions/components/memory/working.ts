@@ -1,37 +1,60 @@
 /**
- * Working memory in Redis, in the NCA's layout under `memory:{ns}:` ({ns} = sources.memory.working_namespace):
- *   memory:{ns}:{id}                 hash: id, created_at, content (JSON of the content object), summary,
- *                                    embedding (JSON list of floats, when the item has one: our choice of place,
- *                                    so the metadata JSON stays exactly the item's metadata)
- *   memory:{ns}:metadata:{id}        string: the metadata as JSON
- *   memory:{ns}:index:tag:{tag}      set of ids          (derived: rebuilt by a restore)
- *   memory:{ns}:index:status:{st}    set of ids          (derived: rebuilt by a restore)
- *   memory:{ns}:stats                hash: total_memories, {status}_memories, last_updated (derived: recomputed)
+ * Working memory in Redis, in the NCA's layout under `memory:{ns}:` ({ns}: sources.memory.working_namespace;
+ * the NCA's storage factory writes `generic`), as its RedisBackend writes it:
+ *   memory:{ns}:{id}                 hash: id, created_at, content (the text as given), summary, and later
+ *                                    last_accessed / last_modified
+ *   memory:{ns}:metadata:{id}        string: the metadata as Python's json.dumps prints it
+ *   memory:{ns}:index:tag:{tag}      set of ids (one per key of the metadata's tags dict)
+ *   memory:{ns}:index:status:{st}    set of ids
+ *   memory:{ns}:index:content:{word} set of ids (the content's words, lower-cased, punctuation split off)
+ *   memory:{ns}:stats                hash: total_memories, {status}_memories (HINCRBY counters)
  *
- * Reading: SCAN (TYPE hash) in batches, each batch's hashes, metadata and TTLs fetched in one pipeline.
- * Redis has no snapshot: items are read over the SCAN's duration, and an item deleted or expired while
- * the SCAN runs is counted as vanished, not exported. Other hash fields than content and embedding
- * (id, created_at, summary, last_modified, ...) travel verbatim in native.fields; a TTL as native.expireAt.
+ * Exporting: every key under the namespace becomes a native record (its type, DUMP payload and absolute
+ * deadline, read in one MULTI with its value: the redis component's reader), and each item hash with its
+ * metadata key a portable item. The fingerprint is taken over the records: each key's canonical value
+ * digest (values as bytes, independent of encoding) and its exact deadline (PEXPIRETIME; on Redis < 7 only
+ * whether it has one). Redis has no snapshot: keys are read over the SCAN's duration; a key deleted or
+ * expired meanwhile is counted as vanished.
  *
  * Restoring: one MULTI on a connection that never reconnects: UNLINK of every key under the namespace,
- * then the items, their index sets and the stats, EXEC only once every tier is staged. A damaged artifact
- * (or any failure) ends in DISCARD: nothing changed. Items already expired are skipped and counted.
- * Limits: the NCA's content word index (memory:{ns}:index:content:*) is not rebuilt; needs Redis 6+
- * (SCAN TYPE); single-node or primary endpoint (no cluster mode); EXEC blocks Redis for a time
- * proportional to the namespace (working memory is small by design).
+ * then, when the target reads the payloads' RDB version, `RESTORE key deadline payload REPLACE ABSTTL` per
+ * record: every key back byte for byte with its deadline to the millisecond, the NCA's index sets and
+ * stats included. A target that cannot read the payloads (an older Redis) gets the portable items
+ * instead, and the index sets and stats are rebuilt the way the NCA builds them (see NORMALISES). EXEC
+ * only once every tier is staged; a damaged artifact (or any failure) ends in DISCARD: nothing changed.
+ * Keys already expired are skipped and counted.
+ * Limits: needs Redis 6+ (ABSTTL, SCAN TYPE); single-node or primary endpoint (no cluster mode); EXEC
+ * blocks Redis for a time proportional to the namespace (working memory is small by design).
  */
 import type Redis from 'ioredis';
-import { InvalidInputError } from '../../core/errors';
+import { InvalidInputError, VersionMismatchError } from '../../core/errors';
+import { rdbIncompatibility, serverFacts, type ServerFacts } from '../redis/compatibility';
+import { payloadRdbVersion } from '../redis/payload';
+import { readKeys, type KeyValue } from '../redis/reader';
+import { serverClock } from '../redis/restore';
+import { KeySet, scanKeys } from '../redis/scan';
 import { COMPONENT, type ExportHeader } from './format';
-import { isObject, type JsonObject, type MemoryItem } from './item';
+import { isObject, jsonText, parseJsonExact, type JsonObject, type MemoryItem } from './item';
 import { describeRedis, openRedis, withRedis, type MemoryTarget } from './connection';
-import type { StageResult, TierSource, TierStager } from './tier';
+import type { StageResult, TierEntry, TierLine, TierSource, TierStager } from './tier';
 
 type Working = NonNullable<MemoryTarget['working']>;
 
 const SCAN_COUNT = 500;
+/** Keys per read transaction (an item and its metadata key always in the same one). */
+const READ_KEYS = 200;
 /** Commands queued into the MULTI before waiting for their QUEUED replies (bounds what is in flight). */
 const QUEUE_BATCH = 1000;
+
+export const WORKING_RECORDS =
+  'every key under memory:{namespace}: as {key|keyBase64, type, dump (base64 DUMP payload), digest (SHA-256 of its canonical value), expireAt (absolute Unix ms)}';
+
+export const WORKING_NORMALISES = [
+  'metadata: the JSON text parsed and printed compactly (Python json.dumps spacing and key order are not kept, 1.0 prints as 1; integers beyond 2^53 keep their digits)',
+  'content: a JSON object is parsed likewise; any other content stays the text it is',
+  'embedding: the hash field as a JSON list of numbers (a field that is not one stays in native.fields as text)',
+  'index:tag, index:status, index:content sets and the stats hash are not items: a restore from items rebuilds them as the NCA builds them',
+];
 
 export function workingKeys(namespace: string) {
   const prefix = `memory:${namespace}:`;
@@ -43,6 +66,7 @@ export function workingKeys(namespace: string) {
     metadata: (id: string) => `${prefix}metadata:${id}`,
     tag: (tag: string) => `${prefix}index:tag:${tag}`,
     status: (status: string) => `${prefix}index:status:${status}`,
+    word: (word: string) => `${prefix}index:content:${word}`,
     stats: `${prefix}stats`,
     /** The item id of a key under the namespace, or undefined for metadata, index and stats keys. */
     idOf(key: string): string | undefined {
@@ -51,58 +75,73 @@ export function workingKeys(namespace: string) {
       if (rest === '' || rest === 'stats' || rest.startsWith('metadata:') || rest.startsWith('index:')) return undefined;
       return rest;
     },
+    /** The id of an item key or of an item's metadata key. */
+    memoryIdOf(key: string): string | undefined {
+      if (key.startsWith(`${prefix}metadata:`)) return key.slice(prefix.length + 'metadata:'.length) || undefined;
+      return this.idOf(key);
+    },
   };
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-function text(bytes: Buffer, what: string): string {
+function decodeText(bytes: Buffer): string | undefined {
   try {
     return utf8.decode(bytes);
   } catch {
-    throw new InvalidInputError(`${what} is not UTF-8 text.`, { component: COMPONENT, hint: 'The memory export carries the NCA\'s JSON layout; back this key up with the redis component.' });
+    return undefined;
   }
 }
 
-function json(value: string, what: string): unknown {
-  try {
-    return JSON.parse(value);
-  } catch {
-    throw new InvalidInputError(`${what} is not JSON.`, {
+function text(bytes: Buffer, what: string): string {
+  const value = decodeText(bytes);
+  if (value === undefined) {
+    throw new InvalidInputError(`${what} is not UTF-8 text, so it has no portable form.`, {
       component: COMPONENT,
       hint: 'Fix or delete the item in Redis (the redis component\'s backup keeps it as it is).',
     });
   }
+  return value;
 }
 
-/** One item from its hash, metadata string and PTTL; undefined when the hash vanished while being read. */
-export function workingItem(id: string, hash: Record<string, Buffer>, metadata: Buffer | null, pttl: number, now: number): MemoryItem | undefined {
-  if (Object.keys(hash).length === 0) return undefined;
+function tryJson(value: string): { ok: true; value: unknown } | { ok: false } {
+  try {
+    return { ok: true, value: parseJsonExact(value) };
+  } catch {
+    return { ok: false };
+  }
+}
+
+const isEmbedding = (value: unknown): value is number[] | null => value === null || (Array.isArray(value) && value.every((v) => typeof v === 'number'));
+
+/** The portable item of a hash (field -> bytes) and its metadata string. */
+export function workingItem(id: string, hash: ReadonlyMap<string, Buffer>, metadata: Buffer | undefined, expireAt = 0, metadataExpireAt = 0): MemoryItem {
   const where = `working item ${id}:`;
   const item: MemoryItem = { id };
   const fields: JsonObject = {};
-  let embedding: unknown;
-  for (const [field, bytes] of Object.entries(hash)) {
+  for (const [field, bytes] of hash) {
     const value = text(bytes, `${where} hash field ${field}`);
     if (field === 'content') {
-      const content = json(value, `${where} hash field content`);
-      if (content !== null && !isObject(content)) {
-        throw new InvalidInputError(`${where} hash field content is JSON but not an object.`, { component: COMPONENT, hint: 'The NCA stores the content object as JSON.' });
-      }
-      item.content = content;
+      // The NCA writes plain text; a JSON object is read as one.
+      const parsed = tryJson(value);
+      item.content = parsed.ok && isObject(parsed.value) ? (parsed.value as MemoryItem['content']) : value;
     } else if (field === 'embedding') {
-      embedding = json(value, `${where} hash field embedding`);
+      const parsed = tryJson(value);
+      if (parsed.ok && isEmbedding(parsed.value)) item.embedding = parsed.value;
+      else fields[field] = value;
     } else fields[field] = value;
   }
-  if (metadata !== null) {
-    const parsed = json(text(metadata, `${where} metadata`), `${where} metadata`);
-    if (parsed !== null && !isObject(parsed)) throw new InvalidInputError(`${where} metadata is JSON but not an object.`, { component: COMPONENT });
-    item.metadata = parsed;
+  if (metadata !== undefined) {
+    const parsed = tryJson(text(metadata, `${where} metadata`));
+    if (!parsed.ok || (parsed.value !== null && !isObject(parsed.value))) {
+      throw new InvalidInputError(`${where} metadata is not a JSON object.`, { component: COMPONENT, hint: 'The NCA stores the metadata as JSON: fix or delete the key (the redis component\'s backup keeps it).' });
+    }
+    item.metadata = parsed.value as MemoryItem['metadata'];
   }
-  if (embedding !== undefined) item.embedding = embedding as number[] | null;
   const native: MemoryItem['native'] = {};
   if (Object.keys(fields).length > 0) native.fields = fields;
-  if (pttl > 0) native.expireAt = now + pttl;
+  if (expireAt > 0) native.expireAt = expireAt;
+  if (metadataExpireAt > 0) native.metadataExpireAt = metadataExpireAt;
   if (Object.keys(native).length > 0) item.native = native;
   return item;
 }
@@ -112,58 +151,92 @@ export async function redisVersion(client: Redis): Promise<string> {
   return /redis_version:([^\r\n]+)/.exec(info)?.[1] ?? /valkey_version:([^\r\n]+)/.exec(info)?.[1] ?? 'unknown';
 }
 
-/** Item keys under the namespace, SCAN batch by batch. */
-async function* itemIds(client: Redis, keys: ReturnType<typeof workingKeys>): AsyncGenerator<string[]> {
-  let cursor = '0';
-  do {
-    const [next, found] = await client.scanBuffer(cursor, 'MATCH', keys.pattern, 'COUNT', SCAN_COUNT, 'TYPE', 'hash');
-    cursor = next.toString();
-    const ids: string[] = [];
-    for (const key of found) {
-      const id = keys.idOf(text(key, `key ${key.toString('hex')} (hex)`));
-      if (id !== undefined) ids.push(id);
-    }
-    if (ids.length > 0) yield ids;
-  } while (cursor !== '0');
+/**
+ * What the fingerprint adds for a key: its type, canonical value digest (which covers the key) and
+ * deadline; where the server has no PEXPIRETIME the deadline is read through a clock, so only whether
+ * there is one counts.
+ */
+export function workingStored(type: unknown, digest: unknown, expireAt: unknown, exactExpiry: unknown): string {
+  const deadline = typeof expireAt === 'number' && expireAt > 0 ? (exactExpiry === false ? 'ttl' : String(expireAt)) : '';
+  return `${String(type)}\0${String(digest)}\0${deadline}`;
+}
+
+function recordOf(value: KeyValue): JsonObject {
+  const name = decodeText(value.key);
+  const record: JsonObject = name === undefined ? { keyBase64: value.key.toString('base64') } : { key: name };
+  record.type = value.type;
+  record.dump = value.payload!.toString('base64');
+  // The value's digest, so a verification can recompute the backup's fingerprint from the artifact alone.
+  record.digest = value.digest.toString('hex');
+  if (value.expiresAt > 0) record.expireAt = value.expiresAt;
+  return record;
+}
+
+/** Hash fields from canonical items (field, value pairs sorted by field). */
+function hashFields(items: readonly Buffer[]): Map<string, Buffer> {
+  const fields = new Map<string, Buffer>();
+  for (let i = 0; i + 1 < items.length; i += 2) fields.set(text(items[i], `hash field name 0x${items[i].toString('hex')}`), items[i + 1]);
+  return fields;
 }
 
 export async function openWorkingSource(working: Working): Promise<TierSource> {
   const client = await openRedis(working.redis);
   try {
-    const version = await redisVersion(client);
+    const facts = await serverFacts(client, working.redis.db);
     const keys = workingKeys(working.namespace);
     let vanished = 0;
+    let records = 0;
     return {
       tier: 'working',
-      version,
-      description: { store: 'redis', db: working.redis.db, namespace: working.namespace },
+      version: facts.serverVersion,
+      description: { store: 'redis', db: working.redis.db, namespace: working.namespace, rdbVersion: facts.rdbVersion, exactExpiry: facts.exactExpiry },
       declaredDimension: null,
-      read: { snapshot: false, method: 'Redis SCAN in batches (no snapshot: items are read over the scan\'s duration)' },
-      async *items() {
-        // SCAN may return a key twice; working memory is small, so a Set of seen ids is cheap.
-        const seen = new Set<string>();
-        for await (const batch of itemIds(client, keys)) {
-          const ids = batch.filter((id) => !seen.has(id));
-          const pipeline = client.pipeline();
-          for (const id of ids) {
-            pipeline.hgetallBuffer(keys.item(id));
-            pipeline.getBuffer(keys.metadata(id));
-            pipeline.pttl(keys.item(id));
+      read: { snapshot: false, method: 'Redis SCAN in batches, each batch read in one MULTI (no snapshot: keys are read over the scan\'s duration)' },
+      async *entries(): AsyncGenerator<TierEntry> {
+        // An item's hash and metadata key are read together, whichever SCAN lists first.
+        const handled = new KeySet();
+        for await (const batch of scanKeys(client, [keys.pattern], SCAN_COUNT)) {
+          const groups: { keys: Buffer[]; id?: string; listed: number }[] = [];
+          for (const key of batch) {
+            const name = decodeText(key);
+            const id = name === undefined ? undefined : keys.memoryIdOf(name);
+            if (id === undefined) {
+              if (handled.add(key)) groups.push({ keys: [key], listed: 1 });
+              continue;
+            }
+            const pair = [Buffer.from(keys.item(id)), Buffer.from(keys.metadata(id))].filter((k) => handled.add(k));
+            if (pair.length > 0) groups.push({ keys: pair, id, listed: 1 });
           }
-          const replies = (await pipeline.exec()) ?? [];
-          const now = Date.now();
-          for (let i = 0; i < ids.length; i++) {
-            const [hash, metadata, pttl] = [replies[3 * i], replies[3 * i + 1], replies[3 * i + 2]];
-            const error = hash[0] ?? metadata[0] ?? pttl[0];
-            if (error) throw error;
-            seen.add(ids[i]);
-            const item = workingItem(ids[i], hash[1] as Record<string, Buffer>, metadata[1] as Buffer | null, pttl[1] as number, now);
-            if (item) yield item;
-            else vanished++;
+          for (let start = 0; start < groups.length; ) {
+            const slice: typeof groups = [];
+            let size = 0;
+            while (start < groups.length && (slice.length === 0 || size + groups[start].keys.length <= READ_KEYS)) {
+              size += groups[start].keys.length;
+              slice.push(groups[start++]);
+            }
+            const read = await readKeys(client, slice.flatMap((g) => g.keys), { dump: true, exactExpiry: facts.exactExpiry, values: true });
+            const byKey = new Map(read.values.map((v) => [v.key.toString('latin1'), v]));
+            for (const group of slice) {
+              const found = group.keys.map((k) => byKey.get(k.toString('latin1'))).filter((v): v is KeyValue => v !== undefined);
+              // A partner key that does not exist was never listed: only listed keys can vanish.
+              if (found.length === 0) vanished += group.listed;
+              for (const value of found) {
+                records++;
+                const record = recordOf(value);
+                yield { record, stored: workingStored(record.type, record.digest, record.expireAt, facts.exactExpiry), expireAt: value.expiresAt || undefined };
+              }
+              if (group.id === undefined) continue;
+              const hash = byKey.get(Buffer.from(keys.item(group.id)).toString('latin1'));
+              if (!hash || hash.type !== 'hash') continue;
+              const metadata = byKey.get(Buffer.from(keys.metadata(group.id)).toString('latin1'));
+              const metadataValue = metadata?.type === 'string' ? metadata.items![0] : undefined;
+              const item = workingItem(group.id, hashFields(hash.items!), metadataValue, hash.expiresAt, metadataValue ? metadata!.expiresAt : 0);
+              yield { item, expireAt: hash.expiresAt || undefined };
+            }
           }
         }
       },
-      facts: () => ({ vanishedDuringExport: vanished }),
+      facts: () => ({ vanishedDuringExport: vanished, keys: records }),
       close: async () => void client.disconnect(),
     };
   } catch (error) {
@@ -172,24 +245,69 @@ export async function openWorkingSource(working: Working): Promise<TierSource> {
   }
 }
 
-/** The hash a restore writes: the item's own hash fields, else the NCA's (id, created_at, summary). */
+/** The NCA's tokenize_content: lower-cased, these punctuation characters made spaces, split on whitespace. */
+export function contentWords(content: string): Set<string> {
+  let words = content.toLowerCase();
+  for (const char of ',.;:!?"\'()[]{}') words = words.split(char).join(' ');
+  return new Set(words.split(/\s+/).filter((w) => w !== ''));
+}
+
+/** The hash a restore from items writes: the item's own hash fields, else the NCA's (id, created_at, summary). */
 function hashOf(item: MemoryItem): Record<string, string> {
   const hash: Record<string, string> = {};
   if (item.native?.fields) {
-    for (const [field, value] of Object.entries(item.native.fields)) hash[field] = typeof value === 'string' ? value : JSON.stringify(value);
+    for (const [field, value] of Object.entries(item.native.fields)) hash[field] = typeof value === 'string' ? value : jsonText(value);
   } else {
     hash.id = item.id;
     const created = item.metadata?.created_at;
     if (created !== undefined && created !== null) hash.created_at = String(created);
-    if (typeof item.content?.summary === 'string') hash.summary = item.content.summary;
+    if (isObject(item.content) && typeof item.content.summary === 'string') hash.summary = item.content.summary;
   }
-  if (item.content !== undefined) hash.content = JSON.stringify(item.content);
+  if (item.content !== undefined) hash.content = typeof item.content === 'string' ? item.content : jsonText(item.content);
   if (item.embedding !== undefined) hash.embedding = JSON.stringify(item.embedding);
   return hash;
 }
 
+/** The tags the NCA indexes: the keys of the tags dict (iterating a dict), or a list's strings. */
+function tagsOf(tags: unknown): string[] {
+  if (Array.isArray(tags)) return tags.filter((t): t is string => typeof t === 'string');
+  return isObject(tags) ? Object.keys(tags) : [];
+}
+
+interface ParsedRecord {
+  readonly key: Buffer;
+  readonly dump: Buffer;
+  readonly expireAt: number;
+}
+
+function parseRecord(record: JsonObject): ParsedRecord {
+  const key = typeof record.key === 'string' ? Buffer.from(record.key) : typeof record.keyBase64 === 'string' ? Buffer.from(record.keyBase64, 'base64') : undefined;
+  const expireAt = record.expireAt ?? 0;
+  if (!key || typeof record.dump !== 'string' || !Number.isSafeInteger(expireAt)) {
+    throw new InvalidInputError('a working-memory record lacks its key, dump payload or a valid expireAt.', {
+      component: COMPONENT,
+      hint: 'The artifact passed its checksum, so it was written this way: restore another backup id and report the problem.',
+    });
+  }
+  return { key, dump: Buffer.from(record.dump, 'base64'), expireAt: expireAt as number };
+}
+
+/** Whether the target reads the export's payloads; the reason when it does not. */
+export function nativeRestore(header: ExportHeader, facts: ServerFacts): { native: true } | { native: false; reason: string } {
+  const rdbVersion = header.source.rdbVersion;
+  if (header.version < 2 || header.records === undefined || typeof rdbVersion !== 'number') return { native: false, reason: `the export (version ${header.version}) holds no native records` };
+  const refused = rdbIncompatibility(rdbVersion, facts);
+  if (refused) return { native: false, reason: `the target ${facts.serverName} ${facts.serverVersion} ${refused}; the backup's payloads are RDB version ${rdbVersion}` };
+  return { native: true };
+}
+
 async function workingHasItems(client: Redis, keys: ReturnType<typeof workingKeys>): Promise<boolean> {
-  for await (const _batch of itemIds(client, keys)) return true;
+  let cursor = '0';
+  do {
+    const [next, found] = await client.scanBuffer(cursor, 'MATCH', keys.pattern, 'COUNT', SCAN_COUNT, 'TYPE', 'hash');
+    cursor = next.toString();
+    if (found.some((key) => keys.idOf(key.toString('utf8')) !== undefined)) return true;
+  } while (cursor !== '0');
   return false;
 }
 
@@ -203,8 +321,8 @@ export async function openWorkingStager(working: Working): Promise<TierStager> {
     reply.catch(() => undefined);
     queued.push(reply);
   };
-  const queue = async (...command: (string | number)[]) => {
-    push(transaction!.call(...(command as [string, ...(string | number)[]])));
+  const queue = async (...command: (string | number | Buffer)[]) => {
+    push(transaction!.call(...(command as [string, ...(string | number | Buffer)[]])));
     if (queued.length >= QUEUE_BATCH) await settle();
   };
   const settle = async () => {
@@ -219,10 +337,81 @@ export async function openWorkingStager(working: Working): Promise<TierStager> {
   };
   try {
     const hadItems = await workingHasItems(scanner, keys);
+    const facts = await serverFacts(scanner, working.redis.db);
+    const now = await serverClock(scanner);
+
+    /** Every record RESTOREd with its payload and deadline. */
+    const stageRecords = async (lines: AsyncIterable<TierLine>) => {
+      let items = 0;
+      let expiredItems = 0;
+      let restoredKeys = 0;
+      let expiredKeys = 0;
+      for await (const line of lines) {
+        if (line.item) {
+          const expireAt = line.item.native?.expireAt;
+          if (expireAt !== undefined && expireAt <= now()) expiredItems++;
+          else items++;
+          continue;
+        }
+        const record = parseRecord(line.record);
+        if (record.expireAt > 0 && record.expireAt <= now()) {
+          expiredKeys++;
+          continue;
+        }
+        const version = payloadRdbVersion(record.dump);
+        if (version !== undefined && rdbIncompatibility(version, facts)) {
+          throw new VersionMismatchError(`a working-memory payload is RDB version ${version}; the target ${facts.serverName} ${facts.serverVersion} ${rdbIncompatibility(version, facts)}.`, {
+            component: COMPONENT,
+            hint: 'Restore into a Redis at least as new as the backup\'s.',
+          });
+        }
+        await queue('RESTORE', record.key, record.expireAt, record.dump, 'REPLACE', ...(record.expireAt > 0 ? ['ABSTTL'] : []));
+        restoredKeys++;
+      }
+      return { items, expiredSkipped: expiredItems, keysRestored: restoredKeys, expiredKeysSkipped: expiredKeys };
+    };
+
+    /** The items written the way the NCA writes them, with its index sets and stats rebuilt. */
+    const stageItems = async (lines: AsyncIterable<TierLine>) => {
+      let written = 0;
+      let expired = 0;
+      let withMetadata = 0;
+      const statuses = new Map<string, number>();
+      for await (const { item } of lines) {
+        if (!item) continue;
+        const expireAt = item.native?.expireAt;
+        if (expireAt !== undefined && expireAt <= now()) {
+          expired++;
+          continue;
+        }
+        await queue('HSET', keys.item(item.id), ...Object.entries(hashOf(item)).flat());
+        if (expireAt !== undefined) await queue('PEXPIREAT', keys.item(item.id), expireAt);
+        if (item.metadata !== undefined) {
+          await queue('SET', keys.metadata(item.id), jsonText(item.metadata));
+          const metadataExpireAt = item.native?.metadataExpireAt;
+          if (metadataExpireAt !== undefined) await queue('PEXPIREAT', keys.metadata(item.id), metadataExpireAt);
+          withMetadata++;
+        }
+        const content = typeof item.content === 'string' ? item.content : typeof item.content?.text === 'string' ? item.content.text : '';
+        for (const word of contentWords(content)) await queue('SADD', keys.word(word), item.id);
+        const status = item.metadata?.status;
+        if (typeof status === 'string' && status !== '') {
+          await queue('SADD', keys.status(status), item.id);
+          statuses.set(status, (statuses.get(status) ?? 0) + 1);
+        }
+        for (const tag of new Set(tagsOf(item.metadata?.tags))) await queue('SADD', keys.tag(tag), item.id);
+        written++;
+      }
+      // The NCA counts an item in its stats only when it has metadata.
+      if (withMetadata > 0) await queue('HSET', keys.stats, 'total_memories', withMetadata, ...[...statuses].flatMap(([status, n]) => [`${status}_memories`, n]));
+      return { items: written, expiredSkipped: expired };
+    };
+
     return {
       tier: 'working',
       hadItems,
-      async stage(_header: ExportHeader, items: AsyncIterable<MemoryItem>): Promise<StageResult> {
+      async stage(header: ExportHeader, lines: AsyncIterable<TierLine>): Promise<StageResult> {
+        const mode = nativeRestore(header, facts);
         transaction = await openRedis(working.redis);
         await transaction.call('MULTI');
         // SCAN may repeat a key: count each once (working memory is small enough for the Set).
@@ -237,38 +426,15 @@ export async function openWorkingStager(working: Working): Promise<TierStager> {
             if (queued.length >= QUEUE_BATCH) await settle();
           }
         } while (cursor !== '0');
-
-        let written = 0;
-        let expired = 0;
-        const statuses = new Map<string, number>();
-        for await (const item of items) {
-          const expireAt = item.native?.expireAt;
-          if (expireAt !== undefined && expireAt <= Date.now()) {
-            expired++;
-            continue;
-          }
-          const hash = hashOf(item);
-          await queue('HSET', keys.item(item.id), ...Object.entries(hash).flat());
-          if (item.metadata !== undefined) await queue('SET', keys.metadata(item.id), JSON.stringify(item.metadata));
-          if (expireAt !== undefined) {
-            await queue('PEXPIREAT', keys.item(item.id), expireAt);
-            if (item.metadata !== undefined) await queue('PEXPIREAT', keys.metadata(item.id), expireAt);
-          }
-          const status = item.metadata?.status;
-          if (typeof status === 'string') {
-            await queue('SADD', keys.status(status), item.id);
-            statuses.set(status, (statuses.get(status) ?? 0) + 1);
-          }
-          const tags = item.metadata?.tags;
-          if (Array.isArray(tags)) for (const tag of new Set(tags)) if (typeof tag === 'string') await queue('SADD', keys.tag(tag), item.id);
-          written++;
-        }
-        if (written > 0) {
-          const counts = [...statuses].flatMap(([status, n]) => [`${status}_memories`, n]);
-          await queue('HSET', keys.stats, 'total_memories', written, ...counts, 'last_updated', new Date().toISOString());
-        }
+        const counts = mode.native ? await stageRecords(lines) : await stageItems(lines);
         await settle();
-        return { items: written, expiredSkipped: expired, keysReplaced: unlinked.size, namespace: working.namespace, redis: describeRedis(working.redis) };
+        return {
+          ...counts,
+          mode: mode.native ? 'native records (RESTORE ... ABSTTL)' : `portable items (${mode.reason})`,
+          keysReplaced: unlinked.size,
+          namespace: working.namespace,
+          redis: describeRedis(working.redis),
+        };
       },
       async commit() {
         const replies = (await transaction!.call('EXEC')) as unknown[] | null;

@@ -25,6 +25,8 @@ export interface KeyValue {
   readonly digest: Buffer;
   /** The DUMP payload; only when asked for (backups) or for module types (their digest uses it). */
   readonly payload?: Buffer;
+  /** The value as canonicalItems lists it (hash: sorted field, value pairs; string: the bytes); only when asked for. */
+  readonly items?: readonly Buffer[];
 }
 
 export interface ReadBatch {
@@ -137,6 +139,8 @@ export interface ReadOptions {
   readonly dump: boolean;
   /** The server has PEXPIRETIME (Redis 7.0+, Valkey): deadlines are exact instead of TIME + PTTL. */
   readonly exactExpiry?: boolean;
+  /** Also return each value's canonical items (KeyValue.items), read in the same transaction as its payload. */
+  readonly values?: boolean;
 }
 
 /** Reads `keys` (deduplicated by the caller). Errors are the client's; callers map them with redisFailure. */
@@ -217,6 +221,7 @@ export async function readKeys(redis: Redis, keys: readonly Buffer[], options: R
         expiresAt: typeof expiry !== 'number' || expiry < 0 ? 0 : plan.exactExpiry ? expiry : serverMs + expiry,
         digest: canonicalDigest(plan.type, plan.key, items),
         payload: options.dump ? payload : undefined,
+        ...(options.values ? { items } : {}),
       });
     }
   }
