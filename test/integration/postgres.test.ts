@@ -66,8 +66,8 @@ describe('postgres backup and restore', () => {
 
     await sql(db, `UPDATE audit_log SET details = jsonb_set(details, '{latency_ms}', '1') WHERE id = 2`);
     const after = await postgres.fingerprint(t);
-    expect(after['table "public"."audit_log"'].count).toBe(before['table "public"."audit_log"'].count);
-    expect(after['table "public"."audit_log"'].digest).not.toBe(before['table "public"."audit_log"'].digest);
+    expect(after['table "public"."audit_log_2026_01"'].count).toBe(before['table "public"."audit_log_2026_01"'].count);
+    expect(after['table "public"."audit_log_2026_01"'].digest).not.toBe(before['table "public"."audit_log_2026_01"'].digest);
     expect(after['table "public"."memory_items"']).toEqual(before['table "public"."memory_items"']);
 
     // A table whose row type cannot be hashed (json, point) is digested through its text form.
