@@ -61,13 +61,13 @@ export async function connectMemory(source: MemoryRuntimeSource, env: NodeJS.Pro
   }
   const target: { -readonly [K in keyof MemoryTarget]: MemoryTarget[K] } = { tiers };
   if (tiers.includes('working')) {
-    target.working = { redis: await connectRedis(source.redis!, env, fetchSecret), namespace: source.workingNamespace ?? 'working' };
+    target.working = { redis: await connectRedis(source.redis!, env, fetchSecret), namespace: source.workingNamespace ?? 'generic' };
   }
   if (tiers.includes('episodic')) {
     target.episodic = {
       mongo: await connectMongo(source.mongodb!, env, fetchSecret),
       database: source.mongodb!.database ?? 'neuroca_episodic',
-      collection: source.episodicCollection ?? 'memories',
+      collection: source.episodicCollection ?? 'ltm_memories',
     };
   }
   if (tiers.includes('semantic')) {
