@@ -2,8 +2,11 @@
  * `npm run bench`: nca-backup against raw PostgreSQL tools on the same database in the same run.
  *  - backup:  raw `pg_dump -Fc -f file` vs `nca-backup backup postgres` (pg_dump -Fc streamed through
  *             SHA-256 into a multipart upload to s3rver, plus the snapshot fingerprint and manifest);
- *  - restore: raw `pg_restore --no-owner --single-transaction -d db file` vs the restore step of
- *             `nca-backup restore` (S3 stream, SHA-256 checked, the same pg_restore flags).
+ *  - restore: raw `createdb` + `pg_restore --no-owner --single-transaction -d db file` vs the restore step
+ *             of `nca-backup restore` (S3 stream, SHA-256 checked, pg_restore into a staging database,
+ *             the database's settings and grants applied, the staging database fingerprinted against
+ *             the backup, then renamed into place), twice: into a new database, and in place over the
+ *             existing one (the previous database renamed aside, then dropped: keepPreviousHours 0).
  * Peak RSS is the worker process's own (getrusage maxRSS), reported at two database sizes.
  * Results: bench/results/postgres-<timestamp>.json. Targets: ratio <= 1.15, peak RSS < 256 MiB.
  *
@@ -111,6 +114,10 @@ async function main(): Promise<void> {
       });
       say('nca-backup restore postgres into a new database');
       const restored = await timed(() => cli(['restore', 'postgres', '--backup-id', 'latest', '--target-database', `${db}_ours`, '--skip-safety-backup'], env));
+      say('nca-backup restore postgres in place (staging, verification, swap)');
+      const inPlace = await timed(() =>
+        cli(['restore', 'postgres', '--backup-id', 'latest', '--target-database', `${db}_ours`, '--skip-safety-backup', '--options', '{"keepPreviousHours": 0}'], env),
+      );
       rmSync(file, { force: true });
       await query(pg.url, `DROP DATABASE "${db}_raw"`);
       await query(pg.url, `DROP DATABASE "${db}_ours"`);
@@ -141,6 +148,18 @@ async function main(): Promise<void> {
           endToEndRatio: ratio(restored.ms, rawRestore.ms),
           fingerprintMatch: restored.value.fingerprintMatch,
           oursPeakRssMiB: restored.value.peakRssMiB,
+          // Inside the restore step: pg_restore into the staging database, its fingerprint check, the rename.
+          stepTimings: restored.value.details?.timings,
+        },
+        restoreInPlace: {
+          oursRestoreStepMs: inPlace.value.restoreDurationMs,
+          oursEndToEndMs: Math.round(inPlace.ms),
+          verificationMs: inPlace.value.verification.durationMs,
+          ratio: ratio(inPlace.value.restoreDurationMs, rawRestore.ms),
+          replacedExisting: inPlace.value.replacedExisting,
+          stepTimings: inPlace.value.details?.timings,
+          fingerprintMatch: inPlace.value.fingerprintMatch,
+          oursPeakRssMiB: inPlace.value.peakRssMiB,
         },
       };
       results.push(entry);
@@ -154,7 +173,7 @@ async function main(): Promise<void> {
 
   const verdict = {
     backupWithinRatio: results.every((r) => r.backup.ratio <= TARGET_RATIO),
-    restoreWithinRatio: results.every((r) => r.restore.ratio <= TARGET_RATIO),
+    restoreWithinRatio: results.every((r) => r.restore.ratio <= TARGET_RATIO && r.restoreInPlace.ratio <= TARGET_RATIO),
     peakRssUnderTarget: results.every((r) => r.backup.oursPeakRssMiB < TARGET_RSS_MIB && r.restore.oursPeakRssMiB < TARGET_RSS_MIB),
   };
   const report = { benchmark: 'postgres', at: new Date().toISOString(), node: process.version, cpus: require('node:os').cpus().length, targets: { ratio: TARGET_RATIO, peakRssMiB: TARGET_RSS_MIB }, verdict, results };

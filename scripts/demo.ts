@@ -100,6 +100,11 @@ async function main(): Promise<void> {
         `  ${pad(r.component, 10)}${pad(b.backupId, 26)}${pad(String(b.bytes), 11)}${pad(`${b.durationMs} ms, ${mbps(b.bytes, b.durationMs)} MB/s`, 20)}${pad(String(damaged[r.component]), 9)}${pad(`${r.output.restoreDurationMs} ms`, 10)}${r.match && r.output.fingerprintMatch ? 'match' : 'MISMATCH'}`,
       );
     }
+    // The in-place PostgreSQL restore swaps a verified staging copy in; the damaged database stays aside.
+    const postgresDetails = restores.find((r) => r.component === 'postgres')?.output.details;
+    if (postgresDetails?.previousKeptAs) {
+      lines.push(`  postgres: restored in place; the damaged database is kept aside as "${postgresDetails.previousKeptAs}" until ${postgresDetails.previousKeptUntil}`);
+    }
     const events = harness.events.map((e) => e.DetailType);
     lines.push(`  events: ${events.filter((e) => e === 'Backup Succeeded').length} Backup Succeeded, ${events.filter((e) => e === 'Restore Succeeded').length} Restore Succeeded, ${events.filter((e) => e.endsWith('Failed')).length} failed`, '');
     process.stdout.write(lines.join('\n'));

@@ -1,7 +1,9 @@
 /**
  * A sample NCA database for the demo, tests and benchmarks: users, memory items (jsonb content and
- * metadata, text[] tags, real[] embeddings), links between memories, audit log, model artifacts (bytea)
- * and a quoted mixed-case table in its own schema. Generated in the server (generate_series), in batches.
+ * metadata, text[] tags, real[] embeddings, the tier as an enum as the NCA's SQLAlchemy models declare
+ * it), links between memories, an audit log partitioned by month with a primary key, model artifacts
+ * (bytea) and a quoted mixed-case table in its own schema. Generated in the server (generate_series), in
+ * batches. Enums and partitions are what in-place restores and OID-bound fingerprints used to trip on.
  */
 import { Client } from 'pg';
 
@@ -20,10 +22,11 @@ const SCHEMA = `
     settings jsonb NOT NULL DEFAULT '{}',
     created_at timestamptz NOT NULL DEFAULT now()
   );
+  CREATE TYPE memory_tier AS ENUM ('working', 'episodic', 'semantic');
   CREATE TABLE memory_items (
     id uuid PRIMARY KEY,
     user_id integer REFERENCES users(id),
-    tier text NOT NULL CHECK (tier IN ('working', 'episodic', 'semantic')),
+    tier memory_tier NOT NULL,
     content jsonb NOT NULL,
     metadata jsonb NOT NULL,
     tags text[] NOT NULL DEFAULT '{}',
@@ -40,12 +43,15 @@ const SCHEMA = `
     PRIMARY KEY (source_id, target_id)
   );
   CREATE TABLE audit_log (
-    id bigserial PRIMARY KEY,
+    id bigserial,
     at timestamptz NOT NULL,
     actor text NOT NULL,
     action text NOT NULL,
-    details jsonb
-  );
+    details jsonb,
+    PRIMARY KEY (at, id)
+  ) PARTITION BY RANGE (at);
+  CREATE TABLE audit_log_2026_01 PARTITION OF audit_log FOR VALUES FROM ('2026-01-01 00:00:00+00') TO ('2026-02-01 00:00:00+00');
+  CREATE TABLE audit_log_later PARTITION OF audit_log DEFAULT;
   CREATE TABLE model_artifacts (
     id serial PRIMARY KEY,
     name text NOT NULL,
@@ -86,7 +92,7 @@ export async function loadSampleNcaDatabase(url: string, options: SampleOptions)
     await inBatches(client, rows, (from, to) => `
       INSERT INTO memory_items (id, user_id, tier, content, metadata, tags, importance, embedding, created_at)
       SELECT gen_random_uuid(), 1 + g % ${users},
-             (ARRAY['working', 'episodic', 'semantic'])[1 + g % 3],
+             (ARRAY['working', 'episodic', 'semantic']::memory_tier[])[1 + g % 3],
              jsonb_build_object('text', 'observation ' || g || ': ' || md5(random()::text) || ' ' || md5(random()::text),
                                 'summary', left(md5(g::text), 12), 'content_type', 'text/plain', 'language', 'en'),
              jsonb_build_object('status', (ARRAY['active', 'archived', 'consolidated', 'decaying'])[1 + g % 4],
@@ -124,11 +130,17 @@ export async function loadSampleNcaDatabase(url: string, options: SampleOptions)
   }
 }
 
-/** What an incident looks like: rows deleted and changed, a table dropped, a table emptied. */
+/**
+ * What an incident looks like: rows deleted and changed, a table dropped, a table emptied, and a
+ * migration that ran after the backup (a new table and a view on the dumped enum), which a restore of
+ * the backup must not leave behind.
+ */
 export async function damageSampleDatabase(url: string): Promise<void> {
   const client = new Client({ connectionString: url });
   await client.connect();
   try {
+    await client.query('CREATE TABLE memory_feedback (memory_id uuid, tier memory_tier, score real)');
+    await client.query('CREATE VIEW working_memories AS SELECT id FROM memory_items WHERE tier = \'working\'');
     await client.query(`DELETE FROM memory_items WHERE id IN (SELECT id FROM memory_items ORDER BY created_at LIMIT 100)`);
     await client.query(`UPDATE audit_log SET action = 'tampered' WHERE id % 97 = 0`);
     await client.query('DROP TABLE model_artifacts');

@@ -36,7 +36,10 @@ beforeAll(async () => {
 describe('postgres backup and restore', () => {
   test('a restore into a new database reproduces every table, row and column type', async () => {
     const { artifacts, result } = await backupOf(sample);
-    expect(result.artifacts).toEqual([expect.objectContaining({ name: `${sampleDb}.dump`, contentType: 'application/vnd.postgresql.custom-archive' })]);
+    expect(result.artifacts).toEqual([
+      expect.objectContaining({ name: `${sampleDb}.dump`, contentType: 'application/vnd.postgresql.custom-archive' }),
+      expect.objectContaining({ name: 'globals.json', contentType: 'application/json' }),
+    ]);
     expect(readArtifact(artifacts, `${sampleDb}.dump`).subarray(0, 5).toString()).toBe('PGDMP');
     expect(result.source).toMatchObject({ serverMajor: 15, toolMajor: 15, database: sampleDb });
     expect(result.consistency.pointInTime).toBe(true);
@@ -47,7 +50,7 @@ describe('postgres backup and restore', () => {
     const copy = withDatabase(sample, `${sampleDb}_copy`);
     expect(await postgres.targetExists(copy)).toBe(false);
     const restored = await postgres.restore(artifacts.source(), copy, {}, quiet);
-    expect(restored).toEqual({ target: `${sampleDb}_copy`, replacedExisting: false });
+    expect(restored).toMatchObject({ target: `${sampleDb}_copy`, replacedExisting: false });
     expect(await postgres.fingerprint(copy)).toEqual(result.fingerprint);
   });
 
@@ -107,7 +110,7 @@ describe('postgres backup and restore', () => {
     await sql(db, 'DELETE FROM memory_items WHERE importance < 0.5');
     await sql(db, 'DROP TABLE model_artifacts');
     expect(await postgres.targetExists(t)).toBe(true);
-    expect(await postgres.restore(artifacts.source(), t, {}, quiet)).toEqual({ target: db, replacedExisting: true });
+    expect(await postgres.restore(artifacts.source(), t, {}, quiet)).toMatchObject({ target: db, replacedExisting: true });
     expect(await postgres.fingerprint(t)).toEqual(result.fingerprint);
   });
 });

@@ -73,7 +73,7 @@ describe('parseRestoreInput', () => {
     [{ component: 'postgres', backupId: 'latest', targetDatabase: 3 }, /is not a database name/],
     [{ component: 'postgres', backupId: 'latest', skipSafetyBackup: 'yes' }, /skipSafetyBackup must be true or false/],
     [{ component: 'postgres', backupId: 'latest', target: 'db' }, /unknown input field 'target'/],
-    [{ component: 'postgres', backupId: 'latest', options: { mode: 'merge' } }, /component postgres takes no restore options; got options.mode/],
+    [{ component: 'postgres', backupId: 'latest', options: { mode: 'merge' } }, /postgres: options.mode is not a PostgreSQL restore option/],
     [{ component: 'postgres', backupId: 'latest', options: ['merge'] }, /options must be a JSON object/],
     [{ component: 'postgres', backupId: 'latest', options: { targetDatabase: 'x' } }, /options.targetDatabase is not an option: give targetDatabase at the top level/],
   ])('rejects %j', (input, message) => {

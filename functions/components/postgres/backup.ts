@@ -1,16 +1,24 @@
 /**
  * The backup: one REPEATABLE READ transaction exports its snapshot; pg_dump reads that snapshot
- * (--snapshot) while the fingerprint is taken in the transaction itself, so the dump and its
- * fingerprint describe the same instant. The dump streams from pg_dump's stdout to the sink: nothing is
- * staged on disk or held whole in memory.
+ * (--snapshot) while the fingerprint, the roles and the database's own settings are read in the
+ * transaction itself, so the dump and everything recorded beside it describe the same instant. The dump
+ * streams from pg_dump's stdout to the sink: nothing is staged on disk or held whole in memory.
+ *
+ * Every failure ends the same way: pg_dump is killed, the artifact stream is destroyed (so the sink
+ * aborts its multipart upload) and the error is classified (TransientError for a lost connection, a
+ * server shutdown or a lock wait that timed out, naming the sessions holding the locks).
  */
-import { Transform, type TransformCallback } from 'node:stream';
+import { Readable, Transform, type TransformCallback } from 'node:stream';
 import type { Client } from 'pg';
-import type { ArtifactSink, ComponentBackupResult, Logger, SourceInfo } from '../types';
-import { describeTarget, openClient, type PostgresTarget } from './connection';
+import { TransientError } from '../../core/errors';
+import type { ArtifactRecord, ArtifactSink, ComponentBackupResult, Logger, SourceInfo } from '../types';
+import { connectionLost, DEFAULT_LOCK_TIMEOUT_SECONDS, describeTarget, openClient, type PostgresTarget } from './connection';
 import { checkDumpVersions } from './compatibility';
+import { classifyPgError, pgErrorCode } from './errors';
 import { fingerprintInTransaction } from './fingerprint';
 import { dumpedSequences, withDumpedSequences } from './fingerprint-archive';
+import { GLOBALS_ARTIFACT, GLOBALS_CONTENT_TYPE, readGlobals } from './globals';
+import { describeSessions, exclusiveLockHolders } from './sessions';
 import { runTool } from './tools';
 
 export const DUMP_CONTENT_TYPE = 'application/vnd.postgresql.custom-archive';
@@ -36,39 +44,73 @@ class EndsWithProcess extends Transform {
   }
 }
 
+const isLockTimeout = (error: unknown) => pgErrorCode(error) === '55P03' || /lock timeout|could not obtain lock/i.test((error as Error)?.message ?? '');
+
+/** A lock wait that timed out names the sessions holding the locks; everything else is classified. */
+async function explainBackupFailure(client: Client, error: unknown, seconds: number): Promise<unknown> {
+  if (!isLockTimeout(error)) return classifyPgError(error, 'the backup', { component: 'postgres' });
+  // The fingerprint may be the one that timed out: its transaction is aborted, the lock holders are not.
+  await client.query('ROLLBACK').catch(() => undefined);
+  const holders = await exclusiveLockHolders(client).catch(() => []);
+  return new TransientError(
+    `the backup waited longer than ${seconds}s for a table lock${holders.length ? ` held by ${describeSessions(holders)}` : ''} (${(error as Error).message}).`,
+    { component: 'postgres', hint: 'Retried later; NCA_PG_LOCK_TIMEOUT_SECONDS sets the wait. A migration or LOCK TABLE in a long transaction blocks backups.' },
+  );
+}
+
 export async function backupPostgres(
   target: PostgresTarget,
   sink: ArtifactSink,
   log: Logger,
   describe: (client: Client) => Promise<SourceInfo & { toolVersion: string; toolMajor: number }>,
 ): Promise<ComponentBackupResult> {
+  const lockSeconds = target.lockTimeoutSeconds ?? DEFAULT_LOCK_TIMEOUT_SECONDS;
   const client = await openClient(target);
+  const lost = connectionLost(client);
   try {
     const source = await describe(client);
     checkDumpVersions(source);
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    // The transaction stays open, idle, while pg_dump reads its snapshot: a server-wide
+    // idle_in_transaction_session_timeout must not end it (a user-level setting, allowed to any role).
+    await client.query('SET LOCAL idle_in_transaction_session_timeout = 0');
+    await client.query(`SET LOCAL lock_timeout = '${lockSeconds}s'`);
     const snapshot = (await client.query<{ id: string }>('SELECT pg_export_snapshot() AS id')).rows[0].id;
     log.info('pg_dump started', { target: describeTarget(target), snapshot, pgDump: source.toolVersion, server: source.serverVersion });
 
-    const dump = runTool(target, 'pg_dump', ['--format=custom', `--snapshot=${snapshot}`, '--no-password', '--dbname', target.database]);
+    const dump = runTool(target, 'pg_dump', ['--format=custom', `--snapshot=${snapshot}`, `--lock-wait-timeout=${lockSeconds}s`, '--no-password', '--dbname', target.database]);
     const body = dump.child.stdout!.pipe(new EndsWithProcess(dump.done));
     dump.child.stdout!.on('error', (error) => body.destroy(error));
     // Sequence values are not in the snapshot: the fingerprint records the ones the dump holds.
     const sequences = dumpedSequences(dump.child.stdout!);
     const written = sink.write(dumpArtifactName(target.database), body, { contentType: DUMP_CONTENT_TYPE });
-    const fingerprinted = fingerprintInTransaction(client);
-    // If either side fails, stop pg_dump so nothing keeps reading the source.
-    const [artifact, fingerprint] = await Promise.all([written, fingerprinted, dump.done]).catch((error) => {
+    const recorded = (async () => {
+      const fingerprint = await fingerprintInTransaction(client);
+      const globals = await readGlobals(client);
+      return { fingerprint, globals };
+    })();
+    let artifact: ArtifactRecord;
+    let facts: Awaited<typeof recorded>;
+    try {
+      [artifact, facts] = await Promise.race([Promise.all([written, recorded, dump.done]), lost]);
+    } catch (error) {
+      // Stop pg_dump so nothing keeps reading the source; the destroyed stream aborts the upload.
       dump.child.kill('SIGKILL');
-      throw error;
-    });
-    await client.query('COMMIT');
+      body.destroy(error as Error);
+      await Promise.allSettled([written, recorded, dump.done]);
+      throw await explainBackupFailure(client, error, lockSeconds);
+    }
+    await Promise.race([client.query('COMMIT'), lost]);
+    const globalsRecord = await sink.write(GLOBALS_ARTIFACT, Readable.from([Buffer.from(JSON.stringify(facts.globals, null, 2))]), { contentType: GLOBALS_CONTENT_TYPE });
     return {
-      artifacts: [artifact],
-      fingerprint: withDumpedSequences(fingerprint, await sequences),
-      source,
-      consistency: { pointInTime: true, method: 'pg_dump and the fingerprint read one exported snapshot (REPEATABLE READ)' },
+      artifacts: [artifact, globalsRecord],
+      fingerprint: withDumpedSequences(facts.fingerprint, await sequences),
+      // The role names go into the manifest: a restore's compatibility check reads only the manifest.
+      source: { ...source, roles: facts.globals.roles.map((r) => r.name) },
+      consistency: { pointInTime: true, method: 'pg_dump, the fingerprint and the roles read one exported snapshot (REPEATABLE READ)' },
     };
+  } catch (error) {
+    throw classifyPgError(error, 'the backup', { component: 'postgres' });
   } finally {
     await client.end().catch(() => undefined);
   }

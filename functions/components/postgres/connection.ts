@@ -6,6 +6,7 @@
 import { Client, type ClientConfig } from 'pg';
 import type { PostgresSourceConfig } from '../../../infra/config/types';
 import { InvalidInputError, TransientError } from '../../core/errors';
+import { classifyPgError, isTransientPgError, pgErrorCode } from './errors';
 import { secretsManagerFetcher, type SecretFetcher } from '../../core/secrets';
 
 export interface PostgresTarget {
@@ -19,6 +20,21 @@ export interface PostgresTarget {
   readonly sslMode: string;
   /** Directory of pg_dump/pg_restore; empty means PATH. */
   readonly binDir: string;
+  /** How long a backup waits for a table lock (pg_dump --lock-wait-timeout, the fingerprint's lock_timeout). */
+  readonly lockTimeoutSeconds?: number;
+}
+
+export const DEFAULT_LOCK_TIMEOUT_SECONDS = 60;
+
+/** NCA_PG_LOCK_TIMEOUT_SECONDS: how long a backup may wait behind an application's table lock. */
+function lockTimeoutFrom(env: NodeJS.ProcessEnv): number {
+  const raw = env.NCA_PG_LOCK_TIMEOUT_SECONDS;
+  if (raw === undefined || raw === '') return DEFAULT_LOCK_TIMEOUT_SECONDS;
+  const seconds = Number(raw);
+  if (!Number.isInteger(seconds) || seconds < 1 || seconds > 86400) {
+    throw new InvalidInputError(`NCA_PG_LOCK_TIMEOUT_SECONDS must be a whole number of seconds from 1 to 86400, not "${raw.slice(0, 20)}".`, { component: 'postgres' });
+  }
+  return seconds;
 }
 
 /** The RDS-style JSON that AWS Secrets Manager stores for database credentials. */
@@ -63,6 +79,10 @@ export async function connectPostgres(
   env: NodeJS.ProcessEnv,
   fetchSecret: SecretFetcher = fetchFromSecretsManager,
 ): Promise<PostgresTarget> {
+  return { ...(await resolveConnection(source, env, fetchSecret)), lockTimeoutSeconds: lockTimeoutFrom(env) };
+}
+
+async function resolveConnection(source: PostgresSourceConfig, env: NodeJS.ProcessEnv, fetchSecret: SecretFetcher): Promise<PostgresTarget> {
   const binDir = env.NCA_PG_BIN_DIR ?? '';
   if (env.NCA_POSTGRES_URL) return fromUrl(env.NCA_POSTGRES_URL, source.database, binDir, env.PGPASSWORD);
   if (source.secretArn) {
@@ -115,39 +135,61 @@ function clientConfig(target: PostgresTarget, database: string): ClientConfig {
   return { host: target.host, port: target.port, user: target.user, password: target.password, database, ssl, application_name: 'nca-backup' };
 }
 
-const TRANSIENT_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EAI_AGAIN', '57P03', '53300', '08006', '08001']);
+/** Where a client is connected, for errors: never the user or password. */
+function where(target: PostgresTarget, database: string): string {
+  return `${target.host}:${target.port}/${database}`;
+}
 
-/** A connected client; connection failures that may pass (server starting, too many clients) are TransientError. */
+const lost = new WeakMap<Client, Promise<never>>();
+
+/**
+ * A connected client. Connection failures that may pass (server starting, too many clients, network)
+ * are TransientError. The client's 'error' event (the server ended the session: shutdown,
+ * pg_terminate_backend, idle_in_transaction_session_timeout) is always handled: unhandled, it would
+ * crash the process with no result; here it settles `connectionLost(client)` with a classified error,
+ * and the client's next query fails.
+ */
 export async function openClient(target: PostgresTarget, database = target.database): Promise<Client> {
   const client = new Client(clientConfig(target, database));
+  let markLost: (error: unknown) => void = () => undefined;
+  const lostPromise = new Promise<never>((_resolve, reject) => (markLost = reject));
+  lostPromise.catch(() => undefined);
+  lost.set(client, lostPromise);
+  client.on('error', (error) => markLost(classifyPgError(error, `the connection to PostgreSQL at ${where(target, database)}`, { component: 'postgres' })));
   try {
     await client.connect();
     return client;
   } catch (error) {
     await client.end().catch(() => undefined);
-    const code = (error as { code?: string }).code ?? '';
-    const where = `${target.host}:${target.port}/${database}`;
-    if (TRANSIENT_CODES.has(code)) {
-      throw new TransientError(`cannot reach PostgreSQL at ${where} (${code}).`, { component: 'postgres' });
+    const code = pgErrorCode(error) ?? '';
+    if (isTransientPgError(error)) {
+      throw new TransientError(`cannot reach PostgreSQL at ${where(target, database)} (${code || (error as Error).message}).`, { component: 'postgres' });
     }
     if (code === '3D000') {
       throw new InvalidInputError(`database "${database}" does not exist on ${target.host}:${target.port}.`, { component: 'postgres' });
     }
-    throw new InvalidInputError(`cannot connect to PostgreSQL at ${where}: ${(error as Error).message}.`, { component: 'postgres' });
+    throw new InvalidInputError(`cannot connect to PostgreSQL at ${where(target, database)}: ${(error as Error).message}.`, { component: 'postgres' });
   }
+}
+
+/** Rejects, with a classified error, when the server ends the client's session; never resolves. */
+export function connectionLost(client: Client): Promise<never> {
+  return lost.get(client) ?? new Promise<never>(() => undefined);
 }
 
 export async function withClient<T>(target: PostgresTarget, use: (client: Client) => Promise<T>, database = target.database): Promise<T> {
   const client = await openClient(target, database);
   try {
-    return await use(client);
+    return await use(client).catch((error: unknown) => {
+      throw classifyPgError(error, `a query on ${where(target, database)}`, { component: 'postgres' });
+    });
   } finally {
     await client.end().catch(() => undefined);
   }
 }
 
 /** The environment of a pg_dump/pg_restore child: libpq variables, the password only in PGPASSWORD. */
-export function toolEnv(target: PostgresTarget): NodeJS.ProcessEnv {
+export function toolEnv(target: PostgresTarget, tool = 'tool'): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
@@ -157,7 +199,8 @@ export function toolEnv(target: PostgresTarget): NodeJS.ProcessEnv {
     PGUSER: target.user,
     PGDATABASE: target.database,
     PGSSLMODE: target.sslMode,
-    PGAPPNAME: 'nca-backup',
+    // Its own application_name, so an operator listing sessions sees which tool holds one.
+    PGAPPNAME: `nca-backup/${tool}`,
     PGCONNECT_TIMEOUT: '30',
   };
   if (target.password !== undefined) env.PGPASSWORD = target.password;

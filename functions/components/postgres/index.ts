@@ -3,15 +3,19 @@
  * fingerprints of every table. Version checks come first, both when dumping and when restoring.
  */
 import type { Client } from 'pg';
+import { InvalidInputError } from '../../core/errors';
 import type { Component, SourceInfo } from '../types';
-import type { RestoreTargetOptions } from '../index';
 import { backupPostgres } from './backup';
 import { checkRestoreVersions } from './compatibility';
 import { withClient, type PostgresTarget } from './connection';
 import { fingerprintDatabase } from './fingerprint';
-import { databaseExists, restorePostgres } from './restore';
+import { existingRoles, missingRoles } from './globals';
+import { resolveRestoreOptions, type PostgresRestoreOptions } from './options';
+import { databaseExists, MAINTENANCE_DATABASE, missingRolesError, restorePostgres } from './restore';
 import { toolVersion } from './tools';
+import { verifyDatabase } from './verify';
 
+export type { PostgresRestoreOptions } from './options';
 export { connectPostgres, withDatabase, describeTarget, type PostgresTarget } from './connection';
 
 interface ServerVersion {
@@ -31,7 +35,7 @@ async function describeWith(target: PostgresTarget, client: Client) {
   return { ...server, toolVersion: dump.version, toolMajor: dump.major, database: target.database, format: 'pg_dump custom (-Fc)' };
 }
 
-export const postgres: Component<PostgresTarget, RestoreTargetOptions> = {
+export const postgres: Component<PostgresTarget, PostgresRestoreOptions> = {
   name: 'postgres',
   group: 'database',
 
@@ -44,20 +48,54 @@ export const postgres: Component<PostgresTarget, RestoreTargetOptions> = {
 
   fingerprint: (target) => withClient(target, fingerprintDatabase),
 
-  async checkCompatibility(source: SourceInfo, target: PostgresTarget) {
+  /**
+   * Versions; the right to create the staging database; and the roles the backup's objects use (listed in
+   * the manifest's source info), unless the options create them or restore without owners.
+   */
+  async checkCompatibility(source: SourceInfo, target: PostgresTarget, rawOptions?: PostgresRestoreOptions) {
+    const options = resolveRestoreOptions(rawOptions);
     const restoreTool = await toolVersion(target, 'pg_restore');
     // The target database may not exist yet (restore into a new name): ask the maintenance database.
-    const server = await withClient(target, serverVersion, 'postgres');
-    checkRestoreVersions(source, {
-      targetServerVersion: server.serverVersion,
-      targetServerMajor: server.serverMajor,
-      restoreToolVersion: restoreTool.version,
-      restoreToolMajor: restoreTool.major,
-    });
-    return { targetVersion: server.serverVersion };
+    return withClient(
+      target,
+      async (client) => {
+        const server = await serverVersion(client);
+        checkRestoreVersions(source, {
+          targetServerVersion: server.serverVersion,
+          targetServerMajor: server.serverMajor,
+          restoreToolVersion: restoreTool.version,
+          restoreToolMajor: restoreTool.major,
+        });
+        const { rows } = await client.query<{ createdb: boolean; createrole: boolean }>(
+          'SELECT rolsuper OR rolcreatedb AS createdb, rolsuper OR rolcreaterole AS createrole FROM pg_roles WHERE rolname = current_user',
+        );
+        if (!rows[0]?.createdb) {
+          throw new InvalidInputError(`role "${target.user}" may not create databases: a restore loads a staging database beside the target, then swaps it in. Nothing was written.`, {
+            component: 'postgres',
+            hint: `ALTER ROLE ${target.user} CREATEDB (on RDS, the master user has it).`,
+          });
+        }
+        const roles = Array.isArray(source.roles) ? (source.roles as unknown[]).filter((r): r is string => typeof r === 'string') : [];
+        if (!options.noOwner && roles.length > 0) {
+          const missing = missingRoles(roles, await existingRoles(client));
+          if (missing.length > 0 && !options.createRoles) throw missingRolesError(missing, target, { component: 'postgres' });
+          if (missing.length > 0 && !rows[0].createrole) {
+            throw new InvalidInputError(`options.createRoles needs a role with CREATEROLE; "${target.user}" lacks it. Nothing was written.`, {
+              component: 'postgres',
+              hint: 'Create the missing roles yourself, or restore with options.noOwner: true.',
+            });
+          }
+        }
+        return { targetVersion: server.serverVersion };
+      },
+      MAINTENANCE_DATABASE,
+    );
   },
 
   targetExists: databaseExists,
 
-  restore: (source, target, _options, log) => restorePostgres(source, target, log),
+  restore: (source, target, options, log) => restorePostgres(source, target, options, log),
+
+  /** The fingerprint comparison, leaving out owners and grants when the restore did not restore them. */
+  verifyRestore: (expected, _source, target, options) => withClient(target, (client) => verifyDatabase(client, expected, resolveRestoreOptions(options))),
 };

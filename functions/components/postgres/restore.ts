@@ -1,16 +1,35 @@
 /**
- * The restore: the verified artifact stream goes straight into pg_restore's stdin, which replays it in
- * one transaction (--single-transaction --exit-on-error). A damaged stream, a failed statement or a
- * killed process therefore leaves the target exactly as it was. A missing target database is created.
+ * The restore, in place for any schema: the verified artifact stream goes into pg_restore, which loads
+ * it into a staging database beside the target (never with --clean, so partitioned tables, objects added
+ * after the backup and the like cannot trip it). The staging database gets the source database's
+ * settings, comment, owner and grants, and is fingerprinted against the backup. Only then the swap: the
+ * sessions on the target are dealt with (listed, or ended after a grace period when the input allows
+ * it), and in one transaction the target is renamed aside and the staging database takes its name.
+ * Until the swap the target is untouched; any failure before it drops the staging database.
+ *
+ * The previous database is kept aside under a name that records until when (keepPreviousHours); every
+ * restore on the server first drops those whose time has passed.
  */
-import { BackupNotFoundError } from '../../core/errors';
+import { randomBytes } from 'node:crypto';
+import type { Client } from 'pg';
+import { BackupNotFoundError, InvalidInputError, NcaBackupError, TransientError, VerificationError } from '../../core/errors';
+import { describeDifferences } from '../../core/fingerprint-diff';
 import type { ArtifactSource, ComponentRestoreResult, Logger } from '../types';
-import { describeTarget, quoteIdent, withClient, type PostgresTarget } from './connection';
 import { DUMP_CONTENT_TYPE } from './backup';
-import { runTool } from './tools';
+import { connectionLost, describeTarget, openClient, quoteIdent, withClient, withDatabase, type PostgresTarget } from './connection';
+import { classifyPgError, pgErrorCode } from './errors';
+import { applyDatabaseFacts, createRoles, existingRoles, GLOBALS_ARTIFACT, LOCALE_SQL, localeClauses, missingRoles, readGlobalsArtifact, type DatabaseLocale, type Globals } from './globals';
+import { resolveRestoreOptions, type PostgresRestoreOptions, type ResolvedRestoreOptions } from './options';
+import { databaseLockHolders, describeSessions, endSessions, listSessions } from './sessions';
+import { KEPT_ASIDE_SQL_PATTERN, keptAsideName, keptUntil, stagingDatabaseName } from './staging';
+import { feedTool, runTool } from './tools';
+import { verifyDatabase } from './verify';
 
-/** The maintenance database used to look up and create target databases. */
-const MAINTENANCE_DATABASE = 'postgres';
+/** The maintenance database used to look up, create, rename and drop databases. */
+export const MAINTENANCE_DATABASE = 'postgres';
+
+/** The restore's own statements (create, rename, settings, drop) never wait longer than this. */
+const STATEMENT_TIMEOUT_SECONDS = 600;
 
 export async function databaseExists(target: PostgresTarget): Promise<boolean> {
   return withClient(
@@ -20,45 +39,262 @@ export async function databaseExists(target: PostgresTarget): Promise<boolean> {
   );
 }
 
-export const PG_RESTORE_ARGS = ['--clean', '--if-exists', '--no-owner', '--no-privileges', '--single-transaction', '--exit-on-error', '--no-password'];
+/** Into a fresh staging database: no --clean. --single-transaction lets COPY skip WAL for new tables. */
+export const PG_RESTORE_ARGS = ['--single-transaction', '--exit-on-error', '--no-password'];
+const WITHOUT_OWNERS = ['--no-owner', '--no-privileges'];
 
-export async function restorePostgres(source: ArtifactSource, target: PostgresTarget, log: Logger): Promise<ComponentRestoreResult> {
-  const artifact = source.artifacts.find((a) => a.contentType === DUMP_CONTENT_TYPE) ?? source.artifacts.find((a) => a.name.endsWith('.dump'));
-  if (!artifact) throw new BackupNotFoundError('the backup holds no PostgreSQL dump artifact.', { component: 'postgres' });
+interface RestoreContext {
+  readonly target: PostgresTarget;
+  readonly staging: string;
+  readonly options: ResolvedRestoreOptions;
+  readonly backupId?: string;
+  readonly log: Logger;
+}
 
-  const replacedExisting = await databaseExists(target);
-  if (!replacedExisting) {
-    log.info('creating target database', { target: describeTarget(target) });
-    await withClient(target, (client) => client.query(`CREATE DATABASE ${quoteIdent(target.database)}`), MAINTENANCE_DATABASE);
+const errorContext = (ctx: RestoreContext) => ({ component: 'postgres', ...(ctx.backupId ? { backupId: ctx.backupId } : {}) });
+
+/** Adds what happened to the target to a failure's message: an operator must know whether it changed. */
+function withTargetState(error: unknown, state: string): unknown {
+  const classified = classifyPgError(error, 'the restore', { component: 'postgres' });
+  if (classified instanceof NcaBackupError && !classified.message.includes(state)) classified.message = `${classified.message} ${state}`;
+  return classified;
+}
+
+async function maintenanceClient(ctx: RestoreContext): Promise<Client> {
+  const client = await openClient(ctx.target, MAINTENANCE_DATABASE);
+  await client.query(`SET lock_timeout = '${ctx.options.lockTimeoutSeconds}s'`);
+  await client.query(`SET statement_timeout = '${STATEMENT_TIMEOUT_SECONDS}s'`);
+  return client;
+}
+
+/** Drops the databases earlier restores kept aside whose time has passed; a failure only warns. */
+export async function dropExpiredKeptAside(client: Client, now: Date, log: Logger): Promise<string[]> {
+  const { rows } = await client.query<{ datname: string }>('SELECT datname FROM pg_database WHERE datname ~ $1', [KEPT_ASIDE_SQL_PATTERN]);
+  const dropped: string[] = [];
+  for (const { datname } of rows) {
+    const until = keptUntil(datname);
+    if (!until || until > now) continue;
+    try {
+      await client.query(`DROP DATABASE ${quoteIdent(datname)}`);
+      dropped.push(datname);
+      log.info('dropped a database kept aside by an earlier restore', { database: datname, keptUntil: until.toISOString() });
+    } catch (error) {
+      log.warn('could not drop a database kept aside by an earlier restore', { database: datname, error: (error as Error).message });
+    }
   }
+  return dropped;
+}
 
-  log.info('pg_restore started', { target: describeTarget(target), artifact: artifact.name, bytes: artifact.bytes });
-  const restore = runTool(target, 'pg_restore', [...PG_RESTORE_ARGS, '--dbname', target.database]);
-  const input = source.open(artifact.name);
-  const streamed = new Promise<void>((resolve, reject) => {
-    input.on('error', reject);
-    restore.child.stdin!.on('error', (error: NodeJS.ErrnoException) => {
-      // EPIPE: pg_restore stopped reading (it failed); its own exit status explains why.
-      if (error.code !== 'EPIPE') reject(error);
-    });
-    restore.child.stdin!.on('finish', resolve);
-    input.pipe(restore.child.stdin!);
+function refuseSessions(ctx: RestoreContext, sessions: Parameters<typeof describeSessions>[0], state: string): InvalidInputError {
+  return new InvalidInputError(`database "${ctx.target.database}" has ${sessions.length} open session(s): ${describeSessions(sessions)}. ${state}`, {
+    ...errorContext(ctx),
+    hint: 'Stop the services using it and repeat the restore, or repeat it with options.terminateSessions: true (they are ended after options.sessionGraceSeconds).',
   });
-  try {
-    await Promise.all([
-      // A broken input must stop pg_restore before it commits: kill it, the transaction rolls back.
-      streamed.catch((error) => {
-        restore.child.kill('SIGKILL');
-        throw error;
-      }),
-      restore.done,
-    ]);
-  } catch (error) {
-    input.destroy();
-    restore.child.kill('SIGKILL');
-    // The stream's error (e.g. IntegrityError) says more than "pg_restore was stopped by SIGKILL".
-    const streamError = await streamed.then(() => undefined, (e: unknown) => e);
-    throw streamError ?? error;
+}
+
+async function readGlobals(source: ArtifactSource, ctx: RestoreContext): Promise<Globals | undefined> {
+  if (!source.artifacts.some((a) => a.name === GLOBALS_ARTIFACT)) return undefined;
+  return readGlobalsArtifact(source.open(GLOBALS_ARTIFACT), errorContext(ctx));
+}
+
+/** Roles: absent ones are created when allowed; otherwise refused before anything is written. */
+async function prepareRoles(client: Client, globals: Globals | undefined, ctx: RestoreContext): Promise<string[]> {
+  if (!globals || ctx.options.noOwner) return [];
+  const missing = missingRoles(globals.roles.map((r) => r.name), await existingRoles(client));
+  if (missing.length === 0) return [];
+  if (!ctx.options.createRoles) throw missingRolesError(missing, ctx.target, errorContext(ctx));
+  const created = await createRoles(client, globals.roles, missing);
+  ctx.log.warn('created roles the backup uses (without passwords)', { roles: created });
+  return created;
+}
+
+export function missingRolesError(missing: readonly string[], target: PostgresTarget, context: { component: string; backupId?: string }): InvalidInputError {
+  return new InvalidInputError(`the backup's objects are owned by or granted to role(s) missing on ${target.host}:${target.port}: ${missing.map((r) => `"${r}"`).join(', ')}. Nothing was written.`, {
+    ...context,
+    hint: 'Create them, or repeat with options.createRoles: true (created without passwords, NOLOGIN unless they had LOGIN), or with options.noOwner: true to restore without owners and grants.',
+  });
+}
+
+/**
+ * CREATE DATABASE for the staging copy, sorting and encoding text as the database it replaces does (or,
+ * for a new database, as the backed-up one did).
+ */
+async function createStaging(client: Client, ctx: RestoreContext, targetExists: boolean, globals: Globals | undefined): Promise<void> {
+  const leftover = (await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [ctx.staging])).rowCount === 1;
+  if (leftover) {
+    // A previous attempt of this same restore (same target, same backup) stopped before cleaning up.
+    ctx.log.warn('dropping a staging database left by an earlier attempt', { database: ctx.staging });
+    await client.query(`DROP DATABASE ${quoteIdent(ctx.staging)}`);
   }
-  return { target: target.database, replacedExisting };
+  const locale = targetExists ? (await client.query<DatabaseLocale>(LOCALE_SQL, [ctx.target.database])).rows[0] : globals?.database.locale;
+  // template0: objects an administrator added to template1 would collide with the dump's own.
+  await client.query(`CREATE DATABASE ${quoteIdent(ctx.staging)} TEMPLATE template0${locale ? ` ${localeClauses(client, locale)}` : ''}`);
+}
+
+async function loadStaging(source: ArtifactSource, artifactName: string, ctx: RestoreContext): Promise<void> {
+  const args = [...PG_RESTORE_ARGS, ...(ctx.options.noOwner ? WITHOUT_OWNERS : []), '--dbname', ctx.staging];
+  ctx.log.info('pg_restore into the staging database started', { target: describeTarget(ctx.target), staging: ctx.staging, artifact: artifactName });
+  const restore = runTool(withDatabase(ctx.target, ctx.staging), 'pg_restore', args, errorContext(ctx));
+  await feedTool(source.open(artifactName), restore, errorContext(ctx));
+}
+
+async function verifyStaging(source: ArtifactSource, ctx: RestoreContext): Promise<{ objects: number } | undefined> {
+  if (!source.backup) return undefined;
+  const verification = await withClient(withDatabase(ctx.target, ctx.staging), (client) => verifyDatabase(client, source.backup!.fingerprint, ctx.options));
+  if (verification.differences.length > 0) {
+    throw new VerificationError(`the staged restore does not match the backup's fingerprint: ${describeDifferences(verification.differences)}.`, errorContext(ctx));
+  }
+  return { objects: verification.objects };
+}
+
+interface SwapResult {
+  readonly keptAside?: string;
+  readonly keptUntil?: string;
+  readonly sessionsEnded: readonly unknown[];
+}
+
+/** Renames the target aside and the staging database into its place, in one transaction. */
+async function swap(client: Client, ctx: RestoreContext, targetExists: boolean, unchanged: string): Promise<SwapResult> {
+  const target = quoteIdent(ctx.target.database);
+  const staging = quoteIdent(ctx.staging);
+  if (!targetExists) {
+    await client.query(`ALTER DATABASE ${staging} RENAME TO ${target}`);
+    return { sessionsEnded: [] };
+  }
+  const allowed = (await client.query<{ allowed: boolean }>('SELECT datallowconn AS allowed FROM pg_database WHERE datname = $1', [ctx.target.database])).rows[0].allowed;
+  let sessionsEnded: readonly unknown[] = [];
+  let blocked = false;
+  const unblock = async () => {
+    if (blocked) await client.query(`ALTER DATABASE ${target} ALLOW_CONNECTIONS ${allowed}`).catch(() => undefined);
+  };
+  const aside = keptAsideName(ctx.target.database, new Date(Date.now() + ctx.options.keepPreviousHours * 3600_000));
+  try {
+    if (ctx.options.terminateSessions) {
+      // New sessions cannot start while the old ones are ended and the names are swapped.
+      await client.query(`ALTER DATABASE ${target} ALLOW_CONNECTIONS false`);
+      blocked = true;
+      sessionsEnded = await endSessions(client, ctx.target.database, { graceSeconds: ctx.options.sessionGraceSeconds, targetState: unchanged, ...errorContext(ctx) }, ctx.log);
+    } else {
+      const sessions = await listSessions(client, ctx.target.database);
+      if (sessions.length > 0) throw refuseSessions(ctx, sessions, unchanged);
+    }
+    await client.query('BEGIN');
+    try {
+      await client.query(`ALTER DATABASE ${target} RENAME TO ${quoteIdent(aside)}`);
+      await client.query(`ALTER DATABASE ${staging} RENAME TO ${target}`);
+      await client.query('COMMIT');
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw await explainSwapFailure(client, error, ctx, unchanged);
+    }
+  } catch (error) {
+    await unblock();
+    throw error;
+  }
+  // The previous database keeps its own connection setting, so it can be inspected or renamed back.
+  // The swap is done: nothing after it may fail the restore.
+  if (blocked) {
+    await client.query(`ALTER DATABASE ${quoteIdent(aside)} ALLOW_CONNECTIONS ${allowed}`).catch((error: Error) => {
+      ctx.log.warn('could not allow connections to the previous database again', { database: aside, error: error.message });
+    });
+  }
+  return { keptAside: aside, keptUntil: keptUntil(aside)!.toISOString(), sessionsEnded };
+}
+
+/** A rename that failed on a lock or on sessions names who is in the way. */
+async function explainSwapFailure(client: Client, error: unknown, ctx: RestoreContext, unchanged: string): Promise<unknown> {
+  const code = pgErrorCode(error);
+  if (code === '55P03') {
+    const holders = await databaseLockHolders(client, ctx.target.database).catch(() => []);
+    return new TransientError(
+      `renaming database "${ctx.target.database}" waited longer than ${ctx.options.lockTimeoutSeconds}s for a lock${holders.length ? ` held by ${describeSessions(holders)}` : ''}. ${unchanged}`,
+      { ...errorContext(ctx), hint: 'End those transactions (or wait for them) and repeat the restore; options.lockTimeoutSeconds sets the wait.' },
+    );
+  }
+  if (code === '55006') {
+    const sessions = await listSessions(client, ctx.target.database).catch(() => []);
+    return refuseSessions(ctx, sessions, unchanged);
+  }
+  return error;
+}
+
+export async function restorePostgres(source: ArtifactSource, target: PostgresTarget, rawOptions: PostgresRestoreOptions, log: Logger): Promise<ComponentRestoreResult> {
+  const artifact = source.artifacts.find((a) => a.contentType === DUMP_CONTENT_TYPE) ?? source.artifacts.find((a) => a.name.endsWith('.dump'));
+  if (!artifact) throw new BackupNotFoundError('the backup holds no PostgreSQL dump artifact.', { component: 'postgres', backupId: source.backup?.backupId });
+  const options = resolveRestoreOptions(rawOptions);
+  // Without the manifest's facts (a test's bare artifacts) the staging name still must not collide.
+  const stagingKey = source.backup?.backupId ?? randomBytes(8).toString('hex');
+  const ctx: RestoreContext = { target, staging: stagingDatabaseName(target.database, stagingKey), options, backupId: source.backup?.backupId, log };
+  const unchanged = `The target database "${target.database}" is unchanged.`;
+
+  const client = await maintenanceClient(ctx);
+  const lost = connectionLost(client);
+  const run = async (): Promise<ComponentRestoreResult> => {
+    const dropped = await dropExpiredKeptAside(client, new Date(), log);
+    const targetExists = (await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [target.database])).rowCount === 1;
+    if (targetExists && !options.terminateSessions) {
+      // Refused now rather than after the whole load: nothing has been written yet.
+      const sessions = await listSessions(client, target.database);
+      if (sessions.length > 0) throw refuseSessions(ctx, sessions, `${unchanged} Nothing was written.`);
+    }
+    const globals = await readGlobals(source, ctx);
+    const rolesCreated = await prepareRoles(client, globals, ctx);
+
+    let staged: { objects: number } | undefined;
+    let swapped: SwapResult;
+    await createStaging(client, ctx, targetExists, globals);
+    const dropped_ = `${unchanged} The staging database "${ctx.staging}" was dropped.`;
+    const timings: Record<string, number> = {};
+    const timed = async <T>(step: string, work: () => Promise<T>): Promise<T> => {
+      const started = Date.now();
+      try {
+        return await work();
+      } finally {
+        timings[step] = Date.now() - started;
+      }
+    };
+    try {
+      await timed('loadMs', () => loadStaging(source, artifact.name, ctx));
+      if (globals) await applyDatabaseFacts(client, ctx.staging, globals.database, options);
+      staged = await timed('verifyMs', () => verifyStaging(source, ctx));
+      log.info('staging database verified; swapping it in', { staging: ctx.staging, objects: staged?.objects });
+      swapped = await timed('swapMs', () => swap(client, ctx, targetExists, dropped_));
+    } catch (error) {
+      await client.query(`DROP DATABASE IF EXISTS ${quoteIdent(ctx.staging)} WITH (FORCE)`).catch((dropError: Error) => {
+        log.warn('could not drop the staging database', { database: ctx.staging, error: dropError.message });
+      });
+      throw withTargetState(error, dropped_);
+    }
+    let previousDropped = false;
+    if (swapped.keptAside && options.keepPreviousHours === 0) {
+      // Its name says it has expired: if it cannot be dropped now (a session on it), the next restore drops it.
+      previousDropped = await client.query(`DROP DATABASE ${quoteIdent(swapped.keptAside)}`).then(
+        () => (log.info('dropped the previous database (keepPreviousHours is 0)', { database: swapped.keptAside }), true),
+        (error: Error) => (log.warn('could not drop the previous database yet', { database: swapped.keptAside, error: error.message }), false),
+      );
+    } else if (swapped.keptAside) {
+      log.info('previous database kept aside', { database: swapped.keptAside, until: swapped.keptUntil });
+    }
+    return {
+      target: target.database,
+      replacedExisting: targetExists,
+      details: {
+        stagedAs: ctx.staging,
+        verifiedBeforeSwap: staged !== undefined,
+        ...(swapped.keptAside && !previousDropped ? { previousKeptAs: swapped.keptAside, previousKeptUntil: swapped.keptUntil } : {}),
+        ...(swapped.sessionsEnded.length ? { sessionsEnded: swapped.sessionsEnded } : {}),
+        ...(rolesCreated.length ? { rolesCreated } : {}),
+        ...(dropped.length ? { droppedExpired: dropped } : {}),
+        ...(options.noOwner ? { owners: 'not restored (noOwner)' } : {}),
+        timings,
+      },
+    };
+  };
+  try {
+    return await Promise.race([run(), lost]);
+  } catch (error) {
+    throw classifyPgError(error, 'the restore', errorContext(ctx));
+  } finally {
+    await client.end().catch(() => undefined);
+  }
 }

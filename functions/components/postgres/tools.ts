@@ -1,6 +1,8 @@
 /** pg_dump and pg_restore as child processes: where they are, their version, and their failures. */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import { ToolError } from '../../core/errors';
 import { toolEnv, type PostgresTarget } from './connection';
@@ -44,6 +46,7 @@ export function toolVersion(target: PostgresTarget, tool: PgTool): Promise<ToolV
 }
 
 export interface RunningTool {
+  readonly tool: PgTool;
   readonly child: ChildProcess;
   /** Resolves when the tool exits 0; rejects with a ToolError carrying the end of its stderr otherwise. */
   readonly done: Promise<void>;
@@ -53,7 +56,7 @@ const STDERR_TAIL = 4000;
 
 /** Starts a tool with libpq settings from the target; stdin/stdout are for the caller to stream. */
 export function runTool(target: PostgresTarget, tool: PgTool, args: readonly string[], context: { backupId?: string } = {}): RunningTool {
-  const child = spawn(toolPath(target, tool), args, { env: toolEnv(target), stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(toolPath(target, tool), args, { env: toolEnv(target, tool), stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr!.setEncoding('utf8');
   child.stderr!.on('data', (text: string) => {
@@ -68,5 +71,28 @@ export function runTool(target: PostgresTarget, tool: PgTool, args: readonly str
       reject(new ToolError(`${tool} ${how}${detail ? `: ${detail}` : ''}.`, { component: 'postgres', ...context }));
     });
   });
-  return { child, done };
+  return { tool, child, done };
+}
+
+/** The tool closed its stdin (exited) while input was still coming. */
+const isBrokenPipe = (error: unknown) => ['EPIPE', 'ERR_STREAM_DESTROYED', 'ERR_STREAM_PREMATURE_CLOSE'].includes((error as { code?: string }).code ?? '');
+
+/**
+ * Streams `input` into the tool's stdin and settles once both sides have: resolved when the whole input
+ * was read and the tool exited 0. A failed input (IntegrityError from the digest check) kills the tool
+ * before it can finish with a partial input and is the error reported. A tool that stops reading (EPIPE:
+ * it failed part-way) is reported with its own exit status and stderr, never swallowed: a promise that
+ * never settles would let the process drain and exit 0 without a result.
+ */
+export async function feedTool(input: Readable, running: RunningTool, context: { backupId?: string } = {}): Promise<void> {
+  const fed = pipeline(input, running.child.stdin!).catch((error: unknown) => {
+    if (!isBrokenPipe(error)) running.child.kill('SIGKILL');
+    throw error;
+  });
+  const [feeding, exiting] = await Promise.allSettled([fed, running.done]);
+  if (feeding.status === 'rejected' && !isBrokenPipe(feeding.reason)) throw feeding.reason;
+  if (exiting.status === 'rejected') throw exiting.reason;
+  if (feeding.status === 'rejected') {
+    throw new ToolError(`${running.tool} exited 0 without reading its whole input.`, { component: 'postgres', ...context });
+  }
 }

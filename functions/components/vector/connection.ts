@@ -7,6 +7,7 @@
 import type { Client } from 'pg';
 import type { VectorSourceConfig } from '../../../infra/config/types';
 import { InvalidInputError, NcaBackupError, TransientError } from '../../core/errors';
+import { isTransientPgError } from '../postgres/errors';
 import { connectPostgres, openClient, withDatabase, type PostgresTarget, type SecretFetcher } from '../postgres/connection';
 
 export const COMPONENT = 'vector';
@@ -99,9 +100,6 @@ export async function withVectorClient<T>(target: PostgresTarget, use: (client: 
   }
 }
 
-/** Connection losses that a retry may cure (server restart, failover, network). */
-const TRANSIENT = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', '57P01', '57P02', '57P03', '08006', '08003', '08001', '40001', '40P01']);
-
 /**
  * Any failure of a backup, restore or check, in the component's words: our own errors pass unchanged;
  * a server or socket error gets the component, what was being done, and the class a retry policy needs.
@@ -112,5 +110,5 @@ export function serverError(error: unknown, action: string, hint?: string): unkn
   const code = (error as { code?: string }).code;
   if (code === undefined) return error;
   const message = `${action} failed: ${error.message} (${code}).`;
-  return TRANSIENT.has(code) ? new TransientError(message, { component: COMPONENT, hint }) : new InvalidInputError(message, { component: COMPONENT, hint });
+  return isTransientPgError(error) ? new TransientError(message, { component: COMPONENT, hint }) : new InvalidInputError(message, { component: COMPONENT, hint });
 }
