@@ -6,7 +6,7 @@
  */
 import { PassThrough } from 'node:stream';
 import Redis from 'ioredis';
-import { MongoNetworkError, MongoParseError, MongoServerError, MongoServerSelectionError } from 'mongodb';
+import { MongoClient, MongoNetworkError, MongoParseError, MongoServerError, MongoServerSelectionError } from 'mongodb';
 import { connectMemory, memory } from '../../functions/components/memory';
 import { connectMongo, mongoFailure, withClient, type MongoTarget } from '../../functions/components/mongodb/connection';
 import type { ArtifactSource, Logger } from '../../functions/components/types';
@@ -149,6 +149,46 @@ describe('the memory component uses the drivers\' classifiers', () => {
     const failure = memory.restore(afterFault(() => redis.stop()), target, {}, quiet);
     await expect(failure).rejects.toMatchObject({ name: 'TransientError', message: expect.stringMatching(/^memory: cannot reach Redis at .* while (staging the working tier|connecting)/) });
     expect(await fingerprint()).toEqual(before);
+  }, 30_000);
+
+  test('MongoDB stopped between staging and its commit: the error says which tiers changed, and never advises putting the safety backup back', async () => {
+    const target = await connectMemory(source, env);
+    const before = await workingKeys();
+    const watcher = new MongoClient(mongo.url);
+    cleanups.push(() => watcher.close());
+    const db = watcher.db('neuroca_episodic');
+    const documents = await db.collection('ltm_memories').countDocuments();
+    const intact = backup.source();
+    // The episodic artifact flows at once; the working one only after every episodic document is staged and
+    // the server is gone, so staging succeeds everywhere and the episodic commit (its rename) meets a dead server.
+    const stagedThenStopped = (async () => {
+      for (;;) {
+        const staging = (await db.listCollections({}, { nameOnly: true }).toArray()).find((c) => c.name.startsWith('ltm_memories.nca-restore-'));
+        if (staging && (await db.collection(staging.name).countDocuments()) === documents) break;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      await watcher.close();
+      await mongo.stop();
+    })();
+    const gated: ArtifactSource = {
+      artifacts: intact.artifacts,
+      open(name) {
+        if (name.startsWith('episodic')) return intact.open(name);
+        const out = new PassThrough();
+        stagedThenStopped.then(() => intact.open(name).pipe(out), (error) => out.destroy(error));
+        return out;
+      },
+    };
+    const failure = memory.restore(gated, target, {}, quiet);
+    await expect(failure).rejects.toMatchObject({
+      name: 'TransientError',
+      message: expect.stringMatching(/^memory: committing the episodic tier failed: cannot reach MongoDB at .* No tier was replaced; the episodic tier and working still hold what they held before this restore\. Repeating this restore once the store is reachable again is safe/),
+    });
+    const message = ((await failure.catch((error: Error) => error)) as Error).message;
+    expect(message).toContain('do not restore it over these stores');
+    expect(message).not.toMatch(/or restore the safety backup/);
+    // The working tier's transaction was discarded: every key is as it was.
+    expect(await workingKeys()).toEqual(before);
   }, 30_000);
 
   test('MongoDB stopped before a fingerprint: TransientError naming memory', async () => {
