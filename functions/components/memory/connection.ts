@@ -145,10 +145,10 @@ function isStoreError(tier: MemoryTier, error: unknown): boolean {
 }
 
 /**
- * A tier store's failure in its driver's one classification (redisFailure, mongoFailure, classifyPgError), naming the
- * memory component. `always`: the operation touched only the store (a commit), so whatever failed is
- * the store's; otherwise errors that are not the driver's (an artifact's bytes, our own checks) pass
- * unchanged (classifyPgError, the semantic tier's, always does so).
+ * A tier store's failure in its driver's one classification (redisFailure, mongoFailure,
+ * classifyPgError), naming the memory component. `always`: the operation touched only the store (a
+ * commit), so whatever failed is the store's; otherwise errors that are not the driver's (an artifact's
+ * bytes, our own checks) pass unchanged, as classifyPgError always does for the semantic tier.
  */
 export function tierFailure(target: MemoryTarget, tier: MemoryTier, error: unknown, doing: string, always = false): unknown {
   if (error instanceof NcaBackupError) return error;
