@@ -4,7 +4,7 @@
  * redis and mongodb components (no classification of its own). Failures are injected for real: the
  * MongoDB wire-protocol test server and a real Redis are stopped while a restore is under way.
  */
-import { PassThrough } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import Redis from 'ioredis';
 import { MongoClient, MongoNetworkError, MongoParseError, MongoServerError, MongoServerSelectionError } from 'mongodb';
 import { connectMemory, memory } from '../../functions/components/memory';
@@ -197,3 +197,25 @@ describe('the memory component uses the drivers\' classifiers', () => {
     await expect(memory.fingerprint(target)).rejects.toMatchObject({ name: 'TransientError', message: expect.stringMatching(/^memory: cannot reach MongoDB at /) });
   });
 });
+
+describe('the memory export uses the drivers\' classifiers', () => {
+  test('MongoDB stopped while the episodic tier is exported: TransientError naming memory, and nothing is stored', async () => {
+    const [redis, mongo] = await Promise.all([startRedis(), startMongoWireServer()]);
+    cleanups.push(() => redis.stop(), () => mongo.stop());
+    // More documents than one cursor batch (500): the export must go back to the server after it stopped.
+    await loadSampleMemory({ mongoUrl: mongo.url }, { items: 1200, dimension: 4, seed: 5 });
+    const target = await connectMemory({ tiers: ['episodic'], workingNamespace: 'generic', episodicCollection: 'ltm_memories', mongodb: { database: 'neuroca_episodic' } }, { NCA_MONGODB_URL: mongo.url });
+    const artifacts = fsArtifacts();
+    cleanups.push(() => artifacts.cleanup());
+    const sink = {
+      async write(name: string, body: Readable, options?: { contentType?: string }) {
+        // The export has opened its cursor and streams into this artifact: the server goes away now.
+        await mongo.stop();
+        return artifacts.sink.write(name, body, options);
+      },
+    };
+    await expect(memory.backup(target, sink, quiet)).rejects.toMatchObject({ name: 'TransientError', message: expect.stringMatching(/^memory: cannot reach MongoDB at .* while exporting the episodic tier/) });
+    expect(artifacts.records).toEqual([]);
+  }, 30_000);
+});
+
