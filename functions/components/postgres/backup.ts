@@ -44,7 +44,12 @@ class EndsWithProcess extends Transform {
   }
 }
 
-const isLockTimeout = (error: unknown) => pgErrorCode(error) === '55P03' || /lock timeout|could not obtain lock/i.test((error as Error)?.message ?? '');
+/**
+ * The fingerprint's lock_timeout (55P03), or pg_dump's --lock-wait-timeout, which pg_dump 15 enforces as a
+ * statement_timeout on its LOCK TABLE statements ("canceling statement due to statement timeout").
+ */
+const isLockTimeout = (error: unknown) =>
+  pgErrorCode(error) === '55P03' || /lock timeout|could not obtain lock|statement timeout.*LOCK TABLE/i.test((error as Error)?.message ?? '');
 
 /** A lock wait that timed out names the sessions holding the locks; everything else is classified. */
 async function explainBackupFailure(client: Client, error: unknown, seconds: number): Promise<unknown> {

@@ -84,12 +84,3 @@ export function resolveRestoreOptions(options: PostgresRestoreOptions = {}): Res
   }
   return resolved;
 }
-
-/**
- * A PostgreSQL database name as `sources.postgres.database` accepts it: any identifier of 1 to 63 bytes
- * without NUL (spaces, quotes, dots and unicode included; every statement quotes it). For the restore
- * input's top-level targetDatabase, which core/workflow-input.ts checks today with a stricter pattern.
- */
-export function isPostgresDatabaseName(value: unknown): value is string {
-  return typeof value === 'string' && value.length > 0 && Buffer.byteLength(value) <= 63 && !value.includes('\0');
-}
