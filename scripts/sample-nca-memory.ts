@@ -21,6 +21,7 @@
 import Redis from 'ioredis';
 import { BSON, Double, Int32, Long, MongoClient, ObjectId, type IndexDescription } from 'mongodb';
 import { Client } from 'pg';
+import { DEFAULT_EPISODIC_COLLECTION, DEFAULT_WORKING_NAMESPACE } from '../infra/config/load';
 
 export interface SampleStores {
   readonly redisUrl?: string;
@@ -33,9 +34,9 @@ export interface SampleMemoryOptions {
   readonly items: number;
   /** Floats per embedding; default 768. */
   readonly dimension?: number;
-  /** Working memory namespace (memory:{namespace}:...); default "working" (the NCA's factory writes "generic"). */
+  /** Working memory namespace (memory:{namespace}:...); default "generic", as the NCA's factory writes it (and the config's default). */
   readonly namespace?: string;
-  /** Episodic collection; default "memories" (the NCA's LTM repository writes "ltm_memories"). Its database: the mongo URL's path, else `mongoDatabase`, else neuroca_episodic. */
+  /** Episodic collection; default "ltm_memories", as the NCA's LTM repository writes it (and the config's default). Its database: the mongo URL's path, else `mongoDatabase`, else neuroca_episodic. */
   readonly collection?: string;
   readonly mongoDatabase?: string;
   /** Semantic table (created when missing: vector(n) where pgvector is installed, else real[]); default "semantic_memory". */
@@ -326,12 +327,12 @@ export async function loadSampleMemory(stores: SampleStores, options: SampleMemo
   const { semanticOnly, episodicOnly, halfDimension } = plan(options);
   const dimension = options.dimension ?? 768;
   const episodicItems = items.map((item, i) => (halfDimension?.episodic === i ? halve(item) : item)).filter((_, i) => !semanticOnly.has(i));
-  const working = stores.redisUrl ? await loadWorking(stores.redisUrl, items, options.namespace ?? 'working') : { ids: [], withTtl: [] };
+  const working = stores.redisUrl ? await loadWorking(stores.redisUrl, items, options.namespace ?? DEFAULT_WORKING_NAMESPACE) : { ids: [], withTtl: [] };
   // The episodic-only memories are the ones the LTM repository stored without a memory_id.
   const unnamed = new Set([...episodicOnly].map((i) => items[i].id));
   const unnamedIds = new Map([...unnamed].map((id) => [id, idOfUnnamed(ObjectId.createFromHexString(id.replace(/-/g, '').slice(0, 24)))]));
   const episodicIds = stores.mongoUrl
-    ? await loadEpisodic(stores.mongoUrl, episodicItems, mongoDatabaseOf(stores.mongoUrl, options.mongoDatabase), options.collection ?? 'memories', unnamed)
+    ? await loadEpisodic(stores.mongoUrl, episodicItems, mongoDatabaseOf(stores.mongoUrl, options.mongoDatabase), options.collection ?? DEFAULT_EPISODIC_COLLECTION, unnamed)
     : [];
   let semantic: string[] = [];
   let embeddingType = 'none';
@@ -374,7 +375,7 @@ export async function damageSampleMemory(stores: SampleStores, options: Omit<Sam
     const redis = new Redis(stores.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
     await redis.connect();
     try {
-      const prefix = `memory:${options.namespace ?? 'working'}:`;
+      const prefix = `memory:${options.namespace ?? DEFAULT_WORKING_NAMESPACE}:`;
       const ids: string[] = [];
       let cursor = '0';
       do {
@@ -411,7 +412,7 @@ export async function damageSampleMemory(stores: SampleStores, options: Omit<Sam
     const client = new MongoClient(stores.mongoUrl);
     await client.connect();
     try {
-      const coll = client.db(mongoDatabaseOf(stores.mongoUrl, options.mongoDatabase)).collection(options.collection ?? 'memories');
+      const coll = client.db(mongoDatabaseOf(stores.mongoUrl, options.mongoDatabase)).collection(options.collection ?? DEFAULT_EPISODIC_COLLECTION);
       damage.episodic.deleted = (await coll.deleteMany({ memory_id: { $regex: '^[01]' } })).deletedCount;
       const survivor = await coll.find({ memory_id: { $exists: true } }, { sort: { memory_id: 1 }, limit: 1 }).next();
       if (survivor) {

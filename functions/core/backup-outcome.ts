@@ -7,7 +7,7 @@ import { eventEntry, readableCause, type EventEntry } from './events';
 export interface ComponentSucceeded {
   readonly component: string;
   readonly status: 'SUCCEEDED';
-  readonly result: { readonly bytes: number; readonly durationMs: number; readonly backupId: string; readonly [k: string]: unknown };
+  readonly result: { readonly bytes: number; readonly durationMs: number; readonly backupId: string; readonly warnings?: readonly string[]; readonly [k: string]: unknown };
   readonly runner?: string;
 }
 
@@ -28,7 +28,7 @@ export interface BackupOutcome {
   readonly status: 'SUCCEEDED' | 'FAILED';
   readonly group: string;
   readonly backupId: string;
-  readonly succeeded: readonly { component: string; bytes: number; durationMs: number; runner?: string }[];
+  readonly succeeded: readonly { component: string; bytes: number; durationMs: number; runner?: string; warnings?: readonly string[] }[];
   readonly failed: readonly { component: string; error: string; cause: string }[];
   /** For the Fail state: the first failed component's error and a cause naming every failure. */
   readonly error?: string;
@@ -39,7 +39,14 @@ export interface BackupOutcome {
 export function decideBackupOutcome(input: BackupOutcomeInput): BackupOutcome {
   const succeeded = input.results
     .filter((r): r is ComponentSucceeded => r.status === 'SUCCEEDED')
-    .map((r) => ({ component: r.component, bytes: r.result.bytes, durationMs: r.result.durationMs, runner: r.runner }));
+    .map((r) => ({
+      component: r.component,
+      bytes: r.result.bytes,
+      durationMs: r.result.durationMs,
+      runner: r.runner,
+      // A backup of an empty tier succeeded, but the operator must see why it holds nothing.
+      ...(r.result.warnings?.length ? { warnings: [...r.result.warnings] } : {}),
+    }));
   const failed = input.results
     .filter((r): r is ComponentFailed => r.status === 'FAILED')
     .map((r) => ({ component: r.component, error: r.error, cause: readableCause(r.cause) }));

@@ -29,6 +29,8 @@ export interface BackupSummary {
   readonly throughputMBps: number;
   readonly artifacts: number;
   readonly database: string;
+  /** The component's report.warnings (an empty memory tier, a database with no collections): present only when there are some. */
+  readonly warnings?: readonly string[];
 }
 
 const ARTIFACT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$/;
@@ -44,7 +46,15 @@ export function summarize(manifest: Manifest): BackupSummary {
     throughputMBps: manifest.durationMs > 0 ? Math.round((manifest.totalBytes / 1e6 / (manifest.durationMs / 1000)) * 100) / 100 : 0,
     artifacts: manifest.artifacts.length,
     database: manifest.source.database,
+    ...warningsOf(manifest),
   };
+}
+
+/** A backup that found nothing where it looked must not look healthy: its warnings travel with its summary. */
+function warningsOf(manifest: Manifest): { warnings?: string[] } {
+  const warnings = manifest.report?.warnings;
+  if (!Array.isArray(warnings) || warnings.length === 0) return {};
+  return { warnings: warnings.map(String) };
 }
 
 export async function runBackup(ctx: EngineContext, request: BackupRequest): Promise<Manifest> {

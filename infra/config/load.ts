@@ -66,8 +66,10 @@ export const DEFAULT_RETENTION_DAYS: Readonly<Record<GroupName, number>> = {
 export const DEFAULT_POSTGRES_DATABASE = 'neuroca_db';
 export const DEFAULT_MONGODB_DATABASE = 'neuroca_episodic';
 export const DEFAULT_VECTOR_TABLE = 'semantic_memory';
-export const DEFAULT_WORKING_NAMESPACE = 'working';
-export const DEFAULT_EPISODIC_COLLECTION = 'memories';
+// The NCA's own names: its Redis backend's default tier_name (keys memory:generic:{id}) and the
+// collection its LTM repository writes (src/neuroca/db/repositories/ltm.py).
+export const DEFAULT_WORKING_NAMESPACE = 'generic';
+export const DEFAULT_EPISODIC_COLLECTION = 'ltm_memories';
 
 const GIB = 1024 ** 3;
 const FARGATE_CPUS = [256, 512, 1024, 2048, 4096, 8192, 16384] as const;
@@ -478,7 +480,7 @@ function parseMemory(value: unknown, path: string, issues: Issues, stores: Mappi
   }
   const workingNamespace =
     'working_namespace' in map
-      ? matching(map.working_namespace, `${path}.working_namespace`, issues, /^[A-Za-z0-9_-]{1,64}$/, 'a key namespace like working (letters, digits, _ -)')
+      ? matching(map.working_namespace, `${path}.working_namespace`, issues, /^[A-Za-z0-9_-]{1,64}$/, 'a key namespace like generic (letters, digits, _ -)')
       : DEFAULT_WORKING_NAMESPACE;
   const episodicCollection =
     'episodic_collection' in map

@@ -117,9 +117,9 @@ export const TIER_SOURCE = { working: 'redis', episodic: 'mongodb', semantic: 'v
 export interface MemorySourceConfig {
   /** Tiers exported; default all three (each needs its store's source). */
   readonly tiers: readonly MemoryTier[];
-  /** The {tier} part of working memory's Redis keys `memory:{tier}:{id}`; default "working". */
+  /** The {tier} part of working memory's Redis keys `memory:{tier}:{id}`; default "generic" (the NCA's). */
   readonly workingNamespace: string;
-  /** MongoDB collection of episodic memories in sources.mongodb.database; default "memories". */
+  /** MongoDB collection of episodic memories in sources.mongodb.database; default "ltm_memories" (the NCA's). */
   readonly episodicCollection: string;
 }
 

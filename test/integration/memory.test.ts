@@ -57,7 +57,7 @@ async function stores(label: string, options: { tiers?: MemoryTier[]; mongoServe
   const source: MemoryRuntimeSource = {
     tiers: options.tiers ?? ['working', 'episodic', 'semantic'],
     workingNamespace: namespace,
-    episodicCollection: 'memories',
+    episodicCollection: 'ltm_memories',
     redis: { db: 0, keyPatterns: ['*'] },
     mongodb: { database: mongoDatabase },
     vector: { database: pgDatabase, table: 'semantic_memory' },
@@ -144,7 +144,7 @@ const valueOf = (state: string) => {
 async function mongoDocs(s: Stores): Promise<Record<string, string>> {
   return withMongoClient(s, async (client) => {
     const out: Record<string, string> = {};
-    for (const doc of await client.db(s.mongoDatabase).collection('memories').find({}, { raw: true }).toArray()) {
+    for (const doc of await client.db(s.mongoDatabase).collection('ltm_memories').find({}, { raw: true }).toArray()) {
       const bytes = doc as unknown as Buffer;
       out[BSON.EJSON.stringify(BSON.deserialize(bytes)._id)] = Buffer.from(bytes).toString('hex');
     }
@@ -155,7 +155,7 @@ async function mongoDocs(s: Stores): Promise<Record<string, string>> {
 /** Replaces a document by one whose values are the same but whose BSON types `change` alters (as a careless writer would). */
 async function retype(s: Stores, memoryId: string, change: (doc: Document) => void): Promise<void> {
   await withMongoClient(s, async (client) => {
-    const coll = client.db(s.mongoDatabase).collection('memories');
+    const coll = client.db(s.mongoDatabase).collection('ltm_memories');
     const raw = (await coll.find({ memory_id: memoryId }, { raw: true }).toArray())[0] as unknown as Buffer;
     const doc = BSON.deserialize(raw, { promoteValues: false });
     change(doc);
@@ -200,7 +200,7 @@ describe('memory tiers: export, damage, restore', () => {
       embeddingDimension: DIMENSION,
       semantic: { database: s.pgDatabase, table: 'public.semantic_memory', dimension: DIMENSION, embeddingType: 'real[]' },
       working: { namespace: s.namespace, db: 0 },
-      episodic: { database: s.mongoDatabase, collection: 'memories' },
+      episodic: { database: s.mongoDatabase, collection: 'ltm_memories' },
     });
     // Three servers share no snapshot; the standalone MongoDB offers none either.
     expect(result.consistency.pointInTime).toBe(false);
@@ -321,7 +321,7 @@ describe('memory tiers: export, damage, restore', () => {
       expect(await client.get(`${prefix}metadata:${big}`)).toMatch(/"sequence": 9007199254740993[, }]/);
     });
     await withMongoClient(s, async (client) => {
-      const coll = client.db(s.mongoDatabase).collection('memories');
+      const coll = client.db(s.mongoDatabase).collection('ltm_memories');
       const names = (await coll.listIndexes().toArray()).map((i) => i.name).sort();
       expect(names).toEqual(['_id_', ...NCA_LTM_INDEXES.map((i) => i.name!)].sort());
       const raw = (await coll.find({ memory_id: summary.working[0] }, { raw: true }).toArray())[0] as unknown as Buffer;
@@ -549,11 +549,11 @@ describe('memory tiers: consistency, snapshots and source data problems', () => 
     // The LTM repository's memory_id index is not unique: one memory_id twice is reported, exported and restored.
     const dup = await stores('dup', { tiers: ['episodic'] });
     const id = summary.episodic[3];
-    await withMongoClient(dup, (client) => client.db(dup.mongoDatabase).collection('memories').insertMany([{ memory_id: id, content: 'a' }, { memory_id: id, content: 'b' }]));
+    await withMongoClient(dup, (client) => client.db(dup.mongoDatabase).collection('ltm_memories').insertMany([{ memory_id: id, content: 'a' }, { memory_id: id, content: 'b' }]));
     const duplicate = await backupOf(dup.target);
     expect((duplicate.result.report as any).tiers.episodic.duplicateIds).toEqual({ count: 1, examples: [id] });
     const docs = await mongoDocs(dup);
-    await withMongoClient(dup, (client) => client.db(dup.mongoDatabase).collection('memories').deleteMany({}));
+    await withMongoClient(dup, (client) => client.db(dup.mongoDatabase).collection('ltm_memories').deleteMany({}));
     await memory.restore(duplicate.artifacts.source(), dup.target, {}, quiet);
     expect(await mongoDocs(dup)).toEqual(docs);
   });
@@ -607,7 +607,7 @@ describe('memory tiers: empty stores and connections', () => {
   test('empty tiers export zero items with a warning in the report and the log; restoring that backup empties populated tiers', async () => {
     const empty = await stores('empty');
     // The collection and the table exist, empty; the namespace has no key.
-    await withMongoClient(empty, (client) => client.db(empty.mongoDatabase).createCollection('memories'));
+    await withMongoClient(empty, (client) => client.db(empty.mongoDatabase).createCollection('ltm_memories'));
     await sql(empty.pgDatabase, 'CREATE TABLE semantic_memory (id text PRIMARY KEY, embedding real[], metadata jsonb)');
     const warned: { message: string; fields?: Record<string, unknown> }[] = [];
     const artifacts = fsArtifacts();
@@ -617,7 +617,7 @@ describe('memory tiers: empty stores and connections', () => {
     const report = result.report as any;
     expect(report.warnings).toEqual([
       `the working tier is empty: no memory was found in Redis keys memory:${empty.namespace}:* in database 0. Check the configuration if memories were expected there.`,
-      `the episodic tier is empty: no memory was found in MongoDB collection ${empty.mongoDatabase}.memories. Check the configuration if memories were expected there.`,
+      `the episodic tier is empty: no memory was found in MongoDB collection ${empty.mongoDatabase}.ltm_memories. Check the configuration if memories were expected there.`,
       `the semantic tier is empty: no memory was found in table ${empty.pgDatabase}.public.semantic_memory. Check the configuration if memories were expected there.`,
     ]);
     expect(report.tiers.episodic.warning).toBe(report.warnings[1]);
@@ -642,12 +642,12 @@ describe('memory tiers: empty stores and connections', () => {
   test('a configured collection or table that does not exist fails the backup naming it, and nothing is stored', async () => {
     const s = await stores('missing');
     await sample(s, 20);
-    const wrongCollection = await connectMemory({ ...s.source, episodicCollection: 'ltm_memories' }, s.env);
+    const wrongCollection = await connectMemory({ ...s.source, episodicCollection: 'memories' }, s.env);
     const artifacts = fsArtifacts();
     cleanups.push(artifacts);
     const failure = memory.backup(wrongCollection, artifacts.sink, quiet);
     await expect(failure).rejects.toThrow(InvalidInputError);
-    await expect(failure).rejects.toThrow(`memory: the episodic collection ${s.mongoDatabase}.ltm_memories does not exist.`);
+    await expect(failure).rejects.toThrow(`memory: the episodic collection ${s.mongoDatabase}.memories does not exist.`);
     const wrongTable = await connectMemory({ ...s.source, vector: { database: s.pgDatabase, table: 'memory.semantic' } }, s.env);
     const table = memory.backup(wrongTable, artifacts.sink, quiet);
     await expect(table).rejects.toThrow(InvalidInputError);

@@ -84,7 +84,7 @@ describe('parseBackupConfig: the runbook example', () => {
         redis: { db: 0, keyPatterns: ['*'] },
         mongodb: { database: 'neuroca_episodic' },
         vector: { database: 'neuroca_db', table: 'semantic_memory' },
-        memory: { tiers: ['working', 'episodic', 'semantic'], workingNamespace: 'working', episodicCollection: 'memories' },
+        memory: { tiers: ['working', 'episodic', 'semantic'], workingNamespace: 'generic', episodicCollection: 'ltm_memories' },
       },
     });
     expect(config.network).toBeUndefined();
@@ -184,7 +184,7 @@ describe('parseBackupConfig: extensions', () => {
       redis: { db: 0, keyPatterns: ['*'] },
       mongodb: { database: 'neuroca_episodic' },
       vector: { database: 'neuroca_db', table: 'semantic_memory' },
-      memory: { tiers: ['working', 'episodic', 'semantic'], workingNamespace: 'working', episodicCollection: 'memories' },
+      memory: { tiers: ['working', 'episodic', 'semantic'], workingNamespace: 'generic', episodicCollection: 'ltm_memories' },
     });
     const full = parseBackupConfig(
       runbookWith(

@@ -60,7 +60,7 @@ async function setup(options: { force?: 'lambda' | 'fargate' } = {}): Promise<{ 
       vector: { group: 'database', source: vector, worker: localWorker('vector') },
       memory: {
         group: 'memory_tiers',
-        source: { tiers: ['working', 'episodic', 'semantic'], workingNamespace: 'working', episodicCollection: 'memories', redis, mongodb, vector },
+        source: { tiers: ['working', 'episodic', 'semantic'], workingNamespace: 'generic', episodicCollection: 'ltm_memories', redis, mongodb, vector },
         worker: localWorker('memory'),
       },
     },

@@ -18,7 +18,7 @@ import type { ArtifactRecord, ArtifactSink, ComponentBackupResult, FingerprintEn
 import { crossTierReport, TierStats, type TierReport } from './consistency';
 import { artifactName, COMPONENT, CONTENT_TYPE, FORMAT, FORMAT_VERSION, TierWriter } from './format';
 import { canonicalJson, ItemDigest, shapeProblem } from './item';
-import type { MemoryTarget } from './connection';
+import { tierFailure, type MemoryTarget } from './connection';
 import type { TierEntry, TierSource } from './tier';
 import { openWorkingSource, WORKING_NORMALISES, WORKING_RECORDS } from './working';
 import { EPISODIC_NORMALISES, EPISODIC_RECORDS, openEpisodicSource } from './episodic';
@@ -48,7 +48,8 @@ export async function openTierSources(target: MemoryTarget, tiers: readonly Memo
   const failure = opened.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failure) {
     await Promise.all(opened.map((r) => (r.status === 'fulfilled' ? r.value.close() : undefined)));
-    throw failure.reason;
+    const tier = tiers[opened.indexOf(failure)];
+    throw tierFailure(target, tier, failure.reason, `opening the ${tier} tier`);
   }
   return opened.map((r) => (r as PromiseFulfilledResult<TierSource>).value);
 }
@@ -176,8 +177,9 @@ export async function backupMemory(target: MemoryTarget, sink: ArtifactSink, log
     const settled = await Promise.allSettled(
       sources.map((source) =>
         exportTier(source, sink, exportedAt, stop.signal, log).catch((error) => {
-          stop.abort(error);
-          throw error;
+          const failure = tierFailure(target, source.tier, error, `exporting the ${source.tier} tier`);
+          stop.abort(failure);
+          throw failure;
         }),
       ),
     );

@@ -6,13 +6,15 @@
  * them; logs and errors show `describe*()` (host, port, names). The stores are reached exactly as the
  * redis, mongodb and vector components reach them.
  */
-import { MongoClient } from 'mongodb';
+import type Redis from 'ioredis';
+import { MongoClient, MongoError } from 'mongodb';
 import { MEMORY_TIERS, TIER_SOURCE, type MemoryRuntimeSource, type MemoryTier } from '../../../infra/config/types';
-import { InvalidInputError, TransientError } from '../../core/errors';
+import { InvalidInputError, NcaBackupError } from '../../core/errors';
 import type { SecretFetcher } from '../../core/secrets';
-import { connectMongo, type MongoTarget } from '../mongodb/connection';
+import { connectMongo, mongoFailure, type MongoTarget } from '../mongodb/connection';
 import { connectPostgres, quoteIdent, type PostgresTarget } from '../postgres/connection';
-import { connectRedis, type RedisTarget } from '../redis/connection';
+import { classifyPgError } from '../postgres/errors';
+import { connectRedis, openRedis as openRedisClient, redisFailure, withRedis as withRedisClient, type RedisTarget } from '../redis/connection';
 import { COMPONENT } from './format';
 
 /** Working memory's store: the redis component's connection (its keyPatterns are not used here). */
@@ -61,13 +63,13 @@ export async function connectMemory(source: MemoryRuntimeSource, env: NodeJS.Pro
   }
   const target: { -readonly [K in keyof MemoryTarget]: MemoryTarget[K] } = { tiers };
   if (tiers.includes('working')) {
-    target.working = { redis: await connectRedis(source.redis!, env, fetchSecret), namespace: source.workingNamespace ?? 'working' };
+    target.working = { redis: await connectRedis(source.redis!, env, fetchSecret), namespace: source.workingNamespace ?? 'generic' };
   }
   if (tiers.includes('episodic')) {
     target.episodic = {
       mongo: await connectMongo(source.mongodb!, env, fetchSecret),
       database: source.mongodb!.database ?? 'neuroca_episodic',
-      collection: source.episodicCollection ?? 'memories',
+      collection: source.episodicCollection ?? 'ltm_memories',
     };
   }
   if (tiers.includes('semantic')) {
@@ -89,20 +91,32 @@ export async function connectMemory(source: MemoryRuntimeSource, env: NodeJS.Pro
 /** Working memory's Redis is opened as the redis component opens it: no reconnects or replays (a
  * restore's MULTI must never be resent outside its transaction), and a database it cannot select is
  * an error, never db 0. */
-export { describeTarget as describeRedis, openRedis, withRedis } from '../redis/connection';
+export { describeTarget as describeRedis } from '../redis/connection';
+
+export const openRedis = (redis: RedisConnection): Promise<Redis> => openRedisClient(redis, COMPONENT);
+
+/** A client for `use`; its failures are classified by the redis component's classifier, naming memory. */
+export async function withRedis<T>(redis: RedisConnection, use: (client: Redis) => Promise<T>): Promise<T> {
+  try {
+    return await withRedisClient(redis, use, COMPONENT);
+  } catch (error) {
+    throw redisFailure(error, redis, 'reading the working tier', { component: COMPONENT });
+  }
+}
 
 export async function openMongo(mongo: MongoConnection): Promise<MongoClient> {
-  const client = new MongoClient(mongo.url, { ...mongo.clientOptions, serverSelectionTimeoutMS: 10_000, appName: 'nca-backup' });
+  let client: MongoClient;
+  try {
+    client = new MongoClient(mongo.url, { ...mongo.clientOptions, serverSelectionTimeoutMS: 10_000, appName: 'nca-backup' });
+  } catch (error) {
+    throw mongoFailure(error, mongo, 'opening the client', { component: COMPONENT });
+  }
   try {
     await client.connect();
     return client;
   } catch (error) {
     await client.close().catch(() => undefined);
-    const name = (error as Error).name;
-    if (name === 'MongoServerSelectionError' || name === 'MongoNetworkError' || name === 'MongoNetworkTimeoutError') {
-      throw new TransientError(`cannot reach MongoDB at ${mongo.hosts}.`, { component: COMPONENT });
-    }
-    throw new InvalidInputError(`cannot connect to MongoDB at ${mongo.hosts}: ${(error as Error).message.replace(/\S+@/g, '')}.`, { component: COMPONENT });
+    throw mongoFailure(error, mongo, 'connecting', { component: COMPONENT });
   }
 }
 
@@ -110,7 +124,36 @@ export async function withMongo<T>(mongo: MongoConnection, use: (client: MongoCl
   const client = await openMongo(mongo);
   try {
     return await use(client);
+  } catch (error) {
+    throw mongoFailure(error, mongo, 'reading the episodic tier', { component: COMPONENT });
   } finally {
     await client.close().catch(() => undefined);
   }
+}
+
+/** A client or server error of a store's driver (not one of ours, not an artifact's bytes). */
+function isStoreError(tier: MemoryTier, error: unknown): boolean {
+  if (tier === 'episodic') return error instanceof MongoError;
+  // ioredis: the server's replies (ReplyError), a closed or unwritable connection, socket errors (code E...).
+  const e = error as { name?: string; code?: unknown; message?: string } | undefined;
+  return (
+    e?.name === 'ReplyError' ||
+    e?.name === 'MaxRetriesPerRequestError' ||
+    (typeof e?.code === 'string' && /^E[A-Z]+$/.test(e.code)) ||
+    /^(Connection is closed|Stream isn't writeable)/.test(e?.message ?? '')
+  );
+}
+
+/**
+ * A tier store's failure in its driver's one classification (redisFailure, mongoFailure,
+ * classifyPgError), naming the memory component. `always`: the operation touched only the store (a
+ * commit), so whatever failed is the store's; otherwise errors that are not the driver's (an artifact's
+ * bytes, our own checks) pass unchanged, as classifyPgError always does for the semantic tier.
+ */
+export function tierFailure(target: MemoryTarget, tier: MemoryTier, error: unknown, doing: string, always = false): unknown {
+  if (error instanceof NcaBackupError) return error;
+  if (tier === 'semantic') return classifyPgError(error, doing, { component: COMPONENT });
+  if (!always && !isStoreError(tier, error)) return error;
+  if (tier === 'working') return redisFailure(error, target.working!.redis, doing, { component: COMPONENT });
+  return mongoFailure(error, target.episodic!.mongo, doing, { component: COMPONENT });
 }

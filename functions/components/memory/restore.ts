@@ -9,14 +9,14 @@
  * if one fails after another succeeded, the error names the tiers already replaced.
  */
 import { MEMORY_TIERS, type MemoryTier } from '../../../infra/config/types';
-import { InvalidInputError, NcaBackupError, TransientError, VersionMismatchError } from '../../core/errors';
+import { InvalidInputError, NcaBackupError, ToolError, TransientError, VersionMismatchError } from '../../core/errors';
 import type { ArtifactSource, ComponentRestoreResult, Fingerprint, FingerprintEntry, Logger, RestoreVerification, SourceInfo } from '../types';
 import { checkedItem, digestEntry, openTierSources } from './backup';
 import { TierStats } from './consistency';
 import { artifactName, COMPONENT, FORMAT, FORMAT_VERSION, TierReader, type ExportHeader } from './format';
 import { ItemDigest, type JsonObject } from './item';
 import { parseTiers } from './options';
-import type { MemoryTarget } from './connection';
+import { tierFailure, type MemoryTarget } from './connection';
 import type { StageResult, TierLine, TierStager } from './tier';
 import { openWorkingStager, workingStored } from './working';
 import { openEpisodicStager } from './episodic';
@@ -67,8 +67,6 @@ export async function checkMemoryCompatibility(source: SourceInfo, target: Memor
   return { targetVersion: `${FORMAT} ${FORMAT_VERSION}` };
 }
 
-const LOST_CONNECTION = /ECONNRESET|ECONNREFUSED|ETIMEDOUT|EPIPE|Connection is closed|Connection terminated|MongoNetwork/;
-
 function openStager(target: MemoryTarget, tier: MemoryTier): Promise<TierStager> {
   if (tier === 'working') return openWorkingStager(target.working!);
   if (tier === 'episodic') return openEpisodicStager(target.episodic!);
@@ -82,6 +80,24 @@ async function* linesOf(reader: TierReader, stats: TierStats, stop: AbortSignal)
     if (line.item) stats.add(checkedItem(reader.tier, line.item));
     yield line;
   }
+}
+
+/** What a failed commit left in each tier: the operator must know which stores changed. */
+function committedState(committed: readonly MemoryTier[], tiers: readonly MemoryTier[], failed: MemoryTier): string {
+  const untouched = tiers.filter((t) => !committed.includes(t) && t !== failed);
+  const replaced = committed.length > 0 ? `Tiers ${committed.join(', ')} already hold the backup's items; ` : 'No tier was replaced; ';
+  return `${replaced}the ${failed} tier${untouched.length > 0 ? ` and ${untouched.join(', ')}` : ''} still hold what they held before this restore.`;
+}
+
+/**
+ * What is safe after a failed commit. Never "restore the safety backup" over the stores: it holds what
+ * they held before this restore, possibly the very damage the restore was meant to repair.
+ */
+function commitFailureHint(transient: boolean): string {
+  const repeat = transient
+    ? 'Repeating this restore once the store is reachable again is safe: it replaces each chosen tier whole.'
+    : 'Repeating this restore fails the same way until the cause above is fixed; it replaces each chosen tier whole once it is.';
+  return `${repeat} The safety backup taken before this restore keeps the earlier state for inspection; do not restore it over these stores.`;
 }
 
 /** The first failure to report: a damaged artifact explains the others (they were stopped because of it). */
@@ -114,8 +130,9 @@ export async function restoreMemory(source: ArtifactSource, target: MemoryTarget
         log.info('memory tier restore staging', { tier: stager.tier, exportedAt: header.exportedAt });
         return await stager.stage(header, linesOf(reader, tierStats, stop.signal));
       } catch (error) {
-        stop.abort(error);
-        throw error;
+        const failure = tierFailure(target, stager.tier, error, `staging the ${stager.tier} tier`);
+        stop.abort(failure);
+        throw failure;
       }
     }),
   );
@@ -145,13 +162,13 @@ export async function restoreMemory(source: ArtifactSource, target: MemoryTarget
       committed.push(tier);
     } catch (error) {
       await Promise.all(stagers.filter((s) => !committed.includes(s.tier)).map((s) => s.abort()));
-      const done = committed.length > 0 ? `tiers ${committed.join(', ')} were already replaced; ` : '';
-      // A dropped connection is worth the workflow's retry: a restore replaces each tier whole, so repeating it is safe.
-      const cause = error as Error;
-      const Failure = cause instanceof TransientError || LOST_CONNECTION.test(`${cause.name} ${cause.message}`) ? TransientError : InvalidInputError;
-      throw new Failure(`committing the ${tier} tier failed: ${cause.message}; ${done}the others are unchanged.`, {
+      // The commit touches only the store: its driver's classifier decides whether a retry may pass.
+      const cause = tierFailure(target, tier, error, `committing the ${tier} tier`, true) as Error;
+      const Failure = cause.name === 'TransientError' ? TransientError : cause.name === 'InvalidInputError' ? InvalidInputError : ToolError;
+      const reason = cause.message.replace(new RegExp(`^${COMPONENT}: `), '');
+      throw new Failure(`committing the ${tier} tier failed: ${reason} ${committedState(committed, tiers, tier)}`, {
         component: COMPONENT,
-        hint: 'Repeat the restore (it replaces each chosen tier whole), or restore the safety backup.',
+        hint: commitFailureHint(Failure === TransientError),
       });
     }
   }
@@ -172,7 +189,11 @@ export async function fingerprintMemory(target: MemoryTarget, tiers: readonly Me
     const entries = await Promise.all(
       sources.map(async (s) => {
         const digest = new ItemDigest();
-        for await (const entry of s.entries()) digestEntry(digest, s.tier, entry);
+        try {
+          for await (const entry of s.entries()) digestEntry(digest, s.tier, entry);
+        } catch (error) {
+          throw tierFailure(target, s.tier, error, `taking the ${s.tier} tier's fingerprint`);
+        }
         return [s.tier, digest.entry()] as const;
       }),
     );

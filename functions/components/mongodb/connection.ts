@@ -4,9 +4,22 @@
  * in local runs, NCA_MONGODB_URL. Credentials live only in the target object and the driver; logs, errors
  * and results see `describeTarget` (hosts and database), never the URL.
  */
-import { MongoClient, MongoNetworkError, MongoServerError, MongoServerSelectionError, type MongoClientOptions } from 'mongodb';
+import {
+  MongoClient,
+  MongoCompatibilityError,
+  MongoError,
+  MongoErrorLabel,
+  MongoInvalidArgumentError,
+  MongoMissingCredentialsError,
+  MongoNetworkError,
+  MongoParseError,
+  MongoServerClosedError,
+  MongoServerError,
+  MongoServerSelectionError,
+  type MongoClientOptions,
+} from 'mongodb';
 import type { MongoSourceConfig } from '../../../infra/config/types';
-import { InvalidInputError, TransientError } from '../../core/errors';
+import { InvalidInputError, NcaBackupError, ToolError, TransientError } from '../../core/errors';
 import { secretsManagerFetcher, type SecretFetcher } from '../../core/secrets';
 
 export const COMPONENT = 'mongodb';
@@ -147,26 +160,79 @@ export function describeTarget(t: MongoTarget): string {
 /** Error codes that mean the credentials or their privileges are wrong, not the network. */
 const AUTH_CODES = new Set([13, 18]);
 
-/** Turns a driver failure into the engine's error types, with the target's hosts and no credentials. */
-export function mongoFailure(error: unknown, t: MongoTarget, doing: string): Error {
+/**
+ * The retryable-reads/-writes specification's codes (the driver keeps its copy internal): the node is
+ * stepping down, shutting down, recovering or unreachable, so the same operation may pass on a retry.
+ */
+const TRANSIENT_CODES = new Map<number, string>([
+  [6, 'HostUnreachable'],
+  [7, 'HostNotFound'],
+  [89, 'NetworkTimeout'],
+  [91, 'ShutdownInProgress'],
+  [134, 'ReadConcernMajorityNotAvailableYet'],
+  [189, 'PrimarySteppedDown'],
+  [262, 'ExceededTimeLimit'],
+  [9001, 'SocketException'],
+  [10107, 'NotWritablePrimary'],
+  [11600, 'InterruptedAtShutdown'],
+  [11602, 'InterruptedDueToReplStateChange'],
+  [13435, 'NotPrimaryNoSecondaryOk'],
+  [13436, 'NotPrimaryOrSecondary'],
+]);
+
+/** Labels the server or driver puts on a failure it says may pass when the operation is repeated. */
+const TRANSIENT_LABELS = [MongoErrorLabel.RetryableWriteError, MongoErrorLabel.TransientTransactionError, MongoErrorLabel.ResumableChangeStreamError, MongoErrorLabel.PoolRequestedRetry];
+
+/** A driver failure the connection string or driver options caused: no retry fixes it. */
+const isConfigurationError = (error: unknown) =>
+  error instanceof MongoParseError || error instanceof MongoInvalidArgumentError || error instanceof MongoMissingCredentialsError || error instanceof MongoCompatibilityError;
+
+function isTransient(error: MongoError): boolean {
+  return (
+    error instanceof MongoNetworkError ||
+    error instanceof MongoServerSelectionError ||
+    error instanceof MongoServerClosedError ||
+    TRANSIENT_LABELS.some((label) => error.hasErrorLabel(label)) ||
+    TRANSIENT_CODES.has(Number(error.code))
+  );
+}
+
+/**
+ * The one classification of MongoDB failures, used by every component that talks to MongoDB: each
+ * becomes a typed error naming the component (mongodb, or the caller's, e.g. memory), the target's hosts
+ * and what was being done, never the credentials. TransientError: network errors, server selection,
+ * a node stepping down, a snapshot that expired, anything the server labels retryable. InvalidInputError:
+ * refused credentials or privileges, a connection string or option the driver rejects. ToolError: any
+ * other refusal by the server or the driver (its code name is in the message).
+ */
+export function mongoFailure(error: unknown, t: MongoTarget, doing: string, context: { component?: string; backupId?: string } = {}): Error {
+  if (error instanceof NcaBackupError) return error;
+  const where = { component: context.component ?? COMPONENT, ...(context.backupId ? { backupId: context.backupId } : {}) };
   const password = t.clientOptions.auth?.password;
-  const text = (message: string) => (password ? message.split(password).join('***') : message).replace(/\/\/[^@/]*@/g, '//***@');
-  if (error instanceof MongoServerSelectionError || error instanceof MongoNetworkError) {
-    return new TransientError(`cannot reach MongoDB at ${t.hosts} while ${doing}: ${text(error.message)}.`, { component: COMPONENT });
-  }
-  if (error instanceof MongoServerError && AUTH_CODES.has(Number(error.code))) {
-    return new InvalidInputError(`MongoDB at ${t.hosts} refused ${doing}: ${text(error.message)}.`, {
-      component: COMPONENT,
-      hint: 'Check the credentials in the secret and that the user may read (backup) or write (restore) the database.',
-    });
-  }
+  const raw = error instanceof Error ? error.message : String(error);
+  const message = (password ? raw.split(password).join('***') : raw).replace(/\/\/[^@/\s]*@/g, '//***@').replace(/\s+/g, ' ').trim().slice(0, 300);
   if (error instanceof MongoServerError && error.code === 239) {
     return new TransientError(`the snapshot of ${describeTarget(t)} expired while ${doing} (SnapshotTooOld).`, {
-      component: COMPONENT,
+      ...where,
       hint: 'The backup outlived the server\'s snapshot history window (minSnapshotHistoryWindowInSeconds, default 300 s): raise it, or run the backup on a faster runner.',
     });
   }
-  return error instanceof Error ? error : new Error(String(error));
+  if (error instanceof MongoError && isTransient(error)) {
+    const code = error instanceof MongoServerError ? ` (${TRANSIENT_CODES.get(Number(error.code)) ?? error.codeName ?? error.code})` : '';
+    return new TransientError(`cannot reach MongoDB at ${t.hosts} while ${doing}${code}: ${message}.`, where);
+  }
+  if (error instanceof MongoServerError && AUTH_CODES.has(Number(error.code))) {
+    return new InvalidInputError(`MongoDB at ${t.hosts} refused ${doing}: ${message}.`, {
+      ...where,
+      hint: 'Check the credentials in the secret and that the user may read (backup) or write (restore) the database.',
+    });
+  }
+  if (isConfigurationError(error)) {
+    // The driver's parse errors may quote the connection string: the message above has its credentials masked.
+    return new InvalidInputError(`the MongoDB connection for ${t.hosts} is not usable while ${doing}: ${message}.`, where);
+  }
+  const code = error instanceof MongoServerError ? ` (${error.codeName ?? 'code'} ${String(error.code ?? '')})`.replace(/ \)$/, ')') : '';
+  return new ToolError(`MongoDB at ${t.hosts} failed while ${doing}${code}: ${message}.`, where);
 }
 
 /** A connected client for the duration of `use`; connection failures are TransientError. */

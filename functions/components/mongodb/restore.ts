@@ -161,7 +161,10 @@ class StagedRestore {
         const replaced = this.staged.slice(0, i).map((d) => d.collection);
         throw new TransientError(
           `replacing collection "${s.collection}" failed (${(error as Error).message}); already replaced: ${replaced.join(', ') || 'none'}.`,
-          { component: COMPONENT, hint: 'Repeat the restore: it replaces every selected collection again.' },
+          {
+            component: COMPONENT,
+            hint: 'The collections already replaced hold the backup\'s documents; every other selected collection still holds what it held before. Repeating this restore once the server is reachable is safe: it replaces every selected collection again.',
+          },
         );
       }
     }

@@ -130,8 +130,10 @@ export function describeTarget(target: RedisTarget): string {
 const TRANSIENT = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EAI_AGAIN|EPIPE|ENOTFOUND|Connection is closed|connect ETIMEDOUT|LOADING|BUSY |TRYAGAIN|MaxRetriesPerRequest|Stream isn't writeable/;
 
 /** Maps a client or server failure to the error an operator can act on; the message never holds a secret. */
-export function redisFailure(error: unknown, target: RedisTarget, doing: string, context: { backupId?: string } = {}): Error {
+export function redisFailure(error: unknown, target: RedisTarget, doing: string, context: { backupId?: string; component?: string } = {}): Error {
   if (error instanceof NcaBackupError) return error;
+  // The caller's component (memory reaches its working tier through this client) or redis.
+  const named = { component: context.component ?? 'redis', ...(context.backupId ? { backupId: context.backupId } : {}) };
   // EXECABORT hides why: the first queued command the server rejected (e.g. NOPERM for DUMP) says it.
   const previous = (error as { previousErrors?: Error[] })?.previousErrors?.[0];
   const raw = previous?.message ?? (error instanceof Error ? error.message : String(error));
@@ -139,19 +141,21 @@ export function redisFailure(error: unknown, target: RedisTarget, doing: string,
   const where = describeTarget(target);
   if (/WRONGPASS|NOAUTH|invalid username-password|NOPERM/.test(message)) {
     return new InvalidInputError(`Redis at ${where} refused access (${doing}): ${message}.`, {
-      component: 'redis',
-      ...context,
+      ...named,
       hint: 'Check the user, password and ACL permissions in the secret (the user needs SCAN, TYPE, PTTL, DUMP, TIME, MULTI and the read commands to back up; RESTORE, FLUSHDB and UNLINK to restore).',
     });
   }
   if (TRANSIENT.test(message) || (error as { code?: string })?.code === 'ECONNREFUSED') {
-    return new TransientError(`cannot reach Redis at ${where} while ${doing} (${message}).`, { component: 'redis', ...context });
+    return new TransientError(`cannot reach Redis at ${where} while ${doing} (${message}).`, named);
   }
-  return new ToolError(`Redis at ${where} failed while ${doing}: ${message}.`, { component: 'redis', ...context });
+  return new ToolError(`Redis at ${where} failed while ${doing}: ${message}.`, named);
 }
 
-/** A connected client with the target's database selected; a bad index is an InvalidInputError, not db 0. */
-export async function openRedis(target: RedisTarget): Promise<Redis> {
+/**
+ * A connected client with the target's database selected; a bad index is an InvalidInputError, not db 0.
+ * `component`: who errors name (memory opens its working tier's Redis through here).
+ */
+export async function openRedis(target: RedisTarget, component = 'redis'): Promise<Redis> {
   const redis = new Redis({
     host: target.host,
     port: target.port,
@@ -176,7 +180,7 @@ export async function openRedis(target: RedisTarget): Promise<Redis> {
   } catch (error) {
     // After a failed connect the client has ended; disconnect() then would hold the process open for seconds.
     if (redis.status !== 'end') redis.disconnect();
-    throw redisFailure(lastError ?? error, target, 'connecting');
+    throw redisFailure(lastError ?? error, target, 'connecting', { component });
   }
   if (target.db !== 0) {
     try {
@@ -187,18 +191,18 @@ export async function openRedis(target: RedisTarget): Promise<Redis> {
       const message = (error as Error).message ?? '';
       if (/out of range|invalid DB index|SELECT is not allowed/i.test(message)) {
         throw new InvalidInputError(`Redis at ${target.host}:${target.port} has no database ${target.db} (${message}).`, {
-          component: 'redis',
+          component,
           hint: "Use an index below the server's `databases` setting (16 by default; MemoryDB and cluster mode have only 0).",
         });
       }
-      throw redisFailure(error, target, `SELECT ${target.db}`);
+      throw redisFailure(error, target, `SELECT ${target.db}`, { component });
     }
   }
   return redis;
 }
 
-export async function withRedis<T>(target: RedisTarget, use: (redis: Redis) => Promise<T>): Promise<T> {
-  const redis = await openRedis(target);
+export async function withRedis<T>(target: RedisTarget, use: (redis: Redis) => Promise<T>, component = 'redis'): Promise<T> {
+  const redis = await openRedis(target, component);
   try {
     return await use(redis);
   } finally {

@@ -118,8 +118,16 @@ async function clearScope(redis: Redis, scope: KeyScope, facts: ServerFacts): Pr
   return { cleared: 'keys', deleted };
 }
 
+/**
+ * What happened to the target and what is safe. Never "restore the safety backup" over it: that backup
+ * holds the keys before this restore, possibly the very damage the restore was meant to repair.
+ */
 function partialRestoreHint(mode: string): string {
-  return `The target now holds a partial restore${mode === 'replace' ? ' (its previous keys in scope were cleared)' : ''}: restore the safety backup taken before this restore, or fix the cause and repeat the restore.`;
+  return (
+    `The target now holds a partial restore${mode === 'replace' ? ' (its previous keys in scope were cleared)' : ''}: keep applications away from it. ` +
+    'Once the cause above is fixed, repeating this restore is safe: it writes every key in scope again. ' +
+    'The safety backup taken before this restore keeps the earlier keys: restore it into another database index to inspect them, not over this target.'
+  );
 }
 
 export async function restoreRedis(source: ArtifactSource, target: RedisTarget, options: RedisRestoreOptions, log: Logger): Promise<ComponentRestoreResult> {
