@@ -6,6 +6,7 @@
  * damaged artifacts that must leave every tier as it was; empty stores.
  */
 import { randomBytes } from 'node:crypto';
+import { connect } from 'node:net';
 import { Readable } from 'node:stream';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import Redis from 'ioredis';
@@ -149,6 +150,31 @@ async function mongoDocs(s: Stores): Promise<Record<string, string>> {
       out[BSON.EJSON.stringify(BSON.deserialize(bytes)._id)] = Buffer.from(bytes).toString('hex');
     }
     return out;
+  });
+}
+
+/**
+ * Inserts documents as the given BSON bytes, in one OP_MSG with a document sequence, as another driver
+ * (pymongo, the shell) may have written them: the Node driver cannot produce BSON undefined or a
+ * repeated field name.
+ */
+async function insertRaw(s: Stores, docs: readonly Buffer[]): Promise<Document> {
+  const int32 = (n: number) => { const b = Buffer.alloc(4); b.writeInt32LE(n); return b; };
+  const body = Buffer.from(BSON.serialize({ insert: 'memories', $db: s.mongoDatabase }));
+  const sequence = Buffer.concat([Buffer.from('documents\0'), ...docs]);
+  const sections = Buffer.concat([int32(0), Buffer.from([0]), body, Buffer.from([1]), int32(sequence.length + 4), sequence]);
+  const message = Buffer.concat([int32(16 + sections.length), int32(1), int32(0), int32(2013), sections]);
+  return new Promise((resolve, reject) => {
+    const socket = connect(s.mongoServer.port, '127.0.0.1', () => socket.write(message));
+    let reply = Buffer.alloc(0);
+    socket.on('data', (chunk) => {
+      reply = Buffer.concat([reply, chunk]);
+      if (reply.length >= 4 && reply.length >= reply.readInt32LE(0)) {
+        socket.end();
+        resolve(BSON.deserialize(reply.subarray(21)));
+      }
+    });
+    socket.on('error', reject);
   });
 }
 
@@ -413,6 +439,56 @@ describe('memory tiers: the semantic table row by row', () => {
     expect(after.length).toBe(before.length);
     expect(JSON.stringify(after) === JSON.stringify(before)).toBe(true);
     expect(await memory.fingerprint(s.target)).toEqual(result.fingerprint);
+  });
+});
+
+describe('memory tiers: episodic documents byte for byte', () => {
+  /** A document as field/value pairs in the order a Python dict keeps them. */
+  const ordered = (...fields: Array<[string, unknown]>) => new Map<string, unknown>(fields);
+  const bytesOf = (doc: unknown) => Buffer.from(BSON.serialize(doc as Document));
+
+  test('a restore writes every document\'s stored bytes: integer-like keys stay where they were, top level and nested, and verification passes', async () => {
+    const s = await stores('order', { tiers: ['episodic'] });
+    const docs = [
+      ordered(['_id', new BSON.ObjectId()], ['memory_id', 'm1'], ['7', 'a top-level integer-like key'], ['content', 'plain text'],
+        ['metadata', ordered(['tags', ordered(['b', 1], ['2', 2], ['10', 3])], ['importance', new BSON.Double(1)], ['links', [ordered(['z', 1], ['0', 2]), [ordered(['3', 'x'], ['a', 'y'])]]])]),
+      ordered(['_id', 2], ['content', ordered(['text', 'no memory_id'], ['1', new BSON.Int32(1)])], ['big', BSON.Long.fromString('9007199254740993')],
+        ['d', BSON.Decimal128.fromString('1.000')], ['old', new Date(-1e12)], ['sym', new BSON.BSONSymbol('s')], ['re', new BSON.BSONRegExp('a', 'imx')],
+        ['ts', new BSON.Timestamp({ t: 1, i: 2 })], ['bin', new BSON.Binary(Buffer.from([0, 0, 0x80, 0xbf]), 0x80)], ['code', new BSON.Code('f()', { '9': 1, a: 2 })], ['min', new BSON.MinKey()]),
+    ];
+    await insertRaw(s, docs.map(bytesOf));
+    const before = await mongoDocs(s);
+    // The server holds the bytes as written (independent of our code).
+    expect(Object.values(before)).toEqual(expect.arrayContaining(docs.map((d) => bytesOf(d).toString('hex'))));
+
+    const { artifacts, result } = await backupOf(s.target);
+    await withMongoClient(s, (client) => client.db(s.mongoDatabase).collection('memories').deleteMany({}));
+    await memory.restore(artifacts.source(), s.target, {}, quiet);
+    expect(await mongoDocs(s)).toEqual(before);
+    expect((await memory.verifyRestore!(result.fingerprint, artifacts.source(), s.target, {}, quiet)).differences).toEqual([]);
+  });
+
+  test('a document no driver value writes back exactly (BSON undefined, a date beyond JS\'s range, a field twice) fails the backup naming its _id; nothing is stored', async () => {
+    const s = await stores('odd', { tiers: ['episodic'] });
+    const good = bytesOf(ordered(['_id', 1], ['memory_id', 'fine'], ['content', 'x']));
+    // {_id: 2, u: undefined, n: null}: 0x06 is a deprecated type no Node value encodes to.
+    const withUndefined = Buffer.from('00000000' + '105f69640002000000' + '067500' + '0a6e00' + '00', 'hex');
+    withUndefined.writeInt32LE(withUndefined.length, 0);
+    const hugeDate = bytesOf(ordered(['_id', 3], ['when', new Date(0)]));
+    hugeDate.writeBigInt64LE(9_000_000_000_000_000n, hugeDate.indexOf(Buffer.from('097768656e00', 'hex')) + 6);
+    const twice = bytesOf(ordered(['_id', 4], ['a', 1], ['b', 2]));
+    twice[twice.indexOf(Buffer.from('106200', 'hex')) + 1] = 0x61;
+    for (const [id, odd] of [[2, withUndefined], [3, hugeDate], [4, twice]] as const) {
+      await withMongoClient(s, (client) => client.db(s.mongoDatabase).collection('memories').deleteMany({}));
+      await insertRaw(s, [good, odd]);
+      expect(Object.keys(await mongoDocs(s))).toEqual(expect.arrayContaining([String(id)]));
+      const artifacts = fsArtifacts();
+      cleanups.push(artifacts);
+      const failure = memory.backup(s.target, artifacts.sink, quiet);
+      await expect(failure).rejects.toThrow(InvalidInputError);
+      await expect(failure).rejects.toThrow(`episodic document _id ${id} in ${s.mongoDatabase}.memories: its BSON cannot be written back byte for byte`);
+      expect(artifacts.records.map((r) => r.name)).not.toContain('episodic.jsonl.gz');
+    }
   });
 });
 
