@@ -492,6 +492,52 @@ describe('memory tiers: episodic documents byte for byte', () => {
   });
 });
 
+describe('memory tiers: working data JSON cannot carry', () => {
+  test('Python NaN/Infinity metadata, list metadata and a float-bytes embedding are exported; a restore puts back every byte, from records or from items', async () => {
+    const s = await stores('py', { tiers: ['working'] });
+    const p = `memory:${s.namespace}:`;
+    const embedding = Buffer.from(new Float32Array([-1, 0.25, 3.5]).buffer);
+    // As the NCA's RedisBackend (Python json.dumps, allow_nan by default) and a binary writer leave them.
+    const nanMetadata = '{"status": "active", "importance": NaN, "tags": {"a": 1}, "strength": Infinity}';
+    await withRedisClient(async (c) => {
+      await c.hset(`${p}m1`, 'id', 'm1', 'content', 'plain text', 'created_at', '2026-01-01T00:00:00.5', 'embedding', embedding);
+      await c.set(`${p}metadata:m1`, nanMetadata);
+      await c.hset(`${p}m2`, 'id', 'm2', 'content', 'another');
+      await c.set(`${p}metadata:m2`, '[1, 2]');
+      await c.pexpire(`${p}metadata:m2`, 3_600_000);
+      await c.sadd(`${p}index:tag:a`, 'm1');
+      await c.sadd(`${p}index:status:active`, 'm1');
+      for (const [word, id] of [['plain', 'm1'], ['text', 'm1'], ['another', 'm2']]) await c.sadd(`${p}index:content:${word}`, id);
+      await c.hset(`${p}stats`, 'total_memories', 2, 'active_memories', 1);
+    });
+    const keysBefore = await redisKeys(s.namespace);
+    const { artifacts, result } = await backupOf(s.target);
+    const lines = gunzipSync(readArtifact(artifacts, 'working.jsonl.gz')).toString('utf8').split('\n');
+    const header = JSON.parse(lines[0]);
+    expect(header.normalises.join(' ')).toMatch(/NaN, Infinity or -Infinity/);
+    const items = new Map(lines.slice(1).filter((l) => l).map((l) => JSON.parse(l)).filter((l) => typeof l.id === 'string').map((l) => [l.id, l]));
+    expect(items.get('m1')).toMatchObject({ metadata: { status: 'active', importance: null, strength: null }, native: { metadataText: nanMetadata, binaryFields: [{ field: 'embedding', base64: embedding.toString('base64') }] } });
+    expect(items.get('m2')).toMatchObject({ native: { metadataText: '[1, 2]' } });
+
+    await withRedisClient((c) => c.del(`${p}m1`, `${p}metadata:m2`, `${p}index:tag:a`));
+    await memory.restore(artifacts.source(), s.target, {}, quiet);
+    expect(await redisKeys(s.namespace)).toEqual(keysBefore);
+    expect((await memory.verifyRestore!(result.fingerprint, artifacts.source(), s.target, {}, quiet)).differences).toEqual([]);
+
+    // From the portable items (a Redis that cannot read the payloads): the stored text and bytes are written back.
+    lines[0] = JSON.stringify({ ...header, source: { ...header.source, rdbVersion: 999 } });
+    const future = fsArtifacts();
+    cleanups.push(future);
+    await future.sink.write('working.jsonl.gz', Readable.from([gzipSync(lines.join('\n'))]), { contentType: 'application/gzip' });
+    await withRedisClient((c) => c.del(`${p}m1`, `${p}metadata:m1`, `${p}metadata:m2`));
+    const restored = await memory.restore(future.source(), s.target, {}, quiet);
+    expect((restored.details as any).tiers.working.mode).toMatch(/^portable items/);
+    const after = await redisKeys(s.namespace);
+    expect(Object.keys(after).sort()).toEqual(Object.keys(keysBefore).sort());
+    for (const [key, state] of Object.entries(keysBefore)) expect({ key, ...valueOf(after[key]) }).toEqual({ key, ...valueOf(state) });
+  });
+});
+
 describe('memory tiers: restoring some tiers', () => {
   test('restoring one tier leaves the other two exactly as they are', async () => {
     const s = await stores('one');
@@ -600,7 +646,7 @@ describe('memory tiers: consistency, snapshots and source data problems', () => 
     expect(await memory.fingerprint(s.target)).toEqual(result.fingerprint);
   });
 
-  test('items breaking the NCA model are exported and reported; items that cannot be exported fail the backup by tier and id', async () => {
+  test('items breaking the NCA model are exported and reported; metadata that is not JSON travels as its text', async () => {
     const s = await stores('rules');
     const summary = await sample(s, 30);
     await sql(s.pgDatabase, `UPDATE semantic_memory SET metadata = jsonb_set(metadata, '{metadata,status}', '"pondering"') WHERE id = $1`, [summary.semantic[0]]);
@@ -610,17 +656,15 @@ describe('memory tiers: consistency, snapshots and source data problems', () => 
       examples: [{ id: summary.semantic[0], problems: ['metadata.status "pondering" is not one of active|archived|consolidated|forgotten|decaying'] }],
     });
 
-    // Content that is not JSON is the NCA's normal case (plain text); metadata that is not JSON has no portable form.
+    // Content that is not JSON is the NCA's normal case (plain text); metadata that is not JSON travels as its text.
     const broken = summary.working[1];
     await withRedisClient((c) => c.hset(`memory:${s.namespace}:${broken}`, 'content', '{not json'));
     expect((await backupOf(s.target)).result.fingerprint.working.count).toBe(summary.working.length);
     await withRedisClient((c) => c.set(`memory:${s.namespace}:metadata:${broken}`, '{not json'));
-    const artifacts = fsArtifacts();
-    cleanups.push(artifacts);
-    const failure = memory.backup(s.target, artifacts.sink, quiet);
-    await expect(failure).rejects.toThrow(InvalidInputError);
-    await expect(failure).rejects.toThrow(`working item ${broken}: metadata is not a JSON object`);
-    expect(artifacts.records.map((r) => r.name)).not.toContain('working.jsonl.gz');
+    const notJson = await backupOf(s.target);
+    const item = gunzipSync(readArtifact(notJson.artifacts, 'working.jsonl.gz')).toString('utf8').split('\n').map((l) => (l ? JSON.parse(l) : {})).find((l) => l.id === broken);
+    expect(item).toMatchObject({ native: { metadataText: '{not json' } });
+    expect(item.metadata).toBeUndefined();
 
     // The LTM repository's memory_id index is not unique: one memory_id twice is reported, exported and restored.
     const dup = await stores('dup', { tiers: ['episodic'] });
