@@ -43,6 +43,12 @@ type Working = NonNullable<MemoryTarget['working']>;
 const SCAN_COUNT = 500;
 /** Keys per read transaction (an item and its metadata key always in the same one). */
 const READ_KEYS = 200;
+/**
+ * Stored bytes per read transaction, by MEMORY USAGE: each key comes back twice (DUMP and value) and
+ * is held again as base64 while its record is written, so a transaction costs a few times this. A key
+ * above it is read in a transaction of its own (its group's partner with it).
+ */
+const READ_BYTES = 16 * 1024 * 1024;
 /** Commands queued into the MULTI before waiting for their QUEUED replies (bounds what is in flight). */
 const QUEUE_BATCH = 1000;
 
@@ -187,6 +193,23 @@ function hashFields(items: readonly Buffer[]): Array<[Buffer, Buffer]> {
   return fields;
 }
 
+/**
+ * Each key's size in Redis (MEMORY USAGE, sampled for aggregates: an estimate is enough to bound a
+ * batch). A key the server will not size (MEMORY denied by an ACL) counts as the whole budget, so it is
+ * read alone; a key gone since SCAN counts as nothing.
+ */
+async function storedSizes(client: Redis, keys: readonly Buffer[]): Promise<number[]> {
+  if (keys.length === 0) return [];
+  const pipeline = client.pipeline();
+  for (const key of keys) pipeline.call('MEMORY', 'USAGE', key);
+  const replies = (await pipeline.exec()) ?? [];
+  return keys.map((_, i) => {
+    const [error, size] = replies[i] ?? [new Error('no reply'), null];
+    if (error) return READ_BYTES;
+    return typeof size === 'number' ? size : 0;
+  });
+}
+
 export async function openWorkingSource(working: Working): Promise<TierSource> {
   const client = await openRedis(working.redis);
   try {
@@ -215,11 +238,16 @@ export async function openWorkingSource(working: Working): Promise<TierSource> {
             const pair = [Buffer.from(keys.item(id)), Buffer.from(keys.metadata(id))].filter((k) => handled.add(k));
             if (pair.length > 0) groups.push({ keys: pair, id, listed: 1 });
           }
+          const sizes = await storedSizes(client, groups.flatMap((g) => g.keys));
+          let sized = 0;
+          const bytesOf = groups.map((g) => g.keys.reduce((sum) => sum + sizes[sized++], 0));
           for (let start = 0; start < groups.length; ) {
             const slice: typeof groups = [];
             let size = 0;
-            while (start < groups.length && (slice.length === 0 || size + groups[start].keys.length <= READ_KEYS)) {
+            let bytes = 0;
+            while (start < groups.length && (slice.length === 0 || (size + groups[start].keys.length <= READ_KEYS && bytes + bytesOf[start] <= READ_BYTES))) {
               size += groups[start].keys.length;
+              bytes += bytesOf[start];
               slice.push(groups[start++]);
             }
             const read = await readKeys(client, slice.flatMap((g) => g.keys), { dump: true, exactExpiry: facts.exactExpiry, values: true });
