@@ -492,7 +492,7 @@ describe('memory tiers: episodic documents byte for byte', () => {
   });
 });
 
-describe('memory tiers: working data JSON cannot carry', () => {
+describe('memory tiers: working data JSON cannot carry, and big values', () => {
   test('Python NaN/Infinity metadata, list metadata and a float-bytes embedding are exported; a restore puts back every byte, from records or from items', async () => {
     const s = await stores('py', { tiers: ['working'] });
     const p = `memory:${s.namespace}:`;
@@ -535,6 +535,23 @@ describe('memory tiers: working data JSON cannot carry', () => {
     const after = await redisKeys(s.namespace);
     expect(Object.keys(after).sort()).toEqual(Object.keys(keysBefore).sort());
     for (const [key, state] of Object.entries(keysBefore)) expect({ key, ...valueOf(after[key]) }).toEqual({ key, ...valueOf(state) });
+  });
+  test('big values are read a few at a time: one read transaction per key above the byte budget, not 200 keys whatever their size', async () => {
+    const s = await stores('big', { tiers: ['working'] });
+    const p = `memory:${s.namespace}:`;
+    await withRedisClient(async (c) => {
+      for (let i = 0; i < 4; i++) await c.set(`${p}blob${i}`, Buffer.alloc(12 * 1024 * 1024, i));
+      await c.set(`${p}small`, 'x');
+    });
+    const execs = () => withRedisClient(async (c) => Number(/cmdstat_exec:calls=(\d+)/.exec(await c.info('commandstats'))?.[1] ?? 0));
+    const before = await execs();
+    const { artifacts } = await backupOf(s.target);
+    // Each 12 MB key in a transaction of its own (the server counts them, independent of our code).
+    expect((await execs()) - before).toBeGreaterThanOrEqual(4);
+    const keysBefore = await redisKeys(s.namespace);
+    await withRedisClient((c) => c.del(`${p}blob1`));
+    await memory.restore(artifacts.source(), s.target, {}, quiet);
+    expect(await redisKeys(s.namespace)).toEqual(keysBefore);
   });
 });
 
