@@ -246,8 +246,24 @@ describe('store layouts', () => {
       content: { text: 'hi' },
       native: { fields: { embedding: 'oops' }, metadataExpireAt: 5 },
     });
-    expect(() => workingItem('w6', new Map([['content', Buffer.from([0xff, 0xfe])]]), undefined)).toThrow(/working item w6: hash field content is not UTF-8 text/);
-    expect(() => workingItem('w7', new Map(), Buffer.from('[1]'))).toThrow(/working item w7: metadata is not a JSON object/);
+  });
+
+  test('working: what JSON cannot carry (Python NaN/Infinity, list metadata, bytes that are not UTF-8) is exported in native, never refused', () => {
+    const float32 = Buffer.from(new Float32Array([-1, 0.5]).buffer);
+    const nan = workingItem('w6', [['content', Buffer.from([0xff, 0xfe])], ['embedding', float32], [Buffer.from([0xc3]), Buffer.from('v')]], Buffer.from('{"status": "active", "importance": NaN, "s": "NaN, Infinity", "w": [-Infinity, Infinity]}'));
+    expect(nan).toEqual({
+      id: 'w6',
+      metadata: { status: 'active', importance: null, s: 'NaN, Infinity', w: [null, null] },
+      native: {
+        metadataText: '{"status": "active", "importance": NaN, "s": "NaN, Infinity", "w": [-Infinity, Infinity]}',
+        binaryFields: [{ field: 'content', base64: '//4=' }, { field: 'embedding', base64: float32.toString('base64') }, { fieldBase64: 'ww==', base64: 'dg==' }],
+      },
+    });
+    expect(shapeProblem(JSON.parse(canonicalJson(nan)))).toBeUndefined();
+    expect(workingItem('w7', [], Buffer.from('[1, 2]'))).toEqual({ id: 'w7', native: { metadataText: '[1, 2]' } });
+    expect(workingItem('w8', [], Buffer.from('{not json'))).toEqual({ id: 'w8', native: { metadataText: '{not json' } });
+    expect(workingItem('w9', [], Buffer.from([0x7b, 0xff]))).toEqual({ id: 'w9', native: { metadataBase64: 'e/8=' } });
+    expect(shapeProblem({ id: 'x', native: { binaryFields: [{ base64: '' }] } })).toMatch(/binaryFields entry/);
   });
 
   test('exact JSON: integers beyond 2^53 keep their digits through parse, canonical and compact printing', () => {

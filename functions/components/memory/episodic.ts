@@ -10,8 +10,10 @@
  * Native records: every document's BSON bytes exactly as the server returns them (a `raw: true` cursor);
  * the fingerprint is the multiset of their SHA-256s, so a changed number type (int64 -> double, double
  * 1.0 -> int32 1) or any changed byte fails verification. A restore into MongoDB inserts each document
- * decoded with promoteValues: false (Int32, Long, Double, Decimal128 stay their BSON types; re-encoding
- * gives the same bytes), into a staging collection with the backup's indexes.
+ * as nested Maps in stored field order (raw-bson.ts: a plain object would put "2" before "b"), values
+ * unpromoted (Int32, Long, Double, Decimal128 stay their BSON types), so re-encoding gives the same bytes,
+ * into a staging collection with the backup's indexes. A document no value re-encodes exactly
+ * (EPISODIC_REFUSES) fails the backup naming its _id.
  *
  * Portable items (for other stores): content, metadata and the other document fields as MongoDB relaxed
  * Extended JSON (JSON numbers, so int32/int64/double lose their type but not their value: an int64
@@ -38,6 +40,7 @@ import { InvalidInputError } from '../../core/errors';
 import { COMPONENT, type ExportHeader } from './format';
 import { METADATA_TIMESTAMPS, isObject, type JsonObject, type MemoryItem } from './item';
 import { openMongo, withMongo, type MemoryTarget } from './connection';
+import { exactDocument } from './raw-bson';
 import type { StageResult, TierEntry, TierLine, TierSource, TierStager } from './tier';
 
 const { EJSON } = BSON;
@@ -61,8 +64,31 @@ export const EPISODIC_RECORDS = 'every document as {bson: base64 of its BSON byt
 export const EPISODIC_NORMALISES = [
   'numbers: relaxed Extended JSON, so int32, int64 and double are JSON numbers (values kept, BSON types not; an int64 beyond ±2^53 stays {"$numberLong"})',
   'metadata timestamps (created_at, last_accessed, updated_at, expires_at) as ISO-8601 strings; other dates as {"$date"}',
-  'field order within content and metadata objects is kept; the item\'s own keys are sorted',
+  'field order within content and metadata objects is kept, except that integer-like keys ("2", "10") come first, as JavaScript orders them; the item\'s own keys are sorted',
 ];
+
+/**
+ * What the native records cannot carry: a document holding BSON undefined, a date beyond JS Date's
+ * range (±8.64e15 ms), a field name twice, or an array with keys other than 0, 1, 2... has no value the
+ * driver writes back to the same bytes, so the backup refuses it by name rather than restore it changed.
+ */
+export const EPISODIC_REFUSES = 'documents whose BSON no driver value re-encodes exactly: BSON undefined (0x06), dates beyond ±8.64e15 ms, repeated field names, arrays with non-sequential keys';
+
+/** The _id of a stored document for an error message, however odd the rest of it is. */
+function idOf(bytes: Buffer): string {
+  try {
+    return EJSON.stringify(BSON.deserialize(bytes, { promoteValues: false, bsonRegExp: true })._id ?? null);
+  } catch {
+    return '(undecodable)';
+  }
+}
+
+function notExact(bytes: Buffer, where: string, hint: string): InvalidInputError {
+  return new InvalidInputError(
+    `episodic document _id ${idOf(bytes)} ${where}: its BSON cannot be written back byte for byte (it holds BSON undefined, a date beyond ±8.64e15 ms, a repeated field name or an array with non-sequential keys).`,
+    { component: COMPONENT, hint },
+  );
+}
 
 /** Longs (decoded with promoteLongs: false) as JSON numbers when exact, else as canonical {"$numberLong"}. */
 function exactLongs(value: unknown): unknown {
@@ -207,6 +233,7 @@ export async function openEpisodicSource(episodic: Episodic, mustExist = false):
         try {
           for await (const doc of cursor) {
             const bytes = doc as unknown as Buffer;
+            if (!exactDocument(bytes)) throw notExact(bytes, 'in ' + episodic.database + '.' + episodic.collection, 'Rewrite that field in the source (e.g. undefined as null) and run the backup again; nothing was stored for this tier.');
             yield { record: { bson: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64') }, stored: bytes };
             yield { item: episodicItem(BSON.deserialize(bytes, { promoteLongs: false })) };
           }
@@ -244,12 +271,16 @@ function indexesFor(existing: readonly Document[]): Document[] {
   return [...kept, ...added];
 }
 
-/** A document from its native record, decoded so that re-encoding gives the same bytes. */
+/** A document from its native record, as nested Maps in stored field order: re-encoding gives the same bytes. */
 function documentOf(record: JsonObject): Document {
   if (typeof record.bson !== 'string') {
     throw new InvalidInputError('an episodic record has no bson.', { component: COMPONENT, hint: 'The artifact passed its checksum, so it was written this way: restore another backup id and report the problem.' });
   }
-  return BSON.deserialize(Buffer.from(record.bson, 'base64'), { promoteValues: false, bsonRegExp: true });
+  const bytes = Buffer.from(record.bson, 'base64');
+  const doc = exactDocument(bytes);
+  // A backup taken before such documents were refused may hold one: stop rather than write it changed.
+  if (!doc) throw notExact(bytes, 'in the backup', 'Nothing was swapped in: the target collection is as it was. Restore from the portable items into another store, or fix that document by hand.');
+  return doc as unknown as Document;
 }
 
 /** The backup's indexes (from the export header), plus the target's own ones it lacks. */
@@ -288,7 +319,8 @@ export async function openEpisodicStager(episodic: Episodic): Promise<TierStager
         let items = 0;
         const flush = async () => {
           if (batch.length === 0) return;
-          await staging.insertMany(batch, { ordered: false });
+          // forceServerObjectId: the driver would otherwise set an _id property on a document it cannot see in a Map.
+          await staging.insertMany(batch, { ordered: false, forceServerObjectId: native });
           written += batch.length;
           batch = [];
         };

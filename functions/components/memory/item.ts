@@ -58,8 +58,16 @@ export interface NativeFields {
   expireAt?: number;
   /** semantic: the row's metadata column was SQL NULL. */
   metadataIsNull?: true;
-  /** semantic: the metadata column's text as PostgreSQL prints it (what a restore writes back). */
+  /**
+   * semantic: the metadata column's text as PostgreSQL prints it (what a restore writes back).
+   * working: the metadata key's text when `metadata` could not carry it as it is: Python's NaN/Infinity
+   * (`metadata` has null there), or a value that is not a JSON object (`metadata` is absent).
+   */
   metadataText?: string;
+  /** working: the metadata key's bytes (base64) when they are not UTF-8 text (`metadata` is absent). */
+  metadataBase64?: string;
+  /** working: hash fields whose name or value is not UTF-8 text (an embedding stored as float bytes), as base64. */
+  binaryFields?: Array<{ field?: string; fieldBase64?: string; base64: string }>;
 }
 
 /** Absent keys stay absent through a round trip: "no content field" and "content: null" are different stores. */
@@ -73,7 +81,7 @@ export interface MemoryItem {
 }
 
 const ITEM_KEYS = new Set(['id', 'content', 'metadata', 'embedding', 'native']);
-const NATIVE_KEYS = new Set(['fields', 'expireAt', 'metadataExpireAt', 'metadataIsNull', 'metadataText', 'noMemoryId']);
+const NATIVE_KEYS = new Set(['fields', 'expireAt', 'metadataExpireAt', 'metadataIsNull', 'metadataText', 'metadataBase64', 'binaryFields', 'noMemoryId']);
 
 export function isObject(value: unknown): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -99,6 +107,13 @@ export function shapeProblem(value: unknown): string | undefined {
     for (const key of Object.keys(native)) if (!NATIVE_KEYS.has(key)) return `has an unknown native key "${key}"`;
     if (native.fields !== undefined && !isObject(native.fields)) return 'has native.fields that is not an object';
     if (native.metadataText !== undefined && typeof native.metadataText !== 'string') return 'has native.metadataText that is not text';
+    if (native.metadataBase64 !== undefined && typeof native.metadataBase64 !== 'string') return 'has native.metadataBase64 that is not text';
+    if (native.binaryFields !== undefined) {
+      if (!Array.isArray(native.binaryFields)) return 'has native.binaryFields that is not a list';
+      for (const f of native.binaryFields as unknown[]) {
+        if (!isObject(f) || typeof f.base64 !== 'string' || (typeof f.field !== 'string') === (typeof f.fieldBase64 !== 'string')) return 'has a native.binaryFields entry without one field or fieldBase64 and its base64';
+      }
+    }
     for (const key of ['expireAt', 'metadataExpireAt'] as const) {
       if (native[key] !== undefined && !Number.isSafeInteger(native[key])) return `has native.${key} that is not a Unix time in ms`;
     }
@@ -169,6 +184,37 @@ export function parseJsonExact(text: string): unknown {
       ? BigInt(context.source)
       : value,
   );
+}
+
+/**
+ * JSON as Python's json.dumps writes it by default (allow_nan): NaN, Infinity and -Infinity outside
+ * strings, which JSON.parse refuses, read as null. `replaced` says whether any was.
+ */
+export function parsePythonJson(text: string): { value: unknown; replaced: boolean } {
+  if (!/NaN|Infinity/.test(text)) return { value: parseJsonExact(text), replaced: false };
+  let out = '';
+  let replaced = false;
+  for (let i = 0; i < text.length; ) {
+    const char = text[i];
+    if (char === '"') {
+      // Copy the string as it is, escapes included.
+      let j = i + 1;
+      while (j < text.length && text[j] !== '"') j += text[j] === '\\' ? 2 : 1;
+      out += text.slice(i, j + 1);
+      i = j + 1;
+      continue;
+    }
+    const token = /^(?:-?Infinity|NaN)/.exec(text.slice(i, i + 9));
+    if (token) {
+      out += 'null';
+      replaced = true;
+      i += token[0].length;
+      continue;
+    }
+    out += char;
+    i++;
+  }
+  return { value: parseJsonExact(out), replaced };
 }
 
 /** JSON text with integers beyond 2^53 printed exactly (JSON.rawJSON, Node 22+), object keys in their order. */

@@ -34,7 +34,7 @@ import { readKeys, type KeyValue } from '../redis/reader';
 import { serverClock } from '../redis/restore';
 import { KeySet, scanKeys } from '../redis/scan';
 import { COMPONENT, type ExportHeader } from './format';
-import { isObject, jsonText, parseJsonExact, type JsonObject, type MemoryItem } from './item';
+import { isObject, jsonText, parseJsonExact, parsePythonJson, type JsonObject, type MemoryItem } from './item';
 import { describeRedis, openRedis, withRedis, type MemoryTarget } from './connection';
 import type { StageResult, TierEntry, TierLine, TierSource, TierStager } from './tier';
 
@@ -43,6 +43,12 @@ type Working = NonNullable<MemoryTarget['working']>;
 const SCAN_COUNT = 500;
 /** Keys per read transaction (an item and its metadata key always in the same one). */
 const READ_KEYS = 200;
+/**
+ * Stored bytes per read transaction, by MEMORY USAGE: each key comes back twice (DUMP and value) and
+ * is held again as base64 while its record is written, so a transaction costs a few times this. A key
+ * above it is read in a transaction of its own (its group's partner with it).
+ */
+const READ_BYTES = 16 * 1024 * 1024;
 /** Commands queued into the MULTI before waiting for their QUEUED replies (bounds what is in flight). */
 const QUEUE_BATCH = 1000;
 
@@ -52,7 +58,10 @@ export const WORKING_RECORDS =
 export const WORKING_NORMALISES = [
   'metadata: the JSON text parsed and printed compactly (Python json.dumps spacing and key order are not kept, 1.0 prints as 1; integers beyond 2^53 keep their digits)',
   'content: a JSON object is parsed likewise; any other content stays the text it is',
-  'embedding: the hash field as a JSON list of numbers (a field that is not one stays in native.fields as text)',
+  'metadata Python\'s json.dumps wrote with NaN, Infinity or -Infinity: those values are null in metadata, and native.metadataText keeps the text (a restore from items writes the text back)',
+  'metadata that is not a JSON object (a list, a number, text that is not JSON): no metadata; native.metadataText keeps the text; metadata that is not UTF-8: native.metadataBase64',
+  'hash fields whose name or value is not UTF-8 (an embedding stored as float bytes): native.binaryFields as base64, not decoded into the item\'s content or embedding',
+  'embedding: the hash field as a JSON list of numbers (a text field that is not one stays in native.fields as text)',
   'index:tag, index:status, index:content sets and the stats hash are not items: a restore from items rebuilds them as the NCA builds them',
 ];
 
@@ -93,17 +102,6 @@ function decodeText(bytes: Buffer): string | undefined {
   }
 }
 
-function text(bytes: Buffer, what: string): string {
-  const value = decodeText(bytes);
-  if (value === undefined) {
-    throw new InvalidInputError(`${what} is not UTF-8 text, so it has no portable form.`, {
-      component: COMPONENT,
-      hint: 'Fix or delete the item in Redis (the redis component\'s backup keeps it as it is).',
-    });
-  }
-  return value;
-}
-
 function tryJson(value: string): { ok: true; value: unknown } | { ok: false } {
   try {
     return { ok: true, value: parseJsonExact(value) };
@@ -114,14 +112,21 @@ function tryJson(value: string): { ok: true; value: unknown } | { ok: false } {
 
 const isEmbedding = (value: unknown): value is number[] | null => value === null || (Array.isArray(value) && value.every((v) => typeof v === 'number'));
 
-/** The portable item of a hash (field -> bytes) and its metadata string. */
-export function workingItem(id: string, hash: ReadonlyMap<string, Buffer>, metadata: Buffer | undefined, expireAt = 0, metadataExpireAt = 0): MemoryItem {
-  const where = `working item ${id}:`;
+/**
+ * The portable item of a hash (field -> bytes) and its metadata string. Nothing the NCA can store fails
+ * it: what JSON cannot carry goes into `native` as text or base64 (see WORKING_NORMALISES), and the
+ * native record keeps the key's bytes in any case.
+ */
+export function workingItem(id: string, hash: Iterable<readonly [string | Buffer, Buffer]>, metadata: Buffer | undefined, expireAt = 0, metadataExpireAt = 0): MemoryItem {
   const item: MemoryItem = { id };
   const fields: JsonObject = {};
-  for (const [field, bytes] of hash) {
-    const value = text(bytes, `${where} hash field ${field}`);
-    if (field === 'content') {
+  const binaryFields: NonNullable<NonNullable<MemoryItem['native']>['binaryFields']> = [];
+  for (const [name, bytes] of hash) {
+    const field = typeof name === 'string' ? name : decodeText(name);
+    const value = decodeText(bytes);
+    if (field === undefined || value === undefined) {
+      binaryFields.push({ ...(field === undefined ? { fieldBase64: (name as Buffer).toString('base64') } : { field }), base64: bytes.toString('base64') });
+    } else if (field === 'content') {
       // The NCA writes plain text; a JSON object is read as one.
       const parsed = tryJson(value);
       item.content = parsed.ok && isObject(parsed.value) ? (parsed.value as MemoryItem['content']) : value;
@@ -131,15 +136,24 @@ export function workingItem(id: string, hash: ReadonlyMap<string, Buffer>, metad
       else fields[field] = value;
     } else fields[field] = value;
   }
-  if (metadata !== undefined) {
-    const parsed = tryJson(text(metadata, `${where} metadata`));
-    if (!parsed.ok || (parsed.value !== null && !isObject(parsed.value))) {
-      throw new InvalidInputError(`${where} metadata is not a JSON object.`, { component: COMPONENT, hint: 'The NCA stores the metadata as JSON: fix or delete the key (the redis component\'s backup keeps it).' });
-    }
-    item.metadata = parsed.value as MemoryItem['metadata'];
-  }
   const native: MemoryItem['native'] = {};
+  if (metadata !== undefined) {
+    const value = decodeText(metadata);
+    if (value === undefined) native.metadataBase64 = metadata.toString('base64');
+    else {
+      let parsed: { value: unknown; replaced: boolean } | undefined;
+      try {
+        parsed = parsePythonJson(value);
+      } catch {
+        parsed = undefined;
+      }
+      if (parsed && (parsed.value === null || isObject(parsed.value))) item.metadata = parsed.value as MemoryItem['metadata'];
+      // NaN/Infinity read as null, a list, a number or text that is not JSON: the text itself travels too.
+      if (!parsed || parsed.replaced || item.metadata === undefined) native.metadataText = value;
+    }
+  }
   if (Object.keys(fields).length > 0) native.fields = fields;
+  if (binaryFields.length > 0) native.binaryFields = binaryFields;
   if (expireAt > 0) native.expireAt = expireAt;
   if (metadataExpireAt > 0) native.metadataExpireAt = metadataExpireAt;
   if (Object.keys(native).length > 0) item.native = native;
@@ -173,10 +187,27 @@ function recordOf(value: KeyValue): JsonObject {
 }
 
 /** Hash fields from canonical items (field, value pairs sorted by field). */
-function hashFields(items: readonly Buffer[]): Map<string, Buffer> {
-  const fields = new Map<string, Buffer>();
-  for (let i = 0; i + 1 < items.length; i += 2) fields.set(text(items[i], `hash field name 0x${items[i].toString('hex')}`), items[i + 1]);
+function hashFields(items: readonly Buffer[]): Array<[Buffer, Buffer]> {
+  const fields: Array<[Buffer, Buffer]> = [];
+  for (let i = 0; i + 1 < items.length; i += 2) fields.push([items[i], items[i + 1]]);
   return fields;
+}
+
+/**
+ * Each key's size in Redis (MEMORY USAGE, sampled for aggregates: an estimate is enough to bound a
+ * batch). A key the server will not size (MEMORY denied by an ACL) counts as the whole budget, so it is
+ * read alone; a key gone since SCAN counts as nothing.
+ */
+async function storedSizes(client: Redis, keys: readonly Buffer[]): Promise<number[]> {
+  if (keys.length === 0) return [];
+  const pipeline = client.pipeline();
+  for (const key of keys) pipeline.call('MEMORY', 'USAGE', key);
+  const replies = (await pipeline.exec()) ?? [];
+  return keys.map((_, i) => {
+    const [error, size] = replies[i] ?? [new Error('no reply'), null];
+    if (error) return READ_BYTES;
+    return typeof size === 'number' ? size : 0;
+  });
 }
 
 export async function openWorkingSource(working: Working): Promise<TierSource> {
@@ -207,11 +238,16 @@ export async function openWorkingSource(working: Working): Promise<TierSource> {
             const pair = [Buffer.from(keys.item(id)), Buffer.from(keys.metadata(id))].filter((k) => handled.add(k));
             if (pair.length > 0) groups.push({ keys: pair, id, listed: 1 });
           }
+          const sizes = await storedSizes(client, groups.flatMap((g) => g.keys));
+          let sized = 0;
+          const bytesOf = groups.map((g) => g.keys.reduce((sum) => sum + sizes[sized++], 0));
           for (let start = 0; start < groups.length; ) {
             const slice: typeof groups = [];
             let size = 0;
-            while (start < groups.length && (slice.length === 0 || size + groups[start].keys.length <= READ_KEYS)) {
+            let bytes = 0;
+            while (start < groups.length && (slice.length === 0 || (size + groups[start].keys.length <= READ_KEYS && bytes + bytesOf[start] <= READ_BYTES))) {
               size += groups[start].keys.length;
+              bytes += bytesOf[start];
               slice.push(groups[start++]);
             }
             const read = await readKeys(client, slice.flatMap((g) => g.keys), { dump: true, exactExpiry: facts.exactExpiry, values: true });
@@ -253,7 +289,18 @@ export function contentWords(content: string): Set<string> {
 }
 
 /** The hash a restore from items writes: the item's own hash fields, else the NCA's (id, created_at, summary). */
-function hashOf(item: MemoryItem): Record<string, string> {
+function hashOf(item: MemoryItem): Array<string | Buffer> {
+  return [...Object.entries(textFieldsOf(item)).flat(), ...(item.native?.binaryFields ?? []).flatMap((f) => [f.field ?? Buffer.from(f.fieldBase64!, 'base64'), Buffer.from(f.base64, 'base64')])];
+}
+
+/** The metadata key a restore from items writes: the stored text where the item kept it, else the item's metadata as JSON. */
+function metadataOf(item: MemoryItem): string | Buffer | undefined {
+  if (item.native?.metadataBase64 !== undefined) return Buffer.from(item.native.metadataBase64, 'base64');
+  if (item.native?.metadataText !== undefined) return item.native.metadataText;
+  return item.metadata === undefined ? undefined : jsonText(item.metadata);
+}
+
+function textFieldsOf(item: MemoryItem): Record<string, string> {
   const hash: Record<string, string> = {};
   if (item.native?.fields) {
     for (const [field, value] of Object.entries(item.native.fields)) hash[field] = typeof value === 'string' ? value : jsonText(value);
@@ -384,10 +431,11 @@ export async function openWorkingStager(working: Working): Promise<TierStager> {
           expired++;
           continue;
         }
-        await queue('HSET', keys.item(item.id), ...Object.entries(hashOf(item)).flat());
+        await queue('HSET', keys.item(item.id), ...hashOf(item));
         if (expireAt !== undefined) await queue('PEXPIREAT', keys.item(item.id), expireAt);
-        if (item.metadata !== undefined) {
-          await queue('SET', keys.metadata(item.id), jsonText(item.metadata));
+        const metadata = metadataOf(item);
+        if (metadata !== undefined) {
+          await queue('SET', keys.metadata(item.id), metadata);
           const metadataExpireAt = item.native?.metadataExpireAt;
           if (metadataExpireAt !== undefined) await queue('PEXPIREAT', keys.metadata(item.id), metadataExpireAt);
           withMetadata++;
