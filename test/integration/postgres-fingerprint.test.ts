@@ -333,6 +333,7 @@ describe('the postgres fingerprint never digests a subset', () => {
     const asRole = await connectPostgres({ database: db }, { ...env(), NCA_POSTGRES_URL: url.toString() });
     // Under the role's default row_security the table would read as 1 row of 2.
     await expect(postgres.fingerprint(asRole)).rejects.toThrow(/row-level security/);
+    await expect(postgres.fingerprint(asRole)).rejects.toMatchObject({ name: 'InvalidInputError', component: 'postgres', message: expect.stringContaining('table "public"."notes"') });
     expect((await postgres.fingerprint(await target(db)))['table "public"."notes"'].count).toBe(2);
   });
 });
@@ -499,5 +500,64 @@ describe('row digests tell apart values that compare equal but are different dat
                            (2, 'NaN', 'Infinity', 1.5, '-1 day', NULL, 'null', 'empty', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);`);
     expect(differences).toEqual([]);
     expect(await dumpText(copy.database, '--data-only')).toBe(await dumpText(db, '--data-only'));
+  });
+});
+
+describe('a failing fingerprint is a typed error naming the component and the table', () => {
+  const asRole = (database: string, role: string) => {
+    const url = new URL(urlFor(database));
+    url.username = role;
+    return new Client({ connectionString: url.toString() });
+  };
+
+  test('a role that cannot read a table: InvalidInputError naming the table and what the role lacks; nothing changed', async () => {
+    const db = await createDatabase('noread');
+    const role = `fp_noread_${suffix}`;
+    await sql('postgres', `CREATE ROLE ${role} LOGIN`);
+    await sql(db, `CREATE SCHEMA "we.ird"; CREATE TABLE "we.ird"."se""cret" (i int); INSERT INTO "we.ird"."se""cret" VALUES (1);
+                   GRANT USAGE ON SCHEMA "we.ird" TO ${role}`);
+    const client = asRole(db, role);
+    await client.connect();
+    try {
+      const failure = await fingerprintDatabase(client).catch((error: unknown) => error);
+      expect(failure).toMatchObject({ name: 'InvalidInputError', component: 'postgres' });
+      expect((failure as Error).message).toContain('table "we.ird"."se""cret"');
+      expect((failure as Error).message).toContain('permission denied');
+      expect((failure as Error).message).toContain('Nothing was changed');
+      // The client's transaction was rolled back: it is usable again.
+      expect((await client.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+    } finally {
+      await client.end();
+    }
+    expect((await postgres.fingerprint(await target(db)))['table "we.ird"."se""cret"'].count).toBe(1);
+  });
+
+  test('the session ended by the server while the fingerprint waits on a table: TransientError naming the table', async () => {
+    const db = await createDatabase('terminated');
+    await sql(db, 'CREATE TABLE busy (i int); INSERT INTO busy VALUES (1)');
+    const holder = new Client({ connectionString: urlFor(db) });
+    const client = new Client({ connectionString: urlFor(db) });
+    await holder.connect();
+    await client.connect();
+    client.on('error', () => undefined);
+    try {
+      await holder.query('BEGIN; LOCK TABLE busy IN ACCESS EXCLUSIVE MODE');
+      const pid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0].pid;
+      const fingerprint = fingerprintDatabase(client).catch((error: unknown) => error);
+      // Wait until the fingerprint is blocked on the table's lock, then end its session as an administrator would.
+      for (;;) {
+        const { rows } = await holder.query(`SELECT wait_event_type FROM pg_stat_activity WHERE pid = $1`, [pid]);
+        if (rows[0]?.wait_event_type === 'Lock') break;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      await holder.query('SELECT pg_terminate_backend($1)', [pid]);
+      const failure = await fingerprint;
+      expect(failure).toMatchObject({ name: 'TransientError', component: 'postgres' });
+      expect((failure as Error).message).toContain('table "public"."busy"');
+    } finally {
+      await holder.query('ROLLBACK').catch(() => undefined);
+      await holder.end();
+      await client.end().catch(() => undefined);
+    }
   });
 });

@@ -22,6 +22,7 @@ import { createHash } from 'node:crypto';
 import type { Client } from 'pg';
 import type { Fingerprint } from '../types';
 import { quoteIdent } from './connection';
+import { fingerprintError } from './fingerprint-errors';
 import { objectKey } from './fingerprint-keys';
 import { rowDigest, type Column, type TypeTree } from './fingerprint-rows';
 import { notExtensionMember, userSchema } from './fingerprint-scope';
@@ -108,7 +109,10 @@ export async function fingerprintRelations(client: Client, types: TypeTree): Pro
     if (relation.relkind === 'm') {
       fingerprint[key] = relation.populated ? { count: 1, digest: sha256('populated') } : { count: 0, digest: sha256('not populated') };
     } else if (relation.relkind === 'r') {
-      fingerprint[key] = await rowDigest(client, `${quoteIdent(relation.schema)}.${quoteIdent(relation.name)}`, columns, types, relation.inherits);
+      fingerprint[key] = await rowDigest(client, `${quoteIdent(relation.schema)}.${quoteIdent(relation.name)}`, columns, types, relation.inherits)
+        .catch((error: unknown) => {
+          throw fingerprintError(error, key);
+        });
     }
   }
   return fingerprint;
