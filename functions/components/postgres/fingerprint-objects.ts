@@ -147,7 +147,13 @@ interface SequenceRow {
 
 const SEQUENCES_SQL = `
   SELECT a.type AS kind, a.object_names AS names, format('%I.%I', n.nspname, c.relname) AS relation,
-         concat_ws(' ', format_type(s.seqtypid, NULL), s.seqstart, s.seqincrement, s.seqmin, s.seqmax, s.seqcache, s.seqcycle) AS definition
+         concat_ws(' ', format_type(s.seqtypid, NULL), s.seqstart, s.seqincrement, s.seqmin, s.seqmax, s.seqcache, s.seqcycle,
+                   CASE WHEN c.relpersistence = 'u' THEN 'unlogged' END,
+                   (SELECT 'owned by ' || d.deptype::text || ' ' || format('%I.%I.%I', tn.nspname, tc.relname, ta.attname)
+                    FROM pg_depend d
+                    JOIN pg_class tc ON tc.oid = d.refobjid JOIN pg_namespace tn ON tn.oid = tc.relnamespace
+                    JOIN pg_attribute ta ON ta.attrelid = d.refobjid AND ta.attnum = d.refobjsubid
+                    WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i'))) AS definition
   FROM pg_sequence s
   JOIN pg_class c ON c.oid = s.seqrelid
   JOIN pg_namespace n ON n.oid = c.relnamespace

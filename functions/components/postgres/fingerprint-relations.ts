@@ -44,7 +44,8 @@ interface RelationRow {
 }
 
 // One line per column: name, type, collation when not the type's, not null, identity, default or
-// generation expression. Partition bounds, partition keys, view queries and foreign servers follow.
+// generation expression, storage when not the type's. Partition bounds, partition keys, view queries,
+// persistence (unlogged), storage parameters (WITH, and the TOAST table's) and foreign servers follow.
 const RELATIONS_SQL = `
   SELECT a.type AS kind, a.object_names AS names, n.nspname AS schema, c.relname AS name, c.relkind::text AS relkind,
          c.relispopulated AS populated, h.inherits,
@@ -56,7 +57,8 @@ const RELATIONS_SQL = `
                      || CASE WHEN at.attcollation <> 0 AND at.attcollation <> ty.typcollation THEN ' collate ' || at.attcollation::regcollation::text ELSE '' END
                      || CASE WHEN at.attnotnull THEN ' not null' ELSE '' END
                      || CASE WHEN at.attidentity <> '' THEN ' identity ' || at.attidentity::text ELSE '' END
-                     || coalesce(CASE WHEN at.attgenerated = 's' THEN ' generated ' ELSE ' default ' END || pg_get_expr(ad.adbin, ad.adrelid), ''),
+                     || coalesce(CASE WHEN at.attgenerated = 's' THEN ' generated ' ELSE ' default ' END || pg_get_expr(ad.adbin, ad.adrelid), '')
+                     || CASE WHEN at.attstorage <> ty.typstorage THEN ' storage ' || at.attstorage::text ELSE '' END,
                      ', ' ORDER BY CASE WHEN h.inherits THEN 0 ELSE at.attnum END, at.attname)
             FROM pg_attribute at
             JOIN pg_type ty ON ty.oid = at.atttypid
@@ -67,6 +69,9 @@ const RELATIONS_SQL = `
            CASE WHEN c.relispartition THEN 'partition ' || pg_get_expr(c.relpartbound, c.oid) END,
            CASE WHEN c.relkind = 'p' THEN 'partition by ' || pg_get_partkeydef(c.oid) END,
            CASE WHEN c.relkind IN ('v', 'm') THEN pg_get_viewdef(c.oid) END,
+           CASE WHEN c.relpersistence = 'u' THEN 'unlogged' END,
+           (SELECT 'with ' || string_agg(o, ', ' ORDER BY o) FROM unnest(c.reloptions) o),
+           (SELECT 'toast with ' || string_agg(o, ', ' ORDER BY o) FROM pg_class tc, unnest(tc.reloptions) o WHERE tc.oid = c.reltoastrelid),
            (SELECT 'server ' || quote_ident(s.srvname) || coalesce(' options ' || array_to_string(f.ftoptions, ', '), '')
             FROM pg_foreign_table f JOIN pg_foreign_server s ON s.oid = f.ftserver WHERE f.ftrelid = c.oid)
          ) AS definition,

@@ -5,12 +5,15 @@
  * facet:
  *  - relations (fingerprint-relations.ts): rows of tables and materialized views, definitions (#columns);
  *  - objects (fingerprint-objects.ts): schemas, types, functions, comments, large objects, sequences;
+ *  - catalog objects (fingerprint-catalog.ts): extensions and their versions, operators, casts,
+ *    collations, text search configurations, event triggers, publications, extended statistics;
  *  - privileges (fingerprint-privileges.ts): owners and grants (#privileges), and the database's
  *    settings, comment and grants.
  * A failure is a typed error naming the component and, when a table's rows were being read, the table.
  */
 import type { Client } from 'pg';
 import type { Fingerprint } from '../types';
+import { fingerprintCatalogObjects } from './fingerprint-catalog';
 import { fingerprintError } from './fingerprint-errors';
 import { fingerprintLargeObjects, fingerprintObjects, fingerprintSequences } from './fingerprint-objects';
 import { fingerprintDatabaseFacts, fingerprintPrivileges } from './fingerprint-privileges';
@@ -37,6 +40,7 @@ export async function fingerprintInTransaction(client: Client): Promise<Fingerpr
     return {
       ...(await fingerprintRelations(client, types)),
       ...(await fingerprintObjects(client)),
+      ...(await fingerprintCatalogObjects(client)),
       ...(await fingerprintLargeObjects(client)),
       ...(await fingerprintPrivileges(client)),
       ...(await fingerprintDatabaseFacts(client)),
