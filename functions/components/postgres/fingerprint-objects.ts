@@ -34,7 +34,8 @@ const SCHEMAS_SQL = `
   WHERE ${userSchema('n')} AND ${notExtensionMember('pg_namespace', 'n.oid')}`;
 
 // Enums (labels in order), domains (base, default, constraints), standalone composites (fields) and
-// ranges; array types and table row types follow from their element or table.
+// ranges (subtype, its operator class by schema-qualified name: rngsubopc is an OID a restore renumbers,
+// collation, canonical and subtype_diff functions); array types and table row types follow from their element or table.
 const TYPES_SQL = `
   SELECT 'type' AS kind, ${TYPE_NAMES('t', 'n')} AS names, '{}'::text[] AS args,
          t.typtype::text || ' ' || CASE t.typtype
@@ -46,7 +47,13 @@ const TYPES_SQL = `
                                       FROM pg_constraint k WHERE k.contypid = t.oid), '')
            WHEN 'c' THEN (SELECT coalesce(string_agg(quote_ident(at.attname) || ' ' || format_type(at.atttypid, at.atttypmod), ', ' ORDER BY at.attnum), '')
                           FROM pg_attribute at WHERE at.attrelid = t.typrelid AND at.attnum > 0 AND NOT at.attisdropped)
-           WHEN 'r' THEN (SELECT format_type(r.rngsubtype, NULL) || coalesce(' ' || r.rngsubopc::regclass::text, '') FROM pg_range r WHERE r.rngtypid = t.oid)
+           WHEN 'r' THEN (SELECT format_type(r.rngsubtype, NULL) || ' ' || quote_ident(ocn.nspname) || '.' || quote_ident(oc.opcname) || ' ' || am.amname
+                                 || coalesce(' collate ' || nullif(r.rngcollation, 0)::regcollation::text, '')
+                                 || coalesce(' canonical ' || nullif(r.rngcanonical::oid, 0)::regprocedure::text, '')
+                                 || coalesce(' diff ' || nullif(r.rngsubdiff::oid, 0)::regprocedure::text, '')
+                          FROM pg_range r
+                          JOIN pg_opclass oc ON oc.oid = r.rngsubopc JOIN pg_namespace ocn ON ocn.oid = oc.opcnamespace JOIN pg_am am ON am.oid = oc.opcmethod
+                          WHERE r.rngtypid = t.oid)
            ELSE t.typinput::text || ' ' || t.typoutput::text
          END AS text
   FROM pg_type t
@@ -140,7 +147,13 @@ interface SequenceRow {
 
 const SEQUENCES_SQL = `
   SELECT a.type AS kind, a.object_names AS names, format('%I.%I', n.nspname, c.relname) AS relation,
-         concat_ws(' ', format_type(s.seqtypid, NULL), s.seqstart, s.seqincrement, s.seqmin, s.seqmax, s.seqcache, s.seqcycle) AS definition
+         concat_ws(' ', format_type(s.seqtypid, NULL), s.seqstart, s.seqincrement, s.seqmin, s.seqmax, s.seqcache, s.seqcycle,
+                   CASE WHEN c.relpersistence = 'u' THEN 'unlogged' END,
+                   (SELECT 'owned by ' || d.deptype::text || ' ' || format('%I.%I.%I', tn.nspname, tc.relname, ta.attname)
+                    FROM pg_depend d
+                    JOIN pg_class tc ON tc.oid = d.refobjid JOIN pg_namespace tn ON tn.oid = tc.relnamespace
+                    JOIN pg_attribute ta ON ta.attrelid = d.refobjid AND ta.attnum = d.refobjsubid
+                    WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i'))) AS definition
   FROM pg_sequence s
   JOIN pg_class c ON c.oid = s.seqrelid
   JOIN pg_namespace n ON n.oid = c.relnamespace

@@ -1,18 +1,28 @@
 /**
- * Relations: rows of tables and materialized views, the definition ("#columns") of every table,
+ * Relations: rows of tables, the definition ("#columns") of every table,
  * partitioned table, materialized view, view and foreign table, and what hangs on them ("#constraints":
  * constraints, indexes, triggers, rules, row-level security policies), so a restore that lost an index
  * or a foreign key is seen.
  *
- * Rows are read from ordinary tables, leaf partitions included (relkind 'r'), and from populated
- * materialized views. A partitioned parent ('p') holds no rows of its own, so it has a definition entry
+ * Rows are read from ordinary tables, leaf partitions included (relkind 'r'). A materialized view's
+ * rows are not: pg_dump carries its query, not its rows, and a restore runs REFRESH, so a view that was
+ * stale at the backup (its tables changed since the last refresh) or reads a volatile function (now(),
+ * random()) comes back with other rows after a faithful restore. Its definition (query, columns,
+ * indexes) and whether it is populated are what a restore must bring back, and what is fingerprinted.
+ * A partitioned parent ('p') holds no rows of its own, so it has a definition entry
  * only and nothing is counted twice. A foreign table's rows live on another server that pg_dump does not
  * dump: its definition is fingerprinted, its rows are not.
+ *
+ * An inheritance child's column order is not the database's to keep: pg_dump recreates `c (b) INHERITS
+ * (p)` with the parent's columns first, so after `ALTER TABLE p ADD COLUMN z` a child stored as (a, b, z)
+ * comes back as (a, z, b). For a table that inherits (partitions excluded: ATTACH keeps their order and
+ * pg_dump recreates it), columns are listed and rows hashed in name order, which both sides share.
  */
 import { createHash } from 'node:crypto';
 import type { Client } from 'pg';
 import type { Fingerprint } from '../types';
 import { quoteIdent } from './connection';
+import { fingerprintError } from './fingerprint-errors';
 import { objectKey } from './fingerprint-keys';
 import { rowDigest, type Column, type TypeTree } from './fingerprint-rows';
 import { notExtensionMember, userSchema } from './fingerprint-scope';
@@ -26,25 +36,30 @@ interface RelationRow {
   name: string;
   relkind: string;
   populated: boolean;
+  /** An inheritance child (not a partition): its columns are taken in name order. */
+  inherits: boolean;
   columns: Column[] | null;
   definition: string | null;
   constraints: string[];
 }
 
 // One line per column: name, type, collation when not the type's, not null, identity, default or
-// generation expression. Partition bounds, partition keys, view queries and foreign servers follow.
+// generation expression, storage when not the type's. Partition bounds, partition keys, view queries,
+// persistence (unlogged), storage parameters (WITH, and the TOAST table's) and foreign servers follow.
 const RELATIONS_SQL = `
   SELECT a.type AS kind, a.object_names AS names, n.nspname AS schema, c.relname AS name, c.relkind::text AS relkind,
-         c.relispopulated AS populated,
-         (SELECT json_agg(json_build_object('name', at.attname, 'type', at.atttypid::int8) ORDER BY at.attnum)
+         c.relispopulated AS populated, h.inherits,
+         (SELECT json_agg(json_build_object('name', at.attname, 'type', at.atttypid::int8,
+                                   'nondeterministic', coalesce((SELECT NOT co.collisdeterministic FROM pg_collation co WHERE co.oid = at.attcollation), false)) ORDER BY CASE WHEN h.inherits THEN 0 ELSE at.attnum END, at.attname)
           FROM pg_attribute at WHERE at.attrelid = c.oid AND at.attnum > 0 AND NOT at.attisdropped) AS columns,
          concat_ws(E'\\n',
            (SELECT string_agg(quote_ident(at.attname) || ' ' || format_type(at.atttypid, at.atttypmod)
                      || CASE WHEN at.attcollation <> 0 AND at.attcollation <> ty.typcollation THEN ' collate ' || at.attcollation::regcollation::text ELSE '' END
                      || CASE WHEN at.attnotnull THEN ' not null' ELSE '' END
                      || CASE WHEN at.attidentity <> '' THEN ' identity ' || at.attidentity::text ELSE '' END
-                     || coalesce(CASE WHEN at.attgenerated = 's' THEN ' generated ' ELSE ' default ' END || pg_get_expr(ad.adbin, ad.adrelid), ''),
-                     ', ' ORDER BY at.attnum)
+                     || coalesce(CASE WHEN at.attgenerated = 's' THEN ' generated ' ELSE ' default ' END || pg_get_expr(ad.adbin, ad.adrelid), '')
+                     || CASE WHEN at.attstorage <> ty.typstorage THEN ' storage ' || at.attstorage::text ELSE '' END,
+                     ', ' ORDER BY CASE WHEN h.inherits THEN 0 ELSE at.attnum END, at.attname)
             FROM pg_attribute at
             JOIN pg_type ty ON ty.oid = at.atttypid
             LEFT JOIN pg_attrdef ad ON ad.adrelid = at.attrelid AND ad.adnum = at.attnum
@@ -54,6 +69,9 @@ const RELATIONS_SQL = `
            CASE WHEN c.relispartition THEN 'partition ' || pg_get_expr(c.relpartbound, c.oid) END,
            CASE WHEN c.relkind = 'p' THEN 'partition by ' || pg_get_partkeydef(c.oid) END,
            CASE WHEN c.relkind IN ('v', 'm') THEN pg_get_viewdef(c.oid) END,
+           CASE WHEN c.relpersistence = 'u' THEN 'unlogged' END,
+           (SELECT 'with ' || string_agg(o, ', ' ORDER BY o) FROM unnest(c.reloptions) o),
+           (SELECT 'toast with ' || string_agg(o, ', ' ORDER BY o) FROM pg_class tc, unnest(tc.reloptions) o WHERE tc.oid = c.reltoastrelid),
            (SELECT 'server ' || quote_ident(s.srvname) || coalesce(' options ' || array_to_string(f.ftoptions, ', '), '')
             FROM pg_foreign_table f JOIN pg_foreign_server s ON s.oid = f.ftserver WHERE f.ftrelid = c.oid)
          ) AS definition,
@@ -73,6 +91,7 @@ const RELATIONS_SQL = `
   FROM pg_class c
   JOIN pg_namespace n ON n.oid = c.relnamespace
   CROSS JOIN LATERAL pg_identify_object_as_address('pg_class'::regclass, c.oid, 0) a
+  CROSS JOIN LATERAL (SELECT NOT c.relispartition AND EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhrelid = c.oid) AS inherits) h
   WHERE c.relkind IN ('r', 'p', 'm', 'v', 'f')
     AND ${userSchema('n')}
     AND ${notExtensionMember('pg_class', 'c.oid')}
@@ -92,10 +111,13 @@ export async function fingerprintRelations(client: Client, types: TypeTree): Pro
     if (relation.constraints.length > 0) {
       fingerprint[`${key}#constraints`] = { count: relation.constraints.length, digest: sha256(relation.constraints.join('\n')) };
     }
-    if (relation.relkind === 'r' || relation.relkind === 'm') {
-      fingerprint[key] = relation.populated
-        ? await rowDigest(client, `${quoteIdent(relation.schema)}.${quoteIdent(relation.name)}`, columns, types)
-        : { count: 0, digest: sha256('not populated') };
+    if (relation.relkind === 'm') {
+      fingerprint[key] = relation.populated ? { count: 1, digest: sha256('populated') } : { count: 0, digest: sha256('not populated') };
+    } else if (relation.relkind === 'r') {
+      fingerprint[key] = await rowDigest(client, `${quoteIdent(relation.schema)}.${quoteIdent(relation.name)}`, columns, types, relation.inherits)
+        .catch((error: unknown) => {
+          throw fingerprintError(error, key);
+        });
     }
   }
   return fingerprint;

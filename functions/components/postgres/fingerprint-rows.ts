@@ -5,77 +5,83 @@
  * missing or extra row changes it.
  *
  * Rows are hashed with hash_record_extended, the type-aware hash PostgreSQL keeps for hash partitioning
- * (about four times cheaper than hashing the row's text, which matters because a backup computes it while
- * pg_dump runs). That hash is not the same after a restore for every type: an enum value hashes as its
- * catalog OID, a regclass or regtype value is an OID, an aclitem holds role OIDs; a restore renumbers all
- * of them. So each column's type tree is walked (domains, arrays, composites, ranges and multiranges down
- * to their leaves) and a column that reaches an OID-valued type, or a type without a hash function (json,
- * xml, point), is hashed through its text form, which prints labels and names. The others keep the binary
- * hash. The per-column choice follows from the types alone, so both sides of a restore choose alike; it
- * is part of the digest.
+ * (several times cheaper than hashing the row's text, which matters because a backup computes it while
+ * pg_dump runs). That hash is an equality hash: values that compare equal hash alike, and for many types
+ * equal is not the same. numeric 1.0 and 1.00, float8 0 and -0, interval '1 day' and '24 hours', an
+ * array and the same elements from lower bound 0, jsonb {"a":1.0} and {"a":1.00}, 'Hello' and 'HELLO'
+ * under a nondeterministic collation, citext: each pair hashes alike, so a restore that changed one
+ * into the other would pass. And some hashes are not the same after a restore at all: an enum value
+ * hashes as its catalog OID, a regclass or regtype value is an OID, an aclitem holds role OIDs.
+ *
+ * So the binary hash is kept only for columns whose every leaf type is on a short list of built-in types
+ * whose equality is identity (IDENTITY_TYPES), under a deterministic collation. Each column's type tree is
+ * walked (domains, composites, ranges and multiranges down to their leaves); a column that reaches any
+ * other type, an array (lower bounds are not compared), an enum, or a nondeterministic collation is hashed
+ * through its text form, which prints every digit, sign, unit, bound, label and name. The per-column
+ * choice follows from the types alone, so both sides of a restore choose alike; it is part of the digest.
  */
 import { createHash } from 'node:crypto';
 import type { Client } from 'pg';
 import type { FingerprintEntry } from '../types';
 import { quoteIdent } from './connection';
 
-/** Types whose values are OIDs, or hold them, so their hash changes when a restore renumbers the catalog. */
-const OID_VALUED_TYPES = [
-  'regclass', 'regcollation', 'regconfig', 'regdictionary', 'regnamespace', 'regoper', 'regoperator',
-  'regproc', 'regprocedure', 'regrole', 'regtype', 'aclitem',
+/**
+ * Built-in types whose hash is a hash of the value itself: two values that compare equal are the same
+ * value (no scale, no negative zero, no unit conversion, no padding; text types under a deterministic
+ * collation compare bytes). Everything else, extension types included, is hashed as text. bpchar is not
+ * here: it compares and hashes without trailing spaces, so an unbounded char's 'a' and 'a  ' hash alike.
+ */
+const IDENTITY_TYPES = [
+  'bool', 'int2', 'int4', 'int8', '"char"', 'text', 'varchar', 'name', 'bytea', 'uuid',
+  'date', 'time', 'timestamp', 'timestamptz',
 ];
+
+/** bpchar's OID, fixed in every PostgreSQL (pg_type.dat). */
+const BPCHAR_OID = 1042;
 
 interface TypeRow {
   oid: number;
   typtype: string;
   /** Domain base type; 0 otherwise. */
   base: number;
-  /** Element type of a true array (subscripted by array_subscript_handler); 0 otherwise. */
+  /** Element type of an array (any type with an element type, int2vector and oidvector included); 0 otherwise. */
   element: number;
   /** Subtype of a range or multirange; 0 otherwise. */
   subtype: number;
   /** Column types of a composite type. */
   fields: number[] | null;
-  oidValued: boolean;
-  /** A default hash operator class with an extended (64-bit, seeded) hash function applies. */
-  hashable: boolean;
+  /** On IDENTITY_TYPES. */
+  identity: boolean;
+  /** A domain, range or composite field under a nondeterministic collation. */
+  nondeterministic: boolean;
 }
 
-// Hashability follows the type cache's rule: a default hash opclass for the type, or for a type it is
-// binary-coercible to (varchar uses text's). Enums, arrays, ranges and records use polymorphic opclasses,
-// so their hashability is decided by the walk below instead.
+const NONDETERMINISTIC = (collation: string) => `coalesce((SELECT NOT co.collisdeterministic FROM pg_collation co WHERE co.oid = ${collation}), false)`;
+
 const TYPES_SQL = `
-  WITH hash_opclass_types AS (
-         SELECT oc.opcintype AS oid FROM pg_opclass oc
-         JOIN pg_am am ON am.oid = oc.opcmethod AND am.amname = 'hash'
-         JOIN pg_amproc p ON p.amprocfamily = oc.opcfamily AND p.amprocnum = 2
-                         AND p.amproclefttype = oc.opcintype AND p.amprocrighttype = oc.opcintype
-         WHERE oc.opcdefault),
-       hashable AS (
-         SELECT oid FROM hash_opclass_types
-         UNION SELECT c.castsource FROM pg_cast c JOIN hash_opclass_types h ON h.oid = c.casttarget WHERE c.castmethod = 'b'),
-       oid_valued AS (SELECT unnest($1::regtype[])::oid AS oid)
   SELECT t.oid::int8 AS oid, t.typtype,
          t.typbasetype::int8 AS base,
-         CASE WHEN t.typelem <> 0 AND t.typsubscript = 'pg_catalog.array_subscript_handler'::regproc THEN t.typelem ELSE 0 END::int8 AS element,
+         CASE WHEN t.typelem <> 0 AND t.typlen = -1 OR t.typname IN ('int2vector', 'oidvector') THEN t.typelem ELSE 0 END::int8 AS element,
          coalesce(r.rngsubtype, 0)::int8 AS subtype,
          CASE WHEN t.typtype = 'c' THEN
            (SELECT array_agg(a.atttypid::int8 ORDER BY a.attnum) FROM pg_attribute a
             WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped) END AS fields,
-         t.oid IN (SELECT oid FROM oid_valued) AS "oidValued",
-         t.oid IN (SELECT oid FROM hashable) AS hashable
+         t.oid = ANY ($1::regtype[]) AS identity,
+         (${NONDETERMINISTIC('t.typcollation')} OR ${NONDETERMINISTIC('r.rngcollation')}
+          OR (t.typtype = 'c' AND EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = t.typrelid AND a.attnum > 0
+                                          AND NOT a.attisdropped AND ${NONDETERMINISTIC('a.attcollation')}))) AS nondeterministic
   FROM pg_type t
   LEFT JOIN pg_range r ON t.typtype IN ('r', 'm') AND (r.rngtypid = t.oid OR r.rngmultitypid = t.oid)
   WHERE t.typtype <> 'p'`;
 
-/** Decides, per column type, whether the binary hash survives a restore. */
+/** Decides, per column type, whether the binary hash tells every stored value apart and survives a restore. */
 export class TypeTree {
   private readonly verdicts = new Map<number, boolean>();
 
   private constructor(private readonly types: Map<number, TypeRow>) {}
 
   static async load(client: Client): Promise<TypeTree> {
-    const { rows } = await client.query<TypeRow>(TYPES_SQL, [OID_VALUED_TYPES]);
+    const { rows } = await client.query<TypeRow>(TYPES_SQL, [IDENTITY_TYPES]);
     return new TypeTree(new Map(rows.map((row) => [Number(row.oid), { ...row, fields: row.fields?.map(Number) ?? null }])));
   }
 
@@ -84,36 +90,60 @@ export class TypeTree {
     const known = this.verdicts.get(oid);
     if (known !== undefined) return known;
     // A composite may reach itself through an array of its own type only via another relation: guard anyway.
-    this.verdicts.set(oid, false);
+    this.verdicts.set(oid, true);
     const verdict = this.judge(oid);
     this.verdicts.set(oid, verdict);
     return verdict;
   }
 
+  /** bpchar, or a domain over it. */
+  isPaddedChar(oid: number): boolean {
+    const type = this.types.get(oid);
+    if (type?.typtype === 'd') return this.isPaddedChar(Number(type.base));
+    return oid === BPCHAR_OID;
+  }
+
   private judge(oid: number): boolean {
     const type = this.types.get(oid);
     if (!type) return true;
-    if (type.oidValued || type.typtype === 'e') return true;
+    if (type.nondeterministic) return true;
     if (type.typtype === 'd') return this.needsText(Number(type.base));
-    if (Number(type.element) !== 0) return this.needsText(Number(type.element));
+    // Arrays compare equal whatever their lower bounds; the text form prints them ('[0:1]={1,2}').
+    if (Number(type.element) !== 0) return true;
     if (type.typtype === 'r' || type.typtype === 'm') return this.needsText(Number(type.subtype));
     if (type.typtype === 'c') return (type.fields ?? []).some((field) => this.needsText(field));
-    return !type.hashable;
+    return !(type.typtype === 'b' && type.identity);
   }
+}
+
+/**
+ * A column's text form, compared byte for byte. The cast to text prints what the type's output function
+ * prints, except for bpchar, whose cast drops trailing spaces: format() calls the output function itself.
+ * COLLATE "C": the text keeps the column's collation otherwise, and under a nondeterministic one
+ * 'Hello' and 'HELLO' would hash alike again.
+ */
+function textForm(column: string, paddedChar: boolean): string {
+  return `${paddedChar ? `format('%s', ${column})` : `${column}::text`} COLLATE pg_catalog."C"`;
 }
 
 export interface Column {
   name: string;
   type: number;
+  /** The column's collation is nondeterministic ('Hello' equals 'HELLO'). */
+  nondeterministic?: boolean;
 }
 
-/** The per-row hash expression over relation alias `t`, and the method label that goes into the digest. */
-export function rowHashExpression(columns: readonly Column[], types: TypeTree): { expression: string; method: string } {
-  const asText = columns.map((column) => types.needsText(column.type));
-  if (!asText.some(Boolean)) return { expression: 'hash_record_extended(t, 0)', method: 'record' };
-  const fields = columns.map((column, i) => `t.${quoteIdent(column.name)}${asText[i] ? '::text' : ''}`);
+/**
+ * The per-row hash expression over relation alias `t`, and the method label that goes into the digest.
+ * `listed`: the columns are hashed in the order given (an inheritance child's name order), never as the
+ * stored record.
+ */
+export function rowHashExpression(columns: readonly Column[], types: TypeTree, listed = false): { expression: string; method: string } {
+  const asText = columns.map((column) => column.nondeterministic === true || types.needsText(column.type));
+  if (!listed && !asText.some(Boolean)) return { expression: 'hash_record_extended(t, 0)', method: 'record' };
+  const fields = columns.map((column, i) => (asText[i] ? textForm(`t.${quoteIdent(column.name)}`, types.isPaddedChar(column.type)) : `t.${quoteIdent(column.name)}`));
   const positions = asText.flatMap((text, i) => (text ? [i + 1] : []));
-  return { expression: `hash_record_extended(row(${fields.join(', ')}), 0)`, method: `record, text at ${positions.join(',')}` };
+  return { expression: `hash_record_extended(row(${fields.join(', ')}), 0)`, method: `record${listed ? ' listed' : ''}, text at ${positions.join(',')}` };
 }
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
@@ -128,8 +158,8 @@ const NO_HASH_FUNCTION = '42883';
  * Row count and digest of `relation` (already quoted), read in the caller's transaction. FROM ONLY: rows
  * of inheritance children are counted under the children themselves.
  */
-export async function rowDigest(client: Client, relation: string, columns: readonly Column[], types: TypeTree): Promise<FingerprintEntry> {
-  const { expression, method } = rowHashExpression(columns, types);
+export async function rowDigest(client: Client, relation: string, columns: readonly Column[], types: TypeTree, listed = false): Promise<FingerprintEntry> {
+  const { expression, method } = rowHashExpression(columns, types, listed);
   // A failed statement aborts the transaction; the savepoint keeps the snapshot usable for the fallback.
   await client.query('SAVEPOINT nca_fingerprint');
   let result: { method: string; n: string; sum: string; xor: string };
@@ -140,8 +170,9 @@ export async function rowDigest(client: Client, relation: string, columns: reado
   } catch (error) {
     if ((error as { code?: string }).code !== NO_HASH_FUNCTION) throw error;
     await client.query('ROLLBACK TO SAVEPOINT nca_fingerprint');
-    // The whole row's text form prints labels and names, never OIDs: slower, always restore-proof.
-    const { rows } = await client.query(rowHashSql('hashtextextended(t::text, 0)', relation));
+    // Every column's text form prints labels and names, never OIDs: slower, always restore-proof.
+    const everyColumnAsText = `hash_record_extended(row(${columns.map((column) => textForm(`t.${quoteIdent(column.name)}`, types.isPaddedChar(column.type))).join(', ')}), 0)`;
+    const { rows } = await client.query(rowHashSql(everyColumnAsText, relation));
     await client.query('RELEASE SAVEPOINT nca_fingerprint');
     result = { method: 'text', ...rows[0] };
   }

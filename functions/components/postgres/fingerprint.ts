@@ -5,11 +5,16 @@
  * facet:
  *  - relations (fingerprint-relations.ts): rows of tables and materialized views, definitions (#columns);
  *  - objects (fingerprint-objects.ts): schemas, types, functions, comments, large objects, sequences;
+ *  - catalog objects (fingerprint-catalog.ts): extensions and their versions, operators, casts,
+ *    collations, text search configurations, event triggers, publications, extended statistics;
  *  - privileges (fingerprint-privileges.ts): owners and grants (#privileges), and the database's
  *    settings, comment and grants.
+ * A failure is a typed error naming the component and, when a table's rows were being read, the table.
  */
 import type { Client } from 'pg';
 import type { Fingerprint } from '../types';
+import { fingerprintCatalogObjects } from './fingerprint-catalog';
+import { fingerprintError } from './fingerprint-errors';
 import { fingerprintLargeObjects, fingerprintObjects, fingerprintSequences } from './fingerprint-objects';
 import { fingerprintDatabaseFacts, fingerprintPrivileges } from './fingerprint-privileges';
 import { fingerprintRelations } from './fingerprint-relations';
@@ -29,22 +34,30 @@ export const STABLE_OUTPUT_SETTINGS = [
 
 /** Runs in an open transaction on `client` (REPEATABLE READ, so every table is read at one snapshot). */
 export async function fingerprintInTransaction(client: Client): Promise<Fingerprint> {
-  for (const statement of [...STABLE_OUTPUT_SETTINGS, ...FINGERPRINT_SETTINGS]) await client.query(statement);
-  const types = await TypeTree.load(client);
-  return {
-    ...(await fingerprintRelations(client, types)),
-    ...(await fingerprintObjects(client)),
-    ...(await fingerprintLargeObjects(client)),
-    ...(await fingerprintPrivileges(client)),
-    ...(await fingerprintDatabaseFacts(client)),
-    // Last: sequence values are read outside the snapshot, as pg_dump reads them (see fingerprintSequences).
-    ...(await fingerprintSequences(client)),
-  };
+  try {
+    for (const statement of [...STABLE_OUTPUT_SETTINGS, ...FINGERPRINT_SETTINGS]) await client.query(statement);
+    const types = await TypeTree.load(client);
+    return {
+      ...(await fingerprintRelations(client, types)),
+      ...(await fingerprintObjects(client)),
+      ...(await fingerprintCatalogObjects(client)),
+      ...(await fingerprintLargeObjects(client)),
+      ...(await fingerprintPrivileges(client)),
+      ...(await fingerprintDatabaseFacts(client)),
+      // Last: sequence values are read outside the snapshot, as pg_dump reads them (see fingerprintSequences).
+      ...(await fingerprintSequences(client)),
+    };
+  } catch (error) {
+    // A table's read names its table (fingerprint-relations.ts); anything else is the catalog.
+    throw fingerprintError(error, 'the catalog');
+  }
 }
 
 /** Fingerprint of a live database, read at one snapshot. */
 export async function fingerprintDatabase(client: Client): Promise<Fingerprint> {
-  await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+  await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY').catch((error: unknown) => {
+    throw fingerprintError(error);
+  });
   try {
     return await fingerprintInTransaction(client);
   } finally {
