@@ -1,6 +1,8 @@
 /**
- * Schema objects of the kinds pg_dump carries beside relations, types and routines: extensions (name,
- * schema, version: a restore that creates another version brings other objects), operators, casts,
+ * Schema objects of the kinds pg_dump carries beside relations, types and routines: extensions (name and
+ * schema; not the version, which pg_dump does not carry: a restore installs the server's default version,
+ * and comparing versions would make every backup of a database on an older version unrestorable),
+ * operators, casts,
  * collations, text search configurations, event triggers, publications and extended statistics. One query
  * per catalog; each object is keyed by pg_identify_object_as_address (never by OID) and digested by a
  * definition text that names, never numbers, what it refers to.
@@ -29,7 +31,7 @@ const KINDS: CatalogKind[] = [
   {
     catalog: 'pg_extension', alias: 'x', from: 'pg_extension x JOIN pg_namespace n ON n.oid = x.extnamespace',
     where: `x.extname <> 'plpgsql'`,
-    text: `concat_ws(' ', 'version', quote_literal(x.extversion), 'schema', quote_ident(n.nspname), 'relocatable', x.extrelocatable)`,
+    text: `concat_ws(' ', 'schema', quote_ident(n.nspname), 'relocatable', x.extrelocatable)`,
   },
   {
     catalog: 'pg_operator', alias: 'o', from: 'pg_operator o JOIN pg_namespace n ON n.oid = o.oprnamespace',
