@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import type { Client } from 'pg';
 import type { Fingerprint, FingerprintEntry } from '../types';
 import { objectKey } from './fingerprint-keys';
-import { notExtensionMember, userSchema } from './fingerprint-scope';
+import { notExtensionMember, userSchema, userType } from './fingerprint-scope';
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
@@ -58,11 +58,7 @@ const TYPES_SQL = `
          END AS text
   FROM pg_type t
   JOIN pg_namespace n ON n.oid = t.typnamespace
-  WHERE ${userSchema('n')}
-    AND t.typtype IN ('b', 'e', 'd', 'c', 'r')
-    AND NOT (t.typelem <> 0 AND t.typsubscript = 'pg_catalog.array_subscript_handler'::regproc)
-    AND (t.typtype <> 'c' OR EXISTS (SELECT 1 FROM pg_class tc WHERE tc.oid = t.typrelid AND tc.relkind = 'c'))
-    AND ${notExtensionMember('pg_type', 't.oid')}`;
+  WHERE ${userType('t', 'n')}`;
 
 // Functions and procedures by their full definition; aggregates (which pg_get_functiondef refuses) by
 // their support functions, types and initial values, named rather than numbered.
