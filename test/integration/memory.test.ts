@@ -160,7 +160,7 @@ async function mongoDocs(s: Stores): Promise<Record<string, string>> {
  */
 async function insertRaw(s: Stores, docs: readonly Buffer[]): Promise<Document> {
   const int32 = (n: number) => { const b = Buffer.alloc(4); b.writeInt32LE(n); return b; };
-  const body = Buffer.from(BSON.serialize({ insert: 'memories', $db: s.mongoDatabase }));
+  const body = Buffer.from(BSON.serialize({ insert: 'ltm_memories', $db: s.mongoDatabase }));
   const sequence = Buffer.concat([Buffer.from('documents\0'), ...docs]);
   const sections = Buffer.concat([int32(0), Buffer.from([0]), body, Buffer.from([1]), int32(sequence.length + 4), sequence]);
   const message = Buffer.concat([int32(16 + sections.length), int32(1), int32(0), int32(2013), sections]);
@@ -462,7 +462,7 @@ describe('memory tiers: episodic documents byte for byte', () => {
     expect(Object.values(before)).toEqual(expect.arrayContaining(docs.map((d) => bytesOf(d).toString('hex'))));
 
     const { artifacts, result } = await backupOf(s.target);
-    await withMongoClient(s, (client) => client.db(s.mongoDatabase).collection('memories').deleteMany({}));
+    await withMongoClient(s, (client) => client.db(s.mongoDatabase).collection('ltm_memories').deleteMany({}));
     await memory.restore(artifacts.source(), s.target, {}, quiet);
     expect(await mongoDocs(s)).toEqual(before);
     expect((await memory.verifyRestore!(result.fingerprint, artifacts.source(), s.target, {}, quiet)).differences).toEqual([]);
@@ -479,14 +479,14 @@ describe('memory tiers: episodic documents byte for byte', () => {
     const twice = bytesOf(ordered(['_id', 4], ['a', 1], ['b', 2]));
     twice[twice.indexOf(Buffer.from('106200', 'hex')) + 1] = 0x61;
     for (const [id, odd] of [[2, withUndefined], [3, hugeDate], [4, twice]] as const) {
-      await withMongoClient(s, (client) => client.db(s.mongoDatabase).collection('memories').deleteMany({}));
+      await withMongoClient(s, (client) => client.db(s.mongoDatabase).collection('ltm_memories').deleteMany({}));
       await insertRaw(s, [good, odd]);
       expect(Object.keys(await mongoDocs(s))).toEqual(expect.arrayContaining([String(id)]));
       const artifacts = fsArtifacts();
       cleanups.push(artifacts);
       const failure = memory.backup(s.target, artifacts.sink, quiet);
       await expect(failure).rejects.toThrow(InvalidInputError);
-      await expect(failure).rejects.toThrow(`episodic document _id ${id} in ${s.mongoDatabase}.memories: its BSON cannot be written back byte for byte`);
+      await expect(failure).rejects.toThrow(`episodic document _id ${id} in ${s.mongoDatabase}.ltm_memories: its BSON cannot be written back byte for byte`);
       expect(artifacts.records.map((r) => r.name)).not.toContain('episodic.jsonl.gz');
     }
   });
