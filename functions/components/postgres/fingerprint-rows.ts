@@ -19,6 +19,13 @@
  * other type, an array (lower bounds are not compared), an enum, or a nondeterministic collation is hashed
  * through its text form, which prints every digit, sign, unit, bound, label and name. The per-column
  * choice follows from the types alone, so both sides of a restore choose alike; it is part of the digest.
+ *
+ * Text output is the expensive part (a float's shortest decimal form, for every element of an embedding
+ * array), so the built-in types whose binary send form tells every stored value apart are hashed through
+ * that instead (SEND_TYPES: numeric keeps its scale, floats their sign bit, interval its units), and so
+ * are arrays of built-in identity or send types (array_send carries the bounds and the element type's
+ * fixed built-in OID). Enums, reg* types and user-defined types never take this path: their send forms
+ * or element OIDs are catalog OIDs.
  */
 import { createHash } from 'node:crypto';
 import type { Client } from 'pg';
@@ -36,6 +43,12 @@ const IDENTITY_TYPES = [
   'date', 'time', 'timestamp', 'timestamptz',
 ];
 
+/** Built-in types whose binary send form is the value itself, digit for digit and bit for bit. */
+const SEND_TYPES: Record<string, string> = { numeric: 'numeric_send', float4: 'float4send', float8: 'float8send', interval: 'interval_send' };
+
+/** OIDs below this are assigned by initdb and the same in every PostgreSQL (FirstNormalObjectId). */
+const FIRST_NORMAL_OID = 16384;
+
 /** bpchar's OID, fixed in every PostgreSQL (pg_type.dat). */
 const BPCHAR_OID = 1042;
 
@@ -52,6 +65,10 @@ interface TypeRow {
   fields: number[] | null;
   /** On IDENTITY_TYPES. */
   identity: boolean;
+  /** The type's name when it is a built-in type (pg_catalog), for SEND_TYPES. */
+  builtin: string | null;
+  /** The type's send function, e.g. array_send. */
+  send: string;
   /** A domain, range or composite field under a nondeterministic collation. */
   nondeterministic: boolean;
 }
@@ -67,6 +84,8 @@ const TYPES_SQL = `
            (SELECT array_agg(a.atttypid::int8 ORDER BY a.attnum) FROM pg_attribute a
             WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped) END AS fields,
          t.oid = ANY ($1::regtype[]) AS identity,
+         CASE WHEN t.typnamespace = 'pg_catalog'::regnamespace THEN t.typname::text END AS builtin,
+         t.typsend::text AS send,
          (${NONDETERMINISTIC('t.typcollation')} OR ${NONDETERMINISTIC('r.rngcollation')}
           OR (t.typtype = 'c' AND EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = t.typrelid AND a.attnum > 0
                                           AND NOT a.attisdropped AND ${NONDETERMINISTIC('a.attcollation')}))) AS nondeterministic
@@ -94,6 +113,25 @@ export class TypeTree {
     const verdict = this.judge(oid);
     this.verdicts.set(oid, verdict);
     return verdict;
+  }
+
+  /**
+   * The send function to hash a column of this type through, when its binary form is faithful and free of
+   * catalog OIDs: a built-in SEND_TYPES type (or a domain over one), or an array of built-in identity or
+   * send types. Undefined: use the text form.
+   */
+  sendFunction(oid: number): string | undefined {
+    const type = this.types.get(oid);
+    if (!type || type.nondeterministic) return undefined;
+    if (type.typtype === 'd') return this.sendFunction(Number(type.base));
+    if (type.typtype !== 'b') return undefined;
+    if (Number(type.element) !== 0) {
+      const element = this.types.get(Number(type.element));
+      const builtinElement = Number(type.element) < FIRST_NORMAL_OID && element?.typtype === 'b' && !element.nondeterministic;
+      const faithful = builtinElement && (element.identity || (element.builtin !== null && element.builtin in SEND_TYPES));
+      return type.send === 'array_send' && faithful ? 'array_send' : undefined;
+    }
+    return type.builtin !== null && oid < FIRST_NORMAL_OID ? SEND_TYPES[type.builtin] : undefined;
   }
 
   /** bpchar, or a domain over it. */
@@ -141,9 +179,18 @@ export interface Column {
 export function rowHashExpression(columns: readonly Column[], types: TypeTree, listed = false): { expression: string; method: string } {
   const asText = columns.map((column) => column.nondeterministic === true || types.needsText(column.type));
   if (!listed && !asText.some(Boolean)) return { expression: 'hash_record_extended(t, 0)', method: 'record' };
-  const fields = columns.map((column, i) => (asText[i] ? textForm(`t.${quoteIdent(column.name)}`, types.isPaddedChar(column.type)) : `t.${quoteIdent(column.name)}`));
-  const positions = asText.flatMap((text, i) => (text ? [i + 1] : []));
-  return { expression: `hash_record_extended(row(${fields.join(', ')}), 0)`, method: `record${listed ? ' listed' : ''}, text at ${positions.join(',')}` };
+  const send = columns.map((column, i) => (asText[i] && column.nondeterministic !== true ? types.sendFunction(column.type) : undefined));
+  const fields = columns.map((column, i) => {
+    const value = `t.${quoteIdent(column.name)}`;
+    if (send[i]) return `pg_catalog.${send[i]}(${value})`;
+    return asText[i] ? textForm(value, types.isPaddedChar(column.type)) : value;
+  });
+  const at = (wanted: (i: number) => boolean) => columns.flatMap((_, i) => (wanted(i) ? [i + 1] : [])).join(',');
+  const sent = at((i) => send[i] !== undefined);
+  return {
+    expression: `hash_record_extended(row(${fields.join(', ')}), 0)`,
+    method: `record${listed ? ' listed' : ''}, text at ${at((i) => asText[i] && send[i] === undefined)}${sent ? `, binary at ${sent}` : ''}`,
+  };
 }
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
