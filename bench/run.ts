@@ -100,20 +100,28 @@ async function main(): Promise<void> {
       const env = { ...process.env, NCA_RUNTIME_CONFIG: JSON.stringify(config), NCA_S3_ENDPOINT: s3.endpoint, NCA_POSTGRES_URL: pg.url, NCA_PG_BIN_DIR: pg.binDir };
 
       const file = join(work, `${db}.dump`);
+      // Every timed step starts from the same server state: dirty pages and WAL left by the step before
+      // would otherwise be flushed by a checkpoint in the middle of whichever step comes next.
+      const settle = () => query(pg.url, 'CHECKPOINT');
+      await settle();
       say('raw pg_dump -Fc to a file');
       const rawDump = await timed(() => run(pgDump, ['-Fc', '-f', file, '-d', pg.urlFor(db)]));
       const dumpBytes = statSync(file).size;
+      await settle();
       say('nca-backup backup postgres');
       const ours = await timed(() => cli(['backup', 'postgres'], env));
 
+      await settle();
       say('raw createdb + pg_restore into a new database');
       // Both sides create the target database: nca-backup's restore step does it when the target is missing.
       const rawRestore = await timed(async () => {
         await query(pg.url, `CREATE DATABASE "${db}_raw"`);
         return run(pgRestore, ['--no-owner', '--no-privileges', '--single-transaction', '--exit-on-error', '-d', pg.urlFor(`${db}_raw`), file]);
       });
+      await settle();
       say('nca-backup restore postgres into a new database');
       const restored = await timed(() => cli(['restore', 'postgres', '--backup-id', 'latest', '--target-database', `${db}_ours`, '--skip-safety-backup'], env));
+      await settle();
       say('nca-backup restore postgres in place (staging, verification, swap)');
       // With the default keepPreviousHours (24): the previous database is renamed aside, dropped here afterwards.
       const inPlace = await timed(() => cli(['restore', 'postgres', '--backup-id', 'latest', '--target-database', `${db}_ours`, '--skip-safety-backup'], env));

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { connectPostgres, postgres, withDatabase, type PostgresTarget } from '../../functions/components/postgres';
 import { fingerprintDatabase, fingerprintInTransaction, isPrivilegesKey } from '../../functions/components/postgres/fingerprint';
-import { dumpedSequences, parseDumpedSequences } from '../../functions/components/postgres/fingerprint-archive';
+import { dumpedSequences, parseDumpedSequences, readTableOfContents } from '../../functions/components/postgres/archive';
 import type { Fingerprint, Logger } from '../../functions/components/types';
 import { compareFingerprints } from '../../functions/core/fingerprint-diff';
 import { fsArtifacts, type FsArtifacts } from '../support/fs-artifacts';
@@ -354,6 +354,43 @@ describe('sequence values come from the dump, which reads them outside the snaps
     expect(await dumpedSequences(createReadStream(path, { highWaterMark: 97 }))).toEqual(expect.arrayContaining(expected));
     expect(await dumpedSequences(Readable.from([Buffer.from('-- a plain SQL dump\n')]))).toBeUndefined();
     expect(await dumpedSequences(Readable.from([readFileSync(path).subarray(0, 200)]))).toBeUndefined();
+  });
+
+  test('reading the table of contents gives back the whole archive unchanged, with the table of contents as its first bytes', async () => {
+    const db = await createDatabase('tocread');
+    await sql(db, `CREATE TABLE t (id bigserial, v text); INSERT INTO t (v) SELECT md5(i::text) || md5((-i)::text) FROM generate_series(1, 20000) i`);
+    const { artifacts } = await backupOf(await target(db));
+    const whole = readFileSync(join(artifacts.dir, artifacts.records[0].name));
+    const collect = async (stream: Readable) => Buffer.concat(await stream.toArray());
+
+    const read = await readTableOfContents(createReadStream(join(artifacts.dir, artifacts.records[0].name), { highWaterMark: 97 }));
+    expect(read.toc).toBeDefined();
+    expect(read.toc!.bytes.length).toBeLessThan(whole.length);
+    expect(whole.subarray(0, read.toc!.bytes.length).equals(read.toc!.bytes)).toBe(true);
+    expect((await collect(read.archive)).equals(whole)).toBe(true);
+
+    // Not an archive this reader knows: no table of contents, the stream still whole.
+    const plain = await readTableOfContents(Readable.from([Buffer.from('-- a plain SQL dump\n')]));
+    expect(plain.toc).toBeUndefined();
+    expect((await collect(plain.archive)).toString()).toBe('-- a plain SQL dump\n');
+
+    // The source's failure (a digest mismatch at its end) reaches the reader.
+    const failing = (failAt: number) => {
+      let reads = 0;
+      return new Readable({
+        read() {
+          if (reads++ === 0) this.push(whole.subarray(0, failAt));
+          else this.destroy(Object.assign(new Error('digest mismatch'), { name: 'IntegrityError' }));
+        },
+      });
+    };
+    const tocLength = read.toc!.bytes.length;
+    // After the table of contents the returned stream fails; within it, reading it fails.
+    expect(whole.length).toBeGreaterThan(200_000);
+    const afterToc = await readTableOfContents(failing(100_000));
+    expect(afterToc.toc).toBeDefined();
+    await expect(collect(afterToc.archive)).rejects.toMatchObject({ name: 'IntegrityError' });
+    await expect(readTableOfContents(failing(Math.floor(tocLength / 2)))).rejects.toMatchObject({ name: 'IntegrityError' });
   });
 
   test('a sequence moved by nextval() while pg_dump runs: the backup records the value its dump restores', async () => {

@@ -421,6 +421,44 @@ describe('failures surface as typed errors carrying the tool\'s own words', () =
     expect((await sql(db, 'SELECT count(*)::int AS n FROM bulk'))[0].n).toBe(150_000);
   });
 
+  test('an index pg_restore cannot build (its function relies on search_path): ToolError from the post-data pass, target untouched, staging dropped', async () => {
+    const db = await createDatabase('postdata');
+    // A classic: an "immutable" function calling another without its schema; pg_restore runs with an
+    // empty search_path, so the index build fails after every row is loaded.
+    await sql(db, `CREATE FUNCTION inner_norm(int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT $1 % 1000';
+                   CREATE FUNCTION norm(v int) RETURNS int LANGUAGE plpgsql IMMUTABLE AS 'BEGIN RETURN inner_norm(v); END';
+                   CREATE TABLE readings (id int PRIMARY KEY, v int NOT NULL);
+                   INSERT INTO readings SELECT i, i * 7 FROM generate_series(1, 20000) i;
+                   CREATE INDEX readings_norm ON readings (norm(v));`);
+    const t = await target(db);
+    const backup = await backupOf(t, 'b-postdata');
+    await sql(db, 'DELETE FROM readings WHERE id <= 10');
+    const before = await dumpText(db, '--data-only');
+
+    const failure = postgres.restore(backup.source, t, {}, quiet);
+    await expect(failure).rejects.toMatchObject({ name: 'ToolError', component: 'postgres' });
+    await expect(failure).rejects.toThrow(new RegExp(`pg_restore exited with code 1: .*function inner_norm\\(integer\\) does not exist.*The target database "${db}" is unchanged`));
+    expect(await dumpText(db, '--data-only')).toBe(before);
+    expect(await databasesLike(`${db}_nca_%`)).toEqual([]);
+  });
+
+  test('rows read while the indexes are built are still held to the backup: a changed row digest fails before the swap', async () => {
+    const db = await createDatabase('rowsapart');
+    await loadSampleNcaDatabase(urlFor(db), { rows: 2000 });
+    const t = await target(db);
+    const backup = await backupOf(t, 'b-rowsapart');
+    const key = 'table "public"."memory_items"';
+    expect(backup.result.fingerprint[key].count).toBe(2000);
+    const lying = { ...backup.result.fingerprint, [key]: { ...backup.result.fingerprint[key], digest: '0'.repeat(64) } };
+    const source = backup.artifacts.source({ backupId: 'b-rowsapart', fingerprint: lying, source: backup.result.source });
+    await expect(postgres.restore(source, t, {}, quiet)).rejects.toThrow(/staged restore does not match.*table "public"\."memory_items"/);
+
+    // The faithful backup restores in two passes, the rows read while the post-data section ran.
+    const restored = await postgres.restore(backup.source, t, {}, quiet);
+    expect(Object.keys(restored.details?.timings as object)).toEqual(expect.arrayContaining(['loadMs', 'postDataMs', 'rowsMs', 'verifyMs']));
+    expect((await postgres.verifyRestore!(backup.result.fingerprint, backup.source, t, {}, quiet)).differences).toEqual([]);
+  });
+
   test('a backup session ended by the server mid-dump (pg_terminate_backend): TransientError, pg_dump stopped, no artifact', async () => {
     const db = await createDatabase('ended_backup');
     await loadBulk(db, 60_000);

@@ -16,7 +16,7 @@ import { connectionLost, DEFAULT_LOCK_TIMEOUT_SECONDS, describeTarget, openClien
 import { checkDumpVersions } from './compatibility';
 import { classifyPgError, pgErrorCode } from './errors';
 import { fingerprintInTransaction } from './fingerprint';
-import { dumpedSequences, withDumpedSequences } from './fingerprint-archive';
+import { dumpedSequences, withDumpedSequences } from './archive';
 import { GLOBALS_ARTIFACT, GLOBALS_CONTENT_TYPE, readGlobals } from './globals';
 import { describeSessions, exclusiveLockHolders } from './sessions';
 import { runTool } from './tools';

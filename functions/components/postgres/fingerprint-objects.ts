@@ -170,7 +170,7 @@ export function sequenceValueEntry(lastValue: string, isCalled: boolean): Finger
  * is_called). A sequence's value is not versioned: reading it ignores the snapshot, here and in pg_dump
  * alike, which reads each value while it collects the schema. A nextval() between the two reads would
  * show as a difference after a faithful restore, so a backup replaces these values with the ones its
- * dump holds (fingerprint-archive.ts). The caller reads sequences last all the same, which keeps a
+ * dump holds (archive.ts). The caller reads sequences last all the same, which keeps a
  * fingerprint of a live database as close as it can be to the moment it returns.
  */
 export async function fingerprintSequences(client: Client): Promise<Fingerprint> {

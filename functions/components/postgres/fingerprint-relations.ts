@@ -20,7 +20,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Client } from 'pg';
-import type { Fingerprint } from '../types';
+import type { Fingerprint, FingerprintEntry } from '../types';
 import { quoteIdent } from './connection';
 import { fingerprintError } from './fingerprint-errors';
 import { objectKey } from './fingerprint-keys';
@@ -97,9 +97,18 @@ const RELATIONS_SQL = `
     AND ${notExtensionMember('pg_class', 'c.oid')}
   ORDER BY n.nspname, c.relname`;
 
-export async function fingerprintRelations(client: Client, types: TypeTree): Promise<Fingerprint> {
+const tableRows = (client: Client, relation: RelationRow, key: string, types: TypeTree): Promise<FingerprintEntry> =>
+  rowDigest(client, `${quoteIdent(relation.schema)}.${quoteIdent(relation.name)}`, relation.columns ?? [], types, relation.inherits).catch((error: unknown) => {
+    throw fingerprintError(error, key);
+  });
+
+/**
+ * Definitions of every relation and the rows of every table. `rows`: the tables' row entries when they
+ * were read already (fingerprintRowsApart); a table missing from it is read here.
+ */
+export async function fingerprintRelations(client: Client, types: TypeTree, rows?: ReadonlyMap<string, FingerprintEntry>): Promise<Fingerprint> {
   const relations = (await client.query<RelationRow>(RELATIONS_SQL)).rows;
-  const fingerprint: Record<string, { count: number; digest: string }> = {};
+  const fingerprint: Record<string, FingerprintEntry> = {};
   for (const relation of relations) {
     const key = objectKey(relation.kind, relation.names);
     const columns = relation.columns ?? [];
@@ -114,11 +123,33 @@ export async function fingerprintRelations(client: Client, types: TypeTree): Pro
     if (relation.relkind === 'm') {
       fingerprint[key] = relation.populated ? { count: 1, digest: sha256('populated') } : { count: 0, digest: sha256('not populated') };
     } else if (relation.relkind === 'r') {
-      fingerprint[key] = await rowDigest(client, `${quoteIdent(relation.schema)}.${quoteIdent(relation.name)}`, columns, types, relation.inherits)
-        .catch((error: unknown) => {
-          throw fingerprintError(error, key);
-        });
+      fingerprint[key] = rows?.get(key) ?? (await tableRows(client, relation, key, types));
     }
   }
   return fingerprint;
+}
+
+const TABLE_SIZES_SQL = `
+  SELECT n.nspname AS schema, c.relname AS name, pg_relation_size(c.oid)::int8 AS size
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+  WHERE c.relkind = 'r' AND ${userSchema('n')}`;
+
+/**
+ * The row entries of every table, largest first, each table read in a transaction of its own (opened
+ * by `eachTable`). See fingerprintRowsApart.
+ */
+export async function fingerprintTableRows(client: Client, types: TypeTree, eachTable: <T>(read: () => Promise<T>) => Promise<T>): Promise<Map<string, FingerprintEntry>> {
+  const tables = (await client.query<RelationRow>(RELATIONS_SQL)).rows.filter((relation) => relation.relkind === 'r');
+  // pg_relation_size locks the table: never in RELATIONS_SQL, which a backup runs beside live sessions.
+  const sizes = new Map(
+    (await client.query<{ schema: string; name: string; size: string }>(TABLE_SIZES_SQL)).rows.map((row) => [`${row.schema}.${row.name}`, Number(row.size)]),
+  );
+  const size = (table: RelationRow) => sizes.get(`${table.schema}.${table.name}`) ?? 0;
+  tables.sort((a, b) => size(b) - size(a));
+  const rows = new Map<string, FingerprintEntry>();
+  for (const table of tables) {
+    const key = objectKey(table.kind, table.names);
+    rows.set(key, await eachTable(() => tableRows(client, table, key, types)));
+  }
+  return rows;
 }

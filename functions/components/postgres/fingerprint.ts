@@ -12,12 +12,12 @@
  * A failure is a typed error naming the component and, when a table's rows were being read, the table.
  */
 import type { Client } from 'pg';
-import type { Fingerprint } from '../types';
+import type { Fingerprint, FingerprintEntry } from '../types';
 import { fingerprintCatalogObjects } from './fingerprint-catalog';
 import { fingerprintError } from './fingerprint-errors';
 import { fingerprintLargeObjects, fingerprintObjects, fingerprintSequences } from './fingerprint-objects';
 import { fingerprintDatabaseFacts, fingerprintPrivileges } from './fingerprint-privileges';
-import { fingerprintRelations } from './fingerprint-relations';
+import { fingerprintRelations, fingerprintTableRows } from './fingerprint-relations';
 import { TypeTree } from './fingerprint-rows';
 import { FINGERPRINT_SETTINGS } from './fingerprint-scope';
 
@@ -32,13 +32,16 @@ export const STABLE_OUTPUT_SETTINGS = [
   "SET LOCAL bytea_output = 'hex'",
 ];
 
-/** Runs in an open transaction on `client` (REPEATABLE READ, so every table is read at one snapshot). */
-export async function fingerprintInTransaction(client: Client): Promise<Fingerprint> {
+/**
+ * Runs in an open transaction on `client` (REPEATABLE READ, so every table is read at one snapshot).
+ * `rows`: the tables' row entries, when fingerprintRowsApart read them already.
+ */
+export async function fingerprintInTransaction(client: Client, rows?: ReadonlyMap<string, FingerprintEntry>): Promise<Fingerprint> {
   try {
     for (const statement of [...STABLE_OUTPUT_SETTINGS, ...FINGERPRINT_SETTINGS]) await client.query(statement);
     const types = await TypeTree.load(client);
     return {
-      ...(await fingerprintRelations(client, types)),
+      ...(await fingerprintRelations(client, types, rows)),
       ...(await fingerprintObjects(client)),
       ...(await fingerprintCatalogObjects(client)),
       ...(await fingerprintLargeObjects(client)),
@@ -53,14 +56,42 @@ export async function fingerprintInTransaction(client: Client): Promise<Fingerpr
   }
 }
 
-/** Fingerprint of a live database, read at one snapshot. */
-export async function fingerprintDatabase(client: Client): Promise<Fingerprint> {
+/** Fingerprint of a live database, read at one snapshot (the tables' rows excepted when `rows` is given). */
+export async function fingerprintDatabase(client: Client, rows?: ReadonlyMap<string, FingerprintEntry>): Promise<Fingerprint> {
   await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY').catch((error: unknown) => {
     throw fingerprintError(error);
   });
   try {
-    return await fingerprintInTransaction(client);
+    return await fingerprintInTransaction(client, rows);
   } finally {
     await client.query('ROLLBACK').catch(() => undefined);
+  }
+}
+
+/**
+ * The row entries of every table, each table read in a short transaction of its own rather than all at
+ * one snapshot: only for a database nobody writes to, the staging database of a restore, whose rows are
+ * read while pg_restore builds its indexes and constraints. Its ALTER TABLE … ADD PRIMARY KEY locks one
+ * table at a time; a read holding one table's lock at most makes it wait, never deadlock. Pass the
+ * result to fingerprintDatabase once the indexes and constraints are in.
+ */
+export async function fingerprintRowsApart(client: Client): Promise<Map<string, FingerprintEntry>> {
+  try {
+    // The same settings as the snapshot's, for the session: each table has its own transaction.
+    for (const statement of [...STABLE_OUTPUT_SETTINGS, ...FINGERPRINT_SETTINGS]) await client.query(statement.replace(/^SET LOCAL /, 'SET '));
+    // One process for the reads: the index builds beside them take the server's other cores (and its
+    // parallel workers), and a parallel scan here would only compete with them.
+    await client.query('SET max_parallel_workers_per_gather = 0');
+    const types = await TypeTree.load(client);
+    return await fingerprintTableRows(client, types, async (read) => {
+      await client.query('BEGIN READ ONLY');
+      try {
+        return await read();
+      } finally {
+        await client.query('COMMIT').catch(() => undefined);
+      }
+    });
+  } catch (error) {
+    throw fingerprintError(error, 'the catalog');
   }
 }

@@ -11,10 +11,12 @@
  * restore on the server first drops those whose time has passed.
  */
 import { randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
 import type { Client } from 'pg';
 import { BackupNotFoundError, InvalidInputError, NcaBackupError, TransientError, VerificationError } from '../../core/errors';
 import { describeDifferences } from '../../core/fingerprint-diff';
-import type { ArtifactSource, ComponentRestoreResult, Logger } from '../types';
+import type { ArtifactSource, ComponentRestoreResult, FingerprintEntry, Logger } from '../types';
+import { readTableOfContents } from './archive';
 import { DUMP_CONTENT_TYPE } from './backup';
 import { connectionLost, describeTarget, openClient, quoteIdent, withClient, withDatabase, type PostgresTarget } from './connection';
 import { classifyPgError, pgErrorCode } from './errors';
@@ -23,6 +25,7 @@ import { resolveRestoreOptions, type PostgresRestoreOptions, type ResolvedRestor
 import { databaseLockHolders, describeSessions, endSessions, listSessions } from './sessions';
 import { KEPT_ASIDE_SQL_PATTERN, keptAsideName, keptUntil, stagingDatabaseName } from './staging';
 import { feedTool, runTool } from './tools';
+import { fingerprintRowsApart } from './fingerprint';
 import { verifyDatabase } from './verify';
 
 /** The maintenance database used to look up, create, rename and drop databases. */
@@ -39,9 +42,20 @@ export async function databaseExists(target: PostgresTarget): Promise<boolean> {
   );
 }
 
-/** Into a fresh staging database: no --clean. --single-transaction lets COPY skip WAL for new tables. */
-export const PG_RESTORE_ARGS = ['--single-transaction', '--exit-on-error', '--no-password'];
+/** Into a fresh staging database: no --clean. */
+const PG_RESTORE_ARGS = ['--exit-on-error', '--no-password'];
+/** Tables and their rows, in one transaction: a failure leaves nothing half-loaded. */
+const LOAD_SECTIONS = ['--single-transaction', '--section=pre-data', '--section=data'];
+/**
+ * Indexes, constraints, triggers, policies: one statement per transaction, so that an ALTER TABLE … ADD
+ * PRIMARY KEY holds its table's lock only while it builds, never until the whole section is done (the
+ * fingerprint reads the tables meanwhile).
+ */
+const POST_DATA_SECTION = ['--section=post-data'];
 const WITHOUT_OWNERS = ['--no-owner', '--no-privileges'];
+
+/** Runs one step of the restore and records its duration under `step` (the result's details.timings). */
+type Timer = <T>(step: string, work: () => Promise<T>) => Promise<T>;
 
 interface RestoreContext {
   readonly target: PostgresTarget;
@@ -131,16 +145,38 @@ async function createStaging(client: Client, ctx: RestoreContext, targetExists: 
   await client.query(`CREATE DATABASE ${quoteIdent(ctx.staging)} TEMPLATE template0${locale ? ` ${localeClauses(client, locale)}` : ''}`);
 }
 
-async function loadStaging(source: ArtifactSource, artifactName: string, ctx: RestoreContext): Promise<void> {
-  const args = [...PG_RESTORE_ARGS, ...(ctx.options.noOwner ? WITHOUT_OWNERS : []), '--dbname', ctx.staging];
-  ctx.log.info('pg_restore into the staging database started', { target: describeTarget(ctx.target), staging: ctx.staging, artifact: artifactName });
-  const restore = runTool(withDatabase(ctx.target, ctx.staging), 'pg_restore', args, errorContext(ctx));
-  await feedTool(source.open(artifactName), restore, errorContext(ctx));
+/**
+ * Loads the staging database. When the archive's table of contents can be read (a custom archive of a
+ * known version), in two passes: the tables and their rows from the stream, then the post-data section
+ * from the table of contents alone while a second connection reads the loaded rows for the fingerprint.
+ * An index build and the row digests each keep a core busy; one after the other they would add up.
+ * Otherwise in one pass, as pg_restore alone would. Gives the rows' fingerprint entries when read.
+ */
+async function loadStaging(source: ArtifactSource, artifactName: string, ctx: RestoreContext, timed: Timer): Promise<ReadonlyMap<string, FingerprintEntry> | undefined> {
+  const owners = ctx.options.noOwner ? WITHOUT_OWNERS : [];
+  const staging = withDatabase(ctx.target, ctx.staging);
+  const { toc, archive } = await readTableOfContents(source.open(artifactName));
+  ctx.log.info('pg_restore into the staging database started', { target: describeTarget(ctx.target), staging: ctx.staging, artifact: artifactName, passes: toc ? 2 : 1 });
+  await timed('loadMs', async () => {
+    const load = runTool(staging, 'pg_restore', [...PG_RESTORE_ARGS, ...owners, ...(toc ? LOAD_SECTIONS : ['--single-transaction']), '--dbname', ctx.staging], errorContext(ctx));
+    await feedTool(archive, load, errorContext(ctx));
+  });
+  if (!toc) return undefined;
+  ctx.log.info('tables loaded; building indexes and constraints while the rows are read for the fingerprint', { staging: ctx.staging });
+  const postData = timed('postDataMs', async () => {
+    const restore = runTool(staging, 'pg_restore', [...PG_RESTORE_ARGS, ...owners, ...POST_DATA_SECTION, '--dbname', ctx.staging], errorContext(ctx));
+    await feedTool(Readable.from([toc.bytes]), restore, errorContext(ctx));
+  });
+  const rows = source.backup ? timed('rowsMs', () => withClient(staging, fingerprintRowsApart)) : Promise.resolve(undefined);
+  const [built, read] = await Promise.allSettled([postData, rows]);
+  if (built.status === 'rejected') throw built.reason;
+  if (read.status === 'rejected') throw read.reason;
+  return read.value;
 }
 
-async function verifyStaging(source: ArtifactSource, ctx: RestoreContext): Promise<{ objects: number } | undefined> {
+async function verifyStaging(source: ArtifactSource, ctx: RestoreContext, rows: ReadonlyMap<string, FingerprintEntry> | undefined): Promise<{ objects: number } | undefined> {
   if (!source.backup) return undefined;
-  const verification = await withClient(withDatabase(ctx.target, ctx.staging), (client) => verifyDatabase(client, source.backup!.fingerprint, ctx.options));
+  const verification = await withClient(withDatabase(ctx.target, ctx.staging), (client) => verifyDatabase(client, source.backup!.fingerprint, ctx.options, rows));
   if (verification.differences.length > 0) {
     throw new VerificationError(`the staged restore does not match the backup's fingerprint: ${describeDifferences(verification.differences)}.`, errorContext(ctx));
   }
@@ -245,7 +281,7 @@ export async function restorePostgres(source: ArtifactSource, target: PostgresTa
     await createStaging(client, ctx, targetExists, globals);
     const dropped_ = `${unchanged} The staging database "${ctx.staging}" was dropped.`;
     const timings: Record<string, number> = {};
-    const timed = async <T>(step: string, work: () => Promise<T>): Promise<T> => {
+    const timed: Timer = async (step, work) => {
       const started = Date.now();
       try {
         return await work();
@@ -254,9 +290,9 @@ export async function restorePostgres(source: ArtifactSource, target: PostgresTa
       }
     };
     try {
-      await timed('loadMs', () => loadStaging(source, artifact.name, ctx));
+      const rows = await loadStaging(source, artifact.name, ctx, timed);
       if (globals) await applyDatabaseFacts(client, ctx.staging, globals.database, options);
-      staged = await timed('verifyMs', () => verifyStaging(source, ctx));
+      staged = await timed('verifyMs', () => verifyStaging(source, ctx, rows));
       log.info('staging database verified; swapping it in', { staging: ctx.staging, objects: staged?.objects });
       swapped = await timed('swapMs', () => swap(client, ctx, targetExists, dropped_));
     } catch (error) {

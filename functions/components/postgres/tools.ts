@@ -67,7 +67,10 @@ export function runTool(target: PostgresTarget, tool: PgTool, args: readonly str
     child.on('close', (code, signal) => {
       if (code === 0) return resolve();
       const how = signal ? `was stopped by ${signal}` : `exited with code ${code}`;
-      const detail = stderr.trim().split('\n').slice(-5).join(' | ');
+      // The tool's error line first: the lines after it (HINT, QUERY, CONTEXT, "Command was") may be many.
+      const lines = stderr.trim().split('\n');
+      const errorLine = lines.find((line) => /(^|: )(error|ERROR|FATAL): /.test(line));
+      const detail = [...new Set([...(errorLine ? [errorLine] : []), ...lines.slice(-4)])].join(' | ');
       reject(new ToolError(`${tool} ${how}${detail ? `: ${detail}` : ''}.`, { component: 'postgres', ...context }));
     });
   });

@@ -6,7 +6,7 @@
  */
 import type { Client } from 'pg';
 import { compareFingerprints } from '../../core/fingerprint-diff';
-import type { Fingerprint, RestoreVerification } from '../types';
+import type { Fingerprint, FingerprintEntry, RestoreVerification } from '../types';
 import { fingerprintDatabase, isPrivilegesKey, PRIVILEGES_FACET } from './fingerprint';
 
 export function comparableFingerprint(fingerprint: Fingerprint, options: { noOwner?: boolean }): Fingerprint {
@@ -14,9 +14,12 @@ export function comparableFingerprint(fingerprint: Fingerprint, options: { noOwn
   return Object.fromEntries(Object.entries(fingerprint).filter(([key]) => !isPrivilegesKey(key)));
 }
 
-/** Fingerprints the database `client` is connected to and compares it with `expected`. */
-export async function verifyDatabase(client: Client, expected: Fingerprint, options: { noOwner?: boolean }): Promise<RestoreVerification> {
-  const found = comparableFingerprint(await fingerprintDatabase(client), options);
+/**
+ * Fingerprints the database `client` is connected to and compares it with `expected`. `rows`: the
+ * tables' row entries when they were read already (fingerprintRowsApart).
+ */
+export async function verifyDatabase(client: Client, expected: Fingerprint, options: { noOwner?: boolean }, rows?: ReadonlyMap<string, FingerprintEntry>): Promise<RestoreVerification> {
+  const found = comparableFingerprint(await fingerprintDatabase(client, rows), options);
   const differences = compareFingerprints(comparableFingerprint(expected, options), found);
   return { differences, objects: Object.keys(found).length, ...(options.noOwner ? { details: { leftOut: `entries ending in ${PRIVILEGES_FACET} (restored without owners and grants)` } } : {}) };
 }

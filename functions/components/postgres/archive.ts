@@ -1,5 +1,11 @@
 /**
- * Sequence values as a pg_dump custom archive holds them. A sequence's value is not versioned: pg_dump
+ * The header and table of contents of a pg_dump custom archive, which come first in the stream.
+ *
+ * The restore runs the archive's post-data section (indexes, constraints, triggers) from these bytes
+ * alone while it reads the loaded tables' rows for the fingerprint (restore.ts): no entry of that
+ * section has a data block, so pg_restore needs nothing past the table of contents.
+ *
+ * The backup takes sequence values from here. A sequence's value is not versioned: pg_dump
  * reads it outside the exported snapshot (once, while it collects the schema, before any table data),
  * and so would the fingerprint. Under concurrent nextval() the two reads differ and a faithful restore
  * would fail verification. The archive's table of contents comes first in the stream and carries each
@@ -10,7 +16,7 @@
  * 1.12 to 1.16, PostgreSQL 11 to 17 and later); anything else (another format, a version not known here,
  * a stream that ends early) gives `undefined` and the fingerprint keeps the values it read itself.
  */
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { Fingerprint, FingerprintEntry } from '../types';
 import { objectKey } from './fingerprint-keys';
 import { sequenceValueEntry } from './fingerprint-objects';
@@ -25,7 +31,8 @@ export interface DumpedSequence {
 const CUSTOM_FORMAT = 1;
 const MIN_VERSION = 12;
 const MAX_VERSION = 16;
-/** A table of contents larger than this is not waited for (the values read by the fingerprint stay). */
+/** A table of contents larger than this is not waited for (the backup keeps the sequence values the
+ * fingerprint read; the restore runs the archive in one pass). */
 const MAX_TOC_BYTES = 256 * 1024 * 1024;
 
 class NeedMore extends Error {}
@@ -70,8 +77,15 @@ class Cursor {
 
 const SETVAL = /,\s*(-?\d+),\s*(true|false)\);\s*$/;
 
+export interface TableOfContents {
+  /** The archive's first bytes, up to the end of its table of contents. */
+  readonly bytes: Buffer;
+  /** The values of the archive's SEQUENCE SET entries. */
+  readonly sequences: DumpedSequence[];
+}
+
 /** Parses header and table of contents; throws NeedMore when `bytes` ends first. */
-export function parseDumpedSequences(bytes: Buffer): DumpedSequence[] {
+export function parseTableOfContents(bytes: Buffer): TableOfContents {
   const c = new Cursor(bytes);
   if (c.magic() !== 'PGDMP') throw new Unsupported();
   const major = c.byte();
@@ -111,7 +125,77 @@ export function parseDumpedSequences(bytes: Buffer): DumpedSequence[] {
     const value = desc === 'SEQUENCE SET' && defn ? SETVAL.exec(defn) : null;
     if (value && tag !== null && namespace !== null) sequences.push({ schema: namespace, name: tag, lastValue: value[1], isCalled: value[2] === 'true' });
   }
-  return sequences;
+  return { bytes: bytes.subarray(0, c.at), sequences };
+}
+
+export const parseDumpedSequences = (bytes: Buffer): DumpedSequence[] => parseTableOfContents(bytes).sequences;
+
+/** Parses `chunks` once they may hold the whole table of contents; linear work whatever the chunk size. */
+class TocCollector {
+  private readonly chunks: Buffer[] = [];
+  private buffered = 0;
+  private nextAttempt = 64 * 1024;
+
+  /** The table of contents once complete; undefined while more is needed; null when there is none to find. */
+  add(chunk: Buffer): TableOfContents | undefined | null {
+    this.chunks.push(chunk);
+    this.buffered += chunk.length;
+    // Parse again only once the buffer has doubled.
+    if (this.buffered < this.nextAttempt) return undefined;
+    this.nextAttempt = this.buffered * 2;
+    return this.attempt(false);
+  }
+
+  attempt(final: boolean): TableOfContents | undefined | null {
+    try {
+      const toc = parseTableOfContents(Buffer.concat(this.chunks, this.buffered));
+      // A copy: the concatenation also holds the data that follows.
+      return { ...toc, bytes: Buffer.from(toc.bytes) };
+    } catch (error) {
+      if (error instanceof NeedMore && !final && this.buffered <= MAX_TOC_BYTES) return undefined;
+      return null;
+    }
+  }
+
+  /** What has been collected so far, for the reader that consumes the stream. */
+  get head(): Buffer[] {
+    return this.chunks;
+  }
+}
+
+/**
+ * Reads the beginning of a pg_dump stream until its table of contents is complete, and gives back the
+ * table of contents (undefined when it cannot be read: another format, an unknown version, too large)
+ * with a stream of the whole archive, the bytes already read included. Errors of `stream` (an
+ * IntegrityError at its end) reach the returned stream.
+ */
+export async function readTableOfContents(stream: Readable): Promise<{ toc?: TableOfContents; archive: Readable }> {
+  const iterator = stream[Symbol.asyncIterator]();
+  const collector = new TocCollector();
+  let toc: TableOfContents | undefined | null;
+  let ended = false;
+  while (toc === undefined) {
+    const next = await iterator.next();
+    if (next.done) {
+      ended = true;
+      toc = collector.attempt(true);
+    } else {
+      toc = collector.add(next.value as Buffer);
+    }
+  }
+  const head = collector.head;
+  async function* archive() {
+    let finished = ended;
+    try {
+      yield* head;
+      for (let next = finished ? undefined : await iterator.next(); next && !next.done; next = await iterator.next()) yield next.value as Buffer;
+      finished = true;
+    } finally {
+      // The reader gave up (its tool failed): stop the source too.
+      if (!finished) await iterator.return?.();
+    }
+  }
+  return { ...(toc ? { toc } : {}), archive: Readable.from(archive(), { objectMode: false }) };
 }
 
 /**
@@ -120,34 +204,19 @@ export function parseDumpedSequences(bytes: Buffer): DumpedSequence[] {
  */
 export function dumpedSequences(stream: Readable): Promise<DumpedSequence[] | undefined> {
   return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    let buffered = 0;
-    let nextAttempt = 64 * 1024;
-    const finish = (result: DumpedSequence[] | undefined) => {
+    const collector = new TocCollector();
+    const finish = (result: TableOfContents | undefined | null) => {
       stream.off('data', onData);
       stream.off('end', onEnd);
       stream.off('close', onEnd);
       stream.off('error', onEnd);
-      resolve(result);
-    };
-    const attempt = (final: boolean) => {
-      try {
-        finish(parseDumpedSequences(Buffer.concat(chunks, buffered)));
-      } catch (error) {
-        if (error instanceof NeedMore && !final && buffered <= MAX_TOC_BYTES) return;
-        finish(undefined);
-      }
+      resolve(result?.sequences);
     };
     const onData = (chunk: Buffer) => {
-      chunks.push(chunk);
-      buffered += chunk.length;
-      // Parse again only once the buffer has doubled: linear work whatever the chunk size.
-      if (buffered >= nextAttempt) {
-        nextAttempt = buffered * 2;
-        attempt(false);
-      }
+      const toc = collector.add(chunk);
+      if (toc !== undefined) finish(toc);
     };
-    const onEnd = () => attempt(true);
+    const onEnd = () => finish(collector.attempt(true));
     stream.on('data', onData);
     stream.once('end', onEnd);
     stream.once('close', onEnd);
