@@ -79,9 +79,6 @@ export async function fingerprintRowsApart(client: Client): Promise<Map<string, 
   try {
     // The same settings as the snapshot's, for the session: each table has its own transaction.
     for (const statement of [...STABLE_OUTPUT_SETTINGS, ...FINGERPRINT_SETTINGS]) await client.query(statement.replace(/^SET LOCAL /, 'SET '));
-    // One process for the reads: the index builds beside them take the server's other cores (and its
-    // parallel workers), and a parallel scan here would only compete with them.
-    await client.query('SET max_parallel_workers_per_gather = 0');
     const types = await TypeTree.load(client);
     return await fingerprintTableRows(client, types, async (read) => {
       await client.query('BEGIN READ ONLY');

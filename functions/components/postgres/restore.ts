@@ -1,8 +1,9 @@
 /**
  * The restore, in place for any schema: the verified artifact stream goes into pg_restore, which loads
  * it into a staging database beside the target (never with --clean, so partitioned tables, objects added
- * after the backup and the like cannot trip it). The staging database gets the source database's
- * settings, comment, owner and grants, and is fingerprinted against the backup. Only then the swap: the
+ * after the backup and the like cannot trip it), indexes and constraints built while the rows are read
+ * for the fingerprint (loadStaging). The staging database gets the source database's settings, comment,
+ * owner and grants, and is fingerprinted against the backup. Only then the swap: the
  * sessions on the target are dealt with (listed, or ended after a grace period when the input allows
  * it), and in one transaction the target is renamed aside and the staging database takes its name.
  * Until the swap the target is untouched; any failure before it drops the staging database.
