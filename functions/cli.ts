@@ -193,7 +193,7 @@ async function execute(argv: readonly string[], io: Io): Promise<unknown> {
         input: {
           component: name,
           backupId: requiredBackupId(values['backup-id'], name),
-          ...(values['target-database'] ? { targetDatabase: values['target-database'] } : {}),
+          ...(values['target-database'] !== undefined ? { targetDatabase: values['target-database'] } : {}),
           skipSafetyBackup: values['skip-safety-backup'],
           ...(options ? { options } : {}),
         },
