@@ -67,7 +67,7 @@ export function checkNewBackupId(value: unknown, options: { field: string; now: 
   }
   if (at.getTime() > now.getTime() + BACKUP_ID_CLOCK_SKEW_MS) {
     throw new InvalidInputError(
-      `${field} '${value}' is dated ${at.toISOString()}, more than 5 minutes after the current time ${now.toISOString()} (the allowance for clock skew): a backup id carries the time the backup is taken, and a future one would stay "latest" over every later backup.`,
+      `${field} '${value}' is dated ${at.toISOString()}, more than ${BACKUP_ID_CLOCK_SKEW_MS / 60_000} minutes after the current time ${now.toISOString()} (the allowance for clock skew): a backup id carries the time the backup is taken, and a future one would stay "latest" over every later backup.`,
       { component, hint: 'Leave it out to have one made from the current time, or check this machine\'s clock.' },
     );
   }
