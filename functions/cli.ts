@@ -20,6 +20,7 @@ import { withOperationLock } from './core/operation-lock';
 import { checkCompatibility, loadManifest, postVerify, restoreBackup, safetyBackup, verifyArtifacts } from './core/restore-steps';
 import { runBackup } from './core/backup-run';
 import { RUNTIME_CONFIG_ENV, runtimeConfigFromEnv, type RuntimeConfig } from './core/runtime-config';
+import { checkNewBackupId } from './core/workflow-input';
 
 const USAGE = `usage: nca-backup <command> [options]
 
@@ -154,7 +155,8 @@ async function execute(argv: readonly string[], io: Io): Promise<unknown> {
     }
     case 'backup': {
       const { name } = configuredComponent(config, subject);
-      const backupId = values['backup-id'] ?? newBackupId(new Date(), randomBytes(3).toString('hex'));
+      const backupId =
+        values['backup-id'] === undefined ? newBackupId(new Date(), randomBytes(3).toString('hex')) : checkNewBackupId(values['backup-id'], { field: '--backup-id', now: new Date(), component: name });
       const trigger = values.trigger as 'manual' | 'scheduled';
       if (trigger !== 'manual' && trigger !== 'scheduled') throw new UsageError(`--trigger must be manual or scheduled, not ${trigger}`);
       const ctx = engine(config, env, 'cli', { component: name, backupId });
@@ -191,7 +193,7 @@ async function execute(argv: readonly string[], io: Io): Promise<unknown> {
         input: {
           component: name,
           backupId: requiredBackupId(values['backup-id'], name),
-          ...(values['target-database'] ? { targetDatabase: values['target-database'] } : {}),
+          ...(values['target-database'] !== undefined ? { targetDatabase: values['target-database'] } : {}),
           skipSafetyBackup: values['skip-safety-backup'],
           ...(options ? { options } : {}),
         },

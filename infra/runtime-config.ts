@@ -37,5 +37,6 @@ export function deployedRuntimeConfig(config: BackupConfig, names: DeployedNames
     kmsKeyId: names.kmsKeyId,
     runner: { lambdaMaxBytes, ...(force ? { force } : {}), maxConcurrency },
     components: components as RuntimeConfig['components'],
+    ...(config.restore ? { protectedTargets: config.restore.protectedTargets } : {}),
   };
 }

@@ -11,6 +11,7 @@ import { vectorEntry } from './vector';
 import { mongodbEntry } from './mongodb';
 import { redisEntry } from './redis';
 import { memoryEntry } from './memory';
+import { restoreTargetRefusal } from './restore-options';
 
 /** Restore options an operator can pass, the same for every component that supports them. */
 export interface RestoreTargetOptions {
@@ -31,12 +32,30 @@ const postgresEntry: ComponentEntry<PostgresTarget, RestoreTargetOptions, 'postg
   retarget: (target, options) => (options.targetDatabase ? withDatabase(target, options.targetDatabase) : target),
 };
 
+/**
+ * The last check before a target is connected to, whatever path led here (workflow, CLI, a worker invoked
+ * directly): an empty target never falls back to the backed-up database, and a system database is never
+ * written to. The configured protected targets are checked earlier, where the runtime config is known.
+ */
+function guarded<T, O extends RestoreTargetOptions>(name: ComponentName, entry: ComponentEntry<T, O, any>): ComponentEntry<T, O, any> {
+  return {
+    ...entry,
+    retarget(target, options) {
+      if (options.targetDatabase !== undefined) {
+        const refusal = restoreTargetRefusal(name, String(options.targetDatabase), { field: 'targetDatabase' });
+        if (refusal) throw refusal;
+      }
+      return entry.retarget(target, options);
+    },
+  };
+}
+
 const registry: Partial<Record<ComponentName, ComponentEntry<any, any, any>>> = {
-  postgres: postgresEntry,
-  redis: redisEntry,
-  mongodb: mongodbEntry,
-  vector: vectorEntry,
-  memory: memoryEntry,
+  postgres: guarded('postgres', postgresEntry),
+  redis: guarded('redis', redisEntry),
+  mongodb: guarded('mongodb', mongodbEntry),
+  vector: guarded('vector', vectorEntry),
+  memory: guarded('memory', memoryEntry),
 };
 
 export const COMPONENT_NAMES = Object.keys(registry) as ComponentName[];

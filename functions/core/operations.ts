@@ -8,7 +8,7 @@ import { componentPrefix, isBackupId } from './catalog';
 import { runBackup, summarize } from './backup-run';
 import { configuredComponent, type EngineContext } from './context';
 import { InvalidInputError, TaskStoppedError, TransientError } from './errors';
-import { parseComponentOptions } from './workflow-input';
+import { checkNewBackupId, checkRestoreTarget, parseComponentOptions } from './workflow-input';
 import type { BackupTrigger } from './manifest';
 import { checkCompatibility, loadManifest, postVerify, restoreBackup, safetyBackup, verifyArtifacts } from './restore-steps';
 import { chooseRunner } from './runner';
@@ -97,13 +97,17 @@ export async function runOperation(ctx: EngineContext, event: OperationEvent): P
     event.lockOwner !== undefined
       ? locked('restore', checkedOwner(event), true, work)
       : locked('restore', `${event.operation}-${randomBytes(4).toString('hex')}`, false, work);
-  // Options are checked again here: a worker can be invoked without the resolve step (CLI, console tests).
+  // Options and the target are checked again here: a worker can be invoked without the resolve step (CLI,
+  // console tests), and the workflow hands over the resolved target, which may be the backed-up database.
   const restoreRequest = () => ({
     component: name,
     backupId: required(event, 'backupId'),
-    targetDatabase: event.targetDatabase,
+    targetDatabase: event.targetDatabase === undefined ? undefined : checkRestoreTarget(ctx.config, name, String(event.targetDatabase)),
     options: parseComponentOptions(name, event.options),
   });
+  /** An id this step writes a backup under: never a future one (see checkNewBackupId). */
+  const newId = (field: 'backupId' | 'safetyBackupId', safety: boolean) =>
+    checkNewBackupId(required(event, field), { field, now: ctx.now(), safety, component: name });
 
   switch (event.operation) {
     case 'estimate': {
@@ -114,7 +118,7 @@ export async function runOperation(ctx: EngineContext, event: OperationEvent): P
     case 'backup': {
       const trigger = event.trigger ?? 'scheduled';
       if (!TRIGGERS.includes(trigger)) throw new InvalidInputError(`trigger '${trigger}' is not one of ${TRIGGERS.join(', ')}.`);
-      const backupId = required(event, 'backupId');
+      const backupId = newId('backupId', trigger === 'safety');
       // Owned by the backup id: a retried step of the same backup (either runner) finds its own lock and carries on.
       return summarize(await locked('backup', `backup-${backupId}`, false, () => runBackup(ctx, { component: name, backupId, trigger })));
     }
@@ -129,7 +133,7 @@ export async function runOperation(ctx: EngineContext, event: OperationEvent): P
     // The safety backup runs under the restore's lock: it is part of that restore, not a second operation.
     case 'safety-backup': {
       const request = restoreRequest();
-      const safetyBackupId = required(event, 'safetyBackupId');
+      const safetyBackupId = newId('safetyBackupId', true);
       return restoreStep(() => safetyBackup(ctx, request, safetyBackupId));
     }
     case 'restore': {

@@ -33,6 +33,8 @@ export interface RuntimeConfig {
   readonly kmsKeyId: string;
   readonly runner: { readonly lambdaMaxBytes: number; readonly force?: 'lambda' | 'fargate'; readonly maxConcurrency: number };
   readonly components: { readonly [N in ComponentName]?: ComponentRuntime<N> };
+  /** Restore targets refused besides each component's system databases (backup.yaml backup.restore.protected_targets). */
+  readonly protectedTargets?: readonly string[];
 }
 
 export const RUNTIME_CONFIG_ENV = 'NCA_RUNTIME_CONFIG';

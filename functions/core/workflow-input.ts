@@ -5,8 +5,8 @@
 import { createHash } from 'node:crypto';
 import { GROUPS, type ComponentName, type GroupName } from '../../infra/config/types';
 import { InvalidInputError } from './errors';
-import { newBackupId } from './catalog';
-import { RESTORE_OPTION_PARSERS } from '../components/restore-options';
+import { isBackupId, isSafetyBackupId, newBackupId } from './catalog';
+import { RESTORE_OPTION_PARSERS, restoreTargetRefusal } from '../components/restore-options';
 import type { RuntimeConfig, WorkerRef } from './runtime-config';
 
 /** What the state machines pass to the control-plane functions alongside the execution input. */
@@ -30,6 +30,55 @@ function objectInput(input: unknown, allowed: readonly string[]): Record<string,
 /** Ids derive from the execution, so a retried step computes the same id instead of a second backup. */
 function executionSuffix(executionName: string): string {
   return createHash('sha256').update(executionName).digest('hex').slice(0, 6);
+}
+
+/**
+ * How far ahead of this machine's clock a new backup id may be dated: clocks of the machines that start
+ * backups (an operator's laptop, Step Functions, the workers) may disagree by a little, never by more.
+ */
+export const BACKUP_ID_CLOCK_SKEW_MS = 5 * 60 * 1000;
+
+/** The UTC time a backup id carries ("20261123T020000Z-7f3a" → 2026-11-23T02:00:00Z), or undefined when it is no real time. */
+function backupIdTime(id: string): Date | undefined {
+  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z/.exec(id);
+  if (!m) return undefined;
+  const [year, month, day, hour, minute, second] = m.slice(1).map(Number);
+  const at = new Date(Date.UTC(year, month - 1, day, hour, minute, second));
+  // Date.UTC rolls 20261399 over into another month: a real time reads back as written.
+  const same = at.getUTCFullYear() === year && at.getUTCMonth() === month - 1 && at.getUTCDate() === day && at.getUTCHours() === hour && at.getUTCMinutes() === minute;
+  return same && at.getUTCSeconds() === second ? at : undefined;
+}
+
+/**
+ * Checks the id a new backup is written under, wherever it comes from (`backup --backup-id`, the plan, a
+ * worker's step): the id format (it becomes a key prefix, so "../x" would write outside the component's
+ * backups), a real UTC time no more than BACKUP_ID_CLOCK_SKEW_MS ahead of `now` (a future id would be
+ * `latest` over every later backup for its whole retention), and the -safety suffix only on safety backups.
+ */
+export function checkNewBackupId(value: unknown, options: { field: string; now: Date; safety?: boolean; component?: string }): string {
+  const { field, now, component } = options;
+  const shown = typeof value === 'string' ? `'${value.slice(0, 100)}'` : JSON.stringify(value) ?? 'nothing';
+  const at = typeof value === 'string' && isBackupId(value) ? backupIdTime(value) : undefined;
+  if (typeof value !== 'string' || at === undefined) {
+    throw new InvalidInputError(`${field} ${shown} is not a backup id: the UTC time to the second, a dash and 4 to 12 lower-case letters or digits, like 20261123T020000Z-7f3a.`, {
+      component,
+      hint: 'Leave it out to have one made from the current time.',
+    });
+  }
+  if (at.getTime() > now.getTime() + BACKUP_ID_CLOCK_SKEW_MS) {
+    throw new InvalidInputError(
+      `${field} '${value}' is dated ${at.toISOString()}, more than ${BACKUP_ID_CLOCK_SKEW_MS / 60_000} minutes after the current time ${now.toISOString()} (the allowance for clock skew): a backup id carries the time the backup is taken, and a future one would stay "latest" over every later backup.`,
+      { component, hint: 'Leave it out to have one made from the current time, or check this machine\'s clock.' },
+    );
+  }
+  const safety = options.safety === true;
+  if (isSafetyBackupId(value) !== safety) {
+    throw new InvalidInputError(
+      safety ? `${field} '${value}' must end in -safety: it names a safety backup.` : `${field} '${value}' ends in -safety, which only safety backups (taken by a restore) carry.`,
+      { component },
+    );
+  }
+  return value;
 }
 
 export interface PlannedComponent {
@@ -65,14 +114,22 @@ export function planBackup(config: RuntimeConfig, envelope: ExecutionEnvelope<un
     if (outside.length > 0) {
       throw new InvalidInputError(`components ${outside.join(', ')} are not configured in group ${group}; configured: ${inGroup.join(', ') || 'none'}.`);
     }
+    // Two workers under one backup id would write the same keys and clean up each other's objects.
+    const twice = [...new Set((input.components as string[]).filter((c, i, all) => all.indexOf(c) !== i))];
+    if (twice.length > 0) {
+      throw new InvalidInputError(`components lists ${twice.join(', ')} more than once; each component is backed up once per backup id.`, {
+        hint: `Give each component once, e.g. ${JSON.stringify([...new Set(input.components as string[])])}.`,
+      });
+    }
     selected = input.components as ComponentName[];
   }
   if (selected.length === 0) {
     throw new InvalidInputError(`group ${group} has no configured components.`, { hint: 'Add a source for it under backup.sources in backup.yaml.' });
   }
+  const backupId = checkNewBackupId(newBackupId(new Date(envelope.startTime), executionSuffix(envelope.executionName)), { field: 'backupId (from the execution start time)', now: new Date() });
   return {
     group: group as GroupName,
-    backupId: newBackupId(new Date(envelope.startTime), executionSuffix(envelope.executionName)),
+    backupId,
     trigger,
     maxConcurrency: config.runner.maxConcurrency,
     components: selected.map((component) => ({ component, worker: workerOf(config, component) })),
@@ -127,6 +184,26 @@ export function isDatabaseName(value: unknown): value is string {
   return typeof value === 'string' && value !== '' && !value.includes('\0') && Buffer.byteLength(value, 'utf8') <= MAX_DATABASE_NAME_BYTES;
 }
 
+/**
+ * Refuses a restore target before anything is read from it or written to it: empty or only spaces, a system
+ * database of the component's server, or one of the configured protected targets (backup.restore.protected_targets).
+ * `given` false: the target is the backed-up database (manifest `source.database`), used when none was given.
+ * Returns the target unchanged.
+ */
+export function checkRestoreTarget(config: RuntimeConfig, component: ComponentName, target: string, options: { given?: boolean } = {}): string {
+  const refusal = restoreTargetRefusal(component, target, {
+    ...(options.given === false ? {} : { field: 'targetDatabase (--target-database)' }),
+    protectedTargets: config.protectedTargets ?? [],
+  });
+  if (refusal) throw refusal;
+  return target;
+}
+
+/** The database a restore writes to: the one given, else the backed-up one; either checked by checkRestoreTarget. */
+export function restoreTarget(config: RuntimeConfig, component: ComponentName, given: string | undefined, backedUp: string): string {
+  return given !== undefined ? checkRestoreTarget(config, component, given) : checkRestoreTarget(config, component, backedUp, { given: false });
+}
+
 /** Checks a restore execution's input before anything is read or touched. */
 export function parseRestoreInput(config: RuntimeConfig, input: unknown): RestoreInput {
   const fields = objectInput(input, ['component', 'backupId', 'targetDatabase', 'skipSafetyBackup', 'options']);
@@ -137,6 +214,7 @@ export function parseRestoreInput(config: RuntimeConfig, input: unknown): Restor
   if (typeof fields.backupId !== 'string' || fields.backupId === '') {
     throw new InvalidInputError('backupId is required: "latest" or an id from `nca-backup list ' + fields.component + '`.', { component: fields.component });
   }
+  if (typeof fields.targetDatabase === 'string') checkRestoreTarget(config, fields.component as ComponentName, fields.targetDatabase);
   if (fields.targetDatabase !== undefined && !isDatabaseName(fields.targetDatabase)) {
     throw new InvalidInputError(`targetDatabase '${String(fields.targetDatabase).slice(0, 100)}' is not a database name (1 to ${MAX_DATABASE_NAME_BYTES} bytes, no NUL).`, {
       component: fields.component,

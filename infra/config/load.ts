@@ -22,6 +22,7 @@ import {
   TIER_SOURCE,
   type PostgresSourceConfig,
   type RedisSourceConfig,
+  type RestoreConfig,
   type VectorSourceConfig,
   type RunnerConfig,
   type ScheduleConfig,
@@ -587,6 +588,22 @@ function parseFargate(value: unknown, path: string, issues: Issues): RunnerConfi
   return { cpu, memoryMiB, ephemeralStorageGiB };
 }
 
+/** A database name as any component's target may spell it: 1-63 characters, no NUL (the strictest server decides at restore). */
+const TARGET_NAME = /^[^\0]{1,63}$/;
+
+function parseRestore(value: unknown, issues: Issues): RestoreConfig | undefined {
+  const path = 'backup.restore';
+  const map = mapping(value, path, ['protected_targets'], issues);
+  if (!map || !('protected_targets' in map)) return undefined;
+  const key = `${path}.protected_targets`;
+  const raw = map.protected_targets;
+  // An empty list is a way to say "none": the system databases stay refused whatever it holds.
+  if (Array.isArray(raw) && raw.length === 0) return undefined;
+  const values = list(raw, key, issues, 'database names like "neuroca_db"');
+  const protectedTargets = values && uniqueStrings(values, key, issues, TARGET_NAME, 'a database name (1-63 characters, no NUL)');
+  return protectedTargets ? { protectedTargets } : undefined;
+}
+
 const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s.]+$/;
 const TOPIC_ARN = new RegExp(`^arn:${PARTITION}:sns:[a-z0-9-]+:${ACCOUNT}:[A-Za-z0-9_-]{1,256}(\\.fifo)?$`);
 
@@ -706,7 +723,7 @@ export function parseBackupConfig(yamlText: string, source = DEFAULT_CONFIG_FILE
   }
   const issues = new Issues();
   for (const key of Object.keys(root)) if (key !== 'backup') issues.add(key, 'unknown key; allowed: backup');
-  const top = mapping(root.backup, 'backup', ['schedule', 'storage', 'retention', 'encryption', 'sources', 'network', 'runner', 'notifications'], issues);
+  const top = mapping(root.backup, 'backup', ['schedule', 'storage', 'retention', 'encryption', 'sources', 'network', 'runner', 'notifications', 'restore'], issues);
   if (!top) throw new ConfigError(issues.list[0].path, issues.list[0].problem, issues.list.slice(1));
 
   const { schedule, timeZone } = parseSchedule(top.schedule, issues);
@@ -722,6 +739,7 @@ export function parseBackupConfig(yamlText: string, source = DEFAULT_CONFIG_FILE
   const network = 'network' in top ? parseNetwork(top.network, issues) : undefined;
   const runner = parseRunner(top.runner, issues);
   const notifications = parseNotifications(top.notifications, issues);
+  const restore = parseRestore(top.restore, issues);
   crossCheck({ primary, secondary, retention, coldStorage, objectLock, kmsKeyId: encryption.kmsKeyId, sources, network, notifications }, issues);
 
   if (issues.list.length > 0) throw new ConfigError(issues.list[0].path, issues.list[0].problem, issues.list.slice(1));
@@ -745,6 +763,7 @@ export function parseBackupConfig(yamlText: string, source = DEFAULT_CONFIG_FILE
     ...(network ? { network } : {}),
     runner: present(runner),
     notifications: present(notifications),
+    ...(restore ? { restore } : {}),
   };
 }
 

@@ -170,6 +170,15 @@ export interface NotificationsConfig {
   readonly snsTopicArn?: string;
 }
 
+/** How restores are guarded (backup.restore). */
+export interface RestoreConfig {
+  /**
+   * Databases no restore may write to, besides each component's system databases: refused for every
+   * component, whether named as the target or reached as the backed-up database.
+   */
+  readonly protectedTargets: readonly string[];
+}
+
 export interface BackupConfig {
   readonly schedule: Partial<Record<GroupName, ScheduleConfig>>;
   /** IANA time zone the schedules are read in, e.g. "UTC" or "Europe/Berlin". */
@@ -187,6 +196,8 @@ export interface BackupConfig {
   readonly network?: NetworkConfig;
   readonly runner: RunnerConfig;
   readonly notifications: NotificationsConfig;
+  /** Absent when backup.yaml has no backup.restore section (or lists no protected target). */
+  readonly restore?: RestoreConfig;
 }
 
 /** The components configured in `sources`, grouped by the schedule group they belong to. */

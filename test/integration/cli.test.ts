@@ -8,13 +8,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectPostgres, postgres } from '../../functions/components/postgres';
 import { loadSampleNcaDatabase } from '../../scripts/sample-nca-db';
-import { createDatabase, testPostgresUrl, urlFor } from '../support/postgres-db';
+import { createDatabase, sql, testPostgresUrl, urlFor } from '../support/postgres-db';
 import { execFile } from 'node:child_process';
 import { runCli, type CliRun } from '../support/cli';
 import { createTestBucket, testS3Client, TEST_KMS_KEY } from '../support/s3';
 import { startS3Proxy } from '../support/s3-proxy';
 import { BackupVault, createS3Client } from '../../functions/core/storage';
 import { acquireLock, lockKey, releaseLock } from '../../functions/core/operation-lock';
+import { newBackupId } from '../../functions/core/catalog';
 
 let env: NodeJS.ProcessEnv;
 let configFile: string;
@@ -215,5 +216,59 @@ describe('the command line contract: exit codes, errors that name their componen
   test('a command that settles exits 0 with its result only', async () => {
     const run = await fixture('ok');
     expect(run).toEqual({ code: 0, stdout: '{"ok": true}\n', stderr: expect.not.stringContaining('nca-backup') });
+  });
+});
+
+describe('refused before anything is written or touched: backup ids, empty targets (issue 8)', () => {
+  /** Every key in the bucket, wherever a bad id could have sent a write. */
+  const bucketKeys = () => new BackupVault(createS3Client({ endpoint: env.NCA_S3_ENDPOINT }), { bucket, prefix: '', kmsKeyId: TEST_KMS_KEY }).listKeys('');
+
+  test('backup --backup-id: a path, a malformed id or one dated in the future is refused naming the field; nothing is written', async () => {
+    const before = await bucketKeys();
+    const future = newBackupId(new Date(Date.now() + 60 * 60 * 1000), 'f00d');
+    const cases: [string, RegExp][] = [
+      ['../../x', /^postgres: --backup-id '\.\.\/\.\.\/x' is not a backup id: .* like 20261123T020000Z-7f3a/],
+      ['20260101T000000Z-dead/../../x', /is not a backup id/],
+      ['', /--backup-id '' is not a backup id/],
+      [future, /--backup-id '.*' is dated .*, more than 5 minutes after the current time .* \(the allowance for clock skew\)/],
+    ];
+    for (const [id, message] of cases) {
+      const run = await cli('backup', 'postgres', '--backup-id', id, '--config', configFile);
+      // An input error, like an unknown component: exit 1 (2 is for a malformed command line or backup.yaml).
+      expect({ code: run.code, error: run.json?.error, component: run.json?.component }).toEqual({ code: 1, error: 'InvalidInputError', component: 'postgres' });
+      expect(run.json.message).toMatch(message);
+    }
+    expect(await bucketKeys()).toEqual(before);
+  });
+
+  test('a worker step (run-step, as the Fargate task runs it) refuses a future backup id and an empty target the same way', async () => {
+    const future = newBackupId(new Date(Date.now() + 60 * 60 * 1000), 'beef');
+    const backup = await cli('run-step', JSON.stringify({ operation: 'backup', component: 'postgres', backupId: future, trigger: 'manual', stepId: 'guard-backup' }), '--config', configFile);
+    expect(backup.code).toBe(1);
+    expect(backup.json).toMatchObject({ error: 'InvalidInputError', message: expect.stringMatching(/backupId '.*' is dated .* \(the allowance for clock skew\)/) });
+    expect((await bucketKeys()).filter((key) => key.includes(future))).toEqual([]);
+
+    const restore = await cli('run-step', JSON.stringify({ operation: 'check-compatibility', component: 'postgres', backupId: '20260101T000000Z-dead', targetDatabase: '', stepId: 'guard-restore' }), '--config', configFile);
+    expect(restore.code).toBe(1);
+    expect(restore.json).toMatchObject({ error: 'InvalidInputError', message: expect.stringContaining('targetDatabase (--target-database) is empty') });
+  });
+
+  test('restore --target-database "" or "   " is refused; the backed-up database keeps what it holds, no safety backup, no lock', async () => {
+    const backup = await cli('backup', 'postgres', '--config', configFile);
+    expect(backup.code).toBe(0);
+    // Written after the backup: an in-place restore would remove it.
+    await sql(database, 'CREATE TABLE after_backup (marker text)');
+    await sql(database, "INSERT INTO after_backup VALUES ('still here')");
+    try {
+      for (const target of ['', '   ']) {
+        const run = await cli('restore', 'postgres', '--backup-id', backup.json.backupId, '--target-database', target, '--config', configFile);
+        expect({ code: run.code, error: run.json?.error, component: run.json?.component }).toEqual({ code: 1, error: 'InvalidInputError', component: 'postgres' });
+        expect(run.json.message).toMatch(/targetDatabase \(--target-database\) is empty.*Nothing was touched\. Name the database to restore into, e\.g\. --target-database/);
+      }
+      expect(await sql(database, 'SELECT marker FROM after_backup')).toEqual([{ marker: 'still here' }]);
+      expect((await bucketKeys()).filter((key) => key.includes('-safety/') || key.endsWith('_lock.json'))).toEqual([]);
+    } finally {
+      await sql(database, 'DROP TABLE IF EXISTS after_backup');
+    }
   });
 });

@@ -244,6 +244,16 @@ describe('parseBackupConfig: extensions', () => {
   });
 });
 
+describe('parseBackupConfig: backup.restore.protected_targets', () => {
+  test('read into restore.protectedTargets; absent, empty or an empty list: no section (the system databases stay refused)', () => {
+    const config = parseBackupConfig(runbookWith((d) => (d.backup.restore = { protected_targets: ['billing', 'shared_episodes', '3'] })));
+    expect(config.restore).toEqual({ protectedTargets: ['billing', 'shared_episodes', '3'] });
+    expect(parseBackupConfig(RUNBOOK_YAML).restore).toBeUndefined();
+    expect(parseBackupConfig(runbookWith((d) => (d.backup.restore = { protected_targets: [] }))).restore).toBeUndefined();
+    expect(parseBackupConfig(runbookWith((d) => (d.backup.restore = null))).restore).toBeUndefined();
+  });
+});
+
 describe('value parsers', () => {
   test.each([
     ['30d', 30],
@@ -283,7 +293,7 @@ describe('parseBackupConfig: errors name the field and what is allowed', () => {
     ['zero days', (d) => (d.backup.retention.logs = '0d'), 'backup.retention.logs', /not a duration like 30d \(a positive whole number/],
     ['unknown group in retention', (d) => (d.backup.retention.memory = '14d'), 'backup.retention.memory', /^unknown key; allowed: database, memory_tiers, configuration, model_weights, logs$/],
     ['unknown top-level section', (d) => ((d as Record<string, unknown>).backups = {}), 'backups', /^unknown key; allowed: backup$/],
-    ['unknown key under backup', (d) => (d.backup.schedul = {}), 'backup.schedul', /^unknown key; allowed: schedule, storage, retention, encryption, sources, network, runner, notifications$/],
+    ['unknown key under backup', (d) => (d.backup.schedul = {}), 'backup.schedul', /^unknown key; allowed: schedule, storage, retention, encryption, sources, network, runner, notifications, restore$/],
     ['unknown key in a location', (d) => (d.backup.storage.primary.buckt = 'x'), 'backup.storage.primary.buckt', /^unknown key; allowed: type, bucket, region, path$/],
     ['unknown key four deep', (d) => (d.backup.runner = { fargate: { cpus: 1024 } }), 'backup.runner.fargate.cpus', /^unknown key; allowed: cpu, memory_mb, ephemeral_storage_gb$/],
     ['bad cron', (d) => (d.backup.schedule.database = '0 25 * * *'), 'backup.schedule.database', /^hour 25 is out of range 0-23/],
@@ -348,6 +358,13 @@ describe('parseBackupConfig: errors name the field and what is allowed', () => {
     ['e-mail', (d) => (d.backup.notifications = { email: ['ops@example.com', 'not-an-address'] }), 'backup.notifications.email[1]', /is not an e-mail address like oncall@example.com/],
     ['topic in another region', (d) => (d.backup.notifications = { sns_topic_arn: 'arn:aws:sns:eu-central-1:123456789012:ops' }), 'backup.notifications.sns_topic_arn', /CloudWatch alarms notify topics in their own region only/],
     ['section not a mapping', (d) => (d.backup.runner = ['lambda']), 'backup.runner', /^a list is not a mapping; allowed keys: lambda_max_bytes, force/],
+    ['protected targets not a list', (d) => (d.backup.restore = { protected_targets: 'neuroca_db' }), 'backup.restore.protected_targets', /^'neuroca_db' is not a non-empty list of database names like "neuroca_db"$/],
+    ['protected target empty', (d) => (d.backup.restore = { protected_targets: ['billing', ' '] }), 'backup.restore.protected_targets[1]', /^' ' is not a database name \(1-63 characters, no NUL\)$/],
+    ['protected target too long', (d) => (d.backup.restore = { protected_targets: ['x'.repeat(64)] }), 'backup.restore.protected_targets[0]', /is not a database name \(1-63 characters, no NUL\)$/],
+    ['protected target not a name', (d) => (d.backup.restore = { protected_targets: [3] }), 'backup.restore.protected_targets[0]', /^3 is not a database name/],
+    ['protected target listed twice', (d) => (d.backup.restore = { protected_targets: ['billing', 'billing'] }), 'backup.restore.protected_targets', /^'billing' is listed twice$/],
+    ['unknown key under restore', (d) => (d.backup.restore = { protected_target: ['billing'] }), 'backup.restore.protected_target', /^unknown key; allowed: protected_targets$/],
+    ['restore not a mapping', (d) => (d.backup.restore = ['billing']), 'backup.restore', /^a list is not a mapping; allowed keys: protected_targets$/],
   ];
 
   test.each(cases)('%s', (_name, edit, fieldPath, problem) => {

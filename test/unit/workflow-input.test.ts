@@ -66,7 +66,7 @@ describe('parseRestoreInput', () => {
   test.each([
     [{ component: 'mysql', backupId: 'latest' }, /component 'mysql' is not a configured component; configured: postgres/],
     [{ component: 'postgres' }, /backupId is required/],
-    [{ component: 'postgres', backupId: 'latest', targetDatabase: '' }, /targetDatabase '' is not a database name \(1 to 63 bytes, no NUL\)/],
+    [{ component: 'postgres', backupId: 'latest', targetDatabase: '' }, /targetDatabase \(--target-database\) is empty/],
     [{ component: 'postgres', backupId: 'latest', targetDatabase: 'a\0b' }, /is not a database name/],
     [{ component: 'postgres', backupId: 'latest', targetDatabase: 'x'.repeat(64) }, /is not a database name/],
     [{ component: 'postgres', backupId: 'latest', targetDatabase: 'é'.repeat(32) }, /is not a database name/],

@@ -13,6 +13,20 @@ export interface MongoRestoreOptions {
 
 const component = 'mongodb';
 
+/**
+ * The server's own databases, never a restore target. MongoDB refuses two databases whose names differ only
+ * in case, so names are compared in lower case ("Admin" is refused as admin is).
+ */
+export const MONGO_SYSTEM_DATABASES: Readonly<Record<string, string>> = {
+  admin: 'it holds the users, roles and cluster-wide privileges',
+  local: 'it holds the replication oplog and this node\'s own state',
+  config: 'it holds the sharding metadata, sessions and transactions',
+};
+
+export function mongoTargetKey(name: string): string {
+  return name.toLowerCase();
+}
+
 /** MongoDB collection names: not empty, no "$" or NUL, not system.*. */
 function isCollectionName(name: unknown): name is string {
   return typeof name === 'string' && name !== '' && !/[$\0]/.test(name) && !name.startsWith('system.');

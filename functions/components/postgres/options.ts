@@ -25,6 +25,16 @@ export interface PostgresRestoreOptions {
   readonly lockTimeoutSeconds?: number;
 }
 
+/**
+ * The server's own databases, never a restore target: a restore into them cannot be undone by dropping
+ * a database, and the restore itself depends on them. Names are compared as written (they are quoted).
+ */
+export const POSTGRES_SYSTEM_DATABASES: Readonly<Record<string, string>> = {
+  template0: 'the pristine template: a damaged template1 is rebuilt from it',
+  template1: 'every later CREATE DATABASE copies it, restored data and all',
+  postgres: 'the maintenance database: the restore itself connects to it to create, rename and drop databases',
+};
+
 export const RESTORE_DEFAULTS = {
   terminateSessions: false,
   sessionGraceSeconds: 30,

@@ -26,6 +26,14 @@ function invalid(message: string): InvalidInputError {
   return new InvalidInputError(message, { component: 'redis', hint: HINT });
 }
 
+/**
+ * A database index as retarget reads it ("db3", " 3 " and "3" are the same index), so a protected index in
+ * backup.restore.protected_targets matches however the target is written. Redis has no system database.
+ */
+export function redisTargetKey(name: string): string {
+  return name.trim().replace(/^db/, '');
+}
+
 /** Checks the restore input's `options` object. `targetDatabase` is accepted and left to retarget(). */
 export function parseRedisRestoreOptions(raw: Record<string, unknown>): Omit<RedisRestoreOptions, 'targetDatabase'> {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw invalid('options must be an object.');

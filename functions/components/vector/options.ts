@@ -12,6 +12,11 @@ export interface VectorRestoreOptions extends RestoreTargetOptions {
   readonly allowModelChange?: boolean;
 }
 
+/** PostgreSQL's own schemas (pg_catalog, pg_toast, information_schema; "pg_" is reserved for them). */
+function isSystemSchema(schema: string): boolean {
+  return schema.startsWith('pg_') || schema === 'information_schema';
+}
+
 const BOOLEAN_OPTIONS = ['allowDimensionChange', 'allowModelChange'] as const;
 /** targetDatabase is common to every component and handled by retarget(); accepted here, not returned. */
 const KNOWN = new Set<string>(['targetTable', ...BOOLEAN_OPTIONS, 'targetDatabase']);
@@ -30,7 +35,13 @@ export function parseVectorRestoreOptions(raw: Record<string, unknown>): Omit<Ve
   }
   const options: { targetTable?: string; allowDimensionChange?: boolean; allowModelChange?: boolean } = {};
   if (raw.targetTable !== undefined) {
-    parseTableName(raw.targetTable, 'options.targetTable');
+    const { schema } = parseTableName(raw.targetTable, 'options.targetTable');
+    if (isSystemSchema(schema)) {
+      throw new InvalidInputError(`options.targetTable '${String(raw.targetTable)}' is in the system schema ${schema}; a restore never writes there. Nothing was touched.`, {
+        component: COMPONENT,
+        hint: 'Name a table in an application schema, e.g. {"targetTable": "public.semantic_memory_restored"}.',
+      });
+    }
     options.targetTable = raw.targetTable as string;
   }
   for (const key of BOOLEAN_OPTIONS) {
