@@ -22,5 +22,6 @@ export function localRuntimeConfig(config: BackupConfig, env: NodeJS.ProcessEnv 
     kmsKeyId: env.NCA_KMS_KEY_ID || config.encryption.kmsKeyId || DEFAULT_KMS_KEY,
     runner: { lambdaMaxBytes: config.runner.lambdaMaxBytes, force: config.runner.force, maxConcurrency: config.runner.maxConcurrency },
     components: components as RuntimeConfig['components'],
+    ...(config.restore ? { protectedTargets: config.restore.protectedTargets } : {}),
   };
 }
