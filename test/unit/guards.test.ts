@@ -3,6 +3,7 @@
  * touched: backup ids that are malformed or dated in the future, a component listed twice, and restore
  * targets that are empty, a server's system database, or configured as protected.
  */
+import { localRuntimeConfig } from '../../functions/core/local-config';
 import { componentEntry } from '../../functions/components';
 import { checkNewBackupId, checkRestoreTarget, parseRestoreInput, planBackup, restoreTarget } from '../../functions/core/workflow-input';
 import { InvalidInputError } from '../../functions/core/errors';
@@ -181,5 +182,11 @@ ${restore}`;
     expect(runtime.protectedTargets).toEqual(['billing', 'neuroca_db']);
     expect(refusal(() => parseRestoreInput(runtime, { component: 'postgres', backupId: 'latest', targetDatabase: 'billing' })).message).toMatch(/is a protected target/);
     expect(deployedRuntimeConfig(parseBackupConfig(yaml('')), { kmsKeyId: 'k' })).not.toHaveProperty('protectedTargets');
+  });
+
+  test('and the CLI\'s local runs, from the same backup.yaml', () => {
+    const local = localRuntimeConfig(parseBackupConfig(yaml('  restore:\n    protected_targets: ["billing"]\n')), {});
+    expect(local.protectedTargets).toEqual(['billing']);
+    expect(refusal(() => parseRestoreInput(local, { component: 'postgres', backupId: 'latest', targetDatabase: 'billing' })).message).toMatch(/is a protected target/);
   });
 });
