@@ -7,7 +7,8 @@
  * - GenerateMac / VerifyMac with MacAlgorithm HMAC_SHA_256; a MAC that does not verify answers
  *   KMSInvalidMacException, as KMS does (it never answers MacValid false).
  *
- * Limits of the substitute: no signature check (any SigV4 credentials pass), no key policies or grants,
+ * Limits of the substitute: signatures are not verified (any SigV4 credentials pass; `calls` records
+ * whether a request was SigV4-signed for kms with X-Amz-Target among its signed headers), no key policies or grants,
  * no aliases, keys are lost when it stops. Faults: `failNext(n, status, type)` answers the next n calls
  * with that error, e.g. 400 AccessDeniedException or 500 KMSInternalException.
  */
@@ -19,7 +20,7 @@ export interface KmsServer {
   readonly endpoint: string;
   readonly port: number;
   /** Operations received, in order, for assertions on what a client called. */
-  readonly calls: { operation: string; keyId?: string }[];
+  readonly calls: { operation: string; keyId?: string; signed: boolean }[];
   failNext(count: number, status?: number, type?: string): void;
   stop(): Promise<void>;
 }
@@ -115,7 +116,7 @@ export async function startKmsServer(): Promise<KmsServer> {
       try {
         if (req.method !== 'POST') throw new KmsError('UnknownOperationException', `method ${req.method} is not supported`);
         const input = await readJson(req);
-        calls.push({ operation, keyId: typeof input.KeyId === 'string' ? input.KeyId : undefined });
+        calls.push({ operation, keyId: typeof input.KeyId === 'string' ? input.KeyId : undefined, signed: /^AWS4-HMAC-SHA256 Credential=\S+\/kms\/aws4_request, SignedHeaders=\S*x-amz-target/.test(String(req.headers.authorization ?? '')) });
         if (faults && faults.count > 0) {
           faults.count--;
           throw new KmsError(faults.type, 'injected by the test KMS server', faults.status);
