@@ -153,7 +153,7 @@ export async function resolveBackup(
       const entry = await inspectBackup(vault, authenticator, { group, component, backupId });
       if (entry.status === 'trusted') return entry.manifest;
     }
-    throw new BackupNotFoundError(`there is no completed backup with a trusted manifest yet under ${vault.key(componentPrefix(group, component))}.`, {
+    throw new BackupNotFoundError(`there is no completed backup yet under ${vault.key(componentPrefix(group, component))} (none with a trusted manifest).`, {
       component,
       hint: ids.length > 0
         ? `Manifests were found but none is trusted: see nca-backup list ${component}.`

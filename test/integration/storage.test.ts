@@ -129,7 +129,7 @@ describe('catalog', () => {
 
   test('latest with no backups says to run one', async () => {
     const { vault } = await testVault();
-    await expect(resolveBackup(vault, testAuthenticator(), 'database', 'postgres', 'latest')).rejects.toThrow(/no completed backup with a trusted manifest yet under backups\/database\/postgres\/.*Run a backup first/);
+    await expect(resolveBackup(vault, testAuthenticator(), 'database', 'postgres', 'latest')).rejects.toThrow(/no completed backup yet under backups\/database\/postgres\/.*Run a backup first/);
   });
 });
 
