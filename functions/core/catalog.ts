@@ -110,7 +110,11 @@ function unusable(entry: Exclude<BackupEntry, { status: 'trusted' }>, component:
   return new IntegrityError(`manifest ${entry.key} ${what}.`, {
     component,
     backupId: entry.backupId,
-    hint: `Do not use this backup: pick another id from \`nca-backup list ${component}\`. A manifest nobody altered on purpose does not become untrusted: if this is unexpected, someone with write access to the vault wrote it.`,
+    hint:
+      `Do not use this backup: pick another id from \`nca-backup list ${component}\`.` +
+      (entry.status === 'untrusted'
+        ? ' nca-backup never writes a manifest without a valid MAC: unless the manifest key was changed, someone with write access to the vault wrote or altered it.'
+        : ''),
   });
 }
 
