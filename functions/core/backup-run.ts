@@ -7,7 +7,7 @@
  */
 import type { ArtifactRecord, ArtifactSink } from '../components/types';
 import { componentEntry, type RestoreTargetOptions } from '../components';
-import { backupPrefix, inspectBackup, manifestKey, readManifest } from './catalog';
+import { backupPrefix, inspectBackup, manifestKey, usableManifest } from './catalog';
 import { authenticatorOf, configuredComponent, type EngineContext } from './context';
 import { InvalidInputError, OperationInProgressError } from './errors';
 import { buildManifest, isArtifactName, type BackupTrigger, type Manifest } from './manifest';
@@ -77,10 +77,11 @@ export async function runBackup(ctx: EngineContext, request: BackupRequest): Pro
   const ref = { group, component: name, backupId: request.backupId };
   // A retried step (Lambda retry, re-driven execution) finds its backup already complete: keep it, once
   // its manifest is proven authentic (a planted one under this id fails here, naming its key).
-  if ((await inspectBackup(ctx.vault, authenticator, ref)).status !== 'missing') {
-    const existing = await readManifest(ctx.vault, authenticator, ref);
+  const existing = await inspectBackup(ctx.vault, authenticator, ref);
+  if (existing.status !== 'missing') {
+    const manifest = usableManifest(existing, name);
     ctx.log.info('backup already complete', { component: name, backupId: request.backupId });
-    return existing;
+    return manifest;
   }
   const written: ArtifactRecord[] = [];
   /** Keys this attempt created (or may have: a write that failed midway), the only ones it may delete. */

@@ -92,7 +92,7 @@ export async function inspectBackup(vault: BackupVault, authenticator: ManifestA
   try {
     return { backupId: ref.backupId, status: 'trusted', manifest: parseManifest(raw, { ...ref, key }) };
   } catch (error) {
-    if (error instanceof IntegrityError) return { backupId: ref.backupId, status: 'damaged', problem: error.message, key };
+    if (error instanceof IntegrityError) return { backupId: ref.backupId, status: 'damaged', problem: (error as IntegrityError & { problem?: string }).problem ?? error.message, key };
     throw error;
   }
 }
@@ -118,11 +118,15 @@ function unusable(entry: Exclude<BackupEntry, { status: 'trusted' }>, component:
   });
 }
 
+/** The manifest of a trusted entry; for any other, the typed error naming its key. */
+export function usableManifest(entry: BackupEntry, component: ComponentName): Manifest {
+  if (entry.status !== 'trusted') throw unusable(entry, component);
+  return entry.manifest;
+}
+
 /** The one way to read a manifest for use: trusted and valid, or a typed error naming its key. */
 export async function readManifest(vault: BackupVault, authenticator: ManifestAuthenticator, ref: BackupRef): Promise<Manifest> {
-  const entry = await inspectBackup(vault, authenticator, ref);
-  if (entry.status !== 'trusted') throw unusable(entry, ref.component);
-  return entry.manifest;
+  return usableManifest(await inspectBackup(vault, authenticator, ref), ref.component);
 }
 
 /** Every backup with its status, newest first; one damaged or untrusted manifest never hides the others. */

@@ -102,8 +102,12 @@ export function buildManifest(input: ManifestInput): Manifest {
  * user input; anything else in the manifest is informational. `key` names the object in errors.
  */
 export function parseManifest(value: unknown, where: { group?: string; component: string; backupId: string; key?: string }): Manifest {
+  // `problem` alone, for a listing that reports it beside the key.
   const fail = (problem: string) =>
-    new IntegrityError(`${where.key ?? 'manifest.json'} ${problem}.`, { component: where.component, backupId: where.backupId, hint: 'The backup cannot be trusted; pick another backup id.' });
+    Object.assign(
+      new IntegrityError(`${where.key ?? 'manifest.json'} ${problem}.`, { component: where.component, backupId: where.backupId, hint: 'The backup cannot be trusted; pick another backup id.' }),
+      { problem },
+    );
   if (typeof value !== 'object' || value === null) throw fail('is not a JSON object');
   const m = value as Partial<Manifest>;
   if (typeof m.schemaVersion !== 'number') throw fail('has no schemaVersion');
