@@ -12,6 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { manifestKey } from '../../functions/core/catalog';
 import { runBackup } from '../../functions/core/backup-run';
+import { loadManifest } from '../../functions/core/restore-steps';
+import { createHmacKey } from '../support/kms-server';
 import type { EngineContext } from '../../functions/core/context';
 import { silentLogger } from '../../functions/core/logger';
 import type { Manifest } from '../../functions/core/manifest';
@@ -198,17 +200,34 @@ describe('what a manifest says is validated before use', () => {
   });
 });
 
-describe('one attempt never touches another', () => {
-  const context = (): EngineContext => {
-    const config: RuntimeConfig = {
-      bucket,
-      prefix: 'backups/',
-      kmsKeyId: TEST_KMS_KEY,
-      runner: { lambdaMaxBytes: 2 * 1024 ** 3, maxConcurrency: 1 },
-      components: { postgres: { group: 'database', source: { database } } },
-    };
-    return { config, vault, env: { ...process.env, NCA_POSTGRES_URL: testPostgresUrl() }, log: silentLogger, runner: 'test', now: () => new Date() };
+/** The engine as a worker runs it; with `manifestKey`, MACs go through the run's KMS substitute. */
+const context = (manifestKey?: string): EngineContext => {
+  const config: RuntimeConfig = {
+    bucket,
+    prefix: 'backups/',
+    kmsKeyId: TEST_KMS_KEY,
+    ...(manifestKey ? { manifestKey: { kmsKeyId: manifestKey } } : {}),
+    runner: { lambdaMaxBytes: 2 * 1024 ** 3, maxConcurrency: 1 },
+    components: { postgres: { group: 'database', source: { database } } },
   };
+  const env = { ...process.env, NCA_POSTGRES_URL: testPostgresUrl(), NCA_KMS_ENDPOINT: process.env.NCA_TEST_KMS_ENDPOINT };
+  return { config, vault, env, log: silentLogger, runner: 'test', now: () => new Date() };
+};
+
+describe('a deployment MACs with its KMS HMAC key', () => {
+  test('a backup MACed by the KMS key verifies with it, and not with the local key or another KMS key', async () => {
+    const [key, other] = [await createHmacKey(process.env.NCA_TEST_KMS_ENDPOINT!), await createHmacKey(process.env.NCA_TEST_KMS_ENDPOINT!)];
+    const id = '20261111T000000Z-4444';
+    const manifest = await runBackup(context(key), { component: 'postgres', backupId: id, trigger: 'scheduled' });
+    expect(manifest.authentication).toMatchObject({ algorithm: 'HMAC_SHA_256', keyId: key });
+    expect(await loadManifest(context(key), 'postgres', id)).toEqual(manifest);
+    for (const reader of [context(), context(other)]) {
+      await expect(loadManifest(reader, 'postgres', id)).rejects.toMatchObject({ name: 'IntegrityError', message: expect.stringContaining('is not trusted') });
+    }
+  });
+});
+
+describe('one attempt never touches another', () => {
   const exists = (relative: string) => s3.send(new GetObjectCommand({ Bucket: bucket, Key: fullKey(relative) })).then(() => true, () => false);
 
   test('a second attempt of a completed backup returns it untouched (the retried step)', async () => {
