@@ -9,8 +9,8 @@ import { parseArgs } from 'node:util';
 import { loadBackupConfig } from '../infra/config/load';
 import { componentEntry } from './components';
 import { summarize } from './core/backup-run';
-import { listBackupIds, newBackupId, resolveBackupId } from './core/catalog';
-import { configuredComponent, vaultFor, type EngineContext } from './core/context';
+import { listBackups, newBackupId, resolveBackup, type BackupEntry } from './core/catalog';
+import { authenticatorOf, configuredComponent, vaultFor, type EngineContext } from './core/context';
 import { InvalidInputError, NoResultError } from './core/errors';
 import { localRuntimeConfig } from './core/local-config';
 import { createLogger } from './core/logger';
@@ -169,17 +169,15 @@ async function execute(argv: readonly string[], io: Io): Promise<unknown> {
     case 'list': {
       const { name, group } = configuredComponent(config, subject);
       const ctx = engine(config, env, 'cli', { component: name });
-      const ids = await listBackupIds(ctx.vault, group, name);
-      const backups = [];
-      for (const id of ids) backups.push(summarize(await loadManifest(ctx, name, id)));
-      return { component: name, group, backups };
+      const entries = await listBackups(ctx.vault, authenticatorOf(ctx), group, name);
+      return { component: name, group, backups: entries.map(listed) };
     }
     case 'verify': {
       const { name, group } = configuredComponent(config, subject);
       const ctx = engine(config, env, 'cli', { component: name });
-      const backupId = await resolveBackupId(ctx.vault, group, name, requiredBackupId(values['backup-id'], name));
-      const verification = await verifyArtifacts(ctx, await loadManifest(ctx, name, backupId));
-      return { component: name, backupId, intact: true, ...verification };
+      const manifest = await resolveBackup(ctx.vault, authenticatorOf(ctx), group, name, requiredBackupId(values['backup-id'], name));
+      const verification = await verifyArtifacts(ctx, manifest);
+      return { component: name, backupId: manifest.backupId, intact: true, ...verification };
     }
     case 'restore': {
       const { name } = configuredComponent(config, subject);
@@ -199,13 +197,24 @@ async function execute(argv: readonly string[], io: Io): Promise<unknown> {
         },
         executionName: owner,
         startTime: new Date().toISOString(),
-      });
+      }, authenticatorOf(ctx));
       const { group } = configuredComponent(config, name);
       return withOperationLock(ctx.vault, { group, component: name, owner, operation: 'restore', log: ctx.log }, () => restoreSteps(ctx, name, resolved));
     }
     default:
       throw new UsageError(`unknown command '${command}'`);
   }
+}
+
+/**
+ * One line of `list`: a trusted backup's summary, or what is wrong with a manifest that cannot be used
+ * (untrusted: no valid MAC; damaged: unreadable or invalid), with its key. An untrusted manifest's
+ * contents are not shown: they are whatever its writer wanted them to be.
+ */
+function listed(entry: BackupEntry) {
+  if (entry.status === 'trusted') return { ...summarize(entry.manifest), status: entry.status };
+  if (entry.status === 'missing') return { backupId: entry.backupId, status: 'damaged', problem: 'its manifest disappeared while listing', key: entry.key };
+  return { backupId: entry.backupId, status: entry.status, problem: entry.problem, key: entry.key };
 }
 
 /** The restore workflow's steps, in its order, for one resolved request. */

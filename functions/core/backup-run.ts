@@ -1,14 +1,17 @@
 /**
- * One component's backup: artifacts stream through the sink into the vault, then the manifest is
- * written last. A failed attempt leaves no manifest, so it never counts as a backup; its partial
- * artifacts are deleted here when possible and by the lifecycle rule otherwise.
+ * One component's backup: artifacts stream through the sink into the vault, then the manifest, MACed,
+ * is written last. Every object is written once (If-None-Match: *): nothing that exists, least of all a
+ * completed backup, is ever replaced. A failed attempt leaves no manifest, so it never counts as a backup;
+ * it deletes the objects it wrote itself, and only those (a concurrent attempt's objects are not its own);
+ * what it cannot delete is left to the vault's clean-up of objects that never got a manifest.
  */
 import type { ArtifactRecord, ArtifactSink } from '../components/types';
 import { componentEntry, type RestoreTargetOptions } from '../components';
-import { backupPrefix } from './catalog';
-import { configuredComponent, type EngineContext } from './context';
-import { InvalidInputError } from './errors';
-import { buildManifest, MANIFEST_FILE, type BackupTrigger, type Manifest } from './manifest';
+import { backupPrefix, inspectBackup, manifestKey, usableManifest } from './catalog';
+import { authenticatorOf, configuredComponent, type EngineContext } from './context';
+import { InvalidInputError, OperationInProgressError } from './errors';
+import { buildManifest, isArtifactName, type BackupTrigger, type Manifest } from './manifest';
+import { PreconditionFailedError } from './storage';
 import { VERSION } from './version';
 
 export interface BackupRequest {
@@ -33,8 +36,6 @@ export interface BackupSummary {
   readonly warnings?: readonly string[];
 }
 
-const ARTIFACT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$/;
-
 export function summarize(manifest: Manifest): BackupSummary {
   return {
     component: manifest.component,
@@ -57,29 +58,57 @@ function warningsOf(manifest: Manifest): { warnings?: string[] } {
   return { warnings: warnings.map(String) };
 }
 
+/** An object of this backup already exists: another attempt wrote it, and it is not this attempt's to replace. */
+function writtenByAnother(key: string, component: string, backupId: string): OperationInProgressError {
+  return new OperationInProgressError(`${key} already exists: another attempt of backup ${backupId} wrote it, and vault objects are written once. Nothing of that attempt was touched.`, {
+    component,
+    backupId,
+    hint: 'If no other attempt is running, a failed one left it: run the backup under a new backup id (objects without a manifest are removed by the vault clean-up).',
+  });
+}
+
 export async function runBackup(ctx: EngineContext, request: BackupRequest): Promise<Manifest> {
   const { name, group, source } = configuredComponent(ctx.config, request.component);
   const entry = componentEntry(name);
   const connected = await entry.connect(source, ctx.env);
   const target = entry.retarget(connected, request.target ?? {});
   const prefix = backupPrefix(group, name, request.backupId);
-  // A retried step (Lambda retry, re-driven execution) finds its backup already complete: keep it.
-  const existing = await ctx.vault.getJson<Manifest>(prefix + MANIFEST_FILE);
-  if (existing) {
+  const authenticator = authenticatorOf(ctx);
+  const ref = { group, component: name, backupId: request.backupId };
+  // A retried step (Lambda retry, re-driven execution) finds its backup already complete: keep it, once
+  // its manifest is proven authentic (a planted one under this id fails here, naming its key).
+  const existing = await inspectBackup(ctx.vault, authenticator, ref);
+  if (existing.status !== 'missing') {
+    const manifest = usableManifest(existing, name);
     ctx.log.info('backup already complete', { component: name, backupId: request.backupId });
-    return existing;
+    return manifest;
   }
   const written: ArtifactRecord[] = [];
+  /** Keys this attempt created (or may have: a write that failed midway), the only ones it may delete. */
+  const mine: string[] = [];
   const startedAt = ctx.now();
   ctx.log.info('backup started', { component: name, backupId: request.backupId, trigger: request.trigger });
 
+  /** Writes one object of this attempt; a key that already exists is another attempt's and stays untouched. */
+  const writeOnce = async <T>(key: string, write: () => Promise<T>): Promise<T> => {
+    try {
+      const result = await write();
+      mine.push(key);
+      return result;
+    } catch (error) {
+      if (error instanceof PreconditionFailedError) throw writtenByAnother(error.key, name, request.backupId);
+      mine.push(key);
+      throw error;
+    }
+  };
+
   const sink: ArtifactSink = {
     async write(artifactName, body, options = {}) {
-      if (!ARTIFACT_NAME.test(artifactName) || artifactName === MANIFEST_FILE) {
+      if (!isArtifactName(artifactName) || written.some((a) => a.name === artifactName)) {
         throw new InvalidInputError(`artifact name '${artifactName}' is not allowed.`, { component: name, backupId: request.backupId });
       }
       const contentType = options.contentType ?? 'application/octet-stream';
-      const stored = await ctx.vault.writeStream(prefix + artifactName, body, contentType);
+      const stored = await writeOnce(prefix + artifactName, () => ctx.vault.writeStream(prefix + artifactName, body, contentType));
       const record: ArtifactRecord = { name: artifactName, bytes: stored.bytes, sha256: stored.sha256, contentType };
       written.push(record);
       ctx.log.info('artifact stored', { component: name, backupId: request.backupId, artifact: artifactName, bytes: stored.bytes });
@@ -104,12 +133,16 @@ export async function runBackup(ctx: EngineContext, request: BackupRequest): Pro
       encryption: { algorithm: 'aws:kms', kmsKeyId: ctx.config.kmsKeyId },
       producer: { name: 'nca-backup', version: VERSION, runner: ctx.runner },
     });
-    await ctx.vault.putJson(prefix + MANIFEST_FILE, manifest);
-    ctx.log.info('backup completed', { ...summarize(manifest) });
-    return manifest;
+    const key = manifestKey(group, name, request.backupId);
+    // The MAC travels inside the manifest, so it is still one object written last, once.
+    const signed: Manifest = { ...manifest, authentication: await authenticator.sign(key, manifest) };
+    await writeOnce(key, () => ctx.vault.putJson(key, signed, { ifNoneMatch: '*' }));
+    ctx.log.info('backup completed', { ...summarize(signed) });
+    return signed;
   } catch (error) {
-    const keys = await ctx.vault.listKeys(prefix).catch(() => []);
-    await ctx.vault.deleteKeys(keys).catch(() => undefined);
+    await ctx.vault.deleteKeys(mine).catch((cleanupError: Error) => {
+      ctx.log.warn('could not delete this attempt\'s objects; the vault clean-up removes them', { component: name, backupId: request.backupId, keys: mine, error: cleanupError.message });
+    });
     throw error;
   }
 }

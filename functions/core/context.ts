@@ -2,6 +2,7 @@
 import type { ComponentName, GroupName, RuntimeSources } from '../../infra/config/types';
 import type { Logger } from '../components/types';
 import { InvalidInputError } from './errors';
+import { authenticatorFor, type ManifestAuthenticator } from './manifest-mac';
 import type { RuntimeConfig } from './runtime-config';
 import { BackupVault, createS3Client } from './storage';
 
@@ -13,6 +14,24 @@ export interface EngineContext {
   /** Where this code runs, recorded in manifests: "lambda", "fargate" or "cli". */
   readonly runner: string;
   readonly now: () => Date;
+  /**
+   * MACs and verifies manifests. Built from the runtime config when absent (authenticatorFor), so every
+   * context verifies whether or not its builder set it.
+   */
+  readonly authenticator?: ManifestAuthenticator;
+}
+
+const built = new WeakMap<EngineContext, ManifestAuthenticator>();
+
+/** The context's manifest authenticator: its own, or the one its runtime config names, built once. */
+export function authenticatorOf(ctx: EngineContext): ManifestAuthenticator {
+  if (ctx.authenticator) return ctx.authenticator;
+  let authenticator = built.get(ctx);
+  if (!authenticator) {
+    authenticator = authenticatorFor(ctx.config, ctx.env);
+    built.set(ctx, authenticator);
+  }
+  return authenticator;
 }
 
 export function vaultFor(config: RuntimeConfig, env: NodeJS.ProcessEnv = process.env): BackupVault {

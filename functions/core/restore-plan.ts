@@ -3,9 +3,8 @@
  * the manifest, then takes the component's operation lock. Fails here, before any step touches the target,
  * on an unknown component or backup id, or when another backup or restore of the component is running.
  */
-import { backupPrefix, resolveBackupId } from './catalog';
-import { parseManifest, MANIFEST_FILE } from './manifest';
-import { BackupNotFoundError } from './errors';
+import { resolveBackup } from './catalog';
+import { authenticatorFor, type ManifestAuthenticator } from './manifest-mac';
 import { chooseRunner, type RunnerKind } from './runner';
 import { acquireLock } from './operation-lock';
 import type { RuntimeConfig, WorkerRef } from './runtime-config';
@@ -30,13 +29,18 @@ export interface ResolvedRestore {
   readonly worker?: WorkerRef;
 }
 
-export async function resolveRestore(config: RuntimeConfig, vault: BackupVault, event: ExecutionEnvelope<unknown>): Promise<ResolvedRestore> {
+/** `authenticator` defaults to the one the runtime config names (the deployed resolve function passes none). */
+export async function resolveRestore(
+  config: RuntimeConfig,
+  vault: BackupVault,
+  event: ExecutionEnvelope<unknown>,
+  authenticator: ManifestAuthenticator = authenticatorFor(config),
+): Promise<ResolvedRestore> {
   const input = parseRestoreInput(config, event.input);
   const group = config.components[input.component]!.group;
-  const backupId = await resolveBackupId(vault, group, input.component, input.backupId);
-  const raw = await vault.getJson<unknown>(backupPrefix(group, input.component, backupId) + MANIFEST_FILE);
-  if (raw === undefined) throw new BackupNotFoundError(`backup ${backupId} disappeared while resolving.`, { component: input.component, backupId });
-  const manifest = parseManifest(raw, { component: input.component, backupId });
+  // Only a trusted manifest resolves: its source.database may become the restore target below.
+  const manifest = await resolveBackup(vault, authenticator, group, input.component, input.backupId);
+  const backupId = manifest.backupId;
   // Last, after every check that can refuse the request: a refused request leaves no lock behind.
   const lock = await acquireLock(vault, { group, component: input.component, owner: event.executionName, operation: 'restore' });
   return {

@@ -4,12 +4,12 @@
  * and the versions compatible.
  */
 import { componentEntry, type RestoreTargetOptions } from '../components';
-import { backupPrefix } from './catalog';
+import { backupPrefix, readManifest } from './catalog';
 import { runBackup, summarize, type BackupSummary } from './backup-run';
-import { configuredComponent, type EngineContext } from './context';
+import { authenticatorOf, configuredComponent, type EngineContext } from './context';
 import { BackupNotFoundError, VerificationError } from './errors';
 import { compareFingerprints, describeDifferences } from './fingerprint-diff';
-import { MANIFEST_FILE, parseManifest, type Manifest } from './manifest';
+import type { Manifest } from './manifest';
 import { drain } from './storage';
 import type { ArtifactSource, Fingerprint, RestoreVerification } from '../components/types';
 
@@ -40,13 +40,10 @@ function artifactSource(ctx: EngineContext, manifest: Manifest): ArtifactSource 
   };
 }
 
+/** The backup's manifest, trusted and valid (catalog.readManifest), or a typed error naming its key. */
 export async function loadManifest(ctx: EngineContext, component: string, backupId: string): Promise<Manifest> {
   const { name, group } = configuredComponent(ctx.config, component);
-  const raw = await ctx.vault.getJson<unknown>(backupPrefix(group, name, backupId) + MANIFEST_FILE);
-  if (raw === undefined) {
-    throw new BackupNotFoundError(`backup ${backupId} has no manifest.`, { component, backupId, hint: `List backups with: nca-backup list ${component}` });
-  }
-  return parseManifest(raw, { component, backupId });
+  return readManifest(ctx.vault, authenticatorOf(ctx), { group, component: name, backupId });
 }
 
 async function connectTarget(ctx: EngineContext, request: RestoreRequest) {

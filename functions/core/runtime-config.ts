@@ -31,6 +31,11 @@ export interface RuntimeConfig {
   readonly region?: string;
   /** KMS key used for SSE-KMS of every object written. */
   readonly kmsKeyId: string;
+  /**
+   * The HMAC KMS key (HMAC_256, GENERATE_VERIFY_MAC) that MACs every manifest. Absent in local runs, which
+   * use the local key file instead (core/manifest-mac.ts).
+   */
+  readonly manifestKey?: { readonly kmsKeyId: string };
   readonly runner: { readonly lambdaMaxBytes: number; readonly force?: 'lambda' | 'fargate'; readonly maxConcurrency: number };
   readonly components: { readonly [N in ComponentName]?: ComponentRuntime<N> };
   /** Restore targets refused besides each component's system databases (backup.yaml backup.restore.protected_targets). */

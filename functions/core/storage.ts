@@ -90,12 +90,16 @@ export class BackupVault {
     return classifyS3Error(error, `${doing} s3://${this.bucket}/${this.key(relativeKey)}`, contextOfKey(relativeKey));
   }
 
-  /** Streams `body` to `relativeKey` as a multipart upload, returning the bytes and SHA-256 actually sent. */
+  /**
+   * Streams `body` to `relativeKey` as a multipart upload, returning the bytes and SHA-256 actually sent.
+   * Write-once: `If-None-Match: *` on the PutObject or CompleteMultipartUpload, so an object that exists is
+   * never replaced; that failure rejects with `PreconditionFailedError`.
+   */
   async writeStream(relativeKey: string, body: Readable, contentType = 'application/octet-stream'): Promise<StoredObject> {
     const meter = new Sha256Meter();
     const upload = new Upload({
       client: this.client,
-      params: { Bucket: this.bucket, Key: this.key(relativeKey), Body: meter, ContentType: contentType, ...this.encryption },
+      params: { Bucket: this.bucket, Key: this.key(relativeKey), Body: meter, ContentType: contentType, IfNoneMatch: '*', ...this.encryption },
       partSize: this.options.partSizeBytes ?? DEFAULT_PART_SIZE,
       queueSize: this.options.queueSize ?? DEFAULT_QUEUE_SIZE,
       leavePartsOnError: false,
@@ -108,7 +112,7 @@ export class BackupVault {
     // The source's error explains the failure better than the upload's "Upload aborted".
     // An upload failure must also stop the source, or the pipeline would wait on backpressure forever.
     const uploading = upload.done().catch((error: unknown) => {
-      const failure = this.failure(error, 'writing', relativeKey);
+      const failure = isPreconditionFailure(error) ? new PreconditionFailedError(this.key(relativeKey)) : this.failure(error, 'writing', relativeKey);
       meter.destroy(failure);
       throw failure;
     });
@@ -189,7 +193,15 @@ export class BackupVault {
       .then((response) => pipeline(response.Body as Readable, out))
       // A failure of the body mid-read (connection reset) is an S3 failure too; a consumer's own error is not ours to judge.
       .catch((error: unknown) => {
-        if (!out.destroyed) out.destroy(this.failure(error, 'reading', relativeKey));
+        if (out.destroyed) return;
+        // An object the manifest lists but the vault lacks: the backup is damaged, not the request.
+        const failure = isNoSuchKey(error)
+          ? new IntegrityError(`s3://${this.bucket}/${this.key(relativeKey)} is missing: the backup is incomplete.`, {
+              ...contextOfKey(relativeKey),
+              hint: 'Do not restore this backup; pick an older backup id, or restore from the replica in the recovery region.',
+            })
+          : this.failure(error, 'reading', relativeKey);
+        out.destroy(failure);
       });
     return out;
   }

@@ -2,10 +2,11 @@ import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { drain } from '../../functions/core/storage';
-import { listBackupIds, newBackupId, resolveBackupId } from '../../functions/core/catalog';
+import { listBackupIds, newBackupId, resolveBackup } from '../../functions/core/catalog';
+import { plantManifest, sampleManifest, testAuthenticator } from '../support/manifests';
 import { BackupNotFoundError, IntegrityError, InvalidInputError } from '../../functions/core/errors';
 import { TEST_KMS_KEY, testVault } from '../support/s3';
-import { BackupVault, createS3Client } from '../../functions/core/storage';
+import { BackupVault, createS3Client, PreconditionFailedError } from '../../functions/core/storage';
 import { AccessDeniedError, OperationInProgressError, StorageError, TransientError } from '../../functions/core/errors';
 import { acquireLock, lockKey, releaseLock, withOperationLock, type LockRecord } from '../../functions/core/operation-lock';
 import { freePort } from '../../scripts/local-servers';
@@ -72,10 +73,26 @@ describe('BackupVault on a real S3 endpoint', () => {
     expect(await vault.listKeys('database/postgres/y/')).toEqual([]);
   });
 
-  test('a missing object reads as undefined JSON and as a stream error', async () => {
-    const { vault } = await testVault();
+  test('a missing object reads as undefined JSON and as an IntegrityError naming its key, not a raw NoSuchKey', async () => {
+    const { vault, bucket } = await testVault();
     expect(await vault.getJson('nope.json')).toBeUndefined();
-    await expect(drain(vault.openStream('nope.bin'))).rejects.toThrow(/NoSuchKey|does not exist/);
+    const failure = drain(vault.openStream('database/postgres/20261123T020000Z-aaaa/nope.bin'));
+    await expect(failure).rejects.toBeInstanceOf(IntegrityError);
+    await expect(failure).rejects.toThrow(`s3://${bucket}/backups/database/postgres/20261123T020000Z-aaaa/nope.bin is missing`);
+  });
+
+  test('objects are written once: an existing key is never replaced, by a stream or a JSON write', async () => {
+    const { vault } = await testVault();
+    await vault.writeStream('database/postgres/x/a.dump', Readable.from([Buffer.from('first')]));
+    await expect(vault.writeStream('database/postgres/x/a.dump', Readable.from([Buffer.from('second')]))).rejects.toBeInstanceOf(PreconditionFailedError);
+    await vault.putJson('database/postgres/x/manifest.json', { first: true }, { ifNoneMatch: '*' });
+    await expect(vault.putJson('database/postgres/x/manifest.json', { first: false }, { ifNoneMatch: '*' })).rejects.toBeInstanceOf(PreconditionFailedError);
+    const stored = await new Promise<string>((resolve, reject) => {
+      let text = '';
+      vault.openStream('database/postgres/x/a.dump').on('data', (c: Buffer) => (text += c)).on('end', () => resolve(text)).on('error', reject);
+    });
+    expect(stored).toBe('first');
+    expect(await vault.getJson('database/postgres/x/manifest.json')).toEqual({ first: true });
   });
 });
 
@@ -92,13 +109,15 @@ describe('catalog', () => {
     const ids = ['20261120T020000Z-aaaa', '20261121T020000Z-bbbb', '20261122T020000Z-cccc', '20261123T020000Z-dddd-safety'];
     for (const id of ids) {
       await vault.putJson(`database/postgres/${id}/neuroca_db.dump`, {});
-      await vault.putJson(`database/postgres/${id}/manifest.json`, { backupId: id });
+      await plantManifest(vault, sampleManifest('database', 'postgres', id), { authenticator: testAuthenticator() });
     }
     // An attempt without a manifest: artifacts only. The operation lock and step results sit beside the backups.
     await vault.putJson('database/postgres/20261124T020000Z-eeee/neuroca_db.dump', {});
     await acquireLock(vault, { group: 'database', component: 'postgres', owner: 'exec-1', operation: 'restore' });
     await vault.putJson('database/postgres/_steps/exec-1-restore.json', { outcome: 'succeeded', result: {} });
     expect(await listBackupIds(vault, 'database', 'postgres')).toEqual([...ids].reverse());
+    const resolveBackupId = async (vault: BackupVault, group: 'database', component: 'postgres', requested: string) =>
+      (await resolveBackup(vault, testAuthenticator(), group, component, requested)).backupId;
     expect(await resolveBackupId(vault, 'database', 'postgres', 'latest')).toBe('20261122T020000Z-cccc');
     expect(await resolveBackupId(vault, 'database', 'postgres', '20261123T020000Z-dddd-safety')).toBe('20261123T020000Z-dddd-safety');
     await expect(resolveBackupId(vault, 'database', 'postgres', '20261124T020000Z-eeee')).rejects.toBeInstanceOf(BackupNotFoundError);
@@ -110,7 +129,7 @@ describe('catalog', () => {
 
   test('latest with no backups says to run one', async () => {
     const { vault } = await testVault();
-    await expect(resolveBackupId(vault, 'database', 'postgres', 'latest')).rejects.toThrow(/no completed backup yet under backups\/database\/postgres\/.*Run a backup first/);
+    await expect(resolveBackup(vault, testAuthenticator(), 'database', 'postgres', 'latest')).rejects.toThrow(/no completed backup yet under backups\/database\/postgres\/.*Run a backup first/);
   });
 });
 

@@ -11,9 +11,14 @@ export interface CliRun {
   readonly stderr: string;
 }
 
+/**
+ * Runs the CLI with `env`, plus the run's manifest key file (global setup) unless `env` names one: the
+ * tests' CLI processes never create or read a key in the developer's home.
+ */
 export function runCli(env: NodeJS.ProcessEnv, args: readonly string[]): Promise<CliRun> {
+  const withKey = { NCA_MANIFEST_KEY_FILE: process.env.NCA_MANIFEST_KEY_FILE, ...env };
   return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { env }, (error, stdout, stderr) => {
+    execFile(process.execPath, [BIN, ...args], { env: withKey }, (error, stdout, stderr) => {
       const code = error ? Number((error as { code?: number }).code ?? 1) : 0;
       let json: any;
       try {

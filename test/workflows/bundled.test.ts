@@ -100,7 +100,7 @@ describe('errors reach the execution by name from the bundled code, on Lambda an
     for (const runner of RUNNERS) {
       results.push(seen(await restoreWithFault(runner, async () => void (await testS3Client().send(new PutObjectCommand({ Bucket: bucket, Key: manifestKey(), Body: '{"backupId": "trunc' }))))));
     }
-    expect(results[0]).toMatchObject({ status: 'FAILED', error: 'IntegrityError', errorMessage: expect.stringContaining('is not valid JSON: the stored copy is damaged') });
+    expect(results[0]).toMatchObject({ status: 'FAILED', error: 'IntegrityError', errorMessage: expect.stringContaining('manifest.json is damaged: it is not valid JSON') });
     expect(results[1]).toEqual(results[0]);
   });
 

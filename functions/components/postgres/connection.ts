@@ -207,6 +207,16 @@ export function toolEnv(target: PostgresTarget, tool = 'tool'): NodeJS.ProcessEn
   return env;
 }
 
+/**
+ * A database name as a libpq `--dbname` argument that can only ever mean that name. libpq reads a dbname
+ * holding "=" or starting with "postgres://"/"postgresql://" as a whole connection string: a name like
+ * "host=evil.example dbname=x" would send the password to that host. Written as the conninfo
+ * `dbname='<name>'` (quotes and backslashes escaped), the value is the database name and nothing else.
+ */
+export function conninfoDatabase(name: string): string {
+  return `dbname='${name.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}
+
 /** Double-quoted SQL identifier. */
 export function quoteIdent(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;

@@ -5,7 +5,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import { ToolError } from '../../core/errors';
-import { toolEnv, type PostgresTarget } from './connection';
+import { conninfoDatabase, toolEnv, type PostgresTarget } from './connection';
 
 export type PgTool = 'pg_dump' | 'pg_restore';
 
@@ -54,9 +54,28 @@ export interface RunningTool {
 
 const STDERR_TAIL = 4000;
 
+/**
+ * The arguments with every database given to `--dbname`/`-d` passed as a name only (conninfoDatabase):
+ * a database name from a manifest or an input is never read by libpq as a connection string.
+ */
+export function withLiteralDatabase(args: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if ((arg === '--dbname' || arg === '-d') && i + 1 < args.length) {
+      out.push(arg, conninfoDatabase(args[++i]));
+    } else if (arg.startsWith('--dbname=')) {
+      out.push(`--dbname=${conninfoDatabase(arg.slice('--dbname='.length))}`);
+    } else {
+      out.push(arg);
+    }
+  }
+  return out;
+}
+
 /** Starts a tool with libpq settings from the target; stdin/stdout are for the caller to stream. */
 export function runTool(target: PostgresTarget, tool: PgTool, args: readonly string[], context: { backupId?: string } = {}): RunningTool {
-  const child = spawn(toolPath(target, tool), args, { env: toolEnv(target, tool), stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(toolPath(target, tool), withLiteralDatabase(args), { env: toolEnv(target, tool), stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr!.setEncoding('utf8');
   child.stderr!.on('data', (text: string) => {

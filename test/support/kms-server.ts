@@ -1,0 +1,160 @@
+/**
+ * A local stand-in for AWS KMS, speaking its JSON 1.1 protocol over HTTP (POST /, header
+ * X-Amz-Target: TrentService.<Operation>, body and answer application/x-amz-json-1.1, errors as
+ * {"__type", "message"} with status 400) for the operations nca-backup calls on an HMAC key:
+ *
+ * - CreateKey (KeySpec HMAC_256, KeyUsage GENERATE_VERIFY_MAC only): a random 32-byte key, kept in memory.
+ * - GenerateMac / VerifyMac with MacAlgorithm HMAC_SHA_256; a MAC that does not verify answers
+ *   KMSInvalidMacException, as KMS does (it never answers MacValid false).
+ *
+ * Limits of the substitute: signatures are not verified (any SigV4 credentials pass; `calls` records
+ * whether a request was SigV4-signed for kms with X-Amz-Target among its signed headers), no key policies or grants,
+ * no aliases, keys are lost when it stops. Faults: `failNext(n, status, type)` answers the next n calls
+ * with that error, e.g. 400 AccessDeniedException or 500 KMSInternalException.
+ */
+import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface KmsServer {
+  readonly endpoint: string;
+  readonly port: number;
+  /** Operations received, in order, for assertions on what a client called. */
+  readonly calls: { operation: string; keyId?: string; signed: boolean }[];
+  failNext(count: number, status?: number, type?: string): void;
+  stop(): Promise<void>;
+}
+
+const REGION = 'us-east-1';
+const ACCOUNT = '000000000000';
+
+class KmsError extends Error {
+  constructor(
+    readonly type: string,
+    message: string,
+    readonly status = 400,
+  ) {
+    super(message);
+  }
+}
+
+function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('error', reject);
+    req.on('end', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      try {
+        resolve(text ? (JSON.parse(text) as Record<string, unknown>) : {});
+      } catch {
+        reject(new KmsError('SerializationException', 'request body is not JSON'));
+      }
+    });
+  });
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'Content-Type': 'application/x-amz-json-1.1', 'Content-Length': Buffer.byteLength(text), 'x-amzn-RequestId': randomUUID() });
+  res.end(text);
+}
+
+export async function startKmsServer(): Promise<KmsServer> {
+  const keys = new Map<string, { arn: string; secret: Buffer }>();
+  const calls: KmsServer['calls'] = [];
+  let faults: { count: number; status: number; type: string } | undefined;
+
+  const keyOf = (keyId: unknown) => {
+    if (typeof keyId !== 'string' || keyId === '') throw new KmsError('ValidationException', 'KeyId is required');
+    const id = keyId.startsWith('arn:') ? keyId.slice(keyId.lastIndexOf('/') + 1) : keyId;
+    const key = keys.get(id);
+    if (!key) throw new KmsError('NotFoundException', `Key '${keyId}' does not exist`);
+    return key;
+  };
+  const bytes = (value: unknown, field: string, max: number) => {
+    if (typeof value !== 'string' || value === '') throw new KmsError('ValidationException', `${field} is required`);
+    const buffer = Buffer.from(value, 'base64');
+    if (buffer.length < 1 || buffer.length > max) throw new KmsError('ValidationException', `${field} must be 1 to ${max} bytes`);
+    return buffer;
+  };
+  const algorithm = (value: unknown) => {
+    if (value !== 'HMAC_SHA_256') throw new KmsError('InvalidKeyUsageException', `MacAlgorithm ${String(value)} is not supported by this key`);
+    return value;
+  };
+
+  const operations: Record<string, (input: Record<string, unknown>) => unknown> = {
+    CreateKey(input) {
+      if (input.KeySpec !== 'HMAC_256' || input.KeyUsage !== 'GENERATE_VERIFY_MAC') {
+        throw new KmsError('UnsupportedOperationException', 'this substitute creates HMAC_256 keys for GENERATE_VERIFY_MAC only');
+      }
+      const id = randomUUID();
+      const arn = `arn:aws:kms:${REGION}:${ACCOUNT}:key/${id}`;
+      keys.set(id, { arn, secret: randomBytes(32) });
+      return { KeyMetadata: { KeyId: id, Arn: arn, KeySpec: 'HMAC_256', KeyUsage: 'GENERATE_VERIFY_MAC', MacAlgorithms: ['HMAC_SHA_256'], Enabled: true, KeyState: 'Enabled' } };
+    },
+    GenerateMac(input) {
+      const key = keyOf(input.KeyId);
+      const MacAlgorithm = algorithm(input.MacAlgorithm);
+      const mac = createHmac('sha256', key.secret).update(bytes(input.Message, 'Message', 4096)).digest();
+      return { KeyId: key.arn, Mac: mac.toString('base64'), MacAlgorithm };
+    },
+    VerifyMac(input) {
+      const key = keyOf(input.KeyId);
+      const MacAlgorithm = algorithm(input.MacAlgorithm);
+      const expected = createHmac('sha256', key.secret).update(bytes(input.Message, 'Message', 4096)).digest();
+      const given = bytes(input.Mac, 'Mac', 6144);
+      if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw new KmsError('KMSInvalidMacException', 'The MAC does not match');
+      return { KeyId: key.arn, MacValid: true, MacAlgorithm };
+    },
+  };
+
+  const server = createServer((req, res) => {
+    void (async () => {
+      const target = String(req.headers['x-amz-target'] ?? '');
+      const operation = target.startsWith('TrentService.') ? target.slice('TrentService.'.length) : '';
+      try {
+        if (req.method !== 'POST') throw new KmsError('UnknownOperationException', `method ${req.method} is not supported`);
+        const input = await readJson(req);
+        calls.push({ operation, keyId: typeof input.KeyId === 'string' ? input.KeyId : undefined, signed: /^AWS4-HMAC-SHA256 Credential=\S+\/kms\/aws4_request, SignedHeaders=\S*x-amz-target/.test(String(req.headers.authorization ?? '')) });
+        if (faults && faults.count > 0) {
+          faults.count--;
+          throw new KmsError(faults.type, 'injected by the test KMS server', faults.status);
+        }
+        const handler = operations[operation];
+        if (!handler) throw new KmsError('UnknownOperationException', `operation '${target}' is not supported by this substitute`);
+        send(res, 200, handler(input));
+      } catch (error) {
+        const e = error instanceof KmsError ? error : new KmsError('KMSInternalException', (error as Error).message, 500);
+        send(res, e.status, { __type: e.type, message: e.message });
+      }
+    })();
+  });
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+  const { port } = server.address() as AddressInfo;
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    port,
+    calls,
+    failNext(count, status = 400, type = 'AccessDeniedException') {
+      faults = { count, status, type };
+    },
+    stop: () =>
+      new Promise((done) => {
+        server.closeAllConnections();
+        server.close(() => done());
+      }),
+  };
+}
+
+/** Creates an HMAC key on a running substitute (tests run in other processes than the global setup's server). */
+export async function createHmacKey(endpoint: string): Promise<string> {
+  const response = await fetch(endpoint, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/x-amz-json-1.1', 'X-Amz-Target': 'TrentService.CreateKey' },
+    body: JSON.stringify({ KeySpec: 'HMAC_256', KeyUsage: 'GENERATE_VERIFY_MAC' }),
+  });
+  const body = (await response.json()) as { KeyMetadata?: { Arn: string } };
+  if (!response.ok || !body.KeyMetadata) throw new Error(`CreateKey failed: ${JSON.stringify(body)}`);
+  return body.KeyMetadata.Arn;
+}
