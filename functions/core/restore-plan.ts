@@ -8,7 +8,7 @@ import { authenticatorFor, type ManifestAuthenticator } from './manifest-mac';
 import { chooseRunner, type RunnerKind } from './runner';
 import { acquireLock } from './operation-lock';
 import type { RuntimeConfig, WorkerRef } from './runtime-config';
-import { parseRestoreInput, safetyBackupIdFor, type ExecutionEnvelope } from './workflow-input';
+import { parseRestoreInput, restoreTarget, safetyBackupIdFor, type ExecutionEnvelope } from './workflow-input';
 import type { BackupVault } from './storage';
 
 export interface ResolvedRestore {
@@ -41,6 +41,8 @@ export async function resolveRestore(
   // Only a trusted manifest resolves: its source.database may become the restore target below.
   const manifest = await resolveBackup(vault, authenticator, group, input.component, input.backupId);
   const backupId = manifest.backupId;
+  // The backed-up database as the default target passes the same refusals as a named one.
+  const targetDatabase = restoreTarget(config, input.component, input.targetDatabase, manifest.source.database);
   // Last, after every check that can refuse the request: a refused request leaves no lock behind.
   const lock = await acquireLock(vault, { group, component: input.component, owner: event.executionName, operation: 'restore' });
   return {
@@ -48,7 +50,7 @@ export async function resolveRestore(
       component: input.component,
       backupId,
       requestedBackupId: input.backupId,
-      targetDatabase: input.targetDatabase ?? manifest.source.database,
+      targetDatabase,
       skipSafetyBackup: input.skipSafetyBackup,
       safetyBackupId: safetyBackupIdFor(event),
       options: input.options,

@@ -7,7 +7,7 @@
  * engine directly.
  */
 import { CopyObjectCommand, DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { manifestKey } from '../../functions/core/catalog';
@@ -140,6 +140,19 @@ describe('manifests are authenticated', () => {
     await vault.deleteKeys([key]);
     await vault.putJson(key, { ...signed, totalBytes: signed.totalBytes + 1 });
     expect((await cli('verify', 'postgres', '--backup-id', id)).json).toMatchObject({ error: 'IntegrityError', message: expect.stringContaining('not trusted') });
+  });
+});
+
+describe('the backed-up database as the default target', () => {
+  test('passes the same refusals as a named target: a protected database is refused with no lock left behind', async () => {
+    const protectedConfig = join(mkdtempSync(join(tmpdir(), 'nca-protected-')), 'backup.yaml');
+    writeFileSync(protectedConfig, `${readFileSync(configFile, 'utf8')}  restore:\n    protected_targets: ["${database}"]\n`);
+    const before = (await runCli(env, ['list', 'postgres', '--config', protectedConfig])).json;
+    const refused = await runCli(env, ['restore', 'postgres', '--backup-id', GOOD, '--skip-safety-backup', '--config', protectedConfig]);
+    expect(refused.code).toBe(1);
+    expect(refused.json).toMatchObject({ error: 'InvalidInputError', component: 'postgres', message: expect.stringContaining(`the backed-up database '${database}' (the target when none is given) is a protected target`) });
+    expect(await vault.listKeys('database/postgres/_lock.json')).toEqual([]);
+    expect((await runCli(env, ['list', 'postgres', '--config', protectedConfig])).json).toEqual(before);
   });
 });
 
