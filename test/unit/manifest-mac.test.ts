@@ -97,8 +97,11 @@ describe('KMS HMAC key, through the KMS substitute', () => {
     const authentication = await auth.sign(KEY, manifest);
     kms.failNext(1, 400, 'AccessDeniedException');
     await expect(auth.verify(KEY, { ...manifest, authentication })).rejects.toBeInstanceOf(AccessDeniedError);
-    kms.failNext(1, 500, 'KMSInternalException');
+    // The SDK retries a 5xx itself (3 attempts): one that keeps failing is a TransientError for the workflow's retry.
+    kms.failNext(3, 500, 'KMSInternalException');
     await expect(auth.sign(KEY, manifest)).rejects.toBeInstanceOf(TransientError);
+    kms.failNext(1, 500, 'KMSInternalException');
+    await expect(auth.sign(KEY, manifest)).resolves.toMatchObject({ algorithm: 'HMAC_SHA_256' });
   });
 
   test('the runtime config\'s manifestKey selects KMS, at NCA_KMS_ENDPOINT (the run\'s substitute)', async () => {
