@@ -31,6 +31,7 @@ export interface RuntimeConfig {
   readonly region?: string;
   /** KMS key used for SSE-KMS of every object written. */
   readonly kmsKeyId: string;
+  manifestKey?: { readonly kmsKeyId: string };
   readonly runner: { readonly lambdaMaxBytes: number; readonly force?: 'lambda' | 'fargate'; readonly maxConcurrency: number };
   readonly components: { readonly [N in ComponentName]?: ComponentRuntime<N> };
 }

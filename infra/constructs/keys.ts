@@ -155,3 +155,61 @@ export class OperationsKey extends Construct {
   }
 }
 
+
+/** Alias of the manifest key (both regions: the replica carries the same alias). */
+export const MANIFEST_KEY_ALIAS = 'alias/nca-backup-manifest';
+/** The MAC algorithm every manifest is signed with; grants are narrowed to it. */
+export const MANIFEST_MAC_ALGORITHM = 'HMAC_SHA_256';
+
+/**
+ * The HMAC key that authenticates manifests (HMAC_256, GENERATE_VERIFY_MAC). Only backup workers may
+ * GenerateMac; readers may only VerifyMac, so a principal that can write to the bucket but does not hold
+ * GenerateMac cannot produce a manifest any reader accepts.
+ *
+ * Multi-Region on purpose: a key cannot become multi-Region after it is created, and the recovery region
+ * needs the same key material to verify replicated manifests (RecoveryMacStack creates the replica).
+ * HMAC keys do not support automatic rotation (KMS refuses EnableKeyRotation for them).
+ *
+ * Who holds what: a component's worker role runs its backups and also its verify and restore steps (the
+ * state machines invoke the same function and task definition for every operation), and KMS has no
+ * condition that tells a GenerateMac for a backup from any other, so that role holds GenerateMac and
+ * VerifyMac. Splitting it would need a second restore-only worker per component (function, task
+ * definition, WorkerRef and state machine changes). It costs little: a worker can already write its own
+ * component's key space, so the MAC's job is to stop everyone else who can write to the bucket (other
+ * roles, a leaked bucket-write credential, an operator's mistake) from planting a manifest. The control
+ * plane's resolve-restore, which reads manifests, gets VerifyMac only.
+ */
+export class ManifestKey extends Construct {
+  readonly key: kms.Key;
+
+  constructor(scope: Construct, id: string) {
+    super(scope, id);
+    this.key = new kms.Key(this, 'Key', {
+      description: 'nca-backup: HMAC key that authenticates backup manifests (GenerateMac: backup workers only)',
+      keySpec: kms.KeySpec.HMAC_256,
+      keyUsage: kms.KeyUsage.GENERATE_VERIFY_MAC,
+      multiRegion: true,
+      alias: MANIFEST_KEY_ALIAS,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+  }
+
+  /** Backup workers: sign the manifests they write (and verify, as every reader does). */
+  grantGenerateMac(role: iam.IRole): void {
+    role.addToPrincipalPolicy(manifestMacStatement('ManifestMacGenerate', ['kms:GenerateMac', 'kms:VerifyMac'], this.key.keyArn));
+  }
+
+  /** Readers: verify only. */
+  grantVerifyMac(role: iam.IRole): void {
+    role.addToPrincipalPolicy(manifestMacStatement('ManifestMacVerify', ['kms:VerifyMac'], this.key.keyArn));
+  }
+}
+
+export function manifestMacStatement(sid: string, actions: string[], keyArn: string): iam.PolicyStatement {
+  return new iam.PolicyStatement({
+    sid,
+    actions,
+    resources: [keyArn],
+    conditions: { StringEquals: { 'kms:MacAlgorithm': MANIFEST_MAC_ALGORITHM } },
+  });
+}
