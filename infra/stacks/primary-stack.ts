@@ -14,7 +14,7 @@ import { BackupVault, REPLICATION_RULE_ID, deployRoleArns } from '../constructs/
 import { BreakGlassRole, breakGlassRoleArn, createsBreakGlassRole } from '../constructs/break-glass';
 import { Janitor } from '../constructs/janitor';
 import { ControlPlane } from '../constructs/control-plane';
-import { KmsKeyRef, ManifestKey, OperationsKey, REPLICA_KEY_ALIAS, dataKeyRef, runtimeKmsKeyId } from '../constructs/keys';
+import { KmsKeyRef, ManifestKey, ManifestKeyReplica, OperationsKey, REPLICA_KEY_ALIAS, dataKeyRef, runtimeKmsKeyId } from '../constructs/keys';
 import { WorkerNetwork } from '../constructs/network';
 import { ReplicationRole, bucketArn } from '../constructs/replication';
 import { ComponentWorker, workerImage, workerScratchKeys } from '../constructs/workers';
@@ -54,6 +54,7 @@ export class PrimaryStack extends Stack {
     const dataKey = dataKeyRef(this, config.encryption.kmsKeyId);
     const replicaKey = KmsKeyRef.fromAlias(REPLICA_KEY_ALIAS, secondary.region);
     this.manifestKey = new ManifestKey(this, 'ManifestKey');
+    new ManifestKeyReplica(this, 'ManifestKeyReplica', { key: this.manifestKey.key, replicaRegion: secondary.region });
     const kmsKeyId = runtimeKmsKeyId(dataKey, config.encryption.kmsKeyId);
     const workerConfigJson = this.toJsonString(deployedRuntimeConfig(config, { kmsKeyId, manifestKeyId: this.manifestKey.key.keyArn }));
 

@@ -77,6 +77,22 @@ describe('manifest HMAC key', () => {
     }
   });
 
+  test('the primary stack replicates the key into the recovery region once, and keeps the replica', () => {
+    const replicas = Object.values(primary.findResources('Custom::NcaManifestKeyReplica')) as any[];
+    expect(replicas).toHaveLength(1);
+    const create = JSON.parse(render(replicas[0].Properties.Create));
+    expect(create).toMatchObject({
+      service: 'KMS',
+      action: 'ReplicateKey',
+      region: 'us-west-2',
+      parameters: { KeyId: `<GetAtt:${keyId}.Arn>`, ReplicaRegion: 'eu-central-1' },
+      ignoreErrorCodesMatching: 'AlreadyExistsException',
+    });
+    // No update or delete call: a stack update never replicates again, a stack deletion keeps the replica.
+    expect(replicas[0].Properties.Update).toBeUndefined();
+    expect(replicas[0].Properties.Delete).toBeUndefined();
+  });
+
   test('the key ARN reaches every function as manifestKey.kmsKeyId', () => {
     const fns = primary.findResources('AWS::Lambda::Function');
     const withConfig = Object.values(fns).filter((f: any) => f.Properties.Environment?.Variables?.NCA_RUNTIME_CONFIG);
