@@ -155,6 +155,7 @@ export class PrimaryStack extends Stack {
       stateMachines: { Backup: this.workflows.backup, Restore: this.workflows.restore },
       replication: { sourceBucketName: primary.bucket, destinationBucketName: secondary.bucket, ruleId: REPLICATION_RULE_ID },
       deadLetterQueue: this.schedules.deadLetterQueue,
+      janitor: this.janitor.function,
     });
 
     new CfnOutput(this, 'VaultBucket', { value: this.vault.bucket.bucketName });

@@ -166,6 +166,14 @@ describe('deletes', () => {
     expect(s3.flatMap(actionsOf).sort()).toEqual(['s3:DeleteObject', 's3:GetObject', 's3:ListBucket']);
     const fn = logicalId(primary, 'AWS::Lambda::Function', 'JanitorFunction');
     primary.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(1 hour)', Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [fn, 'Arn'] } })] });
+    // A failed sweep alarms on the alarm topic.
+    primary.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'Errors',
+      Namespace: 'AWS/Lambda',
+      Dimensions: [{ Name: 'FunctionName', Value: { Ref: fn } }],
+      Threshold: 1,
+      AlarmActions: [{ Ref: logicalId(primary, 'AWS::SNS::Topic', 'Alarms') }],
+    });
   });
 
   test('the break-glass role is created by name, MFA only; a configured ARN is referenced, not created', () => {
