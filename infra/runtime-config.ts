@@ -10,6 +10,8 @@ import type { ComponentRuntime, RuntimeConfig, WorkerRef } from '../functions/co
 export interface DeployedNames {
   /** Key id/ARN the functions send as SSEKMSKeyId. */
   readonly kmsKeyId: string;
+  /** ARN of the HMAC key manifests are signed with (ManifestKey). */
+  readonly manifestKeyId?: string;
   /** The deployed worker of each component: given to the control plane, omitted for the workers themselves. */
   readonly workers?: Partial<Record<ComponentName, WorkerRef>>;
 }
@@ -35,6 +37,7 @@ export function deployedRuntimeConfig(config: BackupConfig, names: DeployedNames
     prefix: config.storage.primary.prefix,
     region: config.storage.primary.region,
     kmsKeyId: names.kmsKeyId,
+    ...(names.manifestKeyId ? { manifestKey: { kmsKeyId: names.manifestKeyId } } : {}),
     runner: { lambdaMaxBytes, ...(force ? { force } : {}), maxConcurrency },
     components: components as RuntimeConfig['components'],
     ...(config.restore ? { protectedTargets: config.restore.protectedTargets } : {}),

@@ -318,15 +318,39 @@ function parseColdStorage(value: unknown, path: string, issues: Issues): Partial
   return { storageClass, afterDays };
 }
 
-function parseObjectLock(value: unknown, path: string, issues: Issues): Partial<ObjectLockConfig> | undefined {
+/**
+ * `object_lock: false` turns Object Lock off (undefined); absent, or a mapping without mode/days, means on:
+ * mode GOVERNANCE and days from the shortest retention, filled in by objectLockDefaults once retention is known.
+ */
+function parseObjectLock(value: unknown, path: string, issues: Issues): Partial<ObjectLockConfig> | false | undefined {
+  if (value === false) return false;
+  if (value === true) return {};
   const map = mapping(value, path, ['mode', 'days'], issues);
   if (!map) return undefined;
-  const mode =
-    'mode' in map
-      ? oneOf(map.mode, `${path}.mode`, issues, ['GOVERNANCE', 'COMPLIANCE'] as const)
-      : issues.add(`${path}.mode`, 'is required; allowed: GOVERNANCE, COMPLIANCE');
-  const days = 'days' in map ? integer(map.days, `${path}.days`, issues, 1, 36500) : issues.add(`${path}.days`, 'is required: default retention in days');
+  const mode = 'mode' in map ? oneOf(map.mode, `${path}.mode`, issues, ['GOVERNANCE', 'COMPLIANCE'] as const) : 'GOVERNANCE';
+  const days = 'days' in map ? integer(map.days, `${path}.days`, issues, 1, 36500) : undefined;
   return { mode, days };
+}
+
+/** The lock as the vaults get it: off when opted out, else mode and days with the shortest retention as the default. */
+function objectLockDefaults(
+  lock: Partial<ObjectLockConfig> | false | undefined,
+  retention: Partial<Record<GroupName, number>>,
+): Partial<ObjectLockConfig> | undefined {
+  if (lock === false) return undefined;
+  const days = GROUPS.map((g) => retention[g]);
+  const shortest = days.every((d) => d !== undefined) ? Math.min(...(days as number[])) : undefined;
+  return { mode: lock?.mode ?? 'GOVERNANCE', days: lock?.days ?? shortest };
+}
+
+const ROLE_NAME = /^[\w+=,.@-]{1,64}$/;
+const ROLE_ARN = new RegExp(`^arn:${PARTITION}:iam::${ACCOUNT}:role/([\\w+=,.@-]+/)*[\\w+=,.@-]{1,64}$`);
+
+function parseBreakGlassRole(value: unknown, path: string, issues: Issues): string | undefined {
+  const text = string(value, path, issues, 'a role name or role ARN');
+  if (text === undefined) return undefined;
+  if (text.startsWith('arn:')) return ROLE_ARN.test(text) ? text : issues.add(path, `${show(text)} is not a role ARN like arn:aws:iam::123456789012:role/vault-break-glass`);
+  return ROLE_NAME.test(text) ? text : issues.add(path, `${show(text)} is not a role name (1-64 of letters, digits and +=,.@_-)`);
 }
 
 function parseRetention(value: unknown, issues: Issues): Partial<Record<GroupName, number>> {
@@ -727,13 +751,17 @@ export function parseBackupConfig(yamlText: string, source = DEFAULT_CONFIG_FILE
   if (!top) throw new ConfigError(issues.list[0].path, issues.list[0].problem, issues.list.slice(1));
 
   const { schedule, timeZone } = parseSchedule(top.schedule, issues);
-  const storage = 'storage' in top ? mapping(top.storage, 'backup.storage', ['primary', 'secondary', 'cold_storage', 'object_lock'], issues) : undefined;
+  const storage =
+    'storage' in top ? mapping(top.storage, 'backup.storage', ['primary', 'secondary', 'cold_storage', 'object_lock', 'break_glass_role'], issues) : undefined;
   if (!('storage' in top)) issues.add('backup.storage', 'is required: primary and secondary (type, bucket, region, path)');
   const primary = storage ? complete(parseLocation(storage.primary, 'backup.storage.primary', issues)) : undefined;
   const secondary = storage ? complete(parseLocation(storage.secondary, 'backup.storage.secondary', issues)) : undefined;
   const coldStorage = storage && 'cold_storage' in storage ? parseColdStorage(storage.cold_storage, 'backup.storage.cold_storage', issues) : undefined;
-  const objectLock = storage && 'object_lock' in storage ? parseObjectLock(storage.object_lock, 'backup.storage.object_lock', issues) : undefined;
+  const lockSetting = storage && 'object_lock' in storage ? parseObjectLock(storage.object_lock, 'backup.storage.object_lock', issues) : {};
+  const breakGlassRole =
+    storage && 'break_glass_role' in storage ? parseBreakGlassRole(storage.break_glass_role, 'backup.storage.break_glass_role', issues) : undefined;
   const retention = parseRetention(top.retention, issues);
+  const objectLock = lockSetting === undefined ? undefined : objectLockDefaults(lockSetting, retention);
   const encryption = parseEncryption(top.encryption, issues);
   const sources = parseSources(top.sources, issues);
   const network = 'network' in top ? parseNetwork(top.network, issues) : undefined;
@@ -756,6 +784,7 @@ export function parseBackupConfig(yamlText: string, source = DEFAULT_CONFIG_FILE
       secondary: present(secondary),
       ...(coldStorage ? { coldStorage: coldStorage as ColdStorageConfig } : {}),
       ...(objectLock ? { objectLock: objectLock as ObjectLockConfig } : {}),
+      ...(breakGlassRole ? { breakGlassRole } : {}),
     },
     retention: retention as Record<GroupName, number>,
     encryption: { enabled: true, keyManagement: 'kms', ...(encryption.kmsKeyId ? { kmsKeyId: encryption.kmsKeyId } : {}) },

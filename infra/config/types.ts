@@ -49,10 +49,17 @@ export interface ColdStorageConfig {
   readonly afterDays: number;
 }
 
+/**
+ * S3 Object Lock default retention of both vaults. On by default (GOVERNANCE for the shortest retention);
+ * `object_lock: false` in backup.yaml turns it off, and then `storage.objectLock` is absent.
+ */
 export interface ObjectLockConfig {
   readonly mode: 'GOVERNANCE' | 'COMPLIANCE';
   readonly days: number;
 }
+
+/** Name of the break-glass role the stack creates when backup.yaml names none. */
+export const DEFAULT_BREAK_GLASS_ROLE = 'nca-backup-break-glass';
 
 export interface EncryptionConfig {
   /** Always true: backups are never written unencrypted. */
@@ -188,6 +195,12 @@ export interface BackupConfig {
     readonly secondary: StorageLocation;
     readonly coldStorage?: ColdStorageConfig;
     readonly objectLock?: ObjectLockConfig;
+    /**
+     * The break-glass role, the only principal besides the janitor the vault policies let delete, and the
+     * only one that may change their policy or lifecycle: a role name (the stack creates it) or a role ARN
+     * (an existing role, referenced only). Absent: DEFAULT_BREAK_GLASS_ROLE, created.
+     */
+    readonly breakGlassRole?: string;
   };
   /** Retention in days per group. */
   readonly retention: Record<GroupName, number>;

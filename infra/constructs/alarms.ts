@@ -8,6 +8,7 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
@@ -26,6 +27,8 @@ export interface BackupAlarmsProps {
   readonly stateMachines: Readonly<Record<string, sfn.IStateMachine>>;
   readonly replication: { readonly sourceBucketName: string; readonly destinationBucketName: string; readonly ruleId: string };
   readonly deadLetterQueue: sqs.IQueue;
+  /** The janitor function: an alarm when a sweep fails. */
+  readonly janitor?: lambda.IFunction;
 }
 
 export class BackupAlarms extends Construct {
@@ -103,6 +106,19 @@ export class BackupAlarms extends Construct {
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       }),
     );
+    if (props.janitor) {
+      add(
+        new cloudwatch.Alarm(this, 'JanitorFailed', {
+          alarmDescription:
+            'nca-backup: the janitor could not remove backup attempts that never got a manifest. Its log names the component and the S3 error; an AccessDenied means its role or the vault policy changed. Nothing is lost meanwhile: the next hourly sweep tries again.',
+          metric: props.janitor.metricErrors({ period: Duration.hours(1), statistic: cloudwatch.Stats.SUM }),
+          threshold: 1,
+          evaluationPeriods: 1,
+          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+          treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        }),
+      );
+    }
   }
 
   private createTopic(props: BackupAlarmsProps): sns.Topic {

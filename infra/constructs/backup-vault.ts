@@ -1,9 +1,11 @@
 /**
  * One region's backup vault: the versioned, SSE-KMS bucket with one lifecycle rule per retention group,
- * a policy that refuses plain HTTP and objects written without SSE-KMS, server access logs in a separate
- * bucket, optional Object Lock and cold-storage transitions, and (primary only) replication to the other region.
+ * a policy that refuses plain HTTP, objects written with another encryption than SSE-KMS, and deletes and
+ * configuration changes by anyone but the janitor and the break-glass role; server access logs in a
+ * separate bucket, Object Lock (on unless opted out) and cold-storage transitions, and (primary only)
+ * replication to the other region without delete markers.
  */
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { DefaultStackSynthesizer, Duration, Fn, RemovalPolicy, type Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -35,6 +37,46 @@ export interface VaultReplication {
   readonly replicaKey: kms.IKey;
 }
 
+/**
+ * Who may do the destructive things on a vault; everyone else is refused by the bucket policy, whatever
+ * their IAM policies say. ARNs are matched with aws:PrincipalArn (a role's sessions carry the role's ARN).
+ */
+export interface VaultGuard {
+  /** The janitor's role (primary vault only): may delete current objects, which adds delete markers. */
+  readonly janitor?: string;
+  /**
+   * The break-glass role: may delete objects and object versions, bypass governance-mode retention and
+   * change the bucket's policy, lifecycle, versioning, replication, Object Lock and encryption.
+   */
+  readonly breakGlass: string;
+  /**
+   * The CloudFormation execution role that deploys the stack: it sets the bucket's configuration on every
+   * deploy, so it keeps the configuration actions (never the deletes).
+   */
+  readonly deployers: readonly string[];
+  /**
+   * Object keys (patterns, relative to the bucket) anyone with the IAM permission may delete: each
+   * component's operation lock and Fargate step results. Not backups.
+   */
+  readonly scratchKeys: readonly string[];
+}
+
+/** Delete actions the vault policy keeps for the janitor and the break-glass role. */
+export const GUARDED_DELETE_ACTIONS = ['s3:DeleteObject'];
+/** Actions that destroy versions or weaken retention: break-glass only. */
+export const GUARDED_VERSION_ACTIONS = ['s3:DeleteObjectVersion', 's3:BypassGovernanceRetention', 's3:PutObjectRetention', 's3:ReplicateDelete'];
+/** Bucket configuration the vault policy keeps for the break-glass role and the deploying CloudFormation role. */
+export const GUARDED_BUCKET_ACTIONS = [
+  's3:PutBucketPolicy',
+  's3:DeleteBucketPolicy',
+  's3:PutLifecycleConfiguration',
+  's3:PutBucketVersioning',
+  's3:PutReplicationConfiguration',
+  's3:PutBucketObjectLockConfiguration',
+  's3:PutEncryptionConfiguration',
+  's3:DeleteBucket',
+];
+
 export interface BackupVaultProps {
   readonly bucketName: string;
   /** Normalised key prefix every backup lives under: "" or "backups/". */
@@ -44,6 +86,7 @@ export interface BackupVaultProps {
   readonly coldStorage?: ColdStorageConfig;
   readonly objectLock?: ObjectLockConfig;
   readonly replication?: VaultReplication;
+  readonly guard: VaultGuard;
 }
 
 /** `<prefix><group prefix>/`, e.g. "backups/database/": the key space one group's backups live in. */
@@ -126,7 +169,8 @@ export class BackupVault extends Construct {
               destination: props.replication.destination,
               kmsKey: props.replication.replicaKey,
               sseKmsEncryptedObjects: true,
-              deleteMarkerReplication: true,
+              // A delete in the primary (a mistake, a compromised role, the janitor) never reaches the recovery vault.
+              deleteMarkerReplication: false,
               replicationTimeControl: s3.ReplicationTimeValue.FIFTEEN_MINUTES,
               metrics: s3.ReplicationTimeValue.FIFTEEN_MINUTES,
             },
@@ -135,26 +179,69 @@ export class BackupVault extends Construct {
       removalPolicy: RemovalPolicy.RETAIN,
     });
 
-    // Every object must be written with SSE-KMS: a wrong header and a missing header are both refused.
+    // Every object is encrypted with SSE-KMS by the bucket's default encryption; a request that names another
+    // encryption is refused. The deny tests the header only when it is present (Null: false): UploadPart and
+    // CompleteMultipartUpload never carry it, so a deny that also fired on a missing header (StringNotEquals
+    // alone, or StringNotEqualsIfExists, which counts a missing key as a match) refused every multipart upload.
     this.bucket.addToResourcePolicy(
       new iam.PolicyStatement({
-        sid: 'DenyIncorrectEncryptionHeader',
+        sid: 'DenyOtherEncryptionThanKms',
         effect: iam.Effect.DENY,
         principals: [new iam.AnyPrincipal()],
         actions: ['s3:PutObject'],
         resources: [this.bucket.arnForObjects('*')],
-        conditions: { StringNotEquals: { 's3:x-amz-server-side-encryption': 'aws:kms' } },
+        conditions: {
+          Null: { 's3:x-amz-server-side-encryption': 'false' },
+          StringNotEquals: { 's3:x-amz-server-side-encryption': 'aws:kms' },
+        },
+      }),
+    );
+    this.guard(props.guard);
+  }
+
+  /** The denies of VaultGuard: only the named roles may delete, destroy versions or reconfigure the vault. */
+  private guard(guard: VaultGuard): void {
+    const except = (arns: readonly string[]) => ({ ArnNotLike: { 'aws:PrincipalArn': [...arns] } });
+    const deletes = new iam.PolicyStatement({
+      sid: 'DenyDeletesButJanitorAndBreakGlass',
+      effect: iam.Effect.DENY,
+      principals: [new iam.AnyPrincipal()],
+      actions: GUARDED_DELETE_ACTIONS,
+      conditions: except([...(guard.janitor ? [guard.janitor] : []), guard.breakGlass]),
+    });
+    if (guard.scratchKeys.length > 0) deletes.addNotResources(...guard.scratchKeys.map((key) => this.bucket.arnForObjects(key)));
+    else deletes.addResources(this.bucket.arnForObjects('*'));
+    this.bucket.addToResourcePolicy(deletes);
+    this.bucket.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'DenyVersionDeletesButBreakGlass',
+        effect: iam.Effect.DENY,
+        principals: [new iam.AnyPrincipal()],
+        actions: GUARDED_VERSION_ACTIONS,
+        resources: [this.bucket.arnForObjects('*')],
+        conditions: except([guard.breakGlass]),
       }),
     );
     this.bucket.addToResourcePolicy(
       new iam.PolicyStatement({
-        sid: 'DenyUnencryptedObjectUploads',
+        sid: 'DenyVaultChangesButBreakGlass',
         effect: iam.Effect.DENY,
         principals: [new iam.AnyPrincipal()],
-        actions: ['s3:PutObject'],
-        resources: [this.bucket.arnForObjects('*')],
-        conditions: { Null: { 's3:x-amz-server-side-encryption': 'true' } },
+        actions: GUARDED_BUCKET_ACTIONS,
+        resources: [this.bucket.bucketArn],
+        conditions: except([guard.breakGlass, ...guard.deployers]),
       }),
     );
   }
+}
+
+/**
+ * The role CloudFormation deploys `stack` with (the CDK bootstrap's execution role): it sets the vault's
+ * policy, lifecycle and replication on every deploy, so the vault policy must not lock it out. Whoever can
+ * deploy the stack controls the vault anyway. None with a synthesizer that names no such role. The
+ * synthesizer's ARN carries ${AWS::AccountId}-style placeholders, which Fn::Sub fills in at deploy time.
+ */
+export function deployRoleArns(stack: Stack): string[] {
+  const synthesizer = stack.synthesizer;
+  return synthesizer instanceof DefaultStackSynthesizer ? [Fn.sub(synthesizer.cloudFormationExecutionRoleArn)] : [];
 }

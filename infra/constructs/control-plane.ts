@@ -14,7 +14,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import type { BackupConfig } from '../config/types';
 import { configuredComponents } from '../runtime-config';
-import type { KmsKeyRef } from './keys';
+import type { KmsKeyRef, ManifestKey } from './keys';
 import { bucketArn } from './replication';
 import { CONTROL_PLANE_BUNDLING } from './bundling';
 import { LOCK_FILE } from '../../functions/core/catalog';
@@ -28,6 +28,8 @@ export interface ControlPlaneProps {
   /** NCA_RUNTIME_CONFIG with the worker references, as a JSON string token. */
   readonly runtimeConfigJson: string;
   readonly dataKey: KmsKeyRef;
+  /** The manifest HMAC key: resolve-restore verifies the manifests it reads (VerifyMac only). */
+  readonly manifestKey: ManifestKey;
   readonly logKey: kms.IKey;
 }
 
@@ -84,6 +86,7 @@ export class ControlPlane extends Construct {
       // Conditional writes (If-None-Match / If-Match) need nothing beyond s3:PutObject.
       role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'TakeOperationLocks', actions: ['s3:PutObject'], resources: lockObjects }));
       role.addToPrincipalPolicy(props.dataKey.s3Statement(['kms:Decrypt', 'kms:GenerateDataKey'], config.storage.primary.region));
+      props.manifestKey.grantVerifyMac(role);
       for (const p of prefixes) {
         Validations.of(role).acknowledge({
           id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::${config.storage.primary.bucket}/${p}*]`,

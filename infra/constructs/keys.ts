@@ -8,6 +8,7 @@
 import { Arn, ArnFormat, Aws, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 
 /** How a policy statement names a key: its ARN, or every key of the account and region that carries an alias. */
@@ -155,3 +156,110 @@ export class OperationsKey extends Construct {
   }
 }
 
+
+/** Alias of the manifest key (both regions: the replica carries the same alias). */
+export const MANIFEST_KEY_ALIAS = 'alias/nca-backup-manifest';
+/** The MAC algorithm every manifest is signed with; grants are narrowed to it. */
+export const MANIFEST_MAC_ALGORITHM = 'HMAC_SHA_256';
+
+/**
+ * The HMAC key that authenticates manifests (HMAC_256, GENERATE_VERIFY_MAC). Only backup workers may
+ * GenerateMac; readers may only VerifyMac, so a principal that can write to the bucket but does not hold
+ * GenerateMac cannot produce a manifest any reader accepts.
+ *
+ * Multi-Region on purpose: a key cannot become multi-Region after it is created, and the recovery region
+ * needs the same key material to verify replicated manifests, above all when the primary region is lost
+ * (see ManifestKeyReplica).
+ * HMAC keys do not support automatic rotation (KMS refuses EnableKeyRotation for them).
+ *
+ * Who holds what: a component's worker role runs its backups and also its verify and restore steps (the
+ * state machines invoke the same function and task definition for every operation), and KMS has no
+ * condition that tells a GenerateMac for a backup from any other, so that role holds GenerateMac and
+ * VerifyMac. Splitting it would need a second restore-only worker per component (function, task
+ * definition, WorkerRef and state machine changes). It costs little: a worker can already write its own
+ * component's key space, so the MAC's job is to stop everyone else who can write to the bucket (other
+ * roles, a leaked bucket-write credential, an operator's mistake) from planting a manifest. The control
+ * plane's resolve-restore, which reads manifests, gets VerifyMac only.
+ */
+export class ManifestKey extends Construct {
+  readonly key: kms.Key;
+
+  constructor(scope: Construct, id: string) {
+    super(scope, id);
+    this.key = new kms.Key(this, 'Key', {
+      description: 'nca-backup: HMAC key that authenticates backup manifests (GenerateMac: backup workers only)',
+      keySpec: kms.KeySpec.HMAC_256,
+      keyUsage: kms.KeyUsage.GENERATE_VERIFY_MAC,
+      multiRegion: true,
+      alias: MANIFEST_KEY_ALIAS,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+  }
+
+  /** Backup workers: sign the manifests they write (and verify, as every reader does). */
+  grantGenerateMac(role: iam.IRole): void {
+    role.addToPrincipalPolicy(manifestMacStatement('ManifestMacGenerate', ['kms:GenerateMac', 'kms:VerifyMac'], this.key.keyArn));
+  }
+
+  /** Readers: verify only. */
+  grantVerifyMac(role: iam.IRole): void {
+    role.addToPrincipalPolicy(manifestMacStatement('ManifestMacVerify', ['kms:VerifyMac'], this.key.keyArn));
+  }
+}
+
+/**
+ * The manifest key's replica in the recovery region: same key material and key id, so manifests signed in
+ * the primary verify there even when the primary region is gone. KMS creates a replica only through
+ * ReplicateKey, called in the primary key's region, and the recovery stack (deployed first) cannot name a
+ * key the primary stack has not created yet; so the primary stack makes that call itself, once, through an
+ * SDK custom resource. The replica is kept when the stack is deleted (no delete call), like every key
+ * here, and an existing replica is accepted as is. Its ARN is the primary key's ARN with the recovery region.
+ */
+export class ManifestKeyReplica extends Construct {
+  readonly resource: cr.AwsCustomResource;
+
+  constructor(scope: Construct, id: string, props: { readonly key: kms.Key; readonly replicaRegion: string }) {
+    super(scope, id);
+    const primaryRegion = Stack.of(this).region;
+    this.resource = new cr.AwsCustomResource(this, 'Replicate', {
+      resourceType: 'Custom::NcaManifestKeyReplica',
+      installLatestAwsSdk: false,
+      onCreate: {
+        service: 'KMS',
+        action: 'ReplicateKey',
+        region: primaryRegion,
+        parameters: {
+          KeyId: props.key.keyArn,
+          ReplicaRegion: props.replicaRegion,
+          Description: `nca-backup: replica of the manifest HMAC key (primary in ${primaryRegion}); verifies replicated manifests`,
+        },
+        physicalResourceId: cr.PhysicalResourceId.of(`manifest-key-replica-${props.replicaRegion}`),
+        // A replica made by an earlier deployment (or by hand) is the one we want.
+        ignoreErrorCodesMatching: 'AlreadyExistsException',
+      },
+      policy: cr.AwsCustomResourcePolicy.fromStatements([
+        new iam.PolicyStatement({ actions: ['kms:ReplicateKey'], resources: [props.key.keyArn] }),
+        // ReplicateKey creates the replica with the caller's kms:CreateKey permission in the replica region.
+        new iam.PolicyStatement({ actions: ['kms:CreateKey'], resources: ['*'] }),
+      ]),
+    });
+    Validations.of(this.resource).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: 'kms:CreateKey supports no resource-level permissions, and ReplicateKey creates the replica with it; held only by the deploy-time custom resource that CloudFormation alone invokes.',
+    });
+    // The provider is CDK's single SDK-call function for the stack; it writes its own logs with the basic execution role.
+    Validations.of(this.resource.grantPrincipal as unknown as Construct).acknowledge({
+      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+      reason: 'CDK\'s SDK custom-resource provider (deploy time only, invoked by CloudFormation) logs through AWSLambdaBasicExecutionRole; it holds nothing else but the replica statements.',
+    });
+  }
+}
+
+export function manifestMacStatement(sid: string, actions: string[], keyArn: string): iam.PolicyStatement {
+  return new iam.PolicyStatement({
+    sid,
+    actions,
+    resources: [keyArn],
+    conditions: { StringEquals: { 'kms:MacAlgorithm': MANIFEST_MAC_ALGORITHM } },
+  });
+}

@@ -1,7 +1,7 @@
 /**
  * The role S3 assumes to replicate the primary vault into the recovery region's vault: read the source
  * versions, write replicas, decrypt with the data key through S3 of the primary region, encrypt with the
- * replica key through S3 of the recovery region. Nothing else.
+ * replica key through S3 of the recovery region. Nothing else: not even deletes, which never replicate.
  */
 import { Aws, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -51,7 +51,8 @@ export class ReplicationRole extends Construct {
         resources: [`${source}/*`],
       }),
       new iam.PolicyStatement({
-        actions: ['s3:ReplicateObject', 's3:ReplicateDelete', 's3:ReplicateTags'],
+        // No s3:ReplicateDelete: delete markers are not replicated (and the recovery vault's policy refuses it).
+        actions: ['s3:ReplicateObject', 's3:ReplicateTags'],
         resources: [`${destination}/*`],
       }),
       props.sourceKey.s3Statement(['kms:Decrypt'], props.sourceRegion),

@@ -16,7 +16,8 @@ import { Construct } from 'constructs';
 import { COMPONENT_GROUP, GROUP_PREFIX, type BackupConfig, type ComponentName } from '../config/types';
 import { secretArnsOf } from '../config/sources';
 import type { WorkerRef } from '../../functions/core/runtime-config';
-import type { KmsKeyRef } from './keys';
+import type { KmsKeyRef, ManifestKey } from './keys';
+import { LOCK_FILE } from '../../functions/core/catalog';
 import { bucketArn } from './replication';
 
 /** The repository root: the build context of the worker image. */
@@ -24,6 +25,8 @@ export const REPO_ROOT = path.resolve(__dirname, '..', '..');
 export const WORKER_DOCKERFILE = 'functions/Dockerfile';
 /** Days worker logs are kept. */
 export const WORKER_LOG_RETENTION = logs.RetentionDays.THREE_MONTHS;
+/** Where a Fargate task stores its step result, under the component prefix (core/operations.ts stepResultKey). */
+export const STEP_RESULTS_DIR = '_steps/';
 
 /**
  * The worker image, built once from functions/Dockerfile with the repository root as context (the root's
@@ -51,15 +54,31 @@ export function secretResource(secretArn: string): string {
   return /-[A-Za-z0-9]{6}$/.test(secretArn) ? secretArn : `${secretArn}-??????`;
 }
 
-/** Everything a worker of `component` needs: read its secret, read/write its key space, the data key via S3. */
+/** The keys a worker may delete or replace: the component's operation lock and the Fargate step results. */
+export function workerScratchKeys(config: BackupConfig, component: ComponentName): string[] {
+  const keyPrefix = componentKeyPrefix(config, component);
+  return [`${keyPrefix}${LOCK_FILE}`, `${keyPrefix}${STEP_RESULTS_DIR}*`];
+}
+
+/**
+ * Everything a worker of `component` needs: read its secret, read and write (never delete) its key space, the
+ * data key via S3. Completed backups are never deleted by a worker: the only deletes are the operation lock a
+ * backup releases and the step result a Fargate task clears before it runs (core/operations.ts); an attempt
+ * that failed is removed by the janitor, whose role alone may delete backup objects.
+ */
 export function componentStatements(config: BackupConfig, component: ComponentName, dataKey: KmsKeyRef): iam.PolicyStatement[] {
   const bucket = bucketArn(config.storage.primary.bucket);
   const keyPrefix = componentKeyPrefix(config, component);
   const statements = [
     new iam.PolicyStatement({
       sid: 'ComponentObjects',
-      actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'],
+      actions: ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'],
       resources: [`${bucket}/${keyPrefix}*`],
+    }),
+    new iam.PolicyStatement({
+      sid: 'ComponentScratchDeletes',
+      actions: ['s3:DeleteObject'],
+      resources: workerScratchKeys(config, component).map((key) => `${bucket}/${key}`),
     }),
     new iam.PolicyStatement({
       sid: 'ComponentListing',
@@ -79,10 +98,16 @@ export function componentStatements(config: BackupConfig, component: ComponentNa
 /** Acknowledges the wildcards componentStatements necessarily carries, on the policy that holds them. */
 export function acknowledgeComponentStatements(scope: Construct, config: BackupConfig, component: ComponentName, dataKey: KmsKeyRef): void {
   const keyPrefix = componentKeyPrefix(config, component);
-  Validations.of(scope).acknowledge({
-    id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::${config.storage.primary.bucket}/${keyPrefix}*]`,
-    reason: `Backup ids are generated per run, so the worker needs every key under its own component prefix ${keyPrefix} (and nothing outside it).`,
-  });
+  Validations.of(scope).acknowledge(
+    {
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::${config.storage.primary.bucket}/${keyPrefix}*]`,
+      reason: `Backup ids are generated per run, so the worker reads and writes every key under its own component prefix ${keyPrefix} (and nothing outside it); it cannot delete there.`,
+    },
+    {
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::${config.storage.primary.bucket}/${keyPrefix}${STEP_RESULTS_DIR}*]`,
+      reason: 'Fargate step results are named by step id per execution; the task clears its own step result before it runs, and may delete nothing else but the lock.',
+    },
+  );
   dataKey.acknowledgeAliasGrant(scope);
 }
 
@@ -95,6 +120,11 @@ export interface ComponentWorkerProps {
   readonly securityGroups: ec2.ISecurityGroup[];
   readonly cluster: ecs.ICluster;
   readonly dataKey: KmsKeyRef;
+  /**
+   * The manifest HMAC key. The worker runs backups (signs manifests) as well as verify and restore steps, so
+   * its role gets GenerateMac and VerifyMac; see ManifestKey for why the roles are not split per operation.
+   */
+  readonly manifestKey: ManifestKey;
   readonly logKey: kms.IKey;
   /** NCA_RUNTIME_CONFIG of the workers (without worker references), as a JSON string token. */
   readonly runtimeConfigJson: string;
@@ -137,6 +167,7 @@ export class ComponentWorker extends Construct {
         resources: ['*'],
       }),
     );
+    props.manifestKey.grantGenerateMac(functionRole);
     functionLogs.grantWrite(functionRole);
     acknowledgeComponentStatements(functionRole, config, component, props.dataKey);
     Validations.of(functionRole).acknowledge(
@@ -175,6 +206,7 @@ export class ComponentWorker extends Construct {
       }),
     });
     for (const statement of componentStatements(config, component, props.dataKey)) taskRole.addToPrincipalPolicy(statement);
+    props.manifestKey.grantGenerateMac(taskRole);
     acknowledgeComponentStatements(taskRole, config, component, props.dataKey);
 
     const executionRole = new iam.Role(this, 'ExecutionRole', {

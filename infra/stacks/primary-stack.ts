@@ -10,12 +10,14 @@ import type { Construct } from 'constructs';
 import type { BackupConfig } from '../config/types';
 import { BackupAlarms } from '../constructs/alarms';
 import { BackupSchedules } from '../constructs/backup-schedules';
-import { BackupVault, REPLICATION_RULE_ID } from '../constructs/backup-vault';
+import { BackupVault, REPLICATION_RULE_ID, deployRoleArns } from '../constructs/backup-vault';
+import { BreakGlassRole, breakGlassRoleArn, createsBreakGlassRole } from '../constructs/break-glass';
+import { Janitor } from '../constructs/janitor';
 import { ControlPlane } from '../constructs/control-plane';
-import { KmsKeyRef, OperationsKey, REPLICA_KEY_ALIAS, dataKeyRef, runtimeKmsKeyId } from '../constructs/keys';
+import { KmsKeyRef, ManifestKey, ManifestKeyReplica, OperationsKey, REPLICA_KEY_ALIAS, dataKeyRef, runtimeKmsKeyId } from '../constructs/keys';
 import { WorkerNetwork } from '../constructs/network';
 import { ReplicationRole, bucketArn } from '../constructs/replication';
-import { ComponentWorker, workerImage } from '../constructs/workers';
+import { ComponentWorker, workerImage, workerScratchKeys } from '../constructs/workers';
 import { Workflows } from '../constructs/workflows';
 import { configuredComponents, deployedRuntimeConfig } from '../runtime-config';
 import type { WorkerRef } from '../../functions/core/runtime-config';
@@ -29,6 +31,9 @@ export interface PrimaryStackProps extends Omit<StackProps, 'env'> {
 
 export class PrimaryStack extends Stack {
   readonly vault: BackupVault;
+  readonly manifestKey: ManifestKey;
+  readonly janitor: Janitor;
+  readonly breakGlass?: BreakGlassRole;
   readonly workers: Partial<Record<ComponentName, ComponentWorker>> = {};
   readonly controlPlane: ControlPlane;
   readonly workflows: Workflows;
@@ -48,6 +53,17 @@ export class PrimaryStack extends Stack {
     const operationsKey = new OperationsKey(this, 'OperationsKey').key;
     const dataKey = dataKeyRef(this, config.encryption.kmsKeyId);
     const replicaKey = KmsKeyRef.fromAlias(REPLICA_KEY_ALIAS, secondary.region);
+    this.manifestKey = new ManifestKey(this, 'ManifestKey');
+    new ManifestKeyReplica(this, 'ManifestKeyReplica', { key: this.manifestKey.key, replicaRegion: secondary.region });
+    const kmsKeyId = runtimeKmsKeyId(dataKey, config.encryption.kmsKeyId);
+    const workerConfigJson = this.toJsonString(deployedRuntimeConfig(config, { kmsKeyId, manifestKeyId: this.manifestKey.key.keyArn }));
+
+    // Who may delete and reconfigure the vault: the janitor, the break-glass role, and (configuration only)
+    // the role CloudFormation deploys this stack with.
+    this.janitor = new Janitor(this, 'Janitor', { config, runtimeConfigJson: workerConfigJson, dataKey, logKey: operationsKey });
+    if (createsBreakGlassRole(config)) this.breakGlass = new BreakGlassRole(this, 'BreakGlass', { config });
+    const breakGlassArn = breakGlassRoleArn(config);
+    const components = configuredComponents(config);
 
     // Vault + replication
     const replication = new ReplicationRole(this, 'Replication', {
@@ -74,18 +90,21 @@ export class PrimaryStack extends Stack {
         }),
         replicaKey: replicaKey.asKey(this, 'ReplicaKey'),
       },
+      guard: {
+        janitor: this.janitor.role.roleArn,
+        breakGlass: breakGlassArn,
+        deployers: deployRoleArns(this),
+        scratchKeys: components.flatMap((c) => workerScratchKeys(config, c)),
+      },
     });
 
     // Workers
-    const kmsKeyId = runtimeKmsKeyId(dataKey, config.encryption.kmsKeyId);
     const network = new WorkerNetwork(this, 'Network', { network: config.network, logKey: operationsKey });
     const cluster = new ecs.Cluster(this, 'Cluster', {
       vpc: network.vpc,
       containerInsightsV2: ecs.ContainerInsights.ENABLED,
     });
-    const components = configuredComponents(config);
     const image = components.length > 0 ? workerImage(this, pgMajor) : undefined;
-    const workerConfigJson = this.toJsonString(deployedRuntimeConfig(config, { kmsKeyId }));
     const refs: Partial<Record<ComponentName, WorkerRef>> = {};
     for (const component of components) {
       const worker = new ComponentWorker(this, `Worker-${component}`, {
@@ -97,6 +116,7 @@ export class PrimaryStack extends Stack {
         securityGroups: network.securityGroups,
         cluster,
         dataKey,
+        manifestKey: this.manifestKey,
         logKey: operationsKey,
         runtimeConfigJson: workerConfigJson,
       });
@@ -107,8 +127,9 @@ export class PrimaryStack extends Stack {
     // Control plane + workflows
     this.controlPlane = new ControlPlane(this, 'ControlPlane', {
       config,
-      runtimeConfigJson: this.toJsonString(deployedRuntimeConfig(config, { kmsKeyId, workers: refs })),
+      runtimeConfigJson: this.toJsonString(deployedRuntimeConfig(config, { kmsKeyId, manifestKeyId: this.manifestKey.key.keyArn, workers: refs })),
       dataKey,
+      manifestKey: this.manifestKey,
       logKey: operationsKey,
     });
     this.workflows = new Workflows(this, 'Workflows', {
@@ -134,9 +155,12 @@ export class PrimaryStack extends Stack {
       stateMachines: { Backup: this.workflows.backup, Restore: this.workflows.restore },
       replication: { sourceBucketName: primary.bucket, destinationBucketName: secondary.bucket, ruleId: REPLICATION_RULE_ID },
       deadLetterQueue: this.schedules.deadLetterQueue,
+      janitor: this.janitor.function,
     });
 
     new CfnOutput(this, 'VaultBucket', { value: this.vault.bucket.bucketName });
+    new CfnOutput(this, 'ManifestKeyArn', { value: this.manifestKey.key.keyArn });
+    new CfnOutput(this, 'BreakGlassRoleArn', { value: breakGlassArn });
     new CfnOutput(this, 'BackupStateMachineArn', { value: this.workflows.backup.stateMachineArn });
     new CfnOutput(this, 'RestoreStateMachineArn', { value: this.workflows.restore.stateMachineArn });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.alarms.topic.topicArn });

@@ -6,7 +6,8 @@
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import type { BackupConfig } from '../config/types';
-import { BackupVault } from '../constructs/backup-vault';
+import { BackupVault, deployRoleArns } from '../constructs/backup-vault';
+import { breakGlassRoleArn } from '../constructs/break-glass';
 import { REPLICA_KEY_ALIAS, ReplicaKey } from '../constructs/keys';
 
 export interface RecoveryStackProps extends Omit<StackProps, 'env'> {
@@ -34,6 +35,9 @@ export class RecoveryStack extends Stack {
       coldStorage: config.storage.coldStorage,
       // A replication destination of an Object Lock source must have Object Lock enabled too.
       objectLock: config.storage.objectLock,
+      // Nothing deletes here but the break-glass role (created by the primary stack; matched by ARN, so it
+      // need not exist yet). Replicas are never deleted by replication: delete markers do not replicate.
+      guard: { breakGlass: breakGlassRoleArn(config), deployers: deployRoleArns(this), scratchKeys: [] },
     });
     new CfnOutput(this, 'VaultBucket', { value: this.vault.bucket.bucketName });
     new CfnOutput(this, 'ReplicaKeyAlias', { value: REPLICA_KEY_ALIAS });

@@ -23,6 +23,8 @@ export function fixtureConfig(): BackupConfig {
     storage: {
       primary: { type: 's3', bucket: 'neuroca-backups', region: 'us-west-2', prefix: 'backups/' },
       secondary: { type: 's3', bucket: 'neuroca-dr-backups', region: 'eu-central-1', prefix: 'backups/' },
+      // On by default: GOVERNANCE for the shortest retention (memory_tiers, 14 days).
+      objectLock: { mode: 'GOVERNANCE', days: 14 },
     },
     retention: { database: 30, memory_tiers: 14, configuration: 90, model_weights: 180, logs: 90 },
     encryption: { enabled: true, keyManagement: 'kms', kmsKeyId: DATA_KEY_ARN },

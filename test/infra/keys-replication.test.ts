@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { buildStacks } from '../../infra/app';
-import { REPLICA_KEY_ALIAS } from '../../infra/constructs/keys';
+import { MANIFEST_KEY_ALIAS, REPLICA_KEY_ALIAS } from '../../infra/constructs/keys';
 import { DATA_KEY_ARN, configWith, fixtureConfig, logicalId, render, runtimeConfigOf, statementsOfRole, synthTemplates } from './fixture-config';
 
 function vaultEncryptionKey(template: Template, bucketName: string): unknown {
@@ -21,11 +21,11 @@ describe('KMS keys', () => {
   test('the key named by encryption.kms_key_id encrypts the vault; no data key is created', () => {
     const { primary } = synthTemplates(fixtureConfig());
     expect(vaultEncryptionKey(primary, 'neuroca-backups')).toBe(DATA_KEY_ARN);
-    // The only key of the primary stack is the operations key (logs, topic, DLQ).
-    expect(Object.keys(primary.findResources('AWS::KMS::Key'))).toEqual([expect.stringMatching(/^OperationsKey/)]);
-    primary.resourceCountIs('AWS::KMS::Alias', 0);
+    // No data key: the primary stack's keys are the operations key (logs, topic, DLQ) and the manifest HMAC key.
+    expect(Object.keys(primary.findResources('AWS::KMS::Key')).sort()).toEqual([expect.stringMatching(/^ManifestKey/), expect.stringMatching(/^OperationsKey/)]);
+    expect(Object.values(primary.findResources('AWS::KMS::Alias')).map((a: any) => a.Properties.AliasName)).toEqual([MANIFEST_KEY_ALIAS]);
     // Workers are granted exactly that key, through S3 of the primary region only.
-    expect(workerKmsStatements(primary)).toEqual([
+    expect(workerKmsStatements(primary).filter((s) => s.Sid === undefined)).toEqual([
       {
         Effect: 'Allow',
         Action: ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey'],
@@ -49,19 +49,20 @@ describe('KMS keys', () => {
   test('a key named by alias is granted as key/* narrowed to that alias', () => {
     const { primary } = synthTemplates(configWith((c) => ((c.encryption as { kmsKeyId?: string }).kmsKeyId = 'alias/neuroca-backup')));
     expect(render(vaultEncryptionKey(primary, 'neuroca-backups'))).toBe('arn:<Partition>:kms:us-west-2:<AccountId>:alias/neuroca-backup');
-    const [statement] = workerKmsStatements(primary);
+    const [statement] = workerKmsStatements(primary).filter((s) => s.Sid === undefined);
     expect(render(statement.Resource)).toBe('arn:<Partition>:kms:us-west-2:<AccountId>:key/*');
     expect(statement.Condition).toEqual({
       StringEquals: { 'kms:ViaService': 's3.us-west-2.amazonaws.com' },
       'ForAnyValue:StringEquals': { 'kms:ResourceAliases': ['alias/neuroca-backup'] },
     });
-    primary.resourceCountIs('AWS::KMS::Key', 1);
+    // The operations key and the manifest key; no data key.
+    primary.resourceCountIs('AWS::KMS::Key', 2);
   });
 
-  test('every created key rotates; the recovery region has the replica key under its fixed alias', () => {
+  test('every created encryption key rotates (HMAC keys cannot); the recovery region has the replica key under its fixed alias', () => {
     const { primary, recovery } = synthTemplates(configWith((c) => delete (c.encryption as { kmsKeyId?: string }).kmsKeyId));
     for (const template of [primary, recovery]) {
-      const keys = Object.values(template.findResources('AWS::KMS::Key')) as any[];
+      const keys = (Object.values(template.findResources('AWS::KMS::Key')) as any[]).filter((k) => k.Properties.KeySpec === undefined);
       expect(keys.length).toBeGreaterThan(0);
       for (const key of keys) expect(key.Properties.EnableKeyRotation).toBe(true);
     }
@@ -82,7 +83,8 @@ describe('cross-region replication', () => {
     expect(rule).toMatchObject({
       Status: 'Enabled',
       Filter: { Prefix: '' },
-      DeleteMarkerReplication: { Status: 'Enabled' },
+      // A delete in the primary never reaches the recovery vault.
+      DeleteMarkerReplication: { Status: 'Disabled' },
       SourceSelectionCriteria: { SseKmsEncryptedObjects: { Status: 'Enabled' } },
       Destination: {
         ReplicationTime: { Status: 'Enabled', Time: { Minutes: 15 } },
@@ -104,7 +106,7 @@ describe('cross-region replication', () => {
     const find = (action: string) => statements.filter((s) => [s.Action].flat().includes(action));
     expect(find('s3:GetObjectVersionForReplication')[0].Resource).toEqual(['arn:<Partition>:s3:::neuroca-backups/*']);
     expect(find('s3:ReplicateObject')[0].Resource).toEqual(['arn:<Partition>:s3:::neuroca-dr-backups/*']);
-    expect(find('s3:ReplicateDelete')).toHaveLength(1);
+    expect(find('s3:ReplicateDelete')).toHaveLength(0);
     expect(find('kms:Decrypt')).toEqual([
       expect.objectContaining({ Resource: [DATA_KEY_ARN], Condition: { StringEquals: { 'kms:ViaService': 's3.us-west-2.amazonaws.com' } } }),
     ]);

@@ -40,7 +40,9 @@ describe('workers', () => {
   test('workers get the runtime config without worker references, plus their component', () => {
     expect(fn.Environment.Variables.NCA_COMPONENT).toBe('postgres');
     const runtime = runtimeConfigOf(primary, workerFn);
-    expect(runtime).toEqual(JSON.parse(JSON.stringify(deployedRuntimeConfig(config, { kmsKeyId: DATA_KEY_ARN }))));
+    const manifestKeyArn = `<GetAtt:${logicalId(primary, 'AWS::KMS::Key', 'ManifestKey')}.Arn>`;
+    expect(runtime).toEqual(JSON.parse(JSON.stringify(deployedRuntimeConfig(config, { kmsKeyId: DATA_KEY_ARN, manifestKeyId: manifestKeyArn }))));
+    expect(runtime.manifestKey).toEqual({ kmsKeyId: manifestKeyArn });
     expect(runtime.components.postgres).toEqual({ group: 'database', source: { database: 'neuroca_db', secretArn: SECRET_ARN } });
     expect(JSON.stringify(runtime)).not.toMatch(/password/i);
   });
@@ -60,7 +62,7 @@ describe('workers', () => {
     expect(container.LogConfiguration.LogDriver).toBe('awslogs');
     const env = Object.fromEntries(container.Environment.map((e: any) => [e.Name, e.Value]));
     expect(env.NCA_COMPONENT).toBe('postgres');
-    expect(env.NCA_RUNTIME_CONFIG).toBe(fn.Environment.Variables.NCA_RUNTIME_CONFIG);
+    expect(env.NCA_RUNTIME_CONFIG).toEqual(fn.Environment.Variables.NCA_RUNTIME_CONFIG);
     // Lambda and Fargate run one image asset.
     const tag = (image: unknown) => JSON.stringify(image).match(/:([0-9a-f]{64})/)?.[1];
     expect(tag(container.Image)).toBeDefined();
@@ -69,18 +71,29 @@ describe('workers', () => {
     bigger.hasResourceProperties('AWS::ECS::TaskDefinition', { Cpu: '2048', Memory: '8192', EphemeralStorage: { SizeInGiB: 100 } });
   });
 
-  test('each worker role reaches only its component\'s key space and its own secret', () => {
+  test('each worker role reaches only its component\'s key space and its own secret, and deletes only its lock and step results', () => {
     for (const role of ['WorkerpostgresFunctionRole', 'WorkerpostgresTaskRole']) {
       const statements = dataStatements(primary, role);
       const objects = statements.find((s) => [s.Action].flat().includes('s3:PutObject'));
       expect(objects.Resource).toEqual(['arn:<Partition>:s3:::neuroca-backups/backups/database/postgres/*']);
-      expect([objects.Action].flat().sort()).toEqual(['s3:AbortMultipartUpload', 's3:DeleteObject', 's3:GetObject', 's3:ListMultipartUploadParts', 's3:PutObject']);
+      expect([objects.Action].flat().sort()).toEqual(['s3:AbortMultipartUpload', 's3:GetObject', 's3:ListMultipartUploadParts', 's3:PutObject']);
+      const deletes = statements.filter((s) => [s.Action].flat().some((a: string) => /^s3:Delete/.test(a)));
+      expect(deletes).toEqual([
+        expect.objectContaining({
+          Sid: 'ComponentScratchDeletes',
+          Action: 's3:DeleteObject',
+          Resource: [
+            'arn:<Partition>:s3:::neuroca-backups/backups/database/postgres/_lock.json',
+            'arn:<Partition>:s3:::neuroca-backups/backups/database/postgres/_steps/*',
+          ],
+        }),
+      ]);
       const listing = statements.find((s) => s.Action === 's3:ListBucket');
       expect(listing).toMatchObject({ Resource: ['arn:<Partition>:s3:::neuroca-backups'], Condition: { StringLike: { 's3:prefix': ['backups/database/postgres/*'] } } });
       const secret = statements.filter((s) => [s.Action].flat().some((a: string) => a.startsWith('secretsmanager:')));
       expect(secret).toEqual([expect.objectContaining({ Action: 'secretsmanager:GetSecretValue', Resource: [SECRET_ARN] })]);
       // Nothing else of S3 or Secrets Manager.
-      expect(statements).toHaveLength(3);
+      expect(statements).toHaveLength(4);
     }
     expect(logicalId(primary, 'AWS::IAM::Role', 'WorkerpostgresFunctionRole')).not.toBe(logicalId(primary, 'AWS::IAM::Role', 'WorkerpostgresTaskRole'));
     primary.hasResourceProperties('AWS::ECS::TaskDefinition', {

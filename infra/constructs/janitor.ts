@@ -1,0 +1,107 @@
+/**
+ * The janitor (functions/handlers/janitor.ts), run hourly: removes backup attempts that never got a manifest
+ * and old Fargate step results. Its role is the only one besides the break-glass role that the vault policy
+ * lets delete; it may delete under the configured components' prefixes of the primary vault, and it cannot
+ * delete object versions, so what it removes stays recoverable until lifecycle expires the old version.
+ */
+import * as path from 'node:path';
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import type { BackupConfig } from '../config/types';
+import { configuredComponents } from '../runtime-config';
+import { LOCK_FILE } from '../../functions/core/catalog';
+import { CONTROL_PLANE_BUNDLING } from './bundling';
+import type { KmsKeyRef } from './keys';
+import { bucketArn } from './replication';
+import { REPO_ROOT, componentKeyPrefix } from './workers';
+
+export const JANITOR_SCHEDULE = events.Schedule.rate(Duration.hours(1));
+
+export interface JanitorProps {
+  readonly config: BackupConfig;
+  /** NCA_RUNTIME_CONFIG (the workers' one: bucket, prefix, components and their groups). */
+  readonly runtimeConfigJson: string;
+  readonly dataKey: KmsKeyRef;
+  readonly logKey: kms.IKey;
+}
+
+export class Janitor extends Construct {
+  readonly role: iam.Role;
+  readonly function: nodejs.NodejsFunction;
+
+  constructor(scope: Construct, id: string, props: JanitorProps) {
+    super(scope, id);
+    const { config } = props;
+    const bucket = bucketArn(config.storage.primary.bucket);
+    const prefixes = configuredComponents(config).map((c) => componentKeyPrefix(config, c));
+
+    const logGroup = new logs.LogGroup(this, 'Logs', {
+      retention: logs.RetentionDays.THREE_MONTHS,
+      encryptionKey: props.logKey,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    this.role = new iam.Role(this, 'Role', {
+      description: 'nca-backup janitor: removes backup attempts that never got a manifest',
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+    });
+    logGroup.grantWrite(this.role);
+    if (prefixes.length > 0) {
+      this.role.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          sid: 'ListAttempts',
+          actions: ['s3:ListBucket'],
+          resources: [bucket],
+          conditions: { StringLike: { 's3:prefix': prefixes.map((p) => `${p}*`) } },
+        }),
+      );
+      // It reads the operation lock to leave a running backup alone, and nothing else.
+      this.role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'ReadLocks', actions: ['s3:GetObject'], resources: prefixes.map((p) => `${bucket}/${p}${LOCK_FILE}`) }));
+      this.role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'RemoveIncompleteAttempts', actions: ['s3:DeleteObject'], resources: prefixes.map((p) => `${bucket}/${p}*`) }));
+      this.role.addToPrincipalPolicy(props.dataKey.s3Statement(['kms:Decrypt'], config.storage.primary.region));
+      props.dataKey.acknowledgeAliasGrant(this.role);
+      for (const p of prefixes) {
+        Validations.of(this.role).acknowledge({
+          id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::${config.storage.primary.bucket}/${p}*]`,
+          reason: `Attempts live at <backup id>/ under ${p} with ids generated per run; the code deletes only attempts without a manifest (functions/core/janitor.ts), and versions stay (no s3:DeleteObjectVersion).`,
+        });
+      }
+    }
+    Validations.of(this.role).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: 'X-Ray PutTraceSegments/PutTelemetryRecords (active tracing) support no resource-level permissions.',
+    });
+
+    this.function = new nodejs.NodejsFunction(this, 'Function', {
+      description: 'nca-backup: removes backup attempts that never got a manifest (hourly)',
+      entry: path.join(REPO_ROOT, 'functions', 'handlers', 'janitor.ts'),
+      handler: 'handler',
+      projectRoot: REPO_ROOT,
+      depsLockFilePath: path.join(REPO_ROOT, 'package-lock.json'),
+      runtime: lambda.Runtime.NODEJS_22_X,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: 256,
+      timeout: Duration.minutes(5),
+      role: this.role,
+      tracing: lambda.Tracing.ACTIVE,
+      logGroup,
+      environment: { NCA_RUNTIME_CONFIG: props.runtimeConfigJson, NODE_OPTIONS: '--enable-source-maps' },
+      bundling: { ...CONTROL_PLANE_BUNDLING, externalModules: [...CONTROL_PLANE_BUNDLING.externalModules] },
+    });
+    Validations.of(this.function).acknowledge({
+      id: 'AwsSolutions-L1',
+      reason: 'nodejs22.x on purpose: the worker image (public.ecr.aws/lambda/nodejs:22), the tests and the CLI all run Node 22; the runtimes move together.',
+    });
+    new events.Rule(this, 'Schedule', {
+      description: 'nca-backup: hourly janitor sweep',
+      schedule: JANITOR_SCHEDULE,
+      targets: [new targets.LambdaFunction(this.function, { retryAttempts: 0 })],
+    });
+  }
+}
