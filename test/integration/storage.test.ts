@@ -94,6 +94,16 @@ describe('BackupVault on a real S3 endpoint', () => {
     expect(stored).toBe('first');
     expect(await vault.getJson('database/postgres/x/manifest.json')).toEqual({ first: true });
   });
+
+  test('a multipart artifact (over the 16 MiB part size) is written once too: its completion is refused over an existing key', async () => {
+    const { vault } = await testVault();
+    const big = (fill: number) => Readable.from([Buffer.alloc(20 * 1024 * 1024, fill)]);
+    const first = await vault.writeStream('database/postgres/y/big.dump', big(1));
+    await expect(vault.writeStream('database/postgres/y/big.dump', big(2))).rejects.toBeInstanceOf(PreconditionFailedError);
+    const digest = createHash('sha256');
+    await new Promise<void>((resolve, reject) => vault.openStream('database/postgres/y/big.dump').on('data', (c: Buffer) => digest.update(c)).on('end', resolve).on('error', reject));
+    expect(digest.digest('hex')).toBe(first.sha256);
+  });
 });
 
 describe('catalog', () => {

@@ -1,11 +1,12 @@
 /**
  * A small HTTP proxy in front of s3rver that gives it the two S3 behaviours it lacks, plus fault injection:
  *
- * - Conditional writes: s3rver 3.7.1 ignores If-None-Match and If-Match on PutObject and DeleteObject.
- *   The proxy checks them itself (a HEAD on s3rver) and answers 412 PreconditionFailed like S3, or 404
+ * - Conditional writes: s3rver 3.7.1 ignores If-None-Match and If-Match on PutObject, DeleteObject and
+ *   CompleteMultipartUpload. The proxy checks them itself (a HEAD on s3rver) and answers 412 PreconditionFailed like S3, or 404
  *   NoSuchKey for If-Match on a missing key. Limit of the substitute: the check and the write are made
  *   atomic by serialising every single-object PUT and DELETE per key inside this proxy, so it holds only
- *   for clients that go through the same proxy; multipart uploads and copies pass through unchecked.
+ *   for clients that go through the same proxy; a multipart upload is checked at its completion (its
+ *   parts pass through), copies pass through unchecked.
  * - Faults: `failNext(n, status, code)` answers the next n requests with an S3 error document, e.g. 503
  *   SlowDown, as S3 does under load; used to prove the retry classification end to end.
  *
@@ -98,7 +99,9 @@ export async function startS3Proxy(upstream: string): Promise<S3Proxy> {
     const q = url.searchParams;
     const singleObject =
       (req.method === 'PUT' && !q.has('uploadId') && !q.has('partNumber') && !q.has('tagging') && !req.headers['x-amz-copy-source']) ||
-      (req.method === 'DELETE' && !q.has('uploadId'));
+      (req.method === 'DELETE' && !q.has('uploadId')) ||
+      // CompleteMultipartUpload: where a multipart write's If-None-Match is decided.
+      (req.method === 'POST' && q.has('uploadId'));
     if (!singleObject) {
       void forward(req, res);
       return;
