@@ -17,6 +17,7 @@
 import type { Client } from 'pg';
 import { InvalidInputError, VersionMismatchError } from '../../core/errors';
 import { openClient, quoteIdent, withClient } from '../postgres/connection';
+import { serverVersion } from '../postgres/server';
 import { COMPONENT, type ExportHeader } from './format';
 import { isObject, jsonText, parseJsonExact, type JsonObject, type MemoryItem } from './item';
 import { qualifiedTable, type MemoryTarget, type TableName } from './connection';
@@ -146,10 +147,6 @@ export function semanticItem(row: { id: string | null; embedding: unknown; metad
   return item;
 }
 
-export async function postgresVersion(client: Client): Promise<string> {
-  return (await client.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0].v.split(' ')[0];
-}
-
 /**
  * The tier's reader. For a backup (`mustExist`), a table that does not exist is an error naming it: a
  * misnamed table would otherwise give a healthy-looking backup of nothing.
@@ -158,7 +155,7 @@ export async function openSemanticSource(semantic: Semantic, mustExist = false):
   const client = await openClient(semantic.postgres);
   client.on('error', () => undefined);
   try {
-    const version = await postgresVersion(client);
+    const version = (await serverVersion(client)).serverVersion;
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     // Shortest-exact float output: what is printed parses back to the same float4/float8.
     await client.query('SET LOCAL extra_float_digits = 1');
@@ -347,7 +344,7 @@ export async function semanticEstimate(semantic: Semantic): Promise<number> {
 export async function semanticDescription(semantic: Semantic): Promise<{ version: string; dimension: number | null; embeddingType: string | null }> {
   return withClient(semantic.postgres, async (client) => {
     const info = await tableInfo(client, semantic.table);
-    return { version: await postgresVersion(client), dimension: await sampledDimension(client, semantic.table, info), embeddingType: info.embeddingType ?? null };
+    return { version: (await serverVersion(client)).serverVersion, dimension: await sampledDimension(client, semantic.table, info), embeddingType: info.embeddingType ?? null };
   });
 }
 
