@@ -59,6 +59,3 @@ export interface TierStager {
   /** Drops what was staged; safe to call after a failed stage or commit, and more than once. */
   abort(): Promise<void>;
 }
-
-/** Where each tier lives, in the runbook's words, for messages. */
-export const TIER_STORE: Record<MemoryTier, string> = { working: 'Redis', episodic: 'MongoDB', semantic: 'the vector table' };
