@@ -61,7 +61,8 @@ export class Janitor extends Construct {
         }),
       );
       // It reads the operation lock to leave a running backup alone, and nothing else.
-      this.role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'ReadLocks', actions: ['s3:GetObject'], resources: configuredComponents(config).map((c) => `${bucket}/${componentLockKey(config, c)}`) }));
+      const locks = configuredComponents(config).map((c) => `${bucket}/${componentLockKey(config, c)}`);
+      this.role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'ReadLocks', actions: ['s3:GetObject'], resources: locks }));
       this.role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'RemoveIncompleteAttempts', actions: ['s3:DeleteObject'], resources: prefixes.map((p) => `${bucket}/${p}*`) }));
       this.role.addToPrincipalPolicy(props.dataKey.s3Statement(['kms:Decrypt'], config.storage.primary.region));
       props.dataKey.acknowledgeAliasGrant(this.role);

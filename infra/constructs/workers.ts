@@ -42,19 +42,24 @@ export function workerImage(scope: Construct, pgMajor?: string): ecrAssets.Docke
   });
 }
 
+/** A key of the vault layout (core/vault-layout.ts) as the primary bucket holds it: behind the vault prefix. */
+function primaryKey(config: BackupConfig, relativeKey: string): string {
+  return `${config.storage.primary.prefix}${relativeKey}`;
+}
+
 /** `<prefix><group prefix>/<component>/`: the only key space a component's worker may touch. */
 export function componentKeyPrefix(config: BackupConfig, component: ComponentName): string {
-  return `${config.storage.primary.prefix}${componentPrefix(COMPONENT_GROUP[component], component)}`;
+  return primaryKey(config, componentPrefix(COMPONENT_GROUP[component], component));
 }
 
-/** The component's operation lock, as the bucket holds it. */
+/** The component's operation lock. */
 export function componentLockKey(config: BackupConfig, component: ComponentName): string {
-  return `${config.storage.primary.prefix}${lockKey(COMPONENT_GROUP[component], component)}`;
+  return primaryKey(config, lockKey(COMPONENT_GROUP[component], component));
 }
 
-/** The key pattern of the component's Fargate step results, as the bucket holds them. */
+/** The key pattern of the component's Fargate step results. */
 function stepResultKeys(config: BackupConfig, component: ComponentName): string {
-  return `${config.storage.primary.prefix}${stepResultsPrefix(COMPONENT_GROUP[component], component)}*`;
+  return `${primaryKey(config, stepResultsPrefix(COMPONENT_GROUP[component], component))}*`;
 }
 
 /** IAM resource of a Secrets Manager secret: a complete ARN as is, a partial one (no random suffix) with `-??????`. */
