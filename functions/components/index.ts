@@ -1,7 +1,8 @@
 /**
  * The registry: every component the engine can back up, each as the entry its folder exports (how to
- * connect to it, how a restore request redirects it to another target). Components import their contract
- * from ./types, never from here, so the registry is the only file that names them all.
+ * connect to it, how a restore request redirects it to another target). Components take their contract
+ * from ./types, never from here: the registry imports the components, nothing imports back
+ * (test/unit/import-graph.test.ts).
  */
 import type { ComponentName } from '../../infra/config/types';
 import { InvalidInputError } from '../core/errors';
