@@ -86,7 +86,7 @@ function driversIn(metafile: Metafile, entry: string): Record<string, string> {
 describe('control-plane bundles', () => {
   const handlers = controlPlaneHandlers();
 
-  it('are the handlers deployed as NodejsFunctions: plan, finalize, resolve-restore, release-lock and the janitor', () => {
+  it('are every handler the worker image does not bundle: plan, finalize, resolve-restore, release-lock and the janitor', () => {
     expect(handlers.map((file) => relative(HANDLERS_DIR, file)).sort()).toEqual(['finalize.ts', 'janitor.ts', 'plan.ts', 'release-lock.ts', 'resolve-restore.ts']);
   });
 
