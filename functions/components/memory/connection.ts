@@ -15,6 +15,7 @@ import { connectMongo, mongoFailure, type MongoTarget } from '../mongodb/connect
 import { connectPostgres, quoteIdent, type PostgresTarget } from '../postgres/connection';
 import { classifyPgError } from '../postgres/errors';
 import { connectRedis, openRedis as openRedisClient, redisFailure, withRedis as withRedisClient, type RedisTarget } from '../redis/connection';
+import { parseTableName } from '../vector/names';
 import { COMPONENT } from './format';
 
 /** Working memory's store: the redis component's connection (its keyPatterns are not used here). */
@@ -36,11 +37,6 @@ export interface MemoryTarget {
 }
 
 export type { SecretFetcher };
-
-export function parseTableName(table: string): TableName {
-  const dot = table.indexOf('.');
-  return dot === -1 ? { schema: 'public', name: table } : { schema: table.slice(0, dot), name: table.slice(dot + 1) };
-}
 
 export function qualifiedTable(table: TableName): string {
   return `${quoteIdent(table.schema)}.${quoteIdent(table.name)}`;
@@ -83,7 +79,9 @@ export async function connectMemory(source: MemoryRuntimeSource, env: NodeJS.Pro
     }
     const database = vector.database ?? 'neuroca_db';
     const postgres = await connectPostgres({ database, secretArn: vector.secretArn, url: vector.url }, { NCA_POSTGRES_URL: url, PGPASSWORD: env.PGPASSWORD }, fetchSecret);
-    target.semantic = { postgres, table: parseTableName(vector.table ?? 'semantic_memory') };
+    // The vector component's parser: the semantic tier reads the same table, named the same way.
+    const { schema, table } = parseTableName(vector.table ?? 'semantic_memory', 'sources.vector.table', COMPONENT);
+    target.semantic = { postgres, table: { schema, name: table } };
   }
   return target;
 }
