@@ -10,7 +10,7 @@ import { configuredComponent, type EngineContext } from './context';
 import { InvalidInputError, TaskStoppedError, TransientError } from './errors';
 import { checkNewBackupId, checkRestoreTarget, parseComponentOptions } from './workflow-input';
 import type { BackupTrigger } from './manifest';
-import { checkCompatibility, loadManifest, postVerify, restoreBackup, restoreComponent, restoreScope, safetyBackup, verifyArtifacts } from './restore-steps';
+import { checkCompatibility, loadManifest, postVerify, restoreBackup, restoreScope, safetyBackup, verifyArtifacts } from './restore-steps';
 import { chooseRunner } from './runner';
 import { withOperationLock } from './operation-lock';
 
@@ -100,13 +100,15 @@ export async function runOperation(ctx: EngineContext, event: OperationEvent): P
   // Options and the target are checked again here: a worker can be invoked without the resolve step (CLI,
   // console tests), and the workflow hands over the resolved target, which may be the backed-up database.
   // The step's scope reads the manifest and connects the target once, whatever the step needs of them.
-  const restoreStepScope = () =>
-    restoreScope(ctx, restoreComponent(ctx.config, name), {
+  const restoreStepScope = () => {
+    const request = {
       component: name,
       backupId: required(event, 'backupId'),
       targetDatabase: event.targetDatabase === undefined ? undefined : checkRestoreTarget(ctx.config, name, String(event.targetDatabase)),
       options: parseComponentOptions(name, event.options),
-    });
+    };
+    return restoreScope(ctx, { name, group, source, entry: componentEntry(name) }, request);
+  };
   /** An id this step writes a backup under: never a future one (see checkNewBackupId). */
   const newId = (field: 'backupId' | 'safetyBackupId', safety: boolean) =>
     checkNewBackupId(required(event, field), { field, now: ctx.now(), safety, component: name });
