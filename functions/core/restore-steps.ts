@@ -5,7 +5,8 @@
  * Task states (one step per worker invocation, core/operations.ts) and the CLI (every step in one
  * process, core/restore-sequence.ts).
  */
-import { componentEntry, type ComponentEntry, type RestoreTargetOptions } from '../components';
+import { componentEntry } from '../components';
+import type { ComponentEntry, RestoreTargetOptions } from '../components/types';
 import { backupPrefix, readManifest } from './catalog';
 import { runBackup, summarize, type BackupSummary } from './backup-run';
 import { authenticatorOf, configuredComponent, type EngineContext } from './context';
