@@ -23,7 +23,7 @@ import type { TierEntry, TierSource } from './tier';
 import { openWorkingSource, WORKING_NORMALISES, WORKING_RECORDS } from './working';
 import { EPISODIC_NORMALISES, EPISODIC_RECORDS, openEpisodicSource } from './episodic';
 import { openSemanticSource, SEMANTIC_NORMALISES, tableLabel } from './semantic';
-import { qualifiedName } from '../vector/connection';
+import { qualifiedName } from '../vector/names';
 
 export const MEMORY_DATABASE = 'memory-tiers';
 

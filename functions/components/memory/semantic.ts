@@ -18,7 +18,7 @@ import type { Client } from 'pg';
 import { InvalidInputError, VersionMismatchError } from '../../core/errors';
 import { openClient, quoteIdent, withClient } from '../postgres/connection';
 import { serverVersion } from '../postgres/server';
-import { qualifiedName, type TableName } from '../vector/connection';
+import { qualifiedName, type TableName } from '../vector/names';
 import { relationSql } from '../vector/sql';
 import { COMPONENT, type ExportHeader } from './format';
 import { isObject, jsonText, parseJsonExact, type JsonObject, type MemoryItem } from './item';

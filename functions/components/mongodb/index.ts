@@ -6,7 +6,7 @@
  */
 import { VersionMismatchError } from '../../core/errors';
 import { compareFingerprints } from '../../core/fingerprint-diff';
-import type { ComponentEntry } from '../index';
+import type { ComponentEntry } from '../types';
 import type { Component, Fingerprint, SourceInfo } from '../types';
 import { backupMongo, sourceInfo } from './backup';
 import { collectionNames, readCollections } from './collections';
