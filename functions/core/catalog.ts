@@ -6,6 +6,7 @@
  * Every manifest is read here, in one way: read, JSON, MAC, then its contents checked like user input.
  */
 import type { ComponentName, GroupName } from '../../infra/config/types';
+import { isBackupId, isSafetyBackupId } from './backup-id';
 import { BackupNotFoundError, IntegrityError, InvalidInputError } from './errors';
 import { parseManifest, type Manifest } from './manifest';
 import type { ManifestAuthenticator } from './manifest-mac';
@@ -14,23 +15,6 @@ import { componentPrefix, MANIFEST_FILE, manifestKey } from './vault-layout';
 
 // Keys the engine's steps look up with the catalog; the vault layout defines them.
 export { backupPrefix, componentPrefix, manifestKey } from './vault-layout';
-
-const BACKUP_ID = /^\d{8}T\d{6}Z-[0-9a-z]{4,12}(-safety)?$/;
-
-export function isBackupId(value: string): boolean {
-  return BACKUP_ID.test(value);
-}
-
-export function isSafetyBackupId(value: string): boolean {
-  return value.endsWith('-safety');
-}
-
-/** "20261123T020000Z-7f3a": UTC time to the second plus a suffix that keeps concurrent runs apart. */
-export function newBackupId(at: Date, suffix: string, options: { safety?: boolean } = {}): string {
-  const stamp = at.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z');
-  const clean = suffix.toLowerCase().replace(/[^0-9a-z]/g, '').slice(0, 12).padEnd(4, '0');
-  return `${stamp}-${clean}${options.safety ? '-safety' : ''}`;
-}
 
 /** Ids that have a manifest object, newest first: not yet read, so not yet trusted. */
 export async function listBackupIds(vault: BackupVault, group: GroupName, component: ComponentName): Promise<string[]> {

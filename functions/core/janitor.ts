@@ -15,7 +15,7 @@
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import type { ComponentName } from '../../infra/config/types';
 import type { Logger } from '../components/types';
-import { isBackupId } from './catalog';
+import { isBackupId } from './backup-id';
 import type { LockRecord } from './operation-lock';
 import type { RuntimeConfig } from './runtime-config';
 import { classifyS3Error } from './s3-errors';

@@ -8,7 +8,9 @@ import { IntegrityError } from './errors';
 import type { ManifestAuthentication } from './manifest-mac';
 import { isDatabaseName, MAX_DATABASE_NAME_BYTES } from './workflow-input';
 
-export const MANIFEST_FILE = 'manifest.json';
+import { MANIFEST_FILE } from './vault-layout';
+
+export { MANIFEST_FILE };
 export const MANIFEST_SCHEMA_VERSION = 1;
 
 /** Why a backup was taken: by its schedule, by an operator, or just before a restore overwrote its target. */

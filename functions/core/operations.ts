@@ -4,7 +4,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { componentEntry } from '../components';
-import { componentPrefix, isBackupId } from './catalog';
+import { isBackupId } from './backup-id';
+import { stepResultKey as layoutStepResultKey } from './vault-layout';
 import { runBackup, summarize } from './backup-run';
 import { configuredComponent, type EngineContext } from './context';
 import { InvalidInputError, TaskStoppedError, TransientError } from './errors';
@@ -81,7 +82,7 @@ function required(event: OperationEvent, field: 'backupId' | 'safetyBackupId' | 
 
 export function stepResultKey(ctx: EngineContext, component: string, stepId: string): string {
   const { name, group } = configuredComponent(ctx.config, component);
-  return `${componentPrefix(group, name)}_steps/${stepId}.json`;
+  return layoutStepResultKey(group, name, stepId);
 }
 
 export async function runOperation(ctx: EngineContext, event: OperationEvent): Promise<unknown> {

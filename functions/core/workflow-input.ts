@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { GROUPS, type ComponentName, type GroupName } from '../../infra/config/types';
 import { InvalidInputError } from './errors';
-import { isBackupId, isSafetyBackupId, newBackupId } from './catalog';
+import { isBackupId, isSafetyBackupId, newBackupId } from './backup-id';
 import { RESTORE_OPTION_PARSERS, restoreTargetRefusal } from '../components/restore-options';
 import type { RuntimeConfig, WorkerRef } from './runtime-config';
 

@@ -212,10 +212,3 @@ export interface BackupConfig {
   /** Absent when backup.yaml has no backup.restore section (or lists no protected target). */
   readonly restore?: RestoreConfig;
 }
-
-/** The components configured in `sources`, grouped by the schedule group they belong to. */
-export function componentsOfGroup(config: BackupConfig, group: GroupName): ComponentName[] {
-  return (Object.keys(config.sources) as ComponentName[]).filter(
-    (name) => config.sources[name] !== undefined && COMPONENT_GROUP[name] === group,
-  );
-}

@@ -15,7 +15,7 @@ import { createTestBucket, testS3Client, TEST_KMS_KEY } from '../support/s3';
 import { startS3Proxy } from '../support/s3-proxy';
 import { BackupVault, createS3Client } from '../../functions/core/storage';
 import { acquireLock, lockKey, releaseLock } from '../../functions/core/operation-lock';
-import { newBackupId } from '../../functions/core/catalog';
+import { newBackupId } from '../../functions/core/backup-id';
 
 let env: NodeJS.ProcessEnv;
 let configFile: string;

@@ -11,7 +11,7 @@ import {
   parseDuration,
   parseSize,
 } from '../../infra/config/load';
-import { componentsOfGroup, type BackupConfig } from '../../infra/config/types';
+import type { BackupConfig } from '../../infra/config/types';
 import { fixtureConfig } from '../infra/fixture-config';
 
 /** The NCA runbook's example, verbatim (comments included): it must load unchanged. */
@@ -72,7 +72,7 @@ describe('parseBackupConfig: the runbook example', () => {
   });
 
   test('yields a postgres component in the database group (sources defaults when absent)', () => {
-    expect(componentsOfGroup(parseBackupConfig(RUNBOOK_YAML), 'database')).toEqual(['postgres']);
+    expect(Object.keys(parseBackupConfig(RUNBOOK_YAML).sources)).toEqual(['postgres']);
   });
 
   test(`the repository's ${DEFAULT_CONFIG_FILE} loads: the runbook example with its defaults, plus the NCA's memory stores`, () => {
@@ -212,7 +212,6 @@ describe('parseBackupConfig: extensions', () => {
     );
     expect(config.encryption).toEqual({ enabled: true, keyManagement: 'kms' });
     expect(config.sources).toEqual({});
-    expect(componentsOfGroup(config, 'database')).toEqual([]);
   });
 
   test('`postgres:` with nothing under it means the defaults; an empty schedule means no schedules', () => {

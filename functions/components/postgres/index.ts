@@ -11,24 +11,14 @@ import { connectPostgres, withClient, withDatabase, type PostgresTarget } from '
 import { fingerprintDatabase } from './fingerprint';
 import { existingRoles, missingRoles } from './globals';
 import { resolveRestoreOptions, type PostgresRestoreOptions } from './options';
-import { databaseExists, MAINTENANCE_DATABASE, missingRolesError, restorePostgres } from './restore';
+import { databaseExists, missingRolesError, restorePostgres } from './restore';
+import { MAINTENANCE_DATABASE, serverVersion } from './server';
 import { toolVersion } from './tools';
 import { verifyDatabase } from './verify';
 
 export type { PostgresRestoreOptions } from './options';
 export { connectPostgres, withDatabase, describeTarget, type PostgresTarget } from './connection';
 
-interface ServerVersion {
-  serverVersion: string;
-  serverMajor: number;
-}
-
-async function serverVersion(client: Client): Promise<ServerVersion> {
-  const { rows } = await client.query<{ version: string; num: string }>(
-    "SELECT current_setting('server_version') AS version, current_setting('server_version_num') AS num",
-  );
-  return { serverVersion: rows[0].version.split(' ')[0], serverMajor: Math.floor(Number(rows[0].num) / 10000) };
-}
 
 async function describeWith(target: PostgresTarget, client: Client) {
   const [server, dump] = await Promise.all([serverVersion(client), toolVersion(target, 'pg_dump')]);

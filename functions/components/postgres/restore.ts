@@ -30,8 +30,6 @@ import { feedTool, runTool } from './tools';
 import { fingerprintRowsApart } from './fingerprint';
 import { verifyDatabase } from './verify';
 
-// The component's entry point asks the restore for these (postgres/server.ts defines them).
-export { MAINTENANCE_DATABASE };
 
 /** The restore's own statements (create, rename, settings, drop) never wait longer than this. */
 const STATEMENT_TIMEOUT_SECONDS = 600;

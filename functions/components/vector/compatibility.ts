@@ -5,22 +5,13 @@
  * when the operator says so (options.allowDimensionChange / options.allowModelChange). Both checks run
  * before anything is written.
  */
-import type { Client } from 'pg';
 import { VersionMismatchError } from '../../core/errors';
 import { MIN_SERVER_MAJOR } from '../postgres/compatibility';
 import { COMPONENT } from './connection';
 
-export interface ServerVersion {
-  readonly serverVersion: string;
-  readonly serverMajor: number;
-}
+import type { ServerVersion } from '../postgres/server';
 
-export async function serverVersion(client: Client): Promise<ServerVersion> {
-  const { rows } = await client.query<{ version: string; num: string }>(
-    "SELECT current_setting('server_version') AS version, current_setting('server_version_num') AS num",
-  );
-  return { serverVersion: rows[0].version.split(' ')[0], serverMajor: Math.floor(Number(rows[0].num) / 10000) };
-}
+export { serverVersion, type ServerVersion } from '../postgres/server';
 
 export function checkServerVersion(server: ServerVersion, role: 'source' | 'target', context: { backupId?: string } = {}): void {
   if (server.serverMajor < MIN_SERVER_MAJOR) {

@@ -5,6 +5,7 @@
  * fingerprint and by sampled vectors compared bit for bit.
  */
 import type { Component, ComponentEntry, RestoreTargetOptions, SourceInfo } from '../types';
+import { hasDatabase, MAINTENANCE_DATABASE } from '../postgres/server';
 import { backupVector } from './backup';
 import { checkEmbeddingSpace, checkServerVersion, serverVersion } from './compatibility';
 import {
@@ -30,7 +31,6 @@ export { connectVector, parseTableName, withTable, withVectorDatabase, describeV
 export { parseVectorRestoreOptions, type VectorRestoreOptions } from './options';
 export * as vectorFormat from './format';
 
-const MAINTENANCE_DATABASE = 'postgres';
 
 async function guard<T>(action: string, run: () => Promise<T>): Promise<T> {
   try {
@@ -101,7 +101,7 @@ export const vector: Component<VectorTarget, VectorRestoreOptions> = {
     guard(`lookup of ${describeVectorTarget(target)}`, async () => {
       const databaseExists = await withVectorClient(
         target,
-        async (client) => (await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [target.database])).rowCount === 1,
+        (client) => hasDatabase(client, target.database),
         MAINTENANCE_DATABASE,
       );
       return databaseExists && withVectorClient(target, (client) => tableExists(client, target));

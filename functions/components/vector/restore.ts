@@ -13,6 +13,7 @@ import type { Client } from 'pg';
 import { BackupNotFoundError, IntegrityError } from '../../core/errors';
 import { digestErrorAfter } from '../../core/checksums';
 import { quoteIdent } from '../postgres/connection';
+import { hasDatabase, MAINTENANCE_DATABASE } from '../postgres/server';
 import type { ArtifactSource, ComponentRestoreResult, Logger } from '../types';
 import { checkEmbeddingSpace, type EmbeddingSpace } from './compatibility';
 import {
@@ -57,7 +58,6 @@ import {
 import { pgvectorSchema, tableExists } from './table';
 import { STABLE_OUTPUT_SETTINGS } from '../postgres/fingerprint';
 
-const MAINTENANCE_DATABASE = 'postgres';
 /** A batch is sent when it reaches either bound: few round trips, bounded memory. */
 const BATCH_ROWS = 1000;
 const BATCH_BYTES = 8 << 20;
@@ -224,7 +224,7 @@ interface SkippedIndex {
 }
 
 async function databaseExists(target: VectorTarget): Promise<boolean> {
-  return withVectorClient(target, async (client) => (await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [target.database])).rowCount === 1, MAINTENANCE_DATABASE);
+  return withVectorClient(target, (client) => hasDatabase(client, target.database), MAINTENANCE_DATABASE);
 }
 
 export async function restoreVector(source: ArtifactSource, target: VectorTarget, options: VectorRestoreOptions, log: Logger): Promise<ComponentRestoreResult> {
