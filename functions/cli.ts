@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadBackupConfig } from '../infra/config/load';
+import { loadBackupConfig } from '../config/load';
 import { summarize } from './core/backup-run';
 import { newBackupId } from './core/backup-id';
 import { listBackups, resolveBackup, type BackupEntry } from './core/catalog';

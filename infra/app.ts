@@ -7,8 +7,8 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { ConfigError, loadBackupConfig } from './config/load';
-import type { BackupConfig } from './config/types';
+import { ConfigError, loadBackupConfig } from '../config/load';
+import type { BackupConfig } from '../config/types';
 import { PrimaryStack } from './stacks/primary-stack';
 import { RecoveryStack } from './stacks/recovery-stack';
 

@@ -3,9 +3,9 @@
  * backup.yaml plus deploy-time names (key ARN, worker function names, task definition ARNs). Names and ARNs
  * only, never a secret. Values may be CDK tokens; serialise with `Stack.toJsonString`.
  */
-import { COMPONENT_GROUP, type BackupConfig, type ComponentName } from './config/types';
-import { runtimeSource } from './config/sources';
-import type { ComponentRuntime, RuntimeConfig, WorkerRef } from '../functions/core/runtime-config';
+import { COMPONENT_GROUP, type BackupConfig, type ComponentName } from '../config/types';
+import { runtimeSource } from '../config/sources';
+import type { ComponentRuntime, RuntimeConfig, WorkerRef } from '../config/runtime-config';
 
 export interface DeployedNames {
   /** Key id/ARN the functions send as SSEKMSKeyId. */

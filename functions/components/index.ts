@@ -4,7 +4,7 @@
  * from ./types, never from here: the registry imports the components, nothing imports back
  * (test/unit/import-graph.test.ts).
  */
-import type { ComponentName } from '../../infra/config/types';
+import type { ComponentName } from '../../config/types';
 import { InvalidInputError } from '../core/errors';
 import { postgresEntry } from './postgres';
 import type { ComponentEntry, RestoreTargetOptions } from './types';

@@ -3,7 +3,7 @@
  * control plane checks a restore input before anything runs, and must not bundle the database drivers to do it:
  * every module imported here is pure (test/unit/control-plane-bundles.test.ts reads the bundles to hold it so).
  */
-import type { ComponentName } from '../../infra/config/types';
+import type { ComponentName } from '../../config/types';
 import { InvalidInputError } from '../core/errors';
 import { parseVectorRestoreOptions } from './vector/options';
 import { MONGO_SYSTEM_DATABASES, mongoTargetKey, parseMongoRestoreOptions } from './mongodb/options';

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { ComponentName, GroupName, RuntimeSources } from '../../infra/config/types';
+import type { ComponentName, GroupName, RuntimeSources } from '../../config/types';
 
 /** One stored file of a backup, as recorded in its manifest. */
 export interface ArtifactRecord {

@@ -5,16 +5,16 @@
  * listed but never chosen as `latest`: restoring `latest` twice must not bring back the damaged state.
  * Every manifest is read here, in one way: read, JSON, MAC, then its contents checked like user input.
  */
-import type { ComponentName, GroupName } from '../../infra/config/types';
+import type { ComponentName, GroupName } from '../../config/types';
 import { isBackupId, isSafetyBackupId } from './backup-id';
 import { BackupNotFoundError, IntegrityError, InvalidInputError } from './errors';
 import { parseManifest, type Manifest } from './manifest';
 import type { ManifestAuthenticator } from './manifest-mac';
 import type { BackupVault } from './storage';
-import { componentPrefix, MANIFEST_FILE, manifestKey } from './vault-layout';
+import { componentPrefix, MANIFEST_FILE, manifestKey } from '../../config/vault-layout';
 
 // Keys the engine's steps look up with the catalog; the vault layout defines them.
-export { backupPrefix, componentPrefix, manifestKey } from './vault-layout';
+export { backupPrefix, componentPrefix, manifestKey } from '../../config/vault-layout';
 
 /** Ids that have a manifest object, newest first: not yet read, so not yet trusted. */
 export async function listBackupIds(vault: BackupVault, group: GroupName, component: ComponentName): Promise<string[]> {

@@ -1,5 +1,5 @@
 /** What every engine operation needs, built once per invocation from the runtime config. */
-import type { ComponentName, GroupName, RuntimeSources } from '../../infra/config/types';
+import type { ComponentName, GroupName, RuntimeSources } from '../../config/types';
 import type { Logger } from '../components/types';
 import { InvalidInputError } from './errors';
 import { authenticatorFor, type ManifestAuthenticator } from './manifest-mac';

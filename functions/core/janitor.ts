@@ -13,14 +13,14 @@
  * done here reaches the recovery vault.
  */
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
-import type { ComponentName } from '../../infra/config/types';
+import type { ComponentName } from '../../config/types';
 import type { Logger } from '../components/types';
 import { isBackupId } from './backup-id';
 import type { LockRecord } from './operation-lock';
 import type { RuntimeConfig } from './runtime-config';
 import { classifyS3Error } from './s3-errors';
 import type { BackupVault } from './storage';
-import { componentPrefix, lockKey, manifestKey, stepResultsPrefix } from './vault-layout';
+import { componentPrefix, lockKey, manifestKey, stepResultsPrefix } from '../../config/vault-layout';
 
 /** Attempts and step results younger than this are left alone: a backup may still be writing them. */
 export const JANITOR_MIN_AGE_HOURS = 24;

@@ -2,8 +2,8 @@
  * The runtime config of a local run (CLI, demo, tests): backup.yaml plus NCA_* environment variables,
  * the same shape the stacks hand to deployed functions, minus the deployed workers.
  */
-import { COMPONENT_GROUP, type BackupConfig, type ComponentName } from '../../infra/config/types';
-import { runtimeSource } from '../../infra/config/sources';
+import { COMPONENT_GROUP, type BackupConfig, type ComponentName } from '../../config/types';
+import { runtimeSource } from '../../config/sources';
 import type { ComponentRuntime, RuntimeConfig } from './runtime-config';
 
 /** Used when backup.yaml names no key: SSE-KMS with the account's default S3 key alias. */

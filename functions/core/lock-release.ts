@@ -3,7 +3,7 @@
  * carries the execution's own input (Resolve may have failed before shaping a request), so a component
  * that is not configured, or a lock held by someone else, is a no-op reported in the result, never an error.
  */
-import type { ComponentName } from '../../infra/config/types';
+import type { ComponentName } from '../../config/types';
 import { releaseLock } from './operation-lock';
 import type { RuntimeConfig } from './runtime-config';
 import type { BackupVault } from './storage';

@@ -2,13 +2,13 @@
  * manifest.json: written last, it is what makes a backup exist. Schema-versioned so that a restore can
  * refuse a manifest from a newer nca-backup it does not understand instead of misreading it.
  */
-import type { ComponentName, GroupName } from '../../infra/config/types';
+import type { ComponentName, GroupName } from '../../config/types';
 import type { ArtifactRecord, Consistency, Fingerprint, SourceInfo } from '../components/types';
 import { IntegrityError } from './errors';
 import type { ManifestAuthentication } from './manifest-mac';
 import { isDatabaseName, MAX_DATABASE_NAME_BYTES } from './workflow-input';
 
-import { MANIFEST_FILE } from './vault-layout';
+import { MANIFEST_FILE } from '../../config/vault-layout';
 
 export { MANIFEST_FILE };
 export const MANIFEST_SCHEMA_VERSION = 1;

@@ -10,11 +10,11 @@
  * The lock is not a backup: its name starts with "_" and is not a backup id, so the catalog never lists it,
  * and the workers' step results (`_steps/`) sit beside it.
  */
-import type { ComponentName, GroupName } from '../../infra/config/types';
+import type { ComponentName, GroupName } from '../../config/types';
 import { OperationInProgressError } from './errors';
 import type { Logger } from '../components/types';
 import { PreconditionFailedError, type BackupVault } from './storage';
-import { lockKey } from './vault-layout';
+import { lockKey } from '../../config/vault-layout';
 
 // The lock's key, for whoever inspects the lock; the vault layout defines it.
 export { lockKey };

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { componentEntry } from '../components';
 import { isBackupId } from './backup-id';
-import { stepResultKey as layoutStepResultKey } from './vault-layout';
+import { stepResultKey as layoutStepResultKey } from '../../config/vault-layout';
 import { runBackup, summarize } from './backup-run';
 import { configuredComponent, type EngineContext } from './context';
 import { InvalidInputError, TaskStoppedError, TransientError } from './errors';

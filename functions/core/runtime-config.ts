@@ -1,48 +1,11 @@
 /**
- * What a deployed function knows about its deployment, handed over by the stack in the environment
- * variable NCA_RUNTIME_CONFIG (JSON). It holds names and ARNs only, never a secret. The CLI builds the
- * same object from backup.yaml plus the NCA_* environment variables of a local run.
+ * Reads the runtime configuration a deployed function was given (its shape: config/runtime-config.ts,
+ * shared with the stacks that write it).
  */
-import type { ComponentName, GroupName, RuntimeSources } from '../../infra/config/types';
+import { RUNTIME_CONFIG_ENV, type RuntimeConfig } from '../../config/runtime-config';
 
-export interface WorkerRef {
-  /** Lambda function (name or ARN) that runs this component's operations. */
-  readonly functionName: string;
-  /** Fargate task definition ARN and its container name, for runs too large for Lambda. */
-  readonly taskDefinitionArn: string;
-  readonly containerName: string;
-  /** awsvpc network of the Fargate task: the configured subnets and security groups. */
-  readonly subnets: readonly string[];
-  readonly securityGroups: readonly string[];
-}
-
-export interface ComponentRuntime<N extends ComponentName = ComponentName> {
-  readonly group: GroupName;
-  /** Connection settings from backup.yaml `sources.<component>`; secret ARNs, never a password. */
-  readonly source: RuntimeSources[N];
-  /** Present for the control plane (plan, resolve); absent inside the workers themselves. */
-  readonly worker?: WorkerRef;
-}
-
-export interface RuntimeConfig {
-  readonly bucket: string;
-  /** Key prefix from storage.primary.path, normalised ("" or "backups/"). */
-  readonly prefix: string;
-  readonly region?: string;
-  /** KMS key used for SSE-KMS of every object written. */
-  readonly kmsKeyId: string;
-  /**
-   * The HMAC KMS key (HMAC_256, GENERATE_VERIFY_MAC) that MACs every manifest. Absent in local runs, which
-   * use the local key file instead (core/manifest-mac.ts).
-   */
-  readonly manifestKey?: { readonly kmsKeyId: string };
-  readonly runner: { readonly lambdaMaxBytes: number; readonly force?: 'lambda' | 'fargate'; readonly maxConcurrency: number };
-  readonly components: { readonly [N in ComponentName]?: ComponentRuntime<N> };
-  /** Restore targets refused besides each component's system databases (backup.yaml backup.restore.protected_targets). */
-  readonly protectedTargets?: readonly string[];
-}
-
-export const RUNTIME_CONFIG_ENV = 'NCA_RUNTIME_CONFIG';
+export type { ComponentRuntime, RuntimeConfig, WorkerRef } from '../../config/runtime-config';
+export { RUNTIME_CONFIG_ENV } from '../../config/runtime-config';
 
 /** Reads NCA_RUNTIME_CONFIG; a clear error when a function was deployed without it. */
 export function runtimeConfigFromEnv(env: NodeJS.ProcessEnv = process.env): RuntimeConfig {

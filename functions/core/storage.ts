@@ -18,7 +18,7 @@ import { pipeline } from 'node:stream/promises';
 import { Sha256Meter, Sha256Verifier, type ExpectedDigest } from './checksums';
 import { IntegrityError, type ErrorContext } from './errors';
 import { classifyS3Error } from './s3-errors';
-import { componentOfKey } from './vault-layout';
+import { componentOfKey } from '../../config/vault-layout';
 
 export interface S3ClientOptions {
   readonly region?: string;

@@ -3,7 +3,7 @@
  * add the runtime config and the vault. Every rejection names the field and what is allowed.
  */
 import { createHash } from 'node:crypto';
-import { GROUPS, type ComponentName, type GroupName } from '../../infra/config/types';
+import { GROUPS, type ComponentName, type GroupName } from '../../config/types';
 import { InvalidInputError } from './errors';
 import { isBackupId, isSafetyBackupId, newBackupId } from './backup-id';
 import { RESTORE_OPTION_PARSERS, restoreTargetRefusal } from '../components/restore-options';

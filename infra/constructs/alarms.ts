@@ -14,7 +14,7 @@ import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import type { NotificationsConfig } from '../config/types';
+import type { NotificationsConfig } from '../../config/types';
 
 /** Replication is "behind" when an object waits longer than the RTC threshold (15 min) … */
 export const REPLICATION_LATENCY_THRESHOLD_SECONDS = 900;

@@ -10,7 +10,7 @@ import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { GROUPS, type GroupName, type ScheduleConfig } from '../config/types';
+import { GROUPS, type GroupName, type ScheduleConfig } from '../../config/types';
 
 /** Attempts after the first failed StartExecution before the event goes to the dead-letter queue. */
 export const SCHEDULE_RETRY_ATTEMPTS = 4;

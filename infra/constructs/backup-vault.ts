@@ -10,8 +10,8 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { GROUPS, GROUP_PREFIX, type ColdStorageConfig, type GroupName, type ObjectLockConfig } from '../config/types';
-import { groupPrefix } from '../../functions/core/vault-layout';
+import { GROUPS, GROUP_PREFIX, type ColdStorageConfig, type GroupName, type ObjectLockConfig } from '../../config/types';
+import { groupPrefix } from '../../config/vault-layout';
 
 /** Days a replaced or expired object version is kept before lifecycle deletes it (undo window). */
 export const NONCURRENT_VERSION_DAYS = 7;

@@ -8,7 +8,7 @@
 import { Arn, Aws, Duration, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
-import { DEFAULT_BREAK_GLASS_ROLE, type BackupConfig } from '../config/types';
+import { DEFAULT_BREAK_GLASS_ROLE, type BackupConfig } from '../../config/types';
 import { bucketArn } from './replication';
 
 /** The ARN the vault policies except: the configured ARN, or the ARN of the role this stack creates. */

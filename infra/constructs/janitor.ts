@@ -14,7 +14,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import type { BackupConfig } from '../config/types';
+import type { BackupConfig } from '../../config/types';
 import { configuredComponents } from '../runtime-config';
 import { CONTROL_PLANE_BUNDLING } from './bundling';
 import type { KmsKeyRef } from './keys';

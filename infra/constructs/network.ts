@@ -10,7 +10,7 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import type { NetworkConfig } from '../config/types';
+import type { NetworkConfig } from '../../config/types';
 
 export interface WorkerNetworkProps {
   readonly network?: NetworkConfig;

@@ -13,11 +13,11 @@ import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { COMPONENT_GROUP, type BackupConfig, type ComponentName } from '../config/types';
-import { secretArnsOf } from '../config/sources';
-import type { WorkerRef } from '../../functions/core/runtime-config';
+import { COMPONENT_GROUP, type BackupConfig, type ComponentName } from '../../config/types';
+import { secretArnsOf } from '../../config/sources';
+import type { WorkerRef } from '../../config/runtime-config';
 import type { KmsKeyRef, ManifestKey } from './keys';
-import { componentPrefix, lockKey, stepResultsPrefix } from '../../functions/core/vault-layout';
+import { componentPrefix, lockKey, stepResultsPrefix } from '../../config/vault-layout';
 import { bucketArn } from './replication';
 
 /** The repository root: the build context of the worker image. */
@@ -28,7 +28,7 @@ export const WORKER_LOG_RETENTION = logs.RetentionDays.THREE_MONTHS;
 
 /**
  * The worker image, built once from functions/Dockerfile with the repository root as context (the root's
- * .dockerignore keeps the context to package files, functions/ and infra/config/). x86_64 on purpose: the
+ * .dockerignore keeps the context to package files, functions/ and config/). x86_64 on purpose: the
  * Lambda functions and Fargate tasks are declared x86_64, and pinning the platform keeps a build on an ARM
  * laptop from producing an image that cannot start.
  */

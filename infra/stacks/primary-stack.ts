@@ -7,7 +7,7 @@ import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
-import type { BackupConfig } from '../config/types';
+import type { BackupConfig } from '../../config/types';
 import { BackupAlarms } from '../constructs/alarms';
 import { BackupSchedules } from '../constructs/backup-schedules';
 import { BackupVault, REPLICATION_RULE_ID, deployRoleArns } from '../constructs/backup-vault';
@@ -20,8 +20,8 @@ import { ReplicationRole, bucketArn } from '../constructs/replication';
 import { ComponentWorker, workerImage, workerScratchKeys } from '../constructs/workers';
 import { Workflows } from '../constructs/workflows';
 import { configuredComponents, deployedRuntimeConfig } from '../runtime-config';
-import type { WorkerRef } from '../../functions/core/runtime-config';
-import type { ComponentName } from '../config/types';
+import type { WorkerRef } from '../../config/runtime-config';
+import type { ComponentName } from '../../config/types';
 
 export interface PrimaryStackProps extends Omit<StackProps, 'env'> {
   readonly config: BackupConfig;

@@ -5,7 +5,7 @@
  */
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
-import type { BackupConfig } from '../config/types';
+import type { BackupConfig } from '../../config/types';
 import { BackupVault, deployRoleArns } from '../constructs/backup-vault';
 import { breakGlassRoleArn } from '../constructs/break-glass';
 import { REPLICA_KEY_ALIAS, ReplicaKey } from '../constructs/keys';

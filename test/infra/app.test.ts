@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { synthFromEnvironment } from '../../infra/app';
-import { ConfigError, loadBackupConfig } from '../../infra/config/load';
+import { ConfigError, loadBackupConfig } from '../../config/load';
 
 const ROOT = path.join(__dirname, '..', '..');
 

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { Template } from 'aws-cdk-lib/assertions';
 import { buildStacks, type BuildAppProps } from '../../infra/app';
-import type { BackupConfig } from '../../infra/config/types';
+import type { BackupConfig } from '../../config/types';
 
 export const DATA_KEY_ARN = 'arn:aws:kms:us-west-2:123456789012:key/abcd1234-ef56-gh78-ij90-klmn1234pqrs';
 

@@ -9,8 +9,8 @@ import { Stack, Validations, type App } from 'aws-cdk-lib';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { buildApp } from '../../infra/app';
-import { loadBackupConfig } from '../../infra/config/load';
-import type { BackupConfig } from '../../infra/config/types';
+import { loadBackupConfig } from '../../config/load';
+import type { BackupConfig } from '../../config/types';
 import { configWith, fixtureConfig, quietBundling, quietExampleKeyWarning } from './fixture-config';
 
 const BACKUP_YAML = path.join(__dirname, '..', '..', 'backup.yaml');
@@ -31,7 +31,7 @@ function nagFindings(config: BackupConfig, extend?: (app: App) => void): string 
   }
 }
 
-/** True once infra/config/load.ts is implemented and backup.yaml exists (both are written in parallel to this file). */
+/** True once config/load.ts is implemented and backup.yaml exists (both are written in parallel to this file). */
 describe('cdk-nag AwsSolutions', () => {
   test('the runbook configuration synthesizes without findings', () => {
     expect(nagFindings(fixtureConfig())).toBeUndefined();

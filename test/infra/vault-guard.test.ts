@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
-import { parseBackupConfig } from '../../infra/config/load';
+import { parseBackupConfig } from '../../config/load';
 import { GUARDED_BUCKET_ACTIONS, GUARDED_DELETE_ACTIONS, GUARDED_VERSION_ACTIONS } from '../../infra/constructs/backup-vault';
 import { MANIFEST_KEY_ALIAS } from '../../infra/constructs/keys';
 import { asArray, configWith, logicalId, render, statementsOfRole, synthTemplates } from './fixture-config';

@@ -10,7 +10,7 @@ import { MongoClient, MongoNetworkError, MongoParseError, MongoServerError, Mong
 import { connectMemory, memory } from '../../functions/components/memory';
 import { connectMongo, mongoFailure, withClient, type MongoTarget } from '../../functions/components/mongodb/connection';
 import type { ArtifactSource } from '../../functions/components/types';
-import type { MemoryRuntimeSource } from '../../infra/config/types';
+import type { MemoryRuntimeSource } from '../../config/types';
 import { startRedis, type RunningRedis } from '../../scripts/local-servers';
 import { loadSampleMemory } from '../../scripts/sample-nca-memory';
 import { fsArtifacts, type FsArtifacts } from '../support/fs-artifacts';

@@ -1,5 +1,5 @@
 /** Manifests written straight into a test vault: authentic ones (MACed with a given key) and forgeries. */
-import type { ComponentName, GroupName } from '../../infra/config/types';
+import type { ComponentName, GroupName } from '../../config/types';
 import { manifestKey } from '../../functions/core/catalog';
 import { buildManifest, type Manifest } from '../../functions/core/manifest';
 import { localAuthenticator, localKeyPath, type ManifestAuthenticator } from '../../functions/core/manifest-mac';

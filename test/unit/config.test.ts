@@ -10,8 +10,8 @@ import {
   parseBackupConfig,
   parseDuration,
   parseSize,
-} from '../../infra/config/load';
-import type { BackupConfig } from '../../infra/config/types';
+} from '../../config/load';
+import type { BackupConfig } from '../../config/types';
 import { fixtureConfig } from '../infra/fixture-config';
 
 /** The NCA runbook's example, verbatim (comments included): it must load unchanged. */

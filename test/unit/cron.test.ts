@@ -1,4 +1,4 @@
-import { CronError, toSchedulerCron } from '../../infra/config/cron';
+import { CronError, toSchedulerCron } from '../../config/cron';
 
 describe('toSchedulerCron', () => {
   test.each([

@@ -8,7 +8,7 @@ import { componentEntry } from '../../functions/components';
 import { checkNewBackupId, checkRestoreTarget, parseRestoreInput, planBackup, restoreTarget } from '../../functions/core/workflow-input';
 import { InvalidInputError } from '../../functions/core/errors';
 import type { RuntimeConfig } from '../../functions/core/runtime-config';
-import { parseBackupConfig } from '../../infra/config/load';
+import { parseBackupConfig } from '../../config/load';
 import { deployedRuntimeConfig } from '../../infra/runtime-config';
 
 const worker = { functionName: 'arn:fn', taskDefinitionArn: 'arn:td', containerName: 'worker', subnets: ['s-1'], securityGroups: ['sg-1'] };

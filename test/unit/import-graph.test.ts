@@ -103,3 +103,18 @@ describe('import graph', () => {
     expect(back.map(([file]) => file)).toEqual([]);
   });
 });
+
+describe('infra/ and functions/ meet only in config/, the configuration model they share', () => {
+  const graph = importGraph(['config', 'infra', 'functions']);
+  const arrows = (from: string, to: string) =>
+    [...graph].flatMap(([file, imports]) => (file.startsWith(from) ? imports.filter((target) => target.startsWith(to)).map((target) => `${file} -> ${target}`) : []));
+
+  it('is read: both sides import config/', () => {
+    expect(arrows('infra/', 'config/').length).toBeGreaterThan(0);
+    expect(arrows('functions/', 'config/').length).toBeGreaterThan(0);
+  });
+
+  it('has no arrow from infra/ into functions/, from functions/ into infra/, or from config/ into either', () => {
+    expect([...arrows('infra/', 'functions/'), ...arrows('functions/', 'infra/'), ...arrows('config/', 'infra/'), ...arrows('config/', 'functions/')]).toEqual([]);
+  });
+});

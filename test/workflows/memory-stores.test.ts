@@ -7,7 +7,7 @@
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { componentEntry } from '../../functions/components';
 import type { Fingerprint } from '../../functions/components/types';
-import type { ComponentName } from '../../infra/config/types';
+import type { ComponentName } from '../../config/types';
 import type { RuntimeConfig } from '../../functions/core/runtime-config';
 import { localWorker, workflowHarness, type WorkflowHarness, type WorkflowResult } from '../../scripts/local-workflows';
 import { startRedis, type RunningServer } from '../../scripts/local-servers';

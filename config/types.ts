@@ -1,5 +1,6 @@
 /**
- * The validated, normalised form of backup.yaml. Produced by `loadBackupConfig` (infra/config/load.ts);
+ * The validated, normalised form of backup.yaml, produced by `loadBackupConfig` (config/load.ts). config/
+ * is the configuration model the stacks (infra/) and the functions (functions/) share, and neither owns:
  * consumed by the CDK stacks at synth time and by the CLI at run time. Field names are the runbook's,
  * camel-cased; the YAML keys are documented in README.md.
  */

@@ -13,7 +13,7 @@
  * lock and the step results start with "_", which no backup id does, so a listing never takes them for a
  * backup.
  */
-import { GROUP_PREFIX, type ComponentName, type GroupName } from '../../infra/config/types';
+import { GROUP_PREFIX, type ComponentName, type GroupName } from './types';
 
 export const MANIFEST_FILE = 'manifest.json';
 export const LOCK_FILE = '_lock.json';
