@@ -2,8 +2,9 @@
 import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import { randomBytes } from 'node:crypto';
 import { BackupVault, createS3Client, type BackupVaultOptions } from '../../functions/core/storage';
+import { TEST_KMS_KEY } from './runtime-config';
 
-export const TEST_KMS_KEY = 'arn:aws:kms:us-west-2:123456789012:key/00000000-1111-2222-3333-444444444444';
+export { TEST_KMS_KEY };
 
 export function testS3Client(): S3Client {
   const endpoint = process.env.NCA_TEST_S3_ENDPOINT;
