@@ -1,6 +1,6 @@
 // Jest's node environment, quiet unless a test fails. What the code under test (or a test) writes to the
-// console, process.stdout or process.stderr is held back: dropped when the test passes, written after
-// jest's report when it fails, under the test's name. Output outside any test (beforeAll, afterAll) is
+// console, process.stdout or process.stderr is held back: dropped when the test passes, written to stderr
+// under the test's name when it fails (just before jest's report of that file). Output outside any test (beforeAll, afterAll) is
 // held for the whole file and written if anything in the file failed. Child processes are the tests'
 // business: they capture their children's output (support/cli.ts) or discard it (scripts/local-servers.ts).
 const { format } = require('node:util');
@@ -43,8 +43,13 @@ class QuietEnvironment extends NodeEnvironment {
       Object.defineProperty(global.process, name, { configurable: true, enumerable: true, get: () => held });
     }
     const console = {};
-    for (const method of ['log', 'info', 'warn', 'error', 'debug', 'trace']) console[method] = (...args) => hold(`console.${method}: ${format(...args)}\n`);
+    for (const method of ['log', 'info', 'warn', 'error', 'debug', 'trace', 'table', 'group', 'groupCollapsed']) {
+      console[method] = (...args) => hold(`console.${method}: ${format(...args)}\n`);
+    }
     console.dir = (value) => hold(`console.dir: ${format(value)}\n`);
+    console.assert = (condition, ...args) => {
+      if (!condition) hold(`console.assert: Assertion failed${args.length ? `: ${format(...args)}` : ''}\n`);
+    };
     this.quietConsole = console;
   }
 
