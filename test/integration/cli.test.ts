@@ -9,9 +9,8 @@ import { loadSampleNcaDatabase } from '../../scripts/sample-nca-db';
 import { createDatabase, sql, testPostgresUrl, urlFor } from '../support/postgres-db';
 import { execFile } from 'node:child_process';
 import { cliEnv, postgresBackupYaml, runCli, writeBackupYaml, type CliRun } from '../support/cli';
-import { createTestBucket, testS3Client, TEST_KMS_KEY } from '../support/s3';
+import { createTestBucket, testS3Client, vaultOf } from '../support/s3';
 import { startS3Proxy } from '../support/s3-proxy';
-import { BackupVault, createS3Client } from '../../functions/core/storage';
 import { acquireLock, lockKey, releaseLock } from '../../functions/core/operation-lock';
 import { newBackupId } from '../../functions/core/catalog';
 
@@ -141,7 +140,7 @@ describe('the command line contract: exit codes, errors that name their componen
   });
 
   test('backup and restore take the component lock: a second operation fails at once naming the first; none is left behind', async () => {
-    const vault = new BackupVault(createS3Client({ endpoint: env.NCA_S3_ENDPOINT }), { bucket, prefix: 'backups/', kmsKeyId: TEST_KMS_KEY });
+    const vault = vaultOf(bucket);
     await acquireLock(vault, { group: 'database', component: 'postgres', owner: 'restore-exec-42', operation: 'restore' });
     try {
       for (const args of [['backup', 'postgres'], ['restore', 'postgres', '--backup-id', 'latest', '--target-database', `${database}_locked`]]) {
@@ -186,7 +185,7 @@ describe('the command line contract: exit codes, errors that name their componen
 
 describe('refused before anything is written or touched: backup ids, empty targets (issue 8)', () => {
   /** Every key in the bucket, wherever a bad id could have sent a write. */
-  const bucketKeys = () => new BackupVault(createS3Client({ endpoint: env.NCA_S3_ENDPOINT }), { bucket, prefix: '', kmsKeyId: TEST_KMS_KEY }).listKeys('');
+  const bucketKeys = () => vaultOf(bucket, { prefix: '' }).listKeys('');
 
   test('backup --backup-id: a path, a malformed id or one dated in the future is refused naming the field; nothing is written', async () => {
     const before = await bucketKeys();

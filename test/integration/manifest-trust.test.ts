@@ -14,13 +14,13 @@ import { createHmacKey } from '../support/kms-server';
 import type { EngineContext } from '../../functions/core/context';
 import { silentLogger } from '../../functions/core/logger';
 import type { Manifest } from '../../functions/core/manifest';
-import { BackupVault, createS3Client } from '../../functions/core/storage';
+import type { BackupVault } from '../../functions/core/storage';
 import { loadSampleNcaDatabase } from '../../scripts/sample-nca-db';
 import { cliEnv, postgresBackupYaml, runCli, writeBackupYaml, type CliRun } from '../support/cli';
 import { plantManifest, testAuthenticator } from '../support/manifests';
 import { createDatabase, databaseExists, testPostgresUrl, urlFor } from '../support/postgres-db';
 import { testRuntimeConfig } from '../support/runtime-config';
-import { createTestBucket, testS3Client, TEST_KMS_KEY } from '../support/s3';
+import { createTestBucket, testS3Client, vaultOf } from '../support/s3';
 
 const GOOD = '20261101T000000Z-good';
 const FUTURE = '20991231T235959Z-f0f0';
@@ -60,7 +60,7 @@ beforeAll(async () => {
   database = await createDatabase('trust');
   await loadSampleNcaDatabase(urlFor(database), { rows: 200 });
   bucket = await createTestBucket(s3, 'trust');
-  vault = new BackupVault(createS3Client({ endpoint: process.env.NCA_TEST_S3_ENDPOINT }), { bucket, prefix: 'backups/', kmsKeyId: TEST_KMS_KEY });
+  vault = vaultOf(bucket);
   configFile = writeBackupYaml(postgresBackupYaml(database));
   env = cliEnv(bucket, { NCA_POSTGRES_URL: testPostgresUrl(), NCA_PG_BIN_DIR: process.env.NCA_TEST_PG_BIN_DIR, NCA_LOG_LEVEL: 'silent' });
   const backup = await cli('backup', 'postgres', '--backup-id', GOOD);

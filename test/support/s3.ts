@@ -41,6 +41,11 @@ export function recordWrites(client: S3Client): SentPut[] {
   return sent;
 }
 
+/** The vault of an existing test bucket as the code under test opens it: under "backups/", with the test KMS key. */
+export function vaultOf(bucket: string, options: Partial<BackupVaultOptions> = {}): BackupVault {
+  return new BackupVault(testS3Client(), { bucket, prefix: 'backups/', kmsKeyId: TEST_KMS_KEY, ...options });
+}
+
 export async function testVault(options: Partial<BackupVaultOptions> = {}): Promise<{ vault: BackupVault; client: S3Client; bucket: string; sent: SentPut[] }> {
   const client = testS3Client();
   const bucket = await createTestBucket(client);

@@ -5,11 +5,10 @@
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { connectPostgres, postgres } from '../../functions/components/postgres';
 import { testRuntimeConfig } from '../support/runtime-config';
-import { createTestBucket, testS3Client, TEST_KMS_KEY } from '../support/s3';
+import { createTestBucket, testS3Client, vaultOf } from '../support/s3';
 import { createDatabase, databaseExists, sql, testPostgresUrl } from '../support/postgres-db';
 import { damageSampleDatabase, loadSampleNcaDatabase } from '../../scripts/sample-nca-db';
 import { localWorker, workflowHarness, type HarnessOptions, type WorkflowResult } from '../../scripts/local-workflows';
-import { BackupVault, createS3Client } from '../../functions/core/storage';
 import { acquireLock, lockKey, type LockRecord } from '../../functions/core/operation-lock';
 import { urlFor } from '../support/postgres-db';
 
@@ -30,7 +29,7 @@ async function setup(options: { force?: 'lambda' | 'fargate'; rows?: number; int
   });
   const env = { NCA_S3_ENDPOINT: process.env.NCA_TEST_S3_ENDPOINT!, NCA_POSTGRES_URL: testPostgresUrl() };
   const harness = workflowHarness(config, env, { intercept: options.intercept });
-  const vault = new BackupVault(createS3Client({ endpoint: env.NCA_S3_ENDPOINT }), { bucket, prefix: 'backups/', kmsKeyId: TEST_KMS_KEY });
+  const vault = vaultOf(bucket);
   const lock = () => vault.getJson<LockRecord>(lockKey('database', 'postgres'));
   const fingerprint = async (db = database) => {
     const target = await connectPostgres({ database: db }, { ...process.env, ...env });
