@@ -7,7 +7,6 @@ import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadBackupConfig } from '../infra/config/load';
-import { componentEntry } from './components';
 import { summarize } from './core/backup-run';
 import { listBackups, newBackupId, resolveBackup, type BackupEntry } from './core/catalog';
 import { authenticatorOf, configuredComponent, vaultFor, type EngineContext } from './core/context';
@@ -15,9 +14,9 @@ import { InvalidInputError, NoResultError } from './core/errors';
 import { localRuntimeConfig } from './core/local-config';
 import { createLogger } from './core/logger';
 import { runStoredOperation, type OperationEvent } from './core/operations';
-import { resolveRestore, type ResolvedRestore } from './core/restore-plan';
 import { withOperationLock } from './core/operation-lock';
-import { checkCompatibility, loadManifest, postVerify, restoreBackup, safetyBackup, verifyArtifacts } from './core/restore-steps';
+import { runRestoreSequence } from './core/restore-sequence';
+import { restoreComponent, verifyArtifacts } from './core/restore-steps';
 import { runBackup } from './core/backup-run';
 import { RUNTIME_CONFIG_ENV, runtimeConfigFromEnv, type RuntimeConfig } from './core/runtime-config';
 import { checkNewBackupId } from './core/workflow-input';
@@ -86,8 +85,10 @@ function runtimeConfig(configFile: string, env: NodeJS.ProcessEnv): RuntimeConfi
   return localRuntimeConfig(loadBackupConfig(resolve(configFile)), env);
 }
 
-function engine(config: RuntimeConfig, env: NodeJS.ProcessEnv, runner: string, base: Record<string, unknown>): EngineContext {
-  return { config, vault: vaultFor(config, env), env, log: createLogger(base), runner, now: () => new Date() };
+/** Progress goes to the command's stderr, at the level its environment sets (NCA_LOG_LEVEL). */
+function engine(config: RuntimeConfig, io: Io, runner: string, base: Record<string, unknown>): EngineContext {
+  const { env } = io;
+  return { config, vault: vaultFor(config, env), env, log: createLogger(base, io.stderr, env), runner, now: () => new Date() };
 }
 
 function peakRssMiB(): number {
@@ -150,17 +151,16 @@ async function execute(argv: readonly string[], io: Io): Promise<unknown> {
       } catch {
         throw new UsageError('run-step needs the step as JSON');
       }
-      const ctx = engine(config, env, env.ECS_CONTAINER_METADATA_URI_V4 ? 'fargate' : 'cli', { component: event.component, operation: event.operation });
+      const ctx = engine(config, io, env.ECS_CONTAINER_METADATA_URI_V4 ? 'fargate' : 'cli', { component: event.component, operation: event.operation });
       return runStoredOperation(ctx, event);
     }
     case 'backup': {
-      const { name } = configuredComponent(config, subject);
+      const { name, group } = configuredComponent(config, subject);
       const backupId =
         values['backup-id'] === undefined ? newBackupId(new Date(), randomBytes(3).toString('hex')) : checkNewBackupId(values['backup-id'], { field: '--backup-id', now: new Date(), component: name });
       const trigger = values.trigger as 'manual' | 'scheduled';
       if (trigger !== 'manual' && trigger !== 'scheduled') throw new UsageError(`--trigger must be manual or scheduled, not ${trigger}`);
-      const ctx = engine(config, env, 'cli', { component: name, backupId });
-      const { group } = configuredComponent(config, name);
+      const ctx = engine(config, io, 'cli', { component: name, backupId });
       const manifest = await withOperationLock(ctx.vault, { group, component: name, owner: `cli-backup-${backupId}`, operation: 'backup', log: ctx.log }, () =>
         runBackup(ctx, { component: name, backupId, trigger }),
       );
@@ -168,38 +168,35 @@ async function execute(argv: readonly string[], io: Io): Promise<unknown> {
     }
     case 'list': {
       const { name, group } = configuredComponent(config, subject);
-      const ctx = engine(config, env, 'cli', { component: name });
+      const ctx = engine(config, io, 'cli', { component: name });
       const entries = await listBackups(ctx.vault, authenticatorOf(ctx), group, name);
       return { component: name, group, backups: entries.map(listed) };
     }
     case 'verify': {
       const { name, group } = configuredComponent(config, subject);
-      const ctx = engine(config, env, 'cli', { component: name });
+      const ctx = engine(config, io, 'cli', { component: name });
       const manifest = await resolveBackup(ctx.vault, authenticatorOf(ctx), group, name, requiredBackupId(values['backup-id'], name));
       const verification = await verifyArtifacts(ctx, manifest);
       return { component: name, backupId: manifest.backupId, intact: true, ...verification };
     }
     case 'restore': {
-      const { name } = configuredComponent(config, subject);
-      componentEntry(name);
-      const ctx = engine(config, env, 'cli', { component: name });
+      // The component is resolved, and the engine built, once for the whole restore (see core/restore-sequence.ts).
+      const component = restoreComponent(config, subject);
+      const ctx = engine(config, io, 'cli', { component: component.name });
       const options = restoreOptions(values);
-      const owner = `cli-${randomBytes(6).toString('hex')}`;
-      // resolveRestore takes the component's operation lock for `owner`; it is renewed while the steps run
-      // and released at the end whatever happens, as the restore workflow's ReleaseLock states do.
-      const resolved = await resolveRestore(config, ctx.vault, {
+      const envelope = {
         input: {
-          component: name,
-          backupId: requiredBackupId(values['backup-id'], name),
+          component: component.name,
+          backupId: requiredBackupId(values['backup-id'], component.name),
           ...(values['target-database'] !== undefined ? { targetDatabase: values['target-database'] } : {}),
           skipSafetyBackup: values['skip-safety-backup'],
           ...(options ? { options } : {}),
         },
-        executionName: owner,
+        // The lock's owner, as a restore execution's name is.
+        executionName: `cli-${randomBytes(6).toString('hex')}`,
         startTime: new Date().toISOString(),
-      }, authenticatorOf(ctx));
-      const { group } = configuredComponent(config, name);
-      return withOperationLock(ctx.vault, { group, component: name, owner, operation: 'restore', log: ctx.log }, () => restoreSteps(ctx, name, resolved));
+      };
+      return { ...(await runRestoreSequence(ctx, component, envelope, '--skip-safety-backup')), peakRssMiB: peakRssMiB() };
     }
     default:
       throw new UsageError(`unknown command '${command}'`);
@@ -215,36 +212,6 @@ function listed(entry: BackupEntry) {
   if (entry.status === 'trusted') return { ...summarize(entry.manifest), status: entry.status };
   if (entry.status === 'missing') return { backupId: entry.backupId, status: 'damaged', problem: 'its manifest disappeared while listing', key: entry.key };
   return { backupId: entry.backupId, status: entry.status, problem: entry.problem, key: entry.key };
-}
-
-/** The restore workflow's steps, in its order, for one resolved request. */
-async function restoreSteps(ctx: EngineContext, name: string, resolved: ResolvedRestore) {
-  const request = { component: name, backupId: resolved.request.backupId, targetDatabase: resolved.request.targetDatabase, options: resolved.request.options };
-  const manifest = await loadManifest(ctx, name, request.backupId);
-  const verification = await verifyArtifacts(ctx, manifest);
-  const compatibility = await checkCompatibility(ctx, manifest, request);
-  const safety = resolved.request.skipSafetyBackup
-    ? ({ skipped: true, reason: '--skip-safety-backup' } as const)
-    : await safetyBackup(ctx, request, resolved.request.safetyBackupId);
-  const restored = await restoreBackup(ctx, manifest, request);
-  const verified = await postVerify(ctx, manifest, request, safety.skipped ? undefined : safety.backupId);
-  return {
-    component: name,
-    backupId: request.backupId,
-    targetDatabase: request.targetDatabase,
-    options: request.options,
-    bytes: manifest.totalBytes,
-    verification,
-    compatibility,
-    safetyBackup: safety,
-    restoreDurationMs: restored.durationMs,
-    replacedExisting: restored.replacedExisting,
-    details: restored.details,
-    fingerprintMatch: verified.fingerprintMatch,
-    verifiedObjects: verified.objects,
-    ...(verified.details ? { verificationDetails: verified.details } : {}),
-    peakRssMiB: peakRssMiB(),
-  };
 }
 
 function requiredBackupId(value: string | undefined, component: string): string {

@@ -1,36 +1,20 @@
 /**
- * The registry: every component the engine can back up, with how to connect to it, how a restore
- * request redirects it to another target, and which restore options it takes. Adding a component
- * means one entry here.
+ * The registry: every component the engine can back up, each as the entry its folder exports (how to
+ * connect to it, how a restore request redirects it to another target). Components take their contract
+ * from ./types, never from here: the registry imports the components, nothing imports back
+ * (test/unit/import-graph.test.ts).
  */
-import type { ComponentName, RuntimeSources } from '../../infra/config/types';
+import type { ComponentName } from '../../infra/config/types';
 import { InvalidInputError } from '../core/errors';
-import { connectPostgres, postgres, withDatabase, type PostgresTarget } from './postgres';
-import type { Component } from './types';
+import { postgresEntry } from './postgres';
+import type { ComponentEntry, RestoreTargetOptions } from './types';
 import { vectorEntry } from './vector';
 import { mongodbEntry } from './mongodb';
 import { redisEntry } from './redis';
 import { memoryEntry } from './memory';
 import { restoreTargetRefusal } from './restore-options';
 
-/** Restore options an operator can pass, the same for every component that supports them. */
-export interface RestoreTargetOptions {
-  /** Restore into this database (or Redis database index) instead of the one backed up. */
-  readonly targetDatabase?: string;
-}
-
-export interface ComponentEntry<Target, Options extends RestoreTargetOptions = RestoreTargetOptions, N extends ComponentName = ComponentName> {
-  readonly component: Component<Target, Options>;
-  connect(source: RuntimeSources[N], env: NodeJS.ProcessEnv): Promise<Target>;
-  /** The target a restore with these options writes to; InvalidInputError when the options cannot name one. */
-  retarget(target: Target, options: RestoreTargetOptions): Target;
-}
-
-const postgresEntry: ComponentEntry<PostgresTarget, RestoreTargetOptions, 'postgres'> = {
-  component: postgres,
-  connect: (source, env) => connectPostgres(source, env),
-  retarget: (target, options) => (options.targetDatabase ? withDatabase(target, options.targetDatabase) : target),
-};
+export type { ComponentEntry, RestoreTargetOptions } from './types';
 
 /**
  * The last check before a target is connected to, whatever path led here (workflow, CLI, a worker invoked

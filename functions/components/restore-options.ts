@@ -1,6 +1,7 @@
 /**
  * Each component's restore-option and restore-target rules, apart from the components themselves: the
- * control plane checks a restore input before anything runs, and must not bundle the database drivers to do it.
+ * control plane checks a restore input before anything runs, and must not bundle the database drivers to do it:
+ * every module imported here is pure (test/unit/control-plane-bundles.test.ts reads the bundles to hold it so).
  */
 import type { ComponentName } from '../../infra/config/types';
 import { InvalidInputError } from '../core/errors';

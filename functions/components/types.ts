@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { ComponentName, GroupName } from '../../infra/config/types';
+import type { ComponentName, GroupName, RuntimeSources } from '../../infra/config/types';
 
 /** One stored file of a backup, as recorded in its manifest. */
 export interface ArtifactRecord {
@@ -120,4 +120,21 @@ export interface RestoreVerification {
   /** How many objects were compared. */
   readonly objects: number;
   readonly details?: Record<string, unknown>;
+}
+
+/** Restore options an operator can pass, the same for every component that supports them. */
+export interface RestoreTargetOptions {
+  /** Restore into this database (or Redis database index) instead of the one backed up. */
+  readonly targetDatabase?: string;
+}
+
+/**
+ * What each component's folder hands the registry (components/index.ts): the component, how to connect to
+ * it, and how a restore request redirects it to another target.
+ */
+export interface ComponentEntry<Target, Options extends RestoreTargetOptions = RestoreTargetOptions, N extends ComponentName = ComponentName> {
+  readonly component: Component<Target, Options>;
+  connect(source: RuntimeSources[N], env: NodeJS.ProcessEnv): Promise<Target>;
+  /** The target a restore with these options writes to; InvalidInputError when the options cannot name one. */
+  retarget(target: Target, options: RestoreTargetOptions): Target;
 }

@@ -6,7 +6,7 @@
  * what it cannot delete is left to the vault's clean-up of objects that never got a manifest.
  */
 import type { ArtifactRecord, ArtifactSink } from '../components/types';
-import { componentEntry, type RestoreTargetOptions } from '../components';
+import { componentEntry } from '../components';
 import { backupPrefix, inspectBackup, manifestKey, usableManifest } from './catalog';
 import { authenticatorOf, configuredComponent, type EngineContext } from './context';
 import { InvalidInputError, OperationInProgressError } from './errors';
@@ -18,8 +18,11 @@ export interface BackupRequest {
   readonly component: string;
   readonly backupId: string;
   readonly trigger: BackupTrigger;
-  /** Back up this target instead of the configured one (safety backups of a restore target). */
-  readonly target?: RestoreTargetOptions & Record<string, unknown>;
+  /**
+   * Back up this target, already connected, instead of connecting the configured source: a restore's
+   * safety backup backs up the restore's own target, connected once for the whole restore.
+   */
+  readonly target?: unknown;
 }
 
 export interface BackupSummary {
@@ -70,8 +73,7 @@ function writtenByAnother(key: string, component: string, backupId: string): Ope
 export async function runBackup(ctx: EngineContext, request: BackupRequest): Promise<Manifest> {
   const { name, group, source } = configuredComponent(ctx.config, request.component);
   const entry = componentEntry(name);
-  const connected = await entry.connect(source, ctx.env);
-  const target = entry.retarget(connected, request.target ?? {});
+  const target = request.target ?? entry.retarget(await entry.connect(source, ctx.env), {});
   const prefix = backupPrefix(group, name, request.backupId);
   const authenticator = authenticatorOf(ctx);
   const ref = { group, component: name, backupId: request.backupId };

@@ -5,14 +5,15 @@
  * listed but never chosen as `latest`: restoring `latest` twice must not bring back the damaged state.
  * Every manifest is read here, in one way: read, JSON, MAC, then its contents checked like user input.
  */
-import { GROUP_PREFIX, type ComponentName, type GroupName } from '../../infra/config/types';
+import type { ComponentName, GroupName } from '../../infra/config/types';
 import { BackupNotFoundError, IntegrityError, InvalidInputError } from './errors';
-import { MANIFEST_FILE, parseManifest, type Manifest } from './manifest';
+import { parseManifest, type Manifest } from './manifest';
 import type { ManifestAuthenticator } from './manifest-mac';
 import type { BackupVault } from './storage';
+import { componentPrefix, MANIFEST_FILE, manifestKey } from './vault-layout';
 
-/** The component's operation lock (core/operation-lock.ts) sits beside its backups; never a backup id. */
-export const LOCK_FILE = '_lock.json';
+// Keys the engine's steps look up with the catalog; the vault layout defines them.
+export { backupPrefix, componentPrefix, manifestKey } from './vault-layout';
 
 const BACKUP_ID = /^\d{8}T\d{6}Z-[0-9a-z]{4,12}(-safety)?$/;
 
@@ -29,20 +30,6 @@ export function newBackupId(at: Date, suffix: string, options: { safety?: boolea
   const stamp = at.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z');
   const clean = suffix.toLowerCase().replace(/[^0-9a-z]/g, '').slice(0, 12).padEnd(4, '0');
   return `${stamp}-${clean}${options.safety ? '-safety' : ''}`;
-}
-
-/** `<group prefix>/<component>/`, relative to the vault prefix. */
-export function componentPrefix(group: GroupName, component: ComponentName): string {
-  return `${GROUP_PREFIX[group]}/${component}/`;
-}
-
-export function backupPrefix(group: GroupName, component: ComponentName, backupId: string): string {
-  return `${componentPrefix(group, component)}${backupId}/`;
-}
-
-/** The manifest's key, relative to the vault prefix: what its MAC binds. */
-export function manifestKey(group: GroupName, component: ComponentName, backupId: string): string {
-  return `${backupPrefix(group, component, backupId)}${MANIFEST_FILE}`;
 }
 
 /** Ids that have a manifest object, newest first: not yet read, so not yet trusted. */

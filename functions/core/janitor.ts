@@ -15,16 +15,15 @@
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import type { ComponentName } from '../../infra/config/types';
 import type { Logger } from '../components/types';
-import { componentPrefix, isBackupId } from './catalog';
-import { MANIFEST_FILE } from './manifest';
-import { lockKey, type LockRecord } from './operation-lock';
+import { isBackupId } from './catalog';
+import type { LockRecord } from './operation-lock';
 import type { RuntimeConfig } from './runtime-config';
 import { classifyS3Error } from './s3-errors';
 import type { BackupVault } from './storage';
+import { componentPrefix, lockKey, manifestKey, stepResultsPrefix } from './vault-layout';
 
 /** Attempts and step results younger than this are left alone: a backup may still be writing them. */
 export const JANITOR_MIN_AGE_HOURS = 24;
-export const STEP_RESULTS_DIR = '_steps/';
 
 export interface JanitorOptions {
   readonly now?: () => Date;
@@ -85,22 +84,24 @@ async function lockedBackupId(vault: BackupVault, config: RuntimeConfig, compone
 async function sweepComponent(vault: BackupVault, config: RuntimeConfig, component: ComponentName, options: JanitorOptions, report: JanitorReport): Promise<void> {
   const now = (options.now ?? (() => new Date()))();
   const cutoff = now.getTime() - (options.minAgeHours ?? JANITOR_MIN_AGE_HOURS) * 3600_000;
-  const prefix = componentPrefix(config.components[component]!.group, component);
+  const group = config.components[component]!.group;
+  const prefix = componentPrefix(group, component);
+  const stepResults = stepResultsPrefix(group, component);
   const attempts = new Map<string, { keys: string[]; newest: number; complete: boolean }>();
   const oldStepResults: string[] = [];
   for (const object of await listObjects(vault, prefix, options.listPageSize)) {
-    const rest = object.key.slice(prefix.length);
-    if (rest.startsWith(STEP_RESULTS_DIR)) {
+    if (object.key.startsWith(stepResults)) {
       if (object.lastModified.getTime() < cutoff) oldStepResults.push(object.key);
       continue;
     }
+    const rest = object.key.slice(prefix.length);
     const slash = rest.indexOf('/');
     const backupId = slash > 0 ? rest.slice(0, slash) : undefined;
     if (!backupId || !isBackupId(backupId)) continue;
     const attempt = attempts.get(backupId) ?? { keys: [], newest: 0, complete: false };
     attempt.keys.push(object.key);
     attempt.newest = Math.max(attempt.newest, object.lastModified.getTime());
-    if (rest === `${backupId}/${MANIFEST_FILE}`) attempt.complete = true;
+    if (object.key === manifestKey(group, component, backupId)) attempt.complete = true;
     attempts.set(backupId, attempt);
   }
   const locked = await lockedBackupId(vault, config, component, now);

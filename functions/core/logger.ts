@@ -25,4 +25,5 @@ export function createLogger(base: Record<string, unknown> = {}, write: (line: s
   };
 }
 
+/** The one logger that writes nothing: for work whose progress nobody reads, and for tests. */
 export const silentLogger: Logger = { info: () => undefined, warn: () => undefined };

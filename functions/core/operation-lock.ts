@@ -11,12 +11,13 @@
  * and the workers' step results (`_steps/`) sit beside it.
  */
 import type { ComponentName, GroupName } from '../../infra/config/types';
-import { componentPrefix, LOCK_FILE } from './catalog';
 import { OperationInProgressError } from './errors';
 import type { Logger } from '../components/types';
 import { PreconditionFailedError, type BackupVault } from './storage';
+import { lockKey } from './vault-layout';
 
-export { LOCK_FILE };
+// The lock's key, for whoever inspects the lock; the vault layout defines it.
+export { lockKey };
 /** A lock not renewed for this long is considered abandoned (its holder died) and may be taken over. */
 export const LOCK_TTL_MS = 30 * 60 * 1000;
 /** Holders renew well before expiry, so a slow renewal or two never lets the lock lapse. */
@@ -47,10 +48,6 @@ export interface HeldLock {
   readonly record: LockRecord;
   /** ETag of the lock object as this holder last wrote it. */
   readonly etag: string;
-}
-
-export function lockKey(group: GroupName, component: ComponentName): string {
-  return `${componentPrefix(group, component)}${LOCK_FILE}`;
 }
 
 function describe(record: LockRecord): string {

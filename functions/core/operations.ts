@@ -10,7 +10,7 @@ import { configuredComponent, type EngineContext } from './context';
 import { InvalidInputError, TaskStoppedError, TransientError } from './errors';
 import { checkNewBackupId, checkRestoreTarget, parseComponentOptions } from './workflow-input';
 import type { BackupTrigger } from './manifest';
-import { checkCompatibility, loadManifest, postVerify, restoreBackup, safetyBackup, verifyArtifacts } from './restore-steps';
+import { checkCompatibility, loadManifest, postVerify, restoreBackup, restoreScope, safetyBackup, verifyArtifacts } from './restore-steps';
 import { chooseRunner } from './runner';
 import { withOperationLock } from './operation-lock';
 
@@ -99,12 +99,16 @@ export async function runOperation(ctx: EngineContext, event: OperationEvent): P
       : locked('restore', `${event.operation}-${randomBytes(4).toString('hex')}`, false, work);
   // Options and the target are checked again here: a worker can be invoked without the resolve step (CLI,
   // console tests), and the workflow hands over the resolved target, which may be the backed-up database.
-  const restoreRequest = () => ({
-    component: name,
-    backupId: required(event, 'backupId'),
-    targetDatabase: event.targetDatabase === undefined ? undefined : checkRestoreTarget(ctx.config, name, String(event.targetDatabase)),
-    options: parseComponentOptions(name, event.options),
-  });
+  // The step's scope reads the manifest and connects the target once, whatever the step needs of them.
+  const restoreStepScope = () => {
+    const request = {
+      component: name,
+      backupId: required(event, 'backupId'),
+      targetDatabase: event.targetDatabase === undefined ? undefined : checkRestoreTarget(ctx.config, name, String(event.targetDatabase)),
+      options: parseComponentOptions(name, event.options),
+    };
+    return restoreScope(ctx, { name, group, source, entry: componentEntry(name) }, request);
+  };
   /** An id this step writes a backup under: never a future one (see checkNewBackupId). */
   const newId = (field: 'backupId' | 'safetyBackupId', safety: boolean) =>
     checkNewBackupId(required(event, field), { field, now: ctx.now(), safety, component: name });
@@ -126,25 +130,23 @@ export async function runOperation(ctx: EngineContext, event: OperationEvent): P
       return summarize(await loadManifest(ctx, name, required(event, 'backupId')));
     case 'verify-artifacts':
       return verifyArtifacts(ctx, await loadManifest(ctx, name, required(event, 'backupId')));
-    case 'check-compatibility': {
-      const request = restoreRequest();
-      return checkCompatibility(ctx, await loadManifest(ctx, name, request.backupId), request);
-    }
+    case 'check-compatibility':
+      return checkCompatibility(restoreStepScope());
     // The safety backup runs under the restore's lock: it is part of that restore, not a second operation.
     case 'safety-backup': {
-      const request = restoreRequest();
+      const scope = restoreStepScope();
       const safetyBackupId = newId('safetyBackupId', true);
-      return restoreStep(() => safetyBackup(ctx, request, safetyBackupId));
+      return restoreStep(() => safetyBackup(scope, safetyBackupId));
     }
     case 'restore': {
-      const request = restoreRequest();
-      return restoreStep(async () => restoreBackup(ctx, await loadManifest(ctx, name, request.backupId), request));
+      const scope = restoreStepScope();
+      return restoreStep(() => restoreBackup(scope));
     }
     case 'post-verify': {
-      const request = restoreRequest();
+      const scope = restoreStepScope();
       const safety = event.safetyBackup;
       const safetyBackupId = safety && safety.skipped === false && typeof safety.backupId === 'string' && isBackupId(safety.backupId) ? safety.backupId : undefined;
-      return postVerify(ctx, await loadManifest(ctx, name, request.backupId), request, safetyBackupId);
+      return postVerify(scope, safetyBackupId);
     }
     case 'read-step-result': {
       const stepId = required(event, 'stepId');

@@ -4,6 +4,7 @@
  * on an unknown component or backup id, or when another backup or restore of the component is running.
  */
 import { resolveBackup } from './catalog';
+import type { Manifest } from './manifest';
 import { authenticatorFor, type ManifestAuthenticator } from './manifest-mac';
 import { chooseRunner, type RunnerKind } from './runner';
 import { acquireLock } from './operation-lock';
@@ -36,6 +37,19 @@ export async function resolveRestore(
   event: ExecutionEnvelope<unknown>,
   authenticator: ManifestAuthenticator = authenticatorFor(config),
 ): Promise<ResolvedRestore> {
+  return (await resolveRestoreWithManifest(config, vault, event, authenticator)).resolved;
+}
+
+/**
+ * resolveRestore, with the trusted manifest it read: the steps that run in the same process (the CLI) use
+ * it instead of reading it again. The workflow's steps run elsewhere and read it themselves.
+ */
+export async function resolveRestoreWithManifest(
+  config: RuntimeConfig,
+  vault: BackupVault,
+  event: ExecutionEnvelope<unknown>,
+  authenticator: ManifestAuthenticator,
+): Promise<{ resolved: ResolvedRestore; manifest: Manifest }> {
   const input = parseRestoreInput(config, event.input);
   const group = config.components[input.component]!.group;
   // Only a trusted manifest resolves: its source.database may become the restore target below.
@@ -45,7 +59,7 @@ export async function resolveRestore(
   const targetDatabase = restoreTarget(config, input.component, input.targetDatabase, manifest.source.database);
   // Last, after every check that can refuse the request: a refused request leaves no lock behind.
   const lock = await acquireLock(vault, { group, component: input.component, owner: event.executionName, operation: 'restore' });
-  return {
+  const resolved: ResolvedRestore = {
     request: {
       component: input.component,
       backupId,
@@ -60,5 +74,6 @@ export async function resolveRestore(
     lock: { owner: lock.record.owner, expiresAt: lock.record.expiresAt },
     worker: config.components[input.component]!.worker,
   };
+  return { resolved, manifest };
 }
 

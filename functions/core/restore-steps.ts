@@ -1,15 +1,19 @@
 /**
  * The restore, as the separate steps the restore state machine shows an operator: each one can fail on
  * its own with a precise error, and nothing touches the target before the artifacts are proven intact
- * and the versions compatible.
+ * and the versions compatible. The same functions serve both runners of the sequence: the workflow's
+ * Task states (one step per worker invocation, core/operations.ts) and the CLI (every step in one
+ * process, core/restore-sequence.ts).
  */
-import { componentEntry, type RestoreTargetOptions } from '../components';
+import { componentEntry } from '../components';
+import type { ComponentEntry, RestoreTargetOptions } from '../components/types';
 import { backupPrefix, readManifest } from './catalog';
 import { runBackup, summarize, type BackupSummary } from './backup-run';
 import { authenticatorOf, configuredComponent, type EngineContext } from './context';
 import { BackupNotFoundError, VerificationError } from './errors';
 import { compareFingerprints, describeDifferences } from './fingerprint-diff';
 import type { Manifest } from './manifest';
+import type { RuntimeConfig } from './runtime-config';
 import { drain } from './storage';
 import type { ArtifactSource, Fingerprint, RestoreVerification } from '../components/types';
 
@@ -19,6 +23,46 @@ export interface RestoreRequest extends RestoreTargetOptions {
   readonly backupId: string;
   /** Component-specific restore options, already checked by its parser in components/restore-options.ts. */
   readonly options?: Record<string, unknown>;
+}
+
+/** A configured component with its registry entry, looked up once per operation. */
+export interface RestoreComponent extends ReturnType<typeof configuredComponent> {
+  readonly entry: ComponentEntry<unknown, RestoreTargetOptions, any>;
+}
+
+/** The component a restore names: configured in backup.yaml and known to the registry, or a clear error. */
+export function restoreComponent(config: RuntimeConfig, component: string): RestoreComponent {
+  const configured = configuredComponent(config, component);
+  return { ...configured, entry: componentEntry(configured.name) };
+}
+
+/**
+ * One restore request as the steps of one process see it. The manifest is read, and the target connected
+ * (which in AWS reads its secret), on first use and kept for every later step in the same process: a
+ * worker running one step reads and connects once, the CLI running them all reads and connects once too.
+ */
+export interface RestoreScope {
+  readonly ctx: EngineContext;
+  readonly component: RestoreComponent;
+  readonly request: RestoreRequest;
+  /** The backup's manifest, trusted and valid (catalog.readManifest). */
+  manifest(): Promise<Manifest>;
+  /** The restore target: the configured source, connected, then retargeted by the request's options. */
+  target(): Promise<unknown>;
+}
+
+/** `manifest`: the one Resolve already read, when the steps run in the same process as Resolve. */
+export function restoreScope(ctx: EngineContext, component: RestoreComponent, request: RestoreRequest, manifest?: Manifest): RestoreScope {
+  let read: Promise<Manifest> | undefined = manifest ? Promise.resolve(manifest) : undefined;
+  let connected: Promise<unknown> | undefined;
+  const { name, group, source, entry } = component;
+  return {
+    ctx,
+    component,
+    request,
+    manifest: () => (read ??= readManifest(ctx.vault, authenticatorOf(ctx), { group, component: name, backupId: request.backupId })),
+    target: () => (connected ??= entry.connect(source, ctx.env).then((base) => entry.retarget(base, componentOptions(request)))),
+  };
 }
 
 /** What a component's restore, compatibility check and verification receive. */
@@ -46,13 +90,6 @@ export async function loadManifest(ctx: EngineContext, component: string, backup
   return readManifest(ctx.vault, authenticatorOf(ctx), { group, component: name, backupId });
 }
 
-async function connectTarget(ctx: EngineContext, request: RestoreRequest) {
-  const { source } = configuredComponent(ctx.config, request.component);
-  const entry = componentEntry(request.component);
-  const target = entry.retarget(await entry.connect(source, ctx.env), componentOptions(request));
-  return { entry, target };
-}
-
 export interface ArtifactVerification {
   readonly artifacts: number;
   readonly bytes: number;
@@ -70,21 +107,21 @@ export async function verifyArtifacts(ctx: EngineContext, manifest: Manifest): P
   return { artifacts: manifest.artifacts.length, bytes: manifest.totalBytes, durationMs: Date.now() - started };
 }
 
-export async function checkCompatibility(ctx: EngineContext, manifest: Manifest, request: RestoreRequest): Promise<{ compatible: true; source: string; target: string }> {
-  const { entry, target } = await connectTarget(ctx, request);
-  const { targetVersion } = await entry.component.checkCompatibility(manifest.source, target, componentOptions(request));
+export async function checkCompatibility(scope: RestoreScope): Promise<{ compatible: true; source: string; target: string }> {
+  const manifest = await scope.manifest();
+  const { targetVersion } = await scope.component.entry.component.checkCompatibility(manifest.source, await scope.target(), componentOptions(scope.request));
   return { compatible: true, source: manifest.source.serverVersion, target: targetVersion };
 }
 
 export type SafetyBackupResult = ({ readonly skipped: false } & BackupSummary) | { readonly skipped: true; readonly reason: string };
 
 /** Backs up what the restore is about to replace; skipped when the target does not exist yet. */
-export async function safetyBackup(ctx: EngineContext, request: RestoreRequest, safetyBackupId: string): Promise<SafetyBackupResult> {
-  const { entry, target } = await connectTarget(ctx, request);
-  if (!(await entry.component.targetExists(target))) {
+export async function safetyBackup(scope: RestoreScope, safetyBackupId: string): Promise<SafetyBackupResult> {
+  const target = await scope.target();
+  if (!(await scope.component.entry.component.targetExists(target))) {
     return { skipped: true, reason: 'the restore target does not exist yet; nothing to protect' };
   }
-  const manifest = await runBackup(ctx, { component: request.component, backupId: safetyBackupId, trigger: 'safety', target: componentOptions(request) });
+  const manifest = await runBackup(scope.ctx, { component: scope.component.name, backupId: safetyBackupId, trigger: 'safety', target });
   return { skipped: false, ...summarize(manifest) };
 }
 
@@ -98,11 +135,13 @@ export interface RestoreOutcome {
   readonly durationMs: number;
 }
 
-export async function restoreBackup(ctx: EngineContext, manifest: Manifest, request: RestoreRequest): Promise<RestoreOutcome> {
-  const { entry, target } = await connectTarget(ctx, request);
+export async function restoreBackup(scope: RestoreScope): Promise<RestoreOutcome> {
+  const { ctx, request } = scope;
+  const manifest = await scope.manifest();
+  const target = await scope.target();
   const started = Date.now();
   ctx.log.info('restore started', { component: manifest.component, backupId: manifest.backupId, targetDatabase: request.targetDatabase, options: request.options });
-  const result = await entry.component.restore(artifactSource(ctx, manifest), target, componentOptions(request), ctx.log);
+  const result = await scope.component.entry.component.restore(artifactSource(ctx, manifest), target, componentOptions(request), ctx.log);
   const durationMs = Date.now() - started;
   ctx.log.info('restore completed', { component: manifest.component, backupId: manifest.backupId, target: result.target, durationMs, ...result.details });
   return { component: manifest.component, backupId: manifest.backupId, ...result, details: result.details ?? {}, bytes: manifest.totalBytes, durationMs };
@@ -132,12 +171,15 @@ export function verificationFailureHint(safetyBackupId?: string): string {
 }
 
 /** The restored target must carry the fingerprint recorded at backup time, object by object. */
-export async function postVerify(ctx: EngineContext, manifest: Manifest, request: RestoreRequest, safetyBackupId?: string): Promise<PostVerification> {
-  const { entry, target } = await connectTarget(ctx, request);
+export async function postVerify(scope: RestoreScope, safetyBackupId?: string): Promise<PostVerification> {
+  const { ctx, request } = scope;
+  const { component } = scope.component.entry;
+  const manifest = await scope.manifest();
+  const target = await scope.target();
   const started = Date.now();
-  const verification = entry.component.verifyRestore
-    ? await entry.component.verifyRestore(manifest.fingerprint, artifactSource(ctx, manifest), target, componentOptions(request), ctx.log)
-    : await compareWithFingerprint(entry.component.fingerprint(target), manifest);
+  const verification = component.verifyRestore
+    ? await component.verifyRestore(manifest.fingerprint, artifactSource(ctx, manifest), target, componentOptions(request), ctx.log)
+    : await compareWithFingerprint(component.fingerprint(target), manifest);
   const { differences } = verification;
   if (differences.length > 0) {
     throw new VerificationError(`the restored data does not match the backup's fingerprint: ${describeDifferences(differences)}.`, {

@@ -18,6 +18,7 @@ import { pipeline } from 'node:stream/promises';
 import { Sha256Meter, Sha256Verifier, type ExpectedDigest } from './checksums';
 import { IntegrityError, type ErrorContext } from './errors';
 import { classifyS3Error } from './s3-errors';
+import { componentOfKey } from './vault-layout';
 
 export interface S3ClientOptions {
   readonly region?: string;
@@ -282,9 +283,9 @@ function isPreconditionFailure(error: unknown): boolean {
   return e?.name === 'PreconditionFailed' || e?.Code === 'PreconditionFailed' || e?.$metadata?.httpStatusCode === 412 || e?.name === 'ConditionalRequestConflict' || e?.$metadata?.httpStatusCode === 409;
 }
 
-/** The component a vault key belongs to: `<group>/<component>/…`, relative to the vault prefix. */
+/** The component a vault key belongs to, named in its errors. */
 function contextOfKey(relativeKey: string): ErrorContext {
-  const [, component] = relativeKey.split('/');
+  const component = componentOfKey(relativeKey);
   return component ? { component } : {};
 }
 

@@ -11,6 +11,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { GROUPS, GROUP_PREFIX, type ColdStorageConfig, type GroupName, type ObjectLockConfig } from '../config/types';
+import { groupPrefix } from '../../functions/core/vault-layout';
 
 /** Days a replaced or expired object version is kept before lifecycle deletes it (undo window). */
 export const NONCURRENT_VERSION_DAYS = 7;
@@ -108,7 +109,7 @@ export interface BackupVaultProps {
 
 /** `<prefix><group prefix>/`, e.g. "backups/database/": the key space one group's backups live in. */
 export function groupKeyPrefix(prefix: string, group: GroupName): string {
-  return `${prefix}${GROUP_PREFIX[group]}/`;
+  return `${prefix}${groupPrefix(group)}`;
 }
 
 export function lifecycleRules(props: Pick<BackupVaultProps, 'prefix' | 'retentionDays' | 'coldStorage'>): s3.LifecycleRule[] {

@@ -17,8 +17,7 @@ import { configuredComponents } from '../runtime-config';
 import type { KmsKeyRef, ManifestKey } from './keys';
 import { bucketArn } from './replication';
 import { CONTROL_PLANE_BUNDLING } from './bundling';
-import { LOCK_FILE } from '../../functions/core/catalog';
-import { REPO_ROOT, componentKeyPrefix } from './workers';
+import { REPO_ROOT, componentKeyPrefix, componentLockKey } from './workers';
 
 /** Days control-plane logs are kept. */
 export const CONTROL_PLANE_LOG_RETENTION = logs.RetentionDays.THREE_MONTHS;
@@ -64,7 +63,7 @@ export class ControlPlane extends Construct {
     const { config } = props;
     const bucket = bucketArn(config.storage.primary.bucket);
     const prefixes = configuredComponents(config).map((c) => componentKeyPrefix(config, c));
-    const lockObjects = prefixes.map((p) => `${bucket}/${p}${LOCK_FILE}`);
+    const lockObjects = configuredComponents(config).map((c) => `${bucket}/${componentLockKey(config, c)}`);
     if (prefixes.length > 0) {
       const releaser = this.releaseLock.role!;
       // A conditional delete (If-Match) needs s3:GetObject as well as s3:DeleteObject.

@@ -16,11 +16,10 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import type { BackupConfig } from '../config/types';
 import { configuredComponents } from '../runtime-config';
-import { LOCK_FILE } from '../../functions/core/catalog';
 import { CONTROL_PLANE_BUNDLING } from './bundling';
 import type { KmsKeyRef } from './keys';
 import { bucketArn } from './replication';
-import { REPO_ROOT, componentKeyPrefix } from './workers';
+import { REPO_ROOT, componentKeyPrefix, componentLockKey } from './workers';
 
 export const JANITOR_SCHEDULE = events.Schedule.rate(Duration.hours(1));
 
@@ -62,7 +61,8 @@ export class Janitor extends Construct {
         }),
       );
       // It reads the operation lock to leave a running backup alone, and nothing else.
-      this.role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'ReadLocks', actions: ['s3:GetObject'], resources: prefixes.map((p) => `${bucket}/${p}${LOCK_FILE}`) }));
+      const locks = configuredComponents(config).map((c) => `${bucket}/${componentLockKey(config, c)}`);
+      this.role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'ReadLocks', actions: ['s3:GetObject'], resources: locks }));
       this.role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'RemoveIncompleteAttempts', actions: ['s3:DeleteObject'], resources: prefixes.map((p) => `${bucket}/${p}*`) }));
       this.role.addToPrincipalPolicy(props.dataKey.s3Statement(['kms:Decrypt'], config.storage.primary.region));
       props.dataKey.acknowledgeAliasGrant(this.role);

@@ -13,11 +13,11 @@ import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { COMPONENT_GROUP, GROUP_PREFIX, type BackupConfig, type ComponentName } from '../config/types';
+import { COMPONENT_GROUP, type BackupConfig, type ComponentName } from '../config/types';
 import { secretArnsOf } from '../config/sources';
 import type { WorkerRef } from '../../functions/core/runtime-config';
 import type { KmsKeyRef, ManifestKey } from './keys';
-import { LOCK_FILE } from '../../functions/core/catalog';
+import { componentPrefix, lockKey, stepResultsPrefix } from '../../functions/core/vault-layout';
 import { bucketArn } from './replication';
 
 /** The repository root: the build context of the worker image. */
@@ -25,8 +25,6 @@ export const REPO_ROOT = path.resolve(__dirname, '..', '..');
 export const WORKER_DOCKERFILE = 'functions/Dockerfile';
 /** Days worker logs are kept. */
 export const WORKER_LOG_RETENTION = logs.RetentionDays.THREE_MONTHS;
-/** Where a Fargate task stores its step result, under the component prefix (core/operations.ts stepResultKey). */
-export const STEP_RESULTS_DIR = '_steps/';
 
 /**
  * The worker image, built once from functions/Dockerfile with the repository root as context (the root's
@@ -44,9 +42,24 @@ export function workerImage(scope: Construct, pgMajor?: string): ecrAssets.Docke
   });
 }
 
+/** A key of the vault layout (core/vault-layout.ts) as the primary bucket holds it: behind the vault prefix. */
+function primaryKey(config: BackupConfig, relativeKey: string): string {
+  return `${config.storage.primary.prefix}${relativeKey}`;
+}
+
 /** `<prefix><group prefix>/<component>/`: the only key space a component's worker may touch. */
 export function componentKeyPrefix(config: BackupConfig, component: ComponentName): string {
-  return `${config.storage.primary.prefix}${GROUP_PREFIX[COMPONENT_GROUP[component]]}/${component}/`;
+  return primaryKey(config, componentPrefix(COMPONENT_GROUP[component], component));
+}
+
+/** The component's operation lock. */
+export function componentLockKey(config: BackupConfig, component: ComponentName): string {
+  return primaryKey(config, lockKey(COMPONENT_GROUP[component], component));
+}
+
+/** The key pattern of the component's Fargate step results. */
+function stepResultKeys(config: BackupConfig, component: ComponentName): string {
+  return `${primaryKey(config, stepResultsPrefix(COMPONENT_GROUP[component], component))}*`;
 }
 
 /** IAM resource of a Secrets Manager secret: a complete ARN as is, a partial one (no random suffix) with `-??????`. */
@@ -56,8 +69,7 @@ export function secretResource(secretArn: string): string {
 
 /** The keys a worker may delete or replace: the component's operation lock and the Fargate step results. */
 export function workerScratchKeys(config: BackupConfig, component: ComponentName): string[] {
-  const keyPrefix = componentKeyPrefix(config, component);
-  return [`${keyPrefix}${LOCK_FILE}`, `${keyPrefix}${STEP_RESULTS_DIR}*`];
+  return [componentLockKey(config, component), stepResultKeys(config, component)];
 }
 
 /**
@@ -104,7 +116,7 @@ export function acknowledgeComponentStatements(scope: Construct, config: BackupC
       reason: `Backup ids are generated per run, so the worker reads and writes every key under its own component prefix ${keyPrefix} (and nothing outside it); it cannot delete there.`,
     },
     {
-      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::${config.storage.primary.bucket}/${keyPrefix}${STEP_RESULTS_DIR}*]`,
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::${config.storage.primary.bucket}/${stepResultKeys(config, component)}]`,
       reason: 'Fargate step results are named by step id per execution; the task clears its own step result before it runs, and may delete nothing else but the lock.',
     },
   );

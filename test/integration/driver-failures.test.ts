@@ -8,15 +8,15 @@ import Redis from 'ioredis';
 import { MongoClient, MongoNetworkError, MongoParseError, MongoServerError, MongoServerSelectionError } from 'mongodb';
 import { connectMemory, memory } from '../../functions/components/memory';
 import { connectMongo, mongoFailure, withClient, type MongoTarget } from '../../functions/components/mongodb/connection';
-import type { ArtifactSource, Logger } from '../../functions/components/types';
+import type { ArtifactSource } from '../../functions/components/types';
 import type { MemoryRuntimeSource } from '../../infra/config/types';
 import { startRedis, type RunningRedis } from '../../scripts/local-servers';
 import { loadSampleMemory } from '../../scripts/sample-nca-memory';
 import { gatedSource, sinkAfter } from '../support/artifact-streams';
 import { fsArtifacts, type FsArtifacts } from '../support/fs-artifacts';
 import { startMongoWireServer, type MongoWireServer } from '../support/mongo-wire-server';
+import { silentLogger as quiet } from '../../functions/core/logger';
 
-const quiet: Logger = { info: () => undefined, warn: () => undefined, error: () => undefined } as unknown as Logger;
 const cleanups: (() => unknown)[] = [];
 
 afterEach(async () => {

@@ -14,14 +14,14 @@ import { BSON, MongoClient, type Document } from 'mongodb';
 import type { MemoryRuntimeSource, MemoryTier } from '../../infra/config/types';
 import { connectMemory, memory, memoryEntry, parseMemoryRestoreOptions, type MemoryTarget } from '../../functions/components/memory';
 import { IntegrityError, InvalidInputError, VersionMismatchError } from '../../functions/core/errors';
-import type { ComponentBackupResult, Logger } from '../../functions/components/types';
+import type { ComponentBackupResult } from '../../functions/components/types';
 import { damageSampleMemory, loadSampleMemory, NCA_LTM_INDEXES, ncaWords, type SampleMemorySummary } from '../../scripts/sample-nca-memory';
 import { startRedis, type RunningRedis } from '../../scripts/local-servers';
 import { backupToFs, fsArtifacts, readArtifact, type FsArtifacts } from '../support/fs-artifacts';
 import { startMongoWireServer, type MongoWireServer } from '../support/mongo-wire-server';
 import { createDatabase, sql, testPostgresUrl, urlFor } from '../support/postgres-db';
+import { silentLogger as quiet } from '../../functions/core/logger';
 
-const quiet: Logger = { info: () => undefined, warn: () => undefined };
 const DIMENSION = 16;
 
 let redis: RunningRedis;

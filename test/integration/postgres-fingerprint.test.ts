@@ -13,14 +13,14 @@ import { promisify } from 'node:util';
 import { connectPostgres, postgres, withDatabase, type PostgresTarget } from '../../functions/components/postgres';
 import { fingerprintDatabase, fingerprintInTransaction, isPrivilegesKey } from '../../functions/components/postgres/fingerprint';
 import { dumpedSequences, parseDumpedSequences, readTableOfContents } from '../../functions/components/postgres/archive';
-import type { Fingerprint, Logger } from '../../functions/components/types';
+import type { Fingerprint } from '../../functions/components/types';
 import { compareFingerprints } from '../../functions/core/fingerprint-diff';
 import { backupToFs, type FsArtifacts } from '../support/fs-artifacts';
 import { createDatabase, sql, testPostgresUrl, urlFor } from '../support/postgres-db';
 import { Client } from 'pg';
+import { silentLogger as quiet } from '../../functions/core/logger';
 
 const run = promisify(execFile);
-const quiet: Logger = { info: () => undefined, warn: () => undefined };
 const env = () => ({ NCA_POSTGRES_URL: testPostgresUrl(), NCA_PG_BIN_DIR: process.env.NCA_TEST_PG_BIN_DIR });
 const target = (database: string) => connectPostgres({ database }, env());
 const tool = (name: string) => (process.env.NCA_TEST_PG_BIN_DIR ? join(process.env.NCA_TEST_PG_BIN_DIR, name) : name);

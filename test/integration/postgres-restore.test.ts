@@ -13,17 +13,17 @@ import { Client } from 'pg';
 import { connectPostgres, postgres, withDatabase, type PostgresTarget } from '../../functions/components/postgres';
 import { parsePostgresRestoreOptions } from '../../functions/components/postgres/options';
 import { keptAsideName, stagingDatabaseName } from '../../functions/components/postgres/staging';
-import type { ArtifactSink, ArtifactSource, ComponentBackupResult, Logger } from '../../functions/components/types';
+import type { ArtifactSink, ArtifactSource, ComponentBackupResult } from '../../functions/components/types';
 import { startPostgres, type RunningPostgres } from '../../scripts/local-servers';
 import { loadSampleNcaDatabase } from '../../scripts/sample-nca-db';
 import { throttledSink, throttledSource } from '../support/artifact-streams';
 import { backupToFs, fsArtifacts, type FsArtifacts } from '../support/fs-artifacts';
 import { createDatabase, databaseExists, sql, testPostgresUrl, urlFor } from '../support/postgres-db';
 import { testVault } from '../support/s3';
+import { silentLogger as quiet } from '../../functions/core/logger';
 
 jest.setTimeout(120_000);
 
-const quiet: Logger = { info: () => undefined, warn: () => undefined };
 const pgBin = () => process.env.NCA_TEST_PG_BIN_DIR;
 const env = (url = testPostgresUrl()) => ({ NCA_POSTGRES_URL: url, NCA_PG_BIN_DIR: pgBin() });
 const target = (database: string, url?: string) => connectPostgres({ database }, env(url));

@@ -6,12 +6,11 @@
 import { Readable } from 'node:stream';
 import { connectPostgres, postgres, withDatabase, type PostgresTarget } from '../../functions/components/postgres';
 import { IntegrityError, InvalidInputError, ToolError, VersionMismatchError } from '../../functions/core/errors';
-import type { Logger } from '../../functions/components/types';
 import { loadSampleNcaDatabase } from '../../scripts/sample-nca-db';
 import { backupToFs, fsArtifacts, readArtifact } from '../support/fs-artifacts';
 import { createDatabase, databaseExists, sql, testPostgresUrl, urlFor } from '../support/postgres-db';
+import { silentLogger as quiet } from '../../functions/core/logger';
 
-const quiet: Logger = { info: () => undefined, warn: () => undefined };
 const env = () => ({ NCA_POSTGRES_URL: testPostgresUrl(), NCA_PG_BIN_DIR: process.env.NCA_TEST_PG_BIN_DIR });
 const target = (database: string) => connectPostgres({ database }, env());
 

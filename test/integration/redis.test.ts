@@ -15,8 +15,7 @@ import { IntegrityError, InvalidInputError, TransientError, VersionMismatchError
 import type { ComponentBackupResult, Logger } from '../../functions/components/types';
 import { startRedis, type RunningRedis } from '../../scripts/local-servers';
 import { backupToFs, fsArtifacts, readArtifact, type FsArtifacts } from '../support/fs-artifacts';
-
-const quiet: Logger = { info: () => undefined, warn: () => undefined };
+import { silentLogger as quiet } from '../../functions/core/logger';
 
 let server: RunningRedis;
 const clients: Redis[] = [];

@@ -6,11 +6,10 @@
 import { Readable } from 'node:stream';
 import { vector, vectorEntry, connectVector, parseVectorRestoreOptions, withTable, withVectorDatabase, type VectorTarget } from '../../functions/components/vector';
 import { IntegrityError, InvalidInputError, TransientError, VersionMismatchError } from '../../functions/core/errors';
-import type { Logger } from '../../functions/components/types';
 import { backupToFs, fsArtifacts, readArtifact } from '../support/fs-artifacts';
 import { createDatabase, databaseExists, sql, testPostgresUrl } from '../support/postgres-db';
+import { silentLogger as quiet } from '../../functions/core/logger';
 
-const quiet: Logger = { info: () => undefined, warn: () => undefined };
 const env = () => ({ NCA_VECTOR_URL: testPostgresUrl() });
 const target = (database: string, table = 'semantic_memory') => connectVector({ database, table }, env());
 

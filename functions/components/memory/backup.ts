@@ -22,7 +22,8 @@ import { tierFailure, type MemoryTarget } from './connection';
 import type { TierEntry, TierSource } from './tier';
 import { openWorkingSource, WORKING_NORMALISES, WORKING_RECORDS } from './working';
 import { EPISODIC_NORMALISES, EPISODIC_RECORDS, openEpisodicSource } from './episodic';
-import { openSemanticSource, SEMANTIC_NORMALISES } from './semantic';
+import { openSemanticSource, SEMANTIC_NORMALISES, tableLabel } from './semantic';
+import { qualifiedName } from '../vector/names';
 
 export const MEMORY_DATABASE = 'memory-tiers';
 
@@ -120,7 +121,7 @@ async function exportTier(source: TierSource, sink: ArtifactSink, exportedAt: st
 function tierPlace(target: MemoryTarget, tier: MemoryTier): string {
   if (tier === 'working') return `Redis keys memory:${target.working!.namespace}:* in database ${target.working!.redis.db}`;
   if (tier === 'episodic') return `MongoDB collection ${target.episodic!.database}.${target.episodic!.collection}`;
-  return `table ${target.semantic!.postgres.database}.${target.semantic!.table.schema}.${target.semantic!.table.name}`;
+  return `table ${tableLabel(target.semantic!)}`;
 }
 
 export function serverVersion(versions: Partial<Record<MemoryTier, string>>): string {
@@ -156,8 +157,8 @@ export function sourceInfo(
   if (target.semantic) {
     info.postgresqlVersion = versions.semantic;
     info.semantic = {
-      database: target.semantic.postgres.database,
-      table: `${target.semantic.table.schema}.${target.semantic.table.name}`,
+      database: target.semantic.database,
+      table: qualifiedName(target.semantic),
       dimension: dimensions.semantic ?? null,
       ...semanticExtra,
     };

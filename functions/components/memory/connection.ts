@@ -7,14 +7,14 @@
  * redis, mongodb and vector components reach them.
  */
 import type Redis from 'ioredis';
-import { MongoClient, MongoError } from 'mongodb';
+import { MongoError, type MongoClient } from 'mongodb';
 import { MEMORY_TIERS, TIER_SOURCE, type MemoryRuntimeSource, type MemoryTier } from '../../../infra/config/types';
 import { InvalidInputError, NcaBackupError } from '../../core/errors';
 import type { SecretFetcher } from '../../core/secrets';
-import { connectMongo, mongoFailure, type MongoTarget } from '../mongodb/connection';
-import { connectPostgres, quoteIdent, type PostgresTarget } from '../postgres/connection';
+import { connectMongo, mongoFailure, openClient as openMongoClient, withClient as withMongoClient, type MongoTarget } from '../mongodb/connection';
 import { classifyPgError } from '../postgres/errors';
 import { connectRedis, openRedis as openRedisClient, redisFailure, withRedis as withRedisClient, type RedisTarget } from '../redis/connection';
+import { connectVector, type VectorTarget } from '../vector/connection';
 import { COMPONENT } from './format';
 
 /** Working memory's store: the redis component's connection (its keyPatterns are not used here). */
@@ -22,33 +22,19 @@ export type RedisConnection = RedisTarget;
 /** Episodic memory's store: the mongodb component's connection. */
 export type MongoConnection = MongoTarget;
 
-export interface TableName {
-  readonly schema: string;
-  readonly name: string;
-}
-
 export interface MemoryTarget {
   /** Tiers this target reads and writes, in MEMORY_TIERS order. */
   readonly tiers: readonly MemoryTier[];
   readonly working?: { readonly redis: RedisConnection; readonly namespace: string };
   readonly episodic?: { readonly mongo: MongoConnection; readonly database: string; readonly collection: string };
-  readonly semantic?: { readonly postgres: PostgresTarget; readonly table: TableName };
+  /** Semantic memory's store: the vector component's connection (server, database and table). */
+  readonly semantic?: VectorTarget;
 }
 
 export type { SecretFetcher };
 
-export function parseTableName(table: string): TableName {
-  const dot = table.indexOf('.');
-  return dot === -1 ? { schema: 'public', name: table } : { schema: table.slice(0, dot), name: table.slice(dot + 1) };
-}
-
-export function qualifiedTable(table: TableName): string {
-  return `${quoteIdent(table.schema)}.${quoteIdent(table.name)}`;
-}
-
 export async function connectMemory(source: MemoryRuntimeSource, env: NodeJS.ProcessEnv, fetchSecret?: SecretFetcher): Promise<MemoryTarget> {
-  const requested = source.tiers ?? MEMORY_TIERS;
-  const tiers = MEMORY_TIERS.filter((tier) => requested.includes(tier));
+  const tiers = MEMORY_TIERS.filter((tier) => source.tiers.includes(tier));
   if (tiers.length === 0) {
     throw new InvalidInputError('sources.memory.tiers names no tier.', { component: COMPONENT, hint: `Allowed: ${MEMORY_TIERS.join(', ')}.` });
   }
@@ -62,29 +48,15 @@ export async function connectMemory(source: MemoryRuntimeSource, env: NodeJS.Pro
     }
   }
   const target: { -readonly [K in keyof MemoryTarget]: MemoryTarget[K] } = { tiers };
+  // Each store's settings (and backup.yaml's defaults for them) come from the loader, complete.
   if (tiers.includes('working')) {
-    target.working = { redis: await connectRedis(source.redis!, env, fetchSecret), namespace: source.workingNamespace ?? 'generic' };
+    target.working = { redis: await connectRedis(source.redis!, env, fetchSecret), namespace: source.workingNamespace };
   }
   if (tiers.includes('episodic')) {
-    target.episodic = {
-      mongo: await connectMongo(source.mongodb!, env, fetchSecret),
-      database: source.mongodb!.database ?? 'neuroca_episodic',
-      collection: source.episodicCollection ?? 'ltm_memories',
-    };
+    const mongo = await connectMongo(source.mongodb!, env, fetchSecret);
+    target.episodic = { mongo, database: mongo.database, collection: source.episodicCollection };
   }
-  if (tiers.includes('semantic')) {
-    const vector = source.vector!;
-    const url = env.NCA_VECTOR_URL ?? env.NCA_POSTGRES_URL;
-    if (!url && !vector.secretArn && !vector.url) {
-      throw new InvalidInputError('no connection for the vector store (semantic memory).', {
-        component: COMPONENT,
-        hint: 'Set backup.sources.vector.secret_arn (AWS) or NCA_VECTOR_URL (local runs).',
-      });
-    }
-    const database = vector.database ?? 'neuroca_db';
-    const postgres = await connectPostgres({ database, secretArn: vector.secretArn, url: vector.url }, { NCA_POSTGRES_URL: url, PGPASSWORD: env.PGPASSWORD }, fetchSecret);
-    target.semantic = { postgres, table: parseTableName(vector.table ?? 'semantic_memory') };
-  }
+  if (tiers.includes('semantic')) target.semantic = await connectVector(source.vector!, env, fetchSecret);
   return target;
 }
 
@@ -104,32 +76,11 @@ export async function withRedis<T>(redis: RedisConnection, use: (client: Redis) 
   }
 }
 
-export async function openMongo(mongo: MongoConnection): Promise<MongoClient> {
-  let client: MongoClient;
-  try {
-    client = new MongoClient(mongo.url, { ...mongo.clientOptions, serverSelectionTimeoutMS: 10_000, appName: 'nca-backup' });
-  } catch (error) {
-    throw mongoFailure(error, mongo, 'opening the client', { component: COMPONENT });
-  }
-  try {
-    await client.connect();
-    return client;
-  } catch (error) {
-    await client.close().catch(() => undefined);
-    throw mongoFailure(error, mongo, 'connecting', { component: COMPONENT });
-  }
-}
+/** Episodic memory's MongoDB, opened and classified as the mongodb component does, naming memory. */
+export const openMongo = (mongo: MongoConnection): Promise<MongoClient> => openMongoClient(mongo, 'connecting', { component: COMPONENT });
 
-export async function withMongo<T>(mongo: MongoConnection, use: (client: MongoClient) => Promise<T>): Promise<T> {
-  const client = await openMongo(mongo);
-  try {
-    return await use(client);
-  } catch (error) {
-    throw mongoFailure(error, mongo, 'reading the episodic tier', { component: COMPONENT });
-  } finally {
-    await client.close().catch(() => undefined);
-  }
-}
+export const withMongo = <T>(mongo: MongoConnection, use: (client: MongoClient) => Promise<T>): Promise<T> =>
+  withMongoClient(mongo, 'reading the episodic tier', use, { component: COMPONENT });
 
 /** A client or server error of a store's driver (not one of ours, not an artifact's bytes). */
 function isStoreError(tier: MemoryTier, error: unknown): boolean {

@@ -30,7 +30,6 @@ import type { Readable } from 'node:stream';
 import type { MemoryTier } from '../../../infra/config/types';
 import { IntegrityError, InvalidInputError } from '../../core/errors';
 import { canonicalJson, isObject, parseJsonExact, shapeProblem, type JsonObject, type MemoryItem } from './item';
-import type { TierLine } from './tier';
 
 export const FORMAT = 'nca-memory-export';
 export const FORMAT_VERSION = 2;
@@ -40,6 +39,9 @@ export const COMPONENT = 'memory';
 export function artifactName(tier: MemoryTier): string {
   return `${tier}.jsonl.gz`;
 }
+
+/** One line of a tier export after the header: a portable item or a native record. */
+export type TierLine = { readonly item: MemoryItem; readonly record?: undefined } | { readonly record: JsonObject; readonly item?: undefined };
 
 export interface ExportHeader {
   readonly format: typeof FORMAT;

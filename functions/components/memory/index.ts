@@ -9,7 +9,7 @@
 import { MEMORY_TIERS, type MemoryTier } from '../../../infra/config/types';
 import { InvalidInputError } from '../../core/errors';
 import type { Component, SourceInfo } from '../types';
-import type { ComponentEntry } from '../index';
+import type { ComponentEntry } from '../types';
 import { backupMemory, MEMORY_DATABASE, sourceInfo } from './backup';
 import { connectMemory, type MemoryTarget } from './connection';
 import { COMPONENT } from './format';

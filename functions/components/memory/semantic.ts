@@ -17,9 +17,12 @@
 import type { Client } from 'pg';
 import { InvalidInputError, VersionMismatchError } from '../../core/errors';
 import { openClient, quoteIdent, withClient } from '../postgres/connection';
+import { serverVersion } from '../postgres/server';
+import { qualifiedName, type TableName } from '../vector/names';
+import { relationSql } from '../vector/sql';
 import { COMPONENT, type ExportHeader } from './format';
 import { isObject, jsonText, parseJsonExact, type JsonObject, type MemoryItem } from './item';
-import { qualifiedTable, type MemoryTarget, type TableName } from './connection';
+import type { MemoryTarget } from './connection';
 import type { StageResult, TierEntry, TierLine, TierSource, TierStager } from './tier';
 
 type Semantic = NonNullable<MemoryTarget['semantic']>;
@@ -53,14 +56,14 @@ const COLUMNS_SQL = `
   WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped`;
 
 export function tableLabel(semantic: Semantic): string {
-  return `${semantic.postgres.database}.${semantic.table.schema}.${semantic.table.name}`;
+  return `${semantic.database}.${qualifiedName(semantic)}`;
 }
 
 export async function tableInfo(client: Client, table: TableName): Promise<TableInfo> {
-  const { rows } = await client.query<{ name: string; type: string; typname: string; typmod: number }>(COLUMNS_SQL, [table.schema, table.name]);
+  const { rows } = await client.query<{ name: string; type: string; typname: string; typmod: number }>(COLUMNS_SQL, [table.schema, table.table]);
   if (rows.length === 0) return { exists: false, declaredDimension: null };
   const column = (name: string) => rows.find((r) => r.name === name);
-  const where = `${table.schema}.${table.name}`;
+  const where = qualifiedName(table);
   for (const name of ['id', 'embedding', 'metadata']) {
     if (!column(name)) {
       throw new InvalidInputError(`table ${where} (sources.vector.table) has no column "${name}".`, {
@@ -116,7 +119,7 @@ export async function sampledDimension(client: Client, table: TableName, info: T
   if (!info.exists) return null;
   if (info.declaredDimension !== null) return info.declaredDimension;
   const { rows } = await client.query<{ d: number }>(
-    `SELECT d FROM (SELECT cardinality(${embeddingExpression(info)}) AS d FROM ${qualifiedTable(table)} WHERE embedding IS NOT NULL LIMIT 1000) s
+    `SELECT d FROM (SELECT cardinality(${embeddingExpression(info)}) AS d FROM ${relationSql(table)} WHERE embedding IS NOT NULL LIMIT 1000) s
      GROUP BY d ORDER BY count(*) DESC, d LIMIT 1`,
   );
   return rows.length > 0 ? Number(rows[0].d) : null;
@@ -146,23 +149,19 @@ export function semanticItem(row: { id: string | null; embedding: unknown; metad
   return item;
 }
 
-export async function postgresVersion(client: Client): Promise<string> {
-  return (await client.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0].v.split(' ')[0];
-}
-
 /**
  * The tier's reader. For a backup (`mustExist`), a table that does not exist is an error naming it: a
  * misnamed table would otherwise give a healthy-looking backup of nothing.
  */
 export async function openSemanticSource(semantic: Semantic, mustExist = false): Promise<TierSource> {
-  const client = await openClient(semantic.postgres);
+  const client = await openClient(semantic);
   client.on('error', () => undefined);
   try {
-    const version = await postgresVersion(client);
+    const version = (await serverVersion(client)).serverVersion;
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     // Shortest-exact float output: what is printed parses back to the same float4/float8.
     await client.query('SET LOCAL extra_float_digits = 1');
-    const info = await tableInfo(client, semantic.table);
+    const info = await tableInfo(client, semantic);
     if (!info.exists && mustExist) {
       throw new InvalidInputError(`the semantic table ${tableLabel(semantic)} does not exist.`, {
         component: COMPONENT,
@@ -171,7 +170,7 @@ export async function openSemanticSource(semantic: Semantic, mustExist = false):
     }
     if (info.exists) {
       await client.query(
-        `DECLARE nca_memory_export NO SCROLL CURSOR FOR SELECT id::text AS id, (${embeddingExpression(info)})::text AS embedding, metadata::text AS metadata FROM ${qualifiedTable(semantic.table)}`,
+        `DECLARE nca_memory_export NO SCROLL CURSOR FOR SELECT id::text AS id, (${embeddingExpression(info)})::text AS embedding, metadata::text AS metadata FROM ${relationSql(semantic)}`,
       );
     }
     return {
@@ -179,8 +178,8 @@ export async function openSemanticSource(semantic: Semantic, mustExist = false):
       version,
       description: {
         store: 'postgresql',
-        database: semantic.postgres.database,
-        table: `${semantic.table.schema}.${semantic.table.name}`,
+        database: semantic.database,
+        table: qualifiedName(semantic),
         tableExists: info.exists,
         idType: info.idType ?? null,
         embeddingType: info.embeddingType ?? null,
@@ -229,15 +228,15 @@ async function typesForNewTable(client: Client, header: ExportHeader): Promise<{
 }
 
 export async function openSemanticStager(semantic: Semantic): Promise<TierStager> {
-  const client = await openClient(semantic.postgres);
+  const client = await openClient(semantic);
   // A dropped idle connection surfaces at the next query; without a listener it would crash the process.
   client.on('error', () => undefined);
   let open = false;
   try {
-    const before = await tableInfo(client, semantic.table);
-    const hadItems = before.exists && ((await client.query(`SELECT 1 FROM ${qualifiedTable(semantic.table)} LIMIT 1`)).rowCount ?? 0) > 0;
+    const before = await tableInfo(client, semantic);
+    const hadItems = before.exists && ((await client.query(`SELECT 1 FROM ${relationSql(semantic)} LIMIT 1`)).rowCount ?? 0) > 0;
     // Sampled now: once staging has TRUNCATEd the table, nothing else can read it until COMMIT.
-    const targetDimension = await sampledDimension(client, semantic.table, before);
+    const targetDimension = await sampledDimension(client, semantic, before);
     const where = tableLabel(semantic);
     return {
       tier: 'semantic',
@@ -246,16 +245,16 @@ export async function openSemanticStager(semantic: Semantic): Promise<TierStager
       async stage(header: ExportHeader, lines: AsyncIterable<TierLine>): Promise<StageResult> {
         await client.query('BEGIN');
         open = true;
-        let info = await tableInfo(client, semantic.table);
+        let info = await tableInfo(client, semantic);
         let created: string | undefined;
         if (!info.exists) {
           const types = await typesForNewTable(client, header);
-          await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(semantic.table.schema)}`);
-          await client.query(`CREATE TABLE ${qualifiedTable(semantic.table)} (id ${types.id} PRIMARY KEY, embedding ${types.embedding}, metadata jsonb)`);
-          info = await tableInfo(client, semantic.table);
+          await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(semantic.schema)}`);
+          await client.query(`CREATE TABLE ${relationSql(semantic)} (id ${types.id} PRIMARY KEY, embedding ${types.embedding}, metadata jsonb)`);
+          info = await tableInfo(client, semantic);
           created = types.note ?? `created with embedding ${types.embedding}`;
         }
-        await client.query(`TRUNCATE ${qualifiedTable(semantic.table)}`);
+        await client.query(`TRUNCATE ${relationSql(semantic)}`);
         const cast = info.embeddingKind === 'double precision[]' ? '::float8[]' : info.embeddingKind === 'vector' ? `::real[]::${info.embeddingType}` : '::real[]';
         let batch: MemoryItem[] = [];
         let written = 0;
@@ -278,7 +277,7 @@ export async function openSemanticStager(semantic: Semantic): Promise<TierStager
           written += batch.length;
           batch = [];
           await inFlight;
-          inFlight = client.query(`INSERT INTO ${qualifiedTable(semantic.table)} (id, embedding, metadata) VALUES ${rows.join(', ')}`, values);
+          inFlight = client.query(`INSERT INTO ${relationSql(semantic)} (id, embedding, metadata) VALUES ${rows.join(', ')}`, values);
           inFlight.catch(() => undefined);
         };
         for await (const { item } of lines) {
@@ -325,29 +324,29 @@ export function checkDimensions(semantic: Semantic, backupDimension: number | nu
 
 export async function checkSemanticDimension(semantic: Semantic, backupDimension: number | null): Promise<void> {
   if (backupDimension === null) return;
-  const targetDimension = await withClient(semantic.postgres, async (client) => sampledDimension(client, semantic.table, await tableInfo(client, semantic.table)));
+  const targetDimension = await withClient(semantic, async (client) => sampledDimension(client, semantic, await tableInfo(client, semantic)));
   checkDimensions(semantic, backupDimension, targetDimension);
 }
 
 export async function semanticExists(semantic: Semantic): Promise<boolean> {
-  return withClient(semantic.postgres, async (client) => {
-    if (!(await tableInfo(client, semantic.table)).exists) return false;
-    return ((await client.query(`SELECT 1 FROM ${qualifiedTable(semantic.table)} LIMIT 1`)).rowCount ?? 0) > 0;
+  return withClient(semantic, async (client) => {
+    if (!(await tableInfo(client, semantic)).exists) return false;
+    return ((await client.query(`SELECT 1 FROM ${relationSql(semantic)} LIMIT 1`)).rowCount ?? 0) > 0;
   });
 }
 
 export async function semanticEstimate(semantic: Semantic): Promise<number> {
-  return withClient(semantic.postgres, async (client) => {
-    if (!(await tableInfo(client, semantic.table)).exists) return 0;
-    const { rows } = await client.query<{ bytes: string }>('SELECT pg_total_relation_size($1::regclass)::text AS bytes', [qualifiedTable(semantic.table)]);
+  return withClient(semantic, async (client) => {
+    if (!(await tableInfo(client, semantic)).exists) return 0;
+    const { rows } = await client.query<{ bytes: string }>('SELECT pg_total_relation_size($1::regclass)::text AS bytes', [relationSql(semantic)]);
     return Number(rows[0].bytes);
   });
 }
 
 export async function semanticDescription(semantic: Semantic): Promise<{ version: string; dimension: number | null; embeddingType: string | null }> {
-  return withClient(semantic.postgres, async (client) => {
-    const info = await tableInfo(client, semantic.table);
-    return { version: await postgresVersion(client), dimension: await sampledDimension(client, semantic.table, info), embeddingType: info.embeddingType ?? null };
+  return withClient(semantic, async (client) => {
+    const info = await tableInfo(client, semantic);
+    return { version: (await serverVersion(client)).serverVersion, dimension: await sampledDimension(client, semantic, info), embeddingType: info.embeddingType ?? null };
   });
 }
 

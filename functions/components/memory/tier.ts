@@ -5,11 +5,10 @@
  * collection, a PostgreSQL transaction), so a damaged artifact in any tier leaves every tier as it was.
  */
 import type { MemoryTier } from '../../../infra/config/types';
-import type { ExportHeader } from './format';
-import type { JsonObject, MemoryItem } from './item';
+import type { ExportHeader, TierLine } from './format';
 
-/** One line of a tier export after the header: a portable item or a native record (format.ts). */
-export type TierLine = { readonly item: MemoryItem; readonly record?: undefined } | { readonly record: JsonObject; readonly item?: undefined };
+/** One line of a tier export after the header, as format.ts reads and writes it. */
+export type { TierLine } from './format';
 
 /** What a source yields: a line, and what the fingerprint adds for it. */
 export type TierEntry = TierLine & {
@@ -59,6 +58,3 @@ export interface TierStager {
   /** Drops what was staged; safe to call after a failed stage or commit, and more than once. */
   abort(): Promise<void>;
 }
-
-/** Where each tier lives, in the runbook's words, for messages. */
-export const TIER_STORE: Record<MemoryTier, string> = { working: 'Redis', episodic: 'MongoDB', semantic: 'the vector table' };

@@ -51,10 +51,6 @@ export function escapeCollectionName(name: string): string {
   return out;
 }
 
-export function unescapeCollectionName(escaped: string): string {
-  return decodeURIComponent(escaped);
-}
-
 /** Refuses a collection the layout cannot name, before anything is streamed. */
 export function checkCollectionName(name: string): void {
   if (escapeCollectionName(name).length > MAX_ESCAPED_NAME) {

@@ -235,20 +235,39 @@ export function mongoFailure(error: unknown, t: MongoTarget, doing: string, cont
   return new ToolError(`MongoDB at ${t.hosts} failed while ${doing}${code}: ${message}.`, where);
 }
 
-/** A connected client for the duration of `use`; connection failures are TransientError. */
-export async function withClient<T>(t: MongoTarget, doing: string, use: (client: MongoClient) => Promise<T>): Promise<T> {
+/** Who a failure names: the mongodb component, or the one that reaches MongoDB through it (memory). */
+export interface MongoCaller {
+  readonly component?: string;
+}
+
+/**
+ * A connected client, which the caller closes. A connection string the driver cannot parse is
+ * InvalidInputError; a failure to connect is classified by mongoFailure (unreachable: TransientError).
+ */
+export async function openClient(t: MongoTarget, doing: string, caller: MongoCaller = {}): Promise<MongoClient> {
   let client: MongoClient;
   try {
     client = new MongoClient(t.url, t.clientOptions);
   } catch {
     // The driver's parse errors may quote the connection string: say only where it came from.
-    throw new InvalidInputError(`the MongoDB connection string for ${t.hosts} is not valid.`, { component: COMPONENT });
+    throw new InvalidInputError(`the MongoDB connection string for ${t.hosts} is not valid.`, { component: caller.component ?? COMPONENT });
   }
   try {
     await client.connect();
+    return client;
+  } catch (error) {
+    await client.close().catch(() => undefined);
+    throw mongoFailure(error, t, doing, caller);
+  }
+}
+
+/** A connected client for the duration of `use`; its failures, and use's, classified by mongoFailure. */
+export async function withClient<T>(t: MongoTarget, doing: string, use: (client: MongoClient) => Promise<T>, caller: MongoCaller = {}): Promise<T> {
+  const client = await openClient(t, doing, caller);
+  try {
     return await use(client);
   } catch (error) {
-    throw mongoFailure(error, t, doing);
+    throw mongoFailure(error, t, doing, caller);
   } finally {
     await client.close().catch(() => undefined);
   }

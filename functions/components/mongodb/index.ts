@@ -6,7 +6,7 @@
  */
 import { VersionMismatchError } from '../../core/errors';
 import { compareFingerprints } from '../../core/fingerprint-diff';
-import type { ComponentEntry } from '../index';
+import type { ComponentEntry } from '../types';
 import type { Component, Fingerprint, SourceInfo } from '../types';
 import { backupMongo, sourceInfo } from './backup';
 import { collectionNames, readCollections } from './collections';
@@ -16,13 +16,11 @@ import type { MongoRestoreOptions } from './options';
 import { restoreMongo } from './restore';
 import { openReadView, serverFacts } from './snapshot';
 import type { MongoClient } from 'mongodb';
-import type { Logger } from '../types';
+import { silentLogger } from '../../core/logger';
 
 export { connectMongo, withDatabase, describeTarget, type MongoTarget } from './connection';
 export { parseMongoRestoreOptions, type MongoRestoreOptions } from './options';
 export { ARCHIVE_CONTENT_TYPE, archiveName, escapeCollectionName } from './archive';
-
-const quiet: Logger = { info: () => undefined, warn: () => undefined };
 
 /** Fingerprint of `names` (those that exist) in the target database, at one snapshot on a replica set. */
 async function fingerprintOf(client: MongoClient, target: MongoTarget, names: readonly string[] | undefined): Promise<Fingerprint> {
@@ -30,7 +28,7 @@ async function fingerprintOf(client: MongoClient, target: MongoTarget, names: re
   const existing = await collectionNames(db);
   const present = names ? names.filter((n) => existing.includes(n)) : existing;
   const { collections } = await readCollections(db, present);
-  const view = await openReadView(client, db, await serverFacts(client), collections[0]?.name, quiet);
+  const view = await openReadView(client, db, await serverFacts(client), collections[0]?.name, silentLogger);
   try {
     return await fingerprintCollections(db, collections, view.session);
   } finally {

@@ -4,10 +4,10 @@
  */
 import type { Client } from 'pg';
 import { InvalidInputError } from '../../core/errors';
-import type { Component, SourceInfo } from '../types';
+import type { Component, ComponentEntry, RestoreTargetOptions, SourceInfo } from '../types';
 import { backupPostgres } from './backup';
 import { checkRestoreVersions } from './compatibility';
-import { withClient, type PostgresTarget } from './connection';
+import { connectPostgres, withClient, withDatabase, type PostgresTarget } from './connection';
 import { fingerprintDatabase } from './fingerprint';
 import { existingRoles, missingRoles } from './globals';
 import { resolveRestoreOptions, type PostgresRestoreOptions } from './options';
@@ -98,4 +98,10 @@ export const postgres: Component<PostgresTarget, PostgresRestoreOptions> = {
 
   /** The fingerprint comparison, leaving out owners and grants when the restore did not restore them. */
   verifyRestore: (expected, _source, target, options) => withClient(target, (client) => verifyDatabase(client, expected, resolveRestoreOptions(options))),
+};
+
+export const postgresEntry: ComponentEntry<PostgresTarget, RestoreTargetOptions, 'postgres'> = {
+  component: postgres,
+  connect: (source, env) => connectPostgres(source, env),
+  retarget: (target, options) => (options.targetDatabase ? withDatabase(target, options.targetDatabase) : target),
 };

@@ -63,10 +63,9 @@ const NUMBERS: Record<string, { min: number; max: number; integer: boolean }> = 
 
 /** Checks the restore input's `options`; InvalidInputError naming options.<field> and what is allowed. */
 export function parsePostgresRestoreOptions(raw: Record<string, unknown>): Omit<PostgresRestoreOptions, 'targetDatabase'> {
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw invalid('options must be an object.');
+  // An object without targetDatabase: core/workflow-input.ts refuses anything else before it calls this.
   const options: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(raw)) {
-    if (key === 'targetDatabase') continue;
     if ((BOOLEANS as readonly string[]).includes(key)) {
       if (typeof value !== 'boolean') throw invalid(`options.${key} must be true or false, not ${JSON.stringify(value)?.slice(0, 40)}.`);
       options[key] = value;

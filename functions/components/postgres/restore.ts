@@ -24,23 +24,20 @@ import { classifyPgError, pgErrorCode } from './errors';
 import { applyDatabaseFacts, createRoles, existingRoles, GLOBALS_ARTIFACT, LOCALE_SQL, localeClauses, missingRoles, readGlobalsArtifact, type DatabaseLocale, type Globals } from './globals';
 import { resolveRestoreOptions, type PostgresRestoreOptions, type ResolvedRestoreOptions } from './options';
 import { databaseLockHolders, describeSessions, endSessions, listSessions } from './sessions';
+import { hasDatabase, MAINTENANCE_DATABASE } from './server';
 import { KEPT_ASIDE_SQL_PATTERN, keptAsideName, keptUntil, stagingDatabaseName } from './staging';
 import { feedTool, runTool } from './tools';
 import { fingerprintRowsApart } from './fingerprint';
 import { verifyDatabase } from './verify';
 
-/** The maintenance database used to look up, create, rename and drop databases. */
-export const MAINTENANCE_DATABASE = 'postgres';
+// The component's entry point asks the restore for these (postgres/server.ts defines them).
+export { MAINTENANCE_DATABASE };
 
 /** The restore's own statements (create, rename, settings, drop) never wait longer than this. */
 const STATEMENT_TIMEOUT_SECONDS = 600;
 
 export async function databaseExists(target: PostgresTarget): Promise<boolean> {
-  return withClient(
-    target,
-    async (client) => (await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [target.database])).rowCount === 1,
-    MAINTENANCE_DATABASE,
-  );
+  return withClient(target, (client) => hasDatabase(client, target.database), MAINTENANCE_DATABASE);
 }
 
 /** Into a fresh staging database: no --clean. */
@@ -135,7 +132,7 @@ export function missingRolesError(missing: readonly string[], target: PostgresTa
  * for a new database, as the backed-up one did).
  */
 async function createStaging(client: Client, ctx: RestoreContext, targetExists: boolean, globals: Globals | undefined): Promise<void> {
-  const leftover = (await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [ctx.staging])).rowCount === 1;
+  const leftover = await hasDatabase(client, ctx.staging);
   if (leftover) {
     // A previous attempt of this same restore (same target, same backup) stopped before cleaning up.
     ctx.log.warn('dropping a staging database left by an earlier attempt', { database: ctx.staging });
@@ -268,7 +265,7 @@ export async function restorePostgres(source: ArtifactSource, target: PostgresTa
   const lost = connectionLost(client);
   const run = async (): Promise<ComponentRestoreResult> => {
     const dropped = await dropExpiredKeptAside(client, new Date(), log);
-    const targetExists = (await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [target.database])).rowCount === 1;
+    const targetExists = await hasDatabase(client, target.database);
     if (targetExists && !options.terminateSessions) {
       // Refused now rather than after the whole load: nothing has been written yet.
       const sessions = await listSessions(client, target.database);

@@ -3,7 +3,7 @@
  * length-prefixed stream (format.ts), restored with pipelined RESTORE ... ABSTTL; fingerprints over
  * canonical values per key type; RDB version checks before anything is written.
  */
-import type { ComponentEntry } from '../index';
+import type { ComponentEntry } from '../types';
 import { InvalidInputError } from '../../core/errors';
 import type { Component, SourceInfo } from '../types';
 import { backupRedis, sourceInfo } from './backup';

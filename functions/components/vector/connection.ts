@@ -9,38 +9,12 @@ import type { VectorSourceConfig } from '../../../infra/config/types';
 import { InvalidInputError, NcaBackupError, TransientError } from '../../core/errors';
 import { isTransientPgError } from '../postgres/errors';
 import { connectPostgres, openClient, withDatabase, type PostgresTarget, type SecretFetcher } from '../postgres/connection';
+import { COMPONENT, parseTableName, qualifiedName, type TableName } from './names';
 
-export const COMPONENT = 'vector';
-export const DEFAULT_SCHEMA = 'public';
-
-export interface TableName {
-  readonly schema: string;
-  readonly table: string;
-}
+export { COMPONENT, parseTableName, qualifiedName, type TableName } from './names';
 
 /** A PostgreSQL server and database plus the table holding the vectors. */
 export interface VectorTarget extends PostgresTarget, TableName {}
-
-const IDENTIFIER = /^[^\s."]{1,63}$/u;
-
-/**
- * "schema.table" or "table" (schema public). Names are taken as written, case and all, and quoted in SQL;
- * dots and double quotes inside a name are not supported, so the split is never ambiguous.
- */
-export function parseTableName(value: unknown, field: string): TableName {
-  const parts = typeof value === 'string' ? value.split('.') : [];
-  if (parts.length < 1 || parts.length > 2 || !parts.every((p) => IDENTIFIER.test(p) && Buffer.byteLength(p) <= 63)) {
-    throw new InvalidInputError(`${field} must be a table name, "table" or "schema.table" (at most 63 bytes each, no spaces, dots or quotes).`, {
-      component: COMPONENT,
-      hint: 'Example: semantic_memory or memory.semantic_memory.',
-    });
-  }
-  return parts.length === 2 ? { schema: parts[0], table: parts[1] } : { schema: DEFAULT_SCHEMA, table: parts[0] };
-}
-
-export function qualifiedName(name: TableName): string {
-  return `${name.schema}.${name.table}`;
-}
 
 export function withTable(target: VectorTarget, name: TableName): VectorTarget {
   return { ...target, schema: name.schema, table: name.table };

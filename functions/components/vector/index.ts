@@ -4,8 +4,7 @@
  * binary rows that carry every embedding bit for bit, restored into either kind, and verified by
  * fingerprint and by sampled vectors compared bit for bit.
  */
-import type { Component, SourceInfo } from '../types';
-import type { ComponentEntry, RestoreTargetOptions } from '../index';
+import type { Component, ComponentEntry, RestoreTargetOptions, SourceInfo } from '../types';
 import { backupVector } from './backup';
 import { checkEmbeddingSpace, checkServerVersion, serverVersion } from './compatibility';
 import {

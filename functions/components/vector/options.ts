@@ -1,7 +1,10 @@
-/** The vector component's restore options, as the restore input's `options` object or CLI flags give them. */
+/**
+ * The vector component's restore options, as the restore input's `options` object or CLI flags give them;
+ * apart from the driver: the control plane checks a restore input with this before anything runs.
+ */
 import { InvalidInputError } from '../../core/errors';
-import type { RestoreTargetOptions } from '../index';
-import { COMPONENT, parseTableName } from './connection';
+import type { RestoreTargetOptions } from '../types';
+import { COMPONENT, parseTableName } from './names';
 
 export interface VectorRestoreOptions extends RestoreTargetOptions {
   /** Restore into this table ("table" or "schema.table") instead of the one backed up. */

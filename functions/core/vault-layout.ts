@@ -1,0 +1,58 @@
+/**
+ * Where things live in a vault (DESIGN.md "Storage layout"), in one place for the engine and for the
+ * infrastructure's grants, lifecycle rules and vault policy, so a key the code writes is always a key its
+ * role may write:
+ *
+ *   <vault prefix><group prefix>/<component>/<backup id>/<artifact>      the backup's artifacts
+ *   <vault prefix><group prefix>/<component>/<backup id>/manifest.json   written last: the backup exists
+ *   <vault prefix><group prefix>/<component>/_lock.json                  the operation lock
+ *   <vault prefix><group prefix>/<component>/_steps/<step id>.json       Fargate step results
+ *
+ * Keys here are relative to the vault prefix ("" or "backups/", storage.primary.path), which the engine's
+ * BackupVault and the infrastructure each put in front. Pure: no SDK, so the CDK app imports it too. The
+ * lock and the step results start with "_", which no backup id does, so a listing never takes them for a
+ * backup.
+ */
+import { GROUP_PREFIX, type ComponentName, type GroupName } from '../../infra/config/types';
+
+export const MANIFEST_FILE = 'manifest.json';
+export const LOCK_FILE = '_lock.json';
+export const STEP_RESULTS_DIR = '_steps/';
+
+/** `<group prefix>/`, e.g. "database/": one retention group's key space (its lifecycle rule). */
+export function groupPrefix(group: GroupName): string {
+  return `${GROUP_PREFIX[group]}/`;
+}
+
+/** `<group prefix>/<component>/`: the only key space a component's worker may touch. */
+export function componentPrefix(group: GroupName, component: ComponentName): string {
+  return `${groupPrefix(group)}${component}/`;
+}
+
+export function backupPrefix(group: GroupName, component: ComponentName, backupId: string): string {
+  return `${componentPrefix(group, component)}${backupId}/`;
+}
+
+/** The manifest's key: what its MAC binds. */
+export function manifestKey(group: GroupName, component: ComponentName, backupId: string): string {
+  return `${backupPrefix(group, component, backupId)}${MANIFEST_FILE}`;
+}
+
+/** The component's operation lock (core/operation-lock.ts), beside its backups. */
+export function lockKey(group: GroupName, component: ComponentName): string {
+  return `${componentPrefix(group, component)}${LOCK_FILE}`;
+}
+
+/** Where the Fargate task of a component leaves its step results (core/operations.ts). */
+export function stepResultsPrefix(group: GroupName, component: ComponentName): string {
+  return `${componentPrefix(group, component)}${STEP_RESULTS_DIR}`;
+}
+
+export function stepResultKey(group: GroupName, component: ComponentName, stepId: string): string {
+  return `${stepResultsPrefix(group, component)}${stepId}.json`;
+}
+
+/** The component a key belongs to (`<group prefix>/<component>/…`), for error messages; undefined if none. */
+export function componentOfKey(relativeKey: string): string | undefined {
+  return relativeKey.split('/')[1] || undefined;
+}
