@@ -27,7 +27,10 @@ export interface BackupAlarmsProps {
   readonly stateMachines: Readonly<Record<string, sfn.IStateMachine>>;
   readonly replication: { readonly sourceBucketName: string; readonly destinationBucketName: string; readonly ruleId: string };
   readonly deadLetterQueue: sqs.IQueue;
-  /** The janitor function: an alarm when a sweep fails. */
+  /**
+   * The janitor function: an alarm when a sweep fails.
+   * @default - no janitor alarm
+   */
   readonly janitor?: lambda.IFunction;
 }
 

@@ -43,7 +43,10 @@ export interface VaultReplication {
  * their IAM policies say. ARNs are matched with aws:PrincipalArn (a role's sessions carry the role's ARN).
  */
 export interface VaultGuard {
-  /** The janitor's role (primary vault only): may delete current objects, which adds delete markers. */
+  /**
+   * The janitor's role (primary vault only): may delete current objects, which adds delete markers.
+   * @default - only the break-glass role may delete objects (the recovery vault)
+   */
   readonly janitor?: string;
   /**
    * The break-glass role: may delete objects and object versions, bypass governance-mode retention and
@@ -84,8 +87,22 @@ export interface BackupVaultProps {
   readonly prefix: string;
   readonly retentionDays: Record<GroupName, number>;
   readonly encryptionKey: kms.IKey;
+  /**
+   * Moves each group's backups to a colder storage class after some days (a group that expires before
+   * then stays where it is).
+   * @default - no transition: backups stay in S3 Standard until they expire
+   */
   readonly coldStorage?: ColdStorageConfig;
+  /**
+   * Object Lock default retention for every object written. backup.yaml has it on unless it says
+   * `object_lock: false`, which leaves this out.
+   * @default - no Object Lock: the bucket is created without it
+   */
   readonly objectLock?: ObjectLockConfig;
+  /**
+   * Replication of every object to the recovery vault, without delete markers.
+   * @default - no replication (the recovery vault itself)
+   */
   readonly replication?: VaultReplication;
   readonly guard: VaultGuard;
 }

@@ -13,6 +13,11 @@ import { Construct } from 'constructs';
 import type { NetworkConfig } from '../../config/types';
 
 export interface WorkerNetworkProps {
+  /**
+   * The VPC, subnets and security groups of backup.yaml's `network`, imported by id.
+   * @default - a VPC of its own: private isolated subnets in up to two AZs, no NAT gateway, an S3 gateway
+   * endpoint, Secrets Manager, ECR and Logs interface endpoints, flow logs, and one worker security group
+   */
   readonly network?: NetworkConfig;
   /** Encrypts the created VPC's flow log group. */
   readonly logKey: kms.IKey;

@@ -3,15 +3,12 @@
  * flags and as --options JSON, against a real Redis, the run's PostgreSQL, the MongoDB wire-protocol
  * server and s3rver.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import Redis from 'ioredis';
 import { startRedis, type RunningServer } from '../../scripts/local-servers';
 import { damageSampleMemory, loadSampleMemory } from '../../scripts/sample-nca-memory';
 import { startMongoWireServer } from '../support/mongo-wire-server';
 import { createDatabase, testPostgresUrl, urlFor } from '../support/postgres-db';
-import { runCli, type CliRun } from '../support/cli';
+import { cliEnv, runCli, writeBackupYaml, type CliRun } from '../support/cli';
 import { createTestBucket, testS3Client } from '../support/s3';
 
 const servers: { stop(): Promise<void> }[] = [];
@@ -39,10 +36,7 @@ beforeAll(async () => {
   const database = await createDatabase('climem');
   await loadSampleMemory({ redisUrl, mongoUrl: mongo.url, postgresUrl: urlFor(database) }, { items: 200, dimension: 16, otherDimensionItems: false });
   const bucket = await createTestBucket(testS3Client(), 'climem');
-  const dir = mkdtempSync(join(tmpdir(), 'nca-cli-memory-'));
-  configFile = join(dir, 'backup.yaml');
-  writeFileSync(
-    configFile,
+  configFile = writeBackupYaml(
     `backup:
   storage:
     primary: { type: "s3", bucket: "neuroca-backups", region: "us-west-2", path: "/backups" }
@@ -54,18 +48,7 @@ beforeAll(async () => {
     memory: {}
 `,
   );
-  env = {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    NCA_S3_ENDPOINT: process.env.NCA_TEST_S3_ENDPOINT,
-    NCA_BUCKET: bucket,
-    NCA_REDIS_URL: redisUrl,
-    NCA_MONGODB_URL: mongo.url,
-    NCA_VECTOR_URL: testPostgresUrl(),
-    AWS_ACCESS_KEY_ID: 'S3RVER',
-    AWS_SECRET_ACCESS_KEY: 'S3RVER',
-    AWS_REGION: 'us-west-2',
-  };
+  env = cliEnv(bucket, { NCA_REDIS_URL: redisUrl, NCA_MONGODB_URL: mongo.url, NCA_VECTOR_URL: testPostgresUrl(), AWS_REGION: 'us-west-2' });
 });
 
 afterAll(async () => {

@@ -3,17 +3,14 @@
  * backup.yaml from a file and the local-run environment variables, against PostgreSQL and s3rver.
  */
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectPostgres, postgres } from '../../functions/components/postgres';
 import { loadSampleNcaDatabase } from '../../scripts/sample-nca-db';
 import { createDatabase, sql, testPostgresUrl, urlFor } from '../support/postgres-db';
 import { execFile } from 'node:child_process';
-import { runCli, type CliRun } from '../support/cli';
-import { createTestBucket, testS3Client, TEST_KMS_KEY } from '../support/s3';
+import { cliEnv, postgresBackupYaml, runCli, writeBackupYaml, type CliRun } from '../support/cli';
+import { createTestBucket, testS3Client, vaultOf } from '../support/s3';
 import { startS3Proxy } from '../support/s3-proxy';
-import { BackupVault, createS3Client } from '../../functions/core/storage';
 import { acquireLock, lockKey, releaseLock } from '../../functions/core/operation-lock';
 import { newBackupId } from '../../functions/core/backup-id';
 
@@ -26,45 +23,14 @@ function cli(...args: string[]): Promise<CliRun> {
   return runCli(env, args);
 }
 
-function writeConfig(dir: string, name: string, body: string): string {
-  const file = join(dir, name);
-  writeFileSync(file, body);
-  return file;
-}
-
-const CONFIG = (db: string) => `
-backup:
-  schedule:
-    database: "0 2 * * *"
-  storage:
-    primary: { type: "s3", bucket: "neuroca-backups", region: "us-west-2", path: "/backups" }
-    secondary: { type: "s3", bucket: "neuroca-dr-backups", region: "eu-central-1", path: "/backups" }
-  retention:
-    database: 30d
-  encryption:
-    enabled: true
-    key_management: "kms"
-  sources:
-    postgres:
-      database: ${db}
-`;
+const CONFIG = postgresBackupYaml;
 
 beforeAll(async () => {
   database = await createDatabase('cli');
   await loadSampleNcaDatabase(urlFor(database), { rows: 500 });
   bucket = await createTestBucket(testS3Client(), 'cli');
-  const dir = mkdtempSync(join(tmpdir(), 'nca-cli-'));
-  configFile = writeConfig(dir, 'backup.yaml', CONFIG(database));
-  env = {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    NCA_S3_ENDPOINT: process.env.NCA_TEST_S3_ENDPOINT,
-    NCA_BUCKET: bucket,
-    NCA_POSTGRES_URL: testPostgresUrl(),
-    NCA_PG_BIN_DIR: process.env.NCA_TEST_PG_BIN_DIR,
-    AWS_ACCESS_KEY_ID: 'S3RVER',
-    AWS_SECRET_ACCESS_KEY: 'S3RVER',
-  };
+  configFile = writeBackupYaml(CONFIG(database));
+  env = cliEnv(bucket, { NCA_POSTGRES_URL: testPostgresUrl(), NCA_PG_BIN_DIR: process.env.NCA_TEST_PG_BIN_DIR });
 });
 
 describe('nca-backup command line', () => {
@@ -112,8 +78,7 @@ describe('nca-backup command line', () => {
     const noId = await cli('verify', 'postgres', '--config', configFile);
     expect(noId.json.message).toMatch(/--backup-id is required/);
 
-    const dir = mkdtempSync(join(tmpdir(), 'nca-cli-bad-'));
-    const bad = writeConfig(dir, 'bad.yaml', CONFIG(database).replace('database: 30d', 'database: 30x'));
+    const bad = writeBackupYaml(CONFIG(database).replace('database: 30d', 'database: 30x'), 'bad.yaml');
     const malformed = await cli('list', 'postgres', '--config', bad);
     expect(malformed.code).toBe(2);
     expect(malformed.json.message).toContain("backup.retention.database: '30x' is not a duration like 30d");
@@ -135,10 +100,9 @@ describe('the command line contract: exit codes, errors that name their componen
     expect(none.code).toBe(2);
     expect(none.json).toMatchObject({ error: 'UsageError', message: 'list needs a component' });
 
-    const dir = mkdtempSync(join(tmpdir(), 'nca-cli-bomb-'));
     const levels = ['a: &a ["x","x","x","x","x","x","x","x","x"]'];
     for (let i = 1; i < 9; i++) levels.push(`${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(9).fill(`*${String.fromCharCode(96 + i)}`).join(',')}]`);
-    const bomb = writeConfig(dir, 'bomb.yaml', `${levels.join('\n')}\n${CONFIG(database)}`);
+    const bomb = writeBackupYaml(`${levels.join('\n')}\n${CONFIG(database)}`, 'bomb.yaml');
     const exploded = await cli('list', 'postgres', '--config', bomb);
     expect(exploded.code).toBe(2);
     expect(exploded.json).toMatchObject({ error: 'ConfigError', component: 'postgres', message: expect.stringMatching(/alias/i) });
@@ -176,7 +140,7 @@ describe('the command line contract: exit codes, errors that name their componen
   });
 
   test('backup and restore take the component lock: a second operation fails at once naming the first; none is left behind', async () => {
-    const vault = new BackupVault(createS3Client({ endpoint: env.NCA_S3_ENDPOINT }), { bucket, prefix: 'backups/', kmsKeyId: TEST_KMS_KEY });
+    const vault = vaultOf(bucket);
     await acquireLock(vault, { group: 'database', component: 'postgres', owner: 'restore-exec-42', operation: 'restore' });
     try {
       for (const args of [['backup', 'postgres'], ['restore', 'postgres', '--backup-id', 'latest', '--target-database', `${database}_locked`]]) {
@@ -221,7 +185,7 @@ describe('the command line contract: exit codes, errors that name their componen
 
 describe('refused before anything is written or touched: backup ids, empty targets (issue 8)', () => {
   /** Every key in the bucket, wherever a bad id could have sent a write. */
-  const bucketKeys = () => new BackupVault(createS3Client({ endpoint: env.NCA_S3_ENDPOINT }), { bucket, prefix: '', kmsKeyId: TEST_KMS_KEY }).listKeys('');
+  const bucketKeys = () => vaultOf(bucket, { prefix: '' }).listKeys('');
 
   test('backup --backup-id: a path, a malformed id or one dated in the future is refused naming the field; nothing is written', async () => {
     const before = await bucketKeys();

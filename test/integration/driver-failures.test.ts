@@ -4,7 +4,6 @@
  * redis and mongodb components (no classification of its own). Failures are injected for real: the
  * MongoDB wire-protocol test server and a real Redis are stopped while a restore is under way.
  */
-import { PassThrough, type Readable } from 'node:stream';
 import Redis from 'ioredis';
 import { MongoClient, MongoNetworkError, MongoParseError, MongoServerError, MongoServerSelectionError } from 'mongodb';
 import { connectMemory, memory } from '../../functions/components/memory';
@@ -13,6 +12,7 @@ import type { ArtifactSource } from '../../functions/components/types';
 import type { MemoryRuntimeSource } from '../../config/types';
 import { startRedis, type RunningRedis } from '../../scripts/local-servers';
 import { loadSampleMemory } from '../../scripts/sample-nca-memory';
+import { gatedSource, sinkAfter } from '../support/artifact-streams';
 import { fsArtifacts, type FsArtifacts } from '../support/fs-artifacts';
 import { startMongoWireServer, type MongoWireServer } from '../support/mongo-wire-server';
 import { silentLogger as quiet } from '../../functions/core/logger';
@@ -109,17 +109,8 @@ describe('the memory component uses the drivers\' classifiers', () => {
 
   /** The backup's artifacts, each released only after `fault` ran: the stores were opened, the restore is under way. */
   function afterFault(fault: () => Promise<void>): ArtifactSource {
-    const intact = backup.source();
     let injected: Promise<void> | undefined;
-    return {
-      artifacts: intact.artifacts,
-      open(name) {
-        const out = new PassThrough();
-        injected ??= fault();
-        injected.then(() => intact.open(name).pipe(out), (error) => out.destroy(error));
-        return out;
-      },
-    };
+    return gatedSource(backup.source(), () => (injected ??= fault()));
   }
 
   async function workingKeys(): Promise<Record<string, string>> {
@@ -170,15 +161,7 @@ describe('the memory component uses the drivers\' classifiers', () => {
       await watcher.close();
       await mongo.stop();
     })();
-    const gated: ArtifactSource = {
-      artifacts: intact.artifacts,
-      open(name) {
-        if (name.startsWith('episodic')) return intact.open(name);
-        const out = new PassThrough();
-        stagedThenStopped.then(() => intact.open(name).pipe(out), (error) => out.destroy(error));
-        return out;
-      },
-    };
+    const gated = gatedSource(intact, (name) => (name.startsWith('episodic') ? undefined : stagedThenStopped));
     const failure = memory.restore(gated, target, {}, quiet);
     await expect(failure).rejects.toMatchObject({
       name: 'TransientError',
@@ -207,13 +190,8 @@ describe('the memory export uses the drivers\' classifiers', () => {
     const target = await connectMemory({ tiers: ['episodic'], workingNamespace: 'generic', episodicCollection: 'ltm_memories', mongodb: { database: 'neuroca_episodic' } }, { NCA_MONGODB_URL: mongo.url });
     const artifacts = fsArtifacts();
     cleanups.push(() => artifacts.cleanup());
-    const sink = {
-      async write(name: string, body: Readable, options?: { contentType?: string }) {
-        // The export has opened its cursor and streams into this artifact: the server goes away now.
-        await mongo.stop();
-        return artifacts.sink.write(name, body, options);
-      },
-    };
+    // The export has opened its cursor and streams into this artifact: the server goes away now.
+    const sink = sinkAfter(artifacts.sink, () => mongo.stop());
     await expect(memory.backup(target, sink, quiet)).rejects.toMatchObject({ name: 'TransientError', message: expect.stringMatching(/^memory: cannot reach MongoDB at .* while exporting the episodic tier/) });
     expect(artifacts.records).toEqual([]);
   }, 30_000);

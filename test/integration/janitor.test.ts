@@ -8,24 +8,20 @@ import { sweepIncompleteAttempts } from '../../functions/core/janitor';
 import { StorageError } from '../../functions/core/errors';
 import { silentLogger } from '../../functions/core/logger';
 import { lockKey, type LockRecord } from '../../functions/core/operation-lock';
-import type { RuntimeConfig } from '../../functions/core/runtime-config';
 import { BackupVault } from '../../functions/core/storage';
+import { testRuntimeConfig } from '../support/runtime-config';
 import { TEST_KMS_KEY, testVault } from '../support/s3';
 
 const HOUR = 3600_000;
 
-function runtimeConfig(bucket: string): RuntimeConfig {
-  return {
+const runtimeConfig = (bucket: string) =>
+  testRuntimeConfig({
     bucket,
-    prefix: 'backups/',
-    kmsKeyId: TEST_KMS_KEY,
-    runner: { lambdaMaxBytes: 1, maxConcurrency: 1 },
     components: {
       postgres: { group: 'database', source: { database: 'neuroca_db' } },
       redis: { group: 'database', source: { db: 0, keyPatterns: ['*'] } },
     },
-  } as RuntimeConfig;
-}
+  });
 
 async function put(vault: BackupVault, relativeKey: string, body = 'x'): Promise<void> {
   await vault.client.send(new PutObjectCommand({ Bucket: vault.bucket, Key: vault.key(relativeKey), Body: body }));

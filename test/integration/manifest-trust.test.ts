@@ -7,9 +7,6 @@
  * engine directly.
  */
 import { CopyObjectCommand, DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { manifestKey } from '../../functions/core/catalog';
 import { runBackup } from '../../functions/core/backup-run';
 import { loadManifest } from '../../functions/core/restore-steps';
@@ -17,13 +14,13 @@ import { createHmacKey } from '../support/kms-server';
 import type { EngineContext } from '../../functions/core/context';
 import { silentLogger } from '../../functions/core/logger';
 import type { Manifest } from '../../functions/core/manifest';
-import type { RuntimeConfig } from '../../functions/core/runtime-config';
-import { BackupVault, createS3Client } from '../../functions/core/storage';
+import type { BackupVault } from '../../functions/core/storage';
 import { loadSampleNcaDatabase } from '../../scripts/sample-nca-db';
-import { runCli, type CliRun } from '../support/cli';
+import { cliEnv, postgresBackupYaml, runCli, writeBackupYaml, type CliRun } from '../support/cli';
 import { plantManifest, testAuthenticator } from '../support/manifests';
 import { createDatabase, databaseExists, testPostgresUrl, urlFor } from '../support/postgres-db';
-import { createTestBucket, testS3Client, TEST_KMS_KEY } from '../support/s3';
+import { testRuntimeConfig } from '../support/runtime-config';
+import { createTestBucket, testS3Client, vaultOf } from '../support/s3';
 
 const GOOD = '20261101T000000Z-good';
 const FUTURE = '20991231T235959Z-f0f0';
@@ -63,34 +60,9 @@ beforeAll(async () => {
   database = await createDatabase('trust');
   await loadSampleNcaDatabase(urlFor(database), { rows: 200 });
   bucket = await createTestBucket(s3, 'trust');
-  vault = new BackupVault(createS3Client({ endpoint: process.env.NCA_TEST_S3_ENDPOINT }), { bucket, prefix: 'backups/', kmsKeyId: TEST_KMS_KEY });
-  const dir = mkdtempSync(join(tmpdir(), 'nca-trust-'));
-  configFile = join(dir, 'backup.yaml');
-  writeFileSync(configFile, `
-backup:
-  schedule:
-    database: "0 2 * * *"
-  storage:
-    primary: { type: "s3", bucket: "neuroca-backups", region: "us-west-2", path: "/backups" }
-    secondary: { type: "s3", bucket: "neuroca-dr-backups", region: "eu-central-1", path: "/backups" }
-  retention:
-    database: 30d
-  encryption:
-    enabled: true
-    key_management: "kms"
-  sources:
-    postgres:
-      database: ${database}
-`);
-  env = {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    NCA_S3_ENDPOINT: process.env.NCA_TEST_S3_ENDPOINT,
-    NCA_BUCKET: bucket,
-    NCA_POSTGRES_URL: testPostgresUrl(),
-    NCA_PG_BIN_DIR: process.env.NCA_TEST_PG_BIN_DIR,
-    NCA_LOG_LEVEL: 'silent',
-  };
+  vault = vaultOf(bucket);
+  configFile = writeBackupYaml(postgresBackupYaml(database));
+  env = cliEnv(bucket, { NCA_POSTGRES_URL: testPostgresUrl(), NCA_PG_BIN_DIR: process.env.NCA_TEST_PG_BIN_DIR, NCA_LOG_LEVEL: 'silent' });
   const backup = await cli('backup', 'postgres', '--backup-id', GOOD);
   expect(backup.json).toMatchObject({ backupId: GOOD });
   good = (await vault.getJson<Manifest>(manifestKey('database', 'postgres', GOOD)))!;
@@ -145,8 +117,7 @@ describe('manifests are authenticated', () => {
 
 describe('the backed-up database as the default target', () => {
   test('passes the same refusals as a named target: a protected database is refused with no lock left behind', async () => {
-    const protectedConfig = join(mkdtempSync(join(tmpdir(), 'nca-protected-')), 'backup.yaml');
-    writeFileSync(protectedConfig, `${readFileSync(configFile, 'utf8')}  restore:\n    protected_targets: ["${database}"]\n`);
+    const protectedConfig = writeBackupYaml(`${postgresBackupYaml(database)}  restore:\n    protected_targets: ["${database}"]\n`);
     const before = (await runCli(env, ['list', 'postgres', '--config', protectedConfig])).json;
     const refused = await runCli(env, ['restore', 'postgres', '--backup-id', GOOD, '--skip-safety-backup', '--config', protectedConfig]);
     expect(refused.code).toBe(1);
@@ -215,14 +186,11 @@ describe('what a manifest says is validated before use', () => {
 
 /** The engine as a worker runs it; with `manifestKey`, MACs go through the run's KMS substitute. */
 const context = (manifestKey?: string): EngineContext => {
-  const config: RuntimeConfig = {
+  const config = testRuntimeConfig({
     bucket,
-    prefix: 'backups/',
-    kmsKeyId: TEST_KMS_KEY,
     ...(manifestKey ? { manifestKey: { kmsKeyId: manifestKey } } : {}),
-    runner: { lambdaMaxBytes: 2 * 1024 ** 3, maxConcurrency: 1 },
     components: { postgres: { group: 'database', source: { database } } },
-  };
+  });
   const env = { ...process.env, NCA_POSTGRES_URL: testPostgresUrl(), NCA_KMS_ENDPOINT: process.env.NCA_TEST_KMS_ENDPOINT };
   return { config, vault, env, log: silentLogger, runner: 'test', now: () => new Date() };
 };

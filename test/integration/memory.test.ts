@@ -17,7 +17,7 @@ import { IntegrityError, InvalidInputError, VersionMismatchError } from '../../f
 import type { ComponentBackupResult } from '../../functions/components/types';
 import { damageSampleMemory, loadSampleMemory, NCA_LTM_INDEXES, ncaWords, type SampleMemorySummary } from '../../scripts/sample-nca-memory';
 import { startRedis, type RunningRedis } from '../../scripts/local-servers';
-import { fsArtifacts, readArtifact, type FsArtifacts } from '../support/fs-artifacts';
+import { backupToFs, fsArtifacts, readArtifact, type FsArtifacts } from '../support/fs-artifacts';
 import { startMongoWireServer, type MongoWireServer } from '../support/mongo-wire-server';
 import { createDatabase, sql, testPostgresUrl, urlFor } from '../support/postgres-db';
 import { silentLogger as quiet } from '../../functions/core/logger';
@@ -27,13 +27,11 @@ const DIMENSION = 16;
 let redis: RunningRedis;
 let mongo: MongoWireServer;
 let replicaSet: MongoWireServer;
-const cleanups: FsArtifacts[] = [];
 
 beforeAll(async () => {
   [redis, mongo, replicaSet] = await Promise.all([startRedis(), startMongoWireServer(), startMongoWireServer({ replicaSet: true })]);
 });
 afterAll(async () => {
-  cleanups.forEach((a) => a.cleanup());
   await Promise.all([redis?.stop(), mongo?.stop(), replicaSet?.stop()]);
 });
 
@@ -84,12 +82,7 @@ async function damage(s: Stores) {
   return damageSampleMemory(s.urls, { namespace: s.namespace, mongoDatabase: s.mongoDatabase });
 }
 
-async function backupOf(target: MemoryTarget): Promise<{ artifacts: FsArtifacts; result: ComponentBackupResult }> {
-  const artifacts = fsArtifacts();
-  cleanups.push(artifacts);
-  const result = await memory.backup(target, artifacts.sink, quiet);
-  return { artifacts, result };
-}
+const backupOf = (target: MemoryTarget) => backupToFs(memory, target, quiet);
 
 async function withRedisClient<T>(use: (client: Redis) => Promise<T>): Promise<T> {
   const client = new Redis(redis.url);
@@ -394,7 +387,6 @@ describe('memory tiers: export, damage, restore', () => {
     const header = JSON.parse(lines[0]);
     lines[0] = JSON.stringify({ ...header, source: { ...header.source, rdbVersion: 999 } });
     const future = fsArtifacts();
-    cleanups.push(future);
     await future.sink.write('working.jsonl.gz', Readable.from([gzipSync(lines.join('\n'))]), { contentType: 'application/gzip' });
     await damage(s);
     const restored = await memory.restore(future.source(), s.target, {}, quiet);
@@ -483,7 +475,6 @@ describe('memory tiers: episodic documents byte for byte', () => {
       await insertRaw(s, [good, odd]);
       expect(Object.keys(await mongoDocs(s))).toEqual(expect.arrayContaining([String(id)]));
       const artifacts = fsArtifacts();
-      cleanups.push(artifacts);
       const failure = memory.backup(s.target, artifacts.sink, quiet);
       await expect(failure).rejects.toThrow(InvalidInputError);
       await expect(failure).rejects.toThrow(`episodic document _id ${id} in ${s.mongoDatabase}.ltm_memories: its BSON cannot be written back byte for byte`);
@@ -527,7 +518,6 @@ describe('memory tiers: working data JSON cannot carry, and big values', () => {
     // From the portable items (a Redis that cannot read the payloads): the stored text and bytes are written back.
     lines[0] = JSON.stringify({ ...header, source: { ...header.source, rdbVersion: 999 } });
     const future = fsArtifacts();
-    cleanups.push(future);
     await future.sink.write('working.jsonl.gz', Readable.from([gzipSync(lines.join('\n'))]), { contentType: 'application/gzip' });
     await withRedisClient((c) => c.del(`${p}m1`, `${p}metadata:m1`, `${p}metadata:m2`));
     const restored = await memory.restore(future.source(), s.target, {}, quiet);
@@ -619,7 +609,6 @@ describe('memory tiers: damaged artifacts leave every tier as it was', () => {
   test.each(['working', 'episodic', 'semantic'] as const)('a flipped byte in %s.jsonl.gz: IntegrityError, no tier changed, no staging left', async (tier) => {
     const before = await storeState(s);
     const copy = fsArtifacts();
-    cleanups.push(copy);
     for (const record of backup.artifacts.records) {
       const bytes = readArtifact(backup.artifacts, record.name);
       await copy.sink.write(record.name, Readable.from([bytes]), { contentType: record.contentType });
@@ -643,7 +632,6 @@ describe('memory tiers: damaged artifacts leave every tier as it was', () => {
   test('an intact artifact that is not a memory export is refused by name, and nothing changes', async () => {
     const before = await storeState(s);
     const bad = fsArtifacts();
-    cleanups.push(bad);
     await bad.sink.write('semantic.jsonl.gz', Readable.from([gzipSync('{"format":"nca-memory-export","version":1,"tier":"semantic","exportedAt":"x","source":{}}\n{"id":"a","embedding":[1,"x"]}\n')]));
     await expect(memory.restore(bad.source(), s.target, {}, quiet)).rejects.toThrow(
       /artifact semantic\.jsonl\.gz is not a valid nca-memory-export: it line 2: semantic item a has an embedding whose element 1 is not a finite number/,
@@ -748,7 +736,6 @@ describe('memory tiers: empty stores and connections', () => {
     await sql(empty.pgDatabase, 'CREATE TABLE semantic_memory (id text PRIMARY KEY, embedding real[], metadata jsonb)');
     const warned: { message: string; fields?: Record<string, unknown> }[] = [];
     const artifacts = fsArtifacts();
-    cleanups.push(artifacts);
     const result = await memory.backup(empty.target, artifacts.sink, { info: () => undefined, warn: (message, fields) => warned.push({ message, fields }) });
     expect(Object.fromEntries(Object.entries(result.fingerprint).map(([tier, e]) => [tier, e.count]))).toEqual({ working: 0, episodic: 0, semantic: 0 });
     const report = result.report as any;
@@ -781,7 +768,6 @@ describe('memory tiers: empty stores and connections', () => {
     await sample(s, 20);
     const wrongCollection = await connectMemory({ ...s.source, episodicCollection: 'memories' }, s.env);
     const artifacts = fsArtifacts();
-    cleanups.push(artifacts);
     const failure = memory.backup(wrongCollection, artifacts.sink, quiet);
     await expect(failure).rejects.toThrow(InvalidInputError);
     await expect(failure).rejects.toThrow(`memory: the episodic collection ${s.mongoDatabase}.memories does not exist.`);

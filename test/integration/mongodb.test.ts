@@ -15,7 +15,8 @@ import { connectMongo, mongodb, mongodbEntry, parseMongoRestoreOptions, withData
 import { bsonDocuments, escapeCollectionName } from '../../functions/components/mongodb/archive';
 import { IntegrityError, InvalidInputError, TransientError, VersionMismatchError } from '../../functions/core/errors';
 import type { ArtifactSink, Logger } from '../../functions/components/types';
-import { fsArtifacts, readArtifact, type FsArtifacts } from '../support/fs-artifacts';
+import { sinkAfter } from '../support/artifact-streams';
+import { backupToFs, fsArtifacts, readArtifact, type FsArtifacts } from '../support/fs-artifacts';
 import { startMongoWireServer, type MongoWireServer } from '../support/mongo-wire-server';
 
 const { Binary, Decimal128, Double, Int32, Long, ObjectId } = BSON;
@@ -27,7 +28,6 @@ let standalone: MongoWireServer;
 let replicaSet: MongoWireServer;
 let client: MongoClient;
 let rsClient: MongoClient;
-const cleanups: FsArtifacts[] = [];
 
 beforeAll(async () => {
   [standalone, replicaSet] = await Promise.all([startMongoWireServer(), startMongoWireServer({ replicaSet: true })]);
@@ -38,7 +38,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all([client?.close(), rsClient?.close()]);
   await Promise.all([standalone?.stop(), replicaSet?.stop()]);
-  cleanups.forEach((a) => a.cleanup());
 });
 
 const targetOn = (server: MongoWireServer, database: string, extra: { collections?: string[] } = {}) =>
@@ -98,12 +97,7 @@ async function loadEpisodic(db: Db, memories = 300): Promise<void> {
   await db.createCollection('empty_buffer');
 }
 
-async function backupOf(target: MongoTarget, sink?: (artifacts: FsArtifacts) => ArtifactSink) {
-  const artifacts = fsArtifacts();
-  cleanups.push(artifacts);
-  const result = await mongodb.backup(target, sink ? sink(artifacts) : artifacts.sink, quiet);
-  return { artifacts, result };
-}
+const backupOf = (target: MongoTarget, sink?: (artifacts: FsArtifacts) => ArtifactSink) => backupToFs(mongodb, target, quiet, sink);
 
 let sequence = 0;
 const dbName = (label: string) => `${label}_${++sequence}`;
@@ -321,12 +315,8 @@ describe('mongodb backup and restore', () => {
 
 describe('mongodb consistency', () => {
   /** A sink that writes to the collection before it reads the archive: after the size pass, before the data pass. */
-  const writingSink = (c: MongoClient, database: string) => (artifacts: FsArtifacts): ArtifactSink => ({
-    async write(name, body, options) {
-      await c.db(database).collection('memories').insertOne(memory(10_000));
-      return artifacts.sink.write(name, body, options);
-    },
-  });
+  const writingSink = (c: MongoClient, database: string) => (artifacts: FsArtifacts): ArtifactSink =>
+    sinkAfter(artifacts.sink, () => c.db(database).collection('memories').insertOne(memory(10_000)));
 
   test('on a replica set every collection is read at one snapshot: writes during the backup are not in it', async () => {
     const { name, target } = await episodicTarget(replicaSet, rsClient, 'snapshot', 60);

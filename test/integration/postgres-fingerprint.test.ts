@@ -15,7 +15,7 @@ import { fingerprintDatabase, fingerprintInTransaction, isPrivilegesKey } from '
 import { dumpedSequences, parseDumpedSequences, readTableOfContents } from '../../functions/components/postgres/archive';
 import type { Fingerprint } from '../../functions/components/types';
 import { compareFingerprints } from '../../functions/core/fingerprint-diff';
-import { fsArtifacts, type FsArtifacts } from '../support/fs-artifacts';
+import { backupToFs, type FsArtifacts } from '../support/fs-artifacts';
 import { createDatabase, sql, testPostgresUrl, urlFor } from '../support/postgres-db';
 import { Client } from 'pg';
 import { silentLogger as quiet } from '../../functions/core/logger';
@@ -25,8 +25,6 @@ const env = () => ({ NCA_POSTGRES_URL: testPostgresUrl(), NCA_PG_BIN_DIR: proces
 const target = (database: string) => connectPostgres({ database }, env());
 const tool = (name: string) => (process.env.NCA_TEST_PG_BIN_DIR ? join(process.env.NCA_TEST_PG_BIN_DIR, name) : name);
 
-const cleanups: FsArtifacts[] = [];
-afterAll(() => cleanups.forEach((a) => a.cleanup()));
 
 /** Roles are cluster-wide: unique names keep reruns apart. */
 const suffix = Math.random().toString(16).slice(2, 8);
@@ -38,12 +36,7 @@ beforeAll(async () => {
   await sql('postgres', `CREATE ROLE ${OWNER}`);
 });
 
-async function backupOf(t: PostgresTarget) {
-  const artifacts = fsArtifacts();
-  cleanups.push(artifacts);
-  const result = await postgres.backup(t, artifacts.sink, quiet);
-  return { artifacts, result };
-}
+const backupOf = (t: PostgresTarget) => backupToFs(postgres, t, quiet);
 
 /** The product's restore path, into a database that does not exist yet. */
 async function restoreAsNew(artifacts: FsArtifacts, source: PostgresTarget): Promise<PostgresTarget> {

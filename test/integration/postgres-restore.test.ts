@@ -9,7 +9,6 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { Transform, type TransformCallback } from 'node:stream';
 import { Client } from 'pg';
 import { connectPostgres, postgres, withDatabase, type PostgresTarget } from '../../functions/components/postgres';
 import { parsePostgresRestoreOptions } from '../../functions/components/postgres/options';
@@ -17,7 +16,8 @@ import { keptAsideName, stagingDatabaseName } from '../../functions/components/p
 import type { ArtifactSink, ArtifactSource, ComponentBackupResult } from '../../functions/components/types';
 import { startPostgres, type RunningPostgres } from '../../scripts/local-servers';
 import { loadSampleNcaDatabase } from '../../scripts/sample-nca-db';
-import { fsArtifacts, type FsArtifacts } from '../support/fs-artifacts';
+import { throttledSink, throttledSource } from '../support/artifact-streams';
+import { backupToFs, fsArtifacts, type FsArtifacts } from '../support/fs-artifacts';
 import { createDatabase, databaseExists, sql, testPostgresUrl, urlFor } from '../support/postgres-db';
 import { testVault } from '../support/s3';
 import { silentLogger as quiet } from '../../functions/core/logger';
@@ -29,8 +29,6 @@ const env = (url = testPostgresUrl()) => ({ NCA_POSTGRES_URL: url, NCA_PG_BIN_DI
 const target = (database: string, url?: string) => connectPostgres({ database }, env(url));
 const run = promisify(execFile);
 
-const cleanups: FsArtifacts[] = [];
-afterAll(() => cleanups.forEach((a) => a.cleanup()));
 
 interface Backup {
   artifacts: FsArtifacts;
@@ -40,9 +38,7 @@ interface Backup {
 }
 
 async function backupOf(t: PostgresTarget, backupId = `b${Date.now()}`): Promise<Backup> {
-  const artifacts = fsArtifacts();
-  cleanups.push(artifacts);
-  const result = await postgres.backup(t, artifacts.sink, quiet);
+  const { artifacts, result } = await backupToFs(postgres, t, quiet);
   return { artifacts, result, source: artifacts.source({ backupId, fingerprint: result.fingerprint, source: result.source }) };
 }
 
@@ -58,37 +54,6 @@ async function dumpText(database: string, section: '--schema-only' | '--data-onl
   const { stdout } = await run(bin, [section, '--no-comments', '-d', u.toString()], { maxBuffer: 256 * 1024 * 1024 });
   // \restrict lines carry a random key per run (pg_dump 15.14+): not content.
   return stdout.replace(/^\\(un)?restrict .*$/gm, '');
-}
-
-/** A stream that lets `bytesPerSecond` through: a slow upload or a slow download. */
-function throttle(bytesPerSecond: number): Transform {
-  return new Transform({
-    transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback) {
-      setTimeout(() => callback(null, chunk), (chunk.length / bytesPerSecond) * 1000);
-    },
-  });
-}
-
-function slowSink(inner: ArtifactSink, bytesPerSecond: number): ArtifactSink {
-  return {
-    write: (name, body, options) => {
-      const slow = throttle(bytesPerSecond);
-      body.on('error', (error) => slow.destroy(error));
-      return inner.write(name, body.pipe(slow), options);
-    },
-  };
-}
-
-function slowSource(inner: ArtifactSource, bytesPerSecond: number): ArtifactSource {
-  return {
-    ...inner,
-    open: (name) => {
-      const slow = throttle(bytesPerSecond);
-      const stream = inner.open(name);
-      stream.on('error', (error) => slow.destroy(error));
-      return stream.pipe(slow);
-    },
-  };
 }
 
 async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
@@ -387,7 +352,7 @@ describe('failures surface as typed errors carrying the tool\'s own words', () =
     await sql(db, 'DELETE FROM bulk WHERE id <= 10');
     const before = await dumpText(db, '--data-only');
 
-    const restoring = postgres.restore(slowSource(backup.source, 2 * 1024 * 1024), t, {}, quiet);
+    const restoring = postgres.restore(throttledSource(backup.source, 2 * 1024 * 1024), t, {}, quiet);
     const outcome = restoring.then(() => undefined, (error: unknown) => error);
     const pid = await waitFor('pg_restore to connect to the staging database', async () => {
       const rows = await sql('postgres', `SELECT pid FROM pg_stat_activity WHERE datname LIKE '%\\_nca\\_staging\\_%' AND application_name = 'nca-backup/pg_restore'`);
@@ -464,8 +429,7 @@ describe('failures surface as typed errors carrying the tool\'s own words', () =
     await loadBulk(db, 60_000);
     const t = await target(db);
     const artifacts = fsArtifacts();
-    cleanups.push(artifacts);
-    const backup = postgres.backup(t, slowSink(artifacts.sink, 1024 * 1024), quiet);
+    const backup = postgres.backup(t, throttledSink(artifacts.sink, 1024 * 1024), quiet);
     const outcome = backup.then(() => undefined, (error: unknown) => error);
     const pid = await waitFor('the snapshot session to be idle in its transaction', async () => {
       // Once pg_dump copies table data (its snapshot imported long before) and ours waits idle in its transaction.
@@ -514,9 +478,8 @@ describe('a server of its own: timeouts and a stop mid-backup', () => {
     await admin.query('SELECT pg_reload_conf()');
     await admin.end();
     const artifacts = fsArtifacts();
-    cleanups.push(artifacts);
     // A slow upload keeps pg_dump running for several seconds after the fingerprint is done.
-    const result = await postgres.backup(t, slowSink(artifacts.sink, 512 * 1024), quiet);
+    const result = await postgres.backup(t, throttledSink(artifacts.sink, 512 * 1024), quiet);
     expect(artifacts.records.find((r) => r.name === 'app.dump')!.bytes).toBeGreaterThan(1.5 * 1024 * 1024);
     const copy = withDatabase(t, 'app_copy');
     await postgres.restore(artifacts.source({ backupId: 'b1', fingerprint: result.fingerprint, source: result.source }), copy, {}, quiet);
@@ -540,7 +503,7 @@ describe('a server of its own: timeouts and a stop mid-backup', () => {
         return { name, bytes: stored.bytes, sha256: stored.sha256, contentType: options?.contentType ?? 'application/octet-stream' };
       },
     };
-    const backup = postgres.backup(t, slowSink(sink, 2 * 1024 * 1024), quiet);
+    const backup = postgres.backup(t, throttledSink(sink, 2 * 1024 * 1024), quiet);
     const outcome = backup.then(() => undefined, (error: unknown) => error);
     await waitFor('the upload to start', async () => (multipart.includes('CreateMultipartUploadCommand') ? true : undefined));
     await pg.stop();
@@ -563,7 +526,6 @@ describe('a server of its own: timeouts and a stop mid-backup', () => {
     await migration.query('LOCK TABLE bulk IN ACCESS EXCLUSIVE MODE');
     try {
       const artifacts = fsArtifacts();
-      cleanups.push(artifacts);
       const failure = postgres.backup(t, artifacts.sink, quiet);
       await expect(failure).rejects.toMatchObject({ name: 'TransientError' });
       await expect(failure).rejects.toThrow(/waited longer than 1s for a table lock held by pid \d+ \(user postgres, application "nca-migration"/);

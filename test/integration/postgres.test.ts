@@ -7,7 +7,7 @@ import { Readable } from 'node:stream';
 import { connectPostgres, postgres, withDatabase, type PostgresTarget } from '../../functions/components/postgres';
 import { IntegrityError, InvalidInputError, ToolError, VersionMismatchError } from '../../functions/core/errors';
 import { loadSampleNcaDatabase } from '../../scripts/sample-nca-db';
-import { fsArtifacts, readArtifact, type FsArtifacts } from '../support/fs-artifacts';
+import { backupToFs, fsArtifacts, readArtifact } from '../support/fs-artifacts';
 import { createDatabase, databaseExists, sql, testPostgresUrl, urlFor } from '../support/postgres-db';
 import { silentLogger as quiet } from '../../functions/core/logger';
 
@@ -16,15 +16,8 @@ const target = (database: string) => connectPostgres({ database }, env());
 
 let sampleDb: string;
 let sample: PostgresTarget;
-const cleanups: FsArtifacts[] = [];
-afterAll(() => cleanups.forEach((a) => a.cleanup()));
 
-async function backupOf(t: PostgresTarget) {
-  const artifacts = fsArtifacts();
-  cleanups.push(artifacts);
-  const result = await postgres.backup(t, artifacts.sink, quiet);
-  return { artifacts, result };
-}
+const backupOf = (t: PostgresTarget) => backupToFs(postgres, t, quiet);
 
 beforeAll(async () => {
   sampleDb = await createDatabase('sample');
@@ -138,7 +131,6 @@ describe('postgres failures leave the target as it was', () => {
     const t = await target(db);
     const before = await postgres.fingerprint(t);
     const artifacts = fsArtifacts();
-    cleanups.push(artifacts);
     await artifacts.sink.write(`${db}.dump`, Readable.from([Buffer.from('this is not a pg_dump archive')]));
     const failure = postgres.restore(artifacts.source(), t, {}, quiet);
     await expect(failure).rejects.toThrow(ToolError);
@@ -157,7 +149,6 @@ describe('postgres failures leave the target as it was', () => {
     url.username = role;
     const t = await connectPostgres({ database: db }, { ...env(), NCA_POSTGRES_URL: url.toString() });
     const artifacts = fsArtifacts();
-    cleanups.push(artifacts);
     await expect(postgres.backup(t, artifacts.sink, quiet)).rejects.toThrow(/permission denied/);
     expect(artifacts.records).toEqual([]);
   });

@@ -14,19 +14,17 @@ import { encodeHeader, encodeRecords, encodeTrailer, forEachRecord, openDump, ty
 import { IntegrityError, InvalidInputError, TransientError, VersionMismatchError } from '../../functions/core/errors';
 import type { ComponentBackupResult, Logger } from '../../functions/components/types';
 import { startRedis, type RunningRedis } from '../../scripts/local-servers';
-import { fsArtifacts, readArtifact, type FsArtifacts } from '../support/fs-artifacts';
+import { backupToFs, fsArtifacts, readArtifact, type FsArtifacts } from '../support/fs-artifacts';
 import { silentLogger as quiet } from '../../functions/core/logger';
 
 let server: RunningRedis;
 const clients: Redis[] = [];
-const cleanups: FsArtifacts[] = [];
 
 beforeAll(async () => {
   server = await startRedis();
 });
 afterAll(async () => {
   clients.forEach((c) => c.disconnect());
-  cleanups.forEach((a) => a.cleanup());
   await server?.stop();
 });
 
@@ -43,17 +41,7 @@ function target(db: number, keyPatterns: string[] = ['*'], env: NodeJS.ProcessEn
   return connectRedis({ db, keyPatterns }, { NCA_REDIS_URL: server.url, ...env });
 }
 
-function artifactsFor(): FsArtifacts {
-  const artifacts = fsArtifacts();
-  cleanups.push(artifacts);
-  return artifacts;
-}
-
-async function backupOf(t: RedisTarget, log: Logger = quiet) {
-  const artifacts = artifactsFor();
-  const result = await redis.backup(t, artifacts.sink, log);
-  return { artifacts, result };
-}
+const backupOf = (t: RedisTarget, log: Logger = quiet) => backupToFs(redis, t, log);
 
 async function exec(pipeline: ReturnType<Redis['pipeline']>): Promise<void> {
   for (const [error] of (await pipeline.exec()) ?? []) if (error) throw error;
@@ -108,7 +96,7 @@ async function rewrite(from: FsArtifacts, change: (record: DumpRecord, index: nu
   });
   const rdbVersion = Math.max(trailer.rdbVersion, ...records.map((r) => r.payload.readUInt16LE(r.payload.length - 10)));
   const bytes = Buffer.concat([encodeHeader(reader.header), encodeRecords(records), encodeTrailer({ ...trailer, records: records.length, rdbVersion })]);
-  const to = artifactsFor();
+  const to = fsArtifacts();
   await to.sink.write(artifact.name, Readable.from([bytes]), { contentType: artifact.contentType });
   return to;
 }
@@ -189,7 +177,7 @@ describe('redis backup and restore', () => {
   test('a key that expires or is deleted between SCAN and DUMP is skipped and counted, and the fingerprint agrees', async () => {
     await loadSample(2, 40);
     const t = await target(2);
-    const artifacts = artifactsFor();
+    const artifacts = fsArtifacts();
     let hooked = false;
     const result = await backupRedis(t, artifacts.sink, quiet, {
       async afterScan(c, keys) {
@@ -443,7 +431,7 @@ describe('redis failures leave the target as it was', () => {
     artifacts.corrupt('db0.rdbdump', bytes.subarray(0, bytes.length - 100));
     await expect(redis.restore(artifacts.source(), t, {}, quiet)).rejects.toThrow(/has \d+ bytes, the manifest says \d+/);
 
-    const garbage = artifactsFor();
+    const garbage = fsArtifacts();
     await garbage.sink.write('db0.rdbdump', Readable.from([Buffer.from('REDIS0010 this is an RDB file, not an nca-backup dump')]), { contentType: 'application/vnd.nca-backup.redis-dump' });
     const failure = redis.restore(garbage.source(), t, {}, quiet);
     await expect(failure).rejects.toThrow(IntegrityError);
@@ -527,7 +515,7 @@ describe('redis connections and managed-service restrictions', () => {
     url.username = 'nodump';
     url.password = 'nodump-pw';
     const noDump = await connectRedis({ db: 0, keyPatterns: ['*'] }, { NCA_REDIS_URL: url.toString() });
-    const artifacts = artifactsFor();
+    const artifacts = fsArtifacts();
     await expect(redis.backup(noDump, artifacts.sink, quiet)).rejects.toThrow(/NOPERM.*ACL permissions/);
 
     url.password = 'wrong-pw-never-shown';

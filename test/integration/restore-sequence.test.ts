@@ -6,12 +6,12 @@
  * connected four times (five with a safety backup), i.e. four or five Secrets Manager reads in AWS.
  */
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { componentEntry } from '../../functions/components';
 import { main } from '../../functions/cli';
 import { loadSampleNcaDatabase } from '../../scripts/sample-nca-db';
+import { cliEnv, postgresBackupYaml, writeBackupYaml } from '../support/cli';
 import { createDatabase, testPostgresUrl, urlFor } from '../support/postgres-db';
 import { createTestBucket, testS3Client } from '../support/s3';
 import { startS3Proxy, type S3Proxy } from '../support/s3-proxy';
@@ -81,30 +81,13 @@ beforeAll(async () => {
   await loadSampleNcaDatabase(urlFor(database), { rows: 200 });
   bucket = await createTestBucket(testS3Client(), 'seq');
   proxy = await startS3Proxy(process.env.NCA_TEST_S3_ENDPOINT!);
-  configFile = join(mkdtempSync(join(tmpdir(), 'nca-seq-')), 'backup.yaml');
-  writeFileSync(
-    configFile,
-    `
-backup:
-  schedule: { database: "0 2 * * *" }
-  storage:
-    primary: { type: "s3", bucket: "neuroca-backups", region: "us-west-2", path: "/backups" }
-    secondary: { type: "s3", bucket: "neuroca-dr-backups", region: "eu-central-1", path: "/backups" }
-  retention: { database: 30d }
-  encryption: { enabled: true, key_management: "kms" }
-  sources:
-    postgres: { database: ${database} }
-`,
-  );
-  env = {
+  configFile = writeBackupYaml(postgresBackupYaml(database));
+  env = cliEnv(bucket, {
     NCA_S3_ENDPOINT: proxy.endpoint,
-    NCA_BUCKET: bucket,
     NCA_POSTGRES_URL: testPostgresUrl(),
     NCA_PG_BIN_DIR: process.env.NCA_TEST_PG_BIN_DIR,
     NCA_MANIFEST_KEY_FILE: process.env.NCA_MANIFEST_KEY_FILE,
-    AWS_ACCESS_KEY_ID: 'S3RVER',
-    AWS_SECRET_ACCESS_KEY: 'S3RVER',
-  };
+  });
 });
 
 afterAll(() => proxy.stop());

@@ -6,22 +6,15 @@
 import { Readable } from 'node:stream';
 import { vector, vectorEntry, connectVector, parseVectorRestoreOptions, withTable, withVectorDatabase, type VectorTarget } from '../../functions/components/vector';
 import { IntegrityError, InvalidInputError, TransientError, VersionMismatchError } from '../../functions/core/errors';
-import { fsArtifacts, readArtifact, type FsArtifacts } from '../support/fs-artifacts';
+import { backupToFs, fsArtifacts, readArtifact } from '../support/fs-artifacts';
 import { createDatabase, databaseExists, sql, testPostgresUrl } from '../support/postgres-db';
 import { silentLogger as quiet } from '../../functions/core/logger';
 
 const env = () => ({ NCA_VECTOR_URL: testPostgresUrl() });
 const target = (database: string, table = 'semantic_memory') => connectVector({ database, table }, env());
 
-const cleanups: FsArtifacts[] = [];
-afterAll(() => cleanups.forEach((a) => a.cleanup()));
 
-async function backupOf(t: VectorTarget) {
-  const artifacts = fsArtifacts();
-  cleanups.push(artifacts);
-  const result = await vector.backup(t, artifacts.sink, quiet);
-  return { artifacts, result };
-}
+const backupOf = (t: VectorTarget) => backupToFs(vector, t, quiet);
 
 const SEMANTIC_TABLE = `
   CREATE TABLE semantic_memory (
@@ -330,7 +323,6 @@ describe('vector restores that must not write', () => {
 
     // Intact bytes that are not a rows stream (written by something else): the parser's own error.
     const foreign = fsArtifacts();
-    cleanups.push(foreign);
     const header = Buffer.from(pristine.subarray(0, 16));
     header.writeUInt32LE(11, 12);
     await foreign.sink.write('rows.bin', Readable.from([header, Buffer.from('not records')]));
@@ -352,7 +344,6 @@ describe('vector restores that must not write', () => {
     await sql(db, `INSERT INTO semantic_memory VALUES (1, '{1,2,3}', NULL), (2, '{1,2,3}', NULL), (3, '{1,2}', NULL), (4, '{1,2,3}', NULL)`);
     const t = await target(db);
     const artifacts = fsArtifacts();
-    cleanups.push(artifacts);
     const failure = vector.backup(t, artifacts.sink, quiet);
     await expect(failure).rejects.toThrow(InvalidInputError);
     await expect(failure).rejects.toThrow('vector: the embeddings do not share one dimension: row id "3" has 2 elements, row id "1" has 3.');

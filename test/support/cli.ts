@@ -1,5 +1,7 @@
 /** Runs the real `nca-backup` bin script in a child process, as operators and the Fargate task do. */
 import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const BIN = join(__dirname, '..', '..', 'bin', 'nca-backup.js');
@@ -29,4 +31,47 @@ export function runCli(env: NodeJS.ProcessEnv, args: readonly string[]): Promise
       resolve({ code, json, stderr });
     });
   });
+}
+
+/**
+ * The environment of a local CLI run against the test vault: s3rver, its dummy credentials and the
+ * bucket; `stores` adds the sources' connection settings (NCA_POSTGRES_URL, ...).
+ */
+export function cliEnv(bucket: string, stores: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  return {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    NCA_S3_ENDPOINT: process.env.NCA_TEST_S3_ENDPOINT,
+    NCA_BUCKET: bucket,
+    AWS_ACCESS_KEY_ID: 'S3RVER',
+    AWS_SECRET_ACCESS_KEY: 'S3RVER',
+    ...stores,
+  };
+}
+
+/** The runbook's backup.yaml with `sources.postgres.database` set to `database`. */
+export function postgresBackupYaml(database: string): string {
+  return `
+backup:
+  schedule:
+    database: "0 2 * * *"
+  storage:
+    primary: { type: "s3", bucket: "neuroca-backups", region: "us-west-2", path: "/backups" }
+    secondary: { type: "s3", bucket: "neuroca-dr-backups", region: "eu-central-1", path: "/backups" }
+  retention:
+    database: 30d
+  encryption:
+    enabled: true
+    key_management: "kms"
+  sources:
+    postgres:
+      database: ${database}
+`;
+}
+
+/** Writes `body` as `name` in a new temporary directory; returns the file's path, for --config. */
+export function writeBackupYaml(body: string, name = 'backup.yaml'): string {
+  const file = join(mkdtempSync(join(tmpdir(), 'nca-config-')), name);
+  writeFileSync(file, body);
+  return file;
 }

@@ -1,11 +1,14 @@
-/** An artifact sink and source on a temporary directory, for component tests that need no S3. */
+/**
+ * An artifact sink and source on a temporary directory, for component tests that need no S3. Every one a
+ * test file makes is removed after the file's tests.
+ */
 import { createReadStream, createWriteStream, mkdtempSync, rmSync, statSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import { Sha256Meter, Sha256Verifier } from '../../functions/core/checksums';
-import type { ArtifactRecord, ArtifactSink, ArtifactSource, BackupFacts } from '../../functions/components/types';
+import type { ArtifactRecord, ArtifactSink, ArtifactSource, BackupFacts, Component, ComponentBackupResult, Logger } from '../../functions/components/types';
 
 export interface FsArtifacts {
   readonly dir: string;
@@ -18,10 +21,16 @@ export interface FsArtifacts {
   cleanup(): void;
 }
 
+/** What the test file importing this module made; jest runs each file in its own module registry. */
+const made: FsArtifacts[] = [];
+afterAll(() => {
+  for (const artifacts of made.splice(0)) artifacts.cleanup();
+});
+
 export function fsArtifacts(): FsArtifacts {
   const dir = mkdtempSync(join(tmpdir(), 'nca-artifacts-'));
   const records: ArtifactRecord[] = [];
-  return {
+  const artifacts: FsArtifacts = {
     dir,
     records,
     sink: {
@@ -49,6 +58,23 @@ export function fsArtifacts(): FsArtifacts {
     },
     cleanup: () => rmSync(dir, { recursive: true, force: true }),
   };
+  made.push(artifacts);
+  return artifacts;
+}
+
+/**
+ * `component`'s backup of `target` into new FsArtifacts, as a component test starts; `sink` wraps their
+ * sink (a fault, a concurrent write: support/artifact-streams.ts).
+ */
+export async function backupToFs<T>(
+  component: Pick<Component<T, never>, 'backup'>,
+  target: T,
+  log: Logger,
+  sink: (artifacts: FsArtifacts) => ArtifactSink = (artifacts) => artifacts.sink,
+): Promise<{ artifacts: FsArtifacts; result: ComponentBackupResult }> {
+  const artifacts = fsArtifacts();
+  const result = await component.backup(target, sink(artifacts), log);
+  return { artifacts, result };
 }
 
 export function readArtifact(artifacts: FsArtifacts, name: string): Buffer {

@@ -2,8 +2,9 @@
 import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import { randomBytes } from 'node:crypto';
 import { BackupVault, createS3Client, type BackupVaultOptions } from '../../functions/core/storage';
+import { TEST_KMS_KEY } from './runtime-config';
 
-export const TEST_KMS_KEY = 'arn:aws:kms:us-west-2:123456789012:key/00000000-1111-2222-3333-444444444444';
+export { TEST_KMS_KEY };
 
 export function testS3Client(): S3Client {
   const endpoint = process.env.NCA_TEST_S3_ENDPOINT;
@@ -38,6 +39,11 @@ export function recordWrites(client: S3Client): SentPut[] {
     { step: 'initialize', name: 'recordWrites' },
   );
   return sent;
+}
+
+/** The vault of an existing test bucket as the code under test opens it: under "backups/", with the test KMS key. */
+export function vaultOf(bucket: string, options: Partial<BackupVaultOptions> = {}): BackupVault {
+  return new BackupVault(testS3Client(), { bucket, prefix: 'backups/', kmsKeyId: TEST_KMS_KEY, ...options });
 }
 
 export async function testVault(options: Partial<BackupVaultOptions> = {}): Promise<{ vault: BackupVault; client: S3Client; bucket: string; sent: SentPut[] }> {

@@ -10,12 +10,9 @@ import { InvalidInputError } from '../../functions/core/errors';
 import type { RuntimeConfig } from '../../functions/core/runtime-config';
 import { parseBackupConfig } from '../../config/load';
 import { deployedRuntimeConfig } from '../../infra/runtime-config';
+import { testRuntimeConfig, TEST_WORKER as worker } from '../support/runtime-config';
 
-const worker = { functionName: 'arn:fn', taskDefinitionArn: 'arn:td', containerName: 'worker', subnets: ['s-1'], securityGroups: ['sg-1'] };
-const config: RuntimeConfig = {
-  bucket: 'b',
-  prefix: '',
-  kmsKeyId: 'k',
+const config = testRuntimeConfig({
   runner: { lambdaMaxBytes: 1000, maxConcurrency: 3 },
   components: {
     postgres: { group: 'database', source: { database: 'neuroca_db' }, worker },
@@ -24,7 +21,7 @@ const config: RuntimeConfig = {
     vector: { group: 'database', source: { database: 'neuroca_db', table: 'semantic_memory' }, worker },
     memory: { group: 'memory_tiers', source: { tiers: ['working'], workingNamespace: 'generic', episodicCollection: 'ltm_memories' }, worker },
   },
-};
+});
 const NOW = new Date('2026-11-30T10:00:00.000Z');
 
 /** The error a call throws, so a test can assert its class, name and message together. */

@@ -8,8 +8,11 @@ import { join } from 'node:path';
 import { AccessDeniedError, InvalidInputError, TransientError } from '../../functions/core/errors';
 import { createKmsMacClient } from '../../functions/core/kms-mac-client';
 import { authenticatorFor, canonicalJson, kmsAuthenticator, localAuthenticator, macMessage } from '../../functions/core/manifest-mac';
-import type { RuntimeConfig } from '../../functions/core/runtime-config';
 import { createHmacKey, startKmsServer, type KmsServer } from '../support/kms-server';
+import { testRuntimeConfig } from '../support/runtime-config';
+
+/** A local run's config: no manifest key, so MACs use the local key file. */
+const LOCAL = testRuntimeConfig({ components: {} });
 
 const KEY = 'database/postgres/20261123T020000Z-7f3a/manifest.json';
 const manifest = { backupId: '20261123T020000Z-7f3a', artifacts: [{ name: 'a.dump', bytes: 3 }], source: { database: 'neuroca_db' } };
@@ -36,10 +39,10 @@ describe('local key file', () => {
     expect(statSync(path).size).toBe(32);
     // The default location is under HOME unless NCA_MANIFEST_KEY_FILE says otherwise.
     const home = tempDir();
-    const fromHome = authenticatorFor({ manifestKey: undefined } as unknown as RuntimeConfig, { HOME: home });
+    const fromHome = authenticatorFor(LOCAL, { HOME: home });
     expect(statSync(join(home, '.config', 'nca-backup', 'manifest.key')).mode & 0o777).toBe(0o600);
     expect(fromHome.keyId).not.toBe(first.keyId);
-    expect(authenticatorFor({} as RuntimeConfig, { NCA_MANIFEST_KEY_FILE: path, HOME: home }).keyId).toBe(first.keyId);
+    expect(authenticatorFor(LOCAL, { NCA_MANIFEST_KEY_FILE: path, HOME: home }).keyId).toBe(first.keyId);
   });
 
   test('a key file group or others can read is refused, and so is one of the wrong size', () => {
@@ -107,7 +110,7 @@ describe('KMS HMAC key, through the KMS substitute', () => {
   test('the runtime config\'s manifestKey selects KMS, at NCA_KMS_ENDPOINT (the run\'s substitute)', async () => {
     const endpoint = process.env.NCA_TEST_KMS_ENDPOINT!;
     const key = await createHmacKey(endpoint);
-    const auth = authenticatorFor({ region: 'us-west-2', manifestKey: { kmsKeyId: key } } as RuntimeConfig, { NCA_KMS_ENDPOINT: endpoint });
+    const auth = authenticatorFor(testRuntimeConfig({ manifestKey: { kmsKeyId: key }, components: {} }), { NCA_KMS_ENDPOINT: endpoint });
     expect(auth.keyId).toBe(key);
     const authentication = await auth.sign(KEY, manifest);
     expect(await auth.verify(KEY, { ...manifest, authentication })).toEqual({ valid: true });

@@ -3,16 +3,12 @@ import { decideBackupOutcome } from '../../functions/core/backup-outcome';
 import { compareFingerprints, describeDifferences } from '../../functions/core/fingerprint-diff';
 import { chooseRunner } from '../../functions/core/runner';
 import { readableCause } from '../../functions/core/events';
-import type { RuntimeConfig } from '../../functions/core/runtime-config';
+import { testRuntimeConfig, TEST_WORKER as worker } from '../support/runtime-config';
 
-const worker = { functionName: 'arn:fn', taskDefinitionArn: 'arn:td', containerName: 'worker', subnets: ['s-1'], securityGroups: ['sg-1'] };
-const config: RuntimeConfig = {
-  bucket: 'b',
-  prefix: '',
-  kmsKeyId: 'k',
+const config = testRuntimeConfig({
   runner: { lambdaMaxBytes: 1000, maxConcurrency: 3 },
   components: { postgres: { group: 'database', source: { database: 'neuroca_db' }, worker } },
-};
+});
 const envelope = (input: unknown) => ({ input, executionName: 'exec-1', startTime: '2026-11-23T02:00:00.000Z' });
 
 describe('planBackup', () => {

@@ -4,12 +4,11 @@
  */
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { connectPostgres, postgres } from '../../functions/components/postgres';
-import type { RuntimeConfig } from '../../functions/core/runtime-config';
-import { createTestBucket, testS3Client, TEST_KMS_KEY } from '../support/s3';
+import { testRuntimeConfig } from '../support/runtime-config';
+import { createTestBucket, testS3Client, vaultOf } from '../support/s3';
 import { createDatabase, databaseExists, sql, testPostgresUrl } from '../support/postgres-db';
 import { damageSampleDatabase, loadSampleNcaDatabase } from '../../scripts/sample-nca-db';
 import { localWorker, workflowHarness, type HarnessOptions, type WorkflowResult } from '../../scripts/local-workflows';
-import { BackupVault, createS3Client } from '../../functions/core/storage';
 import { acquireLock, lockKey, type LockRecord } from '../../functions/core/operation-lock';
 import { urlFor } from '../support/postgres-db';
 
@@ -23,23 +22,14 @@ async function setup(options: { force?: 'lambda' | 'fargate'; rows?: number; int
   await loadSampleNcaDatabase(urlFor(database), { rows: options.rows ?? 2000 });
   const client = testS3Client();
   const bucket = await createTestBucket(client);
-  const config: RuntimeConfig = {
+  const config = testRuntimeConfig({
     bucket,
-    prefix: 'backups/',
-    region: 'us-west-2',
-    kmsKeyId: TEST_KMS_KEY,
-    runner: { lambdaMaxBytes: 2 * 1024 ** 3, force: options.force, maxConcurrency: 2 },
-    components: {
-      postgres: {
-        group: 'database',
-        source: { database },
-        worker: localWorker('postgres'),
-      },
-    },
-  };
+    runner: { force: options.force, maxConcurrency: 2 },
+    components: { postgres: { group: 'database', source: { database }, worker: localWorker('postgres') } },
+  });
   const env = { NCA_S3_ENDPOINT: process.env.NCA_TEST_S3_ENDPOINT!, NCA_POSTGRES_URL: testPostgresUrl() };
   const harness = workflowHarness(config, env, { intercept: options.intercept });
-  const vault = new BackupVault(createS3Client({ endpoint: env.NCA_S3_ENDPOINT }), { bucket, prefix: 'backups/', kmsKeyId: TEST_KMS_KEY });
+  const vault = vaultOf(bucket);
   const lock = () => vault.getJson<LockRecord>(lockKey('database', 'postgres'));
   const fingerprint = async (db = database) => {
     const target = await connectPostgres({ database: db }, { ...process.env, ...env });

@@ -11,7 +11,8 @@ import { localWorker, workflowHarness, type HarnessCode, type HarnessOptions, ty
 import { loadSampleNcaDatabase } from '../../scripts/sample-nca-db';
 import { bundleAsDeployed } from '../support/bundle';
 import { createDatabase, testPostgresUrl, urlFor } from '../support/postgres-db';
-import { createTestBucket, testS3Client, TEST_KMS_KEY } from '../support/s3';
+import { testRuntimeConfig } from '../support/runtime-config';
+import { createTestBucket, testS3Client } from '../support/s3';
 import { startS3Proxy, type S3Proxy } from '../support/s3-proxy';
 
 type Runner = 'lambda' | 'fargate';
@@ -39,14 +40,11 @@ afterAll(async () => {
 });
 
 function configFor(force: Runner): RuntimeConfig {
-  return {
+  return testRuntimeConfig({
     bucket,
-    prefix: 'backups/',
-    region: 'us-west-2',
-    kmsKeyId: TEST_KMS_KEY,
-    runner: { lambdaMaxBytes: 2 * 1024 ** 3, force, maxConcurrency: 1 },
+    runner: { force },
     components: { postgres: { group: 'database', source: { database }, worker: localWorker('postgres') } },
-  };
+  });
 }
 
 function harnessFor(force: Runner, intercept?: HarnessOptions['intercept']) {

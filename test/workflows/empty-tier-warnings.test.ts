@@ -5,8 +5,8 @@
  */
 import { localWorker, workflowHarness, type WorkflowResult } from '../../scripts/local-workflows';
 import { startRedis, type RunningRedis } from '../../scripts/local-servers';
-import type { RuntimeConfig } from '../../functions/core/runtime-config';
-import { createTestBucket, testS3Client, TEST_KMS_KEY } from '../support/s3';
+import { testRuntimeConfig } from '../support/runtime-config';
+import { createTestBucket, testS3Client } from '../support/s3';
 import Redis from 'ioredis';
 
 let redis: RunningRedis;
@@ -26,12 +26,9 @@ afterAll(async () => {
 async function backUp(force: 'lambda' | 'fargate'): Promise<{ result: WorkflowResult; events: { DetailType: string; Detail: string }[] }> {
   const bucket = await createTestBucket(testS3Client());
   const redisSource = { db: 0, keyPatterns: ['*'] };
-  const config: RuntimeConfig = {
+  const config = testRuntimeConfig({
     bucket,
-    prefix: 'backups/',
-    region: 'us-west-2',
-    kmsKeyId: TEST_KMS_KEY,
-    runner: { lambdaMaxBytes: 2 * 1024 ** 3, force, maxConcurrency: 2 },
+    runner: { force, maxConcurrency: 2 },
     components: {
       memory: {
         group: 'memory_tiers',
@@ -39,7 +36,7 @@ async function backUp(force: 'lambda' | 'fargate'): Promise<{ result: WorkflowRe
         worker: localWorker('memory'),
       },
     },
-  };
+  });
   const harness = workflowHarness(config, { NCA_S3_ENDPOINT: process.env.NCA_TEST_S3_ENDPOINT!, NCA_REDIS_URL: redis.url });
   const result = await harness.run('backup', { group: 'memory_tiers', trigger: 'manual' });
   return { result, events: harness.events as { DetailType: string; Detail: string }[] };

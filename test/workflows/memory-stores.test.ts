@@ -14,7 +14,8 @@ import { startRedis, type RunningServer } from '../../scripts/local-servers';
 import { damageSampleMemory, loadSampleMemory, type SampleStores } from '../../scripts/sample-nca-memory';
 import { startMongoWireServer } from '../support/mongo-wire-server';
 import { createDatabase, sql, testPostgresUrl, urlFor } from '../support/postgres-db';
-import { createTestBucket, testS3Client, TEST_KMS_KEY } from '../support/s3';
+import { testRuntimeConfig } from '../support/runtime-config';
+import { createTestBucket, testS3Client } from '../support/s3';
 
 function expectSucceeded(result: WorkflowResult): void {
   expect({ status: result.status, error: result.error, cause: result.cause }).toEqual({ status: 'SUCCEEDED' });
@@ -48,12 +49,9 @@ async function setup(options: { force?: 'lambda' | 'fargate' } = {}): Promise<{ 
   const redis = { db: 0, keyPatterns: ['*'] };
   const mongodb = { database: 'neuroca_episodic' };
   const vector = { database, table: 'semantic_memory' };
-  const config: RuntimeConfig = {
+  const config = testRuntimeConfig({
     bucket,
-    prefix: 'backups/',
-    region: 'us-west-2',
-    kmsKeyId: TEST_KMS_KEY,
-    runner: { lambdaMaxBytes: 2 * 1024 ** 3, force: options.force, maxConcurrency: 2 },
+    runner: { force: options.force, maxConcurrency: 2 },
     components: {
       redis: { group: 'database', source: redis, worker: localWorker('redis') },
       mongodb: { group: 'database', source: mongodb, worker: localWorker('mongodb') },
@@ -64,7 +62,7 @@ async function setup(options: { force?: 'lambda' | 'fargate' } = {}): Promise<{ 
         worker: localWorker('memory'),
       },
     },
-  };
+  });
   return { harness: workflowHarness(config, env), config, bucket };
 }
 
