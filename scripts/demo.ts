@@ -8,8 +8,8 @@
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { join } from 'node:path';
 import { Client } from 'pg';
-import { loadBackupConfig } from '../infra/config/load';
-import type { ComponentName } from '../infra/config/types';
+import { loadBackupConfig } from '../config/load';
+import type { ComponentName } from '../config/types';
 import { componentEntry } from '../functions/components';
 import type { Fingerprint } from '../functions/components/types';
 import { localRuntimeConfig } from '../functions/core/local-config';

@@ -21,7 +21,7 @@
 import Redis from 'ioredis';
 import { BSON, Double, Int32, Long, MongoClient, ObjectId, type IndexDescription } from 'mongodb';
 import { Client } from 'pg';
-import { DEFAULT_EPISODIC_COLLECTION, DEFAULT_WORKING_NAMESPACE } from '../infra/config/load';
+import { DEFAULT_EPISODIC_COLLECTION, DEFAULT_WORKING_NAMESPACE } from '../config/load';
 
 export interface SampleStores {
   readonly redisUrl?: string;
