@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadBackupConfig } from '../config/load';
+import { DEFAULT_CONFIG_FILE, loadBackupConfig } from '../config/load';
 import { summarize } from './core/backup-run';
 import { newBackupId } from './core/backup-id';
 import { listBackups, resolveBackup, type BackupEntry } from './core/catalog';
@@ -19,8 +19,9 @@ import { withOperationLock } from './core/operation-lock';
 import { runRestoreSequence } from './core/restore-sequence';
 import { restoreComponent, verifyArtifacts } from './core/restore-steps';
 import { runBackup } from './core/backup-run';
-import { RUNTIME_CONFIG_ENV, runtimeConfigFromEnv, type RuntimeConfig } from './core/runtime-config';
+import { runtimeConfigFromEnv, type RuntimeConfig } from './core/runtime-config';
 import { checkNewBackupId } from './core/workflow-input';
+import { setting } from './core/environment';
 
 const USAGE = `usage: nca-backup <command> [options]
 
@@ -82,7 +83,7 @@ interface Io {
 
 function runtimeConfig(configFile: string, env: NodeJS.ProcessEnv): RuntimeConfig {
   // Inside a deployed task the stack's runtime config wins; locally backup.yaml plus NCA_* variables.
-  if (env[RUNTIME_CONFIG_ENV]) return runtimeConfigFromEnv(env);
+  if (setting(env, 'runtimeConfig')) return runtimeConfigFromEnv(env);
   return localRuntimeConfig(loadBackupConfig(resolve(configFile)), env);
 }
 
@@ -107,7 +108,7 @@ function parseCommandLine(argv: readonly string[]) {
 }
 
 const CLI_OPTIONS = {
-  config: { type: 'string', default: 'backup.yaml' },
+  config: { type: 'string' },
   'backup-id': { type: 'string' },
   'target-database': { type: 'string' },
   'skip-safety-backup': { type: 'boolean', default: false },
@@ -142,7 +143,8 @@ async function execute(argv: readonly string[], io: Io): Promise<unknown> {
   if (!command) throw new UsageError('a command is needed');
   if (!subject) throw new UsageError(`${command} needs ${command === 'run-step' ? 'a JSON step' : 'a component'}`);
   const env = io.env;
-  const config = runtimeConfig(values.config!, env);
+  // --config, else NCA_BACKUP_CONFIG, else backup.yaml in the working directory.
+  const config = runtimeConfig(values.config ?? setting(env, 'backupConfig') ?? DEFAULT_CONFIG_FILE, env);
 
   switch (command) {
     case 'run-step': {
@@ -152,7 +154,7 @@ async function execute(argv: readonly string[], io: Io): Promise<unknown> {
       } catch {
         throw new UsageError('run-step needs the step as JSON');
       }
-      const ctx = engine(config, io, env.ECS_CONTAINER_METADATA_URI_V4 ? 'fargate' : 'cli', { component: event.component, operation: event.operation });
+      const ctx = engine(config, io, setting(env, 'ecsContainerMetadata') ? 'fargate' : 'cli', { component: event.component, operation: event.operation });
       return runStoredOperation(ctx, event);
     }
     case 'backup': {

@@ -5,6 +5,7 @@ import { InvalidInputError } from './errors';
 import { authenticatorFor, type ManifestAuthenticator } from './manifest-mac';
 import type { RuntimeConfig } from './runtime-config';
 import { BackupVault, createS3Client } from './storage';
+import { setting } from './environment';
 
 export interface EngineContext {
   readonly config: RuntimeConfig;
@@ -36,7 +37,7 @@ export function authenticatorOf(ctx: EngineContext): ManifestAuthenticator {
 
 export function vaultFor(config: RuntimeConfig, env: NodeJS.ProcessEnv = process.env): BackupVault {
   // NCA_S3_ENDPOINT points local runs at an S3-compatible server; unset in AWS.
-  const client = createS3Client({ region: config.region, endpoint: env.NCA_S3_ENDPOINT || undefined });
+  const client = createS3Client({ region: config.region, endpoint: setting(env, 's3Endpoint') });
   return new BackupVault(client, { bucket: config.bucket, prefix: config.prefix, kmsKeyId: config.kmsKeyId });
 }
 

@@ -5,6 +5,7 @@
 import { COMPONENT_GROUP, type BackupConfig, type ComponentName } from '../../config/types';
 import { runtimeSource } from '../../config/sources';
 import type { ComponentRuntime, RuntimeConfig } from './runtime-config';
+import { setting } from './environment';
 
 /** Used when backup.yaml names no key: SSE-KMS with the account's default S3 key alias. */
 export const DEFAULT_KMS_KEY = 'alias/aws/s3';
@@ -16,10 +17,10 @@ export function localRuntimeConfig(config: BackupConfig, env: NodeJS.ProcessEnv 
     if (source) components[name] = { group: COMPONENT_GROUP[name], source };
   }
   return {
-    bucket: env.NCA_BUCKET || config.storage.primary.bucket,
+    bucket: setting(env, 'bucket') ?? config.storage.primary.bucket,
     prefix: config.storage.primary.prefix,
     region: config.storage.primary.region,
-    kmsKeyId: env.NCA_KMS_KEY_ID || config.encryption.kmsKeyId || DEFAULT_KMS_KEY,
+    kmsKeyId: setting(env, 'kmsKeyId') ?? config.encryption.kmsKeyId ?? DEFAULT_KMS_KEY,
     runner: { lambdaMaxBytes: config.runner.lambdaMaxBytes, force: config.runner.force, maxConcurrency: config.runner.maxConcurrency },
     components: components as RuntimeConfig['components'],
     ...(config.restore ? { protectedTargets: config.restore.protectedTargets } : {}),

@@ -4,12 +4,13 @@
  * what leaves the process; nothing here reads connection settings.
  */
 import type { Logger } from '../components/types';
+import { setting } from './environment';
 
 const LEVELS = { info: 0, warn: 1, silent: 2 } as const;
 
 /** NCA_LOG_LEVEL: info (default), warn, or silent (the tests' workflow harness; errors still reach the result). */
 function threshold(env: NodeJS.ProcessEnv): number {
-  const level = env.NCA_LOG_LEVEL as keyof typeof LEVELS | undefined;
+  const level = setting(env, 'logLevel') as keyof typeof LEVELS | undefined;
   return level && Object.prototype.hasOwnProperty.call(LEVELS, level) ? LEVELS[level] : LEVELS.info;
 }
 

@@ -18,6 +18,7 @@ import { AccessDeniedError, InvalidInputError, StorageError, TransientError } fr
 import { createKmsMacClient, type KmsMacApi, type MacAlgorithm } from './kms-mac-client';
 import type { RuntimeConfig } from './runtime-config';
 import { s3FailureKind } from './s3-errors';
+import { ENVIRONMENT, setting } from './environment';
 
 export const MAC_ALGORITHM: MacAlgorithm = 'HMAC_SHA_256';
 const MESSAGE_PREFIX = 'nca-backup manifest v1';
@@ -93,11 +94,11 @@ function authenticator(keyId: string, mac: (message: Buffer) => Promise<Buffer>,
 
 // ---- local key file ---------------------------------------------------------------------------------
 
-export const MANIFEST_KEY_FILE_ENV = 'NCA_MANIFEST_KEY_FILE';
+export const MANIFEST_KEY_FILE_ENV = ENVIRONMENT.manifestKeyFile;
 
 /** NCA_MANIFEST_KEY_FILE, or ~/.config/nca-backup/manifest.key. */
 export function localKeyPath(env: NodeJS.ProcessEnv = process.env): string {
-  return env[MANIFEST_KEY_FILE_ENV] || join(env.HOME || homedir(), '.config', 'nca-backup', 'manifest.key');
+  return setting(env, 'manifestKeyFile') ?? join(setting(env, 'home') ?? homedir(), '.config', 'nca-backup', 'manifest.key');
 }
 
 const localKeys = new Map<string, Buffer>();
@@ -202,6 +203,6 @@ export function kmsAuthenticator(client: KmsMacApi, kmsKeyId: string): ManifestA
  */
 export function authenticatorFor(config: RuntimeConfig, env: NodeJS.ProcessEnv = process.env): ManifestAuthenticator {
   const kmsKeyId = config.manifestKey?.kmsKeyId;
-  if (kmsKeyId) return kmsAuthenticator(createKmsMacClient({ region: config.region, endpoint: env.NCA_KMS_ENDPOINT || undefined }), kmsKeyId);
+  if (kmsKeyId) return kmsAuthenticator(createKmsMacClient({ region: config.region, endpoint: setting(env, 'kmsEndpoint') }), kmsKeyId);
   return localAuthenticator(localKeyPath(env));
 }

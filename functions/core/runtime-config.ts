@@ -3,13 +3,14 @@
  * shared with the stacks that write it).
  */
 import { RUNTIME_CONFIG_ENV, type RuntimeConfig } from '../../config/runtime-config';
+import { setting } from './environment';
 
 export type { ComponentRuntime, RuntimeConfig, WorkerRef } from '../../config/runtime-config';
 export { RUNTIME_CONFIG_ENV } from '../../config/runtime-config';
 
 /** Reads NCA_RUNTIME_CONFIG; a clear error when a function was deployed without it. */
 export function runtimeConfigFromEnv(env: NodeJS.ProcessEnv = process.env): RuntimeConfig {
-  const raw = env[RUNTIME_CONFIG_ENV];
+  const raw = setting(env, 'runtimeConfig');
   if (!raw) throw new Error(`${RUNTIME_CONFIG_ENV} is not set: this function must be deployed by the nca-backup stack`);
   return JSON.parse(raw) as RuntimeConfig;
 }

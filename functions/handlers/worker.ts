@@ -4,11 +4,12 @@ import { InvalidInputError } from '../core/errors';
 import { runOperation, type OperationEvent } from '../core/operations';
 import { runtimeConfigFromEnv } from '../core/runtime-config';
 import { vaultFor } from '../core/context';
+import { setting } from '../core/environment';
 
 export const handler = async (event: OperationEvent): Promise<unknown> => {
   const config = runtimeConfigFromEnv();
   // Each worker holds only its own component's permissions; a mismatched event is a wiring error.
-  const own = process.env.NCA_COMPONENT;
+  const own = setting(process.env, 'component');
   if (own && event.component !== own) {
     throw new InvalidInputError(`this worker serves component ${own}, not ${event.component}.`);
   }

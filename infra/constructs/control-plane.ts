@@ -108,26 +108,45 @@ export class ControlPlane extends Construct {
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason: 'X-Ray PutTraceSegments/PutTelemetryRecords (active tracing) support no resource-level permissions.',
     });
-    const fn = new nodejs.NodejsFunction(this, id, {
-      description: `nca-backup: ${description}`,
-      entry: path.join(REPO_ROOT, 'functions', 'handlers', `${file}.ts`),
-      handler: 'handler',
-      projectRoot: REPO_ROOT,
-      depsLockFilePath: path.join(REPO_ROOT, 'package-lock.json'),
-      runtime: lambda.Runtime.NODEJS_22_X,
-      architecture: lambda.Architecture.ARM_64,
-      memorySize: 256,
-      timeout,
-      role,
-      tracing: lambda.Tracing.ACTIVE,
-      logGroup,
-      environment: { NCA_RUNTIME_CONFIG: props.runtimeConfigJson, NODE_OPTIONS: '--enable-source-maps' },
-      bundling: { ...CONTROL_PLANE_BUNDLING, externalModules: [...CONTROL_PLANE_BUNDLING.externalModules] },
-    });
-    Validations.of(fn).acknowledge({
-      id: 'AwsSolutions-L1',
-      reason: 'nodejs22.x on purpose: the worker image (public.ecr.aws/lambda/nodejs:22), the tests and the CLI all run Node 22; the runtimes move together.',
-    });
-    return fn;
+    return controlPlaneFunction(this, id, { file, description, timeout, role, logGroup, runtimeConfigJson: props.runtimeConfigJson });
   }
+}
+
+export interface ControlPlaneFunctionProps {
+  /** The handler's file under functions/handlers, without `.ts`. */
+  readonly file: string;
+  readonly description: string;
+  readonly timeout: Duration;
+  readonly role: iam.IRole;
+  readonly logGroup: logs.ILogGroup;
+  /** NCA_RUNTIME_CONFIG: names and ARNs, never a secret. */
+  readonly runtimeConfigJson: string;
+}
+
+/**
+ * A control-plane function as every one is deployed: Node.js 22 on arm64, 256 MB, traced, bundled with
+ * the control plane's esbuild options (no database driver: test/unit/control-plane-bundles.test.ts).
+ */
+export function controlPlaneFunction(scope: Construct, id: string, props: ControlPlaneFunctionProps): nodejs.NodejsFunction {
+  const fn = new nodejs.NodejsFunction(scope, id, {
+    description: `nca-backup: ${props.description}`,
+    entry: path.join(REPO_ROOT, 'functions', 'handlers', `${props.file}.ts`),
+    handler: 'handler',
+    projectRoot: REPO_ROOT,
+    depsLockFilePath: path.join(REPO_ROOT, 'package-lock.json'),
+    runtime: lambda.Runtime.NODEJS_22_X,
+    architecture: lambda.Architecture.ARM_64,
+    memorySize: 256,
+    timeout: props.timeout,
+    role: props.role,
+    tracing: lambda.Tracing.ACTIVE,
+    logGroup: props.logGroup,
+    environment: { NCA_RUNTIME_CONFIG: props.runtimeConfigJson, NODE_OPTIONS: '--enable-source-maps' },
+    bundling: { ...CONTROL_PLANE_BUNDLING, externalModules: [...CONTROL_PLANE_BUNDLING.externalModules] },
+  });
+  Validations.of(fn).acknowledge({
+    id: 'AwsSolutions-L1',
+    reason: 'nodejs22.x on purpose: the worker image (public.ecr.aws/lambda/nodejs:22), the tests and the CLI all run Node 22; the runtimes move together.',
+  });
+  return fn;
 }

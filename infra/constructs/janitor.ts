@@ -4,22 +4,20 @@
  * lets delete; it may delete under the configured components' prefixes of the primary vault, and it cannot
  * delete object versions, so what it removes stays recoverable until lifecycle expires the old version.
  */
-import * as path from 'node:path';
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
-import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import type { BackupConfig } from '../../config/types';
 import { configuredComponents } from '../runtime-config';
-import { CONTROL_PLANE_BUNDLING } from './bundling';
+import { controlPlaneFunction } from './control-plane';
 import type { KmsKeyRef } from './keys';
 import { bucketArn } from './replication';
-import { REPO_ROOT, componentKeyPrefix, componentLockKey } from './workers';
+import { componentKeyPrefix, componentLockKey } from './workers';
 
 export const JANITOR_SCHEDULE = events.Schedule.rate(Duration.hours(1));
 
@@ -78,25 +76,13 @@ export class Janitor extends Construct {
       reason: 'X-Ray PutTraceSegments/PutTelemetryRecords (active tracing) support no resource-level permissions.',
     });
 
-    this.function = new nodejs.NodejsFunction(this, 'Function', {
-      description: 'nca-backup: removes backup attempts that never got a manifest (hourly)',
-      entry: path.join(REPO_ROOT, 'functions', 'handlers', 'janitor.ts'),
-      handler: 'handler',
-      projectRoot: REPO_ROOT,
-      depsLockFilePath: path.join(REPO_ROOT, 'package-lock.json'),
-      runtime: lambda.Runtime.NODEJS_22_X,
-      architecture: lambda.Architecture.ARM_64,
-      memorySize: 256,
+    this.function = controlPlaneFunction(this, 'Function', {
+      file: 'janitor',
+      description: 'removes backup attempts that never got a manifest (hourly)',
       timeout: Duration.minutes(5),
       role: this.role,
-      tracing: lambda.Tracing.ACTIVE,
       logGroup,
-      environment: { NCA_RUNTIME_CONFIG: props.runtimeConfigJson, NODE_OPTIONS: '--enable-source-maps' },
-      bundling: { ...CONTROL_PLANE_BUNDLING, externalModules: [...CONTROL_PLANE_BUNDLING.externalModules] },
-    });
-    Validations.of(this.function).acknowledge({
-      id: 'AwsSolutions-L1',
-      reason: 'nodejs22.x on purpose: the worker image (public.ecr.aws/lambda/nodejs:22), the tests and the CLI all run Node 22; the runtimes move together.',
+      runtimeConfigJson: props.runtimeConfigJson,
     });
     new events.Rule(this, 'Schedule', {
       description: 'nca-backup: hourly janitor sweep',

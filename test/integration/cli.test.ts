@@ -82,6 +82,10 @@ describe('nca-backup command line', () => {
     const malformed = await cli('list', 'postgres', '--config', bad);
     expect(malformed.code).toBe(2);
     expect(malformed.json.message).toContain("backup.retention.database: '30x' is not a duration like 30d");
+    // Without --config, NCA_BACKUP_CONFIG names the file (as for `cdk deploy`).
+    const byEnvironment = await runCli({ ...env, NCA_BACKUP_CONFIG: bad }, ['list', 'postgres']);
+    expect(byEnvironment.code).toBe(2);
+    expect(byEnvironment.json.message).toContain("backup.retention.database: '30x' is not a duration like 30d");
 
     const usage = await cli('frobnicate', 'postgres', '--config', configFile);
     expect(usage.code).toBe(2);

@@ -21,6 +21,7 @@ import {
 import type { MongoSourceConfig } from '../../../config/types';
 import { InvalidInputError, NcaBackupError, ToolError, TransientError } from '../../core/errors';
 import { secretsManagerFetcher, type SecretFetcher } from '../../core/secrets';
+import { setting } from '../../core/environment';
 
 export const COMPONENT = 'mongodb';
 export const DEFAULT_DATABASE = 'neuroca_episodic';
@@ -70,7 +71,8 @@ function truthy(value: boolean | string | undefined, fallback: boolean): boolean
 function target(url: string, clientOptions: MongoClientOptions, hosts: string, source: MongoSourceConfig, env: NodeJS.ProcessEnv): MongoTarget {
   const options: MongoClientOptions = { appName: 'nca-backup', ...clientOptions };
   // A CA bundle for TLS servers whose CA Node does not ship (Amazon DocumentDB's global-bundle.pem).
-  if (env.NCA_MONGODB_TLS_CA_FILE) options.tlsCAFile = env.NCA_MONGODB_TLS_CA_FILE;
+  const caFile = setting(env, 'mongodbTlsCaFile');
+  if (caFile) options.tlsCAFile = caFile;
   if (!/[?&]serverSelectionTimeoutMS=/i.test(url)) options.serverSelectionTimeoutMS = 15_000;
   return {
     url,
@@ -86,8 +88,9 @@ function target(url: string, clientOptions: MongoClientOptions, hosts: string, s
  * `url` (local runs, never with a password). The database and collections always come from the config.
  */
 export async function connectMongo(source: MongoSourceConfig, env: NodeJS.ProcessEnv, fetchSecret: SecretFetcher = fetchFromSecretsManager): Promise<MongoTarget> {
-  if (env.NCA_MONGODB_URL) {
-    return target(env.NCA_MONGODB_URL, {}, hostsOf(env.NCA_MONGODB_URL, 'NCA_MONGODB_URL').hosts, source, env);
+  const url = setting(env, 'mongodbUrl');
+  if (url) {
+    return target(url, {}, hostsOf(url, 'NCA_MONGODB_URL').hosts, source, env);
   }
   if (source.secretArn) {
     let secret: MongoSecret;

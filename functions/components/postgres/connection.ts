@@ -8,6 +8,7 @@ import type { PostgresSourceConfig } from '../../../config/types';
 import { InvalidInputError, TransientError } from '../../core/errors';
 import { classifyPgError, isTransientPgError, pgErrorCode } from './errors';
 import { secretsManagerFetcher, type SecretFetcher } from '../../core/secrets';
+import { setting } from '../../core/environment';
 
 export interface PostgresTarget {
   readonly host: string;
@@ -28,8 +29,8 @@ export const DEFAULT_LOCK_TIMEOUT_SECONDS = 60;
 
 /** NCA_PG_LOCK_TIMEOUT_SECONDS: how long a backup may wait behind an application's table lock. */
 function lockTimeoutFrom(env: NodeJS.ProcessEnv): number {
-  const raw = env.NCA_PG_LOCK_TIMEOUT_SECONDS;
-  if (raw === undefined || raw === '') return DEFAULT_LOCK_TIMEOUT_SECONDS;
+  const raw = setting(env, 'pgLockTimeoutSeconds');
+  if (raw === undefined) return DEFAULT_LOCK_TIMEOUT_SECONDS;
   const seconds = Number(raw);
   if (!Number.isInteger(seconds) || seconds < 1 || seconds > 86400) {
     throw new InvalidInputError(`NCA_PG_LOCK_TIMEOUT_SECONDS must be a whole number of seconds from 1 to 86400, not "${raw.slice(0, 20)}".`, { component: 'postgres' });
@@ -83,8 +84,9 @@ export async function connectPostgres(
 }
 
 async function resolveConnection(source: PostgresSourceConfig, env: NodeJS.ProcessEnv, fetchSecret: SecretFetcher): Promise<PostgresTarget> {
-  const binDir = env.NCA_PG_BIN_DIR ?? '';
-  if (env.NCA_POSTGRES_URL) return fromUrl(env.NCA_POSTGRES_URL, source.database, binDir, env.PGPASSWORD);
+  const binDir = setting(env, 'pgBinDir') ?? '';
+  const url = setting(env, 'postgresUrl');
+  if (url) return fromUrl(url, source.database, binDir, setting(env, 'pgPassword'));
   if (source.secretArn) {
     let secret: DatabaseSecret;
     try {
@@ -112,7 +114,7 @@ async function resolveConnection(source: PostgresSourceConfig, env: NodeJS.Proce
       binDir,
     };
   }
-  if (source.url) return fromUrl(source.url, source.database, binDir, env.PGPASSWORD);
+  if (source.url) return fromUrl(source.url, source.database, binDir, setting(env, 'pgPassword'));
   throw new InvalidInputError('no connection for PostgreSQL.', {
     component: 'postgres',
     hint: 'Set backup.sources.postgres.secret_arn (AWS) or NCA_POSTGRES_URL (local runs).',
@@ -191,8 +193,8 @@ export async function withClient<T>(target: PostgresTarget, use: (client: Client
 /** The environment of a pg_dump/pg_restore child: libpq variables, the password only in PGPASSWORD. */
 export function toolEnv(target: PostgresTarget, tool = 'tool'): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
+    PATH: setting(process.env, 'path'),
+    HOME: setting(process.env, 'home'),
     LANG: 'C',
     PGHOST: target.host,
     PGPORT: String(target.port),

@@ -8,6 +8,7 @@ import Redis from 'ioredis';
 import type { RedisSourceConfig } from '../../../config/types';
 import { InvalidInputError, NcaBackupError, ToolError, TransientError } from '../../core/errors';
 import { secretsManagerFetcher, type SecretFetcher } from '../../core/secrets';
+import { setting } from '../../core/environment';
 
 export interface RedisTarget {
   readonly host: string;
@@ -93,9 +94,10 @@ export async function connectRedis(source: RedisSourceConfig, env: NodeJS.Proces
   const db = checkDatabaseIndex(source.db ?? 0, 'backup.sources.redis.db');
   const keyPatterns = source.keyPatterns?.length ? [...source.keyPatterns] : ['*'];
   let endpoint: Endpoint;
-  if (env.NCA_REDIS_URL) endpoint = fromUrl(env.NCA_REDIS_URL, env.REDISCLI_AUTH);
+  const url = setting(env, 'redisUrl');
+  if (url) endpoint = fromUrl(url, setting(env, 'redisAuth'));
   else if (source.secretArn) endpoint = await fromSecret(source.secretArn, fetchSecret);
-  else if (source.url) endpoint = fromUrl(source.url, env.REDISCLI_AUTH);
+  else if (source.url) endpoint = fromUrl(source.url, setting(env, 'redisAuth'));
   else {
     throw new InvalidInputError('no connection for Redis.', {
       component: 'redis',

@@ -10,6 +10,7 @@ import { InvalidInputError, NcaBackupError, TransientError } from '../../core/er
 import { isTransientPgError } from '../postgres/errors';
 import { connectPostgres, openClient, withDatabase, type PostgresTarget, type SecretFetcher } from '../postgres/connection';
 import { COMPONENT, parseTableName, qualifiedName, type TableName } from './names';
+import { setting } from '../../core/environment';
 
 export { COMPONENT, parseTableName, qualifiedName, type TableName } from './names';
 
@@ -41,7 +42,7 @@ export function asVectorError(error: unknown): unknown {
 }
 
 export async function connectVector(source: VectorSourceConfig, env: NodeJS.ProcessEnv, fetchSecret?: SecretFetcher): Promise<VectorTarget> {
-  const url = env.NCA_VECTOR_URL ?? env.NCA_POSTGRES_URL;
+  const url = setting(env, 'vectorUrl') ?? setting(env, 'postgresUrl');
   if (!url && !source.secretArn && !source.url) {
     throw new InvalidInputError('no connection for the vector store.', {
       component: COMPONENT,

@@ -1,0 +1,55 @@
+/**
+ * Every environment variable nca-backup reads, in one place: its name and what it is for. A deployed
+ * function gets NCA_RUNTIME_CONFIG and NCA_COMPONENT from its stack; the others are for local runs (the
+ * CLI, the demo, the tests). Code reads them through `setting`, never `env.NAME` directly, so this table
+ * is the whole list (README "The command line" documents them for operators).
+ */
+import { RUNTIME_CONFIG_ENV } from '../../config/runtime-config';
+
+export const ENVIRONMENT = {
+  /** The deployment's runtime configuration (JSON; names and ARNs, never a secret). */
+  runtimeConfig: RUNTIME_CONFIG_ENV,
+  /** The component a deployed worker serves. */
+  component: 'NCA_COMPONENT',
+  /** info (default), warn or silent. */
+  logLevel: 'NCA_LOG_LEVEL',
+  /** A local S3-compatible endpoint (s3rver in tests and the demo). */
+  s3Endpoint: 'NCA_S3_ENDPOINT',
+  /** A local KMS endpoint (the tests' KMS substitute). */
+  kmsEndpoint: 'NCA_KMS_ENDPOINT',
+  /** The backup.yaml of a local run when --config is not given (default: ./backup.yaml). */
+  backupConfig: 'NCA_BACKUP_CONFIG',
+  /** The vault bucket of a local run, instead of backup.yaml's. */
+  bucket: 'NCA_BUCKET',
+  /** The SSE-KMS key of a local run, instead of backup.yaml's. */
+  kmsKeyId: 'NCA_KMS_KEY_ID',
+  /** The local manifest key file (default ~/.config/nca-backup/manifest.key). */
+  manifestKeyFile: 'NCA_MANIFEST_KEY_FILE',
+  postgresUrl: 'NCA_POSTGRES_URL',
+  /** libpq's own variable: the password for a URL without one. */
+  pgPassword: 'PGPASSWORD',
+  /** Where pg_dump and pg_restore are (default: PATH). */
+  pgBinDir: 'NCA_PG_BIN_DIR',
+  /** How long a backup waits behind an application's table lock (default 60). */
+  pgLockTimeoutSeconds: 'NCA_PG_LOCK_TIMEOUT_SECONDS',
+  redisUrl: 'NCA_REDIS_URL',
+  /** redis-cli's own variable: the password for a URL without one. */
+  redisAuth: 'REDISCLI_AUTH',
+  mongodbUrl: 'NCA_MONGODB_URL',
+  /** The CA bundle for MongoDB/DocumentDB TLS. */
+  mongodbTlsCaFile: 'NCA_MONGODB_TLS_CA_FILE',
+  /** The vector store's server (default: NCA_POSTGRES_URL's). */
+  vectorUrl: 'NCA_VECTOR_URL',
+  home: 'HOME',
+  path: 'PATH',
+  /** Set by ECS in every Fargate task: how the command line knows it runs as a worker task. */
+  ecsContainerMetadata: 'ECS_CONTAINER_METADATA_URI_V4',
+} as const;
+
+export type Setting = keyof typeof ENVIRONMENT;
+
+/** A setting's value; undefined when it is unset or empty. */
+export function setting(env: NodeJS.ProcessEnv, name: Setting): string | undefined {
+  const value = env[ENVIRONMENT[name]];
+  return value === undefined || value === '' ? undefined : value;
+}
