@@ -33,7 +33,7 @@ const USAGE = `usage: nca-backup <command> [options]
   verify  <component> --backup-id <ID|latest>
   run-step <json>      (the Fargate task's entry: one workflow step)
 
-options: --config FILE (default ./backup.yaml)
+options: --config FILE (default $NCA_BACKUP_CONFIG, else ./backup.yaml)
 Component restore options go in --options '{"mode": "merge"}' or the flags after it, which set
 the same keys (mode, keyPattern: redis; collections: mongodb; targetTable: vector; tiers: memory).
 
