@@ -22,6 +22,9 @@ import Redis from 'ioredis';
 import { BSON, Double, Int32, Long, MongoClient, ObjectId, type IndexDescription } from 'mongodb';
 import { Client } from 'pg';
 import { DEFAULT_EPISODIC_COLLECTION, DEFAULT_WORKING_NAMESPACE } from '../config/load';
+import { quoteIdent } from '../functions/components/postgres/connection';
+import { parseTableName } from '../functions/components/vector/names';
+import { DEFAULT_VECTOR_TABLE } from '../config/load';
 
 export interface SampleStores {
   readonly redisUrl?: string;
@@ -190,11 +193,10 @@ function mongoDatabaseOf(url: string, fallback?: string): string {
   return path || fallback || 'neuroca_episodic';
 }
 
-function splitTable(table: string): { schema: string; name: string; sql: string } {
-  const dot = table.indexOf('.');
-  const [schema, name] = dot === -1 ? ['public', table] : [table.slice(0, dot), table.slice(dot + 1)];
-  const quote = (s: string) => `"${s.replace(/"/g, '""')}"`;
-  return { schema, name, sql: `${quote(schema)}.${quote(name)}` };
+/** A table name as the vector component reads it, quoted for SQL. */
+function tableSql(table: string): string {
+  const t = parseTableName(table, 'table', 'demo');
+  return `${quoteIdent(t.schema)}.${quoteIdent(t.table)}`;
 }
 
 /** Python's datetime.isoformat() of a naive local time (microseconds, no zone), as the NCA writes created_at. */
@@ -299,12 +301,13 @@ async function loadSemantic(url: string, items: SampleItem[], table: string, dim
   const client = new Client({ connectionString: url });
   await client.connect();
   try {
-    const t = splitTable(table);
+    const t = parseTableName(table, 'table', 'demo');
+    const sql = tableSql(table);
     const pgvector = (await client.query("SELECT 1 FROM pg_available_extensions WHERE name = 'vector'")).rowCount === 1;
     if (pgvector) await client.query('CREATE EXTENSION IF NOT EXISTS vector');
     const embeddingType = pgvector ? `vector(${dimension})` : 'real[]';
-    await client.query(`CREATE SCHEMA IF NOT EXISTS "${t.schema.replace(/"/g, '""')}"`);
-    await client.query(`CREATE TABLE IF NOT EXISTS ${t.sql} (id text PRIMARY KEY, embedding ${embeddingType}, metadata jsonb)`);
+    await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(t.schema)}`);
+    await client.query(`CREATE TABLE IF NOT EXISTS ${sql} (id text PRIMARY KEY, embedding ${embeddingType}, metadata jsonb)`);
     const cast = pgvector ? `::real[]::vector(${dimension})` : '::real[]';
     for (let i = 0; i < items.length; i += 200) {
       const batch = items.slice(i, i + 200);
@@ -313,7 +316,7 @@ async function loadSemantic(url: string, items: SampleItem[], table: string, dim
         values.push(item.id, `{${item.embedding.join(',')}}`, JSON.stringify({ content: item.content, metadata: { ...item.metadata, tier: 'semantic' } }));
         return `($${3 * k + 1}, $${3 * k + 2}${cast}, $${3 * k + 3}::jsonb)`;
       });
-      await client.query(`INSERT INTO ${t.sql} (id, embedding, metadata) VALUES ${rows.join(', ')}`, values);
+      await client.query(`INSERT INTO ${sql} (id, embedding, metadata) VALUES ${rows.join(', ')}`, values);
     }
     return { ids: items.map((item) => item.id), embeddingType };
   } finally {
@@ -346,7 +349,7 @@ export async function loadSampleMemory(stores: SampleStores, options: SampleMemo
       .map((item, i) => (!pgvector && halfDimension?.semantic === i ? halve(item) : item))
       .filter((_, i) => !episodicOnly.has(i));
     semanticHalf = !pgvector && halfDimension ? [items[halfDimension.semantic].id] : [];
-    ({ ids: semantic, embeddingType } = await loadSemantic(stores.postgresUrl, semanticItems, options.table ?? 'semantic_memory', dimension));
+    ({ ids: semantic, embeddingType } = await loadSemantic(stores.postgresUrl, semanticItems, options.table ?? DEFAULT_VECTOR_TABLE, dimension));
   }
   return {
     working: working.ids,
@@ -428,7 +431,7 @@ export async function damageSampleMemory(stores: SampleStores, options: Omit<Sam
     const client = new Client({ connectionString: stores.postgresUrl });
     await client.connect();
     try {
-      const t = splitTable(options.table ?? 'semantic_memory').sql;
+      const t = tableSql(options.table ?? DEFAULT_VECTOR_TABLE);
       damage.semantic.deleted = (await client.query(`DELETE FROM ${t} WHERE id LIKE '0%' OR id LIKE '1%'`)).rowCount ?? 0;
       const changed = await client.query(`UPDATE ${t} SET embedding[1] = 0.5 WHERE id = (SELECT min(id) FROM ${t})`).catch(async () =>
         // pgvector has no element assignment: replace the vector's first value through an array.

@@ -61,7 +61,8 @@ const SOURCE_SECTIONS = ['working', 'episodic', 'semantic'] as const;
 /** Why a name recorded in the manifest may not be used, or undefined when it may. */
 function nameProblem(value: unknown, field: string): string | undefined {
   if (typeof value !== 'string') return `${field} is not a string`;
-  const shown = JSON.stringify(value.slice(0, 80));
+  // JSON escapes C0 controls only; DEL and C1 are escaped too, so a message never carries a raw control.
+  const shown = JSON.stringify(value.slice(0, 80)).replace(/[\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
   if (CONTROL_CHARACTERS.test(value)) return `${field} ${shown} contains control characters`;
   if (field.endsWith('database') && !isDatabaseName(value)) return `${field} ${shown} is not a database name (1 to ${MAX_DATABASE_NAME_BYTES} bytes)`;
   if (value === '' || Buffer.byteLength(value, 'utf8') > MAX_NAME_BYTES) return `${field} ${shown} is not 1 to ${MAX_NAME_BYTES} bytes`;
