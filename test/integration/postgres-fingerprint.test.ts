@@ -534,6 +534,21 @@ describe('row digests tell apart values that compare equal but are different dat
 });
 
 describe('a failing fingerprint is a typed error naming the component and the table', () => {
+  test('an index whose SQL function resolves only through the search_path: named, with why pg_restore would fail too and the fix', async () => {
+    const db = await createDatabase('searchpath');
+    await sql(db, `CREATE FUNCTION inner_norm(int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT $1 % 10';
+                   CREATE FUNCTION norm(int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT inner_norm($1)';
+                   CREATE TABLE readings (v int); INSERT INTO readings VALUES (1), (2);
+                   CREATE INDEX readings_norm ON readings (norm(v));`);
+    const failure = (await postgres.fingerprint(await target(db)).catch((error: unknown) => error)) as Error;
+    expect(failure).toMatchObject({ name: 'InvalidInputError', component: 'postgres' });
+    expect(failure.message).toContain('table "public"."readings"');
+    expect(failure.message).toMatch(/function inner_norm\(integer\) does not exist.*pg_restore rebuilds indexes with an empty search_path.*ALTER FUNCTION/);
+    // With the call qualified the same database is read.
+    await sql(db, `CREATE OR REPLACE FUNCTION norm(int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT public.inner_norm($1)'`);
+    expect((await postgres.fingerprint(await target(db)))['table "public"."readings"'].count).toBe(2);
+  });
+
   const asRole = (database: string, role: string) => {
     const url = new URL(urlFor(database));
     url.username = role;
