@@ -13,7 +13,7 @@
  * Used by the test setup and the demo (scripts/local-servers.ts startS3); production code talks to S3 as is.
  */
 import { createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenOnLoopback } from './loopback';
 
 export interface S3Proxy {
   readonly endpoint: string;
@@ -124,18 +124,13 @@ export async function startS3Proxy(upstream: string): Promise<S3Proxy> {
       return forward(req, res);
     });
   });
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-  const { port } = server.address() as AddressInfo;
+  const { endpoint, stop } = await listenOnLoopback(server);
   return {
-    endpoint: `http://127.0.0.1:${port}`,
+    endpoint,
     requests,
     failNext(count, status = 503, code = 'SlowDown') {
       faults = { count, status, code };
     },
-    stop: () =>
-      new Promise((done) => {
-        server.closeAllConnections();
-        server.close(() => done());
-      }),
+    stop,
   };
 }

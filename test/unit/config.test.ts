@@ -13,6 +13,7 @@ import {
 } from '../../config/load';
 import type { BackupConfig } from '../../config/types';
 import { fixtureConfig } from '../infra/fixture-config';
+import { thrown } from '../support/thrown';
 
 /** The NCA runbook's example, verbatim (comments included): it must load unchanged. */
 const RUNBOOK_YAML = `backup:
@@ -56,15 +57,7 @@ function runbookWith(edit: (doc: Yaml) => void): string {
   return stringify(doc);
 }
 
-function errorOf(yamlText: string): ConfigError {
-  try {
-    parseBackupConfig(yamlText);
-  } catch (error) {
-    if (error instanceof ConfigError) return error;
-    throw error;
-  }
-  throw new Error('expected a ConfigError, but the configuration loaded');
-}
+const errorOf = (yamlText: string) => thrown(ConfigError, () => parseBackupConfig(yamlText));
 
 describe('parseBackupConfig: the runbook example', () => {
   test('loads unchanged, with EventBridge expressions, days, prefixes and defaults', () => {

@@ -11,6 +11,7 @@ import type { RuntimeConfig } from '../../functions/core/runtime-config';
 import { parseBackupConfig } from '../../config/load';
 import { deployedRuntimeConfig } from '../../infra/runtime-config';
 import { testRuntimeConfig, TEST_WORKER as worker } from '../support/runtime-config';
+import { thrown } from '../support/thrown';
 
 const config = testRuntimeConfig({
   runner: { lambdaMaxBytes: 1000, maxConcurrency: 3 },
@@ -24,16 +25,7 @@ const config = testRuntimeConfig({
 });
 const NOW = new Date('2026-11-30T10:00:00.000Z');
 
-/** The error a call throws, so a test can assert its class, name and message together. */
-function refusal(run: () => unknown): InvalidInputError {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof InvalidInputError) return error;
-    throw error;
-  }
-  throw new Error('expected an InvalidInputError, but the call was accepted');
-}
+const refusal = (run: () => unknown) => thrown(InvalidInputError, run);
 
 describe('backup ids given by an operator or a workflow', () => {
   test('an id made from the current time, or one taken up to 5 minutes ahead (clock skew), is accepted', () => {

@@ -5,6 +5,7 @@
  */
 import { MANIFEST_SCHEMA_VERSION, parseManifest, type Manifest } from '../../functions/core/manifest';
 import { sampleManifest } from '../support/manifests';
+import { thrown } from '../support/thrown';
 
 const ID = '20261123T020000Z-a1b2';
 const KEY = `backups/database/postgres/${ID}/manifest.json`;
@@ -26,12 +27,7 @@ const source = (changes: Record<string, unknown>) => ({ ...sampleManifest('datab
 
 /** What parseManifest throws for `value`. */
 function refusal(value: unknown, where: Parameters<typeof parseManifest>[1] = WHERE): Error & { problem?: string; component?: string; backupId?: string } {
-  try {
-    parseManifest(value, where);
-  } catch (error) {
-    return error as Error & { problem?: string };
-  }
-  throw new Error('parseManifest accepted the manifest');
+  return thrown(Error, () => parseManifest(value, where));
 }
 
 describe('parseManifest accepts', () => {
