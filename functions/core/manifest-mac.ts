@@ -18,6 +18,7 @@ import { AccessDeniedError, InvalidInputError, StorageError, TransientError } fr
 import { createKmsMacClient, type KmsMacApi, type MacAlgorithm } from './kms-mac-client';
 import type { RuntimeConfig } from './runtime-config';
 import { s3FailureKind } from './s3-errors';
+import { canonicalJson } from './canonical-json';
 import { ENVIRONMENT, setting } from './environment';
 
 export const MAC_ALGORITHM: MacAlgorithm = 'HMAC_SHA_256';
@@ -41,17 +42,6 @@ export interface ManifestAuthenticator {
   sign(vaultKey: string, manifest: object): Promise<ManifestAuthentication>;
   /** Valid only when `manifest.authentication` is a MAC, by this key, of this manifest at this vault key. */
   verify(vaultKey: string, manifest: object): Promise<MacVerdict>;
-}
-
-/** JSON with object keys sorted at every level: the same value always gives the same bytes. */
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map((item) => canonicalJson(item ?? null)).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const record = value as Record<string, unknown>;
-    const keys = Object.keys(record).filter((key) => record[key] !== undefined).sort();
-    return `{${keys.map((key) => `${JSON.stringify(key)}:${canonicalJson(record[key])}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
 }
 
 /** What is MACed for the manifest stored at `vaultKey` (relative to the vault prefix, so replicas verify). */

@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AccessDeniedError, InvalidInputError, TransientError } from '../../functions/core/errors';
 import { createKmsMacClient } from '../../functions/core/kms-mac-client';
-import { authenticatorFor, canonicalJson, kmsAuthenticator, localAuthenticator, macMessage } from '../../functions/core/manifest-mac';
+import { canonicalJson } from '../../functions/core/canonical-json';
+import { authenticatorFor, kmsAuthenticator, localAuthenticator, macMessage } from '../../functions/core/manifest-mac';
 import { createHmacKey, startKmsServer, type KmsServer } from '../support/kms-server';
 import { testRuntimeConfig } from '../support/runtime-config';
 

@@ -29,7 +29,8 @@ import { createGunzip, createGzip, type Gzip } from 'node:zlib';
 import type { Readable } from 'node:stream';
 import type { MemoryTier } from '../../../config/types';
 import { IntegrityError, InvalidInputError } from '../../core/errors';
-import { canonicalJson, isObject, parseJsonExact, shapeProblem, type JsonObject, type MemoryItem } from './item';
+import { canonicalJson } from '../../core/canonical-json';
+import { isObject, parseJsonExact, shapeProblem, type JsonObject, type MemoryItem } from './item';
 
 export const FORMAT = 'nca-memory-export';
 export const FORMAT_VERSION = 2;

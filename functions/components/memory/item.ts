@@ -13,6 +13,7 @@
  *   day's recovery point because one importance is 1.0000001 would protect nothing.
  */
 import { createHash } from 'node:crypto';
+import { canonicalJson } from '../../core/canonical-json';
 
 export const MEMORY_STATUSES = ['active', 'archived', 'consolidated', 'forgotten', 'decaying'] as const;
 
@@ -223,18 +224,6 @@ export function jsonText(value: unknown): string {
   return JSON.stringify(value, (_key, v) => (typeof v === 'bigint' ? (raw ? raw(v.toString()) : Number(v)) : v));
 }
 
-/** JSON with object keys sorted at every level: the same item prints the same way whatever store it came from. */
-export function canonicalJson(value: unknown): string {
-  if (typeof value === 'bigint') return value.toString();
-  // Embeddings: hundreds of numbers, printed alike by both forms and far faster in one call.
-  if (Array.isArray(value) && value.every((v) => typeof v === 'number')) return JSON.stringify(value);
-  if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? 'null' : canonicalJson(v))).join(',')}]`;
-  if (isObject(value)) {
-    const keys = Object.keys(value).filter((k) => value[k] !== undefined).sort();
-    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(value[k])}`).join(',')}}`;
-  }
-  return JSON.stringify(value) ?? 'null';
-}
 
 /** What a version 1 export's fingerprint covered: the item but its clock-derived expiry (kept to verify restores of such backups). */
 export function fingerprintText(item: MemoryItem): string {
