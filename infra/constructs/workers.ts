@@ -42,7 +42,7 @@ export function workerImage(scope: Construct, pgMajor?: string): ecrAssets.Docke
   });
 }
 
-/** A key of the vault layout (core/vault-layout.ts) as the primary bucket holds it: behind the vault prefix. */
+/** A key of the vault layout (config/vault-layout.ts) as the primary bucket holds it: behind the vault prefix. */
 function primaryKey(config: BackupConfig, relativeKey: string): string {
   return `${config.storage.primary.prefix}${relativeKey}`;
 }

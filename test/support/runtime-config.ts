@@ -1,5 +1,5 @@
 /**
- * The runtime config a deployment hands its functions (functions/core/runtime-config.ts), for tests: one
+ * The runtime config a deployment hands its functions (config/runtime-config.ts), for tests: one
  * place that knows its shape, so a test names only what its behaviour depends on (the bucket, the
  * components, the runner's limits). Free of the AWS SDK, so unit tests can use it.
  */
