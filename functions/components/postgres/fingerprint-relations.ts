@@ -134,11 +134,14 @@ const TABLE_SIZES_SQL = `
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
   WHERE c.relkind = 'r' AND ${userSchema('n')}`;
 
-/**
- * The row entries of every table, largest first, each table read in a transaction of its own (opened
- * by `eachTable`). See fingerprintRowsApart.
- */
-export async function fingerprintTableRows(client: Client, types: TypeTree, eachTable: <T>(read: () => Promise<T>) => Promise<T>): Promise<Map<string, FingerprintEntry>> {
+/** A table to read the rows of: its fingerprint key and how to read it. */
+export interface LoadedTable {
+  readonly key: string;
+  read(client: Client, types: TypeTree): Promise<FingerprintEntry>;
+}
+
+/** Every table of the database by its name as pg_restore prints it (`schema.name`), largest first. */
+export async function tablesByPrintedName(client: Client): Promise<{ all: LoadedTable[]; byPrintedName: Map<string, LoadedTable[]> }> {
   const tables = (await client.query<RelationRow>(RELATIONS_SQL)).rows.filter((relation) => relation.relkind === 'r');
   // pg_relation_size locks the table: never in RELATIONS_SQL, which a backup runs beside live sessions.
   const sizes = new Map(
@@ -146,10 +149,14 @@ export async function fingerprintTableRows(client: Client, types: TypeTree, each
   );
   const size = (table: RelationRow) => sizes.get(`${table.schema}.${table.name}`) ?? 0;
   tables.sort((a, b) => size(b) - size(a));
-  const rows = new Map<string, FingerprintEntry>();
+  const all: LoadedTable[] = [];
+  const byPrintedName = new Map<string, LoadedTable[]>();
   for (const table of tables) {
     const key = objectKey(table.kind, table.names);
-    rows.set(key, await eachTable(() => tableRows(client, table, key, types)));
+    const loaded: LoadedTable = { key, read: (reader, types) => tableRows(reader, table, key, types) };
+    all.push(loaded);
+    const printed = `${table.schema}.${table.name}`;
+    byPrintedName.set(printed, [...(byPrintedName.get(printed) ?? []), loaded]);
   }
-  return rows;
+  return { all, byPrintedName };
 }

@@ -17,7 +17,7 @@ import { fingerprintCatalogObjects } from './fingerprint-catalog';
 import { fingerprintError } from './fingerprint-errors';
 import { fingerprintLargeObjects, fingerprintObjects, fingerprintSequences } from './fingerprint-objects';
 import { fingerprintDatabaseFacts, fingerprintPrivileges } from './fingerprint-privileges';
-import { fingerprintRelations, fingerprintTableRows } from './fingerprint-relations';
+import { fingerprintRelations, tablesByPrintedName, type LoadedTable } from './fingerprint-relations';
 import { TypeTree } from './fingerprint-rows';
 import { FINGERPRINT_SETTINGS } from './fingerprint-scope';
 
@@ -69,26 +69,74 @@ export async function fingerprintDatabase(client: Client, rows?: ReadonlyMap<str
 }
 
 /**
- * The row entries of every table, each table read in a short transaction of its own rather than all at
- * one snapshot: only for a database nobody writes to, the staging database of a restore, whose rows are
- * read while pg_restore builds its indexes and constraints. Its ALTER TABLE … ADD PRIMARY KEY locks one
- * table at a time; a read holding one table's lock at most makes it wait, never deadlock. Pass the
- * result to fingerprintDatabase once the indexes and constraints are in.
+ * The row entries of a staging database's tables, each table read in a short transaction of its own
+ * rather than all at one snapshot: only for a database nobody else writes to, the staging database of a
+ * restore. pg_restore commits each table's rows on their own (its data section runs without
+ * --single-transaction), so a table is read as soon as `loaded` says its rows are in, while the next
+ * table loads; `finish` reads the tables not read yet (largest first), while pg_restore builds the
+ * indexes and constraints. Its ALTER TABLE … ADD PRIMARY KEY locks one table at a time; a read holding
+ * one table's lock at most makes it wait, never deadlock. Pass the result to fingerprintDatabase once the
+ * indexes and constraints are in.
  */
-export async function fingerprintRowsApart(client: Client): Promise<Map<string, FingerprintEntry>> {
-  try {
-    // The same settings as the snapshot's, for the session: each table has its own transaction.
-    for (const statement of [...STABLE_OUTPUT_SETTINGS, ...FINGERPRINT_SETTINGS]) await client.query(statement.replace(/^SET LOCAL /, 'SET '));
-    const types = await TypeTree.load(client);
-    return await fingerprintTableRows(client, types, async (read) => {
-      await client.query('BEGIN READ ONLY');
-      try {
-        return await read();
-      } finally {
-        await client.query('COMMIT').catch(() => undefined);
-      }
+export class RowsAsLoaded {
+  private prepared?: Promise<{ types: TypeTree; tables: Awaited<ReturnType<typeof tablesByPrintedName>> }>;
+  private reading: Promise<void> = Promise.resolve();
+  private failure: { error: unknown } | undefined;
+  private readonly rows = new Map<string, FingerprintEntry>();
+
+  constructor(private readonly client: Client) {}
+
+  /**
+   * The table pg_restore printed as `schema.name` has all its rows committed. Called once the schema is in
+   * (pg_restore loads rows only after every table and type is created). A printed name that two tables
+   * share ("a.b.c": schema "a.b" or table "b.c") is left for `finish`.
+   */
+  loaded(printedName: string): void {
+    this.reading = this.reading.then(async () => {
+      if (this.failure) return;
+      const { types, tables } = await this.prepare();
+      const matches = tables.byPrintedName.get(printedName) ?? [];
+      if (matches.length === 1) await this.read(matches[0], types);
+    }).catch((error: unknown) => {
+      this.failure ??= { error };
     });
-  } catch (error) {
-    throw fingerprintError(error, 'the catalog');
+  }
+
+  /** Reads every table not read yet and gives every table's row entry. */
+  async finish(): Promise<Map<string, FingerprintEntry>> {
+    await this.reading;
+    if (this.failure) throw fingerprintError(this.failure.error, 'the catalog');
+    this.readAsLoaded = this.rows.size;
+    try {
+      const { types, tables } = await this.prepare();
+      for (const table of tables.all) if (!this.rows.has(table.key)) await this.read(table, types);
+      return this.rows;
+    } catch (error) {
+      throw fingerprintError(error, 'the catalog');
+    }
+  }
+
+  /** How many tables were read as their rows were committed (set by `finish`). */
+  readAsLoaded = 0;
+
+  private prepare() {
+    this.prepared ??= (async () => {
+      // The same settings as the snapshot's, for the session: each table has its own transaction.
+      for (const statement of [...STABLE_OUTPUT_SETTINGS, ...FINGERPRINT_SETTINGS]) await this.client.query(statement.replace(/^SET LOCAL /, 'SET '));
+      return { types: await TypeTree.load(this.client), tables: await tablesByPrintedName(this.client) };
+    })();
+    return this.prepared;
+  }
+
+  private async read(table: LoadedTable, types: TypeTree): Promise<void> {
+    await this.client.query('BEGIN READ ONLY');
+    try {
+      this.rows.set(table.key, await table.read(this.client, types));
+    } finally {
+      await this.client.query('COMMIT').catch(() => undefined);
+    }
   }
 }
+
+/** The row entries of every table of a database nobody writes to, each table in its own transaction. */
+export const fingerprintRowsApart = (client: Client): Promise<Map<string, FingerprintEntry>> => new RowsAsLoaded(client).finish();

@@ -27,7 +27,7 @@ import { databaseLockHolders, describeSessions, endSessions, listSessions } from
 import { hasDatabase, MAINTENANCE_DATABASE } from './server';
 import { KEPT_ASIDE_SQL_PATTERN, keptAsideName, keptUntil, stagingDatabaseName } from './staging';
 import { feedTool, runTool } from './tools';
-import { fingerprintRowsApart } from './fingerprint';
+import { RowsAsLoaded } from './fingerprint';
 import { verifyDatabase } from './verify';
 
 
@@ -40,8 +40,14 @@ export async function databaseExists(target: PostgresTarget): Promise<boolean> {
 
 /** Into a fresh staging database: no --clean. */
 const PG_RESTORE_ARGS = ['--exit-on-error', '--no-password'];
-/** Tables and their rows, in one transaction: a failure leaves nothing half-loaded. */
-const LOAD_SECTIONS = ['--single-transaction', '--section=pre-data', '--section=data'];
+/**
+ * Tables and their rows. Each table's rows commit on their own, so that the fingerprint can read a table
+ * while the next one loads (a failure drops the whole staging database anyway). --verbose: pg_restore
+ * then says which table it loads (DATA_LINE).
+ */
+const LOAD_SECTIONS = ['--section=pre-data', '--section=data', '--verbose'];
+/** pg_restore --verbose prints this before a table's rows; any line after it means they are committed. */
+const DATA_LINE = /^pg_restore: processing data for table "(.*)"$/;
 /**
  * Indexes, constraints, triggers, policies: one statement per transaction, so that an ALTER TABLE … ADD
  * PRIMARY KEY holds its table's lock only while it builds, never until the whole section is done (the
@@ -142,32 +148,66 @@ async function createStaging(client: Client, ctx: RestoreContext, targetExists: 
 }
 
 /**
+ * Calls `loaded` with each table whose rows pg_restore has committed, as its --verbose lines tell: a
+ * table's line comes before its COPY, and the next line only once that COPY is done. The last table is
+ * told by nobody; `finish` reads it.
+ */
+function followLoadedTables(stderr: NodeJS.ReadableStream, loaded: (printedName: string) => void): void {
+  let pending: string | undefined;
+  let partial = '';
+  stderr.on('data', (text: string) => {
+    const lines = (partial + text).split('\n');
+    partial = lines.pop()!;
+    for (const line of lines) {
+      if (pending !== undefined) loaded(pending);
+      pending = DATA_LINE.exec(line)?.[1];
+    }
+  });
+}
+
+/**
  * Loads the staging database. When the archive's table of contents can be read (a custom archive of a
- * known version), in two passes: the tables and their rows from the stream, then the post-data section
- * from the table of contents alone while a second connection reads the loaded rows for the fingerprint.
- * An index build and the row digests each keep a core busy; one after the other they would add up.
+ * known version), in two passes: the tables and their rows from the stream, each table's rows read for
+ * the fingerprint as soon as they are committed (a COPY keeps one core busy, the read another), then
+ * the post-data section from the table of contents alone while the tables not read yet are read.
  * Otherwise in one pass, as pg_restore alone would. Gives the rows' fingerprint entries when read.
  */
-async function loadStaging(source: ArtifactSource, artifactName: string, ctx: RestoreContext, timed: Timer): Promise<ReadonlyMap<string, FingerprintEntry> | undefined> {
+/** The tables' row entries, read while the staging database was loaded; how many as their rows were committed. */
+interface StagedRows {
+  readonly entries: ReadonlyMap<string, FingerprintEntry>;
+  readonly readAsLoaded: number;
+}
+
+async function loadStaging(source: ArtifactSource, artifactName: string, ctx: RestoreContext, timed: Timer): Promise<StagedRows | undefined> {
   const owners = ctx.options.noOwner ? WITHOUT_OWNERS : [];
   const staging = withDatabase(ctx.target, ctx.staging);
   const { toc, archive } = await readTableOfContents(source.open(artifactName));
   ctx.log.info('pg_restore into the staging database started', { target: describeTarget(ctx.target), staging: ctx.staging, artifact: artifactName, passes: toc ? 2 : 1 });
-  await timed('loadMs', async () => {
-    const load = runTool(staging, 'pg_restore', [...PG_RESTORE_ARGS, ...owners, ...(toc ? LOAD_SECTIONS : ['--single-transaction']), '--dbname', ctx.staging], errorContext(ctx));
-    await feedTool(archive, load, errorContext(ctx));
-  });
-  if (!toc) return undefined;
-  ctx.log.info('tables loaded; building indexes and constraints while the rows are read for the fingerprint', { staging: ctx.staging });
-  const postData = timed('postDataMs', async () => {
-    const restore = runTool(staging, 'pg_restore', [...PG_RESTORE_ARGS, ...owners, ...POST_DATA_SECTION, '--dbname', ctx.staging], errorContext(ctx));
-    await feedTool(Readable.from([toc.bytes]), restore, errorContext(ctx));
-  });
-  const rows = source.backup ? timed('rowsMs', () => withClient(staging, fingerprintRowsApart)) : Promise.resolve(undefined);
-  const [built, read] = await Promise.allSettled([postData, rows]);
-  if (built.status === 'rejected') throw built.reason;
-  if (read.status === 'rejected') throw read.reason;
-  return read.value;
+  if (!toc) {
+    await timed('loadMs', () => feedTool(archive, runTool(staging, 'pg_restore', [...PG_RESTORE_ARGS, ...owners, '--single-transaction', '--dbname', ctx.staging], errorContext(ctx)), errorContext(ctx)));
+    return undefined;
+  }
+  const reader = source.backup ? await openClient(staging) : undefined;
+  try {
+    const rows = reader ? new RowsAsLoaded(reader) : undefined;
+    await timed('loadMs', async () => {
+      const load = runTool(staging, 'pg_restore', [...PG_RESTORE_ARGS, ...owners, ...LOAD_SECTIONS, '--dbname', ctx.staging], errorContext(ctx));
+      if (rows) followLoadedTables(load.child.stderr!, (table) => rows.loaded(table));
+      await feedTool(archive, load, errorContext(ctx));
+    });
+    ctx.log.info('tables loaded; building indexes and constraints while the rest of the rows are read for the fingerprint', { staging: ctx.staging });
+    const postData = timed('postDataMs', async () => {
+      const restore = runTool(staging, 'pg_restore', [...PG_RESTORE_ARGS, ...owners, ...POST_DATA_SECTION, '--dbname', ctx.staging], errorContext(ctx));
+      await feedTool(Readable.from([toc.bytes]), restore, errorContext(ctx));
+    });
+    const read = rows ? timed('rowsMs', () => rows.finish()) : Promise.resolve(undefined);
+    const [built, digests] = await Promise.allSettled([postData, read]);
+    if (built.status === 'rejected') throw built.reason;
+    if (digests.status === 'rejected') throw digests.reason;
+    return digests.value && { entries: digests.value, readAsLoaded: rows!.readAsLoaded };
+  } finally {
+    await reader?.end().catch(() => undefined);
+  }
 }
 
 async function verifyStaging(source: ArtifactSource, ctx: RestoreContext, rows: ReadonlyMap<string, FingerprintEntry> | undefined): Promise<{ objects: number } | undefined> {
@@ -274,6 +314,7 @@ export async function restorePostgres(source: ArtifactSource, target: PostgresTa
 
     let staged: { objects: number } | undefined;
     let swapped: SwapResult;
+    let rows: StagedRows | undefined;
     await createStaging(client, ctx, targetExists, globals);
     const dropped_ = `${unchanged} The staging database "${ctx.staging}" was dropped.`;
     const timings: Record<string, number> = {};
@@ -286,9 +327,9 @@ export async function restorePostgres(source: ArtifactSource, target: PostgresTa
       }
     };
     try {
-      const rows = await loadStaging(source, artifact.name, ctx, timed);
+      rows = await loadStaging(source, artifact.name, ctx, timed);
       if (globals) await applyDatabaseFacts(client, ctx.staging, globals.database, options);
-      staged = await timed('verifyMs', () => verifyStaging(source, ctx, rows));
+      staged = await timed('verifyMs', () => verifyStaging(source, ctx, rows?.entries));
       log.info('staging database verified; swapping it in', { staging: ctx.staging, objects: staged?.objects });
       swapped = await timed('swapMs', () => swap(client, ctx, targetExists, dropped_));
     } catch (error) {
@@ -313,6 +354,7 @@ export async function restorePostgres(source: ArtifactSource, target: PostgresTa
       details: {
         stagedAs: ctx.staging,
         verifiedBeforeSwap: staged !== undefined,
+        ...(rows ? { tablesReadAsLoaded: rows.readAsLoaded } : {}),
         ...(swapped.keptAside && !previousDropped ? { previousKeptAs: swapped.keptAside, previousKeptUntil: swapped.keptUntil } : {}),
         ...(swapped.sessionsEnded.length ? { sessionsEnded: swapped.sessionsEnded } : {}),
         ...(rolesCreated.length ? { rolesCreated } : {}),
