@@ -6,6 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import { CronError, toSchedulerCron } from './cron';
+import { COMPONENTS, type Components } from './components';
+import { ACCOUNT, integer, Issues, isMapping, list, mapping, matching, oneOf, PARTITION, REGION, regionOfArn, show, string, uniqueStrings, type ConfigIssue } from './fields';
 import {
   GROUPS,
   type BackupConfig,
@@ -16,14 +18,7 @@ import {
   type NetworkConfig,
   type NotificationsConfig,
   type ObjectLockConfig,
-  type MemorySourceConfig,
-  type MongoSourceConfig,
-  MEMORY_TIERS,
-  TIER_SOURCE,
-  type PostgresSourceConfig,
-  type RedisSourceConfig,
   type RestoreConfig,
-  type VectorSourceConfig,
   type RunnerConfig,
   type ScheduleConfig,
   type SourcesConfig,
@@ -32,10 +27,7 @@ import {
 
 export const DEFAULT_CONFIG_FILE = 'backup.yaml';
 
-export interface ConfigIssue {
-  readonly path: string;
-  readonly problem: string;
-}
+export type { ConfigIssue } from './fields';
 
 /**
  * Thrown for any problem in backup.yaml; `path` is the field, e.g. "backup.retention.database". When several
@@ -64,14 +56,6 @@ export const DEFAULT_RETENTION_DAYS: Readonly<Record<GroupName, number>> = {
   model_weights: 180,
   logs: 90,
 };
-export const DEFAULT_POSTGRES_DATABASE = 'neuroca_db';
-export const DEFAULT_MONGODB_DATABASE = 'neuroca_episodic';
-export const DEFAULT_VECTOR_TABLE = 'semantic_memory';
-// The NCA's own names: its Redis backend's default tier_name (keys memory:generic:{id}) and the
-// collection its LTM repository writes (src/neuroca/db/repositories/ltm.py).
-export const DEFAULT_WORKING_NAMESPACE = 'generic';
-export const DEFAULT_EPISODIC_COLLECTION = 'ltm_memories';
-
 const GIB = 1024 ** 3;
 const FARGATE_CPUS = [256, 512, 1024, 2048, 4096, 8192, 16384] as const;
 
@@ -98,83 +82,6 @@ const STANDARD_IA_MIN_DAYS = 30;
 /** Lambda's VPC limits: security groups and subnets per function. */
 const MAX_SECURITY_GROUPS = 5;
 const MAX_SUBNETS = 16;
-
-const REGION = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
-const ACCOUNT = '\\d{12}';
-const PARTITION = 'aws[a-z-]*';
-
-/** Collects problems; a value that failed validation comes back as undefined so cross-checks can skip it. */
-class Issues {
-  readonly list: ConfigIssue[] = [];
-  add(path: string, problem: string): undefined {
-    this.list.push({ path, problem });
-    return undefined;
-  }
-}
-
-type Mapping = Record<string, unknown>;
-
-function show(value: unknown): string {
-  if (value === null || value === undefined) return 'empty';
-  if (typeof value === 'string') return `'${value}'`;
-  if (Array.isArray(value)) return 'a list';
-  if (typeof value === 'object') return 'a mapping';
-  return String(value);
-}
-
-function isMapping(value: unknown): value is Mapping {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/**
- * A mapping with only `allowed` keys. Absent or empty (`runner:` with nothing under it) reads as `{}`;
- * undefined is returned only when the value is not a mapping at all.
- */
-function mapping(value: unknown, path: string, allowed: readonly string[], issues: Issues): Mapping | undefined {
-  if (value === undefined || value === null) return {};
-  if (!isMapping(value)) return issues.add(path, `${show(value)} is not a mapping; allowed keys: ${allowed.join(', ')}`);
-  for (const key of Object.keys(value)) {
-    if (!allowed.includes(key)) issues.add(`${path}.${key}`, `unknown key; allowed: ${allowed.join(', ')}`);
-  }
-  return value;
-}
-
-function string(value: unknown, path: string, issues: Issues, what: string): string | undefined {
-  if (typeof value !== 'string' || value.trim() === '') return issues.add(path, `${show(value)} is not ${what}`);
-  return value.trim();
-}
-
-function integer(value: unknown, path: string, issues: Issues, min: number, max: number): number | undefined {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    return issues.add(path, `${show(value)} is not a whole number from ${min} to ${max}`);
-  }
-  return value;
-}
-
-/** One of `allowed`, matched case-insensitively and returned as spelled in `allowed`. */
-function oneOf<T extends string>(value: unknown, path: string, issues: Issues, allowed: readonly T[]): T | undefined {
-  const found = typeof value === 'string' ? allowed.find((a) => a.toLowerCase() === value.trim().toLowerCase()) : undefined;
-  return found ?? issues.add(path, `${show(value)} is not allowed; allowed: ${allowed.join(', ')}`);
-}
-
-function matching(value: unknown, path: string, issues: Issues, pattern: RegExp, what: string): string | undefined {
-  const text = string(value, path, issues, what);
-  if (text === undefined) return undefined;
-  return pattern.test(text) ? text : issues.add(path, `${show(text)} is not ${what}`);
-}
-
-function list(value: unknown, path: string, issues: Issues, what: string): unknown[] | undefined {
-  if (!Array.isArray(value) || value.length === 0) return issues.add(path, `${show(value)} is not a non-empty list of ${what}`);
-  return value;
-}
-
-function uniqueStrings(values: unknown[], path: string, issues: Issues, pattern: RegExp, what: string): string[] | undefined {
-  const out = values.map((v, i) => matching(v, `${path}[${i}]`, issues, pattern, what));
-  if (out.some((v) => v === undefined)) return undefined;
-  const strings = out as string[];
-  const duplicate = strings.find((s, i) => strings.indexOf(s) !== i);
-  return duplicate === undefined ? strings : issues.add(path, `${show(duplicate)} is listed twice`);
-}
 
 /** "30d", "2w", "1y" → days. A bare number is refused: 30 what? */
 export function parseDuration(value: unknown): number | undefined {
@@ -226,10 +133,6 @@ function bucketProblem(name: string): string | undefined {
   if (/^(xn--|sthree-|amzn-s3-demo-)/.test(name)) return 'must not start with xn--, sthree- or amzn-s3-demo-';
   if (/(-s3alias|--ol-s3|\.mrap|--x-s3|--table-s3)$/.test(name)) return 'must not end with a suffix S3 reserves (-s3alias, --ol-s3, .mrap, --x-s3, --table-s3)';
   return undefined;
-}
-
-function regionOfArn(arn: string): string {
-  return arn.split(':')[3];
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -390,147 +293,23 @@ function parseEncryption(value: unknown, issues: Issues): Partial<EncryptionConf
   return { enabled: true, keyManagement: 'kms', kmsKeyId };
 }
 
-const SECRET_ARN = new RegExp(`^arn:${PARTITION}:secretsmanager:[a-z0-9-]+:${ACCOUNT}:secret:[A-Za-z0-9/_+=.@-]+$`);
-
-function parsePostgres(value: unknown, path: string, issues: Issues): PostgresSourceConfig | undefined {
-  const map = mapping(value, path, ['secret_arn', 'database', 'url'], issues);
-  if (!map) return undefined;
-  const secretArn =
-    'secret_arn' in map
-      ? matching(map.secret_arn, `${path}.secret_arn`, issues, SECRET_ARN, 'a Secrets Manager secret ARN like arn:aws:secretsmanager:us-west-2:123456789012:secret:neuroca/db')
-      : undefined;
-  const database =
-    'database' in map
-      ? matching(map.database, `${path}.database`, issues, /^[^\0]{1,63}$/, 'a PostgreSQL database name (1-63 characters)')
-      : DEFAULT_POSTGRES_DATABASE;
-  let url: string | undefined;
-  if ('url' in map) {
-    url = parsePostgresUrl(map.url, `${path}.url`, issues);
-  }
-  if (('secret_arn' in map && secretArn === undefined) || database === undefined || ('url' in map && url === undefined)) return undefined;
-  return { database, ...(secretArn ? { secretArn } : {}), ...(url ? { url } : {}) };
-}
-
-/** A local-run URL: one of `schemes`, never with a password (this file is committed). */
-function parseLocalUrl(value: unknown, path: string, issues: Issues, schemes: readonly string[], example: string, passwordFrom: string): string | undefined {
-  const what = `a URL like ${example}`;
-  if (typeof value !== 'string') return issues.add(path, `${show(value)} is not ${what}`);
-  let url: URL;
-  try {
-    url = new URL(value.trim());
-  } catch {
-    // Not echoed: a malformed URL may still hold a password.
-    return issues.add(path, `is not ${what}`);
-  }
-  if (!schemes.includes(url.protocol)) return issues.add(path, `scheme ${url.protocol} is not allowed; use ${schemes[0]}//`);
-  if (url.password !== '' || url.searchParams.has('password')) {
-    return issues.add(path, `must not contain a password (this file is committed); pass it in ${passwordFrom}`);
-  }
-  return value.trim();
-}
-
-function parsePostgresUrl(value: unknown, path: string, issues: Issues): string | undefined {
-  return parseLocalUrl(value, path, issues, ['postgresql:', 'postgres:'], 'postgresql://user@host:5432/neuroca_db', 'NCA_POSTGRES_URL or PGPASSWORD');
-}
-
-function parseSecretArn(map: Mapping, path: string, issues: Issues): { ok: boolean; secretArn?: string } {
-  if (!('secret_arn' in map)) return { ok: true };
-  const secretArn = matching(map.secret_arn, `${path}.secret_arn`, issues, SECRET_ARN, 'a Secrets Manager secret ARN like arn:aws:secretsmanager:us-west-2:123456789012:secret:neuroca/db');
-  return { ok: secretArn !== undefined, secretArn };
-}
-
-const REDIS_GLOB = /^[^\s]{1,256}$/;
-
-function parseRedis(value: unknown, path: string, issues: Issues): RedisSourceConfig | undefined {
-  const map = mapping(value, path, ['secret_arn', 'url', 'db', 'key_patterns'], issues);
-  if (!map) return undefined;
-  const secret = parseSecretArn(map, path, issues);
-  const url = 'url' in map ? parseLocalUrl(map.url, `${path}.url`, issues, ['redis:', 'rediss:'], 'redis://host:6379', 'NCA_REDIS_URL or REDISCLI_AUTH') : undefined;
-  const db = 'db' in map ? integer(map.db, `${path}.db`, issues, 0, 1023) : 0;
-  let keyPatterns: string[] | undefined = ['*'];
-  if ('key_patterns' in map) {
-    const values = list(map.key_patterns, `${path}.key_patterns`, issues, 'key patterns like "memory:*"');
-    keyPatterns = values && uniqueStrings(values, `${path}.key_patterns`, issues, REDIS_GLOB, 'a Redis key pattern like "memory:*" (no spaces)');
-  }
-  if (!secret.ok || ('url' in map && url === undefined) || db === undefined || keyPatterns === undefined) return undefined;
-  return { db, keyPatterns, ...(secret.secretArn ? { secretArn: secret.secretArn } : {}), ...(url ? { url } : {}) };
-}
-
-const MONGO_NAME = /^[^/\\. "$*<>:|?\0]{1,63}$/;
-const COLLECTION_NAME = /^(?!system\.)[^$\0]{1,120}$/;
-
-function parseMongo(value: unknown, path: string, issues: Issues): MongoSourceConfig | undefined {
-  const map = mapping(value, path, ['secret_arn', 'url', 'database', 'collections'], issues);
-  if (!map) return undefined;
-  const secret = parseSecretArn(map, path, issues);
-  const url =
-    'url' in map ? parseLocalUrl(map.url, `${path}.url`, issues, ['mongodb:', 'mongodb+srv:'], 'mongodb://host:27017', 'NCA_MONGODB_URL') : undefined;
-  const database = 'database' in map ? matching(map.database, `${path}.database`, issues, MONGO_NAME, 'a MongoDB database name (1-63 characters, none of /\\. "$*<>:|?)') : DEFAULT_MONGODB_DATABASE;
-  let collections: string[] | undefined;
-  if ('collections' in map) {
-    const values = list(map.collections, `${path}.collections`, issues, 'collection names');
-    collections = values && uniqueStrings(values, `${path}.collections`, issues, COLLECTION_NAME, 'a collection name (no $, not system.*)');
-    if (collections === undefined) return undefined;
-  }
-  if (!secret.ok || ('url' in map && url === undefined) || database === undefined) return undefined;
-  return { database, ...(collections ? { collections } : {}), ...(secret.secretArn ? { secretArn: secret.secretArn } : {}), ...(url ? { url } : {}) };
-}
-
-const TABLE_NAME = /^([A-Za-z_][A-Za-z0-9_$]{0,62}\.)?[A-Za-z_][A-Za-z0-9_$]{0,62}$/;
-
-function parseVector(value: unknown, path: string, issues: Issues): VectorSourceConfig | undefined {
-  const map = mapping(value, path, ['secret_arn', 'url', 'database', 'table'], issues);
-  if (!map) return undefined;
-  const secret = parseSecretArn(map, path, issues);
-  const url = 'url' in map ? parseLocalUrl(map.url, `${path}.url`, issues, ['postgresql:', 'postgres:'], 'postgresql://user@host:5432/neuroca_db', 'NCA_VECTOR_URL or PGPASSWORD') : undefined;
-  const database = 'database' in map ? matching(map.database, `${path}.database`, issues, /^[^\0]{1,63}$/, 'a PostgreSQL database name (1-63 characters)') : DEFAULT_POSTGRES_DATABASE;
-  const table = 'table' in map ? matching(map.table, `${path}.table`, issues, TABLE_NAME, 'a table name like semantic_memory or public.semantic_memory') : DEFAULT_VECTOR_TABLE;
-  if (!secret.ok || ('url' in map && url === undefined) || database === undefined || table === undefined) return undefined;
-  return { database, table, ...(secret.secretArn ? { secretArn: secret.secretArn } : {}), ...(url ? { url } : {}) };
-}
-
-function parseMemory(value: unknown, path: string, issues: Issues, stores: Mapping): MemorySourceConfig | undefined {
-  const map = mapping(value, path, ['tiers', 'working_namespace', 'episodic_collection'], issues);
-  if (!map) return undefined;
-  let tiers: MemorySourceConfig['tiers'] | undefined = [...MEMORY_TIERS];
-  if ('tiers' in map) {
-    const values = list(map.tiers, `${path}.tiers`, issues, `tiers (${MEMORY_TIERS.join(', ')})`);
-    const parsed = values?.map((v, i) => oneOf(v, `${path}.tiers[${i}]`, issues, MEMORY_TIERS));
-    tiers = parsed && parsed.every((t) => t !== undefined) ? [...new Set(parsed as MemorySourceConfig['tiers'][number][])] : undefined;
-  }
-  for (const tier of tiers ?? []) {
-    if (!(TIER_SOURCE[tier] in stores)) {
-      issues.add(`${path}.tiers`, `the ${tier} tier needs backup.sources.${TIER_SOURCE[tier]} (its store's connection); add it or leave ${tier} out of tiers`);
-    }
-  }
-  const workingNamespace =
-    'working_namespace' in map
-      ? matching(map.working_namespace, `${path}.working_namespace`, issues, /^[A-Za-z0-9_-]{1,64}$/, 'a key namespace like generic (letters, digits, _ -)')
-      : DEFAULT_WORKING_NAMESPACE;
-  const episodicCollection =
-    'episodic_collection' in map
-      ? matching(map.episodic_collection, `${path}.episodic_collection`, issues, COLLECTION_NAME, 'a collection name (no $, not system.*)')
-      : DEFAULT_EPISODIC_COLLECTION;
-  if (tiers === undefined || workingNamespace === undefined || episodicCollection === undefined) return undefined;
-  return { tiers, workingNamespace, episodicCollection };
-}
-
-const SOURCE_KEYS = ['postgres', 'redis', 'mongodb', 'vector', 'memory'] as const;
-
-function parseSources(value: unknown, issues: Issues): SourcesConfig | undefined {
+/**
+ * backup.sources: one section per component, each read by its descriptor. Without `sources`, each
+ * component's `whenNoSources` (the runbook's example still backs up its PostgreSQL database).
+ */
+function parseSources(value: unknown, issues: Issues, components: Components): SourcesConfig | undefined {
   const path = 'backup.sources';
-  // Without `sources`, the runbook's example still backs up its PostgreSQL database.
-  if (value === undefined) return { postgres: { database: DEFAULT_POSTGRES_DATABASE } };
-  const map = mapping(value, path, SOURCE_KEYS, issues);
+  if (value === undefined) {
+    return Object.fromEntries(components.flatMap((d) => (d.source.whenNoSources === undefined ? [] : [[d.name, d.source.whenNoSources]]))) as SourcesConfig;
+  }
+  const map = mapping(value, path, components.map((d) => d.name), issues);
   if (!map) return undefined;
   const before = issues.list.length;
-  const sources: { -readonly [K in keyof SourcesConfig]: SourcesConfig[K] } = {};
-  if ('postgres' in map) sources.postgres = parsePostgres(map.postgres, `${path}.postgres`, issues);
-  if ('redis' in map) sources.redis = parseRedis(map.redis, `${path}.redis`, issues);
-  if ('mongodb' in map) sources.mongodb = parseMongo(map.mongodb, `${path}.mongodb`, issues);
-  if ('vector' in map) sources.vector = parseVector(map.vector, `${path}.vector`, issues);
-  if ('memory' in map) sources.memory = parseMemory(map.memory, `${path}.memory`, issues, map);
-  return issues.list.length === before ? sources : undefined;
+  const sources: Record<string, unknown> = {};
+  for (const descriptor of components) {
+    if (descriptor.name in map) sources[descriptor.name] = descriptor.source.parse(map[descriptor.name], { path: `${path}.${descriptor.name}`, issues, sources: map });
+  }
+  return issues.list.length === before ? (sources as SourcesConfig) : undefined;
 }
 
 function parseNetwork(value: unknown, issues: Issues): NetworkConfig | undefined {
@@ -712,8 +491,8 @@ function crossCheck(
     }
   };
   inPrimary('backup.encryption.kms_key_id', config.kmsKeyId, 'SSE-KMS needs a key in the bucket\'s region');
-  for (const name of ['postgres', 'redis', 'mongodb', 'vector'] as const) {
-    inPrimary(`backup.sources.${name}.secret_arn`, config.sources?.[name]?.secretArn, 'the workers run there and read the secret from their own region');
+  for (const [name, section] of Object.entries(config.sources ?? {})) {
+    inPrimary(`backup.sources.${name}.secret_arn`, (section as { secretArn?: string }).secretArn, 'the workers run there and read the secret from their own region');
   }
   inPrimary('backup.notifications.sns_topic_arn', config.notifications?.snsTopicArn, 'CloudWatch alarms notify topics in their own region only');
   const zones = config.network?.availabilityZones ?? [];
@@ -723,8 +502,11 @@ function crossCheck(
   }
 }
 
-/** Parses and validates backup.yaml text. Throws ConfigError naming the field (all problems, one per line). */
-export function parseBackupConfig(yamlText: string, source = DEFAULT_CONFIG_FILE): BackupConfig {
+/**
+ * Parses and validates backup.yaml text. Throws ConfigError naming the field (all problems, one per line).
+ * `components`: the descriptors whose `backup.sources` sections are read. @default COMPONENTS
+ */
+export function parseBackupConfig(yamlText: string, source = DEFAULT_CONFIG_FILE, components: Components = COMPONENTS): BackupConfig {
   const doc = parseDocument(yamlText, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
     // Only the first: later YAML errors are mostly echoes of it.
@@ -763,7 +545,7 @@ export function parseBackupConfig(yamlText: string, source = DEFAULT_CONFIG_FILE
   const retention = parseRetention(top.retention, issues);
   const objectLock = lockSetting === undefined ? undefined : objectLockDefaults(lockSetting, retention);
   const encryption = parseEncryption(top.encryption, issues);
-  const sources = parseSources(top.sources, issues);
+  const sources = parseSources(top.sources, issues, components);
   const network = 'network' in top ? parseNetwork(top.network, issues) : undefined;
   const runner = parseRunner(top.runner, issues);
   const notifications = parseNotifications(top.notifications, issues);

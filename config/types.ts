@@ -5,28 +5,11 @@
  * camel-cased; the YAML keys are documented in README.md.
  */
 
-/** Schedule groups of the runbook, as written under `backup.schedule` and `backup.retention`. */
-export const GROUPS = ['database', 'memory_tiers', 'configuration', 'model_weights', 'logs'] as const;
-export type GroupName = (typeof GROUPS)[number];
+export { GROUPS, GROUP_PREFIX, type GroupName } from './groups';
+import type { GroupName } from './groups';
 
-/** The S3 key prefix (retention class, DESIGN.md "Storage layout") each group's backups live under. */
-export const GROUP_PREFIX: Record<GroupName, string> = {
-  database: 'database',
-  memory_tiers: 'memory',
-  configuration: 'config',
-  model_weights: 'models',
-  logs: 'logs',
-};
-
-/** Components the engine knows, with the group whose schedule and retention they follow. */
-export const COMPONENT_GROUP = {
-  postgres: 'database',
-  redis: 'database',
-  mongodb: 'database',
-  vector: 'database',
-  memory: 'memory_tiers',
-} as const satisfies Record<string, GroupName>;
-export type ComponentName = keyof typeof COMPONENT_GROUP;
+export { COMPONENT_GROUP, type ComponentName, type RuntimeSources, type SourcesConfig } from './components';
+import type { SourcesConfig } from './components';
 
 export interface ScheduleConfig {
   /** The five-field Unix cron as written in backup.yaml, e.g. "0 2 * * *". */
@@ -68,91 +51,6 @@ export interface EncryptionConfig {
   readonly keyManagement: 'kms';
   /** Key ARN, alias ARN or key id of an existing key in the primary region; absent: the stack creates one. */
   readonly kmsKeyId?: string;
-}
-
-export interface PostgresSourceConfig {
-  /** Secrets Manager secret with the RDS-style JSON (host, port, username, password, dbname). */
-  readonly secretArn?: string;
-  /** Database to back up; defaults to the secret's dbname, else "neuroca_db". */
-  readonly database: string;
-  /** Local runs only: a connection URL without a password (the password comes from NCA_POSTGRES_URL or PGPASSWORD). */
-  readonly url?: string;
-}
-
-/** Redis (working memory). Secret JSON: {"host", "port", "username"?, "password"?, "tls"?} (ElastiCache/MemoryDB style). */
-export interface RedisSourceConfig {
-  readonly secretArn?: string;
-  /** Local runs only: redis:// URL without a password (the password comes from NCA_REDIS_URL or REDISCLI_AUTH). */
-  readonly url?: string;
-  /** Logical database index backed up (SELECT n); default 0. */
-  readonly db: number;
-  /** Glob patterns (Redis MATCH syntax) of the keys backed up; default ["*"]: every key. */
-  readonly keyPatterns: readonly string[];
-}
-
-/** MongoDB (episodic memory). Secret JSON: {"uri"} or {"host", "port", "username", "password", "ssl"?} (DocumentDB style). */
-export interface MongoSourceConfig {
-  readonly secretArn?: string;
-  /** Local runs only: mongodb:// URL without a password (the password comes from NCA_MONGODB_URL). */
-  readonly url?: string;
-  /** Database backed up; default "neuroca_episodic". */
-  readonly database: string;
-  /** Collections backed up; absent: every collection of the database. */
-  readonly collections?: readonly string[];
-}
-
-/** The vector store (semantic memory): a PostgreSQL table with pgvector (or real[]), same secret shape as postgres. */
-export interface VectorSourceConfig {
-  readonly secretArn?: string;
-  /** Local runs only: a connection URL without a password (the password comes from NCA_VECTOR_URL or PGPASSWORD). */
-  readonly url?: string;
-  /** Database holding the table; default "neuroca_db". */
-  readonly database: string;
-  /** Schema-qualified or bare table name; default "semantic_memory" (schema public). */
-  readonly table: string;
-}
-
-export const MEMORY_TIERS = ['working', 'episodic', 'semantic'] as const;
-export type MemoryTier = (typeof MEMORY_TIERS)[number];
-
-/** The source (under backup.sources) of the store each memory tier lives in. */
-export const TIER_SOURCE = { working: 'redis', episodic: 'mongodb', semantic: 'vector' } as const satisfies Record<MemoryTier, string>;
-
-/**
- * The memory-tier export (memory_tiers group). It reads each tier through the connection of its store's
- * source: working from sources.redis, episodic from sources.mongodb, semantic from sources.vector.
- */
-export interface MemorySourceConfig {
-  /** Tiers exported; default all three (each needs its store's source). */
-  readonly tiers: readonly MemoryTier[];
-  /** The {tier} part of working memory's Redis keys `memory:{tier}:{id}`; default "generic" (the NCA's). */
-  readonly workingNamespace: string;
-  /** MongoDB collection of episodic memories in sources.mongodb.database; default "ltm_memories" (the NCA's). */
-  readonly episodicCollection: string;
-}
-
-/** What the memory component receives at run time: its own settings plus the stores it reads. */
-export interface MemoryRuntimeSource extends MemorySourceConfig {
-  readonly redis?: RedisSourceConfig;
-  readonly mongodb?: MongoSourceConfig;
-  readonly vector?: VectorSourceConfig;
-}
-
-/** The source settings each component receives at run time (names and ARNs, never a secret). */
-export interface RuntimeSources {
-  readonly postgres: PostgresSourceConfig;
-  readonly redis: RedisSourceConfig;
-  readonly mongodb: MongoSourceConfig;
-  readonly vector: VectorSourceConfig;
-  readonly memory: MemoryRuntimeSource;
-}
-
-export interface SourcesConfig {
-  readonly postgres?: PostgresSourceConfig;
-  readonly redis?: RedisSourceConfig;
-  readonly mongodb?: MongoSourceConfig;
-  readonly vector?: VectorSourceConfig;
-  readonly memory?: MemorySourceConfig;
 }
 
 export interface NetworkConfig {

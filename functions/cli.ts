@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { restoreFlags, type RestoreFlagUse } from '../config/components';
 import { DEFAULT_CONFIG_FILE, loadBackupConfig } from '../config/load';
 import { summarize } from './core/backup-run';
 import { newBackupId } from './core/backup-id';
@@ -23,33 +24,49 @@ import { runtimeConfigFromEnv, type RuntimeConfig } from './core/runtime-config'
 import { checkNewBackupId } from './core/workflow-input';
 import { setting } from './core/environment';
 
-const USAGE = `usage: nca-backup <command> [options]
+/** The restore flags of every component (config/components.ts), by flag name. */
+const RESTORE_FLAGS = restoreFlags();
+
+/** Flags wrapped after the restore line's indent, as many to a line as fit in 100 columns. */
+function wrapFlags(flags: readonly string[], indent: string): string {
+  const lines: string[] = [];
+  let line = '';
+  for (const flag of flags) {
+    if (line && indent.length + line.length + 1 + flag.length > 100) {
+      lines.push(line);
+      line = flag;
+    } else {
+      line = line ? `${line} ${flag}` : flag;
+    }
+  }
+  return [...lines, line].map((l) => indent + l).join('\n');
+}
+
+/** The usage text, with each component's restore flags and which options they set. */
+export function usageText(flags: ReadonlyMap<string, RestoreFlagUse> = RESTORE_FLAGS): string {
+  const restoreFlagsText = wrapFlags(['[--options JSON]', ...[...flags].map(([flag, use]) => `[--${flag} ${use.value}]`)], '          ');
+  const byComponent = new Map<string, string[]>();
+  for (const use of flags.values()) for (const component of use.components) byComponent.set(component, [...(byComponent.get(component) ?? []), use.key]);
+  const keys = [...byComponent].map(([component, set]) => `${set.join(', ')}: ${component}`).join('; ');
+  return `usage: nca-backup <command> [options]
 
   backup  <component> [--backup-id ID] [--trigger manual|scheduled]
   restore <component> --backup-id <ID|latest> [--target-database NAME] [--skip-safety-backup]
-          [--options JSON] [--mode replace|merge] [--key-pattern GLOB] [--collections A,B]
-          [--target-table NAME] [--tiers working,episodic,semantic]
+${restoreFlagsText}
   list    <component>
   verify  <component> --backup-id <ID|latest>
   run-step <json>      (the Fargate task's entry: one workflow step)
 
 options: --config FILE (default $NCA_BACKUP_CONFIG, else ./backup.yaml)
 Component restore options go in --options '{"mode": "merge"}' or the flags after it, which set
-the same keys (mode, keyPattern: redis; collections: mongodb; targetTable: vector; tiers: memory).
+the same keys (${keys}).
 
 environment: NCA_S3_ENDPOINT, NCA_BUCKET, NCA_KMS_KEY_ID, NCA_POSTGRES_URL, NCA_REDIS_URL,
              NCA_MONGODB_URL, NCA_VECTOR_URL (see README)`;
+}
 
-/** Restore-option flags: each sets one key of the component's options object. */
-const OPTION_FLAGS = {
-  mode: { key: 'mode', list: false },
-  'key-pattern': { key: 'keyPattern', list: false },
-  collections: { key: 'collections', list: true },
-  'target-table': { key: 'targetTable', list: false },
-  tiers: { key: 'tiers', list: true },
-} as const;
-
-function restoreOptions(values: Record<string, unknown>): Record<string, unknown> | undefined {
+/** The restore options of the command line: --options JSON, then each flag's key over it. */
+export function restoreOptions(values: Record<string, unknown>, flags: ReadonlyMap<string, RestoreFlagUse> = RESTORE_FLAGS): Record<string, unknown> | undefined {
   let options: Record<string, unknown> = {};
   const json = values.options;
   if (typeof json === 'string') {
@@ -60,7 +77,7 @@ function restoreOptions(values: Record<string, unknown>): Record<string, unknown
     }
     if (typeof options !== 'object' || options === null || Array.isArray(options)) throw new UsageError('--options must be a JSON object');
   }
-  for (const [flag, { key, list }] of Object.entries(OPTION_FLAGS)) {
+  for (const [flag, { key, list }] of flags) {
     const value = values[flag];
     if (typeof value === 'string') options[key] = list ? value.split(',').map((v) => v.trim()).filter((v) => v !== '') : value;
   }
@@ -114,7 +131,7 @@ const CLI_OPTIONS = {
   'skip-safety-backup': { type: 'boolean', default: false },
   trigger: { type: 'string', default: 'manual' },
   options: { type: 'string' },
-  ...(Object.fromEntries(Object.keys(OPTION_FLAGS).map((flag) => [flag, { type: 'string' as const }])) as Record<keyof typeof OPTION_FLAGS, { type: 'string' }>),
+  ...(Object.fromEntries([...RESTORE_FLAGS.keys()].map((flag) => [flag, { type: 'string' as const }])) as Record<string, { type: 'string' }>),
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
@@ -139,7 +156,7 @@ function subjectOf(argv: readonly string[]): string | undefined {
 async function execute(argv: readonly string[], io: Io): Promise<unknown> {
   const { values, positionals } = parseCommandLine(argv);
   const [command, subject] = positionals;
-  if (values.help) return { usage: USAGE };
+  if (values.help) return { usage: usageText() };
   if (!command) throw new UsageError('a command is needed');
   if (!subject) throw new UsageError(`${command} needs ${command === 'run-step' ? 'a JSON step' : 'a component'}`);
   const env = io.env;
@@ -236,7 +253,7 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
     const err = error instanceof Error ? error : new Error(String(error));
     const usage = err instanceof UsageError || err.name === 'ConfigError';
     reportError(err, io, subjectOf(argv));
-    if (err instanceof UsageError) io.stderr(`\n${USAGE}\n`);
+    if (err instanceof UsageError) io.stderr(`\n${usageText()}\n`);
     return usage ? EXIT.usage : EXIT.failed;
   }
 }

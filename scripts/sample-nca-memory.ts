@@ -21,10 +21,10 @@
 import Redis from 'ioredis';
 import { BSON, Double, Int32, Long, MongoClient, ObjectId, type IndexDescription } from 'mongodb';
 import { Client } from 'pg';
-import { DEFAULT_EPISODIC_COLLECTION, DEFAULT_WORKING_NAMESPACE } from '../config/load';
+import { DEFAULT_EPISODIC_COLLECTION, DEFAULT_WORKING_NAMESPACE } from '../functions/components/memory/descriptor';
 import { quoteIdent } from '../functions/components/postgres/connection';
 import { parseTableName } from '../functions/components/vector/names';
-import { DEFAULT_VECTOR_TABLE } from '../config/load';
+import { DEFAULT_VECTOR_TABLE } from '../functions/components/vector/descriptor';
 
 export interface SampleStores {
   readonly redisUrl?: string;

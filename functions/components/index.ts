@@ -1,10 +1,11 @@
 /**
  * The registry: every component the engine can back up, each as the entry its folder exports (how to
- * connect to it, how a restore request redirects it to another target). Components take their contract
- * from ./types, never from here: the registry imports the components, nothing imports back
- * (test/unit/import-graph.test.ts).
+ * connect to it, how a restore request redirects it to another target). Which components exist is
+ * config/components.ts's list of descriptors; this one has an entry for each, and the compiler refuses
+ * one without the other. Components take their contract from ./types, never from here: the registry
+ * imports the components, nothing imports back (test/unit/import-graph.test.ts).
  */
-import type { ComponentName } from '../../config/types';
+import { COMPONENTS, isComponentName, type ComponentName } from '../../config/components';
 import { InvalidInputError } from '../core/errors';
 import { postgresEntry } from './postgres';
 import type { ComponentEntry, RestoreTargetOptions } from './types';
@@ -34,7 +35,7 @@ function guarded<T, O extends RestoreTargetOptions>(name: ComponentName, entry: 
   };
 }
 
-const registry: Partial<Record<ComponentName, ComponentEntry<any, any, any>>> = {
+const registry: Record<ComponentName, ComponentEntry<any, any, any>> = {
   postgres: guarded('postgres', postgresEntry),
   redis: guarded('redis', redisEntry),
   mongodb: guarded('mongodb', mongodbEntry),
@@ -42,16 +43,11 @@ const registry: Partial<Record<ComponentName, ComponentEntry<any, any, any>>> = 
   memory: guarded('memory', memoryEntry),
 };
 
-export const COMPONENT_NAMES = Object.keys(registry) as ComponentName[];
-
-export function isComponentName(value: unknown): value is ComponentName {
-  return typeof value === 'string' && Object.prototype.hasOwnProperty.call(registry, value);
-}
 
 export function componentEntry(name: string): ComponentEntry<unknown, RestoreTargetOptions, any> {
   const entry = isComponentName(name) ? registry[name] : undefined;
   if (!entry) {
-    throw new InvalidInputError(`unknown component '${name}'.`, { hint: `Known components: ${COMPONENT_NAMES.join(', ')}.` });
+    throw new InvalidInputError(`unknown component '${name}'.`, { hint: `Known components: ${COMPONENTS.map((d) => d.name).join(', ')}.` });
   }
   return entry;
 }

@@ -1,46 +1,18 @@
 /**
- * Each component's restore-option and restore-target rules, apart from the components themselves: the
- * control plane checks a restore input before anything runs, and must not bundle the database drivers to do it:
- * every module imported here is pure (test/unit/control-plane-bundles.test.ts reads the bundles to hold it so).
+ * The restore-option and restore-target checks, from each component's descriptor (config/components.ts)
+ * rather than from the components themselves: the control plane checks a restore input before anything
+ * runs, and must not bundle the database drivers to do it. Every module imported here is pure
+ * (test/unit/control-plane-bundles.test.ts reads the bundles to hold it so).
  */
+import { COMPONENTS, descriptorOf, type Components } from '../../config/components';
+import type { RestoreOptionsParser } from '../../config/component';
 import type { ComponentName } from '../../config/types';
 import { InvalidInputError } from '../core/errors';
-import { parseVectorRestoreOptions } from './vector/options';
-import { MONGO_SYSTEM_DATABASES, mongoTargetKey, parseMongoRestoreOptions } from './mongodb/options';
-import { parseRedisRestoreOptions, redisTargetKey } from './redis/options';
-import { parseMemoryRestoreOptions } from './memory/options';
-import { parsePostgresRestoreOptions, POSTGRES_SYSTEM_DATABASES } from './postgres/options';
 
-/** Checks the raw `options` object; throws InvalidInputError naming `options.<field>` and what is allowed. */
-export type RestoreOptionsParser = (raw: Record<string, unknown>) => Record<string, unknown>;
-
-export const RESTORE_OPTION_PARSERS: Partial<Record<ComponentName, RestoreOptionsParser>> = {
-  postgres: parsePostgresRestoreOptions,
-  redis: parseRedisRestoreOptions,
-  mongodb: parseMongoRestoreOptions,
-  vector: parseVectorRestoreOptions,
-  memory: parseMemoryRestoreOptions,
-};
-
-/**
- * Which restore targets a component refuses on its own: the server's system databases, each with why, and
- * how the server compares names (a configured protected target matches the way the server would).
- */
-export interface RestoreTargetRules {
-  readonly systemDatabases: Readonly<Record<string, string>>;
-  /** The form in which two target names are the same database; absent: as written. */
-  readonly targetKey?: (name: string) => string;
+/** The restore-options parser of `component`, from its descriptor; undefined for an unknown component. */
+export function restoreOptionsParser(component: string, components: Components = COMPONENTS): RestoreOptionsParser | undefined {
+  return descriptorOf(component, components)?.restore.parseOptions;
 }
-
-export const RESTORE_TARGET_RULES: Partial<Record<ComponentName, RestoreTargetRules>> = {
-  postgres: { systemDatabases: POSTGRES_SYSTEM_DATABASES },
-  // The vector table lives in a PostgreSQL database: the same server, the same system databases.
-  vector: { systemDatabases: POSTGRES_SYSTEM_DATABASES },
-  mongodb: { systemDatabases: MONGO_SYSTEM_DATABASES, targetKey: mongoTargetKey },
-  // Redis has no system database; an index in backup.restore.protected_targets matches "3", "db3" and " 3 ".
-  redis: { systemDatabases: {}, targetKey: redisTargetKey },
-  // memory takes no target of its own (retarget accepts only its backed-up name): its stores are the configured sources.
-};
 
 /** Where the restore target came from, for the error: the operator's field, or the backup's own database. */
 export interface TargetOrigin {
@@ -57,7 +29,7 @@ const PROTECTED_KEY = 'backup.restore.protected_targets';
  * (a dropped empty value once made a restore fall back to the backed-up database), a system database, or a
  * configured protected target. Checked before anything is read from the target or written to it.
  */
-export function restoreTargetRefusal(component: ComponentName, target: string, origin: TargetOrigin = {}): InvalidInputError | undefined {
+export function restoreTargetRefusal(component: ComponentName, target: string, origin: TargetOrigin = {}, components: Components = COMPONENTS): InvalidInputError | undefined {
   const field = origin.field ?? 'targetDatabase';
   const elsewhere = `Nothing was touched. To restore elsewhere, name another database: targetDatabase in the restore input, --target-database <name> on the command line.`;
   if (target.trim() === '') {
@@ -67,7 +39,7 @@ export function restoreTargetRefusal(component: ComponentName, target: string, o
     });
   }
   const what = origin.field ? `${field} '${target}'` : `the backed-up database '${target}' (the target when none is given)`;
-  const rules = RESTORE_TARGET_RULES[component];
+  const rules = descriptorOf(component, components)?.restore.targets;
   const key = rules?.targetKey ?? ((name: string) => name);
   const system = Object.entries(rules?.systemDatabases ?? {}).find(([name]) => key(name) === key(target));
   if (system) {

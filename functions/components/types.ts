@@ -123,10 +123,8 @@ export interface RestoreVerification {
 }
 
 /** Restore options an operator can pass, the same for every component that supports them. */
-export interface RestoreTargetOptions {
-  /** Restore into this database (or Redis database index) instead of the one backed up. */
-  readonly targetDatabase?: string;
-}
+export type { RestoreTargetOptions } from '../../config/component';
+import type { RestoreTargetOptions } from '../../config/component';
 
 /**
  * What each component's folder hands the registry (components/index.ts): the component, how to connect to

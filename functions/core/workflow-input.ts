@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { GROUPS, type ComponentName, type GroupName } from '../../config/types';
 import { InvalidInputError } from './errors';
 import { isBackupId, isSafetyBackupId, newBackupId } from './backup-id';
-import { RESTORE_OPTION_PARSERS, restoreTargetRefusal } from '../components/restore-options';
+import { restoreOptionsParser, restoreTargetRefusal } from '../components/restore-options';
 import type { RuntimeConfig, WorkerRef } from './runtime-config';
 
 /** What the state machines pass to the control-plane functions alongside the execution input. */
@@ -163,7 +163,7 @@ export function parseComponentOptions(component: ComponentName, raw: unknown): R
   if ('targetDatabase' in raw) {
     throw new InvalidInputError('options.targetDatabase is not an option: give targetDatabase at the top level of the input.', { component });
   }
-  const parse = RESTORE_OPTION_PARSERS[component];
+  const parse = restoreOptionsParser(component);
   if (!parse) {
     const given = Object.keys(raw);
     if (given.length === 0) return {};

@@ -9,7 +9,7 @@ import { MongoClient, MongoNetworkError, MongoParseError, MongoServerError, Mong
 import { connectMemory, memory } from '../../functions/components/memory';
 import { connectMongo, mongoFailure, withClient, type MongoTarget } from '../../functions/components/mongodb/connection';
 import type { ArtifactSource } from '../../functions/components/types';
-import type { MemoryRuntimeSource } from '../../config/types';
+import type { MemoryRuntimeSource } from '../../functions/components/memory/descriptor';
 import { startRedis, type RunningRedis } from '../../scripts/local-servers';
 import { loadSampleMemory } from '../../scripts/sample-nca-memory';
 import { gatedSource, sinkAfter } from '../support/artifact-streams';

@@ -11,7 +11,7 @@ import { Readable } from 'node:stream';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import Redis from 'ioredis';
 import { BSON, MongoClient, type Document } from 'mongodb';
-import type { MemoryRuntimeSource, MemoryTier } from '../../config/types';
+import type { MemoryRuntimeSource, MemoryTier } from '../../functions/components/memory/descriptor';
 import { connectMemory, memory, memoryEntry, parseMemoryRestoreOptions, type MemoryTarget } from '../../functions/components/memory';
 import { IntegrityError, InvalidInputError, VersionMismatchError } from '../../functions/core/errors';
 import type { ComponentBackupResult } from '../../functions/components/types';

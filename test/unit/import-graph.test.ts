@@ -88,13 +88,13 @@ function circles(graph: Map<string, string[]>): string[][] {
 }
 
 describe('import graph', () => {
-  const graph = importGraph(['functions']);
+  const graph = importGraph(['config', 'functions']);
 
   it('is read: the registry imports every component folder', () => {
     expect(graph.get(`${COMPONENTS}index.ts`)).toEqual(expect.arrayContaining([`${COMPONENTS}postgres/index.ts`, `${COMPONENTS}types.ts`]));
   });
 
-  it('has no circle anywhere in functions/ (the engine, the handlers, the components)', () => {
+  it('has no circle anywhere in config/ and functions/ (the configuration model, the engine, the handlers, the components)', () => {
     expect(circles(graph)).toEqual([]);
   });
 
@@ -108,13 +108,35 @@ describe('infra/ and functions/ meet only in config/, the configuration model th
   const graph = importGraph(['config', 'infra', 'functions']);
   const arrows = (from: string, to: string) =>
     [...graph].flatMap(([file, imports]) => (file.startsWith(from) ? imports.filter((target) => target.startsWith(to)).map((target) => `${file} -> ${target}`) : []));
+  const DESCRIPTOR = /^functions\/components\/[^/]+\/descriptor\.ts$/;
 
   it('is read: both sides import config/', () => {
     expect(arrows('infra/', 'config/').length).toBeGreaterThan(0);
     expect(arrows('functions/', 'config/').length).toBeGreaterThan(0);
   });
 
-  it('has no arrow from infra/ into functions/, from functions/ into infra/, or from config/ into either', () => {
-    expect([...arrows('infra/', 'functions/'), ...arrows('functions/', 'infra/'), ...arrows('config/', 'infra/'), ...arrows('config/', 'functions/')]).toEqual([]);
+  it('has no arrow from infra/ into functions/, from functions/ into infra/, or from config/ into infra/', () => {
+    expect([...arrows('infra/', 'functions/'), ...arrows('functions/', 'infra/'), ...arrows('config/', 'infra/')]).toEqual([]);
+  });
+
+  it('has config/ reach into functions/ only for the components\' descriptors', () => {
+    const intoFunctions = arrows('config/', 'functions/').map((arrow) => arrow.split(' -> ')[1]);
+    expect(intoFunctions.length).toBeGreaterThan(0);
+    expect(intoFunctions.filter((target) => !DESCRIPTOR.test(target))).toEqual([]);
+  });
+
+  it('has every module a descriptor reaches pure: config/, the errors, and its own folder\'s option and name modules', () => {
+    const reached = new Set<string>();
+    const visit = (file: string) => {
+      if (reached.has(file)) return;
+      reached.add(file);
+      for (const to of graph.get(file) ?? []) visit(to);
+    };
+    for (const file of graph.keys()) if (DESCRIPTOR.test(file)) visit(file);
+    const allowed = (file: string) =>
+      file.startsWith('config/') ||
+      file === 'functions/core/errors.ts' ||
+      /^functions\/components\/[^/]+\/(descriptor|options|names|tiers|glob)\.ts$/.test(file);
+    expect([...reached].filter((file) => !allowed(file)).sort()).toEqual([]);
   });
 });

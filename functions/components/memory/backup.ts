@@ -12,7 +12,7 @@
  * tiers, a write that reaches two stores while the snapshots open can show in one tier and not the other
  * (the cross-tier report would list it as an orphan).
  */
-import { MEMORY_TIERS, type MemoryTier } from '../../../config/types';
+import { MEMORY_TIERS, type MemoryTier } from './tiers';
 import { InvalidInputError } from '../../core/errors';
 import type { ArtifactRecord, ArtifactSink, ComponentBackupResult, FingerprintEntry, Logger, SourceInfo } from '../types';
 import { crossTierReport, TierStats, type TierReport } from './consistency';

@@ -8,7 +8,8 @@
  */
 import type Redis from 'ioredis';
 import { MongoError, type MongoClient } from 'mongodb';
-import { MEMORY_TIERS, TIER_SOURCE, type MemoryRuntimeSource, type MemoryTier } from '../../../config/types';
+import type { MemoryRuntimeSource } from './descriptor';
+import { MEMORY_TIERS, TIER_SOURCE, type MemoryTier } from './tiers';
 import { InvalidInputError, NcaBackupError } from '../../core/errors';
 import type { SecretFetcher } from '../../core/secrets';
 import { connectMongo, mongoFailure, openClient as openMongoClient, withClient as withMongoClient, type MongoTarget } from '../mongodb/connection';

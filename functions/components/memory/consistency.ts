@@ -7,7 +7,7 @@
  * 100-150 bytes per id), about 0.5-1 GB for a few million memories per tier. That fits the workers for
  * the NCA's sizes; far larger tiers would need an external sort.
  */
-import type { MemoryTier } from '../../../config/types';
+import type { MemoryTier } from './tiers';
 import { modelProblems, type MemoryItem } from './item';
 
 /** Example ids shown per finding. */

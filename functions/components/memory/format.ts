@@ -27,7 +27,7 @@
 import { once } from 'node:events';
 import { createGunzip, createGzip, type Gzip } from 'node:zlib';
 import type { Readable } from 'node:stream';
-import type { MemoryTier } from '../../../config/types';
+import type { MemoryTier } from './tiers';
 import { IntegrityError, InvalidInputError } from '../../core/errors';
 import { canonicalJson } from '../../core/canonical-json';
 import { isObject, parseJsonExact, shapeProblem, type JsonObject, type MemoryItem } from './item';

@@ -6,7 +6,7 @@
  * records, so it puts back exactly what was there; into another store it writes the items, normalised as
  * the file's header says. Fingerprints are taken over what is stored.
  */
-import { MEMORY_TIERS, type MemoryTier } from '../../../config/types';
+import { MEMORY_TIERS, type MemoryTier } from './tiers';
 import { InvalidInputError } from '../../core/errors';
 import type { Component, SourceInfo } from '../types';
 import type { ComponentEntry } from '../types';

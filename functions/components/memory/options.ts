@@ -2,7 +2,7 @@
  * The memory component's restore options, driver-free so the control plane can check a restore input
  * (functions/components/restore-options.ts) without bundling Redis, MongoDB or PostgreSQL clients.
  */
-import { MEMORY_TIERS, type MemoryTier } from '../../../config/types';
+import { MEMORY_TIERS, type MemoryTier } from './tiers';
 import { InvalidInputError } from '../../core/errors';
 
 export interface MemoryRestoreOptions {

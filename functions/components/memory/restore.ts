@@ -8,7 +8,7 @@
  * The commits themselves (COMMIT, renameCollection, EXEC) are three separate operations on three servers:
  * if one fails after another succeeded, the error names the tiers already replaced.
  */
-import { MEMORY_TIERS, type MemoryTier } from '../../../config/types';
+import { MEMORY_TIERS, type MemoryTier } from './tiers';
 import { InvalidInputError, NcaBackupError, ToolError, TransientError, VersionMismatchError } from '../../core/errors';
 import type { ArtifactSource, ComponentRestoreResult, Fingerprint, FingerprintEntry, Logger, RestoreVerification, SourceInfo } from '../types';
 import { checkedItem, digestEntry, openTierSources } from './backup';

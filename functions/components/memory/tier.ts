@@ -4,7 +4,7 @@
  * a stager that writes them where nothing is visible until `commit` (a Redis MULTI, a MongoDB staging
  * collection, a PostgreSQL transaction), so a damaged artifact in any tier leaves every tier as it was.
  */
-import type { MemoryTier } from '../../../config/types';
+import type { MemoryTier } from './tiers';
 import type { ExportHeader, TierLine } from './format';
 
 /** One line of a tier export after the header, as format.ts reads and writes it. */

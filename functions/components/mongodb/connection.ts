@@ -18,7 +18,7 @@ import {
   MongoServerSelectionError,
   type MongoClientOptions,
 } from 'mongodb';
-import type { MongoSourceConfig } from '../../../config/types';
+import type { MongoSourceConfig } from './descriptor';
 import { InvalidInputError, NcaBackupError, ToolError, TransientError } from '../../core/errors';
 import { secretsManagerFetcher, type SecretFetcher } from '../../core/secrets';
 import { setting } from '../../core/environment';

@@ -4,7 +4,7 @@
  * target object, the pg client and the PGPASSWORD of a child process; it is never logged or returned.
  */
 import { Client, type ClientConfig } from 'pg';
-import type { PostgresSourceConfig } from '../../../config/types';
+import type { PostgresSourceConfig } from './descriptor';
 import { InvalidInputError, TransientError } from '../../core/errors';
 import { classifyPgError, isTransientPgError, pgErrorCode } from './errors';
 import { secretsManagerFetcher, type SecretFetcher } from '../../core/secrets';

@@ -5,7 +5,7 @@
  * no URL is ever echoed (it may carry one).
  */
 import Redis from 'ioredis';
-import type { RedisSourceConfig } from '../../../config/types';
+import type { RedisSourceConfig } from './descriptor';
 import { InvalidInputError, NcaBackupError, ToolError, TransientError } from '../../core/errors';
 import { secretsManagerFetcher, type SecretFetcher } from '../../core/secrets';
 import { setting } from '../../core/environment';

@@ -8,7 +8,7 @@
  *   targetDatabase (common option, through retarget): restore into another database index.
  */
 import { InvalidInputError } from '../../core/errors';
-import type { RestoreTargetOptions } from '../types';
+import type { RestoreTargetOptions } from '../../../config/component';
 import { compileGlob, globMatch, matchesAny, type Glob } from './glob';
 
 export const RESTORE_MODES = ['replace', 'merge'] as const;

@@ -5,7 +5,7 @@
  * in the same PostgreSQL as the structured data.
  */
 import type { Client } from 'pg';
-import type { VectorSourceConfig } from '../../../config/types';
+import type { VectorSourceConfig } from './descriptor';
 import { InvalidInputError, NcaBackupError, TransientError } from '../../core/errors';
 import { isTransientPgError } from '../postgres/errors';
 import { connectPostgres, openClient, withDatabase, type PostgresTarget, type SecretFetcher } from '../postgres/connection';

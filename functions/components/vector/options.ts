@@ -3,7 +3,7 @@
  * apart from the driver: the control plane checks a restore input with this before anything runs.
  */
 import { InvalidInputError } from '../../core/errors';
-import type { RestoreTargetOptions } from '../types';
+import type { RestoreTargetOptions } from '../../../config/component';
 import { COMPONENT, parseTableName } from './names';
 
 export interface VectorRestoreOptions extends RestoreTargetOptions {
