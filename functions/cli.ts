@@ -22,7 +22,7 @@ import { restoreComponent, verifyArtifacts } from './core/restore-steps';
 import { runBackup } from './core/backup-run';
 import { runtimeConfigFromEnv, type RuntimeConfig } from './core/runtime-config';
 import { checkNewBackupId } from './core/workflow-input';
-import { setting } from './core/environment';
+import { setting } from '../config/environment';
 
 /** The restore flags of every component (config/components.ts), by flag name. */
 const RESTORE_FLAGS = restoreFlags();

@@ -7,7 +7,8 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { ConfigError, loadBackupConfig } from '../config/load';
+import { setting } from '../config/environment';
+import { ConfigError, DEFAULT_CONFIG_FILE, loadBackupConfig } from '../config/load';
 import type { BackupConfig } from '../config/types';
 import { PrimaryStack } from './stacks/primary-stack';
 import { RecoveryStack } from './stacks/recovery-stack';
@@ -64,7 +65,7 @@ export function synthFromEnvironment(
   load: (file: string) => BackupConfig = loadBackupConfig,
   stderr: (text: string) => void = (text) => process.stderr.write(text),
 ): number {
-  const file = env.NCA_BACKUP_CONFIG ?? 'backup.yaml';
+  const file = setting(env, 'backupConfig') ?? DEFAULT_CONFIG_FILE;
   let config: BackupConfig;
   try {
     config = load(file);
@@ -75,7 +76,7 @@ export function synthFromEnvironment(
     }
     throw error;
   }
-  buildApp(config, { nag: true, pgMajor: env.NCA_PG_MAJOR }).synth();
+  buildApp(config, { nag: true, pgMajor: setting(env, 'pgMajor') }).synth();
   return 0;
 }
 

@@ -1,3 +1,4 @@
+import type { RestoreTargetOptions } from '../../config/component';
 import type { Readable } from 'node:stream';
 import type { ComponentName, GroupName, RuntimeSources } from '../../config/types';
 
@@ -124,7 +125,6 @@ export interface RestoreVerification {
 
 /** Restore options an operator can pass, the same for every component that supports them. */
 export type { RestoreTargetOptions } from '../../config/component';
-import type { RestoreTargetOptions } from '../../config/component';
 
 /**
  * What each component's folder hands the registry (components/index.ts): the component, how to connect to

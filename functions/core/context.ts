@@ -5,7 +5,7 @@ import { InvalidInputError } from './errors';
 import { authenticatorFor, type ManifestAuthenticator } from './manifest-mac';
 import type { RuntimeConfig } from './runtime-config';
 import { BackupVault, createS3Client } from './storage';
-import { setting } from './environment';
+import { setting } from '../../config/environment';
 
 export interface EngineContext {
   readonly config: RuntimeConfig;

@@ -5,7 +5,7 @@
 import { COMPONENT_GROUP, type BackupConfig, type ComponentName } from '../../config/types';
 import { runtimeSource } from '../../config/sources';
 import type { ComponentRuntime, RuntimeConfig } from './runtime-config';
-import { setting } from './environment';
+import { setting } from '../../config/environment';
 
 /** Used when backup.yaml names no key: SSE-KMS with the account's default S3 key alias. */
 export const DEFAULT_KMS_KEY = 'alias/aws/s3';

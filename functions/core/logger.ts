@@ -4,7 +4,7 @@
  * what leaves the process; nothing here reads connection settings.
  */
 import type { Logger } from '../components/types';
-import { setting } from './environment';
+import { setting } from '../../config/environment';
 
 const LEVELS = { info: 0, warn: 1, silent: 2 } as const;
 

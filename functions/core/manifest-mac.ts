@@ -19,7 +19,7 @@ import { createKmsMacClient, type KmsMacApi, type MacAlgorithm } from './kms-mac
 import type { RuntimeConfig } from './runtime-config';
 import { s3FailureKind } from './s3-errors';
 import { canonicalJson } from './canonical-json';
-import { ENVIRONMENT, setting } from './environment';
+import { ENVIRONMENT, setting } from '../../config/environment';
 
 export const MAC_ALGORITHM: MacAlgorithm = 'HMAC_SHA_256';
 const MESSAGE_PREFIX = 'nca-backup manifest v1';

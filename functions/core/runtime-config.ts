@@ -3,7 +3,7 @@
  * shared with the stacks that write it).
  */
 import { RUNTIME_CONFIG_ENV, type RuntimeConfig } from '../../config/runtime-config';
-import { setting } from './environment';
+import { setting } from '../../config/environment';
 
 export type { ComponentRuntime, RuntimeConfig, WorkerRef } from '../../config/runtime-config';
 export { RUNTIME_CONFIG_ENV } from '../../config/runtime-config';

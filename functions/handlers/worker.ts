@@ -4,7 +4,7 @@ import { InvalidInputError } from '../core/errors';
 import { runOperation, type OperationEvent } from '../core/operations';
 import { runtimeConfigFromEnv } from '../core/runtime-config';
 import { vaultFor } from '../core/context';
-import { setting } from '../core/environment';
+import { setting } from '../../config/environment';
 
 export const handler = async (event: OperationEvent): Promise<unknown> => {
   const config = runtimeConfigFromEnv();

@@ -74,7 +74,8 @@ describe('a component added to the registry', () => {
 describe('the registry as shipped', () => {
   test('every descriptor has a runtime entry, and its group', () => {
     for (const descriptor of COMPONENTS) {
-      expect(componentEntry(descriptor.name).component).toBeDefined();
+      const { component } = componentEntry(descriptor.name);
+      expect({ name: component.name, group: component.group }).toEqual({ name: descriptor.name, group: descriptor.group });
       expect(COMPONENT_GROUP[descriptor.name]).toBe(descriptor.group);
     }
   });

@@ -1,11 +1,11 @@
 /**
- * One place reads the environment (functions/core/environment.ts): every variable nca-backup reads is in
- * its table, nothing else in functions/ reads one by name, and the operator documentation names each
- * NCA_ variable.
+ * One place reads the environment (config/environment.ts): every variable nca-backup reads is in its
+ * table, nothing else in config/, functions/ or infra/ reads one by name, and the operator documentation
+ * names each NCA_ variable.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import { ENVIRONMENT, setting } from '../../functions/core/environment';
+import { ENVIRONMENT, setting } from '../../config/environment';
 
 const ROOT = resolve(__dirname, '..', '..');
 
@@ -25,9 +25,9 @@ describe('the environment', () => {
     expect(setting({ NCA_BUCKET: 'b' }, 'bucket')).toBe('b');
   });
 
-  test('is read in functions/core/environment.ts only', () => {
-    const reads = sources(join(ROOT, 'functions')).flatMap((file) =>
-      relative(ROOT, file) === 'functions/core/environment.ts'
+  test('is read in config/environment.ts only', () => {
+    const reads = ['config', 'functions', 'infra'].flatMap((dir) => sources(join(ROOT, dir))).flatMap((file) =>
+      relative(ROOT, file) === 'config/environment.ts'
         ? []
         : [...readFileSync(file, 'utf8').matchAll(DIRECT_READ)].map((match) => `${relative(ROOT, file)}: ${match[0]}`),
     );

@@ -21,7 +21,7 @@ import {
 import type { MongoSourceConfig } from './descriptor';
 import { InvalidInputError, NcaBackupError, ToolError, TransientError } from '../../core/errors';
 import { secretsManagerFetcher, type SecretFetcher } from '../../core/secrets';
-import { setting } from '../../core/environment';
+import { setting } from '../../../config/environment';
 
 export const COMPONENT = 'mongodb';
 export const DEFAULT_DATABASE = 'neuroca_episodic';

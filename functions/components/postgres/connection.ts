@@ -8,7 +8,7 @@ import type { PostgresSourceConfig } from './descriptor';
 import { InvalidInputError, TransientError } from '../../core/errors';
 import { classifyPgError, isTransientPgError, pgErrorCode } from './errors';
 import { secretsManagerFetcher, type SecretFetcher } from '../../core/secrets';
-import { setting } from '../../core/environment';
+import { setting } from '../../../config/environment';
 
 export interface PostgresTarget {
   readonly host: string;

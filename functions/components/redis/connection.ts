@@ -8,7 +8,7 @@ import Redis from 'ioredis';
 import type { RedisSourceConfig } from './descriptor';
 import { InvalidInputError, NcaBackupError, ToolError, TransientError } from '../../core/errors';
 import { secretsManagerFetcher, type SecretFetcher } from '../../core/secrets';
-import { setting } from '../../core/environment';
+import { setting } from '../../../config/environment';
 
 export interface RedisTarget {
   readonly host: string;

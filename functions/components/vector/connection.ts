@@ -10,7 +10,7 @@ import { InvalidInputError, NcaBackupError, TransientError } from '../../core/er
 import { isTransientPgError } from '../postgres/errors';
 import { connectPostgres, openClient, withDatabase, type PostgresTarget, type SecretFetcher } from '../postgres/connection';
 import { COMPONENT, parseTableName, qualifiedName, type TableName } from './names';
-import { setting } from '../../core/environment';
+import { setting } from '../../../config/environment';
 
 export { COMPONENT, parseTableName, qualifiedName, type TableName } from './names';
 

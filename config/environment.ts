@@ -1,10 +1,10 @@
 /**
  * Every environment variable nca-backup reads, in one place: its name and what it is for. A deployed
- * function gets NCA_RUNTIME_CONFIG and NCA_COMPONENT from its stack; the others are for local runs (the
- * CLI, the demo, the tests). Code reads them through `setting`, never `env.NAME` directly, so this table
+ * function gets NCA_RUNTIME_CONFIG and NCA_COMPONENT from its stack; `cdk synth` reads NCA_BACKUP_CONFIG
+ * and NCA_PG_MAJOR; the others are for local runs (the CLI, the demo, the tests). Code reads them through `setting`, never `env.NAME` directly, so this table
  * is the whole list (README "The command line" documents them for operators).
  */
-import { RUNTIME_CONFIG_ENV } from '../../config/runtime-config';
+import { RUNTIME_CONFIG_ENV } from './runtime-config';
 
 export const ENVIRONMENT = {
   /** The deployment's runtime configuration (JSON; names and ARNs, never a secret). */
@@ -17,7 +17,7 @@ export const ENVIRONMENT = {
   s3Endpoint: 'NCA_S3_ENDPOINT',
   /** A local KMS endpoint (the tests' KMS substitute). */
   kmsEndpoint: 'NCA_KMS_ENDPOINT',
-  /** The backup.yaml of a local run when --config is not given (default: ./backup.yaml). */
+  /** The backup.yaml of `cdk synth` and of a local run when --config is not given (default: ./backup.yaml). */
   backupConfig: 'NCA_BACKUP_CONFIG',
   /** The vault bucket of a local run, instead of backup.yaml's. */
   bucket: 'NCA_BUCKET',
@@ -28,6 +28,8 @@ export const ENVIRONMENT = {
   postgresUrl: 'NCA_POSTGRES_URL',
   /** libpq's own variable: the password for a URL without one. */
   pgPassword: 'PGPASSWORD',
+  /** The PostgreSQL major version of the client tools in the worker image (`cdk synth`; default: the Dockerfile's). */
+  pgMajor: 'NCA_PG_MAJOR',
   /** Where pg_dump and pg_restore are (default: PATH). */
   pgBinDir: 'NCA_PG_BIN_DIR',
   /** How long a backup waits behind an application's table lock (default 60). */
