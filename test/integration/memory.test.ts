@@ -645,7 +645,7 @@ describe('memory tiers: consistency, snapshots and source data problems', () => 
     const s = await stores('snap', { mongoServer: replicaSet, tiers: ['episodic'] });
     const summary = await loadSampleMemory({ mongoUrl: replicaSet.url }, { items: 40, dimension: DIMENSION, mongoDatabase: s.mongoDatabase });
     const { result } = await backupOf(s.target);
-    expect(result.consistency).toEqual({ pointInTime: true, method: expect.stringMatching(/^episodic: MongoDB snapshot session/) });
+    expect(result.consistency).toEqual({ pointInTime: true, method: expect.stringMatching(/^episodic: one snapshot session on replica set/) });
     expect((result.report as any).crossTier).toEqual({ skipped: expect.any(String) });
     expect(result.fingerprint).toEqual({ episodic: { count: summary.episodic.length, digest: expect.any(String) } });
     expect(await memory.fingerprint(s.target)).toEqual(result.fingerprint);

@@ -35,7 +35,9 @@
  * once every tier is staged. A failure drops the staging collection: the target is untouched.
  */
 import { randomBytes } from 'node:crypto';
-import { BSON, type ClientSession, type Collection, type Document, type MongoClient } from 'mongodb';
+import { BSON, type Collection, type Document, type MongoClient } from 'mongodb';
+import { silentLogger } from '../../core/logger';
+import { openReadView, serverFacts, type ServerFacts } from '../mongodb/snapshot';
 import { InvalidInputError } from '../../core/errors';
 import { COMPONENT, type ExportHeader } from './format';
 import { METADATA_TIMESTAMPS, isObject, type JsonObject, type MemoryItem } from './item';
@@ -172,30 +174,8 @@ export function episodicDocument(item: MemoryItem): Document {
   return Object.assign(doc, rest);
 }
 
-export async function mongoVersion(client: MongoClient): Promise<string> {
-  try {
-    return String((await client.db('admin').command({ buildInfo: 1 })).version ?? 'unknown');
-  } catch {
-    return 'unknown';
-  }
-}
-
-/** A snapshot session when the deployment offers snapshot reads, with why not otherwise. */
-async function snapshotSession(client: MongoClient, collection: Collection): Promise<{ session?: ClientSession; method: string }> {
-  const hello = await client.db('admin').command({ hello: 1 }).catch(() => ({}) as Document);
-  if (!hello.setName && hello.msg !== 'isdbgrid') {
-    return { method: 'MongoDB cursor without snapshot (a standalone server offers no snapshot reads)' };
-  }
-  const session = client.startSession({ snapshot: true });
-  try {
-    // The first read fixes the snapshot's cluster time; a server that refuses snapshots says so here.
-    await collection.find({}, { session, limit: 1, projection: { _id: 1 } }).toArray();
-    return { session, method: 'MongoDB snapshot session (read concern "snapshot"): the collection at one cluster time' };
-  } catch (error) {
-    await session.endSession().catch(() => undefined);
-    return { method: `MongoDB cursor without snapshot (the server refused a snapshot read: ${(error as Error).message})` };
-  }
-}
+/** The server's version, or "unknown" when it will not say (a describe never fails on it). */
+const mongoVersion = (client: MongoClient): Promise<string> => serverFacts(client).then((facts) => facts.version, () => 'unknown');
 
 /** The collection's indexes as listIndexes gives them, without _id_ (always there) and the server's v/ns. */
 async function indexSpecs(collection: Collection): Promise<Document[]> {
@@ -210,7 +190,8 @@ async function indexSpecs(collection: Collection): Promise<Document[]> {
 export async function openEpisodicSource(episodic: Episodic, mustExist = false): Promise<TierSource> {
   const client = await openMongo(episodic.mongo);
   try {
-    const version = await mongoVersion(client);
+    const facts = await serverFacts(client).catch(() => ({ version: 'unknown', major: 0 }) as ServerFacts);
+    const version = facts.version;
     const exists = await collectionExists(client, episodic);
     if (!exists && mustExist) {
       throw new InvalidInputError(`the episodic collection ${episodic.database}.${episodic.collection} does not exist.`, {
@@ -220,13 +201,15 @@ export async function openEpisodicSource(episodic: Episodic, mustExist = false):
     }
     const collection = client.db(episodic.database).collection(episodic.collection);
     const indexes = exists ? await indexSpecs(collection) : [];
-    const { session, method } = await snapshotSession(client, collection);
+    // The mongodb component's read view: one snapshot session on a replica set, with why not otherwise.
+    const view = await openReadView(client, client.db(episodic.database), facts, exists ? episodic.collection : undefined, silentLogger);
+    const session = view.session;
     return {
       tier: 'episodic',
       version,
       description: { store: 'mongodb', database: episodic.database, collection: episodic.collection, indexes },
       declaredDimension: null,
-      read: { snapshot: session !== undefined, method },
+      read: { snapshot: view.consistency.pointInTime, method: view.consistency.method },
       async *entries(): AsyncGenerator<TierEntry> {
         // Raw BSON: what the server holds, byte for byte; the portable item is decoded from the same bytes.
         const cursor = collection.find({}, { session, batchSize: BATCH, raw: true });
@@ -243,7 +226,7 @@ export async function openEpisodicSource(episodic: Episodic, mustExist = false):
       },
       facts: () => ({ collectionExists: exists }),
       close: async () => {
-        await session?.endSession().catch(() => undefined);
+        await view.end();
         await client.close().catch(() => undefined);
       },
     };

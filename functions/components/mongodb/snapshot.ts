@@ -72,7 +72,7 @@ export async function openReadView(client: MongoClient, db: Db, facts: ServerFac
     session,
     consistency: {
       pointInTime: true,
-      method: `one snapshot session on replica set ${facts.replicaSet} (read concern "snapshot", one atClusterTime) for every collection's size pass, data and fingerprint`,
+      method: `one snapshot session on replica set ${facts.replicaSet} (read concern "snapshot", one atClusterTime) for every read`,
     },
     end,
   };
