@@ -278,3 +278,31 @@ export async function forEachRecord(reader: DumpReader, each: (record: DumpRecor
     await each(next.value);
   }
 }
+
+/**
+ * The records a reader keeps, handed to `flush` in order in batches of at most 1000 records or 8 MiB:
+ * one pipeline per batch, whatever the size of the values.
+ */
+export class RecordBatches {
+  static readonly RECORDS = 1000;
+  static readonly BYTES = 8 * 1024 * 1024;
+  private batch: DumpRecord[] = [];
+  private bytes = 0;
+
+  constructor(private readonly flush: (batch: readonly DumpRecord[]) => Promise<void>) {}
+
+  async add(record: DumpRecord): Promise<void> {
+    this.batch.push(record);
+    this.bytes += recordBytes(record);
+    if (this.batch.length >= RecordBatches.RECORDS || this.bytes >= RecordBatches.BYTES) await this.end();
+  }
+
+  /** Hands over the records not flushed yet. */
+  async end(): Promise<void> {
+    if (this.batch.length === 0) return;
+    const batch = this.batch;
+    this.batch = [];
+    this.bytes = 0;
+    await this.flush(batch);
+  }
+}

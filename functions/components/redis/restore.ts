@@ -24,13 +24,11 @@ import { digestErrorAfter } from '../../core/checksums';
 import type { ArtifactRecord, ArtifactSource, ComponentRestoreResult, Logger } from '../types';
 import { describeTarget, redisFailure, withRedis, type RedisTarget } from './connection';
 import { rdbIncompatibility, serverFacts, versionMismatch, type ServerFacts } from './compatibility';
-import { DUMP_CONTENT_TYPE, DUMP_EXTENSION, forEachRecord, openDump, recordBytes, type DumpHeader, type DumpRecord, type DumpTrailer } from './format';
+import { DUMP_CONTENT_TYPE, DUMP_EXTENSION, forEachRecord, openDump, RecordBatches, type DumpHeader, type DumpRecord, type DumpTrailer } from './format';
 import { KeyScope, type RedisRestoreOptions } from './options';
 import { payloadRdbVersion } from './payload';
 import { scanKeys } from './scan';
 
-const BATCH_RECORDS = 1000;
-const BATCH_BYTES = 8 * 1024 * 1024;
 const PROGRESS_EVERY = 100_000;
 
 export function findDumpArtifact(source: ArtifactSource, context: { backupId?: string } = {}): ArtifactRecord {
@@ -163,12 +161,9 @@ export async function restoreRedis(source: ArtifactSource, target: RedisTarget, 
     const now = await serverClock(redis);
     const absoluteTtl = facts.serverName === 'valkey' || facts.serverMajor >= 5;
     const counts = { restored: 0, skippedExpired: 0, skippedByPattern: 0 };
-    let batch: DumpRecord[] = [];
-    let batchBytes = 0;
     let nextProgress = PROGRESS_EVERY;
 
-    const flush = async () => {
-      if (batch.length === 0) return;
+    const batches = new RecordBatches(async (batch) => {
       const pipeline = redis.pipeline();
       const sent: DumpRecord[] = [];
       const at = now();
@@ -190,13 +185,11 @@ export async function restoreRedis(source: ArtifactSource, target: RedisTarget, 
         throw new ErrorClass(`${message}.`, { component: 'redis', hint: partialRestoreHint(mode) });
       });
       counts.restored += sent.length;
-      batch = [];
-      batchBytes = 0;
       if (counts.restored >= nextProgress) {
         log.info('redis restore progress', { restored: counts.restored, skippedExpired: counts.skippedExpired });
         nextProgress += PROGRESS_EVERY;
       }
-    };
+    });
 
     const stream = source.open(artifact.name);
     try {
@@ -210,11 +203,9 @@ export async function restoreRedis(source: ArtifactSource, target: RedisTarget, 
           counts.skippedExpired++;
           return;
         }
-        batch.push(record);
-        batchBytes += recordBytes(record);
-        if (batch.length >= BATCH_RECORDS || batchBytes >= BATCH_BYTES) await flush();
+        await batches.add(record);
       });
-      await flush();
+      await batches.end();
     } catch (error) {
       log.warn('redis restore failed part-way', { target: where, mode, restored: counts.restored, ...cleared });
       const failure = redisFailure(error, target, `restoring keys (${counts.restored} written)`);

@@ -18,7 +18,7 @@ import type { ArtifactSource, Fingerprint, Logger, RestoreVerification } from '.
 import { serverFacts } from './compatibility';
 import { redisFailure, withRedis, type RedisTarget } from './connection';
 import { FingerprintBuilder } from './digest';
-import { forEachRecord, openDump, recordBytes, type DumpRecord } from './format';
+import { forEachRecord, openDump, RecordBatches } from './format';
 import { KeyScope, type RedisRestoreOptions } from './options';
 import { readKeys } from './reader';
 import { findDumpArtifact, serverClock } from './restore';
@@ -26,8 +26,6 @@ import { scanKeys } from './scan';
 
 export const GRACE_MS = 10 * 60_000;
 const EXPIRY_TOLERANCE_MS = 1000;
-const BATCH_RECORDS = 1000;
-const BATCH_BYTES = 8 * 1024 * 1024;
 
 type Difference = RestoreVerification['differences'][number];
 
@@ -48,11 +46,7 @@ export async function verifyRedisRestore(
     const wanted = new FingerprintBuilder();
     const found = new FingerprintBuilder();
     const counts = { compared: 0, missing: 0, expiryDiffers: 0, expiredSinceBackup: 0, expiringSoon: 0, notSelected: 0, foundLongLived: 0 };
-    let batch: DumpRecord[] = [];
-    let batchBytes = 0;
-
-    const flush = async () => {
-      if (batch.length === 0) return;
+    const batches = new RecordBatches(async (batch) => {
       const read = await readKeys(redis, batch.map((r) => r.key), { dump: false, exactExpiry: facts.exactExpiry });
       const live = new Map(read.values.map((value) => [value.key.toString('latin1'), value]));
       for (const record of batch) {
@@ -67,9 +61,7 @@ export async function verifyRedisRestore(
         if (value.expiresAt === 0 || value.expiresAt > cutoff) counts.foundLongLived++;
         if ((value.expiresAt === 0) !== (record.expiresAt === 0) || Math.abs(value.expiresAt - record.expiresAt) > EXPIRY_TOLERANCE_MS) counts.expiryDiffers++;
       }
-      batch = [];
-      batchBytes = 0;
-    };
+    });
 
     const stream = source.open(artifact.name);
     let scope: KeyScope;
@@ -87,11 +79,9 @@ export async function verifyRedisRestore(
           else counts.expiringSoon++;
           return;
         }
-        batch.push(record);
-        batchBytes += recordBytes(record);
-        if (batch.length >= BATCH_RECORDS || batchBytes >= BATCH_BYTES) await flush();
+        await batches.add(record);
       });
-      await flush();
+      await batches.end();
     } catch (error) {
       throw redisFailure(error, target, 'verifying the restore');
     } finally {
