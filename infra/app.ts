@@ -17,13 +17,25 @@ export const PRIMARY_STACK_ID = 'NcaBackupPrimary';
 export const RECOVERY_STACK_ID = 'NcaBackupRecovery';
 
 export interface BuildAppProps {
-  /** Cloud assembly directory; default: CDK's (cdk.out, or a temporary directory in tests). */
+  /**
+   * Cloud assembly directory.
+   * @default - CDK's (cdk.out, or a temporary directory in tests)
+   */
   readonly outdir?: string;
-  /** Run the cdk-nag AwsSolutions pack at synth. Default false; the main and the nag test turn it on. */
+  /**
+   * Run the cdk-nag AwsSolutions pack at synth (`cdk synth` and the nag test turn it on).
+   * @default false
+   */
   readonly nag?: boolean;
-  /** Bundle the Node.js functions with esbuild. Default true; template unit tests turn it off for speed. */
+  /**
+   * Bundle the Node.js functions with esbuild (template unit tests turn it off for speed).
+   * @default true
+   */
   readonly bundling?: boolean;
-  /** PG_MAJOR build argument of the worker image. */
+  /**
+   * PG_MAJOR build argument of the worker image.
+   * @default - the Dockerfile's (17)
+   */
   readonly pgMajor?: string;
 }
 

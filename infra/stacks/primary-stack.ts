@@ -25,7 +25,10 @@ import type { ComponentName } from '../../config/types';
 
 export interface PrimaryStackProps extends Omit<StackProps, 'env'> {
   readonly config: BackupConfig;
-  /** PG_MAJOR build argument of the worker image (PostgreSQL client major); default: the Dockerfile's. */
+  /**
+   * PG_MAJOR build argument of the worker image (PostgreSQL client major).
+   * @default - the Dockerfile's (17)
+   */
   readonly pgMajor?: string;
 }
 
