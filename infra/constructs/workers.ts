@@ -27,16 +27,27 @@ export const WORKER_DOCKERFILE = 'functions/Dockerfile';
 export const WORKER_LOG_RETENTION = logs.RetentionDays.THREE_MONTHS;
 
 /**
+ * How BuildKit exports the worker image: one plain single-platform manifest, whatever the local Docker's
+ * defaults. Lambda refuses an image index ("The image manifest, config or layer media type ... is not
+ * supported"), and BuildKit makes one as soon as it attaches its default provenance attestation, which
+ * Docker 29's containerd image store keeps (aws/aws-cdk#31548). `attestation-inline=false` drops that
+ * default (inline-only) attestation at export; `oci-mediatypes=false` writes Docker v2 schema 2 media
+ * types, the most widely accepted. The CDK CLI passes each entry as `docker build --output=<entry>`.
+ */
+export const WORKER_IMAGE_OUTPUT = 'type=image,oci-mediatypes=false,attestation-inline=false';
+
+/**
  * The worker image, built once from functions/Dockerfile with the repository root as context (the root's
  * .dockerignore keeps the context to package files, functions/ and config/). x86_64 on purpose: the
  * Lambda functions and Fargate tasks are declared x86_64, and pinning the platform keeps a build on an ARM
- * laptop from producing an image that cannot start.
+ * laptop from producing an image that cannot start. A plain manifest on purpose (WORKER_IMAGE_OUTPUT).
  */
 export function workerImage(scope: Construct, pgMajor?: string): ecrAssets.DockerImageAsset {
   return new ecrAssets.DockerImageAsset(scope, 'WorkerImage', {
     directory: REPO_ROOT,
     file: WORKER_DOCKERFILE,
     platform: ecrAssets.Platform.LINUX_AMD64,
+    outputs: [WORKER_IMAGE_OUTPUT],
     buildArgs: pgMajor ? { PG_MAJOR: pgMajor } : undefined,
     exclude: ['node_modules', 'cdk.out', '.git', 'bench/results', 'test'],
   });
