@@ -34,11 +34,13 @@ export const ENVIRONMENT = {
   pgBinDir: 'NCA_PG_BIN_DIR',
   /** How long a backup waits behind an application's table lock (default 60). */
   pgLockTimeoutSeconds: 'NCA_PG_LOCK_TIMEOUT_SECONDS',
+  /** The CA bundle PostgreSQL server certificates are verified with (default: the image's RDS bundle). */
+  pgTlsCaFile: 'NCA_PG_TLS_CA_FILE',
   redisUrl: 'NCA_REDIS_URL',
   /** redis-cli's own variable: the password for a URL without one. */
   redisAuth: 'REDISCLI_AUTH',
   mongodbUrl: 'NCA_MONGODB_URL',
-  /** The CA bundle for MongoDB/DocumentDB TLS. */
+  /** The CA bundle for MongoDB/DocumentDB TLS (default: the image's RDS bundle, which DocumentDB's CAs are in). */
   mongodbTlsCaFile: 'NCA_MONGODB_TLS_CA_FILE',
   /** The vector store's server (default: NCA_POSTGRES_URL's). */
   vectorUrl: 'NCA_VECTOR_URL',

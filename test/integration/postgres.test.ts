@@ -176,10 +176,10 @@ describe('postgres failures leave the target as it was', () => {
 });
 
 describe('postgres connections', () => {
-  test('a secret supplies host and credentials; the configured database wins; TLS is required', async () => {
+  test('a secret supplies host and credentials; the configured database wins; the server certificate is verified', async () => {
     const secret = JSON.stringify({ host: 'db.internal', port: 6543, username: 'backup', password: 's3cr3t-value', dbname: 'other' });
     const t = await connectPostgres({ database: 'neuroca_db', secretArn: 'arn:aws:secretsmanager:us-west-2:123456789012:secret:nca-db-AbCdEf' }, {}, async () => secret);
-    expect(t).toMatchObject({ host: 'db.internal', port: 6543, user: 'backup', database: 'neuroca_db', sslMode: 'require' });
+    expect(t).toMatchObject({ host: 'db.internal', port: 6543, user: 'backup', database: 'neuroca_db', sslMode: 'verify-full' });
   });
 
   test('no connection configured, or a secret that is not JSON, is a clear error without secrets in it', async () => {

@@ -21,6 +21,7 @@ import {
 import type { MongoSourceConfig } from './descriptor';
 import { InvalidInputError, NcaBackupError, ToolError, TransientError } from '../../core/errors';
 import { secretsManagerFetcher, type SecretFetcher } from '../../core/secrets';
+import { caBundle, RDS_CA_BUNDLE } from '../../core/tls';
 import { setting } from '../../../config/environment';
 
 export const COMPONENT = 'mongodb';
@@ -68,10 +69,25 @@ function truthy(value: boolean | string | undefined, fallback: boolean): boolean
   return value === true || String(value).toLowerCase() === 'true';
 }
 
+/** Amazon DocumentDB cluster, instance and elastic cluster endpoints ("host[:port]"). */
+const DOCUMENTDB_HOST = /\.docdb(-elastic)?\.amazonaws\.com(\.cn)?(:\d+)?$/i;
+
+/**
+ * The CA bundle TLS connections verify the server with: NCA_MONGODB_TLS_CA_FILE when set; else, for Amazon
+ * DocumentDB endpoints, the worker image's RDS bundle (DocumentDB's CAs are in it; Node does not ship
+ * them), which also replaces the relative `tlsCAFile=global-bundle.pem` of the connection string AWS's
+ * console shows; else none: Node's trusted roots (MongoDB Atlas, a server with a public certificate).
+ */
+export function mongoCaFile(hosts: string, configured: string | undefined, imageBundle = RDS_CA_BUNDLE): string | undefined {
+  if (configured) return configured;
+  const documentDb = hosts.split(',').every((host) => DOCUMENTDB_HOST.test(host.trim()));
+  return documentDb ? caBundle(undefined, imageBundle) : undefined;
+}
+
 function target(url: string, clientOptions: MongoClientOptions, hosts: string, source: MongoSourceConfig, env: NodeJS.ProcessEnv): MongoTarget {
   const options: MongoClientOptions = { appName: 'nca-backup', ...clientOptions };
-  // A CA bundle for TLS servers whose CA Node does not ship (Amazon DocumentDB's global-bundle.pem).
-  const caFile = setting(env, 'mongodbTlsCaFile');
+  // Read by the driver only when TLS is on; an option object's tlsCAFile wins over the connection string's.
+  const caFile = mongoCaFile(hosts, setting(env, 'mongodbTlsCaFile'));
   if (caFile) options.tlsCAFile = caFile;
   if (!/[?&]serverSelectionTimeoutMS=/i.test(url)) options.serverSelectionTimeoutMS = 15_000;
   return {

@@ -51,7 +51,12 @@ export async function connectVector(source: VectorSourceConfig, env: NodeJS.Proc
   }
   const name = parseTableName(source.table, 'sources.vector.table');
   try {
-    const server = await connectPostgres({ secretArn: source.secretArn, url: source.url, database: source.database }, { ...env, NCA_POSTGRES_URL: url }, fetchSecret);
+    const server = await connectPostgres(
+      { secretArn: source.secretArn, host: source.host, port: source.port, url: source.url, database: source.database },
+      { ...env, NCA_POSTGRES_URL: url },
+      fetchSecret,
+      'backup.sources.vector',
+    );
     return { ...server, ...name };
   } catch (error) {
     throw asVectorError(error);
