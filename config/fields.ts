@@ -87,7 +87,8 @@ export function uniqueStrings(values: unknown[], path: string, issues: Issues, p
   return duplicate === undefined ? strings : issues.add(path, `${show(duplicate)} is listed twice`);
 }
 
-export const SECRET_ARN = new RegExp(`^arn:${PARTITION}:secretsmanager:[a-z0-9-]+:${ACCOUNT}:secret:[A-Za-z0-9/_+=.@-]+$`);
+// Names are letters, digits and /_+=.@-; RDS-managed master secrets are named rds!cluster-<id> or rds!db-<id>.
+export const SECRET_ARN = new RegExp(`^arn:${PARTITION}:secretsmanager:[a-z0-9-]+:${ACCOUNT}:secret:(rds!)?[A-Za-z0-9/_+=.@-]+$`);
 
 /** A local-run URL: one of `schemes`, never with a password (this file is committed). */
 export function parseLocalUrl(value: unknown, path: string, issues: Issues, schemes: readonly string[], example: string, passwordFrom: string): string | undefined {

@@ -12,7 +12,8 @@ import { vectorDescriptor } from '../../functions/components/vector/descriptor';
 import { mongoCaFile } from '../../functions/components/mongodb/connection';
 import { caBundle } from '../../functions/core/tls';
 
-const SECRET_ARN = 'arn:aws:secretsmanager:us-west-2:123456789012:secret:neuroca/rds-master-AbC123';
+/** What RDS names the master user secret it manages: rds!cluster-<id> (Aurora) or rds!db-<id>. */
+const SECRET_ARN = 'arn:aws:secretsmanager:us-west-2:123456789012:secret:rds!cluster-0a1b2c3d-4e5f-6789-abcd-ef0123456789-AbCdEf';
 
 const descriptors = { postgres: postgresDescriptor, vector: vectorDescriptor } as const;
 
@@ -32,6 +33,13 @@ describe.each(['postgres', 'vector'] as const)('backup.sources.%s host and port'
     expect(issues).toEqual([]);
     expect(source).toMatchObject({ secretArn: SECRET_ARN, host: 'neuroca.cluster-abc123.us-west-2.rds.amazonaws.com', port: 5433 });
     expect(parse(component, { secret_arn: SECRET_ARN, host: '10.0.12.7' }).source).toMatchObject({ host: '10.0.12.7' });
+  });
+
+  test('the ARN of an RDS-managed master secret (rds!cluster-…, rds!db-…) is accepted; "!" elsewhere is not', () => {
+    expect(parse(component, { secret_arn: SECRET_ARN.replace('rds!cluster-', 'rds!db-'), host: 'db.internal' }).issues).toEqual([]);
+    expect(parse(component, { secret_arn: SECRET_ARN.replace('rds!', 'neuroca/db!'), host: 'db.internal' }).issues).toEqual([
+      expect.stringMatching(new RegExp(`^${path.replace(/\./g, '\\.')}\\.secret_arn: .* is not a Secrets Manager secret ARN`)),
+    ]);
   });
 
   test('are optional: without them the secret says where the server is', () => {
