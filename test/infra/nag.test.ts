@@ -11,7 +11,7 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { buildApp } from '../../infra/app';
 import { loadBackupConfig } from '../../config/load';
 import type { BackupConfig } from '../../config/types';
-import { configWith, fixtureConfig, quietBundling, quietExampleKeyWarning } from './fixture-config';
+import { configWith, fixtureConfig, quietBundling } from './fixture-config';
 
 const BACKUP_YAML = path.join(__dirname, '..', '..', 'backup.yaml');
 
@@ -22,7 +22,7 @@ function nagFindings(config: BackupConfig, extend?: (app: App) => void): string 
     const app = quietBundling(() => buildApp(config, { outdir }));
     Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
     extend?.(app);
-    quietExampleKeyWarning(() => app.synth());
+    app.synth();
     return undefined;
   } catch (error) {
     return (error as Error).message;

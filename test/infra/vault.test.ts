@@ -122,13 +122,13 @@ describe('backup vault', () => {
   });
 
   test('cold storage transitions every group whose retention is longer than the transition age', () => {
-    const { primary: p, recovery: r } = synthTemplates(configWith((c) => (c.storage.coldStorage = { storageClass: 'GLACIER', afterDays: 60 })));
+    const { primary: p, recovery: r } = synthTemplates(configWith((c) => (c.storage.coldStorage = { storageClass: 'GLACIER_IR', afterDays: 60 })));
     for (const [template, name] of [[p, 'neuroca-backups'], [r, 'neuroca-dr-backups']] as const) {
       const rules = rulesByPrefix(template, name);
       const transitioned = Object.keys(rules).filter((prefix) => rules[prefix].Transitions !== undefined);
       // database (30 days) and memory (14 days) expire before 60 days: S3 refuses such a transition.
       expect(transitioned.sort()).toEqual(['backups/config/', 'backups/logs/', 'backups/models/']);
-      for (const prefix of transitioned) expect(asArray(rules[prefix].Transitions)).toEqual([{ StorageClass: 'GLACIER', TransitionInDays: 60 }]);
+      for (const prefix of transitioned) expect(asArray(rules[prefix].Transitions)).toEqual([{ StorageClass: 'GLACIER_IR', TransitionInDays: 60 }]);
     }
   });
 
