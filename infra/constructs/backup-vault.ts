@@ -196,6 +196,11 @@ export class BackupVault extends Construct {
         : undefined,
       removalPolicy: RemovalPolicy.RETAIN,
     });
+    if (!lock) {
+      // Stated even without a default retention, so that turning the retention off (object_lock: false) is an
+      // explicit update to a configuration without a rule, not a property merely left out of the template.
+      (this.bucket.node.defaultChild as s3.CfnBucket).objectLockConfiguration = { objectLockEnabled: 'Enabled' };
+    }
 
     // Every object is encrypted with SSE-KMS by the bucket's default encryption; a request that names another
     // encryption is refused. The deny tests the header only when it is present (Null: false): UploadPart and

@@ -90,7 +90,7 @@ export function asArray<T>(value: T | T[] | undefined): T[] {
   return value === undefined ? [] : Array.isArray(value) ? value : [value];
 }
 
-/** Renders Ref/GetAtt/Join as plain text (`<Ref:Id>`, `<GetAtt:Id.Attr>`, `<Partition>`…) so a token-bearing JSON value can be parsed. */
+/** Renders Ref/GetAtt/Join/Sub as plain text (`<Ref:Id>`, `<GetAtt:Id.Attr>`, `<Partition>`…) so a token-bearing JSON value can be parsed. */
 export function render(value: unknown): string {
   if (typeof value === 'string') return value;
   if (value && typeof value === 'object') {
@@ -98,6 +98,7 @@ export function render(value: unknown): string {
     if ('Ref' in v) return v.Ref.startsWith('AWS::') ? `<${v.Ref.slice(5)}>` : `<Ref:${v.Ref}>`;
     if ('Fn::GetAtt' in v) return `<GetAtt:${v['Fn::GetAtt'][0]}.${v['Fn::GetAtt'][1]}>`;
     if ('Fn::Join' in v) return (v['Fn::Join'][1] as unknown[]).map(render).join(v['Fn::Join'][0]);
+    if (typeof v['Fn::Sub'] === 'string') return v['Fn::Sub'].replace(/\$\{AWS::(\w+)\}/g, '<$1>');
   }
   throw new Error(`cannot render ${JSON.stringify(value)}`);
 }
