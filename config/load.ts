@@ -1,5 +1,6 @@
 /**
- * backup.yaml → BackupConfig. The runbook's example must load unchanged; everything beyond it is optional with
+ * backup.yaml → BackupConfig. The runbook's example must load unchanged when documentation values are allowed
+ * (its key is a placeholder: not hex, in the documentation's account); everything beyond it is optional with
  * defaults. Every problem is collected before throwing, so one synth shows all of them, each naming the field
  * (`backup.storage.primary.region`) and what is allowed. The field reference is README.md, "backup.yaml".
  */
