@@ -62,6 +62,10 @@ export function integer(value: unknown, path: string, issues: Issues, min: numbe
   return value;
 }
 
+export function boolean(value: unknown, path: string, issues: Issues): boolean | undefined {
+  return typeof value === 'boolean' ? value : issues.add(path, `${show(value)} is not true or false`);
+}
+
 /** One of `allowed`, matched case-insensitively and returned as spelled in `allowed`. */
 export function oneOf<T extends string>(value: unknown, path: string, issues: Issues, allowed: readonly T[]): T | undefined {
   const found = typeof value === 'string' ? allowed.find((a) => a.toLowerCase() === value.trim().toLowerCase()) : undefined;

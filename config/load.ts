@@ -1,14 +1,17 @@
 /**
- * backup.yaml → BackupConfig. The runbook's example must load unchanged; everything beyond it is optional with
+ * backup.yaml → BackupConfig. The runbook's example must load unchanged when documentation values are allowed
+ * (its key is a placeholder: not hex, in the documentation's account); everything beyond it is optional with
  * defaults. Every problem is collected before throwing, so one synth shows all of them, each naming the field
  * (`backup.storage.primary.region`) and what is allowed. The field reference is README.md, "backup.yaml".
  */
 import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
+import { ACCOUNT_ID_LENGTH, MAX_BUCKET_NAME_LENGTH, vaultBucketName } from './bucket-names';
 import { CronError, toSchedulerCron } from './cron';
 import { COMPONENTS, type Components } from './components';
-import { ACCOUNT, integer, Issues, isMapping, list, mapping, matching, oneOf, PARTITION, REGION, regionOfArn, show, string, uniqueStrings, type ConfigIssue } from './fields';
+import { ACCOUNT, boolean, integer, Issues, isMapping, list, mapping, matching, oneOf, PARTITION, REGION, regionOfArn, show, string, uniqueStrings, type ConfigIssue } from './fields';
 import {
+  DEFAULT_INSTALLATION,
   GROUPS,
   type BackupConfig,
   type ColdStorageClass,
@@ -76,7 +79,9 @@ const FARGATE_MEMORY: Readonly<Record<number, { readonly options: readonly numbe
   16384: { options: steps(32768, 122880, 8192), text: '32768-122880 in steps of 8192' },
 };
 const DEFAULT_FARGATE_MEMORY = 4096;
-const COLD_STORAGE_CLASSES = ['GLACIER', 'GLACIER_IR', 'DEEP_ARCHIVE', 'STANDARD_IA', 'INTELLIGENT_TIERING'] as const satisfies readonly ColdStorageClass[];
+const COLD_STORAGE_CLASSES = ['GLACIER_IR', 'STANDARD_IA', 'INTELLIGENT_TIERING'] as const satisfies readonly ColdStorageClass[];
+/** Archive classes S3 serves only after a RestoreObject, which no restore here issues. */
+const ARCHIVE_CLASSES = ['GLACIER', 'DEEP_ARCHIVE'];
 /** S3 refuses lifecycle transitions to STANDARD_IA earlier than 30 days after creation. */
 const STANDARD_IA_MIN_DAYS = 30;
 /** Lambda's VPC limits: security groups and subnets per function. */
@@ -174,7 +179,7 @@ function parseTimeZone(value: unknown, path: string, issues: Issues): string | u
 
 function parseLocation(value: unknown, path: string, issues: Issues): Partial<StorageLocation> | undefined {
   if (value === undefined || value === null) return issues.add(path, 'is required: a mapping with type, bucket, region, path');
-  const map = mapping(value, path, ['type', 'bucket', 'region', 'path'], issues);
+  const map = mapping(value, path, ['type', 'bucket', 'region', 'path', 'exact_name'], issues);
   if (!map) return undefined;
   const type = 'type' in map ? oneOf(map.type, `${path}.type`, issues, ['s3'] as const) : 's3';
   let bucket: string | undefined;
@@ -196,19 +201,41 @@ function parseLocation(value: unknown, path: string, issues: Issues): Partial<St
       issues.add(`${path}.path`, `${show(map.path)} is not a key prefix like "/backups" (letters, digits and !_.*'()- between slashes)`);
     }
   }
-  return { type, bucket, region, prefix };
+  const exactName = 'exact_name' in map ? boolean(map.exact_name, `${path}.exact_name`, issues) : false;
+  if (exactName === undefined) return undefined;
+  return { type, bucket, region, prefix, ...(exactName ? { exactName: true } : {}) };
 }
 
 function complete(location: Partial<StorageLocation> | undefined): StorageLocation | undefined {
-  const { type, bucket, region, prefix } = location ?? {};
-  return type && bucket && region && prefix !== undefined ? { type, bucket, region, prefix } : undefined;
+  const { type, bucket, region, prefix, exactName } = location ?? {};
+  return type && bucket && region && prefix !== undefined ? { type, bucket, region, prefix, ...(exactName ? { exactName } : {}) } : undefined;
+}
+
+/** backup.installation: short, lower case, usable in stack names, KMS aliases, role names and bucket names. */
+const INSTALLATION = /^[a-z][a-z0-9-]{0,18}[a-z0-9]$/;
+
+function parseInstallation(value: unknown, issues: Issues): string | undefined {
+  const path = 'backup.installation';
+  const what = 'an installation name like nca-backup (2-20 of a-z, 0-9 and -, starting with a letter, ending with a letter or digit)';
+  const name = string(value, path, issues, what);
+  if (name === undefined) return undefined;
+  if (!INSTALLATION.test(name) || name.includes('--')) return issues.add(path, `${show(name)} is not ${what}`);
+  // KMS reserves aliases under alias/aws.
+  if (name.startsWith('aws')) return issues.add(path, `${show(name)} must not start with aws (KMS reserves alias/aws*)`);
+  return name;
 }
 
 function parseColdStorage(value: unknown, path: string, issues: Issues): Partial<ColdStorageConfig> | undefined {
   const map = mapping(value, path, ['storage_class', 'after_days'], issues);
   if (!map) return undefined;
-  const storageClass =
-    'storage_class' in map
+  const named = typeof map.storage_class === 'string' ? map.storage_class.trim().toUpperCase() : undefined;
+  const archived = ARCHIVE_CLASSES.find((c) => c === named);
+  const storageClass = archived
+    ? issues.add(
+        `${path}.storage_class`,
+        `${show(map.storage_class)} is not allowed: ${archived} objects must be restored (RestoreObject, hours) before they can be read, which no restore here does, so every restore would fail; use GLACIER_IR (millisecond retrieval) or INTELLIGENT_TIERING; allowed: ${COLD_STORAGE_CLASSES.join(', ')}`,
+      )
+    : 'storage_class' in map
       ? oneOf(map.storage_class, `${path}.storage_class`, issues, COLD_STORAGE_CLASSES)
       : issues.add(`${path}.storage_class`, `is required; allowed: ${COLD_STORAGE_CLASSES.join(', ')}`);
   const afterDays =
@@ -222,8 +249,9 @@ function parseColdStorage(value: unknown, path: string, issues: Issues): Partial
 }
 
 /**
- * `object_lock: false` turns Object Lock off (undefined); absent, or a mapping without mode/days, means on:
- * mode GOVERNANCE and days from the shortest retention, filled in by objectLockDefaults once retention is known.
+ * The vaults' default retention. `object_lock: false` means none (the buckets keep Object Lock enabled,
+ * which CloudFormation cannot add later); absent, or a mapping without mode/days, means mode GOVERNANCE and
+ * days from the shortest retention, filled in by objectLockDefaults once retention is known.
  */
 function parseObjectLock(value: unknown, path: string, issues: Issues): Partial<ObjectLockConfig> | false | undefined {
   if (value === false) return false;
@@ -235,7 +263,7 @@ function parseObjectLock(value: unknown, path: string, issues: Issues): Partial<
   return { mode, days };
 }
 
-/** The lock as the vaults get it: off when opted out, else mode and days with the shortest retention as the default. */
+/** The default retention as the vaults get it: none when opted out, else mode and days with the shortest retention as the default. */
 function objectLockDefaults(
   lock: Partial<ObjectLockConfig> | false | undefined,
   retention: Partial<Record<GroupName, number>>,
@@ -272,24 +300,39 @@ function parseRetention(value: unknown, issues: Issues): Partial<Record<GroupNam
   return retention;
 }
 
-const KMS_KEY = new RegExp(
-  `^(arn:${PARTITION}:kms:[a-z0-9-]+:${ACCOUNT}:(key|alias)/[A-Za-z0-9/_+=,.@-]+` +
-    '|alias/[A-Za-z0-9/_-]+' +
-    '|mrk-[0-9a-f]{32}' +
+/** A KMS key id: a UUID of hex digits, or a multi-Region key's mrk- id. */
+const KEY_ID = '([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})';
+const ALIAS_NAME = 'alias/[A-Za-z0-9/_-]+';
+const KMS_KEY = new RegExp(`^(arn:${PARTITION}:kms:[a-z0-9-]+:${ACCOUNT}:(key/${KEY_ID}|${ALIAS_NAME})|${ALIAS_NAME}|${KEY_ID})$`);
+/**
+ * What the documentation writes where a key id goes (the runbook's `abcd1234-ef56-gh78-ij90-klmn1234pqrs` is
+ * not hex): accepted only when the caller allows documentation values.
+ */
+const DOCUMENTATION_KMS_KEY = new RegExp(
+  `^(arn:${PARTITION}:kms:[a-z0-9-]+:${ACCOUNT}:key/[0-9A-Za-z]{8}-[0-9A-Za-z]{4}-[0-9A-Za-z]{4}-[0-9A-Za-z]{4}-[0-9A-Za-z]{12}` +
     '|[0-9A-Za-z]{8}-[0-9A-Za-z]{4}-[0-9A-Za-z]{4}-[0-9A-Za-z]{4}-[0-9A-Za-z]{12})$',
 );
+const KMS_KEY_WHAT = 'a KMS key ARN, alias ARN, alias/<name> or key id (a key id is a UUID of hex digits like 1234abcd-12ab-34cd-56ef-1234567890ab)';
 
-function parseEncryption(value: unknown, issues: Issues): Partial<EncryptionConfig> {
+/** The AWS documentation's example account ids: an ARN in them is an example copied, never a real resource. */
+export const DOCUMENTATION_ACCOUNTS: readonly string[] = ['123456789012', '111122223333', '444455556666'];
+
+function parseEncryption(value: unknown, issues: Issues, allowDocumentationValues: boolean): Partial<EncryptionConfig> {
   const path = 'backup.encryption';
   const map = mapping(value, path, ['enabled', 'key_management', 'kms_key_id'], issues) ?? {};
   if ('enabled' in map && map.enabled !== true) {
     issues.add(`${path}.enabled`, `${show(map.enabled)} is not allowed: backups are never written unencrypted; set enabled: true (or leave it out)`);
   }
   if ('key_management' in map) oneOf(map.key_management, `${path}.key_management`, issues, ['kms'] as const);
-  const kmsKeyId =
-    'kms_key_id' in map
-      ? matching(map.kms_key_id, `${path}.kms_key_id`, issues, KMS_KEY, 'a KMS key ARN, alias ARN, alias/<name> or key id')
-      : undefined;
+  let kmsKeyId: string | undefined;
+  if ('kms_key_id' in map) {
+    const text = string(map.kms_key_id, `${path}.kms_key_id`, issues, KMS_KEY_WHAT);
+    if (text !== undefined && (KMS_KEY.test(text) || (allowDocumentationValues && DOCUMENTATION_KMS_KEY.test(text)))) kmsKeyId = text;
+    else if (text !== undefined) {
+      const hint = DOCUMENTATION_KMS_KEY.test(text) ? '; this key id is not hex (an example from the documentation?): name your key, or leave kms_key_id out and the stack creates one' : '';
+      issues.add(`${path}.kms_key_id`, `${show(text)} is not ${KMS_KEY_WHAT}${hint}`);
+    }
+  }
   return { enabled: true, keyManagement: 'kms', kmsKeyId };
 }
 
@@ -441,10 +484,27 @@ function crossCheck(
     sources?: SourcesConfig;
     network?: NetworkConfig;
     notifications?: NotificationsConfig;
+    installation?: string;
+    breakGlassRole?: string;
+    allowDocumentationValues: boolean;
   },
   issues: Issues,
 ): void {
-  const { primary, secondary } = config;
+  const { primary, secondary, installation } = config;
+  if (installation !== undefined) {
+    for (const [key, location] of [['primary', primary], ['secondary', secondary]] as const) {
+      if (!location) continue;
+      const longest = vaultBucketName(location, installation, '0'.repeat(ACCOUNT_ID_LENGTH));
+      if (longest.length > MAX_BUCKET_NAME_LENGTH) {
+        issues.add(
+          `backup.storage.${key}.bucket`,
+          `${show(location.bucket)} is too long: the stacks name the bucket ${show(vaultBucketName(location, installation, '<account>'))}, ` +
+            `${longest.length} characters with the 12-digit account id, and S3 allows ${MAX_BUCKET_NAME_LENGTH}; ` +
+            `shorten it to at most ${location.bucket.length - (longest.length - MAX_BUCKET_NAME_LENGTH)} characters, or set exact_name: true to use it as written`,
+        );
+      }
+    }
+  }
   if (primary && secondary) {
     if (primary.region === secondary.region) {
       issues.add(
@@ -483,6 +543,20 @@ function crossCheck(
       );
     }
   }
+  if (!config.allowDocumentationValues) {
+    const documentation = (path: string, arn: string | undefined, instead: string) => {
+      const account = arn?.startsWith('arn:') ? arn.split(':')[4] : undefined;
+      if (account && DOCUMENTATION_ACCOUNTS.includes(account)) {
+        issues.add(path, `names the account ${account}, an example account of the AWS documentation, not yours; ${instead}`);
+      }
+    };
+    documentation('backup.encryption.kms_key_id', config.kmsKeyId, 'give your own key\'s ARN, or leave kms_key_id out and the stack creates a key');
+    for (const [name, section] of Object.entries(config.sources ?? {})) {
+      documentation(`backup.sources.${name}.secret_arn`, (section as { secretArn?: string }).secretArn, 'give the ARN of your secret (Secrets Manager shows it)');
+    }
+    documentation('backup.notifications.sns_topic_arn', config.notifications?.snsTopicArn, 'give your own topic\'s ARN, or leave sns_topic_arn out and the stack creates a topic');
+    documentation('backup.storage.break_glass_role', config.breakGlassRole, 'give your own role\'s ARN, or a role name for the stack to create');
+  }
   if (!primary) return;
   const region = primary.region;
   const inPrimary = (path: string, arn: string | undefined, why: string) => {
@@ -502,11 +576,28 @@ function crossCheck(
   }
 }
 
-/**
- * Parses and validates backup.yaml text. Throws ConfigError naming the field (all problems, one per line).
- * `components`: the descriptors whose `backup.sources` sections are read. @default COMPONENTS
- */
-export function parseBackupConfig(yamlText: string, source = DEFAULT_CONFIG_FILE, components: Components = COMPONENTS): BackupConfig {
+export interface ParseOptions {
+  /**
+   * Where the text came from, for error messages.
+   * @default DEFAULT_CONFIG_FILE
+   */
+  readonly source?: string;
+  /**
+   * The descriptors whose `backup.sources` sections are read.
+   * @default COMPONENTS
+   */
+  readonly components?: Components;
+  /**
+   * Accept the documentation's example values: ARNs in its example accounts (123456789012 …) and key ids
+   * that are not hex. Only tests of the runbook's example set it; a real backup.yaml never needs it.
+   * @default false
+   */
+  readonly allowDocumentationValues?: boolean;
+}
+
+/** Parses and validates backup.yaml text. Throws ConfigError naming the field (all problems, one per line). */
+export function parseBackupConfig(yamlText: string, options: ParseOptions = {}): BackupConfig {
+  const { source = DEFAULT_CONFIG_FILE, components = COMPONENTS, allowDocumentationValues = false } = options;
   const doc = parseDocument(yamlText, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
     // Only the first: later YAML errors are mostly echoes of it.
@@ -529,9 +620,10 @@ export function parseBackupConfig(yamlText: string, source = DEFAULT_CONFIG_FILE
   }
   const issues = new Issues();
   for (const key of Object.keys(root)) if (key !== 'backup') issues.add(key, 'unknown key; allowed: backup');
-  const top = mapping(root.backup, 'backup', ['schedule', 'storage', 'retention', 'encryption', 'sources', 'network', 'runner', 'notifications', 'restore'], issues);
+  const top = mapping(root.backup, 'backup', ['installation', 'schedule', 'storage', 'retention', 'encryption', 'sources', 'network', 'runner', 'notifications', 'restore'], issues);
   if (!top) throw new ConfigError(issues.list[0].path, issues.list[0].problem, issues.list.slice(1));
 
+  const installation = 'installation' in top ? parseInstallation(top.installation, issues) : DEFAULT_INSTALLATION;
   const { schedule, timeZone } = parseSchedule(top.schedule, issues);
   const storage =
     'storage' in top ? mapping(top.storage, 'backup.storage', ['primary', 'secondary', 'cold_storage', 'object_lock', 'break_glass_role'], issues) : undefined;
@@ -544,13 +636,16 @@ export function parseBackupConfig(yamlText: string, source = DEFAULT_CONFIG_FILE
     storage && 'break_glass_role' in storage ? parseBreakGlassRole(storage.break_glass_role, 'backup.storage.break_glass_role', issues) : undefined;
   const retention = parseRetention(top.retention, issues);
   const objectLock = lockSetting === undefined ? undefined : objectLockDefaults(lockSetting, retention);
-  const encryption = parseEncryption(top.encryption, issues);
+  const encryption = parseEncryption(top.encryption, issues, allowDocumentationValues);
   const sources = parseSources(top.sources, issues, components);
   const network = 'network' in top ? parseNetwork(top.network, issues) : undefined;
   const runner = parseRunner(top.runner, issues);
   const notifications = parseNotifications(top.notifications, issues);
   const restore = parseRestore(top.restore, issues);
-  crossCheck({ primary, secondary, retention, coldStorage, objectLock, kmsKeyId: encryption.kmsKeyId, sources, network, notifications }, issues);
+  crossCheck(
+    { primary, secondary, retention, coldStorage, objectLock, kmsKeyId: encryption.kmsKeyId, sources, network, notifications, installation, breakGlassRole, allowDocumentationValues },
+    issues,
+  );
 
   if (issues.list.length > 0) throw new ConfigError(issues.list[0].path, issues.list[0].problem, issues.list.slice(1));
   // No issue was recorded, so every section parsed completely; the assertions below cannot fail.
@@ -559,6 +654,7 @@ export function parseBackupConfig(yamlText: string, source = DEFAULT_CONFIG_FILE
     return value;
   };
   return {
+    installation: present(installation),
     schedule,
     timeZone: present(timeZone),
     storage: {
@@ -592,5 +688,5 @@ export function loadBackupConfig(file: string): BackupConfig {
         : `cannot be read (${code ?? (error as Error).message})`,
     );
   }
-  return parseBackupConfig(text, file);
+  return parseBackupConfig(text, { source: file });
 }

@@ -24,9 +24,19 @@ export interface StorageLocation {
   readonly region: string;
   /** Key prefix every backup lives under, normalised: "" or "backups/" (no leading slash, one trailing slash). */
   readonly prefix: string;
+  /**
+   * `exact_name: true`: the stacks create the bucket under `bucket` as written. Absent: they suffix it with the
+   * account and region (and a non-default installation), see config/bucket-names.ts. Local runs always use
+   * `bucket` as written.
+   */
+  readonly exactName?: true;
 }
 
-export type ColdStorageClass = 'GLACIER' | 'GLACIER_IR' | 'DEEP_ARCHIVE' | 'STANDARD_IA' | 'INTELLIGENT_TIERING';
+/**
+ * Classes a restore reads from directly. GLACIER and DEEP_ARCHIVE are refused by the loader: their objects
+ * need a RestoreObject before any read, which nothing here issues.
+ */
+export type ColdStorageClass = 'GLACIER_IR' | 'STANDARD_IA' | 'INTELLIGENT_TIERING';
 
 export interface ColdStorageConfig {
   readonly storageClass: ColdStorageClass;
@@ -34,16 +44,26 @@ export interface ColdStorageConfig {
 }
 
 /**
- * S3 Object Lock default retention of both vaults. On by default (GOVERNANCE for the shortest retention);
- * `object_lock: false` in backup.yaml turns it off, and then `storage.objectLock` is absent.
+ * S3 Object Lock default retention of both vaults. The vaults are always created with Object Lock enabled
+ * (CloudFormation cannot enable it on an existing bucket); this is only their default retention. On by
+ * default (GOVERNANCE for the shortest retention); `object_lock: false` in backup.yaml removes the default
+ * retention, and then `storage.objectLock` is absent.
  */
 export interface ObjectLockConfig {
   readonly mode: 'GOVERNANCE' | 'COMPLIANCE';
   readonly days: number;
 }
 
-/** Name of the break-glass role the stack creates when backup.yaml names none. */
-export const DEFAULT_BREAK_GLASS_ROLE = 'nca-backup-break-glass';
+/** backup.installation when backup.yaml names none: today's stack names, key aliases and role name. */
+export const DEFAULT_INSTALLATION = 'nca-backup';
+
+/** Name of the break-glass role the stack creates when backup.yaml names none: `<installation>-break-glass`. */
+export function defaultBreakGlassRole(installation: string): string {
+  return `${installation}-break-glass`;
+}
+
+/** The default installation's break-glass role name. */
+export const DEFAULT_BREAK_GLASS_ROLE = defaultBreakGlassRole(DEFAULT_INSTALLATION);
 
 export interface EncryptionConfig {
   /** Always true: backups are never written unencrypted. */
@@ -86,6 +106,12 @@ export interface RestoreConfig {
 }
 
 export interface BackupConfig {
+  /**
+   * Name of this installation (backup.installation, default DEFAULT_INSTALLATION): prefixes the stack names,
+   * the KMS aliases, the default break-glass role and (when not the default) the default bucket names, so
+   * that two installations can share an account.
+   */
+  readonly installation: string;
   readonly schedule: Partial<Record<GroupName, ScheduleConfig>>;
   /** IANA time zone the schedules are read in, e.g. "UTC" or "Europe/Berlin". */
   readonly timeZone: string;
@@ -97,7 +123,7 @@ export interface BackupConfig {
     /**
      * The break-glass role, the only principal besides the janitor the vault policies let delete, and the
      * only one that may change their policy or lifecycle: a role name (the stack creates it) or a role ARN
-     * (an existing role, referenced only). Absent: DEFAULT_BREAK_GLASS_ROLE, created.
+     * (an existing role, referenced only). Absent: defaultBreakGlassRole(installation), created.
      */
     readonly breakGlassRole?: string;
   };

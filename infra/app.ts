@@ -9,12 +9,23 @@ import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { setting } from '../config/environment';
 import { ConfigError, DEFAULT_CONFIG_FILE, loadBackupConfig } from '../config/load';
-import type { BackupConfig } from '../config/types';
+import { DEFAULT_INSTALLATION, type BackupConfig } from '../config/types';
 import { PrimaryStack } from './stacks/primary-stack';
 import { RecoveryStack } from './stacks/recovery-stack';
 
 export const PRIMARY_STACK_ID = 'NcaBackupPrimary';
 export const RECOVERY_STACK_ID = 'NcaBackupRecovery';
+
+/**
+ * The CloudFormation stack names: today's (the construct ids) for the default installation, else
+ * `<installation>-primary` and `<installation>-recovery`, so a second installation in the account does not
+ * replace the first. The construct ids (what `cdk deploy <stack>` selects) stay the same.
+ */
+export function stackNames(installation: string): { readonly primary: string; readonly recovery: string } {
+  return installation === DEFAULT_INSTALLATION
+    ? { primary: PRIMARY_STACK_ID, recovery: RECOVERY_STACK_ID }
+    : { primary: `${installation}-primary`, recovery: `${installation}-recovery` };
+}
 
 export interface BuildAppProps {
   /**
@@ -57,8 +68,9 @@ export function buildStacks(config: BackupConfig, props: BuildAppProps = {}): Nc
   if (props.bundling === false) context['aws:cdk:bundling-stacks'] = [];
   const app = new App({ outdir: props.outdir, context });
   if (props.nag) Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
-  const recovery = new RecoveryStack(app, RECOVERY_STACK_ID, { config });
-  const primary = new PrimaryStack(app, PRIMARY_STACK_ID, { config, pgMajor: props.pgMajor });
+  const names = stackNames(config.installation);
+  const recovery = new RecoveryStack(app, RECOVERY_STACK_ID, { config, stackName: names.recovery });
+  const primary = new PrimaryStack(app, PRIMARY_STACK_ID, { config, stackName: names.primary, pgMajor: props.pgMajor });
   // The replica key and the recovery vault must exist before replication is configured.
   primary.addStackDependency(recovery, 'replication needs the recovery-region vault and replica key');
   return { app, primary, recovery };

@@ -2,8 +2,8 @@
  * One region's backup vault: the versioned, SSE-KMS bucket with one lifecycle rule per retention group,
  * a policy that refuses plain HTTP, objects written with another encryption than SSE-KMS, and deletes and
  * configuration changes by anyone but the janitor and the break-glass role; server access logs in a
- * separate bucket, Object Lock (on unless opted out) and cold-storage transitions, and (primary only)
- * replication to the other region without delete markers.
+ * separate bucket, Object Lock (always enabled; its default retention as configured) and cold-storage
+ * transitions, and (primary only) replication to the other region without delete markers.
  */
 import { DefaultStackSynthesizer, Duration, Fn, RemovalPolicy, type Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -23,9 +23,7 @@ export const ACCESS_LOG_DAYS = 365;
 export const REPLICATION_RULE_ID = 'replicate-all-to-recovery-region';
 
 const COLD_STORAGE_CLASS: Record<ColdStorageConfig['storageClass'], s3.StorageClass> = {
-  GLACIER: s3.StorageClass.GLACIER,
   GLACIER_IR: s3.StorageClass.GLACIER_INSTANT_RETRIEVAL,
-  DEEP_ARCHIVE: s3.StorageClass.DEEP_ARCHIVE,
   STANDARD_IA: s3.StorageClass.INFREQUENT_ACCESS,
   INTELLIGENT_TIERING: s3.StorageClass.INTELLIGENT_TIERING,
 };
@@ -94,9 +92,11 @@ export interface BackupVaultProps {
    */
   readonly coldStorage?: ColdStorageConfig;
   /**
-   * Object Lock default retention for every object written. backup.yaml has it on unless it says
-   * `object_lock: false`, which leaves this out.
-   * @default - no Object Lock: the bucket is created without it
+   * Object Lock default retention for every object written. The bucket has Object Lock enabled whatever
+   * this says: CloudFormation can enable it only when it creates the bucket (a change later would replace
+   * the bucket, which a named, retained bucket cannot survive), so only the default retention follows
+   * backup.yaml. backup.yaml has one unless it says `object_lock: false`, which leaves this out.
+   * @default - no default retention (Object Lock still enabled)
    */
   readonly objectLock?: ObjectLockConfig;
   /**
@@ -172,7 +172,7 @@ export class BackupVault extends Construct {
       serverAccessLogsBucket: this.accessLogs,
       serverAccessLogsPrefix: `${props.bucketName}/`,
       lifecycleRules: lifecycleRules(props),
-      objectLockEnabled: lock ? true : undefined,
+      objectLockEnabled: true,
       objectLockDefaultRetention: lock
         ? lock.mode === 'COMPLIANCE'
           ? s3.ObjectLockRetention.compliance(Duration.days(lock.days))
@@ -196,6 +196,11 @@ export class BackupVault extends Construct {
         : undefined,
       removalPolicy: RemovalPolicy.RETAIN,
     });
+    if (!lock) {
+      // Stated even without a default retention, so that turning the retention off (object_lock: false) is an
+      // explicit update to a configuration without a rule, not a property merely left out of the template.
+      (this.bucket.node.defaultChild as s3.CfnBucket).objectLockConfiguration = { objectLockEnabled: 'Enabled' };
+    }
 
     // Every object is encrypted with SSE-KMS by the bucket's default encryption; a request that names another
     // encryption is refused. The deny tests the header only when it is present (Null: false): UploadPart and

@@ -8,18 +8,24 @@
 import { Arn, Aws, Duration, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
-import { DEFAULT_BREAK_GLASS_ROLE, type BackupConfig } from '../../config/types';
+import { defaultBreakGlassRole, type BackupConfig } from '../../config/types';
+import { nagText } from '../vault-names';
 import { bucketArn } from './replication';
 
 /** The ARN the vault policies except: the configured ARN, or the ARN of the role this stack creates. */
 export function breakGlassRoleArn(config: BackupConfig): string {
-  const configured = config.storage.breakGlassRole ?? DEFAULT_BREAK_GLASS_ROLE;
+  const configured = breakGlassRole(config);
   return configured.startsWith('arn:') ? configured : Arn.format({ partition: Aws.PARTITION, service: 'iam', region: '', account: Aws.ACCOUNT_ID, resource: 'role', resourceName: configured });
 }
 
 /** Whether this deployment creates the role (a name was configured, or none). */
 export function createsBreakGlassRole(config: BackupConfig): boolean {
-  return !(config.storage.breakGlassRole ?? DEFAULT_BREAK_GLASS_ROLE).startsWith('arn:');
+  return !breakGlassRole(config).startsWith('arn:');
+}
+
+/** The configured role name or ARN; absent: the installation's default name. */
+function breakGlassRole(config: BackupConfig): string {
+  return config.storage.breakGlassRole ?? defaultBreakGlassRole(config.installation);
 }
 
 export class BreakGlassRole extends Construct {
@@ -30,7 +36,7 @@ export class BreakGlassRole extends Construct {
     const { primary, secondary } = props.config.storage;
     const buckets = [bucketArn(primary.bucket), bucketArn(secondary.bucket)];
     this.role = new iam.Role(this, 'Role', {
-      roleName: props.config.storage.breakGlassRole ?? DEFAULT_BREAK_GLASS_ROLE,
+      roleName: breakGlassRole(props.config),
       description: 'nca-backup break-glass: delete or unlock backups and change the vault policies (MFA only; see the README)',
       assumedBy: new iam.AccountRootPrincipal().withConditions({ Bool: { 'aws:MultiFactorAuthPresent': 'true' } }),
       maxSessionDuration: Duration.hours(1),
@@ -64,7 +70,7 @@ export class BreakGlassRole extends Construct {
     this.role.attachInlinePolicy(policy);
     Validations.of(policy).acknowledge(
       ...[primary.bucket, secondary.bucket].map((name) => ({
-        id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::${name}/*]`,
+        id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::${nagText(name)}/*]`,
         reason: 'The break-glass role exists to remove any backup in an emergency (MFA-only, one-hour sessions); it names the two vault buckets and nothing else.',
       })),
     );

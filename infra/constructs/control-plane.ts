@@ -16,6 +16,7 @@ import type { BackupConfig } from '../../config/types';
 import { configuredComponents } from '../runtime-config';
 import type { KmsKeyRef, ManifestKey } from './keys';
 import { bucketArn } from './replication';
+import { nagText } from '../vault-names';
 import { CONTROL_PLANE_BUNDLING } from './bundling';
 import { REPO_ROOT, componentKeyPrefix, componentLockKey } from './workers';
 
@@ -88,7 +89,7 @@ export class ControlPlane extends Construct {
       props.manifestKey.grantVerifyMac(role);
       for (const p of prefixes) {
         Validations.of(role).acknowledge({
-          id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::${config.storage.primary.bucket}/${p}*]`,
+          id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::${nagText(config.storage.primary.bucket)}/${p}*]`,
           reason: `Manifests live at <backup id>/manifest.json under ${p}, with backup ids generated per run; read-only and limited to configured components.`,
         });
       }

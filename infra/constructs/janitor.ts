@@ -17,6 +17,7 @@ import { configuredComponents } from '../runtime-config';
 import { controlPlaneFunction } from './control-plane';
 import type { KmsKeyRef } from './keys';
 import { bucketArn } from './replication';
+import { nagText } from '../vault-names';
 import { componentKeyPrefix, componentLockKey } from './workers';
 
 export const JANITOR_SCHEDULE = events.Schedule.rate(Duration.hours(1));
@@ -66,7 +67,7 @@ export class Janitor extends Construct {
       props.dataKey.acknowledgeAliasGrant(this.role);
       for (const p of prefixes) {
         Validations.of(this.role).acknowledge({
-          id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::${config.storage.primary.bucket}/${p}*]`,
+          id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::${nagText(config.storage.primary.bucket)}/${p}*]`,
           reason: `Attempts live at <backup id>/ under ${p} with ids generated per run; the code deletes only attempts without a manifest (functions/core/janitor.ts), and versions stay (no s3:DeleteObjectVersion).`,
         });
       }

@@ -10,6 +10,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
+import { DEFAULT_INSTALLATION } from '../../config/types';
 
 /** How a policy statement names a key: its ARN, or every key of the account and region that carries an alias. */
 export class KmsKeyRef {
@@ -72,16 +73,24 @@ export class KmsKeyRef {
 }
 
 /**
- * The vault's data key: `encryption.kms_key_id` when given (key ARN, alias ARN, alias name or key id of the
- * primary region), otherwise a new customer managed key with yearly rotation.
+ * The KMS aliases of an installation (`backup.installation`): the created data key's, the replica key's and
+ * the manifest key's. Aliases are unique per account and region, so a second installation gets its own.
  */
-export function dataKeyRef(scope: Construct, kmsKeyId: string | undefined): KmsKeyRef {
+export function keyAliases(installation: string): { readonly data: string; readonly replica: string; readonly manifest: string } {
+  return { data: `alias/${installation}`, replica: `alias/${installation}-replica`, manifest: `alias/${installation}-manifest` };
+}
+
+/**
+ * The vault's data key: `encryption.kms_key_id` when given (key ARN, alias ARN, alias name or key id of the
+ * primary region), otherwise a new customer managed key with yearly rotation under `alias`.
+ */
+export function dataKeyRef(scope: Construct, kmsKeyId: string | undefined, alias = keyAliases(DEFAULT_INSTALLATION).data): KmsKeyRef {
   const region = Stack.of(scope).region;
   if (!kmsKeyId) {
     const key = new kms.Key(scope, 'DataKey', {
       description: 'nca-backup: SSE-KMS for every backup object in the primary vault',
       enableKeyRotation: true,
-      alias: 'alias/nca-backup',
+      alias,
       removalPolicy: RemovalPolicy.RETAIN,
     });
     return KmsKeyRef.fromKey(key);
@@ -100,18 +109,26 @@ export function runtimeKmsKeyId(ref: KmsKeyRef, configured: string | undefined):
   return configured ?? ref.arnForS3;
 }
 
-/** The key of the recovery region that re-encrypts replicas; the primary stack finds it by this alias. */
-export const REPLICA_KEY_ALIAS = 'alias/nca-backup-replica';
+/** The default installation's alias of the key of the recovery region that re-encrypts replicas; the primary stack finds it by alias. */
+export const REPLICA_KEY_ALIAS = keyAliases(DEFAULT_INSTALLATION).replica;
+
+export interface KeyAliasProps {
+  /**
+   * The key's alias.
+   * @default - the default installation's (keyAliases)
+   */
+  readonly alias?: string;
+}
 
 export class ReplicaKey extends Construct {
   readonly key: kms.Key;
 
-  constructor(scope: Construct, id: string) {
+  constructor(scope: Construct, id: string, props: KeyAliasProps = {}) {
     super(scope, id);
     this.key = new kms.Key(this, 'Key', {
       description: 'nca-backup: SSE-KMS for the replicas in the recovery-region vault',
       enableKeyRotation: true,
-      alias: REPLICA_KEY_ALIAS,
+      alias: props.alias ?? REPLICA_KEY_ALIAS,
       removalPolicy: RemovalPolicy.RETAIN,
     });
   }
@@ -157,8 +174,8 @@ export class OperationsKey extends Construct {
 }
 
 
-/** Alias of the manifest key (both regions: the replica carries the same alias). */
-export const MANIFEST_KEY_ALIAS = 'alias/nca-backup-manifest';
+/** The default installation's alias of the manifest key (both regions: the replica carries the same alias). */
+export const MANIFEST_KEY_ALIAS = keyAliases(DEFAULT_INSTALLATION).manifest;
 /** The MAC algorithm every manifest is signed with; grants are narrowed to it. */
 export const MANIFEST_MAC_ALGORITHM = 'HMAC_SHA_256';
 
@@ -184,14 +201,14 @@ export const MANIFEST_MAC_ALGORITHM = 'HMAC_SHA_256';
 export class ManifestKey extends Construct {
   readonly key: kms.Key;
 
-  constructor(scope: Construct, id: string) {
+  constructor(scope: Construct, id: string, props: KeyAliasProps = {}) {
     super(scope, id);
     this.key = new kms.Key(this, 'Key', {
       description: 'nca-backup: HMAC key that authenticates backup manifests (GenerateMac: backup workers only)',
       keySpec: kms.KeySpec.HMAC_256,
       keyUsage: kms.KeyUsage.GENERATE_VERIFY_MAC,
       multiRegion: true,
-      alias: MANIFEST_KEY_ALIAS,
+      alias: props.alias ?? MANIFEST_KEY_ALIAS,
       removalPolicy: RemovalPolicy.RETAIN,
     });
   }

@@ -6,6 +6,7 @@
 import { Aws, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
+import { nagText } from '../vault-names';
 import type { KmsKeyRef } from './keys';
 
 export interface ReplicationRoleProps {
@@ -63,8 +64,8 @@ export class ReplicationRole extends Construct {
 
     const everyObject = 'Replication covers every object version of the vault, so it reads and writes all keys of the two vault buckets and nothing else.';
     Validations.of(policy).acknowledge(
-      { id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::${props.sourceBucketName}/*]`, reason: everyObject },
-      { id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::${props.destinationBucketName}/*]`, reason: everyObject },
+      { id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::${nagText(props.sourceBucketName)}/*]`, reason: everyObject },
+      { id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::${nagText(props.destinationBucketName)}/*]`, reason: everyObject },
     );
     props.sourceKey.acknowledgeAliasGrant(policy);
     props.replicaKey.acknowledgeAliasGrant(policy);

@@ -19,6 +19,7 @@ import type { WorkerRef } from '../../config/runtime-config';
 import type { KmsKeyRef, ManifestKey } from './keys';
 import { componentPrefix, lockKey, stepResultsPrefix } from '../../config/vault-layout';
 import { bucketArn } from './replication';
+import { nagText } from '../vault-names';
 
 /** The repository root: the build context of the worker image. */
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
@@ -123,11 +124,11 @@ export function acknowledgeComponentStatements(scope: Construct, config: BackupC
   const keyPrefix = componentKeyPrefix(config, component);
   Validations.of(scope).acknowledge(
     {
-      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::${config.storage.primary.bucket}/${keyPrefix}*]`,
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::${nagText(config.storage.primary.bucket)}/${keyPrefix}*]`,
       reason: `Backup ids are generated per run, so the worker reads and writes every key under its own component prefix ${keyPrefix} (and nothing outside it); it cannot delete there.`,
     },
     {
-      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::${config.storage.primary.bucket}/${stepResultKeys(config, component)}]`,
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::${nagText(config.storage.primary.bucket)}/${stepResultKeys(config, component)}]`,
       reason: 'Fargate step results are named by step id per execution; the task clears its own step result before it runs, and may delete nothing else but the lock.',
     },
   );

@@ -14,12 +14,13 @@ import { BackupVault, REPLICATION_RULE_ID, deployRoleArns } from '../constructs/
 import { BreakGlassRole, breakGlassRoleArn, createsBreakGlassRole } from '../constructs/break-glass';
 import { Janitor } from '../constructs/janitor';
 import { ControlPlane } from '../constructs/control-plane';
-import { KmsKeyRef, ManifestKey, ManifestKeyReplica, OperationsKey, REPLICA_KEY_ALIAS, dataKeyRef, runtimeKmsKeyId } from '../constructs/keys';
+import { KmsKeyRef, ManifestKey, ManifestKeyReplica, OperationsKey, dataKeyRef, keyAliases, runtimeKmsKeyId } from '../constructs/keys';
 import { WorkerNetwork } from '../constructs/network';
 import { ReplicationRole, bucketArn } from '../constructs/replication';
 import { ComponentWorker, workerImage, workerScratchKeys } from '../constructs/workers';
 import { Workflows } from '../constructs/workflows';
 import { configuredComponents, deployedRuntimeConfig } from '../runtime-config';
+import { withVaultNames } from '../vault-names';
 import type { WorkerRef } from '../../config/runtime-config';
 import type { ComponentName } from '../../config/types';
 
@@ -44,7 +45,9 @@ export class PrimaryStack extends Stack {
   readonly alarms: BackupAlarms;
 
   constructor(scope: Construct, id: string, props: PrimaryStackProps) {
-    const { config, pgMajor, ...stackProps } = props;
+    const { config: written, pgMajor, ...stackProps } = props;
+    // From here on, storage.*.bucket is the vault's real name (account and region suffixed unless exact_name).
+    const config = withVaultNames(written);
     super(scope, id, {
       description: 'nca-backup: primary vault with cross-region replication, workers, backup/restore workflows, schedules and alarms',
       ...stackProps,
@@ -54,9 +57,10 @@ export class PrimaryStack extends Stack {
 
     // Keys
     const operationsKey = new OperationsKey(this, 'OperationsKey').key;
-    const dataKey = dataKeyRef(this, config.encryption.kmsKeyId);
-    const replicaKey = KmsKeyRef.fromAlias(REPLICA_KEY_ALIAS, secondary.region);
-    this.manifestKey = new ManifestKey(this, 'ManifestKey');
+    const aliases = keyAliases(config.installation);
+    const dataKey = dataKeyRef(this, config.encryption.kmsKeyId, aliases.data);
+    const replicaKey = KmsKeyRef.fromAlias(aliases.replica, secondary.region);
+    this.manifestKey = new ManifestKey(this, 'ManifestKey', { alias: aliases.manifest });
     new ManifestKeyReplica(this, 'ManifestKeyReplica', { key: this.manifestKey.key, replicaRegion: secondary.region });
     const kmsKeyId = runtimeKmsKeyId(dataKey, config.encryption.kmsKeyId);
     const workerConfigJson = this.toJsonString(deployedRuntimeConfig(config, { kmsKeyId, manifestKeyId: this.manifestKey.key.keyArn }));
@@ -161,7 +165,8 @@ export class PrimaryStack extends Stack {
       janitor: this.janitor.function,
     });
 
-    new CfnOutput(this, 'VaultBucket', { value: this.vault.bucket.bucketName });
+    new CfnOutput(this, 'VaultBucket', { value: this.vault.bucket.bucketName, description: 'The primary vault\'s bucket name (NCA_BUCKET for a CLI run against it)' });
+    new CfnOutput(this, 'RecoveryVaultBucket', { value: secondary.bucket, description: 'The recovery vault\'s bucket name (created by the recovery stack)' });
     new CfnOutput(this, 'ManifestKeyArn', { value: this.manifestKey.key.keyArn });
     new CfnOutput(this, 'BreakGlassRoleArn', { value: breakGlassArn });
     new CfnOutput(this, 'BackupStateMachineArn', { value: this.workflows.backup.stateMachineArn });

@@ -3,10 +3,26 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { synthFromEnvironment } from '../../infra/app';
+import { buildStacks, stackNames, synthFromEnvironment } from '../../infra/app';
+import { configWith } from './fixture-config';
 import { ConfigError, loadBackupConfig } from '../../config/load';
 
 const ROOT = path.join(__dirname, '..', '..');
+
+describe('stack names', () => {
+  test('the default installation keeps NcaBackupPrimary and NcaBackupRecovery; another is prefixed with its name', () => {
+    expect(stackNames('nca-backup')).toEqual({ primary: 'NcaBackupPrimary', recovery: 'NcaBackupRecovery' });
+    const outdir = mkdtempSync(path.join(tmpdir(), 'nca-app-'));
+    try {
+      const { primary, recovery } = buildStacks(configWith((c) => (c.installation = 'archive-2')), { bundling: false, outdir });
+      expect([primary.stackName, recovery.stackName]).toEqual(['archive-2-primary', 'archive-2-recovery']);
+      // `cdk deploy NcaBackupPrimary` still selects it.
+      expect([primary.node.id, recovery.node.id]).toEqual(['NcaBackupPrimary', 'NcaBackupRecovery']);
+    } finally {
+      rmSync(outdir, { recursive: true, force: true });
+    }
+  });
+});
 
 describe('infra/app.ts', () => {
   test('a ConfigError fails the synth with its message, naming the file', () => {

@@ -1,6 +1,8 @@
 /**
  * The BackupConfig the runbook's example backup.yaml yields, written out so the infra tests do not depend on
- * the YAML loader; plus helpers that synthesize both stacks into Templates.
+ * the YAML loader, with two differences that keep the templates readable: the buckets are named exactly
+ * (`exact_name: true`; the default account-and-region suffix has its own tests) and the key ARN has a
+ * well-formed key id (the runbook's is not hex). Plus helpers that synthesize both stacks into Templates.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,7 +11,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { buildStacks, type BuildAppProps } from '../../infra/app';
 import type { BackupConfig } from '../../config/types';
 
-export const DATA_KEY_ARN = 'arn:aws:kms:us-west-2:123456789012:key/abcd1234-ef56-gh78-ij90-klmn1234pqrs';
+export const DATA_KEY_ARN = 'arn:aws:kms:us-west-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
 
 export function fixtureConfig(): BackupConfig {
   return {
@@ -20,9 +22,10 @@ export function fixtureConfig(): BackupConfig {
       model_weights: { cron: '0 4 * * 0', expression: 'cron(0 4 ? * SUN *)' },
     },
     timeZone: 'UTC',
+    installation: 'nca-backup',
     storage: {
-      primary: { type: 's3', bucket: 'neuroca-backups', region: 'us-west-2', prefix: 'backups/' },
-      secondary: { type: 's3', bucket: 'neuroca-dr-backups', region: 'eu-central-1', prefix: 'backups/' },
+      primary: { type: 's3', bucket: 'neuroca-backups', region: 'us-west-2', prefix: 'backups/', exactName: true },
+      secondary: { type: 's3', bucket: 'neuroca-dr-backups', region: 'eu-central-1', prefix: 'backups/', exactName: true },
       // On by default: GOVERNANCE for the shortest retention (memory_tiers, 14 days).
       objectLock: { mode: 'GOVERNANCE', days: 14 },
     },
@@ -53,30 +56,12 @@ export interface Templates {
   readonly recovery: Template;
 }
 
-/**
- * CDK's template validation rightly warns that the runbook's example key id is not a real key id (it has
- * letters beyond f). Tests drop exactly that one warning and let any other through.
- */
-export function quietExampleKeyWarning<T>(fn: () => T): T {
-  const original = console.error;
-  console.error = (...args: unknown[]) => {
-    const text = args.map(String).join(' ');
-    const onlyExampleKey = (text.match(/WARNING /g) ?? []).length === 1 && text.includes('F3017') && text.includes(DATA_KEY_ARN);
-    if (!onlyExampleKey) original(...args);
-  };
-  try {
-    return fn();
-  } finally {
-    console.error = original;
-  }
-}
-
 /** Synthesizes both stacks without bundling (template unit tests) into a temporary directory. */
 export function synthTemplates(config: BackupConfig, props: BuildAppProps = {}): Templates {
   const outdir = mkdtempSync(path.join(tmpdir(), 'nca-infra-'));
   try {
     const { primary, recovery } = buildStacks(config, { bundling: false, outdir, ...props });
-    return quietExampleKeyWarning(() => ({ primary: Template.fromStack(primary), recovery: Template.fromStack(recovery) }));
+    return { primary: Template.fromStack(primary), recovery: Template.fromStack(recovery) };
   } finally {
     rmSync(outdir, { recursive: true, force: true });
   }
@@ -105,7 +90,7 @@ export function asArray<T>(value: T | T[] | undefined): T[] {
   return value === undefined ? [] : Array.isArray(value) ? value : [value];
 }
 
-/** Renders Ref/GetAtt/Join as plain text (`<Ref:Id>`, `<GetAtt:Id.Attr>`, `<Partition>`…) so a token-bearing JSON value can be parsed. */
+/** Renders Ref/GetAtt/Join/Sub as plain text (`<Ref:Id>`, `<GetAtt:Id.Attr>`, `<Partition>`…) so a token-bearing JSON value can be parsed. */
 export function render(value: unknown): string {
   if (typeof value === 'string') return value;
   if (value && typeof value === 'object') {
@@ -113,6 +98,7 @@ export function render(value: unknown): string {
     if ('Ref' in v) return v.Ref.startsWith('AWS::') ? `<${v.Ref.slice(5)}>` : `<Ref:${v.Ref}>`;
     if ('Fn::GetAtt' in v) return `<GetAtt:${v['Fn::GetAtt'][0]}.${v['Fn::GetAtt'][1]}>`;
     if ('Fn::Join' in v) return (v['Fn::Join'][1] as unknown[]).map(render).join(v['Fn::Join'][0]);
+    if (typeof v['Fn::Sub'] === 'string') return v['Fn::Sub'].replace(/\$\{AWS::(\w+)\}/g, '<$1>');
   }
   throw new Error(`cannot render ${JSON.stringify(value)}`);
 }

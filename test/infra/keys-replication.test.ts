@@ -72,6 +72,22 @@ describe('KMS keys', () => {
   });
 });
 
+describe('an installation other than the default', () => {
+  test('gets its own key aliases in both regions, and replication finds its own replica key', () => {
+    const { primary, recovery } = synthTemplates(configWith((c) => {
+      c.installation = 'archive-2';
+      delete (c.encryption as { kmsKeyId?: string }).kmsKeyId;
+    }));
+    const aliases = (t: Template) => Object.values(t.findResources('AWS::KMS::Alias')).map((a: any) => a.Properties.AliasName).sort();
+    expect(aliases(primary)).toEqual(['alias/archive-2', 'alias/archive-2-manifest']);
+    expect(aliases(recovery)).toEqual(['alias/archive-2-replica']);
+    const bucket = Object.values(primary.findResources('AWS::S3::Bucket', { Properties: { BucketName: 'neuroca-backups' } }))[0] as any;
+    const rule = bucket.Properties.ReplicationConfiguration.Rules[0];
+    expect(render(rule.Destination.EncryptionConfiguration.ReplicaKmsKeyID)).toBe('arn:<Partition>:kms:eu-central-1:<AccountId>:alias/archive-2-replica');
+    expect(recovery.toJSON().Outputs.ReplicaKeyAlias.Value).toBe('alias/archive-2-replica');
+  });
+});
+
 describe('cross-region replication', () => {
   const { primary, recovery } = synthTemplates(fixtureConfig());
   const bucket = Object.values(primary.findResources('AWS::S3::Bucket', { Properties: { BucketName: 'neuroca-backups' } }))[0] as any;

@@ -176,6 +176,14 @@ describe('deletes', () => {
     });
   });
 
+  test('another installation\'s break-glass role is <installation>-break-glass, and the vault policies except that one', () => {
+    const other = synthTemplates(configWith((c) => (c.installation = 'archive-2')));
+    expect(Object.keys(other.primary.findResources('AWS::IAM::Role', { Properties: { RoleName: 'archive-2-break-glass' } }))).toHaveLength(1);
+    expect(exceptions(vaultPolicy(other.recovery, 'neuroca-dr-backups').find((s) => s.Sid === 'DenyVersionDeletesButBreakGlass'))).toEqual([
+      'arn:<Partition>:iam::<AccountId>:role/archive-2-break-glass',
+    ]);
+  });
+
   test('the break-glass role is created by name, MFA only; a configured ARN is referenced, not created', () => {
     const role = Object.values(primary.findResources('AWS::IAM::Role', { Properties: { RoleName: 'nca-backup-break-glass' } })) as any[];
     expect(role).toHaveLength(1);
@@ -198,12 +206,11 @@ describe('Object Lock', () => {
     const loaded = parseBackupConfig(repoYaml);
     expect(loaded.storage.objectLock).toEqual({ mode: 'GOVERNANCE', days: 14 });
     const t = synthTemplates(loaded);
-    for (const [template, name] of [[t.primary, 'neuroca-backups'], [t.recovery, 'neuroca-dr-backups']] as const) {
-      template.hasResourceProperties('AWS::S3::Bucket', {
-        BucketName: name,
-        ObjectLockEnabled: true,
-        ObjectLockConfiguration: { ObjectLockEnabled: 'Enabled', Rule: { DefaultRetention: { Mode: 'GOVERNANCE', Days: 14 } } },
-      });
+    for (const [template, name] of [[t.primary, 'neuroca-backups-<AccountId>-us-west-2'], [t.recovery, 'neuroca-dr-backups-<AccountId>-eu-central-1']] as const) {
+      const vaults = (Object.values(template.findResources('AWS::S3::Bucket')) as any[]).filter((b) => b.Properties.BucketName && render(b.Properties.BucketName) === name);
+      expect(vaults.map((b) => [b.Properties.ObjectLockEnabled, b.Properties.ObjectLockConfiguration])).toEqual([
+        [true, { ObjectLockEnabled: 'Enabled', Rule: { DefaultRetention: { Mode: 'GOVERNANCE', Days: 14 } } }],
+      ]);
     }
   });
 
@@ -219,8 +226,9 @@ describe('Object Lock', () => {
   test('break_glass_role takes a role name or a role ARN, nothing else', () => {
     const withRole = (value: string) => repoYaml.replace(/\n  retention:\n/, `\n    break_glass_role: "${value}"\n  retention:\n`);
     expect(parseBackupConfig(withRole('vault-admin')).storage.breakGlassRole).toBe('vault-admin');
-    expect(parseBackupConfig(withRole('arn:aws:iam::123456789012:role/ops/vault-admin')).storage.breakGlassRole).toBe('arn:aws:iam::123456789012:role/ops/vault-admin');
-    expect(() => parseBackupConfig(withRole('arn:aws:iam::123456789012:user/bob'))).toThrow(/break_glass_role/);
+    expect(parseBackupConfig(withRole('arn:aws:iam::210987654321:role/ops/vault-admin')).storage.breakGlassRole).toBe('arn:aws:iam::210987654321:role/ops/vault-admin');
+    expect(() => parseBackupConfig(withRole('arn:aws:iam::210987654321:user/bob'))).toThrow(/break_glass_role/);
+    expect(() => parseBackupConfig(withRole('arn:aws:iam::123456789012:role/ops/vault-admin'))).toThrow(/break_glass_role: names the account 123456789012, an example account/);
     expect(() => parseBackupConfig(withRole('no spaces allowed'))).toThrow(/break_glass_role/);
   });
 });

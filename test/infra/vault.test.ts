@@ -1,7 +1,7 @@
 /** The vault buckets of both regions: lifecycle per group from backup.yaml, policy, logging, Object Lock, cold storage. */
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { ABORT_MULTIPART_DAYS, NONCURRENT_VERSION_DAYS } from '../../infra/constructs/backup-vault';
-import { asArray, configWith, fixtureConfig, synthTemplates } from './fixture-config';
+import { asArray, configWith, fixtureConfig, render, runtimeConfigOf, synthTemplates } from './fixture-config';
 
 function bucketNamed(template: Template, name: string): { id: string; props: any } {
   const entries = Object.entries(template.findResources('AWS::S3::Bucket')).filter(([, r]) => (r as any).Properties.BucketName === name);
@@ -108,27 +108,32 @@ describe('backup vault', () => {
     expect(JSON.stringify(allow.Condition)).toContain(bucketNamed(primary, 'neuroca-backups').id);
   });
 
-  test('no cold-storage transition unless configured; no Object Lock when opted out', () => {
+  test('no cold-storage transition unless configured', () => {
     for (const [template, name] of [[primary, 'neuroca-backups'], [recovery, 'neuroca-dr-backups']] as const) {
       const props = bucketNamed(template, name).props;
       expect(props.LifecycleConfiguration.Rules.filter((r: any) => r.Transitions !== undefined)).toEqual([]);
     }
+  });
+
+  test('object_lock: false keeps Object Lock enabled on both vaults and states a configuration without default retention', () => {
+    // Enabling Object Lock is a bucket replacement for CloudFormation, so no backup.yaml change may need it:
+    // both vaults (replication needs a lock-enabled destination for a lock-enabled source) always have it.
     const optedOut = synthTemplates(configWith((c) => delete (c.storage as { objectLock?: unknown }).objectLock));
     for (const [template, name] of [[optedOut.primary, 'neuroca-backups'], [optedOut.recovery, 'neuroca-dr-backups']] as const) {
       const props = bucketNamed(template, name).props;
-      expect(props.ObjectLockEnabled).toBeUndefined();
-      expect(props.ObjectLockConfiguration).toBeUndefined();
+      expect(props.ObjectLockEnabled).toBe(true);
+      expect(props.ObjectLockConfiguration).toEqual({ ObjectLockEnabled: 'Enabled' });
     }
   });
 
   test('cold storage transitions every group whose retention is longer than the transition age', () => {
-    const { primary: p, recovery: r } = synthTemplates(configWith((c) => (c.storage.coldStorage = { storageClass: 'GLACIER', afterDays: 60 })));
+    const { primary: p, recovery: r } = synthTemplates(configWith((c) => (c.storage.coldStorage = { storageClass: 'GLACIER_IR', afterDays: 60 })));
     for (const [template, name] of [[p, 'neuroca-backups'], [r, 'neuroca-dr-backups']] as const) {
       const rules = rulesByPrefix(template, name);
       const transitioned = Object.keys(rules).filter((prefix) => rules[prefix].Transitions !== undefined);
       // database (30 days) and memory (14 days) expire before 60 days: S3 refuses such a transition.
       expect(transitioned.sort()).toEqual(['backups/config/', 'backups/logs/', 'backups/models/']);
-      for (const prefix of transitioned) expect(asArray(rules[prefix].Transitions)).toEqual([{ StorageClass: 'GLACIER', TransitionInDays: 60 }]);
+      for (const prefix of transitioned) expect(asArray(rules[prefix].Transitions)).toEqual([{ StorageClass: 'GLACIER_IR', TransitionInDays: 60 }]);
     }
   });
 
@@ -148,10 +153,80 @@ describe('backup vault', () => {
     });
   });
 
+  test('turning the default retention on, off or changing it leaves the bucket resource\'s identity alone', () => {
+    // Only ObjectLockConfiguration (an in-place update) differs; ObjectLockEnabled and the name never do.
+    const variants = [
+      configWith((c) => delete (c.storage as { objectLock?: unknown }).objectLock),
+      configWith((c) => (c.storage.objectLock = { mode: 'COMPLIANCE', days: 7 })),
+      fixtureConfig(),
+    ].map((config) => synthTemplates(config));
+    for (const side of ['primary', 'recovery'] as const) {
+      const identities = variants.map((t) => {
+        const { id, props } = bucketNamed(t[side], side === 'primary' ? 'neuroca-backups' : 'neuroca-dr-backups');
+        return { id, name: props.BucketName, enabled: props.ObjectLockEnabled };
+      });
+      expect(new Set(identities.map((i) => JSON.stringify(i))).size).toBe(1);
+    }
+  });
+
   test('the vault buckets are retained when the stack is deleted', () => {
     for (const [template, name] of [[primary, 'neuroca-backups'], [recovery, 'neuroca-dr-backups']] as const) {
       const id = bucketNamed(template, name).id;
       expect(template.toJSON().Resources[id].DeletionPolicy).toBe('Retain');
     }
+  });
+});
+
+describe('vault names', () => {
+  /** backup.yaml's default: the name as written is a stem, suffixed with the account and the region. */
+  const suffixed = configWith((c) => {
+    delete c.storage.primary.exactName;
+    delete c.storage.secondary.exactName;
+    c.sources.redis = { db: 0, keyPatterns: ['*'] };
+  });
+  const { primary, recovery } = synthTemplates(suffixed);
+  const PRIMARY = 'neuroca-backups-<AccountId>-us-west-2';
+  const RECOVERY = 'neuroca-dr-backups-<AccountId>-eu-central-1';
+  const named = (template: Template, name: string) => {
+    const found = Object.entries(template.findResources('AWS::S3::Bucket')).filter(([, r]) => (r as any).Properties.BucketName && render((r as any).Properties.BucketName) === name);
+    expect(found).toHaveLength(1);
+    return { id: found[0][0], props: (found[0][1] as any).Properties };
+  };
+
+  test('each vault is created as <bucket>-<account>-<region>', () => {
+    named(primary, PRIMARY);
+    named(recovery, RECOVERY);
+  });
+
+  test('the real names reach replication, the functions\' runtime configuration, the grants, the alarm and the outputs', () => {
+    const vault = named(primary, PRIMARY);
+    expect(render(vault.props.ReplicationConfiguration.Rules[0].Destination.Bucket)).toBe(`arn:<Partition>:s3:::${RECOVERY}`);
+    const fns = Object.entries(primary.findResources('AWS::Lambda::Function')).filter(([, f]) => (f as any).Properties.Environment?.Variables?.NCA_RUNTIME_CONFIG);
+    expect(fns.length).toBeGreaterThanOrEqual(7);
+    for (const [id] of fns) expect(runtimeConfigOf(primary, id).bucket).toBe(PRIMARY);
+    // Every S3 resource any IAM policy names is one of the two vaults (or an object in them).
+    const resources = (Object.values(primary.findResources('AWS::IAM::Policy')) as any[])
+      .flatMap((p) => p.Properties.PolicyDocument.Statement)
+      .flatMap((s: any) => asArray(s.Resource))
+      .map(render)
+      .filter((r: string) => r.startsWith('arn:<Partition>:s3:::'));
+    expect(resources.length).toBeGreaterThan(0);
+    for (const r of resources) expect(r).toMatch(new RegExp(`^arn:<Partition>:s3:::(${PRIMARY}|${RECOVERY})(/|$)`));
+    const replicationAlarm = Object.values(primary.findResources('AWS::CloudWatch::Alarm', { Properties: { MetricName: 'ReplicationLatency' } }))[0] as any;
+    const dimensions = Object.fromEntries(replicationAlarm.Properties.Dimensions.map((d: any) => [d.Name, render(d.Value)]));
+    expect(dimensions).toMatchObject({ SourceBucket: PRIMARY, DestinationBucket: RECOVERY });
+    const outputs = primary.toJSON().Outputs;
+    expect(outputs.VaultBucket.Value).toEqual({ Ref: vault.id });
+    expect(render(outputs.RecoveryVaultBucket.Value)).toBe(RECOVERY);
+    expect(recovery.toJSON().Outputs.VaultBucket.Value).toEqual({ Ref: named(recovery, RECOVERY).id });
+  });
+
+  test('an installation other than the default is part of the name; exact_name keeps the name as written', () => {
+    const other = synthTemplates(configWith((c) => {
+      c.installation = 'archive-2';
+      delete c.storage.primary.exactName;
+    }));
+    named(other.primary, 'neuroca-backups-archive-2-<AccountId>-us-west-2');
+    named(other.recovery, 'neuroca-dr-backups');
   });
 });

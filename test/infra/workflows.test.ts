@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import type { Template } from 'aws-cdk-lib/assertions';
 import { buildStacks } from '../../infra/app';
-import { configWith, fixtureConfig, logicalId, quietExampleKeyWarning, render, statementsOfRole, synthTemplates } from './fixture-config';
+import { configWith, fixtureConfig, logicalId, render, statementsOfRole, synthTemplates } from './fixture-config';
 
 const ASL_DIR = path.join(__dirname, '..', '..', 'state-machines');
 
@@ -32,7 +32,7 @@ describe('workflows', () => {
     const outdir = mkdtempSync(path.join(tmpdir(), 'nca-asl-'));
     try {
       const { app, primary: stack } = buildStacks(fixtureConfig(), { bundling: false, outdir });
-      const assembly = quietExampleKeyWarning(() => app.synth());
+      const assembly = app.synth();
       const assets = JSON.parse(readFileSync(path.join(assembly.directory, `${stack.artifactId}.assets.json`), 'utf8')).files;
       for (const [m, file] of [[backup, 'backup.asl.json'], [restore, 'restore.asl.json']] as const) {
         const asl = readFileSync(path.join(ASL_DIR, file), 'utf8');

@@ -13,6 +13,8 @@ import { dummyDescriptor, parseDummyRestoreOptions } from '../support/dummy-comp
 import { thrown } from '../support/thrown';
 
 const WITH_DUMMY = [...COMPONENTS, dummyDescriptor];
+/** The registry with the dummy; SECRET is in the documentation's example account. */
+const PARSE_WITH_DUMMY = { components: WITH_DUMMY, allowDocumentationValues: true };
 const SECRET = 'arn:aws:secretsmanager:us-west-2:123456789012:secret:neuroca/dummy';
 
 const yaml = (dummy: string) => `backup:
@@ -26,16 +28,16 @@ const yaml = (dummy: string) => `backup:
 
 describe('a component added to the registry', () => {
   test('its backup.sources section is read by its own parser, defaults included', () => {
-    const config = parseBackupConfig(yaml(`{ secret_arn: "${SECRET}" }`), 'backup.yaml', WITH_DUMMY);
+    const config = parseBackupConfig(yaml(`{ secret_arn: "${SECRET}" }`), PARSE_WITH_DUMMY);
     expect((config.sources as Record<string, unknown>).dummy).toEqual({ shelf: 'shelf', secretArn: SECRET });
   });
 
   test('its problems are named by their field, with the rest of the file\'s, and its ARNs must be in the primary region', () => {
     const error = thrown(ConfigError, () =>
-      parseBackupConfig(yaml(`{ shelf: "UP", colour: red, secret_arn: "${SECRET.replace('us-west-2', 'eu-west-1')}" }`), 'backup.yaml', WITH_DUMMY),
+      parseBackupConfig(yaml(`{ shelf: "UP", colour: red, secret_arn: "${SECRET.replace('us-west-2', 'eu-west-1')}" }`), PARSE_WITH_DUMMY),
     );
     expect(error.issues.map((i) => i.path).sort()).toEqual(['backup.sources.dummy.colour', 'backup.sources.dummy.shelf']);
-    const foreign = thrown(ConfigError, () => parseBackupConfig(yaml(`{ secret_arn: "${SECRET.replace('us-west-2', 'eu-west-1')}" }`), 'backup.yaml', WITH_DUMMY));
+    const foreign = thrown(ConfigError, () => parseBackupConfig(yaml(`{ secret_arn: "${SECRET.replace('us-west-2', 'eu-west-1')}" }`), PARSE_WITH_DUMMY));
     expect(foreign.issues).toEqual([expect.objectContaining({ path: 'backup.sources.dummy.secret_arn', problem: expect.stringMatching(/is in eu-west-1, but the primary bucket is in us-west-2/) })]);
   });
 
@@ -45,7 +47,7 @@ describe('a component added to the registry', () => {
   });
 
   test('its worker receives its own section, and reads its own secret, by default', () => {
-    const sources = parseBackupConfig(yaml(`{ secret_arn: "${SECRET}" }`), 'backup.yaml', WITH_DUMMY).sources as Record<string, unknown>;
+    const sources = parseBackupConfig(yaml(`{ secret_arn: "${SECRET}" }`), PARSE_WITH_DUMMY).sources as Record<string, unknown>;
     expect(runtimeSourceOf(sources, 'dummy', { keepUrls: false }, WITH_DUMMY)).toEqual({ shelf: 'shelf', secretArn: SECRET });
     expect(secretArnsOfComponent(sources, 'dummy', WITH_DUMMY)).toEqual([SECRET]);
   });

@@ -12,7 +12,7 @@ import {
   parseSize,
 } from '../../config/load';
 import type { BackupConfig } from '../../config/types';
-import { fixtureConfig } from '../infra/fixture-config';
+import { configWith } from '../infra/fixture-config';
 import { thrown } from '../support/thrown';
 
 /** The NCA runbook's example, verbatim (comments included): it must load unchanged. */
@@ -45,8 +45,21 @@ const RUNBOOK_YAML = `backup:
     kms_key_id: "arn:aws:kms:us-west-2:123456789012:key/abcd1234-ef56-gh78-ij90-klmn1234pqrs"
 `;
 
-/** The infra tests' fixture is exactly what the loader makes of the runbook's example. */
-const RUNBOOK_CONFIG: BackupConfig = fixtureConfig();
+const RUNBOOK_KEY = 'arn:aws:kms:us-west-2:123456789012:key/abcd1234-ef56-gh78-ij90-klmn1234pqrs';
+
+/**
+ * What the loader makes of the runbook's example: the infra tests' fixture, but with the runbook's key
+ * (not hex) and the default bucket naming (the fixture names its buckets exactly).
+ */
+const RUNBOOK_CONFIG: BackupConfig = configWith((c) => {
+  delete c.storage.primary.exactName;
+  delete c.storage.secondary.exactName;
+  c.encryption.kmsKeyId = RUNBOOK_KEY;
+});
+
+/** The runbook's example is documentation: its account and key id load only when documentation values are allowed. */
+const DOCS = { allowDocumentationValues: true };
+const load = (yamlText: string) => parseBackupConfig(yamlText, DOCS);
 
 type Yaml = { backup: Record<string, any> };
 
@@ -57,21 +70,32 @@ function runbookWith(edit: (doc: Yaml) => void): string {
   return stringify(doc);
 }
 
-const errorOf = (yamlText: string) => thrown(ConfigError, () => parseBackupConfig(yamlText));
+const errorOf = (yamlText: string) => thrown(ConfigError, () => load(yamlText));
+/** As a real backup.yaml is loaded: documentation values refused. */
+const strictErrorOf = (yamlText: string) => thrown(ConfigError, () => parseBackupConfig(yamlText));
 
 describe('parseBackupConfig: the runbook example', () => {
   test('loads unchanged, with EventBridge expressions, days, prefixes and defaults', () => {
-    expect(parseBackupConfig(RUNBOOK_YAML)).toEqual(RUNBOOK_CONFIG);
+    expect(load(RUNBOOK_YAML)).toEqual(RUNBOOK_CONFIG);
+  });
+
+  test('as a real backup.yaml it is refused: its key id is not hex', () => {
+    const error = strictErrorOf(RUNBOOK_YAML);
+    expect(error.issues).toEqual([
+      { path: 'backup.encryption.kms_key_id', problem: expect.stringMatching(/is not a KMS key ARN.*a key id is a UUID of hex digits.*leave kms_key_id out and the stack creates one/) },
+    ]);
   });
 
   test('yields a postgres component in the database group (sources defaults when absent)', () => {
-    expect(Object.keys(parseBackupConfig(RUNBOOK_YAML).sources)).toEqual(['postgres']);
+    expect(Object.keys(load(RUNBOOK_YAML).sources)).toEqual(['postgres']);
   });
 
-  test(`the repository's ${DEFAULT_CONFIG_FILE} loads: the runbook example with its defaults, plus the NCA's memory stores`, () => {
+  test(`the repository's ${DEFAULT_CONFIG_FILE} loads as a real one: the runbook example without its placeholder key, plus the NCA's memory stores`, () => {
     const config = loadBackupConfig(path.join(__dirname, '..', '..', DEFAULT_CONFIG_FILE));
     expect(config).toEqual({
       ...RUNBOOK_CONFIG,
+      // The stack creates the key.
+      encryption: { enabled: true, keyManagement: 'kms' },
       sources: {
         ...RUNBOOK_CONFIG.sources,
         redis: { db: 0, keyPatterns: ['*'] },
@@ -83,10 +107,11 @@ describe('parseBackupConfig: the runbook example', () => {
     expect(config.network).toBeUndefined();
   });
 
-  test(`${DEFAULT_CONFIG_FILE} keeps every line of the runbook example, in order (extensions are only inserted)`, () => {
+  test(`${DEFAULT_CONFIG_FILE} keeps every line of the runbook example but its placeholder key, in order (extensions are only inserted)`, () => {
     const lines = readFileSync(path.join(__dirname, '..', '..', DEFAULT_CONFIG_FILE), 'utf8').split('\n');
+    expect(lines.filter((l) => /^\s*kms_key_id:/.test(l))).toEqual([]);
     let at = 0;
-    for (const line of RUNBOOK_YAML.trimEnd().split('\n')) {
+    for (const line of RUNBOOK_YAML.trimEnd().split('\n').filter((l) => !l.includes('kms_key_id'))) {
       const found = lines.indexOf(line, at);
       expect([line, found >= 0]).toEqual([line, true]);
       at = found + 1;
@@ -96,7 +121,7 @@ describe('parseBackupConfig: the runbook example', () => {
 
 describe('parseBackupConfig: extensions', () => {
   test('every extension key is read and normalised', () => {
-    const config = parseBackupConfig(
+    const config = load(
       runbookWith((d) => {
         d.backup.schedule.time_zone = 'Europe/Berlin';
         d.backup.schedule.logs = '30 */6 * * *';
@@ -172,14 +197,14 @@ describe('parseBackupConfig: extensions', () => {
   });
 
   test('memory stores: defaults, and every key read', () => {
-    const defaults = parseBackupConfig(runbookWith((d) => (d.backup.sources = { redis: null, mongodb: null, vector: null, memory: null })));
+    const defaults = load(runbookWith((d) => (d.backup.sources = { redis: null, mongodb: null, vector: null, memory: null })));
     expect(defaults.sources).toEqual({
       redis: { db: 0, keyPatterns: ['*'] },
       mongodb: { database: 'neuroca_episodic' },
       vector: { database: 'neuroca_db', table: 'semantic_memory' },
       memory: { tiers: ['working', 'episodic', 'semantic'], workingNamespace: 'generic', episodicCollection: 'ltm_memories' },
     });
-    const full = parseBackupConfig(
+    const full = load(
       runbookWith(
         (d) =>
           (d.backup.sources = {
@@ -197,7 +222,7 @@ describe('parseBackupConfig: extensions', () => {
   });
 
   test('no encryption section: the stack creates the key; empty sources: no components', () => {
-    const config = parseBackupConfig(
+    const config = load(
       runbookWith((d) => {
         delete d.backup.encryption;
         d.backup.sources = {};
@@ -208,7 +233,7 @@ describe('parseBackupConfig: extensions', () => {
   });
 
   test('`postgres:` with nothing under it means the defaults; an empty schedule means no schedules', () => {
-    const config = parseBackupConfig(RUNBOOK_YAML.replace(/ {2}schedule:\n(.*\n){4}/, '  schedule:\n') + '  sources:\n    postgres:\n');
+    const config = load(RUNBOOK_YAML.replace(/ {2}schedule:\n(.*\n){4}/, '  schedule:\n') + '  sources:\n    postgres:\n');
     expect(config.sources).toEqual({ postgres: { database: 'neuroca_db' } });
     expect(config.schedule).toEqual({});
     expect(config.timeZone).toBe('UTC');
@@ -220,12 +245,12 @@ describe('parseBackupConfig: extensions', () => {
     [4096, 8192],
     [16384, 32768],
   ])('fargate cpu %i without memory_mb gets the valid size nearest 4096: %i', (cpu, memory) => {
-    const config = parseBackupConfig(runbookWith((d) => (d.backup.runner = { fargate: { cpu } })));
+    const config = load(runbookWith((d) => (d.backup.runner = { fargate: { cpu } })));
     expect(config.runner.fargate).toEqual({ cpu, memoryMiB: memory, ephemeralStorageGiB: 21 });
   });
 
   test('a time zone written in the wrong case is corrected; e-mail lists are kept in order', () => {
-    const config = parseBackupConfig(
+    const config = load(
       runbookWith((d) => {
         d.backup.schedule.time_zone = 'utc';
         d.backup.notifications = { email: ['b@example.com', 'a@example.org'] };
@@ -236,13 +261,79 @@ describe('parseBackupConfig: extensions', () => {
   });
 });
 
+describe('parseBackupConfig: installation and bucket names', () => {
+  test('installation defaults to nca-backup; a name and exact_name are read', () => {
+    expect(load(RUNBOOK_YAML).installation).toBe('nca-backup');
+    const config = load(
+      runbookWith((d) => {
+        d.backup.installation = 'archive-2';
+        d.backup.storage.primary.exact_name = true;
+        d.backup.storage.secondary.exact_name = false;
+      }),
+    );
+    expect(config.installation).toBe('archive-2');
+    expect(config.storage.primary).toEqual({ ...RUNBOOK_CONFIG.storage.primary, exactName: true });
+    expect(config.storage.secondary).toEqual(RUNBOOK_CONFIG.storage.secondary);
+  });
+
+  test('a name that only fits without the suffix loads with exact_name: true', () => {
+    const name = 'n'.repeat(63);
+    expect(errorOf(runbookWith((d) => (d.backup.storage.primary.bucket = name))).path).toBe('backup.storage.primary.bucket');
+    expect(load(runbookWith((d) => Object.assign(d.backup.storage.primary, { bucket: name, exact_name: true }))).storage.primary.bucket).toBe(name);
+  });
+
+  test('the longest suffixed name that fits is accepted: 40 characters before "-<account>-us-west-2"', () => {
+    expect(load(runbookWith((d) => (d.backup.storage.primary.bucket = 'b'.repeat(40)))).storage.primary.bucket).toBe('b'.repeat(40));
+  });
+});
+
+describe('parseBackupConfig: documentation values are refused in a real backup.yaml', () => {
+  const DOCUMENTED = (d: Yaml) => {
+    d.backup.encryption.kms_key_id = 'arn:aws:kms:us-west-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+    d.backup.sources = { postgres: { secret_arn: 'arn:aws:secretsmanager:us-west-2:111122223333:secret:neuroca/db' } };
+    d.backup.notifications = { sns_topic_arn: 'arn:aws:sns:us-west-2:123456789012:ops-alerts' };
+    d.backup.storage.break_glass_role = 'arn:aws:iam::444455556666:role/vault-admin';
+  };
+
+  test('an ARN in an example account, each named by its field', () => {
+    const error = strictErrorOf(runbookWith(DOCUMENTED));
+    expect(error.issues).toEqual([
+      { path: 'backup.encryption.kms_key_id', problem: expect.stringMatching(/^names the account 123456789012, an example account of the AWS documentation, not yours; give your own key's ARN, or leave kms_key_id out/) },
+      { path: 'backup.sources.postgres.secret_arn', problem: expect.stringMatching(/^names the account 111122223333, .*give the ARN of your secret/) },
+      { path: 'backup.notifications.sns_topic_arn', problem: expect.stringMatching(/^names the account 123456789012, .*your own topic's ARN/) },
+      { path: 'backup.storage.break_glass_role', problem: expect.stringMatching(/^names the account 444455556666, .*your own role's ARN, or a role name/) },
+    ]);
+    // Tests of the documentation's examples may allow them.
+    expect(load(runbookWith(DOCUMENTED)).storage.breakGlassRole).toBe('arn:aws:iam::444455556666:role/vault-admin');
+  });
+
+  test.each([
+    ['a key id that is not hex', '0000abcd-ef56-gh78-ij90-klmn1234pqrs', /is not a KMS key ARN.*a UUID of hex digits.*not hex \(an example from the documentation\?\)/],
+    ['a key ARN whose key id is not hex', 'arn:aws:kms:us-west-2:210987654321:key/abcd1234-ef56-gh78-ij90-klmn1234pqrs', /not hex/],
+    ['a key ARN naming no key id', 'arn:aws:kms:us-west-2:210987654321:key/my-key', /is not a KMS key ARN, alias ARN, alias\/<name> or key id/],
+  ])('%s is refused', (_name, key, problem) => {
+    const error = strictErrorOf(runbookWith((d) => (d.backup.encryption.kms_key_id = key)));
+    expect(error.issues).toEqual([{ path: 'backup.encryption.kms_key_id', problem: expect.stringMatching(problem) }]);
+  });
+
+  test.each([
+    ['a key ARN', 'arn:aws:kms:us-west-2:210987654321:key/1234abcd-12ab-34cd-56ef-1234567890ab'],
+    ['a multi-Region key ARN', 'arn:aws:kms:us-west-2:210987654321:key/mrk-1234abcd12ab34cd56ef1234567890ab'],
+    ['an alias ARN', 'arn:aws:kms:us-west-2:210987654321:alias/neuroca-backups'],
+    ['an alias', 'alias/neuroca-backups'],
+    ['a key id', '1234abcd-12ab-34cd-56ef-1234567890ab'],
+  ])('%s of your own is accepted', (_name, key) => {
+    expect(parseBackupConfig(runbookWith((d) => (d.backup.encryption.kms_key_id = key))).encryption.kmsKeyId).toBe(key);
+  });
+});
+
 describe('parseBackupConfig: backup.restore.protected_targets', () => {
   test('read into restore.protectedTargets; absent, empty or an empty list: no section (the system databases stay refused)', () => {
-    const config = parseBackupConfig(runbookWith((d) => (d.backup.restore = { protected_targets: ['billing', 'shared_episodes', '3'] })));
+    const config = load(runbookWith((d) => (d.backup.restore = { protected_targets: ['billing', 'shared_episodes', '3'] })));
     expect(config.restore).toEqual({ protectedTargets: ['billing', 'shared_episodes', '3'] });
-    expect(parseBackupConfig(RUNBOOK_YAML).restore).toBeUndefined();
-    expect(parseBackupConfig(runbookWith((d) => (d.backup.restore = { protected_targets: [] }))).restore).toBeUndefined();
-    expect(parseBackupConfig(runbookWith((d) => (d.backup.restore = null))).restore).toBeUndefined();
+    expect(load(RUNBOOK_YAML).restore).toBeUndefined();
+    expect(load(runbookWith((d) => (d.backup.restore = { protected_targets: [] }))).restore).toBeUndefined();
+    expect(load(runbookWith((d) => (d.backup.restore = null))).restore).toBeUndefined();
   });
 });
 
@@ -285,8 +376,8 @@ describe('parseBackupConfig: errors name the field and what is allowed', () => {
     ['zero days', (d) => (d.backup.retention.logs = '0d'), 'backup.retention.logs', /not a duration like 30d \(a positive whole number/],
     ['unknown group in retention', (d) => (d.backup.retention.memory = '14d'), 'backup.retention.memory', /^unknown key; allowed: database, memory_tiers, configuration, model_weights, logs$/],
     ['unknown top-level section', (d) => ((d as Record<string, unknown>).backups = {}), 'backups', /^unknown key; allowed: backup$/],
-    ['unknown key under backup', (d) => (d.backup.schedul = {}), 'backup.schedul', /^unknown key; allowed: schedule, storage, retention, encryption, sources, network, runner, notifications, restore$/],
-    ['unknown key in a location', (d) => (d.backup.storage.primary.buckt = 'x'), 'backup.storage.primary.buckt', /^unknown key; allowed: type, bucket, region, path$/],
+    ['unknown key under backup', (d) => (d.backup.schedul = {}), 'backup.schedul', /^unknown key; allowed: installation, schedule, storage, retention, encryption, sources, network, runner, notifications, restore$/],
+    ['unknown key in a location', (d) => (d.backup.storage.primary.buckt = 'x'), 'backup.storage.primary.buckt', /^unknown key; allowed: type, bucket, region, path, exact_name$/],
     ['unknown key four deep', (d) => (d.backup.runner = { fargate: { cpus: 1024 } }), 'backup.runner.fargate.cpus', /^unknown key; allowed: cpu, memory_mb, ephemeral_storage_gb$/],
     ['bad cron', (d) => (d.backup.schedule.database = '0 25 * * *'), 'backup.schedule.database', /^hour 25 is out of range 0-23/],
     ['cron with six fields', (d) => (d.backup.schedule.logs = '0 0 2 * * ?'), 'backup.schedule.logs', /has 6 fields; expected five/],
@@ -339,8 +430,18 @@ describe('parseBackupConfig: errors name the field and what is allowed', () => {
     ['force', (d) => (d.backup.runner = { force: 'ec2' }), 'backup.runner.force', /^'ec2' is not allowed; allowed: lambda, fargate$/],
     ['object lock longer than retention', (d) => (d.backup.storage.object_lock = { mode: 'GOVERNANCE', days: 30 }), 'backup.storage.object_lock.days', /30 exceeds the shortest retention \(memory_tiers: 14 days\).*allowed: 1-14/],
     ['object lock mode', (d) => (d.backup.storage.object_lock = { mode: 'LEGAL_HOLD', days: 7 }), 'backup.storage.object_lock.mode', /allowed: GOVERNANCE, COMPLIANCE/],
-    ['cold storage after every retention', (d) => (d.backup.storage.cold_storage = { storage_class: 'GLACIER', after_days: 180 }), 'backup.storage.cold_storage.after_days', /180 is not less than the longest retention \(180 days\)/],
-    ['cold storage class', (d) => (d.backup.storage.cold_storage = { storage_class: 'ONEZONE_IA', after_days: 30 }), 'backup.storage.cold_storage.storage_class', /allowed: GLACIER, GLACIER_IR, DEEP_ARCHIVE, STANDARD_IA, INTELLIGENT_TIERING/],
+    ['cold storage after every retention', (d) => (d.backup.storage.cold_storage = { storage_class: 'GLACIER_IR', after_days: 180 }), 'backup.storage.cold_storage.after_days', /180 is not less than the longest retention \(180 days\)/],
+    ['cold storage class', (d) => (d.backup.storage.cold_storage = { storage_class: 'ONEZONE_IA', after_days: 30 }), 'backup.storage.cold_storage.storage_class', /allowed: GLACIER_IR, STANDARD_IA, INTELLIGENT_TIERING$/],
+    ['cold storage in GLACIER', (d) => (d.backup.storage.cold_storage = { storage_class: 'GLACIER', after_days: 30 }), 'backup.storage.cold_storage.storage_class', /^'GLACIER' is not allowed: GLACIER objects must be restored \(RestoreObject.*every restore would fail; use GLACIER_IR \(millisecond retrieval\) or INTELLIGENT_TIERING/],
+    ['cold storage in DEEP_ARCHIVE', (d) => (d.backup.storage.cold_storage = { storage_class: 'deep_archive', after_days: 90 }), 'backup.storage.cold_storage.storage_class', /^'deep_archive' is not allowed: DEEP_ARCHIVE objects must be restored.*use GLACIER_IR/],
+    ['exact_name not a boolean', (d) => (d.backup.storage.secondary.exact_name = 'yes'), 'backup.storage.secondary.exact_name', /^'yes' is not true or false$/],
+    ['suffixed bucket name too long', (d) => (d.backup.storage.primary.bucket = 'b'.repeat(41)), 'backup.storage.primary.bucket', /^'b{41}' is too long: the stacks name the bucket 'b{41}-<account>-us-west-2', 64 characters with the 12-digit account id, and S3 allows 63; shorten it to at most 40 characters, or set exact_name: true/],
+    ['installation in the suffix makes it too long', (d) => ((d.backup.installation = 'archive-two'), (d.backup.storage.secondary.bucket = 'neuroca-dr-backups-of-the-nca')), 'backup.storage.secondary.bucket', /the stacks name the bucket 'neuroca-dr-backups-of-the-nca-archive-two-<account>-eu-central-1', 67 characters/],
+    ['installation with upper case', (d) => (d.backup.installation = 'NcaBackup'), 'backup.installation', /^'NcaBackup' is not an installation name like nca-backup \(2-20 of a-z, 0-9 and -/],
+    ['installation too long', (d) => (d.backup.installation = 'a'.repeat(21)), 'backup.installation', /is not an installation name/],
+    ['installation ending in a hyphen', (d) => (d.backup.installation = 'nca-'), 'backup.installation', /is not an installation name/],
+    ['installation under alias/aws', (d) => (d.backup.installation = 'aws-backup'), 'backup.installation', /must not start with aws \(KMS reserves alias\/aws\*\)/],
+    ['installation not a string', (d) => (d.backup.installation = 7), 'backup.installation', /^7 is not an installation name/],
     ['STANDARD_IA too early', (d) => (d.backup.storage.cold_storage = { storage_class: 'STANDARD_IA', after_days: 7 }), 'backup.storage.cold_storage.after_days', /too early for STANDARD_IA.*30 days/],
     ['network lengths', (d) => (d.backup.network = { vpc_id: 'vpc-01234567', subnet_ids: ['subnet-01234567', 'subnet-89abcdef'], availability_zones: ['us-west-2a'], security_group_ids: ['sg-01234567'] }), 'backup.network.availability_zones', /has 1 entries but subnet_ids has 2/],
     ['network ids', (d) => (d.backup.network = { vpc_id: 'vpc-xyz', subnet_ids: ['subnet-01234567'], availability_zones: ['us-west-2a'], security_group_ids: ['sg-01234567'] }), 'backup.network.vpc_id', /^'vpc-xyz' is not a VPC id like vpc-0123456789abcdef0$/],
@@ -406,7 +507,7 @@ describe('parseBackupConfig: errors name the field and what is allowed', () => {
     ['a duplicate key', 'backup:\n  retention:\n    logs: 30d\n    logs: 60d\n', /^line 4, column 5$/, /Map keys must be unique/],
     ['no backup section', 'storage: {}\n', /^backup$/, /must have a top-level backup: mapping/],
     ['an empty file', '', /^backup$/, /must have a top-level backup: mapping/],
-    ['backup as a list', 'backup:\n  - schedule\n', /^backup$/, /^a list is not a mapping; allowed keys: schedule, storage/],
+    ['backup as a list', 'backup:\n  - schedule\n', /^backup$/, /^a list is not a mapping; allowed keys: installation, schedule, storage/],
   ])('%s', (_name, text, fieldPath, problem) => {
     const error = errorOf(text);
     expect(error.path).toMatch(fieldPath);
@@ -416,11 +517,11 @@ describe('parseBackupConfig: errors name the field and what is allowed', () => {
   test('an unquoted cron that does not start with * is plain YAML and loads', () => {
     const text = RUNBOOK_YAML.replace('"0 2 * * *"', '0 2 * * *');
     expect(text).not.toBe(RUNBOOK_YAML);
-    expect(parseBackupConfig(text).schedule.database).toEqual({ cron: '0 2 * * *', expression: 'cron(0 2 * * ? *)' });
+    expect(load(text).schedule.database).toEqual({ cron: '0 2 * * *', expression: 'cron(0 2 * * ? *)' });
   });
 
   test('a YAML error names the source it came from', () => {
-    expect(() => parseBackupConfig('backup: [\n', 'conf/prod.yaml')).toThrow(/conf\/prod\.yaml is not valid YAML/);
+    expect(() => parseBackupConfig('backup: [\n', { source: 'conf/prod.yaml' })).toThrow(/conf\/prod\.yaml is not valid YAML/);
   });
 });
 
@@ -429,8 +530,12 @@ describe('loadBackupConfig', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'nca-config-'));
     try {
       const file = path.join(dir, 'backup.yaml');
-      writeFileSync(file, RUNBOOK_YAML);
-      expect(loadBackupConfig(file)).toEqual(RUNBOOK_CONFIG);
+      writeFileSync(file, RUNBOOK_YAML.replace(RUNBOOK_KEY, 'alias/neuroca-backups'));
+      expect(loadBackupConfig(file)).toEqual(configWith((c) => {
+        delete c.storage.primary.exactName;
+        delete c.storage.secondary.exactName;
+        c.encryption.kmsKeyId = 'alias/neuroca-backups';
+      }));
       const missing = path.join(dir, 'nope.yaml');
       expect(() => loadBackupConfig(missing)).toThrow(ConfigError);
       expect(() => loadBackupConfig(missing)).toThrow(`${missing}: no such file`);
