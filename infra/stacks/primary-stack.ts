@@ -115,7 +115,7 @@ export class PrimaryStack extends Stack {
     if (!containerInsights) {
       Validations.of(cluster).acknowledge({
         id: 'AwsSolutions-ECS4',
-        reason: 'Container Insights is off by default (backup.yaml runner.fargate.container_insights): each task logs to CloudWatch Logs and the workflows report failures; the per-task metrics are paid and nobody watches them.',
+        reason: 'Container Insights is off by default (backup.yaml runner.fargate.container_insights): the per-task metrics are a paid choice; each task logs to CloudWatch Logs and the workflows raise the failure alarms.',
       });
     }
     const image = components.length > 0 ? workerImage(this, pgMajor) : undefined;
