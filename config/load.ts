@@ -16,6 +16,7 @@ import {
   type BackupConfig,
   type ColdStorageClass,
   type ColdStorageConfig,
+  type CreatedNetworkConfig,
   type EncryptionConfig,
   type GroupName,
   type NetworkConfig,
@@ -355,10 +356,19 @@ function parseSources(value: unknown, issues: Issues, components: Components): S
   return issues.list.length === before ? (sources as SourcesConfig) : undefined;
 }
 
+const IMPORTED_NETWORK_KEYS = ['vpc_id', 'subnet_ids', 'availability_zones', 'security_group_ids'] as const;
+const CREATED_NETWORK_KEYS = ['interface_endpoints', 'flow_logs'] as const;
+
+/** `true` or `false`, nothing else ("yes" and 1 read as mistakes, not as on). */
+function flag(value: unknown, path: string, issues: Issues): boolean | undefined {
+  return typeof value === 'boolean' ? value : issues.add(path, `${show(value)} is not allowed; allowed: true, false`);
+}
+
+/** backup.network with a vpc_id: the workers' own VPC. Without one (only created-VPC choices), undefined. */
 function parseNetwork(value: unknown, issues: Issues): NetworkConfig | undefined {
   const path = 'backup.network';
-  const map = mapping(value, path, ['vpc_id', 'subnet_ids', 'availability_zones', 'security_group_ids'], issues);
-  if (!map) return undefined;
+  const map = mapping(value, path, [...IMPORTED_NETWORK_KEYS, ...CREATED_NETWORK_KEYS], issues);
+  if (!map || !IMPORTED_NETWORK_KEYS.some((key) => key in map)) return undefined;
   const vpcId =
     'vpc_id' in map
       ? matching(map.vpc_id, `${path}.vpc_id`, issues, /^vpc-([0-9a-f]{8}|[0-9a-f]{17})$/, 'a VPC id like vpc-0123456789abcdef0')
@@ -382,6 +392,21 @@ function parseNetwork(value: unknown, issues: Issues): NetworkConfig | undefined
   }
   if (!vpcId || !subnetIds || !availabilityZones || !securityGroupIds) return undefined;
   return { vpcId, subnetIds, availabilityZones, securityGroupIds };
+}
+
+/** backup.network's choices for the VPC the stack creates; refused next to a vpc_id, where there is none. */
+function parseCreatedNetwork(value: unknown, issues: Issues): CreatedNetworkConfig | undefined {
+  const path = 'backup.network';
+  if (!isMapping(value) || !CREATED_NETWORK_KEYS.some((key) => key in value)) return undefined;
+  if (IMPORTED_NETWORK_KEYS.some((key) => key in value)) {
+    for (const key of CREATED_NETWORK_KEYS.filter((k) => k in value)) {
+      issues.add(`${path}.${key}`, 'applies only to the VPC the stack creates (no vpc_id); the endpoints and flow logs of your own VPC are yours to manage');
+    }
+    return undefined;
+  }
+  const interfaceEndpoints = 'interface_endpoints' in value ? flag(value.interface_endpoints, `${path}.interface_endpoints`, issues) : undefined;
+  const flowLogs = 'flow_logs' in value ? oneOf(value.flow_logs, `${path}.flow_logs`, issues, ['ALL', 'REJECT', 'OFF'] as const) : undefined;
+  return { ...(interfaceEndpoints !== undefined ? { interfaceEndpoints } : {}), ...(flowLogs ? { flowLogs } : {}) };
 }
 
 function parseRunner(value: unknown, issues: Issues): RunnerConfig | undefined {
@@ -409,7 +434,7 @@ function parseRunner(value: unknown, issues: Issues): RunnerConfig | undefined {
 }
 
 function parseFargate(value: unknown, path: string, issues: Issues): RunnerConfig['fargate'] | undefined {
-  const map = mapping(value, path, ['cpu', 'memory_mb', 'ephemeral_storage_gb'], issues);
+  const map = mapping(value, path, ['cpu', 'memory_mb', 'ephemeral_storage_gb', 'container_insights'], issues);
   if (!map) return undefined;
   let cpu: number | undefined = 1024;
   if ('cpu' in map) {
@@ -430,8 +455,9 @@ function parseFargate(value: unknown, path: string, issues: Issues): RunnerConfi
     }
   }
   const ephemeralStorageGiB = 'ephemeral_storage_gb' in map ? integer(map.ephemeral_storage_gb, `${path}.ephemeral_storage_gb`, issues, 21, 200) : 21;
+  const containerInsights = 'container_insights' in map ? flag(map.container_insights, `${path}.container_insights`, issues) : undefined;
   if (cpu === undefined || memoryMiB === undefined || ephemeralStorageGiB === undefined) return undefined;
-  return { cpu, memoryMiB, ephemeralStorageGiB };
+  return { cpu, memoryMiB, ephemeralStorageGiB, ...(containerInsights !== undefined ? { containerInsights } : {}) };
 }
 
 /** A database name as any component's target may spell it: 1-63 characters, no NUL (the strictest server decides at restore). */
@@ -626,7 +652,7 @@ export function parseBackupConfig(yamlText: string, options: ParseOptions = {}):
   const installation = 'installation' in top ? parseInstallation(top.installation, issues) : DEFAULT_INSTALLATION;
   const { schedule, timeZone } = parseSchedule(top.schedule, issues);
   const storage =
-    'storage' in top ? mapping(top.storage, 'backup.storage', ['primary', 'secondary', 'cold_storage', 'object_lock', 'break_glass_role'], issues) : undefined;
+    'storage' in top ? mapping(top.storage, 'backup.storage', ['primary', 'secondary', 'cold_storage', 'object_lock', 'break_glass_role', 'replication_time_control'], issues) : undefined;
   if (!('storage' in top)) issues.add('backup.storage', 'is required: primary and secondary (type, bucket, region, path)');
   const primary = storage ? complete(parseLocation(storage.primary, 'backup.storage.primary', issues)) : undefined;
   const secondary = storage ? complete(parseLocation(storage.secondary, 'backup.storage.secondary', issues)) : undefined;
@@ -634,11 +660,14 @@ export function parseBackupConfig(yamlText: string, options: ParseOptions = {}):
   const lockSetting = storage && 'object_lock' in storage ? parseObjectLock(storage.object_lock, 'backup.storage.object_lock', issues) : {};
   const breakGlassRole =
     storage && 'break_glass_role' in storage ? parseBreakGlassRole(storage.break_glass_role, 'backup.storage.break_glass_role', issues) : undefined;
+  const replicationTimeControl =
+    storage && 'replication_time_control' in storage ? flag(storage.replication_time_control, 'backup.storage.replication_time_control', issues) : undefined;
   const retention = parseRetention(top.retention, issues);
   const objectLock = lockSetting === undefined ? undefined : objectLockDefaults(lockSetting, retention);
   const encryption = parseEncryption(top.encryption, issues, allowDocumentationValues);
   const sources = parseSources(top.sources, issues, components);
   const network = 'network' in top ? parseNetwork(top.network, issues) : undefined;
+  const createdNetwork = parseCreatedNetwork(top.network, issues);
   const runner = parseRunner(top.runner, issues);
   const notifications = parseNotifications(top.notifications, issues);
   const restore = parseRestore(top.restore, issues);
@@ -663,11 +692,13 @@ export function parseBackupConfig(yamlText: string, options: ParseOptions = {}):
       ...(coldStorage ? { coldStorage: coldStorage as ColdStorageConfig } : {}),
       ...(objectLock ? { objectLock: objectLock as ObjectLockConfig } : {}),
       ...(breakGlassRole ? { breakGlassRole } : {}),
+      ...(replicationTimeControl !== undefined ? { replicationTimeControl } : {}),
     },
     retention: retention as Record<GroupName, number>,
     encryption: { enabled: true, keyManagement: 'kms', ...(encryption.kmsKeyId ? { kmsKeyId: encryption.kmsKeyId } : {}) },
     sources: present(sources),
     ...(network ? { network } : {}),
+    ...(createdNetwork ? { createdNetwork } : {}),
     runner: present(runner),
     notifications: present(notifications),
     ...(restore ? { restore } : {}),

@@ -80,6 +80,19 @@ export interface NetworkConfig {
   readonly securityGroupIds: readonly string[];
 }
 
+/** Traffic the created VPC's flow logs record: every flow, rejected flows only, or none. */
+export type FlowLogTraffic = 'ALL' | 'REJECT' | 'OFF';
+
+/**
+ * The paid parts of the VPC the stack creates when `network` names no vpc_id (README, "Costs"). Each field
+ * is absent when backup.yaml leaves it out; the stack's defaults (infra/constructs/network.ts) apply.
+ */
+export interface CreatedNetworkConfig {
+  /** Interface endpoints (KMS, Secrets Manager, ECR, Logs) so the workers there reach AWS without a NAT gateway. */
+  readonly interfaceEndpoints?: boolean;
+  readonly flowLogs?: FlowLogTraffic;
+}
+
 export interface RunnerConfig {
   /** Estimated bytes above which a component runs on Fargate instead of Lambda. */
   readonly lambdaMaxBytes: number;
@@ -88,7 +101,13 @@ export interface RunnerConfig {
   /** How many components one backup execution runs at once (Map MaxConcurrency). */
   readonly maxConcurrency: number;
   readonly lambda: { readonly memoryMiB: number; readonly timeoutMinutes: number };
-  readonly fargate: { readonly cpu: number; readonly memoryMiB: number; readonly ephemeralStorageGiB: number };
+  readonly fargate: {
+    readonly cpu: number;
+    readonly memoryMiB: number;
+    readonly ephemeralStorageGiB: number;
+    /** ECS Container Insights on the workers' cluster (paid per metric); absent: off. */
+    readonly containerInsights?: boolean;
+  };
 }
 
 export interface NotificationsConfig {
@@ -126,12 +145,16 @@ export interface BackupConfig {
      * (an existing role, referenced only). Absent: defaultBreakGlassRole(installation), created.
      */
     readonly breakGlassRole?: string;
+    /** S3 Replication Time Control on the replication rule (paid per GB replicated); absent: off. */
+    readonly replicationTimeControl?: boolean;
   };
   /** Retention in days per group. */
   readonly retention: Record<GroupName, number>;
   readonly encryption: EncryptionConfig;
   readonly sources: SourcesConfig;
   readonly network?: NetworkConfig;
+  /** Choices for the VPC the stack creates; absent with an imported `network`, or when backup.yaml makes none. */
+  readonly createdNetwork?: CreatedNetworkConfig;
   readonly runner: RunnerConfig;
   readonly notifications: NotificationsConfig;
   /** Absent when backup.yaml has no backup.restore section (or lists no protected target). */

@@ -2,8 +2,9 @@
  * What an operator is told about: failed backup or restore executions, replication falling behind or failing,
  * and schedules that could not start a backup. All alarms notify one SNS topic, created (KMS-encrypted, TLS
  * only, e-mail subscriptions from `notifications.emails`) or imported from `notifications.sns_topic_arn`.
+ * With neither an address nor a topic, nobody would read it: the synth warns.
  */
-import { Duration, Stack } from 'aws-cdk-lib';
+import { Annotations, Duration, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -16,16 +17,32 @@ import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import type { NotificationsConfig } from '../../config/types';
 
-/** Replication is "behind" when an object waits longer than the RTC threshold (15 min) … */
+/** Replication is "behind" with Replication Time Control when an object waits longer than its 15-minute promise … */
 export const REPLICATION_LATENCY_THRESHOLD_SECONDS = 900;
+/**
+ * … and without it (the default) after 6 hours: S3 then replicates most objects within minutes but promises
+ * nothing, and "a couple of hours" happens; 6 hours still leaves most of the 24-hour RPO to act …
+ */
+export const REPLICATION_LATENCY_THRESHOLD_WITHOUT_RTC_SECONDS = 6 * 3600;
 /** … for this many consecutive 5-minute periods (15 minutes). */
 export const REPLICATION_LATENCY_PERIODS = 3;
+/** Id of the synth warning for alarms nobody receives. */
+export const SILENT_ALARMS_WARNING = 'nca-backup:alarms-without-subscriber';
 
 export interface BackupAlarmsProps {
   readonly notifications: NotificationsConfig;
   readonly topicKey: kms.IKey;
   readonly stateMachines: Readonly<Record<string, sfn.IStateMachine>>;
-  readonly replication: { readonly sourceBucketName: string; readonly destinationBucketName: string; readonly ruleId: string };
+  readonly replication: {
+    readonly sourceBucketName: string;
+    readonly destinationBucketName: string;
+    readonly ruleId: string;
+    /**
+     * Whether the rule has Replication Time Control, whose 15-minute promise the latency alarm then holds it to.
+     * @default false
+     */
+    readonly timeControl?: boolean;
+  };
   readonly deadLetterQueue: sqs.IQueue;
   /**
    * The janitor function: an alarm when a sweep fails.
@@ -43,6 +60,14 @@ export class BackupAlarms extends Construct {
     this.topic = props.notifications.snsTopicArn
       ? sns.Topic.fromTopicArn(this, 'Topic', props.notifications.snsTopicArn)
       : this.createTopic(props);
+    if (!props.notifications.snsTopicArn && props.notifications.emails.length === 0) {
+      Annotations.of(this).addWarningV2(
+        SILENT_ALARMS_WARNING,
+        'backup.notifications: no email and no sns_topic_arn, so every alarm goes to a topic nobody reads. Add backup.notifications.email ' +
+          '(each address confirms the subscription e-mail) or sns_topic_arn (an existing topic in the primary region), or subscribe to the ' +
+          "stack output AlarmTopicArn yourself (README, \"Alarms and notifications\").",
+      );
+    }
     const action = new actions.SnsAction(this.topic);
     const add = (alarm: cloudwatch.Alarm) => {
       alarm.addAlarmAction(action);
@@ -67,9 +92,11 @@ export class BackupAlarms extends Construct {
       DestinationBucket: props.replication.destinationBucketName,
       RuleId: props.replication.ruleId,
     };
+    const latencySeconds = props.replication.timeControl ? REPLICATION_LATENCY_THRESHOLD_SECONDS : REPLICATION_LATENCY_THRESHOLD_WITHOUT_RTC_SECONDS;
+    const behind = latencySeconds < 3600 ? `${latencySeconds / 60} minutes` : `${latencySeconds / 3600} hours`;
     add(
       new cloudwatch.Alarm(this, 'ReplicationLatency', {
-        alarmDescription: `nca-backup: replication to ${props.replication.destinationBucketName} is more than 15 minutes behind.`,
+        alarmDescription: `nca-backup: replication to ${props.replication.destinationBucketName} is more than ${behind} behind.`,
         metric: new cloudwatch.Metric({
           namespace: 'AWS/S3',
           metricName: 'ReplicationLatency',
@@ -77,7 +104,7 @@ export class BackupAlarms extends Construct {
           statistic: cloudwatch.Stats.MAXIMUM,
           period: Duration.minutes(5),
         }),
-        threshold: REPLICATION_LATENCY_THRESHOLD_SECONDS,
+        threshold: latencySeconds,
         evaluationPeriods: REPLICATION_LATENCY_PERIODS,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,

@@ -1,25 +1,41 @@
 /**
  * One EventBridge Scheduler schedule per group in backup.yaml `schedule`, each starting the backup state
  * machine with {"group": "<group>", "trigger": "scheduled"} in the configured time zone. Failed starts are
- * retried, then land in an encrypted dead-letter queue (which has its own alarm).
+ * retried, then land in an encrypted dead-letter queue (which has its own alarm). A scheduled group with no
+ * configured component gets no schedule and a synth warning instead: its every run would fail in Plan and
+ * fire the failure alarm for nothing.
  */
-import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import { Annotations, Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { GROUPS, type GroupName, type ScheduleConfig } from '../../config/types';
+import { COMPONENT_GROUP, GROUPS, type ComponentName, type GroupName, type ScheduleConfig } from '../../config/types';
 
 /** Attempts after the first failed StartExecution before the event goes to the dead-letter queue. */
 export const SCHEDULE_RETRY_ATTEMPTS = 4;
 /** A scheduled start older than this is not retried any more (the next schedule is closer). */
 export const SCHEDULE_MAX_EVENT_AGE_SECONDS = 3600;
+/** Id of the synth warning for a scheduled group without components (acknowledgeable with `cdk acknowledge`). */
+export const EMPTY_GROUP_WARNING = 'nca-backup:schedule-without-components';
+
+/** Why `group` gets no schedule, and what to do; undefined when one of `configured` backs it up. */
+export function emptyGroupProblem(group: GroupName, configured: readonly ComponentName[]): string | undefined {
+  if (configured.some((c) => COMPONENT_GROUP[c] === group)) return undefined;
+  const known = (Object.keys(COMPONENT_GROUP) as ComponentName[]).filter((c) => COMPONENT_GROUP[c] === group);
+  const skipped = `so it gets no schedule (every run would fail and fire the failure alarm)`;
+  return known.length === 0
+    ? `backup.schedule.${group}: no component backs up the ${group} group yet, ${skipped}. Remove the schedule from backup.yaml, or configure a component of that group once one exists.`
+    : `backup.schedule.${group}: no component of the ${group} group is configured, ${skipped}. Remove the schedule from backup.yaml, or configure ${known.map((c) => `backup.sources.${c}`).join(' or ')}.`;
+}
 
 export interface BackupSchedulesProps {
   readonly schedule: Partial<Record<GroupName, ScheduleConfig>>;
   readonly timeZone: string;
+  /** The components configured under backup.sources: a scheduled group with none of them gets no schedule. */
+  readonly components: readonly ComponentName[];
   readonly stateMachine: sfn.IStateMachine;
   readonly queueKey: kms.IKey;
 }
@@ -59,6 +75,11 @@ export class BackupSchedules extends Construct {
     for (const group of GROUPS) {
       const entry = props.schedule[group];
       if (!entry) continue;
+      const problem = emptyGroupProblem(group, props.components);
+      if (problem) {
+        Annotations.of(this).addWarningV2(EMPTY_GROUP_WARNING, problem);
+        continue;
+      }
       this.schedules[group] = new scheduler.CfnSchedule(this, `Backup-${group}`, {
         description: `nca-backup: ${group} backup (backup.yaml: "${entry.cron}")`,
         scheduleExpression: entry.expression,

@@ -34,6 +34,12 @@ export interface VaultReplication {
   readonly destination: s3.IBucket;
   /** Key of the destination region that re-encrypts the replicas. */
   readonly replicaKey: kms.IKey;
+  /**
+   * S3 Replication Time Control (a 15-minute promise, paid per GB on top of replication). Replication metrics,
+   * which the replication alarms read, are on either way.
+   * @default false
+   */
+  readonly timeControl?: boolean;
 }
 
 /**
@@ -189,7 +195,7 @@ export class BackupVault extends Construct {
               sseKmsEncryptedObjects: true,
               // A delete in the primary (a mistake, a compromised role, the janitor) never reaches the recovery vault.
               deleteMarkerReplication: false,
-              replicationTimeControl: s3.ReplicationTimeValue.FIFTEEN_MINUTES,
+              replicationTimeControl: props.replication.timeControl ? s3.ReplicationTimeValue.FIFTEEN_MINUTES : undefined,
               metrics: s3.ReplicationTimeValue.FIFTEEN_MINUTES,
             },
           ]

@@ -3,7 +3,7 @@
  * Fargate, one pair per configured component), the control-plane functions, the backup and restore state
  * machines, the schedules and the alarms.
  */
-import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Stack, Validations, type StackProps } from 'aws-cdk-lib';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
@@ -11,6 +11,7 @@ import type { BackupConfig } from '../../config/types';
 import { BackupAlarms } from '../constructs/alarms';
 import { BackupSchedules } from '../constructs/backup-schedules';
 import { BackupVault, REPLICATION_RULE_ID, deployRoleArns } from '../constructs/backup-vault';
+import { warnOfEarlyDeletion } from '../cold-storage-fees';
 import { BreakGlassRole, breakGlassRoleArn, createsBreakGlassRole } from '../constructs/break-glass';
 import { Janitor } from '../constructs/janitor';
 import { ControlPlane } from '../constructs/control-plane';
@@ -96,6 +97,7 @@ export class PrimaryStack extends Stack {
           region: secondary.region,
         }),
         replicaKey: replicaKey.asKey(this, 'ReplicaKey'),
+        timeControl: config.storage.replicationTimeControl,
       },
       guard: {
         janitor: this.janitor.role.roleArn,
@@ -105,12 +107,21 @@ export class PrimaryStack extends Stack {
       },
     });
 
+    warnOfEarlyDeletion(this.vault, config.retention, config.storage.coldStorage);
+
     // Workers
-    const network = new WorkerNetwork(this, 'Network', { network: config.network, logKey: operationsKey });
+    const network = new WorkerNetwork(this, 'Network', { network: config.network, created: config.createdNetwork, logKey: operationsKey });
+    const containerInsights = config.runner.fargate.containerInsights === true;
     const cluster = new ecs.Cluster(this, 'Cluster', {
       vpc: network.vpc,
-      containerInsightsV2: ecs.ContainerInsights.ENABLED,
+      containerInsightsV2: containerInsights ? ecs.ContainerInsights.ENABLED : ecs.ContainerInsights.DISABLED,
     });
+    if (!containerInsights) {
+      Validations.of(cluster).acknowledge({
+        id: 'AwsSolutions-ECS4',
+        reason: 'Container Insights is off by default (backup.yaml runner.fargate.container_insights): the per-task metrics are a paid choice; each task logs to CloudWatch Logs and the workflows raise the failure alarms.',
+      });
+    }
     const image = components.length > 0 ? workerImage(this, pgMajor) : undefined;
     const refs: Partial<Record<ComponentName, WorkerRef>> = {};
     for (const component of components) {
@@ -153,6 +164,7 @@ export class PrimaryStack extends Stack {
     this.schedules = new BackupSchedules(this, 'Schedules', {
       schedule: config.schedule,
       timeZone: config.timeZone,
+      components,
       stateMachine: this.workflows.backup,
       queueKey: operationsKey,
     });
@@ -160,7 +172,12 @@ export class PrimaryStack extends Stack {
       notifications: config.notifications,
       topicKey: operationsKey,
       stateMachines: { Backup: this.workflows.backup, Restore: this.workflows.restore },
-      replication: { sourceBucketName: primary.bucket, destinationBucketName: secondary.bucket, ruleId: REPLICATION_RULE_ID },
+      replication: {
+        sourceBucketName: primary.bucket,
+        destinationBucketName: secondary.bucket,
+        ruleId: REPLICATION_RULE_ID,
+        timeControl: config.storage.replicationTimeControl,
+      },
       deadLetterQueue: this.schedules.deadLetterQueue,
       janitor: this.janitor.function,
     });

@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { buildApp, PRIMARY_STACK_ID } from '../../infra/app';
-import { configWith, quietExampleKeyWarning } from './fixture-config';
+import { configWith } from './fixture-config';
 
 const SECRET_ARN = 'arn:aws:secretsmanager:us-west-2:123456789012:secret:neuroca/postgres-AbC123';
 
@@ -20,7 +20,7 @@ describe('the worker image asset', () => {
   afterAll(() => rmSync(outdir, { recursive: true, force: true }));
 
   const config = configWith((c) => (c.sources.postgres = { database: 'neuroca_db', secretArn: SECRET_ARN }));
-  quietExampleKeyWarning(() => buildApp(config, { outdir, bundling: false, pgMajor: '16' }).synth());
+  buildApp(config, { outdir, bundling: false, pgMajor: '16' }).synth();
   const assets = JSON.parse(readFileSync(path.join(outdir, `${PRIMARY_STACK_ID}.assets.json`), 'utf8'));
   const images = Object.values(assets.dockerImages ?? {}) as Array<{ source: Record<string, any> }>;
 
