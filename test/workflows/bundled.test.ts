@@ -59,12 +59,15 @@ function seen(result: WorkflowResult) {
 
 const manifestKey = () => `backups/database/postgres/${backupId}/manifest.json`;
 
+/** The last Task of CheckCompatibility on each runner: on Fargate, reading back what the task stored. */
+const CHECK_COMPATIBILITY_DONE: Record<Runner, string> = { lambda: 'CheckCompatibilityOnLambda', fargate: 'ReadCheckCompatibilityResult' };
+
 /** Runs a restore into a fresh database, changing the vault right after CheckCompatibility (before the restore step). */
 async function restoreWithFault(runner: Runner, fault: () => Promise<void>) {
   const original = await testS3Client().send(new GetObjectCommand({ Bucket: bucket, Key: manifestKey() }));
   const manifest = await original.Body!.transformToString();
   const harness = harnessFor(runner, {
-    CheckCompatibility: async (params, real) => {
+    [CHECK_COMPATIBILITY_DONE[runner]]: async (params, real) => {
       const result = await real(params);
       await fault();
       return result;
