@@ -26,8 +26,11 @@ export const WORKFLOW_LOG_RETENTION = logs.RetentionDays.ONE_YEAR;
 export const ECS_SYNC_RULE = 'StepFunctionsGetEventsForECSTaskRule';
 /** Step Functions refuses a definition larger than this (after substitution). */
 export const MAX_DEFINITION_BYTES = 1024 * 1024;
-/** What a token in a substitution is counted as when the definition's size is checked: longer than any ARN. */
-const TOKEN_ALLOWANCE_BYTES = 2048;
+/**
+ * What a token in a substitution is counted as when the definition's size is checked: more than any ARN or id
+ * it can stand for (the longest, a task definition ARN, stays under 330 characters: a 255-character family).
+ */
+const TOKEN_ALLOWANCE_BYTES = 512;
 
 export interface WorkflowsProps {
   readonly plan: lambda.IFunction;

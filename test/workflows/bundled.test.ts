@@ -121,8 +121,14 @@ describe('errors reach the execution by name from the bundled code, on Lambda an
       expect(attempts).toBe(2);
       expect(result.output).toMatchObject({ fingerprintMatch: true });
       if (runner === 'fargate') {
-        expect(harness.fargateRuns.map((r) => r.exitCode)).toEqual([1, 0]);
-        expect(harness.fargateRuns[0].stderr).toContain('TransientError');
+        expect(harness.fargateRuns.map((r) => [r.state, r.exitCode])).toEqual([
+          ['RunVerifyArtifactsTask', 0],
+          ['RunCheckCompatibilityTask', 0],
+          ['RunRestoreTask', 1],
+          ['RunRestoreTask', 0],
+          ['RunPostVerifyTask', 0],
+        ]);
+        expect(harness.fargateRuns[2].stderr).toContain('TransientError');
       }
       const source = await postgres.fingerprint(await connectPostgres({ database }, { ...process.env, NCA_POSTGRES_URL: testPostgresUrl() }));
       const copy = await postgres.fingerprint(await connectPostgres({ database: target }, { ...process.env, NCA_POSTGRES_URL: testPostgresUrl() }));
