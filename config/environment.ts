@@ -1,13 +1,14 @@
 /**
  * Every environment variable nca-backup reads, in one place: its name and what it is for. A deployed
- * function gets NCA_RUNTIME_CONFIG and NCA_COMPONENT from its stack; `cdk synth` reads NCA_BACKUP_CONFIG
+ * worker gets NCA_COMPONENT from its stack, the Fargate task also NCA_RUNTIME_CONFIG (Lambda functions get
+ * their runtime config in each event: config/runtime-config.ts); `cdk synth` reads NCA_BACKUP_CONFIG
  * and NCA_PG_MAJOR; the others are for local runs (the CLI, the demo, the tests). Code reads them through `setting`, never `env.NAME` directly, so this table
  * is the whole list (README "The command line" documents them for operators).
  */
 import { RUNTIME_CONFIG_ENV } from './runtime-config';
 
 export const ENVIRONMENT = {
-  /** The deployment's runtime configuration (JSON; names and ARNs, never a secret). */
+  /** The deployment's runtime configuration in a Fargate task or a local run (JSON; names and ARNs, never a secret). */
   runtimeConfig: RUNTIME_CONFIG_ENV,
   /** The component a deployed worker serves. */
   component: 'NCA_COMPONENT',

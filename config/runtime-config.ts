@@ -1,7 +1,10 @@
 /**
- * What a deployed function knows about its deployment, handed over by the stack in the environment
- * variable NCA_RUNTIME_CONFIG (JSON). It holds names and ARNs only, never a secret. The CLI builds the
- * same object from backup.yaml plus the NCA_* environment variables of a local run.
+ * What a deployed function knows about its deployment. It holds names and ARNs only, never a secret. The
+ * stack hands it over outside the Lambda environment (whose 4 KB limit a large configuration exceeds): the
+ * state machines put it into every Lambda task's payload (`runtimeConfig`, a definition substitution), the
+ * janitor's schedule into its input, and the Fargate task definition into the task's environment variable
+ * NCA_RUNTIME_CONFIG (ECS has no such limit). Always as JSON text. The CLI builds the same object from
+ * backup.yaml plus the NCA_* environment variables of a local run.
  */
 import type { ComponentName, GroupName, RuntimeSources } from './types';
 
@@ -24,7 +27,11 @@ export interface ComponentRuntime<N extends ComponentName = ComponentName> {
   readonly worker?: WorkerRef;
 }
 
-export interface RuntimeConfig {
+/**
+ * The vault and the configured components' groups: all the janitor needs. Its schedule's input is limited to
+ * 8 KB, and the components' sources (key patterns, collection lists) have no length limit, so it gets this part.
+ */
+export interface VaultRuntimeConfig {
   readonly bucket: string;
   /** Key prefix from storage.primary.path, normalised ("" or "backups/"). */
   readonly prefix: string;
@@ -36,10 +43,17 @@ export interface RuntimeConfig {
    * use the local key file instead (core/manifest-mac.ts).
    */
   readonly manifestKey?: { readonly kmsKeyId: string };
+  readonly components: { readonly [N in ComponentName]?: { readonly group: GroupName } };
+}
+
+export interface RuntimeConfig extends VaultRuntimeConfig {
   readonly runner: { readonly lambdaMaxBytes: number; readonly force?: 'lambda' | 'fargate'; readonly maxConcurrency: number };
   readonly components: { readonly [N in ComponentName]?: ComponentRuntime<N> };
   /** Restore targets refused besides each component's system databases (backup.yaml backup.restore.protected_targets). */
   readonly protectedTargets?: readonly string[];
 }
 
+/** The Fargate task's environment variable (and a local run's, to stand in for a deployment). */
 export const RUNTIME_CONFIG_ENV = 'NCA_RUNTIME_CONFIG';
+/** The field of a Lambda event (state machine payload, janitor schedule input) that carries it. */
+export const RUNTIME_CONFIG_FIELD = 'runtimeConfig';

@@ -1,11 +1,14 @@
 /**
- * The RuntimeConfig the stacks hand to every deployed function and task (env NCA_RUNTIME_CONFIG): built from
- * backup.yaml plus deploy-time names (key ARN, worker function names, task definition ARNs). Names and ARNs
- * only, never a secret. Values may be CDK tokens; serialise with `Stack.toJsonString`.
+ * The RuntimeConfig the stacks hand to every deployed function and task: built from backup.yaml plus
+ * deploy-time names (key ARN, worker function names, task definition ARNs). Names and ARNs only, never a
+ * secret. Values may be CDK tokens. It never goes into a Lambda environment (4 KB in all, which a large
+ * configuration exceeds): the state machines pass it in each Lambda task's payload (`runtimeEscapedJson` as a
+ * definition substitution), the janitor's schedule in its input (`vaultRuntimeConfig`), the Fargate task
+ * definition in NCA_RUNTIME_CONFIG (`Stack.toJsonString`).
  */
 import { COMPONENT_GROUP, type BackupConfig, type ComponentName } from '../config/types';
 import { runtimeSource } from '../config/sources';
-import type { ComponentRuntime, RuntimeConfig, WorkerRef } from '../config/runtime-config';
+import type { ComponentRuntime, RuntimeConfig, VaultRuntimeConfig, WorkerRef } from '../config/runtime-config';
 
 export interface DeployedNames {
   /** Key id/ARN the functions send as SSEKMSKeyId. */
@@ -42,4 +45,21 @@ export function deployedRuntimeConfig(config: BackupConfig, names: DeployedNames
     components: components as RuntimeConfig['components'],
     ...(config.restore ? { protectedTargets: config.restore.protectedTargets } : {}),
   };
+}
+
+/** The janitor's part: the vault and each component's group, without the sources (which have no length limit). */
+export function vaultRuntimeConfig(runtime: RuntimeConfig): VaultRuntimeConfig {
+  const { bucket, prefix, region, kmsKeyId, manifestKey } = runtime;
+  const components = Object.fromEntries(Object.entries(runtime.components).map(([name, c]) => [name, { group: c!.group }]));
+  return { bucket, prefix, ...(region !== undefined ? { region } : {}), kmsKeyId, ...(manifestKey ? { manifestKey } : {}), components };
+}
+
+/**
+ * The runtime configuration as JSON text escaped to sit between the quotes of a JSON string: the value of a
+ * definition substitution written `"runtimeConfig": "${Name}"` in an ASL file, which keeps the file valid JSON.
+ * CDK tokens (ARNs, ids) pass through as tokens; what they resolve to needs no escaping (no quote, backslash or
+ * control character can occur in an ARN or a resource id).
+ */
+export function runtimeEscapedJson(runtime: RuntimeConfig): string {
+  return JSON.stringify(JSON.stringify(runtime)).slice(1, -1);
 }

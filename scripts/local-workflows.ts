@@ -1,7 +1,8 @@
 /**
  * Runs the state machine files as they are (aws-local-stepfunctions), with each Task bound to the real
- * handler code: Lambda tasks call functions/handlers/* (or their deployed bundles), Fargate tasks run the
- * real CLI in a child process with the command the ASL builds, and EventBridge tasks are recorded for
+ * handler code: Lambda tasks call functions/handlers/* (or their deployed bundles) with the payload the ASL
+ * builds, runtime config included (substituted as the stack does), Fargate tasks run the real CLI in a child
+ * process with the command the ASL builds and the task definition's NCA_RUNTIME_CONFIG, and EventBridge tasks are recorded for
  * assertions. Logs are silent by default (NCA_LOG_LEVEL=silent): a failing run shows its error and cause,
  * and the Fargate tasks' stderr is kept in `fargateRuns`.
  */
@@ -11,6 +12,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { StateMachine } from 'aws-local-stepfunctions';
 import type { RuntimeConfig, WorkerRef } from '../functions/core/runtime-config';
+import { runtimeEscapedJson } from '../infra/runtime-config';
 import type { EventEntry } from '../functions/core/events';
 import { handler as planHandler } from '../functions/handlers/plan';
 import { handler as finalizeHandler } from '../functions/handlers/finalize';
@@ -38,18 +40,29 @@ export function localWorker(component: string): WorkerRef {
   };
 }
 
-const SUBSTITUTIONS: Record<string, string> = {
-  PlanFunctionArn: FUNCTIONS.plan,
-  FinalizeFunctionArn: FUNCTIONS.finalize,
-  ResolveRestoreFunctionArn: FUNCTIONS.resolve,
-  ReleaseLockFunctionArn: FUNCTIONS.releaseLock,
-  ClusterArn: 'arn:aws:ecs:us-west-2:123456789012:cluster/nca-backup',
-};
+/** The workers' runtime config: the control plane's without the worker references, as the stack builds it. */
+export function workerRuntimeConfig(config: RuntimeConfig): RuntimeConfig {
+  const components = Object.fromEntries(Object.entries(config.components).map(([name, c]) => [name, { group: c!.group, source: c!.source }]));
+  return { ...config, components: components as RuntimeConfig['components'] };
+}
+
+/** The substitutions the stack gives the definitions (infra/constructs/workflows.ts), for a local deployment of `config`. */
+export function localSubstitutions(config: RuntimeConfig): Record<string, string> {
+  return {
+    PlanFunctionArn: FUNCTIONS.plan,
+    FinalizeFunctionArn: FUNCTIONS.finalize,
+    ResolveRestoreFunctionArn: FUNCTIONS.resolve,
+    ReleaseLockFunctionArn: FUNCTIONS.releaseLock,
+    ClusterArn: 'arn:aws:ecs:us-west-2:123456789012:cluster/nca-backup',
+    ControlPlaneRuntimeConfig: runtimeEscapedJson(config),
+    WorkerRuntimeConfig: runtimeEscapedJson(workerRuntimeConfig(config)),
+  };
+}
 
 /** The definition as CDK deploys it: the file with its ${...} substitutions filled in. */
-export function loadDefinition(name: 'backup' | 'restore'): Record<string, unknown> {
+export function loadDefinition(name: 'backup' | 'restore', substitutions: Record<string, string>): Record<string, unknown> {
   const text = readFileSync(join(ROOT, 'state-machines', `${name}.asl.json`), 'utf8');
-  const filled = text.replace(/\$\{(\w+)\}/g, (whole, key: string) => SUBSTITUTIONS[key] ?? whole);
+  const filled = text.replace(/\$\{(\w+)\}/g, (whole, key: string) => substitutions[key] ?? whole);
   const leftover = filled.match(/\$\{\w+\}/);
   if (leftover) throw new Error(`${name}.asl.json uses substitution ${leftover[0]} that the stack does not provide`);
   return JSON.parse(filled) as Record<string, unknown>;
@@ -155,11 +168,11 @@ export function workflowHarness(config: RuntimeConfig, baseEnv: Record<string, s
     const command: string[] = params.Overrides.ContainerOverrides[0].Command;
     const run: any = { state, taskDefinition: params.TaskDefinition, command, subnets: params.NetworkConfiguration.AwsvpcConfiguration.Subnets };
     fargateRuns.push(run);
-    const workerConfig = { ...config, components: Object.fromEntries(Object.entries(config.components).map(([k, v]) => [k, { group: v!.group, source: v!.source }])) };
     try {
       const { stderr } = await promisify(execFile)(process.execPath, [...code.cliArgs, ...command], {
         cwd: ROOT,
-        env: { ...process.env, ...env, NCA_RUNTIME_CONFIG: JSON.stringify(workerConfig), NCA_COMPONENT: JSON.parse(command[1] ?? '{}').component ?? '' },
+        // The task definition's environment: the workers' runtime config and the component.
+        env: { ...process.env, ...env, NCA_RUNTIME_CONFIG: JSON.stringify(workerRuntimeConfig(config)), NCA_COMPONENT: JSON.parse(command[1] ?? '{}').component ?? '' },
         maxBuffer: 16 * 1024 * 1024,
       });
       run.exitCode = 0;
@@ -208,8 +221,9 @@ export function workflowHarness(config: RuntimeConfig, baseEnv: Record<string, s
     calls,
     fargateRuns,
     async run(name, input, executionName = `test-${Date.now()}-${Math.random().toString(16).slice(2, 8)}`) {
-      Object.assign(process.env, env, { NCA_RUNTIME_CONFIG: JSON.stringify(config) });
-      const definition = loadDefinition(name);
+      // No NCA_RUNTIME_CONFIG here: as deployed, the Lambda handlers get their runtime config in the payload.
+      Object.assign(process.env, env);
+      const definition = loadDefinition(name, localSubstitutions(config));
       const machine = new StateMachine(definition as any);
       const execution = machine.run(input as any, {
         overrides: { taskResourceLocalHandlers: handlersFor(definition), retryIntervalOverrides: retryIntervals },

@@ -3,7 +3,7 @@ import type { ComponentName, GroupName, RuntimeSources } from '../../config/type
 import type { Logger } from '../components/types';
 import { InvalidInputError } from './errors';
 import { authenticatorFor, type ManifestAuthenticator } from './manifest-mac';
-import type { RuntimeConfig } from './runtime-config';
+import type { RuntimeConfig, VaultRuntimeConfig } from './runtime-config';
 import { BackupVault, createS3Client } from './storage';
 import { setting } from '../../config/environment';
 
@@ -35,7 +35,7 @@ export function authenticatorOf(ctx: EngineContext): ManifestAuthenticator {
   return authenticator;
 }
 
-export function vaultFor(config: RuntimeConfig, env: NodeJS.ProcessEnv = process.env): BackupVault {
+export function vaultFor(config: VaultRuntimeConfig, env: NodeJS.ProcessEnv = process.env): BackupVault {
   // NCA_S3_ENDPOINT points local runs at an S3-compatible server; unset in AWS.
   const client = createS3Client({ region: config.region, endpoint: setting(env, 's3Endpoint') });
   return new BackupVault(client, { bucket: config.bucket, prefix: config.prefix, kmsKeyId: config.kmsKeyId });

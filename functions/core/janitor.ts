@@ -17,7 +17,7 @@ import type { ComponentName } from '../../config/types';
 import type { Logger } from '../components/types';
 import { isBackupId } from './backup-id';
 import type { LockRecord } from './operation-lock';
-import type { RuntimeConfig } from './runtime-config';
+import type { VaultRuntimeConfig } from './runtime-config';
 import { classifyS3Error } from './s3-errors';
 import type { BackupVault } from './storage';
 import { componentPrefix, lockKey, manifestKey, stepResultsPrefix } from '../../config/vault-layout';
@@ -73,7 +73,7 @@ async function listObjects(vault: BackupVault, relativePrefix: string, pageSize?
 }
 
 /** The backup id an unexpired lock was taken for by a backup ("backup-<id>"), if any. */
-async function lockedBackupId(vault: BackupVault, config: RuntimeConfig, component: ComponentName, now: Date): Promise<string | undefined> {
+async function lockedBackupId(vault: BackupVault, config: VaultRuntimeConfig, component: ComponentName, now: Date): Promise<string | undefined> {
   const group = config.components[component]!.group;
   const lock = await vault.getJson<LockRecord>(lockKey(group, component));
   if (!lock || typeof lock.owner !== 'string' || !lock.owner.startsWith('backup-')) return undefined;
@@ -81,7 +81,7 @@ async function lockedBackupId(vault: BackupVault, config: RuntimeConfig, compone
 }
 
 /** Sweeps one component's key space; see the module comment for what is removed. */
-async function sweepComponent(vault: BackupVault, config: RuntimeConfig, component: ComponentName, options: JanitorOptions, report: JanitorReport): Promise<void> {
+async function sweepComponent(vault: BackupVault, config: VaultRuntimeConfig, component: ComponentName, options: JanitorOptions, report: JanitorReport): Promise<void> {
   const now = (options.now ?? (() => new Date()))();
   const cutoff = now.getTime() - (options.minAgeHours ?? JANITOR_MIN_AGE_HOURS) * 3600_000;
   const group = config.components[component]!.group;
@@ -129,7 +129,7 @@ async function sweepComponent(vault: BackupVault, config: RuntimeConfig, compone
  * Sweeps every configured component. A component that fails does not stop the others; the first failure
  * is thrown at the end (a typed S3 error), so the invocation fails and its alarm fires.
  */
-export async function sweepIncompleteAttempts(config: RuntimeConfig, vault: BackupVault, options: JanitorOptions): Promise<JanitorReport> {
+export async function sweepIncompleteAttempts(config: VaultRuntimeConfig, vault: BackupVault, options: JanitorOptions): Promise<JanitorReport> {
   const report: JanitorReport = { removedAttempts: [], removedStepResults: 0, keptAttempts: [] };
   const failures: Error[] = [];
   for (const component of Object.keys(config.components) as ComponentName[]) {

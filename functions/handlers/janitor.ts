@@ -2,10 +2,11 @@
 import { vaultFor } from '../core/context';
 import { sweepIncompleteAttempts, type JanitorReport } from '../core/janitor';
 import { createLogger } from '../core/logger';
-import { runtimeConfigFromEnv } from '../core/runtime-config';
+import { vaultRuntimeConfigFromEvent } from '../core/runtime-config';
 
-export const handler = async (): Promise<JanitorReport> => {
-  const config = runtimeConfigFromEnv();
+/** The schedule's input: `{"runtimeConfig": "<JSON of the vault and the components' groups>"}`. */
+export const handler = async (event: unknown): Promise<JanitorReport> => {
+  const config = vaultRuntimeConfigFromEvent(event);
   const log = createLogger({ function: 'janitor' });
   const report = await sweepIncompleteAttempts(config, vaultFor(config), { log });
   log.info('janitor done', { removedAttempts: report.removedAttempts.length, removedStepResults: report.removedStepResults, keptAttempts: report.keptAttempts.length });

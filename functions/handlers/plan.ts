@@ -1,5 +1,5 @@
 /** Backup workflow, first state: which components of the group run, under which backup id. */
-import { runtimeConfigFromEnv } from '../core/runtime-config';
+import { runtimeConfigFromEvent, withoutRuntimeConfig } from '../core/runtime-config';
 import { planBackup, type BackupPlan, type ExecutionEnvelope } from '../core/workflow-input';
 
-export const handler = async (event: ExecutionEnvelope<unknown>): Promise<BackupPlan> => planBackup(runtimeConfigFromEnv(), event);
+export const handler = async (event: ExecutionEnvelope<unknown>): Promise<BackupPlan> => planBackup(runtimeConfigFromEvent(event), withoutRuntimeConfig(event));

@@ -25,8 +25,6 @@ export const CONTROL_PLANE_LOG_RETENTION = logs.RetentionDays.THREE_MONTHS;
 
 export interface ControlPlaneProps {
   readonly config: BackupConfig;
-  /** NCA_RUNTIME_CONFIG with the worker references, as a JSON string token. */
-  readonly runtimeConfigJson: string;
   readonly dataKey: KmsKeyRef;
   /** The manifest HMAC key: resolve-restore verifies the manifests it reads (VerifyMac only). */
   readonly manifestKey: ManifestKey;
@@ -109,7 +107,7 @@ export class ControlPlane extends Construct {
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason: 'X-Ray PutTraceSegments/PutTelemetryRecords (active tracing) support no resource-level permissions.',
     });
-    return controlPlaneFunction(this, id, { file, description, timeout, role, logGroup, runtimeConfigJson: props.runtimeConfigJson });
+    return controlPlaneFunction(this, id, { file, description, timeout, role, logGroup });
   }
 }
 
@@ -120,13 +118,12 @@ export interface ControlPlaneFunctionProps {
   readonly timeout: Duration;
   readonly role: iam.IRole;
   readonly logGroup: logs.ILogGroup;
-  /** NCA_RUNTIME_CONFIG: names and ARNs, never a secret. */
-  readonly runtimeConfigJson: string;
 }
 
 /**
  * A control-plane function as every one is deployed: Node.js 22 on arm64, 256 MB, traced, bundled with
- * the control plane's esbuild options (no database driver: test/unit/control-plane-bundles.test.ts).
+ * the control plane's esbuild options (no database driver: test/unit/control-plane-bundles.test.ts). Its
+ * runtime config comes in each event (from the state machine or the schedule), never in its environment.
  */
 export function controlPlaneFunction(scope: Construct, id: string, props: ControlPlaneFunctionProps): nodejs.NodejsFunction {
   const fn = new nodejs.NodejsFunction(scope, id, {
@@ -142,7 +139,7 @@ export function controlPlaneFunction(scope: Construct, id: string, props: Contro
     role: props.role,
     tracing: lambda.Tracing.ACTIVE,
     logGroup: props.logGroup,
-    environment: { NCA_RUNTIME_CONFIG: props.runtimeConfigJson, NODE_OPTIONS: '--enable-source-maps' },
+    environment: { NODE_OPTIONS: '--enable-source-maps' },
     bundling: { ...CONTROL_PLANE_BUNDLING, externalModules: [...CONTROL_PLANE_BUNDLING.externalModules] },
   });
   Validations.of(fn).acknowledge({

@@ -13,6 +13,7 @@ import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import type { BackupConfig } from '../../config/types';
+import type { VaultRuntimeConfig } from '../../config/runtime-config';
 import { configuredComponents } from '../runtime-config';
 import { controlPlaneFunction } from './control-plane';
 import type { KmsKeyRef } from './keys';
@@ -24,8 +25,11 @@ export const JANITOR_SCHEDULE = events.Schedule.rate(Duration.hours(1));
 
 export interface JanitorProps {
   readonly config: BackupConfig;
-  /** NCA_RUNTIME_CONFIG (the workers' one: bucket, prefix, components and their groups). */
-  readonly runtimeConfigJson: string;
+  /**
+   * The vault and the components' groups (infra/runtime-config.ts `vaultRuntimeConfig`), passed as the schedule's
+   * input: an EventBridge target's input holds at most 8 KB, so it carries this part and no sources.
+   */
+  readonly runtimeConfig: VaultRuntimeConfig;
   readonly dataKey: KmsKeyRef;
   readonly logKey: kms.IKey;
 }
@@ -83,12 +87,16 @@ export class Janitor extends Construct {
       timeout: Duration.minutes(5),
       role: this.role,
       logGroup,
-      runtimeConfigJson: props.runtimeConfigJson,
     });
     new events.Rule(this, 'Schedule', {
       description: 'nca-backup: hourly janitor sweep',
       schedule: JANITOR_SCHEDULE,
-      targets: [new targets.LambdaFunction(this.function, { retryAttempts: 0 })],
+      targets: [
+        new targets.LambdaFunction(this.function, {
+          retryAttempts: 0,
+          event: events.RuleTargetInput.fromObject({ runtimeConfig: JSON.stringify(props.runtimeConfig) }),
+        }),
+      ],
     });
   }
 }

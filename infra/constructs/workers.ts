@@ -150,7 +150,7 @@ export interface ComponentWorkerProps {
    */
   readonly manifestKey: ManifestKey;
   readonly logKey: kms.IKey;
-  /** NCA_RUNTIME_CONFIG of the workers (without worker references), as a JSON string token. */
+  /** The workers' runtime config (without worker references) as a JSON string token: the Fargate task's NCA_RUNTIME_CONFIG. */
   readonly runtimeConfigJson: string;
 }
 
@@ -162,7 +162,10 @@ export class ComponentWorker extends Construct {
   constructor(scope: Construct, id: string, props: ComponentWorkerProps) {
     super(scope, id);
     const { component, config } = props;
-    const environment = { NCA_RUNTIME_CONFIG: props.runtimeConfigJson, NCA_COMPONENT: component };
+    // The Lambda function gets its runtime config in each event from the state machines (Lambda allows 4 KB of
+    // environment in all, which a large configuration exceeds); the task definition, which has no such limit,
+    // carries it as NCA_RUNTIME_CONFIG, so RunTask's overrides (8 KB) hold the step alone.
+    const environment = { NCA_COMPONENT: component };
     const ecsEnvReason =
       'NCA_RUNTIME_CONFIG and NCA_COMPONENT hold bucket, prefix, key and secret ARNs and the component name only; the database password is read from Secrets Manager at run time.';
 
@@ -258,7 +261,7 @@ export class ComponentWorker extends Construct {
       // the state machine passes ["run-step", "<json>"] as the command.
       entryPoint: ['node', '/var/task/cli.js'],
       // Lambda sets AWS_REGION itself (and refuses it as a variable); the task gets it explicitly.
-      environment: { ...environment, AWS_REGION: Stack.of(this).region },
+      environment: { ...environment, NCA_RUNTIME_CONFIG: props.runtimeConfigJson, AWS_REGION: Stack.of(this).region },
       logging: ecs.LogDrivers.awsLogs({ streamPrefix: component, logGroup: taskLogs }),
     });
     Validations.of(this.taskDefinition).acknowledge({ id: 'AwsSolutions-ECS2', reason: ecsEnvReason });

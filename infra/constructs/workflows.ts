@@ -1,7 +1,9 @@
 /**
  * The backup and restore state machines, deployed from state-machines/*.asl.json as they are
  * (DefinitionBody.fromFile + definitionSubstitutions), with full logging to an encrypted log group, X-Ray,
- * and roles that hold exactly the calls the definitions make.
+ * and roles that hold exactly the calls the definitions make. The runtime configuration reaches every Lambda
+ * task through the substitutions ControlPlaneRuntimeConfig and WorkerRuntimeConfig, in its payload's
+ * `runtimeConfig`: nothing is read at cold start and no Lambda environment carries it.
  */
 import * as path from 'node:path';
 import { Aws, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
@@ -12,6 +14,9 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import { readFileSync } from 'node:fs';
+import type { RuntimeConfig } from '../../config/runtime-config';
+import { runtimeEscapedJson } from '../runtime-config';
 import { REPO_ROOT, type ComponentWorker } from './workers';
 
 export const STATE_MACHINE_DIR = path.join(REPO_ROOT, 'state-machines');
@@ -19,6 +24,13 @@ export const STATE_MACHINE_DIR = path.join(REPO_ROOT, 'state-machines');
 export const WORKFLOW_LOG_RETENTION = logs.RetentionDays.ONE_YEAR;
 /** Rule Step Functions manages to learn when a `runTask.sync` task stops. */
 export const ECS_SYNC_RULE = 'StepFunctionsGetEventsForECSTaskRule';
+/** Step Functions refuses a definition larger than this (after substitution). */
+export const MAX_DEFINITION_BYTES = 1024 * 1024;
+/**
+ * What a token in a substitution is counted as when the definition's size is checked: more than any ARN or id
+ * it can stand for (the longest, a task definition ARN, stays under 330 characters: a 255-character family).
+ */
+const TOKEN_ALLOWANCE_BYTES = 512;
 
 export interface WorkflowsProps {
   readonly plan: lambda.IFunction;
@@ -28,6 +40,10 @@ export interface WorkflowsProps {
   readonly workers: readonly ComponentWorker[];
   readonly cluster: ecs.ICluster;
   readonly logKey: kms.IKey;
+  /** The control plane's runtime config (with the worker references): plan, resolve-restore, release-lock. */
+  readonly controlPlaneRuntimeConfig: RuntimeConfig;
+  /** The workers' runtime config (without worker references): every worker task. */
+  readonly workerRuntimeConfig: RuntimeConfig;
 }
 
 export class Workflows extends Construct {
@@ -36,15 +52,21 @@ export class Workflows extends Construct {
 
   constructor(scope: Construct, id: string, props: WorkflowsProps) {
     super(scope, id);
+    const runtime = {
+      ControlPlaneRuntimeConfig: runtimeEscapedJson(props.controlPlaneRuntimeConfig),
+      WorkerRuntimeConfig: runtimeEscapedJson(props.workerRuntimeConfig),
+    };
     this.backup = this.stateMachine('Backup', 'backup.asl.json', {
       PlanFunctionArn: props.plan.functionArn,
       FinalizeFunctionArn: props.finalize.functionArn,
       ClusterArn: props.cluster.clusterArn,
+      ...runtime,
     }, props);
     this.restore = this.stateMachine('Restore', 'restore.asl.json', {
       ResolveRestoreFunctionArn: props.resolveRestore.functionArn,
       ReleaseLockFunctionArn: props.releaseLock.functionArn,
       ClusterArn: props.cluster.clusterArn,
+      ...runtime,
     }, props);
     this.grantCalls(this.backup, [props.plan, props.finalize], props);
     this.grantCalls(this.restore, [props.resolveRestore, props.releaseLock], props);
@@ -56,8 +78,15 @@ export class Workflows extends Construct {
       encryptionKey: props.logKey,
       removalPolicy: RemovalPolicy.RETAIN,
     });
+    const definitionFile = path.join(STATE_MACHINE_DIR, file);
+    const bytes = definitionBytes(readFileSync(definitionFile, 'utf8'), substitutions);
+    if (bytes > MAX_DEFINITION_BYTES) {
+      throw new Error(
+        `${file} would be about ${Math.ceil(bytes / 1024)} KiB once its runtime configuration is substituted; Step Functions accepts at most ${MAX_DEFINITION_BYTES / 1024} KiB. Shorten the longest lists under backup.sources (key_patterns, collections).`,
+      );
+    }
     const machine = new sfn.StateMachine(this, id, {
-      definitionBody: sfn.DefinitionBody.fromFile(path.join(STATE_MACHINE_DIR, file)),
+      definitionBody: sfn.DefinitionBody.fromFile(definitionFile),
       definitionSubstitutions: substitutions,
       logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
       tracingEnabled: true,
@@ -121,4 +150,22 @@ export class Workflows extends Construct {
       }),
     );
   }
+}
+
+/**
+ * The size of a definition once CloudFormation has substituted it, counting each token in a substitution as
+ * TOKEN_ALLOWANCE_BYTES (its resolved length is unknown at synth; ARNs and ids are far shorter).
+ */
+export function definitionBytes(definition: string, substitutions: Record<string, string>): number {
+  const length = (value: string) => {
+    const tokens = (value.match(/\$\{Token\[[^\]]*\]\}/g) ?? []).length;
+    const literal = value.replace(/\$\{Token\[[^\]]*\]\}/g, '');
+    return Buffer.byteLength(literal, 'utf8') + tokens * TOKEN_ALLOWANCE_BYTES;
+  };
+  let bytes = Buffer.byteLength(definition, 'utf8');
+  for (const [name, value] of Object.entries(substitutions)) {
+    const uses = definition.split(`\${${name}}`).length - 1;
+    bytes += uses * (length(value) - Buffer.byteLength(`\${${name}}`, 'utf8'));
+  }
+  return bytes;
 }

@@ -20,7 +20,7 @@ import { WorkerNetwork } from '../constructs/network';
 import { ReplicationRole, bucketArn } from '../constructs/replication';
 import { ComponentWorker, workerImage, workerScratchKeys } from '../constructs/workers';
 import { Workflows } from '../constructs/workflows';
-import { configuredComponents, deployedRuntimeConfig } from '../runtime-config';
+import { configuredComponents, deployedRuntimeConfig, vaultRuntimeConfig } from '../runtime-config';
 import { withVaultNames } from '../vault-names';
 import type { WorkerRef } from '../../config/runtime-config';
 import type { ComponentName } from '../../config/types';
@@ -64,11 +64,12 @@ export class PrimaryStack extends Stack {
     this.manifestKey = new ManifestKey(this, 'ManifestKey', { alias: aliases.manifest });
     new ManifestKeyReplica(this, 'ManifestKeyReplica', { key: this.manifestKey.key, replicaRegion: secondary.region });
     const kmsKeyId = runtimeKmsKeyId(dataKey, config.encryption.kmsKeyId);
-    const workerConfigJson = this.toJsonString(deployedRuntimeConfig(config, { kmsKeyId, manifestKeyId: this.manifestKey.key.keyArn }));
+    const workerConfig = deployedRuntimeConfig(config, { kmsKeyId, manifestKeyId: this.manifestKey.key.keyArn });
+    const workerConfigJson = this.toJsonString(workerConfig);
 
     // Who may delete and reconfigure the vault: the janitor, the break-glass role, and (configuration only)
     // the role CloudFormation deploys this stack with.
-    this.janitor = new Janitor(this, 'Janitor', { config, runtimeConfigJson: workerConfigJson, dataKey, logKey: operationsKey });
+    this.janitor = new Janitor(this, 'Janitor', { config, runtimeConfig: vaultRuntimeConfig(workerConfig), dataKey, logKey: operationsKey });
     if (createsBreakGlassRole(config)) this.breakGlass = new BreakGlassRole(this, 'BreakGlass', { config });
     const breakGlassArn = breakGlassRoleArn(config);
     const components = configuredComponents(config);
@@ -145,7 +146,6 @@ export class PrimaryStack extends Stack {
     // Control plane + workflows
     this.controlPlane = new ControlPlane(this, 'ControlPlane', {
       config,
-      runtimeConfigJson: this.toJsonString(deployedRuntimeConfig(config, { kmsKeyId, manifestKeyId: this.manifestKey.key.keyArn, workers: refs })),
       dataKey,
       manifestKey: this.manifestKey,
       logKey: operationsKey,
@@ -158,6 +158,8 @@ export class PrimaryStack extends Stack {
       workers: Object.values(this.workers),
       cluster,
       logKey: operationsKey,
+      controlPlaneRuntimeConfig: deployedRuntimeConfig(config, { kmsKeyId, manifestKeyId: this.manifestKey.key.keyArn, workers: refs }),
+      workerRuntimeConfig: workerConfig,
     });
 
     // Schedules + alarms

@@ -103,10 +103,22 @@ export function render(value: unknown): string {
   throw new Error(`cannot render ${JSON.stringify(value)}`);
 }
 
-/** The NCA_RUNTIME_CONFIG of a Lambda function (by logical id), parsed. */
+/**
+ * The runtime config the deployment hands a Lambda function (by logical id), parsed: a scheduled function's
+ * from its schedule's input, a worker's from the state machines' WorkerRuntimeConfig substitution, a
+ * control-plane function's from their ControlPlaneRuntimeConfig (none is in a function's environment).
+ */
 export function runtimeConfigOf(template: Template, functionLogicalId: string): any {
-  const fn = template.toJSON().Resources[functionLogicalId];
-  return JSON.parse(render(fn.Properties.Environment.Variables.NCA_RUNTIME_CONFIG));
+  const resources = template.toJSON().Resources;
+  for (const rule of Object.values(template.findResources('AWS::Events::Rule')) as any[]) {
+    const target = (rule.Properties.Targets ?? []).find((t: any) => JSON.stringify(t.Arn).includes(`"${functionLogicalId}"`));
+    if (target?.Input) return JSON.parse(JSON.parse(render(target.Input)).runtimeConfig);
+  }
+  const name = functionLogicalId.startsWith('Worker') ? 'WorkerRuntimeConfig' : 'ControlPlaneRuntimeConfig';
+  const machine = Object.values(resources).find((r: any) => r.Type === 'AWS::StepFunctions::StateMachine' && r.Properties.DefinitionSubstitutions?.[name]) as any;
+  if (!machine) throw new Error(`no state machine has the substitution ${name}`);
+  // The substitution is the text between the quotes of a JSON string: "runtimeConfig": "${Name}".
+  return JSON.parse(JSON.parse(`"${render(machine.Properties.DefinitionSubstitutions[name])}"`));
 }
 
 /** Runs `fn` without CDK's "Bundling asset …" progress lines on stderr (tests are quiet unless they fail). */

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import type { Template } from 'aws-cdk-lib/assertions';
 import { buildStacks } from '../../infra/app';
-import { configWith, fixtureConfig, logicalId, render, statementsOfRole, synthTemplates } from './fixture-config';
+import { configWith, fixtureConfig, logicalId, render, runtimeConfigOf, statementsOfRole, synthTemplates } from './fixture-config';
 
 const ASL_DIR = path.join(__dirname, '..', '..', 'state-machines');
 
@@ -45,16 +45,86 @@ describe('workflows', () => {
     } finally {
       rmSync(outdir, { recursive: true, force: true });
     }
+    const runtime = { ControlPlaneRuntimeConfig: expect.anything(), WorkerRuntimeConfig: expect.anything() };
     expect(backup.props.DefinitionSubstitutions).toEqual({
       PlanFunctionArn: fnArn('ControlPlanePlan'),
       FinalizeFunctionArn: fnArn('ControlPlaneFinalize'),
       ClusterArn: { 'Fn::GetAtt': [cluster, 'Arn'] },
+      ...runtime,
     });
     expect(restore.props.DefinitionSubstitutions).toEqual({
       ResolveRestoreFunctionArn: fnArn('ControlPlaneResolveRestore'),
       ReleaseLockFunctionArn: fnArn('ControlPlaneReleaseLock'),
       ClusterArn: { 'Fn::GetAtt': [cluster, 'Arn'] },
+      ...runtime,
     });
+    for (const m of [backup, restore]) {
+      expect(m.props.DefinitionSubstitutions.ControlPlaneRuntimeConfig).toEqual(restore.props.DefinitionSubstitutions.ControlPlaneRuntimeConfig);
+      expect(m.props.DefinitionSubstitutions.WorkerRuntimeConfig).toEqual(restore.props.DefinitionSubstitutions.WorkerRuntimeConfig);
+    }
+  });
+
+  test('every Lambda task gets the runtime config in its payload: the control plane\'s with the workers, the workers\' without', () => {
+    const workerFn = logicalId(primary, 'AWS::Lambda::Function', 'Workerpostgres');
+    const control = runtimeConfigOf(primary, logicalId(primary, 'AWS::Lambda::Function', 'ControlPlanePlan'));
+    const worker = runtimeConfigOf(primary, workerFn);
+    expect(control.components.postgres.worker.functionName).toBe(`<Ref:${workerFn}>`);
+    expect(worker.components.postgres).toEqual({ group: 'database', source: { database: 'neuroca_db' } });
+    const byState: Record<string, string> = {};
+    const visit = (states: Record<string, any>) => {
+      for (const [name, state] of Object.entries(states)) {
+        if (state.Type === 'Map') visit(state.ItemProcessor.States);
+        if (state.Type === 'Parallel') for (const b of state.Branches) visit(b.States);
+        if (state.Resource === 'arn:aws:states:::lambda:invoke') byState[name] = state.Parameters.Payload.runtimeConfig ?? 'none';
+        // A Fargate step's command carries the step alone: RunTask's overrides are limited to 8 KB.
+        if (state.Resource === 'arn:aws:states:::ecs:runTask.sync') expect(JSON.stringify(state.Parameters)).not.toContain('RuntimeConfig');
+      }
+    };
+    for (const file of ['backup.asl.json', 'restore.asl.json']) visit(JSON.parse(readFileSync(path.join(ASL_DIR, file), 'utf8')).States);
+    const control_ = '${ControlPlaneRuntimeConfig}';
+    const worker_ = '${WorkerRuntimeConfig}';
+    expect(byState).toEqual({
+      Plan: control_,
+      Estimate: worker_,
+      BackupOnLambda: worker_,
+      ReadFargateBackupResult: worker_,
+      Finalize: 'none',
+      Resolve: control_,
+      VerifyArtifactsOnLambda: worker_,
+      ReadVerifyArtifactsResult: worker_,
+      CheckCompatibilityOnLambda: worker_,
+      ReadCheckCompatibilityResult: worker_,
+      SafetyBackupOnLambda: worker_,
+      ReadSafetyBackupResult: worker_,
+      RestoreOnLambda: worker_,
+      ReadRestoreResult: worker_,
+      PostVerifyOnLambda: worker_,
+      ReadPostVerifyResult: worker_,
+      ReleaseLock: control_,
+      ReleaseLockAfterFailure: control_,
+    });
+  });
+
+  test('the restore runs VerifyArtifacts, CheckCompatibility, the safety backup, the restore and PostVerify on the runner Resolve chose', () => {
+    const states = JSON.parse(readFileSync(path.join(ASL_DIR, 'restore.asl.json'), 'utf8')).States;
+    for (const step of ['VerifyArtifacts', 'CheckCompatibility', 'SafetyBackup', 'Restore', 'PostVerify']) {
+      const choice = states[`Choose${step}Runner`];
+      expect({ step, choice }).toEqual({
+        step,
+        choice: expect.objectContaining({ Type: 'Choice', Choices: [{ Variable: '$.runner', StringEquals: 'fargate', Next: `PrepareFargate${step}` }], Default: `${step}OnLambda` }),
+      });
+      expect(states[`PrepareFargate${step}`].Next).toBe(`${step}OnFargate`);
+      const fargate = states[`${step}OnFargate`];
+      expect(fargate.Branches[0].States[`Run${step}Task`].Resource).toBe('arn:aws:states:::ecs:runTask.sync');
+      // Both runners leave the same result at the same path, and a failure on either releases the lock.
+      expect(fargate.ResultPath).toBe(states[`${step}OnLambda`].ResultPath);
+      expect(Object.keys(fargate.ResultSelector)).toEqual(Object.keys(states[`${step}OnLambda`].ResultSelector));
+      expect(fargate.Next).toBe(states[`${step}OnLambda`].Next);
+      for (const s of [fargate, states[`${step}OnLambda`]]) expect(s.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'ReleaseLockAfterFailure' }]);
+    }
+    // Only Resolve and the lock's release run outside the worker steps; nothing reaches the worker function but through a runner choice.
+    const lambdaWorkerSteps = Object.entries(states).filter(([, s]: [string, any]) => s.Parameters?.['FunctionName.$'] === '$.worker.functionName').map(([name]) => name);
+    expect(lambdaWorkerSteps.sort()).toEqual(['CheckCompatibilityOnLambda', 'PostVerifyOnLambda', 'RestoreOnLambda', 'SafetyBackupOnLambda', 'VerifyArtifactsOnLambda']);
   });
 
   test('full execution logging to an encrypted log group, and X-Ray tracing', () => {

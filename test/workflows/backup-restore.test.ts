@@ -138,7 +138,7 @@ describe('backup then restore through the state machines', () => {
     expect(harness.calls.some((c) => c.state === 'Finalize')).toBe(true);
   });
 
-  test('the Fargate runner runs the same steps through the CLI and reads their results back', async () => {
+  test('the Fargate runner runs the same steps through the CLI, the restore\'s verification included, and reads their results back', async () => {
     const { database, harness, fingerprint } = await setup({ force: 'fargate' });
     const original = await fingerprint();
     const backup = await harness.run('backup', { group: 'database' });
@@ -149,8 +149,44 @@ describe('backup then restore through the state machines', () => {
     await damageSampleDatabase(urlFor(database));
     const restore = await harness.run('restore', { component: 'postgres', backupId: 'latest' });
     expect(restore.output).toMatchObject({ fingerprintMatch: true, runner: 'fargate' });
-    expect(harness.fargateRuns.map((r) => r.state)).toEqual(['RunBackupTask', 'RunSafetyBackupTask', 'RunRestoreTask']);
+    expect(harness.fargateRuns.map((r) => r.state)).toEqual(['RunBackupTask', 'RunVerifyArtifactsTask', 'RunCheckCompatibilityTask', 'RunSafetyBackupTask', 'RunRestoreTask', 'RunPostVerifyTask']);
+    expect(harness.fargateRuns.slice(1).map((r) => JSON.parse(r.command[1]).operation)).toEqual(['verify-artifacts', 'check-compatibility', 'safety-backup', 'restore', 'post-verify']);
+    // On Lambda only what reads the task's stored result (and Resolve, ReleaseLock): no restore step runs there.
+    const lambdaOperations = harness.calls.filter((c) => c.payload?.operation && !c.state.startsWith('Estimate')).map((c) => c.payload.operation);
+    expect(new Set(lambdaOperations)).toEqual(new Set(['read-step-result']));
+    // The step the task gets on its command line carries no runtime config: RunTask's overrides are limited to 8 KB.
+    for (const run of harness.fargateRuns) expect(JSON.parse(run.command[1])).not.toHaveProperty('runtimeConfig');
+    expect(restore.output.verifiedObjects).toBeGreaterThan(0);
     expect(await fingerprint()).toEqual(original);
+  });
+
+  test('a restore on Lambda runs its verification on Lambda and starts no task', async () => {
+    const { harness } = await setup({ force: 'lambda' });
+    expectSucceeded(await harness.run('backup', { group: 'database' }));
+    const restore = await harness.run('restore', { component: 'postgres', backupId: 'latest', skipSafetyBackup: true });
+    expectSucceeded(restore);
+    expect(restore.output).toMatchObject({ runner: 'lambda', fingerprintMatch: true });
+    expect(harness.fargateRuns).toEqual([]);
+    const restoreStates = harness.calls.filter((c) => c.payload?.operation && c.state !== 'Estimate' && c.state !== 'BackupOnLambda').map((c) => c.state);
+    expect(restoreStates).toEqual(['VerifyArtifactsOnLambda', 'CheckCompatibilityOnLambda', 'RestoreOnLambda', 'PostVerifyOnLambda']);
+  });
+
+  test('on Fargate, a damaged artifact fails at VerifyArtifacts with IntegrityError, before the target is touched, and the lock is released', async () => {
+    const { database, bucket, client, harness, fingerprint, lock } = await setup({ force: 'fargate' });
+    const backup = await harness.run('backup', { group: 'database' });
+    expectSucceeded(backup);
+    const key = `backups/database/postgres/${backup.output.backupId}/${database}.dump`;
+    await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: Buffer.from('not a dump at all') }));
+    await damageSampleDatabase(urlFor(database));
+    const before = await fingerprint();
+
+    const restore = await harness.run('restore', { component: 'postgres', backupId: backup.output.backupId });
+    expect(restore).toMatchObject({ status: 'FAILED', error: 'IntegrityError' });
+    expect(restore.cause).toMatch(/has 17 bytes, the manifest says \d+: the stored copy is damaged/);
+    expect(harness.fargateRuns.map((r) => [r.state, r.exitCode])).toEqual([['RunBackupTask', 0], ['RunVerifyArtifactsTask', 1]]);
+    expect(await fingerprint()).toEqual(before);
+    expect(await lock()).toBeUndefined();
+    expect(harness.events.map((e) => e.DetailType)).toContain('Restore Failed');
   });
 
   test('a restore or backup while another operation holds the component lock fails at once, naming it, and leaves its lock alone', async () => {
@@ -178,7 +214,7 @@ describe('backup then restore through the state machines', () => {
     const { database, harness, lock } = await setup({
       intercept: {
         // A writer that was not stopped changes the target between the restore and its verification.
-        PostVerify: async (params, real) => {
+        PostVerifyOnLambda: async (params, real) => {
           await sql(target, 'CREATE TABLE written_during_restore (id int); INSERT INTO written_during_restore VALUES (1)');
           return real(params);
         },
@@ -196,5 +232,69 @@ describe('backup then restore through the state machines', () => {
     expect(message).not.toMatch(/restore the safety backup or repeat/);
     expect(await lock()).toBeUndefined();
     expect(harness.events.map((e) => e.DetailType)).toContain('Restore Failed');
+  });
+
+  test('on Fargate, a restore that fails verification fails with VerificationError from the task and releases the lock', async () => {
+    let target = '';
+    const { database, harness, lock } = await setup({
+      force: 'fargate',
+      intercept: {
+        RunPostVerifyTask: async (params, real) => {
+          await sql(target, 'CREATE TABLE written_during_restore (id int); INSERT INTO written_during_restore VALUES (1)');
+          return real(params);
+        },
+      },
+    });
+    target = database;
+    expectSucceeded(await harness.run('backup', { group: 'database' }));
+    const restore = await harness.run('restore', { component: 'postgres', backupId: 'latest', skipSafetyBackup: true });
+    expect(restore).toMatchObject({ status: 'FAILED', error: 'VerificationError' });
+    expect(JSON.parse(restore.cause!).errorMessage).toContain('The target may now hold a partial or altered restore');
+    expect(harness.fargateRuns.map((r) => [r.state, r.exitCode]).at(-1)).toEqual(['RunPostVerifyTask', 1]);
+    expect(await lock()).toBeUndefined();
+    expect(harness.events.map((e) => e.DetailType)).toContain('Restore Failed');
+  });
+});
+
+describe('the runtime configuration comes in each Lambda task\'s payload', () => {
+  test('a control-plane task without it fails with InvalidInputError naming runtimeConfig', async () => {
+    const { harness, lock } = await setup({
+      intercept: { Resolve: (params, real) => real({ ...params, Payload: { ...params.Payload, runtimeConfig: undefined } }) },
+    });
+    const restore = await harness.run('restore', { component: 'postgres', backupId: 'latest' });
+    expect(restore).toMatchObject({ status: 'FAILED', error: 'InvalidInputError' });
+    expect(JSON.parse(restore.cause!).errorMessage).toMatch(/^the event's runtimeConfig is missing\. Start this function through the state machines/);
+    expect(await lock()).toBeUndefined();
+  });
+
+  test('a worker task given one without its bucket fails with InvalidInputError naming the field, and the lock is released', async () => {
+    const { harness, lock } = await setup({
+      intercept: {
+        VerifyArtifactsOnLambda: (params, real) => {
+          const { bucket: _bucket, ...rest } = JSON.parse(params.Payload.runtimeConfig);
+          return real({ ...params, Payload: { ...params.Payload, runtimeConfig: JSON.stringify(rest) } });
+        },
+      },
+    });
+    expectSucceeded(await harness.run('backup', { group: 'database' }));
+    const restore = await harness.run('restore', { component: 'postgres', backupId: 'latest' });
+    expect(restore).toMatchObject({ status: 'FAILED', error: 'InvalidInputError' });
+    expect(JSON.parse(restore.cause!).errorMessage).toContain("the event's runtimeConfig.bucket is not a non-empty string");
+    expect(await lock()).toBeUndefined();
+  });
+
+  test('every Lambda task of both workflows gets it (the workers without worker references) and no environment holds it', async () => {
+    const { harness, config } = await setup();
+    expect(process.env.NCA_RUNTIME_CONFIG).toBeUndefined();
+    expectSucceeded(await harness.run('backup', { group: 'database' }));
+    expectSucceeded(await harness.run('restore', { component: 'postgres', backupId: 'latest', skipSafetyBackup: true }));
+    const lambdaCalls = harness.calls.filter((c) => c.state !== 'Finalize');
+    expect(lambdaCalls.length).toBeGreaterThanOrEqual(8);
+    for (const call of lambdaCalls) {
+      const runtime = JSON.parse(call.payload.runtimeConfig);
+      expect({ state: call.state, bucket: runtime.bucket }).toEqual({ state: call.state, bucket: config.bucket });
+      const isWorker = call.payload.operation !== undefined;
+      expect({ state: call.state, worker: runtime.components.postgres.worker !== undefined }).toEqual({ state: call.state, worker: !isWorker });
+    }
   });
 });

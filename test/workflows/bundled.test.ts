@@ -59,12 +59,15 @@ function seen(result: WorkflowResult) {
 
 const manifestKey = () => `backups/database/postgres/${backupId}/manifest.json`;
 
+/** The last Task of CheckCompatibility on each runner: on Fargate, reading back what the task stored. */
+const CHECK_COMPATIBILITY_DONE: Record<Runner, string> = { lambda: 'CheckCompatibilityOnLambda', fargate: 'ReadCheckCompatibilityResult' };
+
 /** Runs a restore into a fresh database, changing the vault right after CheckCompatibility (before the restore step). */
 async function restoreWithFault(runner: Runner, fault: () => Promise<void>) {
   const original = await testS3Client().send(new GetObjectCommand({ Bucket: bucket, Key: manifestKey() }));
   const manifest = await original.Body!.transformToString();
   const harness = harnessFor(runner, {
-    CheckCompatibility: async (params, real) => {
+    [CHECK_COMPATIBILITY_DONE[runner]]: async (params, real) => {
       const result = await real(params);
       await fault();
       return result;
@@ -118,8 +121,14 @@ describe('errors reach the execution by name from the bundled code, on Lambda an
       expect(attempts).toBe(2);
       expect(result.output).toMatchObject({ fingerprintMatch: true });
       if (runner === 'fargate') {
-        expect(harness.fargateRuns.map((r) => r.exitCode)).toEqual([1, 0]);
-        expect(harness.fargateRuns[0].stderr).toContain('TransientError');
+        expect(harness.fargateRuns.map((r) => [r.state, r.exitCode])).toEqual([
+          ['RunVerifyArtifactsTask', 0],
+          ['RunCheckCompatibilityTask', 0],
+          ['RunRestoreTask', 1],
+          ['RunRestoreTask', 0],
+          ['RunPostVerifyTask', 0],
+        ]);
+        expect(harness.fargateRuns[2].stderr).toContain('TransientError');
       }
       const source = await postgres.fingerprint(await connectPostgres({ database }, { ...process.env, NCA_POSTGRES_URL: testPostgresUrl() }));
       const copy = await postgres.fingerprint(await connectPostgres({ database: target }, { ...process.env, NCA_POSTGRES_URL: testPostgresUrl() }));
