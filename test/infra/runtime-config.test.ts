@@ -80,8 +80,8 @@ backup:
     database: "0 2 * * *"
     memory_tiers: "0 3 * * *"
   storage:
-    primary: { type: "s3", bucket: "nca-largest-config-primary-vault-name-of-sixty-three-characters", region: "us-west-2", path: "/a/rather/long/prefix/for/the/vault" }
-    secondary: { type: "s3", bucket: "nca-largest-config-secondary-vault-name-of-sixty-three-characte", region: "eu-central-1", path: "/a/rather/long/prefix/for/the/vault" }
+    primary: { type: "s3", bucket: "nca-largest-config-primary-vault-name-of-sixty-three-characters", region: "us-west-2", path: "/a/rather/long/prefix/for/the/vault", exact_name: true }
+    secondary: { type: "s3", bucket: "nca-largest-config-secondary-vault-name-of-sixty-three-characte", region: "eu-central-1", path: "/a/rather/long/prefix/for/the/vault", exact_name: true }
   retention: { database: 30d, memory_tiers: 14d, configuration: 90d, model_weights: 180d, logs: 90d }
   encryption: { enabled: true, key_management: "kms" }
   sources:
