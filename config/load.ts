@@ -481,7 +481,7 @@ const TOPIC_ARN = new RegExp(`^arn:${PARTITION}:sns:[a-z0-9-]+:${ACCOUNT}:[A-Za-
 
 function parseNotifications(value: unknown, issues: Issues): NotificationsConfig | undefined {
   const path = 'backup.notifications';
-  const map = mapping(value, path, ['email', 'sns_topic_arn'], issues);
+  const map = mapping(value, path, ['email', 'sns_topic_arn', 'subscribe_later'], issues);
   if (!map) return undefined;
   let emails: string[] | undefined = [];
   if ('email' in map) {
@@ -494,8 +494,18 @@ function parseNotifications(value: unknown, issues: Issues): NotificationsConfig
     'sns_topic_arn' in map
       ? matching(map.sns_topic_arn, `${path}.sns_topic_arn`, issues, TOPIC_ARN, 'an SNS topic ARN like arn:aws:sns:us-west-2:123456789012:ops-alerts')
       : undefined;
+  let subscribeLater = false;
+  if ('subscribe_later' in map) {
+    if (typeof map.subscribe_later !== 'boolean') {
+      issues.add(`${path}.subscribe_later`, `${show(map.subscribe_later)} is not true or false`);
+    } else if (map.subscribe_later && ((emails?.length ?? 0) > 0 || 'sns_topic_arn' in map)) {
+      issues.add(`${path}.subscribe_later`, 'is only for a deploy with neither email nor sns_topic_arn: remove it, or remove those');
+    } else {
+      subscribeLater = map.subscribe_later;
+    }
+  }
   if (!emails || ('sns_topic_arn' in map && !snsTopicArn)) return undefined;
-  return { emails, ...(snsTopicArn ? { snsTopicArn } : {}) };
+  return { emails, ...(snsTopicArn ? { snsTopicArn } : {}), ...(subscribeLater ? { subscribeLater: true as const } : {}) };
 }
 
 /** Rules that relate fields of different sections; each runs only when the fields it reads are valid. */

@@ -113,6 +113,11 @@ export interface RunnerConfig {
 export interface NotificationsConfig {
   readonly emails: readonly string[];
   readonly snsTopicArn?: string;
+  /**
+   * Neither e-mail nor topic: subscriptions to the stack's alarm topic (output AlarmTopicArn) are made by
+   * hand after the deploy, a choice written down rather than forgotten. @default false: synth warns
+   */
+  readonly subscribeLater?: true;
 }
 
 /** How restores are guarded (backup.restore). */

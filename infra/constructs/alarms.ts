@@ -60,12 +60,12 @@ export class BackupAlarms extends Construct {
     this.topic = props.notifications.snsTopicArn
       ? sns.Topic.fromTopicArn(this, 'Topic', props.notifications.snsTopicArn)
       : this.createTopic(props);
-    if (!props.notifications.snsTopicArn && props.notifications.emails.length === 0) {
+    if (!props.notifications.snsTopicArn && props.notifications.emails.length === 0 && !props.notifications.subscribeLater) {
       Annotations.of(this).addWarningV2(
         SILENT_ALARMS_WARNING,
         'backup.notifications: no email and no sns_topic_arn, so every alarm goes to a topic nobody reads. Add backup.notifications.email ' +
           '(each address confirms the subscription e-mail) or sns_topic_arn (an existing topic in the primary region), or subscribe to the ' +
-          "stack output AlarmTopicArn yourself (README, \"Alarms and notifications\").",
+          'stack output AlarmTopicArn yourself after the deploy and say so with subscribe_later: true (README, "Alarms and notifications").',
       );
     }
     const action = new actions.SnsAction(this.topic);

@@ -99,6 +99,8 @@ describe('parseBackupConfig: the runbook example', () => {
       // The stack creates the key.
       encryption: { enabled: true, keyManagement: 'kms' },
       schedule,
+      // Alarms are subscribed by hand after the first deploy (README, "Alarms and notifications").
+      notifications: { emails: [], subscribeLater: true },
       sources: {
         ...RUNBOOK_CONFIG.sources,
         redis: { db: 0, keyPatterns: ['*'] },
@@ -454,6 +456,8 @@ describe('parseBackupConfig: errors name the field and what is allowed', () => {
     ['network missing key', (d) => (d.backup.network = { vpc_id: 'vpc-01234567', subnet_ids: ['subnet-01234567'], availability_zones: ['us-west-2a'] }), 'backup.network.security_group_ids', /^is required: a list of security group ids/],
     ['e-mail', (d) => (d.backup.notifications = { email: ['ops@example.com', 'not-an-address'] }), 'backup.notifications.email[1]', /is not an e-mail address like oncall@example.com/],
     ['topic in another region', (d) => (d.backup.notifications = { sns_topic_arn: 'arn:aws:sns:eu-central-1:123456789012:ops' }), 'backup.notifications.sns_topic_arn', /CloudWatch alarms notify topics in their own region only/],
+    ['subscribe_later beside an address', (d) => (d.backup.notifications = { email: ['ops@example.com'], subscribe_later: true }), 'backup.notifications.subscribe_later', /^is only for a deploy with neither email nor sns_topic_arn/],
+    ['subscribe_later not a boolean', (d) => (d.backup.notifications = { subscribe_later: 'yes' }), 'backup.notifications.subscribe_later', /^'yes' is not true or false$/],
     ['section not a mapping', (d) => (d.backup.runner = ['lambda']), 'backup.runner', /^a list is not a mapping; allowed keys: lambda_max_bytes, force/],
     ['protected targets not a list', (d) => (d.backup.restore = { protected_targets: 'neuroca_db' }), 'backup.restore.protected_targets', /^'neuroca_db' is not a non-empty list of database names like "neuroca_db"$/],
     ['protected target empty', (d) => (d.backup.restore = { protected_targets: ['billing', ' '] }), 'backup.restore.protected_targets[1]', /^' ' is not a database name \(1-63 characters, no NUL\)$/],
