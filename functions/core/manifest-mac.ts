@@ -14,10 +14,9 @@ import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypt
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { AccessDeniedError, InvalidInputError, StorageError, TransientError } from './errors';
-import { createKmsMacClient, type KmsMacApi, type MacAlgorithm } from './kms-mac-client';
+import { InvalidInputError } from './errors';
+import { createKmsMacClient, kmsFailure, type KmsMacApi, type MacAlgorithm } from './kms';
 import type { RuntimeConfig } from './runtime-config';
-import { s3FailureKind } from './s3-errors';
 import { canonicalJson } from './canonical-json';
 import { ENVIRONMENT, setting } from '../../config/environment';
 
@@ -147,22 +146,10 @@ export function localAuthenticator(path: string): ManifestAuthenticator {
 
 // ---- KMS ------------------------------------------------------------------------------------------
 
-/** A KMS failure other than an invalid MAC: permissions, throttling, a wrong key. */
-function kmsFailure(error: unknown, doing: string, keyId: string): Error {
-  const detail = `${(error as Error)?.name ?? 'Error'}: ${String((error as Error)?.message ?? error).slice(0, 300)}`;
-  switch (s3FailureKind(error)) {
-    case 'transient':
-      return new TransientError(`KMS failed while ${doing} with key ${keyId}: ${detail}.`, { hint: 'A retry may succeed.' });
-    case 'denied':
-      return new AccessDeniedError(`KMS refused ${doing} with key ${keyId}: ${detail}.`, {
-        hint: 'Backup workers need kms:GenerateMac and readers kms:VerifyMac on the manifest key.',
-      });
-    default:
-      return new StorageError(`KMS failed while ${doing} with key ${keyId}: ${detail}.`, {
-        hint: 'Check that runtime config manifestKey.kmsKeyId names an HMAC_256 key enabled for GENERATE_VERIFY_MAC.',
-      });
-  }
-}
+const MAC_KEY_HINTS = {
+  denied: 'Backup workers need kms:GenerateMac and readers kms:VerifyMac on the manifest key.',
+  other: 'Check that runtime config manifestKey.kmsKeyId names an HMAC_256 key enabled for GENERATE_VERIFY_MAC.',
+};
 
 export function kmsAuthenticator(client: KmsMacApi, kmsKeyId: string): ManifestAuthenticator {
   return authenticator(
@@ -172,7 +159,7 @@ export function kmsAuthenticator(client: KmsMacApi, kmsKeyId: string): ManifestA
         const { Mac } = await client.generateMac({ KeyId: kmsKeyId, Message: message, MacAlgorithm: MAC_ALGORITHM });
         return Buffer.from(Mac);
       } catch (error) {
-        throw kmsFailure(error, 'MACing a manifest', kmsKeyId);
+        throw kmsFailure(error, 'MACing a manifest', kmsKeyId, MAC_KEY_HINTS);
       }
     },
     async (message, mac) => {
@@ -181,7 +168,7 @@ export function kmsAuthenticator(client: KmsMacApi, kmsKeyId: string): ManifestA
       } catch (error) {
         // KMS answers a MAC that does not match with this error rather than MacValid false.
         if ((error as Error)?.name === 'KMSInvalidMacException') return false;
-        throw kmsFailure(error, 'verifying a manifest MAC', kmsKeyId);
+        throw kmsFailure(error, 'verifying a manifest MAC', kmsKeyId, MAC_KEY_HINTS);
       }
     },
   );

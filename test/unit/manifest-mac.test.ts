@@ -6,7 +6,7 @@ import { chmodSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AccessDeniedError, InvalidInputError, TransientError } from '../../functions/core/errors';
-import { createKmsMacClient } from '../../functions/core/kms-mac-client';
+import { createKmsMacClient } from '../../functions/core/kms';
 import { canonicalJson } from '../../functions/core/canonical-json';
 import { authenticatorFor, kmsAuthenticator, localAuthenticator, macMessage } from '../../functions/core/manifest-mac';
 import { createHmacKey, startKmsServer, type KmsServer } from '../support/kms-server';
