@@ -47,6 +47,12 @@ export interface SourceContext {
   readonly sources: Mapping;
 }
 
+/** An ARN a `backup.sources` section names, and its field under the section. */
+export interface SourceArn {
+  readonly field: string;
+  readonly arn: string;
+}
+
 /** The parsed `backup.sources`, by component name, as a descriptor sees the others' sections. */
 export type ParsedSources = Readonly<Record<string, unknown>>;
 
@@ -67,6 +73,12 @@ export interface ComponentDescriptor<Name extends string = string, Source = unkn
     runtime?(sources: ParsedSources): Runtime | undefined;
     /** The Secrets Manager secrets its worker reads. @default its own section's secretArn */
     secretArns?(sources: ParsedSources): string[];
+    /**
+     * Every ARN its section names, each with its field under the section (e.g. "secret_arn",
+     * "secrets[1]"): the loader checks that each is in the primary region and not a documentation example.
+     * @default its secretArn, as the field secret_arn
+     */
+    arns?(source: Source): readonly SourceArn[];
   };
   readonly restore: {
     readonly parseOptions: RestoreOptionsParser;

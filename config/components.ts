@@ -69,6 +69,17 @@ export function secretArnsOfComponent(sources: ParsedSources, name: string, comp
   return arn ? [arn] : [];
 }
 
+/** Every ARN the configured `backup.sources` sections name, each with its full field path. */
+export function sourceArns(sources: ParsedSources, components: Components = COMPONENTS): { path: string; arn: string }[] {
+  return components.flatMap((descriptor) => {
+    const section = sources[descriptor.name];
+    if (section === undefined) return [];
+    const own = (section as { secretArn?: string }).secretArn;
+    const arns = descriptor.source.arns ? descriptor.source.arns(section) : own ? [{ field: 'secret_arn', arn: own }] : [];
+    return arns.map(({ field, arn }) => ({ path: `backup.sources.${descriptor.name}.${field}`, arn }));
+  });
+}
+
 /** A restore flag with the components that take it. */
 export interface RestoreFlagUse extends RestoreFlag {
   readonly components: readonly string[];

@@ -123,3 +123,13 @@ export function regionOfArn(arn: string): string {
   return arn.split(':')[3];
 }
 
+/** S3's bucket naming rules (general purpose buckets). */
+export function bucketProblem(name: string): string | undefined {
+  if (name.length < 3 || name.length > 63) return 'must be 3-63 characters';
+  if (!/^[a-z0-9][a-z0-9.-]*[a-z0-9]$/.test(name)) return 'may contain only lowercase letters, digits, dots and hyphens, and must begin and end with a letter or digit';
+  if (name.includes('..')) return 'must not contain two adjacent dots';
+  if (/^\d+\.\d+\.\d+\.\d+$/.test(name)) return 'must not look like an IP address';
+  if (/^(xn--|sthree-|amzn-s3-demo-)/.test(name)) return 'must not start with xn--, sthree- or amzn-s3-demo-';
+  if (/(-s3alias|--ol-s3|\.mrap|--x-s3|--table-s3)$/.test(name)) return 'must not end with a suffix S3 reserves (-s3alias, --ol-s3, .mrap, --x-s3, --table-s3)';
+  return undefined;
+}

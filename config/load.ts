@@ -8,8 +8,8 @@ import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import { ACCOUNT_ID_LENGTH, MAX_BUCKET_NAME_LENGTH, vaultBucketName } from './bucket-names';
 import { CronError, toSchedulerCron } from './cron';
-import { COMPONENTS, type Components } from './components';
-import { ACCOUNT, boolean, integer, Issues, isMapping, list, mapping, matching, oneOf, PARTITION, REGION, regionOfArn, show, string, uniqueStrings, type ConfigIssue } from './fields';
+import { COMPONENTS, sourceArns, type Components } from './components';
+import { ACCOUNT, boolean, bucketProblem, integer, Issues, isMapping, list, mapping, matching, oneOf, PARTITION, REGION, regionOfArn, show, string, uniqueStrings, type ConfigIssue } from './fields';
 import {
   DEFAULT_INSTALLATION,
   GROUPS,
@@ -128,17 +128,6 @@ export function normalisePrefix(path: string): string | undefined {
   // Only S3's "safe" key characters, and no empty or dot segments: the prefix ends up in IAM resource ARNs.
   const ok = segments.every((s) => /^[A-Za-z0-9!_.*'()-]+$/.test(s) && s !== '.' && s !== '..');
   return ok ? `${trimmed}/` : undefined;
-}
-
-/** S3's bucket naming rules (general purpose buckets). */
-function bucketProblem(name: string): string | undefined {
-  if (name.length < 3 || name.length > 63) return 'must be 3-63 characters';
-  if (!/^[a-z0-9][a-z0-9.-]*[a-z0-9]$/.test(name)) return 'may contain only lowercase letters, digits, dots and hyphens, and must begin and end with a letter or digit';
-  if (name.includes('..')) return 'must not contain two adjacent dots';
-  if (/^\d+\.\d+\.\d+\.\d+$/.test(name)) return 'must not look like an IP address';
-  if (/^(xn--|sthree-|amzn-s3-demo-)/.test(name)) return 'must not start with xn--, sthree- or amzn-s3-demo-';
-  if (/(-s3alias|--ol-s3|\.mrap|--x-s3|--table-s3)$/.test(name)) return 'must not end with a suffix S3 reserves (-s3alias, --ol-s3, .mrap, --x-s3, --table-s3)';
-  return undefined;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -523,6 +512,7 @@ function crossCheck(
     installation?: string;
     breakGlassRole?: string;
     allowDocumentationValues: boolean;
+    components: Components;
   },
   issues: Issues,
 ): void {
@@ -587,9 +577,7 @@ function crossCheck(
       }
     };
     documentation('backup.encryption.kms_key_id', config.kmsKeyId, 'give your own key\'s ARN, or leave kms_key_id out and the stack creates a key');
-    for (const [name, section] of Object.entries(config.sources ?? {})) {
-      documentation(`backup.sources.${name}.secret_arn`, (section as { secretArn?: string }).secretArn, 'give the ARN of your secret (Secrets Manager shows it)');
-    }
+    for (const { path, arn } of sourceArns(config.sources ?? {}, config.components)) documentation(path, arn, 'give the ARN of your own resource (for a secret, Secrets Manager shows it)');
     documentation('backup.notifications.sns_topic_arn', config.notifications?.snsTopicArn, 'give your own topic\'s ARN, or leave sns_topic_arn out and the stack creates a topic');
     documentation('backup.storage.break_glass_role', config.breakGlassRole, 'give your own role\'s ARN, or a role name for the stack to create');
   }
@@ -601,8 +589,8 @@ function crossCheck(
     }
   };
   inPrimary('backup.encryption.kms_key_id', config.kmsKeyId, 'SSE-KMS needs a key in the bucket\'s region');
-  for (const [name, section] of Object.entries(config.sources ?? {})) {
-    inPrimary(`backup.sources.${name}.secret_arn`, (section as { secretArn?: string }).secretArn, 'the workers run there and read the secret from their own region');
+  for (const { path, arn } of sourceArns(config.sources ?? {}, config.components)) {
+    inPrimary(path, arn, 'the workers run there and read it from their own region');
   }
   inPrimary('backup.notifications.sns_topic_arn', config.notifications?.snsTopicArn, 'CloudWatch alarms notify topics in their own region only');
   const zones = config.network?.availabilityZones ?? [];
@@ -682,7 +670,7 @@ export function parseBackupConfig(yamlText: string, options: ParseOptions = {}):
   const notifications = parseNotifications(top.notifications, issues);
   const restore = parseRestore(top.restore, issues);
   crossCheck(
-    { primary, secondary, retention, coldStorage, objectLock, kmsKeyId: encryption.kmsKeyId, sources, network, notifications, installation, breakGlassRole, allowDocumentationValues },
+    { primary, secondary, retention, coldStorage, objectLock, kmsKeyId: encryption.kmsKeyId, sources, network, notifications, installation, breakGlassRole, allowDocumentationValues, components },
     issues,
   );
 

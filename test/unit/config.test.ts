@@ -305,7 +305,7 @@ describe('parseBackupConfig: documentation values are refused in a real backup.y
     const error = strictErrorOf(runbookWith(DOCUMENTED));
     expect(error.issues).toEqual([
       { path: 'backup.encryption.kms_key_id', problem: expect.stringMatching(/^names the account 123456789012, an example account of the AWS documentation, not yours; give your own key's ARN, or leave kms_key_id out/) },
-      { path: 'backup.sources.postgres.secret_arn', problem: expect.stringMatching(/^names the account 111122223333, .*give the ARN of your secret/) },
+      { path: 'backup.sources.postgres.secret_arn', problem: expect.stringMatching(/^names the account 111122223333, .*give the ARN of your own resource \(for a secret/) },
       { path: 'backup.notifications.sns_topic_arn', problem: expect.stringMatching(/^names the account 123456789012, .*your own topic's ARN/) },
       { path: 'backup.storage.break_glass_role', problem: expect.stringMatching(/^names the account 444455556666, .*your own role's ARN, or a role name/) },
     ]);
