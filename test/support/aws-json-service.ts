@@ -1,5 +1,5 @@
 /**
- * The AWS JSON 1.1 plumbing shared by the Parameter Store and Secrets Manager substitutes: POST / with
+ * The AWS JSON 1.1 plumbing shared by the KMS, Parameter Store and Secrets Manager substitutes: POST / with
  * X-Amz-Target `<prefix>.<Operation>`, bodies application/x-amz-json-1.1, errors as {"__type", message}
  * with an HTTP status, calls recorded (never a value), injected faults, and opaque NextTokens.
  */
@@ -26,6 +26,8 @@ export interface JsonCall {
   name?: string;
   /** SigV4-signed for the service, with X-Amz-Target among the signed headers. */
   signed: boolean;
+  /** KMS: the encryption context the call named. */
+  encryptionContext?: Record<string, string>;
 }
 
 export interface JsonService {
@@ -39,10 +41,14 @@ export interface JsonService {
 export type Operations = Record<string, (input: Record<string, unknown>) => unknown>;
 
 export interface JsonServiceOptions {
-  /** The X-Amz-Target prefix: `AmazonSSM`, `secretsmanager`. */
+  /** The X-Amz-Target prefix: `TrentService` (KMS), `AmazonSSM`, `secretsmanager`. */
   targetPrefix: string;
-  /** The SigV4 service name the SDK signs with: `ssm`, `secretsmanager`. */
+  /** The SigV4 service name the SDK signs with: `kms`, `ssm`, `secretsmanager`. */
   signingName: string;
+  /** The error `failNext` injects when it is given none. @default ThrottlingException */
+  defaultFault?: string;
+  /** The error type of an unexpected failure (status 500). @default InternalFailure */
+  internalError?: string;
   /** The member the service's error shapes carry their text in (`message` for SSM, `Message` for Secrets Manager). */
   messageMember: 'message' | 'Message';
   operations: Operations;
@@ -87,7 +93,13 @@ export async function startJsonService(options: JsonServiceOptions): Promise<Jso
       try {
         if (req.method !== 'POST') throw new AwsJsonError('UnknownOperationException', `method ${req.method} is not supported`);
         const input = await readJson(req);
-        calls.push({ operation, name: options.nameOf(input), signed: signature.test(String(req.headers.authorization ?? '')) });
+        const context = input.EncryptionContext;
+        calls.push({
+          operation,
+          name: options.nameOf(input),
+          signed: signature.test(String(req.headers.authorization ?? '')),
+          ...(context && typeof context === 'object' ? { encryptionContext: context as Record<string, string> } : {}),
+        });
         if (faults && faults.count > 0) {
           faults.count--;
           throw new AwsJsonError(faults.type, `injected by the test ${options.signingName} server`, faults.status);
@@ -96,7 +108,7 @@ export async function startJsonService(options: JsonServiceOptions): Promise<Jso
         if (!handler) throw new AwsJsonError('UnknownOperationException', `operation '${target}' is not supported by this substitute`);
         send(res, 200, handler(input) ?? {});
       } catch (error) {
-        const e = error instanceof AwsJsonError ? error : new AwsJsonError('InternalFailure', (error as Error).message, 500);
+        const e = error instanceof AwsJsonError ? error : new AwsJsonError(options.internalError ?? 'InternalFailure', (error as Error).message, 500);
         send(res, e.status, { __type: e.type, [options.messageMember]: e.message });
       }
     })();
@@ -106,7 +118,7 @@ export async function startJsonService(options: JsonServiceOptions): Promise<Jso
     endpoint,
     port,
     calls,
-    failNext(count, status = 400, type = 'ThrottlingException') {
+    failNext(count, status = 400, type = options.defaultFault ?? 'ThrottlingException') {
       faults = { count, status, type };
     },
     stop,

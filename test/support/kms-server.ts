@@ -1,7 +1,7 @@
 /**
  * A local stand-in for AWS KMS, speaking its JSON 1.1 protocol over HTTP (POST /, header
  * X-Amz-Target: TrentService.<Operation>, body and answer application/x-amz-json-1.1, errors as
- * {"__type", "message"} with status 400) for the operations nca-backup calls on an HMAC key:
+ * {"__type", "message"} with status 400) for the operations nca-backup calls (request handling in aws-json-service.ts):
  *
  * - CreateKey: KeySpec HMAC_256 with KeyUsage GENERATE_VERIFY_MAC, or (the defaults) SYMMETRIC_DEFAULT with
  *   ENCRYPT_DECRYPT: a random 32-byte key, kept in memory.
@@ -20,57 +20,15 @@
  * with that error, e.g. 400 AccessDeniedException or 500 KMSInternalException.
  */
 import { createCipheriv, createDecipheriv, createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { listenOnLoopback } from './loopback';
+import { ACCOUNT, AwsJsonError, REGION, startJsonService, type JsonService, type Operations } from './aws-json-service';
 
-export interface KmsServer {
-  readonly endpoint: string;
-  readonly port: number;
-  /** Operations received, in order, for assertions on what a client called. */
-  readonly calls: { operation: string; keyId?: string; signed: boolean; encryptionContext?: Record<string, string> }[];
-  failNext(count: number, status?: number, type?: string): void;
-  stop(): Promise<void>;
-}
+/** `calls`: the operations received, in order, each with the key id it named (`name`) and its encryption context. */
+export type KmsServer = JsonService;
 
-const REGION = 'us-east-1';
-const ACCOUNT = '000000000000';
-
-class KmsError extends Error {
-  constructor(
-    readonly type: string,
-    message: string,
-    readonly status = 400,
-  ) {
-    super(message);
-  }
-}
-
-function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('error', reject);
-    req.on('end', () => {
-      const text = Buffer.concat(chunks).toString('utf8');
-      try {
-        resolve(text ? (JSON.parse(text) as Record<string, unknown>) : {});
-      } catch {
-        reject(new KmsError('SerializationException', 'request body is not JSON'));
-      }
-    });
-  });
-}
-
-function send(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'Content-Type': 'application/x-amz-json-1.1', 'Content-Length': Buffer.byteLength(text), 'x-amzn-RequestId': randomUUID() });
-  res.end(text);
-}
+const KmsError = AwsJsonError;
 
 export async function startKmsServer(): Promise<KmsServer> {
   const keys = new Map<string, { id: string; arn: string; secret: Buffer; usage: 'GENERATE_VERIFY_MAC' | 'ENCRYPT_DECRYPT' }>();
-  const calls: KmsServer['calls'] = [];
-  let faults: { count: number; status: number; type: string } | undefined;
 
   const keyOf = (keyId: unknown) => {
     if (typeof keyId !== 'string' || keyId === '') throw new KmsError('ValidationException', 'KeyId is required');
@@ -101,7 +59,7 @@ export async function startKmsServer(): Promise<KmsServer> {
     return value;
   };
 
-  const operations: Record<string, (input: Record<string, unknown>) => unknown> = {
+  const operations: Operations = {
     CreateKey(input) {
       const mac = input.KeySpec === 'HMAC_256' && input.KeyUsage === 'GENERATE_VERIFY_MAC';
       const symmetric = (input.KeySpec ?? 'SYMMETRIC_DEFAULT') === 'SYMMETRIC_DEFAULT' && (input.KeyUsage ?? 'ENCRYPT_DECRYPT') === 'ENCRYPT_DECRYPT';
@@ -171,42 +129,15 @@ export async function startKmsServer(): Promise<KmsServer> {
     },
   };
 
-  const server = createServer((req, res) => {
-    void (async () => {
-      const target = String(req.headers['x-amz-target'] ?? '');
-      const operation = target.startsWith('TrentService.') ? target.slice('TrentService.'.length) : '';
-      try {
-        if (req.method !== 'POST') throw new KmsError('UnknownOperationException', `method ${req.method} is not supported`);
-        const input = await readJson(req);
-        calls.push({
-          operation,
-          keyId: typeof input.KeyId === 'string' ? input.KeyId : undefined,
-          signed: /^AWS4-HMAC-SHA256 Credential=\S+\/kms\/aws4_request, SignedHeaders=\S*x-amz-target/.test(String(req.headers.authorization ?? '')),
-          ...(input.EncryptionContext ? { encryptionContext: input.EncryptionContext as Record<string, string> } : {}),
-        });
-        if (faults && faults.count > 0) {
-          faults.count--;
-          throw new KmsError(faults.type, 'injected by the test KMS server', faults.status);
-        }
-        const handler = operations[operation];
-        if (!handler) throw new KmsError('UnknownOperationException', `operation '${target}' is not supported by this substitute`);
-        send(res, 200, handler(input));
-      } catch (error) {
-        const e = error instanceof KmsError ? error : new KmsError('KMSInternalException', (error as Error).message, 500);
-        send(res, e.status, { __type: e.type, message: e.message });
-      }
-    })();
+  return startJsonService({
+    targetPrefix: 'TrentService',
+    signingName: 'kms',
+    messageMember: 'message',
+    defaultFault: 'AccessDeniedException',
+    internalError: 'KMSInternalException',
+    operations,
+    nameOf: (input) => (typeof input.KeyId === 'string' ? input.KeyId : undefined),
   });
-  const { endpoint, port, stop } = await listenOnLoopback(server);
-  return {
-    endpoint,
-    port,
-    calls,
-    failNext(count, status = 400, type = 'AccessDeniedException') {
-      faults = { count, status, type };
-    },
-    stop,
-  };
 }
 
 /** Creates an HMAC key on a running substitute (tests run in other processes than the global setup's server). */

@@ -11,3 +11,13 @@ export function thrown<E extends Error>(type: abstract new (...args: never[]) =>
   }
   throw new Error(`expected a ${type.name}, but the call returned`);
 }
+
+/** The error a promise rejects with, whatever its class (an SDK error's `name` is the service's error type). */
+export async function rejection(promise: Promise<unknown>): Promise<Error & { $metadata?: { httpStatusCode?: number } }> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error('expected the call to fail');
+}

@@ -16,6 +16,7 @@ import {
   paginateListSecrets,
 } from '@aws-sdk/client-secrets-manager';
 import { startSecretsManagerServer, type SecretsManagerServer } from '../support/secrets-manager-server';
+import { rejection } from '../support/thrown';
 
 let server: SecretsManagerServer;
 let sm: SecretsManagerClient;
@@ -23,14 +24,6 @@ let sm: SecretsManagerClient;
 const clientFor = (endpoint: string, maxAttempts?: number) =>
   new SecretsManagerClient({ region: 'us-east-1', endpoint, credentials: { accessKeyId: 'LOCAL', secretAccessKey: 'LOCAL' }, ...(maxAttempts ? { maxAttempts } : {}) });
 
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected the call to fail');
-}
 
 beforeAll(async () => {
   server = await startSecretsManagerServer();

@@ -20,6 +20,7 @@ import {
   type Parameter,
 } from '@aws-sdk/client-ssm';
 import { startSsmServer, type SsmServer } from '../support/ssm-server';
+import { rejection } from '../support/thrown';
 
 let server: SsmServer;
 let ssm: SSMClient;
@@ -27,15 +28,6 @@ let ssm: SSMClient;
 const clientFor = (endpoint: string, maxAttempts?: number) =>
   new SSMClient({ region: 'us-east-1', endpoint, credentials: { accessKeyId: 'LOCAL', secretAccessKey: 'LOCAL' }, ...(maxAttempts ? { maxAttempts } : {}) });
 
-/** The SDK error a call rejects with (its `name` is the service's error type). */
-async function rejection(promise: Promise<unknown>): Promise<Error & { $metadata?: { httpStatusCode?: number } }> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected the call to fail');
-}
 
 beforeAll(async () => {
   server = await startSsmServer();
