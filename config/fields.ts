@@ -133,3 +133,13 @@ export function bucketProblem(name: string): string | undefined {
   if (/(-s3alias|--ol-s3|\.mrap|--x-s3|--table-s3)$/.test(name)) return 'must not end with a suffix S3 reserves (-s3alias, --ol-s3, .mrap, --x-s3, --table-s3)';
   return undefined;
 }
+
+/** "/backups" → "backups/", "/" or "" → "": the form StorageLocation.prefix promises. */
+export function normalisePrefix(path: string): string | undefined {
+  const trimmed = path.trim().replace(/^\/+/, '').replace(/\/+$/, '');
+  if (trimmed === '') return '';
+  const segments = trimmed.split('/');
+  // Only S3's "safe" key characters, and no empty or dot segments: the prefix ends up in IAM resource ARNs.
+  const ok = segments.every((s) => /^[A-Za-z0-9!_.*'()-]+$/.test(s) && s !== '.' && s !== '..');
+  return ok ? `${trimmed}/` : undefined;
+}

@@ -9,7 +9,8 @@ import { parseDocument } from 'yaml';
 import { ACCOUNT_ID_LENGTH, MAX_BUCKET_NAME_LENGTH, vaultBucketName } from './bucket-names';
 import { CronError, toSchedulerCron } from './cron';
 import { COMPONENTS, sourceArns, type Components } from './components';
-import { ACCOUNT, boolean, bucketProblem, integer, Issues, isMapping, list, mapping, matching, oneOf, PARTITION, REGION, regionOfArn, show, string, uniqueStrings, type ConfigIssue } from './fields';
+export { normalisePrefix } from './fields';
+import { ACCOUNT, boolean, bucketProblem, normalisePrefix, integer, Issues, isMapping, list, mapping, matching, oneOf, PARTITION, REGION, regionOfArn, show, string, uniqueStrings, type ConfigIssue } from './fields';
 import {
   DEFAULT_INSTALLATION,
   GROUPS,
@@ -118,16 +119,6 @@ export function parseSize(value: unknown): number | undefined {
   if (unit === undefined) return undefined;
   const bytes = Math.floor(Number(match[1]) * unit);
   return bytes > 0 && Number.isSafeInteger(bytes) ? bytes : undefined;
-}
-
-/** "/backups" → "backups/", "/" or "" → "": the form StorageLocation.prefix promises. */
-export function normalisePrefix(path: string): string | undefined {
-  const trimmed = path.trim().replace(/^\/+/, '').replace(/\/+$/, '');
-  if (trimmed === '') return '';
-  const segments = trimmed.split('/');
-  // Only S3's "safe" key characters, and no empty or dot segments: the prefix ends up in IAM resource ARNs.
-  const ok = segments.every((s) => /^[A-Za-z0-9!_.*'()-]+$/.test(s) && s !== '.' && s !== '..');
-  return ok ? `${trimmed}/` : undefined;
 }
 
 // ---------------------------------------------------------------------------------------------------------
