@@ -89,6 +89,7 @@ async function readParameters(paths: readonly string[], clients: ConfigClients, 
   const store = 'Parameter Store';
   const found = new Map<string, Parameter>();
   const metadata = new Map<string, ParameterMetadata>();
+  const counts = new Map<string, number>();
 
   for (const path of paths) {
     // Described before they are read: a parameter written in between is described again below, by name.
@@ -109,19 +110,23 @@ async function readParameters(paths: readonly string[], clients: ConfigClients, 
       );
       for (const p of page.Parameters ?? []) {
         if (!p.Name) continue;
-        if (!found.has(p.Name)) count++;
+        count++;
         found.set(p.Name, p);
       }
       token = page.NextToken;
     } while (token);
-    if (count === 0) log.warn('configuration parameter path holds no parameters', { path });
-    else log.info('configuration parameters read', { path, parameters: count });
+    counts.set(path, count);
   }
 
   const named = paths.filter((p) => p !== '/' && !found.has(p));
   for (const names of chunks(named, NAMES_PER_CALL)) {
     const out = await attempt(store, `reading the parameters named ${names.join(', ')}`, () => ssm.send(new GetParametersCommand({ Names: names, WithDecryption: true })));
     for (const p of out.Parameters ?? []) if (p.Name) found.set(p.Name, p);
+  }
+  for (const path of paths) {
+    const count = counts.get(path)! + (named.includes(path) && found.has(path) ? 1 : 0);
+    if (count === 0) log.warn('configuration parameter path holds no parameters', { path });
+    else log.info('configuration parameters read', { path, parameters: count });
   }
 
   const undescribed = [...found.values()].filter((p) => metadata.get(p.Name!)?.Version !== p.Version).map((p) => p.Name!);
@@ -191,7 +196,7 @@ async function readSecrets(references: readonly string[], clients: ConfigClients
       );
       for (const s of page.SecretList ?? []) {
         if (!s.ARN || !s.Name?.startsWith(reference)) continue;
-        if (!secrets.has(s.ARN)) count++;
+        count++;
         secrets.set(s.ARN, s);
       }
       token = page.NextToken;
