@@ -14,7 +14,7 @@ import { readExport, writeExport } from '../../functions/components/config/forma
 import type { ConfigItem } from '../../functions/components/config/item';
 import { readConfiguration } from '../../functions/components/config/read';
 import type { Logger } from '../../functions/components/types';
-import { InvalidInputError } from '../../functions/core/errors';
+import { AccessDeniedError, InvalidInputError, TransientError } from '../../functions/core/errors';
 import { createTestBucket, testS3Client } from '../support/s3';
 import { startSecretsManagerServer, type SecretsManagerServer } from '../support/secrets-manager-server';
 import { startSsmServer, type SsmServer } from '../support/ssm-server';
@@ -210,6 +210,7 @@ describe('reading the configuration', () => {
     expect(byPath.slice(0, 6).map((c) => c.name)).toEqual(Array(6).fill('/neuroca'));
     expect(sm.calls.filter((c) => c.operation === 'ListSecrets')).toHaveLength(2 + 2);
     expect(ssm.calls.filter((c) => c.operation === 'ListTagsForResource')).toHaveLength(parameters.length);
+    expect([...ssm.calls, ...sm.calls].every((c) => c.signed)).toBe(true);
   });
 
   test('logs counts, paths and prefixes, never a value', () => {
@@ -246,7 +247,7 @@ describe('reading the configuration', () => {
   });
 });
 
-describe('reading a configuration that names what is not there', () => {
+describe('reading a configuration when something is missing or refused', () => {
   test('a secret ARN that does not exist is an InvalidInputError naming it', async () => {
     const missing = 'arn:aws:secretsmanager:us-east-1:000000000000:secret:neuroca/gone-AbC123';
     const error = await rejection(readConfiguration({ parameterPaths: [], secrets: [missing], files: [] }, clients, log));
@@ -258,6 +259,28 @@ describe('reading a configuration that names what is not there', () => {
     const error = await rejection(readConfiguration({ parameterPaths: [], secrets: [], files: [{ bucket: 'nca-no-such-bucket', prefix: '' }] }, clients, log));
     expect(error).toBeInstanceOf(InvalidInputError);
     expect(error.message).toContain('names bucket nca-no-such-bucket, which does not exist');
+  });
+
+  test('throttling that outlasts the retries is a TransientError naming what was being read', async () => {
+    const impatient = createConfigClients({ ssmEndpoint: ssm.endpoint, secretsManagerEndpoint: sm.endpoint, maxAttempts: 2 });
+    try {
+      ssm.failNext(2);
+      const error = await rejection(readConfiguration({ parameterPaths: ['/neuroca/db'], secrets: [], files: [] }, impatient, log));
+      expect(error).toBeInstanceOf(TransientError);
+      expect(error.message).toMatch(/^config: Parameter Store failed while describing the parameters under \/neuroca\/db: ThrottlingException: .+ A retry may succeed\.$/);
+    } finally {
+      ssm.failNext(0);
+      destroyConfigClients(impatient);
+    }
+  });
+
+  test('a refusal is an AccessDeniedError naming the secret, never its value', async () => {
+    sm.failNext(1, 400, 'AccessDeniedException');
+    const error = await rejection(readConfiguration({ parameterPaths: [], secrets: [openaiArn], files: [] }, clients, log));
+    sm.failNext(0);
+    expect(error).toBeInstanceOf(AccessDeniedError);
+    expect(error.message).toContain(`Secrets Manager refused describing ${openaiArn}: AccessDeniedException`);
+    expect(error.message).not.toContain(OPENAI_KEY);
   });
 
   test('an empty path, prefix and location read as nothing, each named in a warning', async () => {

@@ -160,11 +160,19 @@ const refuse = (where: string, problem: string): never => {
 
 const kindOf = (value: unknown) => (value === null ? 'null' : Array.isArray(value) ? 'a list' : typeof value === 'object' ? 'a mapping' : `a ${typeof value}`);
 
-function record(value: unknown, where: string, allowed: readonly string[]): Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return refuse(where, `must be a mapping, not ${kindOf(value)}`);
+function mapping(value: unknown, where: string): Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : refuse(where, `must be a mapping, not ${kindOf(value)}`);
+}
+
+function onlyFields(value: Record<string, unknown>, where: string, allowed: readonly string[]): void {
   const unknown = Object.keys(value).find((k) => !allowed.includes(k));
   if (unknown !== undefined) refuse(`${where}.${unknown}`, `is not a field of this format (allowed: ${allowed.join(', ')})`);
-  return value as Record<string, unknown>;
+}
+
+function record(value: unknown, where: string, allowed: readonly string[]): Record<string, unknown> {
+  const fields = mapping(value, where);
+  onlyFields(fields, where, allowed);
+  return fields;
 }
 
 function str(value: unknown, where: string): string {
@@ -190,10 +198,10 @@ const strings = (value: unknown, where: string) => list(value, where).map((v, i)
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 function readItem(kind: ConfigItemKind, value: unknown, where: string): ConfigItem {
-  const raw = record(value, where, Object.keys(value ?? {}));
+  const raw = mapping(value, where);
   const name = nonEmpty(raw.name, `${where}.name`);
   const at = `${where} (${name})`;
-  record(raw, at, FIELDS[kind]);
+  onlyFields(raw, at, FIELDS[kind]);
   for (const field of REQUIRED) if (!(field in raw)) refuse(`${at}.${field}`, 'is missing');
   const opt = <T>(field: FieldName, read: (v: unknown, w: string) => T): T | undefined => (field in raw ? read(raw[field], `${at}.${field}`) : undefined);
 
@@ -202,10 +210,7 @@ function readItem(kind: ConfigItemKind, value: unknown, where: string): ConfigIt
   const encoding = opt('encoding', (v, w) => (v === 'base64' ? ('base64' as const) : refuse(w, `must be base64 when given (text is the default), not ${JSON.stringify(v)}`)));
   const itemValue = str(raw.value, `${at}.value`);
   if (encoding === 'base64' && !BASE64.test(itemValue)) refuse(`${at}.value`, 'is not base64');
-  const tags = opt('tags', (v, w) => {
-    if (typeof v !== 'object' || v === null || Array.isArray(v)) return refuse(w, `must be a mapping, not ${kindOf(v)}`);
-    return Object.fromEntries(Object.entries(v).map(([k, t]) => [k, str(t, `${w}.${k}`)]));
-  });
+  const tags = opt('tags', (v, w) => Object.fromEntries(Object.entries(mapping(v, w)).map(([k, t]) => [k, str(t, `${w}.${k}`)])));
   const item: ConfigItem = {
     kind,
     name,
