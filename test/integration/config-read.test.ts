@@ -5,7 +5,8 @@
  * middle of a listing, then the export's round trip and the fingerprint of read → write → read.
  */
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { DeleteParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { randomBytes } from 'node:crypto';
 import { createConfigClients, destroyConfigClients, type ConfigClients } from '../../functions/components/config/clients';
 import type { ConfigSourceConfig } from '../../functions/components/config/descriptor';
@@ -247,7 +248,7 @@ describe('reading the configuration', () => {
   });
 });
 
-describe('reading a configuration when something is missing or refused', () => {
+describe('reading a configuration when something is missing, changing or refused', () => {
   test('a secret ARN that does not exist is an InvalidInputError naming it', async () => {
     const missing = 'arn:aws:secretsmanager:us-east-1:000000000000:secret:neuroca/gone-AbC123';
     const error = await rejection(readConfiguration({ parameterPaths: [], secrets: [missing], files: [] }, clients, log));
@@ -281,6 +282,35 @@ describe('reading a configuration when something is missing or refused', () => {
     expect(error).toBeInstanceOf(AccessDeniedError);
     expect(error.message).toContain(`Secrets Manager refused describing ${openaiArn}: AccessDeniedException`);
     expect(error.message).not.toContain(OPENAI_KEY);
+  });
+
+  test('a parameter or a file deleted between its listing and its read is left out, named in a warning', async () => {
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'racy/going.yaml', Body: Buffer.from('a: 1\n'), ContentLength: 5 }));
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'racy/staying.yaml', Body: Buffer.from('b: 2\n'), ContentLength: 5 }));
+    ssm.put('/racy/going', 'soon gone');
+    ssm.put('/racy/staying', 'here');
+    const admin = new SSMClient({ region: 'us-east-1', endpoint: ssm.endpoint, credentials: { accessKeyId: 'LOCAL', secretAccessKey: 'LOCAL' } });
+    // A deploy deletes them right after the listings answered.
+    const deleteAfter = (operation: string, remove: () => Promise<unknown>) => (next: (args: unknown) => Promise<unknown>, context: { commandName?: string }) => async (args: unknown) => {
+      const result = await next(args);
+      if (context.commandName === operation) await remove();
+      return result;
+    };
+    clients.ssm.middlewareStack.add(deleteAfter('GetParametersByPathCommand', () => admin.send(new DeleteParameterCommand({ Name: '/racy/going' }))) as never, { step: 'initialize', name: 'race' });
+    clients.s3.middlewareStack.add(deleteAfter('ListObjectsV2Command', () => s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'racy/going.yaml' }))) as never, { step: 'initialize', name: 'race' });
+    lines.length = 0;
+    try {
+      const items = await readConfiguration({ parameterPaths: ['/racy'], secrets: [], files: [{ bucket, prefix: 'racy/' }] }, clients, log);
+      expect(items.map((i) => i.name)).toEqual(['/racy/staying', `s3://${bucket}/racy/staying.yaml`]);
+      expect(lines.filter((l) => l.includes('"warn"'))).toEqual([
+        JSON.stringify({ level: 'warn', message: 'configuration parameter deleted while it was read: skipped', parameter: '/racy/going' }),
+        JSON.stringify({ level: 'warn', message: 'configuration file deleted while it was read: skipped', file: `s3://${bucket}/racy/going.yaml` }),
+      ]);
+    } finally {
+      clients.ssm.middlewareStack.remove('race');
+      clients.s3.middlewareStack.remove('race');
+      admin.destroy();
+    }
   });
 
   test('an empty path, prefix and location read as nothing, each named in a warning', async () => {

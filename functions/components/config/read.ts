@@ -138,9 +138,16 @@ async function readParameters(paths: readonly string[], clients: ConfigClients, 
   }
 
   const parameters = [...found.values()].sort((a, b) => byName({ name: a.Name! }, { name: b.Name! }));
-  return mapLimited(parameters, CONCURRENCY, async (p): Promise<ConfigItem> => {
+  const items = await mapLimited(parameters, CONCURRENCY, async (p): Promise<ConfigItem | undefined> => {
     const name = p.Name!;
-    const tags = await attempt(store, `listing the tags of ${name}`, () => ssm.send(new ListTagsForResourceCommand({ ResourceType: 'Parameter', ResourceId: name })));
+    let tags;
+    try {
+      tags = await ssm.send(new ListTagsForResourceCommand({ ResourceType: 'Parameter', ResourceId: name }));
+    } catch (error) {
+      if ((error as { name?: string })?.name !== 'InvalidResourceId') throw storeFailure(error, store, `listing the tags of ${name}`);
+      log.warn('configuration parameter deleted while it was read: skipped', { parameter: name });
+      return undefined;
+    }
     const described = metadata.get(name);
     return {
       kind: 'parameter',
@@ -154,6 +161,7 @@ async function readParameters(paths: readonly string[], clients: ConfigClients, 
       description: described?.Description,
     };
   });
+  return items.filter((i): i is ConfigItem => i !== undefined);
 }
 
 // ---------------------------------------------------------------- Secrets Manager
@@ -185,7 +193,9 @@ async function readSecrets(references: readonly string[], clients: ConfigClients
         }
         throw storeFailure(error, store, `describing ${reference}`);
       });
-      secrets.set(described.ARN!, described);
+      // A secret scheduled for deletion has no value to read (GetSecretValue refuses it) and is going away.
+      if (described.DeletedDate) log.warn('configuration secret is scheduled for deletion: skipped', { secret: reference });
+      else secrets.set(described.ARN!, described);
       continue;
     }
     let count = 0;
@@ -212,6 +222,7 @@ async function readSecrets(references: readonly string[], clients: ConfigClients
       value = await sm.send(new GetSecretValueCommand({ SecretId: facts.ARN, VersionStage: 'AWSCURRENT' }));
     } catch (error) {
       if (!isNotFound(error)) throw storeFailure(error, store, `reading the current value of ${name}`);
+      // Created without a value, or deleted since it was listed.
       log.warn('configuration secret has no current value: skipped', { secret: name });
       return undefined;
     }
@@ -269,15 +280,20 @@ async function readFiles(locations: readonly ConfigFilesLocation[], clients: Con
       for (const object of page.Contents ?? []) if (object.Key && !(object.Key.endsWith('/') && !object.Size)) keys.push(object.Key);
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
-    const files = await mapLimited(keys, CONCURRENCY, async (key): Promise<ConfigItem> => {
+    const read = await mapLimited(keys, CONCURRENCY, async (key): Promise<ConfigItem | undefined> => {
       const name = `s3://${bucket}/${key}`;
-      return attempt('S3', `reading ${name}`, async () => {
+      try {
         const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
         const bytes = await out.Body!.transformToByteArray();
         const versioned = out.VersionId !== undefined && out.VersionId !== 'null';
         return { kind: 'file', name, ...fileValue(bytes), version: versioned ? out.VersionId! : (out.ETag ?? '').replace(/"/g, ''), lastModified: iso(out.LastModified) };
-      });
+      } catch (error) {
+        if ((error as { name?: string })?.name !== 'NoSuchKey') throw storeFailure(error, 'S3', `reading ${name}`);
+        log.warn('configuration file deleted while it was read: skipped', { file: name });
+        return undefined;
+      }
     });
+    const files = read.filter((i): i is ConfigItem => i !== undefined);
     if (files.length === 0) log.warn('configuration file location holds no files', { location: where });
     else log.info('configuration files read', { location: where, files: files.length });
     items.push(...files);
