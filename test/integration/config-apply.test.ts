@@ -5,7 +5,7 @@
  * written before it, throttling is retried, and no value reaches a log line or an error.
  */
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { DescribeSecretCommand, GetSecretValueCommand, ListSecretsCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { DescribeSecretCommand, GetSecretValueCommand, ListSecretsCommand, PutSecretValueCommand, SecretsManagerClient, UpdateSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { DeleteParameterCommand, DescribeParametersCommand, GetParametersByPathCommand, ListTagsForResourceCommand, SSMClient, type Parameter } from '@aws-sdk/client-ssm';
 import { applyPlan, type ConfigStoreClients } from '../../functions/components/config/apply';
 import type { ConfigSourceConfig } from '../../functions/components/config/descriptor';
@@ -244,4 +244,30 @@ test('throttling is retried; a throttle that does not go away ends in a Transien
   ssmServer.failNext(0);
   expect(error).toBeInstanceOf(TransientError);
   expect(error.message).toMatch(/writing back parameter \/cfge\/x failed \(ThrottlingException: .*Nothing was written before it\./);
+});
+
+test('only what differs is written: tags alone through AddTagsToResource, a secret\'s key and description through UpdateSecret', async () => {
+  const scope = scopeOf('cfgf');
+  ssmServer.put('/cfgf/host', 'f-host', { tags: { team: 'core' } });
+  secretsServer.create('cfgf/api', 'f-api-value', { kmsKeyId: SECRET_KEY, description: 'api token' });
+  const backup = await snapshot(scope);
+  // Since the backup: a tag retagged (the value untouched), the secret moved to another key and redescribed.
+  await clients.ssm.send(new DeleteParameterCommand({ Name: '/cfgf/host' }));
+  ssmServer.put('/cfgf/host', 'f-host', { tags: { team: 'someone-else' } });
+  await clients.secrets.send(new UpdateSecretCommand({ SecretId: 'cfgf/api', KmsKeyId: 'alias/other', Description: 'changed' }));
+  const current = await snapshot(scope);
+  const plan = planRestore(backup, current, scope, { prune: false });
+  expect(plan.entries.map((e) => [e.name, e.action, e.differences])).toEqual([
+    ['/cfgf/host', 'change', ['tags']],
+    ['cfgf/api', 'change', ['kmsKeyId', 'description']],
+  ]);
+
+  const [ssmBefore, secretsBefore] = [ssmServer.calls.length, secretsServer.calls.length];
+  await applyPlan(plan, backup, clients, capture().log);
+  expect(ssmServer.calls.slice(ssmBefore).map((c) => c.operation)).toEqual(['AddTagsToResource']);
+  expect(secretsServer.calls.slice(secretsBefore).map((c) => c.operation)).toEqual(['UpdateSecret']);
+  const after = await snapshot(scope);
+  expect(content(after)).toEqual(content(backup));
+  // No new version: the parameter's and the secret's values were not rewritten.
+  expect(after.map((i) => i.version)).toEqual(current.map((i) => i.version));
 });
