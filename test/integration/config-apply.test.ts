@@ -7,7 +7,8 @@
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { DescribeSecretCommand, GetSecretValueCommand, ListSecretsCommand, PutSecretValueCommand, SecretsManagerClient, UpdateSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { DeleteParameterCommand, DescribeParametersCommand, GetParametersByPathCommand, ListTagsForResourceCommand, SSMClient, type Parameter } from '@aws-sdk/client-ssm';
-import { applyPlan, type ConfigStoreClients } from '../../functions/components/config/apply';
+import { applyPlan } from '../../functions/components/config/apply';
+import type { ConfigClients } from '../../functions/components/config/clients';
 import type { ConfigSourceConfig } from '../../functions/components/config/descriptor';
 import type { ConfigItem } from '../../functions/components/config/item';
 import { planRestore } from '../../functions/components/config/plan';
@@ -24,19 +25,19 @@ const local = { region: 'us-east-1', credentials: { accessKeyId: 'LOCAL', secret
 
 let ssmServer: SsmServer;
 let secretsServer: SecretsManagerServer;
-let clients: ConfigStoreClients;
+let clients: ConfigClients;
 let bucket: string;
 
 beforeAll(async () => {
   [ssmServer, secretsServer] = await Promise.all([startSsmServer(), startSecretsManagerServer()]);
   const s3 = testS3Client();
   bucket = await createTestBucket(s3, 'config');
-  clients = { ssm: new SSMClient({ ...local, endpoint: ssmServer.endpoint }), secrets: new SecretsManagerClient({ ...local, endpoint: secretsServer.endpoint }), s3 };
+  clients = { ssm: new SSMClient({ ...local, endpoint: ssmServer.endpoint }), secretsManager: new SecretsManagerClient({ ...local, endpoint: secretsServer.endpoint }), s3 };
 });
 
 afterAll(async () => {
   clients.ssm.destroy();
-  clients.secrets.destroy();
+  clients.secretsManager.destroy();
   await Promise.all([ssmServer.stop(), secretsServer.stop()]);
 });
 
@@ -44,7 +45,7 @@ const scopeOf = (name: string): ConfigSourceConfig => ({ parameterPaths: [`/${na
 
 /** What the stores hold in `scope`, read through the SDK alone (not the component's reader). */
 async function snapshot(scope: ConfigSourceConfig): Promise<ConfigItem[]> {
-  const { ssm, secrets, s3 } = clients;
+  const { ssm, secretsManager: secrets, s3 } = clients;
   const items: ConfigItem[] = [];
   for (const path of scope.parameterPaths) {
     const parameters: Parameter[] = [];
@@ -124,7 +125,7 @@ test('the plan shows exactly what changed since the backup, and apply puts it ba
 
   // After the backup: a value and its key changed, a secret rewritten, a parameter deleted, one added, a file edited.
   ssmServer.put('/cfga/db/password', 'pw-changed-Zk2', { type: 'SecureString', keyId: 'alias/aws/ssm' });
-  await clients.secrets.send(new PutSecretValueCommand({ SecretId: 'cfga/api', SecretString: '{"token":"tok-changed-33"}' }));
+  await clients.secretsManager.send(new PutSecretValueCommand({ SecretId: 'cfga/api', SecretString: '{"token":"tok-changed-33"}' }));
   await clients.ssm.send(new DeleteParameterCommand({ Name: '/cfga/zones' }));
   ssmServer.put('/cfga/new/flag', 'flag-added-8', {});
   await putFile(clients.s3, 'cfga/app.yaml', 'level: debug-changed\n');
@@ -186,7 +187,7 @@ test('a write refused mid-apply stops there, naming the item and what was writte
   ssmServer.put('/cfgc/a', 'c-a-new-5');
   ssmServer.put('/cfgc/b', 'c-b-new-6');
   secretsServer.create('cfgc/api-2', 'unrelated');
-  await clients.secrets.send(new PutSecretValueCommand({ SecretId: 'cfgc/api', SecretString: 'c-api-new-7' }));
+  await clients.secretsManager.send(new PutSecretValueCommand({ SecretId: 'cfgc/api', SecretString: 'c-api-new-7' }));
   await putFile(clients.s3, 'cfgc/app.yaml', 'c-file-new-8');
   const plan = planRestore(backup, await snapshot(scope), scope, { prune: false });
   expect(plan.summary).toMatchObject({ change: 4, keep: 1 });
@@ -254,7 +255,7 @@ test('only what differs is written: tags alone through AddTagsToResource, a secr
   // Since the backup: a tag retagged (the value untouched), the secret moved to another key and redescribed.
   await clients.ssm.send(new DeleteParameterCommand({ Name: '/cfgf/host' }));
   ssmServer.put('/cfgf/host', 'f-host', { tags: { team: 'someone-else' } });
-  await clients.secrets.send(new UpdateSecretCommand({ SecretId: 'cfgf/api', KmsKeyId: 'alias/other', Description: 'changed' }));
+  await clients.secretsManager.send(new UpdateSecretCommand({ SecretId: 'cfgf/api', KmsKeyId: 'alias/other', Description: 'changed' }));
   const current = await snapshot(scope);
   const plan = planRestore(backup, current, scope, { prune: false });
   expect(plan.entries.map((e) => [e.name, e.action, e.differences])).toEqual([

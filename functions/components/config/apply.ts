@@ -12,14 +12,15 @@
  * No value reaches a log line or an error: logs carry kind, name and action only, and a store's error
  * message is scrubbed of the item's value before it is quoted.
  */
-import { PutObjectCommand, DeleteObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { CreateSecretCommand, DeleteSecretCommand, PutSecretValueCommand, TagResourceCommand, UpdateSecretCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { AddTagsToResourceCommand, DeleteParameterCommand, PutParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
+import { PutObjectCommand, DeleteObjectCommand } from '@aws-sdk/client-s3';
+import { CreateSecretCommand, DeleteSecretCommand, PutSecretValueCommand, TagResourceCommand, UpdateSecretCommand } from '@aws-sdk/client-secrets-manager';
+import { AddTagsToResourceCommand, DeleteParameterCommand, PutParameterCommand } from '@aws-sdk/client-ssm';
 import { AccessDeniedError, InvalidInputError, StorageError, TransientError } from '../../core/errors';
 import { s3FailureKind } from '../../core/s3-errors';
 import type { Logger } from '../types';
 import { itemKey, type ConfigItem } from './item';
 import { parseFileName, type PlanEntry, type RestorePlan } from './plan';
+import type { ConfigClients } from './clients';
 
 const COMPONENT = 'config';
 /** Parameter Store's Standard tier holds 4 KB; a larger value needs the Advanced tier. */
@@ -27,11 +28,6 @@ const STANDARD_TIER_BYTES = 4096;
 /** A pruned secret can be restored (RestoreSecret) for this many days: a prune is never a ForceDelete. */
 export const SECRET_RECOVERY_WINDOW_DAYS = 30;
 
-export interface ConfigStoreClients {
-  readonly ssm: SSMClient;
-  readonly secrets: SecretsManagerClient;
-  readonly s3: S3Client;
-}
 
 export interface ApplyResult {
   /** kind:name of every item written or deleted, in the order it was. */
@@ -61,7 +57,7 @@ function preflight(plan: RestorePlan, backupItems: readonly ConfigItem[]): Map<s
   return byKey;
 }
 
-async function writeParameter(clients: ConfigStoreClients, entry: PlanEntry, item: ConfigItem): Promise<void> {
+async function writeParameter(clients: ConfigClients, entry: PlanEntry, item: ConfigItem): Promise<void> {
   const adding = entry.action === 'add';
   const onlyTags = !adding && entry.differences?.every((d) => d === 'tags');
   if (!onlyTags) {
@@ -83,10 +79,10 @@ async function writeParameter(clients: ConfigStoreClients, entry: PlanEntry, ite
   }
 }
 
-async function writeSecret(clients: ConfigStoreClients, entry: PlanEntry, item: ConfigItem): Promise<void> {
+async function writeSecret(clients: ConfigClients, entry: PlanEntry, item: ConfigItem): Promise<void> {
   const value = item.encoding === 'base64' ? { SecretBinary: bytesOf(item) } : { SecretString: item.value };
   if (entry.action === 'add') {
-    await clients.secrets.send(
+    await clients.secretsManager.send(
       new CreateSecretCommand({
         Name: item.name,
         ...value,
@@ -100,7 +96,7 @@ async function writeSecret(clients: ConfigStoreClients, entry: PlanEntry, item: 
   const found = entry.differences ?? [];
   // The key first: the value written next is then encrypted with the backup's key.
   if (found.includes('kmsKeyId') || found.includes('description')) {
-    await clients.secrets.send(
+    await clients.secretsManager.send(
       new UpdateSecretCommand({
         SecretId: item.name,
         ...(found.includes('kmsKeyId') ? { KmsKeyId: item.kmsKeyId } : {}),
@@ -108,21 +104,21 @@ async function writeSecret(clients: ConfigStoreClients, entry: PlanEntry, item: 
       }),
     );
   }
-  if (found.includes('value')) await clients.secrets.send(new PutSecretValueCommand({ SecretId: item.name, ...value }));
-  if (found.includes('tags')) await clients.secrets.send(new TagResourceCommand({ SecretId: item.name, Tags: tagList(item.tags) }));
+  if (found.includes('value')) await clients.secretsManager.send(new PutSecretValueCommand({ SecretId: item.name, ...value }));
+  if (found.includes('tags')) await clients.secretsManager.send(new TagResourceCommand({ SecretId: item.name, Tags: tagList(item.tags) }));
 }
 
-async function writeFile(clients: ConfigStoreClients, item: ConfigItem): Promise<void> {
+async function writeFile(clients: ConfigClients, item: ConfigItem): Promise<void> {
   const { bucket, key } = parseFileName(item.name)!;
   await clients.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: bytesOf(item) }));
 }
 
 const isNotFound = (error: unknown) => ['ParameterNotFound', 'ResourceNotFoundException', 'NoSuchKey'].includes(String((error as Error)?.name));
 
-async function prune(clients: ConfigStoreClients, entry: PlanEntry): Promise<void> {
+async function prune(clients: ConfigClients, entry: PlanEntry): Promise<void> {
   try {
     if (entry.kind === 'parameter') await clients.ssm.send(new DeleteParameterCommand({ Name: entry.name }));
-    else if (entry.kind === 'secret') await clients.secrets.send(new DeleteSecretCommand({ SecretId: entry.name, RecoveryWindowInDays: SECRET_RECOVERY_WINDOW_DAYS }));
+    else if (entry.kind === 'secret') await clients.secretsManager.send(new DeleteSecretCommand({ SecretId: entry.name, RecoveryWindowInDays: SECRET_RECOVERY_WINDOW_DAYS }));
     else {
       const file = parseFileName(entry.name);
       if (!file) throw new InvalidInputError(`${entry.name} is not a file name like s3://bucket/key.`, { component: COMPONENT });
@@ -157,7 +153,7 @@ function writeFailure(error: unknown, entry: PlanEntry, item: ConfigItem | undef
  * Applies `plan` with the values of `backupItems` (the plan holds none). Writes nothing when the plan
  * has a problem; stops at the first write that fails.
  */
-export async function applyPlan(plan: RestorePlan, backupItems: readonly ConfigItem[], clients: ConfigStoreClients, log: Logger): Promise<ApplyResult> {
+export async function applyPlan(plan: RestorePlan, backupItems: readonly ConfigItem[], clients: ConfigClients, log: Logger): Promise<ApplyResult> {
   const byKey = preflight(plan, backupItems);
   const writes = plan.entries.filter((e) => e.action === 'add' || e.action === 'change');
   const deletes = plan.entries.filter((e) => e.action === 'prune');

@@ -15,9 +15,9 @@ export interface ConfigItem {
   readonly name: string;
   /** Parameters only: the parameter type, written back as it was. */
   readonly type?: ParameterType;
-  /** The value as the store gives it: text; a file's bytes are base64 (`encoding`). */
+  /** The value as the store gives it: text; the bytes of a binary file or secret are base64 (`encoding`). */
   readonly value: string;
-  /** How `value` holds a file's bytes. @default utf8 */
+  /** How `value` holds the item's bytes: base64 for a file that is not UTF-8 text, or a binary secret. @default utf8 */
   readonly encoding?: 'utf8' | 'base64';
   /** The store's version: a parameter's Version, a secret's VersionId, a file's S3 VersionId (or ETag unversioned). */
   readonly version: string;
