@@ -14,6 +14,8 @@ export interface ArtifactRecord {
 
 /** Where a component's backup writes its artifacts. Each write streams; nothing is held whole in memory. */
 export interface ArtifactSink {
+  /** The backup being written (a component that binds its artifacts to it, e.g. an encryption context, needs it). */
+  readonly backupId?: string;
   write(name: string, body: Readable, options?: { contentType?: string }): Promise<ArtifactRecord>;
 }
 

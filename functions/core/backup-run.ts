@@ -105,6 +105,7 @@ export async function runBackup(ctx: EngineContext, request: BackupRequest): Pro
   };
 
   const sink: ArtifactSink = {
+    backupId: request.backupId,
     async write(artifactName, body, options = {}) {
       if (!isArtifactName(artifactName) || written.some((a) => a.name === artifactName)) {
         throw new InvalidInputError(`artifact name '${artifactName}' is not allowed.`, { component: name, backupId: request.backupId });

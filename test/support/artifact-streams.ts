@@ -8,6 +8,7 @@ import type { ArtifactSink, ArtifactSource } from '../../functions/components/ty
 /** A sink that awaits `before(name)` once an artifact's stream is handed to it, then writes through `inner`. */
 export function sinkAfter(inner: ArtifactSink, before: (name: string) => Promise<unknown>): ArtifactSink {
   return {
+    backupId: inner.backupId,
     async write(name, body, options) {
       await before(name);
       return inner.write(name, body, options);
@@ -51,7 +52,7 @@ function forward<T extends NodeJS.WritableStream & { destroy(error?: Error): unk
 }
 
 export function throttledSink(inner: ArtifactSink, bytesPerSecond: number): ArtifactSink {
-  return { write: (name, body, options) => inner.write(name, forward(body, throttle(bytesPerSecond)), options) };
+  return { backupId: inner.backupId, write: (name, body, options) => inner.write(name, forward(body, throttle(bytesPerSecond)), options) };
 }
 
 export function throttledSource(inner: ArtifactSource, bytesPerSecond: number): ArtifactSource {

@@ -27,13 +27,15 @@ afterAll(() => {
   for (const artifacts of made.splice(0)) artifacts.cleanup();
 });
 
-export function fsArtifacts(): FsArtifacts {
+/** `backupId`: what the sink says it writes (a real backup's id, as the engine's sink would). */
+export function fsArtifacts(backupId = '20261130T000000Z-fs0001'): FsArtifacts {
   const dir = mkdtempSync(join(tmpdir(), 'nca-artifacts-'));
   const records: ArtifactRecord[] = [];
   const artifacts: FsArtifacts = {
     dir,
     records,
     sink: {
+      backupId,
       async write(name: string, body: Readable, options = {}) {
         const meter = new Sha256Meter();
         await pipeline(body, meter, createWriteStream(join(dir, name)));

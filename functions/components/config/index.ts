@@ -1,0 +1,166 @@
+/**
+ * The configuration component (issue 11, in progress: not in the registry until its connection, its
+ * workflow and its grants exist). A backup reads every configured store (read.ts), writes one export
+ * (format.ts), seals it under the backup's encryption context (envelope.ts) and stores that, so the export
+ * is encrypted twice. A restore opens the export of the backup named, plans against what the stores hold
+ * now (plan.ts), and writes (apply.ts) only when asked with apply: true.
+ */
+import { Readable } from 'node:stream';
+import { BackupNotFoundError, InvalidInputError } from '../../core/errors';
+import { silentLogger } from '../../core/logger';
+import type { KmsDataKeyApi } from '../../core/kms';
+import type { ArtifactSource, Component, ComponentRestoreResult, RestoreTargetOptions, RestoreVerification, SourceInfo } from '../types';
+import { applyPlan } from './apply';
+import type { ConfigClients } from './clients';
+import type { ConfigSourceConfig } from './descriptor';
+import { envelopeContext, open, seal } from './envelope';
+import { fingerprintItems } from './fingerprint';
+import { readExport, writeExport } from './format';
+import type { ConfigItem } from './item';
+import type { ConfigRestoreOptions } from './options';
+import { planRestore, type RestorePlan } from './plan';
+import { readConfiguration } from './read';
+
+const COMPONENT = 'config';
+export const SEALED_EXPORT_CONTENT_TYPE = 'application/vnd.nca-backup.sealed-config+yaml';
+/** A configuration export is kilobytes to a few megabytes; more than this is not one. */
+const MAX_EXPORT_BYTES = 256 * 1024 * 1024;
+
+export interface ConfigTarget {
+  /** What to read and the scope a restore may write in. */
+  readonly source: ConfigSourceConfig;
+  readonly clients: ConfigClients;
+  /** The envelope key the export is sealed with. */
+  readonly envelope: { readonly kms: KmsDataKeyApi; readonly keyId: string };
+}
+
+export type ConfigComponentOptions = ConfigRestoreOptions & RestoreTargetOptions;
+
+const describeStores = (source: ConfigSourceConfig): SourceInfo => ({
+  // The stores are AWS services, not servers with versions: the export's format version stands for them.
+  serverVersion: 'aws',
+  serverMajor: 1,
+  database: 'configuration',
+  parameterPaths: source.parameterPaths,
+  secrets: source.secrets,
+  files: source.files.map((f) => `s3://${f.bucket}/${f.prefix}`),
+});
+
+const exportName = (at: Date) => `config_${at.toISOString().slice(0, 10).replace(/-/g, '')}.yaml.sealed`;
+
+async function readWhole(stream: Readable, name: string): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of stream) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_EXPORT_BYTES) {
+      stream.destroy();
+      throw new InvalidInputError(`artifact ${name} is larger than ${MAX_EXPORT_BYTES} bytes: not a configuration export.`, { component: COMPONENT });
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** The backup's items, opened from its sealed export under the backup's own context (from its manifest). */
+async function backupItems(source: ArtifactSource, target: ConfigTarget): Promise<ConfigItem[]> {
+  const artifact = source.artifacts.find((a) => a.contentType === SEALED_EXPORT_CONTENT_TYPE);
+  if (!artifact) throw new BackupNotFoundError('the backup holds no configuration export.', { component: COMPONENT, backupId: source.backup?.backupId });
+  const backupId = source.backup?.backupId;
+  if (!backupId) throw new InvalidInputError('a configuration export opens only with its backup id (its encryption context): none was given.', { component: COMPONENT });
+  const sealed = await readWhole(source.open(artifact.name), artifact.name);
+  const { header, items } = readExport(await open(sealed, { ...target.envelope, context: envelopeContext(backupId) }));
+  if (header.backupId !== backupId) {
+    throw new InvalidInputError(`the export inside backup ${backupId} says it is backup ${header.backupId}.`, { component: COMPONENT, backupId });
+  }
+  return items;
+}
+
+/**
+ * The stores after an applied restore, planned again against the backup: every item the restore was to
+ * write must now be unchanged, and with prune nothing may be left to prune.
+ */
+function verification(after: RestorePlan): RestoreVerification {
+  const found = after.entries.flatMap((entry) => {
+    const object = `${entry.kind}:${entry.name}`;
+    if (entry.action === 'add') return [{ object, problem: 'absent after the restore' }];
+    if (entry.action === 'change') return [{ object, problem: `differs after the restore (${(entry.differences ?? []).join(', ')})` }];
+    if (entry.action === 'prune') return [{ object, problem: 'still present after the restore pruned it' }];
+    return [];
+  });
+  return { differences: found, objects: after.entries.filter((entry) => entry.action !== 'keep').length };
+}
+
+export const configComponent: Component<ConfigTarget, ConfigComponentOptions> & {
+  planRestore(source: ArtifactSource, target: ConfigTarget, options: ConfigComponentOptions): Promise<RestorePlan>;
+} = {
+  name: 'config' as never,
+  group: 'configuration',
+
+  async describe(target) {
+    return describeStores(target.source);
+  },
+
+  async estimate() {
+    // Kilobytes to megabytes: always the Lambda runner. Reading the stores to measure would be the backup itself.
+    return 1024 * 1024;
+  },
+
+  async backup(target, sink, log) {
+    if (!sink.backupId) throw new InvalidInputError('a configuration backup seals its export under its backup id: the sink gave none.', { component: COMPONENT });
+    const startedAt = new Date();
+    const items = await readConfiguration(target.source, target.clients, log);
+    const plain = writeExport({ backupId: sink.backupId, createdAt: startedAt.toISOString(), sources: target.source }, items);
+    const sealed = await seal(plain, { ...target.envelope, context: envelopeContext(sink.backupId) });
+    plain.fill(0);
+    const record = await sink.write(exportName(startedAt), Readable.from([sealed]), { contentType: SEALED_EXPORT_CONTENT_TYPE });
+    const fingerprint = fingerprintItems(items);
+    const count = (kind: ConfigItem['kind']) => items.filter((item) => item.kind === kind).length;
+    log.info('configuration exported', { backupId: sink.backupId, parameters: count('parameter'), secrets: count('secret'), files: count('file'), bytes: record.bytes });
+    return {
+      artifacts: [record],
+      fingerprint,
+      source: describeStores(target.source),
+      consistency: { pointInTime: false, method: 'each store read in turn (Parameter Store, Secrets Manager and S3 have no shared snapshot); every item with its own version' },
+      report: { parameters: count('parameter'), secrets: count('secret'), files: count('file'), envelopeKeyId: target.envelope.keyId },
+    };
+  },
+
+  async fingerprint(target) {
+    return fingerprintItems(await readConfiguration(target.source, target.clients, silentLogger));
+  },
+
+  async checkCompatibility() {
+    return { targetVersion: 'aws' };
+  },
+
+  async targetExists(target) {
+    const items = await readConfiguration(target.source, target.clients, silentLogger);
+    return items.length > 0;
+  },
+
+  async planRestore(source, target, options) {
+    const backup = await backupItems(source, target);
+    const current = await readConfiguration(target.source, target.clients, silentLogger);
+    return planRestore(backup, current, target.source, options);
+  },
+
+  async restore(source, target, options, log): Promise<ComponentRestoreResult> {
+    const backup = await backupItems(source, target);
+    const current = await readConfiguration(target.source, target.clients, log);
+    const plan = planRestore(backup, current, target.source, options);
+    if (options.dryRun) {
+      log.info('configuration restore planned; nothing written (apply: true writes)', { ...plan.summary });
+      return { target: 'configuration', replacedExisting: false, details: { dryRun: true, plan } };
+    }
+    const applied = await applyPlan(plan, backup, target.clients, log);
+    return { target: 'configuration', replacedExisting: true, details: { dryRun: false, plan, written: applied.written } };
+  },
+
+  async verifyRestore(_expected, source, target, options, log) {
+    if (options.dryRun) return { differences: [], objects: 0, details: { dryRun: true, verified: 'nothing was written' } };
+    const backup = await backupItems(source, target);
+    const now = await readConfiguration(target.source, target.clients, log);
+    return verification(planRestore(backup, now, target.source, options));
+  },
+};
