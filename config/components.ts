@@ -7,13 +7,14 @@
  */
 import type { ComponentDescriptor, ParsedSources, RestoreFlag } from './component';
 import type { GroupName } from './groups';
+import { configDescriptor } from '../functions/components/config/descriptor';
 import { memoryDescriptor } from '../functions/components/memory/descriptor';
 import { mongodbDescriptor } from '../functions/components/mongodb/descriptor';
 import { postgresDescriptor } from '../functions/components/postgres/descriptor';
 import { redisDescriptor } from '../functions/components/redis/descriptor';
 import { vectorDescriptor } from '../functions/components/vector/descriptor';
 
-export const COMPONENTS = [postgresDescriptor, redisDescriptor, mongodbDescriptor, vectorDescriptor, memoryDescriptor] as const;
+export const COMPONENTS = [postgresDescriptor, redisDescriptor, mongodbDescriptor, vectorDescriptor, memoryDescriptor, configDescriptor] as const;
 
 type Descriptor = (typeof COMPONENTS)[number];
 export type ComponentName = Descriptor['name'];

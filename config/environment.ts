@@ -16,6 +16,12 @@ export const ENVIRONMENT = {
   logLevel: 'NCA_LOG_LEVEL',
   /** A local S3-compatible endpoint (s3rver in tests and the demo). */
   s3Endpoint: 'NCA_S3_ENDPOINT',
+  /** A local Parameter Store endpoint (the tests' substitute), for the configuration component. */
+  ssmEndpoint: 'NCA_SSM_ENDPOINT',
+  /** A local Secrets Manager endpoint (the tests' substitute), for the configuration component's secrets. */
+  secretsManagerEndpoint: 'NCA_SECRETS_MANAGER_ENDPOINT',
+  /** The KMS key a local run seals configuration exports with (deployed workers get the stack's). */
+  configEnvelopeKey: 'NCA_CONFIG_ENVELOPE_KEY',
   /** A local KMS endpoint (the tests' KMS substitute). */
   kmsEndpoint: 'NCA_KMS_ENDPOINT',
   /** The backup.yaml of `cdk synth` and of a local run when --config is not given (default: ./backup.yaml). */

@@ -13,6 +13,7 @@ import { vectorEntry } from './vector';
 import { mongodbEntry } from './mongodb';
 import { redisEntry } from './redis';
 import { memoryEntry } from './memory';
+import { configEntry } from './config';
 import { restoreTargetRefusal } from './restore-options';
 
 export type { ComponentEntry, RestoreTargetOptions } from './types';
@@ -41,6 +42,7 @@ const registry: Record<ComponentName, ComponentEntry<any, any, any>> = {
   mongodb: guarded('mongodb', mongodbEntry),
   vector: guarded('vector', vectorEntry),
   memory: guarded('memory', memoryEntry),
+  config: guarded('config', configEntry),
 };
 
 

@@ -15,7 +15,6 @@ import { DeleteParameterCommand, GetParameterCommand, PutParameterCommand } from
 import { configComponent, type ConfigTarget } from '../../functions/components/config';
 import { createConfigClients, destroyConfigClients } from '../../functions/components/config/clients';
 import type { ConfigSourceConfig } from '../../functions/components/config/descriptor';
-import { parseConfigRestoreOptions } from '../../functions/components/config/options';
 import type { Logger } from '../../functions/components/types';
 import { createKmsDataKeyClient } from '../../functions/core/kms';
 import { backupToFs, type FsArtifacts } from '../support/fs-artifacts';
@@ -90,10 +89,10 @@ describe('the configuration component', () => {
     expect(lines.join('\n')).not.toContain(API_KEY);
   });
 
-  test('a restore plans by default: exactly the drift, nothing written', async () => {
+  test('a restore plans by default, whoever calls it (no options, no dryRun): exactly the drift, nothing written', async () => {
     await drift();
     const source = artifacts.source({ backupId: artifacts.sink.backupId!, fingerprint: {}, source: { serverVersion: 'aws', serverMajor: 1, database: 'configuration' } });
-    const restored = await configComponent.restore(source, target, { ...parseConfigRestoreOptions({}) }, log);
+    const restored = await configComponent.restore(source, target, {}, log);
     const plan = (restored.details as any).plan;
     const actions = Object.fromEntries(plan.entries.map((e: any) => [`${e.kind}:${e.name}`, e.action]));
     expect(actions).toEqual({
@@ -105,12 +104,12 @@ describe('the configuration component', () => {
     });
     expect(JSON.stringify(restored)).not.toContain(DB_PASSWORD);
     expect((await parameter('/neuroca/db/password'))!.Value).toBe('leaked-and-rotated');
-    expect(await configComponent.verifyRestore!({}, source, target, parseConfigRestoreOptions({}), log)).toMatchObject({ differences: [] });
+    expect(await configComponent.verifyRestore!({}, source, target, {}, log)).toMatchObject({ differences: [] });
   });
 
   test('with apply: true it writes the backup back (the SecureString with its own key) and the verification finds nothing', async () => {
     const source = artifacts.source({ backupId: artifacts.sink.backupId!, fingerprint: {}, source: { serverVersion: 'aws', serverMajor: 1, database: 'configuration' } });
-    const options = parseConfigRestoreOptions({ apply: true });
+    const options = { apply: true };
     await configComponent.restore(source, target, options, log);
     const password = await parameter('/neuroca/db/password');
     expect(password).toMatchObject({ Value: DB_PASSWORD, Type: 'SecureString' });
@@ -124,7 +123,7 @@ describe('the configuration component', () => {
   test('an export opened as another backup, or with a changed byte, is refused and nothing is written', async () => {
     await drift();
     const facts = { fingerprint: {}, source: { serverVersion: 'aws', serverMajor: 1, database: 'configuration' } };
-    const options = parseConfigRestoreOptions({ apply: true });
+    const options = { apply: true };
     await expect(configComponent.restore(artifacts.source({ backupId: '20261130T000000Z-other1', ...facts }), target, options, log)).rejects.toMatchObject({ name: 'IntegrityError' });
     const name = artifacts.records[0].name;
     const bytes = readFileSync(join(artifacts.dir, name));

@@ -1,14 +1,10 @@
-/**
- * The configuration component's backup.yaml section and restore options (issue 11, first part), read by the
- * loader with the component's descriptor added to the registry's list, as the registry will hold it.
- */
+/** The configuration component's backup.yaml section and restore options, read by the loader. */
 import { COMPONENTS, sourceArns } from '../../config/components';
 import { ConfigError, parseBackupConfig } from '../../config/load';
-import { configDescriptor } from '../../functions/components/config/descriptor';
 import { parseConfigRestoreOptions } from '../../functions/components/config/options';
 import { thrown } from '../support/thrown';
 
-const WITH_CONFIG = [...COMPONENTS, configDescriptor];
+const WITH_CONFIG = COMPONENTS;
 const ARN = 'arn:aws:secretsmanager:us-west-2:210987654321:secret:neuroca/api-AbC123';
 
 const yaml = (section: string) => `backup:
@@ -63,8 +59,12 @@ describe('backup.sources.config', () => {
 
 describe('configuration restore options', () => {
   test('a restore plans unless apply is true', () => {
-    expect(parseConfigRestoreOptions({})).toEqual({ dryRun: true, prune: false });
-    expect(parseConfigRestoreOptions({ apply: true, prune: true, names: ['/neuroca/db/*'] })).toEqual({ dryRun: false, prune: true, names: ['/neuroca/db/*'] });
+    expect(parseConfigRestoreOptions({})).toEqual({ apply: false, prune: false });
+    expect(parseConfigRestoreOptions({ dryRun: true })).toEqual({ apply: false, prune: false });
+    const applying = parseConfigRestoreOptions({ apply: true, prune: true, names: ['/neuroca/db/*'] });
+    expect(applying).toEqual({ apply: true, prune: true, names: ['/neuroca/db/*'] });
+    // Parsed options parse to themselves: the engine parses an input, the component parses again.
+    expect(parseConfigRestoreOptions(applying)).toEqual(applying);
   });
 
   test.each([

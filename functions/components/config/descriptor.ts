@@ -3,8 +3,8 @@
  * integration and security settings) as the configuration, the CLI and the control plane see it
  * (config/component.ts). Pure: no client.
  *
- * Work in progress (issue 11): the section is parsed and checked here; the component that reads these
- * sources, the export's format and its restore are still to come, so it is not in the registry yet.
+ * Work in progress (issue 11): the component runs from the command line; the stacks refuse to deploy it
+ * until its grants, envelope key and change-triggered backups exist.
  */
 import { describeComponent } from '../../../config/component';
 import { bucketProblem, Issues, list, mapping, normalisePrefix, SECRET_ARN, show, string, uniqueStrings, type Mapping } from '../../../config/fields';
@@ -25,6 +25,8 @@ export interface ConfigSourceConfig {
   readonly secrets: readonly string[];
   /** Configuration files in S3 (the NCA's config/*.yaml, .env files). @default none */
   readonly files: readonly ConfigFilesLocation[];
+  /** The KMS key the export is sealed with: set by the stacks (not in backup.yaml). @default NCA_CONFIG_ENVELOPE_KEY (local runs) */
+  readonly envelopeKeyId?: string;
 }
 
 /** Parameter Store's hierarchy: a leading slash, segments of letters, digits and . _ - (at most 15 levels). */

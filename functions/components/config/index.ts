@@ -8,16 +8,17 @@
 import { Readable } from 'node:stream';
 import { BackupNotFoundError, InvalidInputError } from '../../core/errors';
 import { silentLogger } from '../../core/logger';
-import type { KmsDataKeyApi } from '../../core/kms';
-import type { ArtifactSource, Component, ComponentRestoreResult, RestoreTargetOptions, RestoreVerification, SourceInfo } from '../types';
+import { setting } from '../../../config/environment';
+import { createKmsDataKeyClient, type KmsDataKeyApi } from '../../core/kms';
+import type { ArtifactSource, Component, ComponentEntry, ComponentRestoreResult, RestoreTargetOptions, RestoreVerification, SourceInfo } from '../types';
 import { applyPlan } from './apply';
-import type { ConfigClients } from './clients';
+import { createConfigClients, type ConfigClients } from './clients';
 import type { ConfigSourceConfig } from './descriptor';
 import { envelopeContext, open, seal } from './envelope';
 import { fingerprintItems } from './fingerprint';
 import { readExport, writeExport } from './format';
 import type { ConfigItem } from './item';
-import type { ConfigRestoreOptions } from './options';
+import { parseConfigRestoreOptions, type ConfigRestoreOptions } from './options';
 import { planRestore, type RestorePlan } from './plan';
 import { readConfiguration } from './read';
 
@@ -34,7 +35,14 @@ export interface ConfigTarget {
   readonly envelope: { readonly kms: KmsDataKeyApi; readonly keyId: string };
 }
 
-export type ConfigComponentOptions = ConfigRestoreOptions & RestoreTargetOptions;
+/** The options as a restore input gives them (unparsed): each use parses them, so a missing dryRun plans. */
+export type ConfigComponentOptions = Partial<ConfigRestoreOptions> & { readonly dryRun?: boolean } & RestoreTargetOptions;
+
+/** The options a restore acts on: a plan unless apply is true, whoever called. */
+function resolved(options: ConfigComponentOptions): ConfigRestoreOptions {
+  const { targetDatabase: _target, ...raw } = options;
+  return parseConfigRestoreOptions(raw as Record<string, unknown>);
+}
 
 const describeStores = (source: ConfigSourceConfig): SourceInfo => ({
   // The stores are AWS services, not servers with versions: the export's format version stands for them.
@@ -94,7 +102,7 @@ function verification(after: RestorePlan): RestoreVerification {
 export const configComponent: Component<ConfigTarget, ConfigComponentOptions> & {
   planRestore(source: ArtifactSource, target: ConfigTarget, options: ConfigComponentOptions): Promise<RestorePlan>;
 } = {
-  name: 'config' as never,
+  name: 'config',
   group: 'configuration',
 
   async describe(target) {
@@ -139,28 +147,60 @@ export const configComponent: Component<ConfigTarget, ConfigComponentOptions> & 
     return items.length > 0;
   },
 
-  async planRestore(source, target, options) {
+  async planRestore(source, target, raw) {
     const backup = await backupItems(source, target);
     const current = await readConfiguration(target.source, target.clients, silentLogger);
-    return planRestore(backup, current, target.source, options);
+    return planRestore(backup, current, target.source, resolved(raw));
   },
 
-  async restore(source, target, options, log): Promise<ComponentRestoreResult> {
+  async restore(source, target, raw, log): Promise<ComponentRestoreResult> {
+    const options = resolved(raw);
     const backup = await backupItems(source, target);
     const current = await readConfiguration(target.source, target.clients, log);
     const plan = planRestore(backup, current, target.source, options);
-    if (options.dryRun) {
+    if (!options.apply) {
       log.info('configuration restore planned; nothing written (apply: true writes)', { ...plan.summary });
-      return { target: 'configuration', replacedExisting: false, details: { dryRun: true, plan } };
+      return { target: 'configuration', replacedExisting: false, details: { applied: false, plan } };
     }
     const applied = await applyPlan(plan, backup, target.clients, log);
-    return { target: 'configuration', replacedExisting: true, details: { dryRun: false, plan, written: applied.written } };
+    return { target: 'configuration', replacedExisting: true, details: { applied: true, plan, written: applied.written } };
   },
 
-  async verifyRestore(_expected, source, target, options, log) {
-    if (options.dryRun) return { differences: [], objects: 0, details: { dryRun: true, verified: 'nothing was written' } };
+  async verifyRestore(_expected, source, target, raw, log) {
+    const options = resolved(raw);
+    if (!options.apply) return { differences: [], objects: 0, details: { applied: false, verified: 'a plan: nothing was written' } };
     const backup = await backupItems(source, target);
     const now = await readConfiguration(target.source, target.clients, log);
     return verification(planRestore(backup, now, target.source, options));
+  },
+};
+
+/** The only "database" a configuration restore writes to: the configured stores themselves. */
+const CONFIGURATION = 'configuration';
+
+export const configEntry: ComponentEntry<ConfigTarget, ConfigComponentOptions, 'config'> = {
+  component: configComponent,
+  connect: async (source, env) => {
+    const keyId = source.envelopeKeyId ?? setting(env, 'configEnvelopeKey');
+    if (!keyId) {
+      throw new InvalidInputError('no envelope key to seal the configuration export with.', {
+        component: COMPONENT,
+        hint: 'Deployed workers get the stack\'s envelope key; a local run names one in NCA_CONFIG_ENVELOPE_KEY.',
+      });
+    }
+    const clients = createConfigClients({
+      ssmEndpoint: setting(env, 'ssmEndpoint'),
+      secretsManagerEndpoint: setting(env, 'secretsManagerEndpoint'),
+      s3Endpoint: setting(env, 's3Endpoint'),
+    });
+    return { source, clients, envelope: { kms: createKmsDataKeyClient({ endpoint: setting(env, 'kmsEndpoint') }), keyId } };
+  },
+  // The configuration lives in the configured stores: there is no other database to restore it into.
+  retarget: (target, options) => {
+    if (options.targetDatabase === undefined || options.targetDatabase === CONFIGURATION) return target;
+    throw new InvalidInputError(`targetDatabase '${options.targetDatabase}' cannot apply to the configuration, which lives in the configured stores.`, {
+      component: COMPONENT,
+      hint: 'Leave targetDatabase out; options.names restores a subset.',
+    });
   },
 };

@@ -6,8 +6,11 @@
 import { InvalidInputError } from '../../core/errors';
 
 export type ConfigRestoreOptions = {
-  /** List what would be added, changed or left alone, and write nothing. @default true: only apply: true writes */
-  readonly dryRun: boolean;
+  /**
+   * Write the backup's items back. Otherwise the restore lists what would be added, changed or left alone
+   * and writes nothing (a dry run; `dryRun: true` in the input says so explicitly). @default false
+   */
+  readonly apply: boolean;
   /** Remove items present now but absent from the backup. @default false */
   readonly prune: boolean;
   /** Restore only the items whose names match one of these globs (* within a path segment, ** across). @default every item */
@@ -47,5 +50,6 @@ export function parseConfigRestoreOptions(raw: Record<string, unknown>): ConfigR
     }
     names = list as string[];
   }
-  return { dryRun: !apply, prune: flag(raw, 'prune') ?? false, ...(names ? { names } : {}) };
+  // The result parses to itself: the engine parses an input's options, and the component again, whoever called it.
+  return { apply, prune: flag(raw, 'prune') ?? false, ...(names ? { names } : {}) };
 }
