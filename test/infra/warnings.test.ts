@@ -40,14 +40,14 @@ const ack = (id: string) => ` [ack: ${id}]`;
 
 describe('synth warnings', () => {
   test('the runbook configuration: one per scheduled group without a configured component, and one for silent alarms', () => {
-    // The runbook's example configures postgres only: memory_tiers has a component (memory) that is not
-    // configured; configuration and model_weights have none at all yet.
+    // The runbook's example configures postgres only: memory_tiers and configuration have a component that is
+    // not configured (memory, config); model_weights has none at all yet.
     const found = warnings(fixtureConfig());
     expect(found.map((w) => w.path).sort()).toEqual(['/NcaBackupPrimary/Alarms', '/NcaBackupPrimary/Schedules', '/NcaBackupPrimary/Schedules', '/NcaBackupPrimary/Schedules']);
     const schedules = found.filter((w) => w.path === '/NcaBackupPrimary/Schedules').map((w) => w.message);
     expect(schedules).toEqual([
       `backup.schedule.memory_tiers: no component of the memory_tiers group is configured, so it gets no schedule (every run would fail and fire the failure alarm). Remove the schedule from backup.yaml, or configure backup.sources.memory.${ack(EMPTY_GROUP_WARNING)}`,
-      `backup.schedule.configuration: no component backs up the configuration group yet, so it gets no schedule (every run would fail and fire the failure alarm). Remove the schedule from backup.yaml, or configure a component of that group once one exists.${ack(EMPTY_GROUP_WARNING)}`,
+      `backup.schedule.configuration: no component of the configuration group is configured, so it gets no schedule (every run would fail and fire the failure alarm). Remove the schedule from backup.yaml, or configure backup.sources.config.${ack(EMPTY_GROUP_WARNING)}`,
       expect.stringMatching(/^backup\.schedule\.model_weights: no component backs up the model_weights group yet/),
     ]);
     const [alarms] = found.filter((w) => w.path === '/NcaBackupPrimary/Alarms');
