@@ -118,7 +118,9 @@ export const configComponent: Component<ConfigTarget, ConfigComponentOptions> & 
     if (!sink.backupId) throw new InvalidInputError('a configuration backup seals its export under its backup id: the sink gave none.', { component: COMPONENT });
     const startedAt = new Date();
     const items = await readConfiguration(target.source, target.clients, log);
-    const plain = writeExport({ backupId: sink.backupId, createdAt: startedAt.toISOString(), sources: target.source }, items);
+    // The export records what was read; the envelope key is in the manifest's report, not the export.
+    const { envelopeKeyId: _key, ...sources } = target.source;
+    const plain = writeExport({ backupId: sink.backupId, createdAt: startedAt.toISOString(), sources }, items);
     const sealed = await seal(plain, { ...target.envelope, context: envelopeContext(sink.backupId) });
     plain.fill(0);
     const record = await sink.write(exportName(startedAt), Readable.from([sealed]), { contentType: SEALED_EXPORT_CONTENT_TYPE });
