@@ -272,3 +272,25 @@ test('only what differs is written: tags alone through AddTagsToResource, a secr
   // No new version: the parameter's and the secret's values were not rewritten.
   expect(after.map((i) => i.version)).toEqual(current.map((i) => i.version));
 });
+
+test('prune deletes a secret added since the backup with a 30-day recovery window: unlisted and unreadable, not gone', async () => {
+  const scope = scopeOf('cfgp');
+  secretsServer.create('cfgp/kept', 'kept-value-1');
+  const backup = await snapshot(scope);
+  secretsServer.create('cfgp/added', 'added-value-2');
+  const plan = planRestore(backup, await snapshot(scope), scope, { prune: true });
+  expect(plan.entries.map((e) => [e.name, e.action])).toEqual([
+    ['cfgp/added', 'prune'],
+    ['cfgp/kept', 'unchanged'],
+  ]);
+  const before = Date.now();
+  expect((await applyPlan(plan, backup, clients, capture().log)).written).toEqual(['secret:cfgp/added']);
+  const described = await clients.secretsManager.send(new DescribeSecretCommand({ SecretId: 'cfgp/added' }));
+  const days = (described.DeletedDate!.getTime() - before) / 86_400_000;
+  expect(days).toBeGreaterThan(29.9);
+  expect(days).toBeLessThan(30.1);
+  expect((await rejection(clients.secretsManager.send(new GetSecretValueCommand({ SecretId: 'cfgp/added' })))).name).toBe('InvalidRequestException');
+  const listed = await clients.secretsManager.send(new ListSecretsCommand({ Filters: [{ Key: 'name', Values: ['cfgp/'] }] }));
+  expect(listed.SecretList!.map((s) => s.Name)).toEqual(['cfgp/kept']);
+  expect(content(await snapshot(scope))).toEqual(content(backup));
+});

@@ -16,13 +16,15 @@
  *   left out for the default `aws/secretsmanager` key as the service does, LastChangedDate, LastAccessedDate
  *   as a day), ListSecrets (MaxResults ≤ 100, NextToken, Filters name / tag-key / tag-value as case-sensitive
  *   prefixes with `!` negation, SortBy created-date or name, SortOrder; by creation, oldest first, by
- *   default), TagResource (merges by key, at most 50).
+ *   default), TagResource (merges by key, at most 50), DeleteSecret (RecoveryWindowInDays 7-30, default 30:
+ *   the secret is kept, unlisted, and every operation but DescribeSecret answers InvalidRequestException;
+ *   ForceDeleteWithoutRecovery removes it).
  * - Timestamps are epoch seconds (with milliseconds), as the service sends them.
  *
  * Limits of the substitute: signatures are not verified (any SigV4 credentials pass; `calls` records
  * whether a request was SigV4-signed for secretsmanager), no IAM or resource policies, KmsKeyId is not
- * checked against KMS and nothing is encrypted, no rotation, replication, deletion or version clean-up
- * (versions without a stage are kept), secrets live in memory and are lost when it stops, only the
+ * checked against KMS and nothing is encrypted, no rotation, replication, restoring a deleted secret
+ * (RestoreSecret) or version clean-up (versions without a stage are kept), secrets live in memory and are lost when it stops, only the
  * operations listed exist. Faults: `failNext(n, status, type)` answers the next n calls with that error
  * (default 400 ThrottlingException, which the SDK's standard retry retries). Seeding: `create` makes a
  * secret without a request (not recorded in `calls`, not subject to faults).
@@ -62,6 +64,8 @@ interface Secret {
   sequence: number;
   lastChanged: number;
   lastAccessed?: number;
+  /** Scheduled for deletion (DeleteSecret with a recovery window) at this time: unreadable, unlisted. */
+  deletedDate?: number;
 }
 
 const err = (type: string, message: string) => new AwsJsonError(type, message);
@@ -104,6 +108,13 @@ export async function startSecretsManagerServer(): Promise<SecretsManagerServer>
     throw err('ResourceNotFoundException', "Secrets Manager can't find the specified secret.");
   };
 
+  /** A secret scheduled for deletion answers every operation but DescribeSecret this way, as the service does. */
+  const live = (secretId: string): Secret => {
+    const secret = find(secretId);
+    if (secret.deletedDate !== undefined) throw err('InvalidRequestException', "You can't perform this operation on the secret because it was marked for deletion.");
+    return secret;
+  };
+
   const stage = (secret: Secret, version: SecretVersion, stages: string[]) => {
     const current = secret.versions.find((v) => v.stages.includes('AWSCURRENT'));
     for (const label of stages) {
@@ -143,6 +154,7 @@ export async function startSecretsManagerServer(): Promise<SecretsManagerServer>
     if (name.length > 512 || !/^[a-zA-Z0-9/_+=.@-]+$/.test(name)) {
       throw err('ValidationException', `Invalid name. Must be a valid name containing alphanumeric characters, or any of the following: -/_+=.@!`);
     }
+    if (secrets.get(name)?.deletedDate !== undefined) throw err('InvalidRequestException', `You can't create this secret because a secret with this name is already scheduled for deletion.`);
     if (secrets.has(name)) throw err('ResourceExistsException', `The operation failed because the secret ${name} already exists.`);
     for (const field of ['AddReplicaRegions', 'Type'] as const) {
       if (input[field] !== undefined) throw err('InvalidParameterException', `${field} is not supported by this substitute`);
@@ -176,6 +188,7 @@ export async function startSecretsManagerServer(): Promise<SecretsManagerServer>
     ...(secret.lastAccessed !== undefined ? { LastAccessedDate: epochSeconds(secret.lastAccessed) } : {}),
     ...tagsOut(secret),
     CreatedDate: epochSeconds(secret.created),
+    ...(secret.deletedDate !== undefined ? { DeletedDate: epochSeconds(secret.deletedDate) } : {}),
   });
 
   const listFilters = (value: unknown) => {
@@ -205,13 +218,13 @@ export async function startSecretsManagerServer(): Promise<SecretsManagerServer>
       return { ARN: secret.arn, Name: secret.name, ...(version ? { VersionId: version.id } : {}) };
     },
     PutSecretValue(input: Record<string, unknown>) {
-      const secret = find(requiredString(input, 'SecretId', 'InvalidParameterException'));
+      const secret = live(requiredString(input, 'SecretId', 'InvalidParameterException'));
       if (input.RotationToken !== undefined) throw err('InvalidParameterException', 'RotationToken is not supported by this substitute');
       const version = addVersion(secret, input.ClientRequestToken, valueOf(input, true)!, input.VersionStages);
       return { ARN: secret.arn, Name: secret.name, VersionId: version.id, VersionStages: [...version.stages] };
     },
     UpdateSecret(input: Record<string, unknown>) {
-      const secret = find(requiredString(input, 'SecretId', 'InvalidParameterException'));
+      const secret = live(requiredString(input, 'SecretId', 'InvalidParameterException'));
       if (input.Type !== undefined) throw err('InvalidParameterException', 'Type is not supported by this substitute');
       const value = valueOf(input, false);
       if (typeof input.Description === 'string') secret.description = input.Description;
@@ -221,7 +234,7 @@ export async function startSecretsManagerServer(): Promise<SecretsManagerServer>
       return { ARN: secret.arn, Name: secret.name, ...(version ? { VersionId: version.id } : {}) };
     },
     GetSecretValue(input: Record<string, unknown>) {
-      const secret = find(requiredString(input, 'SecretId', 'InvalidParameterException'));
+      const secret = live(requiredString(input, 'SecretId', 'InvalidParameterException'));
       const versionId = input.VersionId as string | undefined;
       const versionStage = input.VersionStage as string | undefined;
       const wantedStage = versionId === undefined && versionStage === undefined ? 'AWSCURRENT' : versionStage;
@@ -245,7 +258,6 @@ export async function startSecretsManagerServer(): Promise<SecretsManagerServer>
       return { ...described(secret), VersionIdsToStages: stagesOf(secret) };
     },
     ListSecrets(input: Record<string, unknown>) {
-      if (input.IncludePlannedDeletion === true) throw err('InvalidParameterException', 'IncludePlannedDeletion is not supported by this substitute (it deletes nothing)');
       const sortBy = input.SortBy ?? 'created-date';
       if (sortBy !== 'created-date' && sortBy !== 'name') throw err('InvalidParameterException', `SortBy ${String(sortBy)} is not supported by this substitute (created-date, name)`);
       if (input.SortOrder !== undefined && input.SortOrder !== 'asc' && input.SortOrder !== 'desc') throw err('ValidationException', `SortOrder must be asc or desc`);
@@ -253,7 +265,7 @@ export async function startSecretsManagerServer(): Promise<SecretsManagerServer>
       const chosen = listFilters(input.Filters);
       const keyOf = (s: Secret): string | number => (sortBy === 'name' ? s.name : s.sequence);
       const selected = [...secrets.values()]
-        .filter((s) => chosen.every((f) => filterKeeps(s, f)))
+        .filter((s) => (s.deletedDate === undefined || input.IncludePlannedDeletion === true) && chosen.every((f) => filterKeeps(s, f)))
         .sort((a, b) => {
           const [x, y] = [keyOf(a), keyOf(b)];
           return (x < y ? -1 : x > y ? 1 : 0) * (descending ? -1 : 1);
@@ -264,8 +276,23 @@ export async function startSecretsManagerServer(): Promise<SecretsManagerServer>
         ...(result.nextToken ? { NextToken: result.nextToken } : {}),
       };
     },
+    DeleteSecret(input: Record<string, unknown>) {
+      const secret = live(requiredString(input, 'SecretId', 'InvalidParameterException'));
+      const force = input.ForceDeleteWithoutRecovery === true;
+      if (force && input.RecoveryWindowInDays !== undefined) {
+        throw err('InvalidParameterException', "You can't use ForceDeleteWithoutRecovery in conjunction with RecoveryWindowInDays.");
+      }
+      const days = input.RecoveryWindowInDays ?? 30;
+      if (!force && (typeof days !== 'number' || !Number.isInteger(days) || days < 7 || days > 30)) {
+        throw err('InvalidParameterException', 'RecoveryWindowInDays must be a whole number from 7 to 30.');
+      }
+      const at = force ? Date.now() : Date.now() + (days as number) * 86_400_000;
+      if (force) secrets.delete(secret.name);
+      else secret.deletedDate = at;
+      return { ARN: secret.arn, Name: secret.name, DeletionDate: epochSeconds(at) };
+    },
     TagResource(input: Record<string, unknown>) {
-      const secret = find(requiredString(input, 'SecretId', 'InvalidParameterException'));
+      const secret = live(requiredString(input, 'SecretId', 'InvalidParameterException'));
       const tags = tagList(input.Tags, 'InvalidParameterException');
       const merged = new Map(secret.tags);
       for (const tag of tags) merged.set(tag.Key, tag.Value);
