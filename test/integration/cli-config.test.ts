@@ -4,26 +4,16 @@
  * writes back exactly what drifted, its safety backup first. Parameter Store, Secrets Manager and KMS are
  * the protocol-level substitutes, S3 is s3rver. No value ever reaches the output or the logs.
  */
-import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
-import { GetSecretValueCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { PutParameterCommand, DeleteParameterCommand } from '@aws-sdk/client-ssm';
+import { PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { DeleteParameterCommand, GetParameterCommand, PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { cliEnv, runCli, writeBackupYaml, type CliRun } from '../support/cli';
-import { startKmsServer, type KmsServer } from '../support/kms-server';
+import { SAMPLE_CONFIG, startConfigStores, type ConfigStores } from '../support/config-stores';
 import { createTestBucket, testS3Client } from '../support/s3';
-import { startSecretsManagerServer, type SecretsManagerServer } from '../support/secrets-manager-server';
-import { startSsmServer, type SsmServer } from '../support/ssm-server';
 
-const DB_PASSWORD = 'pg-Pa55 w0rd: "yes" #1';
-const API_KEY = 'sk-proj-0123456789abcdefghijklmnopqrstuv';
-const SETTINGS = 'memory:\n  working_memory:\n    capacity: 7\n';
-const local = { region: 'us-east-1', credentials: { accessKeyId: 'LOCAL', secretAccessKey: 'LOCAL' } };
+const { dbPassword: DB_PASSWORD, apiKey: API_KEY, settings: SETTINGS } = SAMPLE_CONFIG;
 
-let ssmServer: SsmServer;
-let secretsServer: SecretsManagerServer;
-let kms: KmsServer;
-let ssm: SSMClient;
-let secrets: SecretsManagerClient;
+let stores: ConfigStores;
 let s3: S3Client;
 let filesBucket: string;
 let env: NodeJS.ProcessEnv;
@@ -37,20 +27,10 @@ async function cli(...args: string[]): Promise<CliRun> {
 }
 
 beforeAll(async () => {
-  [ssmServer, secretsServer, kms] = await Promise.all([startSsmServer(), startSecretsManagerServer(), startKmsServer()]);
-  ssm = new SSMClient({ ...local, endpoint: ssmServer.endpoint });
-  secrets = new SecretsManagerClient({ ...local, endpoint: secretsServer.endpoint });
   s3 = testS3Client();
   const [vault, files] = await Promise.all([createTestBucket(s3, 'cliconfig'), createTestBucket(s3, 'cliconfig-files')]);
   filesBucket = files;
-  const admin = new KMSClient({ ...local, endpoint: kms.endpoint });
-  const keyId = (await admin.send(new CreateKeyCommand({}))).KeyMetadata!.Arn!;
-  admin.destroy();
-  ssmServer.put('/neuroca/db/host', 'db.internal');
-  ssmServer.put('/neuroca/db/password', DB_PASSWORD, { type: 'SecureString', keyId: 'alias/neuroca-config' });
-  ssmServer.put('/neuroca/features', 'episodic,semantic', { type: 'StringList' });
-  secretsServer.create('neuroca/openai', API_KEY);
-  await s3.send(new PutObjectCommand({ Bucket: filesBucket, Key: 'config/neuroca.yaml', Body: SETTINGS }));
+  stores = await startConfigStores({ s3, bucket: filesBucket });
   configFile = writeBackupYaml(`backup:
   storage:
     primary: { type: "s3", bucket: "neuroca-backups", region: "us-west-2", path: "/backups" }
@@ -61,23 +41,13 @@ beforeAll(async () => {
       secrets: ["neuroca/"]
       files: [{ bucket: "${filesBucket}", prefix: "config/" }]
 `);
-  env = cliEnv(vault, {
-    NCA_SSM_ENDPOINT: ssmServer.endpoint,
-    NCA_SECRETS_MANAGER_ENDPOINT: secretsServer.endpoint,
-    NCA_KMS_ENDPOINT: kms.endpoint,
-    NCA_CONFIG_ENVELOPE_KEY: keyId,
-    AWS_REGION: 'us-east-1',
-  });
+  env = cliEnv(vault, { ...stores.endpoints, NCA_CONFIG_ENVELOPE_KEY: stores.envelopeKeyId, AWS_REGION: 'us-east-1' });
 });
 
-afterAll(async () => {
-  ssm?.destroy();
-  secrets?.destroy();
-  await Promise.all([ssmServer?.stop(), secretsServer?.stop(), kms?.stop()]);
-});
+afterAll(() => stores?.stop());
 
-const parameter = async (name: string) => (await ssm.send(new GetParameterCommand({ Name: name, WithDecryption: true }))).Parameter?.Value;
-const secretValue = async (name: string) => (await secrets.send(new GetSecretValueCommand({ SecretId: name }))).SecretString;
+const parameter = (name: string) => stores.parameter(name);
+const secretValue = (name: string) => stores.secretValue(name);
 const file = async (key: string) => (await s3.send(new GetObjectCommand({ Bucket: filesBucket, Key: key }))).Body!.transformToString();
 
 describe('nca-backup on the configuration', () => {
@@ -86,10 +56,10 @@ describe('nca-backup on the configuration', () => {
     expect([backup.code, backup.stderr.includes('"level":"error"')]).toEqual([0, false]);
     expect(backup.json).toMatchObject({ component: 'config', group: 'configuration' });
 
-    await ssm.send(new PutParameterCommand({ Name: '/neuroca/db/password', Value: 'leaked-and-rotated', Type: 'SecureString', Overwrite: true }));
-    await secrets.send(new PutSecretValueCommand({ SecretId: 'neuroca/openai', SecretString: 'sk-changed' }));
+    await stores.ssm.send(new PutParameterCommand({ Name: '/neuroca/db/password', Value: 'leaked-and-rotated', Type: 'SecureString', Overwrite: true }));
+    await stores.secrets.send(new PutSecretValueCommand({ SecretId: 'neuroca/openai', SecretString: 'sk-changed' }));
     await s3.send(new PutObjectCommand({ Bucket: filesBucket, Key: 'config/neuroca.yaml', Body: 'memory: {}\n' }));
-    await ssm.send(new DeleteParameterCommand({ Name: '/neuroca/features' }));
+    await stores.ssm.send(new DeleteParameterCommand({ Name: '/neuroca/features' }));
 
     const planned = await cli('restore', 'config', '--backup-id', 'latest', '--skip-safety-backup');
     expect(planned.code).toBe(0);

@@ -6,7 +6,6 @@
  * changes and the verification finds nothing; a tampered or misdirected export is refused with the stores
  * unchanged. The stores are compared through the SDK clients, not through the component's reader.
  */
-import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GetSecretValueCommand, PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
@@ -18,18 +17,12 @@ import type { ConfigSourceConfig } from '../../functions/components/config/descr
 import type { Logger } from '../../functions/components/types';
 import { createKmsDataKeyClient } from '../../functions/core/kms';
 import { backupToFs, type FsArtifacts } from '../support/fs-artifacts';
-import { startKmsServer, type KmsServer } from '../support/kms-server';
+import { SAMPLE_CONFIG, startConfigStores, type ConfigStores } from '../support/config-stores';
 import { createTestBucket, testS3Client } from '../support/s3';
-import { startSecretsManagerServer, type SecretsManagerServer } from '../support/secrets-manager-server';
-import { startSsmServer, type SsmServer } from '../support/ssm-server';
 
-const DB_PASSWORD = 'pg-Pa55 w0rd: "yes" #1';
-const API_KEY = 'sk-proj-0123456789abcdefghijklmnopqrstuv';
-const SETTINGS = 'memory:\n  working_memory:\n    capacity: 7\n';
+const { dbPassword: DB_PASSWORD, apiKey: API_KEY, settings: SETTINGS } = SAMPLE_CONFIG;
 
-let ssmServer: SsmServer;
-let secretsServer: SecretsManagerServer;
-let kms: KmsServer;
+let stores: ConfigStores;
 let s3: S3Client;
 let bucket: string;
 let target: ConfigTarget;
@@ -40,25 +33,17 @@ const log: Logger = {
 };
 
 beforeAll(async () => {
-  [ssmServer, secretsServer, kms] = await Promise.all([startSsmServer(), startSecretsManagerServer(), startKmsServer()]);
   s3 = testS3Client();
   bucket = await createTestBucket(s3, 'config-files');
-  const admin = new KMSClient({ region: 'us-east-1', endpoint: kms.endpoint, credentials: { accessKeyId: 'LOCAL', secretAccessKey: 'LOCAL' } });
-  const keyId = (await admin.send(new CreateKeyCommand({}))).KeyMetadata!.Arn!;
-  admin.destroy();
+  stores = await startConfigStores({ s3, bucket });
   const source: ConfigSourceConfig = { parameterPaths: ['/neuroca'], secrets: ['neuroca/'], files: [{ bucket, prefix: 'config/' }] };
-  const clients = createConfigClients({ ssmEndpoint: ssmServer.endpoint, secretsManagerEndpoint: secretsServer.endpoint, s3Endpoint: process.env.NCA_TEST_S3_ENDPOINT });
-  target = { source, clients, envelope: { kms: createKmsDataKeyClient({ endpoint: kms.endpoint }), keyId } };
-  ssmServer.put('/neuroca/db/host', 'db.internal');
-  ssmServer.put('/neuroca/db/password', DB_PASSWORD, { type: 'SecureString', keyId: 'alias/neuroca-config' });
-  ssmServer.put('/neuroca/features', 'episodic,semantic', { type: 'StringList', tags: { team: 'memory' } });
-  secretsServer.create('neuroca/openai', API_KEY);
-  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'config/neuroca.yaml', Body: SETTINGS }));
+  const clients = createConfigClients({ ssmEndpoint: stores.endpoints.NCA_SSM_ENDPOINT, secretsManagerEndpoint: stores.endpoints.NCA_SECRETS_MANAGER_ENDPOINT, s3Endpoint: process.env.NCA_TEST_S3_ENDPOINT });
+  target = { source, clients, envelope: { kms: createKmsDataKeyClient({ endpoint: stores.endpoints.NCA_KMS_ENDPOINT }), keyId: stores.envelopeKeyId } };
 });
 
 afterAll(async () => {
   if (target) destroyConfigClients(target.clients);
-  await Promise.all([ssmServer?.stop(), secretsServer?.stop(), kms?.stop()]);
+  await stores?.stop();
 });
 
 const parameter = async (name: string) => (await target.clients.ssm.send(new GetParameterCommand({ Name: name, WithDecryption: true }))).Parameter;
@@ -84,7 +69,7 @@ describe('the configuration component', () => {
     expect(Object.keys(result.fingerprint).sort()).toEqual(['files', 'parameters', 'secrets']);
     const bytes = readFileSync(join(stored.dir, result.artifacts[0].name));
     for (const value of [DB_PASSWORD, API_KEY, 'db.internal', 'working_memory']) expect(bytes.includes(Buffer.from(value))).toBe(false);
-    expect(kms.calls.filter((c) => c.operation === 'GenerateDataKey')).toEqual([expect.objectContaining({ encryptionContext: { component: 'config', backupId: stored.sink.backupId } })]);
+    expect(stores.kms.calls.filter((c) => c.operation === 'GenerateDataKey')).toEqual([expect.objectContaining({ encryptionContext: { component: 'config', backupId: stored.sink.backupId } })]);
     expect(lines.join('\n')).not.toContain(DB_PASSWORD);
     expect(lines.join('\n')).not.toContain(API_KEY);
   });

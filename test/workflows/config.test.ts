@@ -6,29 +6,20 @@
  * Secrets Manager and KMS are the protocol-level substitutes, S3 is s3rver. No value reaches any
  * execution output or event.
  */
-import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
-import { PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
-import { DeleteParameterCommand, GetParameterCommand, PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { DeleteParameterCommand, PutParameterCommand } from '@aws-sdk/client-ssm';
 import { componentEntry } from '../../functions/components';
 import type { Fingerprint } from '../../functions/components/types';
 import type { RuntimeConfig } from '../../functions/core/runtime-config';
 import { localWorker, workflowHarness, type WorkflowHarness, type WorkflowResult } from '../../scripts/local-workflows';
-import { startKmsServer, type KmsServer } from '../support/kms-server';
+import { SAMPLE_CONFIG, startConfigStores, type ConfigStores } from '../support/config-stores';
 import { testRuntimeConfig } from '../support/runtime-config';
 import { createTestBucket, testS3Client } from '../support/s3';
-import { startSecretsManagerServer, type SecretsManagerServer } from '../support/secrets-manager-server';
-import { startSsmServer, type SsmServer } from '../support/ssm-server';
 
-const DB_PASSWORD = 'pg-Pa55 w0rd: "yes" #1';
-const API_KEY = 'sk-proj-0123456789abcdefghijklmnopqrstuv';
-const local = { region: 'us-east-1', credentials: { accessKeyId: 'LOCAL', secretAccessKey: 'LOCAL' } };
+const { dbPassword: DB_PASSWORD, apiKey: API_KEY } = SAMPLE_CONFIG;
 
-let ssmServer: SsmServer;
-let secretsServer: SecretsManagerServer;
-let kms: KmsServer;
-let ssm: SSMClient;
-let secrets: SecretsManagerClient;
+let stores: ConfigStores;
 let env: Record<string, string>;
 let config: RuntimeConfig;
 let harness: WorkflowHarness;
@@ -43,35 +34,22 @@ async function fingerprint(): Promise<Fingerprint> {
   return entry.component.fingerprint(await entry.connect(config.components.config!.source as never, { ...process.env, ...env }));
 }
 
-const parameter = async (name: string) => (await ssm.send(new GetParameterCommand({ Name: name, WithDecryption: true }))).Parameter?.Value;
+const parameter = (name: string) => stores.parameter(name);
 
 beforeAll(async () => {
-  [ssmServer, secretsServer, kms] = await Promise.all([startSsmServer(), startSecretsManagerServer(), startKmsServer()]);
-  ssm = new SSMClient({ ...local, endpoint: ssmServer.endpoint });
-  secrets = new SecretsManagerClient({ ...local, endpoint: secretsServer.endpoint });
-  const admin = new KMSClient({ ...local, endpoint: kms.endpoint });
-  const envelopeKeyId = (await admin.send(new CreateKeyCommand({}))).KeyMetadata!.Arn!;
-  admin.destroy();
-  ssmServer.put('/neuroca/db/host', 'db.internal');
-  ssmServer.put('/neuroca/db/password', DB_PASSWORD, { type: 'SecureString', keyId: 'alias/neuroca-config' });
-  ssmServer.put('/neuroca/features', 'episodic,semantic', { type: 'StringList' });
-  secretsServer.create('neuroca/openai', API_KEY);
+  stores = await startConfigStores();
   bucket = await createTestBucket(testS3Client());
-  env = { NCA_S3_ENDPOINT: process.env.NCA_TEST_S3_ENDPOINT!, NCA_SSM_ENDPOINT: ssmServer.endpoint, NCA_SECRETS_MANAGER_ENDPOINT: secretsServer.endpoint, NCA_KMS_ENDPOINT: kms.endpoint };
+  env = { NCA_S3_ENDPOINT: process.env.NCA_TEST_S3_ENDPOINT!, ...stores.endpoints };
   config = testRuntimeConfig({
     bucket,
     components: {
-      config: { group: 'configuration', source: { parameterPaths: ['/neuroca'], secrets: ['neuroca/'], files: [], envelopeKeyId }, worker: localWorker('config') },
+      config: { group: 'configuration', source: { parameterPaths: ['/neuroca'], secrets: ['neuroca/'], files: [], envelopeKeyId: stores.envelopeKeyId }, worker: localWorker('config') },
     },
   });
   harness = workflowHarness(config, env);
 });
 
-afterAll(async () => {
-  ssm?.destroy();
-  secrets?.destroy();
-  await Promise.all([ssmServer?.stop(), secretsServer?.stop(), kms?.stop()]);
-});
+afterAll(() => stores?.stop());
 
 describe('the configuration through the state machines', () => {
   test('backup; drift; a restore without options plans and writes nothing; apply: true writes it back; no value in any output', async () => {
@@ -79,9 +57,9 @@ describe('the configuration through the state machines', () => {
     const backup = await harness.run('backup', { group: 'configuration' });
     expectSucceeded(backup);
 
-    await ssm.send(new PutParameterCommand({ Name: '/neuroca/db/password', Value: 'leaked-and-rotated', Type: 'SecureString', Overwrite: true }));
-    await secrets.send(new PutSecretValueCommand({ SecretId: 'neuroca/openai', SecretString: 'sk-changed' }));
-    await ssm.send(new DeleteParameterCommand({ Name: '/neuroca/features' }));
+    await stores.ssm.send(new PutParameterCommand({ Name: '/neuroca/db/password', Value: 'leaked-and-rotated', Type: 'SecureString', Overwrite: true }));
+    await stores.secrets.send(new PutSecretValueCommand({ SecretId: 'neuroca/openai', SecretString: 'sk-changed' }));
+    await stores.ssm.send(new DeleteParameterCommand({ Name: '/neuroca/features' }));
 
     const planned = await harness.run('restore', { component: 'config', backupId: 'latest', skipSafetyBackup: true });
     expectSucceeded(planned);
@@ -101,7 +79,7 @@ describe('the configuration through the state machines', () => {
   test('a tampered export is refused before anything is written', async () => {
     const backup = await harness.run('backup', { group: 'configuration' });
     expectSucceeded(backup);
-    await ssm.send(new PutParameterCommand({ Name: '/neuroca/db/host', Value: 'db.elsewhere', Type: 'String', Overwrite: true }));
+    await stores.ssm.send(new PutParameterCommand({ Name: '/neuroca/db/host', Value: 'db.elsewhere', Type: 'String', Overwrite: true }));
     const s3 = testS3Client();
     const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: `backups/config/config/${backup.output.backupId}/` }));
     const key = listed.Contents!.map((o) => o.Key!).find((k) => k.endsWith('.sealed'))!;
