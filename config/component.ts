@@ -53,6 +53,30 @@ export interface SourceArn {
   readonly arn: string;
 }
 
+/** Where a worker's grants apply: the primary region and the deploying account and partition (CDK tokens in a stack). */
+export interface GrantScope {
+  readonly partition: string;
+  readonly account: string;
+  readonly region: string;
+}
+
+/**
+ * One IAM statement a component's worker needs on its sources, beyond the vault and the secrets it connects
+ * with, as data: the CDK app turns it into a policy statement on both of the worker's roles.
+ */
+export interface WorkerGrant {
+  /** The statement id: letters and digits. */
+  readonly sid: string;
+  readonly actions: readonly string[];
+  readonly resources: readonly string[];
+  readonly conditions?: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
+  /**
+   * Why a wildcard in `resources` is as narrow as IAM allows; recorded for cdk-nag. Required when a resource
+   * holds `*`.
+   */
+  readonly wildcardReason?: string;
+}
+
 /** The parsed `backup.sources`, by component name, as a descriptor sees the others' sections. */
 export type ParsedSources = Readonly<Record<string, unknown>>;
 
@@ -79,6 +103,11 @@ export interface ComponentDescriptor<Name extends string = string, Source = unkn
      * @default its secretArn, as the field secret_arn
      */
     arns?(source: Source): readonly SourceArn[];
+    /**
+     * What its worker must be allowed on the systems it backs up and restores besides reading its secrets
+     * (the configuration component: its Parameter Store paths, secrets and files). @default none
+     */
+    grants?(source: Source, scope: GrantScope): readonly WorkerGrant[];
   };
   readonly restore: {
     readonly parseOptions: RestoreOptionsParser;

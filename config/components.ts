@@ -5,7 +5,7 @@
  * `backup.sources`, the groups, what each worker receives and reads, the CLI's restore flags and usage,
  * the restore-option checks of the control plane.
  */
-import type { ComponentDescriptor, ParsedSources, RestoreFlag } from './component';
+import type { ComponentDescriptor, GrantScope, ParsedSources, RestoreFlag, WorkerGrant } from './component';
 import type { GroupName } from './groups';
 import { configDescriptor } from '../functions/components/config/descriptor';
 import { memoryDescriptor } from '../functions/components/memory/descriptor';
@@ -68,6 +68,14 @@ export function secretArnsOfComponent(sources: ParsedSources, name: string, comp
   if (descriptor.source.secretArns) return descriptor.source.secretArns(sources);
   const arn = (sources[name] as { secretArn?: string } | undefined)?.secretArn;
   return arn ? [arn] : [];
+}
+
+/** What component `name`'s worker must be allowed on its sources (descriptor `grants`); none when not configured. */
+export function workerGrantsOfComponent(sources: ParsedSources, name: string, scope: GrantScope, components: Components = COMPONENTS): readonly WorkerGrant[] {
+  const descriptor = descriptorOf(name, components);
+  const section = sources[name];
+  if (!descriptor?.source.grants || section === undefined) return [];
+  return descriptor.source.grants(section, scope);
 }
 
 /** Every ARN the configured `backup.sources` sections name, each with its full field path. */

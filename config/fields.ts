@@ -119,6 +119,14 @@ export function parseSecretArn(map: Mapping, path: string, issues: Issues): { ok
   return { ok: secretArn !== undefined, secretArn };
 }
 
+/** A secret named by its ARN (otherwise by its name or a name prefix). */
+export const isSecretArn = (secret: string): boolean => secret.startsWith('arn:');
+
+/** IAM resource of a Secrets Manager secret: a complete ARN as is, a partial one (no random suffix) with `-??????`. */
+export function secretResource(secretArn: string): string {
+  return /-[A-Za-z0-9]{6}$/.test(secretArn) ? secretArn : `${secretArn}-??????`;
+}
+
 export function regionOfArn(arn: string): string {
   return arn.split(':')[3];
 }

@@ -3,7 +3,8 @@
  * its descriptor adds (the memory-tier export: the settings of the stores it reads). Shared by the
  * deployed runtime config and local runs.
  */
-import { runtimeSourceOf, secretArnsOfComponent } from './components';
+import type { GrantScope, WorkerGrant } from './component';
+import { runtimeSourceOf, secretArnsOfComponent, workerGrantsOfComponent } from './components';
 import type { BackupConfig, ComponentName, RuntimeSources } from './types';
 
 export function runtimeSource<N extends ComponentName>(config: BackupConfig, name: N, options: { keepUrls: boolean }): RuntimeSources[N] | undefined {
@@ -13,4 +14,9 @@ export function runtimeSource<N extends ComponentName>(config: BackupConfig, nam
 /** The Secrets Manager secrets a component's worker reads: its own, or for memory those of the stores of its tiers. */
 export function secretArnsOf(config: BackupConfig, name: ComponentName): string[] {
   return secretArnsOfComponent(config.sources, name);
+}
+
+/** What a component's worker must be allowed on the systems it backs up (its descriptor's grants). */
+export function workerGrantsOf(config: BackupConfig, name: ComponentName, scope: GrantScope): readonly WorkerGrant[] {
+  return workerGrantsOfComponent(config.sources, name, scope);
 }

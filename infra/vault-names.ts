@@ -17,7 +17,7 @@ export function withVaultNames(config: BackupConfig): BackupConfig {
   return { ...config, storage: { ...config.storage, primary: deployed(primary, config.installation), secondary: deployed(secondary, config.installation) } };
 }
 
-/** A name holding the account token as cdk-nag writes it in a finding id (`<AWS::AccountId>`), for acknowledgements. */
+/** A name holding the account or partition token as cdk-nag writes it in a finding id (`<AWS::AccountId>`), for acknowledgements. */
 export function nagText(value: string): string {
-  return value.split(Aws.ACCOUNT_ID).join('<AWS::AccountId>');
+  return value.split(Aws.ACCOUNT_ID).join('<AWS::AccountId>').split(Aws.PARTITION).join('<AWS::Partition>');
 }

@@ -4,7 +4,7 @@
  * secret, its key space in the vault, the data key through S3.
  */
 import * as path from 'node:path';
-import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { Aws, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecrAssets from 'aws-cdk-lib/aws-ecr-assets';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
@@ -14,7 +14,9 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { COMPONENT_GROUP, type BackupConfig, type ComponentName } from '../../config/types';
-import { secretArnsOf } from '../../config/sources';
+import type { GrantScope, WorkerGrant } from '../../config/component';
+import { secretResource } from '../../config/fields';
+import { secretArnsOf, workerGrantsOf } from '../../config/sources';
 import type { WorkerRef } from '../../config/runtime-config';
 import type { KmsKeyRef, ManifestKey } from './keys';
 import { componentPrefix, lockKey, stepResultsPrefix } from '../../config/vault-layout';
@@ -74,9 +76,14 @@ function stepResultKeys(config: BackupConfig, component: ComponentName): string 
   return `${primaryKey(config, stepResultsPrefix(COMPONENT_GROUP[component], component))}*`;
 }
 
-/** IAM resource of a Secrets Manager secret: a complete ARN as is, a partial one (no random suffix) with `-??????`. */
-export function secretResource(secretArn: string): string {
-  return /-[A-Za-z0-9]{6}$/.test(secretArn) ? secretArn : `${secretArn}-??????`;
+/** Where a worker's source grants apply: the primary region of the deploying account. */
+function grantScope(config: BackupConfig): GrantScope {
+  return { partition: Aws.PARTITION, account: Aws.ACCOUNT_ID, region: config.storage.primary.region };
+}
+
+/** What the component's worker may do on the systems it backs up, beyond its secrets (descriptor `grants`). */
+export function sourceGrants(config: BackupConfig, component: ComponentName): readonly WorkerGrant[] {
+  return workerGrantsOf(config, component, grantScope(config));
 }
 
 /** The keys a worker may delete or replace: the component's operation lock and the Fargate step results. */
@@ -116,6 +123,9 @@ export function componentStatements(config: BackupConfig, component: ComponentNa
   if (secretArns.length > 0) {
     statements.push(new iam.PolicyStatement({ sid: 'ComponentSecret', actions: ['secretsmanager:GetSecretValue'], resources: secretArns.map(secretResource) }));
   }
+  for (const grant of sourceGrants(config, component)) {
+    statements.push(new iam.PolicyStatement({ sid: grant.sid, actions: [...grant.actions], resources: [...grant.resources], conditions: grant.conditions as Record<string, unknown> | undefined }));
+  }
   return statements;
 }
 
@@ -133,6 +143,16 @@ export function acknowledgeComponentStatements(scope: Construct, config: BackupC
     },
   );
   dataKey.acknowledgeAliasGrant(scope);
+  const wildcards = new Map<string, string[]>();
+  for (const grant of sourceGrants(config, component)) {
+    for (const resource of grant.resources.filter((r) => r.includes('*'))) {
+      if (!grant.wildcardReason) throw new Error(`${component}: grant ${grant.sid} names ${resource} without a wildcardReason`);
+      wildcards.set(resource, [...(wildcards.get(resource) ?? []), grant.wildcardReason]);
+    }
+  }
+  for (const [resource, reasons] of wildcards) {
+    Validations.of(scope).acknowledge({ id: `AwsSolutions-IAM5[Resource::${nagText(resource)}]`, reason: [...new Set(reasons)].join(' ') });
+  }
 }
 
 export interface ComponentWorkerProps {

@@ -2,12 +2,10 @@
  * The config component (the runbook's configuration: environment configurations, system parameters,
  * integration and security settings) as the configuration, the CLI and the control plane see it
  * (config/component.ts). Pure: no client.
- *
- * Work in progress (issue 11): the component runs from the command line; the stacks refuse to deploy it
- * until its grants, envelope key and change-triggered backups exist.
  */
 import { describeComponent } from '../../../config/component';
-import { bucketProblem, Issues, list, mapping, normalisePrefix, SECRET_ARN, show, string, uniqueStrings, type Mapping } from '../../../config/fields';
+import { bucketProblem, isSecretArn, Issues, list, mapping, normalisePrefix, SECRET_ARN, show, string, uniqueStrings, type Mapping } from '../../../config/fields';
+import { configGrants } from './grants';
 import { parseConfigRestoreOptions } from './options';
 
 /** One place configuration files live in S3: a bucket and a key prefix ("" for the whole bucket). */
@@ -33,8 +31,6 @@ export interface ConfigSourceConfig {
 const PARAMETER_PATH = /^\/([A-Za-z0-9_.-]+\/?){0,15}$/;
 /** A prefix of secret names (Secrets Manager's name characters). */
 const SECRET = /^[A-Za-z0-9/_+=.@-]{1,512}$/;
-
-export const isSecretArn = (secret: string): boolean => secret.startsWith('arn:');
 
 function parseFiles(value: unknown, path: string, issues: Issues): ConfigFilesLocation[] | undefined {
   const values = list(value, path, issues, 'locations like {bucket: neuroca-config, prefix: config/}');
@@ -107,6 +103,7 @@ export const configDescriptor = describeComponent({
     arns: (source: ConfigSourceConfig) => source.secrets.flatMap((secret, i) => (isSecretArn(secret) ? [{ field: `secrets[${i}]`, arn: secret }] : [])),
     // Its secrets are backed up, not used to connect: the worker's grants come from secrets and prefixes alike.
     secretArns: () => [],
+    grants: configGrants,
   },
   restore: {
     parseOptions: parseConfigRestoreOptions,

@@ -7,7 +7,7 @@
  * guessed): a difference is named ("value", "tags"), never shown.
  */
 import type { ConfigSourceConfig } from './descriptor';
-import { isSecretArn } from './descriptor';
+import { isSecretArn } from '../../../config/fields';
 import { itemKey, type ConfigItem, type ConfigItemKind } from './item';
 import type { ConfigRestoreOptions } from './options';
 

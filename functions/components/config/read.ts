@@ -14,7 +14,8 @@ import { AccessDeniedError, InvalidInputError, NcaBackupError, StorageError, Tra
 import { s3FailureKind } from '../../core/s3-errors';
 import type { Logger } from '../types';
 import type { ConfigClients } from './clients';
-import { isSecretArn, type ConfigFilesLocation, type ConfigSourceConfig } from './descriptor';
+import { isSecretArn } from '../../../config/fields';
+import type { ConfigFilesLocation, ConfigSourceConfig } from './descriptor';
 import { itemKey, type ConfigItem, type ParameterType } from './item';
 import { sortItems } from './format';
 
