@@ -9,7 +9,7 @@ import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { setting } from '../config/environment';
 import { ConfigError, DEFAULT_CONFIG_FILE, loadBackupConfig } from '../config/load';
-import { DEFAULT_INSTALLATION, type BackupConfig, type ComponentName } from '../config/types';
+import { DEFAULT_INSTALLATION, type BackupConfig } from '../config/types';
 import { PrimaryStack } from './stacks/primary-stack';
 import { RecoveryStack } from './stacks/recovery-stack';
 
@@ -62,14 +62,7 @@ export interface NcaBackupApp {
   readonly recovery: RecoveryStack;
 }
 
-/** Components that run from the command line but that the stacks cannot deploy yet (their grants are missing). */
-const NOT_DEPLOYABLE_YET: Readonly<Partial<Record<ComponentName, string>>> = {
-  config: 'the configuration component runs from the command line only for now: its workers\' grants (Parameter Store paths, secrets, files, the envelope key) and its change-triggered backups are not built yet (issue 11). Remove backup.sources.config before deploying',
-};
-
 export function buildStacks(config: BackupConfig, props: BuildAppProps = {}): NcaBackupApp {
-  const blocked = (Object.keys(NOT_DEPLOYABLE_YET) as ComponentName[]).filter((name) => config.sources[name] !== undefined);
-  if (blocked.length > 0) throw new ConfigError(`backup.sources.${blocked[0]}`, NOT_DEPLOYABLE_YET[blocked[0]]!);
   const context: Record<string, unknown> = { ...cdkJsonContext() };
   // An empty list makes CDK skip asset bundling in every stack (it still fingerprints a placeholder).
   if (props.bundling === false) context['aws:cdk:bundling-stacks'] = [];
@@ -98,7 +91,7 @@ export function synthFromEnvironment(
 ): number {
   const file = setting(env, 'backupConfig') ?? DEFAULT_CONFIG_FILE;
   try {
-    // The stacks refuse some configurations too (a component they cannot deploy yet): the same error, the same exit.
+    // A construct that refuses a configuration throws the same error as the loader: the same message, the same exit.
     buildApp(load(file), { nag: true, pgMajor: setting(env, 'pgMajor') }).synth();
     return 0;
   } catch (error) {

@@ -17,6 +17,8 @@ export interface DeployedNames {
   readonly manifestKeyId?: string;
   /** The deployed worker of each component: given to the control plane, omitted for the workers themselves. */
   readonly workers?: Partial<Record<ComponentName, WorkerRef>>;
+  /** Deploy-time names a component's runtime source gets besides backup.yaml's (the configuration component's envelope key). */
+  readonly sourceAdditions?: Partial<Record<ComponentName, Readonly<Record<string, string>>>>;
 }
 
 /** The components configured under `sources`, in a stable order. */
@@ -30,7 +32,7 @@ export function deployedRuntimeConfig(config: BackupConfig, names: DeployedNames
     const worker = names.workers?.[name];
     components[name] = {
       group: COMPONENT_GROUP[name],
-      source: runtimeSource(config, name, { keepUrls: false })!,
+      source: { ...runtimeSource(config, name, { keepUrls: false })!, ...names.sourceAdditions?.[name] },
       ...(worker ? { worker } : {}),
     };
   }

@@ -76,8 +76,13 @@ export class KmsKeyRef {
  * The KMS aliases of an installation (`backup.installation`): the created data key's, the replica key's and
  * the manifest key's. Aliases are unique per account and region, so a second installation gets its own.
  */
-export function keyAliases(installation: string): { readonly data: string; readonly replica: string; readonly manifest: string } {
-  return { data: `alias/${installation}`, replica: `alias/${installation}-replica`, manifest: `alias/${installation}-manifest` };
+export function keyAliases(installation: string): { readonly data: string; readonly replica: string; readonly manifest: string; readonly configEnvelope: string } {
+  return {
+    data: `alias/${installation}`,
+    replica: `alias/${installation}-replica`,
+    manifest: `alias/${installation}-manifest`,
+    configEnvelope: `alias/${installation}-config-envelope`,
+  };
 }
 
 /**
@@ -224,33 +229,41 @@ export class ManifestKey extends Construct {
   }
 }
 
+export interface KeyReplicaProps {
+  /** A multi-Region primary key of this stack. */
+  readonly key: kms.Key;
+  readonly replicaRegion: string;
+  /** The replica's description. */
+  readonly description: string;
+  /** The custom resource's type, e.g. `Custom::NcaManifestKeyReplica`. */
+  readonly resourceType: string;
+  /** The replica's physical id before the region, e.g. `manifest-key-replica`. */
+  readonly name: string;
+}
+
 /**
- * The manifest key's replica in the recovery region: same key material and key id, so manifests signed in
- * the primary verify there even when the primary region is gone. KMS creates a replica only through
- * ReplicateKey, called in the primary key's region, and the recovery stack (deployed first) cannot name a
- * key the primary stack has not created yet; so the primary stack makes that call itself, once, through an
- * SDK custom resource. The replica is kept when the stack is deleted (no delete call), like every key
- * here, and an existing replica is accepted as is. Its ARN is the primary key's ARN with the recovery region.
+ * A multi-Region key's replica in the recovery region: same key material and key id, so what the primary
+ * region sealed or signed opens there even when the primary region is gone. KMS creates a replica only
+ * through ReplicateKey, called in the primary key's region, and the recovery stack (deployed first) cannot
+ * name a key the primary stack has not created yet; so the primary stack makes that call itself, once,
+ * through an SDK custom resource. The replica is kept when the stack is deleted (no delete call), like every
+ * key here, and an existing replica is accepted as is. Its ARN is the primary key's ARN with the recovery region.
  */
-export class ManifestKeyReplica extends Construct {
+export class KeyReplica extends Construct {
   readonly resource: cr.AwsCustomResource;
 
-  constructor(scope: Construct, id: string, props: { readonly key: kms.Key; readonly replicaRegion: string }) {
+  constructor(scope: Construct, id: string, props: KeyReplicaProps) {
     super(scope, id);
     const primaryRegion = Stack.of(this).region;
     this.resource = new cr.AwsCustomResource(this, 'Replicate', {
-      resourceType: 'Custom::NcaManifestKeyReplica',
+      resourceType: props.resourceType,
       installLatestAwsSdk: false,
       onCreate: {
         service: 'KMS',
         action: 'ReplicateKey',
         region: primaryRegion,
-        parameters: {
-          KeyId: props.key.keyArn,
-          ReplicaRegion: props.replicaRegion,
-          Description: `nca-backup: replica of the manifest HMAC key (primary in ${primaryRegion}); verifies replicated manifests`,
-        },
-        physicalResourceId: cr.PhysicalResourceId.of(`manifest-key-replica-${props.replicaRegion}`),
+        parameters: { KeyId: props.key.keyArn, ReplicaRegion: props.replicaRegion, Description: props.description },
+        physicalResourceId: cr.PhysicalResourceId.of(`${props.name}-${props.replicaRegion}`),
         // A replica made by an earlier deployment (or by hand) is the one we want.
         ignoreErrorCodesMatching: 'AlreadyExistsException',
       },
@@ -269,6 +282,71 @@ export class ManifestKeyReplica extends Construct {
       id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
       reason: 'CDK\'s SDK custom-resource provider (deploy time only, invoked by CloudFormation) logs through AWSLambdaBasicExecutionRole; it holds nothing else but the replica statements.',
     });
+  }
+}
+
+/** The manifest key's replica: manifests signed in the primary verify in the recovery region. */
+export function manifestKeyReplica(scope: Construct, key: kms.Key, replicaRegion: string): KeyReplica {
+  return new KeyReplica(scope, 'ManifestKeyReplica', {
+    key,
+    replicaRegion,
+    description: `nca-backup: replica of the manifest HMAC key (primary in ${Stack.of(scope).region}); verifies replicated manifests`,
+    resourceType: 'Custom::NcaManifestKeyReplica',
+    name: 'manifest-key-replica',
+  });
+}
+
+/** What a configuration export's encryption context must name (functions/components/config/envelope.ts). */
+export const CONFIG_ENVELOPE_COMPONENT = 'config';
+
+/**
+ * The key configuration exports are sealed with before upload (envelope encryption inside SSE-KMS), apart
+ * from the vault's data key: whoever may read the vault and use its key still cannot open a secret value
+ * without kms:Decrypt on this key. Its policy refuses every cryptographic use whose encryption context does
+ * not name the configuration component, so the key cannot be borrowed for anything else; the workers of the
+ * component are granted GenerateDataKey and Decrypt under that context only.
+ *
+ * Multi-Region, like the manifest key, so that the recovery region can open exports when the primary is gone
+ * (the primary stack replicates it: KeyReplica).
+ */
+export class ConfigEnvelopeKey extends Construct {
+  readonly key: kms.Key;
+
+  constructor(scope: Construct, id: string, props: KeyAliasProps = {}) {
+    super(scope, id);
+    this.key = new kms.Key(this, 'Key', {
+      description: 'nca-backup: seals configuration exports (envelope encryption under the context component=config)',
+      enableKeyRotation: true,
+      multiRegion: true,
+      alias: props.alias ?? keyAliases(DEFAULT_INSTALLATION).configEnvelope,
+      pendingWindow: Duration.days(30),
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    this.key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'OnlyForConfigurationExports',
+        effect: iam.Effect.DENY,
+        principals: [new iam.AnyPrincipal()],
+        actions: ['kms:Encrypt', 'kms:Decrypt', 'kms:ReEncrypt*', 'kms:GenerateDataKey*'],
+        resources: ['*'],
+        conditions: { StringNotEquals: { 'kms:EncryptionContext:component': CONFIG_ENVELOPE_COMPONENT } },
+      }),
+    );
+  }
+
+  /** A worker of the configuration component: seal exports (GenerateDataKey) and open them (Decrypt), under the component's context only. */
+  grantSealAndOpen(role: iam.IRole): void {
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'ConfigEnvelope',
+        actions: ['kms:GenerateDataKey', 'kms:Decrypt'],
+        resources: [this.key.keyArn],
+        conditions: {
+          StringEquals: { 'kms:EncryptionContext:component': CONFIG_ENVELOPE_COMPONENT },
+          'ForAllValues:StringEquals': { 'kms:EncryptionContextKeys': ['component', 'backupId'] },
+        },
+      }),
+    );
   }
 }
 

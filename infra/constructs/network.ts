@@ -48,6 +48,12 @@ export interface WorkerNetworkProps {
   readonly created?: CreatedNetworkConfig;
   /** Encrypts the created VPC's flow log group. */
   readonly logKey: kms.IKey;
+  /**
+   * A worker reads Parameter Store (the configuration component): the created VPC's interface endpoints
+   * include SSM.
+   * @default false
+   */
+  readonly parameterStore?: boolean;
 }
 
 export class WorkerNetwork extends Construct {
@@ -93,7 +99,7 @@ export class WorkerNetwork extends Construct {
     this.vpc = vpc;
     this.subnets = vpc.isolatedSubnets;
     this.securityGroups = [workers];
-    if (interfaceEndpoints) this.addInterfaceEndpoints(vpc, workers);
+    if (interfaceEndpoints) this.addInterfaceEndpoints(vpc, workers, props.parameterStore === true);
   }
 
   private flowLog(traffic: Exclude<FlowLogTraffic, 'OFF'>, key: kms.IKey): ec2.FlowLogOptions {
@@ -105,7 +111,7 @@ export class WorkerNetwork extends Construct {
     return { destination: ec2.FlowLogDestination.toCloudWatchLogs(group), trafficType: FLOW_LOG_TRAFFIC[traffic] };
   }
 
-  private addInterfaceEndpoints(vpc: ec2.Vpc, workers: ec2.SecurityGroup): void {
+  private addInterfaceEndpoints(vpc: ec2.Vpc, workers: ec2.SecurityGroup, parameterStore: boolean): void {
     // The interface endpoints accept HTTPS from the workers only (not from the whole VPC CIDR).
     const endpoints = new ec2.SecurityGroup(this, 'EndpointSecurityGroup', {
       vpc,
@@ -113,7 +119,9 @@ export class WorkerNetwork extends Construct {
       allowAllOutbound: false,
     });
     endpoints.addIngressRule(workers, ec2.Port.tcp(443), 'HTTPS from the nca-backup workers');
-    for (const [name, service] of WORKER_INTERFACE_ENDPOINTS) {
+    const services: (readonly [string, ec2.InterfaceVpcEndpointAwsService])[] = [...WORKER_INTERFACE_ENDPOINTS];
+    if (parameterStore) services.push(['Ssm', ec2.InterfaceVpcEndpointAwsService.SSM]);
+    for (const [name, service] of services) {
       vpc.addInterfaceEndpoint(name, { service, privateDnsEnabled: true, securityGroups: [endpoints], open: false });
     }
   }

@@ -15,7 +15,8 @@ import { warnOfEarlyDeletion } from '../cold-storage-fees';
 import { BreakGlassRole, breakGlassRoleArn, createsBreakGlassRole } from '../constructs/break-glass';
 import { Janitor } from '../constructs/janitor';
 import { ControlPlane } from '../constructs/control-plane';
-import { KmsKeyRef, ManifestKey, ManifestKeyReplica, OperationsKey, dataKeyRef, keyAliases, runtimeKmsKeyId } from '../constructs/keys';
+import { ConfigChangeTrigger } from '../constructs/config-changes';
+import { ConfigEnvelopeKey, KeyReplica, KmsKeyRef, ManifestKey, OperationsKey, dataKeyRef, keyAliases, manifestKeyReplica, runtimeKmsKeyId } from '../constructs/keys';
 import { WorkerNetwork } from '../constructs/network';
 import { ReplicationRole, bucketArn } from '../constructs/replication';
 import { ComponentWorker, workerImage, workerScratchKeys } from '../constructs/workers';
@@ -37,6 +38,10 @@ export interface PrimaryStackProps extends Omit<StackProps, 'env'> {
 export class PrimaryStack extends Stack {
   readonly vault: BackupVault;
   readonly manifestKey: ManifestKey;
+  /** Seals configuration exports; only when backup.sources.config is configured. */
+  readonly configEnvelopeKey?: ConfigEnvelopeKey;
+  /** Starts configuration backups after changes; only when backup.sources.config is configured. */
+  readonly configChanges?: ConfigChangeTrigger;
   readonly janitor: Janitor;
   readonly breakGlass?: BreakGlassRole;
   readonly workers: Partial<Record<ComponentName, ComponentWorker>> = {};
@@ -62,9 +67,24 @@ export class PrimaryStack extends Stack {
     const dataKey = dataKeyRef(this, config.encryption.kmsKeyId, aliases.data);
     const replicaKey = KmsKeyRef.fromAlias(aliases.replica, secondary.region);
     this.manifestKey = new ManifestKey(this, 'ManifestKey', { alias: aliases.manifest });
-    new ManifestKeyReplica(this, 'ManifestKeyReplica', { key: this.manifestKey.key, replicaRegion: secondary.region });
+    manifestKeyReplica(this, this.manifestKey.key, secondary.region);
+    if (config.sources.config) {
+      this.configEnvelopeKey = new ConfigEnvelopeKey(this, 'ConfigEnvelopeKey', { alias: aliases.configEnvelope });
+      new KeyReplica(this, 'ConfigEnvelopeKeyReplica', {
+        key: this.configEnvelopeKey.key,
+        replicaRegion: secondary.region,
+        description: `nca-backup: replica of the configuration envelope key (primary in ${primary.region}); opens replicated configuration exports`,
+        resourceType: 'Custom::NcaConfigEnvelopeKeyReplica',
+        name: 'config-envelope-key-replica',
+      });
+    }
     const kmsKeyId = runtimeKmsKeyId(dataKey, config.encryption.kmsKeyId);
-    const workerConfig = deployedRuntimeConfig(config, { kmsKeyId, manifestKeyId: this.manifestKey.key.keyArn });
+    const deployedNames = {
+      kmsKeyId,
+      manifestKeyId: this.manifestKey.key.keyArn,
+      ...(this.configEnvelopeKey ? { sourceAdditions: { config: { envelopeKeyId: this.configEnvelopeKey.key.keyArn } } } : {}),
+    };
+    const workerConfig = deployedRuntimeConfig(config, deployedNames);
     const workerConfigJson = this.toJsonString(workerConfig);
 
     // Who may delete and reconfigure the vault: the janitor, the break-glass role, and (configuration only)
@@ -111,7 +131,12 @@ export class PrimaryStack extends Stack {
     warnOfEarlyDeletion(this.vault, config.retention, config.storage.coldStorage);
 
     // Workers
-    const network = new WorkerNetwork(this, 'Network', { network: config.network, created: config.createdNetwork, logKey: operationsKey });
+    const network = new WorkerNetwork(this, 'Network', {
+      network: config.network,
+      created: config.createdNetwork,
+      logKey: operationsKey,
+      parameterStore: config.sources.config !== undefined && config.sources.config.parameterPaths.length > 0,
+    });
     const containerInsights = config.runner.fargate.containerInsights === true;
     const cluster = new ecs.Cluster(this, 'Cluster', {
       vpc: network.vpc,
@@ -139,6 +164,10 @@ export class PrimaryStack extends Stack {
         logKey: operationsKey,
         runtimeConfigJson: workerConfigJson,
       });
+      if (component === 'config') {
+        this.configEnvelopeKey!.grantSealAndOpen(worker.function.role!);
+        this.configEnvelopeKey!.grantSealAndOpen(worker.taskDefinition.taskRole);
+      }
       this.workers[component] = worker;
       refs[component] = worker.workerRef(network.subnets, network.securityGroups);
     }
@@ -158,7 +187,7 @@ export class PrimaryStack extends Stack {
       workers: Object.values(this.workers),
       cluster,
       logKey: operationsKey,
-      controlPlaneRuntimeConfig: deployedRuntimeConfig(config, { kmsKeyId, manifestKeyId: this.manifestKey.key.keyArn, workers: refs }),
+      controlPlaneRuntimeConfig: deployedRuntimeConfig(config, { ...deployedNames, workers: refs }),
       workerRuntimeConfig: workerConfig,
     });
 
@@ -170,6 +199,16 @@ export class PrimaryStack extends Stack {
       stateMachine: this.workflows.backup,
       queueKey: operationsKey,
     });
+    if (config.sources.config) {
+      this.configChanges = new ConfigChangeTrigger(this, 'ConfigChanges', {
+        source: config.sources.config,
+        region: primary.region,
+        stateMachine: this.workflows.backup,
+        deadLetterQueue: this.schedules.deadLetterQueue,
+        queueKey: operationsKey,
+        logKey: operationsKey,
+      });
+    }
     this.alarms = new BackupAlarms(this, 'Alarms', {
       notifications: config.notifications,
       topicKey: operationsKey,

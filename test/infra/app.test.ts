@@ -35,13 +35,6 @@ describe('infra/app.ts', () => {
     expect(printed.join('')).toBe('conf/prod.yaml: backup.retention.database: must be a whole number of days (in conf/prod.yaml)\n');
   });
 
-  test('a component the stacks cannot deploy yet (configuration) fails the synth naming its section, before anything is built', () => {
-    const printed: string[] = [];
-    const withConfig = () => configWith((c) => ((c.sources as Record<string, unknown>).config = { parameterPaths: ['/neuroca'], secrets: [], files: [] }));
-    expect(synthFromEnvironment({}, withConfig, (t) => printed.push(t))).toBe(1);
-    expect(printed.join('')).toMatch(/^backup\.yaml: backup\.sources\.config: the configuration component runs from the command line only for now: .*Remove backup\.sources\.config before deploying\n$/);
-  });
-
   test('other errors are not mistaken for configuration errors', () => {
     const load = () => {
       throw new TypeError('boom');

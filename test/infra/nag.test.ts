@@ -83,6 +83,8 @@ describe('cdk-nag AwsSolutions', () => {
       c.sources.mongodb = { secretArn: arn('mongo'), database: 'neuroca_episodic' };
       c.sources.vector = { secretArn: arn('vector'), database: 'neuroca_db', table: 'semantic_memory' };
       c.sources.memory = { tiers: ['working', 'episodic', 'semantic'], workingNamespace: 'working', episodicCollection: 'memories' };
+      c.sources.config = { parameterPaths: ['/neuroca', '/shared'], secrets: ['neuroca/', arn('api')], files: [{ bucket: 'neuroca-config', prefix: 'config/' }, { bucket: 'neuroca-env', prefix: '' }] };
+      c.createdNetwork = { interfaceEndpoints: true };
     });
     expect(nagFindings(config)).toBeUndefined();
   });
