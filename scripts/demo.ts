@@ -1,11 +1,14 @@
 /**
- * `npm run demo`: the whole system on one machine. Throwaway PostgreSQL, Redis, S3 (s3rver) and a MongoDB
- * wire-protocol server (no MongoDB server can be installed here; see README); a sample NCA database and
- * sample memories in all three stores; the backup state machine for the database and memory_tiers groups;
- * damage; the restore state machine for every component; and a short report. Everything it starts it
+ * `npm run demo`: the whole system on one machine. Throwaway PostgreSQL, Redis, S3 (s3rver) and the MongoDB,
+ * Parameter Store, Secrets Manager and KMS wire-protocol substitutes (no such server can be installed here;
+ * see README); a sample NCA database, sample memories in all three stores and a sample configuration; the
+ * backup state machine for the database, memory_tiers and configuration groups; damage; the restore state
+ * machine for every component (the configuration's with apply: true); and a short report. Everything it starts it
  * stops, and its temporary directories are removed.
  */
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
+import { PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
+import { DeleteParameterCommand, PutParameterCommand } from '@aws-sdk/client-ssm';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { loadBackupConfig } from '../config/load';
@@ -16,6 +19,7 @@ import { localRuntimeConfig } from '../functions/core/local-config';
 import type { RuntimeConfig } from '../functions/core/runtime-config';
 import { createS3Client } from '../functions/core/storage';
 import { compareFingerprints } from '../functions/core/fingerprint-diff';
+import { startConfigStores, type ConfigStores } from '../test/support/config-stores';
 import { startMongoWireServer } from '../test/support/mongo-wire-server';
 import { startPostgres, startRedis, startS3 } from './local-servers';
 import { localWorker, workflowHarness, type WorkflowResult } from './local-workflows';
@@ -23,7 +27,7 @@ import { damageSampleDatabase, loadSampleNcaDatabase } from './sample-nca-db';
 import { damageSampleMemory, loadSampleMemory } from './sample-nca-memory';
 
 const say = (line: string) => process.stderr.write(`demo: ${line}\n`);
-const COMPONENTS: ComponentName[] = ['postgres', 'redis', 'mongodb', 'vector', 'memory'];
+const COMPONENTS: ComponentName[] = ['postgres', 'redis', 'mongodb', 'vector', 'memory', 'config'];
 
 function succeeded(what: string, result: WorkflowResult): void {
   if (result.status !== 'SUCCEEDED') throw new Error(`${what} failed: ${result.error}: ${result.cause}`);
@@ -36,9 +40,9 @@ function mbps(bytes: number, ms: number): string {
 async function main(): Promise<void> {
   const servers: { stop(): Promise<void> }[] = [];
   try {
-    say('starting PostgreSQL, Redis, s3rver and the MongoDB wire-protocol server on free local ports');
-    const [pg, redis, s3, mongo] = await Promise.all([startPostgres(), startRedis(), startS3(), startMongoWireServer({ replicaSet: true })]);
-    servers.push(pg, redis, s3, mongo);
+    say('starting PostgreSQL, Redis, s3rver and the MongoDB, Parameter Store, Secrets Manager and KMS wire-protocol servers on free local ports');
+    const [pg, redis, s3, mongo, configStores] = await Promise.all([startPostgres(), startRedis(), startS3(), startMongoWireServer({ replicaSet: true }), startConfigStores()]);
+    servers.push(pg, redis, s3, mongo, configStores);
 
     const base = localRuntimeConfig(loadBackupConfig(join(__dirname, '..', 'backup.yaml')), {});
     const database = base.components.postgres?.source.database ?? 'neuroca_db';
@@ -59,7 +63,15 @@ async function main(): Promise<void> {
         COMPONENTS.filter((name) => base.components[name]).map((name) => [name, { ...base.components[name]!, worker: localWorker(name) }]),
       ) as RuntimeConfig['components'],
     };
-    const env = { NCA_S3_ENDPOINT: s3.endpoint, NCA_POSTGRES_URL: pg.url, NCA_REDIS_URL: redis.url, NCA_MONGODB_URL: mongo.url, NCA_VECTOR_URL: pg.url };
+    const env = {
+      NCA_S3_ENDPOINT: s3.endpoint,
+      NCA_POSTGRES_URL: pg.url,
+      NCA_REDIS_URL: redis.url,
+      NCA_MONGODB_URL: mongo.url,
+      NCA_VECTOR_URL: pg.url,
+      ...configStores.endpoints,
+      NCA_CONFIG_ENVELOPE_KEY: configStores.envelopeKeyId,
+    };
     const harness = workflowHarness(config, env);
     const configured = COMPONENTS.filter((name) => config.components[name]);
     const fingerprint = async (name: ComponentName): Promise<Fingerprint> => {
@@ -70,22 +82,25 @@ async function main(): Promise<void> {
     say(`${sample.working.length} working, ${sample.episodic.length} episodic, ${sample.semantic.length} semantic memories`);
 
     const backups = [];
-    for (const group of ['database', 'memory_tiers']) {
+    for (const group of ['database', 'memory_tiers', 'configuration']) {
       say(`running the backup state machine: {"group": "${group}"}`);
       const backup = await harness.run('backup', { group, trigger: 'manual' });
       succeeded(`backup of ${group}`, backup);
       backups.push(...backup.output.components.map((c: { component: string; bytes: number; durationMs: number; runner: string }) => ({ ...c, backupId: backup.output.backupId })));
     }
 
-    say('damaging the data: rows, keys, documents and vectors deleted and changed, a table dropped');
+    say('damaging the data: rows, keys, documents and vectors deleted and changed, a table dropped, parameters and a secret changed, a parameter deleted');
     await damageSampleDatabase(pg.urlFor(database));
     await damageSampleMemory(stores);
+    await damageSampleConfiguration(configStores);
     const damaged = Object.fromEntries(await Promise.all(configured.map(async (n) => [n, compareFingerprints(original[n], await fingerprint(n)).length] as const)));
 
     const restores = [];
     // The native backups first; the memory-tier export then restores its tiers over the same stores.
     for (const component of configured) {
-      const input = component === 'memory' ? { component, backupId: 'latest', options: { tiers: ['working', 'episodic', 'semantic'] } } : { component, backupId: 'latest' };
+      // The configuration restore plans unless told to apply.
+      const options: Partial<Record<ComponentName, Record<string, unknown>>> = { memory: { tiers: ['working', 'episodic', 'semantic'] }, config: { apply: true } };
+      const input = options[component] ? { component, backupId: 'latest', options: options[component] } : { component, backupId: 'latest' };
       say(`running the restore state machine: ${JSON.stringify(input)}`);
       const restore = await harness.run('restore', input);
       succeeded(`restore of ${component}`, restore);
@@ -113,6 +128,13 @@ async function main(): Promise<void> {
     await Promise.all(servers.map((s) => s.stop()));
     say('stopped the servers and removed their data');
   }
+}
+
+/** A bad deploy: a SecureString and the secret overwritten, one parameter deleted. */
+async function damageSampleConfiguration(stores: ConfigStores): Promise<void> {
+  await stores.ssm.send(new PutParameterCommand({ Name: '/neuroca/db/password', Value: 'overwritten-by-a-deploy', Type: 'SecureString', Overwrite: true }));
+  await stores.ssm.send(new DeleteParameterCommand({ Name: '/neuroca/features' }));
+  await stores.secrets.send(new PutSecretValueCommand({ SecretId: 'neuroca/openai', SecretString: 'sk-rotated-by-mistake' }));
 }
 
 main().catch((error: Error) => {
