@@ -67,8 +67,8 @@ export async function startChangeBackup(ctx: ChangeTriggerContext, event: unknow
   }
 }
 
-/** The handler with its clock and environment: the deployed one reads process.env, a test gives its own clock. */
-export function createHandler(options: { now?: () => Date; env?: NodeJS.ProcessEnv } = {}): (event: unknown) => Promise<ChangeTriggerResult> {
+/** The handler with its clock, environment and log: the deployed one reads process.env and logs to stderr; a test gives its own. */
+export function createHandler(options: { now?: () => Date; env?: NodeJS.ProcessEnv; log?: Logger } = {}): (event: unknown) => Promise<ChangeTriggerResult> {
   const env = options.env ?? process.env;
   let client: SFNClient | undefined;
   return async (event) => {
@@ -78,7 +78,7 @@ export function createHandler(options: { now?: () => Date; env?: NodeJS.ProcessE
     }
     const endpoint = setting(env, 'stepFunctionsEndpoint');
     client ??= endpoint ? new SFNClient({ region: 'us-east-1', endpoint, credentials: { accessKeyId: 'LOCAL', secretAccessKey: 'LOCAL' } }) : new SFNClient({});
-    const log = createLogger({ function: 'config-change' }, undefined, env);
+    const log = options.log ?? createLogger({ function: 'config-change' }, undefined, env);
     return startChangeBackup({ stepFunctions: client, stateMachineArn, now: options.now ?? (() => new Date()), log }, event);
   };
 }
