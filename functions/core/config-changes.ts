@@ -37,8 +37,26 @@ export const SECRET_CHANGE_CALLS = [
   'UntagResource',
 ] as const;
 
-/** The longest `changed` name an execution input carries (a Parameter Store name's limit); longer names are cut. */
-export const MAX_CHANGED_LENGTH = 2048;
+/**
+ * The longest `changed` name an execution input carries, in UTF-8 bytes (a Parameter Store name's limit);
+ * longer names are cut. Bytes, not characters: the name also travels in a Fargate step's command, and
+ * RunTask's overrides are limited to 8 KB.
+ */
+export const MAX_CHANGED_BYTES = 2048;
+
+/** `name` cut to at most `max` UTF-8 bytes, ending in "…" when it was cut (never inside a character). */
+function cut(name: string, max: number): string {
+  if (Buffer.byteLength(name, 'utf8') <= max) return name;
+  let out = '';
+  let bytes = Buffer.byteLength('…', 'utf8');
+  for (const char of name) {
+    const size = Buffer.byteLength(char, 'utf8');
+    if (bytes + size > max) break;
+    out += char;
+    bytes += size;
+  }
+  return `${out}…`;
+}
 
 type Json = Record<string, unknown>;
 
@@ -47,12 +65,12 @@ const nonEmpty = (value: unknown): string | undefined => (typeof value === 'stri
 
 /**
  * The name as it is recorded: control characters (possible in an S3 key) written as \uXXXX, so a manifest
- * or a log line shows them instead of acting on a terminal; cut to MAX_CHANGED_LENGTH, ending in "…".
+ * or a log line shows them instead of acting on a terminal; cut to MAX_CHANGED_BYTES.
  */
 function item(kind: ChangedKind, name: string | undefined): ChangedItem | undefined {
   if (name === undefined) return undefined;
   const shown = name.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-  return { kind, name: shown.length > MAX_CHANGED_LENGTH ? `${shown.slice(0, MAX_CHANGED_LENGTH - 1)}…` : shown };
+  return { kind, name: cut(shown, MAX_CHANGED_BYTES) };
 }
 
 /** The configuration item an EventBridge event says changed, or undefined when the event is no configuration change. */

@@ -10,7 +10,7 @@ import { runBackup, summarize } from './backup-run';
 import { configuredComponent, type EngineContext } from './context';
 import { InvalidInputError, TaskStoppedError, TransientError } from './errors';
 import { checkNewBackupId, checkRestoreTarget, parseComponentOptions } from './workflow-input';
-import { MAX_CHANGED_LENGTH } from './config-changes';
+import { MAX_CHANGED_BYTES } from './config-changes';
 import type { BackupTrigger } from './manifest';
 import { checkCompatibility, loadManifest, postVerify, restoreBackup, restoreScope, safetyBackup, verifyArtifacts } from './restore-steps';
 import { chooseRunner } from './runner';
@@ -78,8 +78,8 @@ function changedOf(event: OperationEvent, trigger: BackupTrigger, component: str
     if (changed !== undefined) throw new InvalidInputError(`changed is only for trigger change, not ${trigger}.`, { component });
     return undefined;
   }
-  if (typeof changed !== 'string' || changed === '' || changed.length > MAX_CHANGED_LENGTH) {
-    throw new InvalidInputError(`a backup with trigger change needs changed, the changed item's name (1 to ${MAX_CHANGED_LENGTH} characters).`, { component });
+  if (typeof changed !== 'string' || changed === '' || Buffer.byteLength(changed, 'utf8') > MAX_CHANGED_BYTES) {
+    throw new InvalidInputError(`a backup with trigger change needs changed, the changed item's name (1 to ${MAX_CHANGED_BYTES} UTF-8 bytes).`, { component });
   }
   return changed;
 }

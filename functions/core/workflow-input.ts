@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { GROUPS, type ComponentName, type GroupName } from '../../config/types';
 import { InvalidInputError } from './errors';
 import { isBackupId, isSafetyBackupId, newBackupId } from './backup-id';
-import { MAX_CHANGED_LENGTH } from './config-changes';
+import { MAX_CHANGED_BYTES } from './config-changes';
 import { restoreOptionsParser, restoreTargetRefusal } from '../components/restore-options';
 import type { RuntimeConfig, WorkerRef } from './runtime-config';
 
@@ -117,8 +117,8 @@ function changedOf(input: Record<string, unknown>, trigger: string): string | nu
     if (changed !== undefined) throw new InvalidInputError(`changed is only for trigger change, not ${trigger}.`, { hint: 'Leave it out, or give trigger "change".' });
     return null;
   }
-  if (typeof changed !== 'string' || changed === '' || changed.length > MAX_CHANGED_LENGTH) {
-    throw new InvalidInputError(`changed must name the changed item (a string of 1 to ${MAX_CHANGED_LENGTH} characters) when trigger is change; got ${JSON.stringify(changed)?.slice(0, 100) ?? 'nothing'}.`);
+  if (typeof changed !== 'string' || changed === '' || Buffer.byteLength(changed, 'utf8') > MAX_CHANGED_BYTES) {
+    throw new InvalidInputError(`changed must name the changed item (a string of 1 to ${MAX_CHANGED_BYTES} UTF-8 bytes) when trigger is change; got ${JSON.stringify(changed)?.slice(0, 100) ?? 'nothing'}.`);
   }
   return changed;
 }

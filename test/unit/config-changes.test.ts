@@ -86,11 +86,15 @@ describe('changedItem', () => {
     expect(changedItem(objectEvent(detailType, key))).toEqual({ kind: 'file', name: `s3://neuroca-config/${key}` });
   });
 
-  test('a control character in a key is recorded written out, and a name past 2048 characters is cut', () => {
+  test('a control character in a key is recorded written out, and a name past 2048 UTF-8 bytes is cut between characters', () => {
     expect(changedItem(objectEvent('Object Created', 'config/a\u001b[2Jb.yaml'))?.name).toBe('s3://neuroca-config/config/a\\u001b[2Jb.yaml');
     const long = changedItem(objectEvent('Object Created', `config/${'k'.repeat(3000)}`))!.name;
-    expect(long).toHaveLength(2048);
-    expect(long.endsWith('…')).toBe(true);
+    expect(Buffer.byteLength(long)).toBe(2048);
+    expect(long.endsWith('k…')).toBe(true);
+    const wide = changedItem(objectEvent('Object Created', `config/${'設定'.repeat(1000)}`))!.name;
+    expect(Buffer.byteLength(wide)).toBeLessThanOrEqual(2048);
+    expect(wide).toMatch(/^s3:\/\/neuroca-config\/config\/(設定)+設?…$/);
+    expect(changedItem(parameterChange('Update', `/neuroca/${'p'.repeat(2039)}`))!.name).toHaveLength(2048);
   });
 
   test.each([

@@ -33,7 +33,7 @@ describe('planBackup', () => {
     [{ group: 'database', components: ['redis'] }, /components redis are not configured in group database; configured: postgres/],
     [{ group: 'database', colour: 'red' }, /unknown input field 'colour'; allowed: group, trigger, components, changed, notBefore/],
     [{ group: 'database', trigger: 'hourly' }, /trigger 'hourly' must be scheduled, manual or change/],
-    [{ group: 'database', trigger: 'change' }, /changed must name the changed item \(a string of 1 to 2048 characters\) when trigger is change; got nothing/],
+    [{ group: 'database', trigger: 'change' }, /changed must name the changed item \(a string of 1 to 2048 UTF-8 bytes\) when trigger is change; got nothing/],
     [{ group: 'database', trigger: 'change', changed: '' }, /changed must name the changed item/],
     [{ group: 'database', trigger: 'change', changed: 'x'.repeat(2049) }, /changed must name the changed item \(a string of 1 to 2048/],
     [{ group: 'database', trigger: 'change', changed: ['/neuroca/a'] }, /changed must name the changed item/],
