@@ -1,6 +1,6 @@
 /**
  * Every environment variable nca-backup reads, in one place: its name and what it is for. A deployed
- * worker gets NCA_COMPONENT from its stack, the Fargate task also NCA_RUNTIME_CONFIG (Lambda functions get
+ * worker gets NCA_COMPONENT from its stack, the configuration change function NCA_BACKUP_STATE_MACHINE_ARN, the Fargate task also NCA_RUNTIME_CONFIG (Lambda functions get
  * their runtime config in each event: config/runtime-config.ts); `cdk synth` reads NCA_BACKUP_CONFIG
  * and NCA_PG_MAJOR; the others are for local runs (the CLI, the demo, the tests). Code reads them through `setting`, never `env.NAME` directly, so this table
  * is the whole list (README "The command line" documents them for operators).
@@ -24,6 +24,10 @@ export const ENVIRONMENT = {
   configEnvelopeKey: 'NCA_CONFIG_ENVELOPE_KEY',
   /** A local KMS endpoint (the tests' KMS substitute). */
   kmsEndpoint: 'NCA_KMS_ENDPOINT',
+  /** The backup state machine the configuration change function starts (an ARN, set by the stack). */
+  backupStateMachineArn: 'NCA_BACKUP_STATE_MACHINE_ARN',
+  /** A local Step Functions endpoint (the tests' substitute), for the configuration change function. */
+  stepFunctionsEndpoint: 'NCA_STEP_FUNCTIONS_ENDPOINT',
   /** The backup.yaml of `cdk synth` and of a local run when --config is not given (default: ./backup.yaml). */
   backupConfig: 'NCA_BACKUP_CONFIG',
   /** The vault bucket of a local run, instead of backup.yaml's. */

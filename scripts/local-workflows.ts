@@ -73,6 +73,8 @@ export interface WorkflowResult {
   readonly output?: any;
   readonly error?: string;
   readonly cause?: string;
+  /** The states the execution entered, in order (a Map's or Parallel's inner states once per iteration). */
+  readonly states: readonly string[];
 }
 
 export interface HarnessCall {
@@ -229,11 +231,19 @@ export function workflowHarness(config: RuntimeConfig, baseEnv: Record<string, s
         overrides: { taskResourceLocalHandlers: handlersFor(definition), retryIntervalOverrides: retryIntervals },
         context: { Execution: { Id: `arn:aws:states:us-west-2:123456789012:execution:${name}:${executionName}`, Name: executionName, StartTime: new Date().toISOString(), Input: input } } as any,
       });
+      const states: string[] = [];
+      // The event log ends with the execution, succeeded or failed.
+      const logged = (async () => {
+        for await (const event of execution.eventLogs) if (event.type === 'StateEntered') states.push(event.state.name);
+      })();
       try {
-        return { status: 'SUCCEEDED', output: await execution.result };
+        const output = await execution.result;
+        await logged;
+        return { status: 'SUCCEEDED', output, states };
       } catch (error) {
+        await logged;
         const failure = (error as { cause?: { name?: string; message?: string } }).cause;
-        return { status: 'FAILED', error: failure?.name, cause: failure?.message };
+        return { status: 'FAILED', error: failure?.name, cause: failure?.message, states };
       }
     },
   };

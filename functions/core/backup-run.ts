@@ -18,6 +18,8 @@ export interface BackupRequest {
   readonly component: string;
   readonly backupId: string;
   readonly trigger: BackupTrigger;
+  /** Trigger change only: the first changed item's name, recorded in the manifest. */
+  readonly changed?: string;
   /**
    * Back up this target, already connected, instead of connecting the configured source: a restore's
    * safety backup backs up the restore's own target, connected once for the whole restore.
@@ -30,6 +32,8 @@ export interface BackupSummary {
   readonly group: string;
   readonly backupId: string;
   readonly trigger: BackupTrigger;
+  /** Trigger change only: the first changed item's name. */
+  readonly changed?: string;
   readonly bytes: number;
   readonly durationMs: number;
   readonly throughputMBps: number;
@@ -45,6 +49,7 @@ export function summarize(manifest: Manifest): BackupSummary {
     group: manifest.group,
     backupId: manifest.backupId,
     trigger: manifest.trigger,
+    ...(manifest.changed !== undefined ? { changed: manifest.changed } : {}),
     bytes: manifest.totalBytes,
     durationMs: manifest.durationMs,
     throughputMBps: manifest.durationMs > 0 ? Math.round((manifest.totalBytes / 1e6 / (manifest.durationMs / 1000)) * 100) / 100 : 0,
@@ -89,7 +94,7 @@ export async function runBackup(ctx: EngineContext, request: BackupRequest): Pro
   /** Keys this attempt created (or may have: a write that failed midway), the only ones it may delete. */
   const mine: string[] = [];
   const startedAt = ctx.now();
-  ctx.log.info('backup started', { component: name, backupId: request.backupId, trigger: request.trigger });
+  ctx.log.info('backup started', { component: name, backupId: request.backupId, trigger: request.trigger, ...(request.changed !== undefined ? { changed: request.changed } : {}) });
 
   /** Writes one object of this attempt; a key that already exists is another attempt's and stays untouched. */
   const writeOnce = async <T>(key: string, write: () => Promise<T>): Promise<T> => {
@@ -126,6 +131,7 @@ export async function runBackup(ctx: EngineContext, request: BackupRequest): Pro
       group,
       component: name,
       trigger: request.trigger,
+      ...(request.changed !== undefined ? { changed: request.changed } : {}),
       startedAt: startedAt.toISOString(),
       completedAt: ctx.now().toISOString(),
       source: result.source,

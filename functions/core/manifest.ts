@@ -13,8 +13,11 @@ import { MANIFEST_FILE } from '../../config/vault-layout';
 export { MANIFEST_FILE };
 export const MANIFEST_SCHEMA_VERSION = 1;
 
-/** Why a backup was taken: by its schedule, by an operator, or just before a restore overwrote its target. */
-export type BackupTrigger = 'scheduled' | 'manual' | 'safety';
+/**
+ * Why a backup was taken: by its schedule, by an operator, after a configuration change (the `changed`
+ * field names the first changed item), or just before a restore overwrote its target.
+ */
+export type BackupTrigger = 'scheduled' | 'manual' | 'change' | 'safety';
 
 export interface Manifest {
   readonly schemaVersion: number;
@@ -22,6 +25,8 @@ export interface Manifest {
   readonly group: GroupName;
   readonly component: ComponentName;
   readonly trigger: BackupTrigger;
+  /** Trigger change only: the name of the first change of its debounce window (a name, never a value). */
+  readonly changed?: string;
   readonly startedAt: string;
   readonly completedAt: string;
   readonly durationMs: number;

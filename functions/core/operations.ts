@@ -10,6 +10,7 @@ import { runBackup, summarize } from './backup-run';
 import { configuredComponent, type EngineContext } from './context';
 import { InvalidInputError, TaskStoppedError, TransientError } from './errors';
 import { checkNewBackupId, checkRestoreTarget, parseComponentOptions } from './workflow-input';
+import { MAX_CHANGED_BYTES } from './config-changes';
 import type { BackupTrigger } from './manifest';
 import { checkCompatibility, loadManifest, postVerify, restoreBackup, restoreScope, safetyBackup, verifyArtifacts } from './restore-steps';
 import { chooseRunner } from './runner';
@@ -33,6 +34,8 @@ export interface OperationEvent {
   readonly component: string;
   readonly backupId?: string;
   readonly trigger?: BackupTrigger;
+  /** backup with trigger change only: the first changed item's name (null or absent otherwise). */
+  readonly changed?: string | null;
   readonly targetDatabase?: string;
   readonly safetyBackupId?: string;
   /** Component-specific restore options, as resolved from the restore input. */
@@ -66,7 +69,20 @@ function checkedOwner(event: OperationEvent): string {
   }
   return event.lockOwner;
 }
-const TRIGGERS: readonly BackupTrigger[] = ['scheduled', 'manual', 'safety'];
+const TRIGGERS: readonly BackupTrigger[] = ['scheduled', 'manual', 'change', 'safety'];
+
+/** A backup's `changed`: the changed item's name with trigger change (required), nothing with any other. */
+function changedOf(event: OperationEvent, trigger: BackupTrigger, component: string): string | undefined {
+  const changed = event.changed ?? undefined;
+  if (trigger !== 'change') {
+    if (changed !== undefined) throw new InvalidInputError(`changed is only for trigger change, not ${trigger}.`, { component });
+    return undefined;
+  }
+  if (typeof changed !== 'string' || changed === '' || Buffer.byteLength(changed, 'utf8') > MAX_CHANGED_BYTES) {
+    throw new InvalidInputError(`a backup with trigger change needs changed, the changed item's name (1 to ${MAX_CHANGED_BYTES} UTF-8 bytes).`, { component });
+  }
+  return changed;
+}
 
 function required(event: OperationEvent, field: 'backupId' | 'safetyBackupId' | 'stepId'): string {
   const value = event[field];
@@ -123,9 +139,10 @@ export async function runOperation(ctx: EngineContext, event: OperationEvent): P
     case 'backup': {
       const trigger = event.trigger ?? 'scheduled';
       if (!TRIGGERS.includes(trigger)) throw new InvalidInputError(`trigger '${trigger}' is not one of ${TRIGGERS.join(', ')}.`);
+      const changed = changedOf(event, trigger, name);
       const backupId = newId('backupId', trigger === 'safety');
       // Owned by the backup id: a retried step of the same backup (either runner) finds its own lock and carries on.
-      return summarize(await locked('backup', `backup-${backupId}`, false, () => runBackup(ctx, { component: name, backupId, trigger })));
+      return summarize(await locked('backup', `backup-${backupId}`, false, () => runBackup(ctx, { component: name, backupId, trigger, ...(changed ? { changed } : {}) })));
     }
     case 'describe-backup':
       return summarize(await loadManifest(ctx, name, required(event, 'backupId')));

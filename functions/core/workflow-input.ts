@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { GROUPS, type ComponentName, type GroupName } from '../../config/types';
 import { InvalidInputError } from './errors';
 import { isBackupId, isSafetyBackupId, newBackupId } from './backup-id';
+import { MAX_CHANGED_BYTES } from './config-changes';
 import { restoreOptionsParser, restoreTargetRefusal } from '../components/restore-options';
 import type { RuntimeConfig, WorkerRef } from './runtime-config';
 
@@ -89,19 +90,52 @@ export interface PlannedComponent {
 export interface BackupPlan {
   readonly group: GroupName;
   readonly backupId: string;
-  readonly trigger: 'scheduled' | 'manual';
+  readonly trigger: 'scheduled' | 'manual' | 'change';
+  /**
+   * With trigger change, the first changed item's name (recorded in the manifest); null otherwise. Always
+   * present: the Map's ItemSelector names it, and a JSONPath to a missing field fails the execution.
+   */
+  readonly changed: string | null;
   readonly maxConcurrency: number;
   readonly components: readonly PlannedComponent[];
 }
 
+/** An RFC 3339 UTC time as the Wait state reads it (`2026-11-30T15:31:00Z`, fractions allowed) that is a real date. */
+function isUtcTimestamp(value: unknown): value is string {
+  if (typeof value !== 'string') return false;
+  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.\d{1,9})?Z$/.exec(value);
+  if (!m) return false;
+  const [year, month, day, hour, minute, second] = m.slice(1).map(Number);
+  const at = new Date(Date.UTC(year, month - 1, day, hour, minute, second));
+  return at.getUTCFullYear() === year && at.getUTCMonth() === month - 1 && at.getUTCDate() === day && at.getUTCHours() === hour && at.getUTCMinutes() === minute && at.getUTCSeconds() === second;
+}
+
+/** `changed` of a backup input: required with trigger change, refused with any other. */
+function changedOf(input: Record<string, unknown>, trigger: string): string | null {
+  const changed = input.changed;
+  if (trigger !== 'change') {
+    if (changed !== undefined) throw new InvalidInputError(`changed is only for trigger change, not ${trigger}.`, { hint: 'Leave it out, or give trigger "change".' });
+    return null;
+  }
+  if (typeof changed !== 'string' || changed === '' || Buffer.byteLength(changed, 'utf8') > MAX_CHANGED_BYTES) {
+    throw new InvalidInputError(`changed must name the changed item (a string of 1 to ${MAX_CHANGED_BYTES} UTF-8 bytes) when trigger is change; got ${JSON.stringify(changed)?.slice(0, 100) ?? 'nothing'}.`);
+  }
+  return changed;
+}
+
 export function planBackup(config: RuntimeConfig, envelope: ExecutionEnvelope<unknown>): BackupPlan {
-  const input = objectInput(envelope.input, ['group', 'trigger', 'components']);
+  const input = objectInput(envelope.input, ['group', 'trigger', 'components', 'changed', 'notBefore']);
   const group = input.group;
   if (typeof group !== 'string' || !(GROUPS as readonly string[]).includes(group)) {
     throw new InvalidInputError(`group '${String(group)}' is not a backup group; allowed: ${GROUPS.join(', ')}.`);
   }
   const trigger = input.trigger ?? 'manual';
-  if (trigger !== 'scheduled' && trigger !== 'manual') throw new InvalidInputError(`trigger '${String(trigger)}' must be scheduled or manual.`);
+  if (trigger !== 'scheduled' && trigger !== 'manual' && trigger !== 'change') throw new InvalidInputError(`trigger '${String(trigger)}' must be scheduled, manual or change.`);
+  const changed = changedOf(input, trigger);
+  // The Wait state has already waited for it; one that is no timestamp skipped the wait and stops here.
+  if (input.notBefore !== undefined && !isUtcTimestamp(input.notBefore)) {
+    throw new InvalidInputError(`notBefore ${JSON.stringify(input.notBefore)?.slice(0, 100)} is not a UTC time like 2026-11-30T15:31:00Z.`);
+  }
   const inGroup = (Object.entries(config.components) as [ComponentName, RuntimeConfig['components'][ComponentName]][])
     .filter(([, c]) => c?.group === group)
     .map(([name]) => name);
@@ -131,6 +165,7 @@ export function planBackup(config: RuntimeConfig, envelope: ExecutionEnvelope<un
     group: group as GroupName,
     backupId,
     trigger,
+    changed,
     maxConcurrency: config.runner.maxConcurrency,
     components: selected.map((component) => ({ component, worker: workerOf(config, component) })),
   };

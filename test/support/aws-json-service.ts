@@ -1,7 +1,7 @@
 /**
- * The AWS JSON 1.1 plumbing shared by the KMS, Parameter Store and Secrets Manager substitutes: POST / with
- * X-Amz-Target `<prefix>.<Operation>`, bodies application/x-amz-json-1.1, errors as {"__type", message}
- * with an HTTP status, calls recorded (never a value), injected faults, and opaque NextTokens.
+ * The AWS JSON 1.1 (and 1.0) plumbing shared by the KMS, Parameter Store, Secrets Manager and Step Functions
+ * substitutes: POST / with X-Amz-Target `<prefix>.<Operation>`, bodies application/x-amz-json-1.1 (or 1.0),
+ * errors as {"__type", message} with an HTTP status, calls recorded (never a value), injected faults, and opaque NextTokens.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -41,10 +41,12 @@ export interface JsonService {
 export type Operations = Record<string, (input: Record<string, unknown>) => unknown>;
 
 export interface JsonServiceOptions {
-  /** The X-Amz-Target prefix: `TrentService` (KMS), `AmazonSSM`, `secretsmanager`. */
+  /** The X-Amz-Target prefix: `TrentService` (KMS), `AmazonSSM`, `secretsmanager`, `AWSStepFunctions`. */
   targetPrefix: string;
-  /** The SigV4 service name the SDK signs with: `kms`, `ssm`, `secretsmanager`. */
+  /** The SigV4 service name the SDK signs with: `kms`, `ssm`, `secretsmanager`, `states`. */
   signingName: string;
+  /** The protocol's version, in the Content-Type of every answer. @default '1.1' */
+  jsonVersion?: '1.0' | '1.1';
   /** The error `failNext` injects when it is given none. @default ThrottlingException */
   defaultFault?: string;
   /** The error type of an unexpected failure (status 500). @default InternalFailure */
@@ -74,9 +76,9 @@ function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
   });
 }
 
-function send(res: ServerResponse, status: number, body: unknown): void {
+function send(res: ServerResponse, status: number, body: unknown, jsonVersion: string): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'Content-Type': 'application/x-amz-json-1.1', 'Content-Length': Buffer.byteLength(text), 'x-amzn-RequestId': randomUUID() });
+  res.writeHead(status, { 'Content-Type': `application/x-amz-json-${jsonVersion}`, 'Content-Length': Buffer.byteLength(text), 'x-amzn-RequestId': randomUUID() });
   res.end(text);
 }
 
@@ -106,10 +108,10 @@ export async function startJsonService(options: JsonServiceOptions): Promise<Jso
         }
         const handler = Object.hasOwn(options.operations, operation) ? options.operations[operation] : undefined;
         if (!handler) throw new AwsJsonError('UnknownOperationException', `operation '${target}' is not supported by this substitute`);
-        send(res, 200, handler(input) ?? {});
+        send(res, 200, handler(input) ?? {}, options.jsonVersion ?? '1.1');
       } catch (error) {
         const e = error instanceof AwsJsonError ? error : new AwsJsonError(options.internalError ?? 'InternalFailure', (error as Error).message, 500);
-        send(res, e.status, { __type: e.type, [options.messageMember]: e.message });
+        send(res, e.status, { __type: e.type, [options.messageMember]: e.message }, options.jsonVersion ?? '1.1');
       }
     })();
   });

@@ -57,6 +57,17 @@ describe('local key file', () => {
     expect(() => localAuthenticator(short)).toThrow(/holds 16 bytes, not the 32/);
   });
 
+  test('covers the changed name of a change-triggered backup; a manifest without the field verifies as before', async () => {
+    const auth = localAuthenticator(join(tempDir(), 'manifest.key'));
+    const before = { ...manifest, trigger: 'scheduled' };
+    expect(await auth.verify(KEY, { ...before, authentication: await auth.sign(KEY, before) })).toEqual({ valid: true });
+    const changed = { ...manifest, trigger: 'change', changed: '/neuroca/db/password' };
+    const authentication = await auth.sign(KEY, changed);
+    expect(await auth.verify(KEY, { ...changed, authentication })).toEqual({ valid: true });
+    expect(await auth.verify(KEY, { ...changed, changed: '/neuroca/db/host', authentication })).toMatchObject({ valid: false });
+    expect(await auth.verify(KEY, { ...changed, changed: undefined, authentication })).toMatchObject({ valid: false });
+  });
+
   test('verifies its own MAC only: for this manifest, at this key, by this key file', async () => {
     const mine = localAuthenticator(join(tempDir(), 'manifest.key'));
     const theirs = localAuthenticator(join(tempDir(), 'manifest.key'));

@@ -42,6 +42,12 @@ describe('parseManifest accepts', () => {
     expect(parseManifest(manifest({ report: { skipped: 2 }, producer: { anything: true } }), WHERE).report).toEqual({ skipped: 2 });
   });
 
+  test('a change-triggered backup\'s trigger and first changed name, and a manifest written before either existed', () => {
+    const changed = manifest({ trigger: 'change', changed: '/neuroca/db/password' });
+    expect(parseManifest(changed, WHERE)).toMatchObject({ trigger: 'change', changed: '/neuroca/db/password' });
+    expect(parseManifest(manifest({ changed: undefined }), WHERE)).not.toHaveProperty('changed');
+  });
+
   test('artifacts without a contentType, and names up to 201 safe characters', () => {
     const long = `a${'b'.repeat(200)}`;
     const artifacts = [{ name: long, bytes: 0, sha256: 'b'.repeat(64) }, { ...ARTIFACT, name: 'db0.rdbdump' }];

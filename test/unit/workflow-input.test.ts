@@ -18,6 +18,7 @@ describe('planBackup', () => {
       group: 'database',
       backupId: expect.stringMatching(/^20261123T020000Z-[0-9a-f]{6}$/),
       trigger: 'scheduled',
+      changed: null,
       maxConcurrency: 3,
       components: [{ component: 'postgres', worker }],
     });
@@ -30,11 +31,28 @@ describe('planBackup', () => {
     [{ group: 'databse' }, /group 'databse' is not a backup group; allowed: database, memory_tiers/],
     [{ group: 'memory_tiers' }, /group memory_tiers has no configured components.*backup.sources/],
     [{ group: 'database', components: ['redis'] }, /components redis are not configured in group database; configured: postgres/],
-    [{ group: 'database', colour: 'red' }, /unknown input field 'colour'; allowed: group, trigger, components/],
-    [{ group: 'database', trigger: 'hourly' }, /trigger 'hourly' must be scheduled or manual/],
+    [{ group: 'database', colour: 'red' }, /unknown input field 'colour'; allowed: group, trigger, components, changed, notBefore/],
+    [{ group: 'database', trigger: 'hourly' }, /trigger 'hourly' must be scheduled, manual or change/],
+    [{ group: 'database', trigger: 'change' }, /changed must name the changed item \(a string of 1 to 2048 UTF-8 bytes\) when trigger is change; got nothing/],
+    [{ group: 'database', trigger: 'change', changed: '' }, /changed must name the changed item/],
+    [{ group: 'database', trigger: 'change', changed: 'x'.repeat(2049) }, /changed must name the changed item \(a string of 1 to 2048/],
+    [{ group: 'database', trigger: 'change', changed: ['/neuroca/a'] }, /changed must name the changed item/],
+    [{ group: 'database', changed: '/neuroca/a' }, /changed is only for trigger change, not manual/],
+    [{ group: 'database', trigger: 'scheduled', changed: '/neuroca/a' }, /changed is only for trigger change, not scheduled/],
+    [{ group: 'database', trigger: 'change', changed: '/neuroca/a', notBefore: 'in five minutes' }, /notBefore "in five minutes" is not a UTC time like 2026-11-30T15:31:00Z/],
+    [{ group: 'database', trigger: 'change', changed: '/neuroca/a', notBefore: '2026-02-30T15:31:00Z' }, /notBefore "2026-02-30T15:31:00Z" is not a UTC time/],
+    [{ group: 'database', trigger: 'change', changed: '/neuroca/a', notBefore: '2026-11-30T15:31:00+01:00' }, /is not a UTC time/],
     ['database', /must be a JSON object/],
   ])('rejects %j', (input, message) => {
     expect(() => planBackup(config, envelope(input))).toThrow(message);
+  });
+
+  test('a change-triggered backup carries the first changed name to the workers; its notBefore has been waited for and stays behind', () => {
+    const input = { group: 'database', trigger: 'change', changed: '/neuroca/db/password', notBefore: '2026-11-23T02:06:00Z' };
+    const plan = planBackup(config, envelope(input));
+    expect(plan).toMatchObject({ trigger: 'change', changed: '/neuroca/db/password' });
+    expect(plan).not.toHaveProperty('notBefore');
+    expect(planBackup(config, envelope({ ...input, changed: 'x'.repeat(2048), notBefore: '2026-11-23T02:06:00.500Z' })).changed).toHaveLength(2048);
   });
 });
 
