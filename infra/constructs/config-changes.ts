@@ -21,8 +21,9 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import { ENVIRONMENT } from '../../config/environment';
 import { isSecretArn } from '../../config/fields';
-import type { ConfigSourceConfig } from '../../functions/components/config/descriptor';
+import type { SourceConfigOf } from '../../config/components';
 import { CONTROL_PLANE_LOG_RETENTION, controlPlaneFunction } from './control-plane';
 
 /** The Secrets Manager calls that change a secret's value, stages, settings or existence. */
@@ -52,7 +53,7 @@ export function secretEventPrefixes(secret: string, region: string, account: str
 }
 
 /** The event patterns of the configured sources (one rule each: their detail types differ). */
-export function configChangePatterns(source: ConfigSourceConfig, region: string, account = Aws.ACCOUNT_ID, partition = Aws.PARTITION): Record<string, events.EventPattern> {
+export function configChangePatterns(source: SourceConfigOf<'config'>, region: string, account = Aws.ACCOUNT_ID, partition = Aws.PARTITION): Record<string, events.EventPattern> {
   const patterns: Record<string, events.EventPattern> = {};
   if (source.parameterPaths.length > 0) {
     patterns.Parameters = {
@@ -85,7 +86,7 @@ export function configChangePatterns(source: ConfigSourceConfig, region: string,
 
 export interface ConfigChangeTriggerProps {
   /** backup.sources.config. */
-  readonly source: ConfigSourceConfig;
+  readonly source: SourceConfigOf<'config'>;
   /** The primary region, where the sources live. */
   readonly region: string;
   /** The backup workflow the function starts. */
@@ -126,7 +127,7 @@ export class ConfigChangeTrigger extends Construct {
       logGroup,
     });
     // The state machine's ARN only: the function reads nothing else from its environment.
-    this.function.addEnvironment('NCA_BACKUP_STATE_MACHINE_ARN', props.stateMachine.stateMachineArn);
+    this.function.addEnvironment(ENVIRONMENT.backupStateMachineArn, props.stateMachine.stateMachineArn);
     new lambda.EventInvokeConfig(this, 'AsyncInvoke', {
       function: this.function,
       retryAttempts: CHANGE_TRIGGER_RETRIES,

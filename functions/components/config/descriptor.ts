@@ -103,7 +103,7 @@ export const configDescriptor = describeComponent({
     arns: (source: ConfigSourceConfig) => source.secrets.flatMap((secret, i) => (isSecretArn(secret) ? [{ field: `secrets[${i}]`, arn: secret }] : [])),
     // Its secrets are backed up, not used to connect: the worker's grants come from secrets and prefixes alike.
     secretArns: () => [],
-    grants: configGrants,
+    grants: (source: ConfigSourceConfig, scope) => configGrants(source, scope),
   },
   restore: {
     parseOptions: parseConfigRestoreOptions,

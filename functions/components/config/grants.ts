@@ -12,7 +12,13 @@
  */
 import type { GrantScope, WorkerGrant } from '../../../config/component';
 import { isSecretArn, secretResource } from '../../../config/fields';
-import type { ConfigSourceConfig } from './descriptor';
+
+/** The parts of backup.sources.config the grants are made of (ConfigSourceConfig, without importing the descriptor that uses them). */
+export interface ConfigGrantSources {
+  readonly parameterPaths: readonly string[];
+  readonly secrets: readonly string[];
+  readonly files: readonly { readonly bucket: string; readonly prefix: string }[];
+}
 
 /** The parameter ARNs of a path: the path itself and everything below it ("/" is every parameter). */
 export function parameterResources(path: string, { partition, region, account }: GrantScope): string[] {
@@ -30,7 +36,7 @@ const kmsKeys = ({ partition, region, account }: GrantScope): string => `arn:${p
 const KMS_REASON =
   'The keys the configuration is encrypted with are chosen per item (or are the AWS managed keys), so the statement names keys of the region, narrowed by kms:ViaService to the one service and by its encryption context to the configured items.';
 
-export function configGrants(source: ConfigSourceConfig, scope: GrantScope): WorkerGrant[] {
+export function configGrants(source: ConfigGrantSources, scope: GrantScope): WorkerGrant[] {
   const grants: WorkerGrant[] = [];
   if (source.parameterPaths.length > 0) {
     const parameters = source.parameterPaths.flatMap((path) => parameterResources(path, scope));
