@@ -92,8 +92,8 @@ describe('parseBackupConfig: the runbook example', () => {
 
   test(`the repository's ${DEFAULT_CONFIG_FILE} loads as a real one: the runbook example without its placeholder key, plus the NCA's memory stores`, () => {
     const config = loadBackupConfig(path.join(__dirname, '..', '..', DEFAULT_CONFIG_FILE));
-    // The weekly groups' schedules wait, commented out, for their components.
-    const { configuration: _configuration, model_weights: _modelWeights, ...schedule } = RUNBOOK_CONFIG.schedule;
+    // model_weights waits, commented out, for its component.
+    const { model_weights: _modelWeights, ...schedule } = RUNBOOK_CONFIG.schedule;
     expect(config).toEqual({
       ...RUNBOOK_CONFIG,
       // The stack creates the key.
@@ -107,6 +107,7 @@ describe('parseBackupConfig: the runbook example', () => {
         mongodb: { database: 'neuroca_episodic' },
         vector: { database: 'neuroca_db', table: 'semantic_memory' },
         memory: { tiers: ['working', 'episodic', 'semantic'], workingNamespace: 'generic', episodicCollection: 'ltm_memories' },
+        config: { parameterPaths: ['/neuroca'], secrets: ['neuroca/'], files: [] },
       },
     });
     expect(config.network).toBeUndefined();
