@@ -7,6 +7,11 @@
  *   <vault prefix><group prefix>/<component>/<backup id>/manifest.json   written last: the backup exists
  *   <vault prefix><group prefix>/<component>/_lock.json                  the operation lock
  *   <vault prefix><group prefix>/<component>/_steps/<step id>.json       Fargate step results
+ *   <vault prefix>blobs/<component>/<algorithm>/<digest>                  content-addressed blobs a component
+ *                                                                         shares across its backups (models);
+ *                                                                         outside the group prefix, so the
+ *                                                                         group's lifecycle expiry never reaches
+ *                                                                         them: the janitor prunes them
  *
  * Keys here are relative to the vault prefix ("" or "backups/", storage.primary.path), which the engine's
  * BackupVault and the infrastructure each put in front. Pure: no SDK, so the CDK app imports it too. The
@@ -18,6 +23,8 @@ import { GROUP_PREFIX, type ComponentName, type GroupName } from './types';
 export const MANIFEST_FILE = 'manifest.json';
 export const LOCK_FILE = '_lock.json';
 export const STEP_RESULTS_DIR = '_steps/';
+/** Content-addressed blobs, per component, shared by its backups. */
+export const BLOBS_DIR = 'blobs/';
 
 /** `<group prefix>/`, e.g. "database/": one retention group's key space (its lifecycle rule). */
 export function groupPrefix(group: GroupName): string {
@@ -55,4 +62,14 @@ export function stepResultKey(group: GroupName, component: ComponentName, stepId
 /** The component a key belongs to (`<group prefix>/<component>/…`), for error messages; undefined if none. */
 export function componentOfKey(relativeKey: string): string | undefined {
   return relativeKey.split('/')[1] || undefined;
+}
+
+/** `blobs/<component>/`: a component's content-addressed blobs (models), apart from its group's lifecycle. */
+export function blobPrefix(component: ComponentName): string {
+  return `${BLOBS_DIR}${component}/`;
+}
+
+/** A blob's key: its content's digest under the algorithm that produced it (e.g. "sha256" and hex). */
+export function blobKey(component: ComponentName, algorithm: string, digest: string): string {
+  return `${blobPrefix(component)}${algorithm}/${digest}`;
 }
