@@ -4,7 +4,8 @@
  */
 import type { ConfigSourceConfig } from '../../functions/components/config/descriptor';
 import type { ConfigItem } from '../../functions/components/config/item';
-import { globPattern, inScope, planRestore, type RestorePlan } from '../../functions/components/config/plan';
+import { globPattern } from '../../config/globs';
+import { inScope, planRestore, type RestorePlan } from '../../functions/components/config/plan';
 
 const scope: ConfigSourceConfig = {
   parameterPaths: ['/neuroca'],
@@ -126,6 +127,10 @@ describe('names', () => {
     expect(globPattern('/neuroca/db/*').test('/neuroca/db/host')).toBe(true);
     expect(globPattern('/neuroca/*').test('/neuroca/db/host')).toBe(false);
     expect(globPattern('/neuroca/**').test('/neuroca/db/host')).toBe(true);
+    // "**/" also matches no directory: a file right under runs/ is in runs/**/events.*
+    expect(globPattern('runs/**/events.*').test('runs/events.out')).toBe(true);
+    expect(globPattern('runs/**/events.*').test('runs/a/b/events.out')).toBe(true);
+    expect(globPattern('runs/**/events.*').test('runsx/events.out')).toBe(false);
     expect(globPattern('neuroca/api-?').test('neuroca/api-1')).toBe(true);
     expect(globPattern('s3://nca-config/config/*.yaml').test('s3://nca-config/config/app.yaml')).toBe(true);
     expect(globPattern('s3://nca-config/config/*.yaml').test('s3://nca-config/config/appXyaml')).toBe(false);

@@ -8,6 +8,7 @@
  */
 import type { ConfigSourceConfig } from './descriptor';
 import { isSecretArn } from '../../../config/fields';
+import { globPattern } from '../../../config/globs';
 import { itemKey, type ConfigItem, type ConfigItemKind } from './item';
 import type { ConfigRestoreOptions } from './options';
 
@@ -49,24 +50,6 @@ export interface RestorePlan {
 }
 
 const KIND_ORDER: Record<ConfigItemKind, number> = { parameter: 0, secret: 1, file: 2 };
-
-/**
- * A name glob as a regular expression: `**` any run of characters, `*` any run within one segment (no
- * slash), `?` one character but a slash; everything else literal.
- */
-export function globPattern(glob: string): RegExp {
-  let source = '';
-  for (let i = 0; i < glob.length; i++) {
-    const c = glob[i];
-    if (c === '*' && glob[i + 1] === '*') {
-      source += '.*';
-      i++;
-    } else if (c === '*') source += '[^/]*';
-    else if (c === '?') source += '[^/]';
-    else source += c.replace(/[.+^${}()|[\]\\]/g, '\\$&');
-  }
-  return new RegExp(`^${source}$`);
-}
 
 /** A file item's name, s3://bucket/key, as its bucket and key. */
 export function parseFileName(name: string): { bucket: string; key: string } | undefined {
