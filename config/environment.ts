@@ -20,6 +20,10 @@ export const ENVIRONMENT = {
   ssmEndpoint: 'NCA_SSM_ENDPOINT',
   /** A local Secrets Manager endpoint (the tests' substitute), for the configuration component's secrets. */
   secretsManagerEndpoint: 'NCA_SECRETS_MANAGER_ENDPOINT',
+  /** The largest model file copied with one CopyObject (default S3's 5 GiB); smaller only to exercise multipart copies. */
+  modelsCopyLimitBytes: 'NCA_MODELS_COPY_LIMIT_BYTES',
+  /** The part size of a multipart model copy (default 512 MiB). */
+  modelsPartBytes: 'NCA_MODELS_PART_BYTES',
   /** The KMS key a local run seals configuration exports with (deployed workers get the stack's). */
   configEnvelopeKey: 'NCA_CONFIG_ENVELOPE_KEY',
   /** A local KMS endpoint (the tests' KMS substitute). */

@@ -7,6 +7,7 @@
  *   <vault prefix><group prefix>/<component>/<backup id>/manifest.json   written last: the backup exists
  *   <vault prefix><group prefix>/<component>/_lock.json                  the operation lock
  *   <vault prefix><group prefix>/<component>/_steps/<step id>.json       Fargate step results
+ *   <vault prefix><group prefix>/<component>/_staging/<backup id>/<name>  a backup's scratch copies (models)
  *   <vault prefix>blobs/<component>/<algorithm>/<digest>                  content-addressed blobs a component
  *                                                                         shares across its backups (models);
  *                                                                         outside the group prefix, so the
@@ -23,6 +24,7 @@ import { GROUP_PREFIX, type ComponentName, type GroupName } from './types';
 export const MANIFEST_FILE = 'manifest.json';
 export const LOCK_FILE = '_lock.json';
 export const STEP_RESULTS_DIR = '_steps/';
+export const STAGING_DIR = '_staging/';
 /** Content-addressed blobs, per component, shared by its backups. */
 export const BLOBS_DIR = 'blobs/';
 
@@ -53,6 +55,15 @@ export function lockKey(group: GroupName, component: ComponentName): string {
 /** Where the Fargate task of a component leaves its step results (core/operations.ts). */
 export function stepResultsPrefix(group: GroupName, component: ComponentName): string {
   return `${componentPrefix(group, component)}${STEP_RESULTS_DIR}`;
+}
+
+/** Where a backup leaves scratch copies it deletes itself (the janitor removes what a failed one left). */
+export function stagingPrefix(group: GroupName, component: ComponentName): string {
+  return `${componentPrefix(group, component)}${STAGING_DIR}`;
+}
+
+export function stagingKey(group: GroupName, component: ComponentName, backupId: string, name: string): string {
+  return `${stagingPrefix(group, component)}${backupId}/${name}`;
 }
 
 export function stepResultKey(group: GroupName, component: ComponentName, stepId: string): string {

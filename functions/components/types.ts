@@ -1,5 +1,6 @@
 import type { RestoreTargetOptions } from '../../config/component';
 import type { Readable } from 'node:stream';
+import type { S3Client } from '@aws-sdk/client-s3';
 import type { ComponentName, GroupName, RuntimeSources } from '../../config/types';
 
 /** One stored file of a backup, as recorded in its manifest. */
@@ -12,11 +13,35 @@ export interface ArtifactRecord {
   readonly contentType: string;
 }
 
+/**
+ * Content-addressed blobs a component shares across its backups (the models component), in the vault under
+ * `blobs/<component>/` (config/vault-layout.ts). Written once per content and never deleted by a worker:
+ * the janitor prunes the ones no manifest references. The component copies into and out of them itself
+ * (server-side copies between a source bucket and the vault), with the vault's client and encryption.
+ */
+export interface BlobStore {
+  /** The vault's S3 client (the worker's credentials reach the source buckets as well). */
+  readonly client: S3Client;
+  readonly bucket: string;
+  /** The vault prefix ("" or "backups/"): a restore refuses destinations inside it. */
+  readonly prefix: string;
+  /** SSE-KMS with the vault's key: every write into the vault carries it. */
+  readonly encryption: { readonly ServerSideEncryption: 'aws:kms'; readonly SSEKMSKeyId: string; readonly BucketKeyEnabled: boolean };
+  /** The full key of a blob. */
+  key(algorithm: string, digest: string): string;
+  /** A scratch key of this backup (`_staging/<backup id>/<name>` under the component's prefix), deletable by the worker. */
+  stagingKey(name: string): string;
+}
+
 /** Where a component's backup writes its artifacts. Each write streams; nothing is held whole in memory. */
 export interface ArtifactSink {
   /** The backup being written (a component that binds its artifacts to it, e.g. an encryption context, needs it). */
   readonly backupId?: string;
   write(name: string, body: Readable, options?: { contentType?: string }): Promise<ArtifactRecord>;
+  /** The component's blobs (components that deduplicate across backups). */
+  readonly blobs?: BlobStore;
+  /** The latest trusted backup of this component, read like a restore reads it, or undefined when none: what a deduplicating backup compares with. */
+  previous?(): Promise<ArtifactSource | undefined>;
 }
 
 /** What the manifest says about the backup being restored, for checks a restore makes before it changes the target. */
@@ -33,6 +58,8 @@ export interface ArtifactSource {
   open(name: string): Readable;
   /** The manifest's facts; absent only where a test hands a component bare artifacts. */
   readonly backup?: BackupFacts;
+  /** The component's blobs (components that deduplicate across backups). */
+  readonly blobs?: BlobStore;
 }
 
 /** Counts and content digests per object (table, collection, key space), equal after a faithful restore. */

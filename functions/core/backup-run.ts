@@ -7,9 +7,10 @@
  */
 import type { ArtifactRecord, ArtifactSink } from '../components/types';
 import { componentEntry } from '../components';
-import { backupPrefix, inspectBackup, manifestKey, usableManifest } from './catalog';
+import { artifactSource, backupPrefix, inspectBackup, manifestKey, resolveBackup, usableManifest } from './catalog';
+import { blobStoreOf } from './blobs';
 import { authenticatorOf, configuredComponent, type EngineContext } from './context';
-import { InvalidInputError, OperationInProgressError } from './errors';
+import { BackupNotFoundError, InvalidInputError, OperationInProgressError } from './errors';
 import { buildManifest, isArtifactName, type BackupTrigger, type Manifest } from './manifest';
 import { PreconditionFailedError } from './storage';
 import { VERSION } from './version';
@@ -121,6 +122,15 @@ export async function runBackup(ctx: EngineContext, request: BackupRequest): Pro
       written.push(record);
       ctx.log.info('artifact stored', { component: name, backupId: request.backupId, artifact: artifactName, bytes: stored.bytes });
       return record;
+    },
+    blobs: blobStoreOf(ctx.vault, group, name, request.backupId),
+    async previous() {
+      try {
+        return artifactSource(ctx.vault, await resolveBackup(ctx.vault, authenticator, group, name, 'latest'));
+      } catch (error) {
+        if (error instanceof BackupNotFoundError) return undefined;
+        throw error;
+      }
     },
   };
 

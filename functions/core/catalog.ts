@@ -10,8 +10,10 @@ import { isBackupId, isSafetyBackupId } from './backup-id';
 import { BackupNotFoundError, IntegrityError, InvalidInputError } from './errors';
 import { parseManifest, type Manifest } from './manifest';
 import type { ManifestAuthenticator } from './manifest-mac';
+import type { ArtifactSource } from '../components/types';
+import { blobStoreOf } from './blobs';
 import type { BackupVault } from './storage';
-import { componentPrefix, MANIFEST_FILE, manifestKey } from '../../config/vault-layout';
+import { backupPrefix, componentPrefix, MANIFEST_FILE, manifestKey } from '../../config/vault-layout';
 
 // Keys the engine's steps look up with the catalog; the vault layout defines them.
 export { backupPrefix, componentPrefix, manifestKey } from '../../config/vault-layout';
@@ -147,4 +149,19 @@ export async function resolveBackup(
     });
   }
   return readManifest(vault, authenticator, { group, component, backupId: requested });
+}
+
+/** A trusted manifest's artifacts, read back through SHA-256 verification, and its component's blobs. */
+export function artifactSource(vault: BackupVault, manifest: Manifest): ArtifactSource {
+  const prefix = backupPrefix(manifest.group, manifest.component, manifest.backupId);
+  return {
+    artifacts: manifest.artifacts,
+    backup: { backupId: manifest.backupId, fingerprint: manifest.fingerprint, source: manifest.source },
+    blobs: blobStoreOf(vault, manifest.group, manifest.component, manifest.backupId),
+    open: (name: string) => {
+      const artifact = manifest.artifacts.find((a) => a.name === name);
+      if (!artifact) throw new BackupNotFoundError(`artifact ${name} is not in the manifest.`, { component: manifest.component, backupId: manifest.backupId });
+      return vault.openVerified(prefix + name, artifact, { component: manifest.component, backupId: manifest.backupId });
+    },
+  };
 }

@@ -6,7 +6,10 @@
  *   than the minimum age (S3's LastModified, which the writer cannot choose), and whose backup does not
  *   hold the component's operation lock;
  * - a step result is `<component prefix>_steps/<step>.json` older than the minimum age (a workflow reads its
- *   step result right after the task stops).
+ *   step result right after the task stops), and likewise a scratch copy under `<component prefix>_staging/`
+ *   (a models backup deletes its own; one that failed may leave some);
+ * - a content-addressed blob no backup references, past its grace period (core/blob-prune.ts, under the
+ *   component's operation lock), for the components that store blobs.
  * A key that is not under a backup id (the lock, anything unexpected) is left alone. In a versioned vault a
  * delete only adds a delete marker; the version itself goes when lifecycle expires non-current versions
  * (and, with Object Lock, not before its retention ends). Delete markers are not replicated, so nothing
@@ -20,7 +23,10 @@ import type { LockRecord } from './operation-lock';
 import type { VaultRuntimeConfig } from './runtime-config';
 import { classifyS3Error } from './s3-errors';
 import type { BackupVault } from './storage';
-import { componentPrefix, lockKey, manifestKey, stepResultsPrefix } from '../../config/vault-layout';
+import { componentPrefix, lockKey, manifestKey, stagingPrefix, stepResultsPrefix } from '../../config/vault-layout';
+import { descriptorOf } from '../../config/components';
+import { pruneBlobs, type PruneReport } from './blob-prune';
+import type { ManifestAuthenticator } from './manifest-mac';
 
 /** Attempts and step results younger than this are left alone: a backup may still be writing them. */
 export const JANITOR_MIN_AGE_HOURS = 24;
@@ -31,6 +37,10 @@ export interface JanitorOptions {
   readonly log: Logger;
   /** Keys per listing page; smaller only to exercise paging. */
   readonly listPageSize?: number;
+  /** Verifies the manifests a blob prune reads (which blobs they reference). Without it, blobs are not pruned. */
+  readonly authenticator?: ManifestAuthenticator;
+  /** A blob's grace period (core/blob-prune.ts BLOB_GRACE_HOURS); shorter only in tests. */
+  readonly blobGraceHours?: number;
 }
 
 export interface RemovedAttempt {
@@ -44,6 +54,8 @@ export interface JanitorReport {
   readonly removedStepResults: number;
   /** Attempts without a manifest that were kept, and why (too young, their backup holds the lock). */
   readonly keptAttempts: { readonly component: ComponentName; readonly backupId: string; readonly reason: string }[];
+  /** Blob prunes of the components that store blobs. */
+  readonly prunedBlobs: PruneReport[];
 }
 
 interface ListedObject {
@@ -87,10 +99,11 @@ async function sweepComponent(vault: BackupVault, config: VaultRuntimeConfig, co
   const group = config.components[component]!.group;
   const prefix = componentPrefix(group, component);
   const stepResults = stepResultsPrefix(group, component);
+  const staging = stagingPrefix(group, component);
   const attempts = new Map<string, { keys: string[]; newest: number; complete: boolean }>();
   const oldStepResults: string[] = [];
   for (const object of await listObjects(vault, prefix, options.listPageSize)) {
-    if (object.key.startsWith(stepResults)) {
+    if (object.key.startsWith(stepResults) || object.key.startsWith(staging)) {
       if (object.lastModified.getTime() < cutoff) oldStepResults.push(object.key);
       continue;
     }
@@ -130,11 +143,16 @@ async function sweepComponent(vault: BackupVault, config: VaultRuntimeConfig, co
  * is thrown at the end (a typed S3 error), so the invocation fails and its alarm fires.
  */
 export async function sweepIncompleteAttempts(config: VaultRuntimeConfig, vault: BackupVault, options: JanitorOptions): Promise<JanitorReport> {
-  const report: JanitorReport = { removedAttempts: [], removedStepResults: 0, keptAttempts: [] };
+  const report: JanitorReport = { removedAttempts: [], removedStepResults: 0, keptAttempts: [], prunedBlobs: [] };
   const failures: Error[] = [];
   for (const component of Object.keys(config.components) as ComponentName[]) {
     try {
       await sweepComponent(vault, config, component, options, report);
+      if (options.authenticator && descriptorOf(component)?.storesBlobs) {
+        report.prunedBlobs.push(
+          await pruneBlobs(vault, { group: config.components[component]!.group, component, authenticator: options.authenticator, log: options.log, now: options.now, graceHours: options.blobGraceHours }),
+        );
+      }
     } catch (error) {
       const err = error instanceof Error ? error : new Error(String(error));
       options.log.warn('janitor could not sweep a component', { component, error: err.message });

@@ -178,7 +178,7 @@ export function kmsAuthenticator(client: KmsMacApi, kmsKeyId: string): ManifestA
  * The deployment's authenticator: the stack's HMAC KMS key when the runtime config names one
  * (NCA_KMS_ENDPOINT points it at a local stand-in, like NCA_S3_ENDPOINT), the local key file otherwise.
  */
-export function authenticatorFor(config: RuntimeConfig, env: NodeJS.ProcessEnv = process.env): ManifestAuthenticator {
+export function authenticatorFor(config: Pick<RuntimeConfig, 'manifestKey' | 'region'>, env: NodeJS.ProcessEnv = process.env): ManifestAuthenticator {
   const kmsKeyId = config.manifestKey?.kmsKeyId;
   if (kmsKeyId) return kmsAuthenticator(createKmsMacClient({ region: config.region, endpoint: setting(env, 'kmsEndpoint') }), kmsKeyId);
   return localAuthenticator(localKeyPath(env));

@@ -11,7 +11,7 @@
  * and the workers' step results (`_steps/`) sit beside it.
  */
 import type { ComponentName, GroupName } from '../../config/types';
-import { OperationInProgressError } from './errors';
+import { OperationInProgressError, TransientError } from './errors';
 import type { Logger } from '../components/types';
 import { PreconditionFailedError, type BackupVault } from './storage';
 import { lockKey } from '../../config/vault-layout';
@@ -86,6 +86,10 @@ export async function acquireLock(vault: BackupVault, request: LockRequest): Pro
         return { key, record, etag: etag ?? '' };
       }
       if (Date.parse(held.expiresAt) > at.getTime()) {
+        // The janitor's blob prune holds the lock for seconds: worth a retry, not a failed backup.
+        if (held.operation === 'prune') {
+          throw new TransientError(`the janitor is pruning this component's blobs: ${describe(held)}.`, { component: request.component, hint: 'Retried; nothing was changed.' });
+        }
         throw new OperationInProgressError(`another operation holds this component's lock: ${describe(held)}.`, {
           component: request.component,
           hint: `Nothing was changed. Start again when it has finished; a holder that died releases the lock when it expires (or delete ${vault.key(key)} once it is certain nothing runs).`,

@@ -7,15 +7,15 @@
  */
 import { componentEntry } from '../components';
 import type { ComponentEntry, RestoreTargetOptions } from '../components/types';
-import { backupPrefix, readManifest } from './catalog';
+import { artifactSource, backupPrefix, readManifest } from './catalog';
 import { runBackup, summarize, type BackupSummary } from './backup-run';
 import { authenticatorOf, configuredComponent, type EngineContext } from './context';
-import { BackupNotFoundError, VerificationError } from './errors';
+import { VerificationError } from './errors';
 import { compareFingerprints, describeDifferences } from './fingerprint-diff';
 import type { Manifest } from './manifest';
 import type { RuntimeConfig } from './runtime-config';
 import { drain } from './storage';
-import type { ArtifactSource, Fingerprint, RestoreVerification } from '../components/types';
+import type { Fingerprint, RestoreVerification } from '../components/types';
 
 export interface RestoreRequest extends RestoreTargetOptions {
   readonly component: string;
@@ -68,20 +68,6 @@ export function restoreScope(ctx: EngineContext, component: RestoreComponent, re
 /** What a component's restore, compatibility check and verification receive. */
 function componentOptions(request: RestoreRequest): Record<string, unknown> & RestoreTargetOptions {
   return { ...(request.options ?? {}), targetDatabase: request.targetDatabase };
-}
-
-/** The manifest's artifacts, read back through SHA-256 verification. */
-function artifactSource(ctx: EngineContext, manifest: Manifest): ArtifactSource {
-  const prefix = backupPrefix(manifest.group, manifest.component, manifest.backupId);
-  return {
-    artifacts: manifest.artifacts,
-    backup: { backupId: manifest.backupId, fingerprint: manifest.fingerprint, source: manifest.source },
-    open: (name: string) => {
-      const artifact = manifest.artifacts.find((a) => a.name === name);
-      if (!artifact) throw new BackupNotFoundError(`artifact ${name} is not in the manifest.`, { component: manifest.component, backupId: manifest.backupId });
-      return ctx.vault.openVerified(prefix + name, artifact, { component: manifest.component, backupId: manifest.backupId });
-    },
-  };
 }
 
 /** The backup's manifest, trusted and valid (catalog.readManifest), or a typed error naming its key. */
@@ -141,7 +127,7 @@ export async function restoreBackup(scope: RestoreScope): Promise<RestoreOutcome
   const target = await scope.target();
   const started = Date.now();
   ctx.log.info('restore started', { component: manifest.component, backupId: manifest.backupId, targetDatabase: request.targetDatabase, options: request.options });
-  const result = await scope.component.entry.component.restore(artifactSource(ctx, manifest), target, componentOptions(request), ctx.log);
+  const result = await scope.component.entry.component.restore(artifactSource(ctx.vault, manifest), target, componentOptions(request), ctx.log);
   const durationMs = Date.now() - started;
   ctx.log.info('restore completed', { component: manifest.component, backupId: manifest.backupId, target: result.target, durationMs, ...result.details });
   return { component: manifest.component, backupId: manifest.backupId, ...result, details: result.details ?? {}, bytes: manifest.totalBytes, durationMs };
@@ -178,7 +164,7 @@ export async function postVerify(scope: RestoreScope, safetyBackupId?: string): 
   const target = await scope.target();
   const started = Date.now();
   const verification = component.verifyRestore
-    ? await component.verifyRestore(manifest.fingerprint, artifactSource(ctx, manifest), target, componentOptions(request), ctx.log)
+    ? await component.verifyRestore(manifest.fingerprint, artifactSource(ctx.vault, manifest), target, componentOptions(request), ctx.log)
     : await compareWithFingerprint(component.fingerprint(target), manifest);
   const { differences } = verification;
   if (differences.length > 0) {

@@ -10,7 +10,6 @@ import {
   NoSuchKey,
   PutObjectCommand,
   S3Client,
-  type ServerSideEncryption,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { PassThrough, Readable } from 'node:stream';
@@ -70,7 +69,8 @@ const DEFAULT_QUEUE_SIZE = 4;
 export class BackupVault {
   readonly bucket: string;
   readonly prefix: string;
-  private readonly encryption: { ServerSideEncryption: ServerSideEncryption; SSEKMSKeyId: string; BucketKeyEnabled: boolean };
+  /** SSE-KMS with the vault's key, sent with every write (the vault policy refuses any other encryption). */
+  readonly encryption: { readonly ServerSideEncryption: 'aws:kms'; readonly SSEKMSKeyId: string; readonly BucketKeyEnabled: boolean };
 
   constructor(
     readonly client: S3Client,
