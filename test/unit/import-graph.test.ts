@@ -125,7 +125,7 @@ describe('infra/ and functions/ meet only in config/, the configuration model th
     expect(intoFunctions.filter((target) => !DESCRIPTOR.test(target))).toEqual([]);
   });
 
-  it('has every module a descriptor reaches pure: config/, the errors, and its own folder\'s option and name modules', () => {
+  it('has every module a descriptor reaches pure: config/, the errors, and its own folder\'s option, name, grant and source-type modules', () => {
     const reached = new Set<string>();
     const visit = (file: string) => {
       if (reached.has(file)) return;
