@@ -85,6 +85,13 @@ export interface ComponentDescriptor<Name extends string = string, Source = unkn
   readonly name: Name;
   /** The runbook group whose schedule and retention it follows. */
   readonly group: GroupName;
+  /**
+   * It keeps content-addressed blobs shared by its backups under `<vault prefix>blobs/<name>/`
+   * (config/vault-layout.ts blobPrefix), outside its group's prefix: its worker may read and write there, the
+   * group's lifecycle expiry does not reach them, and the janitor prunes the unreferenced ones under the
+   * component's operation lock. @default false
+   */
+  readonly storesBlobs?: boolean;
   readonly source: {
     /** Reads `backup.sources.<name>`; records every problem in `context.issues`; undefined when any. */
     parse(value: unknown, context: SourceContext): Source | undefined;

@@ -9,12 +9,13 @@ import type { ComponentDescriptor, GrantScope, ParsedSources, RestoreFlag, Worke
 import type { GroupName } from './groups';
 import { configDescriptor } from '../functions/components/config/descriptor';
 import { memoryDescriptor } from '../functions/components/memory/descriptor';
+import { modelsDescriptor } from '../functions/components/models/descriptor';
 import { mongodbDescriptor } from '../functions/components/mongodb/descriptor';
 import { postgresDescriptor } from '../functions/components/postgres/descriptor';
 import { redisDescriptor } from '../functions/components/redis/descriptor';
 import { vectorDescriptor } from '../functions/components/vector/descriptor';
 
-export const COMPONENTS = [postgresDescriptor, redisDescriptor, mongodbDescriptor, vectorDescriptor, memoryDescriptor, configDescriptor] as const;
+export const COMPONENTS = [postgresDescriptor, redisDescriptor, mongodbDescriptor, vectorDescriptor, memoryDescriptor, configDescriptor, modelsDescriptor] as const;
 
 type Descriptor = (typeof COMPONENTS)[number];
 export type ComponentName = Descriptor['name'];
@@ -40,6 +41,11 @@ export function isComponentName(value: unknown, components: Components = COMPONE
 
 export function descriptorOf(name: string, components: Components = COMPONENTS): ComponentDescriptor<string, any, any> | undefined {
   return components.find((d) => d.name === name);
+}
+
+/** Whether component `name` keeps content-addressed blobs in the vault (descriptor `storesBlobs`). */
+export function storesBlobs(name: string, components: Components = COMPONENTS): boolean {
+  return descriptorOf(name, components)?.storesBlobs === true;
 }
 
 /** `url` is for local runs only: a deployed worker connects through the secret. */

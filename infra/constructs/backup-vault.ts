@@ -1,5 +1,6 @@
 /**
- * One region's backup vault: the versioned, SSE-KMS bucket with one lifecycle rule per retention group,
+ * One region's backup vault: the versioned, SSE-KMS bucket with one lifecycle rule per retention group (and
+ * one for the content-addressed blobs, which only lose their old versions),
  * a policy that refuses plain HTTP, objects written with another encryption than SSE-KMS, and deletes and
  * configuration changes by anyone but the janitor and the break-glass role; server access logs in a
  * separate bucket, Object Lock (always enabled; its default retention as configured) and cold-storage
@@ -11,7 +12,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { GROUPS, GROUP_PREFIX, type ColdStorageConfig, type GroupName, type ObjectLockConfig } from '../../config/types';
-import { groupPrefix } from '../../config/vault-layout';
+import { BLOBS_DIR, groupPrefix } from '../../config/vault-layout';
 
 /** Days a replaced or expired object version is kept before lifecycle deletes it (undo window). */
 export const NONCURRENT_VERSION_DAYS = 7;
@@ -19,6 +20,8 @@ export const NONCURRENT_VERSION_DAYS = 7;
 export const ABORT_MULTIPART_DAYS = 1;
 /** Days server access logs are kept. */
 export const ACCESS_LOG_DAYS = 365;
+/** Id of the lifecycle rule of the content-addressed blobs. */
+export const BLOB_RULE_ID = 'blobs-noncurrent-versions';
 /** Id of the replication rule; the replication alarm's RuleId dimension. */
 export const REPLICATION_RULE_ID = 'replicate-all-to-recovery-region';
 
@@ -135,8 +138,20 @@ export function lifecycleRules(props: Pick<BackupVaultProps, 'prefix' | 'retenti
       transitions,
     };
   });
+  const cold = props.coldStorage;
   return [
     ...perGroup,
+    // Blobs (config/vault-layout.ts blobPrefix) are shared by backups of different ages, so no age says when
+    // one is garbage: nothing current expires here; the janitor deletes the unreferenced ones (a delete
+    // marker), and the version it leaves goes after the same undo window as a group's. They move to the cold
+    // class like backups (no expiration to come before): a blob lives at least as long as the first backup
+    // that references it, so the early-deletion check of its group covers it (cold-storage-fees.ts).
+    {
+      id: BLOB_RULE_ID,
+      prefix: `${props.prefix}${BLOBS_DIR}`,
+      noncurrentVersionExpiration: Duration.days(NONCURRENT_VERSION_DAYS),
+      transitions: cold ? [{ storageClass: COLD_STORAGE_CLASS[cold.storageClass], transitionAfter: Duration.days(cold.afterDays) }] : undefined,
+    },
     {
       id: 'abort-incomplete-uploads',
       abortIncompleteMultipartUploadAfter: Duration.days(ABORT_MULTIPART_DAYS),

@@ -19,7 +19,8 @@ import { secretResource } from '../../config/fields';
 import { secretArnsOf, workerGrantsOf } from '../../config/sources';
 import type { WorkerRef } from '../../config/runtime-config';
 import type { KmsKeyRef, ManifestKey } from './keys';
-import { componentPrefix, lockKey, stepResultsPrefix } from '../../config/vault-layout';
+import { blobPrefix, componentPrefix, lockKey, stepResultsPrefix } from '../../config/vault-layout';
+import { storesBlobs } from '../../config/components';
 import { bucketArn } from './replication';
 import { nagText } from '../vault-names';
 
@@ -66,6 +67,14 @@ export function componentKeyPrefix(config: BackupConfig, component: ComponentNam
   return primaryKey(config, componentPrefix(COMPONENT_GROUP[component], component));
 }
 
+/**
+ * `<prefix>blobs/<component>/`: the content-addressed blobs of a component whose descriptor says it stores
+ * them; undefined for the others.
+ */
+export function componentBlobPrefix(config: BackupConfig, component: ComponentName): string | undefined {
+  return storesBlobs(component) ? primaryKey(config, blobPrefix(component)) : undefined;
+}
+
 /** The component's operation lock. */
 export function componentLockKey(config: BackupConfig, component: ComponentName): string {
   return primaryKey(config, lockKey(COMPONENT_GROUP[component], component));
@@ -92,20 +101,32 @@ export function workerScratchKeys(config: BackupConfig, component: ComponentName
 }
 
 /**
- * Everything a worker of `component` needs: read its secret, read and write (never delete) its key space, the
- * data key via S3. Completed backups are never deleted by a worker: the only deletes are the operation lock a
+ * Everything a worker of `component` needs: read its secret, read and write (never delete) its key space and,
+ * when it stores blobs, its blob prefix, the data key via S3. Completed backups are never deleted by a worker: the only deletes are the operation lock a
  * backup releases and the step result a Fargate task clears before it runs (core/operations.ts); an attempt
  * that failed is removed by the janitor, whose role alone may delete backup objects.
  */
 export function componentStatements(config: BackupConfig, component: ComponentName, dataKey: KmsKeyRef): iam.PolicyStatement[] {
   const bucket = bucketArn(config.storage.primary.bucket);
   const keyPrefix = componentKeyPrefix(config, component);
+  const blobs = componentBlobPrefix(config, component);
   const statements = [
     new iam.PolicyStatement({
       sid: 'ComponentObjects',
       actions: ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'],
       resources: [`${bucket}/${keyPrefix}*`],
     }),
+    // Blobs are written once under their digest and shared by later backups: read, write and checksum them
+    // (GetObjectAttributes after a server-side copy), never delete (the janitor prunes).
+    ...(blobs
+      ? [
+          new iam.PolicyStatement({
+            sid: 'ComponentBlobs',
+            actions: ['s3:GetObject', 's3:GetObjectAttributes', 's3:PutObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'],
+            resources: [`${bucket}/${blobs}*`],
+          }),
+        ]
+      : []),
     new iam.PolicyStatement({
       sid: 'ComponentScratchDeletes',
       actions: ['s3:DeleteObject'],
@@ -115,7 +136,7 @@ export function componentStatements(config: BackupConfig, component: ComponentNa
       sid: 'ComponentListing',
       actions: ['s3:ListBucket'],
       resources: [bucket],
-      conditions: { StringLike: { 's3:prefix': [`${keyPrefix}*`] } },
+      conditions: { StringLike: { 's3:prefix': [`${keyPrefix}*`, ...(blobs ? [`${blobs}*`] : [])] } },
     }),
     dataKey.s3Statement(['kms:Encrypt', 'kms:Decrypt', 'kms:GenerateDataKey'], config.storage.primary.region),
   ];
@@ -142,6 +163,13 @@ export function acknowledgeComponentStatements(scope: Construct, config: BackupC
       reason: 'Fargate step results are named by step id per execution; the task clears its own step result before it runs, and may delete nothing else but the lock.',
     },
   );
+  const blobs = componentBlobPrefix(config, component);
+  if (blobs) {
+    Validations.of(scope).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::${nagText(config.storage.primary.bucket)}/${blobs}*]`,
+      reason: `Blobs are named by their content's digest, so the worker reads and writes every key under its own blob prefix ${blobs} (and nothing outside it); it cannot delete there.`,
+    });
+  }
   dataKey.acknowledgeAliasGrant(scope);
   const wildcards = new Map<string, string[]>();
   for (const grant of sourceGrants(config, component)) {

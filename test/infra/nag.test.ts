@@ -84,6 +84,11 @@ describe('cdk-nag AwsSolutions', () => {
       c.sources.vector = { secretArn: arn('vector'), database: 'neuroca_db', table: 'semantic_memory' };
       c.sources.memory = { tiers: ['working', 'episodic', 'semantic'], workingNamespace: 'working', episodicCollection: 'memories' };
       c.sources.config = { parameterPaths: ['/neuroca', '/shared'], secrets: ['neuroca/', arn('api')], files: [{ bucket: 'neuroca-config', prefix: 'config/' }, { bucket: 'neuroca-env', prefix: '' }] };
+      c.sources.models = {
+        paths: [{ kind: 's3', bucket: 'neuroca-models', prefix: 'llm/' }, { kind: 's3', bucket: 'neuroca-checkpoints', prefix: '' }, { kind: 'directory', path: '/mnt/models' }],
+        include: ['**'],
+        exclude: ['**/*.tmp'],
+      };
       c.createdNetwork = { interfaceEndpoints: true };
     });
     expect(nagFindings(config)).toBeUndefined();

@@ -131,8 +131,9 @@ describe('backup vault', () => {
     for (const [template, name] of [[p, 'neuroca-backups'], [r, 'neuroca-dr-backups']] as const) {
       const rules = rulesByPrefix(template, name);
       const transitioned = Object.keys(rules).filter((prefix) => rules[prefix].Transitions !== undefined);
-      // database (30 days) and memory (14 days) expire before 60 days: S3 refuses such a transition.
-      expect(transitioned.sort()).toEqual(['backups/config/', 'backups/logs/', 'backups/models/']);
+      // database (30 days) and memory (14 days) expire before 60 days: S3 refuses such a transition. Blobs
+      // never expire by age (the janitor prunes them), so they move too.
+      expect(transitioned.sort()).toEqual(['backups/blobs/', 'backups/config/', 'backups/logs/', 'backups/models/']);
       for (const prefix of transitioned) expect(asArray(rules[prefix].Transitions)).toEqual([{ StorageClass: 'GLACIER_IR', TransitionInDays: 60 }]);
     }
   });
