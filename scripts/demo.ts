@@ -1,12 +1,14 @@
 /**
  * `npm run demo`: the whole system on one machine. Throwaway PostgreSQL, Redis, S3 (s3rver) and the MongoDB,
  * Parameter Store, Secrets Manager and KMS wire-protocol substitutes (no such server can be installed here;
- * see README); a sample NCA database, sample memories in all three stores and a sample configuration; the
- * backup state machine for the database, memory_tiers and configuration groups; damage; the restore state
- * machine for every component (the configuration's with apply: true); and a short report. Everything it starts it
- * stops, and its temporary directories are removed.
+ * see README); a sample NCA database, sample memories in all three stores, a sample configuration and a
+ * small model in S3; the backup state machine for the database, memory_tiers, configuration and
+ * model_weights groups; damage; the restore state machine for every component (the configuration's with
+ * apply: true); and a short report. Everything it starts it stops, and its temporary directories are
+ * removed.
  */
-import { CreateBucketCommand } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, DeleteObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { randomBytes } from 'node:crypto';
 import { PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { DeleteParameterCommand, PutParameterCommand } from '@aws-sdk/client-ssm';
 import { join } from 'node:path';
@@ -27,7 +29,7 @@ import { damageSampleDatabase, loadSampleNcaDatabase } from './sample-nca-db';
 import { damageSampleMemory, loadSampleMemory } from './sample-nca-memory';
 
 const say = (line: string) => process.stderr.write(`demo: ${line}\n`);
-const COMPONENTS: ComponentName[] = ['postgres', 'redis', 'mongodb', 'vector', 'memory', 'config'];
+const COMPONENTS: ComponentName[] = ['postgres', 'redis', 'mongodb', 'vector', 'memory', 'config', 'models'];
 
 function succeeded(what: string, result: WorkflowResult): void {
   if (result.status !== 'SUCCEEDED') throw new Error(`${what} failed: ${result.error}: ${result.cause}`);
@@ -56,11 +58,16 @@ async function main(): Promise<void> {
     // One dimension for every vector: the native vector backup refuses a table whose embeddings disagree.
     const sample = await loadSampleMemory(stores, { items: 3000, dimension: 768, otherDimensionItems: false });
 
-    await createS3Client({ endpoint: s3.endpoint }).send(new CreateBucketCommand({ Bucket: base.bucket }));
+    const s3Client = createS3Client({ endpoint: s3.endpoint });
+    await s3Client.send(new CreateBucketCommand({ Bucket: base.bucket }));
+    // A small model in S3 (backup.yaml names none: the demo adds one).
+    await s3Client.send(new CreateBucketCommand({ Bucket: DEMO_MODELS_BUCKET }));
+    await loadSampleModel(s3Client);
+    const withModels = { ...base.components, models: { group: 'model_weights' as const, source: { paths: [{ kind: 's3' as const, bucket: DEMO_MODELS_BUCKET, prefix: 'llm/' }], include: ['**'], exclude: ['**/*.tmp'] } } };
     const config: RuntimeConfig = {
       ...base,
       components: Object.fromEntries(
-        COMPONENTS.filter((name) => base.components[name]).map((name) => [name, { ...base.components[name]!, worker: localWorker(name) }]),
+        COMPONENTS.filter((name) => withModels[name]).map((name) => [name, { ...withModels[name]!, worker: localWorker(name) }]),
       ) as RuntimeConfig['components'],
     };
     const env = {
@@ -82,7 +89,7 @@ async function main(): Promise<void> {
     say(`${sample.working.length} working, ${sample.episodic.length} episodic, ${sample.semantic.length} semantic memories`);
 
     const backups = [];
-    for (const group of ['database', 'memory_tiers', 'configuration']) {
+    for (const group of ['database', 'memory_tiers', 'configuration', 'model_weights']) {
       say(`running the backup state machine: {"group": "${group}"}`);
       const backup = await harness.run('backup', { group, trigger: 'manual' });
       succeeded(`backup of ${group}`, backup);
@@ -93,6 +100,7 @@ async function main(): Promise<void> {
     await damageSampleDatabase(pg.urlFor(database));
     await damageSampleMemory(stores);
     await damageSampleConfiguration(configStores);
+    await damageSampleModel(s3Client);
     const damaged = Object.fromEntries(await Promise.all(configured.map(async (n) => [n, compareFingerprints(original[n], await fingerprint(n)).length] as const)));
 
     const restores = [];
@@ -128,6 +136,25 @@ async function main(): Promise<void> {
     await Promise.all(servers.map((s) => s.stop()));
     say('stopped the servers and removed their data');
   }
+}
+
+const DEMO_MODELS_BUCKET = 'neuroca-models-demo';
+const SAMPLE_MODEL: Record<string, Buffer> = {
+  'llm/config.json': Buffer.from(JSON.stringify({ architectures: ['LlamaForCausalLM'], hidden_size: 512, num_hidden_layers: 4 })),
+  'llm/model.safetensors': randomBytes(8 * 1024 * 1024),
+  'llm/tokenizer.json': Buffer.from(JSON.stringify({ version: '1.0', model: { type: 'BPE', vocab: { a: 0, b: 1 } } })),
+  'llm/adapters/episodic/adapter_model.bin': randomBytes(512 * 1024),
+  'llm/checkpoint.tmp': randomBytes(1024),
+};
+
+async function loadSampleModel(s3: S3Client): Promise<void> {
+  for (const [Key, Body] of Object.entries(SAMPLE_MODEL)) await s3.send(new PutObjectCommand({ Bucket: DEMO_MODELS_BUCKET, Key, Body }));
+}
+
+/** A bad clean-up: the weights overwritten by a half-written file, the adapter deleted. */
+async function damageSampleModel(s3: S3Client): Promise<void> {
+  await s3.send(new PutObjectCommand({ Bucket: DEMO_MODELS_BUCKET, Key: 'llm/model.safetensors', Body: randomBytes(1024) }));
+  await s3.send(new DeleteObjectCommand({ Bucket: DEMO_MODELS_BUCKET, Key: 'llm/adapters/episodic/adapter_model.bin' }));
 }
 
 /** A bad deploy: a SecureString and the secret overwritten, one parameter deleted. */

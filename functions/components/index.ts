@@ -14,6 +14,7 @@ import { mongodbEntry } from './mongodb';
 import { redisEntry } from './redis';
 import { memoryEntry } from './memory';
 import { configEntry } from './config';
+import { modelsEntry } from './models';
 import { restoreTargetRefusal } from './restore-options';
 
 export type { ComponentEntry, RestoreTargetOptions } from './types';
@@ -43,6 +44,7 @@ const registry: Record<ComponentName, ComponentEntry<any, any, any>> = {
   vector: guarded('vector', vectorEntry),
   memory: guarded('memory', memoryEntry),
   config: guarded('config', configEntry),
+  models: guarded('models', modelsEntry),
 };
 
 

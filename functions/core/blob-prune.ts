@@ -2,10 +2,10 @@
  * Prunes a component's content-addressed blobs (config/vault-layout.ts `blobs/<component>/`), mark and
  * sweep, from the janitor. Why no blob a restorable backup needs is ever deleted:
  *
- * - Mark: every backup id with a manifest object counts, trusted or not, expired by retention or not (as long
- *   as lifecycle has not removed the manifest, someone could restore it); each one's file index is read and
- *   every blob it names is referenced. A manifest or an index that cannot be read stops the prune: what is
- *   referenced is then unknown, so nothing is deleted.
+ * - Mark: every backup id with a manifest object counts, expired by retention or not (as long as lifecycle
+ *   has not removed the manifest, someone could restore it); each one's file index is read and every blob it
+ *   names is referenced. A manifest that is untrusted or damaged, or an index that cannot be read, stops the
+ *   prune with its error: what is referenced is then unknown, so nothing is deleted.
  * - Sweep: a blob is deleted only when no index references it and it is older than the grace period, which
  *   is longer than any backup runs: a blob written by a backup still running (its manifest not yet written)
  *   is always younger than that.
@@ -22,7 +22,7 @@ import { blobPrefix } from '../../config/vault-layout';
 import type { ComponentName, GroupName } from '../../config/types';
 import type { Logger } from '../components/types';
 import { INDEX_ARTIFACT, readIndex } from '../components/models/index-file';
-import { artifactSource, listBackupIds, readManifest } from './catalog';
+import { artifactSource, inspectBackup, listBackupIds, usableManifest } from './catalog';
 import { OperationInProgressError, TransientError } from './errors';
 import type { ManifestAuthenticator } from './manifest-mac';
 import { acquireLock, withOperationLock } from './operation-lock';
@@ -63,7 +63,9 @@ async function referencedBlobs(vault: BackupVault, options: PruneOptions): Promi
   const keys = new Set<string>();
   const ids = await listBackupIds(vault, group, component);
   for (const backupId of ids) {
-    const manifest = await readManifest(vault, options.authenticator, { group, component, backupId });
+    // An untrusted or damaged manifest stops the prune: were the manifest key changed, every manifest would be
+    // untrusted, and a prune that ignored them would delete every blob.
+    const manifest = usableManifest(await inspectBackup(vault, options.authenticator, { group, component, backupId }), component);
     const source = artifactSource(vault, manifest);
     if (!manifest.artifacts.some((a) => a.name === INDEX_ARTIFACT)) continue;
     for (const file of await readIndex(source.open(INDEX_ARTIFACT), { component, backupId })) {

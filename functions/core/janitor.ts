@@ -24,7 +24,7 @@ import type { VaultRuntimeConfig } from './runtime-config';
 import { classifyS3Error } from './s3-errors';
 import type { BackupVault } from './storage';
 import { componentPrefix, lockKey, manifestKey, stagingPrefix, stepResultsPrefix } from '../../config/vault-layout';
-import { descriptorOf } from '../../config/components';
+import { storesBlobs } from '../../config/components';
 import { pruneBlobs, type PruneReport } from './blob-prune';
 import type { ManifestAuthenticator } from './manifest-mac';
 
@@ -148,7 +148,7 @@ export async function sweepIncompleteAttempts(config: VaultRuntimeConfig, vault:
   for (const component of Object.keys(config.components) as ComponentName[]) {
     try {
       await sweepComponent(vault, config, component, options, report);
-      if (options.authenticator && descriptorOf(component)?.storesBlobs) {
+      if (options.authenticator && storesBlobs(component)) {
         report.prunedBlobs.push(
           await pruneBlobs(vault, { group: config.components[component]!.group, component, authenticator: options.authenticator, log: options.log, now: options.now, graceHours: options.blobGraceHours }),
         );

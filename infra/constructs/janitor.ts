@@ -23,7 +23,7 @@ import type { BackupConfig } from '../../config/types';
 import type { VaultRuntimeConfig } from '../../config/runtime-config';
 import { configuredComponents } from '../runtime-config';
 import { controlPlaneFunction } from './control-plane';
-import type { KmsKeyRef } from './keys';
+import type { KmsKeyRef, ManifestKey } from './keys';
 import { bucketArn } from './replication';
 import { nagText } from '../vault-names';
 import { componentBlobPrefix, componentKeyPrefix, componentLockKey } from './workers';
@@ -39,6 +39,8 @@ export interface JanitorProps {
   readonly runtimeConfig: VaultRuntimeConfig;
   readonly dataKey: KmsKeyRef;
   readonly logKey: kms.IKey;
+  /** The manifest key: a blob prune verifies the manifests whose references it marks (VerifyMac only). */
+  readonly manifestKey: ManifestKey;
 }
 
 export class Janitor extends Construct {
@@ -86,6 +88,7 @@ export class Janitor extends Construct {
         );
         this.role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'TakePruneLocks', actions: ['s3:PutObject'], resources: pruned.map((p) => `${bucket}/${p.lock}`) }));
         this.role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'PruneBlobs', actions: ['s3:DeleteObject'], resources: pruned.map((p) => `${bucket}/${p.blobs}*`) }));
+        props.manifestKey.grantVerifyMac(this.role);
       }
       // Writing the lock encrypts it under the data key (through S3): only a janitor that prunes may.
       this.role.addToPrincipalPolicy(props.dataKey.s3Statement(pruned.length > 0 ? ['kms:Decrypt', 'kms:GenerateDataKey'] : ['kms:Decrypt'], config.storage.primary.region));

@@ -19,7 +19,7 @@ import { secretResource } from '../../config/fields';
 import { secretArnsOf, workerGrantsOf } from '../../config/sources';
 import type { WorkerRef } from '../../config/runtime-config';
 import type { KmsKeyRef, ManifestKey } from './keys';
-import { blobPrefix, componentPrefix, lockKey, stepResultsPrefix } from '../../config/vault-layout';
+import { blobPrefix, componentPrefix, lockKey, stagingPrefix, stepResultsPrefix } from '../../config/vault-layout';
 import { storesBlobs } from '../../config/components';
 import { bucketArn } from './replication';
 import { nagText } from '../vault-names';
@@ -95,9 +95,10 @@ export function sourceGrants(config: BackupConfig, component: ComponentName): re
   return workerGrantsOf(config, component, grantScope(config));
 }
 
-/** The keys a worker may delete or replace: the component's operation lock and the Fargate step results. */
+/** The keys a worker may delete or replace: the component's operation lock, the Fargate step results and, for a component that stores blobs, its backups' scratch copies. */
 export function workerScratchKeys(config: BackupConfig, component: ComponentName): string[] {
-  return [componentLockKey(config, component), stepResultKeys(config, component)];
+  const staging = storesBlobs(component) ? [`${primaryKey(config, stagingPrefix(COMPONENT_GROUP[component], component))}*`] : [];
+  return [componentLockKey(config, component), stepResultKeys(config, component), ...staging];
 }
 
 /**
@@ -163,6 +164,12 @@ export function acknowledgeComponentStatements(scope: Construct, config: BackupC
       reason: 'Fargate step results are named by step id per execution; the task clears its own step result before it runs, and may delete nothing else but the lock.',
     },
   );
+  if (storesBlobs(component)) {
+    Validations.of(scope).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::${nagText(config.storage.primary.bucket)}/${primaryKey(config, stagingPrefix(COMPONENT_GROUP[component], component))}*]`,
+      reason: 'A backup\'s scratch copies are named per backup id under _staging/; the backup deletes its own once their blobs are written (the janitor removes what a failed one left).',
+    });
+  }
   const blobs = componentBlobPrefix(config, component);
   if (blobs) {
     Validations.of(scope).acknowledge({

@@ -89,7 +89,7 @@ export class PrimaryStack extends Stack {
 
     // Who may delete and reconfigure the vault: the janitor, the break-glass role, and (configuration only)
     // the role CloudFormation deploys this stack with.
-    this.janitor = new Janitor(this, 'Janitor', { config, runtimeConfig: vaultRuntimeConfig(workerConfig), dataKey, logKey: operationsKey });
+    this.janitor = new Janitor(this, 'Janitor', { config, runtimeConfig: vaultRuntimeConfig(workerConfig), dataKey, logKey: operationsKey, manifestKey: this.manifestKey });
     if (createsBreakGlassRole(config)) this.breakGlass = new BreakGlassRole(this, 'BreakGlass', { config });
     const breakGlassArn = breakGlassRoleArn(config);
     const components = configuredComponents(config);

@@ -81,6 +81,8 @@ export async function serverSideCopy(s3: S3Client, request: CopyRequest, limits:
         ...(ifMatch ? { CopySourceIfMatch: ifMatch } : {}),
         ChecksumAlgorithm: 'SHA256',
         MetadataDirective: 'COPY',
+        // Tags are not copied (COPY would need s3:GetObjectTagging on the source and s3:PutObjectTagging here).
+        TaggingDirective: 'REPLACE',
         ...writeParams,
       }),
     );

@@ -14,7 +14,7 @@ import { BackupNotFoundError, InvalidInputError } from '../../core/errors';
 import { forEachLimit } from '../../core/parallel';
 import { classifyS3Error } from '../../core/s3-errors';
 import { createS3Client } from '../../core/storage';
-import type { ArtifactSource, Component, ComponentEntry, Fingerprint, RestoreTargetOptions, SourceInfo } from '../types';
+import type { ArtifactSource, Component, ComponentEntry, RestoreTargetOptions, SourceInfo } from '../types';
 import { backupFiles, type ModelsTarget } from './backup';
 import { ChecksumMeter } from './checksum';
 import { COPY_OBJECT_LIMIT_BYTES, COPY_PART_BYTES, copyAlgorithm, hexChecksum, limitsOf, type CopyLimits } from './copy';
