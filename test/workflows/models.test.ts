@@ -160,8 +160,22 @@ describe('model weights through the state machines', () => {
     expect(restore).toMatchObject({ status: 'FAILED', error: 'BackupNotFoundError' });
     expect(restore.cause).toContain('llm/tokenizer.json');
     expect((await object(models, 'llm/tokenizer.json')).toString()).toBe('changed after the backup');
-    await s3.send(new PutObjectCommand({ Bucket: vault, Key: tokenizer!, Body: saved }));
+    await s3.send(new PutObjectCommand({ Bucket: vault, Key: tokenizer!, Body: saved, ChecksumAlgorithm: 'SHA256' }));
     await put('llm/tokenizer.json', before);
+  });
+
+  test('a blob replaced with other bytes of the same size: refused before anything is written, naming the file', async () => {
+    const shard = 'llm/model-00001-of-00002.safetensors';
+    const blob = (await blobKeys()).find((k) => k.endsWith(sha(original.get(`s3:${shard}`)!)))!;
+    const saved = await object(vault, blob);
+    await s3.send(new PutObjectCommand({ Bucket: vault, Key: blob, Body: randomBytes(saved.length) }));
+    await put('llm/config.json', Buffer.from('{"changed": true}'));
+    const restore = await harness.run('restore', { component: 'models', backupId: backups[0], skipSafetyBackup: true });
+    expect(restore).toMatchObject({ status: 'FAILED', error: 'IntegrityError' });
+    expect(restore.cause).toContain(shard);
+    expect((await object(models, 'llm/config.json')).toString()).toBe('{"changed": true}');
+    await s3.send(new PutObjectCommand({ Bucket: vault, Key: blob, Body: saved, ChecksumAlgorithm: 'SHA256' }));
+    await put('llm/config.json', original.get('s3:llm/config.json')!);
   });
 
   test('prune deletes only unreferenced blobs past their grace period, under the lock', async () => {

@@ -21,7 +21,7 @@ import { classifyS3Error } from '../../core/s3-errors';
 import type { BlobStore, Logger } from '../types';
 import type { ModelsTarget } from './backup';
 import { ChecksumMeter } from './checksum';
-import { limitsOf, serverSideCopy } from './copy';
+import { hexChecksum, limitsOf, serverSideCopy } from './copy';
 import { locate } from './files';
 import type { ModelFile } from './index-file';
 import { locationUrl, type ModelsLocation, type ModelsRestoreOptions } from './source';
@@ -85,22 +85,31 @@ export function refuseVaultOverlap(placements: readonly Placement[], blobs: Blob
   }
 }
 
-/** Refuses, before anything is written, a file whose blob is missing or has another size. */
+/**
+ * Refuses, before anything is written, a file whose blob is missing, has another size, or whose SHA-256 as S3
+ * stored it is not the file's: every blob is written by a copy that asks S3 for that checksum, so a blob
+ * without one, or with another, was replaced by someone else.
+ */
 export async function checkBlobs(target: ModelsTarget, blobs: BlobStore, placements: readonly Placement[], backupId?: string): Promise<void> {
   await forEachLimit(placements, 16, async ({ file }) => {
     const key = blobs.key(file.checksum.algorithm, file.checksum.digest);
-    let size: number | undefined;
+    const where = `${file.location}${file.path}`;
+    let head;
     try {
-      size = (await target.s3.send(new HeadObjectCommand({ Bucket: blobs.bucket, Key: key }))).ContentLength;
+      head = await target.s3.send(new HeadObjectCommand({ Bucket: blobs.bucket, Key: key, ChecksumMode: 'ENABLED' }));
     } catch (error) {
       if ((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode !== 404) throw classifyS3Error(error, `checking blob ${key}`, { component: COMPONENT, backupId });
-      throw new BackupNotFoundError(`${file.location}${file.path}: its blob ${key} is missing from the vault; nothing was restored.`, {
+      throw new BackupNotFoundError(`${where}: its blob ${key} is missing from the vault; nothing was restored.`, {
         component: COMPONENT,
         backupId,
         hint: 'Restore an older backup, or restore the other files with options.paths.',
       });
     }
-    if (size !== file.size) throw new IntegrityError(`${file.location}${file.path}: its blob ${key} holds ${size} bytes, the index says ${file.size}; nothing was restored.`, { component: COMPONENT, backupId });
+    if (head.ContentLength !== file.size) throw new IntegrityError(`${where}: its blob ${key} holds ${head.ContentLength} bytes, the index says ${file.size}; nothing was restored.`, { component: COMPONENT, backupId });
+    const stored = head.ChecksumSHA256 ? hexChecksum(head.ChecksumSHA256) : undefined;
+    if (stored !== file.checksum.digest) {
+      throw new IntegrityError(`${where}: its blob ${key} ${stored ? `has SHA-256 ${stored}` : 'has no SHA-256 checksum'} in S3, not the file's ${file.checksum.digest}: it was replaced after the backup; nothing was restored.`, { component: COMPONENT, backupId });
+    }
   });
 }
 
