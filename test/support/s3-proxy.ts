@@ -443,7 +443,7 @@ export async function startS3Proxy(upstream: string): Promise<S3Proxy> {
     }
     if (wanted.has('ObjectParts') && checksum?.parts) {
       const parts = checksum.parts.map((p) => `<Part><PartNumber>${p.number}</PartNumber><Size>${p.size}</Size><ChecksumSHA256>${p.sha256}</ChecksumSHA256></Part>`);
-      xml += `<ObjectParts><TotalPartsCount>${parts.length}</TotalPartsCount><PartNumberMarker>0</PartNumberMarker><NextPartNumberMarker>${checksum.parts.at(-1)!.number}</NextPartNumberMarker><MaxParts>1000</MaxParts><IsTruncated>false</IsTruncated>${parts.join('')}</ObjectParts>`;
+      xml += `<ObjectParts><PartsCount>${parts.length}</PartsCount><PartNumberMarker>0</PartNumberMarker><NextPartNumberMarker>${checksum.parts.at(-1)!.number}</NextPartNumberMarker><MaxParts>1000</MaxParts><IsTruncated>false</IsTruncated>${parts.join('')}</ObjectParts>`;
     }
     if (wanted.has('StorageClass')) xml += '<StorageClass>STANDARD</StorageClass>';
     if (wanted.has('ObjectSize')) xml += `<ObjectSize>${current.size}</ObjectSize>`;
