@@ -1,14 +1,24 @@
 /**
  * S3 additional checksums (SHA-256 only) for the test S3 proxy: what s3rver 3.7.1 neither checks nor keeps.
  *
- * Held: in memory, in one `ChecksumLedger` per proxy, keyed by "/bucket/key" (decoded). An entry is written
- * when a write through the proxy carries or requests a SHA-256 and dropped when the key is deleted or
- * overwritten through the same proxy. Limits: the ledger knows only writes made through its own proxy
- * (a write straight to s3rver, or through another proxy instance, leaves a stale or missing entry), it is
- * lost when the proxy stops, and it is unversioned. Only SHA-256 is verified and kept: a CRC32/CRC32C/SHA-1/
- * CRC64NVME value is decoded away with the aws-chunked framing but neither checked nor returned, and an
- * object written without an additional checksum has none (real S3 now adds a default CRC64NVME; the shim
- * does not compute it, so code under test must request SHA-256 explicitly, as it must on real S3 anyway).
+ * Where they are held: in memory, in one `ChecksumLedger` per proxy instance, keyed by "/bucket/key" (the
+ * path decoded), plus the part digests of each open multipart upload created with ChecksumAlgorithm SHA256
+ * (keyed by upload id, dropped at completion or abort). An object's entry is written by a PutObject that
+ * carries a SHA-256, a SHA-256 multipart completion or a CopyObject (S3's copy rules), and dropped by
+ * DeleteObject, DeleteObjects, and any overwrite without one (PutObject, CopyObject, CompleteMultipartUpload).
+ *
+ * Limits:
+ * - Only writes through the same proxy instance are seen: a write straight to s3rver or through another proxy
+ *   leaves a stale or missing entry. The ledger is lost when the proxy stops and has no versions.
+ * - Only SHA-256 is verified and kept. CRC32, CRC32C, SHA-1 and CRC64NVME values are not checked nor returned
+ *   (their aws-chunked framing is still decoded). Multipart FULL_OBJECT checksums (CRC family) are not modelled.
+ * - Real S3 gives every object written without an additional checksum a default CRC64NVME (FULL_OBJECT) and
+ *   returns it in checksum mode; the shim returns no checksum for such objects. Code under test must request
+ *   SHA-256 explicitly (it must on real S3 too to get a SHA-256) and must not rely on a checksum being absent.
+ * - Bodies with a checksum are spooled to a temporary file (bounded memory, disk as large as the body) so a
+ *   BadDigest leaves the previous object as S3 does; bodies without one still stream straight through.
+ * - A CopyObject that needs a new checksum reads the copy back once (streamed, hashed) after s3rver copied it.
+ * - ETags stay s3rver's: the MD5 of the whole object, also for multipart objects (no "-N" suffix).
  */
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream, createWriteStream, mkdtempSync, rmSync, unlinkSync } from 'node:fs';
