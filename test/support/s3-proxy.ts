@@ -11,6 +11,8 @@
  *   answers 412 PreconditionFailed itself (the -if-(un)modified-since forms are not checked).
  * - UploadPartCopy: s3rver answers 501 NotImplemented; the proxy does it as a ranged GET of the source piped
  *   into an UploadPart (bounded memory), and answers CopyPartResult. Range errors answer 400 InvalidArgument.
+ *   Limits: CopySourceRange only as `bytes=first-last`; S3's part sizes (5 MiB minimum, 5 GiB maximum) are
+ *   not enforced; LastModified is the proxy's clock; -if-(un)modified-since are not checked.
  * - Suffix ranges: s3rver reads `Range: bytes=-N` as `bytes=0-N`; the proxy rewrites it to the last N bytes.
  * - aws-chunked bodies (streamed uploads with a trailing checksum): s3rver stores the framing verbatim; the
  *   proxy decodes them before s3rver sees them, whatever the trailer's algorithm.
@@ -22,8 +24,9 @@
  *   CopyObject gets S3's copy rules (x-amz-checksum-algorithm SHA256 or a COMPOSITE source: SHA-256 of the
  *   copied bytes, FULL_OBJECT, hashed while streamed; a FULL_OBJECT source's checksum is kept; none stays
  *   none) and returns it in CopyObjectResult; HeadObject/GetObject with x-amz-checksum-mode ENABLED return
- *   x-amz-checksum-sha256 and x-amz-checksum-type on full (not ranged) reads; GetObjectAttributes (ETag,
- *   Checksum, ObjectParts, StorageClass, ObjectSize) is answered by the proxy.
+ *   x-amz-checksum-sha256 and x-amz-checksum-type on full (not ranged, not partNumber) reads; GetObjectAttributes
+ *   (ETag, Checksum, ObjectParts, StorageClass, ObjectSize) is answered by the proxy (ObjectParts only for
+ *   SHA-256 multipart objects, MaxParts/PartNumberMarker ignored, StorageClass always STANDARD).
  * - Faults: `failNext(n, status, code)` answers the next n requests with an S3 error document, e.g. 503
  *   SlowDown, as S3 does under load; used to prove the retry classification end to end.
  *
