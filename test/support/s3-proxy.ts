@@ -85,9 +85,13 @@ function copySource(header: string): { name: string; path: string } {
   return { name, path: encodedPath(name) };
 }
 
-/** Headers for s3rver once the proxy has the plain body: no aws-chunked framing, the decoded length. */
-function plainBodyHeaders(headers: IncomingHttpHeaders, size: number): IncomingHttpHeaders {
+/**
+ * Headers for upstream once the proxy has the plain body: no aws-chunked framing, the decoded length, and a
+ * trailer's checksum as a header (so a proxy chained behind this one sees it too).
+ */
+function plainBodyHeaders(headers: IncomingHttpHeaders, size: number, sha256: string | undefined): IncomingHttpHeaders {
   const out: IncomingHttpHeaders = { ...headers, 'content-length': String(size), 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' };
+  if (sha256) out['x-amz-checksum-sha256'] = sha256;
   for (const name of ['transfer-encoding', 'x-amz-decoded-content-length', 'x-amz-trailer']) delete out[name];
   const encodings = String(headers['content-encoding'] ?? '')
     .split(',')
@@ -255,7 +259,7 @@ export async function startS3Proxy(upstream: string): Promise<S3Proxy> {
       const sha256 = checked?.sha256;
       const status = await forward(req, res, {
         body: checked ? checked.spooled.open() : body,
-        headers: checked ? plainBodyHeaders(req.headers, checked.spooled.size) : undefined,
+        headers: checked ? plainBodyHeaders(req.headers, checked.spooled.size, sha256) : undefined,
         decorate: (s): Record<string, string> => (s === 200 && sha256 ? { 'x-amz-checksum-sha256': sha256, 'x-amz-checksum-type': 'FULL_OBJECT' } : {}),
       });
       if (status === 200) ledger.set(objectName(url.pathname), sha256 ? { sha256, type: 'FULL_OBJECT' } : undefined);
@@ -305,7 +309,7 @@ export async function startS3Proxy(upstream: string): Promise<S3Proxy> {
       const sha256 = checked.sha256;
       const status = await forward(req, res, {
         body: checked.spooled.open(),
-        headers: plainBodyHeaders(req.headers, checked.spooled.size),
+        headers: plainBodyHeaders(req.headers, checked.spooled.size, sha256),
         decorate: (s): Record<string, string> => (s === 200 && sha256 ? { 'x-amz-checksum-sha256': sha256 } : {}),
       });
       if (status === 200 && upload && sha256) upload.parts.set(Number(url.searchParams.get('partNumber')), { sha256, size: checked.spooled.size });
