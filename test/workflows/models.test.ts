@@ -101,10 +101,10 @@ describe('model weights through the state machines', () => {
     expectSucceeded(first);
     backups.push(first.output.backupId);
     const m1 = await manifestOf(first.output.backupId);
-    // 6 files taken (the .tmp and the run log excluded); same-as-config.json shares config.json's blob.
-    expect(m1.report).toMatchObject({ files: 6, storedFiles: 5, dedupedFiles: 1, unchangedFiles: 0 });
+    // 7 files taken (5 in S3, the .tmp and the run log excluded; 2 in the directory); same-as-config.json shares config.json's blob.
+    expect(m1.report).toMatchObject({ files: 7, storedFiles: 6, dedupedFiles: 1, unchangedFiles: 0 });
     const blobsAfterFirst = await blobKeys();
-    expect(blobsAfterFirst).toHaveLength(5);
+    expect(blobsAfterFirst).toHaveLength(6);
     expect(blobsAfterFirst.filter((k) => k.includes('/sha256-composite-5242880/'))).toHaveLength(1);
     // No scratch copy is left behind.
     expect(await keys(vault, 'backups/models/models/_staging/')).toEqual([]);
@@ -112,7 +112,7 @@ describe('model weights through the state machines', () => {
     const second = await harness.run('backup', { group: 'model_weights' });
     expectSucceeded(second);
     backups.push(second.output.backupId);
-    expect((await manifestOf(second.output.backupId)).report).toMatchObject({ files: 6, storedFiles: 0, storedBytes: 0, unchangedFiles: 6 });
+    expect((await manifestOf(second.output.backupId)).report).toMatchObject({ files: 7, storedFiles: 0, storedBytes: 0, unchangedFiles: 7 });
     expect(await blobKeys()).toEqual(blobsAfterFirst);
 
     const changed = randomBytes(6 * MiB);
@@ -120,8 +120,8 @@ describe('model weights through the state machines', () => {
     const third = await harness.run('backup', { group: 'model_weights' });
     expectSucceeded(third);
     backups.push(third.output.backupId);
-    expect((await manifestOf(third.output.backupId)).report).toMatchObject({ files: 6, storedFiles: 1, storedBytes: 6 * MiB, unchangedFiles: 5 });
-    expect(await blobKeys()).toHaveLength(6);
+    expect((await manifestOf(third.output.backupId)).report).toMatchObject({ files: 7, storedFiles: 1, storedBytes: 6 * MiB, unchangedFiles: 6 });
+    expect(await blobKeys()).toHaveLength(7);
     await put('llm/model-00001-of-00002.safetensors', original.get('s3:llm/model-00001-of-00002.safetensors')!);
   });
 

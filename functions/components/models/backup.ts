@@ -52,27 +52,46 @@ export interface BackupStats {
 
 const fileKey = (location: string, path: string) => `${location}\u0000${path}`;
 
-/** Lazily checks, once per blob, whether the vault holds it. */
+/**
+ * Whether the vault holds a blob, asked once per blob per backup, and the one place a blob is stored: two
+ * files with the same content in one backup store it once (the second waits for the first).
+ */
 function blobPresence(blobs: BlobStore) {
   const known = new Map<string, Promise<boolean>>();
+  const storing = new Map<string, Promise<unknown>>();
+  const has = (checksum: Checksum): Promise<boolean> => {
+    const key = blobs.key(checksum.algorithm, checksum.digest);
+    let found = known.get(key);
+    if (!found) {
+      found = blobs.client.send(new HeadObjectCommand({ Bucket: blobs.bucket, Key: key })).then(
+        () => true,
+        (error: unknown) => {
+          if ((error as { name?: string }).name === 'NotFound' || (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return false;
+          throw classifyS3Error(error, `checking for blob s3://${blobs.bucket}/${key}`, { component: COMPONENT });
+        },
+      );
+      known.set(key, found);
+    }
+    return found;
+  };
   return {
-    has(checksum: Checksum): Promise<boolean> {
+    has,
+    /** Stores the blob with `store` unless it is held or being stored; true when this call stored it. */
+    async ensure(checksum: Checksum, store: () => Promise<void>): Promise<boolean> {
       const key = blobs.key(checksum.algorithm, checksum.digest);
-      let found = known.get(key);
-      if (!found) {
-        found = blobs.client.send(new HeadObjectCommand({ Bucket: blobs.bucket, Key: key })).then(
-          () => true,
-          (error: unknown) => {
-            if ((error as { name?: string }).name === 'NotFound' || (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return false;
-            throw classifyS3Error(error, `checking for blob s3://${blobs.bucket}/${key}`, { component: COMPONENT });
-          },
-        );
-        known.set(key, found);
+      const before = storing.get(key);
+      if (before) {
+        await before;
+        return false;
       }
-      return found;
-    },
-    stored(checksum: Checksum): void {
-      known.set(blobs.key(checksum.algorithm, checksum.digest), Promise.resolve(true));
+      const mine = (async () => {
+        if (await has(checksum)) return false;
+        await store();
+        known.set(key, Promise.resolve(true));
+        return true;
+      })();
+      storing.set(key, mine.catch(() => undefined));
+      return mine;
     },
   };
 }
@@ -112,13 +131,10 @@ export async function backupFiles(target: ModelsTarget, sink: ArtifactSink, log:
 
   /** Copies a scratch copy on to its blob (unless held), checking the checksum again, and drops the scratch copy. */
   const promote = async (scratch: string, checksum: Checksum, size: number): Promise<boolean> => {
-    let stored = false;
-    if (!(await presence.has(checksum))) {
+    const stored = await presence.ensure(checksum, async () => {
       const copied = await serverSideCopy(target.s3, { from: { bucket: blobs.bucket, key: scratch }, to: { bucket: blobs.bucket, key: blobs.key(checksum.algorithm, checksum.digest) }, size, writeParams: vaultWrite }, target.limits);
       if (copied.digest !== checksum.digest) throw new IntegrityError(`the blob copy's checksum ${copied.digest} differs from its scratch copy's ${checksum.digest}.`, { component: COMPONENT });
-      presence.stored(checksum);
-      stored = true;
-    }
+    });
     await deleteScratch(blobs, scratch, log);
     return stored;
   };
@@ -140,13 +156,12 @@ export async function backupFiles(target: ModelsTarget, sink: ArtifactSink, log:
         const from = { bucket: file.location.bucket, key: where, ...(head.versionId ? { versionId: head.versionId } : {}) };
         let checksum: Checksum;
         if (head.sha256 && head.size <= target.limits.copyLimitBytes) {
-          checksum = { algorithm: 'sha256', digest: head.sha256 };
-          if (!(await presence.has(checksum))) {
-            const copied = await serverSideCopy(target.s3, { from, to: { bucket: blobs.bucket, key: blobs.key(checksum.algorithm, checksum.digest) }, size: head.size, ifMatch: head.etag, writeParams: vaultWrite }, target.limits);
-            if (copied.digest !== checksum.digest) throw new IntegrityError(`${location}${file.path}: the copy's SHA-256 ${copied.digest} differs from the source object's ${checksum.digest}; the source changed or was damaged in transit.`, { component: COMPONENT });
-            presence.stored(checksum);
-            stored = true;
-          }
+          const known: Checksum = { algorithm: 'sha256', digest: head.sha256 };
+          checksum = known;
+          stored = await presence.ensure(known, async () => {
+            const copied = await serverSideCopy(target.s3, { from, to: { bucket: blobs.bucket, key: blobs.key(known.algorithm, known.digest) }, size: head.size, ifMatch: head.etag, writeParams: vaultWrite }, target.limits);
+            if (copied.digest !== known.digest) throw new IntegrityError(`${location}${file.path}: the copy's SHA-256 ${copied.digest} differs from the source object's ${known.digest}; the source changed or was damaged in transit.`, { component: COMPONENT });
+          });
         } else {
           const scratch = blobs.stagingKey(String(i));
           checksum = await serverSideCopy(target.s3, { from, to: { bucket: blobs.bucket, key: scratch }, size: head.size, ifMatch: head.etag, writeParams: vaultWrite }, target.limits);

@@ -8,6 +8,7 @@ import { HeadObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk
 import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { globPattern } from '../../../config/globs';
+import { AccessDeniedError, BackupNotFoundError, StorageError } from '../../core/errors';
 import { classifyS3Error } from '../../core/s3-errors';
 import { locationUrl, type ModelsLocation, type ModelsSourceConfig } from './source';
 
@@ -66,7 +67,15 @@ async function listS3(s3: S3Client, location: Extract<ModelsLocation, { kind: 's
 async function listDirectory(location: Extract<ModelsLocation, { kind: 'directory' }>, keep: (path: string) => boolean, skipped: string[]): Promise<ListedFile[]> {
   const files: ListedFile[] = [];
   const walk = async (relative: string[]): Promise<void> => {
-    const entries = await readdir(join(location.path, ...relative), { withFileTypes: true });
+    let entries;
+    try {
+      entries = await readdir(join(location.path, ...relative), { withFileTypes: true });
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' && relative.length === 0) throw new BackupNotFoundError(`the directory ${location.path} does not exist.`, { component: COMPONENT, hint: 'Check backup.sources.models.paths (on Fargate, the EFS mount).' });
+      if (code === 'EACCES' || code === 'EPERM') throw new AccessDeniedError(`cannot read ${join(location.path, ...relative)} (${code}).`, { component: COMPONENT });
+      throw new StorageError(`cannot list ${join(location.path, ...relative)}: ${(error as Error).message}`, { component: COMPONENT });
+    }
     for (const entry of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
       const parts = [...relative, entry.name];
       const path = parts.join('/');

@@ -31,11 +31,14 @@ export const MODELS_CONCURRENCY = 8;
 
 export type ModelsComponentOptions = ModelsRestoreOptions & RestoreTargetOptions;
 
+/** What a models backup records as its "database": the restore's default target name. */
+const MODELS = 'models';
+
 const describeLocations = (target: ModelsTarget): SourceInfo => ({
   // Object stores and file systems have no server version: the index format stands for them.
   serverVersion: 'files',
   serverMajor: 1,
-  database: 'models',
+  database: MODELS,
   locations: target.source.paths.map(locationUrl),
 });
 
@@ -127,7 +130,13 @@ export const modelsComponent: Component<ModelsTarget, ModelsComponentOptions> = 
   },
 
   async targetExists(target) {
-    return (await listFiles(target.s3, target.source)).files.length > 0;
+    try {
+      return (await listFiles(target.s3, target.source)).files.length > 0;
+    } catch (error) {
+      // A restore into a directory that does not exist yet replaces nothing.
+      if (error instanceof BackupNotFoundError) return false;
+      throw error;
+    }
   },
 
   async restore(source, target, options, log) {
@@ -183,7 +192,8 @@ export const modelsEntry: ComponentEntry<ModelsTarget, ModelsComponentOptions, '
     concurrency: MODELS_CONCURRENCY,
   }),
   retarget: (target, options) => {
-    if (options.targetDatabase !== undefined) {
+    // The engine names the backed-up "database" as the default target: for models that is "models".
+    if (options.targetDatabase !== undefined && options.targetDatabase !== MODELS) {
       throw new InvalidInputError(`targetDatabase cannot apply to model files.`, { component: COMPONENT, hint: 'Give options.target (an S3 URL or a directory) instead.' });
     }
     const to = resolved(options as ModelsComponentOptions).target;
