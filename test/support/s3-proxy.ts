@@ -7,6 +7,8 @@
  *   atomic by serialising every single-object PUT, COPY and DELETE per key inside this proxy, so it holds only
  *   for clients that go through the same proxy; a multipart upload is checked at its completion (its
  *   parts pass through).
+ * - Copy sources: s3rver decodes x-amz-copy-source with decodeURI, so a key with + # ? & = ; , : @ or $ is
+ *   not found; the proxy rewrites the header to what s3rver's decodeURI turns into the key S3 would read.
  * - Copy conditions: s3rver ignores x-amz-copy-source-if-match / -if-none-match on CopyObject; the proxy
  *   answers 412 PreconditionFailed itself (the -if-(un)modified-since forms are not checked).
  * - UploadPartCopy: s3rver answers 501 NotImplemented; the proxy does it as a ranged GET of the source piped
@@ -406,7 +408,10 @@ export async function startS3Proxy(upstream: string): Promise<S3Proxy> {
       if (current.status === 200 && copyConditionFails(req.headers, current.etag)) return errorDocument(res, 412, 'PreconditionFailed', PRECONDITION);
     }
     const algorithm = String(req.headers['x-amz-checksum-algorithm'] ?? '').toUpperCase();
-    const answer = await send('PUT', req.url!, req.headers, Buffer.alloc(0));
+    // s3rver reads the header with decodeURI, which leaves + # ? & = ; , : @ $ encoded: a key holding one is
+    // then not found. S3 decodes the whole header; the header is rewritten so that s3rver's decodeURI yields
+    // the key S3 would read.
+    const answer = await send('PUT', req.url!, { ...req.headers, 'x-amz-copy-source': encodeURI(source.name) }, Buffer.alloc(0));
     const xml = (await collect(answer)).toString('utf8');
     if (answer.statusCode !== 200) return relayXml(res, answer, xml);
     const sourceChecksum = ledger.get(source.name);
