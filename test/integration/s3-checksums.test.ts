@@ -172,6 +172,16 @@ describe('CopyObject', () => {
     expect(await checksumOf('copy/bare-copy')).toEqual({ sha256: undefined, type: undefined });
   });
 
+  test('a source key with characters URL-encoding reserves (+ # ? & = and spaces, unicode) is found, as S3 finds it', async () => {
+    const key = 'copy/step 1000/ümlaut+plus%20enc#hash?q=1&x=y.bin';
+    const body = randomBytes(1000);
+    await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
+    const encoded = encodeURIComponent(key).replace(/%2F/g, '/');
+    const copy = await client.send(new CopyObjectCommand({ Bucket: bucket, Key: 'copy/reserved-copy', CopySource: `${bucket}/${encoded}`, ChecksumAlgorithm: 'SHA256' }));
+    expect(copy.CopyObjectResult?.ChecksumSHA256).toBe(sha256(body));
+    expect(sha256(await bytesOf('copy/reserved-copy'))).toBe(sha256(body));
+  });
+
   test('CopySourceIfMatch: a stale ETag is refused with 412 and nothing is written; the current one copies', async () => {
     const put = await client.send(new PutObjectCommand({ Bucket: bucket, Key: 'copy/conditional', Body: Buffer.from('v1') }));
     const error = await rejection(
