@@ -15,6 +15,7 @@
  * - S3 via EventBridge notifications: `source: aws.s3`, `detail-type: Object Created | Object Deleted`,
  *   named `s3://<detail.bucket.name>/<detail.object.key>` (the key as the event gives it).
  */
+import { FILE_CHANGE, PARAMETER_CHANGE, SECRET_CHANGE, SECRET_CHANGE_CALLS } from '../../config/change-events';
 
 export type ChangedKind = 'parameter' | 'secret' | 'file';
 
@@ -24,18 +25,6 @@ export interface ChangedItem {
   readonly name: string;
 }
 
-/** Secrets Manager calls that change a secret's value, stages, metadata or existence. */
-export const SECRET_CHANGE_CALLS = [
-  'PutSecretValue',
-  'UpdateSecret',
-  'UpdateSecretVersionStage',
-  'RotateSecret',
-  'CreateSecret',
-  'DeleteSecret',
-  'RestoreSecret',
-  'TagResource',
-  'UntagResource',
-] as const;
 
 /**
  * The longest `changed` name an execution input carries, in UTF-8 bytes (a Parameter Store name's limit);
@@ -80,19 +69,19 @@ export function changedItem(event: unknown): ChangedItem | undefined {
   if (!e || !detail) return undefined;
   const detailType = e['detail-type'];
   switch (e.source) {
-    case 'aws.ssm':
-      return detailType === 'Parameter Store Change' ? item('parameter', nonEmpty(detail.name)) : undefined;
-    case 'aws.secretsmanager': {
+    case PARAMETER_CHANGE.source:
+      return detailType === PARAMETER_CHANGE.detailType ? item('parameter', nonEmpty(detail.name)) : undefined;
+    case SECRET_CHANGE.source: {
       if (detailType === 'AWS Service Event via CloudTrail') {
-        return detail.eventName === 'RotationSucceeded' ? item('secret', nonEmpty(objectAt(detail.additionalEventData)?.SecretId)) : undefined;
+        return detail.eventName === SECRET_CHANGE.rotation ? item('secret', nonEmpty(objectAt(detail.additionalEventData)?.SecretId)) : undefined;
       }
-      if (detailType !== 'AWS API Call via CloudTrail' || detail.errorCode !== undefined) return undefined;
+      if (detailType !== SECRET_CHANGE.apiCall || detail.errorCode !== undefined) return undefined;
       if (!(SECRET_CHANGE_CALLS as readonly unknown[]).includes(detail.eventName)) return undefined;
       const request = objectAt(detail.requestParameters);
       return item('secret', nonEmpty(request?.secretId) ?? nonEmpty(request?.name));
     }
-    case 'aws.s3': {
-      if (detailType !== 'Object Created' && detailType !== 'Object Deleted') return undefined;
+    case FILE_CHANGE.source: {
+      if (!(FILE_CHANGE.detailTypes as readonly unknown[]).includes(detailType)) return undefined;
       const bucket = nonEmpty(objectAt(detail.bucket)?.name);
       const key = nonEmpty(objectAt(detail.object)?.key);
       return bucket && key ? item('file', `s3://${bucket}/${key}`) : undefined;

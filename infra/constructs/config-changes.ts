@@ -22,24 +22,11 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { ENVIRONMENT } from '../../config/environment';
+import { FILE_CHANGE, PARAMETER_CHANGE, SECRET_CHANGE, SECRET_CHANGE_CALLS } from '../../config/change-events';
 import { isSecretArn } from '../../config/fields';
 import type { SourceConfigOf } from '../../config/components';
 import { CONTROL_PLANE_LOG_RETENTION, controlPlaneFunction } from './control-plane';
 
-/** The Secrets Manager calls that change a secret's value, stages, settings or existence. */
-export const SECRET_CHANGE_CALLS = [
-  'PutSecretValue',
-  'UpdateSecret',
-  'UpdateSecretVersionStage',
-  'RotateSecret',
-  'CreateSecret',
-  'DeleteSecret',
-  'RestoreSecret',
-  'TagResource',
-  'UntagResource',
-] as const;
-/** Secrets Manager's own event when a rotation finished (the new version is current). */
-export const SECRET_ROTATION_EVENT = 'RotationSucceeded';
 /** Times Lambda retries a failed change-trigger invocation before the event goes to the dead-letter queue. */
 export const CHANGE_TRIGGER_RETRIES = 2;
 
@@ -57,19 +44,19 @@ export function configChangePatterns(source: SourceConfigOf<'config'>, region: s
   const patterns: Record<string, events.EventPattern> = {};
   if (source.parameterPaths.length > 0) {
     patterns.Parameters = {
-      source: ['aws.ssm'],
-      detailType: ['Parameter Store Change'],
+      source: [PARAMETER_CHANGE.source],
+      detailType: [PARAMETER_CHANGE.detailType],
       detail: { name: source.parameterPaths.map((path) => ({ prefix: path === '/' ? '/' : `${path}/` })) },
     };
   }
   if (source.secrets.length > 0) {
     const prefixes = [...new Set(source.secrets.flatMap((s) => secretEventPrefixes(s, region, account, partition)))].map((prefix) => ({ prefix }));
     patterns.Secrets = {
-      source: ['aws.secretsmanager'],
-      detailType: ['AWS API Call via CloudTrail', 'AWS Service Event via CloudTrail'],
+      source: [SECRET_CHANGE.source],
+      detailType: [SECRET_CHANGE.apiCall, SECRET_CHANGE.serviceEvent],
       detail: {
         eventSource: ['secretsmanager.amazonaws.com'],
-        eventName: [...SECRET_CHANGE_CALLS, SECRET_ROTATION_EVENT],
+        eventName: [...SECRET_CHANGE_CALLS, SECRET_CHANGE.rotation],
         // A refused call changed nothing.
         errorCode: [{ exists: false }],
         $or: [{ requestParameters: { secretId: prefixes } }, { requestParameters: { name: prefixes } }, { additionalEventData: { SecretId: prefixes } }],
@@ -79,7 +66,7 @@ export function configChangePatterns(source: SourceConfigOf<'config'>, region: s
   if (source.files.length > 0) {
     const locations = source.files.map((f) => ({ bucket: { name: [f.bucket] }, object: { key: f.prefix ? [{ prefix: f.prefix }] : [{ exists: true }] } }));
     // EventBridge refuses an $or of fewer than two branches.
-    patterns.Files = { source: ['aws.s3'], detailType: ['Object Created', 'Object Deleted'], detail: locations.length === 1 ? locations[0] : { $or: locations } };
+    patterns.Files = { source: [FILE_CHANGE.source], detailType: [...FILE_CHANGE.detailTypes], detail: locations.length === 1 ? locations[0] : { $or: locations } };
   }
   return patterns;
 }
