@@ -27,7 +27,10 @@
  *   false (newest first) is refused with a startTime before 2024-01-01 as documented. A page holds at most
  *   `limit` events and 1 MB; nextToken is absent exactly when nothing more matches at that moment (the
  *   documented end condition); `pages.maxEvents` makes pages smaller and `pages.emptyFirst` answers that
- *   many empty pages with a nextToken first, as the service may.
+ *   many empty pages with a nextToken first, as the service may. A nextToken continues after the last
+ *   event returned, so an event ingested mid-listing with an earlier timestamp is not in that listing (the
+ *   API reference promises nothing either way: a client that must see every event windows by ingestion
+ *   time as well).
  * - GetLogEvents: one stream; startTime inclusive, endTime EXCLUSIVE ("equal to or later than this time
  *   are not included"); startFromHead (default false: the newest page first); nextForwardToken `f/…` and
  *   nextBackwardToken `b/…` never null; at either end the token passed in is answered again unchanged,

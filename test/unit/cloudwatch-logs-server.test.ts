@@ -228,6 +228,24 @@ describe('FilterLogEvents', () => {
     expect(events.filter((e) => e.ingestionTime! > NOW).map((e) => e.message)).toEqual(['late']);
   });
 
+  test('a listing continues after the last event it returned: an event arriving mid-listing with an earlier timestamp is not in it', async () => {
+    const name = await newGroup();
+    await put(name, [at(NOW - 3, 'a'), at(NOW - 1, 'c')]);
+    const first = await logs.send(new FilterLogEventsCommand({ logGroupName: name, limit: 1 }));
+    expect(first.events!.map((e) => e.message)).toEqual(['a']);
+    server.clock.advance(MINUTE);
+    await put(name, [at(NOW - 4, 'late, before the cursor'), at(NOW - 2, 'late, after the cursor')]);
+    const rest = await logs.send(new FilterLogEventsCommand({ logGroupName: name, nextToken: first.nextToken }));
+    expect(rest.events!.map((e) => e.message)).toEqual(['late, after the cursor', 'c']);
+    expect(rest.nextToken).toBeUndefined();
+  });
+
+  test('a nextToken that is not one of its own is InvalidParameterException', async () => {
+    const name = await newGroup();
+    await expect(logs.send(new FilterLogEventsCommand({ logGroupName: name, nextToken: 'forged' }))).rejects.toMatchObject({ name: 'InvalidParameterException' });
+    await expect(logs.send(new GetLogEventsCommand({ logGroupName: name, logStreamName: 'app', nextToken: 'f/forged', startFromHead: true }))).rejects.toMatchObject({ name: 'InvalidParameterException' });
+  });
+
   test('pages may be empty or short while a nextToken is answered; only its absence ends the listing', async () => {
     const quirky = await startCloudWatchLogsServer({ pages: { maxEvents: 3, emptyFirst: 2 } });
     const client = clientFor(quirky.endpoint);
