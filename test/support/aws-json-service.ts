@@ -1,10 +1,11 @@
 /**
- * The AWS JSON 1.1 (and 1.0) plumbing shared by the KMS, Parameter Store, Secrets Manager and Step Functions
+ * The AWS JSON 1.1 (and 1.0) plumbing shared by the KMS, Parameter Store, Secrets Manager, Step Functions and CloudWatch (Logs, metrics)
  * substitutes: POST / with X-Amz-Target `<prefix>.<Operation>`, bodies application/x-amz-json-1.1 (or 1.0),
  * errors as {"__type", message} with an HTTP status, calls recorded (never a value), injected faults, and opaque NextTokens.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { gunzipSync } from 'node:zlib';
 import { listenOnLoopback } from './loopback';
 
 export const REGION = 'us-east-1';
@@ -56,6 +57,11 @@ export interface JsonServiceOptions {
   operations: Operations;
   /** The name a call is recorded under. */
   nameOf(input: Record<string, unknown>): string | undefined;
+  /**
+   * Headers an error answer carries besides its body: the awsQueryCompatible services (CloudWatch) name
+   * the query-protocol error code in `x-amzn-query-error: <Code>;Sender`, which the SDK reads first.
+   */
+  errorHeaders?(type: string): Record<string, string> | undefined;
 }
 
 function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
@@ -64,8 +70,10 @@ function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('error', reject);
     req.on('end', () => {
-      const text = Buffer.concat(chunks).toString('utf8');
       try {
+        // The SDK gzips large bodies of operations with the requestCompression trait (PutMetricData).
+        const raw = Buffer.concat(chunks);
+        const text = (req.headers['content-encoding'] === 'gzip' ? gunzipSync(raw) : raw).toString('utf8');
         const body = text ? (JSON.parse(text) as unknown) : {};
         if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new Error('not an object');
         resolve(body as Record<string, unknown>);
@@ -76,9 +84,9 @@ function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
   });
 }
 
-function send(res: ServerResponse, status: number, body: unknown, jsonVersion: string): void {
+function send(res: ServerResponse, status: number, body: unknown, jsonVersion: string, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'Content-Type': `application/x-amz-json-${jsonVersion}`, 'Content-Length': Buffer.byteLength(text), 'x-amzn-RequestId': randomUUID() });
+  res.writeHead(status, { ...headers, 'Content-Type': `application/x-amz-json-${jsonVersion}`, 'Content-Length': Buffer.byteLength(text), 'x-amzn-RequestId': randomUUID() });
   res.end(text);
 }
 
@@ -111,7 +119,7 @@ export async function startJsonService(options: JsonServiceOptions): Promise<Jso
         send(res, 200, handler(input) ?? {}, options.jsonVersion ?? '1.1');
       } catch (error) {
         const e = error instanceof AwsJsonError ? error : new AwsJsonError(options.internalError ?? 'InternalFailure', (error as Error).message, 500);
-        send(res, e.status, { __type: e.type, [options.messageMember]: e.message }, options.jsonVersion ?? '1.1');
+        send(res, e.status, { __type: e.type, [options.messageMember]: e.message }, options.jsonVersion ?? '1.1', options.errorHeaders?.(e.type));
       }
     })();
   });
@@ -180,4 +188,24 @@ export function tagList(value: unknown, type = 'ValidationException'): { Key: st
     if (typeof tag?.Key !== 'string' || tag.Key === '' || typeof tag.Value !== 'string') throw new AwsJsonError(type, 'each tag needs a Key and a Value');
     return { Key: tag.Key, Value: tag.Value };
   });
+}
+
+/** A substitute's "now": the real time until a test sets it, then that time (moved only by the test). */
+export interface ServerClock {
+  now(): number;
+  set(at: number | Date): void;
+  advance(ms: number): void;
+}
+
+export function serverClock(): ServerClock {
+  let fixed: number | undefined;
+  return {
+    now: () => fixed ?? Date.now(),
+    set(at) {
+      fixed = typeof at === 'number' ? at : at.getTime();
+    },
+    advance(ms) {
+      fixed = (fixed ?? Date.now()) + ms;
+    },
+  };
 }
