@@ -12,9 +12,11 @@ import {
   HOUR_MS,
   inWindow,
   latestEnds,
+  lateVisible,
   MINUTE_MS,
   planWindows,
   queryRange,
+  tailSince,
   type BackupWindows,
   type Window,
   type WindowSource,
@@ -136,6 +138,20 @@ describe('exactly once', () => {
     planWindows(latestEnds(chain), [API], T0 + DAY_MS); // fails: writes no manifest, so the chain is unchanged
     const retry = planWindows(latestEnds(chain), [API], T0 + DAY_MS + HOUR_MS);
     expect(retry[0].start).toBe(b1[0].end);
+  });
+
+  test('an event that became visible only after its window was read is detected by the next backup, which sees it again', () => {
+    const [w1] = planWindows(undefined, [API], T0);
+    const [w2] = planWindows([{ source: API.id, end: w1.end }], [API], T0 + DAY_MS);
+    const onTime: Event = { id: 'on-time', timestamp: w1.end - HOUR_MS, ingestionTime: w1.end - HOUR_MS };
+    const slow: Event = { id: 'slow', timestamp: w1.end - 2 * HOUR_MS, ingestionTime: w1.end - 2 * HOUR_MS }; // not yet searchable when w1 was read
+    const since = tailSince(w1);
+    expect(since).toBe(queryRange(w2).startTime);
+    const tail = (visible: readonly Event[]) => visible.filter((e) => e.timestamp >= since && exported(visible, w1).includes(e.id)).length;
+    const recorded = { since, count: tail([onTime]) }; // what backup 1 exported and backup 2 will see again
+    const seenByNext = tail([onTime, slow]); // backup 2's scan, by then both are searchable
+    expect(lateVisible(recorded, seenByNext)).toBe(1);
+    expect(lateVisible(recorded, 0)).toBe(0); // fewer: retention deleted some, nothing was missed
   });
 
   test('the timestamp scan holds every event the service accepts for the window: 14 days back, 2 hours ahead', () => {

@@ -169,6 +169,22 @@ export function queryRange(window: Pick<Window, 'start' | 'end'>, options: { lat
   return { startTime: Math.max(0, window.start - late - SKEW_MARGIN_MS), endTime: window.end + EARLY_ARRIVAL_MS + SKEW_MARGIN_MS };
 }
 
+/**
+ * The settle delay's proof, for the engine to record and compare. The next backup's scan starts at
+ * `tailSince(window)` and so sees again every event of this window stamped at or after it. A backup records
+ * how many of its events those are (`{ since, count }` in its manifest); the next one counts the events it
+ * sees with an ingestion time in this window. More than recorded means events that were not yet visible when
+ * this window was read: the settle delay was too short, and they are in no backup. (Fewer is normal:
+ * retention deletes old events.) The count is a lower bound of what was missed, and says it loudly.
+ */
+export function tailSince(window: Pick<Window, 'end'>, options: { lateArrivalMs?: number } = {}): number {
+  return queryRange({ start: window.end, end: window.end }, options).startTime;
+}
+
+export function lateVisible(recorded: { readonly since: number; readonly count: number }, seenNow: number): number {
+  return Math.max(0, seenNow - recorded.count);
+}
+
 /** Whether an event (by its ingestion time, or a datapoint by its timestamp) belongs to the window: start inclusive, end exclusive. */
 export function inWindow(time: number, window: Pick<Window, 'start' | 'end'>): boolean {
   return time >= window.start && time < window.end;
