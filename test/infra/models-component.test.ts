@@ -73,7 +73,7 @@ describe('models component in the stacks', () => {
       const vaultWrites = resourcesFor(list, 's3:PutObject').filter((r) => r.startsWith(VAULT));
       expect(vaultWrites.sort()).toEqual([`${VAULT}/backups/blobs/models/*`, `${VAULT}/backups/models/models/*`]);
       expect(sorted(bySid(list, 'ComponentBlobs').Action)).toEqual(['s3:AbortMultipartUpload', 's3:GetObject', 's3:GetObjectAttributes', 's3:ListMultipartUploadParts', 's3:PutObject']);
-      expect(resourcesFor(list, 's3:DeleteObject').sort()).toEqual([`${VAULT}/backups/models/models/_lock.json`, `${VAULT}/backups/models/models/_steps/*`]);
+      expect(resourcesFor(list, 's3:DeleteObject').sort()).toEqual([`${VAULT}/backups/models/models/_lock.json`, `${VAULT}/backups/models/models/_staging/*`, `${VAULT}/backups/models/models/_steps/*`]);
       expect(bySid(list, 'ComponentListing').Condition).toEqual({ StringLike: { 's3:prefix': ['backups/models/models/*', 'backups/blobs/models/*'] } });
     }
     // Another component's worker gets no blob prefix, nor the models' sources.
