@@ -48,7 +48,7 @@ describe('synth warnings', () => {
     expect(schedules).toEqual([
       `backup.schedule.memory_tiers: no component of the memory_tiers group is configured, so it gets no schedule (every run would fail and fire the failure alarm). Remove the schedule from backup.yaml, or configure backup.sources.memory.${ack(EMPTY_GROUP_WARNING)}`,
       `backup.schedule.configuration: no component of the configuration group is configured, so it gets no schedule (every run would fail and fire the failure alarm). Remove the schedule from backup.yaml, or configure backup.sources.config.${ack(EMPTY_GROUP_WARNING)}`,
-      expect.stringMatching(/^backup\.schedule\.model_weights: no component backs up the model_weights group yet/),
+      `backup.schedule.model_weights: no component of the model_weights group is configured, so it gets no schedule (every run would fail and fire the failure alarm). Remove the schedule from backup.yaml, or configure backup.sources.models.${ack(EMPTY_GROUP_WARNING)}`,
     ]);
     const [alarms] = found.filter((w) => w.path === '/NcaBackupPrimary/Alarms');
     expect(alarms.message).toMatch(/^backup\.notifications: no email and no sns_topic_arn, so every alarm goes to a topic nobody reads\./);
