@@ -7,7 +7,7 @@ import { eventEntry, readableCause, type EventEntry } from './events';
 export interface ComponentSucceeded {
   readonly component: string;
   readonly status: 'SUCCEEDED';
-  readonly result: { readonly bytes: number; readonly durationMs: number; readonly backupId: string; readonly warnings?: readonly string[]; readonly [k: string]: unknown };
+  readonly result: { readonly bytes: number; readonly durationMs: number; readonly backupId: string; readonly warnings?: readonly string[]; readonly sourceBytes?: number; readonly storedBytes?: number; readonly [k: string]: unknown };
   readonly runner?: string;
 }
 
@@ -28,7 +28,7 @@ export interface BackupOutcome {
   readonly status: 'SUCCEEDED' | 'FAILED';
   readonly group: string;
   readonly backupId: string;
-  readonly succeeded: readonly { component: string; bytes: number; durationMs: number; runner?: string; warnings?: readonly string[] }[];
+  readonly succeeded: readonly { component: string; bytes: number; durationMs: number; runner?: string; warnings?: readonly string[]; sourceBytes?: number; storedBytes?: number }[];
   readonly failed: readonly { component: string; error: string; cause: string }[];
   /** For the Fail state: the first failed component's error and a cause naming every failure. */
   readonly error?: string;
@@ -46,6 +46,8 @@ export function decideBackupOutcome(input: BackupOutcomeInput): BackupOutcome {
       runner: r.runner,
       // A backup of an empty tier succeeded, but the operator must see why it holds nothing.
       ...(r.result.warnings?.length ? { warnings: [...r.result.warnings] } : {}),
+      // A deduplicating component's artifacts are only its index: what it stored anew is the figure to watch.
+      ...(typeof r.result.storedBytes === 'number' ? { sourceBytes: r.result.sourceBytes, storedBytes: r.result.storedBytes } : {}),
     }));
   const failed = input.results
     .filter((r): r is ComponentFailed => r.status === 'FAILED')

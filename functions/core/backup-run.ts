@@ -42,6 +42,12 @@ export interface BackupSummary {
   readonly database: string;
   /** The component's report.warnings (an empty memory tier, a database with no collections): present only when there are some. */
   readonly warnings?: readonly string[];
+  /**
+   * A deduplicating component (models): the bytes its files hold and the bytes this backup stored anew.
+   * Its artifacts are only an index, so `bytes` alone would hide what the backup did.
+   */
+  readonly sourceBytes?: number;
+  readonly storedBytes?: number;
 }
 
 export function summarize(manifest: Manifest): BackupSummary {
@@ -57,7 +63,13 @@ export function summarize(manifest: Manifest): BackupSummary {
     artifacts: manifest.artifacts.length,
     database: manifest.source.database,
     ...warningsOf(manifest),
+    ...storedOf(manifest),
   };
+}
+
+function storedOf(manifest: Manifest): { sourceBytes?: number; storedBytes?: number } {
+  const { bytes, storedBytes } = manifest.report ?? {};
+  return typeof bytes === 'number' && typeof storedBytes === 'number' ? { sourceBytes: bytes, storedBytes } : {};
 }
 
 /** A backup that found nothing where it looked must not look healthy: its warnings travel with its summary. */

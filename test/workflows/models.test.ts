@@ -111,6 +111,8 @@ describe('model weights through the state machines', () => {
 
     const second = await harness.run('backup', { group: 'model_weights' });
     expectSucceeded(second);
+    // The workflow output says what the backup stored, not only the index's bytes.
+    expect(second.output.components[0]).toMatchObject({ component: 'models', storedBytes: 0, sourceBytes: (await manifestOf(first.output.backupId)).report.bytes });
     backups.push(second.output.backupId);
     expect((await manifestOf(second.output.backupId)).report).toMatchObject({ files: 7, storedFiles: 0, storedBytes: 0, unchangedFiles: 7 });
     expect(await blobKeys()).toEqual(blobsAfterFirst);
