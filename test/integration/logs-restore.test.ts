@@ -178,6 +178,24 @@ describe('restoreToLogGroup', () => {
     expect(server.eventsOf(group).map((e) => e.timestamp)).toEqual(events.slice(0, 3).map((e) => e.timestamp));
   });
 
+  test('a failure the SDK does not retry away is a typed error saying what is in the group already', async () => {
+    const group = newGroupName();
+    const events = eventsOver(['app'], 12, NOW - HOUR, 1000);
+    async function* failingAfter(source: AsyncIterable<LogEvent>): AsyncGenerator<LogEvent> {
+      let i = 0;
+      for await (const e of source) {
+        if (i++ === 9) server.failNext(1, 400, 'AccessDeniedException');
+        yield e;
+      }
+    }
+
+    const error = await rejection(restoreToLogGroup(logs, group, failingAfter(fromArtifact(events)), { limits: { ...PUT_LOG_EVENTS_LIMITS, maxEvents: 5 } }));
+
+    expect(error.name).toBe('AccessDeniedError');
+    expect(error.message).toContain(`CloudWatch Logs refused writing 5 events into log group "${group}", stream "app" after 5 of that stream (5 events of this restore are in the group)`);
+    expect(server.eventsOf(group)).toHaveLength(5);
+  });
+
   test('hostile names: a group with / and #, streams with unicode, / and #, restored under their own names; a group CloudWatch cannot name is refused before anything is created', async () => {
     const group = `/nca/restored/#${++groups}/a.b_c-d`;
     const streams = ['ünïcødé/日本語#1', 'a b/#/c', '[$LATEST]/x#y', '🙂'];

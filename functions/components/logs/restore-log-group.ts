@@ -188,7 +188,8 @@ export async function restoreToLogGroup(client: CloudWatchLogsClient, logGroup: 
     try {
       answer = await client.send(new PutLogEventsCommand({ logGroupName: logGroup, logStreamName: stream.restoredAs, logEvents: batch }));
     } catch (error) {
-      throw logsFailure(error, `writing ${batch.length} events into ${where} after ${stream.events} of that stream`, context);
+      const total = [...streams.values()].reduce((sum, s) => sum + s.events, 0);
+      throw logsFailure(error, `writing ${batch.length} events into ${where} after ${stream.events} of that stream (${total} events of this restore are in the group)`, context);
     }
     const info = answer.rejectedLogEventsInfo;
     if (info && (info.tooOldLogEventEndIndex !== undefined || info.expiredLogEventEndIndex !== undefined || info.tooNewLogEventStartIndex !== undefined)) {
