@@ -50,28 +50,36 @@ export function eventBytes(event: InputLogEvent, limits: PutLogEventsLimits = PU
   return Buffer.byteLength(event.message, 'utf8') + limits.eventOverheadBytes;
 }
 
+/** What PutLogEvents counts for the n-th event; refuses an event it never takes (no time, no message, more than a batch holds). */
+export function checkedEventBytes(event: InputLogEvent, n: number, limits: PutLogEventsLimits = PUT_LOG_EVENTS_LIMITS): number {
+  if (!Number.isSafeInteger(event.timestamp) || event.timestamp < 0) throw new InvalidInputError(`event ${n} has a timestamp ${JSON.stringify(event.timestamp)} that is not a time.`, { component: COMPONENT });
+  if (typeof event.message !== 'string' || event.message === '') throw new InvalidInputError(`event ${n} (${iso(event.timestamp)}) has no message; PutLogEvents takes none empty.`, { component: COMPONENT });
+  const size = eventBytes(event, limits);
+  if (size > limits.maxBytes) {
+    throw new InvalidInputError(`event ${n} (${iso(event.timestamp)}) counts ${size} bytes, more than a PutLogEvents batch holds (${limits.maxBytes}).`, { component: COMPONENT, hint: 'Restore this range to files (targetPrefix) instead.' });
+  }
+  return size;
+}
+
+/** Whether an event of `size` bytes must start a new batch after `batch` (of `bytes`): it would break a limit or the order. */
+export function closesBatch(batch: readonly InputLogEvent[], bytes: number, event: InputLogEvent, size: number, limits: PutLogEventsLimits = PUT_LOG_EVENTS_LIMITS): boolean {
+  if (batch.length === 0) return false;
+  const first = batch[0].timestamp;
+  const last = batch[batch.length - 1].timestamp;
+  return batch.length >= limits.maxEvents || bytes + size > limits.maxBytes || event.timestamp - first >= limits.maxSpanMs || event.timestamp < last;
+}
+
 /** The events, in the order given, as batches within PutLogEvents' limits; streamed (one batch held at a time). */
 export async function* putLogEventsBatches<E extends InputLogEvent>(events: AsyncIterable<E> | Iterable<E>, limits: PutLogEventsLimits = PUT_LOG_EVENTS_LIMITS): AsyncGenerator<Batch<E>> {
   let batch: E[] = [];
   let bytes = 0;
   let n = 0;
   for await (const event of events) {
-    n++;
-    if (!Number.isSafeInteger(event.timestamp) || event.timestamp < 0) throw new InvalidInputError(`event ${n} has a timestamp ${JSON.stringify(event.timestamp)} that is not a time.`, { component: COMPONENT });
-    if (typeof event.message !== 'string' || event.message === '') throw new InvalidInputError(`event ${n} (${iso(event.timestamp)}) has no message; PutLogEvents takes none empty.`, { component: COMPONENT });
-    const size = eventBytes(event, limits);
-    if (size > limits.maxBytes) {
-      throw new InvalidInputError(`event ${n} (${iso(event.timestamp)}) counts ${size} bytes, more than a PutLogEvents batch holds (${limits.maxBytes}).`, { component: COMPONENT, hint: 'Restore this range to files (targetPrefix) instead.' });
-    }
-    if (batch.length > 0) {
-      const first = batch[0].timestamp;
-      const last = batch[batch.length - 1].timestamp;
-      const full = batch.length >= limits.maxEvents || bytes + size > limits.maxBytes || event.timestamp - first >= limits.maxSpanMs || event.timestamp < last;
-      if (full) {
-        yield { events: batch, bytes };
-        batch = [];
-        bytes = 0;
-      }
+    const size = checkedEventBytes(event, ++n, limits);
+    if (closesBatch(batch, bytes, event, size, limits)) {
+      yield { events: batch, bytes };
+      batch = [];
+      bytes = 0;
     }
     batch.push(event);
     bytes += size;
