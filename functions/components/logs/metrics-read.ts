@@ -1,0 +1,142 @@
+/**
+ * Reads one metric set's window (windows.ts: over the period's timestamp, aligned to the period) out of
+ * CloudWatch with GetMetricData into its datapoints artifact (format.ts).
+ *
+ * One query per metric and statistic, at most 500 in a request (GetMetricData's limit); each request is
+ * paged with NextToken until an answer comes without one, at most `maxDatapoints` datapoints an answer
+ * (the service's default is 100,800), oldest first (ScanBy TimestampAscending). StartTime is the window's
+ * start and EndTime its end (exclusive). The service rounds StartTime down (to the minute, 5 minutes or the
+ * hour, by how old it is: GetMetricData reference), which can return periods before the window: they are
+ * dropped (`inWindow`), so each period is exported by the one window that holds its timestamp. A period
+ * that does not divide an hour can be bucketed differently by windows whose starts round differently; the
+ * configured periods should divide an hour (60, 300, 900, 3600 s do).
+ *
+ * Memory: one answer at a time (at most `maxDatapoints` datapoints), streamed into the writer.
+ *
+ * Failures: throttling is retried by the SDK (clients.ts), then a TransientError; a refusal an
+ * AccessDeniedError; a query the service refuses (a statistic or period it does not take) an
+ * InvalidInputError naming the metric set. A result whose StatusCode is neither Complete nor PartialData
+ * (InternalError, Forbidden) fails the read: a metric with missing data is never stored as if complete.
+ */
+import { GetMetricDataCommand, type CloudWatchClient, type GetMetricDataCommandOutput, type MetricDataQuery } from '@aws-sdk/client-cloudwatch';
+import type { Readable } from 'node:stream';
+import { AccessDeniedError, InvalidInputError, NcaBackupError, StorageError, TransientError } from '../../core/errors';
+import { s3FailureKind } from '../../core/s3-errors';
+import { writeDatapoints, type ArtifactStats, type MetricDatapoint } from './format';
+import { inWindow, type Window } from './windows';
+
+const COMPONENT = 'logs';
+/** GetMetricData's limit on queries per request. */
+export const MAX_QUERIES = 500;
+/** GetMetricData's default (and largest useful) datapoints per answer. */
+export const MAX_DATAPOINTS = 100_800;
+
+/** One metric of a set: its identity and the statistics exported for it. */
+export interface MetricSelection {
+  readonly namespace: string;
+  readonly metricName: string;
+  /** @default none */
+  readonly dimensions?: Readonly<Record<string, string>>;
+  /** Average, Sum, Minimum, Maximum, SampleCount (or any statistic GetMetricData takes). */
+  readonly stats: readonly string[];
+}
+
+/** A configured metric set, resolved to concrete metrics. */
+export interface MetricSet {
+  readonly id: string;
+  /** Seconds; the window is aligned to it (windows.ts planWindows). */
+  readonly periodSeconds: number;
+  readonly metrics: readonly MetricSelection[];
+}
+
+export interface MetricsExportOptions {
+  /** The artifact's name, for errors. */
+  readonly artifact: string;
+  /** Datapoints per GetMetricData answer. @default MAX_DATAPOINTS */
+  readonly maxDatapoints?: number;
+}
+
+export interface MetricsExportStats {
+  readonly metricSet: string;
+  readonly window: Pick<Window, 'start' | 'end'>;
+  readonly artifact: ArtifactStats;
+  /** GetMetricData answers read. */
+  pages: number;
+  /** True once every query's last answer was read and every datapoint written. */
+  complete: boolean;
+}
+
+interface Query {
+  readonly metric: MetricSelection;
+  readonly stat: string;
+}
+
+function metricsFailure(error: unknown, set: string): Error {
+  if (error instanceof NcaBackupError) return error;
+  const e = (error ?? {}) as { name?: string; message?: string };
+  const detail = `${e.name ?? 'Error'}: ${String(e.message ?? error).slice(0, 300)}`;
+  const doing = `reading the metric set ${JSON.stringify(set)}`;
+  const context = { component: COMPONENT };
+  const kind = s3FailureKind(error);
+  if (kind === 'transient') return new TransientError(`CloudWatch failed while ${doing}: ${detail}.`, { ...context, hint: 'A retry may succeed.' });
+  if (kind === 'denied') return new AccessDeniedError(`CloudWatch refused ${doing}: ${detail}.`, { ...context, hint: "Check the worker role's cloudwatch:GetMetricData grant." });
+  if (/^InvalidParameter|^MissingParameter/.test(e.name ?? '')) return new InvalidInputError(`CloudWatch refused a query of the metric set ${JSON.stringify(set)}: ${detail}.`, { ...context, hint: 'Check its statistics and period in backup.sources.logs.' });
+  return Object.assign(new StorageError(`CloudWatch failed while ${doing}: ${detail}.`, context), { cause: error });
+}
+
+async function* windowDatapoints(client: CloudWatchClient, set: MetricSet, window: Pick<Window, 'start' | 'end'>, options: MetricsExportOptions, stats: MetricsExportStats): AsyncGenerator<MetricDatapoint> {
+  const queries: Query[] = set.metrics.flatMap((metric) => metric.stats.map((stat) => ({ metric, stat })));
+  for (let first = 0; first < queries.length; first += MAX_QUERIES) {
+    const chunk = queries.slice(first, first + MAX_QUERIES);
+    const request: MetricDataQuery[] = chunk.map((q, i) => ({
+      Id: `q${i}`,
+      ReturnData: true,
+      MetricStat: {
+        Metric: { Namespace: q.metric.namespace, MetricName: q.metric.metricName, Dimensions: Object.entries(q.metric.dimensions ?? {}).map(([Name, Value]) => ({ Name, Value })) },
+        Period: set.periodSeconds,
+        Stat: q.stat,
+      },
+    }));
+    let token: string | undefined;
+    do {
+      let page: GetMetricDataCommandOutput;
+      try {
+        page = await client.send(
+          new GetMetricDataCommand({ MetricDataQueries: request, StartTime: new Date(window.start), EndTime: new Date(window.end), ScanBy: 'TimestampAscending', MaxDatapoints: options.maxDatapoints ?? MAX_DATAPOINTS, NextToken: token }),
+        );
+      } catch (error) {
+        throw metricsFailure(error, set.id);
+      }
+      stats.pages++;
+      for (const result of page.MetricDataResults ?? []) {
+        const query = chunk[Number(result.Id?.slice(1))];
+        if (!query || !/^q\d+$/.test(result.Id ?? '')) throw new StorageError(`CloudWatch answered a query ${JSON.stringify(String(result.Id).slice(0, 40))} the metric set ${JSON.stringify(set.id)} did not ask.`, { component: COMPONENT });
+        if (result.StatusCode !== 'Complete' && result.StatusCode !== 'PartialData') {
+          const what = `${query.metric.namespace} ${query.metric.metricName} ${query.stat}`;
+          const message = `CloudWatch answered ${String(result.StatusCode)} for ${what} of the metric set ${JSON.stringify(set.id)}: ${(result.Messages ?? []).map((m) => m.Value).join('; ').slice(0, 300)}.`;
+          throw result.StatusCode === 'Forbidden' ? new AccessDeniedError(message, { component: COMPONENT }) : new TransientError(message, { component: COMPONENT, hint: 'A retry may succeed.' });
+        }
+        const timestamps = result.Timestamps ?? [];
+        const values = result.Values ?? [];
+        if (timestamps.length !== values.length) throw new StorageError(`CloudWatch answered ${timestamps.length} timestamps and ${values.length} values for a query of the metric set ${JSON.stringify(set.id)}.`, { component: COMPONENT });
+        for (let i = 0; i < timestamps.length; i++) {
+          const timestamp = timestamps[i].getTime();
+          if (!inWindow(timestamp, window)) continue;
+          yield { namespace: query.metric.namespace, metricName: query.metric.metricName, dimensions: query.metric.dimensions ?? {}, stat: query.stat, period: set.periodSeconds, timestamp, value: values[i] };
+        }
+      }
+      token = page.NextToken;
+    } while (token);
+  }
+  stats.complete = true;
+}
+
+/** The datapoints artifact of one metric set's window: a gzip JSON Lines body and its stats, final once the body has ended. */
+export function exportMetricsWindow(client: CloudWatchClient, set: MetricSet, window: Pick<Window, 'start' | 'end'>, options: MetricsExportOptions): { body: Readable; stats: MetricsExportStats } {
+  if (!Number.isSafeInteger(set.periodSeconds) || set.periodSeconds <= 0) throw new InvalidInputError(`the metric set ${JSON.stringify(set.id)} has a period of ${JSON.stringify(set.periodSeconds)} s, not a positive whole number.`, { component: COMPONENT });
+  const stats: { -readonly [K in keyof MetricsExportStats]: MetricsExportStats[K] } = { metricSet: set.id, window: { start: window.start, end: window.end }, artifact: { count: 0, bytes: 0 }, pages: 0, complete: false };
+  // The generator's body runs on the body's first read, after the writer's stats are in place.
+  const written = writeDatapoints(windowDatapoints(client, set, window, options, stats), { artifact: options.artifact, window });
+  stats.artifact = written.stats;
+  return { body: written.body, stats };
+}
