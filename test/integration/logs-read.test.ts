@@ -10,7 +10,7 @@ import { DeleteLogGroupCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { Readable } from 'node:stream';
 import { createLogsClients, destroyLogsClients, type LogsClients } from '../../functions/components/logs/clients';
 import { readDatapoints, readEvents, type LogEvent, type MetricDatapoint } from '../../functions/components/logs/format';
-import { exportMetricsWindow, type MetricSet } from '../../functions/components/logs/metrics-read';
+import { exportMetricsWindow, resolveMetricSet, type MetricSet } from '../../functions/components/logs/metrics-read';
 import { exportLogGroupWindow, type LogGroupExportStats } from '../../functions/components/logs/read';
 import { DAY_MS, HOUR_MS, MINUTE_MS, planWindows, type Window } from '../../functions/components/logs/windows';
 import { AccessDeniedError, InvalidInputError, TransientError } from '../../functions/core/errors';
@@ -308,6 +308,26 @@ describe('metric sets', () => {
     const { points } = await datapoints(window);
     expect(Math.min(...points.map((d) => d.timestamp))).toBe(window.start);
     expect(points.length).toBe(4 * 10);
+  });
+
+  test('a configured namespace resolves to its metrics, narrowed by metric names and dimensions, and exports them', async () => {
+    // After every other test's window, so that this test depends on none of them.
+    const at = [{ timestamp: NOW - 30 * MINUTE_MS, value: 7 }];
+    metrics.seed('NCA/Memory', 'RecallLatency', [{ Name: 'Tier', Value: 'working' }], at);
+    metrics.seed('NCA/Memory', 'RecallLatency', [{ Name: 'Tier', Value: 'long_term' }], at);
+    metrics.seed('NCA/Memory', 'Consolidations', [], at);
+    metrics.seed('NCA/Health', 'Energy', [], at);
+    const base = { id: 'memory', namespace: 'NCA/Memory', stats: ['Maximum'], periodSeconds: 300 };
+    const names = (set: MetricSet) => set.metrics.map((m) => `${m.metricName} ${JSON.stringify(m.dimensions)}`);
+    expect(names(await resolveMetricSet(metricClients.metrics, base))).toEqual(['Consolidations {}', 'RecallLatency {"Tier":"long_term"}', 'RecallLatency {"Tier":"working"}']);
+    expect(names(await resolveMetricSet(metricClients.metrics, { ...base, dimensions: [{ name: 'Tier' }] }))).toEqual(['RecallLatency {"Tier":"long_term"}', 'RecallLatency {"Tier":"working"}']);
+    const narrowed = await resolveMetricSet(metricClients.metrics, { ...base, metricNames: ['RecallLatency'], dimensions: [{ name: 'Tier', value: 'long_term' }] });
+    expect(names(narrowed)).toEqual(['RecallLatency {"Tier":"long_term"}']);
+    const window = { start: NOW - HOUR_MS, end: NOW };
+    const { body } = exportMetricsWindow(metricClients.metrics, narrowed, window, { artifact: 'metrics-narrowed.jsonl.gz' });
+    const points: MetricDatapoint[] = [];
+    for await (const d of readDatapoints(body, { artifact: 'metrics-narrowed.jsonl.gz', window })) points.push(d);
+    expect(points).toEqual([{ namespace: 'NCA/Memory', metricName: 'RecallLatency', dimensions: { Tier: 'long_term' }, stat: 'Maximum', period: 300, timestamp: NOW - 30 * MINUTE_MS, value: 7 }]);
   });
 
   test('throttling is retried by the SDK', async () => {

@@ -1,6 +1,7 @@
 /**
  * Reads one metric set's window (windows.ts: over the period's timestamp, aligned to the period) out of
- * CloudWatch with GetMetricData into its datapoints artifact (format.ts).
+ * CloudWatch with GetMetricData into its datapoints artifact (format.ts). A configured set (a namespace,
+ * optionally metric names and dimensions) is first resolved to concrete metrics (resolveMetricSet).
  *
  * One query per metric and statistic, at most 500 in a request (GetMetricData's limit); each request is
  * paged with NextToken until an answer comes without one, at most `maxDatapoints` datapoints an answer
@@ -18,7 +19,7 @@
  * InvalidInputError naming the metric set. A result whose StatusCode is neither Complete nor PartialData
  * (InternalError, Forbidden) fails the read: a metric with missing data is never stored as if complete.
  */
-import { GetMetricDataCommand, type CloudWatchClient, type GetMetricDataCommandOutput, type MetricDataQuery } from '@aws-sdk/client-cloudwatch';
+import { GetMetricDataCommand, ListMetricsCommand, type CloudWatchClient, type GetMetricDataCommandOutput, type MetricDataQuery } from '@aws-sdk/client-cloudwatch';
 import type { Readable } from 'node:stream';
 import { AccessDeniedError, InvalidInputError, NcaBackupError, StorageError, TransientError } from '../../core/errors';
 import { s3FailureKind } from '../../core/s3-errors';
@@ -64,6 +65,49 @@ export interface MetricsExportStats {
   pages: number;
   /** True once every query's last answer was read and every datapoint written. */
   complete: boolean;
+}
+
+/** A configured metric set before resolution: a namespace, optionally narrowed by metric names and dimensions. */
+export interface MetricSetSelector {
+  readonly id: string;
+  readonly namespace: string;
+  /** @default every metric of the namespace */
+  readonly metricNames?: readonly string[];
+  /** Only metrics that have each of these dimensions (with this value, or any value when none is given). @default no filter */
+  readonly dimensions?: readonly { readonly name: string; readonly value?: string }[];
+  readonly stats: readonly string[];
+  readonly periodSeconds: number;
+}
+
+/**
+ * The concrete metrics a selector names, by ListMetrics (paged), in a stable order. ListMetrics leaves out
+ * metrics nothing was published to in the last two weeks (API reference): they have no datapoints in any
+ * window a backup reads (windows start at most 14 days back, windows.ts), so nothing is lost by that.
+ */
+export async function resolveMetricSet(client: CloudWatchClient, selector: MetricSetSelector): Promise<MetricSet> {
+  const found = new Map<string, MetricSelection>();
+  for (const metricName of selector.metricNames ?? [undefined]) {
+    let token: string | undefined;
+    do {
+      let page;
+      try {
+        page = await client.send(
+          new ListMetricsCommand({ Namespace: selector.namespace, MetricName: metricName, Dimensions: selector.dimensions?.map((d) => ({ Name: d.name, Value: d.value })), NextToken: token }),
+        );
+      } catch (error) {
+        throw metricsFailure(error, selector.id);
+      }
+      for (const m of page.Metrics ?? []) {
+        if (!m.MetricName) continue;
+        const dimensions = Object.fromEntries((m.Dimensions ?? []).map((d) => [d.Name ?? '', d.Value ?? '']).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+        const key = JSON.stringify([m.MetricName, dimensions]);
+        found.set(key, { namespace: selector.namespace, metricName: m.MetricName, dimensions, stats: selector.stats });
+      }
+      token = page.NextToken;
+    } while (token);
+  }
+  const metrics = [...found].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, m]) => m);
+  return { id: selector.id, periodSeconds: selector.periodSeconds, metrics };
 }
 
 interface Query {
