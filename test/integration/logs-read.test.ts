@@ -132,6 +132,11 @@ describe('log groups', () => {
     expect(b2.events).toEqual([]);
     expect(b2.stats.previousSeen).toBe(2);
     expect(b2.stats.lateVisible).toBe(1);
+    // A scan narrowed since (lateArrivalMs lowered) starts after the recorded tail: no check, rather than a false all-clear.
+    const narrowed = exportLogGroupWindow(clients.logs, group, w2, { artifact: 'events-narrowed.jsonl.gz', lateArrivalMs: DAY_MS, previous: { window: w1, tail: b1.stats.tail } });
+    expect(await readBack(narrowed.body, 'events-narrowed.jsonl.gz', w2)).toEqual([]);
+    expect(narrowed.stats.complete).toBe(true);
+    expect([narrowed.stats.previousSeen, narrowed.stats.lateVisible]).toEqual([undefined, undefined]);
   });
 
   test('an empty window still reads the group, so an empty artifact means no events, not no group', async () => {

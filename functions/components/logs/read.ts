@@ -65,7 +65,11 @@ export interface LogGroupExportStats {
   scanned: number;
   /** For the next backup's late-visibility check (windows.ts tailSince): the kept events stamped at or after `since`. */
   readonly tail: { readonly since: number; count: number };
-  /** With `previous`: the events now seen ingested in the previous window and stamped at or after its tail's `since`. */
+  /**
+   * With `previous`: the events now seen ingested in the previous window and stamped at or after its tail's
+   * `since`. Left undefined (the check not made, for the engine to say so) when this scan starts after that
+   * `since`, as it does when lateArrivalMs was lowered between the two backups.
+   */
   previousSeen?: number;
   /** With `previous`: how many of those the previous backup did not see (windows.ts lateVisible); more than 0 means events in no backup. */
   lateVisible?: number;
@@ -104,7 +108,8 @@ const logEvent = (e: FilteredLogEvent): LogEvent => ({
 /** The events of the group ingested in the window, in FilterLogEvents' order, counting into `stats`. */
 async function* windowEvents(client: CloudWatchLogsClient, group: string, window: Pick<Window, 'start' | 'end'>, options: LogGroupExportOptions, stats: LogGroupExportStats): AsyncGenerator<LogEvent> {
   const limit = options.pageLimit ?? MAX_PAGE_EVENTS;
-  const previous = options.previous;
+  // A scan that starts after the previous tail's `since` (lateArrivalMs lowered since) cannot count that tail whole: no check rather than a false all-clear.
+  const previous = options.previous && options.previous.tail.since >= stats.scan.startTime ? options.previous : undefined;
   const fetchPage = (nextToken: string | undefined): Promise<FilterLogEventsCommandOutput> => {
     const page = client.send(new FilterLogEventsCommand({ logGroupName: group, startTime: stats.scan.startTime, endTime: stats.scan.endTime, limit, nextToken })).catch((error: unknown) => {
       throw logsFailure(error, group);
