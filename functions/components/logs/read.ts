@@ -25,7 +25,7 @@
  */
 import { FilterLogEventsCommand, type CloudWatchLogsClient, type FilterLogEventsCommandOutput, type FilteredLogEvent } from '@aws-sdk/client-cloudwatch-logs';
 import type { Readable } from 'node:stream';
-import { AccessDeniedError, InvalidInputError, NcaBackupError, StorageError, TransientError } from '../../core/errors';
+import { AccessDeniedError, IntegrityError, InvalidInputError, NcaBackupError, StorageError, TransientError } from '../../core/errors';
 import { s3FailureKind } from '../../core/s3-errors';
 import { writeEvents, type ArtifactStats, type LogEvent } from './format';
 import { inWindow, lateVisible, queryRange, tailSince, type Window } from './windows';
@@ -96,14 +96,16 @@ export function logsFailure(error: unknown, group: string): Error {
   return Object.assign(new StorageError(`CloudWatch Logs failed while reading the log group ${JSON.stringify(group)}: ${detail}.`, context), { cause: error });
 }
 
-/** An event as the artifact keeps it; a field the API left out stays empty for the writer to refuse. */
-const logEvent = (e: FilteredLogEvent): LogEvent => ({
-  timestamp: e.timestamp as number,
-  ingestionTime: e.ingestionTime as number,
-  logStream: e.logStreamName ?? '',
-  message: e.message ?? '',
-  eventId: e.eventId ?? '',
-});
+/**
+ * An event as the artifact keeps it. Without its times it could not even be placed in a window (it would be
+ * dropped unseen), so that is refused here; another field the API left out stays empty for the writer to refuse.
+ */
+function logEvent(e: FilteredLogEvent, group: string): LogEvent {
+  if (typeof e.timestamp !== 'number' || typeof e.ingestionTime !== 'number') {
+    throw new IntegrityError(`CloudWatch Logs returned an event of the log group ${JSON.stringify(group)} without its timestamp or ingestion time; nothing was stored.`, { component: COMPONENT });
+  }
+  return { timestamp: e.timestamp, ingestionTime: e.ingestionTime, logStream: e.logStreamName ?? '', message: e.message ?? '', eventId: e.eventId ?? '' };
+}
 
 /** The events of the group ingested in the window, in FilterLogEvents' order, counting into `stats`. */
 async function* windowEvents(client: CloudWatchLogsClient, group: string, window: Pick<Window, 'start' | 'end'>, options: LogGroupExportOptions, stats: LogGroupExportStats): AsyncGenerator<LogEvent> {
@@ -126,7 +128,7 @@ async function* windowEvents(client: CloudWatchLogsClient, group: string, window
     next = page.nextToken ? fetchPage(page.nextToken) : undefined;
     for (const raw of page.events ?? []) {
       stats.scanned++;
-      const event = logEvent(raw);
+      const event = logEvent(raw, group);
       if (previous && inWindow(event.ingestionTime, previous.window) && event.timestamp >= previous.tail.since) stats.previousSeen!++;
       if (!inWindow(event.ingestionTime, window)) continue;
       if (event.timestamp >= stats.tail.since) stats.tail.count++;
