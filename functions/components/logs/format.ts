@@ -152,11 +152,20 @@ function record(stats: ArtifactStats, timestamp: number, ingestionTime: number |
   }
 }
 
+/**
+ * Lines go to gzip in batches of about this many bytes: zlib works each write on the thread pool, and a
+ * write per line (a few hundred bytes) spends most of the time handing work over (about 16,000 events/s
+ * against 100,000+ batched). The batch is the only thing held besides the stream buffers.
+ */
+const BATCH_BYTES = 64 * 1024;
+
 function write<T extends LogEvent | MetricDatapoint>(codec: Codec<T>, values: AsyncIterable<T> | Iterable<T>, options: WriteOptions): { body: Readable; stats: ArtifactStats } {
   const stats: ArtifactStats = { count: 0, bytes: 0 };
   const refuse = (n: number, why: string) => new IntegrityError(`${options.artifact}: ${codec.what} ${n} ${why}; nothing was stored.`, { component: COMPONENT, hint: 'This is a defect of nca-backup or the source returned what its API never does: report it with the artifact named.' });
   async function* lines(): AsyncGenerator<Buffer> {
     let previous = -Infinity;
+    let batch: Buffer[] = [];
+    let batchBytes = 0;
     for await (const value of values) {
       const n = stats.count + 1;
       const problem = codec.problem(value as unknown as Record<string, unknown>);
@@ -170,8 +179,15 @@ function write<T extends LogEvent | MetricDatapoint>(codec: Codec<T>, values: As
       const line = Buffer.from(`${codec.line(value)}\n`, 'utf8');
       if (line.length > MAX_LINE_BYTES) throw refuse(n, `makes a line of ${line.length} bytes, more than the reader accepts (${MAX_LINE_BYTES})`);
       record(stats, (value as { timestamp: number }).timestamp, (value as Partial<LogEvent>).ingestionTime, line.length);
-      yield line;
+      batch.push(line);
+      batchBytes += line.length;
+      if (batchBytes >= BATCH_BYTES) {
+        yield Buffer.concat(batch);
+        batch = [];
+        batchBytes = 0;
+      }
     }
+    if (batch.length) yield Buffer.concat(batch);
   }
   // pipeline, not pipe: a refusal in the generator must fail the stored body, not end it early and cleanly.
   const body = pipeline(Readable.from(lines()), createGzip(), () => undefined);
