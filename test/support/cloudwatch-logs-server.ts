@@ -256,7 +256,7 @@ export async function startCloudWatchLogsServer(options: CloudWatchLogsServerOpt
 
   function allEvents(group: LogGroup, streams?: (name: string) => boolean): StoredLogEvent[] {
     const events: StoredLogEvent[] = [];
-    for (const stream of group.streams.values()) if (!streams || streams(stream.name)) events.push(...stream.events);
+    for (const stream of group.streams.values()) if (!streams || streams(stream.name)) for (const event of stream.events) events.push(event);
     return events.sort((a, b) => compare(keyOf(a), keyOf(b)));
   }
 
