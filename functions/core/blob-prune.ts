@@ -17,7 +17,6 @@
  *   non-current versions, and with Object Lock not before its retention ends. Nothing is deleted in the
  *   recovery vault (delete markers do not replicate).
  */
-import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { blobPrefix } from '../../config/vault-layout';
 import type { ComponentName, GroupName } from '../../config/types';
 import type { Logger } from '../components/types';
@@ -26,7 +25,6 @@ import { artifactSource, inspectBackup, listBackupIds, usableManifest } from './
 import { OperationInProgressError, TransientError } from './errors';
 import type { ManifestAuthenticator } from './manifest-mac';
 import { acquireLock, withOperationLock } from './operation-lock';
-import { classifyS3Error } from './s3-errors';
 import type { BackupVault } from './storage';
 
 /** A blob younger than this is never deleted: longer than any backup runs (Fargate has no limit; the workflows' own timeout is 24 hours). */
@@ -75,27 +73,11 @@ async function referencedBlobs(vault: BackupVault, options: PruneOptions): Promi
   return { keys, backups: ids.length };
 }
 
-async function listBlobs(vault: BackupVault, component: ComponentName): Promise<{ key: string; lastModified: number; size: number }[]> {
-  const blobs: { key: string; lastModified: number; size: number }[] = [];
-  let token: string | undefined;
-  do {
-    let page;
-    try {
-      page = await vault.client.send(new ListObjectsV2Command({ Bucket: vault.bucket, Prefix: vault.key(blobPrefix(component)), ContinuationToken: token }));
-    } catch (error) {
-      throw classifyS3Error(error, `listing the blobs of ${component}`, { component });
-    }
-    for (const o of page.Contents ?? []) blobs.push({ key: o.Key!.slice(vault.prefix.length), lastModified: o.LastModified!.getTime(), size: o.Size ?? 0 });
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token);
-  return blobs;
-}
-
 export async function pruneBlobs(vault: BackupVault, options: PruneOptions): Promise<PruneReport> {
   const now = (options.now ?? (() => new Date()))();
   const { component, log } = options;
   const empty = { component, backups: 0, blobs: 0, referenced: 0, deleted: 0, deletedBytes: 0, keptYoung: 0 };
-  const blobs = await listBlobs(vault, component);
+  const blobs = await vault.listObjects(blobPrefix(component));
   if (blobs.length === 0) return empty;
   const owner = `prune-${now.toISOString()}`;
   const lock = { group: options.group, component, owner, operation: 'prune', log };
@@ -112,10 +94,10 @@ export async function pruneBlobs(vault: BackupVault, options: PruneOptions): Pro
   return withOperationLock(vault, lock, async () => {
     const { keys, backups } = await referencedBlobs(vault, options);
     // Listed again under the lock: a blob a backup wrote before the lock was taken is seen with its real age.
-    const current = await listBlobs(vault, component);
+    const current = await vault.listObjects(blobPrefix(component));
     const cutoff = now.getTime() - (options.graceHours ?? BLOB_GRACE_HOURS) * 3600_000;
     const unreferenced = current.filter((b) => !keys.has(b.key));
-    const old = unreferenced.filter((b) => b.lastModified < cutoff).slice(0, options.maxDeletes ?? PRUNE_MAX_DELETES);
+    const old = unreferenced.filter((b) => b.lastModified.getTime() < cutoff).slice(0, options.maxDeletes ?? PRUNE_MAX_DELETES);
     await vault.deleteKeys(old.map((b) => b.key));
     const report = {
       component,
@@ -123,8 +105,8 @@ export async function pruneBlobs(vault: BackupVault, options: PruneOptions): Pro
       blobs: current.length,
       referenced: current.length - unreferenced.length,
       deleted: old.length,
-      deletedBytes: old.reduce((n, b) => n + b.size, 0),
-      keptYoung: unreferenced.filter((b) => b.lastModified >= cutoff).length,
+      deletedBytes: old.reduce((n, b) => n + b.bytes, 0),
+      keptYoung: unreferenced.filter((b) => b.lastModified.getTime() >= cutoff).length,
     };
     log.info('blobs pruned', { ...report });
     return report;

@@ -15,13 +15,11 @@
  * (and, with Object Lock, not before its retention ends). Delete markers are not replicated, so nothing
  * done here reaches the recovery vault.
  */
-import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import type { ComponentName } from '../../config/types';
 import type { Logger } from '../components/types';
 import { isBackupId } from './backup-id';
 import type { LockRecord } from './operation-lock';
 import type { VaultRuntimeConfig } from './runtime-config';
-import { classifyS3Error } from './s3-errors';
 import type { BackupVault } from './storage';
 import { componentPrefix, lockKey, manifestKey, stagingPrefix, stepResultsPrefix } from '../../config/vault-layout';
 import { storesBlobs } from '../../config/components';
@@ -58,32 +56,6 @@ export interface JanitorReport {
   readonly prunedBlobs: PruneReport[];
 }
 
-interface ListedObject {
-  readonly key: string;
-  readonly lastModified: Date;
-}
-
-/** Every object under `relativePrefix` with its LastModified; keys relative to the vault prefix. */
-async function listObjects(vault: BackupVault, relativePrefix: string, pageSize?: number): Promise<ListedObject[]> {
-  const objects: ListedObject[] = [];
-  let token: string | undefined;
-  do {
-    let page;
-    try {
-      page = await vault.client.send(
-        new ListObjectsV2Command({ Bucket: vault.bucket, Prefix: vault.key(relativePrefix), ContinuationToken: token, MaxKeys: pageSize }),
-      );
-    } catch (error) {
-      throw classifyS3Error(error, `listing s3://${vault.bucket}/${vault.key(relativePrefix)}`);
-    }
-    for (const object of page.Contents ?? []) {
-      if (object.Key && object.LastModified) objects.push({ key: object.Key.slice(vault.prefix.length), lastModified: object.LastModified });
-    }
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token);
-  return objects;
-}
-
 /** The backup id an unexpired lock was taken for by a backup ("backup-<id>"), if any. */
 async function lockedBackupId(vault: BackupVault, config: VaultRuntimeConfig, component: ComponentName, now: Date): Promise<string | undefined> {
   const group = config.components[component]!.group;
@@ -102,7 +74,7 @@ async function sweepComponent(vault: BackupVault, config: VaultRuntimeConfig, co
   const staging = stagingPrefix(group, component);
   const attempts = new Map<string, { keys: string[]; newest: number; complete: boolean }>();
   const oldStepResults: string[] = [];
-  for (const object of await listObjects(vault, prefix, options.listPageSize)) {
+  for (const object of await vault.listObjects(prefix, options.listPageSize)) {
     if (object.key.startsWith(stepResults) || object.key.startsWith(staging)) {
       if (object.lastModified.getTime() < cutoff) oldStepResults.push(object.key);
       continue;

@@ -58,6 +58,14 @@ export interface BackupVaultOptions {
   readonly listPageSize?: number;
 }
 
+/** One object of a vault listing. */
+export interface ListedObject {
+  /** Relative to the vault prefix. */
+  readonly key: string;
+  readonly lastModified: Date;
+  readonly bytes: number;
+}
+
 export interface StoredObject {
   readonly bytes: number;
   readonly sha256: string;
@@ -215,9 +223,9 @@ export class BackupVault {
     return source.pipe(verifier);
   }
 
-  /** Every key (relative to the vault prefix) under `relativePrefix`, across all listing pages. */
-  async listKeys(relativePrefix: string): Promise<string[]> {
-    const keys: string[] = [];
+  /** Every object (key relative to the vault prefix, LastModified, size) under `relativePrefix`, across all listing pages. */
+  async listObjects(relativePrefix: string, pageSize = this.options.listPageSize): Promise<ListedObject[]> {
+    const objects: ListedObject[] = [];
     let token: string | undefined;
     do {
       const page = await this.send(relativePrefix, 'listing', () => this.client.send(
@@ -225,13 +233,20 @@ export class BackupVault {
           Bucket: this.bucket,
           Prefix: this.key(relativePrefix),
           ContinuationToken: token,
-          MaxKeys: this.options.listPageSize,
+          MaxKeys: pageSize,
         }),
       ));
-      for (const object of page.Contents ?? []) if (object.Key) keys.push(object.Key.slice(this.prefix.length));
+      for (const object of page.Contents ?? []) {
+        if (object.Key && object.LastModified) objects.push({ key: object.Key.slice(this.prefix.length), lastModified: object.LastModified, bytes: object.Size ?? 0 });
+      }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
-    return keys;
+    return objects;
+  }
+
+  /** Every key (relative to the vault prefix) under `relativePrefix`, across all listing pages. */
+  async listKeys(relativePrefix: string): Promise<string[]> {
+    return (await this.listObjects(relativePrefix)).map((object) => object.key);
   }
 
   async deleteKeys(relativeKeys: readonly string[]): Promise<void> {
