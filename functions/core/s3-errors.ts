@@ -65,6 +65,12 @@ export function s3FailureKind(error: unknown): S3FailureKind {
  * Errors that are already typed (an IntegrityError from a verifier, a tool's error feeding an upload)
  * pass through unchanged: they explain the failure better than the request that noticed it.
  */
+/** The object is not there: a HeadObject answers a bare 404 (the SDK names it NotFound), a GetObject NoSuchKey. */
+export function isMissingObject(error: unknown): boolean {
+  const e = (error ?? {}) as SdkLikeError;
+  return e.name === 'NotFound' || e.name === 'NoSuchKey' || e.$metadata?.httpStatusCode === 404;
+}
+
 export function classifyS3Error(error: unknown, doing: string, context: ErrorContext = {}): Error {
   if (error instanceof NcaBackupError) return error;
   const e = (error ?? {}) as SdkLikeError;

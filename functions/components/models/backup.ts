@@ -13,15 +13,14 @@
  * A blob key therefore only ever receives bytes whose checksum was verified to be its name.
  */
 import { createReadStream } from 'node:fs';
-import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { DeleteObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { IntegrityError, InvalidInputError } from '../../core/errors';
 import { forEachLimit } from '../../core/parallel';
-import { classifyS3Error, s3FailureKind } from '../../core/s3-errors';
+import { classifyS3Error, isMissingObject, s3FailureKind } from '../../core/s3-errors';
 import type { ArtifactSink, BlobStore, Logger } from '../types';
-import { ChecksumMeter } from './checksum';
+import { ChecksumMeter, checksumOf } from './checksum';
 import { serverSideCopy, type CopyLimits } from './copy';
 import { headSource, listFiles, locate, type ListedFile } from './files';
 import { INDEX_ARTIFACT, readIndex, type Checksum, type ModelFile } from './index-file';
@@ -66,7 +65,7 @@ function blobPresence(blobs: BlobStore) {
       found = blobs.client.send(new HeadObjectCommand({ Bucket: blobs.bucket, Key: key })).then(
         () => true,
         (error: unknown) => {
-          if ((error as { name?: string }).name === 'NotFound' || (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return false;
+          if (isMissingObject(error)) return false;
           throw classifyS3Error(error, `checking for blob s3://${blobs.bucket}/${key}`, { component: COMPONENT });
         },
       );
@@ -94,12 +93,6 @@ function blobPresence(blobs: BlobStore) {
       return mine;
     },
   };
-}
-
-async function checksumOfFile(path: string, size: number, limits: CopyLimits): Promise<Checksum> {
-  const meter = new ChecksumMeter(size, limits);
-  await pipeline(createReadStream(path), meter, new Writable({ write: (_chunk, _encoding, done) => done() }));
-  return meter.result();
 }
 
 async function deleteScratch(blobs: BlobStore, key: string, log: Logger): Promise<void> {
@@ -175,7 +168,7 @@ export async function backupFiles(target: ModelsTarget, sink: ArtifactSink, log:
         entry = { location, path: file.path, size: file.size, checksum: before.checksum, source: sourceFacts };
         unchanged = true;
       } else {
-        const checksum = await checksumOfFile(where, file.size, target.limits);
+        const { checksum } = await checksumOf(createReadStream(where), file.size, target.limits);
         if (!(await presence.has(checksum))) {
           const scratch = blobs.stagingKey(String(i));
           const meter = new ChecksumMeter(file.size, target.limits);

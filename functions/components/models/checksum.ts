@@ -5,7 +5,8 @@
  * hashed in a directory, a copy S3 made and a file restored into a directory are compared in one form.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { Transform, type TransformCallback } from 'node:stream';
+import { Transform, Writable, type Readable, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { copyAlgorithm, type CopyLimits } from './copy';
 import type { Checksum } from './index-file';
 
@@ -52,4 +53,11 @@ export class ChecksumMeter extends Transform {
     if (this.partFill > 0) parts.push(this.part.copy().digest());
     return { algorithm, digest: `${createHash('sha256').update(Buffer.concat(parts)).digest('hex')}-${parts.length}` };
   }
+}
+
+/** The checksum and length of everything `stream` yields, read to its end (nothing kept). */
+export async function checksumOf(stream: Readable, size: number, limits: CopyLimits): Promise<{ checksum: Checksum; bytes: number }> {
+  const meter = new ChecksumMeter(size, limits);
+  await pipeline(stream, meter, new Writable({ write: (_chunk, _encoding, done) => done() }));
+  return { checksum: meter.result(), bytes: meter.bytes };
 }

@@ -6,8 +6,7 @@
  * worker.
  */
 import { GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
-import { Writable, type Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
 import { createReadStream } from 'node:fs';
 import { setting } from '../../../config/environment';
 import { BackupNotFoundError, InvalidInputError } from '../../core/errors';
@@ -16,7 +15,7 @@ import { classifyS3Error } from '../../core/s3-errors';
 import { createS3Client } from '../../core/storage';
 import type { ArtifactSource, Component, ComponentEntry, RestoreTargetOptions, SourceInfo } from '../types';
 import { backupFiles, type ModelsTarget } from './backup';
-import { ChecksumMeter } from './checksum';
+import { checksumOf } from './checksum';
 import { COPY_OBJECT_LIMIT_BYTES, COPY_PART_BYTES, copyAlgorithm, hexChecksum, limitsOf, type CopyLimits } from './copy';
 import { headSource, listFiles, locate, type ListedFile } from './files';
 import { fingerprintFiles, INDEX_ARTIFACT, INDEX_CONTENT_TYPE, readIndex, writeIndex, type Checksum, type ModelFile } from './index-file';
@@ -53,15 +52,13 @@ function resolved(options: ModelsComponentOptions): ModelsRestoreOptions {
 /** A file's checksum as it is now, in the form its backup would record (S3's own SHA-256 when it has one, else read). */
 async function currentChecksum(target: ModelsTarget, file: ListedFile): Promise<Checksum> {
   const where = locate(file.location, file.path);
-  const meter = new ChecksumMeter(file.size, target.limits);
   let body: Readable;
   if (file.location.kind === 's3') {
     const head = await headSource(target.s3, file.location.bucket, where);
     if (head.sha256 && copyAlgorithm(file.size, target.limits) === 'sha256') return { algorithm: 'sha256', digest: head.sha256 };
     body = (await target.s3.send(new GetObjectCommand({ Bucket: file.location.bucket, Key: where }))).Body as Readable;
   } else body = createReadStream(where);
-  await pipeline(body, meter, new Writable({ write: (_c, _e, done) => done() }));
-  return meter.result();
+  return (await checksumOf(body, file.size, target.limits)).checksum;
 }
 
 async function liveFiles(target: ModelsTarget): Promise<ModelFile[]> {
@@ -90,9 +87,8 @@ async function restoredChecksum(target: ModelsTarget, p: Placement): Promise<{ s
     const size = head.ContentLength ?? 0;
     return { size, checksum: head.ChecksumSHA256 ? { algorithm: copyAlgorithm(size, limits), digest: hexChecksum(head.ChecksumSHA256) } : undefined };
   }
-  const meter = new ChecksumMeter(p.file.size, limits);
-  await pipeline(createReadStream(p.destination), meter, new Writable({ write: (_c, _e, done) => done() }));
-  return { size: meter.bytes, checksum: meter.result() };
+  const read = await checksumOf(createReadStream(p.destination), p.file.size, limits);
+  return { size: read.bytes, checksum: read.checksum };
 }
 
 export const modelsComponent: Component<ModelsTarget, ModelsComponentOptions> = {

@@ -17,7 +17,7 @@ import type { Readable } from 'node:stream';
 import { globPattern } from '../../../config/globs';
 import { BackupNotFoundError, IntegrityError, InvalidInputError } from '../../core/errors';
 import { forEachLimit } from '../../core/parallel';
-import { classifyS3Error } from '../../core/s3-errors';
+import { classifyS3Error, isMissingObject } from '../../core/s3-errors';
 import type { BlobStore, Logger } from '../types';
 import type { ModelsTarget } from './backup';
 import { ChecksumMeter } from './checksum';
@@ -98,7 +98,7 @@ export async function checkBlobs(target: ModelsTarget, blobs: BlobStore, placeme
     try {
       head = await target.s3.send(new HeadObjectCommand({ Bucket: blobs.bucket, Key: key, ChecksumMode: 'ENABLED' }));
     } catch (error) {
-      if ((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode !== 404) throw classifyS3Error(error, `checking blob ${key}`, { component: COMPONENT, backupId });
+      if (!isMissingObject(error)) throw classifyS3Error(error, `checking blob ${key}`, { component: COMPONENT, backupId });
       throw new BackupNotFoundError(`${where}: its blob ${key} is missing from the vault; nothing was restored.`, {
         component: COMPONENT,
         backupId,
