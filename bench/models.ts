@@ -23,17 +23,12 @@ import { createS3Client } from '../functions/core/storage';
 import { forEachLimit } from '../functions/core/parallel';
 import { serverSideCopy, COPY_OBJECT_LIMIT_BYTES, COPY_PART_BYTES } from '../functions/components/models/copy';
 import { startS3 } from '../scripts/local-servers';
+import { timed } from './timed';
 
 const ROOT = join(__dirname, '..');
 const MiB = 1024 * 1024;
 const say = (line: string) => process.stderr.write(`bench models: ${line}\n`);
 const TARGET_RSS_MIB = 256;
-
-async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
-  const start = process.hrtime.bigint();
-  const value = await fn();
-  return { ms: Number(process.hrtime.bigint() - start) / 1e6, value };
-}
 
 /** `bytes` of data unique to `seed`, generated as it streams (no file of that size in memory). */
 function generated(bytes: number, seed: string): Readable {

@@ -26,16 +26,11 @@ import { createLogger } from '../functions/core/logger';
 import { connectRedis, redis } from '../functions/components/redis';
 import type { ArtifactRecord, ArtifactSink, ArtifactSource, Fingerprint } from '../functions/components/types';
 import { freePort, startRedis, type RunningRedis } from '../scripts/local-servers';
+import { timed } from './timed';
 
 const ROOT = join(__dirname, '..');
 const run = promisify(execFile);
 const say = (line: string) => process.stderr.write(`bench redis: ${line}\n`);
-
-async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
-  const start = process.hrtime.bigint();
-  const value = await fn();
-  return { ms: Number(process.hrtime.bigint() - start) / 1e6, value };
-}
 
 /** Loads `count` keys of mixed types with pipelines; deterministic, so two runs load the same data. */
 async function loadKeys(url: string, count: number): Promise<void> {

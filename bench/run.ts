@@ -26,18 +26,13 @@ import { createS3Client } from '../functions/core/storage';
 import type { RuntimeConfig } from '../functions/core/runtime-config';
 import { startPostgres, startS3, type RunningPostgres } from '../scripts/local-servers';
 import { loadSampleNcaDatabase } from '../scripts/sample-nca-db';
+import { timed } from './timed';
 
 const ROOT = join(__dirname, '..');
 const run = promisify(execFile);
 const say = (line: string) => process.stderr.write(`bench: ${line}\n`);
 const TARGET_RATIO = 1.15;
 const TARGET_RSS_MIB = 256;
-
-async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
-  const start = process.hrtime.bigint();
-  const value = await fn();
-  return { ms: Number(process.hrtime.bigint() - start) / 1e6, value };
-}
 
 async function query(url: string, text: string): Promise<any[]> {
   const client = new Client({ connectionString: url });

@@ -18,3 +18,12 @@ export async function forEachLimit<T>(items: readonly T[], limit: number, work: 
   await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, lane));
   if (failure) throw failure.error;
 }
+
+/** `work` over `items`, at most `limit` at once, results in the items' order; failures as forEachLimit. */
+export async function mapLimit<I, O>(items: readonly I[], limit: number, work: (item: I, index: number) => Promise<O>): Promise<O[]> {
+  const results: O[] = new Array(items.length);
+  await forEachLimit(items, limit, async (item, index) => {
+    results[index] = await work(item, index);
+  });
+  return results;
+}

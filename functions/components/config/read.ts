@@ -11,6 +11,7 @@ import { DescribeSecretCommand, GetSecretValueCommand, ListSecretsCommand, type 
 import { GetParametersByPathCommand, GetParametersCommand, DescribeParametersCommand, ListTagsForResourceCommand, type Parameter, type ParameterMetadata } from '@aws-sdk/client-ssm';
 import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { AccessDeniedError, InvalidInputError, NcaBackupError, StorageError, TransientError } from '../../core/errors';
+import { mapLimit } from '../../core/parallel';
 import { s3FailureKind } from '../../core/s3-errors';
 import type { Logger } from '../types';
 import type { ConfigClients } from './clients';
@@ -49,26 +50,6 @@ async function attempt<T>(store: string, doing: string, call: () => Promise<T>):
   } catch (error) {
     throw storeFailure(error, store, doing);
   }
-}
-
-/** `work` over `inputs`, at most `limit` at once, results in input order; the first failure rejects. */
-async function mapLimited<I, O>(inputs: readonly I[], limit: number, work: (input: I) => Promise<O>): Promise<O[]> {
-  const results: O[] = new Array(inputs.length);
-  let next = 0;
-  let failed = false;
-  const worker = async () => {
-    while (!failed && next < inputs.length) {
-      const i = next++;
-      try {
-        results[i] = await work(inputs[i]);
-      } catch (error) {
-        failed = true;
-        throw error;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, inputs.length) }, worker));
-  return results;
 }
 
 const chunks = <T>(values: readonly T[], size: number): T[][] => Array.from({ length: Math.ceil(values.length / size) }, (_, i) => values.slice(i * size, i * size + size));
@@ -139,7 +120,7 @@ async function readParameters(paths: readonly string[], clients: ConfigClients, 
   }
 
   const parameters = [...found.values()].sort((a, b) => byName({ name: a.Name! }, { name: b.Name! }));
-  const items = await mapLimited(parameters, CONCURRENCY, async (p): Promise<ConfigItem | undefined> => {
+  const items = await mapLimit(parameters, CONCURRENCY, async (p): Promise<ConfigItem | undefined> => {
     const name = p.Name!;
     let tags;
     try {
@@ -216,7 +197,7 @@ async function readSecrets(references: readonly string[], clients: ConfigClients
     else log.info('configuration secrets listed', { prefix: reference, secrets: count });
   }
 
-  const read = await mapLimited([...secrets.values()], CONCURRENCY, async (facts): Promise<ConfigItem | undefined> => {
+  const read = await mapLimit([...secrets.values()], CONCURRENCY, async (facts): Promise<ConfigItem | undefined> => {
     const name = facts.Name!;
     let value;
     try {
@@ -281,7 +262,7 @@ async function readFiles(locations: readonly ConfigFilesLocation[], clients: Con
       for (const object of page.Contents ?? []) if (object.Key && !(object.Key.endsWith('/') && !object.Size)) keys.push(object.Key);
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
-    const read = await mapLimited(keys, CONCURRENCY, async (key): Promise<ConfigItem | undefined> => {
+    const read = await mapLimit(keys, CONCURRENCY, async (key): Promise<ConfigItem | undefined> => {
       const name = `s3://${bucket}/${key}`;
       try {
         const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));

@@ -10,7 +10,7 @@ import type { Readable } from 'node:stream';
 import { createReadStream } from 'node:fs';
 import { setting } from '../../../config/environment';
 import { BackupNotFoundError, InvalidInputError } from '../../core/errors';
-import { forEachLimit } from '../../core/parallel';
+import { forEachLimit, mapLimit } from '../../core/parallel';
 import { classifyS3Error } from '../../core/s3-errors';
 import { createS3Client } from '../../core/storage';
 import type { ArtifactSource, Component, ComponentEntry, RestoreTargetOptions, SourceInfo } from '../types';
@@ -63,11 +63,7 @@ async function currentChecksum(target: ModelsTarget, file: ListedFile): Promise<
 
 async function liveFiles(target: ModelsTarget): Promise<ModelFile[]> {
   const { files } = await listFiles(target.s3, target.source);
-  const out: ModelFile[] = new Array(files.length);
-  await forEachLimit(files, target.concurrency, async (file, i) => {
-    out[i] = { location: locationUrl(file.location), path: file.path, size: file.size, checksum: await currentChecksum(target, file), source: {} };
-  });
-  return out;
+  return mapLimit(files, target.concurrency, async (file) => ({ location: locationUrl(file.location), path: file.path, size: file.size, checksum: await currentChecksum(target, file), source: {} }));
 }
 
 async function backupIndex(source: ArtifactSource): Promise<ModelFile[]> {
