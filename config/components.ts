@@ -8,6 +8,7 @@
 import type { ComponentDescriptor, GrantScope, ParsedSources, RestoreFlag, WorkerGrant } from './component';
 import type { GroupName } from './groups';
 import { configDescriptor } from '../functions/components/config/descriptor';
+import { logsDescriptor } from '../functions/components/logs/descriptor';
 import { memoryDescriptor } from '../functions/components/memory/descriptor';
 import { modelsDescriptor } from '../functions/components/models/descriptor';
 import { mongodbDescriptor } from '../functions/components/mongodb/descriptor';
@@ -15,7 +16,7 @@ import { postgresDescriptor } from '../functions/components/postgres/descriptor'
 import { redisDescriptor } from '../functions/components/redis/descriptor';
 import { vectorDescriptor } from '../functions/components/vector/descriptor';
 
-export const COMPONENTS = [postgresDescriptor, redisDescriptor, mongodbDescriptor, vectorDescriptor, memoryDescriptor, configDescriptor, modelsDescriptor] as const;
+export const COMPONENTS = [postgresDescriptor, redisDescriptor, mongodbDescriptor, vectorDescriptor, memoryDescriptor, configDescriptor, modelsDescriptor, logsDescriptor] as const;
 
 type Descriptor = (typeof COMPONENTS)[number];
 export type ComponentName = Descriptor['name'];

@@ -20,6 +20,12 @@ export const ENVIRONMENT = {
   ssmEndpoint: 'NCA_SSM_ENDPOINT',
   /** A local Secrets Manager endpoint (the tests' substitute), for the configuration component's secrets. */
   secretsManagerEndpoint: 'NCA_SECRETS_MANAGER_ENDPOINT',
+  /** A local CloudWatch Logs endpoint (the tests' substitute), for the logs component. */
+  logsEndpoint: 'NCA_LOGS_ENDPOINT',
+  /** A local CloudWatch metrics endpoint (the tests' substitute), for the logs component's metric sets. */
+  metricsEndpoint: 'NCA_METRICS_ENDPOINT',
+  /** Events per FilterLogEvents page of the logs component (default 10,000, the most); smaller only to exercise paging. */
+  logsPageLimit: 'NCA_LOGS_PAGE_LIMIT',
   /** The largest model file copied with one CopyObject (default S3's 5 GiB); smaller only to exercise multipart copies. */
   modelsCopyLimitBytes: 'NCA_MODELS_COPY_LIMIT_BYTES',
   /** The part size of a multipart model copy (default 512 MiB). */

@@ -15,6 +15,7 @@ import { redisEntry } from './redis';
 import { memoryEntry } from './memory';
 import { configEntry } from './config';
 import { modelsEntry } from './models';
+import { logsEntry } from './logs';
 import { restoreTargetRefusal } from './restore-options';
 
 export type { ComponentEntry, RestoreTargetOptions } from './types';
@@ -45,6 +46,7 @@ const registry: Record<ComponentName, ComponentEntry<any, any, any>> = {
   memory: guarded('memory', memoryEntry),
   config: guarded('config', configEntry),
   models: guarded('models', modelsEntry),
+  logs: guarded('logs', logsEntry),
 };
 
 

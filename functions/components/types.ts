@@ -60,6 +60,12 @@ export interface ArtifactSource {
   readonly backup?: BackupFacts;
   /** The component's blobs (components that deduplicate across backups). */
   readonly blobs?: BlobStore;
+  /**
+   * The component's trusted backups up to and including this one, oldest first, each read like this one
+   * (safety backups left out): what a restore that spans backups reads (the logs component's chain of
+   * incremental windows). Absent where a test hands a component bare artifacts.
+   */
+  chain?(): Promise<readonly ArtifactSource[]>;
 }
 
 /** Counts and content digests per object (table, collection, key space), equal after a faithful restore. */

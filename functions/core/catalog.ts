@@ -151,10 +151,14 @@ export async function resolveBackup(
   return readManifest(vault, authenticator, { group, component, backupId: requested });
 }
 
-/** A trusted manifest's artifacts, read back through SHA-256 verification, and its component's blobs. */
-export function artifactSource(vault: BackupVault, manifest: Manifest): ArtifactSource {
+/**
+ * A trusted manifest's artifacts, read back through SHA-256 verification, and its component's blobs; with
+ * the authenticator, also the chain of the component's trusted backups up to this one.
+ */
+export function artifactSource(vault: BackupVault, manifest: Manifest, authenticator?: ManifestAuthenticator): ArtifactSource {
   const prefix = backupPrefix(manifest.group, manifest.component, manifest.backupId);
   return {
+    ...(authenticator ? { chain: () => backupChain(vault, authenticator, manifest) } : {}),
     artifacts: manifest.artifacts,
     backup: { backupId: manifest.backupId, fingerprint: manifest.fingerprint, source: manifest.source },
     blobs: blobStoreOf(vault, manifest.group, manifest.component, manifest.backupId),
@@ -164,4 +168,24 @@ export function artifactSource(vault: BackupVault, manifest: Manifest): Artifact
       return vault.openVerified(prefix + name, artifact, { component: manifest.component, backupId: manifest.backupId });
     },
   };
+}
+
+/**
+ * The component's backups a restore of `manifest` may read besides it: every trusted one with an id up to
+ * its own (ids sort by time), oldest first. A damaged or untrusted manifest in between is left out, so the
+ * component sees the hole it leaves (the logs component refuses a restore across a gap); safety backups
+ * hold a restore target, not the source, and are never part of it.
+ */
+async function backupChain(vault: BackupVault, authenticator: ManifestAuthenticator, manifest: Manifest): Promise<ArtifactSource[]> {
+  const ids = (await listBackupIds(vault, manifest.group, manifest.component)).filter((id) => !isSafetyBackupId(id) && id <= manifest.backupId).sort();
+  const chain: ArtifactSource[] = [];
+  for (const backupId of ids) {
+    if (backupId === manifest.backupId) {
+      chain.push(artifactSource(vault, manifest));
+      continue;
+    }
+    const entry = await inspectBackup(vault, authenticator, { group: manifest.group, component: manifest.component, backupId });
+    if (entry.status === 'trusted') chain.push(artifactSource(vault, entry.manifest));
+  }
+  return chain;
 }

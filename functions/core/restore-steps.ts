@@ -127,7 +127,7 @@ export async function restoreBackup(scope: RestoreScope): Promise<RestoreOutcome
   const target = await scope.target();
   const started = Date.now();
   ctx.log.info('restore started', { component: manifest.component, backupId: manifest.backupId, targetDatabase: request.targetDatabase, options: request.options });
-  const result = await scope.component.entry.component.restore(artifactSource(ctx.vault, manifest), target, componentOptions(request), ctx.log);
+  const result = await scope.component.entry.component.restore(artifactSource(ctx.vault, manifest, authenticatorOf(ctx)), target, componentOptions(request), ctx.log);
   const durationMs = Date.now() - started;
   ctx.log.info('restore completed', { component: manifest.component, backupId: manifest.backupId, target: result.target, durationMs, ...result.details });
   return { component: manifest.component, backupId: manifest.backupId, ...result, details: result.details ?? {}, bytes: manifest.totalBytes, durationMs };
@@ -164,7 +164,7 @@ export async function postVerify(scope: RestoreScope, safetyBackupId?: string): 
   const target = await scope.target();
   const started = Date.now();
   const verification = component.verifyRestore
-    ? await component.verifyRestore(manifest.fingerprint, artifactSource(ctx.vault, manifest), target, componentOptions(request), ctx.log)
+    ? await component.verifyRestore(manifest.fingerprint, artifactSource(ctx.vault, manifest, authenticatorOf(ctx)), target, componentOptions(request), ctx.log)
     : await compareWithFingerprint(component.fingerprint(target), manifest);
   const { differences } = verification;
   if (differences.length > 0) {

@@ -83,6 +83,6 @@ describe('the registry as shipped', () => {
   });
 
   test('the CLI usage lists each component\'s flags and the keys they set', () => {
-    expect(usageText()).toContain('the same keys (mode, keyPattern: redis; collections: mongodb; targetTable: vector; tiers: memory; paths, target: models).');
+    expect(usageText()).toContain('the same keys (mode, keyPattern: redis; collections: mongodb; targetTable: vector; tiers: memory; paths, target: models; from, to, logGroups, targetLogGroup, targetPrefix, directory: logs).');
   });
 });

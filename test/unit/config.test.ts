@@ -402,7 +402,7 @@ describe('parseBackupConfig: errors name the field and what is allowed', () => {
     ['url of another scheme', (d) => (d.backup.sources = { postgres: { url: 'mysql://db/neuroca_db' } }), 'backup.sources.postgres.url', /scheme mysql: is not allowed; use postgresql:\/\//],
     ['bad secret ARN', (d) => (d.backup.sources = { postgres: { secret_arn: 'arn:aws:ssm:us-west-2:123456789012:parameter/db' } }), 'backup.sources.postgres.secret_arn', /is not a Secrets Manager secret ARN/],
     ['secret in another region', (d) => (d.backup.sources = { postgres: { secret_arn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:db' } }), 'backup.sources.postgres.secret_arn', /is in eu-west-1, but the primary bucket is in us-west-2/],
-    ['unknown source', (d) => (d.backup.sources = { mongo: {} }), 'backup.sources.mongo', /^unknown key; allowed: postgres, redis, mongodb, vector, memory, config, models$/],
+    ['unknown source', (d) => (d.backup.sources = { mongo: {} }), 'backup.sources.mongo', /^unknown key; allowed: postgres, redis, mongodb, vector, memory, config, models, logs$/],
     ['redis url with a password', (d) => (d.backup.sources = { redis: { url: 'redis://:hunter2@cache:6379' } }), 'backup.sources.redis.url', /must not contain a password.*NCA_REDIS_URL/],
     ['redis url of another scheme', (d) => (d.backup.sources = { redis: { url: 'http://cache:6379' } }), 'backup.sources.redis.url', /scheme http: is not allowed; use redis:\/\//],
     ['redis db out of range', (d) => (d.backup.sources = { redis: { db: -1 } }), 'backup.sources.redis.db', /^-1 is not a whole number from 0 to 1023$/],

@@ -51,6 +51,19 @@ export function athenaKey(prefix: string, logGroup: string, timestamp: number, f
   return `${prefixOf(prefix)}${ATHENA_ROOT}log_group=${encodeLogGroup(logGroup)}/dt=${partitionDate(timestamp)}/${file}`;
 }
 
+export const METRICS_ROOT = 'metrics/';
+
+/** The key of one restored file of a metric set: `<prefix>metrics/metric_set=<encoded id>/dt=<date>/<file>`. */
+export function metricsKey(prefix: string, metricSet: string, timestamp: number, file: string): string {
+  if (!isArtifactName(file)) throw new InvalidInputError(`the file name ${JSON.stringify(file)} is not a plain file name.`, { component: COMPONENT });
+  return `${prefixOf(prefix)}${METRICS_ROOT}metric_set=${encodeLogGroup(metricSet)}/dt=${partitionDate(timestamp)}/${file}`;
+}
+
+/** Where a log group's (`logs/`) or a metric set's (`metrics/`) restored files are, under a sink's prefix. */
+export function partitionRoot(prefix: string, kind: 'log-group' | 'metrics', name: string): string {
+  return kind === 'metrics' ? `${prefixOf(prefix)}${METRICS_ROOT}metric_set=${encodeLogGroup(name)}/` : `${prefixOf(prefix)}${ATHENA_ROOT}log_group=${encodeLogGroup(name)}/`;
+}
+
 export interface AthenaTableOptions {
   readonly bucket: string;
   /** Where the restore wrote (the `logs/` folder is under it). @default "" */

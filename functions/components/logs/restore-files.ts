@@ -16,17 +16,18 @@
  * half a file.
  */
 import { randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { readdir } from 'node:fs/promises';
 import { Upload } from '@aws-sdk/lib-storage';
 import { InvalidInputError, NcaBackupError, StorageError } from '../../core/errors';
 import { classifyS3Error } from '../../core/s3-errors';
-import { athenaKey, partitionDate } from './athena';
-import { writeEvents, type LogEvent } from './format';
+import { athenaKey, metricsKey, partitionDate } from './athena';
+import { writeDatapoints, writeEvents, type ArtifactStats, type LogEvent, type MetricDatapoint } from './format';
 
 const COMPONENT = 'logs';
 
@@ -38,6 +39,10 @@ export interface FileSink {
   locate(key: string): string;
   /** Stores `body` under `key` complete or not at all; returns the bytes stored. */
   write(key: string, body: Readable): Promise<number>;
+  /** Every key under `keyPrefix` (relative keys, as written): what a verification reads back. */
+  list(keyPrefix: string): Promise<string[]>;
+  /** A stored file's bytes. */
+  open(key: string): Promise<Readable>;
 }
 
 export interface S3SinkOptions {
@@ -89,6 +94,27 @@ export function s3FileSink(options: S3SinkOptions): FileSink {
       if (uploaded.status === 'rejected') throw uploaded.reason;
       return counter.bytes;
     },
+    async list(keyPrefix) {
+      const keys: string[] = [];
+      let token: string | undefined;
+      try {
+        do {
+          const page = await options.client.send(new ListObjectsV2Command({ Bucket: options.bucket, Prefix: keyPrefix, ContinuationToken: token }));
+          keys.push(...(page.Contents ?? []).map((o) => o.Key!).filter(Boolean));
+          token = page.IsTruncated ? page.NextContinuationToken : undefined;
+        } while (token);
+      } catch (error) {
+        throw classifyS3Error(error, `listing s3://${options.bucket}/${keyPrefix}`, { component: COMPONENT });
+      }
+      return keys;
+    },
+    async open(key) {
+      try {
+        return (await options.client.send(new GetObjectCommand({ Bucket: options.bucket, Key: key }))).Body as Readable;
+      } catch (error) {
+        throw classifyS3Error(error, `reading s3://${options.bucket}/${key}`, { component: COMPONENT });
+      }
+    },
   };
 }
 
@@ -112,6 +138,20 @@ export function directoryFileSink(directory: string): FileSink {
         throw Object.assign(new StorageError(`writing ${destination} failed: ${(error as Error).message}; the file was not written.`, { component: COMPONENT }), { cause: error });
       }
       return counter.bytes;
+    },
+    async list(keyPrefix) {
+      const base = pathOf(keyPrefix.replace(/\/$/, ''));
+      const entries = await readdir(base, { recursive: true, withFileTypes: true }).catch((error: NodeJS.ErrnoException) => {
+        if (error.code === 'ENOENT') return [];
+        throw error;
+      });
+      return entries
+        .filter((e) => e.isFile() && !e.name.startsWith('.'))
+        .map((e) => join(e.parentPath, e.name).slice(root.length + 1).split(/[\\/]/).join('/'))
+        .sort();
+    },
+    async open(key) {
+      return createReadStream(pathOf(key));
     },
   };
 }
@@ -143,22 +183,27 @@ export interface FilesRestoreResult {
   readonly events: number;
 }
 
-/** Writes one log group's events as Athena partition files through `sink`; returns the files with their counts and bytes. */
-export async function restoreToFiles(sink: FileSink, events: AsyncIterable<LogEvent> | Iterable<LogEvent>, logGroup: string, options: FilesRestoreOptions = {}): Promise<FilesRestoreResult> {
+interface Partitioned<T> {
+  /** The key of a file whose first value is stamped `timestamp`. */
+  readonly keyOf: (timestamp: number, file: string) => string;
+  readonly write: (values: AsyncIterable<T>, artifact: string) => { body: Readable; stats: ArtifactStats };
+}
+
+async function writePartitioned<T extends { readonly timestamp: number }>(sink: FileSink, values: AsyncIterable<T> | Iterable<T>, how: Partitioned<T>, options: FilesRestoreOptions): Promise<RestoredFile[]> {
   const name = options.name ?? 'events';
   if (!/^[A-Za-z0-9._-]{1,180}$/.test(name) || name.startsWith('.')) {
     throw new InvalidInputError(`the file name ${JSON.stringify(name)} is not 1 to 180 of A-Z a-z 0-9 . _ - (not starting with a dot).`, { component: COMPONENT, backupId: options.backupId });
   }
-  const iterator = (Symbol.asyncIterator in events ? events[Symbol.asyncIterator]() : (events as Iterable<LogEvent>)[Symbol.iterator]()) as AsyncIterator<LogEvent> | Iterator<LogEvent>;
+  const iterator = (Symbol.asyncIterator in values ? values[Symbol.asyncIterator]() : (values as Iterable<T>)[Symbol.iterator]()) as AsyncIterator<T> | Iterator<T>;
   const files: RestoredFile[] = [];
   try {
     let next = await iterator.next();
     while (!next.done) {
       const first = next.value;
       const date = partitionDate(first.timestamp);
-      const key = athenaKey(sink.prefix, logGroup, first.timestamp, `${name}-${String(files.length + 1).padStart(5, '0')}.jsonl.gz`);
-      // This file's events: those that follow in the same date and in order; the first other one opens the next file.
-      async function* partition(): AsyncGenerator<LogEvent> {
+      const key = how.keyOf(first.timestamp, `${name}-${String(files.length + 1).padStart(5, '0')}.jsonl.gz`);
+      // This file's values: those that follow in the same date and in order; the first other one opens the next file.
+      async function* partition(): AsyncGenerator<T> {
         let previous = -Infinity;
         while (!next.done && next.value.timestamp >= previous && partitionDate(next.value.timestamp) === date) {
           previous = next.value.timestamp;
@@ -166,7 +211,7 @@ export async function restoreToFiles(sink: FileSink, events: AsyncIterable<LogEv
           next = await iterator.next();
         }
       }
-      const { body, stats } = writeEvents(partition(), { artifact: sink.locate(key) });
+      const { body, stats } = how.write(partition(), sink.locate(key));
       const bytes = await sink.write(key, body);
       files.push({ key, location: sink.locate(key), date, count: stats.count, bytes, uncompressedBytes: stats.bytes, firstTimestamp: stats.firstTimestamp ?? first.timestamp, lastTimestamp: stats.lastTimestamp ?? first.timestamp });
     }
@@ -174,5 +219,17 @@ export async function restoreToFiles(sink: FileSink, events: AsyncIterable<LogEv
     // A failed write leaves the source unread: close it (an artifact's download, say).
     await iterator.return?.();
   }
+  return files;
+}
+
+/** Writes one log group's events as Athena partition files through `sink`; returns the files with their counts and bytes. */
+export async function restoreToFiles(sink: FileSink, events: AsyncIterable<LogEvent> | Iterable<LogEvent>, logGroup: string, options: FilesRestoreOptions = {}): Promise<FilesRestoreResult> {
+  const files = await writePartitioned(sink, events, { keyOf: (t, file) => athenaKey(sink.prefix, logGroup, t, file), write: (values, artifact) => writeEvents(values, { artifact }) }, options);
   return { logGroup, files, events: files.reduce((sum, f) => sum + f.count, 0) };
+}
+
+/** Writes one metric set's datapoints, partitioned like events (athena.ts metricsKey), in the backup's format. */
+export async function restoreDatapointsToFiles(sink: FileSink, datapoints: AsyncIterable<MetricDatapoint> | Iterable<MetricDatapoint>, metricSet: string, options: FilesRestoreOptions = {}): Promise<{ metricSet: string; files: readonly RestoredFile[]; datapoints: number }> {
+  const files = await writePartitioned(sink, datapoints, { keyOf: (t, file) => metricsKey(sink.prefix, metricSet, t, file), write: (values, artifact) => writeDatapoints(values, { artifact }) }, options);
+  return { metricSet, files, datapoints: files.reduce((sum, f) => sum + f.count, 0) };
 }
