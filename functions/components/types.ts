@@ -40,7 +40,11 @@ export interface ArtifactSink {
   write(name: string, body: Readable, options?: { contentType?: string }): Promise<ArtifactRecord>;
   /** The component's blobs (components that deduplicate across backups). */
   readonly blobs?: BlobStore;
-  /** The latest trusted backup of this component, read like a restore reads it, or undefined when none: what a deduplicating backup compares with. */
+  /**
+   * The latest trusted backup of this component, read like a restore reads it, or undefined when none: what a
+   * deduplicating backup compares with. Its `chain()` is every trusted backup of the component (the latest
+   * is the highest id), what an incremental backup finds its start in.
+   */
   previous?(): Promise<ArtifactSource | undefined>;
 }
 

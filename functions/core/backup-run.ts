@@ -138,7 +138,7 @@ export async function runBackup(ctx: EngineContext, request: BackupRequest): Pro
     blobs: blobStoreOf(ctx.vault, group, name, request.backupId),
     async previous() {
       try {
-        return artifactSource(ctx.vault, await resolveBackup(ctx.vault, authenticator, group, name, 'latest'));
+        return artifactSource(ctx.vault, await resolveBackup(ctx.vault, authenticator, group, name, 'latest'), authenticator);
       } catch (error) {
         if (error instanceof BackupNotFoundError) return undefined;
         throw error;

@@ -105,7 +105,7 @@ export type SafetyBackupResult = ({ readonly skipped: false } & BackupSummary) |
 export async function safetyBackup(scope: RestoreScope, safetyBackupId: string): Promise<SafetyBackupResult> {
   const target = await scope.target();
   if (!(await scope.component.entry.component.targetExists(target))) {
-    return { skipped: true, reason: 'the restore target does not exist yet; nothing to protect' };
+    return { skipped: true, reason: 'the restore target holds nothing the restore would replace (it does not exist yet, or the component only adds to it)' };
   }
   const manifest = await runBackup(scope.ctx, { component: scope.component.name, backupId: safetyBackupId, trigger: 'safety', target });
   return { skipped: false, ...summarize(manifest) };

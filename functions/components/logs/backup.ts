@@ -7,6 +7,7 @@
  * never advances on failure and never overlaps a concurrent backup's.
  */
 import { DescribeLogGroupsCommand, type CloudWatchLogsClient, type LogGroup } from '@aws-sdk/client-cloudwatch-logs';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { InvalidInputError } from '../../core/errors';
 import type { ArtifactSink, ComponentBackupResult, Logger, SourceInfo } from '../types';
 import { artifactNames } from './artifact-names';
@@ -17,7 +18,7 @@ import { exportMetricsWindow, resolveMetricSet, type MetricSet } from './metrics
 import { lookbackMsOf } from './options';
 import { exportLogGroupWindow, logsFailure, type PreviousTail } from './read';
 import { metricsSourceId, type LogsSourceConfig } from './source';
-import { HOUR_MS, iso, MINUTE_MS, planWindows, type WindowSource } from './windows';
+import { HOUR_MS, iso, latestEnds, MINUTE_MS, planWindows, type WindowSource } from './windows';
 
 const COMPONENT = 'logs';
 /** What a logs backup records as its "database": the restore's default target name. */
@@ -27,6 +28,8 @@ export const LOGS = 'logs';
 export interface LogsTarget {
   readonly source: LogsSourceConfig;
   readonly clients: LogsClients;
+  /** Writes restored files to S3 (targetPrefix). */
+  readonly s3: S3Client;
   /** ms since the epoch. @default Date.now */
   readonly now: () => number;
   /** Events per FilterLogEvents page (tests make pages small). @default 10,000 */
@@ -45,6 +48,19 @@ async function groupsWithPrefix(client: CloudWatchLogsClient, prefix: string): P
     nextToken = page.nextToken;
   } while (nextToken);
   return groups;
+}
+
+/**
+ * What a backup reads, roughly: each group's stored bytes (CloudWatch's compressed count, so an
+ * underestimate of the JSON a backup handles) over the share of its retention one scan spans (the late-arrival
+ * reach plus a day); all of it when the group never expires. It decides Lambda or Fargate, nothing more.
+ */
+export async function estimateLogs(client: CloudWatchLogsClient, source: LogsSourceConfig): Promise<number> {
+  const names = new Set((await resolveLogGroups(client, source)).map((g) => g.id));
+  const groups = new Map<string, LogGroup>();
+  for (const prefix of [...source.logGroups, ...source.logGroupPrefixes]) for (const g of await groupsWithPrefix(client, prefix)) if (names.has(g.logGroupName!)) groups.set(g.logGroupName!, g);
+  const spanDays = source.lateArrivalHours / 24 + 1;
+  return [...groups.values()].reduce((sum, g) => sum + Math.round((g.storedBytes ?? 0) * (g.retentionInDays ? Math.min(1, spanDays / g.retentionInDays) : 1)), 0);
 }
 
 /** The log groups a backup reads: the named ones (each must exist) and every group under a prefix, sorted. */
@@ -83,7 +99,13 @@ export async function backupLogs(target: LogsTarget, sink: ArtifactSink, log: Lo
   const { source, clients } = target;
   const now = target.now();
   const previous = await sink.previous?.();
-  const before = previous ? windowsOf(previous) : [];
+  // Every complete backup, not only the latest: the latest by id is not the one that ended last when two ran
+  // in the same second, and a source left out of one backup keeps its place (windows.ts latestEnds).
+  const chain = previous ? ((await previous.chain?.()) ?? [previous]) : [];
+  const recorded = chain.map((b) => ({ backupId: b.backup?.backupId ?? '', windows: windowsOf(b) }));
+  const ends = latestEnds(recorded);
+  /** Per source, the record of the window that ends where this backup starts (its tail is the late-visibility check's). */
+  const before = ends.map(({ source, end }) => recorded.flatMap((b) => b.windows).find((w) => w.source === source && w.end === end)!);
   const groups = await resolveLogGroups(clients.logs, source);
   const sets = await resolveMetricSets(target);
   const sources: WindowSource[] = [...groups, ...sets.map((s): WindowSource => ({ id: metricsSourceId(s.id), kind: 'metrics', periodMs: s.periodSeconds * 1000 }))];

@@ -5,9 +5,10 @@
  * backups covering a time range into a log group or into files Athena reads (restore.ts).
  */
 import { InvalidInputError } from '../../core/errors';
+import { createS3Client } from '../../core/storage';
 import { setting } from '../../../config/environment';
 import type { Component, ComponentEntry, RestoreTargetOptions } from '../types';
-import { backupLogs, describeLogs, LOGS, resolveLogGroups, type LogsTarget } from './backup';
+import { backupLogs, describeLogs, estimateLogs, LOGS, type LogsTarget } from './backup';
 import { createLogsClients } from './clients';
 import { parseLogsRestoreOptions } from './options';
 import { restoreLogs, verifyLogsRestore } from './restore';
@@ -31,11 +32,7 @@ export const logsComponent: Component<LogsTarget, LogsComponentOptions> = {
     return describeLogs(target.source);
   },
 
-  async estimate(target) {
-    // What a day's window holds is not known before it is read; the groups' stored bytes over their retention is the best cheap guess.
-    const groups = await resolveLogGroups(target.clients.logs, target.source);
-    return groups.length * 64 * 1024 * 1024;
-  },
+  estimate: (target) => estimateLogs(target.clients.logs, target.source),
 
   backup: (target, sink, log) => backupLogs(target, sink, log),
 
@@ -74,6 +71,7 @@ export const logsEntry: ComponentEntry<LogsTarget, LogsComponentOptions, 'logs'>
   connect: async (source, env) => ({
     source,
     clients: createLogsClients({ logsEndpoint: setting(env, 'logsEndpoint'), metricsEndpoint: setting(env, 'metricsEndpoint') }),
+    s3: createS3Client({ endpoint: setting(env, 's3Endpoint') }),
     now: () => Date.now(),
     pageLimit: pageLimitFrom(env),
   }),

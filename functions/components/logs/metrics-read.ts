@@ -129,7 +129,8 @@ function metricsFailure(error: unknown, set: string): Error {
 }
 
 async function* windowDatapoints(client: CloudWatchClient, set: MetricSet, window: Pick<Window, 'start' | 'end'>, options: MetricsExportOptions, stats: MetricsExportStats): AsyncGenerator<MetricDatapoint> {
-  const queries: Query[] = set.metrics.flatMap((metric) => metric.stats.map((stat) => ({ metric, stat })));
+  // Backups closer together than a period have an empty window: GetMetricData refuses StartTime = EndTime.
+  const queries: Query[] = window.end > window.start ? set.metrics.flatMap((metric) => metric.stats.map((stat) => ({ metric, stat }))) : [];
   for (let first = 0; first < queries.length; first += MAX_QUERIES) {
     const chunk = queries.slice(first, first + MAX_QUERIES);
     const request: MetricDataQuery[] = chunk.map((q, i) => ({
