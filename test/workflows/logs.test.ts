@@ -156,16 +156,20 @@ describe('logs and metrics through the state machines', () => {
   /** The span the chain covers: from the first backup's lookback to the newest backup's end (a range beyond either is refused). */
   async function chainRange(): Promise<{ from: number; to: number }> {
     const [first, last] = await Promise.all([manifestOf(complete[0]), manifestOf(complete[2])]);
-    return { from: Math.max(...first.source.windows.map((w: any) => w.start)), to: Math.min(...last.source.windows.map((w: any) => w.end)) };
+    const groups = (m: any) => m.source.windows.filter((w: any) => w.kind === 'log-group');
+    return { from: Math.max(...groups(first).map((w: any) => w.start)), to: Math.min(...groups(last).map((w: any) => w.end)) };
   }
   const inRange = (group: string, { from, to }: { from: number; to: number }) => logs.eventsOf(group).filter((e) => e.timestamp >= from && e.timestamp < to);
 
   test('a restore of a range spanning all three backups into a log group holds exactly the events of that range', async () => {
+    // Asked for more than the chain holds (from before its first backup to after its last): narrowed, and said.
     const range = await chainRange();
-    const [from, to] = [new Date(range.from).toISOString(), new Date(range.to).toISOString()];
+    const [from, to] = [new Date(T0 - 30 * HOUR).toISOString(), new Date(Date.now() + HOUR).toISOString()];
     const restore = await harness.run('restore', { component: 'logs', backupId: 'latest', options: { from, to, logGroups: [APP], targetLogGroup: RESTORED } });
     expectSucceeded(restore);
     expect(restore.output.fingerprintMatch).toBe(true);
+    expect(restore.output.details).toMatchObject({ written: 'log-group', backupsRead: 3, from: new Date(range.from).toISOString(), to: new Date(range.to).toISOString(), requested: { from, to } });
+    expect(restore.output.details.narrowed).toMatch(/backups start at .* backups end at /);
     const expected = inRange(APP, range);
     // The late event stamped 26 hours ago, before the chain's start, is not in the range.
     expect(expected.length).toBe(logs.eventsOf(APP).length - 10);

@@ -51,8 +51,10 @@ interface Planned {
 
 interface Plan {
   readonly sources: readonly Planned[];
-  /** The range of event timestamps kept, or none: every event of the windows read. */
+  /** The range of event timestamps kept (the requested one, narrowed to what the chain covers), or none: every event of the windows read. */
   readonly range?: { readonly from: number; readonly to: number };
+  /** The range asked for. */
+  readonly requested?: { readonly from: number; readonly to: number };
   /** The restored files' name: the backup id and the range, so a repeated restore writes the same keys. */
   readonly name: string;
   readonly backupId?: string;
@@ -64,7 +66,9 @@ const compact = (ms: number) => iso(ms).replace(/[-:]/g, '');
 async function plan(source: ArtifactSource, options: LogsRestoreOptions): Promise<Plan> {
   const backupId = source.backup?.backupId;
   const refuse = (message: string, hint?: string) => new InvalidInputError(message, { component: COMPONENT, backupId, ...(hint ? { hint } : {}) });
-  const range = options.from !== undefined && options.to !== undefined ? { from: options.from, to: options.to } : undefined;
+  const requested = options.from !== undefined && options.to !== undefined ? { from: options.from, to: options.to } : undefined;
+  const range = requested;
+  let covered: { from: number; to: number } | undefined;
   const reads = new Map<string, Read[]>();
   const kinds = new Map<string, WindowRecord['kind']>();
   const add = (backup: ArtifactSource, record: WindowRecord) => {
@@ -74,7 +78,9 @@ async function plan(source: ArtifactSource, options: LogsRestoreOptions): Promis
   if (range) {
     const chain = source.chain ? await source.chain() : [source];
     const entries = chain.map((backup) => ({ backup, windows: windowsOf(backup) }));
-    const cover = coveringChain(chain.map(chainEntry), range.from, range.to, options.logGroups ? { sources: options.logGroups } : {});
+    covered = coveredSpan(entries.flatMap((e) => e.windows), range, options.logGroups);
+    if (!covered) throw refuse(`no backup up to ${backupId} holds events of ${iso(range.from)} .. ${iso(range.to)}${options.logGroups ? ` for ${options.logGroups.join(', ')}` : ''}.`, 'nca-backup verify logs lists what the chain covers.');
+    const cover = coveringChain(chain.map(chainEntry), covered.from, covered.to, options.logGroups ? { sources: options.logGroups } : {});
     for (const { backupId: id, sources } of cover.backups) {
       const entry = entries.find((e) => e.backup.backup?.backupId === id)!;
       for (const name of sources) add(entry.backup, entry.windows.find((w) => w.source === name)!);
@@ -85,8 +91,29 @@ async function plan(source: ArtifactSource, options: LogsRestoreOptions): Promis
     if (unknown !== undefined) throw refuse(`backup ${backupId} holds no window of ${JSON.stringify(unknown)}.`, `It holds: ${windows.map((w) => w.source).join(', ') || 'nothing'}.`);
     for (const record of windows) if (!options.logGroups || options.logGroups.includes(record.source)) add(source, record);
   }
-  const name = `${backupId ?? 'backup'}${range ? `_${compact(range.from)}-${compact(range.to)}` : ''}`;
-  return { sources: [...reads].map(([name_, r]) => ({ source: name_, kind: kinds.get(name_)!, reads: r })), ...(range ? { range } : {}), name, backupId };
+  const name = `${backupId ?? 'backup'}${covered ? `_${compact(covered.from)}-${compact(covered.to)}` : ''}`;
+  return { sources: [...reads].map(([name_, r]) => ({ source: name_, kind: kinds.get(name_)!, reads: r })), ...(covered ? { range: covered } : {}), ...(requested ? { requested } : {}), name, backupId };
+}
+
+/**
+ * The part of a requested range the chain covers for every source restored: from the latest first start to
+ * the earliest last end among them. The ends of a chain are not gaps (before the first backup nothing was
+ * backed up; after the last, nothing yet): a range reaching past them is narrowed, and the restore says so
+ * in its output. A gap inside is still refused (coveringChain).
+ */
+function coveredSpan(windows: readonly WindowRecord[], range: { from: number; to: number }, only?: readonly string[]): { from: number; to: number } | undefined {
+  const spans = new Map<string, { first: number; last: number }>();
+  for (const w of windows) {
+    if (only && !only.includes(w.source)) continue;
+    const s = spans.get(w.source);
+    spans.set(w.source, { first: Math.min(s?.first ?? Infinity, w.start), last: Math.max(s?.last ?? -Infinity, w.end) });
+  }
+  // A source whose chain lies wholly outside the range contributes nothing (unless named), and does not narrow it.
+  const meeting = [...spans].filter(([source, s]) => (only?.includes(source) ?? false) || (s.last > range.from && s.first < range.to));
+  if (meeting.length === 0) return undefined;
+  const from = Math.max(range.from, ...meeting.map(([, s]) => s.first));
+  const to = Math.min(range.to, ...meeting.map(([, s]) => s.last));
+  return to > from ? { from, to } : undefined;
 }
 
 /** One artifact's values in its order, each checked (format.ts), the artifact's count checked at its end. */
@@ -223,8 +250,20 @@ async function chooseLogTarget(target: LogsTarget, options: LogsRestoreOptions, 
   return { kind: 'log-group', group, existed: exists };
 }
 
+/** Why the range restored is smaller than the one asked for, or undefined when it is not. */
+function narrowed(p: Plan): string | undefined {
+  if (!p.range || !p.requested) return undefined;
+  const parts = [
+    p.requested.from < p.range.from && `the backups start at ${iso(p.range.from)}: events stamped before it may be in no backup`,
+    p.requested.to > p.range.to && `the backups end at ${iso(p.range.to)}: events stamped after it are in no backup yet`,
+  ].filter(Boolean);
+  return parts.length > 0 ? parts.join('; ') : undefined;
+}
+
 export async function restoreLogs(source: ArtifactSource, target: LogsTarget, options: LogsRestoreOptions, log: Logger): Promise<ComponentRestoreResult> {
   const p = await plan(source, options);
+  const why = narrowed(p);
+  if (why) log.warn('logs restore: the range restored is narrower than asked', { component: COMPONENT, backupId: p.backupId, from: iso(p.range!.from), to: iso(p.range!.to), why });
   const files = fileSinkOf(target, options, source);
   const counted = await countPlanned(p, log);
   const events = counted.filter((c) => c.kind === 'log-group');
@@ -259,6 +298,7 @@ export async function restoreLogs(source: ArtifactSource, target: LogsTarget, op
     details: {
       written: choice.kind === 'log-group' ? 'log-group' : 'files',
       ...(p.range ? { from: iso(p.range.from), to: iso(p.range.to) } : {}),
+      ...(narrowed(p) ? { requested: { from: iso(p.requested!.from), to: iso(p.requested!.to) }, narrowed: narrowed(p) } : {}),
       backupsRead: new Set(p.sources.flatMap((s) => s.reads.map((r) => r.backup.backup?.backupId))).size,
       events: events.reduce((n, e) => n + e.count, 0),
       datapoints: metrics.reduce((n, m) => n + m.count, 0),
