@@ -168,8 +168,8 @@ describe('logs and metrics through the state machines', () => {
     const restore = await harness.run('restore', { component: 'logs', backupId: 'latest', options: { from, to, logGroups: [APP], targetLogGroup: RESTORED } });
     expectSucceeded(restore);
     expect(restore.output.fingerprintMatch).toBe(true);
-    expect(restore.output.details).toMatchObject({ written: 'log-group', backupsRead: 3, from: new Date(range.from).toISOString(), to: new Date(range.to).toISOString(), requested: { from, to } });
-    expect(restore.output.details.narrowed).toMatch(/backups start at .* backups end at /);
+    expect(restore.output.details).toMatchObject({ written: 'log-group', backupsRead: 3, requested: { from, to }, sources: [{ source: APP, range: { from: new Date(range.from).toISOString(), to: new Date(range.to).toISOString() } }] });
+    expect(restore.output.details.narrowed[APP]).toMatch(/backups start at .* backups end at /);
     const expected = inRange(APP, range);
     // The late event stamped 26 hours ago, before the chain's start, is not in the range.
     expect(expected.length).toBe(logs.eventsOf(APP).length - 10);

@@ -47,12 +47,12 @@ interface Planned {
   readonly source: string;
   readonly kind: WindowRecord['kind'];
   readonly reads: readonly Read[];
+  /** The event timestamps kept: the requested range narrowed to what this source's chain covers; none: every event read. */
+  readonly range?: { readonly from: number; readonly to: number };
 }
 
 interface Plan {
   readonly sources: readonly Planned[];
-  /** The range of event timestamps kept (the requested one, narrowed to what the chain covers), or none: every event of the windows read. */
-  readonly range?: { readonly from: number; readonly to: number };
   /** The range asked for. */
   readonly requested?: { readonly from: number; readonly to: number };
   /** The restored files' name: the backup id and the range, so a repeated restore writes the same keys. */
@@ -67,53 +67,54 @@ async function plan(source: ArtifactSource, options: LogsRestoreOptions): Promis
   const backupId = source.backup?.backupId;
   const refuse = (message: string, hint?: string) => new InvalidInputError(message, { component: COMPONENT, backupId, ...(hint ? { hint } : {}) });
   const requested = options.from !== undefined && options.to !== undefined ? { from: options.from, to: options.to } : undefined;
-  const range = requested;
-  let covered: { from: number; to: number } | undefined;
-  const reads = new Map<string, Read[]>();
-  const kinds = new Map<string, WindowRecord['kind']>();
-  const add = (backup: ArtifactSource, record: WindowRecord) => {
-    reads.set(record.source, [...(reads.get(record.source) ?? []), { backup, record }]);
-    kinds.set(record.source, record.kind);
-  };
-  if (range) {
+  const planned: Planned[] = [];
+  if (requested) {
     const chain = source.chain ? await source.chain() : [source];
     const entries = chain.map((backup) => ({ backup, windows: windowsOf(backup) }));
-    covered = coveredSpan(entries.flatMap((e) => e.windows), range, options.logGroups);
-    if (!covered) throw refuse(`no backup up to ${backupId} holds events of ${iso(range.from)} .. ${iso(range.to)}${options.logGroups ? ` for ${options.logGroups.join(', ')}` : ''}.`, 'nca-backup verify logs lists what the chain covers.');
-    const cover = coveringChain(chain.map(chainEntry), covered.from, covered.to, options.logGroups ? { sources: options.logGroups } : {});
-    for (const { backupId: id, sources } of cover.backups) {
-      const entry = entries.find((e) => e.backup.backup?.backupId === id)!;
-      for (const name of sources) add(entry.backup, entry.windows.find((w) => w.source === name)!);
+    const all = chain.map(chainEntry);
+    for (const [name, span] of coveredSpans(entries.flatMap((e) => e.windows), requested, options.logGroups)) {
+      // Per source: metric windows end on a period boundary, log windows at the backup's time; neither narrows the other.
+      const cover = coveringChain(all, span.from, span.to, { sources: [name] });
+      const reads = cover.backups.map(({ backupId: id }) => {
+        const entry = entries.find((e) => e.backup.backup?.backupId === id)!;
+        return { backup: entry.backup, record: entry.windows.find((w) => w.source === name)! };
+      });
+      planned.push({ source: name, kind: reads[0].record.kind, reads, range: span });
     }
+    if (planned.length === 0) throw refuse(`no backup up to ${backupId} holds events of ${iso(requested.from)} .. ${iso(requested.to)}${options.logGroups ? ` for ${options.logGroups.join(', ')}` : ''}.`, 'nca-backup verify logs lists what the chain covers.');
   } else {
     const windows = windowsOf(source);
     const unknown = options.logGroups?.find((g) => !windows.some((w) => w.source === g));
     if (unknown !== undefined) throw refuse(`backup ${backupId} holds no window of ${JSON.stringify(unknown)}.`, `It holds: ${windows.map((w) => w.source).join(', ') || 'nothing'}.`);
-    for (const record of windows) if (!options.logGroups || options.logGroups.includes(record.source)) add(source, record);
+    for (const record of windows) if (!options.logGroups || options.logGroups.includes(record.source)) planned.push({ source: record.source, kind: record.kind, reads: [{ backup: source, record }] });
   }
-  const name = `${backupId ?? 'backup'}${covered ? `_${compact(covered.from)}-${compact(covered.to)}` : ''}`;
-  return { sources: [...reads].map(([name_, r]) => ({ source: name_, kind: kinds.get(name_)!, reads: r })), ...(covered ? { range: covered } : {}), ...(requested ? { requested } : {}), name, backupId };
+  // The files' name carries the range asked for, so the restore and its verification name the same files.
+  const name = `${backupId ?? 'backup'}${requested ? `_${compact(requested.from)}-${compact(requested.to)}` : ''}`;
+  return { sources: planned, ...(requested ? { requested } : {}), name, backupId };
 }
 
 /**
- * The part of a requested range the chain covers for every source restored: from the latest first start to
- * the earliest last end among them. The ends of a chain are not gaps (before the first backup nothing was
- * backed up; after the last, nothing yet): a range reaching past them is narrowed, and the restore says so
- * in its output. A gap inside is still refused (coveringChain).
+ * Per source, the part of the requested range its chain covers. The ends of a chain are not gaps (before
+ * the first backup nothing was backed up; after the last, nothing yet): a range reaching past them is
+ * narrowed, and the restore says so in its output. A gap inside is still refused (coveringChain). A source
+ * whose chain lies wholly outside the range is left out, unless named (then coveringChain refuses it).
  */
-function coveredSpan(windows: readonly WindowRecord[], range: { from: number; to: number }, only?: readonly string[]): { from: number; to: number } | undefined {
+function coveredSpans(windows: readonly WindowRecord[], range: { from: number; to: number }, only?: readonly string[]): Map<string, { from: number; to: number }> {
   const spans = new Map<string, { first: number; last: number }>();
   for (const w of windows) {
     if (only && !only.includes(w.source)) continue;
     const s = spans.get(w.source);
     spans.set(w.source, { first: Math.min(s?.first ?? Infinity, w.start), last: Math.max(s?.last ?? -Infinity, w.end) });
   }
-  // A source whose chain lies wholly outside the range contributes nothing (unless named), and does not narrow it.
-  const meeting = [...spans].filter(([source, s]) => (only?.includes(source) ?? false) || (s.last > range.from && s.first < range.to));
-  if (meeting.length === 0) return undefined;
-  const from = Math.max(range.from, ...meeting.map(([, s]) => s.first));
-  const to = Math.min(range.to, ...meeting.map(([, s]) => s.last));
-  return to > from ? { from, to } : undefined;
+  for (const named of only ?? []) if (!spans.has(named)) throw new InvalidInputError(`no backup covers ${JSON.stringify(named)}.`, { component: COMPONENT, hint: 'options.logGroups names backed-up log groups (or metrics:<set id>).' });
+  const out = new Map<string, { from: number; to: number }>();
+  for (const [source, s] of [...spans].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    const from = Math.max(range.from, s.first);
+    const to = Math.min(range.to, s.last);
+    if (to > from) out.set(source, { from, to });
+    else if (only) throw new InvalidInputError(`${JSON.stringify(source)} is backed up from ${iso(s.first)} to ${iso(s.last)}: nothing of ${iso(range.from)} .. ${iso(range.to)}.`, { component: COMPONENT });
+  }
+  return out;
 }
 
 /** One artifact's values in its order, each checked (format.ts), the artifact's count checked at its end. */
@@ -129,7 +130,8 @@ function valuesOf(read: Read): AsyncGenerator<LogEvent | MetricDatapoint> {
  * each artifact is in that order already (format.ts refuses anything else), so a merge holding one value per
  * artifact orders the whole. Late events of a later window sort among the earlier window's.
  */
-async function* merged<T extends LogEvent | MetricDatapoint>(planned: Planned, range: Plan['range']): AsyncGenerator<T> {
+async function* merged<T extends LogEvent | MetricDatapoint>(planned: Planned): AsyncGenerator<T> {
+  const range = planned.range;
   const iterators = planned.reads.map((r) => valuesOf(r) as AsyncGenerator<T>);
   const heads: (T | undefined)[] = [];
   try {
@@ -172,7 +174,7 @@ async function countPlanned(p: Plan, log: Logger): Promise<Counted[]> {
     let count = 0;
     let first: number | undefined;
     let last: number | undefined;
-    for await (const value of merged(planned, p.range)) {
+    for await (const value of merged(planned)) {
       count++;
       first ??= value.timestamp;
       last = value.timestamp;
@@ -250,20 +252,25 @@ async function chooseLogTarget(target: LogsTarget, options: LogsRestoreOptions, 
   return { kind: 'log-group', group, existed: exists };
 }
 
-/** Why the range restored is smaller than the one asked for, or undefined when it is not. */
-function narrowed(p: Plan): string | undefined {
-  if (!p.range || !p.requested) return undefined;
-  const parts = [
-    p.requested.from < p.range.from && `the backups start at ${iso(p.range.from)}: events stamped before it may be in no backup`,
-    p.requested.to > p.range.to && `the backups end at ${iso(p.range.to)}: events stamped after it are in no backup yet`,
-  ].filter(Boolean);
-  return parts.length > 0 ? parts.join('; ') : undefined;
+/** Per source whose range was narrowed, why: the range restored is smaller than the one asked for. */
+function narrowed(p: Plan): Record<string, string> | undefined {
+  if (!p.requested) return undefined;
+  const out: Record<string, string> = {};
+  for (const s of p.sources) {
+    if (!s.range) continue;
+    const parts = [
+      p.requested.from < s.range.from && `its backups start at ${iso(s.range.from)}: events stamped before it may be in no backup`,
+      p.requested.to > s.range.to && `its backups end at ${iso(s.range.to)}: events stamped after it are in no backup yet`,
+    ].filter(Boolean);
+    if (parts.length > 0) out[s.source] = parts.join('; ');
+  }
+  return Object.keys(out).length > 0 ? out : undefined;
 }
 
 export async function restoreLogs(source: ArtifactSource, target: LogsTarget, options: LogsRestoreOptions, log: Logger): Promise<ComponentRestoreResult> {
   const p = await plan(source, options);
   const why = narrowed(p);
-  if (why) log.warn('logs restore: the range restored is narrower than asked', { component: COMPONENT, backupId: p.backupId, from: iso(p.range!.from), to: iso(p.range!.to), why });
+  if (why) log.warn('logs restore: the range restored is narrower than asked', { component: COMPONENT, backupId: p.backupId, narrowed: why });
   const files = fileSinkOf(target, options, source);
   const counted = await countPlanned(p, log);
   const events = counted.filter((c) => c.kind === 'log-group');
@@ -276,14 +283,14 @@ export async function restoreLogs(source: ArtifactSource, target: LogsTarget, op
   for (const planned of p.sources) {
     const c = counted.find((x) => x.source === planned.source)!;
     if (planned.kind === 'log-group' && choice.kind === 'log-group') {
-      const done = await restoreToLogGroup(target.clients.logs, choice.group, merged<LogEvent>(planned, p.range), { backupId: p.backupId });
-      sources.push({ source: planned.source, to: `log group ${choice.group}`, events: done.events, streams: done.streams.length, created: done.created });
+      const done = await restoreToLogGroup(target.clients.logs, choice.group, merged<LogEvent>(planned), { backupId: p.backupId });
+      sources.push({ source: planned.source, ...rangeOf(planned), target: `log group ${choice.group}`, events: done.events, streams: done.streams.length, created: done.created });
     } else if (files) {
       const done = planned.kind === 'metrics'
-        ? await restoreDatapointsToFiles(files, merged<MetricDatapoint>(planned, p.range), planned.source, { name: p.name, backupId: p.backupId })
-        : await restoreToFiles(files, merged<LogEvent>(planned, p.range), planned.source, { name: p.name, backupId: p.backupId });
+        ? await restoreDatapointsToFiles(files, merged<MetricDatapoint>(planned), planned.source, { name: p.name, backupId: p.backupId })
+        : await restoreToFiles(files, merged<LogEvent>(planned), planned.source, { name: p.name, backupId: p.backupId });
       const count = 'events' in done ? done.events : done.datapoints;
-      sources.push({ source: planned.source, to: files.locate(partitionRoot(files.prefix, planned.kind, planned.source)), [planned.kind === 'metrics' ? 'datapoints' : 'events']: count, files: done.files.length });
+      sources.push({ source: planned.source, ...rangeOf(planned), target: files.locate(partitionRoot(files.prefix, planned.kind, planned.source)), [planned.kind === 'metrics' ? 'datapoints' : 'events']: count, files: done.files.length });
     } else {
       // Metrics without a file target: left out, and said.
       sources.push({ source: planned.source, skipped: 'metric sets are restored to files only (no targetPrefix or directory given)', datapoints: c.count });
@@ -297,8 +304,8 @@ export async function restoreLogs(source: ArtifactSource, target: LogsTarget, op
     replacedExisting: false,
     details: {
       written: choice.kind === 'log-group' ? 'log-group' : 'files',
-      ...(p.range ? { from: iso(p.range.from), to: iso(p.range.to) } : {}),
-      ...(narrowed(p) ? { requested: { from: iso(p.requested!.from), to: iso(p.requested!.to) }, narrowed: narrowed(p) } : {}),
+      ...(p.requested ? { requested: { from: iso(p.requested.from), to: iso(p.requested.to) } } : {}),
+      ...(why ? { narrowed: why } : {}),
       backupsRead: new Set(p.sources.flatMap((s) => s.reads.map((r) => r.backup.backup?.backupId))).size,
       events: events.reduce((n, e) => n + e.count, 0),
       datapoints: metrics.reduce((n, m) => n + m.count, 0),
@@ -307,6 +314,8 @@ export async function restoreLogs(source: ArtifactSource, target: LogsTarget, op
     },
   };
 }
+
+const rangeOf = (planned: Planned) => (planned.range ? { range: { from: iso(planned.range.from), to: iso(planned.range.to) } } : {});
 
 /** Counts the values of the files this restore wrote for a source (their name carries the backup id and range). */
 async function countFiles(files: FileSink, planned: Planned, name: string): Promise<number> {
