@@ -209,6 +209,9 @@ describe('logs and metrics through the state machines', () => {
     // Two statistics of the one metric, per minute of the backed-up windows.
     expect(new Set(points.map((p) => p.stat))).toEqual(new Set(['Average', 'Maximum']));
     expect(restore.output.fingerprintMatch).toBe(true);
+    // The output carries the Athena table over what was written, both groups listed.
+    expect(restore.output.details.athenaTable).toContain(`LOCATION 's3://${restores}/restores/drill-1/logs/'`);
+    expect(restore.output.details.athenaTable).toContain("'projection.log_group.values' = '%2Fnca%2Fapp,%2Fnca%2Faudit'");
   });
 
   test('a target outside restore_location and a log group outside the restore prefix are refused before anything is written', async () => {

@@ -24,7 +24,7 @@ import { DescribeLogGroupsCommand, FilterLogEventsCommand } from '@aws-sdk/clien
 import { InvalidInputError } from '../../core/errors';
 import type { ArtifactSource, ComponentRestoreResult, Logger, RestoreVerification } from '../types';
 import type { LogsTarget } from './backup';
-import { partitionRoot } from './athena';
+import { athenaTableDdl, partitionDate, partitionRoot } from './athena';
 import { readDatapoints, readEvents, type LogEvent, type MetricDatapoint } from './format';
 import { chainEntry, windowsOf, type WindowRecord } from './manifest-windows';
 import { acceptance, type Acceptance } from './putlog-batches';
@@ -311,8 +311,16 @@ export async function restoreLogs(source: ArtifactSource, target: LogsTarget, op
       datapoints: metrics.reduce((n, m) => n + m.count, 0),
       sources,
       ...(choice.kind === 'files' && files ? { fileName: p.name } : {}),
+      // The table that reads what was written, ready to paste into Athena (README, "Logs": the table).
+      ...(choice.kind === 'files' && options.targetPrefix ? { athenaTable: athenaTableDdl({ bucket: options.targetPrefix.bucket, prefix: options.targetPrefix.prefix, logGroups: events.map((e) => e.source), ...firstDateOf(events) }) } : {}),
     },
   };
+}
+
+/** The projection's first date: the oldest restored event's (a query then never lists partitions before it). */
+function firstDateOf(events: readonly Counted[]): { firstDate?: string } {
+  const first = Math.min(...events.map((e) => e.firstTimestamp ?? Infinity));
+  return Number.isFinite(first) ? { firstDate: partitionDate(first) } : {};
 }
 
 const rangeOf = (planned: Planned) => (planned.range ? { range: { from: iso(planned.range.from), to: iso(planned.range.to) } } : {});
