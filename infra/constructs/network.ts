@@ -11,20 +11,35 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import type { CreatedNetworkConfig, FlowLogTraffic, NetworkConfig } from '../../config/types';
+import type { CreatedNetworkConfig, FlowLogTraffic, NetworkConfig, SourcesConfig } from '../../config/types';
+
+/** An interface endpoint: its construct id under the VPC and its service. */
+export type InterfaceEndpoint = readonly [string, ec2.InterfaceVpcEndpointAwsService];
 
 /**
  * What a worker in the created VPC calls besides S3 (gateway endpoint): KMS (it signs manifests with the
  * manifest key), Secrets Manager (the sources' secrets), ECR and Logs (a Fargate task pulls its image and
  * ships its log there; Lambda does both outside the VPC).
  */
-export const WORKER_INTERFACE_ENDPOINTS = [
+export const WORKER_INTERFACE_ENDPOINTS: readonly InterfaceEndpoint[] = [
   ['Kms', ec2.InterfaceVpcEndpointAwsService.KMS],
   ['SecretsManager', ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER],
   ['EcrApi', ec2.InterfaceVpcEndpointAwsService.ECR],
   ['EcrDocker', ec2.InterfaceVpcEndpointAwsService.ECR_DOCKER],
   ['Logs', ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS],
-] as const;
+];
+
+/**
+ * What the configured components' workers call besides WORKER_INTERFACE_ENDPOINTS: Parameter Store for the
+ * configuration component's parameter paths; CloudWatch (metrics) for the logs component's metric sets. The
+ * logs component's other service, CloudWatch Logs, is one of WORKER_INTERFACE_ENDPOINTS already.
+ */
+export function componentInterfaceEndpoints(sources: SourcesConfig): InterfaceEndpoint[] {
+  const endpoints: InterfaceEndpoint[] = [];
+  if ((sources.config?.parameterPaths.length ?? 0) > 0) endpoints.push(['Ssm', ec2.InterfaceVpcEndpointAwsService.SSM]);
+  if ((sources.logs?.metrics.length ?? 0) > 0) endpoints.push(['Monitoring', ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_MONITORING]);
+  return endpoints;
+}
 
 /** The created VPC's defaults: no interface endpoint (nothing there reaches a database yet), rejected flows logged. */
 export const CREATED_NETWORK_DEFAULTS: Required<CreatedNetworkConfig> = { interfaceEndpoints: false, flowLogs: 'REJECT' };
@@ -49,11 +64,11 @@ export interface WorkerNetworkProps {
   /** Encrypts the created VPC's flow log group. */
   readonly logKey: kms.IKey;
   /**
-   * A worker reads Parameter Store (the configuration component): the created VPC's interface endpoints
-   * include SSM.
-   * @default false
+   * Interface endpoints the configured components need besides WORKER_INTERFACE_ENDPOINTS
+   * (componentInterfaceEndpoints), created with them.
+   * @default none
    */
-  readonly parameterStore?: boolean;
+  readonly componentEndpoints?: readonly InterfaceEndpoint[];
 }
 
 export class WorkerNetwork extends Construct {
@@ -99,7 +114,7 @@ export class WorkerNetwork extends Construct {
     this.vpc = vpc;
     this.subnets = vpc.isolatedSubnets;
     this.securityGroups = [workers];
-    if (interfaceEndpoints) this.addInterfaceEndpoints(vpc, workers, props.parameterStore === true);
+    if (interfaceEndpoints) this.addInterfaceEndpoints(vpc, workers, [...WORKER_INTERFACE_ENDPOINTS, ...(props.componentEndpoints ?? [])]);
   }
 
   private flowLog(traffic: Exclude<FlowLogTraffic, 'OFF'>, key: kms.IKey): ec2.FlowLogOptions {
@@ -111,7 +126,7 @@ export class WorkerNetwork extends Construct {
     return { destination: ec2.FlowLogDestination.toCloudWatchLogs(group), trafficType: FLOW_LOG_TRAFFIC[traffic] };
   }
 
-  private addInterfaceEndpoints(vpc: ec2.Vpc, workers: ec2.SecurityGroup, parameterStore: boolean): void {
+  private addInterfaceEndpoints(vpc: ec2.Vpc, workers: ec2.SecurityGroup, services: readonly InterfaceEndpoint[]): void {
     // The interface endpoints accept HTTPS from the workers only (not from the whole VPC CIDR).
     const endpoints = new ec2.SecurityGroup(this, 'EndpointSecurityGroup', {
       vpc,
@@ -119,8 +134,6 @@ export class WorkerNetwork extends Construct {
       allowAllOutbound: false,
     });
     endpoints.addIngressRule(workers, ec2.Port.tcp(443), 'HTTPS from the nca-backup workers');
-    const services: (readonly [string, ec2.InterfaceVpcEndpointAwsService])[] = [...WORKER_INTERFACE_ENDPOINTS];
-    if (parameterStore) services.push(['Ssm', ec2.InterfaceVpcEndpointAwsService.SSM]);
     for (const [name, service] of services) {
       vpc.addInterfaceEndpoint(name, { service, privateDnsEnabled: true, securityGroups: [endpoints], open: false });
     }

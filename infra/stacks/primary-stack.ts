@@ -17,7 +17,7 @@ import { Janitor } from '../constructs/janitor';
 import { ControlPlane } from '../constructs/control-plane';
 import { ConfigChangeTrigger } from '../constructs/config-changes';
 import { ConfigEnvelopeKey, KeyReplica, KmsKeyRef, ManifestKey, OperationsKey, dataKeyRef, keyAliases, manifestKeyReplica, runtimeKmsKeyId } from '../constructs/keys';
-import { WorkerNetwork } from '../constructs/network';
+import { WorkerNetwork, componentInterfaceEndpoints } from '../constructs/network';
 import { ReplicationRole, bucketArn } from '../constructs/replication';
 import { ComponentWorker, workerImage, workerScratchKeys } from '../constructs/workers';
 import { Workflows } from '../constructs/workflows';
@@ -135,7 +135,7 @@ export class PrimaryStack extends Stack {
       network: config.network,
       created: config.createdNetwork,
       logKey: operationsKey,
-      parameterStore: config.sources.config !== undefined && config.sources.config.parameterPaths.length > 0,
+      componentEndpoints: componentInterfaceEndpoints(config.sources),
     });
     const containerInsights = config.runner.fargate.containerInsights === true;
     const cluster = new ecs.Cluster(this, 'Cluster', {

@@ -89,6 +89,15 @@ describe('cdk-nag AwsSolutions', () => {
         include: ['**'],
         exclude: ['**/*.tmp'],
       };
+      c.sources.logs = {
+        logGroups: ['/neuroca/app'],
+        logGroupPrefixes: ['/aws/lambda/neuroca-'],
+        metrics: [{ id: 'CWAgent', namespace: 'CWAgent', periodSeconds: 60, statistics: ['Average'] }],
+        settleMinutes: 60,
+        lateArrivalHours: 336,
+        restoreLocation: { bucket: 'neuroca-log-restores', prefix: 'restores/' },
+        restoreLogGroupPrefix: '/nca-backup/restored/',
+      };
       c.createdNetwork = { interfaceEndpoints: true };
     });
     expect(nagFindings(config)).toBeUndefined();

@@ -38,7 +38,11 @@ export function logsGrants(source: LogsGrantSources, scope: GrantScope): WorkerG
       sid: 'LogsRead',
       actions: ['logs:FilterLogEvents'],
       resources: read,
-      ...(source.logGroupPrefixes.length > 0 ? { wildcardReason: `Every log group under the configured prefixes (${source.logGroupPrefixes.join(', ')}) is a source; nothing else.` } : {}),
+      // Every read resource holds a wildcard: a named group's `:*` form (its streams' events) as much as a prefix.
+      wildcardReason: [
+        'A log group\'s ARN ending in :* is the form IAM matches for its events; the configured groups are named exactly.',
+        ...(source.logGroupPrefixes.length > 0 ? [`Every log group under the configured prefixes (${source.logGroupPrefixes.join(', ')}) is a source; nothing else.`] : []),
+      ].join(' '),
     });
   }
   grants.push({
