@@ -199,7 +199,9 @@ function fileSinkOf(target: LogsTarget, options: LogsRestoreOptions, source: Art
   if (vault && bucket === vault.bucket && (prefix.startsWith(vault.prefix) || vault.prefix.startsWith(prefix))) {
     throw refuse(`options.targetPrefix s3://${bucket}/${prefix} is inside the backup vault.`, 'Restore files to another bucket or prefix: the vault holds backups only.');
   }
-  return s3FileSink({ client: target.s3, bucket, prefix, encryption: { ServerSideEncryption: 'aws:kms' } });
+  // No SSE header: the restore bucket's default encryption applies (its own KMS key, which the worker may use
+  // through S3 for that location); naming aws:kms here would silently switch it to the AWS managed key.
+  return s3FileSink({ client: target.s3, bucket, prefix });
 }
 
 /** The target group's retention, or undefined when it does not exist yet or never expires. */
