@@ -5,22 +5,12 @@
 import type { Template } from 'aws-cdk-lib/assertions';
 import { Aws } from 'aws-cdk-lib';
 import { configChangePatterns, secretEventPrefixes } from '../../infra/constructs/config-changes';
-import { configWith, logicalId, render, runtimeConfigOf, statementsOfRole, synthTemplates } from './fixture-config';
+import { configWith, logicalId, render, renderedStatements, runtimeConfigOf, statementBySid, synthTemplates } from './fixture-config';
 
 const SECRET_ARN = 'arn:aws:secretsmanager:us-west-2:123456789012:secret:neuroca/api-AbC123';
 const SOURCE = { parameterPaths: ['/neuroca'], secrets: ['neuroca/', SECRET_ARN], files: [{ bucket: 'neuroca-config', prefix: 'config/' }] };
 
 /** A role's statements with resources and condition values rendered to text. */
-function statements(template: Template, roleFragment: string): any[] {
-  return statementsOfRole(template, logicalId(template, 'AWS::IAM::Role', roleFragment)).map((s) => JSON.parse(JSON.stringify(s, (_k, v) => (v && typeof v === 'object' && !Array.isArray(v) && ('Ref' in v || 'Fn::GetAtt' in v || 'Fn::Join' in v) ? render(v) : v))));
-}
-
-const bySid = (list: any[], sid: string) => {
-  const found = list.filter((s) => s.Sid === sid);
-  if (found.length !== 1) throw new Error(`expected one statement ${sid}, found ${found.length}`);
-  return found[0];
-};
-
 describe('configuration component in the stacks', () => {
   const config = configWith((c) => (c.sources.config = SOURCE));
   const { primary } = synthTemplates(config);
@@ -45,7 +35,7 @@ describe('configuration component in the stacks', () => {
 
   test('the workers seal and open exports with the envelope key under the component\'s context only; other workers cannot', () => {
     for (const role of ['WorkerconfigFunctionRole', 'WorkerconfigTaskRole']) {
-      const envelope = bySid(statements(primary, role), 'ConfigEnvelope');
+      const envelope = statementBySid(renderedStatements(primary, role), 'ConfigEnvelope');
       expect(envelope.Action.sort()).toEqual(['kms:Decrypt', 'kms:GenerateDataKey']);
       expect(envelope.Resource).toBe(`<GetAtt:${keyId}.Arn>`);
       expect(envelope.Condition).toEqual({
@@ -53,26 +43,26 @@ describe('configuration component in the stacks', () => {
         'ForAllValues:StringEquals': { 'kms:EncryptionContextKeys': ['component', 'backupId'] },
       });
     }
-    const postgres = JSON.stringify(statements(primary, 'WorkerpostgresFunctionRole'));
+    const postgres = JSON.stringify(renderedStatements(primary, 'WorkerpostgresFunctionRole'));
     expect(postgres).not.toContain(keyId);
     expect(postgres).not.toMatch(/"ssm:|ListSecrets|neuroca-config/);
   });
 
   test('the worker reaches exactly its parameter paths, its secrets and its files, and KMS only through those services and items', () => {
-    const list = statements(primary, 'WorkerconfigTaskRole');
-    const parameters = bySid(list, 'ConfigParameters');
+    const list = renderedStatements(primary, 'WorkerconfigTaskRole');
+    const parameters = statementBySid(list, 'ConfigParameters');
     expect(parameters.Resource).toEqual(['arn:<Partition>:ssm:us-west-2:<AccountId>:parameter/neuroca', 'arn:<Partition>:ssm:us-west-2:<AccountId>:parameter/neuroca/*']);
     expect(parameters.Action).toEqual(expect.arrayContaining(['ssm:GetParametersByPath', 'ssm:PutParameter', 'ssm:DeleteParameter']));
-    expect(bySid(list, 'ConfigSecureStrings').Condition).toEqual({
+    expect(statementBySid(list, 'ConfigSecureStrings').Condition).toEqual({
       StringEquals: { 'kms:ViaService': 'ssm.us-west-2.amazonaws.com' },
       StringLike: { 'kms:EncryptionContext:PARAMETER_ARN': parameters.Resource },
     });
-    const secrets = bySid(list, 'ConfigSecrets');
+    const secrets = statementBySid(list, 'ConfigSecrets');
     expect([...secrets.Resource].sort()).toEqual(['arn:<Partition>:secretsmanager:us-west-2:<AccountId>:secret:neuroca/*', SECRET_ARN].sort());
     expect(secrets.Action).toEqual(expect.arrayContaining(['secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue']));
-    expect([...bySid(list, 'ConfigSecretKeys').Condition.StringLike['kms:EncryptionContext:SecretARN']].sort()).toEqual([...secrets.Resource].sort());
-    expect(bySid(list, 'ConfigFiles').Resource).toBe('arn:<Partition>:s3:::neuroca-config/config/*');
-    expect(bySid(list, 'ConfigFileListing0')).toMatchObject({ Resource: 'arn:<Partition>:s3:::neuroca-config', Condition: { StringLike: { 's3:prefix': ['config/*'] } } });
+    expect([...statementBySid(list, 'ConfigSecretKeys').Condition.StringLike['kms:EncryptionContext:SecretARN']].sort()).toEqual([...secrets.Resource].sort());
+    expect(statementBySid(list, 'ConfigFiles').Resource).toBe('arn:<Partition>:s3:::neuroca-config/config/*');
+    expect(statementBySid(list, 'ConfigFileListing0')).toMatchObject({ Resource: 'arn:<Partition>:s3:::neuroca-config', Condition: { StringLike: { 's3:prefix': ['config/*'] } } });
     // Only the two list calls that support no resource-level permissions name "*".
     const everything = list.filter((s) => [s.Resource].flat().includes('*')).map((s) => s.Action);
     expect(everything.filter((a) => !String(a).startsWith('xray:'))).toEqual(['ssm:DescribeParameters', 'secretsmanager:ListSecrets']);
@@ -105,8 +95,8 @@ describe('configuration component in the stacks', () => {
     const fn = resources[fnId].Properties;
     const backupMachine = logicalId(primary, 'AWS::StepFunctions::StateMachine', 'Backup');
     expect(fn.Environment.Variables.NCA_BACKUP_STATE_MACHINE_ARN).toEqual({ Ref: backupMachine });
-    const role = statements(primary, 'ConfigChangesRole');
-    expect(bySid(role, 'DeadLetter').Action).toBe('sqs:SendMessage');
+    const role = renderedStatements(primary, 'ConfigChangesRole');
+    expect(statementBySid(role, 'DeadLetter').Action).toBe('sqs:SendMessage');
     const start = role.find((s) => s.Action === 'states:StartExecution');
     expect(start.Resource).toBe(`<Ref:${backupMachine}>`);
     // A change whose backup could not be started lands in the alarmed dead-letter queue.

@@ -79,6 +79,20 @@ export function statementsOfRole(template: Template, roleLogicalId: string): any
   return statements;
 }
 
+/** The statements of the one role whose logical id holds `roleFragment`, with references rendered to text (render). */
+export function renderedStatements(template: Template, roleFragment: string): any[] {
+  return statementsOfRole(template, logicalId(template, 'AWS::IAM::Role', roleFragment)).map((s) =>
+    JSON.parse(JSON.stringify(s, (_k, v) => (v && typeof v === 'object' && !Array.isArray(v) && ('Ref' in v || 'Fn::GetAtt' in v || 'Fn::Join' in v) ? render(v) : v))),
+  );
+}
+
+/** The one statement with this Sid; anything else fails the test naming it. */
+export function statementBySid(list: any[], sid: string): any {
+  const found = list.filter((s) => s.Sid === sid);
+  if (found.length !== 1) throw new Error(`expected one statement ${sid}, found ${found.length}`);
+  return found[0];
+}
+
 /** Logical id of the single resource of `type` whose logical id contains `fragment`. */
 export function logicalId(template: Template, type: string, fragment: string): string {
   const ids = Object.keys(template.findResources(type)).filter((id) => id.includes(fragment));

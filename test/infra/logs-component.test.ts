@@ -9,7 +9,7 @@ import { Aws } from 'aws-cdk-lib';
 import { componentInterfaceEndpoints } from '../../infra/constructs/network';
 import { logsGrants } from '../../functions/components/logs/grants';
 import type { LogsSourceConfig } from '../../functions/components/logs/source';
-import { asArray, configWith, logicalId, render, runtimeConfigOf, statementsOfRole, synthTemplates } from './fixture-config';
+import { asArray, configWith, logicalId, render, renderedStatements, runtimeConfigOf, statementBySid, synthTemplates } from './fixture-config';
 
 const SOURCE: LogsSourceConfig = {
   logGroups: ['/neuroca/app', '/neuroca/audit'],
@@ -30,18 +30,6 @@ const VAULT_OBJECTS = 'arn:<Partition>:s3:::neuroca-backups/backups/logs/logs/*'
 const ROLES = ['WorkerlogsFunctionRole', 'WorkerlogsTaskRole'];
 
 /** A role's statements with resources and condition values rendered to text. */
-function statements(template: Template, roleFragment: string): any[] {
-  return statementsOfRole(template, logicalId(template, 'AWS::IAM::Role', roleFragment)).map((s) =>
-    JSON.parse(JSON.stringify(s, (_k, v) => (v && typeof v === 'object' && !Array.isArray(v) && ('Ref' in v || 'Fn::GetAtt' in v || 'Fn::Join' in v) ? render(v) : v))),
-  );
-}
-
-const bySid = (list: any[], sid: string) => {
-  const found = list.filter((s) => s.Sid === sid);
-  if (found.length !== 1) throw new Error(`expected one statement ${sid}, found ${found.length}`);
-  return found[0];
-};
-
 const sorted = (value: unknown): string[] => [...asArray(value as string | string[])].sort();
 
 /** Every resource a role may call `action` on, from every statement that allows it. */
@@ -60,14 +48,14 @@ describe('logs component in the stacks', () => {
 
   test('its workers read exactly the configured groups and prefix, list groups, and read metrics', () => {
     for (const role of ROLES) {
-      const list = statements(primary, role);
-      expect(bySid(list, 'LogsRead')).toMatchObject({ Action: 'logs:FilterLogEvents' });
-      expect(sorted(bySid(list, 'LogsRead').Resource)).toEqual(sorted(SOURCE_GROUPS));
+      const list = renderedStatements(primary, role);
+      expect(statementBySid(list, 'LogsRead')).toMatchObject({ Action: 'logs:FilterLogEvents' });
+      expect(sorted(statementBySid(list, 'LogsRead').Resource)).toEqual(sorted(SOURCE_GROUPS));
       // FilterLogEvents anywhere else: only on the groups a restore wrote, to verify them.
       expect(resourcesFor(list, 'logs:FilterLogEvents')).toEqual(sorted([...SOURCE_GROUPS, ...RESTORED_GROUPS]));
       // DescribeLogGroups is authorised on every group of the account and region only: names and retention, no events.
       expect(resourcesFor(list, 'logs:DescribeLogGroups')).toEqual([`${GROUP}*`]);
-      expect(sorted(bySid(list, 'MetricsRead').Action)).toEqual(['cloudwatch:GetMetricData', 'cloudwatch:ListMetrics']);
+      expect(sorted(statementBySid(list, 'MetricsRead').Action)).toEqual(['cloudwatch:GetMetricData', 'cloudwatch:ListMetrics']);
       // CloudWatch: reads only, and nothing else grants a cloudwatch action.
       const cloudwatch = list.flatMap((s) => asArray(s.Action)).filter((a: string) => a.startsWith('cloudwatch:'));
       expect(cloudwatch.sort()).toEqual(['cloudwatch:GetMetricData', 'cloudwatch:ListMetrics']);
@@ -76,7 +64,7 @@ describe('logs component in the stacks', () => {
 
   test('a restore creates and writes log groups only under the restore prefix (besides the Lambda\'s own log)', () => {
     for (const role of ROLES) {
-      const list = statements(primary, role);
+      const list = renderedStatements(primary, role);
       const own = role.endsWith('FunctionRole') ? [ownLogGroup(primary, 'logs')] : [];
       expect(resourcesFor(list, 'logs:CreateLogGroup')).toEqual(sorted(RESTORED_GROUPS));
       expect(resourcesFor(list, 'logs:CreateLogStream')).toEqual(sorted([...RESTORED_GROUPS, ...own]));
@@ -89,11 +77,11 @@ describe('logs component in the stacks', () => {
 
   test('a restore to files writes only under restore_location, lists only there, and uses KMS only through S3 for it', () => {
     for (const role of ROLES) {
-      const list = statements(primary, role);
+      const list = renderedStatements(primary, role);
       expect(resourcesFor(list, 's3:PutObject')).toEqual(sorted([VAULT_OBJECTS, `${RESTORE_BUCKET}/restores/*`]));
       expect(resourcesFor(list, 's3:DeleteObject').filter((r) => r.includes('neuroca-log-restores'))).toEqual([]);
-      expect(bySid(list, 'LogsRestoreListing')).toMatchObject({ Action: 's3:ListBucket', Resource: RESTORE_BUCKET, Condition: { StringLike: { 's3:prefix': ['restores/*'] } } });
-      const keys = bySid(list, 'LogsRestoreKeys');
+      expect(statementBySid(list, 'LogsRestoreListing')).toMatchObject({ Action: 's3:ListBucket', Resource: RESTORE_BUCKET, Condition: { StringLike: { 's3:prefix': ['restores/*'] } } });
+      const keys = statementBySid(list, 'LogsRestoreKeys');
       expect(keys.Resource).toBe('arn:<Partition>:kms:us-west-2:<AccountId>:key/*');
       expect(keys.Condition).toEqual({
         StringEquals: { 'kms:ViaService': 's3.us-west-2.amazonaws.com' },
@@ -103,12 +91,12 @@ describe('logs component in the stacks', () => {
   });
 
   test('no other worker gets a CloudWatch read or write, or the restore location', () => {
-    const list = statements(primary, 'WorkerpostgresFunctionRole');
+    const list = renderedStatements(primary, 'WorkerpostgresFunctionRole');
     const logs = list.filter((s) => asArray(s.Action).some((a: string) => a.startsWith('logs:')));
     // Only the Lambda's own log stream writes (the function's log group).
     expect(logs.flatMap((s) => asArray(s.Resource))).toEqual([ownLogGroup(primary, 'postgres')]);
     expect(list.flatMap((s) => asArray(s.Action)).filter((a: string) => a.startsWith('cloudwatch:'))).toEqual([]);
-    expect(JSON.stringify([...list, ...statements(primary, 'WorkerpostgresTaskRole')])).not.toMatch(/neuroca-log-restores|log-group:|"logs:(FilterLogEvents|DescribeLogGroups|CreateLogGroup)"/);
+    expect(JSON.stringify([...list, ...renderedStatements(primary, 'WorkerpostgresTaskRole')])).not.toMatch(/neuroca-log-restores|log-group:|"logs:(FilterLogEvents|DescribeLogGroups|CreateLogGroup)"/);
   });
 
   test('the created VPC\'s interface endpoints reach CloudWatch Logs and CloudWatch', () => {

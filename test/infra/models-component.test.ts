@@ -5,7 +5,7 @@
  */
 import type { Template } from 'aws-cdk-lib/assertions';
 import { BLOB_RULE_ID, NONCURRENT_VERSION_DAYS } from '../../infra/constructs/backup-vault';
-import { asArray, configWith, logicalId, render, statementsOfRole, synthTemplates } from './fixture-config';
+import { asArray, configWith, logicalId, render, renderedStatements, statementBySid, synthTemplates } from './fixture-config';
 
 const SOURCE = {
   paths: [
@@ -21,18 +21,6 @@ const VAULT = 'arn:<Partition>:s3:::neuroca-backups';
 const SOURCE_OBJECTS = ['arn:<Partition>:s3:::neuroca-models/llm/*', 'arn:<Partition>:s3:::neuroca-models/adapters/*', 'arn:<Partition>:s3:::neuroca-checkpoints/*'];
 
 /** A role's statements with resources and condition values rendered to text. */
-function statements(template: Template, roleFragment: string): any[] {
-  return statementsOfRole(template, logicalId(template, 'AWS::IAM::Role', roleFragment)).map((s) =>
-    JSON.parse(JSON.stringify(s, (_k, v) => (v && typeof v === 'object' && !Array.isArray(v) && ('Ref' in v || 'Fn::GetAtt' in v || 'Fn::Join' in v) ? render(v) : v))),
-  );
-}
-
-const bySid = (list: any[], sid: string) => {
-  const found = list.filter((s) => s.Sid === sid);
-  if (found.length !== 1) throw new Error(`expected one statement ${sid}, found ${found.length}`);
-  return found[0];
-};
-
 const sorted = (value: unknown): string[] => [...asArray(value as string | string[])].sort();
 
 /** The object ARNs a role may call `action` on, from every statement that allows it. */
@@ -49,16 +37,16 @@ describe('models component in the stacks', () => {
 
   test('its workers read and restore exactly the configured S3 prefixes, list only under them, and delete nothing there', () => {
     for (const role of ['WorkermodelsFunctionRole', 'WorkermodelsTaskRole']) {
-      const list = statements(primary, role);
-      const read = bySid(list, 'ModelsRead');
+      const list = renderedStatements(primary, role);
+      const read = statementBySid(list, 'ModelsRead');
       expect(sorted(read.Action)).toEqual(['s3:GetObject', 's3:GetObjectAttributes', 's3:GetObjectVersion', 's3:GetObjectVersionAttributes']);
       expect(sorted(read.Resource)).toEqual(sorted(SOURCE_OBJECTS));
-      const writes = bySid(list, 'ModelsRestoreWrites');
+      const writes = statementBySid(list, 'ModelsRestoreWrites');
       expect(sorted(writes.Action)).toEqual(['s3:AbortMultipartUpload', 's3:ListMultipartUploadParts', 's3:PutObject']);
       expect(sorted(writes.Resource)).toEqual(sorted(SOURCE_OBJECTS));
-      expect(bySid(list, 'ModelsListing0')).toMatchObject({ Resource: 'arn:<Partition>:s3:::neuroca-models', Condition: { StringLike: { 's3:prefix': ['llm/*', 'adapters/*'] } } });
-      expect(bySid(list, 'ModelsListing1')).toMatchObject({ Resource: 'arn:<Partition>:s3:::neuroca-checkpoints', Condition: { StringLike: { 's3:prefix': ['*'] } } });
-      const keys = bySid(list, 'ModelsSourceKeys').Condition;
+      expect(statementBySid(list, 'ModelsListing0')).toMatchObject({ Resource: 'arn:<Partition>:s3:::neuroca-models', Condition: { StringLike: { 's3:prefix': ['llm/*', 'adapters/*'] } } });
+      expect(statementBySid(list, 'ModelsListing1')).toMatchObject({ Resource: 'arn:<Partition>:s3:::neuroca-checkpoints', Condition: { StringLike: { 's3:prefix': ['*'] } } });
+      const keys = statementBySid(list, 'ModelsSourceKeys').Condition;
       expect(keys.StringEquals).toEqual({ 'kms:ViaService': 's3.us-west-2.amazonaws.com' });
       expect(sorted(keys.StringLike['kms:EncryptionContext:aws:s3:arn'])).toEqual(sorted(['arn:<Partition>:s3:::neuroca-models', 'arn:<Partition>:s3:::neuroca-checkpoints', ...SOURCE_OBJECTS]));
       // Nothing of a source is ever deleted, and no tagging is read or written (copies replace tags).
@@ -69,15 +57,15 @@ describe('models component in the stacks', () => {
 
   test('in the vault, its workers write only their component prefix and their blob prefix, and delete no blob', () => {
     for (const role of ['WorkermodelsFunctionRole', 'WorkermodelsTaskRole']) {
-      const list = statements(primary, role);
+      const list = renderedStatements(primary, role);
       const vaultWrites = resourcesFor(list, 's3:PutObject').filter((r) => r.startsWith(VAULT));
       expect(vaultWrites.sort()).toEqual([`${VAULT}/backups/blobs/models/*`, `${VAULT}/backups/models/models/*`]);
-      expect(sorted(bySid(list, 'ComponentBlobs').Action)).toEqual(['s3:AbortMultipartUpload', 's3:GetObject', 's3:GetObjectAttributes', 's3:ListMultipartUploadParts', 's3:PutObject']);
+      expect(sorted(statementBySid(list, 'ComponentBlobs').Action)).toEqual(['s3:AbortMultipartUpload', 's3:GetObject', 's3:GetObjectAttributes', 's3:ListMultipartUploadParts', 's3:PutObject']);
       expect(resourcesFor(list, 's3:DeleteObject').sort()).toEqual([`${VAULT}/backups/models/models/_lock.json`, `${VAULT}/backups/models/models/_staging/*`, `${VAULT}/backups/models/models/_steps/*`]);
-      expect(bySid(list, 'ComponentListing').Condition).toEqual({ StringLike: { 's3:prefix': ['backups/models/models/*', 'backups/blobs/models/*'] } });
+      expect(statementBySid(list, 'ComponentListing').Condition).toEqual({ StringLike: { 's3:prefix': ['backups/models/models/*', 'backups/blobs/models/*'] } });
     }
     // Another component's worker gets no blob prefix, nor the models' sources.
-    const postgres = JSON.stringify(statements(primary, 'WorkerpostgresFunctionRole'));
+    const postgres = JSON.stringify(renderedStatements(primary, 'WorkerpostgresFunctionRole'));
     expect(postgres).not.toMatch(/blobs\/|neuroca-models|neuroca-checkpoints|ComponentBlobs/);
   });
 
@@ -100,11 +88,11 @@ describe('models component in the stacks', () => {
   });
 
   test('the janitor lists, reads and prunes blobs, reads the manifests that reference them, and takes the models lock to do so', () => {
-    const list = statements(primary, 'JanitorRole');
-    expect(bySid(list, 'PruneBlobs')).toMatchObject({ Action: 's3:DeleteObject', Resource: `${VAULT}/backups/blobs/models/*` });
-    expect(bySid(list, 'TakePruneLocks')).toMatchObject({ Action: 's3:PutObject', Resource: `${VAULT}/backups/models/models/_lock.json` });
-    expect(sorted(bySid(list, 'ReadReferences').Resource)).toEqual([`${VAULT}/backups/blobs/models/*`, `${VAULT}/backups/models/models/*`]);
-    expect(bySid(list, 'ListAttempts').Condition.StringLike['s3:prefix']).toEqual(['backups/database/postgres/*', 'backups/models/models/*', 'backups/blobs/models/*']);
+    const list = renderedStatements(primary, 'JanitorRole');
+    expect(statementBySid(list, 'PruneBlobs')).toMatchObject({ Action: 's3:DeleteObject', Resource: `${VAULT}/backups/blobs/models/*` });
+    expect(statementBySid(list, 'TakePruneLocks')).toMatchObject({ Action: 's3:PutObject', Resource: `${VAULT}/backups/models/models/_lock.json` });
+    expect(sorted(statementBySid(list, 'ReadReferences').Resource)).toEqual([`${VAULT}/backups/blobs/models/*`, `${VAULT}/backups/models/models/*`]);
+    expect(statementBySid(list, 'ListAttempts').Condition.StringLike['s3:prefix']).toEqual(['backups/database/postgres/*', 'backups/models/models/*', 'backups/blobs/models/*']);
     // It writes nothing but the lock, and deletes no version.
     expect(resourcesFor(list, 's3:PutObject')).toEqual([`${VAULT}/backups/models/models/_lock.json`]);
     expect(list.flatMap((s) => asArray(s.Action)).filter((a) => a.includes('Version'))).toEqual([]);
@@ -125,7 +113,7 @@ describe('models component in the stacks', () => {
 
   test('without backup.sources.models: no blob grant for anyone, and a janitor that only reads and deletes', () => {
     const { primary: plain } = synthTemplates(configWith(() => undefined));
-    const janitor = statements(plain, 'JanitorRole');
+    const janitor = renderedStatements(plain, 'JanitorRole');
     expect(JSON.stringify(janitor)).not.toMatch(/blobs\/|PruneBlobs|TakePruneLocks|kms:GenerateDataKey/);
     expect(JSON.stringify(plain.findResources('AWS::IAM::Policy'))).not.toContain('blobs/');
   });

@@ -1,5 +1,5 @@
-/** A fresh bucket on the run's s3rver for each test file, and a record of the SSE headers sent. */
-import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
+/** A fresh bucket on the run's s3rver for each test file, a record of the SSE headers sent, and plain reads of what is stored. */
+import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { randomBytes } from 'node:crypto';
 import { BackupVault, createS3Client, type BackupVaultOptions } from '../../functions/core/storage';
 import { TEST_KMS_KEY } from './runtime-config';
@@ -52,4 +52,21 @@ export async function testVault(options: Partial<BackupVaultOptions> = {}): Prom
   const sent = recordWrites(client);
   const vault = new BackupVault(client, { bucket, prefix: 'backups/', kmsKeyId: TEST_KMS_KEY, ...options });
   return { vault, client, bucket, sent };
+}
+
+/** An object's bytes, read with the SDK (a test's independent look at what was stored). */
+export async function readObject(client: S3Client, bucket: string, key: string): Promise<Buffer> {
+  return Buffer.from(await (await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body!.transformToByteArray());
+}
+
+/** Every key under `prefix`, all pages. */
+export async function listKeys(client: S3Client, bucket: string, prefix: string): Promise<string[]> {
+  const out: string[] = [];
+  let token: string | undefined;
+  do {
+    const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
+    out.push(...(page.Contents ?? []).map((o) => o.Key!));
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+  return out;
 }

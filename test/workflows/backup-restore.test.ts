@@ -8,15 +8,12 @@ import { testRuntimeConfig } from '../support/runtime-config';
 import { createTestBucket, testS3Client, vaultOf } from '../support/s3';
 import { createDatabase, databaseExists, sql, testPostgresUrl } from '../support/postgres-db';
 import { damageSampleDatabase, loadSampleNcaDatabase } from '../../scripts/sample-nca-db';
-import { localWorker, workflowHarness, type HarnessOptions, type WorkflowResult } from '../../scripts/local-workflows';
+import { localWorker, workflowHarness, type HarnessOptions } from '../../scripts/local-workflows';
 import { acquireLock, lockKey, type LockRecord } from '../../functions/core/operation-lock';
 import { urlFor } from '../support/postgres-db';
+import { expectSucceeded } from '../support/workflow-results';
 
 /** On failure, the assertion shows the execution's error and cause. */
-function expectSucceeded(result: WorkflowResult): void {
-  expect({ status: result.status, error: result.error, cause: result.cause }).toEqual({ status: 'SUCCEEDED' });
-}
-
 async function setup(options: { force?: 'lambda' | 'fargate'; rows?: number; intercept?: HarnessOptions['intercept'] } = {}) {
   const database = await createDatabase('nca');
   await loadSampleNcaDatabase(urlFor(database), { rows: options.rows ?? 2000 });

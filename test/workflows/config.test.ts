@@ -12,10 +12,11 @@ import { DeleteParameterCommand, PutParameterCommand } from '@aws-sdk/client-ssm
 import { componentEntry } from '../../functions/components';
 import type { Fingerprint } from '../../functions/components/types';
 import type { RuntimeConfig } from '../../functions/core/runtime-config';
-import { localWorker, workflowHarness, type WorkflowHarness, type WorkflowResult } from '../../scripts/local-workflows';
+import { localWorker, workflowHarness, type WorkflowHarness } from '../../scripts/local-workflows';
 import { SAMPLE_CONFIG, startConfigStores, type ConfigStores } from '../support/config-stores';
 import { testRuntimeConfig } from '../support/runtime-config';
 import { createTestBucket, testS3Client } from '../support/s3';
+import { expectSucceeded } from '../support/workflow-results';
 
 const { dbPassword: DB_PASSWORD, apiKey: API_KEY } = SAMPLE_CONFIG;
 
@@ -24,10 +25,6 @@ let env: Record<string, string>;
 let config: RuntimeConfig;
 let harness: WorkflowHarness;
 let bucket: string;
-
-function expectSucceeded(result: WorkflowResult): void {
-  expect({ status: result.status, error: result.error, cause: result.cause }).toEqual({ status: 'SUCCEEDED' });
-}
 
 async function fingerprint(): Promise<Fingerprint> {
   const entry = componentEntry('config');

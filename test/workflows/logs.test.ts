@@ -7,13 +7,14 @@
  * never through the component.
  */
 import { gunzipSync } from 'node:zlib';
-import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { RuntimeConfig } from '../../functions/core/runtime-config';
-import { localWorker, workflowHarness, type WorkflowHarness, type WorkflowResult } from '../../scripts/local-workflows';
+import { localWorker, workflowHarness, type WorkflowHarness } from '../../scripts/local-workflows';
 import { startCloudWatchLogsServer, type CloudWatchLogsServer } from '../support/cloudwatch-logs-server';
 import { startCloudWatchMetricsServer, type CloudWatchMetricsServer } from '../support/cloudwatch-metrics-server';
 import { testRuntimeConfig } from '../support/runtime-config';
-import { createTestBucket, testS3Client } from '../support/s3';
+import { createTestBucket, listKeys, readObject, testS3Client } from '../support/s3';
+import { expectSucceeded } from '../support/workflow-results';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -30,23 +31,8 @@ let config: RuntimeConfig;
 let harness: WorkflowHarness;
 const T0 = Date.now();
 
-function expectSucceeded(result: WorkflowResult): void {
-  expect({ status: result.status, error: result.error, cause: result.cause }).toEqual({ status: 'SUCCEEDED' });
-}
-
-async function object(bucket: string, key: string): Promise<Buffer> {
-  return Buffer.from(await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body!.transformToByteArray());
-}
-async function keys(bucket: string, prefix: string): Promise<string[]> {
-  const out: string[] = [];
-  let token: string | undefined;
-  do {
-    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
-    out.push(...(page.Contents ?? []).map((o) => o.Key!));
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token);
-  return out;
-}
+const object = (bucket: string, key: string) => readObject(s3, bucket, key);
+const keys = (bucket: string, prefix: string) => listKeys(s3, bucket, prefix);
 const manifestKey = (backupId: string) => `backups/logs/logs/${backupId}/manifest.json`;
 const manifestOf = async (backupId: string) => JSON.parse((await object(vault, manifestKey(backupId))).toString());
 

@@ -9,17 +9,14 @@ import { componentEntry } from '../../functions/components';
 import type { Fingerprint } from '../../functions/components/types';
 import type { ComponentName } from '../../config/types';
 import type { RuntimeConfig } from '../../functions/core/runtime-config';
-import { localWorker, workflowHarness, type WorkflowHarness, type WorkflowResult } from '../../scripts/local-workflows';
+import { localWorker, workflowHarness, type WorkflowHarness } from '../../scripts/local-workflows';
 import { startRedis, type RunningServer } from '../../scripts/local-servers';
 import { damageSampleMemory, loadSampleMemory, type SampleStores } from '../../scripts/sample-nca-memory';
 import { startMongoWireServer } from '../support/mongo-wire-server';
 import { createDatabase, sql, testPostgresUrl, urlFor } from '../support/postgres-db';
 import { testRuntimeConfig } from '../support/runtime-config';
 import { createTestBucket, testS3Client } from '../support/s3';
-
-function expectSucceeded(result: WorkflowResult): void {
-  expect({ status: result.status, error: result.error, cause: result.cause }).toEqual({ status: 'SUCCEEDED' });
-}
+import { expectSucceeded } from '../support/workflow-results';
 
 const DIMENSION = 48;
 const servers: { stop(): Promise<void> }[] = [];

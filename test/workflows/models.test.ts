@@ -11,16 +11,17 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { RuntimeConfig } from '../../functions/core/runtime-config';
 import { sweepIncompleteAttempts } from '../../functions/core/janitor';
 import { vaultFor } from '../../functions/core/context';
 import { authenticatorFor } from '../../functions/core/manifest-mac';
 import { silentLogger } from '../../functions/core/logger';
 import { acquireLock, releaseLock } from '../../functions/core/operation-lock';
-import { localWorker, workflowHarness, type WorkflowHarness, type WorkflowResult } from '../../scripts/local-workflows';
+import { localWorker, workflowHarness, type WorkflowHarness } from '../../scripts/local-workflows';
 import { testRuntimeConfig } from '../support/runtime-config';
-import { createTestBucket, testS3Client } from '../support/s3';
+import { createTestBucket, listKeys, readObject, testS3Client } from '../support/s3';
+import { expectSucceeded } from '../support/workflow-results';
 
 const MiB = 1024 * 1024;
 let s3: S3Client;
@@ -32,23 +33,10 @@ let harness: WorkflowHarness;
 const original = new Map<string, Buffer>();
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
-const object = async (bucket: string, key: string) => Buffer.from(await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body!.transformToByteArray());
+const object = (bucket: string, key: string) => readObject(s3, bucket, key);
 const put = (key: string, body: Buffer) => s3.send(new PutObjectCommand({ Bucket: models, Key: key, Body: body }));
-async function keys(bucket: string, prefix: string): Promise<string[]> {
-  const out: string[] = [];
-  let token: string | undefined;
-  do {
-    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
-    out.push(...(page.Contents ?? []).map((o) => o.Key!));
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token);
-  return out;
-}
+const keys = (bucket: string, prefix: string) => listKeys(s3, bucket, prefix);
 const blobKeys = () => keys(vault, 'backups/blobs/models/');
-
-function expectSucceeded(result: WorkflowResult): void {
-  expect({ status: result.status, error: result.error, cause: result.cause }).toEqual({ status: 'SUCCEEDED' });
-}
 
 async function manifestOf(backupId: string): Promise<any> {
   return JSON.parse((await object(vault, `backups/models/models/${backupId}/manifest.json`)).toString());
