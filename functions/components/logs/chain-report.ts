@@ -154,7 +154,7 @@ export function chainBroken(report: ChainReport): (IntegrityError & { readonly r
         : `backup ${damaged?.backupId}'s artifacts do not match its manifest: ${damaged?.problem}`;
   const { gaps, overlaps, unusableManifests, damagedArtifacts } = report.breaks;
   const counts = [`${gaps} gap(s)`, `${overlaps} overlap(s)`, `${unusableManifests} unusable manifest(s)`, `${damagedArtifacts} backup(s) with damaged artifacts`].join(', ');
-  const error = new IntegrityError(`the chain of logs backups is broken (${counts}); the first: ${first}.`, {
+  const error = new IntegrityError(`the chain of backups is broken (${counts}); the first: ${first}.`, {
     component: COMPONENT,
     hint: 'The result lists every break with the backups on both sides. A restore refuses a range across a gap; the events of a gap are still in CloudWatch only while the log group\'s retention keeps them.',
   });
