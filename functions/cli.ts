@@ -10,9 +10,13 @@ import { restoreFlags, type RestoreFlagUse } from '../config/components';
 import { DEFAULT_CONFIG_FILE, loadBackupConfig } from '../config/load';
 import { summarize } from './core/backup-run';
 import { newBackupId } from './core/backup-id';
-import { listBackups, resolveBackup, type BackupEntry } from './core/catalog';
+import { artifactSource, componentPrefix, listBackups, resolveBackup, type BackupEntry } from './core/catalog';
+import { isSafetyBackupId } from './core/backup-id';
+import type { Manifest } from './core/manifest';
+import { chainBroken, chainReport, trustedMember, type ArtifactCheck, type ChainMember, type ChainReport } from './components/logs/chain-report';
+import type { ComponentName, GroupName } from '../config/types';
 import { authenticatorOf, configuredComponent, vaultFor, type EngineContext } from './core/context';
-import { InvalidInputError, NoResultError } from './core/errors';
+import { BackupNotFoundError, IntegrityError, InvalidInputError, NoResultError } from './core/errors';
 import { localRuntimeConfig } from './core/local-config';
 import { createLogger } from './core/logger';
 import { runStoredOperation, type OperationEvent } from './core/operations';
@@ -55,6 +59,7 @@ export function usageText(flags: ReadonlyMap<string, RestoreFlagUse> = RESTORE_F
 ${restoreFlagsText}
   list    <component>
   verify  <component> --backup-id <ID|latest>
+  verify  logs [--artifacts]   (the whole chain of logs backups: gaps, overlaps, unusable manifests)
   run-step <json>      (the Fargate task's entry: one workflow step)
 
 options: --config FILE (default $NCA_BACKUP_CONFIG, else ./backup.yaml)
@@ -129,6 +134,7 @@ const CLI_OPTIONS = {
   'backup-id': { type: 'string' },
   'target-database': { type: 'string' },
   'skip-safety-backup': { type: 'boolean', default: false },
+  artifacts: { type: 'boolean', default: false },
   trigger: { type: 'string', default: 'manual' },
   options: { type: 'string' },
   ...(Object.fromEntries([...RESTORE_FLAGS.keys()].map((flag) => [flag, { type: 'string' as const }])) as Record<string, { type: 'string' }>),
@@ -195,6 +201,9 @@ async function execute(argv: readonly string[], io: Io): Promise<unknown> {
     case 'verify': {
       const { name, group } = configuredComponent(config, subject);
       const ctx = engine(config, io, 'cli', { component: name });
+      // The logs component's backups are one chain of windows: without an id, the whole chain is verified.
+      if (name === 'logs' && values['backup-id'] === undefined) return verifyLogsChain(ctx, group, name, { artifacts: values.artifacts });
+      if (values.artifacts) throw new UsageError('--artifacts belongs to `verify logs` without --backup-id, which always re-reads the artifacts of the one backup it verifies');
       const manifest = await resolveBackup(ctx.vault, authenticatorOf(ctx), group, name, requiredBackupId(values['backup-id'], name));
       const verification = await verifyArtifacts(ctx, manifest);
       return { component: name, backupId: manifest.backupId, intact: true, ...verification };
@@ -234,6 +243,43 @@ function listed(entry: BackupEntry) {
   return { backupId: entry.backupId, status: entry.status, problem: entry.problem, key: entry.key };
 }
 
+/**
+ * `verify logs`: every backup of the component with its status, and the chain of the trusted ones'
+ * windows walked (components/logs/chain-report.ts); a broken chain fails with the report as its result.
+ * Reads the manifests only, unless `artifacts`: then each trusted backup's artifacts are also re-read
+ * against their SHA-256, which costs a GET of everything the chain holds.
+ */
+async function verifyLogsChain(ctx: EngineContext, group: GroupName, name: ComponentName, options: { artifacts: boolean }): Promise<ChainReport> {
+  // Safety backups hold a restore target, not the source's chain (logs takes none: targetExists is false).
+  const entries = (await listBackups(ctx.vault, authenticatorOf(ctx), group, name)).filter((e) => !isSafetyBackupId(e.backupId)).reverse();
+  if (entries.length === 0) {
+    throw new BackupNotFoundError(`there is no backup yet under ${ctx.vault.key(componentPrefix(group, name))}: no chain to verify.`, { component: name, hint: `Run one with: nca-backup backup ${name}` });
+  }
+  const members: ChainMember[] = [];
+  for (const entry of entries) {
+    if (entry.status !== 'trusted') {
+      members.push({ backupId: entry.backupId, status: entry.status === 'missing' ? 'damaged' : entry.status, problem: entry.status === 'missing' ? 'its manifest disappeared while listing' : entry.problem, key: entry.key });
+      continue;
+    }
+    const member = trustedMember(artifactSource(ctx.vault, entry.manifest));
+    members.push(member.status === 'trusted' && options.artifacts ? { ...member, artifacts: await artifactCheck(ctx, entry.manifest) } : member);
+  }
+  const report = chainReport(members);
+  const broken = chainBroken(report);
+  if (broken) throw broken;
+  return report;
+}
+
+async function artifactCheck(ctx: EngineContext, manifest: Manifest): Promise<ArtifactCheck> {
+  try {
+    const { artifacts, bytes } = await verifyArtifacts(ctx, manifest);
+    return { intact: true, artifacts, bytes };
+  } catch (error) {
+    if (error instanceof IntegrityError) return { intact: false, problem: error.message };
+    throw error;
+  }
+}
+
 function requiredBackupId(value: string | undefined, component: string): string {
   if (!value) throw new InvalidInputError('--backup-id is required: an id from `nca-backup list` or "latest".', { component });
   return value;
@@ -258,15 +304,19 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
   }
 }
 
-/** The JSON error on stdout (name, message, component, backup id) and one line on stderr. */
+/**
+ * The JSON error on stdout (name, message, component, backup id) and one line on stderr. An error that
+ * carries the command's result (`verify logs` failing on a broken chain carries its report) shows it too.
+ */
 function reportError(err: Error, io: Pick<Io, 'stdout' | 'stderr'>, subject?: string): void {
-  const fields = err as Error & { component?: string; backupId?: string; hint?: string };
+  const fields = err as Error & { component?: string; backupId?: string; hint?: string; result?: unknown };
   const component = fields.component ?? subject;
   const output = {
     error: err.name,
     message: err.message,
     ...(component ? { component } : {}),
     ...(fields.backupId ? { backupId: fields.backupId } : {}),
+    ...(fields.result !== undefined ? { result: fields.result } : {}),
   };
   io.stdout(`${JSON.stringify(output, null, 2)}\n`);
   io.stderr(`nca-backup: ${err.name}${component && !err.message.startsWith(component) ? ` (${component})` : ''}: ${err.message}\n`);
