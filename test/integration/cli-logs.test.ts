@@ -1,11 +1,16 @@
 /**
- * `nca-backup verify logs`: the real bin script in child processes takes three consecutive logs backups
- * of two log groups of the CloudWatch Logs substitute into s3rver, with events arriving in between, and
- * then verifies the chain of their windows: whole; with a tampered manifest (untrusted, its windows
+ * The logs component from the command line: the real bin script in child processes takes three consecutive
+ * logs backups of two log groups of the CloudWatch Logs substitute into s3rver, with events arriving in
+ * between; restores their range to a directory (and is refused a target group outside the restore prefix);
+ * and `verify logs` verifies the chain of their windows: whole; with a tampered manifest (untrusted, its windows
  * unknown); with an overwritten artifact (found only when the artifacts are re-read); and with the middle
  * backup's manifest deleted from the vault (a gap naming its span and the backups around it).
  */
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { newBackupId } from '../../functions/core/backup-id';
 import { startCloudWatchLogsServer, type CloudWatchLogsServer } from '../support/cloudwatch-logs-server';
 import { cliEnv, runCli, writeBackupYaml, type CliRun } from '../support/cli';
@@ -116,6 +121,33 @@ describe('nca-backup verify logs', () => {
     // With an id, verify logs still re-reads that one backup's artifacts.
     const one = await cli('verify', 'logs', '--backup-id', 'latest');
     expect(one.json).toMatchObject({ component: 'logs', backupId: backups[2].backupId, intact: true, artifacts: 2 });
+  });
+
+  test('restore logs --from --to --directory writes every event of the range as Athena-partitioned files; a target group outside the restore prefix exits 1 with nothing written', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nca-cli-logs-'));
+    try {
+      const from = iso(windowOf(0, APP).start);
+      const to = iso(windowOf(2, APP).end);
+      const restore = await cli('restore', 'logs', '--backup-id', 'latest', '--from', from, '--to', to, '--directory', dir);
+      expect(restore.code).toBe(0);
+      expect(restore.json.fingerprintMatch).toBe(true);
+      for (const group of [APP, AUDIT]) {
+        const partition = join(dir, 'logs', `log_group=${encodeURIComponent(group)}`);
+        const lines = readdirSync(partition, { recursive: true, withFileTypes: true })
+          .filter((e) => e.isFile())
+          .flatMap((e) => gunzipSync(readFileSync(join(e.parentPath, e.name))).toString('utf8').split('\n').filter(Boolean))
+          .map((l) => JSON.parse(l).message)
+          .sort();
+        expect(lines).toEqual(server.eventsOf(group).map((e) => e.message).sort());
+      }
+
+      const refused = await cli('restore', 'logs', '--backup-id', 'latest', '--log-groups', APP, '--target-log-group', '/nca/app-copy');
+      expect(refused.code).toBe(1);
+      expect(refused.json).toMatchObject({ error: 'InvalidInputError', message: expect.stringContaining('restore_log_group_prefix') });
+      expect(server.eventsOf('/nca/app-copy')).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('a tampered manifest is reported untrusted, its windows unknown: exit 1 with an IntegrityError and the report', async () => {
