@@ -283,4 +283,17 @@ describe('logs and metrics through the state machines', () => {
     // The new events are in exactly one of them.
     expect(artifacts.flat().filter((id) => newest.includes(id)).sort()).toEqual([...newest].sort());
   });
+
+  test('an event that became searchable only after its window was read is in no backup, and the next backup says so', async () => {
+    const ids = (await keys(vault, 'backups/logs/logs/')).filter((k) => k.endsWith('/manifest.json')).map((k) => k.split('/')[3]);
+    const ends = (await Promise.all(ids.map(manifestOf))).map((m) => m.source.windows.find((x: any) => x.source === AUDIT).end);
+    const lastEnd = Math.max(...ends);
+    // Ingested (by the service's clock) just before the last window's end, visible only now: what a settle delay too short lets through.
+    logs.putEvents(AUDIT, 'slow-shard', [{ timestamp: lastEnd - 5000, message: 'ingested before the window closed, searchable after', ingestionTime: lastEnd - 1 }]);
+    const next = await harness.run('backup', { group: 'logs' });
+    expectSucceeded(next);
+    const manifest = await manifestOf(next.output.backupId);
+    expect(manifest.report.warnings).toEqual([expect.stringMatching(/^1 events of "\/nca\/audit" ingested in the previous backup's window .* raise backup.sources.logs.settle_minutes$/)]);
+    expect(next.output.components[0].warnings).toEqual(manifest.report.warnings);
+  });
 });
