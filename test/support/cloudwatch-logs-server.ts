@@ -52,6 +52,12 @@
  * on PutLogEvents but old events are never deleted; tokens do not expire after 24 hours; storedBytes counts
  * uncompressed message bytes at once (the service's is compressed and lags); no per-account quotas or
  * real throttling; state lives in memory and is lost when it stops; only the operations listed exist.
+ *
+ * Scale: a group's events are kept in one array in FilterLogEvents order (and each stream's in its own),
+ * appended as they arrive and merged into order when next read, so a page is found by binary search and
+ * costs its own events, not the group's: FilterLogEvents and GetLogEvents over a group of ten million
+ * events answer each page in bounded memory (bench/logs.ts). Event ids are derived from the order of
+ * arrival when answered rather than stored.
  */
 import { ACCOUNT, AwsJsonError, REGION, page, serverClock, startJsonService, type JsonService, type ServerClock } from './aws-json-service';
 
@@ -97,11 +103,77 @@ const GROUP_ARN = /^arn:aws:logs:[a-z0-9-]+:\d{12}:log-group:([^:]+)(?::\*)?$/;
 // Descending FilterLogEvents needs a startTime on or after this, per the API reference.
 const DESCENDING_SINCE = Date.UTC(2024, 0, 1);
 
+/** An event as kept: its id is derived from `seq` when answered (ten million stored ids would be ~1 GB). */
+interface KeptEvent {
+  readonly logStreamName: string;
+  readonly timestamp: number;
+  readonly message: string;
+  readonly ingestionTime: number;
+  readonly seq: number;
+}
+
+type Key = readonly [number, number, number];
+const keyOf = (e: KeptEvent): Key => [e.timestamp, e.ingestionTime, e.seq];
+function compare(a: Key, b: Key): number {
+  return a[0] - b[0] || a[1] - b[1] || a[2] - b[2];
+}
+const order = (a: KeptEvent, b: KeptEvent) => a.timestamp - b.timestamp || a.ingestionTime - b.ingestionTime || a.seq - b.seq;
+const eventIdOf = (seq: number) => String(seq).padStart(56, '0');
+
+/** The first index in [0, n) where `pred` (false, then true, along the array) holds; n when it never does. */
+function firstWhere(n: number, pred: (i: number) => boolean): number {
+  let lo = 0;
+  let hi = n;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (pred(mid)) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
+}
+
+/**
+ * Events in FilterLogEvents order, cheap to add to at any scale: new events wait in `pending` and are
+ * merged in (one linear pass, after sorting only the new ones) on the next read, instead of each late
+ * event being spliced into the middle of millions.
+ */
+class EventList {
+  private ordered: KeptEvent[] = [];
+  private pending: KeptEvent[] = [];
+
+  add(event: KeptEvent): void {
+    this.pending.push(event);
+  }
+
+  /** Every event, in order; read-only for the caller. */
+  get all(): readonly KeptEvent[] {
+    if (this.pending.length === 0) return this.ordered;
+    const added = this.pending.sort(order);
+    this.pending = [];
+    const had = this.ordered;
+    if (had.length === 0 || order(had[had.length - 1], added[0]) < 0) {
+      for (const e of added) had.push(e);
+      return had;
+    }
+    const merged: KeptEvent[] = new Array(had.length + added.length);
+    let i = 0;
+    let j = 0;
+    let k = 0;
+    while (i < had.length && j < added.length) merged[k++] = order(had[i], added[j]) <= 0 ? had[i++] : added[j++];
+    while (i < had.length) merged[k++] = had[i++];
+    while (j < added.length) merged[k++] = added[j++];
+    this.ordered = merged;
+    return merged;
+  }
+}
+
 interface LogStream {
   readonly name: string;
   readonly creationTime: number;
-  /** Sorted by (timestamp, ingestionTime, seq). */
-  readonly events: StoredLogEvent[];
+  /** The stream's events, sorted by (timestamp, ingestionTime, seq). */
+  readonly events: EventList;
+  /** The latest ingestion time of its events (DescribeLogStreams). */
+  lastIngestionTime?: number;
 }
 
 interface LogGroup {
@@ -109,13 +181,12 @@ interface LogGroup {
   readonly creationTime: number;
   retentionInDays?: number;
   readonly streams: Map<string, LogStream>;
+  /** Every stream's events together, in FilterLogEvents order. */
+  readonly events: EventList;
+  /** Uncompressed message bytes of its events. */
+  storedBytes: number;
 }
 
-type Key = readonly [number, number, number];
-const keyOf = (e: StoredLogEvent): Key => [e.timestamp, e.ingestionTime, e.seq];
-function compare(a: Key, b: Key): number {
-  return a[0] - b[0] || a[1] - b[1] || a[2] - b[2];
-}
 const utf8 = (text: string) => Buffer.byteLength(text, 'utf8');
 
 function invalid(message: string): AwsJsonError {
@@ -149,9 +220,9 @@ function limitOf(input: Record<string, unknown>, max: number): number {
   return value;
 }
 
-/** Fills a page in order until `limit` events or 1 MB (message bytes + 26 each). */
-function fill(events: readonly StoredLogEvent[], limit: number): StoredLogEvent[] {
-  const out: StoredLogEvent[] = [];
+/** Fills a page in order until `limit` events or 1 MB (message bytes + 26 each), from events as they come. */
+function fill(events: Iterable<KeptEvent>, limit: number): KeptEvent[] {
+  const out: KeptEvent[] = [];
   let bytes = 0;
   for (const event of events) {
     const size = utf8(event.message) + EVENT_OVERHEAD;
@@ -160,6 +231,15 @@ function fill(events: readonly StoredLogEvent[], limit: number): StoredLogEvent[
     bytes += size;
   }
   return out;
+}
+
+/** The events of `list` from index `from` stepping by `step` (1 or -1) while `keep` holds, skipping those `match` refuses. */
+function* walk(list: readonly KeptEvent[], from: number, step: 1 | -1, keep: (e: KeptEvent) => boolean, match: (e: KeptEvent) => boolean = () => true): Generator<KeptEvent> {
+  for (let i = from; i >= 0 && i < list.length; i += step) {
+    const e = list[i];
+    if (!keep(e)) return;
+    if (match(e)) yield e;
+  }
 }
 
 /**
@@ -180,13 +260,13 @@ function boundaryOf(token: string): Boundary {
   if ((dir !== 'f/' && dir !== 'b/') || !validKey || typeof body?.incl !== 'boolean') throw invalid('The specified nextToken is invalid.');
   return { dir: dir === 'f/' ? 'f' : 'b', key: key as Boundary['key'], incl: body.incl };
 }
-function after(b: Boundary, e: StoredLogEvent): boolean {
+function after(b: Boundary, e: KeptEvent): boolean {
   if (b.key === 'head') return true;
   if (b.key === 'tail') return false;
   const c = compare(keyOf(e), b.key);
   return c > 0 || (b.incl && c === 0);
 }
-function before(b: Boundary, e: StoredLogEvent): boolean {
+function before(b: Boundary, e: KeptEvent): boolean {
   if (b.key === 'tail') return true;
   if (b.key === 'head') return false;
   const c = compare(keyOf(e), b.key);
@@ -203,7 +283,7 @@ export async function startCloudWatchLogsServer(options: CloudWatchLogsServerOpt
   const groupArn = (name: string) => `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:${name}`;
 
   function create(name: string, creationTime = clock.now()): LogGroup {
-    const group: LogGroup = { name, creationTime, streams: new Map() };
+    const group: LogGroup = { name, creationTime, streams: new Map(), events: new EventList(), storedBytes: 0 };
     groups.set(name, group);
     return group;
   }
@@ -237,30 +317,20 @@ export async function startCloudWatchLogsServer(options: CloudWatchLogsServerOpt
     return groupNamed(arn ? arn[1] : text);
   }
 
-  function store(stream: LogStream, events: readonly { timestamp: number; message: string; ingestionTime: number }[]): void {
+  function newStream(name: string): LogStream {
+    return { name, creationTime: clock.now(), events: new EventList() };
+  }
+
+  function store(group: LogGroup, stream: LogStream, events: readonly { timestamp: number; message: string; ingestionTime: number }[]): void {
     for (const event of events) {
-      const stored: StoredLogEvent = {
-        logStreamName: stream.name,
-        timestamp: event.timestamp,
-        message: event.message,
-        ingestionTime: event.ingestionTime,
-        seq: ++seq,
-        eventId: String(seq).padStart(56, '0'),
-      };
-      // Insert in order: late events land among older ones, as the service sorts by event time.
-      let at = stream.events.length;
-      while (at > 0 && compare(keyOf(stream.events[at - 1]), keyOf(stored)) > 0) at--;
-      stream.events.splice(at, 0, stored);
+      const kept: KeptEvent = { logStreamName: stream.name, timestamp: event.timestamp, message: event.message, ingestionTime: event.ingestionTime, seq: ++seq };
+      // Late events land among older ones when next read, as the service sorts by event time.
+      stream.events.add(kept);
+      group.events.add(kept);
+      group.storedBytes += utf8(event.message);
+      if (stream.lastIngestionTime === undefined || event.ingestionTime > stream.lastIngestionTime) stream.lastIngestionTime = event.ingestionTime;
     }
   }
-
-  function allEvents(group: LogGroup, streams?: (name: string) => boolean): StoredLogEvent[] {
-    const events: StoredLogEvent[] = [];
-    for (const stream of group.streams.values()) if (!streams || streams(stream.name)) for (const event of stream.events) events.push(event);
-    return events.sort((a, b) => compare(keyOf(a), keyOf(b)));
-  }
-
-  const storedBytes = (group: LogGroup) => allEvents(group).reduce((sum, e) => sum + utf8(e.message), 0);
 
   function describeGroup(group: LogGroup) {
     return {
@@ -270,7 +340,7 @@ export async function startCloudWatchLogsServer(options: CloudWatchLogsServerOpt
       metricFilterCount: 0,
       arn: `${groupArn(group.name)}:*`,
       logGroupArn: groupArn(group.name),
-      storedBytes: storedBytes(group),
+      storedBytes: group.storedBytes,
       logGroupClass: 'STANDARD',
     };
   }
@@ -321,7 +391,7 @@ export async function startCloudWatchLogsServer(options: CloudWatchLogsServerOpt
       const group = groupNamed(nameField(input, 'logGroupName', GROUP_NAME));
       const name = nameField(input, 'logStreamName', STREAM_NAME);
       if (group.streams.has(name)) throw new AwsJsonError('ResourceAlreadyExistsException', 'The specified log stream already exists');
-      group.streams.set(name, { name, creationTime: clock.now(), events: [] });
+      group.streams.set(name, newStream(name));
       return {};
     },
 
@@ -338,11 +408,11 @@ export async function startCloudWatchLogsServer(options: CloudWatchLogsServerOpt
           creationTime: s.creationTime,
           arn: `${groupArn(group.name)}:log-stream:${s.name}`,
           storedBytes: 0,
-          ...(s.events.length
+          ...(s.events.all.length
             ? {
-                firstEventTimestamp: s.events[0].timestamp,
-                lastEventTimestamp: s.events[s.events.length - 1].timestamp,
-                lastIngestionTime: Math.max(...s.events.map((e) => e.ingestionTime)),
+                firstEventTimestamp: s.events.all[0].timestamp,
+                lastEventTimestamp: s.events.all[s.events.all.length - 1].timestamp,
+                lastIngestionTime: s.lastIngestionTime,
               }
             : {}),
         })),
@@ -381,7 +451,7 @@ export async function startCloudWatchLogsServer(options: CloudWatchLogsServerOpt
       if (valid.length > 0 && valid[valid.length - 1].timestamp - valid[0].timestamp > DAY) {
         throw invalid('The batch of log events in a single PutLogEvents request cannot span more than 24 hours.');
       }
-      store(stream, valid.map((e) => ({ timestamp: e.timestamp, message: e.message, ingestionTime: now })));
+      store(group, stream, valid.map((e) => ({ timestamp: e.timestamp, message: e.message, ingestionTime: now })));
       const rejected = {
         ...(firstTooNew >= 0 ? { tooNewLogEventStartIndex: firstTooNew } : {}),
         ...(tooOld > 0 ? { tooOldLogEventEndIndex: tooOld } : {}),
@@ -410,21 +480,33 @@ export async function startCloudWatchLogsServer(options: CloudWatchLogsServerOpt
         throw invalid('startFromHead false is supported only with a startTime on or after Jan 1, 2024 00:00:00 UTC.');
       }
       const inStreams = Array.isArray(names) ? (n: string) => names.includes(n) : typeof prefix === 'string' ? (n: string) => n.startsWith(prefix) : undefined;
-      let matching = allEvents(group, inStreams).filter((e) => (startTime === undefined || e.timestamp >= startTime) && (endTime === undefined || e.timestamp <= endTime));
-      if (cursor.descending) matching.reverse();
-      if (cursor.after) {
-        const mark = cursor.after;
-        matching = matching.filter((e) => (cursor.descending ? compare(keyOf(e), mark) < 0 : compare(keyOf(e), mark) > 0));
+      const match = inStreams ? (e: KeptEvent) => inStreams(e.logStreamName) : undefined;
+      // The page starts by binary search (after the token's key, within the time range) and reads only its events.
+      const all = group.events.all;
+      const mark = cursor.after;
+      let from: number;
+      let keep: (e: KeptEvent) => boolean;
+      if (!cursor.descending) {
+        from = Math.max(startTime === undefined ? 0 : firstWhere(all.length, (i) => all[i].timestamp >= startTime), mark ? firstWhere(all.length, (i) => compare(keyOf(all[i]), mark) > 0) : 0);
+        keep = (e) => endTime === undefined || e.timestamp <= endTime;
+      } else {
+        from = Math.min(endTime === undefined ? all.length : firstWhere(all.length, (i) => all[i].timestamp > endTime), mark ? firstWhere(all.length, (i) => compare(keyOf(all[i]), mark) >= 0) : all.length) - 1;
+        keep = (e) => startTime === undefined || e.timestamp >= startTime;
       }
-      if (cursor.empties < emptyFirst && matching.length > 0) {
+      const matching = () => walk(all, from, cursor.descending ? -1 : 1, keep, match);
+      const any = (events: Iterable<KeptEvent>) => !events[Symbol.iterator]().next().done;
+      if (cursor.empties < emptyFirst && any(matching())) {
         return { events: [], searchedLogStreams: [], nextToken: encode({ ...cursor, empties: cursor.empties + 1 }) };
       }
-      const events = fill(matching, Math.min(limit, pageEvents));
-      const more = events.length < matching.length;
+      const events = fill(matching(), Math.min(limit, pageEvents));
+      const last = events[events.length - 1];
+      // More exactly when a matching event follows the last one returned.
+      const lastAt = last && firstWhere(all.length, (i) => compare(keyOf(all[i]), keyOf(last)) >= 0);
+      const more = last !== undefined && any(walk(all, lastAt + (cursor.descending ? -1 : 1), cursor.descending ? -1 : 1, keep, match));
       return {
-        events: events.map((e) => ({ logStreamName: e.logStreamName, timestamp: e.timestamp, message: e.message, ingestionTime: e.ingestionTime, eventId: e.eventId })),
+        events: events.map((e) => ({ logStreamName: e.logStreamName, timestamp: e.timestamp, message: e.message, ingestionTime: e.ingestionTime, eventId: eventIdOf(e.seq) })),
         searchedLogStreams: [],
-        ...(more ? { nextToken: encode({ ...cursor, after: keyOf(events[events.length - 1]) }) } : {}),
+        ...(more ? { nextToken: encode({ ...cursor, after: keyOf(last) }) } : {}),
       };
     },
 
@@ -441,10 +523,16 @@ export async function startCloudWatchLogsServer(options: CloudWatchLogsServerOpt
         from = boundaryOf(passed);
         if (from.dir === 'f' && input.startFromHead !== true) throw invalid('startFromHead must be true when nextToken is a nextForwardToken.');
       }
-      const inRange = stream.events.filter((e) => (startTime === undefined || e.timestamp >= startTime) && (endTime === undefined || e.timestamp < endTime));
-      let events: StoredLogEvent[];
-      if (from.dir === 'f') events = fill(inRange.filter((e) => after(from, e)), limit);
-      else events = fill(inRange.filter((e) => before(from, e)).reverse(), limit).reverse();
+      // Binary search to the boundary and the time range; a page reads only its own events.
+      const list = stream.events.all;
+      let events: KeptEvent[];
+      if (from.dir === 'f') {
+        const start = Math.max(startTime === undefined ? 0 : firstWhere(list.length, (i) => list[i].timestamp >= startTime), firstWhere(list.length, (i) => after(from, list[i])));
+        events = fill(walk(list, start, 1, (e) => endTime === undefined || e.timestamp < endTime), limit);
+      } else {
+        const end = Math.min(endTime === undefined ? list.length : firstWhere(list.length, (i) => list[i].timestamp >= endTime), firstWhere(list.length, (i) => !before(from, list[i])));
+        events = fill(walk(list, end - 1, -1, (e) => startTime === undefined || e.timestamp >= startTime), limit).reverse();
+      }
       let nextForwardToken: string;
       let nextBackwardToken: string;
       if (events.length > 0) {
@@ -477,14 +565,14 @@ export async function startCloudWatchLogsServer(options: CloudWatchLogsServerOpt
       const group = groups.get(logGroupName) ?? create(logGroupName);
       let stream = group.streams.get(logStreamName);
       if (!stream) {
-        stream = { name: logStreamName, creationTime: clock.now(), events: [] };
+        stream = newStream(logStreamName);
         group.streams.set(logStreamName, stream);
       }
-      store(stream, events.map((e) => ({ timestamp: e.timestamp, message: e.message, ingestionTime: e.ingestionTime ?? clock.now() })));
+      store(group, stream, events.map((e) => ({ timestamp: e.timestamp, message: e.message, ingestionTime: e.ingestionTime ?? clock.now() })));
     },
     eventsOf(logGroupName) {
       const group = groups.get(logGroupName);
-      return group ? allEvents(group) : [];
+      return group ? group.events.all.map((e) => ({ ...e, eventId: eventIdOf(e.seq) })) : [];
     },
   };
 }
