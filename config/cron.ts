@@ -207,3 +207,51 @@ export function toSchedulerCron(unix: string): string {
   }
   return `cron(${renderNumeric(minute, MINUTE)} ${renderNumeric(hour, HOUR)} ${domOut} ${renderNumeric(month, MONTH)} ${dowOut} *)`;
 }
+
+/** Parsed fields of a five-field schedule (macros expanded); CronError as toSchedulerCron. */
+function parseSchedule(unix: string): { minute: ParsedField; hour: ParsedField; dom: ParsedField; month: ParsedField; dow: ParsedField } {
+  const whole = unix.trim();
+  const expanded = whole.startsWith('@') ? MACROS[whole.toLowerCase()] : whole;
+  if (!expanded) throw new CronError(`'${whole}' is not a schedule; allowed macros: ${Object.keys(MACROS).join(', ')}`);
+  const fields = expanded.split(/\s+/).filter((f) => f !== '');
+  if (fields.length !== 5) throw new CronError(`'${whole}' has ${fields.length} fields; expected five`);
+  return {
+    minute: parseField(fields[0], MINUTE, whole),
+    hour: parseField(fields[1], HOUR, whole),
+    dom: parseField(fields[2], DAY_OF_MONTH, whole),
+    month: parseField(fields[3], MONTH, whole),
+    dow: parseField(fields[4], DAY_OF_WEEK, whole),
+  };
+}
+
+/**
+ * The longest time between two consecutive runs of a schedule, in ms, over the four years from 2028-01-01
+ * (a leap-year cycle, so a February 29 schedule shows its true gap), read in UTC: what a backup's age can
+ * reach before the next run is due. Days follow the same rules as toSchedulerCron (only one day field
+ * restricted, or both written from `*`).
+ */
+export function longestIntervalMs(unix: string): number {
+  const { minute, hour, dom, month, dow } = parseSchedule(unix);
+  const times = [...hour.values].sort((a, b) => a - b).flatMap((h) => [...minute.values].sort((a, b) => a - b).map((m) => (h * 60 + m) * 60_000));
+  const start = Date.UTC(2028, 0, 1);
+  const DAY = 86_400_000;
+  let previous: number | undefined;
+  let first: number | undefined;
+  let longest = 0;
+  for (let day = 0; day < 4 * 366 + 1; day++) {
+    const at = new Date(start + day * DAY);
+    const domOk = dom.values.has(at.getUTCDate());
+    const dowOk = dow.values.has(at.getUTCDay());
+    const runs = month.values.has(at.getUTCMonth() + 1) && (dom.full ? dowOk || dow.full : dow.full ? domOk : dom.startsWithStar || dow.startsWithStar ? domOk && dowOk : domOk || dowOk);
+    if (!runs) continue;
+    for (const t of times) {
+      const when = start + day * DAY + t;
+      if (previous !== undefined) longest = Math.max(longest, when - previous);
+      first ??= when;
+      previous = when;
+    }
+  }
+  if (previous === undefined || first === undefined) throw new CronError(`'${unix.trim()}' never runs`);
+  // A schedule that runs once in the span (yearly on Feb 29) wraps around: the gap to its next run.
+  return longest > 0 ? longest : 4 * 365.25 * DAY;
+}

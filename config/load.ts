@@ -9,6 +9,7 @@ import { parseDocument } from 'yaml';
 import { ACCOUNT_ID_LENGTH, MAX_BUCKET_NAME_LENGTH, vaultBucketName } from './bucket-names';
 import { CronError, toSchedulerCron } from './cron';
 import { COMPONENTS, sourceArns, type Components } from './components';
+import { DEFAULT_VERIFICATION, parseVerification } from './verification';
 export { normalisePrefix } from './fields';
 import { ACCOUNT, boolean, bucketProblem, normalisePrefix, integer, Issues, isMapping, list, mapping, matching, oneOf, PARTITION, REGION, regionOfArn, show, string, uniqueStrings, type ConfigIssue } from './fields';
 import {
@@ -635,7 +636,7 @@ export function parseBackupConfig(yamlText: string, options: ParseOptions = {}):
   }
   const issues = new Issues();
   for (const key of Object.keys(root)) if (key !== 'backup') issues.add(key, 'unknown key; allowed: backup');
-  const top = mapping(root.backup, 'backup', ['installation', 'schedule', 'storage', 'retention', 'encryption', 'sources', 'network', 'runner', 'notifications', 'restore'], issues);
+  const top = mapping(root.backup, 'backup', ['installation', 'schedule', 'storage', 'retention', 'encryption', 'sources', 'network', 'runner', 'notifications', 'restore', 'verification'], issues);
   if (!top) throw new ConfigError(issues.list[0].path, issues.list[0].problem, issues.list.slice(1));
 
   const installation = 'installation' in top ? parseInstallation(top.installation, issues) : DEFAULT_INSTALLATION;
@@ -660,6 +661,7 @@ export function parseBackupConfig(yamlText: string, options: ParseOptions = {}):
   const runner = parseRunner(top.runner, issues);
   const notifications = parseNotifications(top.notifications, issues);
   const restore = parseRestore(top.restore, issues);
+  const verification = 'verification' in top ? parseVerification(top.verification, issues, components.map((d) => d.name)) : DEFAULT_VERIFICATION;
   crossCheck(
     { primary, secondary, retention, coldStorage, objectLock, kmsKeyId: encryption.kmsKeyId, sources, network, notifications, installation, breakGlassRole, allowDocumentationValues, components },
     issues,
@@ -691,6 +693,7 @@ export function parseBackupConfig(yamlText: string, options: ParseOptions = {}):
     runner: present(runner),
     notifications: present(notifications),
     ...(restore ? { restore } : {}),
+    verification: present(verification),
   };
 }
 

@@ -11,6 +11,8 @@ import type { GroupName } from './groups';
 export { COMPONENT_GROUP, type ComponentName, type RuntimeSources, type SourcesConfig } from './components';
 import type { SourcesConfig } from './components';
 
+import type { VerificationConfig } from './verification';
+
 export interface ScheduleConfig {
   /** The five-field Unix cron as written in backup.yaml, e.g. "0 2 * * *". */
   readonly cron: string;
@@ -164,4 +166,6 @@ export interface BackupConfig {
   readonly notifications: NotificationsConfig;
   /** Absent when backup.yaml has no backup.restore section (or lists no protected target). */
   readonly restore?: RestoreConfig;
+  /** Restore drills and RPOs (config/verification.ts); the defaults when backup.yaml has no section. */
+  readonly verification: VerificationConfig;
 }

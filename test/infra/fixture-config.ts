@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import { Template } from 'aws-cdk-lib/assertions';
 import { buildStacks, type BuildAppProps } from '../../infra/app';
 import type { BackupConfig } from '../../config/types';
+import { DEFAULT_VERIFICATION } from '../../config/verification';
 
 export const DATA_KEY_ARN = 'arn:aws:kms:us-west-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
 
@@ -39,6 +40,7 @@ export function fixtureConfig(): BackupConfig {
       fargate: { cpu: 1024, memoryMiB: 4096, ephemeralStorageGiB: 21 },
     },
     notifications: { emails: [] },
+    verification: DEFAULT_VERIFICATION,
   };
 }
 
