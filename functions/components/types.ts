@@ -151,6 +151,13 @@ export interface Component<Target, RestoreOptions = Record<string, unknown>> {
    * is not enough (vectors compared bit for bit). Absent: the engine compares the two fingerprints.
    */
   verifyRestore?(expected: Fingerprint, source: ArtifactSource, target: Target, options: RestoreOptions, log: Logger): Promise<RestoreVerification>;
+  /**
+   * The structure check of a stored backup without a target (the scheduled integrity check): parses what it
+   * can of the artifacts (an archive's table of contents, every line of a JSON Lines file) and throws
+   * IntegrityError naming the artifact when they are not what the manifest says. Absent: only sizes and
+   * SHA-256 are checked.
+   */
+  inspect?(source: ArtifactSource): Promise<void>;
 }
 
 /** What a component's own post-restore verification found; any difference fails the restore. */

@@ -10,6 +10,8 @@ import { setting } from '../../../config/environment';
 import type { Component, ComponentEntry, RestoreTargetOptions } from '../types';
 import { backupLogs, describeLogs, estimateLogs, LOGS, type LogsTarget } from './backup';
 import { createLogsClients } from './clients';
+import { readDatapoints, readEvents } from './format';
+import { windowsOf } from './manifest-windows';
 import { parseLogsRestoreOptions } from './options';
 import { restoreLogs, verifyLogsRestore } from './restore';
 import type { LogsRestoreOptions } from './source';
@@ -56,6 +58,15 @@ export const logsComponent: Component<LogsTarget, LogsComponentOptions> = {
   restore: (source, target, raw, log) => restoreLogs(source, target, options(raw), log),
 
   verifyRestore: (_expected, source, target, raw, log) => verifyLogsRestore(source, target, options(raw), log),
+
+  /** Every line of every artifact parses, lies in its window and is counted as the manifest says. */
+  async inspect(source) {
+    for (const record of windowsOf(source)) {
+      const options = { artifact: record.artifact, backupId: source.backup?.backupId, window: { start: record.start, end: record.end }, count: record.count };
+      const values = record.kind === 'metrics' ? readDatapoints(source.open(record.artifact), options) : readEvents(source.open(record.artifact), options);
+      for await (const _ of values);
+    }
+  },
 };
 
 function pageLimitFrom(env: NodeJS.ProcessEnv): number | undefined {

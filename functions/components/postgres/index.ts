@@ -3,9 +3,10 @@
  * fingerprints of every table. Version checks come first, both when dumping and when restoring.
  */
 import type { Client } from 'pg';
-import { InvalidInputError } from '../../core/errors';
+import { IntegrityError, InvalidInputError } from '../../core/errors';
 import type { Component, ComponentEntry, RestoreTargetOptions, SourceInfo } from '../types';
-import { backupPostgres } from './backup';
+import { readTableOfContents } from './archive';
+import { backupPostgres, DUMP_CONTENT_TYPE } from './backup';
 import { checkRestoreVersions } from './compatibility';
 import { connectPostgres, withClient, withDatabase, type PostgresTarget } from './connection';
 import { fingerprintDatabase } from './fingerprint';
@@ -85,6 +86,16 @@ export const postgres: Component<PostgresTarget, PostgresRestoreOptions> = {
   targetExists: databaseExists,
 
   restore: (source, target, options, log) => restorePostgres(source, target, options, log),
+
+  /** The dump's header and table of contents parse (what pg_restore --list reads), without a server. */
+  async inspect(source) {
+    const dumps = source.artifacts.filter((a) => a.contentType === DUMP_CONTENT_TYPE);
+    const context = { component: 'postgres', backupId: source.backup?.backupId };
+    if (dumps.length !== 1) throw new IntegrityError(`the backup holds ${dumps.length} pg_dump archives, not one.`, context);
+    const { toc, archive } = await readTableOfContents(source.open(dumps[0].name));
+    archive.destroy();
+    if (!toc) throw new IntegrityError(`${dumps[0].name} has no table of contents this version reads (not a pg_dump custom archive of PostgreSQL 11 or later, or cut short).`, context);
+  },
 
   /** The fingerprint comparison, leaving out owners and grants when the restore did not restore them. */
   verifyRestore: (expected, _source, target, options) => withClient(target, (client) => verifyDatabase(client, expected, resolveRestoreOptions(options))),
