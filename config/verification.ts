@@ -11,6 +11,7 @@ import { GROUPS, type GroupName } from './groups';
 /** The runbook's drill cadence: quarterly, 06:00 UTC on the first of January, April, July and October. */
 export const DEFAULT_DRILL_SCHEDULE = '0 6 1 */3 *';
 export const DEFAULT_WINDOW_DAYS = 30;
+export const DEFAULT_INTEGRITY_CYCLE_HOURS = 168;
 
 /** The runbook's RPO table (hours): database 24 h, memory tiers 24 h, configuration 7 days. */
 export const RUNBOOK_RPO_HOURS: Readonly<Partial<Record<GroupName, number>>> = { database: 24, memory_tiers: 24, configuration: 7 * 24 };
@@ -32,6 +33,11 @@ export interface VerificationConfig {
   readonly keepHours: number;
   /** RPOs as written, in hours, by group or component name (a component's wins). @default the runbook's, else the schedule's longest interval plus a margin */
   readonly rpoHours: Readonly<Record<string, number>>;
+  /**
+   * The integrity check runs hourly and reads 1/cycle of the backups each time, so every backup is re-read
+   * in both vaults once per cycle. @default 168 (weekly: reading the recovery vault crosses regions, paid per GB)
+   */
+  readonly integrityCycleHours: number;
 }
 
 /** "24h", "7d", "2w" → hours. */
@@ -44,7 +50,7 @@ export function parseHours(value: unknown): number | undefined {
 
 export function parseVerification(value: unknown, issues: Issues, componentNames: readonly string[]): VerificationConfig | undefined {
   const path = 'backup.verification';
-  const map = mapping(value, path, ['schedule', 'recovery_point', 'window_days', 'keep_hours', 'rpo'], issues);
+  const map = mapping(value, path, ['schedule', 'recovery_point', 'window_days', 'keep_hours', 'rpo', 'integrity_cycle_hours'], issues);
   if (!map) return undefined;
   const before = issues.list.length;
   let schedule: ScheduleConfig | undefined;
@@ -60,6 +66,7 @@ export function parseVerification(value: unknown, issues: Issues, componentNames
   const recoveryPoint = 'recovery_point' in map ? oneOf(map.recovery_point, `${path}.recovery_point`, issues, ['latest', 'random'] as const) : 'latest';
   const windowDays = 'window_days' in map ? integer(map.window_days, `${path}.window_days`, issues, 1, 3650) : DEFAULT_WINDOW_DAYS;
   const keepHours = 'keep_hours' in map ? integer(map.keep_hours, `${path}.keep_hours`, issues, 0, 24 * 14) : 0;
+  const integrityCycleHours = 'integrity_cycle_hours' in map ? integer(map.integrity_cycle_hours, `${path}.integrity_cycle_hours`, issues, 1, 24 * 90) : DEFAULT_INTEGRITY_CYCLE_HOURS;
   const rpoHours: Record<string, number> = {};
   if ('rpo' in map) {
     const allowed = [...GROUPS, ...componentNames];
@@ -71,12 +78,12 @@ export function parseVerification(value: unknown, issues: Issues, componentNames
       else rpoHours[key] = hours;
     }
   }
-  if (issues.list.length > before || !schedule || !recoveryPoint || windowDays === undefined || keepHours === undefined) return undefined;
-  return { schedule, recoveryPoint, windowDays, keepHours, rpoHours };
+  if (issues.list.length > before || !schedule || !recoveryPoint || windowDays === undefined || keepHours === undefined || integrityCycleHours === undefined) return undefined;
+  return { schedule, recoveryPoint, windowDays, keepHours, rpoHours, integrityCycleHours };
 }
 
 /** The defaults of a backup.yaml without a verification section. */
-export const DEFAULT_VERIFICATION: VerificationConfig = { schedule: { cron: DEFAULT_DRILL_SCHEDULE, expression: toSchedulerCron(DEFAULT_DRILL_SCHEDULE) }, recoveryPoint: 'latest', windowDays: DEFAULT_WINDOW_DAYS, keepHours: 0, rpoHours: {} };
+export const DEFAULT_VERIFICATION: VerificationConfig = { schedule: { cron: DEFAULT_DRILL_SCHEDULE, expression: toSchedulerCron(DEFAULT_DRILL_SCHEDULE) }, recoveryPoint: 'latest', windowDays: DEFAULT_WINDOW_DAYS, keepHours: 0, rpoHours: {}, integrityCycleHours: DEFAULT_INTEGRITY_CYCLE_HOURS };
 
 export interface Rpo {
   readonly hours: number;

@@ -27,6 +27,7 @@ describe('backup.verification', () => {
       windowDays: 14,
       keepHours: 24,
       rpoHours: { database: 12, models: 336, logs: 48 },
+      integrityCycleHours: 168,
     });
   });
 
