@@ -157,3 +157,13 @@ export async function checkIntegrity(
   log.info('integrity check done', { ...report, findings: findings.length });
   return report;
 }
+
+/** A run with findings as the error its step fails with: the first finding named, the count, what to do. */
+export function integrityFailure(report: IntegrityReport): IntegrityError {
+  const first = report.findings[0];
+  return new IntegrityError(`${report.findings.length} integrity finding(s); the first: backup ${first.backupId} in the ${first.vault} vault (${first.kind}): ${first.problem}`, {
+    component: first.component,
+    backupId: first.backupId,
+    hint: 'Do not restore the backups named (the log lists every finding). A recovery-vault finding means replication lost or changed an object: compare it with the primary vault\'s and copy it again.',
+  });
+}

@@ -7,7 +7,8 @@ import { componentEntry } from '../components';
 import { isBackupId } from './backup-id';
 import { stepResultKey as layoutStepResultKey } from '../../config/vault-layout';
 import { runBackup, summarize } from './backup-run';
-import { configuredComponent, type EngineContext } from './context';
+import { authenticatorOf, configuredComponent, vaultFor, type EngineContext } from './context';
+import { checkIntegrity, integrityFailure } from './integrity';
 import { InvalidInputError, TaskStoppedError, TransientError } from './errors';
 import { checkNewBackupId, checkRestoreTarget, parseComponentOptions } from './workflow-input';
 import { MAX_CHANGED_BYTES } from './config-changes';
@@ -26,6 +27,7 @@ export const OPERATIONS = [
   'restore',
   'post-verify',
   'read-step-result',
+  'integrity-check',
 ] as const;
 export type OperationName = (typeof OPERATIONS)[number];
 
@@ -50,6 +52,9 @@ export interface OperationEvent {
   readonly lockOwner?: string;
   /** post-verify only: the restore's safety backup step result, named in a verification failure. */
   readonly safetyBackup?: { readonly skipped?: boolean; readonly backupId?: string };
+  /** integrity-check only: the recovery vault (absent: the primary vault alone) and the cycle's length in hourly runs. */
+  readonly recovery?: { readonly bucket: string; readonly region: string; readonly prefix: string };
+  readonly cycleHours?: number;
   /** read-step-result only: the Fargate step as the workflow ran it, with the RunTask error when the task failed. */
   readonly fargateStep?: { readonly taskError?: { readonly Error?: string; readonly Cause?: string } };
 }
@@ -165,6 +170,17 @@ export async function runOperation(ctx: EngineContext, event: OperationEvent): P
       const safety = event.safetyBackup;
       const safetyBackupId = safety && safety.skipped === false && typeof safety.backupId === 'string' && isBackupId(safety.backupId) ? safety.backupId : undefined;
       return postVerify(scope, safetyBackupId);
+    }
+    // The component's worker runs its own share: its structure check needs the component's drivers and parsers.
+    case 'integrity-check': {
+      const cycleHours = event.cycleHours;
+      if (typeof cycleHours !== 'number' || !Number.isSafeInteger(cycleHours) || cycleHours < 1) throw new InvalidInputError(`cycleHours ${JSON.stringify(cycleHours)} is not a whole number of hours, 1 or more.`);
+      const r = event.recovery as Record<string, unknown> | undefined;
+      if (r !== undefined && (typeof r.bucket !== 'string' || typeof r.region !== 'string' || typeof r.prefix !== 'string')) throw new InvalidInputError('recovery must be {bucket, region, prefix}.');
+      const recovery = event.recovery ? vaultFor({ ...ctx.config, bucket: event.recovery.bucket, region: event.recovery.region, prefix: event.recovery.prefix }, ctx.env) : undefined;
+      const report = await checkIntegrity({ primary: ctx.vault, ...(recovery ? { recovery } : {}) }, authenticatorOf(ctx), [{ name, group }], { run: Math.floor(ctx.now().getTime() / 3_600_000), slots: cycleHours }, ctx.log);
+      if (report.findings.length > 0) throw integrityFailure(report);
+      return report;
     }
     case 'read-step-result': {
       const stepId = required(event, 'stepId');

@@ -13,6 +13,7 @@ import { manifestKey } from '../../functions/core/catalog';
 import type { EngineContext } from '../../functions/core/context';
 import { checkIntegrity, slotOf, type IntegrityReport } from '../../functions/core/integrity';
 import { silentLogger } from '../../functions/core/logger';
+import { runOperation } from '../../functions/core/operations';
 import type { BackupVault } from '../../functions/core/storage';
 import { loadSampleNcaDatabase } from '../../scripts/sample-nca-db';
 import { startCloudWatchLogsServer, type CloudWatchLogsServer } from '../support/cloudwatch-logs-server';
@@ -24,6 +25,7 @@ import { createTestBucket, listKeys, readObject, testS3Client, vaultOf } from '.
 let s3: S3Client;
 let primary: BackupVault;
 let recovery: BackupVault;
+const recoveryVault = () => recovery;
 let logs: CloudWatchLogsServer;
 let database: string;
 const COMPONENTS = [
@@ -41,7 +43,7 @@ const context = (): EngineContext => ({
     },
   }),
   vault: primary,
-  env: { ...process.env, NCA_POSTGRES_URL: testPostgresUrl(), NCA_LOGS_ENDPOINT: logs.endpoint },
+  env: { ...process.env, NCA_POSTGRES_URL: testPostgresUrl(), NCA_LOGS_ENDPOINT: logs.endpoint, NCA_S3_ENDPOINT: process.env.NCA_TEST_S3_ENDPOINT },
   log: silentLogger,
   runner: 'test',
   now: () => new Date(),
@@ -138,5 +140,13 @@ describe('the integrity check', () => {
     const report = await check(0, 1);
     expect(report.findings.map((f) => [f.backupId, f.vault, f.kind])).toEqual([[id, 'primary', 'structure']]);
     expect(report.findings[0].problem).toMatch(/line 1/);
+  });
+
+  test('as the worker step: a run with a finding fails with IntegrityError naming it; the whole cycle of a clean component passes', async () => {
+    const recovery = { bucket: recoveryVault().bucket, region: 'us-west-2', prefix: 'backups/' };
+    await expect(runOperation(context(), { operation: 'integrity-check', component: 'logs', recovery, cycleHours: 1 })).rejects.toMatchObject({ name: 'IntegrityError', component: 'logs', backupId: '20261103T000000Z-bbbb03' });
+    const report = (await runOperation(context(), { operation: 'integrity-check', component: 'postgres', recovery, cycleHours: 1 })) as IntegrityReport;
+    expect(report).toMatchObject({ checked: { primary: 1, recovery: 1 }, structureChecked: 1, findings: [] });
+    await expect(runOperation(context(), { operation: 'integrity-check', component: 'postgres', cycleHours: 0 })).rejects.toMatchObject({ name: 'InvalidInputError' });
   });
 });
