@@ -12,14 +12,7 @@ import type { Logger } from '../components/types';
 import type { ManifestAuthenticator } from './manifest-mac';
 import type { VaultRuntimeConfig } from './runtime-config';
 import type { BackupVault } from './storage';
-
-/** The CloudWatch namespace and metrics the alarms watch (infra/constructs/backup-age.ts). */
-export const METRICS_NAMESPACE = 'NcaBackup';
-export const BACKUP_AGE_METRIC = 'BackupAgeHours';
-export const RPO_METRIC = 'RpoHours';
-export const COMPONENT_DIMENSION = 'Component';
-/** The field of the schedule's input that carries each component's RPO in hours (components without one are absent). */
-export const RPO_HOURS_FIELD = 'rpoHours';
+import { BACKUP_AGE_METRIC, COMPONENT_DIMENSION, METRICS_NAMESPACE, RPO_HOURS_FIELD, RPO_METRIC } from '../../config/backup-age-metrics';
 
 export interface BackupAge {
   readonly component: ComponentName;

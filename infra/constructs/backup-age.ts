@@ -25,7 +25,7 @@ import { Construct } from 'constructs';
 import { COMPONENT_GROUP, type BackupConfig, type ComponentName } from '../../config/types';
 import type { VaultRuntimeConfig } from '../../config/runtime-config';
 import { rpoOf, type Rpo } from '../../config/verification';
-import { BACKUP_AGE_METRIC, COMPONENT_DIMENSION, METRICS_NAMESPACE, RPO_HOURS_FIELD } from '../../functions/core/backup-age';
+import { BACKUP_AGE_METRIC, COMPONENT_DIMENSION, METRICS_NAMESPACE, RPO_HOURS_FIELD } from '../../config/backup-age-metrics';
 import { RUNTIME_CONFIG_FIELD } from '../../config/runtime-config';
 import { configuredComponents } from '../runtime-config';
 import { nagText } from '../vault-names';
