@@ -6,6 +6,7 @@
 import { CloudWatchClient, GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { runBackup } from '../../functions/core/backup-run';
 import { monitorBackupAges } from '../../functions/core/backup-age';
+import { handler } from '../../functions/handlers/backup-age';
 import type { EngineContext } from '../../functions/core/context';
 import { silentLogger } from '../../functions/core/logger';
 import { manifestKey } from '../../functions/core/catalog';
@@ -86,12 +87,36 @@ test('the newest trusted backup\'s age and the RPO per component; a forged newer
   expect(await published('RpoHours', 'redis')).toEqual([6]);
 });
 
-test('a publish the metrics service refuses fails the run with a typed error saying what the alarms will do', async () => {
+test('a publish the metrics service keeps throttling fails the run with a typed error saying what the alarms will do', async () => {
   const bucket = await createTestBucket(testS3Client(), 'rpo-fail');
   const config = testRuntimeConfig({ bucket, components: { redis: { group: 'database', source: { db: 0, keyPatterns: ['*'] } } } });
-  metrics.failNext(1, 400, 'InvalidParameterValueException');
+  // Throttled on every attempt the SDK makes (3 by default).
+  metrics.failNext(3);
   await expect(monitorBackupAges(config, { redis: 6 }, { vault: vaultOf(bucket), authenticator: testAuthenticator(), metrics: client, log: silentLogger, now: NOW })).rejects.toMatchObject({
     name: 'TransientError',
     message: expect.stringMatching(/could not publish NcaBackup metrics.*missing data/),
   });
+});
+
+test('the scheduled handler reads the vault and the RPOs from its input and publishes (an RPO, and no age for a component without a backup)', async () => {
+  const bucket = await createTestBucket(testS3Client(), 'rpo-handler');
+  const { components: _sources, runner: _runner, ...vaultPart } = testRuntimeConfig({ bucket, components: {} });
+  const runtimeConfig = { ...vaultPart, components: { logs: { group: 'logs' } } };
+  const saved = { s3: process.env.NCA_S3_ENDPOINT, metrics: process.env.NCA_METRICS_ENDPOINT };
+  process.env.NCA_S3_ENDPOINT = process.env.NCA_TEST_S3_ENDPOINT;
+  process.env.NCA_METRICS_ENDPOINT = metrics.endpoint;
+  const stderr = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
+  try {
+    const ages = await handler({ runtimeConfig: JSON.stringify(runtimeConfig), rpoHours: { logs: 12 } });
+    expect(ages).toEqual([{ component: 'logs', group: 'logs', rpoHours: 12, breached: true }]);
+    expect(stderr.mock.calls.map(([line]) => String(line)).join('')).toMatch(/no trusted backup.*logs/);
+  } finally {
+    stderr.mockRestore();
+    for (const [name, value] of [['NCA_S3_ENDPOINT', saved.s3], ['NCA_METRICS_ENDPOINT', saved.metrics]] as const) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  }
+  expect(await published('RpoHours', 'logs')).toEqual([12]);
+  expect(await published('BackupAgeHours', 'logs')).toEqual([]);
 });
