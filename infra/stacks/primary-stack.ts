@@ -9,6 +9,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
 import type { BackupConfig } from '../../config/types';
 import { BackupAlarms } from '../constructs/alarms';
+import { BackupAgeMonitor } from '../constructs/backup-age';
 import { BackupSchedules } from '../constructs/backup-schedules';
 import { BackupVault, REPLICATION_RULE_ID, deployRoleArns } from '../constructs/backup-vault';
 import { warnOfEarlyDeletion } from '../cold-storage-fees';
@@ -50,6 +51,7 @@ export class PrimaryStack extends Stack {
   readonly workflows: Workflows;
   readonly schedules: BackupSchedules;
   readonly alarms: BackupAlarms;
+  readonly backupAge: BackupAgeMonitor;
 
   constructor(scope: Construct, id: string, props: PrimaryStackProps) {
     const { config: written, pgMajor, ...stackProps } = props;
@@ -223,6 +225,14 @@ export class PrimaryStack extends Stack {
       },
       deadLetterQueue: this.schedules.deadLetterQueue,
       janitor: this.janitor.function,
+    });
+    this.backupAge = new BackupAgeMonitor(this, 'BackupAge', {
+      config,
+      runtimeConfig: vaultRuntimeConfig(workerConfig),
+      dataKey,
+      logKey: operationsKey,
+      manifestKey: this.manifestKey,
+      topic: this.alarms.topic,
     });
 
     new CfnOutput(this, 'VaultBucket', { value: this.vault.bucket.bucketName, description: 'The primary vault\'s bucket name (NCA_BUCKET for a CLI run against it)' });
