@@ -30,6 +30,7 @@ import { CloudWatchLogsClient, FilterLogEventsCommand } from '@aws-sdk/client-cl
 import { createS3Client } from '../functions/core/storage';
 import { startS3 } from '../scripts/local-servers';
 import { timed } from './timed';
+import { seededRandom as random } from '../scripts/seeded-random';
 
 const ROOT = join(__dirname, '..');
 const say = (line: string) => process.stderr.write(`bench logs: ${line}\n`);
@@ -52,17 +53,6 @@ interface Generate {
   readonly latePercent: number;
   readonly lateMs: readonly [number, number];
   readonly seed: number;
-}
-
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /**

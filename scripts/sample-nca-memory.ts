@@ -25,6 +25,7 @@ import { DEFAULT_EPISODIC_COLLECTION, DEFAULT_WORKING_NAMESPACE } from '../funct
 import { quoteIdent } from '../functions/components/postgres/connection';
 import { parseTableName } from '../functions/components/vector/names';
 import { DEFAULT_VECTOR_TABLE } from '../functions/components/vector/descriptor';
+import { seededRandom as random } from './seeded-random';
 
 export interface SampleStores {
   readonly redisUrl?: string;
@@ -105,18 +106,6 @@ export const NCA_LTM_INDEXES: readonly IndexDescription[] = [
   { key: { last_accessed: -1 }, name: 'last_accessed_-1' },
   { key: { content: 'text', title: 'text', summary: 'text' }, name: 'content_text_title_text_summary_text' },
 ];
-
-/** mulberry32: small, fast and the same everywhere. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function uuid(rand: () => number): string {
   const hex = Array.from({ length: 32 }, () => Math.floor(rand() * 16).toString(16));
