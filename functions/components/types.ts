@@ -151,6 +151,11 @@ export interface Component<Target, RestoreOptions = Record<string, unknown>> {
    * is not enough (vectors compared bit for bit). Absent: the engine compares the two fingerprints.
    */
   verifyRestore?(expected: Fingerprint, source: ArtifactSource, target: Target, options: RestoreOptions, log: Logger): Promise<RestoreVerification>;
+  /**
+   * Removes the target and everything in it: a restore drill's sandbox when the drill ends. Only ever called
+   * on a sandbox the drill checked is not the production target (core/drill.ts). Absent: not drillable yet.
+   */
+  dropTarget?(target: Target): Promise<void>;
 }
 
 /** What a component's own post-restore verification found; any difference fails the restore. */
