@@ -11,7 +11,9 @@ import type { ComponentName } from '../../config/types';
 import type { VerificationConfig } from '../../config/verification';
 import type { Fingerprint } from '../components/types';
 import type { PostgresTarget } from '../components/postgres';
-import { withClient as withPostgresClient, quoteIdent } from '../components/postgres/connection';
+import { withClient as withPostgresClient } from '../components/postgres/connection';
+import type { VectorTarget } from '../components/vector/connection';
+import { relationSql } from '../components/vector/sql';
 import type { MongoTarget } from '../components/mongodb/connection';
 import { withClient as withMongoClient } from '../components/mongodb/connection';
 import { withRedis, type RedisTarget } from '../components/redis/connection';
@@ -41,26 +43,38 @@ interface DrillSpec<T> {
   sample(target: T, fingerprint: Fingerprint): Promise<{ readonly read: string } | { readonly problem: string }>;
 }
 
-const scratchDatabase = (drillId: string) => `nca_drill_${drillId.replace(/[^a-z0-9]/gi, '').toLowerCase().slice(-12)}`;
+/** `nca_drill_<drill id>` with the id's letters lower-case and its dash dropped: a name no quoting can trip on. */
+const scratchDatabase = (drillId: string) => `nca_drill_${drillId.replace(/[^a-z0-9]/gi, '').toLowerCase()}`;
 
-/** Fingerprint entries with rows, keys or documents, by object name (`count` > 0). */
+/** Fingerprint entries with documents or keys, by object name (`count` > 0). */
 const nonEmpty = (fingerprint: Fingerprint) => Object.entries(fingerprint).filter(([, entry]) => entry.count > 0).map(([name]) => name);
 
-/** postgres/vector: one row of a table the fingerprint says has rows ("schema.table" entries). */
-async function samplePostgres(target: PostgresTarget, fingerprint: Fingerprint) {
-  const tables = nonEmpty(fingerprint).filter((name) => /^[^.]+\.[^.]+$/.test(name));
-  if (tables.length === 0) return { problem: 'the backup holds no table with rows, so no row could be read back' };
+/** Row-holding entries of the postgres fingerprint: `table "schema"."name"` (identifiers already quoted for SQL). */
+const POSTGRES_ROWS_KEY = /^(?:table|materialized view) ("(?:[^"]|"")+"\.("(?:[^"]|"")+"))$/;
+
+/** One row of the first relation the fingerprint says has rows. */
+async function readOneRow(target: PostgresTarget, relations: readonly { readonly name: string; readonly sql: string; readonly rows: number }[]) {
+  if (relations.length === 0) return { problem: 'the backup holds no table with rows, so no row could be read back' };
+  const [relation] = relations;
   return withPostgresClient(target, async (client: Client) => {
-    for (const table of tables) {
-      const [schema, name] = table.split('.');
-      const exists = await client.query('SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2', [schema, name]);
-      if (exists.rowCount === 0) continue;
-      const { rowCount } = await client.query(`SELECT * FROM ${quoteIdent(schema)}.${quoteIdent(name)} LIMIT 1`);
-      if (rowCount === 1) return { read: `a row of ${table}` };
-      return { problem: `${table} has ${fingerprint[table].count} rows in the backup, none in the sandbox` };
-    }
-    return { problem: `none of the backup's tables with rows (${tables.slice(0, 5).join(', ')}) is in the sandbox` };
+    const { rowCount } = await client.query(`SELECT * FROM ${relation.sql} LIMIT 1`);
+    return rowCount === 1 ? { read: `a row of ${relation.name}` } : { problem: `${relation.name} has ${relation.rows} rows in the backup, none in the sandbox` };
   });
+}
+
+/** postgres: a row of a table the backup has rows in. */
+function samplePostgres(target: PostgresTarget, fingerprint: Fingerprint) {
+  const relations = Object.entries(fingerprint).flatMap(([key, entry]) => {
+    const match = entry.count > 0 ? POSTGRES_ROWS_KEY.exec(key) : null;
+    return match ? [{ name: match[1], sql: match[1], rows: entry.count }] : [];
+  });
+  return readOneRow(target, relations);
+}
+
+/** vector: a row of the restored table, when the backup has rows ("rows" entry). */
+function sampleVector(target: VectorTarget, fingerprint: Fingerprint) {
+  const rows = fingerprint.rows?.count ?? 0;
+  return readOneRow(target, rows > 0 ? [{ name: relationSql(target), sql: relationSql(target), rows }] : []);
 }
 
 /** mongodb: a document of each collection the fingerprint says is non-empty. */
@@ -88,7 +102,7 @@ async function sampleRedis(target: RedisTarget, fingerprint: Fingerprint) {
 
 const DRILLS: Partial<Record<ComponentName, DrillSpec<any>>> = {
   postgres: { production: (t: PostgresTarget) => t.database, sandbox: scratchDatabase, sample: samplePostgres },
-  vector: { production: (t: PostgresTarget) => t.database, sandbox: scratchDatabase, sample: samplePostgres },
+  vector: { production: (t: VectorTarget) => t.database, sandbox: scratchDatabase, sample: sampleVector },
   mongodb: { production: (t: MongoTarget) => t.database, sandbox: scratchDatabase, sample: sampleMongo },
   redis: { production: (t: RedisTarget) => String(t.db), sandbox: () => String(DEFAULT_REDIS_SANDBOX_DB), sample: sampleRedis },
 };
