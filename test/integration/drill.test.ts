@@ -138,6 +138,17 @@ describe('nca-backup drill', () => {
     await sql('postgres', `DROP DATABASE "${result.sandbox}"`);
   });
 
+  test('every configured component when none is named: a component that is not drillable yet is listed as such, and the command fails', async () => {
+    const { cli } = await postgresSetup('    config:\n      parameter_paths: ["/neuroca"]\n');
+    expect((await cli('backup', 'postgres')).code).toBe(0);
+    const drill = await cli('drill');
+    expect(drill.code).toBe(1);
+    expect(drill.json.result.drills).toEqual([
+      expect.objectContaining({ component: 'postgres', succeeded: true }),
+      expect.objectContaining({ component: 'config', succeeded: false, cause: { error: 'NotDrillable', message: expect.stringContaining('config is not drillable yet') } }),
+    ]);
+  });
+
   test('redis: restored into index 15, read, flushed; the configured index is left as it was', async () => {
     const { cli } = await redisSetup(2);
     const backup = await cli('backup', 'redis');
