@@ -8,6 +8,7 @@
  *   <vault prefix><group prefix>/<component>/_lock.json                  the operation lock
  *   <vault prefix><group prefix>/<component>/_steps/<step id>.json       Fargate step results
  *   <vault prefix><group prefix>/<component>/_staging/<backup id>/<name>  a backup's scratch copies (models)
+ *   <vault prefix>reports/drills/<drill id>/<component>.json             a restore drill's record
  *   <vault prefix>blobs/<component>/<algorithm>/<digest>                  content-addressed blobs a component
  *                                                                         shares across its backups (models);
  *                                                                         outside the group prefix, so the
@@ -83,4 +84,12 @@ export function blobPrefix(component: ComponentName): string {
 /** A blob's key: its content's digest under the algorithm that produced it (e.g. "sha256" and hex). */
 export function blobKey(component: ComponentName, algorithm: string, digest: string): string {
   return `${blobPrefix(component)}${algorithm}/${digest}`;
+}
+
+/** Reports the engine writes about itself (restore drills), outside every group's lifecycle rule. */
+export const REPORTS_DIR = 'reports/';
+
+/** A restore drill's record of one component (core/drill.ts). */
+export function drillRecordKey(drillId: string, component: ComponentName): string {
+  return `${REPORTS_DIR}drills/${drillId}/${component}.json`;
 }

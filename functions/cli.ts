@@ -17,6 +17,8 @@ import { chainBroken, chainReport, trustedMember, type ArtifactCheck, type Chain
 import type { ComponentName, GroupName } from '../config/types';
 import { authenticatorOf, configuredComponent, vaultFor, type EngineContext } from './core/context';
 import { BackupNotFoundError, IntegrityError, InvalidInputError, NoResultError } from './core/errors';
+import { DrillFailedError, runDrills } from './core/drill';
+import { DEFAULT_VERIFICATION } from '../config/verification';
 import { localRuntimeConfig } from './core/local-config';
 import { createLogger } from './core/logger';
 import { runStoredOperation, type OperationEvent } from './core/operations';
@@ -60,6 +62,7 @@ ${restoreFlagsText}
   list    <component>
   verify  <component> --backup-id <ID|latest>
   verify  logs [--artifacts]   (the whole chain of logs backups: gaps, overlaps, unusable manifests)
+  drill   [component ...]      (restore drills into sandboxes; every configured component if none named)
   run-step <json>      (the Fargate task's entry: one workflow step)
 
 options: --config FILE (default $NCA_BACKUP_CONFIG, else ./backup.yaml)
@@ -164,10 +167,12 @@ async function execute(argv: readonly string[], io: Io): Promise<unknown> {
   const [command, subject] = positionals;
   if (values.help) return { usage: usageText() };
   if (!command) throw new UsageError('a command is needed');
-  if (!subject) throw new UsageError(`${command} needs ${command === 'run-step' ? 'a JSON step' : 'a component'}`);
   const env = io.env;
+  const configFile = values.config ?? setting(env, 'backupConfig') ?? DEFAULT_CONFIG_FILE;
+  if (command === 'drill') return drill(configFile, positionals.slice(1), io);
+  if (!subject) throw new UsageError(`${command} needs ${command === 'run-step' ? 'a JSON step' : 'a component'}`);
   // --config, else NCA_BACKUP_CONFIG, else backup.yaml in the working directory.
-  const config = runtimeConfig(values.config ?? setting(env, 'backupConfig') ?? DEFAULT_CONFIG_FILE, env);
+  const config = runtimeConfig(configFile, env);
 
   switch (command) {
     case 'run-step': {
@@ -230,6 +235,27 @@ async function execute(argv: readonly string[], io: Io): Promise<unknown> {
     default:
       throw new UsageError(`unknown command '${command}'`);
   }
+}
+
+/**
+ * `drill`: each named component (every configured one when none is) restored into a sandbox, verified and
+ * timed (core/drill.ts). The result lists every drill; it fails (exit 1, the result still printed) unless
+ * every drill succeeded.
+ */
+async function drill(configFile: string, names: readonly string[], io: Io) {
+  const { env } = io;
+  // Deployed, the stack's runtime config carries no verification section: the defaults apply.
+  const deployed = Boolean(setting(env, 'runtimeConfig'));
+  const backupConfig = deployed ? undefined : loadBackupConfig(resolve(configFile));
+  const config = backupConfig ? localRuntimeConfig(backupConfig, env) : runtimeConfigFromEnv(env);
+  const components = names.length > 0 ? names.map((name) => configuredComponent(config, name).name) : Object.keys(config.components);
+  const drillId = newBackupId(new Date(), randomBytes(3).toString('hex'));
+  const ctx = engine(config, io, 'cli', { operation: 'drill', drillId });
+  const result = await runDrills(ctx, components, { drillId, verification: backupConfig?.verification ?? DEFAULT_VERIFICATION });
+  if (!result.succeeded) {
+    throw Object.assign(new DrillFailedError(`restore drill failed for ${result.drills.filter((d) => !d.succeeded).map((d) => d.component).join(', ')}: see each drill's cause.`), { result });
+  }
+  return result;
 }
 
 /**

@@ -158,6 +158,11 @@ export interface Component<Target, RestoreOptions = Record<string, unknown>> {
    * SHA-256 are checked.
    */
   inspect?(source: ArtifactSource): Promise<void>;
+  /**
+   * Removes the target and everything in it: a restore drill's sandbox when the drill ends. Only ever called
+   * on a sandbox the drill checked is not the production target (core/drill.ts). Absent: not drillable yet.
+   */
+  dropTarget?(target: Target): Promise<void>;
 }
 
 /** What a component's own post-restore verification found; any difference fails the restore. */

@@ -89,6 +89,11 @@ export const mongodb: Component<MongoTarget, MongoRestoreOptions> = {
       const actual = await fingerprintOf(client, target, names);
       return { differences: compareFingerprints(wanted, actual), objects: Object.keys(wanted).length, details: { collections: names.length } };
     }),
+
+  dropTarget: (target) =>
+    withClient(target, 'dropping the drill sandbox', async (client) => {
+      await client.db(target.database).dropDatabase();
+    }),
 };
 
 export const mongodbEntry: ComponentEntry<MongoTarget, MongoRestoreOptions, 'mongodb'> = {

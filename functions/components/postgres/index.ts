@@ -8,7 +8,7 @@ import type { Component, ComponentEntry, RestoreTargetOptions, SourceInfo } from
 import { readTableOfContents } from './archive';
 import { backupPostgres, DUMP_CONTENT_TYPE } from './backup';
 import { checkRestoreVersions } from './compatibility';
-import { connectPostgres, withClient, withDatabase, type PostgresTarget } from './connection';
+import { connectPostgres, quoteIdent, withClient, withDatabase, type PostgresTarget } from './connection';
 import { fingerprintDatabase } from './fingerprint';
 import { existingRoles, missingRoles } from './globals';
 import { resolveRestoreOptions, type PostgresRestoreOptions } from './options';
@@ -99,7 +99,27 @@ export const postgres: Component<PostgresTarget, PostgresRestoreOptions> = {
 
   /** The fingerprint comparison, leaving out owners and grants when the restore did not restore them. */
   verifyRestore: (expected, _source, target, options) => withClient(target, (client) => verifyDatabase(client, expected, resolveRestoreOptions(options))),
+
+  dropTarget: dropDatabase,
 };
+
+/**
+ * Drops the target's database (a drill's sandbox), sessions and all: WITH (FORCE) from PostgreSQL 13, before
+ * that by terminating its sessions first. Asks the maintenance database, as one cannot drop the database one is in.
+ */
+export function dropDatabase(target: PostgresTarget): Promise<void> {
+  return withClient(
+    target,
+    async (client) => {
+      const { serverMajor } = await serverVersion(client);
+      if (serverMajor < 13) {
+        await client.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [target.database]);
+      }
+      await client.query(`DROP DATABASE IF EXISTS ${quoteIdent(target.database)}${serverMajor >= 13 ? ' WITH (FORCE)' : ''}`);
+    },
+    MAINTENANCE_DATABASE,
+  );
+}
 
 export const postgresEntry: ComponentEntry<PostgresTarget, RestoreTargetOptions, 'postgres'> = {
   component: postgres,

@@ -109,6 +109,12 @@ export const redis: Component<RedisTarget, RedisRestoreOptions> = {
   restore: restoreRedis,
 
   verifyRestore: verifyRedisRestore,
+
+  /** FLUSHDB of the target's index only (a drill's sandbox index, checked by the drill before). */
+  dropTarget: (target) =>
+    withRedis(target, async (client) => {
+      await client.flushdb();
+    }),
 };
 
 export const redisEntry: ComponentEntry<RedisTarget, RedisRestoreOptions, 'redis'> = {

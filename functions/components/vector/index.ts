@@ -6,6 +6,7 @@
  */
 import type { Component, ComponentEntry, RestoreTargetOptions, SourceInfo } from '../types';
 import { hasDatabase, MAINTENANCE_DATABASE } from '../postgres/server';
+import { dropDatabase } from '../postgres';
 import { backupVector } from './backup';
 import { checkEmbeddingSpace, checkServerVersion, serverVersion } from './compatibility';
 import {
@@ -111,6 +112,9 @@ export const vector: Component<VectorTarget, VectorRestoreOptions> = {
 
   verifyRestore: (expected, source, target, options, log) =>
     guard(`verification of ${describeVectorTarget(target)}`, () => verifyVectorRestore(expected, source, target, options, log)),
+
+  /** The whole database of the target (a drill's sandbox), like the postgres component's. */
+  dropTarget: (target) => guard(`drop of ${describeVectorTarget(target)}`, () => dropDatabase(target)),
 };
 
 /**
