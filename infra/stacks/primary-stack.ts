@@ -15,7 +15,6 @@ import { BackupVault, REPLICATION_RULE_ID, deployRoleArns } from '../constructs/
 import { warnOfEarlyDeletion } from '../cold-storage-fees';
 import { BreakGlassRole, breakGlassRoleArn, createsBreakGlassRole } from '../constructs/break-glass';
 import { Janitor } from '../constructs/janitor';
-import { IntegrityChecks } from '../constructs/integrity-checks';
 import { ControlPlane } from '../constructs/control-plane';
 import { ConfigChangeTrigger } from '../constructs/config-changes';
 import { ConfigEnvelopeKey, KeyReplica, KmsKeyRef, ManifestKey, OperationsKey, dataKeyRef, keyAliases, manifestKeyReplica, runtimeKmsKeyId } from '../constructs/keys';
@@ -212,7 +211,6 @@ export class PrimaryStack extends Stack {
         logKey: operationsKey,
       });
     }
-    new IntegrityChecks(this, 'IntegrityChecks', { config, workers: this.workers, workerRuntimeConfig: workerConfig, deadLetterQueue: this.schedules.deadLetterQueue });
     this.alarms = new BackupAlarms(this, 'Alarms', {
       notifications: config.notifications,
       topicKey: operationsKey,
