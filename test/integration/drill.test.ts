@@ -7,7 +7,7 @@ import { PutObjectCommand } from '@aws-sdk/client-s3';
 import Redis from 'ioredis';
 import { loadSampleNcaDatabase } from '../../scripts/sample-nca-db';
 import { startRedis, type RunningRedis } from '../../scripts/local-servers';
-import { cliEnv, postgresBackupYaml, runCli, writeBackupYaml, type CliRun } from '../support/cli';
+import { cliEnv, postgresBackupYaml, runCli, writeBackupYaml, type CliRun, databaseBackupYaml } from '../support/cli';
 import { createDatabase, sql, testPostgresUrl, urlFor } from '../support/postgres-db';
 import { createTestBucket, readObject, testS3Client } from '../support/s3';
 
@@ -51,22 +51,9 @@ async function postgresSetup(extra = '') {
   return { database, bucket, configFile, cli: (...args: string[]) => runCli(env, [...args, '--config', configFile]) };
 }
 
-const redisYaml = (db: number, extra = '') => `
-backup:
-  schedule:
-    database: "0 2 * * *"
-  storage:
-    primary: { type: "s3", bucket: "neuroca-backups", region: "us-west-2", path: "/backups" }
-    secondary: { type: "s3", bucket: "neuroca-dr-backups", region: "eu-central-1", path: "/backups" }
-  retention:
-    database: 30d
-  encryption:
-    enabled: true
-    key_management: "kms"
-  sources:
-    redis:
+const redisYaml = (db: number, extra = '') => databaseBackupYaml(`    redis:
       db: ${db}
-${extra}`;
+${extra}`);
 
 async function redisSetup(db: number, extra = '') {
   await withRedisDb(db, async (redis) => {

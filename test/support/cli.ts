@@ -49,8 +49,8 @@ export function cliEnv(bucket: string, stores: NodeJS.ProcessEnv = {}): NodeJS.P
   };
 }
 
-/** The runbook's backup.yaml with `sources.postgres.database` set to `database`. */
-export function postgresBackupYaml(database: string): string {
+/** The runbook's storage, schedule and retention for the database group, with `sources` as given (YAML lines indented under it). */
+export function databaseBackupYaml(sources: string): string {
   return `
 backup:
   schedule:
@@ -64,9 +64,14 @@ backup:
     enabled: true
     key_management: "kms"
   sources:
-    postgres:
+${sources}`;
+}
+
+/** The runbook's backup.yaml with `sources.postgres.database` set to `database`. */
+export function postgresBackupYaml(database: string): string {
+  return databaseBackupYaml(`    postgres:
       database: ${database}
-`;
+`);
 }
 
 /** Writes `body` as `name` in a new temporary directory; returns the file's path, for --config. */
