@@ -7,6 +7,7 @@
  * backup.yaml plus the NCA_* environment variables of a local run.
  */
 import type { ComponentName, GroupName, RuntimeSources } from './types';
+import type { RuntimeVerification } from './verification';
 
 export interface WorkerRef {
   /** Lambda function (name or ARN) that runs this component's operations. */
@@ -51,6 +52,8 @@ export interface RuntimeConfig extends VaultRuntimeConfig {
   readonly components: { readonly [N in ComponentName]?: ComponentRuntime<N> };
   /** Restore targets refused besides each component's system databases (backup.yaml backup.restore.protected_targets). */
   readonly protectedTargets?: readonly string[];
+  /** backup.verification for drills and the scorecard; absent in a configuration deployed before drills existed (the defaults apply). */
+  readonly verification?: RuntimeVerification;
 }
 
 /** The Fargate task's environment variable (and a local run's, to stand in for a deployment). */

@@ -8,6 +8,7 @@
  */
 import { COMPONENT_GROUP, type BackupConfig, type ComponentName } from '../config/types';
 import { runtimeSource } from '../config/sources';
+import { runtimeVerification } from '../config/verification';
 import type { ComponentRuntime, RuntimeConfig, VaultRuntimeConfig, WorkerRef } from '../config/runtime-config';
 
 export interface DeployedNames {
@@ -46,6 +47,11 @@ export function deployedRuntimeConfig(config: BackupConfig, names: DeployedNames
     runner: { lambdaMaxBytes, ...(force ? { force } : {}), maxConcurrency },
     components: components as RuntimeConfig['components'],
     ...(config.restore ? { protectedTargets: config.restore.protectedTargets } : {}),
+    verification: runtimeVerification(
+      config.verification,
+      Object.keys(components).map((name) => ({ name: name as ComponentName, group: COMPONENT_GROUP[name as ComponentName] })),
+      config.schedule,
+    ),
   };
 }
 

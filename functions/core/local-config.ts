@@ -4,6 +4,7 @@
  */
 import { COMPONENT_GROUP, type BackupConfig, type ComponentName } from '../../config/types';
 import { runtimeSource } from '../../config/sources';
+import { runtimeVerification } from '../../config/verification';
 import type { ComponentRuntime, RuntimeConfig } from './runtime-config';
 import { setting } from '../../config/environment';
 
@@ -24,5 +25,10 @@ export function localRuntimeConfig(config: BackupConfig, env: NodeJS.ProcessEnv 
     runner: { lambdaMaxBytes: config.runner.lambdaMaxBytes, force: config.runner.force, maxConcurrency: config.runner.maxConcurrency },
     components: components as RuntimeConfig['components'],
     ...(config.restore ? { protectedTargets: config.restore.protectedTargets } : {}),
+    verification: runtimeVerification(
+      config.verification,
+      Object.keys(components).map((name) => ({ name: name as ComponentName, group: COMPONENT_GROUP[name as ComponentName] })),
+      config.schedule,
+    ),
   };
 }

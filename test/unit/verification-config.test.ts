@@ -28,6 +28,10 @@ describe('backup.verification', () => {
       keepHours: 24,
       rpoHours: { database: 12, models: 336, logs: 48 },
       integrityCycleHours: 168,
+      sandbox: {},
+      samples: {},
+      sanitize: {},
+      rtoHours: {},
     });
   });
 
