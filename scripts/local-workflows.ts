@@ -19,6 +19,8 @@ import { handler as finalizeHandler } from '../functions/handlers/finalize';
 import { handler as resolveHandler } from '../functions/handlers/resolve-restore';
 import { handler as workerHandler } from '../functions/handlers/worker';
 import { handler as releaseLockHandler } from '../functions/handlers/release-lock';
+import { handler as drillPlanHandler } from '../functions/handlers/drill-plan';
+import { handler as drillReportHandler } from '../functions/handlers/drill-report';
 
 const ROOT = join(__dirname, '..');
 const ACCOUNT = 'arn:aws:lambda:us-west-2:123456789012:function';
@@ -27,6 +29,8 @@ export const FUNCTIONS = {
   finalize: `${ACCOUNT}:nca-finalize`,
   resolve: `${ACCOUNT}:nca-resolve-restore`,
   releaseLock: `${ACCOUNT}:nca-release-lock`,
+  drillPlan: `${ACCOUNT}:nca-drill-plan`,
+  drillReport: `${ACCOUNT}:nca-drill-report`,
   worker: (component: string) => `${ACCOUNT}:nca-worker-${component}`,
 };
 /** The worker reference a stack hands the control plane, for a component run locally. */
@@ -53,6 +57,8 @@ export function localSubstitutions(config: RuntimeConfig): Record<string, string
     FinalizeFunctionArn: FUNCTIONS.finalize,
     ResolveRestoreFunctionArn: FUNCTIONS.resolve,
     ReleaseLockFunctionArn: FUNCTIONS.releaseLock,
+    DrillPlanFunctionArn: FUNCTIONS.drillPlan,
+    DrillReportFunctionArn: FUNCTIONS.drillReport,
     ClusterArn: 'arn:aws:ecs:us-west-2:123456789012:cluster/nca-backup',
     ControlPlaneRuntimeConfig: runtimeEscapedJson(config),
     WorkerRuntimeConfig: runtimeEscapedJson(workerRuntimeConfig(config)),
@@ -60,7 +66,9 @@ export function localSubstitutions(config: RuntimeConfig): Record<string, string
 }
 
 /** The definition as CDK deploys it: the file with its ${...} substitutions filled in. */
-export function loadDefinition(name: 'backup' | 'restore', substitutions: Record<string, string>): Record<string, unknown> {
+export type WorkflowName = 'backup' | 'restore' | 'restore-test';
+
+export function loadDefinition(name: WorkflowName, substitutions: Record<string, string>): Record<string, unknown> {
   const text = readFileSync(join(ROOT, 'state-machines', `${name}.asl.json`), 'utf8');
   const filled = text.replace(/\$\{(\w+)\}/g, (whole, key: string) => substitutions[key] ?? whole);
   const leftover = filled.match(/\$\{\w+\}/);
@@ -86,7 +94,7 @@ export interface WorkflowHarness {
   readonly events: EventEntry[];
   readonly calls: HarnessCall[];
   readonly fargateRuns: any[];
-  run(name: 'backup' | 'restore', input: unknown, executionName?: string): Promise<WorkflowResult>;
+  run(name: WorkflowName, input: unknown, executionName?: string): Promise<WorkflowResult>;
 }
 
 type Handler = (event: any) => Promise<unknown>;
@@ -97,6 +105,9 @@ export interface HarnessCode {
   readonly finalize: Handler;
   readonly resolve: Handler;
   readonly releaseLock: Handler;
+  /** The drill workflow's; the sources' when a bundle set leaves them out. */
+  readonly drillPlan?: Handler;
+  readonly drillReport?: Handler;
   readonly worker: Handler;
   /** The Fargate task's entry: node + these arguments, then the ASL's command (["run-step", json]). */
   readonly cliArgs: readonly string[];
@@ -144,6 +155,8 @@ export function workflowHarness(config: RuntimeConfig, baseEnv: Record<string, s
     [FUNCTIONS.finalize]: asLambda(code.finalize),
     [FUNCTIONS.resolve]: asLambda(code.resolve),
     [FUNCTIONS.releaseLock]: asLambda(code.releaseLock),
+    [FUNCTIONS.drillPlan]: asLambda(code.drillPlan ?? drillPlanHandler),
+    [FUNCTIONS.drillReport]: asLambda(code.drillReport ?? drillReportHandler),
   };
   for (const [component, runtime] of Object.entries(config.components)) {
     lambdas[runtime!.worker!.functionName] = asLambda(async (event) => {

@@ -9,6 +9,8 @@ import { stepResultKey as layoutStepResultKey } from '../../config/vault-layout'
 import { runBackup, summarize } from './backup-run';
 import { authenticatorOf, configuredComponent, vaultFor, type EngineContext } from './context';
 import { checkIntegrity, integrityFailure } from './integrity';
+import { runDrill } from './drill';
+import { verificationOf } from './drill-plan';
 import { InvalidInputError, TaskStoppedError, TransientError } from './errors';
 import { checkNewBackupId, checkRestoreTarget, parseComponentOptions } from './workflow-input';
 import { MAX_CHANGED_BYTES } from './config-changes';
@@ -28,13 +30,14 @@ export const OPERATIONS = [
   'post-verify',
   'read-step-result',
   'integrity-check',
+  'drill',
 ] as const;
 export type OperationName = (typeof OPERATIONS)[number];
 
 export interface OperationEvent {
   readonly operation: OperationName;
   readonly component: string;
-  readonly backupId?: string;
+  readonly backupId?: string | null;
   readonly trigger?: BackupTrigger;
   /** backup with trigger change only: the first changed item's name (null or absent otherwise). */
   readonly changed?: string | null;
@@ -55,6 +58,8 @@ export interface OperationEvent {
   /** integrity-check only: the recovery vault (absent: the primary vault alone) and the cycle's length in hourly runs. */
   readonly recovery?: { readonly bucket: string; readonly region: string; readonly prefix: string };
   readonly cycleHours?: number;
+  /** drill only: the drill's id (its records' folder); `backupId` the recovery point its plan picked (absent: the drill picks). */
+  readonly drillId?: string;
   /** read-step-result only: the Fargate step as the workflow ran it, with the RunTask error when the task failed. */
   readonly fargateStep?: { readonly taskError?: { readonly Error?: string; readonly Cause?: string } };
 }
@@ -181,6 +186,14 @@ export async function runOperation(ctx: EngineContext, event: OperationEvent): P
       const report = await checkIntegrity({ primary: ctx.vault, ...(recovery ? { recovery } : {}) }, authenticatorOf(ctx), [{ name, group }], { run: Math.floor(ctx.now().getTime() / 3_600_000), slots: cycleHours }, ctx.log);
       if (report.findings.length > 0) throw integrityFailure(report);
       return report;
+    }
+    // A drill's failure is its result (recorded, reported), not an error of the step.
+    case 'drill': {
+      const drillId = event.drillId;
+      if (typeof drillId !== 'string' || !isBackupId(drillId)) throw new InvalidInputError(`drillId '${String(drillId)}' is not a drill id (a backup id's form).`, { component: name });
+      // null: the plan found no recovery point; the drill looks again and records why there is none.
+      const backupId = event.backupId === undefined || event.backupId === null ? undefined : required(event, 'backupId');
+      return runDrill(ctx, name, { drillId, verification: verificationOf(ctx.config), ...(backupId ? { backupId } : {}) });
     }
     case 'read-step-result': {
       const stepId = required(event, 'stepId');

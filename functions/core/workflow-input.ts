@@ -17,7 +17,7 @@ export interface ExecutionEnvelope<I> {
   readonly startTime: string;
 }
 
-function objectInput(input: unknown, allowed: readonly string[]): Record<string, unknown> {
+export function objectInput(input: unknown, allowed: readonly string[]): Record<string, unknown> {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     throw new InvalidInputError(`the execution input must be a JSON object with ${allowed.join(', ')}.`);
   }
@@ -29,7 +29,7 @@ function objectInput(input: unknown, allowed: readonly string[]): Record<string,
 }
 
 /** Ids derive from the execution, so a retried step computes the same id instead of a second backup. */
-function executionSuffix(executionName: string): string {
+export function executionSuffix(executionName: string): string {
   return createHash('sha256').update(executionName).digest('hex').slice(0, 6);
 }
 

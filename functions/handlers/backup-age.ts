@@ -1,9 +1,8 @@
 /** Scheduled (every 15 minutes): publishes each component's backup age and RPO; see core/backup-age.ts. */
-import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
-import { setting } from '../../config/environment';
 import { monitorBackupAges, rpoHoursFromEvent, type BackupAge } from '../core/backup-age';
 import { vaultFor } from '../core/context';
 import { createLogger } from '../core/logger';
+import { metricsClient } from '../core/metrics-client';
 import { authenticatorFor } from '../core/manifest-mac';
 import { vaultRuntimeConfigFromEvent } from '../core/runtime-config';
 
@@ -12,11 +11,7 @@ export const handler = async (event: unknown): Promise<BackupAge[]> => {
   const config = vaultRuntimeConfigFromEvent(event);
   const rpoHours = rpoHoursFromEvent(event, config);
   const log = createLogger({ function: 'backup-age' });
-  const endpoint = setting(process.env, 'metricsEndpoint');
-  const metrics = new CloudWatchClient({
-    ...(config.region ? { region: config.region } : {}),
-    ...(endpoint ? { endpoint, credentials: { accessKeyId: 'LOCAL', secretAccessKey: 'LOCAL' } } : {}),
-  });
+  const metrics = metricsClient(config.region);
   try {
     const ages = await monitorBackupAges(config, rpoHours, { vault: vaultFor(config), authenticator: authenticatorFor(config), metrics, log });
     log.info('backup ages published', {
