@@ -257,7 +257,9 @@ function rtoTrend(score: ComponentScore): string {
     : '';
   const newest = timed[timed.length - 1].restoreSeconds!;
   const against = score.rtoHours > 0 ? ` against an RTO of ${formatHours(score.rtoHours)}` : ' (no RTO)';
-  const verdict = score.rto === 'over' ? ' <span class="over">over the RTO</span>' : score.rto === 'within' ? ' <span class="within">within the RTO</span>' : '';
+  const verdict = score.rto === 'over' ? ' <span class="over">over the RTO</span>'
+    : score.rto === 'within' ? ' <span class="within">within the RTO</span>'
+    : score.rto === 'not-measured' && score.lastDrill !== 'none' ? '; the last drill has no restore time' : '';
   return `<svg role="img" aria-label="restore time per drill, oldest to newest" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" data-rto-trend="">${bars.join('')}${line}</svg> `
     + `<span data-rto-summary="">newest ${formatSeconds(newest)}, slowest ${formatSeconds(slowest)}${against}${verdict}</span>`;
 }
@@ -307,7 +309,7 @@ function componentSection(score: ComponentScore): string {
 <h2>${escapeHtml(score.component)}</h2>
 <dl>
 <dt>Last drill</dt><dd class="${score.lastDrill}" data-last-drill="">${score.lastDrill === 'none' ? 'no drill recorded' : score.lastDrill}</dd>
-<dt>Success rate</dt><dd><span data-success-rate="shown" data-percent="${score.rate.shown.percent ?? ''}">${escapeHtml(percentText(score.rate.shown))}</span> of the last ${score.shown.length} drill(s); <span data-success-rate="all" data-percent="${score.rate.all.percent ?? ''}">${escapeHtml(percentText(score.rate.all))}</span> of all ${score.drills.length}</dd>
+<dt>Success rate</dt><dd><span data-success-rate="shown" data-percent="${score.rate.shown.percent ?? ''}">${escapeHtml(percentText(score.rate.shown))}</span> over the last ${score.shown.length} drill(s); <span data-success-rate="all" data-percent="${score.rate.all.percent ?? ''}">${escapeHtml(percentText(score.rate.all))}</span> over all ${score.drills.length}</dd>
 <dt>Restore time</dt><dd>${rtoTrend(score)}</dd>
 <dt>Newest backup</dt><dd data-age="">${ageText(score)}</dd>
 </dl>

@@ -146,7 +146,7 @@ describe('scorecard page', () => {
     expect(html).toContain('<span data-success-rate="all" data-percent="50">50% (1 of 2)</span>');
     expect(html).toMatch(/<rect [^>]*data-drill-id="20261101T060000Z-a1b2c3" data-seconds="12" data-rto="within">/);
     expect(html).toMatch(/<rect [^>]*data-drill-id="20261102T060000Z-a1b2c3" data-rto="failed">/);
-    expect(html).toContain('newest 12 s, slowest 12 s against an RTO of 4 h');
+    expect(html).toContain('newest 12 s, slowest 12 s against an RTO of 4 h; the last drill has no restore time');
     expect(html).toContain('3 h old (20261130T090000Z-7f3a) against an RPO of 24 h <span class="within">within the RPO</span>');
   });
 });
