@@ -9,6 +9,8 @@
  *   <vault prefix><group prefix>/<component>/_steps/<step id>.json       Fargate step results
  *   <vault prefix><group prefix>/<component>/_staging/<backup id>/<name>  a backup's scratch copies (models)
  *   <vault prefix>reports/drills/<drill id>/<component>.json             a restore drill's record
+ *   <vault prefix>reports/drills/<drill id>/scorecard.html               the scorecard as that drill left it
+ *   <vault prefix>reports/scorecard.html                                 the scorecard, newest
  *   <vault prefix>blobs/<component>/<algorithm>/<digest>                  content-addressed blobs a component
  *                                                                         shares across its backups (models);
  *                                                                         outside the group prefix, so the
@@ -89,7 +91,18 @@ export function blobKey(component: ComponentName, algorithm: string, digest: str
 /** Reports the engine writes about itself (restore drills), outside every group's lifecycle rule. */
 export const REPORTS_DIR = 'reports/';
 
+/** Every restore drill's folder: its records and its copy of the scorecard. */
+export const DRILL_REPORTS_PREFIX = `${REPORTS_DIR}drills/`;
+
 /** A restore drill's record of one component (core/drill.ts). */
 export function drillRecordKey(drillId: string, component: ComponentName): string {
-  return `${REPORTS_DIR}drills/${drillId}/${component}.json`;
+  return `${DRILL_REPORTS_PREFIX}${drillId}/${component}.json`;
+}
+
+/** The scorecard of all drills and backup ages (core/scorecard.ts), replaced each time it is built. */
+export const SCORECARD_KEY = `${REPORTS_DIR}scorecard.html`;
+
+/** The scorecard as it stood when a drill finished, kept beside that drill's records. */
+export function drillScorecardKey(drillId: string): string {
+  return `${DRILL_REPORTS_PREFIX}${drillId}/scorecard.html`;
 }

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Installs what the demo, the tests and the benchmarks need on a fresh Debian 12 machine with Node and
-# root: the Debian packages postgresql and redis-server when missing, then the npm packages (which
-# include the Node 22 binary every script runs on). Safe to run again.
+# root: the Debian packages postgresql, redis-server and chromium (the scorecard test renders the page in
+# headless Chromium) when missing, then the npm packages (which include the Node 22 binary every script
+# runs on). Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 missing=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 if [ "${#missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "setup: missing Debian packages ${missing[*]}; run as root or: sudo apt-get install -y ${missing[*]}" >&2
