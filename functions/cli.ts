@@ -17,8 +17,9 @@ import { chainBroken, chainReport, trustedMember, type ArtifactCheck, type Chain
 import type { ComponentName, GroupName } from '../config/types';
 import { authenticatorOf, configuredComponent, vaultFor, type EngineContext } from './core/context';
 import { BackupNotFoundError, IntegrityError, InvalidInputError, NoResultError } from './core/errors';
-import { DrillFailedError, runDrills } from './core/drill';
-import { DEFAULT_VERIFICATION } from '../config/verification';
+import { DrillFailedError } from './core/drill';
+import { runDrillSequence } from './core/drill-sequence';
+import { metricsClient } from './core/metrics-client';
 import { localRuntimeConfig } from './core/local-config';
 import { createLogger } from './core/logger';
 import { runStoredOperation, type OperationEvent } from './core/operations';
@@ -244,18 +245,19 @@ async function execute(argv: readonly string[], io: Io): Promise<unknown> {
  */
 async function drill(configFile: string, names: readonly string[], io: Io) {
   const { env } = io;
-  // Deployed, the stack's runtime config carries no verification section: the defaults apply.
   const deployed = Boolean(setting(env, 'runtimeConfig'));
-  const backupConfig = deployed ? undefined : loadBackupConfig(resolve(configFile));
-  const config = backupConfig ? localRuntimeConfig(backupConfig, env) : runtimeConfigFromEnv(env);
-  const components = names.length > 0 ? names.map((name) => configuredComponent(config, name).name) : Object.keys(config.components);
-  const drillId = newBackupId(new Date(), randomBytes(3).toString('hex'));
-  const ctx = engine(config, io, 'cli', { operation: 'drill', drillId });
-  const result = await runDrills(ctx, components, { drillId, verification: backupConfig?.verification ?? DEFAULT_VERIFICATION });
-  if (!result.succeeded) {
-    throw Object.assign(new DrillFailedError(`restore drill failed for ${result.drills.filter((d) => !d.succeeded).map((d) => d.component).join(', ')}: see each drill's cause.`), { result });
+  const config = deployed ? runtimeConfigFromEnv(env) : localRuntimeConfig(loadBackupConfig(resolve(configFile)), env);
+  const executionName = `cli-${randomBytes(6).toString('hex')}`;
+  const ctx = engine(config, io, 'cli', { operation: 'drill', executionName });
+  // Metrics go where a deployment's go; a local run without a metrics endpoint has nowhere to publish them.
+  const metrics = deployed || setting(env, 'metricsEndpoint') ? metricsClient(config.region, env) : undefined;
+  try {
+    const result = await runDrillSequence(ctx, names, { executionName, ...(metrics ? { metrics } : {}) });
+    if (!result.succeeded) throw Object.assign(new DrillFailedError(result.failure ?? 'a restore drill failed: see each drill\'s cause.'), { result });
+    return result;
+  } finally {
+    metrics?.destroy();
   }
-  return result;
 }
 
 /**

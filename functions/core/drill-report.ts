@@ -6,10 +6,11 @@
 import { PutMetricDataCommand, type CloudWatchClient, type MetricDatum } from '@aws-sdk/client-cloudwatch';
 import { drillRecordKey } from '../../config/vault-layout';
 import { COMPONENT_DIMENSION, DRILL_BYTES_METRIC, DRILL_RESTORE_SECONDS_METRIC, DRILL_SUCCEEDED_METRIC, METRICS_NAMESPACE } from '../../config/drill-metrics';
-import type { Logger } from '../components/types';
 import type { DrillResult } from './drill';
 import type { DrillPlan } from './drill-plan';
-import type { BackupVault } from './storage';
+import type { EngineContext } from './context';
+import { verificationOf } from './drill-plan';
+import { buildScorecard } from './scorecard';
 
 /**
  * What a drill's branch of the workflow ended with: the Lambda worker's result itself, only the component
@@ -30,6 +31,10 @@ export interface DrillReport {
   readonly drills: readonly DrillResult[];
   /** When a drill failed: which, and why, in one line (the failed execution's cause). */
   readonly failure?: string;
+  /** The scorecard's keys in the vault (relative to its prefix), and whether it shows problems. */
+  readonly scorecard?: { readonly keys: readonly string[]; readonly urls: readonly string[]; readonly status: 'ok' | 'problems'; readonly problems: number };
+  /** Set when the scorecard could not be written: the drills' outcome and records stand. */
+  readonly scorecardProblem?: string;
   /** Set when the metrics could not be published: the drills' outcome stands, the dashboard misses them. */
   readonly metricsProblem?: string;
 }
@@ -47,7 +52,7 @@ function crashCause(crashed: DrillCrash['crashed']): { error: string; message: s
 }
 
 /** The record a drill left; written here, failed, for a drill that left none. */
-async function gather(vault: BackupVault, plan: DrillPlan, outcome: DrillOutcome | undefined, component: DrillPlan['drills'][number], now: Date): Promise<DrillResult> {
+async function gather(vault: EngineContext['vault'], plan: DrillPlan, outcome: DrillOutcome | undefined, component: DrillPlan['drills'][number], now: Date): Promise<DrillResult> {
   const key = drillRecordKey(plan.drillId, component.component);
   // The Lambda worker's answer came straight from it; only a Fargate task's has to be read back from the vault.
   if (isResult(outcome) && outcome.drillId === plan.drillId) return outcome;
@@ -77,12 +82,13 @@ export function drillMetricData(drills: readonly DrillResult[], bytes: Readonly<
   });
 }
 
-export async function reportDrills(
-  deps: { readonly vault: BackupVault; readonly metrics?: CloudWatchClient; readonly log: Logger; readonly now?: () => Date },
-  plan: DrillPlan,
-  outcomes: readonly DrillOutcome[],
-): Promise<DrillReport> {
-  const now = (deps.now ?? (() => new Date()))();
+/**
+ * Gathers, publishes (when given a metrics client) and writes the scorecard. Neither the metrics nor the
+ * scorecard can change a drill's outcome: their problems are reported beside it.
+ */
+export async function reportDrills(ctx: EngineContext, metrics: CloudWatchClient | undefined, plan: DrillPlan, outcomes: readonly DrillOutcome[]): Promise<DrillReport> {
+  const deps = { vault: ctx.vault, metrics, log: ctx.log };
+  const now = ctx.now();
   const drills: DrillResult[] = [];
   for (const component of plan.drills) {
     drills.push(await gather(deps.vault, plan, outcomes.find((o) => o.component === component.component), component, now));
@@ -98,11 +104,21 @@ export async function reportDrills(
       deps.log.warn('drill metrics not published', { error: metricsProblem });
     }
   }
+  let scorecard: DrillReport['scorecard'];
+  let scorecardProblem: string | undefined;
+  try {
+    const built = await buildScorecard(ctx, verificationOf(ctx.config).objectives, { drillId: plan.drillId });
+    scorecard = { ...built, urls: built.keys.map((key) => `s3://${ctx.config.bucket}/${ctx.vault.key(key)}`) };
+  } catch (error) {
+    const { name, message } = error as Error;
+    scorecardProblem = `could not write the scorecard (${name}: ${message})`;
+    deps.log.warn('scorecard not written', { error: scorecardProblem });
+  }
   for (const drill of drills) {
     if (drill.succeeded) deps.log.info('drill succeeded', { component: drill.component, backupId: drill.backupId, restoreSeconds: drill.restoreSeconds });
     else deps.log.warn('drill failed', { component: drill.component, backupId: drill.backupId, cause: drill.cause });
   }
   const failed = drills.filter((d) => !d.succeeded);
   const failure = failed.length > 0 ? `restore drill ${plan.drillId} failed for ${failed.map((d) => `${d.component} (${d.cause?.error ?? 'unknown'}: ${d.cause?.message ?? d.recordProblem ?? 'no cause recorded'})`).join('; ')}`.slice(0, 4000) : undefined;
-  return { drillId: plan.drillId, succeeded: failed.length === 0, drills, ...(failure ? { failure } : {}), ...(metricsProblem ? { metricsProblem } : {}) };
+  return { drillId: plan.drillId, succeeded: failed.length === 0, drills, ...(failure ? { failure } : {}), ...(scorecard ? { scorecard } : {}), ...(scorecardProblem ? { scorecardProblem } : {}), ...(metricsProblem ? { metricsProblem } : {}) };
 }

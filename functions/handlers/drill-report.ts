@@ -16,7 +16,8 @@ export const handler = async (event: DrillReportEvent): Promise<DrillReport> => 
   const log = createLogger({ function: 'drill-report', drillId: event.plan?.drillId });
   const metrics = metricsClient(config.region);
   try {
-    return await reportDrills({ vault: vaultFor(config), metrics, log }, event.plan, event.outcomes ?? []);
+    const ctx = { config, vault: vaultFor(config), env: process.env, log, runner: 'lambda', now: () => new Date() };
+    return await reportDrills(ctx, metrics, event.plan, event.outcomes ?? []);
   } finally {
     metrics.destroy();
   }

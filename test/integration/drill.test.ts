@@ -92,6 +92,9 @@ describe('nca-backup drill', () => {
     expect(await drillDatabases()).toEqual([]);
     const record = JSON.parse((await readObject(testS3Client(), bucket, `backups/${result.recordKey}`)).toString());
     expect(record).toMatchObject({ drillId: drill.json.drillId, component: 'postgres', succeeded: true, backupId: backup.json.backupId, sandboxState: { state: 'dropped' } });
+    // Where the scorecard is, and that it is there.
+    expect(drill.json.scorecard).toMatchObject({ status: 'ok', urls: [`s3://${bucket}/backups/reports/scorecard.html`, `s3://${bucket}/backups/reports/drills/${drill.json.drillId}/scorecard.html`] });
+    expect((await readObject(testS3Client(), bucket, 'backups/reports/scorecard.html')).toString()).toContain('data-component="postgres"');
   });
 
   test('postgres: a backup with damaged bytes fails the drill with IntegrityError in the record, exit 1, and the sandbox is gone', async () => {

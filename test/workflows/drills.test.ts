@@ -14,7 +14,7 @@ import { localWorker, workflowHarness } from '../../scripts/local-workflows';
 import { startCloudWatchMetricsServer, type CloudWatchMetricsServer } from '../support/cloudwatch-metrics-server';
 import { createDatabase, sql, testPostgresUrl, urlFor } from '../support/postgres-db';
 import { testRuntimeConfig } from '../support/runtime-config';
-import { createTestBucket, listKeys, testS3Client, vaultOf } from '../support/s3';
+import { createTestBucket, listKeys, readObject, testS3Client, vaultOf } from '../support/s3';
 import { expectSucceeded } from '../support/workflow-results';
 
 jest.setTimeout(180_000);
@@ -121,6 +121,12 @@ describe('the drill state machine', () => {
     expect(await metricSum('DrillSucceeded', 'redis')).toBe(1);
     expect(await metricSum('DrillRestoreSeconds', 'postgres')).toBeGreaterThan(0);
     expect(await metricSum('DrillRestoredBytes', 'postgres')).toBeGreaterThan(10_000);
+    // The scorecard, beside the records and at the vault's top.
+    expect(drill.output.scorecard).toMatchObject({ status: 'ok', keys: ['reports/scorecard.html', `reports/drills/${drillId}/scorecard.html`] });
+    expect(drill.output.scorecard.urls[0]).toBe(`s3://${bucket}/backups/reports/scorecard.html`);
+    const html = (await readObject(testS3Client(), bucket, 'backups/reports/scorecard.html')).toString();
+    expect(html).toContain('data-component="postgres"');
+    expect(html).toContain('data-component="redis"');
   });
 
   test('on Fargate: the drill runs in the task, Report reads its record back', async () => {
@@ -150,6 +156,10 @@ describe('the drill state machine', () => {
     expect(await vault.getJson(`reports/drills/${drillId}/redis.json`)).toMatchObject({ succeeded: true });
     expect(await drillDatabases()).toEqual([]);
     expect(await metricSum('DrillSucceeded', 'postgres')).toBeDefined();
+    // The scorecard shows the failure with its cause.
+    const html = (await readObject(testS3Client(), bucket, 'backups/reports/scorecard.html')).toString();
+    expect(html).toMatch(/<section[^>]*data-component="postgres"[^>]*data-status="problems"/);
+    expect(html).toContain('IntegrityError');
   });
 
   test('a sandbox that is the production target is refused and nothing is written to it', async () => {
