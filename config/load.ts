@@ -9,7 +9,7 @@ import { parseDocument } from 'yaml';
 import { ACCOUNT_ID_LENGTH, MAX_BUCKET_NAME_LENGTH, vaultBucketName } from './bucket-names';
 import { CronError, toSchedulerCron } from './cron';
 import { COMPONENTS, sourceArns, type Components } from './components';
-import { DEFAULT_VERIFICATION, parseVerification } from './verification';
+import { parseVerification } from './verification';
 export { normalisePrefix } from './fields';
 import { ACCOUNT, boolean, bucketProblem, normalisePrefix, integer, Issues, isMapping, list, mapping, matching, oneOf, PARTITION, REGION, regionOfArn, show, string, uniqueStrings, type ConfigIssue } from './fields';
 import {
@@ -661,7 +661,8 @@ export function parseBackupConfig(yamlText: string, options: ParseOptions = {}):
   const runner = parseRunner(top.runner, issues);
   const notifications = parseNotifications(top.notifications, issues);
   const restore = parseRestore(top.restore, issues);
-  const verification = 'verification' in top ? parseVerification(top.verification, issues, components.map((d) => d.name)) : DEFAULT_VERIFICATION;
+  // Read also when absent: the default redis sandbox index may be production's.
+  const verification = parseVerification(top.verification, issues, components, sources);
   crossCheck(
     { primary, secondary, retention, coldStorage, objectLock, kmsKeyId: encryption.kmsKeyId, sources, network, notifications, installation, breakGlassRole, allowDocumentationValues, components },
     issues,
