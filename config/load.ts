@@ -9,7 +9,7 @@ import { parseDocument } from 'yaml';
 import { ACCOUNT_ID_LENGTH, MAX_BUCKET_NAME_LENGTH, vaultBucketName } from './bucket-names';
 import { CronError, toSchedulerCron } from './cron';
 import { COMPONENTS, sourceArns, type Components } from './components';
-import { parseVerification } from './verification';
+import { DEFAULT_VERIFICATION, parseVerification } from './verification';
 export { normalisePrefix } from './fields';
 import { ACCOUNT, boolean, bucketProblem, normalisePrefix, integer, Issues, isMapping, list, mapping, matching, oneOf, PARTITION, REGION, regionOfArn, show, string, uniqueStrings, type ConfigIssue } from './fields';
 import {
@@ -661,8 +661,7 @@ export function parseBackupConfig(yamlText: string, options: ParseOptions = {}):
   const runner = parseRunner(top.runner, issues);
   const notifications = parseNotifications(top.notifications, issues);
   const restore = parseRestore(top.restore, issues);
-  // Read also when absent: the default redis sandbox index may be production's.
-  const verification = parseVerification(top.verification, issues, components, sources);
+  const verification = 'verification' in top ? parseVerification(top.verification, issues, components, sources) : DEFAULT_VERIFICATION;
   crossCheck(
     { primary, secondary, retention, coldStorage, objectLock, kmsKeyId: encryption.kmsKeyId, sources, network, notifications, installation, breakGlassRole, allowDocumentationValues, components },
     issues,

@@ -101,9 +101,6 @@ export const SANDBOX_FIELDS: Readonly<Partial<Record<ComponentName, Readonly<Rec
   mongodb: { secret_arn: 'secretArn', url: 'url' },
 };
 
-/** The sandbox index of a redis drill when `sandbox.redis.db` is not set. */
-export const DEFAULT_REDIS_SANDBOX_DB = 15;
-
 /** Which sample check each drillable component takes, with its keys as written. */
 const SAMPLE_KINDS = { postgres: 'sql', vector: 'sql', redis: 'keys', mongodb: 'collection' } as const;
 const SAMPLE_KEYS = { sql: ['sql', 'min_rows'], keys: ['keys', 'min_keys'], collection: ['collection', 'filter', 'min_documents'] } as const;
@@ -170,18 +167,13 @@ export function splitFieldPath(text: string): { readonly collection: string; rea
 
 const REDIS_PATTERN = /^[^\s]{1,256}$/;
 
-/** A server as configured: its URL's scheme, host and port, or its secret; undefined when neither is set. */
+/** A redis server as configured: its URL's scheme, host and port, else its secret; undefined when neither is set (both from the environment). */
 function serverOf(source: Readonly<Record<string, unknown>>): string | undefined {
   if (typeof source.url === 'string') {
-    try {
-      const url = new URL(source.url);
-      return `${url.protocol}//${url.hostname.toLowerCase()}:${url.port || 'default'}`;
-    } catch {
-      return source.url;
-    }
+    const url = new URL(source.url);
+    return `${url.protocol}//${url.hostname.toLowerCase()}:${url.port || '6379'}`;
   }
-  const address = source.host !== undefined || source.port !== undefined ? `${String(source.host ?? '')}:${String(source.port ?? '')}` : '';
-  return typeof source.secretArn === 'string' ? `${source.secretArn} ${address}` : address || undefined;
+  return typeof source.secretArn === 'string' ? source.secretArn : undefined;
 }
 
 /**
@@ -208,18 +200,16 @@ function parseSandbox(value: unknown, path: string, issues: Issues, components: 
     if (db !== undefined) out.db = db;
     sandbox[descriptor.name] = out;
   }
-  // A redis sandbox is an index: on production's server and index it would flush production.
+  // A redis sandbox is an index: on production's server and index a drill would restore over production and
+  // flush it. Only a configured one is refused here; the default index is checked when a drill runs, so that
+  // a production on index 15 still loads for its backups.
   const production = sources?.redis as Readonly<Record<string, unknown>> | undefined;
-  if (production && components.some((d) => d.name === 'redis') && !(map && 'redis' in map && !sandbox.redis)) {
-    const configured = sandbox.redis ?? {};
-    const sameServer = serverOf({ ...production, ...configured }) === serverOf(production);
-    const db = (configured.db as number | undefined) ?? DEFAULT_REDIS_SANDBOX_DB;
-    if (sameServer && db === production.db) {
-      issues.add(
-        `${path}.redis.db`,
-        `${'db' in configured ? db : `the default sandbox index ${db}`} is backup.sources.redis.db (${String(production.db)}) on the same server: a drill would restore over production and flush it; choose another index (0-15) or another server (url, secret_arn)`,
-      );
-    }
+  const configured = sandbox.redis;
+  if (production && configured?.db !== undefined && serverOf({ ...production, ...configured }) === serverOf(production) && configured.db === production.db) {
+    issues.add(
+      `${path}.redis.db`,
+      `${String(configured.db)} is backup.sources.redis.db (${String(production.db)}) on the same server: a drill would restore over production and flush it; choose another index (0-15) or another server (url, secret_arn)`,
+    );
   }
   return sandbox;
 }

@@ -1,4 +1,6 @@
 /** backup.verification: drill schedule and recovery point, sandbox lifetime and servers, sample checks, sanitization, RPOs and RTOs; and how long a schedule can leave a backup aging. */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { COMPONENTS } from '../../config/components';
 import { longestIntervalMs } from '../../config/cron';
 import { ConfigError, parseBackupConfig } from '../../config/load';
@@ -107,11 +109,12 @@ describe('backup.verification: RTOs, sandboxes, sample checks, sanitization', ()
     expect(refusals(`${line}\n`)).toEqual([expect.objectContaining({ path, problem: expect.stringMatching(problem) })]);
   });
 
-  test('the default redis sandbox index is refused when production uses it, naming both', () => {
+  test('a configured redis sandbox on production\'s index is refused naming both; the default index is left to the drill, so backups still load', () => {
     const onFifteen = sources.replace('db: 0', 'db: 15');
-    expect(thrown(ConfigError, () => load(onFifteen)).issues).toEqual([
-      expect.objectContaining({ path: 'backup.verification.sandbox.redis.db', problem: expect.stringMatching(/the default sandbox index 15 is backup.sources.redis.db \(15\)/) }),
+    expect(refusals('    sandbox: { redis: { db: 15 } }\n', onFifteen)).toEqual([
+      expect.objectContaining({ path: 'backup.verification.sandbox.redis.db', problem: expect.stringMatching(/^15 is backup.sources.redis.db \(15\) on the same server/) }),
     ]);
+    expect(load(onFifteen).verification).toEqual(DEFAULT_VERIFICATION);
     expect(load(`${onFifteen}  verification:\n    sandbox: { redis: { db: 14 } }\n`).verification.sandbox).toEqual({ redis: { db: 14 } });
   });
 
@@ -149,6 +152,15 @@ describe('backup.verification: RTOs, sandboxes, sample checks, sanitization', ()
       mongodb: [{ target: 'ltm_memories.content.text', action: 'mask' }],
       redis: [{ target: 'memory:*:metadata:*', action: 'null' }],
     });
+  });
+
+  test('the README\'s example of sandboxes, samples and sanitization loads', () => {
+    const readme = readFileSync(join(__dirname, '../../README.md'), 'utf8');
+    const example = /```yaml\n(  verification:\n    keep_hours: 24\n[\s\S]*?)```/.exec(readme)?.[1];
+    expect(example).toBeDefined();
+    const verification = load(`${sources}${example}`).verification;
+    expect(verification.sandbox).toEqual({ postgres: { host: 'drill-db.internal' }, redis: { db: 14 } });
+    expect(verification.sanitize.redis).toEqual([{ target: 'session:*', action: 'null' }]);
   });
 
   test('column paths: quoted names may hold dots and quotes; bare names are taken as written', () => {
