@@ -661,7 +661,7 @@ export function parseBackupConfig(yamlText: string, options: ParseOptions = {}):
   const runner = parseRunner(top.runner, issues);
   const notifications = parseNotifications(top.notifications, issues);
   const restore = parseRestore(top.restore, issues);
-  const verification = 'verification' in top ? parseVerification(top.verification, issues, components.map((d) => d.name)) : DEFAULT_VERIFICATION;
+  const verification = 'verification' in top ? parseVerification(top.verification, issues, components, sources) : DEFAULT_VERIFICATION;
   crossCheck(
     { primary, secondary, retention, coldStorage, objectLock, kmsKeyId: encryption.kmsKeyId, sources, network, notifications, installation, breakGlassRole, allowDocumentationValues, components },
     issues,
