@@ -6,7 +6,7 @@
  * machine for the database, memory_tiers, configuration, model_weights and logs groups (logs twice, with
  * events arriving in between, some late); damage (a log group deleted); the restore state machine for every
  * component (the configuration's with apply: true; the logs' range of both backups into a new log group and
- * into a directory); and a short report. Everything it starts it stops, and its temporary directories are
+ * into a directory); a restore drill of every component into sandboxes, with its scorecard; and a short report. Everything it starts it stops, and its temporary directories are
  * removed.
  */
 import { CreateBucketCommand, DeleteObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
@@ -195,8 +195,18 @@ async function main(): Promise<void> {
     }
     const events = harness.events.map((e) => e.DetailType);
     lines.push(`  events: ${events.filter((e) => e === 'Backup Succeeded').length} Backup Succeeded, ${events.filter((e) => e === 'Restore Succeeded').length} Restore Succeeded, ${events.filter((e) => e.endsWith('Failed')).length} failed`, '');
+    // Last, the proof an SRE team schedules: every component drilled into a sandbox beside the restored production.
+    say('running the drill state machine: {} (every component restored into a sandbox, verified, read back, timed, dropped)');
+    const drill = await harness.run('restore-test', {});
+    if (drill.status === 'SUCCEEDED') {
+      lines.push(`  restore drill ${drill.output.drillId}: ${drill.output.drills.length} components, all succeeded`);
+      for (const d of drill.output.drills) lines.push(`    ${pad(d.component, 10)}${pad(`${d.restoreSeconds.toFixed(1)} s`, 10)}backup ${d.backupId}, sandbox ${d.sandbox ?? '-'} ${d.sandboxState?.state ?? ''}`);
+      lines.push(`  scorecard: ${drill.output.scorecard?.urls?.[0] ?? drill.output.scorecardProblem}`, '');
+    } else {
+      lines.push(`  restore drill FAILED: ${drill.error}: ${drill.cause}`, '');
+    }
     process.stdout.write(lines.join('\n'));
-    if (restores.some((r) => !r.match) || !logsMatch) process.exitCode = 1;
+    if (restores.some((r) => !r.match) || !logsMatch || drill.status !== 'SUCCEEDED') process.exitCode = 1;
   } finally {
     await Promise.all(servers.map((s) => s.stop()));
     say('stopped the servers and removed their data');
