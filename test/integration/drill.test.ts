@@ -4,7 +4,8 @@
  * server itself), the record in the vault; a damaged backup, a sandbox that is production, a kept sandbox.
  */
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import Redis from 'ioredis';
+import type Redis from 'ioredis';
+import { drillDatabases, withRedisDb as withRedisIndex } from '../support/drill-sandboxes';
 import { loadSampleNcaDatabase } from '../../scripts/sample-nca-db';
 import { startRedis, type RunningRedis } from '../../scripts/local-servers';
 import { cliEnv, postgresBackupYaml, runCli, writeBackupYaml, type CliRun, databaseBackupYaml } from '../support/cli';
@@ -28,18 +29,8 @@ function exitedWith0(run: CliRun): void {
   expect(run.code === 0 ? 0 : run).toBe(0);
 }
 
-async function drillDatabases(): Promise<string[]> {
-  return (await sql('postgres', `SELECT datname FROM pg_database WHERE datname LIKE 'nca\\_drill\\_%' ORDER BY 1`)).map((r) => r.datname);
-}
-
-async function withRedisDb<T>(db: number, use: (redis: Redis) => Promise<T>): Promise<T> {
-  const redis = new Redis({ host: '127.0.0.1', port: redisServer.port, db });
-  try {
-    return await use(redis);
-  } finally {
-    redis.disconnect();
-  }
-}
+/** Runs `use` on a database index of the run's Redis. */
+const withRedisDb = <T>(db: number, use: (redis: Redis) => Promise<T>) => withRedisIndex(redisServer.port, db, use);
 
 /** A postgres source with sample NCA data, its own vault bucket and backup.yaml (+ `extra` yaml). */
 async function postgresSetup(extra = '') {

@@ -6,13 +6,14 @@
  */
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { CloudWatchClient, GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
-import Redis from 'ioredis';
+import type Redis from 'ioredis';
+import { drillDatabases, withRedisDb as withRedisIndex } from '../support/drill-sandboxes';
 import type { RuntimeConfig } from '../../functions/core/runtime-config';
 import { loadSampleNcaDatabase } from '../../scripts/sample-nca-db';
 import { startRedis, type RunningRedis } from '../../scripts/local-servers';
 import { localWorker, workflowHarness } from '../../scripts/local-workflows';
 import { startCloudWatchMetricsServer, type CloudWatchMetricsServer } from '../support/cloudwatch-metrics-server';
-import { createDatabase, sql, testPostgresUrl, urlFor } from '../support/postgres-db';
+import { createDatabase, testPostgresUrl, urlFor } from '../support/postgres-db';
 import { testRuntimeConfig } from '../support/runtime-config';
 import { createTestBucket, listKeys, readObject, testS3Client, vaultOf } from '../support/s3';
 import { expectSucceeded } from '../support/workflow-results';
@@ -29,19 +30,8 @@ afterAll(async () => {
   await Promise.all([redisServer?.stop(), metrics?.stop()]);
 });
 
-/** Databases named like a drill's sandbox, as PostgreSQL lists them. */
-async function drillDatabases(): Promise<string[]> {
-  return (await sql('postgres', `SELECT datname FROM pg_database WHERE datname LIKE 'nca\\_drill\\_%' ORDER BY 1`)).map((r) => r.datname);
-}
-
-async function withRedisDb<T>(db: number, use: (redis: Redis) => Promise<T>): Promise<T> {
-  const redis = new Redis({ host: '127.0.0.1', port: redisServer.port, db });
-  try {
-    return await use(redis);
-  } finally {
-    redis.disconnect();
-  }
-}
+/** Runs `use` on a database index of the run's Redis. */
+const withRedisDb = <T>(db: number, use: (redis: Redis) => Promise<T>) => withRedisIndex(redisServer.port, db, use);
 
 /** postgres (sample NCA data) and redis (db `redisDb`, a few keys of the NCA's working-memory layout), each with its worker. */
 async function setup(options: { redisDb?: number; force?: 'lambda' | 'fargate' } = {}) {
