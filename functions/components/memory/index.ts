@@ -15,6 +15,7 @@ import { connectMemory, type MemoryTarget } from './connection';
 import { COMPONENT } from './format';
 import { checkMemoryCompatibility, fingerprintMemory, restoreMemory, verifyMemoryRestore } from './restore';
 import { parseTiers, type MemoryRestoreOptions } from './options';
+import { dropMemorySandbox, prepareMemorySandbox } from './drill';
 import { workingEstimate, workingExists, workingVersion } from './working';
 import { episodicEstimate, episodicExists, episodicVersion } from './episodic';
 import { semanticDescription, semanticEstimate, semanticExists } from './semantic';
@@ -57,6 +58,9 @@ export const memory: Component<MemoryTarget, MemoryRestoreOptions> = {
   targetExists: async (target) => (await Promise.all(perTier(target, workingExists, episodicExists, semanticExists))).some(Boolean),
   restore: (source, target, options, log) => restoreMemory(source, target, options, log),
   verifyRestore: (expected, source, target, options) => verifyMemoryRestore(expected, source, target, options),
+  /** A drill's sandbox: the working namespace's keys in the sandbox index, the episodic and semantic scratch databases. */
+  dropTarget: dropMemorySandbox,
+  prepareTarget: prepareMemorySandbox,
 };
 
 export const memoryEntry: ComponentEntry<MemoryTarget, MemoryRestoreOptions, 'memory'> = {
