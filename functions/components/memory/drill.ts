@@ -12,6 +12,7 @@ import { MAINTENANCE_DATABASE } from '../postgres/server';
 import { relationSql } from '../vector/sql';
 import { scanKeys } from '../redis/scan';
 import { tierFailure, withMongo, withRedis, type MemoryTarget } from './connection';
+import { semanticExists } from './semantic';
 import { workingKeys } from './working';
 import type { MemoryTier } from './tiers';
 
@@ -74,6 +75,15 @@ export async function sampleMemory({ target, fingerprint }: { target: MemoryTarg
     if (problem) return { problem: `${tier} tier: ${problem}` };
   }
   return { read: `an item of each of the ${tiers.join(', ')} tier(s)` };
+}
+
+/**
+ * Whether the semantic tier holds items, a database that does not exist holding none (a drill's scratch
+ * database before prepareMemorySandbox makes it).
+ */
+export async function semanticHoldsItems(semantic: NonNullable<MemoryTarget['semantic']>): Promise<boolean> {
+  const { rowCount } = await withPostgresClient(semantic, (client) => client.query('SELECT 1 FROM pg_database WHERE datname = $1', [semantic.database]), MAINTENANCE_DATABASE);
+  return rowCount === 1 && semanticExists(semantic);
 }
 
 /** The semantic tier's scratch database, which its restore connects to (it creates only the table). */
