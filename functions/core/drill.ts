@@ -4,6 +4,14 @@
  * from start to verified (the RTO), then the sandbox dropped, or kept for `keepHours` for people to look
  * at. Each drill leaves a JSON record in the vault (config/vault-layout.ts drillRecordKey). A drill takes no
  * safety backup and writes nothing outside its sandbox and its record.
+ *
+ * The sandboxes (DRILLS): postgres, vector and mongodb a scratch database `nca_drill_<id>`; redis the
+ * sandbox index (verification.sandbox.redis.db, default 15); memory its three tiers in those sandbox stores
+ * (components/memory/drill.ts); config a copy under the name prefix `nca-drill-<id>` (components/config/
+ * drill.ts); models the location `s3://<bucket>/nca-drill/<id>/` or a sibling directory (components/models/
+ * drill.ts); logs a log group under restore_log_group_prefix, or files (components/logs/drill.ts). Each on
+ * the production server, or on `verification.sandbox[component]`'s. A sandbox sharing a server and a
+ * database (index, prefix) with production is refused before anything is written.
  */
 import type { Client } from 'pg';
 import { ENVIRONMENT, type Setting } from '../../config/environment';

@@ -7,6 +7,9 @@
  * damaged backup fails its drill with the cause in the vault's record, the sandbox removed all the same;
  * a sandbox on the production server and index is refused, the same index on another server is not.
  */
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { CloudWatchLogsClient, DescribeLogGroupsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { GetParametersByPathCommand } from '@aws-sdk/client-ssm';
@@ -242,5 +245,35 @@ describe('restore drills of every component', () => {
     expect(elsewhere).toMatchObject({ sandbox: '4', sample: 'a key of db4', sandboxState: { state: 'dropped' } });
     expect(await redisKeys(otherRedis, 4)).toBe(0);
     expect(await redisKeys(redis, 4)).toBe(10);
+  });
+});
+
+describe('drill sandboxes that are not the obvious ones', () => {
+  test('memory: a working-tier sandbox on the production index is refused before anything is written', async () => {
+    const pgDatabase = await createDatabase('drill_mem_refused');
+    await loadSampleMemory({ redisUrl: redis.url, mongoUrl: mongo.url, postgresUrl: urlFor(pgDatabase) }, { items: 5, dimension: 8, namespace: 'drill-refused', mongoDatabase: 'episodic_refused', seed: 3 });
+    const ctx = context({
+      memory: {
+        group: 'memory_tiers',
+        source: { tiers: ['working', 'episodic', 'semantic'], workingNamespace: 'drill-refused', episodicCollection: 'ltm_memories', redis: { db: 0, keyPatterns: ['*'] }, mongodb: { database: 'episodic_refused' }, vector: { database: pgDatabase, table: 'semantic_memory' } },
+      },
+    } as never);
+    const { drill } = await backupAndDrill(ctx, 'memory', { sandbox: { redis: { db: 0 } } });
+    expect(drill).toMatchObject({ succeeded: false, cause: { error: 'InvalidInputError', message: expect.stringContaining('working tier (redis) db0') }, sandboxState: { state: 'not-created' } });
+    expect(await mongoDrillDatabases()).toEqual([]);
+    expect(await pgDrillDatabases()).toEqual([]);
+  });
+
+  test('logs: a backup of two log groups goes to files in a scratch directory, a line read back, the directory deleted', async () => {
+    const now = Date.now();
+    for (const group of ['/nca/drill-a', '/nca/drill-b']) logs.putEvents(group, 'api', Array.from({ length: 5 }, (_, i) => ({ timestamp: now - 120_000 + i, message: `${group} ${i}`, ingestionTime: now - 90_000 })));
+    const ctx = context({
+      logs: { group: 'logs', source: { logGroups: ['/nca/drill-a', '/nca/drill-b'], logGroupPrefixes: [], metrics: [], settleMinutes: 0, lateArrivalHours: 336, restoreLogGroupPrefix: '/nca-backup/restored/' } },
+    } as never);
+    const { drill } = await backupAndDrill(ctx, 'logs');
+    succeeded(drill);
+    expect(drill.sandbox).toBe(join(tmpdir(), `nca-drill-${drill.drillId.toLowerCase()}-logs`));
+    expect(drill).toMatchObject({ sandboxState: { state: 'dropped' }, sample: expect.stringMatching(/^a line of /) });
+    expect(existsSync(drill.sandbox!)).toBe(false);
   });
 });
