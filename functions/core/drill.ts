@@ -19,12 +19,12 @@ import { drillRecordKey } from '../../config/vault-layout';
 import type { ComponentName } from '../../config/types';
 import type { VerificationConfig } from '../../config/verification';
 import type { ArtifactSource, Fingerprint } from '../components/types';
-import { configDrill } from '../components/config/drill';
-import { logsDrill } from '../components/logs/drill';
+import { configPlaces, configSandbox, sampleConfig } from '../components/config/drill';
+import { logsPlaces, logsSandbox, sampleLogs } from '../components/logs/drill';
 import type { MemoryRuntimeSource } from '../components/memory/descriptor';
 import type { MemoryTarget } from '../components/memory/connection';
 import { memoryPlaces, sampleMemory } from '../components/memory/drill';
-import { modelsDrill } from '../components/models/drill';
+import { modelsPlaces, modelsSandbox, sampleModels } from '../components/models/drill';
 import type { PostgresTarget } from '../components/postgres';
 import { withClient as withPostgresClient } from '../components/postgres/connection';
 import type { VectorTarget } from '../components/vector/connection';
@@ -241,9 +241,9 @@ const DRILLS: Record<ComponentName, DrillSpec<any>> = {
     sample: sampleRedis,
   },
   memory: memoryDrill,
-  config: configDrill,
-  models: modelsDrill,
-  logs: logsDrill,
+  config: { places: configPlaces, sandbox: configSandbox, sample: sampleConfig },
+  models: { places: modelsPlaces, sandbox: modelsSandbox, sample: sampleModels },
+  logs: { places: logsPlaces, sandbox: logsSandbox, sample: sampleLogs },
 };
 
 export interface DrillOptions {

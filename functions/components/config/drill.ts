@@ -11,15 +11,24 @@ import { DeleteSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { DeleteParameterCommand, GetParameterCommand } from '@aws-sdk/client-ssm';
 import { isSecretArn } from '../../../config/fields';
 import { InvalidInputError } from '../../core/errors';
-import type { DrillSpec, SampleResult, Sandbox, SandboxRequest } from '../../core/drill';
 import { silentLogger } from '../../core/logger';
-import type { ConfigTarget } from '.';
+import type { ConfigTarget } from './target';
 import type { ConfigSourceConfig } from './descriptor';
 import type { ConfigItem, ConfigItemKind } from './item';
 import { parseFileName } from './plan';
 import { readConfiguration } from './read';
 
 const COMPONENT = 'config';
+
+/** What a drill's sandbox is, as core/drill.ts takes it (its Sandbox). */
+interface DrillSandbox {
+  readonly name: string;
+  readonly source: unknown;
+  readonly targetDatabase?: string;
+  readonly options?: Record<string, unknown>;
+}
+
+type SampleResult = { readonly read: string } | { readonly problem: string };
 
 /** A copy's prefix: letters, digits, `.`, `_` and `-`, valid in a parameter path segment, a secret name and an S3 key. */
 export const COPY_PREFIX = /^[A-Za-z0-9_.-]{1,64}$/;
@@ -61,16 +70,16 @@ export async function currentItems(target: ConfigTarget, log = silentLogger): Pr
   return items.map((item) => ({ ...item, name: productionName(item.kind, item.name, copy) }));
 }
 
-function configSandbox(request: SandboxRequest): Sandbox {
+export function configSandbox(request: { readonly drillId: string; readonly source: unknown }): DrillSandbox {
   const name = `nca-drill-${request.drillId.toLowerCase()}`;
   return { name, source: request.source, targetDatabase: name, options: { apply: true } };
 }
 
 /** Where the items go: the configured stores, or the copy's prefix in them. */
-const configPlaces = (target: ConfigTarget) => [{ store: 'configuration stores', server: 'aws', database: target.copy ?? 'configuration' }];
+export const configPlaces = (target: ConfigTarget) => [{ store: 'configuration stores', server: 'aws', database: target.copy ?? 'configuration' }];
 
 /** A restored item read back from its store in the copy: a parameter when the backup has one, else a secret, else a file. */
-async function sampleConfig({ target }: Parameters<DrillSpec<ConfigTarget>['sample']>[0]): Promise<SampleResult> {
+export async function sampleConfig({ target }: { readonly target: ConfigTarget }): Promise<SampleResult> {
   const items = await currentItems(target);
   const item = items.find((i) => i.kind === 'parameter') ?? items[0];
   if (!item) return { problem: 'the sandbox holds no restored item' };
@@ -95,5 +104,3 @@ export async function dropConfigCopy(target: ConfigTarget): Promise<void> {
     }
   }
 }
-
-export const configDrill: DrillSpec<ConfigTarget> = { places: configPlaces, sandbox: configSandbox, sample: sampleConfig };

@@ -8,10 +8,11 @@
 import { Readable } from 'node:stream';
 import { BackupNotFoundError, InvalidInputError } from '../../core/errors';
 import { setting } from '../../../config/environment';
-import { createKmsDataKeyClient, type KmsDataKeyApi } from '../../core/kms';
+import { createKmsDataKeyClient } from '../../core/kms';
+import type { ConfigTarget } from './target';
 import type { ArtifactSource, Component, ComponentEntry, ComponentRestoreResult, RestoreTargetOptions, RestoreVerification, SourceInfo } from '../types';
 import { applyPlan } from './apply';
-import { createConfigClients, type ConfigClients } from './clients';
+import { createConfigClients } from './clients';
 import type { ConfigSourceConfig } from './descriptor';
 import { envelopeContext, open, seal } from './envelope';
 import { fingerprintItems } from './fingerprint';
@@ -27,18 +28,7 @@ export const SEALED_EXPORT_CONTENT_TYPE = 'application/vnd.nca-backup.sealed-con
 /** A configuration export is kilobytes to a few megabytes; more than this is not one. */
 const MAX_EXPORT_BYTES = 256 * 1024 * 1024;
 
-export interface ConfigTarget {
-  /** What to read and the scope a restore may write in. */
-  readonly source: ConfigSourceConfig;
-  readonly clients: ConfigClients;
-  /** The envelope key the export is sealed with. */
-  readonly envelope: { readonly kms: KmsDataKeyApi; readonly keyId: string };
-  /**
-   * A copy of the configuration under this name prefix is read and written instead of the configured items
-   * (a restore's targetDatabase; a drill's sandbox): drill.ts. @default the configured items themselves
-   */
-  readonly copy?: string;
-}
+export type { ConfigTarget } from './target';
 
 /** The options as a restore input gives them (unparsed): each use parses them, so a missing dryRun plans. */
 export type ConfigComponentOptions = Partial<ConfigRestoreOptions> & { readonly dryRun?: boolean } & RestoreTargetOptions;

@@ -17,21 +17,37 @@ import { DeleteLogGroupCommand, FilterLogEventsCommand } from '@aws-sdk/client-c
 import { DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { InvalidInputError } from '../../core/errors';
 import { classifyS3Error } from '../../core/s3-errors';
-import type { DrillSpec, SampleResult, Sandbox, SandboxRequest } from '../../core/drill';
 import type { LogsTarget } from './backup';
 import { logsFailure } from './read';
 import type { LogsRestoreOptions, LogsSourceConfig } from './source';
 
 const COMPONENT = 'logs';
 
+/** What a drill's sandbox is, as core/drill.ts takes it (its Sandbox). */
+interface DrillSandbox {
+  readonly name: string;
+  readonly source: unknown;
+  readonly targetDatabase?: string;
+  readonly options?: Record<string, unknown>;
+}
+
+type SampleResult = { readonly read: string } | { readonly problem: string };
+
+/** What the sandbox is chosen from: the drill, production's source and the backup's manifest. */
+interface LogsSandboxRequest {
+  readonly drillId: string;
+  readonly source: unknown;
+  readonly manifest: { readonly source: { readonly [key: string]: unknown } };
+}
+
 /** The sources a backup's manifest records events or datapoints of. */
-function sourcesWithData(request: SandboxRequest): { groups: string[]; metrics: string[] } {
+function sourcesWithData(request: LogsSandboxRequest): { groups: string[]; metrics: string[] } {
   const windows = (request.manifest.source.windows ?? []) as { source: string; kind: string; count: number }[];
   const unique = (kind: string) => [...new Set(windows.filter((w) => w.kind === kind && w.count > 0).map((w) => w.source))];
   return { groups: unique('log-group'), metrics: unique('metrics') };
 }
 
-function logsSandbox(request: SandboxRequest): Sandbox {
+export function logsSandbox(request: LogsSandboxRequest): DrillSandbox {
   const source = request.source as LogsSourceConfig;
   const id = request.drillId.toLowerCase();
   const { groups, metrics } = sourcesWithData(request);
@@ -51,7 +67,7 @@ const serialised = (files: Pick<LogsRestoreOptions, 'targetPrefix' | 'directory'
   files.targetPrefix ? { targetPrefix: `s3://${files.targetPrefix.bucket}/${files.targetPrefix.prefix}` } : { directory: files.directory };
 
 /** Where a logs target writes: its restore's log group, prefix or directory (production restores into none of them). */
-const logsPlaces = (target: LogsTarget) => {
+export const logsPlaces = (target: LogsTarget) => {
   const to = target.writesTo ?? {};
   return [
     ...(to.targetLogGroup ? [{ store: 'log group', server: 'cloudwatch-logs', database: to.targetLogGroup }] : []),
@@ -79,7 +95,7 @@ async function firstFile(directory: string): Promise<string | undefined> {
 }
 
 /** An event read back from the sandbox group, else a line of a restored file. */
-async function sampleLogs({ target }: Parameters<DrillSpec<LogsTarget>['sample']>[0]): Promise<SampleResult> {
+export async function sampleLogs({ target }: { readonly target: LogsTarget }): Promise<SampleResult> {
   const to = target.writesTo ?? {};
   if (to.targetLogGroup) {
     const page = await target.clients.logs.send(new FilterLogEventsCommand({ logGroupName: to.targetLogGroup, limit: 1 })).catch((error: unknown) => {
@@ -133,5 +149,3 @@ export async function dropLogsSandbox(target: LogsTarget): Promise<void> {
     }
   }
 }
-
-export const logsDrill: DrillSpec<LogsTarget> = { places: logsPlaces, sandbox: logsSandbox, sample: sampleLogs };

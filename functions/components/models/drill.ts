@@ -14,7 +14,7 @@ import type { Readable } from 'node:stream';
 import { DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { InvalidInputError } from '../../core/errors';
 import { classifyS3Error } from '../../core/s3-errors';
-import type { DrillSpec, SampleResult, Sandbox, SandboxRequest } from '../../core/drill';
+import type { ArtifactSource } from '../types';
 import type { ModelsTarget } from './backup';
 import { checksumOf } from './checksum';
 import { limitsOf } from './copy';
@@ -24,6 +24,16 @@ import { locationsOverlap, parseModelsLocation } from './options';
 import { locationUrl, type ModelsLocation, type ModelsSourceConfig } from './source';
 
 const COMPONENT = 'models';
+
+/** What a drill's sandbox is, as core/drill.ts takes it (its Sandbox). */
+interface DrillSandbox {
+  readonly name: string;
+  readonly source: unknown;
+  readonly targetDatabase?: string;
+  readonly options?: Record<string, unknown>;
+}
+
+type SampleResult = { readonly read: string } | { readonly problem: string };
 
 function sandboxLocation(source: ModelsSourceConfig, drillId: string, configured: unknown): ModelsLocation {
   if (typeof configured === 'string') {
@@ -37,7 +47,7 @@ function sandboxLocation(source: ModelsSourceConfig, drillId: string, configured
   return first.kind === 's3' ? { kind: 's3', bucket: first.bucket, prefix: `nca-drill/${id}/` } : { kind: 'directory', path: join(dirname(first.path), `nca-drill-${id}`) };
 }
 
-function modelsSandbox(request: SandboxRequest): Sandbox {
+export function modelsSandbox(request: { readonly drillId: string; readonly source: unknown; readonly override: Readonly<Record<string, unknown>> }): DrillSandbox {
   const source = request.source as ModelsSourceConfig;
   const location = sandboxLocation(source, request.drillId, request.override.target);
   const clash = source.paths.find((path) => locationsOverlap(path, location));
@@ -51,10 +61,10 @@ function modelsSandbox(request: SandboxRequest): Sandbox {
 }
 
 /** Each location as a place: a sandbox is refused when it is one of them (overlaps are refused by modelsSandbox). */
-const modelsPlaces = (target: ModelsTarget) => target.source.paths.map((path) => ({ store: 'models location', server: path.kind === 's3' ? 's3' : 'file system', database: locationUrl(path) }));
+export const modelsPlaces = (target: ModelsTarget) => target.source.paths.map((path) => ({ store: 'models location', server: path.kind === 's3' ? 's3' : 'file system', database: locationUrl(path) }));
 
 /** The smallest restored file, read back whole from the sandbox and hashed: its checksum must be the backup index's. */
-async function sampleModels({ target, source }: Parameters<DrillSpec<ModelsTarget>['sample']>[0]): Promise<SampleResult> {
+export async function sampleModels({ target, source }: { readonly target: ModelsTarget; readonly source: ArtifactSource }): Promise<SampleResult> {
   const files = await readIndex(source.open(INDEX_ARTIFACT), { component: COMPONENT, backupId: source.backup?.backupId });
   if (files.length === 0) return { problem: 'the backup holds no model file' };
   const [location] = target.source.paths;
@@ -95,5 +105,3 @@ export async function dropModelsSandbox(target: ModelsTarget): Promise<void> {
     }
   }
 }
-
-export const modelsDrill: DrillSpec<ModelsTarget> = { places: modelsPlaces, sandbox: modelsSandbox, sample: sampleModels };
