@@ -51,7 +51,7 @@ export const DEFAULT_REDIS_SANDBOX_DB = 15;
 
 /** Where a target writes: a store (server) and the database, index or prefix on it. */
 export interface Place {
-  /** What the place is of, as the refusal names it: "redis", "episodic store", ... */
+  /** What the place is of, as the refusal names it: "redis", "working tier (redis)", "models location", ... */
   readonly store: string;
   /** host:port (or another name of the server: an endpoint, "s3"). */
   readonly server: string;
