@@ -163,6 +163,12 @@ export interface Component<Target, RestoreOptions = Record<string, unknown>> {
    * on a sandbox the drill checked is not the production target (core/drill.ts). Absent: not drillable yet.
    */
   dropTarget?(target: Target): Promise<void>;
+  /**
+   * Creates an empty target where the restore needs one to exist before it writes (a drill's scratch
+   * database for memory's semantic tier); called only on a sandbox, before its restore. Absent: the restore
+   * creates what it needs.
+   */
+  prepareTarget?(target: Target): Promise<void>;
 }
 
 /** What a component's own post-restore verification found; any difference fails the restore. */

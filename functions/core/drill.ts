@@ -4,12 +4,27 @@
  * from start to verified (the RTO), then the sandbox dropped, or kept for `keepHours` for people to look
  * at. Each drill leaves a JSON record in the vault (config/vault-layout.ts drillRecordKey). A drill takes no
  * safety backup and writes nothing outside its sandbox and its record.
+ *
+ * The sandboxes (DRILLS): postgres, vector and mongodb a scratch database `nca_drill_<id>`; redis the
+ * sandbox index (verification.sandbox.redis.db, default 15); memory its three tiers in those sandbox stores
+ * (components/memory/drill.ts); config a copy under the name prefix `nca-drill-<id>` (components/config/
+ * drill.ts); models the location `s3://<bucket>/nca-drill/<id>/` or a sibling directory (components/models/
+ * drill.ts); logs a log group under restore_log_group_prefix, or files (components/logs/drill.ts). Each on
+ * the production server, or on `verification.sandbox[component]`'s. A sandbox sharing a server and a
+ * database (index, prefix) with production is refused before anything is written.
  */
 import type { Client } from 'pg';
+import { ENVIRONMENT, type Setting } from '../../config/environment';
 import { drillRecordKey } from '../../config/vault-layout';
 import type { ComponentName } from '../../config/types';
 import type { VerificationConfig } from '../../config/verification';
-import type { Fingerprint } from '../components/types';
+import type { ArtifactSource, Fingerprint } from '../components/types';
+import { configPlaces, configSandbox, sampleConfig } from '../components/config/drill';
+import { logsPlaces, logsSandbox, sampleLogs } from '../components/logs/drill';
+import type { MemoryRuntimeSource } from '../components/memory/descriptor';
+import type { MemoryTarget } from '../components/memory/connection';
+import { memoryPlaces, sampleMemory } from '../components/memory/drill';
+import { modelsPlaces, modelsSandbox, sampleModels } from '../components/models/drill';
 import type { PostgresTarget } from '../components/postgres';
 import { withClient as withPostgresClient } from '../components/postgres/connection';
 import type { VectorTarget } from '../components/vector/connection';
@@ -18,9 +33,10 @@ import type { MongoTarget } from '../components/mongodb/connection';
 import { withClient as withMongoClient } from '../components/mongodb/connection';
 import { withRedis, type RedisTarget } from '../components/redis/connection';
 import { isSafetyBackupId } from './backup-id';
-import { listBackups } from './catalog';
+import { artifactSource, listBackups } from './catalog';
 import { authenticatorOf, type EngineContext } from './context';
 import { BackupNotFoundError, InvalidInputError, NcaBackupError, VerificationError } from './errors';
+import type { Manifest } from './manifest';
 import { runRestoreSequence } from './restore-sequence';
 import { loadManifest, restoreComponent, type RestoreComponent } from './restore-steps';
 import { checkRestoreTarget } from './workflow-input';
@@ -33,18 +49,63 @@ export class DrillFailedError extends NcaBackupError {
 /** The Redis index a drill restores into unless told otherwise: the highest of a default server. */
 export const DEFAULT_REDIS_SANDBOX_DB = 15;
 
+/** Where a target writes: a store (server) and the database, index or prefix on it. */
+export interface Place {
+  /** What the place is of, as the refusal names it: "redis", "working tier (redis)", "models location", ... */
+  readonly store: string;
+  /** host:port (or another name of the server: an endpoint, "s3"). */
+  readonly server: string;
+  readonly database: string;
+}
+
+/** A drill's sandbox: the source its restore connects with, and the restore input that writes there. */
+export interface Sandbox {
+  /** How the result names it: a database, an index, a prefix. */
+  readonly name: string;
+  /** The runtime source the sandbox is reached with: production's, with the sandbox server's fields merged over it. */
+  readonly source: unknown;
+  /** The restore input's targetDatabase. @default the backed-up one */
+  readonly targetDatabase?: string;
+  /** The restore input's options (what makes the restore write into the sandbox). @default none */
+  readonly options?: Record<string, unknown>;
+  /** The environment the sandbox is connected with (a local URL of production left out when the sandbox names its server). @default the context's */
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+export interface SandboxRequest {
+  readonly drillId: string;
+  /** The production runtime source. */
+  readonly source: unknown;
+  /** `verification.sandbox[component]`: runtime source fields of the sandbox server. @default none */
+  readonly override: Readonly<Record<string, unknown>>;
+  /** Every `verification.sandbox` (memory reaches its stores' sandbox servers through the redis, mongodb and vector entries). */
+  readonly overrides: VerificationConfig['sandbox'];
+  readonly env: NodeJS.ProcessEnv;
+  /** The backup drilled (what it holds decides where a logs drill restores). */
+  readonly manifest: Manifest;
+}
+
+/** What a sample read gets: the restored sandbox and the backup it came from. */
+export interface SampleInput<T> {
+  readonly target: T;
+  readonly fingerprint: Fingerprint;
+  /** The backup's artifacts, read and checked as a restore reads them. */
+  readonly source: ArtifactSource;
+}
+
+export type SampleResult = { readonly read: string } | { readonly problem: string };
+
 /** What a drill needs to know of a component beyond the contract: its sandbox and its sample read. */
-interface DrillSpec<T> {
-  /** The production target's database (name or index) as restore targets are written. */
-  production(target: T): string;
-  /** The sandbox's name for this drill. */
-  sandbox(drillId: string, production: T): string;
-  /** Proves data came back: reads a sample of what the fingerprint says the backup holds; a problem or undefined. */
-  sample(target: T, fingerprint: Fingerprint): Promise<{ readonly read: string } | { readonly problem: string }>;
+export interface DrillSpec<T> {
+  /** The places a target writes to: a sandbox sharing one with production (same server, same database) is refused. */
+  places(target: T): readonly Place[];
+  sandbox(request: SandboxRequest): Sandbox;
+  /** Proves data came back: reads a sample of what the backup holds; a problem when none can be read. */
+  sample(input: SampleInput<T>): Promise<SampleResult>;
 }
 
 /** `nca_drill_<drill id>` with the id's letters lower-case and its dash dropped: a name no quoting can trip on. */
-const scratchDatabase = (drillId: string) => `nca_drill_${drillId.replace(/[^a-z0-9]/gi, '').toLowerCase()}`;
+export const scratchDatabase = (drillId: string) => `nca_drill_${drillId.replace(/[^a-z0-9]/gi, '').toLowerCase()}`;
 
 /** Fingerprint entries with documents or keys, by object name (`count` > 0). */
 const nonEmpty = (fingerprint: Fingerprint) => Object.entries(fingerprint).filter(([, entry]) => entry.count > 0).map(([name]) => name);
@@ -53,7 +114,7 @@ const nonEmpty = (fingerprint: Fingerprint) => Object.entries(fingerprint).filte
 const POSTGRES_ROWS_KEY = /^(?:table|materialized view) ("(?:[^"]|"")+"\.("(?:[^"]|"")+"))$/;
 
 /** One row of the first relation the fingerprint says has rows. */
-async function readOneRow(target: PostgresTarget, relations: readonly { readonly name: string; readonly sql: string; readonly rows: number }[]) {
+async function readOneRow(target: PostgresTarget, relations: readonly { readonly name: string; readonly sql: string; readonly rows: number }[]): Promise<SampleResult> {
   if (relations.length === 0) return { problem: 'the backup holds no table with rows, so no row could be read back' };
   const [relation] = relations;
   return withPostgresClient(target, async (client: Client) => {
@@ -63,7 +124,7 @@ async function readOneRow(target: PostgresTarget, relations: readonly { readonly
 }
 
 /** postgres: a row of a table the backup has rows in. */
-function samplePostgres(target: PostgresTarget, fingerprint: Fingerprint) {
+function samplePostgres({ target, fingerprint }: SampleInput<PostgresTarget>) {
   const relations = Object.entries(fingerprint).flatMap(([key, entry]) => {
     const match = entry.count > 0 ? POSTGRES_ROWS_KEY.exec(key) : null;
     return match ? [{ name: match[1], sql: match[1], rows: entry.count }] : [];
@@ -72,13 +133,13 @@ function samplePostgres(target: PostgresTarget, fingerprint: Fingerprint) {
 }
 
 /** vector: a row of the restored table, when the backup has rows ("rows" entry). */
-function sampleVector(target: VectorTarget, fingerprint: Fingerprint) {
+function sampleVector({ target, fingerprint }: SampleInput<VectorTarget>) {
   const rows = fingerprint.rows?.count ?? 0;
   return readOneRow(target, rows > 0 ? [{ name: relationSql(target), sql: relationSql(target), rows }] : []);
 }
 
 /** mongodb: a document of each collection the fingerprint says is non-empty. */
-async function sampleMongo(target: MongoTarget, fingerprint: Fingerprint) {
+async function sampleMongo({ target, fingerprint }: SampleInput<MongoTarget>): Promise<SampleResult> {
   const collections = nonEmpty(fingerprint).filter((name) => !name.includes('#'));
   if (collections.length === 0) return { problem: 'the backup holds no collection with documents' };
   return withMongoClient(target, 'reading a sample document', async (client) => {
@@ -90,7 +151,7 @@ async function sampleMongo(target: MongoTarget, fingerprint: Fingerprint) {
 }
 
 /** redis: one key of the sandbox index can be read (DUMP), and the index holds keys at all. */
-async function sampleRedis(target: RedisTarget, fingerprint: Fingerprint) {
+async function sampleRedis({ target, fingerprint }: SampleInput<RedisTarget>): Promise<SampleResult> {
   if (nonEmpty(fingerprint).length === 0) return { problem: 'the backup holds no key' };
   return withRedis(target, async (client) => {
     const key = await client.randomkey();
@@ -100,16 +161,94 @@ async function sampleRedis(target: RedisTarget, fingerprint: Fingerprint) {
   });
 }
 
-const DRILLS: Partial<Record<ComponentName, DrillSpec<any>>> = {
-  postgres: { production: (t: PostgresTarget) => t.database, sandbox: scratchDatabase, sample: samplePostgres },
-  vector: { production: (t: VectorTarget) => t.database, sandbox: scratchDatabase, sample: sampleVector },
-  mongodb: { production: (t: MongoTarget) => t.database, sandbox: scratchDatabase, sample: sampleMongo },
-  redis: { production: (t: RedisTarget) => String(t.db), sandbox: () => String(DEFAULT_REDIS_SANDBOX_DB), sample: sampleRedis },
+/** A database server's place: host:port and the database. */
+const serverPlace = (store: string, t: { host: string; port: number }, database: string): Place => ({ store, server: `${t.host}:${t.port}`, database });
+
+/** The scratch database on the production server or on `verification.sandbox[component]`'s. */
+function scratchSandbox(store: 'postgres' | 'vector' | 'mongodb') {
+  return (request: SandboxRequest): Sandbox => {
+    const { source, env } = sandboxServer(request.source, request.override, store, request.env);
+    const name = scratchDatabase(request.drillId);
+    return { name, source, env, targetDatabase: name };
+  };
+}
+
+/** The local URL settings each store is reached with; a sandbox naming its own server must not be overridden by them. */
+const URL_SETTINGS: Record<'postgres' | 'vector' | 'mongodb' | 'redis', readonly Setting[]> = {
+  postgres: ['postgresUrl'],
+  vector: ['vectorUrl', 'postgresUrl'],
+  mongodb: ['mongodbUrl'],
+  redis: ['redisUrl'],
+};
+const CONNECTION_FIELDS = ['url', 'secretArn', 'host', 'port'];
+
+/**
+ * Production's source with the sandbox server's fields merged over it. When they name a connection (url,
+ * secret, host or port), a local run's URL variable of that store, which would win over them, is left out.
+ */
+export function sandboxServer(source: unknown, override: Readonly<Record<string, unknown>>, store: keyof typeof URL_SETTINGS, env: NodeJS.ProcessEnv): { source: unknown; env: NodeJS.ProcessEnv } {
+  const merged = { ...(source as Record<string, unknown>), ...override };
+  if (!CONNECTION_FIELDS.some((field) => field in override)) return { source: merged, env };
+  const without = { ...env };
+  for (const name of URL_SETTINGS[store]) delete without[ENVIRONMENT[name]];
+  return { source: merged, env: without };
+}
+
+/**
+ * memory: each tier in a sandbox store of its own kind: working memory's namespace in the Redis sandbox
+ * index (verification.sandbox.redis.db, default 15), episodic memory in a scratch MongoDB database,
+ * semantic memory in a scratch PostgreSQL database; each store on the production server or on the sandbox
+ * server of its component (verification.sandbox.redis, .mongodb, .vector, or .memory.<store>). The
+ * sandbox is production's source with those fields changed: the restore itself is the ordinary one.
+ */
+function memorySandbox(request: SandboxRequest): Sandbox {
+  const source = request.source as MemoryRuntimeSource;
+  const name = scratchDatabase(request.drillId);
+  const nested = request.override as Partial<Record<'redis' | 'mongodb' | 'vector', Record<string, unknown>>>;
+  let env = request.env;
+  const store = <K extends 'redis' | 'mongodb' | 'vector'>(key: K, fields: Record<string, unknown>) => {
+    const override: Record<string, unknown> = { ...(request.overrides[key] ?? {}), ...(nested[key] ?? {}) };
+    const { db: _db, ...server } = override;
+    const merged = sandboxServer(source[key], key === 'redis' ? server : override, key, env);
+    env = merged.env;
+    return { ...(merged.source as object), ...fields } as unknown as NonNullable<MemoryRuntimeSource[K]>;
+  };
+  const redisDb = Number(({ ...(request.overrides.redis ?? {}), ...(nested.redis ?? {}) } as Record<string, unknown>).db ?? DEFAULT_REDIS_SANDBOX_DB);
+  const sandbox: MemoryRuntimeSource = {
+    ...source,
+    ...(source.redis ? { redis: store('redis', { db: redisDb }) } : {}),
+    ...(source.mongodb ? { mongodb: store('mongodb', { database: name }) } : {}),
+    ...(source.vector ? { vector: store('vector', { database: name }) } : {}),
+  };
+  const parts = [source.tiers.includes('working') ? `db${redisDb} namespace ${source.workingNamespace}` : '', source.tiers.some((t) => t !== 'working') ? name : ''];
+  return { name: parts.filter(Boolean).join(' + '), source: sandbox, env };
+}
+
+const memoryDrill: DrillSpec<MemoryTarget> = { places: memoryPlaces, sandbox: memorySandbox, sample: sampleMemory };
+
+const DRILLS: Record<ComponentName, DrillSpec<any>> = {
+  postgres: { places: (t: PostgresTarget) => [serverPlace('postgres', t, t.database)], sandbox: scratchSandbox('postgres'), sample: samplePostgres },
+  vector: { places: (t: VectorTarget) => [serverPlace('vector', t, t.database)], sandbox: scratchSandbox('vector'), sample: sampleVector },
+  mongodb: { places: (t: MongoTarget) => [{ store: 'mongodb', server: t.hosts, database: t.database }], sandbox: scratchSandbox('mongodb'), sample: sampleMongo },
+  redis: {
+    places: (t: RedisTarget) => [serverPlace('redis', t, `db${t.db}`)],
+    sandbox: (request) => {
+      const { db, ...server } = request.override;
+      const { source, env } = sandboxServer(request.source, server, 'redis', request.env);
+      const index = String(db ?? DEFAULT_REDIS_SANDBOX_DB);
+      return { name: index, source, env, targetDatabase: index };
+    },
+    sample: sampleRedis,
+  },
+  memory: memoryDrill,
+  config: { places: configPlaces, sandbox: configSandbox, sample: sampleConfig },
+  models: { places: modelsPlaces, sandbox: modelsSandbox, sample: sampleModels },
+  logs: { places: logsPlaces, sandbox: logsSandbox, sample: sampleLogs },
 };
 
 export interface DrillOptions {
   readonly drillId: string;
-  readonly verification: Pick<VerificationConfig, 'recoveryPoint' | 'windowDays' | 'keepHours'>;
+  readonly verification: Pick<VerificationConfig, 'recoveryPoint' | 'windowDays' | 'keepHours'> & Partial<Pick<VerificationConfig, 'sandbox'>>;
   /** Picks the random recovery point. @default Math.random */
   readonly random?: () => number;
 }
@@ -151,23 +290,29 @@ async function pickBackup(ctx: EngineContext, component: RestoreComponent, verif
   return window[Math.min(window.length - 1, Math.floor(random() * window.length))].backupId;
 }
 
+const samePlace = (a: Place, b: Place) => a.server === b.server && a.database === b.database;
+
 /**
- * Refuses a sandbox that is production (the configured database or index, or a protected target) before
- * anything is written; for Redis also an index that holds keys, which FLUSHDB would lose.
+ * Connects the sandbox and refuses it, before anything is written, when it is production: the same server
+ * and database (or index, or prefix) as a place production writes to, or a protected target; and when it
+ * already holds data (a leftover, or the wrong place: the drill drops what it restored into).
  */
-async function checkSandbox(ctx: EngineContext, component: RestoreComponent, spec: DrillSpec<unknown>, base: unknown, sandbox: string): Promise<unknown> {
-  const production = spec.production(base);
-  if (sandbox === production) {
-    throw new InvalidInputError(`the drill's sandbox ${sandbox} is the production target of ${component.name}: a drill never restores over it. Nothing was written.`, {
-      component: component.name,
-    });
+async function checkSandbox(ctx: EngineContext, component: RestoreComponent, spec: DrillSpec<unknown>, sandbox: Sandbox): Promise<unknown> {
+  const { entry } = component;
+  const production = spec.places(entry.retarget(await entry.connect(component.source as never, ctx.env), {}));
+  const target = entry.retarget(await entry.connect(sandbox.source as never, sandbox.env ?? ctx.env), { ...(sandbox.options ?? {}), targetDatabase: sandbox.targetDatabase });
+  const clash = spec.places(target).find((place) => production.some((p) => samePlace(place, p)));
+  if (clash) {
+    throw new InvalidInputError(
+      `the drill's sandbox ${sandbox.name} is the production target of ${component.name} (${clash.store} ${clash.database} on ${clash.server}): a drill never restores over it. Nothing was written.`,
+      { component: component.name, hint: 'Configure another sandbox in backup.verification.sandbox: another database index, or another server.' },
+    );
   }
-  checkRestoreTarget(ctx.config, component.name, sandbox);
-  const target = component.entry.retarget(base, { targetDatabase: sandbox });
-  if (await component.entry.component.targetExists(target)) {
-    throw new InvalidInputError(`the drill's sandbox ${sandbox} already holds data: a drill restores only into an empty sandbox, and drops it after. Nothing was written.`, {
+  if (sandbox.targetDatabase !== undefined) checkRestoreTarget(ctx.config, component.name, sandbox.targetDatabase);
+  if (await entry.component.targetExists(target)) {
+    throw new InvalidInputError(`the drill's sandbox ${sandbox.name} already holds data: a drill restores only into an empty sandbox, and drops it after. Nothing was written.`, {
       component: component.name,
-      hint: component.name === 'redis' ? `Empty db${sandbox} if it is a leftover of a drill, or configure another sandbox index.` : `Drop ${sandbox} if it is a leftover of an earlier drill.`,
+      hint: component.name === 'redis' ? `Empty db${sandbox.name} if it is a leftover of a drill, or configure another sandbox index.` : `Drop ${sandbox.name} if it is a leftover of an earlier drill.`,
     });
   }
   return target;
@@ -180,31 +325,33 @@ export async function runDrill(ctx: EngineContext, name: string, options: DrillO
   const { verification, drillId } = options;
   let result: Omit<DrillResult, 'drillId' | 'component' | 'startedAt' | 'finishedAt' | 'recordKey' | 'recordProblem'> = { succeeded: false };
   const component = restoreComponent(ctx.config, name);
-  const spec = DRILLS[component.name];
+  const spec = DRILLS[component.name] as DrillSpec<unknown> | undefined;
   const drop = component.entry.component.dropTarget?.bind(component.entry.component);
   if (!spec || !drop) {
-    result = { succeeded: false, cause: { error: 'NotDrillable', message: `${component.name} is not drillable yet: drills restore postgres, vector, mongodb and redis into a sandbox.` } };
+    result = { succeeded: false, cause: { error: 'NotDrillable', message: `${component.name} is not drillable: it has no sandbox to restore into.` } };
   } else {
     let sandboxTarget: unknown;
-    let sandbox: string | undefined;
+    let sandbox: Sandbox | undefined;
     let backupId: string | undefined;
     let restoreSeconds: number | undefined;
     let sample: string | undefined;
     let cause: DrillResult['cause'];
     try {
-      const base = await component.entry.connect(component.source as never, ctx.env);
-      sandbox = spec.sandbox(drillId, base);
-      const target = await checkSandbox(ctx, component, spec, base, sandbox);
       backupId = await pickBackup(ctx, component, verification, options.random ?? Math.random);
+      const manifest = await loadManifest(ctx, component.name, backupId);
+      const overrides = verification.sandbox ?? {};
+      sandbox = spec.sandbox({ drillId, source: component.source, override: overrides[component.name] ?? {}, overrides, env: ctx.env, manifest });
+      const target = await checkSandbox(ctx, component, spec, sandbox);
       sandboxTarget = target;
+      await component.entry.component.prepareTarget?.(target);
       const envelope = {
-        input: { component: component.name, backupId, targetDatabase: sandbox, skipSafetyBackup: true },
+        input: { component: component.name, backupId, ...(sandbox.targetDatabase !== undefined ? { targetDatabase: sandbox.targetDatabase } : {}), skipSafetyBackup: true, ...(sandbox.options ? { options: sandbox.options } : {}) },
         executionName: `drill-${drillId}-${component.name}`,
         startTime: startedAt.toISOString(),
       };
-      const restored = await runRestoreSequence(ctx, component, envelope, 'a restore drill writes into a sandbox of its own');
-      const { fingerprint } = await loadManifest(ctx, component.name, restored.backupId);
-      const checked = await spec.sample(target, fingerprint);
+      const sandboxCtx = sandbox.env ? { ...ctx, env: sandbox.env } : ctx;
+      await runRestoreSequence(sandboxCtx, { ...component, source: sandbox.source as typeof component.source }, envelope, 'a restore drill writes into a sandbox of its own');
+      const checked = await spec.sample({ target, fingerprint: manifest.fingerprint, source: artifactSource(ctx.vault, manifest, authenticatorOf(ctx)) });
       if ('problem' in checked) throw new VerificationError(`the sample data retrieval failed: ${checked.problem}.`, { component: component.name, backupId });
       sample = checked.read;
       restoreSeconds = (Date.now() - started) / 1000;
@@ -224,7 +371,7 @@ export async function runDrill(ctx: EngineContext, name: string, options: DrillO
           sandboxState = { state: 'dropped' };
         } catch (error) {
           sandboxState = { state: 'drop-failed', problem: (error as Error).message };
-          ctx.log.warn('could not drop the drill sandbox', { component: component.name, sandbox, error: (error as Error).message });
+          ctx.log.warn('could not drop the drill sandbox', { component: component.name, sandbox: sandbox?.name, error: (error as Error).message });
         }
       }
     }
@@ -232,7 +379,7 @@ export async function runDrill(ctx: EngineContext, name: string, options: DrillO
       succeeded,
       recoveryPoint: verification.recoveryPoint,
       ...(backupId ? { backupId } : {}),
-      ...(sandbox ? { sandbox } : {}),
+      ...(sandbox ? { sandbox: sandbox.name } : {}),
       ...(restoreSeconds !== undefined ? { restoreSeconds } : {}),
       ...(sample ? { sample } : {}),
       sandboxState,

@@ -7,12 +7,12 @@
  */
 import { Readable } from 'node:stream';
 import { BackupNotFoundError, InvalidInputError } from '../../core/errors';
-import { silentLogger } from '../../core/logger';
 import { setting } from '../../../config/environment';
-import { createKmsDataKeyClient, type KmsDataKeyApi } from '../../core/kms';
+import { createKmsDataKeyClient } from '../../core/kms';
+import type { ConfigTarget } from './target';
 import type { ArtifactSource, Component, ComponentEntry, ComponentRestoreResult, RestoreTargetOptions, RestoreVerification, SourceInfo } from '../types';
 import { applyPlan } from './apply';
-import { createConfigClients, type ConfigClients } from './clients';
+import { createConfigClients } from './clients';
 import type { ConfigSourceConfig } from './descriptor';
 import { envelopeContext, open, seal } from './envelope';
 import { fingerprintItems } from './fingerprint';
@@ -21,19 +21,14 @@ import type { ConfigItem } from './item';
 import { parseConfigRestoreOptions, type ConfigRestoreOptions } from './options';
 import { planRestore, type RestorePlan } from './plan';
 import { readConfiguration } from './read';
+import { COPY_PREFIX, copyName, currentItems, dropConfigCopy } from './drill';
 
 const COMPONENT = 'config';
 export const SEALED_EXPORT_CONTENT_TYPE = 'application/vnd.nca-backup.sealed-config+yaml';
 /** A configuration export is kilobytes to a few megabytes; more than this is not one. */
 const MAX_EXPORT_BYTES = 256 * 1024 * 1024;
 
-export interface ConfigTarget {
-  /** What to read and the scope a restore may write in. */
-  readonly source: ConfigSourceConfig;
-  readonly clients: ConfigClients;
-  /** The envelope key the export is sealed with. */
-  readonly envelope: { readonly kms: KmsDataKeyApi; readonly keyId: string };
-}
+export type { ConfigTarget } from './target';
 
 /** The options as a restore input gives them (unparsed): each use parses them, so a missing dryRun plans. */
 export type ConfigComponentOptions = Partial<ConfigRestoreOptions> & { readonly dryRun?: boolean } & RestoreTargetOptions;
@@ -137,7 +132,7 @@ export const configComponent: Component<ConfigTarget, ConfigComponentOptions> & 
   },
 
   async fingerprint(target) {
-    return fingerprintItems(await readConfiguration(target.source, target.clients, silentLogger));
+    return fingerprintItems(await currentItems(target));
   },
 
   async checkCompatibility() {
@@ -145,36 +140,44 @@ export const configComponent: Component<ConfigTarget, ConfigComponentOptions> & 
   },
 
   async targetExists(target) {
-    const items = await readConfiguration(target.source, target.clients, silentLogger);
-    return items.length > 0;
+    return (await currentItems(target)).length > 0;
   },
 
   async planRestore(source, target, raw) {
     const backup = await backupItems(source, target);
-    const current = await readConfiguration(target.source, target.clients, silentLogger);
-    return planRestore(backup, current, target.source, resolved(raw));
+    return planRestore(backup, await currentItems(target), target.source, resolved(raw));
   },
 
   async restore(source, target, raw, log): Promise<ComponentRestoreResult> {
     const options = resolved(raw);
     const backup = await backupItems(source, target);
-    const current = await readConfiguration(target.source, target.clients, log);
-    const plan = planRestore(backup, current, target.source, options);
+    const plan = planRestore(backup, await currentItems(target, log), target.source, options);
     if (!options.apply) {
       log.info('configuration restore planned; nothing written (apply: true writes)', { ...plan.summary });
       return { target: 'configuration', replacedExisting: false, details: { applied: false, plan } };
     }
-    const applied = await applyPlan(plan, backup, target.clients, log);
-    return { target: 'configuration', replacedExisting: true, details: { applied: true, plan, written: applied.written } };
+    const { copy } = target;
+    // A copy: the same plan, every name written below the copy's prefix.
+    const applied = copy === undefined
+      ? await applyPlan(plan, backup, target.clients, log)
+      : await applyPlan(
+          { ...plan, entries: plan.entries.map((entry) => ({ ...entry, name: copyName(entry.kind, entry.name, copy) })) },
+          backup.map((item) => ({ ...item, name: copyName(item.kind, item.name, copy) })),
+          target.clients,
+          log,
+        );
+    return { target: copy ?? 'configuration', replacedExisting: true, details: { applied: true, plan, written: applied.written } };
   },
 
   async verifyRestore(_expected, source, target, raw, log) {
     const options = resolved(raw);
     if (!options.apply) return { differences: [], objects: 0, details: { applied: false, verified: 'a plan: nothing was written' } };
     const backup = await backupItems(source, target);
-    const now = await readConfiguration(target.source, target.clients, log);
-    return verification(planRestore(backup, now, target.source, options));
+    return verification(planRestore(backup, await currentItems(target, log), target.source, options));
   },
+
+  /** Only a copy (a drill's sandbox): every item under its prefix deleted. */
+  dropTarget: (target) => dropConfigCopy(target),
 };
 
 /** The only "database" a configuration restore writes to: the configured stores themselves. */
@@ -197,12 +200,13 @@ export const configEntry: ComponentEntry<ConfigTarget, ConfigComponentOptions, '
     });
     return { source, clients, envelope: { kms: createKmsDataKeyClient({ endpoint: setting(env, 'kmsEndpoint') }), keyId } };
   },
-  // The configuration lives in the configured stores: there is no other database to restore it into.
+  // The configuration lives in the configured stores; another targetDatabase names a copy below that prefix (drill.ts).
   retarget: (target, options) => {
     if (options.targetDatabase === undefined || options.targetDatabase === CONFIGURATION) return target;
-    throw new InvalidInputError(`targetDatabase '${options.targetDatabase}' cannot apply to the configuration, which lives in the configured stores.`, {
+    if (COPY_PREFIX.test(options.targetDatabase)) return { ...target, copy: options.targetDatabase };
+    throw new InvalidInputError(`targetDatabase '${options.targetDatabase}' is neither "configuration" nor a copy's name prefix (1 to 64 of letters, digits, . _ -).`, {
       component: COMPONENT,
-      hint: 'Leave targetDatabase out; options.names restores a subset.',
+      hint: 'Leave targetDatabase out to restore the configured items; options.names restores a subset.',
     });
   },
 };

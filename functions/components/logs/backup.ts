@@ -17,7 +17,7 @@ import { windowsOf, type WindowRecord } from './manifest-windows';
 import { exportMetricsWindow, resolveMetricSet, type MetricSet } from './metrics-read';
 import { lookbackMsOf } from './options';
 import { exportLogGroupWindow, logsFailure, type PreviousTail } from './read';
-import { metricsSourceId, type LogsSourceConfig } from './source';
+import { metricsSourceId, type LogsRestoreOptions, type LogsSourceConfig } from './source';
 import { HOUR_MS, iso, latestEnds, MINUTE_MS, planWindows, type WindowSource } from './windows';
 
 const COMPONENT = 'logs';
@@ -34,6 +34,11 @@ export interface LogsTarget {
   readonly now: () => number;
   /** Events per FilterLogEvents page (tests make pages small). @default 10,000 */
   readonly pageLimit?: number;
+  /**
+   * Where a restore with these options writes (retarget records its targetLogGroup, targetPrefix and
+   * directory): what a drill's dropTarget removes. @default none (a backup's target)
+   */
+  readonly writesTo?: Pick<LogsRestoreOptions, 'targetLogGroup' | 'targetPrefix' | 'directory'>;
 }
 
 /** Every log group of the account and region whose name starts with `prefix`, with its retention. */

@@ -14,6 +14,7 @@ import { readDatapoints, readEvents } from './format';
 import { windowsOf } from './manifest-windows';
 import { parseLogsRestoreOptions } from './options';
 import { restoreLogs, verifyLogsRestore } from './restore';
+import { dropLogsSandbox } from './drill';
 import type { LogsRestoreOptions } from './source';
 
 export type { LogsTarget } from './backup';
@@ -67,6 +68,9 @@ export const logsComponent: Component<LogsTarget, LogsComponentOptions> = {
       for await (const _ of values);
     }
   },
+
+  /** A drill's sandbox (the restore target retarget recorded): its log group, files or directory deleted. */
+  dropTarget: (target) => dropLogsSandbox(target),
 };
 
 function pageLimitFrom(env: NodeJS.ProcessEnv): number | undefined {
@@ -91,6 +95,10 @@ export const logsEntry: ComponentEntry<LogsTarget, LogsComponentOptions, 'logs'>
     if (options.targetDatabase !== undefined && options.targetDatabase !== LOGS) {
       throw new InvalidInputError('targetDatabase cannot apply to logs.', { component: COMPONENT, hint: 'Give options.targetLogGroup, options.targetPrefix or options.directory instead.' });
     }
-    return target;
+    // The restore's own target, kept on the target for a drill's dropTarget and sample read.
+    const { targetLogGroup, targetPrefix, directory } = options as LogsComponentOptions;
+    if (targetLogGroup === undefined && targetPrefix === undefined && directory === undefined) return target;
+    const parsed = parseLogsRestoreOptions({ ...(targetLogGroup !== undefined ? { targetLogGroup } : {}), ...(targetPrefix !== undefined ? { targetPrefix } : {}), ...(directory !== undefined ? { directory } : {}) });
+    return { ...target, writesTo: { targetLogGroup: parsed.targetLogGroup, targetPrefix: parsed.targetPrefix, directory: parsed.directory } };
   },
 };

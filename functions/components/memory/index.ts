@@ -15,9 +15,10 @@ import { connectMemory, type MemoryTarget } from './connection';
 import { COMPONENT } from './format';
 import { checkMemoryCompatibility, fingerprintMemory, restoreMemory, verifyMemoryRestore } from './restore';
 import { parseTiers, type MemoryRestoreOptions } from './options';
+import { dropMemorySandbox, prepareMemorySandbox, semanticHoldsItems } from './drill';
 import { workingEstimate, workingExists, workingVersion } from './working';
 import { episodicEstimate, episodicExists, episodicVersion } from './episodic';
-import { semanticDescription, semanticEstimate, semanticExists } from './semantic';
+import { semanticDescription, semanticEstimate } from './semantic';
 
 export { connectMemory, type MemoryTarget } from './connection';
 export { parseMemoryRestoreOptions, type MemoryRestoreOptions } from './options';
@@ -54,9 +55,12 @@ export const memory: Component<MemoryTarget, MemoryRestoreOptions> = {
   backup: backupMemory,
   fingerprint: (target) => fingerprintMemory(target),
   checkCompatibility: (source, target, options) => checkMemoryCompatibility(source, target, options?.tiers === undefined ? undefined : parseTiers(options.tiers)),
-  targetExists: async (target) => (await Promise.all(perTier(target, workingExists, episodicExists, semanticExists))).some(Boolean),
+  targetExists: async (target) => (await Promise.all(perTier(target, workingExists, episodicExists, semanticHoldsItems))).some(Boolean),
   restore: (source, target, options, log) => restoreMemory(source, target, options, log),
   verifyRestore: (expected, source, target, options) => verifyMemoryRestore(expected, source, target, options),
+  /** A drill's sandbox: the working namespace's keys in the sandbox index, the episodic and semantic scratch databases. */
+  dropTarget: dropMemorySandbox,
+  prepareTarget: prepareMemorySandbox,
 };
 
 export const memoryEntry: ComponentEntry<MemoryTarget, MemoryRestoreOptions, 'memory'> = {

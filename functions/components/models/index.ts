@@ -21,6 +21,7 @@ import { headSource, listFiles, locate, type ListedFile } from './files';
 import { fingerprintFiles, INDEX_ARTIFACT, INDEX_CONTENT_TYPE, readIndex, writeIndex, type Checksum, type ModelFile } from './index-file';
 import { checkBlobs, parseLocationUrl, placeFiles, refuseVaultOverlap, restoreFiles, type Placement } from './restore';
 import { locationUrl, type ModelsLocation, type ModelsRestoreOptions } from './source';
+import { dropModelsSandbox } from './drill';
 
 export type { ModelsTarget } from './backup';
 
@@ -162,6 +163,9 @@ export const modelsComponent: Component<ModelsTarget, ModelsComponentOptions> = 
     });
     return { differences, objects: placed.length, details: { files: placed.length } };
   },
+
+  /** A drill's sandbox location (retargeted by options.target): every file under it deleted. */
+  dropTarget: (target) => dropModelsSandbox(target),
 };
 
 /** Copy limits of a run: S3's, or smaller ones a test sets to exercise multipart copies on small files. */
