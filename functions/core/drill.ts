@@ -17,7 +17,7 @@ import type { Client } from 'pg';
 import { ENVIRONMENT, type Setting } from '../../config/environment';
 import { drillRecordKey } from '../../config/vault-layout';
 import type { ComponentName } from '../../config/types';
-import type { VerificationConfig } from '../../config/verification';
+import type { RuntimeVerification, VerificationConfig } from '../../config/verification';
 import type { ArtifactSource, Fingerprint } from '../components/types';
 import { configPlaces, configSandbox, sampleConfig } from '../components/config/drill';
 import { logsPlaces, logsSandbox, sampleLogs } from '../components/logs/drill';
@@ -32,10 +32,12 @@ import { relationSql } from '../components/vector/sql';
 import type { MongoTarget } from '../components/mongodb/connection';
 import { withClient as withMongoClient } from '../components/mongodb/connection';
 import { withRedis, type RedisTarget } from '../components/redis/connection';
-import { isSafetyBackupId } from './backup-id';
-import { artifactSource, listBackups } from './catalog';
+import { artifactSource } from './catalog';
 import { authenticatorOf, type EngineContext } from './context';
-import { BackupNotFoundError, InvalidInputError, NcaBackupError, VerificationError } from './errors';
+import { InvalidInputError, NcaBackupError, VerificationError } from './errors';
+import { pickRecoveryPoint } from './drill-plan';
+import { defaultSampleChecks, runSampleChecks, type SampleCheckResult } from './drill-samples';
+import { sanitizeSandbox, type SanitizeResult } from './sanitize';
 import type { Manifest } from './manifest';
 import { runRestoreSequence } from './restore-sequence';
 import { loadManifest, restoreComponent, type RestoreComponent } from './restore-steps';
@@ -248,10 +250,15 @@ const DRILLS: Record<ComponentName, DrillSpec<any>> = {
 
 export interface DrillOptions {
   readonly drillId: string;
-  readonly verification: Pick<VerificationConfig, 'recoveryPoint' | 'windowDays' | 'keepHours'> & Partial<Pick<VerificationConfig, 'sandbox'>>;
+  readonly verification: Pick<RuntimeVerification, 'recoveryPoint' | 'windowDays' | 'keepHours'> & Partial<Pick<RuntimeVerification, 'sandbox' | 'samples' | 'sanitize'>>;
+  /** The recovery point the drill's plan picked. @default picked here (drill-plan.ts pickRecoveryPoint) */
+  readonly backupId?: string;
   /** Picks the random recovery point. @default Math.random */
   readonly random?: () => number;
 }
+
+/** The components the configurable sample checks and sanitization speak to (drill-samples.ts, sanitize.ts). */
+const DATABASES: readonly ComponentName[] = ['postgres', 'vector', 'mongodb', 'redis'];
 
 /** One component's drill, as the CLI prints it and the record holds it. */
 export interface DrillResult {
@@ -264,6 +271,10 @@ export interface DrillResult {
   /** Start to verified (the RTO measured), when it got that far. */
   readonly restoreSeconds?: number;
   readonly sample?: string;
+  /** The sample data retrieval checks (configured in backup.verification.samples, else the NCA schema's defaults) and what each found. */
+  readonly samples?: readonly SampleCheckResult[];
+  /** The sanitization rules applied to a kept sandbox, with the rows or keys each changed. */
+  readonly sanitized?: readonly SanitizeResult[];
   /** What happened to the sandbox: dropped, kept (until when), not created, or could not be dropped. */
   readonly sandboxState?: { readonly state: 'dropped' | 'kept' | 'not-created' | 'drop-failed'; readonly keptUntil?: string; readonly problem?: string };
   readonly cause?: { readonly error: string; readonly message: string };
@@ -272,22 +283,6 @@ export interface DrillResult {
   /** The record's key in the vault (relative to the vault prefix); absent when it could not be written. */
   readonly recordKey?: string;
   readonly recordProblem?: string;
-}
-
-/** The recovery point: the newest trusted backup, or one at random among those of the last `windowDays`. */
-async function pickBackup(ctx: EngineContext, component: RestoreComponent, verification: DrillOptions['verification'], random: () => number): Promise<string> {
-  const trusted = (await listBackups(ctx.vault, authenticatorOf(ctx), component.group, component.name)).flatMap((e) =>
-    e.status === 'trusted' && !isSafetyBackupId(e.backupId) ? [e.manifest] : [],
-  );
-  if (trusted.length === 0) throw new BackupNotFoundError('there is no trusted backup to drill.', { component: component.name, hint: `Run one with: nca-backup backup ${component.name}` });
-  const newest = trusted.reduce((a, b) => (a.backupId > b.backupId ? a : b));
-  if (verification.recoveryPoint === 'latest') return newest.backupId;
-  const since = ctx.now().getTime() - verification.windowDays * 86_400_000;
-  const window = trusted.filter((m) => Date.parse(m.completedAt) >= since);
-  if (window.length === 0) {
-    throw new BackupNotFoundError(`no trusted backup completed within the last ${verification.windowDays} days (backup.verification.window_days).`, { component: component.name });
-  }
-  return window[Math.min(window.length - 1, Math.floor(random() * window.length))].backupId;
 }
 
 const samePlace = (a: Place, b: Place) => a.server === b.server && a.database === b.database;
@@ -335,9 +330,11 @@ export async function runDrill(ctx: EngineContext, name: string, options: DrillO
     let backupId: string | undefined;
     let restoreSeconds: number | undefined;
     let sample: string | undefined;
+    let samples: readonly SampleCheckResult[] | undefined;
+    let sanitized: readonly SanitizeResult[] | undefined;
     let cause: DrillResult['cause'];
     try {
-      backupId = await pickBackup(ctx, component, verification, options.random ?? Math.random);
+      backupId = options.backupId ?? (await pickRecoveryPoint(ctx.vault, authenticatorOf(ctx), component, verification, startedAt, options.random)).backupId;
       const manifest = await loadManifest(ctx, component.name, backupId);
       const overrides = verification.sandbox ?? {};
       sandbox = spec.sandbox({ drillId, source: component.source, override: overrides[component.name] ?? {}, overrides, env: ctx.env, manifest });
@@ -354,25 +351,40 @@ export async function runDrill(ctx: EngineContext, name: string, options: DrillO
       const checked = await spec.sample({ target, fingerprint: manifest.fingerprint, source: artifactSource(ctx.vault, manifest, authenticatorOf(ctx)) });
       if ('problem' in checked) throw new VerificationError(`the sample data retrieval failed: ${checked.problem}.`, { component: component.name, backupId });
       sample = checked.read;
+      if (DATABASES.includes(component.name)) {
+        const outcome = await runSampleChecks(component.name, target as never, verification.samples?.[component.name] ?? defaultSampleChecks(component.name));
+        samples = outcome.checks;
+        if (outcome.problem) throw new VerificationError(`the sample data retrieval failed: ${outcome.problem}.`, { component: component.name, backupId });
+      }
       restoreSeconds = (Date.now() - started) / 1000;
     } catch (error) {
       const err = error instanceof Error ? error : new Error(String(error));
       cause = { error: err.name, message: err.message };
       ctx.log.warn('restore drill failed', { component: component.name, backupId, error: err.message });
     }
-    const succeeded = cause === undefined;
     let sandboxState: DrillResult['sandboxState'] = { state: 'not-created' };
-    if (sandboxTarget !== undefined) {
-      if (succeeded && verification.keepHours > 0) {
+    let kept = false;
+    if (sandboxTarget !== undefined && cause === undefined && verification.keepHours > 0) {
+      // A kept sandbox is for people: sanitized before anyone is told it is there, or not kept at all.
+      const rules = verification.sanitize?.[component.name] ?? [];
+      try {
+        if (rules.length > 0) sanitized = await sanitizeSandbox(component.name, sandboxTarget as never, rules);
+        kept = true;
         sandboxState = { state: 'kept', keptUntil: new Date(ctx.now().getTime() + verification.keepHours * 3_600_000).toISOString() };
-      } else {
-        try {
-          await drop(sandboxTarget);
-          sandboxState = { state: 'dropped' };
-        } catch (error) {
-          sandboxState = { state: 'drop-failed', problem: (error as Error).message };
-          ctx.log.warn('could not drop the drill sandbox', { component: component.name, sandbox: sandbox?.name, error: (error as Error).message });
-        }
+      } catch (error) {
+        const err = error as Error;
+        cause = { error: err.name, message: `the sanitization of the sandbox to keep failed, so it was dropped instead: ${err.message}` };
+        ctx.log.warn('sandbox sanitization failed', { component: component.name, sandbox: sandbox?.name, error: err.message });
+      }
+    }
+    const succeeded = cause === undefined;
+    if (sandboxTarget !== undefined && !kept) {
+      try {
+        await drop(sandboxTarget);
+        sandboxState = { state: 'dropped' };
+      } catch (error) {
+        sandboxState = { state: 'drop-failed', problem: (error as Error).message };
+        ctx.log.warn('could not drop the drill sandbox', { component: component.name, sandbox: sandbox?.name, error: (error as Error).message });
       }
     }
     result = {
@@ -382,6 +394,8 @@ export async function runDrill(ctx: EngineContext, name: string, options: DrillO
       ...(sandbox ? { sandbox: sandbox.name } : {}),
       ...(restoreSeconds !== undefined ? { restoreSeconds } : {}),
       ...(sample ? { sample } : {}),
+      ...(samples ? { samples } : {}),
+      ...(sanitized ? { sanitized } : {}),
       sandboxState,
       ...(cause ? { cause } : {}),
     };
@@ -394,11 +408,4 @@ export async function runDrill(ctx: EngineContext, name: string, options: DrillO
   } catch (error) {
     return { ...record, succeeded: false, recordProblem: `the record could not be written to ${ctx.vault.key(key)}: ${(error as Error).message}` };
   }
-}
-
-/** Drills each component in turn (one sandbox at a time on a shared server). */
-export async function runDrills(ctx: EngineContext, components: readonly string[], options: DrillOptions): Promise<{ drillId: string; succeeded: boolean; drills: DrillResult[] }> {
-  const drills: DrillResult[] = [];
-  for (const name of components) drills.push(await runDrill(ctx, name, options));
-  return { drillId: options.drillId, succeeded: drills.every((d) => d.succeeded), drills };
 }

@@ -119,15 +119,61 @@ describe('nca-backup drill', () => {
     await sql('postgres', `DROP DATABASE "${result.sandbox}"`);
   });
 
-  test('every configured component when none is named: a component that is not drillable yet is listed as such, and the command fails', async () => {
+  test('every configured component when none is named: one without a backup fails saying so, the others still run, exit 1', async () => {
     const { cli } = await postgresSetup('    config:\n      parameter_paths: ["/neuroca"]\n');
     expect((await cli('backup', 'postgres')).code).toBe(0);
     const drill = await cli('drill');
     expect(drill.code).toBe(1);
+    expect(drill.json.error).toBe('DrillFailedError');
     expect(drill.json.result.drills).toEqual([
       expect.objectContaining({ component: 'postgres', succeeded: true }),
-      expect.objectContaining({ component: 'config', succeeded: false, cause: { error: 'NotDrillable', message: expect.stringContaining('config is not drillable yet') } }),
+      expect.objectContaining({ component: 'config', succeeded: false, cause: { error: 'BackupNotFoundError', message: expect.stringContaining('no trusted backup to drill') } }),
     ]);
+  });
+
+  test('postgres: configured sample queries run against the sandbox; one that finds nothing fails the drill, and the sandbox is dropped', async () => {
+    const samples = (sql: string) => `  verification:\n    samples:\n      postgres:\n        - sql: "${sql}"\n          min_rows: 5\n`;
+    const good = await postgresSetup(samples("SELECT id FROM memory_items WHERE tier = 'episodic'"));
+    expect((await good.cli('backup', 'postgres')).code).toBe(0);
+    const passed = await good.cli('drill', 'postgres');
+    exitedWith0(passed);
+    expect(passed.json.drills[0].samples).toEqual([expect.objectContaining({ ok: true, found: 5 })]);
+
+    const bad = await postgresSetup(samples("SELECT id FROM memory_items WHERE tier = 'episodic' AND importance > 2"));
+    expect((await bad.cli('backup', 'postgres')).code).toBe(0);
+    const failed = await bad.cli('drill', 'postgres');
+    expect(failed.code).toBe(1);
+    expect(failed.json.result.drills[0]).toMatchObject({ succeeded: false, cause: { error: 'VerificationError', message: expect.stringContaining('sample data retrieval failed') }, sandboxState: { state: 'dropped' } });
+    expect(await drillDatabases()).toEqual([]);
+  });
+
+  test('postgres: a kept sandbox is sanitized before it is reported kept; a rule naming a missing column drops it instead', async () => {
+    const rules = (column: string) => `  verification:\n    keep_hours: 2\n    sanitize:\n      postgres:\n        - column: ${column}\n          action: hash\n        - column: public.users.username\n          action: mask\n`;
+    const { cli, database } = await postgresSetup(rules('public.users.email'));
+    expect((await cli('backup', 'postgres')).code).toBe(0);
+    const drill = await cli('drill', 'postgres');
+    exitedWith0(drill);
+    const [result] = drill.json.drills;
+    expect(result.sandboxState.state).toBe('kept');
+    expect(result.sanitized).toEqual([expect.objectContaining({ target: 'public.users.email', action: 'hash' }), expect.objectContaining({ target: 'public.users.username', action: 'mask' })]);
+    // Read from the servers, not through our code: every e-mail in the sandbox is the SHA-256 of production's, every name masked.
+    const production = await sql(database, 'SELECT id, email, username FROM users ORDER BY id');
+    const sandbox = await sql(result.sandbox, 'SELECT id, email, username FROM users ORDER BY id');
+    expect(sandbox).toHaveLength(production.length);
+    const sha256 = (text: string) => require('node:crypto').createHash('sha256').update(text).digest('hex');
+    sandbox.forEach((row, i) => {
+      expect(row.email).toBe(production[i].email === null ? null : sha256(production[i].email));
+      expect(row.username).not.toBe(production[i].username);
+      expect(row.username.slice(-4)).toBe(production[i].username.slice(-4));
+    });
+    await sql('postgres', `DROP DATABASE "${result.sandbox}"`);
+
+    const broken = await postgresSetup(rules('public.users.phone'));
+    expect((await broken.cli('backup', 'postgres')).code).toBe(0);
+    const refused = await broken.cli('drill', 'postgres');
+    expect(refused.code).toBe(1);
+    expect(refused.json.result.drills[0]).toMatchObject({ succeeded: false, sandboxState: { state: 'dropped' }, cause: { error: 'InvalidInputError', message: expect.stringMatching(/sanitization .*dropped instead.*phone/) } });
+    expect(await drillDatabases()).toEqual([]);
   });
 
   test('redis: restored into index 15, read, flushed; the configured index is left as it was', async () => {
