@@ -1,6 +1,6 @@
 /**
- * Restore drills of the components beside the databases (core/drill.ts runDrill, as `nca-backup drill` runs
- * it): memory (real Redis, the MongoDB wire-protocol server, the run's PostgreSQL), config (the Parameter
+ * Restore drills of the components beside the databases, backed up and drilled through the state machines
+ * (backup.asl.json, restore-test.asl.json; core/drill.ts runDrill directly where a test injects damage): memory (real Redis, the MongoDB wire-protocol server, the run's PostgreSQL), config (the Parameter
  * Store, Secrets Manager and KMS substitutes, s3rver), models (s3rver), logs (the CloudWatch Logs
  * substitute), vector (PostgreSQL) and mongodb. Each drill restores its latest backup into a sandbox,
  * reads a sample back and removes the sandbox; that nothing is left is asked of each server itself. A
@@ -21,6 +21,10 @@ import { newBackupId } from '../../functions/core/backup-id';
 import { runBackup } from '../../functions/core/backup-run';
 import type { EngineContext } from '../../functions/core/context';
 import { runDrill, type DrillOptions, type DrillResult } from '../../functions/core/drill';
+import { verificationOf } from '../../functions/core/drill-plan';
+import type { ComponentName } from '../../config/types';
+import { localWorker, workflowHarness } from '../../scripts/local-workflows';
+import { expectSucceeded } from '../support/workflow-results';
 import { silentLogger } from '../../functions/core/logger';
 import type { RuntimeConfig } from '../../functions/core/runtime-config';
 import { loadSampleMemory } from '../../scripts/sample-nca-memory';
@@ -82,11 +86,23 @@ let n = 0;
 const id = () => newBackupId(new Date(), `drl${++n}${Math.random().toString(36).slice(2, 6)}`);
 const verification = (extra: Partial<DrillOptions['verification']> = {}): DrillOptions['verification'] => ({ recoveryPoint: 'latest', windowDays: 30, keepHours: 0, ...extra });
 
-/** A backup of the component, then a drill of it. */
+/**
+ * A backup of the component, then a drill of it, both through the state machines (backup.asl.json,
+ * restore-test.asl.json) with the component's worker; `extra` is the deployment's backup.verification.
+ */
 async function backupAndDrill(ctx: EngineContext, component: string, extra: Partial<DrillOptions['verification']> = {}): Promise<{ backupId: string; drill: DrillResult }> {
-  const backupId = id();
-  await runBackup(ctx, { component, backupId, trigger: 'manual' });
-  return { backupId, drill: await runDrill(ctx, component, { drillId: id(), verification: verification(extra) }) };
+  const components = Object.fromEntries(Object.entries(ctx.config.components).map(([name, c]) => [name, { ...c, worker: localWorker(name) }]));
+  const config: RuntimeConfig = { ...ctx.config, components, verification: { ...verificationOf(ctx.config), ...extra } };
+  const harness = workflowHarness(config, Object.fromEntries(Object.entries(ctx.env).filter((e): e is [string, string] => e[1] !== undefined)));
+  const backup = await harness.run('backup', { group: config.components[component as ComponentName]!.group, components: [component] });
+  expectSucceeded(backup);
+  const drilled = await harness.run('restore-test', { components: [component] });
+  if (drilled.status === 'SUCCEEDED') return { backupId: backup.output.backupId, drill: drilled.output.drills[0] };
+  // A failed drill fails the execution; its record in the vault says why.
+  const drillId = harness.calls.find((c) => c.payload?.operation === 'drill')?.payload.drillId;
+  const record = drillId ? await vaultOf(vault).getJson<DrillResult>(`reports/drills/${drillId}/${component}.json`) : undefined;
+  if (!record) throw new Error(`the drill of ${component} failed without a record: ${drilled.error}: ${drilled.cause}`);
+  return { backupId: backup.output.backupId, drill: record };
 }
 
 /** The drill's result when it failed: what the test output should show. */
