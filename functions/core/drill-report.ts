@@ -10,6 +10,7 @@ import type { DrillResult } from './drill';
 import type { DrillPlan } from './drill-plan';
 import type { EngineContext } from './context';
 import { verificationOf } from './drill-plan';
+import { IntegrityError } from './errors';
 import { buildScorecard } from './scorecard';
 
 /**
@@ -56,7 +57,8 @@ async function gather(vault: EngineContext['vault'], plan: DrillPlan, outcome: D
   const key = drillRecordKey(plan.drillId, component.component);
   // The Lambda worker's answer came straight from it; only a Fargate task's has to be read back from the vault.
   if (isResult(outcome) && outcome.drillId === plan.drillId) return outcome;
-  const stored = await vault.getJson<DrillResult>(key);
+  // A record that is not JSON (damaged, or not ours) is no answer: the drill is recorded as failed below.
+  const stored = await vault.getJson<DrillResult>(key).catch((error: Error) => (error instanceof IntegrityError ? ({} as DrillResult) : Promise.reject(error)));
   if (stored && stored.drillId === plan.drillId && stored.component === component.component && typeof stored.succeeded === 'boolean') return { ...stored, recordKey: key };
   const record: DrillResult = {
     drillId: plan.drillId,

@@ -182,6 +182,26 @@ describe('the drill state machine', () => {
     expect(await vault.getJson(`reports/drills/${drillId}/postgres.json`)).toMatchObject({ succeeded: false, cause: { error: 'States.Timeout' } });
   });
 
+  test('a record read back from the vault that is not a drill record of this drill counts as a failed drill', async () => {
+    const { config, bucket } = await setup();
+    const env = { NCA_S3_ENDPOINT: process.env.NCA_TEST_S3_ENDPOINT!, NCA_POSTGRES_URL: testPostgresUrl(), NCA_REDIS_URL: redisServer.url, NCA_METRICS_ENDPOINT: metrics.endpoint };
+    // As on Fargate, the branch hands Report only the component; the record it reads back was overwritten.
+    const forged = workflowHarness(config, env, {
+      intercept: {
+        DrillOnLambda: async (params, real) => {
+          const result = await real(params);
+          await testS3Client().send(new PutObjectCommand({ Bucket: bucket, Key: `backups/${result.Payload.recordKey}`, Body: params.Payload.component === 'redis' ? 'not json' : JSON.stringify({ ...result.Payload, drillId: '20200101T000000Z-0000' }) }));
+          return { Payload: { component: params.Payload.component }, StatusCode: 200 };
+        },
+      },
+    });
+    expectSucceeded(await forged.run('backup', { group: 'database' }));
+    const drill = await forged.run('restore-test', {});
+    expect(drill.status).toBe('FAILED');
+    expect(drill.cause).toMatch(/postgres \(DrillCrashed: the drill's record at .* is not a drill record of this drill\)/);
+    expect(drill.cause).toMatch(/redis \(DrillCrashed: the drill's record at .* is not a drill record of this drill\)/);
+  });
+
   test('an unknown component is refused before any drill runs', async () => {
     const { harness } = await setup();
     const drill = await harness.run('restore-test', { components: ['oracle'] });
