@@ -1,6 +1,6 @@
 /**
- * The backup, restore and restore-test (drill) state machines, deployed from state-machines/*.asl.json as they are
- * (DefinitionBody.fromFile + definitionSubstitutions), with full logging to an encrypted log group, X-Ray,
+ * The backup, restore and restore-test (drill) state machines, deployed from state-machines/*.asl.json as
+ * they are (DefinitionBody.fromFile + definitionSubstitutions), with full logging to an encrypted log group, X-Ray,
  * and roles that hold exactly the calls the definitions make. The runtime configuration reaches every Lambda
  * task through the substitutions ControlPlaneRuntimeConfig and WorkerRuntimeConfig, in its payload's
  * `runtimeConfig`: nothing is read at cold start and no Lambda environment carries it.
@@ -119,7 +119,10 @@ export class Workflows extends Construct {
     return machine;
   }
 
-  /** lambda:InvokeFunction, ecs:RunTask(.sync), iam:PassRole and events:PutEvents: what the definitions call. */
+  /**
+   * lambda:InvokeFunction, ecs:RunTask(.sync), iam:PassRole and events:PutEvents: what the definitions call.
+   * `workers`: those the machine runs steps on; `publishesEvents` @default true.
+   */
   private grantCalls(
     machine: sfn.StateMachine,
     control: lambda.IFunction[],
