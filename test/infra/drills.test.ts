@@ -2,8 +2,8 @@
  * The restore drills as deployed: the RestoreTest state machine from restore-test.asl.json, its schedule, the
  * drill-plan and drill-report functions, and least privilege for everything a drill runs as: no role a drill
  * uses may delete a backup, the drill functions write only drill records and the scorecard, and a component
- * whose worker holds grants on its sources (models) is drilled by a drill worker without them, so a drill
- * cannot write where a restore of it would.
+ * whose worker holds grants on its sources (models, config) is drilled by a drill worker without them, so a
+ * drill cannot write where a restore of it would.
  */
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
@@ -16,9 +16,13 @@ const VAULT = 'arn:<Partition>:s3:::neuroca-backups';
 const RECORDS = `${VAULT}/backups/reports/drills/*`;
 const DRILL_CRON = '30 5 1 */3 *';
 
-/** postgres (drilled on its worker) and models from S3 (whose worker may write its production locations), a drill cadence of its own, a time zone. */
+/**
+ * postgres (drilled on its worker), models from S3 and the configuration (whose workers may write their
+ * production locations), a drill cadence of its own, a time zone.
+ */
 const CONFIG = configWith((c) => {
   (c.sources as any).models = { paths: [{ kind: 's3', bucket: 'neuroca-models', prefix: 'llm/' }], include: ['**'], exclude: [] };
+  c.sources.config = { parameterPaths: ['/neuroca'], secrets: ['neuroca/'], files: [{ bucket: 'neuroca-config', prefix: 'config/' }] };
   c.timeZone = 'Europe/Berlin';
   c.verification = { ...c.verification, schedule: { cron: DRILL_CRON, expression: toSchedulerCron(DRILL_CRON) } };
 });
@@ -42,7 +46,16 @@ describe('restore drills in the primary stack', () => {
   const fnId = (fragment: string) => logicalId(primary, 'AWS::Lambda::Function', fragment);
   const fnArn = (fragment: string) => ({ 'Fn::GetAtt': [fnId(fragment), 'Arn'] });
   const cluster = logicalId(primary, 'AWS::ECS::Cluster', 'Cluster');
-  const drillRoles = ['ControlPlaneDrillPlanRole', 'ControlPlaneDrillReportRole', 'DrillmodelsFunctionRole', 'DrillmodelsTaskRole', 'WorkerpostgresFunctionRole', 'WorkerpostgresTaskRole'];
+  const drillRoles = [
+    'ControlPlaneDrillPlanRole',
+    'ControlPlaneDrillReportRole',
+    'DrillmodelsFunctionRole',
+    'DrillmodelsTaskRole',
+    'DrillconfigFunctionRole',
+    'DrillconfigTaskRole',
+    'WorkerpostgresFunctionRole',
+    'WorkerpostgresTaskRole',
+  ];
 
   test('RestoreTest is restore-test.asl.json with every placeholder substituted: the drill functions, the cluster, both runtime configs', () => {
     expect(machine.DefinitionSubstitutions).toEqual({
@@ -61,31 +74,33 @@ describe('restore drills in the primary stack', () => {
     expect(machine.DefinitionSubstitutions.WorkerRuntimeConfig).toEqual(backup.DefinitionSubstitutions.WorkerRuntimeConfig);
   });
 
-  test('Plan hands out postgres\'s worker and the models drill worker; the backup and restore workflows keep the models worker', () => {
+  test('Plan hands out postgres\'s worker and the models and config drill workers; the backup and restore workflows keep their workers', () => {
     const runtime = (props: any) => JSON.parse(JSON.parse(`"${render(props.DefinitionSubstitutions.ControlPlaneRuntimeConfig)}"`));
     const drill = runtime(machine).components;
     expect(drill.postgres.worker.functionName).toBe(`<Ref:${fnId('WorkerpostgresFunction')}>`);
-    expect(drill.models.worker).toMatchObject({
-      functionName: `<Ref:${fnId('DrillmodelsFunction')}>`,
-      taskDefinitionArn: `<Ref:${logicalId(primary, 'AWS::ECS::TaskDefinition', 'DrillmodelsTask')}>`,
-    });
     const restore = runtime(resources[logicalId(primary, 'AWS::StepFunctions::StateMachine', 'WorkflowsRestore')].Properties).components;
-    expect(restore.models.worker.functionName).toBe(`<Ref:${fnId('WorkermodelsFunction')}>`);
+    for (const component of ['models', 'config']) {
+      expect(drill[component].worker).toMatchObject({
+        functionName: `<Ref:${fnId(`Drill${component}Function`)}>`,
+        taskDefinitionArn: `<Ref:${logicalId(primary, 'AWS::ECS::TaskDefinition', `Drill${component}Task`)}>`,
+      });
+      expect(restore[component].worker.functionName).toBe(`<Ref:${fnId(`Worker${component}Function`)}>`);
+    }
   });
 
   test('its role invokes exactly the drill functions and the workers drills run on, runs only their tasks and passes only their roles', () => {
     const statements = statementsOfRole(primary, machine.RoleArn['Fn::GetAtt'][0]);
     const bySid = Object.fromEntries(statements.filter((s) => s.Sid).map((s) => [s.Sid, s]));
-    const invoked = [fnArn('ControlPlaneDrillPlan'), fnArn('ControlPlaneDrillReport'), fnArn('WorkerpostgresFunction'), fnArn('DrillmodelsFunction')];
+    const invoked = ['ControlPlaneDrillPlan', 'ControlPlaneDrillReport', 'WorkerpostgresFunction', 'DrillmodelsFunction', 'DrillconfigFunction'].map(fnArn);
     expect(asArray(bySid.InvokeFunctions.Resource)).toEqual(expect.arrayContaining(invoked));
     expect(asArray(bySid.InvokeFunctions.Resource)).toHaveLength(invoked.length);
-    const tasks = ['WorkerpostgresTask', 'DrillmodelsTask'].map((f) => ({ Ref: logicalId(primary, 'AWS::ECS::TaskDefinition', f) }));
+    const tasks = ['WorkerpostgresTask', 'DrillmodelsTask', 'DrillconfigTask'].map((f) => ({ Ref: logicalId(primary, 'AWS::ECS::TaskDefinition', f) }));
     expect(bySid.RunWorkerTasks).toMatchObject({ Action: 'ecs:RunTask', Condition: { ArnEquals: { 'ecs:cluster': { 'Fn::GetAtt': [cluster, 'Arn'] } } } });
     expect(asArray(bySid.RunWorkerTasks.Resource)).toEqual(expect.arrayContaining(tasks));
     expect(asArray(bySid.RunWorkerTasks.Resource)).toHaveLength(tasks.length);
     const passed = asArray(bySid.PassWorkerRoles.Resource).map((r: any) => r['Fn::GetAtt'][0]);
-    expect(passed).toHaveLength(4);
-    for (const role of passed) expect(role).toMatch(/^(Workerpostgres|Drillmodels)(TaskRole|ExecutionRole)/);
+    expect(passed).toHaveLength(6);
+    for (const role of passed) expect(role).toMatch(/^(Workerpostgres|Drillmodels|Drillconfig)(TaskRole|ExecutionRole)/);
     expect(render(bySid.EcsSyncRule.Resource)).toBe('arn:<Partition>:events:us-west-2:<AccountId>:rule/StepFunctionsGetEventsForECSTaskRule');
     // The definition sends no events and touches no bucket itself.
     expect(bySid.PublishEvents).toBeUndefined();
@@ -116,7 +131,7 @@ describe('restore drills in the primary stack', () => {
     expect(statementBySid(list, 'DrillRecords')).toMatchObject({ Action: ['s3:GetObject', 's3:PutObject'], Resource: RECORDS });
     expect(statementBySid(list, 'Scorecard')).toMatchObject({ Action: 's3:PutObject', Resource: `${VAULT}/backups/reports/scorecard.html` });
     expect(allowed(list, /^s3:PutObject$/).flatMap((s) => asArray(s.Resource)).sort()).toEqual([RECORDS, `${VAULT}/backups/reports/scorecard.html`]);
-    expect(statementBySid(list, 'ReadManifests').Resource.sort()).toEqual([`${VAULT}/backups/database/postgres/*/manifest.json`, `${VAULT}/backups/models/models/*/manifest.json`].sort());
+    expect(statementBySid(list, 'ReadManifests').Resource.sort()).toEqual([`${VAULT}/backups/database/postgres/*/manifest.json`, `${VAULT}/backups/models/models/*/manifest.json`, `${VAULT}/backups/config/config/*/manifest.json`].sort());
     expect(allowed(list, /^kms:(GenerateMac|\*)$/)).toEqual([]);
   });
 
@@ -127,12 +142,12 @@ describe('restore drills in the primary stack', () => {
     expect(allowed(list, /^(cloudwatch|kms:GenerateMac)/)).toEqual([]);
   });
 
-  test('the workers drills run on may write drill records; the models worker, which a drill never runs on, may not', () => {
-    for (const role of ['WorkerpostgresFunctionRole', 'WorkerpostgresTaskRole', 'DrillmodelsFunctionRole', 'DrillmodelsTaskRole']) {
+  test('the workers drills run on may write drill records; the models and config workers, which a drill never runs on, may not', () => {
+    for (const role of ['WorkerpostgresFunctionRole', 'WorkerpostgresTaskRole', 'DrillmodelsFunctionRole', 'DrillmodelsTaskRole', 'DrillconfigFunctionRole', 'DrillconfigTaskRole']) {
       expect({ role, records: statementBySid(renderedStatements(primary, role), 'DrillRecords') }).toEqual({ role, records: expect.objectContaining({ Action: 's3:PutObject', Resource: RECORDS }) });
     }
-    for (const role of ['WorkermodelsFunctionRole', 'WorkermodelsTaskRole']) {
-      expect(renderedStatements(primary, role).filter((s) => s.Sid === 'DrillRecords')).toEqual([]);
+    for (const role of ['WorkermodelsFunctionRole', 'WorkermodelsTaskRole', 'WorkerconfigFunctionRole', 'WorkerconfigTaskRole']) {
+      expect({ role, records: renderedStatements(primary, role).filter((s) => s.Sid === 'DrillRecords') }).toEqual({ role, records: [] });
     }
   });
 
@@ -144,6 +159,16 @@ describe('restore drills in the primary stack', () => {
     }
     // The worker it stands in for does write there: that is what the drill worker is kept from.
     expect(JSON.stringify(statementBySid(renderedStatements(primary, 'WorkermodelsFunctionRole'), 'ModelsRestoreWrites'))).toContain('neuroca-models/llm/*');
+  });
+
+  test('the config drill worker reaches no parameter, secret or configuration file, and cannot seal or open exports', () => {
+    for (const role of ['DrillconfigFunctionRole', 'DrillconfigTaskRole']) {
+      const list = renderedStatements(primary, role);
+      expect({ role, source: allowed(list, /^(ssm|secretsmanager):/) }).toEqual({ role, source: [] });
+      expect({ role, files: list.filter((s) => JSON.stringify(s).includes('neuroca-config')) }).toEqual({ role, files: [] });
+      expect({ role, envelope: list.filter((s) => s.Sid === 'ConfigEnvelope') }).toEqual({ role, envelope: [] });
+    }
+    expect(statementBySid(renderedStatements(primary, 'WorkerconfigTaskRole'), 'ConfigEnvelope')).toBeDefined();
   });
 
   test('no role a drill runs as may delete a backup: the drill functions delete nothing, the workers only their lock, step results and scratch copies', () => {
