@@ -129,24 +129,14 @@ export function workerScratchKeys(config: BackupConfig, component: ComponentName
   return [componentLockKey(config, component), stepResultKeys(config, component), ...staging];
 }
 
-/**
- * Everything a worker of `component` needs: read its secret, read and write (never delete) its key space and,
- * when it stores blobs, its blob prefix, the data key via S3. Completed backups are never deleted by a worker: the only deletes are the operation lock a
- * backup releases and the step result a Fargate task clears before it runs (core/operations.ts); an attempt
- * that failed is removed by the janitor, whose role alone may delete backup objects.
- *
- * The worker that runs the component's drills writes their records under `<prefix>reports/drills/` (write
- * only: the drill-report function reads them). A drill worker gets no source grant.
- */
-export function componentStatements(config: BackupConfig, component: ComponentName, dataKey: KmsKeyRef, purpose: WorkerPurpose = 'worker'): iam.PolicyStatement[] {
-  const bucket = bucketArn(config.storage.primary.bucket);
-  const keyPrefix = componentKeyPrefix(config, component);
+/** A worker's objects: its key space and blobs read and written, its scratch keys deleted. */
+function workerObjectStatements(config: BackupConfig, component: ComponentName, bucket: string): iam.PolicyStatement[] {
   const blobs = componentBlobPrefix(config, component);
-  const statements = [
+  return [
     new iam.PolicyStatement({
       sid: 'ComponentObjects',
       actions: ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'],
-      resources: [`${bucket}/${keyPrefix}*`],
+      resources: [`${bucket}/${componentKeyPrefix(config, component)}*`],
     }),
     // Blobs are written once under their digest and shared by later backups: read, write and checksum them
     // (GetObjectAttributes after a server-side copy), never delete (the janitor prunes).
@@ -164,6 +154,39 @@ export function componentStatements(config: BackupConfig, component: ComponentNa
       actions: ['s3:DeleteObject'],
       resources: workerScratchKeys(config, component).map((key) => `${bucket}/${key}`),
     }),
+  ];
+}
+
+/**
+ * A drill worker's objects: it reads backups and blobs and writes nothing of them; it takes and releases the
+ * component's operation lock while it restores, and as a Fargate task writes (and first clears) its step result.
+ */
+function drillWorkerObjectStatements(config: BackupConfig, component: ComponentName, bucket: string): iam.PolicyStatement[] {
+  const blobs = componentBlobPrefix(config, component);
+  const own = [componentLockKey(config, component), stepResultKeys(config, component)].map((key) => `${bucket}/${key}`);
+  return [
+    new iam.PolicyStatement({ sid: 'ComponentObjects', actions: ['s3:GetObject'], resources: [`${bucket}/${componentKeyPrefix(config, component)}*`] }),
+    ...(blobs ? [new iam.PolicyStatement({ sid: 'ComponentBlobs', actions: ['s3:GetObject', 's3:GetObjectAttributes'], resources: [`${bucket}/${blobs}*`] })] : []),
+    new iam.PolicyStatement({ sid: 'ComponentLockAndSteps', actions: ['s3:PutObject', 's3:DeleteObject'], resources: own }),
+  ];
+}
+
+/**
+ * Everything a worker of `component` needs: read its secret, read and write (never delete) its key space and,
+ * when it stores blobs, its blob prefix, the data key via S3. Completed backups are never deleted by a worker: the only deletes are the operation lock a
+ * backup releases and the step result a Fargate task clears before it runs (core/operations.ts); an attempt
+ * that failed is removed by the janitor, whose role alone may delete backup objects.
+ *
+ * The worker that runs the component's drills writes their records under `<prefix>reports/drills/` (write
+ * only: the drill-report function reads them). A drill worker gets no source grant, and reads its key space
+ * and blobs without writing them (drillWorkerObjectStatements).
+ */
+export function componentStatements(config: BackupConfig, component: ComponentName, dataKey: KmsKeyRef, purpose: WorkerPurpose = 'worker'): iam.PolicyStatement[] {
+  const bucket = bucketArn(config.storage.primary.bucket);
+  const keyPrefix = componentKeyPrefix(config, component);
+  const blobs = componentBlobPrefix(config, component);
+  const statements = [
+    ...(purpose === 'drill' ? drillWorkerObjectStatements(config, component, bucket) : workerObjectStatements(config, component, bucket)),
     new iam.PolicyStatement({
       sid: 'ComponentListing',
       actions: ['s3:ListBucket'],
@@ -192,14 +215,17 @@ export function acknowledgeComponentStatements(scope: Construct, config: BackupC
   Validations.of(scope).acknowledge(
     {
       id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::${nagText(config.storage.primary.bucket)}/${keyPrefix}*]`,
-      reason: `Backup ids are generated per run, so the worker reads and writes every key under its own component prefix ${keyPrefix} (and nothing outside it); it cannot delete there.`,
+      reason:
+        purpose === 'drill'
+          ? `Backup ids are generated per run, so the drill worker reads every key under its component's prefix ${keyPrefix} (and nothing outside it); it writes only the lock and its step results there.`
+          : `Backup ids are generated per run, so the worker reads and writes every key under its own component prefix ${keyPrefix} (and nothing outside it); it cannot delete there.`,
     },
     {
       id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::${nagText(config.storage.primary.bucket)}/${stepResultKeys(config, component)}]`,
       reason: 'Fargate step results are named by step id per execution; the task clears its own step result before it runs, and may delete nothing else but the lock.',
     },
   );
-  if (storesBlobs(component)) {
+  if (storesBlobs(component) && purpose === 'worker') {
     Validations.of(scope).acknowledge({
       id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::${nagText(config.storage.primary.bucket)}/${primaryKey(config, stagingPrefix(COMPONENT_GROUP[component], component))}*]`,
       reason: 'A backup\'s scratch copies are named per backup id under _staging/; the backup deletes its own once their blobs are written (the janitor removes what a failed one left).',
@@ -209,7 +235,10 @@ export function acknowledgeComponentStatements(scope: Construct, config: BackupC
   if (blobs) {
     Validations.of(scope).acknowledge({
       id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::${nagText(config.storage.primary.bucket)}/${blobs}*]`,
-      reason: `Blobs are named by their content's digest, so the worker reads and writes every key under its own blob prefix ${blobs} (and nothing outside it); it cannot delete there.`,
+      reason:
+        purpose === 'drill'
+          ? `Blobs are named by their content's digest, so the drill worker reads every key under its component's blob prefix ${blobs} (and nothing outside it); it cannot write or delete there.`
+          : `Blobs are named by their content's digest, so the worker reads and writes every key under its own blob prefix ${blobs} (and nothing outside it); it cannot delete there.`,
     });
   }
   if (purpose === 'drill' || !drillsOnOwnWorker(config, component)) {

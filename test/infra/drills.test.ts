@@ -151,9 +151,14 @@ describe('restore drills in the primary stack', () => {
     }
   });
 
-  test('the models drill worker cannot touch the production model locations, and signs no manifest', () => {
+  test('the models drill worker cannot touch the production model locations, writes no backup or blob, and signs no manifest', () => {
     for (const role of ['DrillmodelsFunctionRole', 'DrillmodelsTaskRole']) {
       const list = renderedStatements(primary, role);
+      const writes = allowed(list, /^s3:(PutObject|\*)$/).flatMap((s) => asArray(s.Resource)).sort();
+      expect({ role, writes }).toEqual({
+        role,
+        writes: [`${VAULT}/backups/models/models/_lock.json`, `${VAULT}/backups/models/models/_steps/*`, RECORDS].sort(),
+      });
       expect({ role, source: list.filter((s) => JSON.stringify(s).includes('neuroca-models')) }).toEqual({ role, source: [] });
       expect({ role, generate: allowed(list, /^kms:(GenerateMac|\*)$/) }).toEqual({ role, generate: [] });
     }
