@@ -1,9 +1,10 @@
 /**
  * One EventBridge Scheduler schedule per group in backup.yaml `schedule`, each starting the backup state
- * machine with {"group": "<group>", "trigger": "scheduled"} in the configured time zone. Failed starts are
- * retried, then land in an encrypted dead-letter queue (which has its own alarm). A scheduled group with no
- * configured component gets no schedule and a synth warning instead: its every run would fail in Plan and
- * fire the failure alarm for nothing.
+ * machine with {"group": "<group>", "trigger": "scheduled"} in the configured time zone, and the restore
+ * drills' (`backup.verification.schedule`) starting the drill state machine with {} (every configured
+ * component). Failed starts are retried, then land in an encrypted dead-letter queue (which has its own
+ * alarm). A scheduled group with no configured component gets no schedule and a synth warning instead: its
+ * every run would fail in Plan and fire the failure alarm for nothing.
  */
 import { Annotations, Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -38,11 +39,18 @@ export interface BackupSchedulesProps {
   readonly components: readonly ComponentName[];
   readonly stateMachine: sfn.IStateMachine;
   readonly queueKey: kms.IKey;
+  /**
+   * The restore drills' schedule (backup.verification.schedule) and the drill state machine it starts.
+   * @default no drill schedule
+   */
+  readonly drills?: { readonly schedule: ScheduleConfig; readonly stateMachine: sfn.IStateMachine };
 }
 
 export class BackupSchedules extends Construct {
   readonly deadLetterQueue: sqs.Queue;
   readonly schedules: Partial<Record<GroupName, scheduler.CfnSchedule>> = {};
+  /** The restore drills' schedule; absent without `drills` or without a configured component. */
+  readonly drillSchedule?: scheduler.CfnSchedule;
 
   constructor(scope: Construct, id: string, props: BackupSchedulesProps) {
     super(scope, id);
@@ -58,12 +66,13 @@ export class BackupSchedules extends Construct {
     });
 
     const role = new iam.Role(this, 'Role', {
-      description: 'nca-backup: EventBridge Scheduler starts the backup state machine',
+      description: `nca-backup: EventBridge Scheduler starts the backup${props.drills ? ' and drill' : ''} state machine${props.drills ? 's' : ''}`,
       assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com', {
         conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
       }),
     });
     props.stateMachine.grantStartExecution(role);
+    props.drills?.stateMachine.grantStartExecution(role);
     // Written out instead of grantSendMessages, which would also grant kms:ReEncrypt* and kms:GenerateDataKey*.
     role.addToPrincipalPolicy(
       new iam.PolicyStatement({ sid: 'DeadLetter', actions: ['sqs:SendMessage'], resources: [this.deadLetterQueue.queueArn] }),
@@ -80,20 +89,30 @@ export class BackupSchedules extends Construct {
         Annotations.of(this).addWarningV2(EMPTY_GROUP_WARNING, problem);
         continue;
       }
-      this.schedules[group] = new scheduler.CfnSchedule(this, `Backup-${group}`, {
-        description: `nca-backup: ${group} backup (backup.yaml: "${entry.cron}")`,
-        scheduleExpression: entry.expression,
-        scheduleExpressionTimezone: props.timeZone,
-        flexibleTimeWindow: { mode: 'OFF' },
-        state: 'ENABLED',
-        target: {
-          arn: props.stateMachine.stateMachineArn,
-          roleArn: role.roleArn,
-          input: JSON.stringify({ group, trigger: 'scheduled' }),
-          retryPolicy: { maximumRetryAttempts: SCHEDULE_RETRY_ATTEMPTS, maximumEventAgeInSeconds: SCHEDULE_MAX_EVENT_AGE_SECONDS },
-          deadLetterConfig: { arn: this.deadLetterQueue.queueArn },
-        },
-      });
+      this.schedules[group] = this.schedule(`Backup-${group}`, `${group} backup (backup.yaml: "${entry.cron}")`, entry, props.stateMachine, { group, trigger: 'scheduled' }, role, props.timeZone);
     }
+    // Without a configured component there is nothing to drill: every run would fail in Plan.
+    if (props.drills && props.components.length > 0) {
+      const { schedule, stateMachine } = props.drills;
+      // {}: every configured component, read from the runtime config the state machine carries, so the input stays tiny.
+      this.drillSchedule = this.schedule('RestoreDrills', `restore drills (backup.yaml verification.schedule: "${schedule.cron}")`, schedule, stateMachine, {}, role, props.timeZone);
+    }
+  }
+
+  private schedule(id: string, what: string, entry: ScheduleConfig, stateMachine: sfn.IStateMachine, input: object, role: iam.IRole, timeZone: string): scheduler.CfnSchedule {
+    return new scheduler.CfnSchedule(this, id, {
+      description: `nca-backup: ${what}`,
+      scheduleExpression: entry.expression,
+      scheduleExpressionTimezone: timeZone,
+      flexibleTimeWindow: { mode: 'OFF' },
+      state: 'ENABLED',
+      target: {
+        arn: stateMachine.stateMachineArn,
+        roleArn: role.roleArn,
+        input: JSON.stringify(input),
+        retryPolicy: { maximumRetryAttempts: SCHEDULE_RETRY_ATTEMPTS, maximumEventAgeInSeconds: SCHEDULE_MAX_EVENT_AGE_SECONDS },
+        deadLetterConfig: { arn: this.deadLetterQueue.queueArn },
+      },
+    });
   }
 }

@@ -1,8 +1,10 @@
 /**
  * The control-plane functions of the workflows: plan (which components of a group run, under which backup id),
  * finalize (outcome and events), resolve-restore (validate the request, resolve "latest", read the manifest,
- * take the component's operation lock) and release-lock (the end of a restore, either way). Plain Node.js
- * functions bundled with esbuild; each role holds only what its handler uses.
+ * take the component's operation lock) and release-lock (the end of a restore, either way); for the drill
+ * workflow drill-plan (each component's recovery point and runner, from verified manifests) and drill-report
+ * (the drills' records gathered, the NcaBackup drill metrics, the scorecard). Plain Node.js functions bundled
+ * with esbuild; each role holds only what its handler uses.
  */
 import * as path from 'node:path';
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
@@ -17,8 +19,9 @@ import { configuredComponents } from '../runtime-config';
 import type { KmsKeyRef, ManifestKey } from './keys';
 import { bucketArn } from './replication';
 import { nagText } from '../vault-names';
+import { METRICS_NAMESPACE } from '../../config/drill-metrics';
 import { CONTROL_PLANE_BUNDLING } from './bundling';
-import { REPO_ROOT, componentKeyPrefix, componentLockKey } from './workers';
+import { REPO_ROOT, componentKeyPrefix, componentLockKey, drillRecordsPrefix, scorecardKey } from './workers';
 
 /** Days control-plane logs are kept. */
 export const CONTROL_PLANE_LOG_RETENTION = logs.RetentionDays.THREE_MONTHS;
@@ -36,6 +39,8 @@ export class ControlPlane extends Construct {
   readonly finalize: nodejs.NodejsFunction;
   readonly resolveRestore: nodejs.NodejsFunction;
   readonly releaseLock: nodejs.NodejsFunction;
+  readonly drillPlan: nodejs.NodejsFunction;
+  readonly drillReport: nodejs.NodejsFunction;
 
   constructor(scope: Construct, id: string, props: ControlPlaneProps) {
     super(scope, id);
@@ -55,6 +60,16 @@ export class ControlPlane extends Construct {
       'Restore workflow: releases the component operation lock the execution took',
       Duration.seconds(30),
       props,
+    );
+
+    this.drillPlan = this.handler('DrillPlan', 'drill-plan', 'Drill workflow: picks each component\'s recovery point and runner', Duration.seconds(120), props);
+    this.drillReport = this.handler(
+      'DrillReport',
+      'drill-report',
+      'Drill workflow: gathers the drills\' records, publishes their metrics and writes the scorecard',
+      Duration.seconds(300),
+      props,
+      `cloudwatch:PutMetricData supports no resource-level permissions (it is narrowed to the ${METRICS_NAMESPACE} namespace by condition); `,
     );
 
     // resolve-restore lists the configured components' backups, reads their manifests and takes the operation
@@ -93,9 +108,59 @@ export class ControlPlane extends Construct {
       }
       props.dataKey.acknowledgeAliasGrant(role);
     }
+    this.grantDrills(props, bucket, prefixes);
   }
 
-  private handler(id: string, file: string, description: string, timeout: Duration, props: ControlPlaneProps): nodejs.NodejsFunction {
+  /**
+   * drill-plan reads verified manifests only. drill-report reads them too (the newest backup's age on the
+   * scorecard), reads and writes the drills' records (it writes the record of a drill whose worker left none)
+   * and the scorecards, and publishes metrics in its namespace. Neither may delete anything, nor write under a
+   * component's prefix.
+   */
+  private grantDrills(props: ControlPlaneProps, bucket: string, prefixes: readonly string[]): void {
+    const { config } = props;
+    const records = drillRecordsPrefix(config);
+    const nag = (p: string) => `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::${nagText(config.storage.primary.bucket)}/${p}]`;
+    for (const fn of [this.drillPlan, this.drillReport]) {
+      const role = fn.role!;
+      const reports = fn === this.drillReport ? [`${records}*`] : [];
+      const listed = [...prefixes.map((p) => `${p}*`), ...reports];
+      if (listed.length > 0) {
+        role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: reports.length > 0 ? 'ListBackupsAndDrills' : 'ListBackups', actions: ['s3:ListBucket'], resources: [bucket], conditions: { StringLike: { 's3:prefix': listed } } }));
+      }
+      if (prefixes.length > 0) {
+        role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'ReadManifests', actions: ['s3:GetObject'], resources: prefixes.map((p) => `${bucket}/${p}*/manifest.json`) }));
+        props.manifestKey.grantVerifyMac(role);
+        for (const p of prefixes) {
+          Validations.of(role).acknowledge({
+            id: nag(`${p}*/manifest.json`),
+            reason: `Backups live at <backup id>/ under ${p} with ids generated per run; the function reads their manifest.json only.`,
+          });
+        }
+      }
+      const writes = fn === this.drillReport;
+      role.addToPrincipalPolicy(props.dataKey.s3Statement(writes ? ['kms:Decrypt', 'kms:GenerateDataKey'] : ['kms:Decrypt'], config.storage.primary.region));
+      props.dataKey.acknowledgeAliasGrant(role);
+    }
+    const role = this.drillReport.role!;
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'DrillRecords', actions: ['s3:GetObject', 's3:PutObject'], resources: [`${bucket}/${records}*`] }));
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'Scorecard', actions: ['s3:PutObject'], resources: [`${bucket}/${scorecardKey(config)}`] }));
+    Validations.of(role).acknowledge({
+      id: nag(`${records}*`),
+      reason: `Drill records and each drill's scorecard live at <drill id>/ under ${records}, with drill ids generated per run; read and write, no delete.`,
+    });
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'PublishDrillMetrics',
+        actions: ['cloudwatch:PutMetricData'],
+        resources: ['*'],
+        conditions: { StringEquals: { 'cloudwatch:namespace': METRICS_NAMESPACE } },
+      }),
+    );
+  }
+
+  /** `wildcardReason`: what else than X-Ray the role's `*` resources are for (the sentence before X-Ray's). @default only X-Ray */
+  private handler(id: string, file: string, description: string, timeout: Duration, props: ControlPlaneProps, wildcardReason = ''): nodejs.NodejsFunction {
     const logGroup = new logs.LogGroup(this, `${id}Logs`, {
       retention: CONTROL_PLANE_LOG_RETENTION,
       encryptionKey: props.logKey,
@@ -105,7 +170,7 @@ export class ControlPlane extends Construct {
     logGroup.grantWrite(role);
     Validations.of(role).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
-      reason: 'X-Ray PutTraceSegments/PutTelemetryRecords (active tracing) support no resource-level permissions.',
+      reason: `${wildcardReason}X-Ray PutTraceSegments/PutTelemetryRecords (active tracing) support no resource-level permissions.`,
     });
     return controlPlaneFunction(this, id, { file, description, timeout, role, logGroup });
   }

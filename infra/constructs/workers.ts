@@ -1,7 +1,8 @@
 /**
  * One component's worker: the Lambda function (container image) and the Fargate task definition that run
  * the same image and engine, each with its own role holding exactly that component's permissions: its
- * secret, its key space in the vault, the data key through S3.
+ * secret, its key space in the vault, the data key through S3. A component whose worker holds grants on its
+ * sources also gets a drill worker (WorkerPurpose): the same image, run by the drill workflow, without them.
  */
 import * as path from 'node:path';
 import { Aws, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
@@ -19,7 +20,7 @@ import { secretResource } from '../../config/fields';
 import { secretArnsOf, workerGrantsOf } from '../../config/sources';
 import type { WorkerRef } from '../../config/runtime-config';
 import type { KmsKeyRef, ManifestKey } from './keys';
-import { blobPrefix, componentPrefix, lockKey, stagingPrefix, stepResultsPrefix } from '../../config/vault-layout';
+import { REPORTS_DIR, blobPrefix, componentPrefix, lockKey, stagingPrefix, stepResultsPrefix } from '../../config/vault-layout';
 import { storesBlobs } from '../../config/components';
 import { bucketArn } from './replication';
 import { nagText } from '../vault-names';
@@ -80,6 +81,33 @@ export function componentLockKey(config: BackupConfig, component: ComponentName)
   return primaryKey(config, lockKey(COMPONENT_GROUP[component], component));
 }
 
+/** `<prefix>reports/drills/`: every restore drill's records (config/vault-layout.ts drillRecordKey). */
+export function drillRecordsPrefix(config: BackupConfig): string {
+  return primaryKey(config, `${REPORTS_DIR}drills/`);
+}
+
+/** `<prefix>reports/scorecard.html`: the drill scorecard's latest edition (each drill's own is under its records). */
+export function scorecardKey(config: BackupConfig): string {
+  return primaryKey(config, `${REPORTS_DIR}scorecard.html`);
+}
+
+/**
+ * What a worker is for. `worker`: backups, verifies and restores, and the drills of a component that has no
+ * separate drill worker. `drill`: the drills of a component whose worker holds grants on its sources (its
+ * production targets, e.g. the models' S3 locations or the configuration's parameters): the same image, with
+ * a role that holds none of them, so a drill cannot write where a restore would.
+ */
+export type WorkerPurpose = 'worker' | 'drill';
+
+/**
+ * A component whose descriptor grants its worker access to the systems it backs up gets a drill worker of
+ * its own (WorkerPurpose `drill`); the others' production targets are database servers, reached with the
+ * secret every drill needs for its sandbox on the same server, which no role can tell apart.
+ */
+export function drillsOnOwnWorker(config: BackupConfig, component: ComponentName): boolean {
+  return sourceGrants(config, component).length > 0;
+}
+
 /** The key pattern of the component's Fargate step results. */
 function stepResultKeys(config: BackupConfig, component: ComponentName): string {
   return `${primaryKey(config, stepResultsPrefix(COMPONENT_GROUP[component], component))}*`;
@@ -101,21 +129,14 @@ export function workerScratchKeys(config: BackupConfig, component: ComponentName
   return [componentLockKey(config, component), stepResultKeys(config, component), ...staging];
 }
 
-/**
- * Everything a worker of `component` needs: read its secret, read and write (never delete) its key space and,
- * when it stores blobs, its blob prefix, the data key via S3. Completed backups are never deleted by a worker: the only deletes are the operation lock a
- * backup releases and the step result a Fargate task clears before it runs (core/operations.ts); an attempt
- * that failed is removed by the janitor, whose role alone may delete backup objects.
- */
-export function componentStatements(config: BackupConfig, component: ComponentName, dataKey: KmsKeyRef): iam.PolicyStatement[] {
-  const bucket = bucketArn(config.storage.primary.bucket);
-  const keyPrefix = componentKeyPrefix(config, component);
+/** A worker's objects: its key space and blobs read and written, its scratch keys deleted. */
+function workerObjectStatements(config: BackupConfig, component: ComponentName, bucket: string): iam.PolicyStatement[] {
   const blobs = componentBlobPrefix(config, component);
-  const statements = [
+  return [
     new iam.PolicyStatement({
       sid: 'ComponentObjects',
       actions: ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'],
-      resources: [`${bucket}/${keyPrefix}*`],
+      resources: [`${bucket}/${componentKeyPrefix(config, component)}*`],
     }),
     // Blobs are written once under their digest and shared by later backups: read, write and checksum them
     // (GetObjectAttributes after a server-side copy), never delete (the janitor prunes).
@@ -133,6 +154,39 @@ export function componentStatements(config: BackupConfig, component: ComponentNa
       actions: ['s3:DeleteObject'],
       resources: workerScratchKeys(config, component).map((key) => `${bucket}/${key}`),
     }),
+  ];
+}
+
+/**
+ * A drill worker's objects: it reads backups and blobs and writes nothing of them; it takes and releases the
+ * component's operation lock while it restores, and as a Fargate task writes (and first clears) its step result.
+ */
+function drillWorkerObjectStatements(config: BackupConfig, component: ComponentName, bucket: string): iam.PolicyStatement[] {
+  const blobs = componentBlobPrefix(config, component);
+  const own = [componentLockKey(config, component), stepResultKeys(config, component)].map((key) => `${bucket}/${key}`);
+  return [
+    new iam.PolicyStatement({ sid: 'ComponentObjects', actions: ['s3:GetObject'], resources: [`${bucket}/${componentKeyPrefix(config, component)}*`] }),
+    ...(blobs ? [new iam.PolicyStatement({ sid: 'ComponentBlobs', actions: ['s3:GetObject', 's3:GetObjectAttributes'], resources: [`${bucket}/${blobs}*`] })] : []),
+    new iam.PolicyStatement({ sid: 'ComponentLockAndSteps', actions: ['s3:PutObject', 's3:DeleteObject'], resources: own }),
+  ];
+}
+
+/**
+ * Everything a worker of `component` needs: read its secret, read and write (never delete) its key space and,
+ * when it stores blobs, its blob prefix, the data key via S3. Completed backups are never deleted by a worker: the only deletes are the operation lock a
+ * backup releases and the step result a Fargate task clears before it runs (core/operations.ts); an attempt
+ * that failed is removed by the janitor, whose role alone may delete backup objects.
+ *
+ * The worker that runs the component's drills writes their records under `<prefix>reports/drills/` (write
+ * only: the drill-report function reads them). A drill worker gets no source grant, and reads its key space
+ * and blobs without writing them (drillWorkerObjectStatements).
+ */
+export function componentStatements(config: BackupConfig, component: ComponentName, dataKey: KmsKeyRef, purpose: WorkerPurpose = 'worker'): iam.PolicyStatement[] {
+  const bucket = bucketArn(config.storage.primary.bucket);
+  const keyPrefix = componentKeyPrefix(config, component);
+  const blobs = componentBlobPrefix(config, component);
+  const statements = [
+    ...(purpose === 'drill' ? drillWorkerObjectStatements(config, component, bucket) : workerObjectStatements(config, component, bucket)),
     new iam.PolicyStatement({
       sid: 'ComponentListing',
       actions: ['s3:ListBucket'],
@@ -145,26 +199,33 @@ export function componentStatements(config: BackupConfig, component: ComponentNa
   if (secretArns.length > 0) {
     statements.push(new iam.PolicyStatement({ sid: 'ComponentSecret', actions: ['secretsmanager:GetSecretValue'], resources: secretArns.map(secretResource) }));
   }
-  for (const grant of sourceGrants(config, component)) {
+  const runsDrills = purpose === 'drill' || !drillsOnOwnWorker(config, component);
+  if (runsDrills) {
+    statements.push(new iam.PolicyStatement({ sid: 'DrillRecords', actions: ['s3:PutObject'], resources: [`${bucket}/${drillRecordsPrefix(config)}*`] }));
+  }
+  for (const grant of purpose === 'drill' ? [] : sourceGrants(config, component)) {
     statements.push(new iam.PolicyStatement({ sid: grant.sid, actions: [...grant.actions], resources: [...grant.resources], conditions: grant.conditions as Record<string, unknown> | undefined }));
   }
   return statements;
 }
 
 /** Acknowledges the wildcards componentStatements necessarily carries, on the policy that holds them. */
-export function acknowledgeComponentStatements(scope: Construct, config: BackupConfig, component: ComponentName, dataKey: KmsKeyRef): void {
+export function acknowledgeComponentStatements(scope: Construct, config: BackupConfig, component: ComponentName, dataKey: KmsKeyRef, purpose: WorkerPurpose = 'worker'): void {
   const keyPrefix = componentKeyPrefix(config, component);
   Validations.of(scope).acknowledge(
     {
       id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::${nagText(config.storage.primary.bucket)}/${keyPrefix}*]`,
-      reason: `Backup ids are generated per run, so the worker reads and writes every key under its own component prefix ${keyPrefix} (and nothing outside it); it cannot delete there.`,
+      reason:
+        purpose === 'drill'
+          ? `Backup ids are generated per run, so the drill worker reads every key under its component's prefix ${keyPrefix} (and nothing outside it); it writes only the lock and its step results there.`
+          : `Backup ids are generated per run, so the worker reads and writes every key under its own component prefix ${keyPrefix} (and nothing outside it); it cannot delete there.`,
     },
     {
       id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::${nagText(config.storage.primary.bucket)}/${stepResultKeys(config, component)}]`,
       reason: 'Fargate step results are named by step id per execution; the task clears its own step result before it runs, and may delete nothing else but the lock.',
     },
   );
-  if (storesBlobs(component)) {
+  if (storesBlobs(component) && purpose === 'worker') {
     Validations.of(scope).acknowledge({
       id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::${nagText(config.storage.primary.bucket)}/${primaryKey(config, stagingPrefix(COMPONENT_GROUP[component], component))}*]`,
       reason: 'A backup\'s scratch copies are named per backup id under _staging/; the backup deletes its own once their blobs are written (the janitor removes what a failed one left).',
@@ -174,12 +235,21 @@ export function acknowledgeComponentStatements(scope: Construct, config: BackupC
   if (blobs) {
     Validations.of(scope).acknowledge({
       id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::${nagText(config.storage.primary.bucket)}/${blobs}*]`,
-      reason: `Blobs are named by their content's digest, so the worker reads and writes every key under its own blob prefix ${blobs} (and nothing outside it); it cannot delete there.`,
+      reason:
+        purpose === 'drill'
+          ? `Blobs are named by their content's digest, so the drill worker reads every key under its component's blob prefix ${blobs} (and nothing outside it); it cannot write or delete there.`
+          : `Blobs are named by their content's digest, so the worker reads and writes every key under its own blob prefix ${blobs} (and nothing outside it); it cannot delete there.`,
+    });
+  }
+  if (purpose === 'drill' || !drillsOnOwnWorker(config, component)) {
+    Validations.of(scope).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::${nagText(config.storage.primary.bucket)}/${drillRecordsPrefix(config)}*]`,
+      reason: `A drill writes its record at <drill id>/${component}.json under ${drillRecordsPrefix(config)}, with drill ids generated per run; write only, no read or delete.`,
     });
   }
   dataKey.acknowledgeAliasGrant(scope);
   const wildcards = new Map<string, string[]>();
-  for (const grant of sourceGrants(config, component)) {
+  for (const grant of purpose === 'drill' ? [] : sourceGrants(config, component)) {
     for (const resource of grant.resources.filter((r) => r.includes('*'))) {
       if (!grant.wildcardReason) throw new Error(`${component}: grant ${grant.sid} names ${resource} without a wildcardReason`);
       wildcards.set(resource, [...(wildcards.get(resource) ?? []), grant.wildcardReason]);
@@ -207,6 +277,12 @@ export interface ComponentWorkerProps {
   readonly logKey: kms.IKey;
   /** The workers' runtime config (without worker references) as a JSON string token: the Fargate task's NCA_RUNTIME_CONFIG. */
   readonly runtimeConfigJson: string;
+  /**
+   * `drill`: a drill worker (WorkerPurpose): no source grants, and the manifest key for verifying only (it
+   * signs no backup).
+   * @default 'worker'
+   */
+  readonly purpose?: WorkerPurpose;
 }
 
 export class ComponentWorker extends Construct {
@@ -217,6 +293,10 @@ export class ComponentWorker extends Construct {
   constructor(scope: Construct, id: string, props: ComponentWorkerProps) {
     super(scope, id);
     const { component, config } = props;
+    const purpose = props.purpose ?? 'worker';
+    const drill = purpose === 'drill';
+    const grantManifestKey = (role: iam.IRole) => (drill ? props.manifestKey.grantVerifyMac(role) : props.manifestKey.grantGenerateMac(role));
+    const who = drill ? `${component} drill worker` : `${component} worker`;
     // The Lambda function gets its runtime config in each event from the state machines (Lambda allows 4 KB of
     // environment in all, which a large configuration exceeds); the task definition, which has no such limit,
     // carries it as NCA_RUNTIME_CONFIG, so RunTask's overrides (8 KB) hold the step alone.
@@ -231,10 +311,10 @@ export class ComponentWorker extends Construct {
       removalPolicy: RemovalPolicy.RETAIN,
     });
     const functionRole = new iam.Role(this, 'FunctionRole', {
-      description: `nca-backup ${component} worker (Lambda)`,
+      description: `nca-backup ${who} (Lambda)`,
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
     });
-    for (const statement of componentStatements(config, component, props.dataKey)) functionRole.addToPrincipalPolicy(statement);
+    for (const statement of componentStatements(config, component, props.dataKey, purpose)) functionRole.addToPrincipalPolicy(statement);
     functionRole.addToPrincipalPolicy(
       new iam.PolicyStatement({
         sid: 'VpcNetworkInterfaces',
@@ -249,9 +329,9 @@ export class ComponentWorker extends Construct {
         resources: ['*'],
       }),
     );
-    props.manifestKey.grantGenerateMac(functionRole);
+    grantManifestKey(functionRole);
     functionLogs.grantWrite(functionRole);
-    acknowledgeComponentStatements(functionRole, config, component, props.dataKey);
+    acknowledgeComponentStatements(functionRole, config, component, props.dataKey, purpose);
     Validations.of(functionRole).acknowledge(
       {
         id: 'AwsSolutions-IAM5[Resource::*]',
@@ -261,7 +341,9 @@ export class ComponentWorker extends Construct {
     );
 
     this.function = new lambda.DockerImageFunction(this, 'Function', {
-      description: `nca-backup worker for ${component}: estimate, backup, verify and restore operations`,
+      description: drill
+        ? `nca-backup drill worker for ${component}: restore drills only, without the worker's grants on its sources`
+        : `nca-backup worker for ${component}: estimate, backup, verify and restore operations`,
       code: lambda.DockerImageCode.fromEcr(props.image.repository, { tagOrDigest: props.image.imageTag }),
       architecture: lambda.Architecture.X86_64,
       memorySize: config.runner.lambda.memoryMiB,
@@ -282,17 +364,17 @@ export class ComponentWorker extends Construct {
       removalPolicy: RemovalPolicy.RETAIN,
     });
     const taskRole = new iam.Role(this, 'TaskRole', {
-      description: `nca-backup ${component} worker (Fargate task)`,
+      description: `nca-backup ${who} (Fargate task)`,
       assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com', {
         conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
       }),
     });
-    for (const statement of componentStatements(config, component, props.dataKey)) taskRole.addToPrincipalPolicy(statement);
-    props.manifestKey.grantGenerateMac(taskRole);
-    acknowledgeComponentStatements(taskRole, config, component, props.dataKey);
+    for (const statement of componentStatements(config, component, props.dataKey, purpose)) taskRole.addToPrincipalPolicy(statement);
+    grantManifestKey(taskRole);
+    acknowledgeComponentStatements(taskRole, config, component, props.dataKey, purpose);
 
     const executionRole = new iam.Role(this, 'ExecutionRole', {
-      description: `nca-backup ${component} worker: pulls the image and writes the task logs`,
+      description: `nca-backup ${who}: pulls the image and writes the task logs`,
       assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'),
     });
     Validations.of(executionRole).acknowledge({

@@ -1,6 +1,6 @@
 /**
- * The backup and restore state machines, deployed from state-machines/*.asl.json as they are
- * (DefinitionBody.fromFile + definitionSubstitutions), with full logging to an encrypted log group, X-Ray,
+ * The backup, restore and restore-test (drill) state machines, deployed from state-machines/*.asl.json as
+ * they are (DefinitionBody.fromFile + definitionSubstitutions), with full logging to an encrypted log group, X-Ray,
  * and roles that hold exactly the calls the definitions make. The runtime configuration reaches every Lambda
  * task through the substitutions ControlPlaneRuntimeConfig and WorkerRuntimeConfig, in its payload's
  * `runtimeConfig`: nothing is read at cold start and no Lambda environment carries it.
@@ -37,11 +37,20 @@ export interface WorkflowsProps {
   readonly finalize: lambda.IFunction;
   readonly resolveRestore: lambda.IFunction;
   readonly releaseLock: lambda.IFunction;
+  readonly drillPlan: lambda.IFunction;
+  readonly drillReport: lambda.IFunction;
   readonly workers: readonly ComponentWorker[];
+  /**
+   * The workers drills run on: each component's drill worker where it has one (workers.ts drillsOnOwnWorker),
+   * else its worker.
+   */
+  readonly drillWorkers: readonly ComponentWorker[];
   readonly cluster: ecs.ICluster;
   readonly logKey: kms.IKey;
   /** The control plane's runtime config (with the worker references): plan, resolve-restore, release-lock. */
   readonly controlPlaneRuntimeConfig: RuntimeConfig;
+  /** The control plane's runtime config for the drill workflow: its worker references are `drillWorkers`'. */
+  readonly drillRuntimeConfig: RuntimeConfig;
   /** The workers' runtime config (without worker references): every worker task. */
   readonly workerRuntimeConfig: RuntimeConfig;
 }
@@ -49,6 +58,8 @@ export interface WorkflowsProps {
 export class Workflows extends Construct {
   readonly backup: sfn.StateMachine;
   readonly restore: sfn.StateMachine;
+  /** The restore drills (restore-test.asl.json), started by the drill schedule and `nca-backup drill`. */
+  readonly restoreTest: sfn.StateMachine;
 
   constructor(scope: Construct, id: string, props: WorkflowsProps) {
     super(scope, id);
@@ -68,8 +79,17 @@ export class Workflows extends Construct {
       ClusterArn: props.cluster.clusterArn,
       ...runtime,
     }, props);
-    this.grantCalls(this.backup, [props.plan, props.finalize], props);
-    this.grantCalls(this.restore, [props.resolveRestore, props.releaseLock], props);
+    this.restoreTest = this.stateMachine('Drills', 'restore-test.asl.json', {
+      DrillPlanFunctionArn: props.drillPlan.functionArn,
+      DrillReportFunctionArn: props.drillReport.functionArn,
+      ClusterArn: props.cluster.clusterArn,
+      ControlPlaneRuntimeConfig: runtimeEscapedJson(props.drillRuntimeConfig),
+      WorkerRuntimeConfig: runtime.WorkerRuntimeConfig,
+    }, props);
+    this.grantCalls(this.backup, [props.plan, props.finalize], props.workers, props);
+    this.grantCalls(this.restore, [props.resolveRestore, props.releaseLock], props.workers, props);
+    // Drills send no events: their outcome is the execution's status, their records and their metrics.
+    this.grantCalls(this.restoreTest, [props.drillPlan, props.drillReport], props.drillWorkers, props, { publishesEvents: false });
   }
 
   private stateMachine(id: string, file: string, substitutions: Record<string, string>, props: WorkflowsProps): sfn.StateMachine {
@@ -99,22 +119,31 @@ export class Workflows extends Construct {
     return machine;
   }
 
-  /** lambda:InvokeFunction, ecs:RunTask(.sync), iam:PassRole and events:PutEvents: what the definitions call. */
-  private grantCalls(machine: sfn.StateMachine, control: lambda.IFunction[], props: WorkflowsProps): void {
+  /**
+   * lambda:InvokeFunction, ecs:RunTask(.sync), iam:PassRole and events:PutEvents: what the definitions call.
+   * `workers`: those the machine runs steps on; `publishesEvents` @default true.
+   */
+  private grantCalls(
+    machine: sfn.StateMachine,
+    control: lambda.IFunction[],
+    workers: readonly ComponentWorker[],
+    props: WorkflowsProps,
+    { publishesEvents = true } = {},
+  ): void {
     // Partition and account as tokens: the stacks are account-agnostic.
     const partition = Aws.PARTITION;
     const account = Aws.ACCOUNT_ID;
     const region = Stack.of(this).region;
-    const functions = [...control, ...props.workers.map((w) => w.function)];
+    const functions = [...control, ...workers.map((w) => w.function)];
     machine.addToRolePolicy(
       new iam.PolicyStatement({ sid: 'InvokeFunctions', actions: ['lambda:InvokeFunction'], resources: functions.map((f) => f.functionArn) }),
     );
-    if (props.workers.length > 0) {
+    if (workers.length > 0) {
       machine.addToRolePolicy(
         new iam.PolicyStatement({
           sid: 'RunWorkerTasks',
           actions: ['ecs:RunTask'],
-          resources: props.workers.map((w) => w.taskDefinition.taskDefinitionArn),
+          resources: workers.map((w) => w.taskDefinition.taskDefinitionArn),
           conditions: { ArnEquals: { 'ecs:cluster': props.cluster.clusterArn } },
         }),
       );
@@ -126,7 +155,7 @@ export class Workflows extends Construct {
         new iam.PolicyStatement({
           sid: 'PassWorkerRoles',
           actions: ['iam:PassRole'],
-          resources: props.workers.flatMap((w) => [w.taskDefinition.taskRole.roleArn, w.taskDefinition.obtainExecutionRole().roleArn]),
+          resources: workers.flatMap((w) => [w.taskDefinition.taskRole.roleArn, w.taskDefinition.obtainExecutionRole().roleArn]),
           conditions: { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } },
         }),
       );
@@ -142,6 +171,7 @@ export class Workflows extends Construct {
         reason: 'Task ids are assigned by ECS at run time; the statement is limited to tasks of the workers\' own cluster (ecs:StopTask/DescribeTasks for runTask.sync).',
       });
     }
+    if (!publishesEvents) return;
     machine.addToRolePolicy(
       new iam.PolicyStatement({
         sid: 'PublishEvents',

@@ -1,7 +1,7 @@
 /**
  * The primary region (storage.primary.region): the vault and its replication, the workers (Lambda and
  * Fargate, one pair per configured component), the control-plane functions, the backup and restore state
- * machines, the schedules and the alarms.
+ * machines, the restore-drill state machine, the schedules and the alarms.
  */
 import { CfnOutput, Stack, Validations, type StackProps } from 'aws-cdk-lib';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
@@ -20,7 +20,7 @@ import { ConfigChangeTrigger } from '../constructs/config-changes';
 import { ConfigEnvelopeKey, KeyReplica, KmsKeyRef, ManifestKey, OperationsKey, dataKeyRef, keyAliases, manifestKeyReplica, runtimeKmsKeyId } from '../constructs/keys';
 import { WorkerNetwork, componentInterfaceEndpoints } from '../constructs/network';
 import { ReplicationRole, bucketArn } from '../constructs/replication';
-import { ComponentWorker, workerImage, workerScratchKeys } from '../constructs/workers';
+import { ComponentWorker, drillsOnOwnWorker, workerImage, workerScratchKeys } from '../constructs/workers';
 import { Workflows } from '../constructs/workflows';
 import { configuredComponents, deployedRuntimeConfig, vaultRuntimeConfig } from '../runtime-config';
 import { withVaultNames } from '../vault-names';
@@ -46,6 +46,8 @@ export class PrimaryStack extends Stack {
   readonly janitor: Janitor;
   readonly breakGlass?: BreakGlassRole;
   readonly workers: Partial<Record<ComponentName, ComponentWorker>> = {};
+  /** Drill workers of the components whose worker holds grants on its sources (workers.ts drillsOnOwnWorker). */
+  readonly drillWorkers: Partial<Record<ComponentName, ComponentWorker>> = {};
   readonly controlPlane: ControlPlane;
   readonly workflows: Workflows;
   readonly schedules: BackupSchedules;
@@ -152,8 +154,9 @@ export class PrimaryStack extends Stack {
     }
     const image = components.length > 0 ? workerImage(this, pgMajor) : undefined;
     const refs: Partial<Record<ComponentName, WorkerRef>> = {};
+    const drillRefs: Partial<Record<ComponentName, WorkerRef>> = {};
     for (const component of components) {
-      const worker = new ComponentWorker(this, `Worker-${component}`, {
+      const workerProps = {
         component,
         config,
         image: image!,
@@ -165,13 +168,17 @@ export class PrimaryStack extends Stack {
         manifestKey: this.manifestKey,
         logKey: operationsKey,
         runtimeConfigJson: workerConfigJson,
-      });
+      };
+      const worker = new ComponentWorker(this, `Worker-${component}`, workerProps);
       if (component === 'config') {
         this.configEnvelopeKey!.grantSealAndOpen(worker.function.role!);
         this.configEnvelopeKey!.grantSealAndOpen(worker.taskDefinition.taskRole);
       }
       this.workers[component] = worker;
       refs[component] = worker.workerRef(network.subnets, network.securityGroups);
+      const drillWorker = drillsOnOwnWorker(config, component) ? new ComponentWorker(this, `Drill-${component}`, { ...workerProps, purpose: 'drill' }) : worker;
+      if (drillWorker !== worker) this.drillWorkers[component] = drillWorker;
+      drillRefs[component] = drillWorker.workerRef(network.subnets, network.securityGroups);
     }
 
     // Control plane + workflows
@@ -186,10 +193,14 @@ export class PrimaryStack extends Stack {
       finalize: this.controlPlane.finalize,
       resolveRestore: this.controlPlane.resolveRestore,
       releaseLock: this.controlPlane.releaseLock,
+      drillPlan: this.controlPlane.drillPlan,
+      drillReport: this.controlPlane.drillReport,
       workers: Object.values(this.workers),
+      drillWorkers: components.map((c) => this.drillWorkers[c] ?? this.workers[c]!),
       cluster,
       logKey: operationsKey,
       controlPlaneRuntimeConfig: deployedRuntimeConfig(config, { ...deployedNames, workers: refs }),
+      drillRuntimeConfig: deployedRuntimeConfig(config, { ...deployedNames, workers: drillRefs }),
       workerRuntimeConfig: workerConfig,
     });
 
@@ -200,6 +211,7 @@ export class PrimaryStack extends Stack {
       components,
       stateMachine: this.workflows.backup,
       queueKey: operationsKey,
+      drills: { schedule: config.verification.schedule, stateMachine: this.workflows.restoreTest },
     });
     if (config.sources.config) {
       this.configChanges = new ConfigChangeTrigger(this, 'ConfigChanges', {
@@ -214,7 +226,7 @@ export class PrimaryStack extends Stack {
     this.alarms = new BackupAlarms(this, 'Alarms', {
       notifications: config.notifications,
       topicKey: operationsKey,
-      stateMachines: { Backup: this.workflows.backup, Restore: this.workflows.restore },
+      stateMachines: { Backup: this.workflows.backup, Restore: this.workflows.restore, Drill: this.workflows.restoreTest },
       replication: {
         sourceBucketName: primary.bucket,
         destinationBucketName: secondary.bucket,
@@ -239,6 +251,7 @@ export class PrimaryStack extends Stack {
     new CfnOutput(this, 'BreakGlassRoleArn', { value: breakGlassArn });
     new CfnOutput(this, 'BackupStateMachineArn', { value: this.workflows.backup.stateMachineArn });
     new CfnOutput(this, 'RestoreStateMachineArn', { value: this.workflows.restore.stateMachineArn });
+    new CfnOutput(this, 'RestoreTestStateMachineArn', { value: this.workflows.restoreTest.stateMachineArn, description: 'The restore drills (nca-backup drill; backup.verification.schedule)' });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.alarms.topic.topicArn });
   }
 }

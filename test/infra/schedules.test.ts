@@ -12,9 +12,10 @@ const WITH_MEMORY = configWith((c) => {
   c.sources.memory = { tiers: ['semantic'], workingNamespace: 'generic', episodicCollection: 'ltm_memories' };
 });
 
+/** The backup schedules by group (the drill schedule, whose input names none, is drills.test.ts's). */
 function schedulesByGroup(template: Template): Record<string, any> {
   const schedules = Object.values(template.findResources('AWS::Scheduler::Schedule')) as any[];
-  return Object.fromEntries(schedules.map((s) => [JSON.parse(s.Properties.Target.Input).group, s.Properties]));
+  return Object.fromEntries(schedules.filter((s) => 'group' in JSON.parse(s.Properties.Target.Input)).map((s) => [JSON.parse(s.Properties.Target.Input).group, s.Properties]));
 }
 
 describe('backup schedules', () => {
@@ -51,11 +52,12 @@ describe('backup schedules', () => {
     primary.hasResourceProperties('AWS::CloudWatch::Alarm', { Namespace: 'AWS/SQS', MetricName: 'ApproximateNumberOfMessagesVisible', Threshold: 1 });
   });
 
-  test('the schedules\' role may only start the backup state machine and write to the DLQ', () => {
+  test('the schedules\' role may only start the backup and drill state machines and write to the DLQ', () => {
     const roleId = (Object.values(schedules)[0].Target.RoleArn as any)['Fn::GetAtt'][0];
     for (const s of Object.values(schedules)) expect(s.Target.RoleArn).toEqual({ 'Fn::GetAtt': [roleId, 'Arn'] });
     const statements = statementsOfRole(primary, roleId);
-    expect(statements).toContainEqual(expect.objectContaining({ Action: 'states:StartExecution', Resource: { Ref: backupMachine } }));
+    const drillMachine = logicalId(primary, 'AWS::StepFunctions::StateMachine', 'WorkflowsDrills');
+    expect(statements).toContainEqual(expect.objectContaining({ Action: 'states:StartExecution', Resource: [{ Ref: backupMachine }, { Ref: drillMachine }] }));
     const actions = statements.flatMap((s) => [s.Action].flat());
     expect(actions.sort()).toEqual(['kms:Decrypt', 'kms:GenerateDataKey', 'sqs:SendMessage', 'states:StartExecution']);
     primary.hasResourceProperties('AWS::IAM::Role', {

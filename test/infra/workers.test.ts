@@ -72,7 +72,7 @@ describe('workers', () => {
     bigger.hasResourceProperties('AWS::ECS::TaskDefinition', { Cpu: '2048', Memory: '8192', EphemeralStorage: { SizeInGiB: 100 } });
   });
 
-  test('each worker role reaches only its component\'s key space and its own secret, and deletes only its lock and step results', () => {
+  test('each worker role reaches only its component\'s key space, its drill records and its own secret, and deletes only its lock and step results', () => {
     for (const role of ['WorkerpostgresFunctionRole', 'WorkerpostgresTaskRole']) {
       const statements = dataStatements(primary, role);
       const objects = statements.find((s) => [s.Action].flat().includes('s3:PutObject'));
@@ -93,8 +93,12 @@ describe('workers', () => {
       expect(listing).toMatchObject({ Resource: ['arn:<Partition>:s3:::neuroca-backups'], Condition: { StringLike: { 's3:prefix': ['backups/database/postgres/*'] } } });
       const secret = statements.filter((s) => [s.Action].flat().some((a: string) => a.startsWith('secretsmanager:')));
       expect(secret).toEqual([expect.objectContaining({ Action: 'secretsmanager:GetSecretValue', Resource: [SECRET_ARN] })]);
+      // The records of the drills it runs (drills.test.ts), write only.
+      expect(statements.filter((s) => s.Sid === 'DrillRecords')).toEqual([
+        expect.objectContaining({ Action: 's3:PutObject', Resource: ['arn:<Partition>:s3:::neuroca-backups/backups/reports/drills/*'] }),
+      ]);
       // Nothing else of S3 or Secrets Manager.
-      expect(statements).toHaveLength(4);
+      expect(statements).toHaveLength(5);
     }
     expect(logicalId(primary, 'AWS::IAM::Role', 'WorkerpostgresFunctionRole')).not.toBe(logicalId(primary, 'AWS::IAM::Role', 'WorkerpostgresTaskRole'));
     primary.hasResourceProperties('AWS::ECS::TaskDefinition', {

@@ -12,7 +12,14 @@ import { esbuildOptionsOf } from '../../infra/constructs/bundling';
 import { REPO_ROOT, WORKER_DOCKERFILE } from '../../infra/constructs/workers';
 import type { HarnessCode } from '../../scripts/local-workflows';
 
-const CONTROL_PLANE = { plan: 'plan', finalize: 'finalize', resolve: 'resolve-restore', releaseLock: 'release-lock' } as const;
+const CONTROL_PLANE = {
+  plan: 'plan',
+  finalize: 'finalize',
+  resolve: 'resolve-restore',
+  releaseLock: 'release-lock',
+  drillPlan: 'drill-plan',
+  drillReport: 'drill-report',
+} as const;
 
 /** The `esbuild …` commands of the Dockerfile's build stage, with their output redirected to `outDir`. */
 export function dockerfileEsbuildCommands(outDir: string): string[][] {
@@ -37,6 +44,8 @@ export function bundleAsDeployed(): HarnessCode & { dir: string } {
     finalize: load(CONTROL_PLANE.finalize),
     resolve: load(CONTROL_PLANE.resolve),
     releaseLock: load(CONTROL_PLANE.releaseLock),
+    drillPlan: load(CONTROL_PLANE.drillPlan),
+    drillReport: load(CONTROL_PLANE.drillReport),
     worker: load('worker'),
     cliArgs: [join(dir, 'cli.js')],
   };

@@ -1,6 +1,6 @@
 /**
- * The control plane carries no database driver: plan, finalize, resolve-restore, release-lock, the
- * janitor and the configuration change trigger check inputs, read manifests, write S3 objects and start
+ * The control plane carries no database driver: plan, finalize, resolve-restore, release-lock, drill-plan,
+ * drill-report, the janitor and the configuration change trigger check inputs, read manifests, write S3 objects and start
  * executions, and a driver in their bundles (pulled in by one careless import of a component's connection
  * code) would grow every cold start and widen what a control-plane function could reach. Each handler is bundled exactly as deploy bundles it (the same
  * esbuild options object as the NodejsFunctions), and esbuild's metafile lists every input that went in.
@@ -86,8 +86,18 @@ function driversIn(metafile: Metafile, entry: string): Record<string, string> {
 describe('control-plane bundles', () => {
   const handlers = controlPlaneHandlers();
 
-  it('are every handler the worker image does not bundle: plan, finalize, resolve-restore, release-lock, the janitor, RPO monitoring and the configuration change trigger', () => {
-    expect(handlers.map((file) => relative(HANDLERS_DIR, file)).sort()).toEqual(['backup-age.ts', 'config-change.ts', 'finalize.ts', 'janitor.ts', 'plan.ts', 'release-lock.ts', 'resolve-restore.ts']);
+  it('are every handler the worker image does not bundle: plan, finalize, resolve-restore, release-lock, drill-plan, drill-report, the janitor, RPO monitoring and the configuration change trigger', () => {
+    expect(handlers.map((file) => relative(HANDLERS_DIR, file)).sort()).toEqual([
+      'backup-age.ts',
+      'config-change.ts',
+      'drill-plan.ts',
+      'drill-report.ts',
+      'finalize.ts',
+      'janitor.ts',
+      'plan.ts',
+      'release-lock.ts',
+      'resolve-restore.ts',
+    ]);
   });
 
   it.each(handlers.map((file) => [relative(REPO_ROOT, file), file]))('%s bundles no database driver and no Secrets Manager client', (_name, entry) => {
