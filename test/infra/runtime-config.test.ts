@@ -29,6 +29,8 @@ describe('deployedRuntimeConfig', () => {
       kmsKeyId: 'key-arn',
       runner: { lambdaMaxBytes: 2 * 1024 ** 3, maxConcurrency: 4 },
       components: { postgres: { group: 'database', source: { database: 'neuroca_db' } } },
+      // Drills' settings, with the runbook's RPO and RTO of the database group resolved at synth.
+      verification: { recoveryPoint: 'latest', windowDays: 30, keepHours: 0, integrityCycleHours: 168, sandbox: {}, samples: {}, sanitize: {}, objectives: { postgres: { rpoHours: 24, rtoHours: 4 } } },
     });
     expect(deployedRuntimeConfig(config, { kmsKeyId: 'key-arn', workers: { postgres: WORKER } }).components.postgres?.worker).toEqual(WORKER);
   });
