@@ -15,6 +15,8 @@ import { BackupVault, REPLICATION_RULE_ID, deployRoleArns } from '../constructs/
 import { warnOfEarlyDeletion } from '../cold-storage-fees';
 import { BreakGlassRole, breakGlassRoleArn, createsBreakGlassRole } from '../constructs/break-glass';
 import { Janitor } from '../constructs/janitor';
+import { IntegrityChecks } from '../constructs/integrity';
+import { BackupDashboard } from '../constructs/dashboard';
 import { ControlPlane } from '../constructs/control-plane';
 import { ConfigChangeTrigger } from '../constructs/config-changes';
 import { ConfigEnvelopeKey, KeyReplica, KmsKeyRef, ManifestKey, OperationsKey, dataKeyRef, keyAliases, manifestKeyReplica, runtimeKmsKeyId } from '../constructs/keys';
@@ -51,6 +53,9 @@ export class PrimaryStack extends Stack {
   readonly schedules: BackupSchedules;
   readonly alarms: BackupAlarms;
   readonly backupAge: BackupAgeMonitor;
+  readonly integrity: IntegrityChecks;
+  /** Graphs per component and of the workflows; `dashboard.addStateMachine` adds a workflow's failed executions. */
+  readonly dashboard: BackupDashboard;
 
   constructor(scope: Construct, id: string, props: PrimaryStackProps) {
     const { config: written, pgMajor, ...stackProps } = props;
@@ -240,5 +245,24 @@ export class PrimaryStack extends Stack {
     new CfnOutput(this, 'BackupStateMachineArn', { value: this.workflows.backup.stateMachineArn });
     new CfnOutput(this, 'RestoreStateMachineArn', { value: this.workflows.restore.stateMachineArn });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.alarms.topic.topicArn });
+
+    // Integrity checks (issue 14, part 4) and the dashboard (part 3).
+    this.integrity = new IntegrityChecks(this, 'Integrity', {
+      config,
+      workers: this.workers,
+      runtimeConfig: vaultRuntimeConfig(workerConfig),
+      dataKey,
+      replicaKey,
+      manifestKey: this.manifestKey,
+      logKey: operationsKey,
+      deadLetterQueue: this.schedules.deadLetterQueue,
+      topic: this.alarms.topic,
+    });
+    this.dashboard = new BackupDashboard(this, 'Dashboard', {
+      config,
+      stateMachines: { Backup: this.workflows.backup, Restore: this.workflows.restore },
+      replication: { sourceBucketName: primary.bucket, destinationBucketName: secondary.bucket, ruleId: REPLICATION_RULE_ID },
+      deadLetterQueue: this.schedules.deadLetterQueue,
+    });
   }
 }
