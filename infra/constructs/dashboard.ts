@@ -6,11 +6,14 @@
  */
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { BACKUP_AGE_METRIC, COMPONENT_DIMENSION, METRICS_NAMESPACE, RPO_METRIC } from '../../config/backup-age-metrics';
 import { BACKUP_BYTES_METRIC, BACKUP_DURATION_METRIC } from '../../config/backup-metrics';
+import { ENVIRONMENT } from '../../config/environment';
 import { DRILL_BYTES_METRIC, DRILL_RESTORE_SECONDS_METRIC, DRILL_SUCCEEDED_METRIC } from '../../config/drill-metrics';
 import { INTEGRITY_FINDINGS_METRIC } from '../../config/integrity-metrics';
 import { COMPONENT_GROUP, type BackupConfig } from '../../config/types';
@@ -117,4 +120,22 @@ export class BackupDashboard extends Construct {
   addStateMachine(name: string, machine: sfn.IStateMachine): void {
     this.failedExecutions.addLeftMetric(machine.metricFailed({ period: Duration.minutes(5), statistic: cloudwatch.Stats.SUM, label: name }));
   }
+}
+
+/**
+ * The backup workflow's finalize function publishes each backed-up component's size and duration (the
+ * dashboard's "backup size and duration"): switched on by its environment, allowed PutMetricData in the
+ * NcaBackup namespace only (the action has no resource-level permissions; the role's `Resource::*`
+ * acknowledgement already covers its X-Ray statement).
+ */
+export function publishBackupMetrics(finalize: lambda.Function): void {
+  finalize.addEnvironment(ENVIRONMENT.backupMetrics, 'on');
+  finalize.addToRolePolicy(
+    new iam.PolicyStatement({
+      sid: 'PublishBackupMetrics',
+      actions: ['cloudwatch:PutMetricData'],
+      resources: ['*'],
+      conditions: { StringEquals: { 'cloudwatch:namespace': METRICS_NAMESPACE } },
+    }),
+  );
 }

@@ -16,7 +16,7 @@ import { warnOfEarlyDeletion } from '../cold-storage-fees';
 import { BreakGlassRole, breakGlassRoleArn, createsBreakGlassRole } from '../constructs/break-glass';
 import { Janitor } from '../constructs/janitor';
 import { IntegrityChecks } from '../constructs/integrity';
-import { BackupDashboard } from '../constructs/dashboard';
+import { BackupDashboard, publishBackupMetrics } from '../constructs/dashboard';
 import { ControlPlane } from '../constructs/control-plane';
 import { ConfigChangeTrigger } from '../constructs/config-changes';
 import { ConfigEnvelopeKey, KeyReplica, KmsKeyRef, ManifestKey, OperationsKey, dataKeyRef, keyAliases, manifestKeyReplica, runtimeKmsKeyId } from '../constructs/keys';
@@ -246,7 +246,7 @@ export class PrimaryStack extends Stack {
     new CfnOutput(this, 'RestoreStateMachineArn', { value: this.workflows.restore.stateMachineArn });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.alarms.topic.topicArn });
 
-    // Integrity checks (issue 14, part 4) and the dashboard (part 3).
+    // The integrity checks of both vaults, the dashboard, and the backup metrics it graphs.
     this.integrity = new IntegrityChecks(this, 'Integrity', {
       config,
       workers: this.workers,
@@ -264,5 +264,6 @@ export class PrimaryStack extends Stack {
       replication: { sourceBucketName: primary.bucket, destinationBucketName: secondary.bucket, ruleId: REPLICATION_RULE_ID },
       deadLetterQueue: this.schedules.deadLetterQueue,
     });
+    publishBackupMetrics(this.controlPlane.finalize);
   }
 }
