@@ -29,7 +29,7 @@ export interface BackupDashboardProps {
   readonly deadLetterQueue: sqs.IQueue;
   /**
    * The dashboard's name.
-   * @default `<installation>-backups`
+   * @default - the installation's name (backup.installation)
    */
   readonly dashboardName?: string;
 }
@@ -45,7 +45,7 @@ export class BackupDashboard extends Construct {
     super(scope, id);
     const { config } = props;
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
-      dashboardName: props.dashboardName ?? `${config.installation}-backups`,
+      dashboardName: props.dashboardName ?? config.installation,
       defaultInterval: Duration.days(7),
     });
     const metric = (metricName: string, component: string, statistic: string, period: Duration, label: string) =>
