@@ -86,8 +86,8 @@ function driversIn(metafile: Metafile, entry: string): Record<string, string> {
 describe('control-plane bundles', () => {
   const handlers = controlPlaneHandlers();
 
-  it('are every handler the worker image does not bundle: plan, finalize, resolve-restore, release-lock, the janitor, RPO monitoring and the configuration change trigger', () => {
-    expect(handlers.map((file) => relative(HANDLERS_DIR, file)).sort()).toEqual(['backup-age.ts', 'config-change.ts', 'finalize.ts', 'janitor.ts', 'plan.ts', 'release-lock.ts', 'resolve-restore.ts']);
+  it('are every handler the worker image does not bundle: plan, finalize, resolve-restore, release-lock, the janitor, RPO monitoring, the integrity check of the recovery vault and the configuration change trigger', () => {
+    expect(handlers.map((file) => relative(HANDLERS_DIR, file)).sort()).toEqual(['backup-age.ts', 'config-change.ts', 'finalize.ts', 'integrity-replica.ts', 'janitor.ts', 'plan.ts', 'release-lock.ts', 'resolve-restore.ts']);
   });
 
   it.each(handlers.map((file) => [relative(REPO_ROOT, file), file]))('%s bundles no database driver and no Secrets Manager client', (_name, entry) => {
