@@ -85,7 +85,7 @@ export function backupMetricData(outcome: Pick<BackupOutcome, 'succeeded'>, now:
 }
 
 /**
- * Publishes the outcome's metrics. Never throws: the backups are stored whatever the metrics service says,
+ * Publishes the outcome's metrics; true when they were. Never throws: the backups are stored whatever the metrics service says,
  * so a failed publish is a warning (the dashboard then misses the points), not a failed backup.
  */
 export async function publishBackupMetrics(outcome: Pick<BackupOutcome, 'succeeded' | 'group' | 'backupId'>, metrics: CloudWatchClient, log: Logger, now: Date = new Date()): Promise<boolean> {
