@@ -4,6 +4,11 @@
  * backlog of the vault's rule, failed executions of each state machine, the dead-letter queue's depth. And
  * the finalize function that publishes the backup size and duration may do so, in the namespace only.
  */
+import { App, Stack } from 'aws-cdk-lib';
+import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { BackupDashboard } from '../../infra/constructs/dashboard';
 import { configWith, logicalId, render, renderedStatements, statementBySid, synthTemplates } from './fixture-config';
 
 const CONFIG = configWith((c) => {
@@ -70,4 +75,22 @@ describe('the dashboard', () => {
       Condition: { StringEquals: { 'cloudwatch:namespace': 'NcaBackup' } },
     });
   });
+});
+
+test('a state machine wired after the dashboard (the drill workflow) joins the failed-executions graph', () => {
+  const stack = new Stack(new App(), 'Dashboard', { env: { region: 'us-west-2', account: '123456789012' } });
+  const machine = (name: string) => sfn.StateMachine.fromStateMachineArn(stack, name, `arn:aws:states:us-west-2:123456789012:stateMachine:${name}`);
+  const dashboard = new BackupDashboard(stack, 'Dashboard', {
+    config: CONFIG,
+    stateMachines: { Backup: machine('backup') },
+    replication: { sourceBucketName: 'a', destinationBucketName: 'b', ruleId: 'r' },
+    deadLetterQueue: sqs.Queue.fromQueueArn(stack, 'Queue', 'arn:aws:sqs:us-west-2:123456789012:dlq'),
+  });
+  dashboard.addStateMachine('RestoreTest', machine('restore-test'));
+  const body = JSON.parse(render(stack.resolve((dashboard.dashboard.node.defaultChild as cloudwatch.CfnDashboard).dashboardBody))) as { widgets: Widget[] };
+  const failed = body.widgets.find((w) => w.properties.title === 'Failed executions')!;
+  expect(failed.properties.metrics!.map((m) => m.filter((p) => typeof p === 'string').join(' '))).toEqual([
+    'AWS/States ExecutionsFailed StateMachineArn arn:aws:states:us-west-2:123456789012:stateMachine:backup',
+    'AWS/States ExecutionsFailed StateMachineArn arn:aws:states:us-west-2:123456789012:stateMachine:restore-test',
+  ]);
 });
