@@ -24,6 +24,8 @@ export const ENVIRONMENT = {
   logsEndpoint: 'NCA_LOGS_ENDPOINT',
   /** A local CloudWatch metrics endpoint (the tests' substitute), for the logs component's metric sets. */
   metricsEndpoint: 'NCA_METRICS_ENDPOINT',
+  /** `on` (set by the stack on the finalize function): the backup workflow publishes each backup's size and duration (NcaBackup/BackupBytes, BackupDurationSeconds). */
+  backupMetrics: 'NCA_BACKUP_METRICS',
   /** Events per FilterLogEvents page of the logs component (default 10,000, the most); smaller only to exercise paging. */
   logsPageLimit: 'NCA_LOGS_PAGE_LIMIT',
   /** The largest model file copied with one CopyObject (default S3's 5 GiB); smaller only to exercise multipart copies. */

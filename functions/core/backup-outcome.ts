@@ -1,7 +1,11 @@
 /**
  * The backup workflow's last step: every component has finished (the Map catches failures so one
- * component cannot cancel the others); decide the execution's outcome and the events to publish.
+ * component cannot cancel the others); decide the execution's outcome and the events to publish, and
+ * publish each backed-up component's size and duration for the dashboard.
  */
+import { PutMetricDataCommand, type CloudWatchClient, type MetricDatum } from '@aws-sdk/client-cloudwatch';
+import { BACKUP_BYTES_METRIC, BACKUP_DURATION_METRIC, COMPONENT_DIMENSION, METRICS_NAMESPACE } from '../../config/backup-metrics';
+import type { Logger } from '../components/types';
 import { eventEntry, readableCause, type EventEntry } from './events';
 
 export interface ComponentSucceeded {
@@ -67,4 +71,36 @@ export function decideBackupOutcome(input: BackupOutcomeInput): BackupOutcome {
     cause: failed.map((f) => `${f.component}: ${f.error}: ${f.cause}`).join(' | '),
     eventEntries,
   };
+}
+
+/** Per component that backed up: its bytes as stored (what a deduplicating component stored anew) and its duration. */
+export function backupMetricData(outcome: Pick<BackupOutcome, 'succeeded'>, now: Date): MetricDatum[] {
+  return outcome.succeeded.flatMap((s) => {
+    const Dimensions = [{ Name: COMPONENT_DIMENSION, Value: s.component }];
+    return [
+      { MetricName: BACKUP_BYTES_METRIC, Dimensions, Timestamp: now, Value: s.storedBytes ?? s.bytes, Unit: 'Bytes' },
+      { MetricName: BACKUP_DURATION_METRIC, Dimensions, Timestamp: now, Value: s.durationMs / 1000, Unit: 'Seconds' },
+    ];
+  });
+}
+
+/**
+ * Publishes the outcome's metrics; true when they were. Never throws: the backups are stored whatever the metrics service says,
+ * so a failed publish is a warning (the dashboard then misses the points), not a failed backup.
+ */
+export async function publishBackupMetrics(outcome: Pick<BackupOutcome, 'succeeded' | 'group' | 'backupId'>, metrics: CloudWatchClient, log: Logger, now: Date = new Date()): Promise<boolean> {
+  const data = backupMetricData(outcome, now);
+  if (data.length === 0) return true;
+  try {
+    await metrics.send(new PutMetricDataCommand({ Namespace: METRICS_NAMESPACE, MetricData: data }));
+    return true;
+  } catch (error) {
+    const { name, message } = error as Error;
+    log.warn('backup metrics not published', {
+      group: outcome.group,
+      backupId: outcome.backupId,
+      error: `could not publish ${METRICS_NAMESPACE} ${BACKUP_BYTES_METRIC}/${BACKUP_DURATION_METRIC} (${name}: ${message}); the backups stand, the dashboard misses these points.`,
+    });
+    return false;
+  }
 }

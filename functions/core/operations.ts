@@ -7,8 +7,12 @@ import { componentEntry } from '../components';
 import { isBackupId } from './backup-id';
 import { stepResultKey as layoutStepResultKey } from '../../config/vault-layout';
 import { runBackup, summarize } from './backup-run';
-import { authenticatorOf, configuredComponent, vaultFor, type EngineContext } from './context';
-import { checkIntegrity, integrityFailure } from './integrity';
+import { authenticatorOf, configuredComponent, type EngineContext } from './context';
+import { checkPrimary, integrityFailure, integrityRunOf, type IntegrityReport } from './integrity';
+import type { ManifestAuthenticator } from './manifest-mac';
+import type { VaultRuntimeConfig } from './runtime-config';
+import type { BackupVault } from './storage';
+import type { Logger } from '../components/types';
 import { runDrill } from './drill';
 import { verificationOf } from './drill-plan';
 import { InvalidInputError, TaskStoppedError, TransientError } from './errors';
@@ -55,8 +59,7 @@ export interface OperationEvent {
   readonly lockOwner?: string;
   /** post-verify only: the restore's safety backup step result, named in a verification failure. */
   readonly safetyBackup?: { readonly skipped?: boolean; readonly backupId?: string };
-  /** integrity-check only: the recovery vault (absent: the primary vault alone) and the cycle's length in hourly runs. */
-  readonly recovery?: { readonly bucket: string; readonly region: string; readonly prefix: string };
+  /** integrity-check only: the cycle's length in hourly runs (the recovery vault is compared by the integrity-replica function). */
   readonly cycleHours?: number;
   /** drill only: the drill's id (its records' folder); `backupId` the recovery point its plan picked (absent: the drill picks). */
   readonly drillId?: string;
@@ -176,17 +179,8 @@ export async function runOperation(ctx: EngineContext, event: OperationEvent): P
       const safetyBackupId = safety && safety.skipped === false && typeof safety.backupId === 'string' && isBackupId(safety.backupId) ? safety.backupId : undefined;
       return postVerify(scope, safetyBackupId);
     }
-    // The component's worker runs its own share: its structure check needs the component's drivers and parsers.
-    case 'integrity-check': {
-      const cycleHours = event.cycleHours;
-      if (typeof cycleHours !== 'number' || !Number.isSafeInteger(cycleHours) || cycleHours < 1) throw new InvalidInputError(`cycleHours ${JSON.stringify(cycleHours)} is not a whole number of hours, 1 or more.`);
-      const r = event.recovery as Record<string, unknown> | undefined;
-      if (r !== undefined && (typeof r.bucket !== 'string' || typeof r.region !== 'string' || typeof r.prefix !== 'string')) throw new InvalidInputError('recovery must be {bucket, region, prefix}.');
-      const recovery = event.recovery ? vaultFor({ ...ctx.config, bucket: event.recovery.bucket, region: event.recovery.region, prefix: event.recovery.prefix }, ctx.env) : undefined;
-      const report = await checkIntegrity({ primary: ctx.vault, ...(recovery ? { recovery } : {}) }, authenticatorOf(ctx), [{ name, group }], { run: Math.floor(ctx.now().getTime() / 3_600_000), slots: cycleHours }, ctx.log);
-      if (report.findings.length > 0) throw integrityFailure(report);
-      return report;
-    }
+    case 'integrity-check':
+      return runIntegrityCheck({ vault: ctx.vault, authenticator: authenticatorOf(ctx), log: ctx.log, now: ctx.now() }, ctx.config, event);
     // A drill's failure is its result (recorded, reported), not an error of the step.
     case 'drill': {
       const drillId = event.drillId;
@@ -203,6 +197,23 @@ export async function runOperation(ctx: EngineContext, event: OperationEvent): P
       return stored.result;
     }
   }
+}
+
+/**
+ * The integrity-check step: this hour's share of the component's backups in the primary vault, with the
+ * component's structure check (its parsers are why the component's worker runs it). It needs only the vault
+ * part of the runtime config, which is what its hourly schedule passes (an EventBridge input holds 8 KB, the
+ * sources have no length limit). A run with a finding fails with IntegrityError naming the first.
+ */
+export async function runIntegrityCheck(
+  deps: { readonly vault: BackupVault; readonly authenticator: ManifestAuthenticator; readonly log: Logger; readonly now: Date },
+  config: VaultRuntimeConfig,
+  event: Pick<OperationEvent, 'component' | 'cycleHours'>,
+): Promise<IntegrityReport> {
+  const { component, options } = integrityRunOf(config, event, deps.now);
+  const report = await checkPrimary(deps.vault, deps.authenticator, [component], options, (name) => componentEntry(name).component.inspect, deps.log);
+  if (report.findings.length > 0) throw integrityFailure(report);
+  return report;
 }
 
 /**

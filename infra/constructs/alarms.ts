@@ -1,7 +1,8 @@
 /**
  * What an operator is told about: failed backup or restore executions, replication falling behind or failing,
- * and schedules that could not start a backup. All alarms notify one SNS topic, created (KMS-encrypted, TLS
- * only, e-mail subscriptions from `notifications.emails`) or imported from `notifications.sns_topic_arn`.
+ * schedules that could not start a backup, and integrity runs that failed (all in the dead-letter queue). All
+ * alarms notify one SNS topic, created (KMS-encrypted, TLS only, e-mail subscriptions from
+ * `notifications.emails`) or imported from `notifications.sns_topic_arn`.
  * With neither an address nor a topic, nobody would read it: the synth warns.
  */
 import { Annotations, Duration, Stack } from 'aws-cdk-lib';
@@ -128,7 +129,7 @@ export class BackupAlarms extends Construct {
     );
     add(
       new cloudwatch.Alarm(this, 'ScheduleDeadLetters', {
-        alarmDescription: 'nca-backup: a schedule could not start the backup state machine; the event is in the dead-letter queue.',
+        alarmDescription: 'nca-backup: a schedule could not start the backup state machine, or an hourly integrity check run failed (a finding, or the vault unreachable); the event, and for an integrity run its error, is in the dead-letter queue.',
         metric: props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: cloudwatch.Stats.MAXIMUM }),
         threshold: 1,
         evaluationPeriods: 1,

@@ -15,6 +15,8 @@ import { BackupVault, REPLICATION_RULE_ID, deployRoleArns } from '../constructs/
 import { warnOfEarlyDeletion } from '../cold-storage-fees';
 import { BreakGlassRole, breakGlassRoleArn, createsBreakGlassRole } from '../constructs/break-glass';
 import { Janitor } from '../constructs/janitor';
+import { IntegrityChecks } from '../constructs/integrity';
+import { BackupDashboard, publishBackupMetrics } from '../constructs/dashboard';
 import { ControlPlane } from '../constructs/control-plane';
 import { ConfigChangeTrigger } from '../constructs/config-changes';
 import { ConfigEnvelopeKey, KeyReplica, KmsKeyRef, ManifestKey, OperationsKey, dataKeyRef, keyAliases, manifestKeyReplica, runtimeKmsKeyId } from '../constructs/keys';
@@ -53,6 +55,9 @@ export class PrimaryStack extends Stack {
   readonly schedules: BackupSchedules;
   readonly alarms: BackupAlarms;
   readonly backupAge: BackupAgeMonitor;
+  readonly integrity: IntegrityChecks;
+  /** Graphs per component and of the workflows; `dashboard.addStateMachine` adds a workflow's failed executions. */
+  readonly dashboard: BackupDashboard;
 
   constructor(scope: Construct, id: string, props: PrimaryStackProps) {
     const { config: written, pgMajor, ...stackProps } = props;
@@ -253,5 +258,25 @@ export class PrimaryStack extends Stack {
     new CfnOutput(this, 'RestoreStateMachineArn', { value: this.workflows.restore.stateMachineArn });
     new CfnOutput(this, 'RestoreTestStateMachineArn', { value: this.workflows.restoreTest.stateMachineArn, description: 'The restore drills (nca-backup drill; backup.verification.schedule)' });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.alarms.topic.topicArn });
+
+    // The integrity checks of both vaults, the dashboard, and the backup metrics it graphs.
+    this.integrity = new IntegrityChecks(this, 'Integrity', {
+      config,
+      workers: this.workers,
+      runtimeConfig: vaultRuntimeConfig(workerConfig),
+      dataKey,
+      replicaKey,
+      manifestKey: this.manifestKey,
+      logKey: operationsKey,
+      deadLetterQueue: this.schedules.deadLetterQueue,
+      topic: this.alarms.topic,
+    });
+    this.dashboard = new BackupDashboard(this, 'Dashboard', {
+      config,
+      stateMachines: { Backup: this.workflows.backup, Restore: this.workflows.restore, RestoreTest: this.workflows.restoreTest },
+      replication: { sourceBucketName: primary.bucket, destinationBucketName: secondary.bucket, ruleId: REPLICATION_RULE_ID },
+      deadLetterQueue: this.schedules.deadLetterQueue,
+    });
+    publishBackupMetrics(this.controlPlane.finalize);
   }
 }

@@ -100,7 +100,7 @@ describe('configuration component in the stacks', () => {
     const start = role.find((s) => s.Action === 'states:StartExecution');
     expect(start.Resource).toBe(`<Ref:${backupMachine}>`);
     // A change whose backup could not be started lands in the alarmed dead-letter queue.
-    const invoke = Object.values(primary.findResources('AWS::Lambda::EventInvokeConfig'))[0] as any;
+    const invoke = (Object.values(primary.findResources('AWS::Lambda::EventInvokeConfig')) as any[]).find((c) => c.Properties.FunctionName.Ref === fnId);
     expect(invoke.Properties).toMatchObject({ MaximumRetryAttempts: 2, MaximumEventAgeInSeconds: 3600 });
     expect(render(invoke.Properties.DestinationConfig.OnFailure.Destination)).toMatch(/^<GetAtt:SchedulesDeadLetterQueue\w+\.Arn>$/);
   });

@@ -166,6 +166,12 @@ describe('at the loader\'s largest configuration', () => {
     expect(JSON.parse(render(env.NCA_RUNTIME_CONFIG))).toEqual(runtimeConfigOf(primary, logicalId(primary, 'AWS::Lambda::Function', 'Workerredis')));
   });
 
+  test('the integrity schedules\' inputs (the vault part, the component, the cycle) stay under EventBridge\'s 8 KB too', () => {
+    const rules = Object.values(primary.findResources('AWS::Events::Rule')).filter((r: any) => String(r.Properties.Description ?? '').includes('integrity check')) as any[];
+    expect(rules).toHaveLength(10);
+    for (const rule of rules) expect(render(rule.Properties.Targets[0].Input).length).toBeLessThan(8192);
+  });
+
   test('a configuration whose definitions would pass 1 MB is refused at synth, saying which lists to shorten', () => {
     const huge = configWith((c) => {
       c.sources.redis = { db: 0, keyPatterns: Array.from({ length: 400 }, (_, i) => longPattern(i)) };

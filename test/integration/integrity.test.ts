@@ -11,7 +11,10 @@ import { createHash } from 'node:crypto';
 import { runBackup } from '../../functions/core/backup-run';
 import { manifestKey } from '../../functions/core/catalog';
 import type { EngineContext } from '../../functions/core/context';
-import { checkIntegrity, slotOf, type IntegrityReport } from '../../functions/core/integrity';
+import { componentEntry } from '../../functions/components';
+import { checkPrimary, checkReplicas, slotOf, type IntegrityReport } from '../../functions/core/integrity';
+import { handler as replicaHandler } from '../../functions/handlers/integrity-replica';
+import { handler as workerHandler } from '../../functions/handlers/worker';
 import { silentLogger } from '../../functions/core/logger';
 import { runOperation } from '../../functions/core/operations';
 import type { BackupVault } from '../../functions/core/storage';
@@ -56,7 +59,40 @@ async function replicate(): Promise<void> {
   }
 }
 
-const check = (run: number, slots: number): Promise<IntegrityReport> => checkIntegrity({ primary, recovery }, testAuthenticator(), COMPONENTS, { run, slots }, silentLogger);
+/** Both parts of a run, as the worker and the integrity-replica function run them, in one report. */
+async function check(run: number, slots: number): Promise<IntegrityReport> {
+  const mine = await checkPrimary(primary, testAuthenticator(), COMPONENTS, { run, slots }, (name) => componentEntry(name).component.inspect, silentLogger);
+  const replicas = await checkReplicas({ primary, recovery }, testAuthenticator(), COMPONENTS, { run, slots }, silentLogger);
+  return {
+    ...mine,
+    checked: { primary: mine.checked.primary, recovery: replicas.checked.recovery },
+    artifactsRead: mine.artifactsRead + replicas.artifactsRead,
+    bytesRead: mine.bytesRead + replicas.bytesRead,
+    findings: [...mine.findings, ...replicas.findings],
+  };
+}
+
+/** The vault part of the test deployment's runtime config: what the hourly schedules pass (no sources). */
+const vaultPart = () => {
+  const { runner: _runner, components, verification: _verification, protectedTargets: _targets, ...vault } = context().config;
+  return { ...vault, components: Object.fromEntries(Object.entries(components).map(([name, c]) => [name, { group: c!.group }])) };
+};
+
+/** Runs a deployed handler against s3rver, its log lines (stderr) captured. */
+async function deployed<T>(run: () => Promise<T>): Promise<{ result?: T; error?: unknown; log: string }> {
+  const saved = process.env.NCA_S3_ENDPOINT;
+  process.env.NCA_S3_ENDPOINT = process.env.NCA_TEST_S3_ENDPOINT;
+  const stderr = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
+  try {
+    return { result: await run(), log: stderr.mock.calls.map(([line]) => String(line)).join('') };
+  } catch (error) {
+    return { error, log: stderr.mock.calls.map(([line]) => String(line)).join('') };
+  } finally {
+    stderr.mockRestore();
+    if (saved === undefined) delete process.env.NCA_S3_ENDPOINT;
+    else process.env.NCA_S3_ENDPOINT = saved;
+  }
+}
 const manifestOf = async (component: 'postgres' | 'logs', id: string) => JSON.parse((await readObject(s3, primary.bucket, `backups/${manifestKey(component === 'postgres' ? 'database' : 'logs', component, id)}`)).toString());
 
 beforeAll(async () => {
@@ -143,10 +179,45 @@ describe('the integrity check', () => {
   });
 
   test('as the worker step: a run with a finding fails with IntegrityError naming it; the whole cycle of a clean component passes', async () => {
-    const recovery = { bucket: recoveryVault().bucket, region: 'us-west-2', prefix: 'backups/' };
-    await expect(runOperation(context(), { operation: 'integrity-check', component: 'logs', recovery, cycleHours: 1 })).rejects.toMatchObject({ name: 'IntegrityError', component: 'logs', backupId: '20261103T000000Z-bbbb03' });
-    const report = (await runOperation(context(), { operation: 'integrity-check', component: 'postgres', recovery, cycleHours: 1 })) as IntegrityReport;
-    expect(report).toMatchObject({ checked: { primary: 1, recovery: 1 }, structureChecked: 1, findings: [] });
+    await expect(runOperation(context(), { operation: 'integrity-check', component: 'logs', cycleHours: 1 })).rejects.toMatchObject({ name: 'IntegrityError', component: 'logs', backupId: '20261103T000000Z-bbbb03' });
+    const report = (await runOperation(context(), { operation: 'integrity-check', component: 'postgres', cycleHours: 1 })) as IntegrityReport;
+    expect(report).toMatchObject({ checked: { primary: 1, recovery: 0 }, structureChecked: 1, findings: [] });
     await expect(runOperation(context(), { operation: 'integrity-check', component: 'postgres', cycleHours: 0 })).rejects.toMatchObject({ name: 'InvalidInputError' });
+  });
+
+  test('the deployed worker takes its schedule\'s input, the vault part without sources: structure checked, a finding fails the run and is logged as one line', async () => {
+    const runtimeConfig = JSON.stringify(vaultPart());
+    expect(runtimeConfig).not.toContain('/nca/app');
+    const clean = await deployed(() => workerHandler({ operation: 'integrity-check', component: 'postgres', cycleHours: 1, runtimeConfig } as never));
+    expect(clean.result).toMatchObject({ checked: { primary: 1 }, structureChecked: 1, findings: [] });
+    const found = await deployed(() => workerHandler({ operation: 'integrity-check', component: 'logs', cycleHours: 1, runtimeConfig } as never));
+    expect(found.error).toMatchObject({ name: 'IntegrityError', component: 'logs', backupId: '20261103T000000Z-bbbb03' });
+    const lines = found.log.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    expect(lines.filter((l) => l.message === 'integrity finding')).toEqual([expect.objectContaining({ component: 'logs', backupId: '20261103T000000Z-bbbb03', vault: 'primary', kind: 'structure' })]);
+    // Any other operation still needs the whole runtime config.
+    const backup = await deployed(() => workerHandler({ operation: 'describe-backup', component: 'postgres', backupId: ids.postgres[0], runtimeConfig } as never));
+    expect(backup.error).toMatchObject({ name: 'InvalidInputError', message: expect.stringContaining('source is not an object') });
+  });
+
+  test('the integrity-replica function: intact replicas pass; a corrupted and a missing replica are each found, logged and fail the run', async () => {
+    const input = (component: string) => ({ runtimeConfig: JSON.stringify(vaultPart()), component, cycleHours: 1, recovery: { bucket: recoveryVault().bucket, region: 'us-west-2' } });
+    const intact = await deployed(() => replicaHandler(input('postgres')));
+    expect(intact.result).toMatchObject({ checked: { primary: 0, recovery: 1 }, findings: [] });
+
+    const pg = await manifestOf('postgres', ids.postgres[0]);
+    const dumpKey = `backups/database/postgres/${ids.postgres[0]}/${pg.artifacts[0].name}`;
+    const flipped = Buffer.from(await readObject(s3, recovery.bucket, dumpKey));
+    flipped[5] ^= 0x01;
+    await s3.send(new PutObjectCommand({ Bucket: recovery.bucket, Key: dumpKey, Body: flipped }));
+    await s3.send(new DeleteObjectCommand({ Bucket: recovery.bucket, Key: `backups/${manifestKey('logs', 'logs', ids.logs[0])}` }));
+
+    const corrupted = await deployed(() => replicaHandler(input('postgres')));
+    expect(corrupted.error).toMatchObject({ name: 'IntegrityError', component: 'postgres', backupId: ids.postgres[0], message: expect.stringMatching(/recovery vault \(artifact\).*SHA-256/) });
+    const missing = await deployed(() => replicaHandler(input('logs')));
+    expect(missing.error).toMatchObject({ name: 'IntegrityError', component: 'logs', backupId: ids.logs[0], message: expect.stringMatching(/recovery vault \(manifest\).*missing/) });
+    const findings = missing.log.split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((l) => l.message === 'integrity finding');
+    expect(findings).toEqual([expect.objectContaining({ component: 'logs', backupId: ids.logs[0], vault: 'recovery', kind: 'manifest' })]);
+    // bbbb03's replica is byte for byte its primary: its structure finding is the worker's to report, not this check's.
+    expect(missing.log).not.toContain('20261103T000000Z-bbbb03');
   });
 });

@@ -86,13 +86,14 @@ function driversIn(metafile: Metafile, entry: string): Record<string, string> {
 describe('control-plane bundles', () => {
   const handlers = controlPlaneHandlers();
 
-  it('are every handler the worker image does not bundle: plan, finalize, resolve-restore, release-lock, drill-plan, drill-report, the janitor, RPO monitoring and the configuration change trigger', () => {
+  it('are every handler the worker image does not bundle: plan, finalize, resolve-restore, release-lock, drill-plan, drill-report, the janitor, RPO monitoring, the integrity check of the recovery vault and the configuration change trigger', () => {
     expect(handlers.map((file) => relative(HANDLERS_DIR, file)).sort()).toEqual([
       'backup-age.ts',
       'config-change.ts',
       'drill-plan.ts',
       'drill-report.ts',
       'finalize.ts',
+      'integrity-replica.ts',
       'janitor.ts',
       'plan.ts',
       'release-lock.ts',
