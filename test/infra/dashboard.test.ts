@@ -61,7 +61,7 @@ describe('the dashboard', () => {
     expect(replication.sort()).toEqual([`AWS/S3/OperationsPendingReplication ${rule}`, `AWS/S3/ReplicationLatency ${rule}`].map((l) => l.split(' ').sort().join(' ')).sort());
     const failed = lines.filter((l) => l.startsWith('AWS/States/ExecutionsFailed'));
     expect(failed.sort()).toEqual(
-      ['Backup', 'Restore'].map((name) => `AWS/States/ExecutionsFailed StateMachineArn=<Ref:${logicalId(primary, 'AWS::StepFunctions::StateMachine', `Workflows${name}`)}>`).sort(),
+      ['Backup', 'Restore', 'Drills'].map((name) => `AWS/States/ExecutionsFailed StateMachineArn=<Ref:${logicalId(primary, 'AWS::StepFunctions::StateMachine', `Workflows${name}`)}>`).sort(),
     );
     expect(lines).toContain(`AWS/SQS/ApproximateNumberOfMessagesVisible QueueName=<GetAtt:${logicalId(primary, 'AWS::SQS::Queue', 'DeadLetterQueue')}.QueueName>`);
   });
