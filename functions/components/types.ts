@@ -193,3 +193,22 @@ export interface ComponentEntry<Target, Options extends RestoreTargetOptions = R
   /** The target a restore with these options writes to; InvalidInputError when the options cannot name one. */
   retarget(target: Target, options: RestoreTargetOptions): Target;
 }
+
+/**
+ * A restore drill's sandbox as a component's drill module describes it (core/drill.ts runs it): how the
+ * result names it, the runtime source it is reached with, and the restore input that writes there.
+ */
+export interface DrillSandbox {
+  readonly name: string;
+  /** Production's runtime source, with what makes it the sandbox changed. */
+  readonly source: unknown;
+  /** The restore input's targetDatabase. @default the backed-up one */
+  readonly targetDatabase?: string;
+  /** The restore input's options. @default none */
+  readonly options?: Record<string, unknown>;
+  /** The environment the sandbox is connected with. @default the drill's */
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+/** What a drill's sample read found: what it read, or why nothing could be read. */
+export type DrillSampleResult = { readonly read: string } | { readonly problem: string };

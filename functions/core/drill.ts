@@ -18,7 +18,7 @@ import { ENVIRONMENT, type Setting } from '../../config/environment';
 import { drillRecordKey } from '../../config/vault-layout';
 import type { ComponentName } from '../../config/types';
 import type { RuntimeVerification, VerificationConfig } from '../../config/verification';
-import type { ArtifactSource, Fingerprint } from '../components/types';
+import type { ArtifactSource, DrillSampleResult, DrillSandbox, Fingerprint } from '../components/types';
 import { configPlaces, configSandbox, sampleConfig } from '../components/config/drill';
 import { logsPlaces, logsSandbox, sampleLogs } from '../components/logs/drill';
 import type { MemoryRuntimeSource } from '../components/memory/descriptor';
@@ -60,19 +60,8 @@ export interface Place {
   readonly database: string;
 }
 
-/** A drill's sandbox: the source its restore connects with, and the restore input that writes there. */
-export interface Sandbox {
-  /** How the result names it: a database, an index, a prefix. */
-  readonly name: string;
-  /** The runtime source the sandbox is reached with: production's, with the sandbox server's fields merged over it. */
-  readonly source: unknown;
-  /** The restore input's targetDatabase. @default the backed-up one */
-  readonly targetDatabase?: string;
-  /** The restore input's options (what makes the restore write into the sandbox). @default none */
-  readonly options?: Record<string, unknown>;
-  /** The environment the sandbox is connected with (a local URL of production left out when the sandbox names its server). @default the context's */
-  readonly env?: NodeJS.ProcessEnv;
-}
+/** A drill's sandbox (the component contract's DrillSandbox). */
+export type Sandbox = DrillSandbox;
 
 export interface SandboxRequest {
   readonly drillId: string;
@@ -95,7 +84,7 @@ export interface SampleInput<T> {
   readonly source: ArtifactSource;
 }
 
-export type SampleResult = { readonly read: string } | { readonly problem: string };
+export type SampleResult = DrillSampleResult;
 
 /** What a drill needs to know of a component beyond the contract: its sandbox and its sample read. */
 export interface DrillSpec<T> {

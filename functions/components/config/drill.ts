@@ -17,18 +17,9 @@ import type { ConfigSourceConfig } from './descriptor';
 import type { ConfigItem, ConfigItemKind } from './item';
 import { parseFileName } from './plan';
 import { readConfiguration } from './read';
+import type { DrillSampleResult, DrillSandbox } from '../types';
 
 const COMPONENT = 'config';
-
-/** What a drill's sandbox is, as core/drill.ts takes it (its Sandbox). */
-interface DrillSandbox {
-  readonly name: string;
-  readonly source: unknown;
-  readonly targetDatabase?: string;
-  readonly options?: Record<string, unknown>;
-}
-
-type SampleResult = { readonly read: string } | { readonly problem: string };
 
 /** A copy's prefix: letters, digits, `.`, `_` and `-`, valid in a parameter path segment, a secret name and an S3 key. */
 export const COPY_PREFIX = /^[A-Za-z0-9_.-]{1,64}$/;
@@ -79,7 +70,7 @@ export function configSandbox(request: { readonly drillId: string; readonly sour
 export const configPlaces = (target: ConfigTarget) => [{ store: 'configuration stores', server: 'aws', database: target.copy ?? 'configuration' }];
 
 /** A restored item read back from its store in the copy: a parameter when the backup has one, else a secret, else a file. */
-export async function sampleConfig({ target }: { readonly target: ConfigTarget }): Promise<SampleResult> {
+export async function sampleConfig({ target }: { readonly target: ConfigTarget }): Promise<DrillSampleResult> {
   const items = await currentItems(target);
   const item = items.find((i) => i.kind === 'parameter') ?? items[0];
   if (!item) return { problem: 'the sandbox holds no restored item' };

@@ -20,18 +20,9 @@ import { classifyS3Error } from '../../core/s3-errors';
 import type { LogsTarget } from './backup';
 import { logsFailure } from './read';
 import type { LogsRestoreOptions, LogsSourceConfig } from './source';
+import type { DrillSampleResult, DrillSandbox } from '../types';
 
 const COMPONENT = 'logs';
-
-/** What a drill's sandbox is, as core/drill.ts takes it (its Sandbox). */
-interface DrillSandbox {
-  readonly name: string;
-  readonly source: unknown;
-  readonly targetDatabase?: string;
-  readonly options?: Record<string, unknown>;
-}
-
-type SampleResult = { readonly read: string } | { readonly problem: string };
 
 /** What the sandbox is chosen from: the drill, production's source and the backup's manifest. */
 interface LogsSandboxRequest {
@@ -95,7 +86,7 @@ async function firstFile(directory: string): Promise<string | undefined> {
 }
 
 /** An event read back from the sandbox group, else a line of a restored file. */
-export async function sampleLogs({ target }: { readonly target: LogsTarget }): Promise<SampleResult> {
+export async function sampleLogs({ target }: { readonly target: LogsTarget }): Promise<DrillSampleResult> {
   const to = target.writesTo ?? {};
   if (to.targetLogGroup) {
     const page = await target.clients.logs.send(new FilterLogEventsCommand({ logGroupName: to.targetLogGroup, limit: 1 })).catch((error: unknown) => {

@@ -5,7 +5,7 @@
  * namespace in another Redis index (or server), episodic memory's collection in a scratch MongoDB
  * database, semantic memory's table in a scratch PostgreSQL database (core/drill.ts memorySandbox).
  */
-import type { Fingerprint } from '../types';
+import type { DrillSampleResult, Fingerprint } from '../types';
 import { dropDatabase } from '../postgres';
 import { quoteIdent, withClient as withPostgresClient } from '../postgres/connection';
 import { MAINTENANCE_DATABASE } from '../postgres/server';
@@ -24,8 +24,6 @@ export function memoryPlaces(target: MemoryTarget): { store: string; server: str
     ...(target.semantic ? [{ store: 'semantic tier (vector)', server: `${target.semantic.host}:${target.semantic.port}`, database: target.semantic.database }] : []),
   ];
 }
-
-type SampleResult = { readonly read: string } | { readonly problem: string };
 
 /** One item hash of the working namespace (its metadata, index and stats keys are not items). */
 async function sampleWorking(working: NonNullable<MemoryTarget['working']>): Promise<string | undefined> {
@@ -57,7 +55,7 @@ async function sampleSemantic(semantic: NonNullable<MemoryTarget['semantic']>): 
 }
 
 /** An item of each tier the backup holds items of, read from the sandbox stores as the NCA reads them. */
-export async function sampleMemory({ target, fingerprint }: { target: MemoryTarget; fingerprint: Fingerprint }): Promise<SampleResult> {
+export async function sampleMemory({ target, fingerprint }: { target: MemoryTarget; fingerprint: Fingerprint }): Promise<DrillSampleResult> {
   const tiers = target.tiers.filter((tier) => (fingerprint[tier]?.count ?? 0) > 0);
   if (tiers.length === 0) return { problem: 'the backup holds no memory item in any tier' };
   const read: Record<MemoryTier, () => Promise<string | undefined>> = {

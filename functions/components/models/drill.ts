@@ -14,7 +14,7 @@ import type { Readable } from 'node:stream';
 import { DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { InvalidInputError } from '../../core/errors';
 import { classifyS3Error } from '../../core/s3-errors';
-import type { ArtifactSource } from '../types';
+import type { ArtifactSource, DrillSampleResult, DrillSandbox } from '../types';
 import type { ModelsTarget } from './backup';
 import { checksumOf } from './checksum';
 import { limitsOf } from './copy';
@@ -24,16 +24,6 @@ import { locationsOverlap, parseModelsLocation } from './options';
 import { locationUrl, type ModelsLocation, type ModelsSourceConfig } from './source';
 
 const COMPONENT = 'models';
-
-/** What a drill's sandbox is, as core/drill.ts takes it (its Sandbox). */
-interface DrillSandbox {
-  readonly name: string;
-  readonly source: unknown;
-  readonly targetDatabase?: string;
-  readonly options?: Record<string, unknown>;
-}
-
-type SampleResult = { readonly read: string } | { readonly problem: string };
 
 function sandboxLocation(source: ModelsSourceConfig, drillId: string, configured: unknown): ModelsLocation {
   if (typeof configured === 'string') {
@@ -64,7 +54,7 @@ export function modelsSandbox(request: { readonly drillId: string; readonly sour
 export const modelsPlaces = (target: ModelsTarget) => target.source.paths.map((path) => ({ store: 'models location', server: path.kind === 's3' ? 's3' : 'file system', database: locationUrl(path) }));
 
 /** The smallest restored file, read back whole from the sandbox and hashed: its checksum must be the backup index's. */
-export async function sampleModels({ target, source }: { readonly target: ModelsTarget; readonly source: ArtifactSource }): Promise<SampleResult> {
+export async function sampleModels({ target, source }: { readonly target: ModelsTarget; readonly source: ArtifactSource }): Promise<DrillSampleResult> {
   const files = await readIndex(source.open(INDEX_ARTIFACT), { component: COMPONENT, backupId: source.backup?.backupId });
   if (files.length === 0) return { problem: 'the backup holds no model file' };
   const [location] = target.source.paths;
