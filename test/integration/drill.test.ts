@@ -80,7 +80,7 @@ describe('nca-backup drill', () => {
     });
     expect(result.restoreSeconds).toBeGreaterThan(0);
     expect(result.cause).toBeUndefined();
-    expect(await drillDatabases()).toEqual([]);
+    expect(await drillDatabases(drill.json.drillId)).toEqual([]);
     const record = JSON.parse((await readObject(testS3Client(), bucket, `backups/${result.recordKey}`)).toString());
     expect(record).toMatchObject({ drillId: drill.json.drillId, component: 'postgres', succeeded: true, backupId: backup.json.backupId, sandboxState: { state: 'dropped' } });
     // Where the scorecard is, and that it is there.
@@ -99,7 +99,7 @@ describe('nca-backup drill', () => {
     const [result] = drill.json.result.drills;
     expect(result).toMatchObject({ component: 'postgres', succeeded: false, backupId: backup.json.backupId, cause: { error: 'IntegrityError' }, sandboxState: { state: 'dropped' } });
     expect(result.restoreSeconds).toBeUndefined();
-    expect(await drillDatabases()).toEqual([]);
+    expect(await drillDatabases(drill.json.result.drillId)).toEqual([]);
     const record = JSON.parse((await readObject(testS3Client(), bucket, `backups/${result.recordKey}`)).toString());
     expect(record).toMatchObject({ succeeded: false, cause: { error: 'IntegrityError' } });
   });
@@ -114,7 +114,7 @@ describe('nca-backup drill', () => {
     const until = Date.parse(result.sandboxState.keptUntil);
     expect(until).toBeGreaterThan(Date.now() + 2 * 3600_000);
     expect(until).toBeLessThanOrEqual(Date.now() + 3 * 3600_000);
-    expect(await drillDatabases()).toEqual([result.sandbox]);
+    expect(await drillDatabases(drill.json.drillId)).toEqual([result.sandbox]);
     expect((await sql(result.sandbox, `SELECT count(*)::int AS n FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')`))[0].n).toBeGreaterThan(0);
     await sql('postgres', `DROP DATABASE "${result.sandbox}"`);
   });
@@ -144,7 +144,7 @@ describe('nca-backup drill', () => {
     const failed = await bad.cli('drill', 'postgres');
     expect(failed.code).toBe(1);
     expect(failed.json.result.drills[0]).toMatchObject({ succeeded: false, cause: { error: 'VerificationError', message: expect.stringContaining('sample data retrieval failed') }, sandboxState: { state: 'dropped' } });
-    expect(await drillDatabases()).toEqual([]);
+    expect(await drillDatabases(failed.json.result.drillId)).toEqual([]);
   });
 
   test('postgres: a kept sandbox is sanitized before it is reported kept; a rule naming a missing column drops it instead', async () => {
@@ -173,7 +173,7 @@ describe('nca-backup drill', () => {
     const refused = await broken.cli('drill', 'postgres');
     expect(refused.code).toBe(1);
     expect(refused.json.result.drills[0]).toMatchObject({ succeeded: false, sandboxState: { state: 'dropped' }, cause: { error: 'InvalidInputError', message: expect.stringMatching(/sanitization .*dropped instead.*phone/) } });
-    expect(await drillDatabases()).toEqual([]);
+    expect(await drillDatabases(refused.json.result.drillId)).toEqual([]);
   });
 
   test('redis: restored into index 15, read, flushed; the configured index is left as it was', async () => {

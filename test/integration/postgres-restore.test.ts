@@ -94,7 +94,7 @@ describe('in place, for any schema: staging database, verification, swap', () =>
     const kept = restored.details!.previousKeptAs as string;
     expect(kept).toMatch(new RegExp(`^${db}_nca_kept_until_\\d{8}T\\d{6}Z$`));
     expect((await sql(kept, 'SELECT count(*)::int AS n FROM payment'))[0].n).toBe(500);
-    expect(await databasesLike('%_nca_staging_%')).toEqual([]);
+    expect(await databasesLike(`${db}_nca_staging_%`)).toEqual([]);
   });
 
   test('objects added after the backup (a table and a view on a dumped enum) are gone after the swap, kept in the previous database', async () => {
@@ -377,7 +377,8 @@ describe('failures surface as typed errors carrying the tool\'s own words', () =
     const restoring = postgres.restore(throttledSource(backup.source, 2 * 1024 * 1024), t, {}, quiet);
     const outcome = restoring.then(() => undefined, (error: unknown) => error);
     const pid = await waitFor('pg_restore to connect to the staging database', async () => {
-      const rows = await sql('postgres', `SELECT pid FROM pg_stat_activity WHERE datname LIKE '%\\_nca\\_staging\\_%' AND application_name = 'nca-backup/pg_restore'`);
+      // This restore's staging database only: other test files may restore at the same time.
+      const rows = await sql('postgres', `SELECT pid FROM pg_stat_activity WHERE datname LIKE $1 AND application_name = 'nca-backup/pg_restore'`, [`${db}\\_nca\\_staging\\_%`]);
       return rows[0]?.pid as number | undefined;
     });
     await sql('postgres', 'SELECT pg_terminate_backend($1)', [pid]);
@@ -386,7 +387,7 @@ describe('failures surface as typed errors carrying the tool\'s own words', () =
     expect(error.message).toMatch(/pg_restore exited with code 1: .*(terminating connection due to administrator command|server closed the connection)/);
     expect(error.message).toContain(`The target database "${db}" is unchanged.`);
     expect(await dumpText(db, '--data-only')).toBe(before);
-    expect(await databasesLike('%_nca_staging_%')).toEqual([]);
+    expect(await databasesLike(`${db}_nca_staging_%`)).toEqual([]);
   });
 
   test('pg_restore failing early on a large archive (a role it needs is gone, the record of roles lost): ToolError naming it', async () => {

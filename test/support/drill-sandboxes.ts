@@ -2,9 +2,13 @@
 import Redis from 'ioredis';
 import { sql } from './postgres-db';
 
-/** Databases named like a drill's sandbox, as PostgreSQL lists them. */
-export async function drillDatabases(): Promise<string[]> {
-  return (await sql('postgres', `SELECT datname FROM pg_database WHERE datname LIKE 'nca\\_drill\\_%' ORDER BY 1`)).map((r) => r.datname);
+/**
+ * The databases of drill `drillId`'s sandboxes (`nca_drill_<id>`), as PostgreSQL lists them: only this
+ * drill's, since other test files drill on the same server at the same time.
+ */
+export async function drillDatabases(drillId: string): Promise<string[]> {
+  const name = `nca_drill_${drillId.replace(/[^a-z0-9]/gi, '').toLowerCase()}`;
+  return (await sql('postgres', `SELECT datname FROM pg_database WHERE datname = $1 ORDER BY 1`, [name])).map((r) => r.datname);
 }
 
 /** A connection to one database index of the Redis on `port`, closed after `use`. */

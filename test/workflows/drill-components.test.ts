@@ -35,6 +35,7 @@ import { startMongoWireServer, type MongoWireServer } from '../support/mongo-wir
 import { createDatabase, sql, testPostgresUrl, urlFor } from '../support/postgres-db';
 import { testRuntimeConfig } from '../support/runtime-config';
 import { createTestBucket, listKeys, readObject, testS3Client, vaultOf } from '../support/s3';
+import { drillDatabases } from '../support/drill-sandboxes';
 
 jest.setTimeout(60_000);
 
@@ -111,7 +112,6 @@ function succeeded(drill: DrillResult): void {
 }
 
 // What each server itself says is left of drill sandboxes.
-const pgDrillDatabases = async () => (await sql('postgres', `SELECT datname FROM pg_database WHERE datname LIKE 'nca\\_drill\\_%'`)).map((r) => r.datname);
 async function mongoDrillDatabases(): Promise<string[]> {
   const client = await new MongoClient(mongo.url).connect();
   try {
@@ -155,7 +155,7 @@ describe('restore drills of every component', () => {
     expect(await redisKeys(redis, 15)).toBe(0);
     expect(await redisKeys(redis, 0)).toBe(productionKeys);
     expect(await mongoDrillDatabases()).toEqual([]);
-    expect(await pgDrillDatabases()).toEqual([]);
+    expect(await drillDatabases(drill.drillId)).toEqual([]);
   });
 
   test('memory: a damaged tier artifact fails the drill with IntegrityError in the record, and every sandbox store is emptied', async () => {
@@ -172,7 +172,7 @@ describe('restore drills of every component', () => {
     expect(record).toMatchObject({ succeeded: false, cause: { error: 'IntegrityError', message: expect.stringContaining(episodic.name) } });
     expect(await redisKeys(redis, 15)).toBe(0);
     expect(await mongoDrillDatabases()).toEqual([]);
-    expect(await pgDrillDatabases()).toEqual([]);
+    expect(await drillDatabases(drill.drillId)).toEqual([]);
   });
 
   test('config: parameters, secrets and files restored under nca-drill-<id>, a parameter read back, every copy deleted', async () => {
@@ -228,7 +228,7 @@ describe('restore drills of every component', () => {
     const { drill } = await backupAndDrill(ctx, 'vector');
     succeeded(drill);
     expect(drill).toMatchObject({ sandbox: `nca_drill_${drill.drillId.replace('-', '').toLowerCase()}`, sandboxState: { state: 'dropped' }, sample: expect.stringMatching(/^a row of /) });
-    expect(await pgDrillDatabases()).toEqual([]);
+    expect(await drillDatabases(drill.drillId)).toEqual([]);
   });
 
   test('mongodb: restored into a scratch database, a document of each collection read, the database dropped', async () => {
@@ -277,7 +277,7 @@ describe('drill sandboxes that are not the obvious ones', () => {
     const { drill } = await backupAndDrill(ctx, 'memory', { sandbox: { redis: { db: 0 } } });
     expect(drill).toMatchObject({ succeeded: false, cause: { error: 'InvalidInputError', message: expect.stringContaining('working tier (redis) db0') }, sandboxState: { state: 'not-created' } });
     expect(await mongoDrillDatabases()).toEqual([]);
-    expect(await pgDrillDatabases()).toEqual([]);
+    expect(await drillDatabases(drill.drillId)).toEqual([]);
   });
 
   test('logs: a backup of two log groups goes to files in a scratch directory, a line read back, the directory deleted', async () => {

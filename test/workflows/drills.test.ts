@@ -101,7 +101,7 @@ describe('the drill state machine', () => {
     expect(drills[0].sandbox).toMatch(/^nca_drill_/);
     expect(drills[1].sandbox).toBe('15');
     // No sandbox left behind, production untouched, no safety backup of production taken.
-    expect(await drillDatabases()).toEqual([]);
+    expect(await drillDatabases(drillId)).toEqual([]);
     expect(await withRedisDb(15, (r) => r.dbsize())).toBe(0);
     expect(await withRedisDb(redisDb, (r) => r.dbsize())).toBe(productionKeys);
     expect((await listKeys(testS3Client(), bucket, 'backups/')).filter((k) => k.includes('-safety/'))).toEqual([]);
@@ -126,7 +126,7 @@ describe('the drill state machine', () => {
     expectSucceeded(drill);
     expect(harness.fargateRuns.filter((r) => r.state === 'DrillOnFargate')).toEqual([expect.objectContaining({ exitCode: 0 })]);
     expect(drill.output.drills).toEqual([expect.objectContaining({ component: 'postgres', succeeded: true, sandboxState: { state: 'dropped' } })]);
-    expect(await drillDatabases()).toEqual([]);
+    expect(await drillDatabases(drill.output.drillId)).toEqual([]);
   });
 
   test('a corrupted backup fails its drill with the cause in the record and the execution, the other drill still runs, no sandbox is left', async () => {
@@ -144,7 +144,7 @@ describe('the drill state machine', () => {
     const drillId = harness.calls.find((c) => c.payload?.operation === 'drill')!.payload.drillId;
     expect(await vault.getJson(`reports/drills/${drillId}/postgres.json`)).toMatchObject({ succeeded: false, cause: { error: 'IntegrityError' } });
     expect(await vault.getJson(`reports/drills/${drillId}/redis.json`)).toMatchObject({ succeeded: true });
-    expect(await drillDatabases()).toEqual([]);
+    expect(await drillDatabases(drillId)).toEqual([]);
     expect(await metricSum('DrillSucceeded', 'postgres')).toBeDefined();
     // The scorecard shows the failure with its cause.
     const html = (await readObject(testS3Client(), bucket, 'backups/reports/scorecard.html')).toString();
