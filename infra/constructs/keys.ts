@@ -348,6 +348,21 @@ export class ConfigEnvelopeKey extends Construct {
       }),
     );
   }
+
+  /** A drill worker of the configuration component: open the exports it restores (Decrypt), never seal one; under the component's context only. */
+  grantOpen(role: iam.IRole): void {
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'ConfigEnvelopeOpen',
+        actions: ['kms:Decrypt'],
+        resources: [this.key.keyArn],
+        conditions: {
+          StringEquals: { 'kms:EncryptionContext:component': CONFIG_ENVELOPE_COMPONENT },
+          'ForAllValues:StringEquals': { 'kms:EncryptionContextKeys': ['component', 'backupId'] },
+        },
+      }),
+    );
+  }
 }
 
 export function manifestMacStatement(sid: string, actions: string[], keyArn: string): iam.PolicyStatement {
