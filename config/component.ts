@@ -115,6 +115,12 @@ export interface ComponentDescriptor<Name extends string = string, Source = unkn
      * (the configuration component: its Parameter Store paths, secrets and files). @default none
      */
     grants?(source: Source, scope: GrantScope): readonly WorkerGrant[];
+    /**
+     * What its drill worker must be allowed on a restore drill's sandbox, and nothing of production: a
+     * component with `grants` is drilled by a worker without them (infra/constructs/workers.ts), whose drill
+     * writes only under the `nca-drill` names its drill.ts chooses. @default none
+     */
+    drillGrants?(source: Source, scope: GrantScope): readonly WorkerGrant[];
   };
   readonly restore: {
     readonly parseOptions: RestoreOptionsParser;

@@ -85,6 +85,14 @@ export function workerGrantsOfComponent(sources: ParsedSources, name: string, sc
   return descriptor.source.grants(section, scope);
 }
 
+/** What component `name`'s drill worker must be allowed on its drills' sandboxes (descriptor `drillGrants`); none when not configured. */
+export function drillGrantsOfComponent(sources: ParsedSources, name: string, scope: GrantScope, components: Components = COMPONENTS): readonly WorkerGrant[] {
+  const descriptor = descriptorOf(name, components);
+  const section = sources[name];
+  if (!descriptor?.source.drillGrants || section === undefined) return [];
+  return descriptor.source.drillGrants(section, scope);
+}
+
 /** Every ARN the configured `backup.sources` sections name, each with its full field path. */
 export function sourceArns(sources: ParsedSources, components: Components = COMPONENTS): { path: string; arn: string }[] {
   return components.flatMap((descriptor) => {

@@ -4,7 +4,7 @@
  * deployed runtime config and local runs.
  */
 import type { GrantScope, WorkerGrant } from './component';
-import { runtimeSourceOf, secretArnsOfComponent, workerGrantsOfComponent } from './components';
+import { drillGrantsOfComponent, runtimeSourceOf, secretArnsOfComponent, workerGrantsOfComponent } from './components';
 import type { BackupConfig, ComponentName, RuntimeSources } from './types';
 
 export function runtimeSource<N extends ComponentName>(config: BackupConfig, name: N, options: { keepUrls: boolean }): RuntimeSources[N] | undefined {
@@ -19,4 +19,9 @@ export function secretArnsOf(config: BackupConfig, name: ComponentName): string[
 /** What a component's worker must be allowed on the systems it backs up (its descriptor's grants). */
 export function workerGrantsOf(config: BackupConfig, name: ComponentName, scope: GrantScope): readonly WorkerGrant[] {
   return workerGrantsOfComponent(config.sources, name, scope);
+}
+
+/** What a component's drill worker must be allowed on its drills' sandboxes (its descriptor's drillGrants). */
+export function drillGrantsOf(config: BackupConfig, name: ComponentName, scope: GrantScope): readonly WorkerGrant[] {
+  return drillGrantsOfComponent(config.sources, name, scope);
 }

@@ -304,7 +304,7 @@ export const CONFIG_ENVELOPE_COMPONENT = 'config';
  * from the vault's data key: whoever may read the vault and use its key still cannot open a secret value
  * without kms:Decrypt on this key. Its policy refuses every cryptographic use whose encryption context does
  * not name the configuration component, so the key cannot be borrowed for anything else; the workers of the
- * component are granted GenerateDataKey and Decrypt under that context only.
+ * component are granted GenerateDataKey and Decrypt under that context only, its drill worker Decrypt only.
  *
  * Multi-Region, like the manifest key, so that the recovery region can open exports when the primary is gone
  * (the primary stack replicates it: KeyReplica).
@@ -340,6 +340,21 @@ export class ConfigEnvelopeKey extends Construct {
       new iam.PolicyStatement({
         sid: 'ConfigEnvelope',
         actions: ['kms:GenerateDataKey', 'kms:Decrypt'],
+        resources: [this.key.keyArn],
+        conditions: {
+          StringEquals: { 'kms:EncryptionContext:component': CONFIG_ENVELOPE_COMPONENT },
+          'ForAllValues:StringEquals': { 'kms:EncryptionContextKeys': ['component', 'backupId'] },
+        },
+      }),
+    );
+  }
+
+  /** A drill worker of the configuration component: open the exports it restores (Decrypt), never seal one; under the component's context only. */
+  grantOpen(role: iam.IRole): void {
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'ConfigEnvelopeOpen',
+        actions: ['kms:Decrypt'],
         resources: [this.key.keyArn],
         conditions: {
           StringEquals: { 'kms:EncryptionContext:component': CONFIG_ENVELOPE_COMPONENT },

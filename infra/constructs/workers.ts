@@ -2,7 +2,8 @@
  * One component's worker: the Lambda function (container image) and the Fargate task definition that run
  * the same image and engine, each with its own role holding exactly that component's permissions: its
  * secret, its key space in the vault, the data key through S3. A component whose worker holds grants on its
- * sources also gets a drill worker (WorkerPurpose): the same image, run by the drill workflow, without them.
+ * sources also gets a drill worker (WorkerPurpose): the same image, run by the drill workflow, without them,
+ * holding grants only on its drills' sandboxes.
  */
 import * as path from 'node:path';
 import { Aws, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
@@ -17,7 +18,7 @@ import { Construct } from 'constructs';
 import { COMPONENT_GROUP, type BackupConfig, type ComponentName } from '../../config/types';
 import type { GrantScope, WorkerGrant } from '../../config/component';
 import { secretResource } from '../../config/fields';
-import { secretArnsOf, workerGrantsOf } from '../../config/sources';
+import { drillGrantsOf, secretArnsOf, workerGrantsOf } from '../../config/sources';
 import type { WorkerRef } from '../../config/runtime-config';
 import type { KmsKeyRef, ManifestKey } from './keys';
 import { REPORTS_DIR, blobPrefix, componentPrefix, lockKey, stagingPrefix, stepResultsPrefix } from '../../config/vault-layout';
@@ -95,7 +96,8 @@ export function scorecardKey(config: BackupConfig): string {
  * What a worker is for. `worker`: backups, verifies and restores, and the drills of a component that has no
  * separate drill worker. `drill`: the drills of a component whose worker holds grants on its sources (its
  * production targets, e.g. the models' S3 locations or the configuration's parameters): the same image, with
- * a role that holds none of them, so a drill cannot write where a restore would.
+ * a role that holds none of them, only the descriptor's `drillGrants` on its drills' `nca-drill` sandboxes, so a
+ * drill cannot write where a restore would.
  */
 export type WorkerPurpose = 'worker' | 'drill';
 
@@ -121,6 +123,19 @@ function grantScope(config: BackupConfig): GrantScope {
 /** What the component's worker may do on the systems it backs up, beyond its secrets (descriptor `grants`). */
 export function sourceGrants(config: BackupConfig, component: ComponentName): readonly WorkerGrant[] {
   return workerGrantsOf(config, component, grantScope(config));
+}
+
+/**
+ * What the component's drill worker may do on its drills' sandboxes (descriptor `drillGrants`): the `nca-drill`
+ * names its drill.ts writes, never the production ones its worker's source grants name.
+ */
+export function drillGrants(config: BackupConfig, component: ComponentName): readonly WorkerGrant[] {
+  return drillGrantsOf(config, component, grantScope(config));
+}
+
+/** A role's grants beyond the vault: a worker's on its sources, a drill worker's on its sandboxes. */
+function grantsFor(config: BackupConfig, component: ComponentName, purpose: WorkerPurpose): readonly WorkerGrant[] {
+  return purpose === 'drill' ? drillGrants(config, component) : sourceGrants(config, component);
 }
 
 /** The keys a worker may delete or replace: the component's operation lock, the Fargate step results and, for a component that stores blobs, its backups' scratch copies. */
@@ -178,8 +193,8 @@ function drillWorkerObjectStatements(config: BackupConfig, component: ComponentN
  * that failed is removed by the janitor, whose role alone may delete backup objects.
  *
  * The worker that runs the component's drills writes their records under `<prefix>reports/drills/` (write
- * only: the drill-report function reads them). A drill worker gets no source grant, and reads its key space
- * and blobs without writing them (drillWorkerObjectStatements).
+ * only: the drill-report function reads them). A drill worker gets no source grant, only its drill grants on
+ * the sandboxes, and reads its key space and blobs without writing them (drillWorkerObjectStatements).
  */
 export function componentStatements(config: BackupConfig, component: ComponentName, dataKey: KmsKeyRef, purpose: WorkerPurpose = 'worker'): iam.PolicyStatement[] {
   const bucket = bucketArn(config.storage.primary.bucket);
@@ -203,7 +218,7 @@ export function componentStatements(config: BackupConfig, component: ComponentNa
   if (runsDrills) {
     statements.push(new iam.PolicyStatement({ sid: 'DrillRecords', actions: ['s3:PutObject'], resources: [`${bucket}/${drillRecordsPrefix(config)}*`] }));
   }
-  for (const grant of purpose === 'drill' ? [] : sourceGrants(config, component)) {
+  for (const grant of grantsFor(config, component, purpose)) {
     statements.push(new iam.PolicyStatement({ sid: grant.sid, actions: [...grant.actions], resources: [...grant.resources], conditions: grant.conditions as Record<string, unknown> | undefined }));
   }
   return statements;
@@ -249,7 +264,7 @@ export function acknowledgeComponentStatements(scope: Construct, config: BackupC
   }
   dataKey.acknowledgeAliasGrant(scope);
   const wildcards = new Map<string, string[]>();
-  for (const grant of purpose === 'drill' ? [] : sourceGrants(config, component)) {
+  for (const grant of grantsFor(config, component, purpose)) {
     for (const resource of grant.resources.filter((r) => r.includes('*'))) {
       if (!grant.wildcardReason) throw new Error(`${component}: grant ${grant.sid} names ${resource} without a wildcardReason`);
       wildcards.set(resource, [...(wildcards.get(resource) ?? []), grant.wildcardReason]);
@@ -278,8 +293,8 @@ export interface ComponentWorkerProps {
   /** The workers' runtime config (without worker references) as a JSON string token: the Fargate task's NCA_RUNTIME_CONFIG. */
   readonly runtimeConfigJson: string;
   /**
-   * `drill`: a drill worker (WorkerPurpose): no source grants, and the manifest key for verifying only (it
-   * signs no backup).
+   * `drill`: a drill worker (WorkerPurpose): no source grants but its drill grants on the sandboxes, and the
+   * manifest key for verifying only (it signs no backup).
    * @default 'worker'
    */
   readonly purpose?: WorkerPurpose;

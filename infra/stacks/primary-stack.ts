@@ -183,6 +183,11 @@ export class PrimaryStack extends Stack {
       refs[component] = worker.workerRef(network.subnets, network.securityGroups);
       const drillWorker = drillsOnOwnWorker(config, component) ? new ComponentWorker(this, `Drill-${component}`, { ...workerProps, purpose: 'drill' }) : worker;
       if (drillWorker !== worker) this.drillWorkers[component] = drillWorker;
+      if (component === 'config' && drillWorker !== worker) {
+        // A drill opens the export it restores; it takes no safety backup, so it never seals one.
+        this.configEnvelopeKey!.grantOpen(drillWorker.function.role!);
+        this.configEnvelopeKey!.grantOpen(drillWorker.taskDefinition.taskRole);
+      }
       drillRefs[component] = drillWorker.workerRef(network.subnets, network.securityGroups);
     }
 

@@ -5,7 +5,7 @@
  */
 import { describeComponent } from '../../../config/component';
 import { bucketProblem, isSecretArn, Issues, list, mapping, normalisePrefix, SECRET_ARN, show, string, uniqueStrings, type Mapping } from '../../../config/fields';
-import { configGrants } from './grants';
+import { configDrillGrants, configGrants } from './grants';
 import { parseConfigRestoreOptions } from './options';
 
 /** One place configuration files live in S3: a bucket and a key prefix ("" for the whole bucket). */
@@ -104,6 +104,7 @@ export const configDescriptor = describeComponent({
     // Its secrets are backed up, not used to connect: the worker's grants come from secrets and prefixes alike.
     secretArns: () => [],
     grants: (source: ConfigSourceConfig, scope) => configGrants(source, scope),
+    drillGrants: (source: ConfigSourceConfig, scope) => configDrillGrants(source, scope),
   },
   restore: {
     parseOptions: parseConfigRestoreOptions,

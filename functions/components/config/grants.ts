@@ -121,3 +121,96 @@ export function configGrants(source: ConfigGrantSources, scope: GrantScope): Wor
   }
   return grants;
 }
+
+/**
+ * The name prefix of every drill's copy (drill.ts configSandbox: `nca-drill-<drill id, lower-case>`): a drill
+ * worker's grants name the copies below it and never a configured name.
+ */
+export const DRILL_COPY = 'nca-drill-*';
+
+/** A secret's name from its ARN, without the 6-character suffix Secrets Manager adds (as drill.ts copies it). */
+const secretNameOf = (secret: string): string => (isSecretArn(secret) ? secret.slice(secret.indexOf(':secret:') + ':secret:'.length).replace(/-[A-Za-z0-9]{6}$/, '') : secret);
+
+/**
+ * What the configuration's drill worker may do, as data: a drill restores a backup into a copy under
+ * `nca-drill-<id>` (drill.ts), reads it back and deletes it: parameters `/nca-drill-<id><path>`, secrets
+ * `nca-drill-<id>/<name>`, files `s3://<bucket>/nca-drill-<id>/<prefix>`, each with the KMS use its service
+ * makes for it, narrowed by the encryption context to the copies. Nothing of the configured items themselves.
+ */
+export function configDrillGrants(source: ConfigGrantSources, scope: GrantScope): WorkerGrant[] {
+  const { partition, region, account } = scope;
+  const grants: WorkerGrant[] = [];
+  if (source.parameterPaths.length > 0) {
+    const base = `arn:${partition}:ssm:${region}:${account}:parameter/${DRILL_COPY}`;
+    const parameters = [...new Set(source.parameterPaths.flatMap((path) => (path === '/' ? [`${base}/*`] : [`${base}${path}`, `${base}${path}/*`])))];
+    grants.push(
+      {
+        sid: 'DrillParameters',
+        actions: ['ssm:GetParametersByPath', 'ssm:GetParameters', 'ssm:GetParameter', 'ssm:ListTagsForResource', 'ssm:PutParameter', 'ssm:AddTagsToResource', 'ssm:DeleteParameter'],
+        resources: parameters,
+        wildcardReason: `A drill's copy of the parameters is named by its drill id: every parameter under /${DRILL_COPY} below the configured paths, never a configured parameter.`,
+      },
+      { sid: 'DrillDescribeParameters', actions: ['ssm:DescribeParameters'], resources: ['*'], wildcardReason: 'ssm:DescribeParameters supports no resource-level permissions; the drill calls it with a filter on its copy\'s paths.' },
+      {
+        sid: 'DrillSecureStrings',
+        actions: ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey'],
+        resources: [kmsKeys(scope)],
+        conditions: { StringEquals: { 'kms:ViaService': `ssm.${region}.amazonaws.com` }, StringLike: { 'kms:EncryptionContext:PARAMETER_ARN': parameters } },
+        wildcardReason: `${KMS_REASON} For a drill: only the copy's parameters.`,
+      },
+    );
+  }
+  if (source.secrets.length > 0) {
+    const secrets = [...new Set(source.secrets.map((secret) => `arn:${partition}:secretsmanager:${region}:${account}:secret:${DRILL_COPY}/${secretNameOf(secret)}*`))];
+    grants.push(
+      {
+        sid: 'DrillSecrets',
+        actions: [
+          'secretsmanager:CreateSecret',
+          'secretsmanager:PutSecretValue',
+          'secretsmanager:UpdateSecret',
+          'secretsmanager:TagResource',
+          'secretsmanager:DescribeSecret',
+          'secretsmanager:GetSecretValue',
+          'secretsmanager:DeleteSecret',
+        ],
+        resources: secrets,
+        wildcardReason: `A drill's copy of the secrets is named by its drill id (${DRILL_COPY}/<configured name>, with the suffix Secrets Manager adds), never a configured secret.`,
+      },
+      { sid: 'DrillListSecrets', actions: ['secretsmanager:ListSecrets'], resources: ['*'], wildcardReason: 'secretsmanager:ListSecrets supports no resource-level permissions; the drill lists with a name filter on its copy\'s prefixes.' },
+      {
+        sid: 'DrillSecretKeys',
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+        resources: [kmsKeys(scope)],
+        conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${region}.amazonaws.com` }, StringLike: { 'kms:EncryptionContext:SecretARN': secrets } },
+        wildcardReason: `${KMS_REASON} For a drill: only the copy's secrets.`,
+      },
+    );
+  }
+  if (source.files.length > 0) {
+    const buckets = [...new Set(source.files.map((f) => `arn:${partition}:s3:::${f.bucket}`))];
+    const objects = source.files.map((f) => `arn:${partition}:s3:::${f.bucket}/${DRILL_COPY}/${f.prefix}*`);
+    grants.push(
+      {
+        sid: 'DrillFiles',
+        actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'],
+        resources: objects,
+        wildcardReason: `A drill's copy of the files is every object under ${DRILL_COPY}/<configured prefix> in the configured buckets, never a configured file.`,
+      },
+      ...buckets.map((bucket, i): WorkerGrant => ({
+        sid: `DrillFileListing${i}`,
+        actions: ['s3:ListBucket'],
+        resources: [bucket],
+        conditions: { StringLike: { 's3:prefix': source.files.filter((f) => bucket.endsWith(`:::${f.bucket}`)).map((f) => `${DRILL_COPY}/${f.prefix}*`) } },
+      })),
+      {
+        sid: 'DrillFileKeys',
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+        resources: [kmsKeys(scope)],
+        conditions: { StringEquals: { 'kms:ViaService': `s3.${region}.amazonaws.com` }, StringLike: { 'kms:EncryptionContext:aws:s3:arn': [...buckets, ...objects] } },
+        wildcardReason: `${KMS_REASON} For a drill: only the copy's files (or their buckets, with S3 Bucket Keys).`,
+      },
+    );
+  }
+  return grants;
+}

@@ -4,7 +4,7 @@
  * (config/component.ts). Pure: no client.
  */
 import { describeComponent } from '../../../config/component';
-import { logsGrants } from './grants';
+import { logsDrillGrants, logsGrants } from './grants';
 import { parseLogsRestoreOptions, parseLogsSource } from './options';
 import type { LogsSourceConfig } from './source';
 
@@ -17,6 +17,7 @@ export const logsDescriptor = describeComponent({
     secretArns: () => [],
     arns: () => [],
     grants: (source: LogsSourceConfig, scope) => logsGrants(source, scope),
+    drillGrants: (source: LogsSourceConfig, scope) => logsDrillGrants(source, scope),
   },
   restore: {
     parseOptions: (raw) => ({ ...parseLogsRestoreOptions(raw) }),

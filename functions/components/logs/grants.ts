@@ -88,3 +88,50 @@ export function logsGrants(source: LogsGrantSources, scope: GrantScope): WorkerG
   }
   return grants;
 }
+
+/**
+ * What the logs' drill worker may do, as data: a drill restores into the log group
+ * `<restore_log_group_prefix>drill-<drill id>...`, or into files under `<restore_location>nca-drill/<drill id>/`
+ * (drill.ts), reads them back and deletes them. It reads no source group: the backup is in the vault.
+ */
+export function logsDrillGrants(source: LogsGrantSources, scope: GrantScope): WorkerGrant[] {
+  const { partition, region, account } = scope;
+  const sandboxGroups = `${source.restoreLogGroupPrefix}drill-`;
+  const grants: WorkerGrant[] = [
+    {
+      sid: 'LogsDrillGroups',
+      actions: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents', 'logs:FilterLogEvents', 'logs:DeleteLogGroup'],
+      resources: groupArns(sandboxGroups, scope, true),
+      wildcardReason: `A drill's log group is named by its drill id under ${sandboxGroups}: created, written, read back and deleted there only.`,
+    },
+    {
+      sid: 'LogsDrillDescribeGroups',
+      actions: ['logs:DescribeLogGroups'],
+      resources: [`arn:${partition}:logs:${region}:${account}:log-group:*`],
+      wildcardReason: 'DescribeLogGroups is authorised only on every log group of the account and region; the drill asks for its own group\'s retention by name, and it lists names and retention, no events.',
+    },
+  ];
+  if (source.restoreLocation) {
+    const { bucket, prefix } = source.restoreLocation;
+    const bucketArn = `arn:${partition}:s3:::${bucket}`;
+    const sandbox = `${prefix}nca-drill/`;
+    const objects = `${bucketArn}/${sandbox}*`;
+    grants.push(
+      {
+        sid: 'LogsDrillFiles',
+        actions: ['s3:PutObject', 's3:GetObject', 's3:AbortMultipartUpload', 's3:DeleteObject'],
+        resources: [objects],
+        wildcardReason: `A drill's files are named by its drill id under s3://${bucket}/${sandbox}: written, read back and deleted there only.`,
+      },
+      { sid: 'LogsDrillListing', actions: ['s3:ListBucket'], resources: [bucketArn], conditions: { StringLike: { 's3:prefix': [`${sandbox}*`] } } },
+      {
+        sid: 'LogsDrillKeys',
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+        resources: [`arn:${partition}:kms:${region}:${account}:key/*`],
+        conditions: { StringEquals: { 'kms:ViaService': `s3.${region}.amazonaws.com` }, StringLike: { 'kms:EncryptionContext:aws:s3:arn': [bucketArn, objects] } },
+        wildcardReason: 'The restore bucket\'s key is chosen with the bucket (or is the AWS managed key): keys of the region, only through S3 and only for the drill\'s files (or their bucket, with S3 Bucket Keys).',
+      },
+    );
+  }
+  return grants;
+}

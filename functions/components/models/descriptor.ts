@@ -4,7 +4,7 @@
  */
 import { describeComponent } from '../../../config/component';
 import { list, mapping, show, string, type Issues, type Mapping } from '../../../config/fields';
-import { modelsGrants } from './grants';
+import { modelsDrillGrants, modelsGrants } from './grants';
 import { globProblem, LOCATION_EXAMPLES, locationsOverlap, parseModelsLocation, parseModelsRestoreOptions } from './options';
 import { locationUrl, type ModelsLocation, type ModelsSourceConfig } from './source';
 
@@ -71,6 +71,7 @@ export const modelsDescriptor = describeComponent({
     secretArns: () => [],
     arns: () => [],
     grants: (source: ModelsSourceConfig, scope) => modelsGrants(source, scope),
+    drillGrants: (source: ModelsSourceConfig, scope) => modelsDrillGrants(source, scope),
   },
   restore: {
     // ModelsRestoreOptions is an interface (no index signature); its spread is a plain object of the same fields.

@@ -68,3 +68,35 @@ export function modelsGrants(source: ModelsGrantSources, { partition, region, ac
     },
   ];
 }
+
+/** Where a drill's sandbox goes beside an S3 location (drill.ts): `nca-drill/<drill id>/` at its bucket's root. */
+export const DRILL_SANDBOX_PREFIX = 'nca-drill/';
+
+/**
+ * What the models' drill worker may do, as data: a drill restores into `s3://<bucket>/nca-drill/<drill id>/`
+ * beside the first configured location (drill.ts; a directory needs no grant), reads a file back and deletes
+ * the sandbox: read, write (in one copy or in parts) and delete there, and nothing under the configured
+ * locations (a sandbox overlapping one is refused before anything is written).
+ */
+export function modelsDrillGrants(source: ModelsGrantSources, { partition, region, account }: GrantScope): WorkerGrant[] {
+  const [first] = source.paths;
+  if (first?.kind !== 's3') return [];
+  const bucket = `arn:${partition}:s3:::${first.bucket}`;
+  const objects = `${bucket}/${DRILL_SANDBOX_PREFIX}*`;
+  return [
+    {
+      sid: 'ModelsDrillSandbox',
+      actions: [...MODELS_READ_ACTIONS, ...MODELS_WRITE_ACTIONS, 's3:DeleteObject'],
+      resources: [objects],
+      wildcardReason: `A drill's sandbox is named by its drill id under s3://${first.bucket}/${DRILL_SANDBOX_PREFIX}, which holds sandboxes only; never a configured location.`,
+    },
+    { sid: 'ModelsDrillListing', actions: ['s3:ListBucket'], resources: [bucket], conditions: { StringLike: { 's3:prefix': [`${DRILL_SANDBOX_PREFIX}*`] } } },
+    {
+      sid: 'ModelsDrillKeys',
+      actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+      resources: [`arn:${partition}:kms:${region}:${account}:key/*`],
+      conditions: { StringEquals: { 'kms:ViaService': `s3.${region}.amazonaws.com` }, StringLike: { 'kms:EncryptionContext:aws:s3:arn': [bucket, objects] } },
+      wildcardReason: 'The model bucket\'s key is chosen with the bucket (or is the AWS managed key): keys of the region, only through S3 and only for the drill sandbox (or its bucket, with S3 Bucket Keys).',
+    },
+  ];
+}
