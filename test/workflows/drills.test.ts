@@ -13,7 +13,8 @@ import { loadSampleNcaDatabase } from '../../scripts/sample-nca-db';
 import { startRedis, type RunningRedis } from '../../scripts/local-servers';
 import { localWorker, workflowHarness } from '../../scripts/local-workflows';
 import { startCloudWatchMetricsServer, type CloudWatchMetricsServer } from '../support/cloudwatch-metrics-server';
-import { createDatabase, testPostgresUrl, urlFor } from '../support/postgres-db';
+import { createDatabase, sql, testPostgresUrl, urlFor } from '../support/postgres-db';
+import { verificationOf } from '../../functions/core/drill-plan';
 import { testRuntimeConfig } from '../support/runtime-config';
 import { createTestBucket, listKeys, readObject, testS3Client, vaultOf } from '../support/s3';
 import { expectSucceeded } from '../support/workflow-results';
@@ -180,6 +181,21 @@ describe('the drill state machine', () => {
     expect(drill.cause).toMatch(/redis \(BackupNotFoundError: redis: there is no trusted backup to drill/);
     const drillId = dying.calls.find((c) => c.payload?.operation === 'drill')!.payload.drillId;
     expect(await vault.getJson(`reports/drills/${drillId}/postgres.json`)).toMatchObject({ succeeded: false, cause: { error: 'States.Timeout' } });
+  });
+
+  test('a kept sandbox is sanitized by the rules of the deployment before it is reported kept', async () => {
+    const { config, database } = await setup();
+    const env = { NCA_S3_ENDPOINT: process.env.NCA_TEST_S3_ENDPOINT!, NCA_POSTGRES_URL: testPostgresUrl(), NCA_REDIS_URL: redisServer.url, NCA_METRICS_ENDPOINT: metrics.endpoint };
+    const sanitizing = workflowHarness({ ...config, verification: { ...verificationOf(config), keepHours: 1, sanitize: { postgres: [{ target: 'public.users.email', action: 'fixed', value: 'drill@example.invalid' }] } } }, env);
+    expectSucceeded(await sanitizing.run('backup', { group: 'database', components: ['postgres'] }));
+    const drill = await sanitizing.run('restore-test', { components: ['postgres'] });
+    expectSucceeded(drill);
+    const [result] = drill.output.drills;
+    expect(result).toMatchObject({ succeeded: true, sandboxState: { state: 'kept' }, sanitized: [expect.objectContaining({ target: 'public.users.email', action: 'fixed' })] });
+    // Read from the server: every e-mail in the sandbox replaced, production's untouched.
+    expect(await sql(result.sandbox, 'SELECT DISTINCT email FROM users WHERE email IS NOT NULL')).toEqual([{ email: 'drill@example.invalid' }]);
+    expect((await sql(database, `SELECT count(*)::int AS n FROM users WHERE email = 'drill@example.invalid'`))[0].n).toBe(0);
+    await sql('postgres', `DROP DATABASE "${result.sandbox}"`);
   });
 
   test('a record read back from the vault that is not a drill record of this drill counts as a failed drill', async () => {
