@@ -209,12 +209,14 @@ export function workflowHarness(config: RuntimeConfig, baseEnv: Record<string, s
   };
 
   const retryIntervals: Record<string, number> = {};
+  const waitTimes: Record<string, number> = {};
   const handlersFor = (definition: any): Record<string, (input: any) => Promise<any>> => {
     const out: Record<string, (input: any) => Promise<any>> = {};
     const visit = (states: Record<string, any>) => {
       for (const [name, state] of Object.entries(states)) {
-        // Retries keep their attempts but not their waits.
+        // Retries keep their attempts but not their waits; Wait states do not wait.
         if (state.Retry) retryIntervals[name] = 0;
+        if (state.Type === 'Wait') waitTimes[name] = 0;
         if (state.Type === 'Map') visit((state.ItemProcessor ?? state.Iterator).States);
         if (state.Type === 'Parallel') for (const branch of state.Branches) visit(branch.States);
         if (state.Type !== 'Task') continue;
@@ -241,7 +243,7 @@ export function workflowHarness(config: RuntimeConfig, baseEnv: Record<string, s
       const definition = loadDefinition(name, localSubstitutions(config));
       const machine = new StateMachine(definition as any);
       const execution = machine.run(input as any, {
-        overrides: { taskResourceLocalHandlers: handlersFor(definition), retryIntervalOverrides: retryIntervals },
+        overrides: { taskResourceLocalHandlers: handlersFor(definition), retryIntervalOverrides: retryIntervals, waitTimeOverrides: waitTimes },
         context: { Execution: { Id: `arn:aws:states:us-west-2:123456789012:execution:${name}:${executionName}`, Name: executionName, StartTime: new Date().toISOString(), Input: input } } as any,
       });
       const states: string[] = [];

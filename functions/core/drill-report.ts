@@ -30,6 +30,12 @@ export interface DrillReport {
   readonly drillId: string;
   readonly succeeded: boolean;
   readonly drills: readonly DrillResult[];
+  /**
+   * The drills whose sandbox is kept (keep_hours), each with the worker that drops it, and when the last of
+   * them is due: the workflow waits until then and drops them. Absent when none is kept.
+   */
+  readonly kept?: readonly { readonly drill: DrillResult; readonly functionName?: string }[];
+  readonly keptUntil?: string;
   /** When a drill failed: which, and why, in one line (the failed execution's cause). */
   readonly failure?: string;
   /** The scorecard's keys in the vault (relative to its prefix), and whether it shows problems. */
@@ -120,7 +126,13 @@ export async function reportDrills(ctx: EngineContext, metrics: CloudWatchClient
     if (drill.succeeded) deps.log.info('drill succeeded', { component: drill.component, backupId: drill.backupId, restoreSeconds: drill.restoreSeconds });
     else deps.log.warn('drill failed', { component: drill.component, backupId: drill.backupId, cause: drill.cause });
   }
+  const kept = drills.flatMap((drill) => {
+    if (drill.sandboxState?.state !== 'kept' || !drill.sandboxState.keptUntil) return [];
+    const functionName = plan.drills.find((d) => d.component === drill.component)?.worker?.functionName;
+    return [{ drill, ...(functionName ? { functionName } : {}) }];
+  });
+  const keptUntil = kept.map((k) => k.drill.sandboxState!.keptUntil!).sort().pop();
   const failed = drills.filter((d) => !d.succeeded);
   const failure = failed.length > 0 ? `restore drill ${plan.drillId} failed for ${failed.map((d) => `${d.component} (${d.cause?.error ?? 'unknown'}: ${d.cause?.message ?? d.recordProblem ?? 'no cause recorded'})`).join('; ')}`.slice(0, 4000) : undefined;
-  return { drillId: plan.drillId, succeeded: failed.length === 0, drills, ...(failure ? { failure } : {}), ...(scorecard ? { scorecard } : {}), ...(scorecardProblem ? { scorecardProblem } : {}), ...(metricsProblem ? { metricsProblem } : {}) };
+  return { drillId: plan.drillId, succeeded: failed.length === 0, drills, ...(kept.length > 0 ? { kept, keptUntil } : {}), ...(failure ? { failure } : {}), ...(scorecard ? { scorecard } : {}), ...(scorecardProblem ? { scorecardProblem } : {}), ...(metricsProblem ? { metricsProblem } : {}) };
 }

@@ -265,7 +265,7 @@ export interface DrillResult {
   /** The sanitization rules applied to a kept sandbox, with the rows or keys each changed. */
   readonly sanitized?: readonly SanitizeResult[];
   /** What happened to the sandbox: dropped, kept (until when), not created, or could not be dropped. */
-  readonly sandboxState?: { readonly state: 'dropped' | 'kept' | 'not-created' | 'drop-failed'; readonly keptUntil?: string; readonly problem?: string };
+  readonly sandboxState?: { readonly state: 'dropped' | 'kept' | 'not-created' | 'drop-failed'; readonly keptUntil?: string; readonly droppedAt?: string; readonly problem?: string };
   readonly cause?: { readonly error: string; readonly message: string };
   readonly startedAt: string;
   readonly finishedAt: string;
@@ -277,29 +277,63 @@ export interface DrillResult {
 const samePlace = (a: Place, b: Place) => a.server === b.server && a.database === b.database;
 
 /**
- * Connects the sandbox and refuses it, before anything is written, when it is production: the same server
- * and database (or index, or prefix) as a place production writes to, or a protected target; and when it
- * already holds data (a leftover, or the wrong place: the drill drops what it restored into).
+ * Connects the sandbox and refuses it, before anything is written or dropped, when it is production: the
+ * same server and database (or index, or prefix) as a place production writes to, or a protected target.
  */
-async function checkSandbox(ctx: EngineContext, component: RestoreComponent, spec: DrillSpec<unknown>, sandbox: Sandbox): Promise<unknown> {
+async function sandboxTarget(ctx: EngineContext, component: RestoreComponent, spec: DrillSpec<unknown>, sandbox: Sandbox): Promise<unknown> {
   const { entry } = component;
   const production = spec.places(entry.retarget(await entry.connect(component.source as never, ctx.env), {}));
   const target = entry.retarget(await entry.connect(sandbox.source as never, sandbox.env ?? ctx.env), { ...(sandbox.options ?? {}), targetDatabase: sandbox.targetDatabase });
   const clash = spec.places(target).find((place) => production.some((p) => samePlace(place, p)));
   if (clash) {
     throw new InvalidInputError(
-      `the drill's sandbox ${sandbox.name} is the production target of ${component.name} (${clash.store} ${clash.database} on ${clash.server}): a drill never restores over it. Nothing was written.`,
+      `the drill's sandbox ${sandbox.name} is the production target of ${component.name} (${clash.store} ${clash.database} on ${clash.server}): a drill never restores over it, nor drops it. Nothing was written.`,
       { component: component.name, hint: 'Configure another sandbox in backup.verification.sandbox: another database index, or another server.' },
     );
   }
   if (sandbox.targetDatabase !== undefined) checkRestoreTarget(ctx.config, component.name, sandbox.targetDatabase);
-  if (await entry.component.targetExists(target)) {
+  return target;
+}
+
+/** sandboxTarget, and the sandbox must be empty: a leftover, or the wrong place (the drill drops what it restored into). */
+async function checkSandbox(ctx: EngineContext, component: RestoreComponent, spec: DrillSpec<unknown>, sandbox: Sandbox): Promise<unknown> {
+  const target = await sandboxTarget(ctx, component, spec, sandbox);
+  if (await component.entry.component.targetExists(target)) {
     throw new InvalidInputError(`the drill's sandbox ${sandbox.name} already holds data: a drill restores only into an empty sandbox, and drops it after. Nothing was written.`, {
       component: component.name,
       hint: component.name === 'redis' ? `Empty db${sandbox.name} if it is a leftover of a drill, or configure another sandbox index.` : `Drop ${sandbox.name} if it is a leftover of an earlier drill.`,
     });
   }
   return target;
+}
+
+/** The sandbox of a drill of `backupId`, worked out as the drill works it out (the same id, source, settings and backup). */
+async function sandboxOf(ctx: EngineContext, component: RestoreComponent, spec: DrillSpec<unknown>, drillId: string, manifest: Manifest, verification: DrillOptions['verification']): Promise<Sandbox> {
+  const overrides = verification.sandbox ?? {};
+  return spec.sandbox({ drillId, source: component.source, override: overrides[component.name] ?? {}, overrides, env: ctx.env, manifest });
+}
+
+/**
+ * Drops the sandbox a drill kept, once its keep_hours have passed (the drill workflow waits for that). The
+ * sandbox is worked out again from the drill and its backup, never read from storage, and checked against
+ * production as the drill checked it; the record is rewritten to say it is dropped.
+ */
+export async function dropKeptSandbox(ctx: EngineContext, drill: DrillResult, verification: DrillOptions['verification']): Promise<DrillResult> {
+  const component = restoreComponent(ctx.config, drill.component);
+  const spec = DRILLS[component.name] as DrillSpec<unknown>;
+  const drop = component.entry.component.dropTarget?.bind(component.entry.component);
+  if (!drop || drill.sandboxState?.state !== 'kept' || !drill.backupId) {
+    throw new InvalidInputError(`drill ${drill.drillId} of ${component.name} kept no sandbox to drop.`, { component: component.name });
+  }
+  const manifest = await loadManifest(ctx, component.name, drill.backupId);
+  const sandbox = await sandboxOf(ctx, component, spec, drill.drillId, manifest, verification);
+  await drop(await sandboxTarget(ctx, component, spec, sandbox));
+  const { recordKey: _key, recordProblem: _problem, ...stored } = drill;
+  const record: DrillResult = { ...stored, sandboxState: { state: 'dropped', keptUntil: drill.sandboxState.keptUntil, droppedAt: ctx.now().toISOString() } };
+  const key = drillRecordKey(drill.drillId, component.name);
+  await ctx.vault.putJson(key, record);
+  ctx.log.info('kept drill sandbox dropped', { component: component.name, drillId: drill.drillId, sandbox: sandbox.name });
+  return { ...record, recordKey: key };
 }
 
 /** Runs one component's drill and writes its record; never throws for the drill's own failures. */
@@ -325,8 +359,7 @@ export async function runDrill(ctx: EngineContext, name: string, options: DrillO
     try {
       backupId = options.backupId ?? (await pickRecoveryPoint(ctx.vault, authenticatorOf(ctx), component, verification, startedAt, options.random)).backupId;
       const manifest = await loadManifest(ctx, component.name, backupId);
-      const overrides = verification.sandbox ?? {};
-      sandbox = spec.sandbox({ drillId, source: component.source, override: overrides[component.name] ?? {}, overrides, env: ctx.env, manifest });
+      sandbox = await sandboxOf(ctx, component, spec, drillId, manifest, verification);
       const target = await checkSandbox(ctx, component, spec, sandbox);
       sandboxTarget = target;
       await component.entry.component.prepareTarget?.(target);

@@ -13,7 +13,7 @@ import type { ManifestAuthenticator } from './manifest-mac';
 import type { VaultRuntimeConfig } from './runtime-config';
 import type { BackupVault } from './storage';
 import type { Logger } from '../components/types';
-import { runDrill } from './drill';
+import { dropKeptSandbox, runDrill, type DrillResult } from './drill';
 import { verificationOf } from './drill-plan';
 import { InvalidInputError, TaskStoppedError, TransientError } from './errors';
 import { checkNewBackupId, checkRestoreTarget, parseComponentOptions } from './workflow-input';
@@ -35,6 +35,7 @@ export const OPERATIONS = [
   'read-step-result',
   'integrity-check',
   'drill',
+  'drop-kept-sandbox',
 ] as const;
 export type OperationName = (typeof OPERATIONS)[number];
 
@@ -63,6 +64,8 @@ export interface OperationEvent {
   readonly cycleHours?: number;
   /** drill only: the drill's id (its records' folder); `backupId` the recovery point its plan picked (absent: the drill picks). */
   readonly drillId?: string;
+  /** drop-kept-sandbox only: the drill's result as its workflow's report gave it. */
+  readonly drill?: DrillResult;
   /** read-step-result only: the Fargate step as the workflow ran it, with the RunTask error when the task failed. */
   readonly fargateStep?: { readonly taskError?: { readonly Error?: string; readonly Cause?: string } };
 }
@@ -188,6 +191,13 @@ export async function runOperation(ctx: EngineContext, event: OperationEvent): P
       // null: the plan found no recovery point; the drill looks again and records why there is none.
       const backupId = event.backupId === undefined || event.backupId === null ? undefined : required(event, 'backupId');
       return runDrill(ctx, name, { drillId, verification: verificationOf(ctx.config), ...(backupId ? { backupId } : {}) });
+    }
+    case 'drop-kept-sandbox': {
+      const drill = event.drill;
+      if (typeof drill !== 'object' || drill === null || drill.component !== name || typeof drill.drillId !== 'string' || !isBackupId(drill.drillId)) {
+        throw new InvalidInputError(`drill must be this component's drill result (component ${name}, drillId).`, { component: name });
+      }
+      return dropKeptSandbox(ctx, drill, verificationOf(ctx.config));
     }
     case 'read-step-result': {
       const stepId = required(event, 'stepId');

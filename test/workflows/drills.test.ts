@@ -183,19 +183,36 @@ describe('the drill state machine', () => {
     expect(await vault.getJson(`reports/drills/${drillId}/postgres.json`)).toMatchObject({ succeeded: false, cause: { error: 'States.Timeout' } });
   });
 
-  test('a kept sandbox is sanitized by the rules of the deployment before it is reported kept', async () => {
-    const { config, database } = await setup();
+  test('a kept sandbox is sanitized before it is reported kept, and dropped by the execution when keep_hours are up', async () => {
+    const { config, database, vault } = await setup();
     const env = { NCA_S3_ENDPOINT: process.env.NCA_TEST_S3_ENDPOINT!, NCA_POSTGRES_URL: testPostgresUrl(), NCA_REDIS_URL: redisServer.url, NCA_METRICS_ENDPOINT: metrics.endpoint };
-    const sanitizing = workflowHarness({ ...config, verification: { ...verificationOf(config), keepHours: 1, sanitize: { postgres: [{ target: 'public.users.email', action: 'fixed', value: 'drill@example.invalid' }] } } }, env);
-    expectSucceeded(await sanitizing.run('backup', { group: 'database', components: ['postgres'] }));
-    const drill = await sanitizing.run('restore-test', { components: ['postgres'] });
+    const seenBeforeDrop: unknown[] = [];
+    const sanitizing = workflowHarness({ ...config, verification: { ...verificationOf(config), keepHours: 1, sanitize: { postgres: [{ target: 'public.users.email', action: 'fixed', value: 'drill@example.invalid' }] } } }, env, {
+      intercept: {
+        // While kept (the harness does not wait out WaitForKeptSandboxes): what people would see, read from the server.
+        DropKeptSandbox: async (params, real) => {
+          const sandbox = params.Payload.drill.sandbox;
+          if (params.Payload.component === 'postgres') seenBeforeDrop.push(await sql(sandbox, 'SELECT DISTINCT email FROM users WHERE email IS NOT NULL'));
+          return real(params);
+        },
+      },
+    });
+    expectSucceeded(await sanitizing.run('backup', { group: 'database' }));
+    const drill = await sanitizing.run('restore-test', {});
     expectSucceeded(drill);
-    const [result] = drill.output.drills;
-    expect(result).toMatchObject({ succeeded: true, sandboxState: { state: 'kept' }, sanitized: [expect.objectContaining({ target: 'public.users.email', action: 'fixed' })] });
-    // Read from the server: every e-mail in the sandbox replaced, production's untouched.
-    expect(await sql(result.sandbox, 'SELECT DISTINCT email FROM users WHERE email IS NOT NULL')).toEqual([{ email: 'drill@example.invalid' }]);
+    const postgresDrill = drill.output.drills.find((d: { component: string }) => d.component === 'postgres');
+    expect(postgresDrill).toMatchObject({ succeeded: true, sandboxState: { state: 'kept' }, sanitized: [expect.objectContaining({ target: 'public.users.email', action: 'fixed' })] });
+    expect(seenBeforeDrop).toEqual([[{ email: 'drill@example.invalid' }]]);
     expect((await sql(database, `SELECT count(*)::int AS n FROM users WHERE email = 'drill@example.invalid'`))[0].n).toBe(0);
-    await sql('postgres', `DROP DATABASE "${result.sandbox}"`);
+    expect(drill.states).toEqual(expect.arrayContaining(['WaitForKeptSandboxes', 'DropKeptSandbox']));
+    // Both kept sandboxes gone, asked of the servers; the records say dropped, and when.
+    expect(drill.output.keptSandboxes).toEqual([
+      { component: 'postgres', sandboxState: expect.objectContaining({ state: 'dropped', droppedAt: expect.any(String) }) },
+      { component: 'redis', sandboxState: expect.objectContaining({ state: 'dropped' }) },
+    ]);
+    expect(await drillDatabases(drill.output.drillId)).toEqual([]);
+    expect(await withRedisDb(15, (r) => r.dbsize())).toBe(0);
+    expect(await vault.getJson(`reports/drills/${drill.output.drillId}/postgres.json`)).toMatchObject({ sandboxState: { state: 'dropped', keptUntil: postgresDrill.sandboxState.keptUntil } });
   });
 
   test('a record read back from the vault that is not a drill record of this drill counts as a failed drill', async () => {
