@@ -8,8 +8,7 @@ import { drillRecordKey } from '../../config/vault-layout';
 import { COMPONENT_DIMENSION, DRILL_BYTES_METRIC, DRILL_RESTORE_SECONDS_METRIC, DRILL_SUCCEEDED_METRIC, METRICS_NAMESPACE } from '../../config/drill-metrics';
 import type { DrillResult } from './drill';
 import type { DrillPlan } from './drill-plan';
-import { authenticatorOf, type EngineContext } from './context';
-import { storeSignedRecord } from './drill-records';
+import type { EngineContext } from './context';
 import { verificationOf } from './drill-plan';
 import { IntegrityError } from './errors';
 import { buildScorecard } from './scorecard';
@@ -59,7 +58,7 @@ function crashCause(crashed: DrillCrash['crashed']): { error: string; message: s
   return { error: crashed?.Error ?? 'DrillCrashed', message: `the drill's worker stopped before recording a result: ${message}` };
 }
 
-/** The record a drill left, or a failed one for a drill that left none (reportDrills stores it signed). */
+/** The record a drill left; written here, failed, for a drill that left none. */
 async function gather(vault: EngineContext['vault'], plan: DrillPlan, outcome: DrillOutcome | undefined, component: DrillPlan['drills'][number], now: Date): Promise<DrillResult> {
   const key = drillRecordKey(plan.drillId, component.component);
   // The Lambda worker's answer came straight from it; only a Fargate task's has to be read back from the vault.
@@ -76,6 +75,7 @@ async function gather(vault: EngineContext['vault'], plan: DrillPlan, outcome: D
     startedAt: now.toISOString(),
     finishedAt: now.toISOString(),
   };
+  await vault.putJson(key, record);
   return { ...record, recordKey: key };
 }
 
@@ -99,8 +99,7 @@ export async function reportDrills(ctx: EngineContext, metrics: CloudWatchClient
   const now = ctx.now();
   const drills: DrillResult[] = [];
   for (const component of plan.drills) {
-    const gathered = await gather(deps.vault, plan, outcomes.find((o) => o.component === component.component), component, now);
-    drills.push(await storeSignedRecord(ctx.vault, authenticatorOf(ctx), gathered));
+    drills.push(await gather(deps.vault, plan, outcomes.find((o) => o.component === component.component), component, now));
   }
   const bytes = Object.fromEntries(plan.drills.flatMap((d) => (d.totalBytes !== undefined ? [[d.component, d.totalBytes]] : [])));
   let metricsProblem: string | undefined;
@@ -136,24 +135,4 @@ export async function reportDrills(ctx: EngineContext, metrics: CloudWatchClient
   const failed = drills.filter((d) => !d.succeeded);
   const failure = failed.length > 0 ? `restore drill ${plan.drillId} failed for ${failed.map((d) => `${d.component} (${d.cause?.error ?? 'unknown'}: ${d.cause?.message ?? d.recordProblem ?? 'no cause recorded'})`).join('; ')}`.slice(0, 4000) : undefined;
   return { drillId: plan.drillId, succeeded: failed.length === 0, drills, ...(kept.length > 0 ? { kept, keptUntil } : {}), ...(failure ? { failure } : {}), ...(scorecard ? { scorecard } : {}), ...(scorecardProblem ? { scorecardProblem } : {}), ...(metricsProblem ? { metricsProblem } : {}) };
-}
-
-/**
- * After the workflow dropped the sandboxes it kept: each drill's record rewritten, signed, saying so. Only
- * results of this drill's planned components whose sandbox is now dropped are stored; a sandbox that could
- * not be dropped keeps its record (still `kept`) and is listed with its error.
- */
-export async function recordDroppedSandboxes(ctx: EngineContext, plan: DrillPlan, dropped: readonly unknown[]): Promise<readonly unknown[]> {
-  const out: unknown[] = [];
-  for (const item of dropped) {
-    const drill = item as DrillResult;
-    const ours = typeof drill === 'object' && drill !== null && drill.drillId === plan.drillId && plan.drills.some((d) => d.component === drill.component);
-    if (ours && drill.sandboxState?.state === 'dropped') {
-      const stored = await storeSignedRecord(ctx.vault, authenticatorOf(ctx), drill);
-      out.push({ component: stored.component, sandboxState: stored.sandboxState });
-    } else {
-      out.push(item);
-    }
-  }
-  return out;
 }

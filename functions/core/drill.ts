@@ -316,8 +316,7 @@ async function sandboxOf(ctx: EngineContext, component: RestoreComponent, spec: 
 /**
  * Drops the sandbox a drill kept, once its keep_hours have passed (the drill workflow waits for that). The
  * sandbox is worked out again from the drill and its backup, never read from storage, and checked against
- * production as the drill checked it. Returns the drill's result saying so, which the workflow's report step
- * stores signed (drill-report.ts recordDroppedSandboxes).
+ * production as the drill checked it; the record is rewritten to say it is dropped.
  */
 export async function dropKeptSandbox(ctx: EngineContext, drill: DrillResult, verification: DrillOptions['verification']): Promise<DrillResult> {
   const component = restoreComponent(ctx.config, drill.component);
@@ -329,8 +328,12 @@ export async function dropKeptSandbox(ctx: EngineContext, drill: DrillResult, ve
   const manifest = await loadManifest(ctx, component.name, drill.backupId);
   const sandbox = await sandboxOf(ctx, component, spec, drill.drillId, manifest, verification);
   await drop(await sandboxTarget(ctx, component, spec, sandbox));
+  const { recordKey: _key, recordProblem: _problem, ...stored } = drill;
+  const record: DrillResult = { ...stored, sandboxState: { state: 'dropped', keptUntil: drill.sandboxState.keptUntil, droppedAt: ctx.now().toISOString() } };
+  const key = drillRecordKey(drill.drillId, component.name);
+  await ctx.vault.putJson(key, record);
   ctx.log.info('kept drill sandbox dropped', { component: component.name, drillId: drill.drillId, sandbox: sandbox.name });
-  return { ...drill, sandboxState: { state: 'dropped', keptUntil: drill.sandboxState.keptUntil, droppedAt: ctx.now().toISOString() } };
+  return { ...record, recordKey: key };
 }
 
 /** Runs one component's drill and writes its record; never throws for the drill's own failures. */

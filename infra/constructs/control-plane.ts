@@ -131,8 +131,6 @@ export class ControlPlane extends Construct {
       if (prefixes.length > 0) {
         role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'ReadManifests', actions: ['s3:GetObject'], resources: prefixes.map((p) => `${bucket}/${p}*/manifest.json`) }));
         props.manifestKey.grantVerifyMac(role);
-        // The report signs the drill records it stores, as manifests are signed: the scorecard trusts no other.
-        if (fn === this.drillReport) props.manifestKey.grantGenerateMac(role);
         for (const p of prefixes) {
           Validations.of(role).acknowledge({
             id: nag(`${p}*/manifest.json`),
