@@ -12,6 +12,8 @@ import { parseBackupConfig } from '../../config/load';
 import { deployedRuntimeConfig, recoveryRuntimeConfig } from '../../infra/runtime-config';
 import { loadSampleNcaDatabase } from '../../scripts/sample-nca-db';
 import { localWorker, workerRuntimeConfig, workflowHarness } from '../../scripts/local-workflows';
+import { startCloudWatchMetricsServer, type CloudWatchMetricsServer } from '../support/cloudwatch-metrics-server';
+import { drillDatabases } from '../support/drill-sandboxes';
 import { createHmacKey } from '../support/kms-server';
 import { createDatabase, databaseExists, sql, testPostgresUrl, urlFor } from '../support/postgres-db';
 import { createTestBucket, listKeys, readObject, testS3Client } from '../support/s3';
@@ -62,7 +64,8 @@ async function rowCounts(database: string): Promise<Record<string, number>> {
 }
 
 const client = testS3Client();
-const env = { NCA_S3_ENDPOINT: process.env.NCA_TEST_S3_ENDPOINT!, NCA_POSTGRES_URL: testPostgresUrl(), NCA_KMS_ENDPOINT: process.env.NCA_TEST_KMS_ENDPOINT! };
+let metrics: CloudWatchMetricsServer;
+const env = { NCA_S3_ENDPOINT: process.env.NCA_TEST_S3_ENDPOINT!, NCA_POSTGRES_URL: testPostgresUrl(), NCA_KMS_ENDPOINT: process.env.NCA_TEST_KMS_ENDPOINT!, NCA_METRICS_ENDPOINT: '' };
 const fingerprint = async (database: string) => postgres.fingerprint(await connectPostgres({ database }, { ...process.env, ...env }));
 
 let source: string;
@@ -72,7 +75,13 @@ let backupId: string;
 let recovery: RuntimeConfig;
 let original: Awaited<ReturnType<typeof fingerprint>>;
 
+afterAll(async () => {
+  await metrics?.stop();
+});
+
 beforeAll(async () => {
+  metrics = await startCloudWatchMetricsServer();
+  env.NCA_METRICS_ENDPOINT = metrics.endpoint;
   source = await createDatabase('drsrc');
   await loadSampleNcaDatabase(urlFor(source), { rows: 300 });
   original = await fingerprint(source);
@@ -130,6 +139,15 @@ describe('restore from the recovery region with the primary region gone', () => 
     const undo = await workflowHarness(recovery, env).run('restore', { component: 'postgres', backupId: safetyId, targetDatabase: `${source}_undo`, skipSafetyBackup: true });
     expectSucceeded(undo);
     expect(await fingerprint(`${source}_undo`)).toEqual(damaged);
+  });
+
+  test('a drill from the recovery vault restores into a sandbox, verifies it and records it in the recovery vault', async () => {
+    const drill = await workflowHarness(recovery, env).run('restore-test', { components: ['postgres'] });
+    expectSucceeded(drill);
+    const { drillId, drills } = drill.output;
+    expect(drills).toEqual([expect.objectContaining({ component: 'postgres', succeeded: true, sandboxState: { state: 'dropped' } })]);
+    expect(await listKeys(client, recoveryBucket, `backups/reports/drills/${drillId}/`)).toContain(`backups/reports/drills/${drillId}/postgres.json`);
+    expect(await drillDatabases(drillId)).toEqual([]);
   });
 
   test('a manifest altered in the recovery vault fails the restore as untrusted, before the target is created', async () => {
