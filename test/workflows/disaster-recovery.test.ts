@@ -2,7 +2,7 @@
  * Disaster recovery: a backup taken in the primary region, its objects replicated into the recovery vault,
  * the primary bucket gone; then the restore state machine (its ASL file, every Task bound to the real handlers)
  * runs with the runtime config the recovery stack builds (infra/runtime-config.ts recoveryRuntimeConfig) from
- * a backup.yaml with backup.recovery, against the run's real PostgreSQL, s3rver and the KMS substitute (whose
+ * a backup.yaml with backup.recovery, against the run's real PostgreSQL and Redis, s3rver and the KMS substitute (whose
  * keys, like multi-Region keys, answer to the same key id in any region's ARN).
  */
 import { DeleteBucketCommand, DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
@@ -13,7 +13,8 @@ import { deployedRuntimeConfig, recoveryRuntimeConfig } from '../../infra/runtim
 import { loadSampleNcaDatabase } from '../../scripts/sample-nca-db';
 import { localWorker, workerRuntimeConfig, workflowHarness } from '../../scripts/local-workflows';
 import { startCloudWatchMetricsServer, type CloudWatchMetricsServer } from '../support/cloudwatch-metrics-server';
-import { drillDatabases } from '../support/drill-sandboxes';
+import { drillDatabases, withRedisDb } from '../support/drill-sandboxes';
+import { startRedis, type RunningRedis } from '../../scripts/local-servers';
 import { createHmacKey } from '../support/kms-server';
 import { createDatabase, databaseExists, sql, testPostgresUrl, urlFor } from '../support/postgres-db';
 import { createTestBucket, listKeys, readObject, testS3Client } from '../support/s3';
@@ -23,7 +24,8 @@ jest.setTimeout(180_000);
 
 const PRIMARY_REGION = 'us-west-2';
 const RECOVERY_REGION = 'eu-central-1';
-const SECRET = (region: string) => `arn:aws:secretsmanager:${region}:210987654321:secret:neuroca/db-AbCdEf`;
+const SECRET = (region: string, name = 'db') => `arn:aws:secretsmanager:${region}:210987654321:secret:neuroca/${name}-AbCdEf`;
+const REDIS_DB = 4;
 const DATA_KEY = `arn:aws:kms:${PRIMARY_REGION}:210987654321:key/0f0f0f0f-1111-2222-3333-444444444444`;
 const REPLICA_KEY = `arn:aws:kms:${RECOVERY_REGION}:210987654321:key/5a5a5a5a-1111-2222-3333-444444444444`;
 
@@ -35,9 +37,11 @@ backup:
     secondary: { type: s3, bucket: ${recoveryBucket}, region: ${RECOVERY_REGION}, path: /backups, exact_name: true }
   sources:
     postgres: { database: ${database}, secret_arn: "${SECRET(PRIMARY_REGION)}" }
+    redis: { db: ${REDIS_DB}, key_patterns: ["memory:*"], secret_arn: "${SECRET(PRIMARY_REGION, 'redis')}" }
   recovery:
     sources:
       postgres: { secret_arn: "${SECRET(RECOVERY_REGION)}" }
+      redis: { secret_arn: "${SECRET(RECOVERY_REGION, 'redis')}" }
 `;
 }
 
@@ -65,7 +69,11 @@ async function rowCounts(database: string): Promise<Record<string, number>> {
 
 const client = testS3Client();
 let metrics: CloudWatchMetricsServer;
-const env = { NCA_S3_ENDPOINT: process.env.NCA_TEST_S3_ENDPOINT!, NCA_POSTGRES_URL: testPostgresUrl(), NCA_KMS_ENDPOINT: process.env.NCA_TEST_KMS_ENDPOINT!, NCA_METRICS_ENDPOINT: '' };
+let redis: RunningRedis;
+const env = { NCA_S3_ENDPOINT: process.env.NCA_TEST_S3_ENDPOINT!, NCA_POSTGRES_URL: testPostgresUrl(), NCA_KMS_ENDPOINT: process.env.NCA_TEST_KMS_ENDPOINT!, NCA_METRICS_ENDPOINT: '', NCA_REDIS_URL: '' };
+/** The working-memory keys the Redis backup holds, read with plain commands. */
+const redisMemory = (db: number) =>
+  withRedisDb(redis.port, db, async (r) => Object.fromEntries(await Promise.all((await r.keys('memory:*')).sort().map(async (k) => [k, await r.hgetall(k)]))));
 const fingerprint = async (database: string) => postgres.fingerprint(await connectPostgres({ database }, { ...process.env, ...env }));
 
 let source: string;
@@ -76,12 +84,17 @@ let recovery: RuntimeConfig;
 let original: Awaited<ReturnType<typeof fingerprint>>;
 
 afterAll(async () => {
-  await metrics?.stop();
+  await Promise.all([metrics?.stop(), redis?.stop()]);
 });
 
 beforeAll(async () => {
-  metrics = await startCloudWatchMetricsServer();
+  [metrics, redis] = await Promise.all([startCloudWatchMetricsServer(), startRedis()]);
   env.NCA_METRICS_ENDPOINT = metrics.endpoint;
+  env.NCA_REDIS_URL = redis.url;
+  await withRedisDb(redis.port, REDIS_DB, async (r) => {
+    await r.hset('memory:generic:working:0001', { content: 'user asked about tides', importance: '0.7' });
+    await r.hset('memory:generic:working:0002', { content: 'prefers metric units', importance: '0.4' });
+  });
   source = await createDatabase('drsrc');
   await loadSampleNcaDatabase(urlFor(source), { rows: 300 });
   original = await fingerprint(source);
@@ -90,7 +103,7 @@ beforeAll(async () => {
   // One multi-Region manifest key: the same key id in both regions' ARNs.
   const keyId = (await createHmacKey(env.NCA_KMS_ENDPOINT)).split('/').pop()!;
   const macKey = (region: string) => `arn:aws:kms:${region}:210987654321:key/${keyId}`;
-  const workers = { postgres: localWorker('postgres') };
+  const workers = { postgres: localWorker('postgres'), redis: localWorker('redis') };
 
   const primary = deployedRuntimeConfig(config, { kmsKeyId: DATA_KEY, manifestKeyId: macKey(PRIMARY_REGION), workers });
   const backup = await workflowHarness(primary, env).run('backup', { group: 'database', trigger: 'scheduled' });
@@ -107,6 +120,7 @@ describe('restore from the recovery region with the primary region gone', () => 
     const workers = JSON.stringify(workerRuntimeConfig(recovery));
     expect(recovery).toMatchObject({ bucket: recoveryBucket, prefix: 'backups/', region: RECOVERY_REGION, kmsKeyId: REPLICA_KEY });
     expect(recovery.components.postgres!.source).toEqual({ database: source, secretArn: SECRET(RECOVERY_REGION) });
+    expect(recovery.components.redis!.source).toEqual({ db: REDIS_DB, keyPatterns: ['memory:*'], secretArn: SECRET(RECOVERY_REGION, 'redis') });
     expect(workers).not.toContain(PRIMARY_REGION);
     expect(workers).not.toContain(primaryBucket);
   });
@@ -123,6 +137,14 @@ describe('restore from the recovery region with the primary region gone', () => 
     const vaults = new Set(harness.calls.map((c) => JSON.parse(c.payload.runtimeConfig ?? '{}').bucket).filter(Boolean));
     expect([...vaults]).toEqual([recoveryBucket]);
     expect(await listKeys(client, recoveryBucket, 'backups/database/postgres/_lock')).toEqual([]);
+  });
+
+  test('redis is restored from the recovery vault into another database index, verified', async () => {
+    const restore = await workflowHarness(recovery, env).run('restore', { component: 'redis', backupId: 'latest', targetDatabase: '5' });
+    expectSucceeded(restore);
+    expect(restore.output).toMatchObject({ component: 'redis', backupId, fingerprintMatch: true });
+    expect(await redisMemory(5)).toEqual(await redisMemory(REDIS_DB));
+    expect(Object.keys(await redisMemory(5))).toHaveLength(2);
   });
 
   test('a restore over an existing target takes its safety backup into the recovery vault', async () => {
