@@ -125,7 +125,10 @@ describe('restore from the recovery region with the primary region gone', () => 
     expect(workers).not.toContain(primaryBucket);
   });
 
-  test('the latest backup is restored from the recovery vault into a fresh target, fingerprint verified', async () => {
+  test('the latest backup is restored from the recovery vault into a fresh target, fingerprint verified, past an expired replicated lock', async () => {
+    // The lock of the backup, as replication left it: its release was a delete, which does not replicate.
+    const lock = { component: 'postgres', owner: 'backup-primary', operation: 'backup', startedAt: '2026-01-01T02:00:00.000Z', renewedAt: '2026-01-01T02:00:00.000Z', expiresAt: '2026-01-01T02:30:00.000Z' };
+    await client.send(new PutObjectCommand({ Bucket: recoveryBucket, Key: 'backups/database/postgres/_lock.json', Body: JSON.stringify(lock) }));
     const target = `${source}_dr`;
     const harness = workflowHarness(recovery, env);
     const restore = await harness.run('restore', { component: 'postgres', backupId: 'latest', targetDatabase: target });
