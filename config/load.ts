@@ -498,6 +498,8 @@ function crossCheck(
     objectLock?: Partial<ObjectLockConfig>;
     kmsKeyId?: string;
     sources?: SourcesConfig;
+    /** backup.recovery.sources, merged with backup.sources (config/recovery.ts). */
+    recoverySources?: SourcesConfig;
     network?: NetworkConfig;
     notifications?: NotificationsConfig;
     installation?: string;
@@ -569,6 +571,9 @@ function crossCheck(
     };
     documentation('backup.encryption.kms_key_id', config.kmsKeyId, 'give your own key\'s ARN, or leave kms_key_id out and the stack creates a key');
     for (const { path, arn } of sourceArns(config.sources ?? {}, config.components)) documentation(path, arn, 'give the ARN of your own resource (for a secret, Secrets Manager shows it)');
+    for (const { path, arn } of sourceArns(config.recoverySources ?? {}, config.components)) {
+      documentation(path.replace(/^backup\.sources\./, 'backup.recovery.sources.'), arn, 'give the ARN of your own secret in the recovery region');
+    }
     documentation('backup.notifications.sns_topic_arn', config.notifications?.snsTopicArn, 'give your own topic\'s ARN, or leave sns_topic_arn out and the stack creates a topic');
     documentation('backup.storage.break_glass_role', config.breakGlassRole, 'give your own role\'s ARN, or a role name for the stack to create');
   }
@@ -675,7 +680,7 @@ export function parseBackupConfig(yamlText: string, options: ParseOptions = {}):
       : undefined;
   const verification = 'verification' in top ? parseVerification(top.verification, issues, components, sources) : DEFAULT_VERIFICATION;
   crossCheck(
-    { primary, secondary, retention, coldStorage, objectLock, kmsKeyId: encryption.kmsKeyId, sources, network, notifications, installation, breakGlassRole, allowDocumentationValues, components },
+    { primary, secondary, retention, coldStorage, objectLock, kmsKeyId: encryption.kmsKeyId, sources, recoverySources: recovery?.sources, network, notifications, installation, breakGlassRole, allowDocumentationValues, components },
     issues,
   );
 

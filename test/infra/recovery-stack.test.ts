@@ -130,6 +130,7 @@ ${recovery}
   test.each([
     ['a secret of the primary region', `    sources: { postgres: { secret_arn: "${PRIMARY_SECRET}" } }`, 'backup.recovery.sources.postgres.secret_arn', /is in the primary region us-west-2; the recovery workers read secrets of eu-central-1 only/],
     ['a host of the primary region', '    sources: { postgres: { secret_arn: "' + RECOVERY_SECRET + '", host: db.abc.us-west-2.rds.amazonaws.com } }', 'backup.recovery.sources.postgres.host', /is in the primary region us-west-2/],
+    ['a documentation example', '    sources: { postgres: { secret_arn: "arn:aws:secretsmanager:eu-central-1:123456789012:secret:neuroca/db" } }', 'backup.recovery.sources.postgres.secret_arn', /names the account 123456789012, an example account of the AWS documentation/],
     ['no connection at all', '    sources: { postgres: {} }', 'backup.recovery.sources.postgres.secret_arn', /is required/],
     ['a field that is not a connection field', `    sources: { postgres: { secret_arn: "${RECOVERY_SECRET}", database: other } }`, 'backup.recovery.sources.postgres.database', /unknown key; allowed: secret_arn, host, port, url/],
     ['a component not configured under backup.sources', `    sources: { redis: { secret_arn: "${RECOVERY_SECRET}" } }`, 'backup.recovery.sources.redis', /not configured under backup.sources/],
