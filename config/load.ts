@@ -10,6 +10,7 @@ import { ACCOUNT_ID_LENGTH, MAX_BUCKET_NAME_LENGTH, vaultBucketName } from './bu
 import { CronError, toSchedulerCron } from './cron';
 import { COMPONENTS, sourceArns, type Components } from './components';
 import { DEFAULT_VERIFICATION, parseVerification } from './verification';
+import { parseRecovery } from './recovery';
 export { normalisePrefix } from './fields';
 import { ACCOUNT, boolean, bucketProblem, normalisePrefix, integer, Issues, isMapping, list, mapping, matching, oneOf, PARTITION, REGION, regionOfArn, show, string, uniqueStrings, type ConfigIssue } from './fields';
 import {
@@ -346,8 +347,7 @@ function flag(value: unknown, path: string, issues: Issues): boolean | undefined
 }
 
 /** backup.network with a vpc_id: the workers' own VPC. Without one (only created-VPC choices), undefined. */
-function parseNetwork(value: unknown, issues: Issues): NetworkConfig | undefined {
-  const path = 'backup.network';
+export function parseNetwork(value: unknown, issues: Issues, path = 'backup.network'): NetworkConfig | undefined {
   const map = mapping(value, path, [...IMPORTED_NETWORK_KEYS, ...CREATED_NETWORK_KEYS], issues);
   if (!map || !IMPORTED_NETWORK_KEYS.some((key) => key in map)) return undefined;
   const vpcId =
@@ -376,8 +376,7 @@ function parseNetwork(value: unknown, issues: Issues): NetworkConfig | undefined
 }
 
 /** backup.network's choices for the VPC the stack creates; refused next to a vpc_id, where there is none. */
-function parseCreatedNetwork(value: unknown, issues: Issues): CreatedNetworkConfig | undefined {
-  const path = 'backup.network';
+export function parseCreatedNetwork(value: unknown, issues: Issues, path = 'backup.network'): CreatedNetworkConfig | undefined {
   if (!isMapping(value) || !CREATED_NETWORK_KEYS.some((key) => key in value)) return undefined;
   if (IMPORTED_NETWORK_KEYS.some((key) => key in value)) {
     for (const key of CREATED_NETWORK_KEYS.filter((k) => k in value)) {
@@ -499,6 +498,8 @@ function crossCheck(
     objectLock?: Partial<ObjectLockConfig>;
     kmsKeyId?: string;
     sources?: SourcesConfig;
+    /** backup.recovery.sources, merged with backup.sources (config/recovery.ts). */
+    recoverySources?: SourcesConfig;
     network?: NetworkConfig;
     notifications?: NotificationsConfig;
     installation?: string;
@@ -570,6 +571,9 @@ function crossCheck(
     };
     documentation('backup.encryption.kms_key_id', config.kmsKeyId, 'give your own key\'s ARN, or leave kms_key_id out and the stack creates a key');
     for (const { path, arn } of sourceArns(config.sources ?? {}, config.components)) documentation(path, arn, 'give the ARN of your own resource (for a secret, Secrets Manager shows it)');
+    for (const { path, arn } of sourceArns(config.recoverySources ?? {}, config.components)) {
+      documentation(path.replace(/^backup\.sources\./, 'backup.recovery.sources.'), arn, 'give the ARN of your own secret in the recovery region');
+    }
     documentation('backup.notifications.sns_topic_arn', config.notifications?.snsTopicArn, 'give your own topic\'s ARN, or leave sns_topic_arn out and the stack creates a topic');
     documentation('backup.storage.break_glass_role', config.breakGlassRole, 'give your own role\'s ARN, or a role name for the stack to create');
   }
@@ -636,7 +640,7 @@ export function parseBackupConfig(yamlText: string, options: ParseOptions = {}):
   }
   const issues = new Issues();
   for (const key of Object.keys(root)) if (key !== 'backup') issues.add(key, 'unknown key; allowed: backup');
-  const top = mapping(root.backup, 'backup', ['installation', 'schedule', 'storage', 'retention', 'encryption', 'sources', 'network', 'runner', 'notifications', 'restore', 'verification'], issues);
+  const top = mapping(root.backup, 'backup', ['installation', 'schedule', 'storage', 'retention', 'encryption', 'sources', 'network', 'runner', 'notifications', 'restore', 'verification', 'recovery'], issues);
   if (!top) throw new ConfigError(issues.list[0].path, issues.list[0].problem, issues.list.slice(1));
 
   const installation = 'installation' in top ? parseInstallation(top.installation, issues) : DEFAULT_INSTALLATION;
@@ -661,9 +665,22 @@ export function parseBackupConfig(yamlText: string, options: ParseOptions = {}):
   const runner = parseRunner(top.runner, issues);
   const notifications = parseNotifications(top.notifications, issues);
   const restore = parseRestore(top.restore, issues);
+  const recovery =
+    'recovery' in top
+      ? parseRecovery(top.recovery, {
+          issues,
+          sources: isMapping(top.sources) ? top.sources : {},
+          sourcesValid: sources !== undefined,
+          primary,
+          secondary,
+          components,
+          parseNetwork,
+          parseCreatedNetwork,
+        })
+      : undefined;
   const verification = 'verification' in top ? parseVerification(top.verification, issues, components, sources) : DEFAULT_VERIFICATION;
   crossCheck(
-    { primary, secondary, retention, coldStorage, objectLock, kmsKeyId: encryption.kmsKeyId, sources, network, notifications, installation, breakGlassRole, allowDocumentationValues, components },
+    { primary, secondary, retention, coldStorage, objectLock, kmsKeyId: encryption.kmsKeyId, sources, recoverySources: recovery?.sources, network, notifications, installation, breakGlassRole, allowDocumentationValues, components },
     issues,
   );
 
@@ -694,6 +711,7 @@ export function parseBackupConfig(yamlText: string, options: ParseOptions = {}):
     notifications: present(notifications),
     ...(restore ? { restore } : {}),
     verification: present(verification),
+    ...(recovery ? { recovery } : {}),
   };
 }
 

@@ -69,7 +69,7 @@ export function buildStacks(config: BackupConfig, props: BuildAppProps = {}): Nc
   const app = new App({ outdir: props.outdir, context });
   if (props.nag) Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   const names = stackNames(config.installation);
-  const recovery = new RecoveryStack(app, RECOVERY_STACK_ID, { config, stackName: names.recovery });
+  const recovery = new RecoveryStack(app, RECOVERY_STACK_ID, { config, stackName: names.recovery, pgMajor: props.pgMajor });
   const primary = new PrimaryStack(app, PRIMARY_STACK_ID, { config, stackName: names.primary, pgMajor: props.pgMajor });
   // The replica key and the recovery vault must exist before replication is configured.
   primary.addStackDependency(recovery, 'replication needs the recovery-region vault and replica key');

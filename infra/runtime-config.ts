@@ -9,6 +9,7 @@
 import { COMPONENT_GROUP, type BackupConfig, type ComponentName } from '../config/types';
 import { runtimeSource } from '../config/sources';
 import { runtimeVerification } from '../config/verification';
+import { restorePlaneConfig } from '../config/recovery';
 import type { ComponentRuntime, RuntimeConfig, VaultRuntimeConfig, WorkerRef } from '../config/runtime-config';
 
 export interface DeployedNames {
@@ -53,6 +54,18 @@ export function deployedRuntimeConfig(config: BackupConfig, names: DeployedNames
       config.schedule,
     ),
   };
+}
+
+/**
+ * The runtime config of the recovery stack's restore plane: that of restorePlaneConfig(config), i.e. the recovery
+ * vault (storage.secondary's bucket and region, the primary's prefix), the components of backup.recovery.sources
+ * with their recovery-region connections. `names` are the recovery region's (the replica key, the manifest key's
+ * replica). Safety backups go where every write goes: into the recovery vault.
+ */
+export function recoveryRuntimeConfig(config: BackupConfig, names: DeployedNames): RuntimeConfig {
+  const plane = restorePlaneConfig(config);
+  if (!plane) throw new Error('backup.recovery is not configured: the recovery stack deploys no restore plane');
+  return deployedRuntimeConfig(plane, names);
 }
 
 /** The janitor's part: the vault and each component's group, without the sources (which have no length limit). */

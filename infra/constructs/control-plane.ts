@@ -16,7 +16,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import type { BackupConfig } from '../../config/types';
 import { configuredComponents } from '../runtime-config';
-import type { KmsKeyRef, ManifestKey } from './keys';
+import type { KmsKeyRef, ManifestMacKey } from './keys';
 import { bucketArn } from './replication';
 import { nagText } from '../vault-names';
 import { METRICS_NAMESPACE } from '../../config/drill-metrics';
@@ -30,13 +30,15 @@ export interface ControlPlaneProps {
   readonly config: BackupConfig;
   readonly dataKey: KmsKeyRef;
   /** The manifest HMAC key: resolve-restore verifies the manifests it reads (VerifyMac only). */
-  readonly manifestKey: ManifestKey;
+  readonly manifestKey: ManifestMacKey;
   readonly logKey: kms.IKey;
 }
 
-export class ControlPlane extends Construct {
-  readonly plan: nodejs.NodejsFunction;
-  readonly finalize: nodejs.NodejsFunction;
+/**
+ * The functions of the restore and drill workflows: all a vault's restore plane needs (the recovery stack
+ * deploys this alone; ControlPlane adds the backup workflow's).
+ */
+export class RestoreControlPlane extends Construct {
   readonly resolveRestore: nodejs.NodejsFunction;
   readonly releaseLock: nodejs.NodejsFunction;
   readonly drillPlan: nodejs.NodejsFunction;
@@ -44,8 +46,6 @@ export class ControlPlane extends Construct {
 
   constructor(scope: Construct, id: string, props: ControlPlaneProps) {
     super(scope, id);
-    this.plan = this.handler('Plan', 'plan', 'Backup workflow: validates the input and plans the components of a group', Duration.seconds(30), props);
-    this.finalize = this.handler('Finalize', 'finalize', 'Backup workflow: outcome and events from every component result', Duration.seconds(30), props);
     this.resolveRestore = this.handler(
       'ResolveRestore',
       'resolve-restore',
@@ -160,7 +160,7 @@ export class ControlPlane extends Construct {
   }
 
   /** `wildcardReason`: what else than X-Ray the role's `*` resources are for (the sentence before X-Ray's). @default only X-Ray */
-  private handler(id: string, file: string, description: string, timeout: Duration, props: ControlPlaneProps, wildcardReason = ''): nodejs.NodejsFunction {
+  protected handler(id: string, file: string, description: string, timeout: Duration, props: ControlPlaneProps, wildcardReason = ''): nodejs.NodejsFunction {
     const logGroup = new logs.LogGroup(this, `${id}Logs`, {
       retention: CONTROL_PLANE_LOG_RETENTION,
       encryptionKey: props.logKey,
@@ -173,6 +173,18 @@ export class ControlPlane extends Construct {
       reason: `${wildcardReason}X-Ray PutTraceSegments/PutTelemetryRecords (active tracing) support no resource-level permissions.`,
     });
     return controlPlaneFunction(this, id, { file, description, timeout, role, logGroup });
+  }
+}
+
+/** Every control-plane function of a primary deployment: the restore plane's and the backup workflow's plan and finalize. */
+export class ControlPlane extends RestoreControlPlane {
+  readonly plan: nodejs.NodejsFunction;
+  readonly finalize: nodejs.NodejsFunction;
+
+  constructor(scope: Construct, id: string, props: ControlPlaneProps) {
+    super(scope, id, props);
+    this.plan = this.handler('Plan', 'plan', 'Backup workflow: validates the input and plans the components of a group', Duration.seconds(30), props);
+    this.finalize = this.handler('Finalize', 'finalize', 'Backup workflow: outcome and events from every component result', Duration.seconds(30), props);
   }
 }
 

@@ -179,7 +179,7 @@ export class OperationsKey extends Construct {
 }
 
 
-/** The default installation's alias of the manifest key (both regions: the replica carries the same alias). */
+/** The default installation's alias of the manifest key (both regions: the primary stack gives the replica the same alias, KeyReplica `alias`). */
 export const MANIFEST_KEY_ALIAS = keyAliases(DEFAULT_INSTALLATION).manifest;
 /** The MAC algorithm every manifest is signed with; grants are narrowed to it. */
 export const MANIFEST_MAC_ALGORITHM = 'HMAC_SHA_256';
@@ -203,7 +203,15 @@ export const MANIFEST_MAC_ALGORITHM = 'HMAC_SHA_256';
  * roles, a leaked bucket-write credential, an operator's mistake) from planting a manifest. The control
  * plane's resolve-restore, which reads manifests, gets VerifyMac only.
  */
-export class ManifestKey extends Construct {
+/** What a role is granted on the manifest key: ManifestKey in the primary region, ManifestKeyReplicaRef in the recovery region. */
+export interface ManifestMacKey {
+  /** Backup workers: sign the manifests they write (and verify, as every reader does). */
+  grantGenerateMac(role: iam.IRole): void;
+  /** Readers: verify only. */
+  grantVerifyMac(role: iam.IRole): void;
+}
+
+export class ManifestKey extends Construct implements ManifestMacKey {
   readonly key: kms.Key;
 
   constructor(scope: Construct, id: string, props: KeyAliasProps = {}) {
@@ -239,6 +247,11 @@ export interface KeyReplicaProps {
   readonly resourceType: string;
   /** The replica's physical id before the region, e.g. `manifest-key-replica`. */
   readonly name: string;
+  /**
+   * An alias the replica gets in its region, so the recovery stack (deployed before the key exists) can name it.
+   * @default none
+   */
+  readonly alias?: string;
 }
 
 /**
@@ -282,12 +295,73 @@ export class KeyReplica extends Construct {
       id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
       reason: 'CDK\'s SDK custom-resource provider (deploy time only, invoked by CloudFormation) logs through AWSLambdaBasicExecutionRole; it holds nothing else but the replica statements.',
     });
+    if (props.alias) this.aliasReplica(props);
+  }
+
+  /**
+   * KMS aliases are per region and ReplicateKey copies none: CreateAlias in the replica region, on the replica
+   * (a multi-Region key keeps its key id in every region). An alias already there is kept as is.
+   */
+  private aliasReplica(props: KeyReplicaProps): void {
+    const { partition, account } = Stack.of(this);
+    const replicaArn = Arn.format({ partition, service: 'kms', region: props.replicaRegion, account, resource: 'key', resourceName: props.key.keyId });
+    const aliasArn = `arn:${partition}:kms:${props.replicaRegion}:${account}:${props.alias}`;
+    const alias = new cr.AwsCustomResource(this, 'Alias', {
+      resourceType: `${props.resourceType}Alias`,
+      installLatestAwsSdk: false,
+      onCreate: {
+        service: 'KMS',
+        action: 'CreateAlias',
+        region: props.replicaRegion,
+        parameters: { AliasName: props.alias, TargetKeyId: props.key.keyId },
+        physicalResourceId: cr.PhysicalResourceId.of(`${props.name}-alias-${props.replicaRegion}`),
+        ignoreErrorCodesMatching: 'AlreadyExistsException',
+      },
+      policy: cr.AwsCustomResourcePolicy.fromStatements([new iam.PolicyStatement({ actions: ['kms:CreateAlias'], resources: [replicaArn, aliasArn] })]),
+    });
+    alias.node.addDependency(this.resource);
+  }
+}
+
+/**
+ * The manifest key's replica as the recovery stack names it: by alias in its own region (the primary stack
+ * gives the replica that alias; the recovery stack, deployed first, cannot know the key id). IAM cannot grant
+ * on an alias ARN, so the statements name the region's keys narrowed by kms:ResourceAliases.
+ */
+export class ManifestKeyReplicaRef implements ManifestMacKey {
+  constructor(
+    readonly aliasName: string,
+    readonly region: string,
+  ) {}
+
+  /** What the functions send as the manifest key (VerifyMac and GenerateMac accept an alias ARN). */
+  get aliasArn(): string {
+    return `arn:${Aws.PARTITION}:kms:${this.region}:${Aws.ACCOUNT_ID}:${this.aliasName}`;
+  }
+
+  grantGenerateMac(role: iam.IRole): void {
+    this.grant(role, 'ManifestMacGenerate', ['kms:GenerateMac', 'kms:VerifyMac']);
+  }
+
+  grantVerifyMac(role: iam.IRole): void {
+    this.grant(role, 'ManifestMacVerify', ['kms:VerifyMac']);
+  }
+
+  private grant(role: iam.IRole, sid: string, actions: string[]): void {
+    const statement = manifestMacStatement(sid, actions, `arn:${Aws.PARTITION}:kms:${this.region}:${Aws.ACCOUNT_ID}:key/*`);
+    statement.addCondition('ForAnyValue:StringEquals', { 'kms:ResourceAliases': [this.aliasName] });
+    role.addToPrincipalPolicy(statement);
+    Validations.of(role).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:kms:${this.region}:<AWS::AccountId>:key/*]`,
+      reason: `The manifest key's replica is known here only by its alias ${this.aliasName} (the primary stack creates it after this stack); IAM cannot grant on an alias ARN, so the statement names keys of ${this.region} narrowed by kms:ResourceAliases = ${this.aliasName} and kms:MacAlgorithm.`,
+    });
   }
 }
 
 /** The manifest key's replica: manifests signed in the primary verify in the recovery region. */
-export function manifestKeyReplica(scope: Construct, key: kms.Key, replicaRegion: string): KeyReplica {
+export function manifestKeyReplica(scope: Construct, key: kms.Key, replicaRegion: string, alias?: string): KeyReplica {
   return new KeyReplica(scope, 'ManifestKeyReplica', {
+    ...(alias ? { alias } : {}),
     key,
     replicaRegion,
     description: `nca-backup: replica of the manifest HMAC key (primary in ${Stack.of(scope).region}); verifies replicated manifests`,

@@ -20,11 +20,12 @@ import type { GrantScope, WorkerGrant } from '../../config/component';
 import { secretResource } from '../../config/fields';
 import { drillGrantsOf, secretArnsOf, workerGrantsOf } from '../../config/sources';
 import type { WorkerRef } from '../../config/runtime-config';
-import type { KmsKeyRef, ManifestKey } from './keys';
+import type { KmsKeyRef, ManifestMacKey } from './keys';
 import { REPORTS_DIR, blobPrefix, componentPrefix, lockKey, stagingPrefix, stepResultsPrefix } from '../../config/vault-layout';
 import { storesBlobs } from '../../config/components';
 import { bucketArn } from './replication';
 import { nagText } from '../vault-names';
+import { configuredComponents } from '../runtime-config';
 
 /** The repository root: the build context of the worker image. */
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
@@ -288,7 +289,7 @@ export interface ComponentWorkerProps {
    * The manifest HMAC key. The worker runs backups (signs manifests) as well as verify and restore steps, so
    * its role gets GenerateMac and VerifyMac; see ManifestKey for why the roles are not split per operation.
    */
-  readonly manifestKey: ManifestKey;
+  readonly manifestKey: ManifestMacKey;
   readonly logKey: kms.IKey;
   /** The workers' runtime config (without worker references) as a JSON string token: the Fargate task's NCA_RUNTIME_CONFIG. */
   readonly runtimeConfigJson: string;
@@ -429,4 +430,78 @@ export class ComponentWorker extends Construct {
       securityGroups: securityGroups.map((sg) => sg.securityGroupId),
     };
   }
+}
+
+export interface WorkerPlaneProps {
+  /** backup.yaml as the plane sees it (the recovery stack's: config/recovery.ts restorePlaneConfig). */
+  readonly config: BackupConfig;
+  /** PG_MAJOR build argument of the worker image. @default - the Dockerfile's */
+  readonly pgMajor?: string;
+  readonly vpc: ec2.IVpc;
+  readonly subnets: ec2.ISubnet[];
+  readonly securityGroups: ec2.ISecurityGroup[];
+  /** The vault's key: the data key in the primary region, the replica key in the recovery region. */
+  readonly dataKey: KmsKeyRef;
+  readonly manifestKey: ManifestMacKey;
+  readonly logKey: kms.IKey;
+  /** The workers' runtime config as a JSON string token (Stack.toJsonString). */
+  readonly runtimeConfigJson: string;
+}
+
+/** The cluster, the worker of each configured component and the drill workers (drillsOnOwnWorker), with the references the control plane gets. */
+export interface WorkerPlane {
+  readonly cluster: ecs.Cluster;
+  readonly workers: Partial<Record<ComponentName, ComponentWorker>>;
+  readonly drillWorkers: Partial<Record<ComponentName, ComponentWorker>>;
+  /** Each component's worker, as the restore and backup workflows run it. */
+  readonly refs: Partial<Record<ComponentName, WorkerRef>>;
+  /** Each component's drill worker where it has one, else its worker: as the drill workflow runs it. */
+  readonly drillRefs: Partial<Record<ComponentName, WorkerRef>>;
+}
+
+/**
+ * What both stacks run their workflows' steps on: the ECS cluster (ids Cluster, WorkerImage, Worker-<component>,
+ * Drill-<component> directly under `scope`) and one ComponentWorker per configured component.
+ */
+export function workerPlane(scope: Construct, props: WorkerPlaneProps): WorkerPlane {
+  const { config } = props;
+  const containerInsights = config.runner.fargate.containerInsights === true;
+  const cluster = new ecs.Cluster(scope, 'Cluster', {
+    vpc: props.vpc,
+    containerInsightsV2: containerInsights ? ecs.ContainerInsights.ENABLED : ecs.ContainerInsights.DISABLED,
+  });
+  if (!containerInsights) {
+    Validations.of(cluster).acknowledge({
+      id: 'AwsSolutions-ECS4',
+      reason: 'Container Insights is off by default (backup.yaml runner.fargate.container_insights): the per-task metrics are a paid choice; each task logs to CloudWatch Logs and the workflows raise the failure alarms.',
+    });
+  }
+  const components = configuredComponents(config);
+  const image = components.length > 0 ? workerImage(scope, props.pgMajor) : undefined;
+  const workers: Partial<Record<ComponentName, ComponentWorker>> = {};
+  const drillWorkers: Partial<Record<ComponentName, ComponentWorker>> = {};
+  const refs: Partial<Record<ComponentName, WorkerRef>> = {};
+  const drillRefs: Partial<Record<ComponentName, WorkerRef>> = {};
+  for (const component of components) {
+    const workerProps: ComponentWorkerProps = {
+      component,
+      config,
+      image: image!,
+      vpc: props.vpc,
+      subnets: props.subnets,
+      securityGroups: props.securityGroups,
+      cluster,
+      dataKey: props.dataKey,
+      manifestKey: props.manifestKey,
+      logKey: props.logKey,
+      runtimeConfigJson: props.runtimeConfigJson,
+    };
+    const worker = new ComponentWorker(scope, `Worker-${component}`, workerProps);
+    workers[component] = worker;
+    refs[component] = worker.workerRef(props.subnets, props.securityGroups);
+    const drillWorker = drillsOnOwnWorker(config, component) ? new ComponentWorker(scope, `Drill-${component}`, { ...workerProps, purpose: 'drill' }) : worker;
+    if (drillWorker !== worker) drillWorkers[component] = drillWorker;
+    drillRefs[component] = drillWorker.workerRef(props.subnets, props.securityGroups);
+  }
+  return { cluster, workers, drillWorkers, refs, drillRefs };
 }

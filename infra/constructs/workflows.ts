@@ -32,9 +32,7 @@ export const MAX_DEFINITION_BYTES = 1024 * 1024;
  */
 const TOKEN_ALLOWANCE_BYTES = 512;
 
-export interface WorkflowsProps {
-  readonly plan: lambda.IFunction;
-  readonly finalize: lambda.IFunction;
+export interface RestoreWorkflowsProps {
   readonly resolveRestore: lambda.IFunction;
   readonly releaseLock: lambda.IFunction;
   readonly drillPlan: lambda.IFunction;
@@ -55,24 +53,29 @@ export interface WorkflowsProps {
   readonly workerRuntimeConfig: RuntimeConfig;
 }
 
-export class Workflows extends Construct {
-  readonly backup: sfn.StateMachine;
+export interface WorkflowsProps extends RestoreWorkflowsProps {
+  readonly plan: lambda.IFunction;
+  readonly finalize: lambda.IFunction;
+}
+
+/**
+ * The restore and restore-test (drill) state machines: all a vault's restore plane runs (the recovery stack
+ * deploys these alone, on the recovery vault; Workflows adds the backup machine).
+ */
+export class RestoreWorkflows extends Construct {
   readonly restore: sfn.StateMachine;
   /** The restore drills (restore-test.asl.json), started by the drill schedule and `nca-backup drill`. */
   readonly restoreTest: sfn.StateMachine;
+  /** The substitutions every definition gets: the control plane's and the workers' runtime config. */
+  protected readonly runtime: Readonly<Record<'ControlPlaneRuntimeConfig' | 'WorkerRuntimeConfig', string>>;
 
-  constructor(scope: Construct, id: string, props: WorkflowsProps) {
+  constructor(scope: Construct, id: string, props: RestoreWorkflowsProps) {
     super(scope, id);
     const runtime = {
       ControlPlaneRuntimeConfig: runtimeEscapedJson(props.controlPlaneRuntimeConfig),
       WorkerRuntimeConfig: runtimeEscapedJson(props.workerRuntimeConfig),
     };
-    this.backup = this.stateMachine('Backup', 'backup.asl.json', {
-      PlanFunctionArn: props.plan.functionArn,
-      FinalizeFunctionArn: props.finalize.functionArn,
-      ClusterArn: props.cluster.clusterArn,
-      ...runtime,
-    }, props);
+    this.runtime = runtime;
     this.restore = this.stateMachine('Restore', 'restore.asl.json', {
       ResolveRestoreFunctionArn: props.resolveRestore.functionArn,
       ReleaseLockFunctionArn: props.releaseLock.functionArn,
@@ -86,13 +89,12 @@ export class Workflows extends Construct {
       ControlPlaneRuntimeConfig: runtimeEscapedJson(props.drillRuntimeConfig),
       WorkerRuntimeConfig: runtime.WorkerRuntimeConfig,
     }, props);
-    this.grantCalls(this.backup, [props.plan, props.finalize], props.workers, props);
     this.grantCalls(this.restore, [props.resolveRestore, props.releaseLock], props.workers, props);
     // Drills send no events: their outcome is the execution's status, their records and their metrics.
     this.grantCalls(this.restoreTest, [props.drillPlan, props.drillReport], props.drillWorkers, props, { publishesEvents: false });
   }
 
-  private stateMachine(id: string, file: string, substitutions: Record<string, string>, props: WorkflowsProps): sfn.StateMachine {
+  protected stateMachine(id: string, file: string, substitutions: Record<string, string>, props: RestoreWorkflowsProps): sfn.StateMachine {
     const logGroup = new logs.LogGroup(this, `${id}Logs`, {
       retention: WORKFLOW_LOG_RETENTION,
       encryptionKey: props.logKey,
@@ -123,11 +125,11 @@ export class Workflows extends Construct {
    * lambda:InvokeFunction, ecs:RunTask(.sync), iam:PassRole and events:PutEvents: what the definitions call.
    * `workers`: those the machine runs steps on; `publishesEvents` @default true.
    */
-  private grantCalls(
+  protected grantCalls(
     machine: sfn.StateMachine,
     control: lambda.IFunction[],
     workers: readonly ComponentWorker[],
-    props: WorkflowsProps,
+    props: RestoreWorkflowsProps,
     { publishesEvents = true } = {},
   ): void {
     // Partition and account as tokens: the stacks are account-agnostic.
@@ -179,6 +181,22 @@ export class Workflows extends Construct {
         resources: [`arn:${partition}:events:${region}:${account}:event-bus/default`],
       }),
     );
+  }
+}
+
+/** The backup, restore and restore-test state machines of a primary deployment. */
+export class Workflows extends RestoreWorkflows {
+  readonly backup: sfn.StateMachine;
+
+  constructor(scope: Construct, id: string, props: WorkflowsProps) {
+    super(scope, id, props);
+    this.backup = this.stateMachine('Backup', 'backup.asl.json', {
+      PlanFunctionArn: props.plan.functionArn,
+      FinalizeFunctionArn: props.finalize.functionArn,
+      ClusterArn: props.cluster.clusterArn,
+      ...this.runtime,
+    }, props);
+    this.grantCalls(this.backup, [props.plan, props.finalize], props.workers, props);
   }
 }
 

@@ -3,8 +3,7 @@
  * Fargate, one pair per configured component), the control-plane functions, the backup and restore state
  * machines, the restore-drill state machine, the schedules and the alarms.
  */
-import { CfnOutput, Stack, Validations, type StackProps } from 'aws-cdk-lib';
-import * as ecs from 'aws-cdk-lib/aws-ecs';
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
 import type { BackupConfig } from '../../config/types';
@@ -22,11 +21,10 @@ import { ConfigChangeTrigger } from '../constructs/config-changes';
 import { ConfigEnvelopeKey, KeyReplica, KmsKeyRef, ManifestKey, OperationsKey, dataKeyRef, keyAliases, manifestKeyReplica, runtimeKmsKeyId } from '../constructs/keys';
 import { WorkerNetwork, componentInterfaceEndpoints } from '../constructs/network';
 import { ReplicationRole, bucketArn } from '../constructs/replication';
-import { ComponentWorker, drillsOnOwnWorker, workerImage, workerScratchKeys } from '../constructs/workers';
+import { ComponentWorker, workerPlane, workerScratchKeys } from '../constructs/workers';
 import { Workflows } from '../constructs/workflows';
 import { configuredComponents, deployedRuntimeConfig, vaultRuntimeConfig } from '../runtime-config';
 import { withVaultNames } from '../vault-names';
-import type { WorkerRef } from '../../config/runtime-config';
 import type { ComponentName } from '../../config/types';
 
 export interface PrimaryStackProps extends Omit<StackProps, 'env'> {
@@ -76,7 +74,7 @@ export class PrimaryStack extends Stack {
     const dataKey = dataKeyRef(this, config.encryption.kmsKeyId, aliases.data);
     const replicaKey = KmsKeyRef.fromAlias(aliases.replica, secondary.region);
     this.manifestKey = new ManifestKey(this, 'ManifestKey', { alias: aliases.manifest });
-    manifestKeyReplica(this, this.manifestKey.key, secondary.region);
+    manifestKeyReplica(this, this.manifestKey.key, secondary.region, aliases.manifest);
     if (config.sources.config) {
       this.configEnvelopeKey = new ConfigEnvelopeKey(this, 'ConfigEnvelopeKey', { alias: aliases.configEnvelope });
       new KeyReplica(this, 'ConfigEnvelopeKeyReplica', {
@@ -146,49 +144,30 @@ export class PrimaryStack extends Stack {
       logKey: operationsKey,
       componentEndpoints: componentInterfaceEndpoints(config.sources),
     });
-    const containerInsights = config.runner.fargate.containerInsights === true;
-    const cluster = new ecs.Cluster(this, 'Cluster', {
+    const plane = workerPlane(this, {
+      config,
+      pgMajor,
       vpc: network.vpc,
-      containerInsightsV2: containerInsights ? ecs.ContainerInsights.ENABLED : ecs.ContainerInsights.DISABLED,
+      subnets: network.subnets,
+      securityGroups: network.securityGroups,
+      dataKey,
+      manifestKey: this.manifestKey,
+      logKey: operationsKey,
+      runtimeConfigJson: workerConfigJson,
     });
-    if (!containerInsights) {
-      Validations.of(cluster).acknowledge({
-        id: 'AwsSolutions-ECS4',
-        reason: 'Container Insights is off by default (backup.yaml runner.fargate.container_insights): the per-task metrics are a paid choice; each task logs to CloudWatch Logs and the workflows raise the failure alarms.',
-      });
-    }
-    const image = components.length > 0 ? workerImage(this, pgMajor) : undefined;
-    const refs: Partial<Record<ComponentName, WorkerRef>> = {};
-    const drillRefs: Partial<Record<ComponentName, WorkerRef>> = {};
-    for (const component of components) {
-      const workerProps = {
-        component,
-        config,
-        image: image!,
-        vpc: network.vpc,
-        subnets: network.subnets,
-        securityGroups: network.securityGroups,
-        cluster,
-        dataKey,
-        manifestKey: this.manifestKey,
-        logKey: operationsKey,
-        runtimeConfigJson: workerConfigJson,
-      };
-      const worker = new ComponentWorker(this, `Worker-${component}`, workerProps);
-      if (component === 'config') {
-        this.configEnvelopeKey!.grantSealAndOpen(worker.function.role!);
-        this.configEnvelopeKey!.grantSealAndOpen(worker.taskDefinition.taskRole);
-      }
-      this.workers[component] = worker;
-      refs[component] = worker.workerRef(network.subnets, network.securityGroups);
-      const drillWorker = drillsOnOwnWorker(config, component) ? new ComponentWorker(this, `Drill-${component}`, { ...workerProps, purpose: 'drill' }) : worker;
-      if (drillWorker !== worker) this.drillWorkers[component] = drillWorker;
-      if (component === 'config' && drillWorker !== worker) {
+    const { cluster, refs, drillRefs } = plane;
+    Object.assign(this.workers, plane.workers);
+    Object.assign(this.drillWorkers, plane.drillWorkers);
+    const configWorker = this.workers.config;
+    if (configWorker) {
+      this.configEnvelopeKey!.grantSealAndOpen(configWorker.function.role!);
+      this.configEnvelopeKey!.grantSealAndOpen(configWorker.taskDefinition.taskRole);
+      const drillWorker = this.drillWorkers.config;
+      if (drillWorker) {
         // A drill opens the export it restores; it takes no safety backup, so it never seals one.
         this.configEnvelopeKey!.grantOpen(drillWorker.function.role!);
         this.configEnvelopeKey!.grantOpen(drillWorker.taskDefinition.taskRole);
       }
-      drillRefs[component] = drillWorker.workerRef(network.subnets, network.securityGroups);
     }
 
     // Control plane + workflows

@@ -39,13 +39,15 @@ describe('cdk-nag AwsSolutions', () => {
     expect(nagFindings(fixtureConfig(), { bundling: true })).toBeUndefined();
   });
 
-  test('created key, secret, e-mails, Object Lock and cold storage: no findings', () => {
+  test('created key, secret, e-mails, Object Lock, cold storage and the recovery restore plane: no findings', () => {
     const config = configWith((c) => {
       delete (c.encryption as { kmsKeyId?: string }).kmsKeyId;
       c.sources.postgres = { database: 'neuroca_db', secretArn: 'arn:aws:secretsmanager:us-west-2:123456789012:secret:neuroca/db' };
       c.notifications = { emails: ['oncall@example.com'] };
       c.storage.objectLock = { mode: 'GOVERNANCE', days: 30 };
       c.storage.coldStorage = { storageClass: 'GLACIER_IR', afterDays: 30 };
+      // The recovery stack's restore plane (backup.recovery).
+      (c as { recovery?: unknown }).recovery = { sources: { postgres: { database: 'neuroca_db', secretArn: 'arn:aws:secretsmanager:eu-central-1:123456789012:secret:neuroca/db' } } };
     });
     expect(nagFindings(config)).toBeUndefined();
   });
