@@ -182,7 +182,9 @@ export function planBackup(config: RuntimeConfig, envelope: ExecutionEnvelope<un
     backupId,
     trigger,
     changed,
-    maxConcurrency: config.runner.maxConcurrency,
+    // A system recovery point starts every component at the same moment: the span between their snapshots is
+    // what makes them one point in time, so backup.runner.max_concurrency does not spread them out.
+    maxConcurrency: system ? selected.length : config.runner.maxConcurrency,
     components: selected.map((component) => ({ component, worker: workerOf(config, component) })),
     system: system ? { systemId: backupId, components: [...selected].sort() } : null,
   };

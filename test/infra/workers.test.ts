@@ -173,7 +173,7 @@ describe('workers', () => {
     const finalizeExtra = ['cloudwatch:PutMetricData', 'kms:Decrypt', 'kms:GenerateDataKey', 's3:GetObject', 's3:PutObject'];
     for (const [role, extra] of [['ControlPlanePlanRole', []], ['ControlPlaneFinalizeRole', finalizeExtra]] as const) {
       const actions = statementsOfRole(primary, logicalId(primary, 'AWS::IAM::Role', role)).flatMap((s) => [s.Action].flat());
-      expect(actions.sort()).toEqual([...extra, 'logs:CreateLogStream', 'logs:PutLogEvents', 'xray:PutTelemetryRecords', 'xray:PutTraceSegments']);
+      expect(actions.sort()).toEqual([...extra, 'logs:CreateLogStream', 'logs:PutLogEvents', 'xray:PutTelemetryRecords', 'xray:PutTraceSegments'].sort());
     }
   });
 

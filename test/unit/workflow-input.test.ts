@@ -32,6 +32,8 @@ describe('planBackup', () => {
     const plan = planBackup(config, envelope({ group: 'all' }));
     expect(plan.components.map((c) => c.component)).toEqual(Object.keys(config.components));
     expect(plan.system).toEqual({ systemId: plan.backupId, components: Object.keys(config.components).sort() });
+    // Every component starts at once, whatever backup.runner.max_concurrency says for group backups.
+    expect(plan.maxConcurrency).toBe(plan.components.length);
     expect(() => planBackup(config, envelope({ group: 'all', components: ['postgres'] }))).toThrow(/components cannot be given with group all/);
   });
 
