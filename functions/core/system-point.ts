@@ -110,7 +110,7 @@ export interface SystemPointComponent {
   readonly group: GroupName;
   readonly backupId: string;
   /** restorable: a trusted manifest of this point; otherwise why it is not part of it (the backup failed, or its manifest is not usable). */
-  readonly status: 'restorable' | 'missing' | 'untrusted' | 'damaged';
+  readonly status: 'restorable' | 'missing' | 'untrusted' | 'damaged' | 'not-in-point';
   readonly problem?: string;
   readonly startedAt?: string;
 }
@@ -210,9 +210,15 @@ export async function inspectSystemPoint(config: RuntimeConfig, vault: BackupVau
       throw disagreement(key, systemId, component, member ? `lists ${component} as failed` : `lists ${component} as backed up`);
     }
     const group = COMPONENT_GROUP[component];
-    if (entry.status === 'trusted') return { component, group, backupId: systemId, status: 'restorable', startedAt: entry.manifest.startedAt };
+    if (member) return { component, group, backupId: systemId, status: 'restorable', startedAt: entry.manifest.startedAt };
+    // A backup taken later under the same id (nca-backup backup --backup-id) is no part of the point.
+    if (entry.status === 'trusted') {
+      return { component, group, backupId: systemId, status: 'not-in-point', problem: `its backup under ${systemId} does not record this recovery point (taken on its own)` };
+    }
     // The index says it failed, and no usable manifest says otherwise.
-    const problem = entry.status === 'missing' ? `its backup failed (${listed.error ?? 'no error recorded'}): there is no manifest` : `its manifest ${entry.key} is ${entry.status}: ${entry.problem}`;
+    // The index's error name is shown only when it looks like one: its text is not trusted.
+    const recorded = typeof listed.error === 'string' && /^[A-Za-z][A-Za-z0-9.]{0,63}$/.test(listed.error) ? listed.error : 'error not shown';
+    const problem = entry.status === 'missing' ? `its backup failed (${recorded}): there is no manifest` : `its manifest ${entry.key} is ${entry.status}: ${entry.problem}`;
     return { component, group, backupId: systemId, status: entry.status, problem };
   });
   const complete = components.every((c) => c.status === 'restorable');

@@ -11,6 +11,8 @@ import { componentEntry } from '../../functions/components';
 import type { Fingerprint } from '../../functions/components/types';
 import type { ComponentName } from '../../config/types';
 import { manifestKey, restoreAllReportKey, systemIndexKey } from '../../config/vault-layout';
+import { runBackup } from '../../functions/core/backup-run';
+import { silentLogger } from '../../functions/core/logger';
 import type { Manifest } from '../../functions/core/manifest';
 import type { RuntimeConfig } from '../../functions/core/runtime-config';
 import type { SystemIndex } from '../../functions/core/system-point';
@@ -180,6 +182,13 @@ describe('one system recovery point through the state machines', () => {
     const now = await fingerprints();
     expect({ mongodb: now.mongodb, redis: now.redis }).toEqual({ mongodb: original.mongodb, redis: original.redis });
     expect(now.postgres).not.toEqual(original.postgres);
+
+    // A backup of the failed component taken later on its own under the same id does not complete the point.
+    const ctx = { config, vault: vault(), env: { ...process.env, ...env }, log: silentLogger, runner: 'cli', now: () => new Date() };
+    await runBackup(ctx, { component: 'postgres', backupId: incompleteId, trigger: 'manual' });
+    const still = await harness.run('restore-all', { systemId: incompleteId });
+    expect(still).toMatchObject({ status: 'FAILED', error: 'IncompleteRecoveryPointError' });
+    expect(still.cause).toMatch(/postgres \(its backup under \S+ does not record this recovery point/);
   });
 
   test('a failed component stops the restore-all unless continueOnFailure; the report lists what did not start', async () => {
@@ -216,6 +225,21 @@ describe('one system recovery point through the state machines', () => {
     expect(dropped).toMatchObject({ status: 'FAILED', error: 'IntegrityError' });
     expect(dropped.cause).toMatch(/postgres [^:]+: system index .* leaves out postgres/);
     expect(dropped.states).not.toContain('RestoreComponent');
+
+    // An index that turns a backed-up component into a failed one (to have it left out with force) is refused too.
+    const hidden = { ...genuine, outcome: 'incomplete', components: genuine.components.map((c) => (c.component === 'mongodb' ? { ...c, status: 'FAILED', startedAt: undefined } : c)) };
+    await writeIndex(systemId, hidden);
+    const lied = await harness.run('restore-all', { systemId, force: true });
+    expect(lied).toMatchObject({ status: 'FAILED', error: 'IntegrityError' });
+    expect(lied.cause).toMatch(/mongodb [^:]+: system index .* lists mongodb as failed/);
+
+    // A whole index planted under an id no backup has: nothing authenticated backs it.
+    const planted = '20261130T000000Z-beef';
+    await writeIndex(planted, { ...genuine, systemId: planted, components: genuine.components.map((c) => ({ ...c, backupId: planted })) });
+    const fake = await harness.run('restore-all', { systemId: planted });
+    expect(fake).toMatchObject({ status: 'FAILED', error: 'IntegrityError' });
+    expect(fake.cause).toMatch(/lists mongodb as backed up/);
+    await writeIndex(systemId, genuine);
 
     const unknown = await harness.run('restore-all', { systemId: 'latest', parallel: true });
     expect(unknown).toMatchObject({ status: 'FAILED', error: 'InvalidInputError' });
