@@ -12,7 +12,7 @@ import { InvalidInputError } from './errors';
 import { readableCause } from './events';
 import type { RuntimeConfig } from './runtime-config';
 import type { BackupVault } from './storage';
-import { DEFAULT_RESTORE_ORDER, restoreOrder, type ResolvedSystemPoint, type SystemPointComponent } from './system-point';
+import { restoreOrder, type ResolvedSystemPoint, type SystemPointComponent } from './system-point';
 import { executionSuffix, objectInput } from './workflow-input';
 
 /** The runbook's RTO for the full system. */
@@ -255,4 +255,3 @@ export async function writeRestoreAllReport(vault: BackupVault, report: RestoreA
   return `s3://${vault.bucket}/${vault.key(key)}`;
 }
 
-export { DEFAULT_RESTORE_ORDER };
