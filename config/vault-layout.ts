@@ -11,6 +11,11 @@
  *   <vault prefix>reports/drills/<drill id>/<component>.json             a restore drill's record
  *   <vault prefix>reports/drills/<drill id>/scorecard.html               the scorecard as that drill left it
  *   <vault prefix>reports/scorecard.html                                 the scorecard, newest
+ *   <vault prefix>system/<system id>/manifest.json                       a system recovery point's index
+ *                                                                         (group all), written last; not
+ *                                                                         trusted: restore-all checks it
+ *                                                                         against the components' manifests
+ *   <vault prefix>reports/restore-all/<restore id>.json                  a restore-all's report
  *   <vault prefix>blobs/<component>/<algorithm>/<digest>                  content-addressed blobs a component
  *                                                                         shares across its backups (models);
  *                                                                         outside the group prefix, so the
@@ -105,4 +110,19 @@ export const SCORECARD_KEY = `${REPORTS_DIR}scorecard.html`;
 /** The scorecard as it stood when a drill finished, kept beside that drill's records. */
 export function drillScorecardKey(drillId: string): string {
   return `${DRILL_REPORTS_PREFIX}${drillId}/scorecard.html`;
+}
+
+/** System recovery points (backup group all): one index per point, beside no component's key space. */
+export const SYSTEM_DIR = 'system/';
+
+/** A system recovery point's index, written last by the backup's Finalize step. */
+export function systemIndexKey(systemId: string): string {
+  return `${SYSTEM_DIR}${systemId}/${MANIFEST_FILE}`;
+}
+
+/** Where restore-all reports go. */
+export const RESTORE_ALL_REPORTS_PREFIX = `${REPORTS_DIR}restore-all/`;
+
+export function restoreAllReportKey(restoreId: string): string {
+  return `${RESTORE_ALL_REPORTS_PREFIX}${restoreId}.json`;
 }

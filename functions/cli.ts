@@ -9,6 +9,8 @@ import { parseArgs } from 'node:util';
 import { restoreFlags, type RestoreFlagUse } from '../config/components';
 import { DEFAULT_CONFIG_FILE, loadBackupConfig } from '../config/load';
 import { summarize } from './core/backup-run';
+import { runBackupAll, runRestoreAllSequence } from './core/system-sequence';
+import { parseRestoreAllInput } from './core/system-restore';
 import { newBackupId } from './core/backup-id';
 import { artifactSource, componentPrefix, listBackups, resolveBackup, type BackupEntry } from './core/catalog';
 import { isSafetyBackupId } from './core/backup-id';
@@ -64,6 +66,10 @@ ${restoreFlagsText}
   verify  <component> --backup-id <ID|latest>
   verify  logs [--artifacts]   (the whole chain of logs backups: gaps, overlaps, unusable manifests)
   drill   [component ...]      (restore drills into sandboxes; every configured component if none named)
+  backup-all [--trigger manual|scheduled]
+          (one system recovery point: every configured component under one id, started together)
+  restore-all --system-id <ID|latest> [--order c1,c2,...] [--continue-on-failure] [--force] [--skip-safety-backup]
+          (every component of a recovery point in priority order, each through the full restore; one report)
   run-step <json>      (the Fargate task's entry: one workflow step)
 
 options: --config FILE (default $NCA_BACKUP_CONFIG, else ./backup.yaml)
@@ -141,6 +147,10 @@ const CLI_OPTIONS = {
   artifacts: { type: 'boolean', default: false },
   trigger: { type: 'string', default: 'manual' },
   options: { type: 'string' },
+  'system-id': { type: 'string' },
+  order: { type: 'string' },
+  'continue-on-failure': { type: 'boolean', default: false },
+  force: { type: 'boolean', default: false },
   ...(Object.fromEntries([...RESTORE_FLAGS.keys()].map((flag) => [flag, { type: 'string' as const }])) as Record<string, { type: 'string' }>),
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
@@ -171,6 +181,7 @@ async function execute(argv: readonly string[], io: Io): Promise<unknown> {
   const env = io.env;
   const configFile = values.config ?? setting(env, 'backupConfig') ?? DEFAULT_CONFIG_FILE;
   if (command === 'drill') return drill(configFile, positionals.slice(1), io);
+  if (command === 'backup-all' || command === 'restore-all') return system(command, runtimeConfig(configFile, env), values, positionals.slice(1), io);
   if (!subject) throw new UsageError(`${command} needs ${command === 'run-step' ? 'a JSON step' : 'a component'}`);
   // --config, else NCA_BACKUP_CONFIG, else backup.yaml in the working directory.
   const config = runtimeConfig(configFile, env);
@@ -236,6 +247,29 @@ async function execute(argv: readonly string[], io: Io): Promise<unknown> {
     default:
       throw new UsageError(`unknown command '${command}'`);
   }
+}
+
+/**
+ * `backup-all` and `restore-all`: one system recovery point taken, or restored component by component
+ * (core/system-sequence.ts, the workflows' steps in one process).
+ */
+async function system(command: 'backup-all' | 'restore-all', config: RuntimeConfig, values: ReturnType<typeof parseCommandLine>['values'], extra: readonly string[], io: Io) {
+  if (extra.length > 0) throw new UsageError(`${command} takes no component: it covers every configured one (got ${extra.join(' ')})`);
+  if (command === 'backup-all') {
+    const trigger = values.trigger as 'manual' | 'scheduled';
+    if (trigger !== 'manual' && trigger !== 'scheduled') throw new UsageError(`--trigger must be manual or scheduled, not ${trigger}`);
+    const systemId = newBackupId(new Date(), randomBytes(3).toString('hex'));
+    return runBackupAll(engine(config, io, 'cli', { operation: 'backup-all', backupId: systemId }), systemId, trigger);
+  }
+  if (values['system-id'] === undefined) throw new UsageError('restore-all needs --system-id <ID|latest>');
+  const input = parseRestoreAllInput({
+    systemId: values['system-id'],
+    ...(values.order !== undefined ? { order: values.order.split(',').map((c) => c.trim()).filter((c) => c !== '') } : {}),
+    continueOnFailure: values['continue-on-failure'],
+    force: values.force,
+    skipSafetyBackup: values['skip-safety-backup'],
+  });
+  return runRestoreAllSequence(engine(config, io, 'cli', { operation: 'restore-all', systemId: input.systemId }), input);
 }
 
 /**

@@ -21,6 +21,8 @@ import { handler as workerHandler } from '../functions/handlers/worker';
 import { handler as releaseLockHandler } from '../functions/handlers/release-lock';
 import { handler as drillPlanHandler } from '../functions/handlers/drill-plan';
 import { handler as drillReportHandler } from '../functions/handlers/drill-report';
+import { handler as resolveSystemHandler } from '../functions/handlers/resolve-system';
+import { handler as restoreAllReportHandler } from '../functions/handlers/restore-all-report';
 
 const ROOT = join(__dirname, '..');
 const ACCOUNT = 'arn:aws:lambda:us-west-2:123456789012:function';
@@ -31,8 +33,14 @@ export const FUNCTIONS = {
   releaseLock: `${ACCOUNT}:nca-release-lock`,
   drillPlan: `${ACCOUNT}:nca-drill-plan`,
   drillReport: `${ACCOUNT}:nca-drill-report`,
+  resolveSystem: `${ACCOUNT}:nca-resolve-system`,
+  restoreAllReport: `${ACCOUNT}:nca-restore-all-report`,
   worker: (component: string) => `${ACCOUNT}:nca-worker-${component}`,
 };
+const STATE_MACHINE = 'arn:aws:states:us-west-2:123456789012:stateMachine';
+/** The state machines a definition may start as nested executions, by the ARN the stack substitutes. */
+export const STATE_MACHINES: Readonly<Record<string, WorkflowName>> = { [`${STATE_MACHINE}:nca-restore`]: 'restore' };
+
 /** The worker reference a stack hands the control plane, for a component run locally. */
 export function localWorker(component: string): WorkerRef {
   return {
@@ -59,6 +67,9 @@ export function localSubstitutions(config: RuntimeConfig): Record<string, string
     ReleaseLockFunctionArn: FUNCTIONS.releaseLock,
     DrillPlanFunctionArn: FUNCTIONS.drillPlan,
     DrillReportFunctionArn: FUNCTIONS.drillReport,
+    ResolveSystemFunctionArn: FUNCTIONS.resolveSystem,
+    RestoreAllReportFunctionArn: FUNCTIONS.restoreAllReport,
+    RestoreStateMachineArn: `${STATE_MACHINE}:nca-restore`,
     ClusterArn: 'arn:aws:ecs:us-west-2:123456789012:cluster/nca-backup',
     ControlPlaneRuntimeConfig: runtimeEscapedJson(config),
     WorkerRuntimeConfig: runtimeEscapedJson(workerRuntimeConfig(config)),
@@ -66,7 +77,7 @@ export function localSubstitutions(config: RuntimeConfig): Record<string, string
 }
 
 /** The definition as CDK deploys it: the file with its ${...} substitutions filled in. */
-export type WorkflowName = 'backup' | 'restore' | 'restore-test';
+export type WorkflowName = 'backup' | 'restore' | 'restore-test' | 'restore-all';
 
 export function loadDefinition(name: WorkflowName, substitutions: Record<string, string>): Record<string, unknown> {
   const text = readFileSync(join(ROOT, 'state-machines', `${name}.asl.json`), 'utf8');
@@ -90,8 +101,16 @@ export interface HarnessCall {
   readonly payload: any;
 }
 
+/** A nested execution a definition started (states:startExecution.sync:2): its workflow, input and result. */
+export interface NestedRun {
+  readonly workflow: WorkflowName;
+  readonly input: unknown;
+  readonly result: WorkflowResult;
+}
+
 export interface WorkflowHarness {
   readonly events: EventEntry[];
+  readonly nested: NestedRun[];
   readonly calls: HarnessCall[];
   readonly fargateRuns: any[];
   run(name: WorkflowName, input: unknown, executionName?: string): Promise<WorkflowResult>;
@@ -108,6 +127,9 @@ export interface HarnessCode {
   /** The drill workflow's; the sources' when a bundle set leaves them out. */
   readonly drillPlan?: Handler;
   readonly drillReport?: Handler;
+  /** The restore-all workflow's; the sources' when a bundle set leaves them out. */
+  readonly resolveSystem?: Handler;
+  readonly restoreAllReport?: Handler;
   readonly worker: Handler;
   /** The Fargate task's entry: node + these arguments, then the ASL's command (["run-step", json]). */
   readonly cliArgs: readonly string[];
@@ -157,6 +179,8 @@ export function workflowHarness(config: RuntimeConfig, baseEnv: Record<string, s
     [FUNCTIONS.releaseLock]: asLambda(code.releaseLock),
     [FUNCTIONS.drillPlan]: asLambda(code.drillPlan ?? drillPlanHandler),
     [FUNCTIONS.drillReport]: asLambda(code.drillReport ?? drillReportHandler),
+    [FUNCTIONS.resolveSystem]: asLambda(code.resolveSystem ?? resolveSystemHandler),
+    [FUNCTIONS.restoreAllReport]: asLambda(code.restoreAllReport ?? restoreAllReportHandler),
   };
   for (const [component, runtime] of Object.entries(config.components)) {
     lambdas[runtime!.worker!.functionName] = asLambda(async (event) => {
@@ -208,6 +232,32 @@ export function workflowHarness(config: RuntimeConfig, baseEnv: Record<string, s
     return { FailedEntryCount: 0, Entries: params.Entries.map(() => ({ EventId: 'local' })) };
   };
 
+  const nested: NestedRun[] = [];
+  /**
+   * states:startExecution.sync:2 runs the named local workflow to its end and answers as Step Functions
+   * does: the execution's description with Output as JSON; a failed execution fails the Task with
+   * States.TaskFailed and that description (its Error and Cause) as the cause.
+   */
+  const startNestedExecution = async (params: any) => {
+    const workflow = STATE_MACHINES[params.StateMachineArn];
+    if (!workflow) throw Object.assign(new Error(`State Machine Does Not Exist: '${params.StateMachineArn}'`), { name: 'StepFunctions.StateMachineDoesNotExistException' });
+    const name = params.Name ?? `nested-${Date.now()}-${Math.random().toString(16).slice(2, 8)}`;
+    const startDate = Date.now();
+    const result = await run(workflow, params.Input, name);
+    nested.push({ workflow, input: params.Input, result });
+    const description = {
+      ExecutionArn: `arn:aws:states:us-west-2:123456789012:execution:${workflow}:${name}`,
+      StateMachineArn: params.StateMachineArn,
+      Name: name,
+      Status: result.status,
+      StartDate: startDate,
+      StopDate: Date.now(),
+      Input: JSON.stringify(params.Input),
+    };
+    if (result.status === 'SUCCEEDED') return { ...description, Output: result.output };
+    throw Object.assign(new Error(JSON.stringify({ ...description, Error: result.error, Cause: result.cause })), { name: 'States.TaskFailed' });
+  };
+
   const retryIntervals: Record<string, number> = {};
   const waitTimes: Record<string, number> = {};
   const handlersFor = (definition: any): Record<string, (input: any) => Promise<any>> => {
@@ -224,6 +274,7 @@ export function workflowHarness(config: RuntimeConfig, baseEnv: Record<string, s
         if (state.Resource === 'arn:aws:states:::lambda:invoke') real = invokeLambda(name);
         else if (state.Resource === 'arn:aws:states:::ecs:runTask.sync') real = runFargateTask(name);
         else if (state.Resource === 'arn:aws:states:::events:putEvents') real = recordEvents;
+        else if (state.Resource === 'arn:aws:states:::states:startExecution.sync:2') real = startNestedExecution;
         else throw new Error(`the harness cannot run Task ${name} (${state.Resource})`);
         const intercept = options.intercept?.[name];
         out[name] = intercept ? (params) => intercept(params, real) : real;
@@ -233,33 +284,30 @@ export function workflowHarness(config: RuntimeConfig, baseEnv: Record<string, s
     return out;
   };
 
-  return {
-    events,
-    calls,
-    fargateRuns,
-    async run(name, input, executionName = `test-${Date.now()}-${Math.random().toString(16).slice(2, 8)}`) {
-      // No NCA_RUNTIME_CONFIG here: as deployed, the Lambda handlers get their runtime config in the payload.
-      Object.assign(process.env, env);
-      const definition = loadDefinition(name, localSubstitutions(config));
-      const machine = new StateMachine(definition as any);
-      const execution = machine.run(input as any, {
-        overrides: { taskResourceLocalHandlers: handlersFor(definition), retryIntervalOverrides: retryIntervals, waitTimeOverrides: waitTimes },
-        context: { Execution: { Id: `arn:aws:states:us-west-2:123456789012:execution:${name}:${executionName}`, Name: executionName, StartTime: new Date().toISOString(), Input: input } } as any,
-      });
-      const states: string[] = [];
-      // The event log ends with the execution, succeeded or failed.
-      const logged = (async () => {
-        for await (const event of execution.eventLogs) if (event.type === 'StateEntered') states.push(event.state.name);
-      })();
-      try {
-        const output = await execution.result;
-        await logged;
-        return { status: 'SUCCEEDED', output, states };
-      } catch (error) {
-        await logged;
-        const failure = (error as { cause?: { name?: string; message?: string } }).cause;
-        return { status: 'FAILED', error: failure?.name, cause: failure?.message, states };
-      }
-    },
-  };
+  async function run(name: WorkflowName, input: unknown, executionName = `test-${Date.now()}-${Math.random().toString(16).slice(2, 8)}`): Promise<WorkflowResult> {
+    // No NCA_RUNTIME_CONFIG here: as deployed, the Lambda handlers get their runtime config in the payload.
+    Object.assign(process.env, env);
+    const definition = loadDefinition(name, localSubstitutions(config));
+    const machine = new StateMachine(definition as any);
+    const execution = machine.run(input as any, {
+      overrides: { taskResourceLocalHandlers: handlersFor(definition), retryIntervalOverrides: retryIntervals, waitTimeOverrides: waitTimes },
+      context: { Execution: { Id: `arn:aws:states:us-west-2:123456789012:execution:${name}:${executionName}`, Name: executionName, StartTime: new Date().toISOString(), Input: input } } as any,
+    });
+    const states: string[] = [];
+    // The event log ends with the execution, succeeded or failed.
+    const logged = (async () => {
+      for await (const event of execution.eventLogs) if (event.type === 'StateEntered') states.push(event.state.name);
+    })();
+    try {
+      const output = await execution.result;
+      await logged;
+      return { status: 'SUCCEEDED', output, states };
+    } catch (error) {
+      await logged;
+      const failure = (error as { cause?: { name?: string; message?: string } }).cause;
+      return { status: 'FAILED', error: failure?.name, cause: failure?.message, states };
+    }
+  }
+
+  return { events, calls, fargateRuns, nested, run };
 }

@@ -7,6 +7,7 @@ import { PutMetricDataCommand, type CloudWatchClient, type MetricDatum } from '@
 import { BACKUP_BYTES_METRIC, BACKUP_DURATION_METRIC, COMPONENT_DIMENSION, METRICS_NAMESPACE } from '../../config/backup-metrics';
 import type { Logger } from '../components/types';
 import { eventEntry, readableCause, type EventEntry } from './events';
+import type { SystemMembership } from './manifest';
 
 export interface ComponentSucceeded {
   readonly component: string;
@@ -25,6 +26,8 @@ export interface ComponentFailed {
 export interface BackupOutcomeInput {
   readonly group: string;
   readonly backupId: string;
+  /** group all: the system recovery point the plan made (its index is written by Finalize); null or absent otherwise. */
+  readonly system?: SystemMembership | null;
   readonly results: readonly (ComponentSucceeded | ComponentFailed)[];
 }
 

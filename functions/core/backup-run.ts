@@ -11,7 +11,7 @@ import { artifactSource, backupPrefix, inspectBackup, manifestKey, resolveBackup
 import { blobStoreOf } from './blobs';
 import { authenticatorOf, configuredComponent, type EngineContext } from './context';
 import { BackupNotFoundError, InvalidInputError, OperationInProgressError } from './errors';
-import { buildManifest, isArtifactName, type BackupTrigger, type Manifest } from './manifest';
+import { buildManifest, isArtifactName, type BackupTrigger, type Manifest, type SystemMembership } from './manifest';
 import { PreconditionFailedError } from './storage';
 import { VERSION } from './version';
 
@@ -21,6 +21,8 @@ export interface BackupRequest {
   readonly trigger: BackupTrigger;
   /** Trigger change only: the first changed item's name, recorded in the manifest. */
   readonly changed?: string;
+  /** Part of a system recovery point (`group: "all"`): recorded in the manifest, under its MAC. */
+  readonly system?: SystemMembership;
   /**
    * Back up this target, already connected, instead of connecting the configured source: a restore's
    * safety backup backs up the restore's own target, connected once for the whole restore.
@@ -36,6 +38,8 @@ export interface BackupSummary {
   /** Trigger change only: the first changed item's name. */
   readonly changed?: string;
   readonly bytes: number;
+  /** When the backup began reading its source: a system recovery point's span runs from the first to the last. */
+  readonly startedAt: string;
   readonly durationMs: number;
   readonly throughputMBps: number;
   readonly artifacts: number;
@@ -58,6 +62,7 @@ export function summarize(manifest: Manifest): BackupSummary {
     trigger: manifest.trigger,
     ...(manifest.changed !== undefined ? { changed: manifest.changed } : {}),
     bytes: manifest.totalBytes,
+    startedAt: manifest.startedAt,
     durationMs: manifest.durationMs,
     throughputMBps: manifest.durationMs > 0 ? Math.round((manifest.totalBytes / 1e6 / (manifest.durationMs / 1000)) * 100) / 100 : 0,
     artifacts: manifest.artifacts.length,
@@ -154,6 +159,7 @@ export async function runBackup(ctx: EngineContext, request: BackupRequest): Pro
       component: name,
       trigger: request.trigger,
       ...(request.changed !== undefined ? { changed: request.changed } : {}),
+      ...(request.system !== undefined ? { system: request.system } : {}),
       startedAt: startedAt.toISOString(),
       completedAt: ctx.now().toISOString(),
       source: result.source,

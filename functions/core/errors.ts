@@ -86,3 +86,11 @@ export class TaskStoppedError extends NcaBackupError {
 export class NoResultError extends NcaBackupError {
   override name = 'NoResultError';
 }
+
+/**
+ * A system recovery point (backup group all) lacks a component that failed to back up: not restorable as a
+ * whole unless forced, which restores the components it holds and lists the missing ones.
+ */
+export class IncompleteRecoveryPointError extends NcaBackupError {
+  override name = 'IncompleteRecoveryPointError';
+}

@@ -2,7 +2,7 @@
  * manifest.json: written last, it is what makes a backup exist. Schema-versioned so that a restore can
  * refuse a manifest from a newer nca-backup it does not understand instead of misreading it.
  */
-import type { ComponentName, GroupName } from '../../config/types';
+import { COMPONENT_GROUP, type ComponentName, type GroupName } from '../../config/types';
 import type { ArtifactRecord, Consistency, Fingerprint, SourceInfo } from '../components/types';
 import { IntegrityError } from './errors';
 import type { ManifestAuthentication } from './manifest-mac';
@@ -39,8 +39,20 @@ export interface Manifest {
   readonly report?: Record<string, unknown>;
   readonly encryption: { readonly algorithm: 'aws:kms'; readonly kmsKeyId: string };
   readonly producer: { readonly name: 'nca-backup'; readonly version: string; readonly runner: string };
+  /**
+   * A backup taken as part of a system recovery point (`group: "all"`): the point's id (this backup's id)
+   * and every component planned for it. Written by the worker, so under the MAC: restore-all derives the
+   * recovery point from these, never from the unauthenticated system index (core/system-point.ts).
+   */
+  readonly system?: SystemMembership;
   /** The MAC over everything else (core/manifest-mac.ts); added when the manifest is written. */
   readonly authentication?: ManifestAuthentication;
+}
+
+export interface SystemMembership {
+  readonly systemId: string;
+  /** Every component the system backup planned, this one included, sorted. */
+  readonly components: readonly ComponentName[];
 }
 
 export type ManifestInput = Omit<Manifest, 'schemaVersion' | 'totalBytes' | 'durationMs' | 'authentication'>;
@@ -96,6 +108,21 @@ function sourceNameProblem(source: Record<string, unknown>): string | undefined 
   return undefined;
 }
 
+const COMPONENT_NAMES = Object.keys(COMPONENT_GROUP) as readonly ComponentName[];
+
+/** Why a manifest's `system` section may not be used, or undefined when it may: the same rules a worker applies before writing it. */
+export function systemMembershipProblem(value: unknown, backupId: string, component: string): string | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'system section that is not an object';
+  const { systemId, components } = value as Partial<SystemMembership>;
+  if (systemId !== backupId) return `system.systemId ${JSON.stringify(String(systemId).slice(0, 80))} that is not its own backup id ${backupId}`;
+  if (!Array.isArray(components) || components.length === 0 || components.length > COMPONENT_NAMES.length) return 'system.components that is not a list of component names';
+  const unknown = components.filter((c) => !(COMPONENT_NAMES as readonly unknown[]).includes(c));
+  if (unknown.length > 0) return `system.components naming ${JSON.stringify(String(unknown[0]).slice(0, 80))}, which is no component`;
+  if (new Set(components).size !== components.length) return 'system.components listing a component twice';
+  if (!components.includes(component as ComponentName)) return `system.components without its own component ${component}`;
+  return undefined;
+}
+
 export function buildManifest(input: ManifestInput): Manifest {
   return {
     schemaVersion: MANIFEST_SCHEMA_VERSION,
@@ -142,5 +169,9 @@ export function parseManifest(value: unknown, where: { group?: string; component
   const problem = sourceNameProblem(m.source as Record<string, unknown>);
   if (problem) throw fail(`has a ${problem}`);
   if (typeof m.totalBytes !== 'number' || typeof m.completedAt !== 'string') throw fail('has no totalBytes or completedAt');
+  if (m.system !== undefined) {
+    const found = systemMembershipProblem(m.system, m.backupId, m.component);
+    if (found) throw fail(`has a ${found}`);
+  }
   return m as Manifest;
 }

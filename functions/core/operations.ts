@@ -18,7 +18,7 @@ import { verificationOf } from './drill-plan';
 import { InvalidInputError, TaskStoppedError, TransientError } from './errors';
 import { checkNewBackupId, checkRestoreTarget, parseComponentOptions } from './workflow-input';
 import { MAX_CHANGED_BYTES } from './config-changes';
-import type { BackupTrigger } from './manifest';
+import { systemMembershipProblem, type BackupTrigger, type SystemMembership } from './manifest';
 import { checkCompatibility, loadManifest, postVerify, restoreBackup, restoreScope, safetyBackup, verifyArtifacts } from './restore-steps';
 import { chooseRunner } from './runner';
 import { withOperationLock } from './operation-lock';
@@ -46,6 +46,8 @@ export interface OperationEvent {
   readonly trigger?: BackupTrigger;
   /** backup with trigger change only: the first changed item's name (null or absent otherwise). */
   readonly changed?: string | null;
+  /** backup of a system recovery point (`group: "all"`) only: its id and planned components (null or absent otherwise). */
+  readonly system?: SystemMembership | null;
   readonly targetDatabase?: string;
   readonly safetyBackupId?: string;
   /** Component-specific restore options, as resolved from the restore input. */
@@ -98,6 +100,14 @@ function changedOf(event: OperationEvent, trigger: BackupTrigger, component: str
     throw new InvalidInputError(`a backup with trigger change needs changed, the changed item's name (1 to ${MAX_CHANGED_BYTES} UTF-8 bytes).`, { component });
   }
   return changed;
+}
+
+/** A backup's system membership, checked like the manifest's reader checks it, so a worker never writes one it would refuse. */
+function systemOf(event: OperationEvent, backupId: string, component: string): SystemMembership | undefined {
+  if (event.system === undefined || event.system === null) return undefined;
+  const problem = systemMembershipProblem(event.system, backupId, component);
+  if (problem) throw new InvalidInputError(`the backup step has a ${problem}.`, { component, backupId });
+  return { systemId: event.system.systemId, components: [...event.system.components].sort() };
 }
 
 function required(event: OperationEvent, field: 'backupId' | 'safetyBackupId' | 'stepId'): string {
@@ -158,7 +168,8 @@ export async function runOperation(ctx: EngineContext, event: OperationEvent): P
       const changed = changedOf(event, trigger, name);
       const backupId = newId('backupId', trigger === 'safety');
       // Owned by the backup id: a retried step of the same backup (either runner) finds its own lock and carries on.
-      return summarize(await locked('backup', `backup-${backupId}`, false, () => runBackup(ctx, { component: name, backupId, trigger, ...(changed ? { changed } : {}) })));
+      const system = systemOf(event, backupId, name);
+      return summarize(await locked('backup', `backup-${backupId}`, false, () => runBackup(ctx, { component: name, backupId, trigger, ...(changed ? { changed } : {}), ...(system ? { system } : {}) })));
     }
     case 'describe-backup':
       return summarize(await loadManifest(ctx, name, required(event, 'backupId')));

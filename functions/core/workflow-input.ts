@@ -9,6 +9,7 @@ import { isBackupId, isSafetyBackupId, newBackupId } from './backup-id';
 import { MAX_CHANGED_BYTES } from './config-changes';
 import { restoreOptionsParser, restoreTargetRefusal } from '../components/restore-options';
 import type { RuntimeConfig, WorkerRef } from './runtime-config';
+import type { SystemMembership } from './manifest';
 
 /** What the state machines pass to the control-plane functions alongside the execution input. */
 export interface ExecutionEnvelope<I> {
@@ -87,8 +88,11 @@ export interface PlannedComponent {
   readonly worker: WorkerRef;
 }
 
+/** The backup input's group that backs up every configured component under one id: a system recovery point. */
+export const SYSTEM_GROUP = 'all';
+
 export interface BackupPlan {
-  readonly group: GroupName;
+  readonly group: GroupName | typeof SYSTEM_GROUP;
   readonly backupId: string;
   readonly trigger: 'scheduled' | 'manual' | 'change';
   /**
@@ -98,6 +102,11 @@ export interface BackupPlan {
   readonly changed: string | null;
   readonly maxConcurrency: number;
   readonly components: readonly PlannedComponent[];
+  /**
+   * group all: the system recovery point each component's manifest records (its id is the backup id);
+   * null otherwise. Always present, for the same reason as `changed`.
+   */
+  readonly system: SystemMembership | null;
 }
 
 /** An RFC 3339 UTC time as the Wait state reads it (`2026-11-30T15:31:00Z`, fractions allowed) that is a real date. */
@@ -126,8 +135,15 @@ function changedOf(input: Record<string, unknown>, trigger: string): string | nu
 export function planBackup(config: RuntimeConfig, envelope: ExecutionEnvelope<unknown>): BackupPlan {
   const input = objectInput(envelope.input, ['group', 'trigger', 'components', 'changed', 'notBefore']);
   const group = input.group;
-  if (typeof group !== 'string' || !(GROUPS as readonly string[]).includes(group)) {
-    throw new InvalidInputError(`group '${String(group)}' is not a backup group; allowed: ${GROUPS.join(', ')}.`);
+  const system = group === SYSTEM_GROUP;
+  if (typeof group !== 'string' || !(system || (GROUPS as readonly string[]).includes(group))) {
+    throw new InvalidInputError(`group '${String(group)}' is not a backup group; allowed: ${GROUPS.join(', ')}, or ${SYSTEM_GROUP} for one system recovery point of every configured component.`);
+  }
+  // A system recovery point is every configured component: a subset would be restored as if it were the system.
+  if (system && input.components !== undefined) {
+    throw new InvalidInputError(`components cannot be given with group ${SYSTEM_GROUP}: a system recovery point holds every configured component.`, {
+      hint: 'Back up a subset with its own group, e.g. {"group": "database", "components": ["postgres"]}.',
+    });
   }
   const trigger = input.trigger ?? 'manual';
   if (trigger !== 'scheduled' && trigger !== 'manual' && trigger !== 'change') throw new InvalidInputError(`trigger '${String(trigger)}' must be scheduled, manual or change.`);
@@ -137,7 +153,7 @@ export function planBackup(config: RuntimeConfig, envelope: ExecutionEnvelope<un
     throw new InvalidInputError(`notBefore ${JSON.stringify(input.notBefore)?.slice(0, 100)} is not a UTC time like 2026-11-30T15:31:00Z.`);
   }
   const inGroup = (Object.entries(config.components) as [ComponentName, RuntimeConfig['components'][ComponentName]][])
-    .filter(([, c]) => c?.group === group)
+    .filter(([, c]) => system || c?.group === group)
     .map(([name]) => name);
   let selected = inGroup;
   if (input.components !== undefined) {
@@ -162,12 +178,15 @@ export function planBackup(config: RuntimeConfig, envelope: ExecutionEnvelope<un
   }
   const backupId = checkNewBackupId(newBackupId(new Date(envelope.startTime), executionSuffix(envelope.executionName)), { field: 'backupId (from the execution start time)', now: new Date() });
   return {
-    group: group as GroupName,
+    group: group as BackupPlan['group'],
     backupId,
     trigger,
     changed,
-    maxConcurrency: config.runner.maxConcurrency,
+    // A system recovery point starts every component at the same moment: the span between their snapshots is
+    // what makes them one point in time, so backup.runner.max_concurrency does not spread them out.
+    maxConcurrency: system ? selected.length : config.runner.maxConcurrency,
     components: selected.map((component) => ({ component, worker: workerOf(config, component) })),
+    system: system ? { systemId: backupId, components: [...selected].sort() } : null,
   };
 }
 

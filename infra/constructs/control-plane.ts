@@ -22,6 +22,7 @@ import { nagText } from '../vault-names';
 import { METRICS_NAMESPACE } from '../../config/drill-metrics';
 import { CONTROL_PLANE_BUNDLING } from './bundling';
 import { REPO_ROOT, componentKeyPrefix, componentLockKey, drillRecordsPrefix, scorecardKey } from './workers';
+import { RESTORE_ALL_REPORTS_PREFIX, SYSTEM_DIR } from '../../config/vault-layout';
 
 /** Days control-plane logs are kept. */
 export const CONTROL_PLANE_LOG_RETENTION = logs.RetentionDays.THREE_MONTHS;
@@ -43,6 +44,9 @@ export class RestoreControlPlane extends Construct {
   readonly releaseLock: nodejs.NodejsFunction;
   readonly drillPlan: nodejs.NodejsFunction;
   readonly drillReport: nodejs.NodejsFunction;
+  /** restore-all workflow: resolves and verifies a system recovery point; writes the report. */
+  readonly resolveSystem: nodejs.NodejsFunction;
+  readonly restoreAllReport: nodejs.NodejsFunction;
 
   constructor(scope: Construct, id: string, props: ControlPlaneProps) {
     super(scope, id);
@@ -109,6 +113,50 @@ export class RestoreControlPlane extends Construct {
       props.dataKey.acknowledgeAliasGrant(role);
     }
     this.grantDrills(props, bucket, prefixes);
+
+    this.resolveSystem = this.handler(
+      'ResolveSystem',
+      'resolve-system',
+      'Restore-all workflow: resolves a system recovery point and verifies it against the component manifests',
+      Duration.seconds(120),
+      props,
+    );
+    this.restoreAllReport = this.handler('RestoreAllReport', 'restore-all-report', 'Restore-all workflow: the report of every component restore against the RTOs', Duration.seconds(60), props);
+    this.grantSystemPoints(props, bucket, prefixes);
+  }
+
+  /**
+   * System recovery points (backup group all; finalize writes their indexes: ControlPlane): resolve-system lists and reads the indexes and the components' manifests (VerifyMac only:
+   * the index carries no MAC, it is checked against the manifests); restore-all-report writes its report.
+   * None of them may delete anything or write under a component's prefix.
+   */
+  private grantSystemPoints(props: ControlPlaneProps, bucket: string, prefixes: readonly string[]): void {
+    const { config } = props;
+    const vaultPrefix = config.storage.primary.prefix;
+    const indexes = `${vaultPrefix}${SYSTEM_DIR}`;
+    const reports = `${vaultPrefix}${RESTORE_ALL_REPORTS_PREFIX}`;
+    const nag = (p: string) => `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::${nagText(config.storage.primary.bucket)}/${p}]`;
+    const region = config.storage.primary.region;
+
+    const resolve = this.resolveSystem.role!;
+    resolve.addToPrincipalPolicy(
+      new iam.PolicyStatement({ sid: 'ListSystemPoints', actions: ['s3:ListBucket'], resources: [bucket], conditions: { StringLike: { 's3:prefix': [`${indexes}*`, ...prefixes.map((p) => `${p}*`)] } } }),
+    );
+    resolve.addToPrincipalPolicy(
+      new iam.PolicyStatement({ sid: 'ReadSystemPoints', actions: ['s3:GetObject'], resources: [`${bucket}/${indexes}*/manifest.json`, ...prefixes.map((p) => `${bucket}/${p}*/manifest.json`)] }),
+    );
+    resolve.addToPrincipalPolicy(props.dataKey.s3Statement(['kms:Decrypt'], region));
+    props.dataKey.acknowledgeAliasGrant(resolve);
+    props.manifestKey.grantVerifyMac(resolve);
+    for (const p of [indexes, ...prefixes]) {
+      Validations.of(resolve).acknowledge({ id: nag(`${p}*/manifest.json`), reason: `Manifests and indexes live at <id>/manifest.json under ${p}, with ids generated per backup; the function reads manifest.json only.` });
+    }
+
+    const report = this.restoreAllReport.role!;
+    report.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'WriteRestoreAllReports', actions: ['s3:PutObject'], resources: [`${bucket}/${reports}*`] }));
+    report.addToPrincipalPolicy(props.dataKey.s3Statement(['kms:GenerateDataKey'], region));
+    props.dataKey.acknowledgeAliasGrant(report);
+    Validations.of(report).acknowledge({ id: nag(`${reports}*`), reason: `Restore-all reports are written as <restore id>.json under ${reports}, ids generated per execution; write only.` });
   }
 
   /**
@@ -185,6 +233,24 @@ export class ControlPlane extends RestoreControlPlane {
     super(scope, id, props);
     this.plan = this.handler('Plan', 'plan', 'Backup workflow: validates the input and plans the components of a group', Duration.seconds(30), props);
     this.finalize = this.handler('Finalize', 'finalize', 'Backup workflow: outcome and events from every component result', Duration.seconds(30), props);
+    this.grantSystemIndexWrites(props);
+  }
+
+  /**
+   * Finalize writes each system recovery point's index (system/<id>/manifest.json) once: If-None-Match needs
+   * s3:GetObject to answer 412 rather than 403, and a retried finalize reads its own index back.
+   */
+  private grantSystemIndexWrites(props: ControlPlaneProps): void {
+    const { config } = props;
+    const indexes = `${config.storage.primary.prefix}${SYSTEM_DIR}`;
+    const finalize = this.finalize.role!;
+    finalize.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'WriteSystemIndexes', actions: ['s3:GetObject', 's3:PutObject'], resources: [`${bucketArn(config.storage.primary.bucket)}/${indexes}*/manifest.json`] }));
+    finalize.addToPrincipalPolicy(props.dataKey.s3Statement(['kms:Decrypt', 'kms:GenerateDataKey'], config.storage.primary.region));
+    props.dataKey.acknowledgeAliasGrant(finalize);
+    Validations.of(finalize).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::${nagText(config.storage.primary.bucket)}/${indexes}*/manifest.json]`,
+      reason: `Each system recovery point's index lives at <system id>/manifest.json under ${indexes}, with ids generated per backup; write-once, no delete.`,
+    });
   }
 }
 

@@ -1,5 +1,5 @@
 /**
- * The backup, restore and restore-test (drill) state machines, deployed from state-machines/*.asl.json as
+ * The backup, restore, restore-test (drill) and restore-all state machines, deployed from state-machines/*.asl.json as
  * they are (DefinitionBody.fromFile + definitionSubstitutions), with full logging to an encrypted log group, X-Ray,
  * and roles that hold exactly the calls the definitions make. The runtime configuration reaches every Lambda
  * task through the substitutions ControlPlaneRuntimeConfig and WorkerRuntimeConfig, in its payload's
@@ -22,6 +22,8 @@ import { REPO_ROOT, type ComponentWorker } from './workers';
 export const STATE_MACHINE_DIR = path.join(REPO_ROOT, 'state-machines');
 /** Days execution history logs are kept. */
 export const WORKFLOW_LOG_RETENTION = logs.RetentionDays.ONE_YEAR;
+/** Rule Step Functions manages to learn when a nested `startExecution.sync` execution stops. */
+export const STATES_SYNC_RULE = 'StepFunctionsGetEventsForStepFunctionsExecutionRule';
 /** Rule Step Functions manages to learn when a `runTask.sync` task stops. */
 export const ECS_SYNC_RULE = 'StepFunctionsGetEventsForECSTaskRule';
 /** Step Functions refuses a definition larger than this (after substitution). */
@@ -37,6 +39,9 @@ export interface RestoreWorkflowsProps {
   readonly releaseLock: lambda.IFunction;
   readonly drillPlan: lambda.IFunction;
   readonly drillReport: lambda.IFunction;
+  /** The restore-all workflow's functions; without them there is no RestoreAll state machine. */
+  readonly resolveSystem?: lambda.IFunction;
+  readonly restoreAllReport?: lambda.IFunction;
   readonly workers: readonly ComponentWorker[];
   /**
    * The workers drills run on: each component's drill worker where it has one (workers.ts drillsOnOwnWorker),
@@ -68,6 +73,8 @@ export class RestoreWorkflows extends Construct {
   readonly restoreTest: sfn.StateMachine;
   /** The substitutions every definition gets: the control plane's and the workers' runtime config. */
   protected readonly runtime: Readonly<Record<'ControlPlaneRuntimeConfig' | 'WorkerRuntimeConfig', string>>;
+  /** Every component of a system recovery point (restore-all.asl.json), each through the Restore state machine. */
+  readonly restoreAll?: sfn.StateMachine;
 
   constructor(scope: Construct, id: string, props: RestoreWorkflowsProps) {
     super(scope, id);
@@ -92,6 +99,46 @@ export class RestoreWorkflows extends Construct {
     this.grantCalls(this.restore, [props.resolveRestore, props.releaseLock], props.workers, props);
     // Drills send no events: their outcome is the execution's status, their records and their metrics.
     this.grantCalls(this.restoreTest, [props.drillPlan, props.drillReport], props.drillWorkers, props, { publishesEvents: false });
+    if (props.resolveSystem && props.restoreAllReport) {
+      this.restoreAll = this.stateMachine('SystemRestore', 'restore-all.asl.json', {
+        ResolveSystemFunctionArn: props.resolveSystem.functionArn,
+        RestoreAllReportFunctionArn: props.restoreAllReport.functionArn,
+        RestoreStateMachineArn: this.restore.stateMachineArn,
+        ControlPlaneRuntimeConfig: runtime.ControlPlaneRuntimeConfig,
+      }, props);
+      // Its own steps run no worker and publish no event: the nested restores do both.
+      this.grantCalls(this.restoreAll, [props.resolveSystem, props.restoreAllReport], [], props, { publishesEvents: false });
+      this.grantNestedRestores(this.restoreAll);
+    }
+  }
+
+  /**
+   * startExecution.sync:2 on the Restore state machine: start it, follow and stop its executions, and the
+   * managed rule through which Step Functions learns that one ended.
+   */
+  private grantNestedRestores(machine: sfn.StateMachine): void {
+    const partition = Aws.PARTITION;
+    const account = Aws.ACCOUNT_ID;
+    const region = Stack.of(this).region;
+    machine.addToRolePolicy(new iam.PolicyStatement({ sid: 'StartRestores', actions: ['states:StartExecution'], resources: [this.restore.stateMachineArn] }));
+    machine.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'FollowRestores',
+        actions: ['states:DescribeExecution', 'states:StopExecution'],
+        resources: [`arn:${partition}:states:${region}:${account}:execution:${this.restore.stateMachineName}:*`],
+      }),
+    );
+    machine.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'StatesSyncRule',
+        actions: ['events:PutTargets', 'events:PutRule', 'events:DescribeRule'],
+        resources: [`arn:${partition}:events:${region}:${account}:rule/${STATES_SYNC_RULE}`],
+      }),
+    );
+    Validations.of(machine).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:${region}:<AWS::AccountId>:execution:<${Stack.of(this).getLogicalId(this.restore.node.defaultChild as sfn.CfnStateMachine)}.Name>:*]`,
+      reason: 'Execution names are chosen by Step Functions at run time; the statement is limited to executions of the Restore state machine (DescribeExecution/StopExecution for startExecution.sync).',
+    });
   }
 
   protected stateMachine(id: string, file: string, substitutions: Record<string, string>, props: RestoreWorkflowsProps): sfn.StateMachine {

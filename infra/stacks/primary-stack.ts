@@ -184,6 +184,8 @@ export class PrimaryStack extends Stack {
       releaseLock: this.controlPlane.releaseLock,
       drillPlan: this.controlPlane.drillPlan,
       drillReport: this.controlPlane.drillReport,
+      resolveSystem: this.controlPlane.resolveSystem,
+      restoreAllReport: this.controlPlane.restoreAllReport,
       workers: Object.values(this.workers),
       drillWorkers: components.map((c) => this.drillWorkers[c] ?? this.workers[c]!),
       cluster,
@@ -240,6 +242,7 @@ export class PrimaryStack extends Stack {
     new CfnOutput(this, 'BreakGlassRoleArn', { value: breakGlassArn });
     new CfnOutput(this, 'BackupStateMachineArn', { value: this.workflows.backup.stateMachineArn });
     new CfnOutput(this, 'RestoreStateMachineArn', { value: this.workflows.restore.stateMachineArn });
+    new CfnOutput(this, 'RestoreAllStateMachineArn', { value: this.workflows.restoreAll!.stateMachineArn, description: 'Every component of a system recovery point (input {"systemId": "latest"})' });
     new CfnOutput(this, 'RestoreTestStateMachineArn', { value: this.workflows.restoreTest.stateMachineArn, description: 'The restore drills (nca-backup drill; backup.verification.schedule)' });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.alarms.topic.topicArn });
 

@@ -92,6 +92,10 @@ export class RecoveryStack extends Stack {
       value: this.restorePlane.workflows.restore.stateMachineArn,
       description: 'Restores from the recovery vault into the targets of backup.recovery (the DR runbook in README.md)',
     });
+    new CfnOutput(this, 'RecoveryRestoreAllStateMachineArn', {
+      value: this.restorePlane.workflows.restoreAll!.stateMachineArn,
+      description: 'Restores a system recovery point (backup-all) from the recovery vault, component by component (the DR runbook in README.md)',
+    });
     new CfnOutput(this, 'RecoveryRestoreTestStateMachineArn', {
       value: this.restorePlane.workflows.restoreTest.stateMachineArn,
       description: 'Restore drills from the recovery vault (nca-backup drill against this stack)',
@@ -145,6 +149,8 @@ class RecoveryRestorePlane {
       releaseLock: this.controlPlane.releaseLock,
       drillPlan: this.controlPlane.drillPlan,
       drillReport: this.controlPlane.drillReport,
+      resolveSystem: this.controlPlane.resolveSystem,
+      restoreAllReport: this.controlPlane.restoreAllReport,
       workers: Object.values(plane.workers),
       drillWorkers: components.map((c) => plane.drillWorkers[c] ?? plane.workers[c]!),
       cluster: plane.cluster,

@@ -168,10 +168,12 @@ describe('workers', () => {
     ]);
     const release = dataStatements(primary, 'ControlPlaneReleaseLockRole');
     expect(release).toEqual([expect.objectContaining({ Sid: 'ReleaseOperationLocks', Action: ['s3:DeleteObject', 's3:GetObject'], Resource: [lock] })]);
-    // Finalize publishes the backups' size and duration (the dashboard's; test/infra/dashboard.test.ts), nothing more.
-    for (const [role, extra] of [['ControlPlanePlanRole', []], ['ControlPlaneFinalizeRole', ['cloudwatch:PutMetricData']]] as const) {
+    // Finalize publishes the backups' size and duration (the dashboard's; test/infra/dashboard.test.ts) and writes the
+    // system recovery points' indexes (test/infra/system-recovery.test.ts), nothing more.
+    const finalizeExtra = ['cloudwatch:PutMetricData', 'kms:Decrypt', 'kms:GenerateDataKey', 's3:GetObject', 's3:PutObject'];
+    for (const [role, extra] of [['ControlPlanePlanRole', []], ['ControlPlaneFinalizeRole', finalizeExtra]] as const) {
       const actions = statementsOfRole(primary, logicalId(primary, 'AWS::IAM::Role', role)).flatMap((s) => [s.Action].flat());
-      expect(actions.sort()).toEqual([...extra, 'logs:CreateLogStream', 'logs:PutLogEvents', 'xray:PutTelemetryRecords', 'xray:PutTraceSegments']);
+      expect(actions.sort()).toEqual([...extra, 'logs:CreateLogStream', 'logs:PutLogEvents', 'xray:PutTelemetryRecords', 'xray:PutTraceSegments'].sort());
     }
   });
 

@@ -88,7 +88,8 @@ describe('workflows', () => {
       Estimate: worker_,
       BackupOnLambda: worker_,
       ReadFargateBackupResult: worker_,
-      Finalize: 'none',
+      // It writes the index of a system recovery point (group all) to the vault.
+      Finalize: control_,
       Resolve: control_,
       VerifyArtifactsOnLambda: worker_,
       ReadVerifyArtifactsResult: worker_,

@@ -86,7 +86,7 @@ function driversIn(metafile: Metafile, entry: string): Record<string, string> {
 describe('control-plane bundles', () => {
   const handlers = controlPlaneHandlers();
 
-  it('are every handler the worker image does not bundle: plan, finalize, resolve-restore, release-lock, drill-plan, drill-report, the janitor, RPO monitoring, the integrity check of the recovery vault and the configuration change trigger', () => {
+  it('are every handler the worker image does not bundle: plan, finalize, resolve-restore, release-lock, resolve-system, restore-all-report, drill-plan, drill-report, the janitor, RPO monitoring, the integrity check of the recovery vault and the configuration change trigger', () => {
     expect(handlers.map((file) => relative(HANDLERS_DIR, file)).sort()).toEqual([
       'backup-age.ts',
       'config-change.ts',
@@ -98,6 +98,8 @@ describe('control-plane bundles', () => {
       'plan.ts',
       'release-lock.ts',
       'resolve-restore.ts',
+      'resolve-system.ts',
+      'restore-all-report.ts',
     ]);
   });
 

@@ -48,6 +48,16 @@ describe('parseManifest accepts', () => {
     expect(parseManifest(manifest({ changed: undefined }), WHERE)).not.toHaveProperty('changed');
   });
 
+  test('a system recovery point\'s membership: its own id and the planned components, checked like the rest', () => {
+    const system = { systemId: ID, components: ['postgres', 'redis'] };
+    expect(parseManifest(manifest({ system }), WHERE).system).toEqual(system);
+    expect(refusal(manifest({ system: { ...system, systemId: '20261123T020000Z-ffff' } })).message).toMatch(/system.systemId "20261123T020000Z-ffff" that is not its own backup id/);
+    expect(refusal(manifest({ system: { ...system, components: ['postgres', 'oracle'] } })).message).toMatch(/system.components naming "oracle", which is no component/);
+    expect(refusal(manifest({ system: { ...system, components: ['redis'] } })).message).toMatch(/system.components without its own component postgres/);
+    expect(refusal(manifest({ system: { ...system, components: ['postgres', 'postgres'] } })).message).toMatch(/listing a component twice/);
+    expect(refusal(manifest({ system: 'all' })).message).toMatch(/system section that is not an object/);
+  });
+
   test('artifacts without a contentType, and names up to 201 safe characters', () => {
     const long = `a${'b'.repeat(200)}`;
     const artifacts = [{ name: long, bytes: 0, sha256: 'b'.repeat(64) }, { ...ARTIFACT, name: 'db0.rdbdump' }];

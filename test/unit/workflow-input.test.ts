@@ -21,10 +21,20 @@ describe('planBackup', () => {
       changed: null,
       maxConcurrency: 3,
       components: [{ component: 'postgres', worker }],
+      system: null,
     });
     // A retried Plan step must not mint a second backup id.
     expect(planBackup(config, envelope({ group: 'database' })).backupId).toBe(plan.backupId);
     expect(planBackup(config, { ...envelope({ group: 'database' }), executionName: 'exec-2' }).backupId).not.toBe(plan.backupId);
+  });
+
+  test('group all plans every configured component under one id, which is the system recovery point each manifest records', () => {
+    const plan = planBackup(config, envelope({ group: 'all' }));
+    expect(plan.components.map((c) => c.component)).toEqual(Object.keys(config.components));
+    expect(plan.system).toEqual({ systemId: plan.backupId, components: Object.keys(config.components).sort() });
+    // Every component starts at once, whatever backup.runner.max_concurrency says for group backups.
+    expect(plan.maxConcurrency).toBe(plan.components.length);
+    expect(() => planBackup(config, envelope({ group: 'all', components: ['postgres'] }))).toThrow(/components cannot be given with group all/);
   });
 
   test.each([
