@@ -10,6 +10,7 @@ import { ACCOUNT_ID_LENGTH, MAX_BUCKET_NAME_LENGTH, vaultBucketName } from './bu
 import { CronError, toSchedulerCron } from './cron';
 import { COMPONENTS, sourceArns, type Components } from './components';
 import { DEFAULT_VERIFICATION, parseVerification } from './verification';
+import { parseAudit } from './audit';
 export { normalisePrefix } from './fields';
 import { ACCOUNT, boolean, bucketProblem, normalisePrefix, integer, Issues, isMapping, list, mapping, matching, oneOf, PARTITION, REGION, regionOfArn, show, string, uniqueStrings, type ConfigIssue } from './fields';
 import {
@@ -636,7 +637,7 @@ export function parseBackupConfig(yamlText: string, options: ParseOptions = {}):
   }
   const issues = new Issues();
   for (const key of Object.keys(root)) if (key !== 'backup') issues.add(key, 'unknown key; allowed: backup');
-  const top = mapping(root.backup, 'backup', ['installation', 'schedule', 'storage', 'retention', 'encryption', 'sources', 'network', 'runner', 'notifications', 'restore', 'verification'], issues);
+  const top = mapping(root.backup, 'backup', ['installation', 'schedule', 'storage', 'retention', 'encryption', 'sources', 'network', 'runner', 'notifications', 'restore', 'verification', 'audit'], issues);
   if (!top) throw new ConfigError(issues.list[0].path, issues.list[0].problem, issues.list.slice(1));
 
   const installation = 'installation' in top ? parseInstallation(top.installation, issues) : DEFAULT_INSTALLATION;
@@ -662,6 +663,7 @@ export function parseBackupConfig(yamlText: string, options: ParseOptions = {}):
   const notifications = parseNotifications(top.notifications, issues);
   const restore = parseRestore(top.restore, issues);
   const verification = 'verification' in top ? parseVerification(top.verification, issues, components, sources) : DEFAULT_VERIFICATION;
+  const audit = 'audit' in top ? parseAudit(top.audit, issues) : undefined;
   crossCheck(
     { primary, secondary, retention, coldStorage, objectLock, kmsKeyId: encryption.kmsKeyId, sources, network, notifications, installation, breakGlassRole, allowDocumentationValues, components },
     issues,
@@ -694,6 +696,8 @@ export function parseBackupConfig(yamlText: string, options: ParseOptions = {}):
     notifications: present(notifications),
     ...(restore ? { restore } : {}),
     verification: present(verification),
+    // Absent when backup.yaml has no section: readers take DEFAULT_AUDIT (config/audit.ts auditOf).
+    ...('audit' in top ? { audit: present(audit) } : {}),
   };
 }
 

@@ -12,6 +12,7 @@ export { COMPONENT_GROUP, type ComponentName, type RuntimeSources, type SourcesC
 import type { SourcesConfig } from './components';
 
 import type { VerificationConfig } from './verification';
+import type { AuditConfig } from './audit';
 
 export interface ScheduleConfig {
   /** The five-field Unix cron as written in backup.yaml, e.g. "0 2 * * *". */
@@ -168,4 +169,6 @@ export interface BackupConfig {
   readonly restore?: RestoreConfig;
   /** Restore drills and RPOs (config/verification.ts); the defaults when backup.yaml has no section. */
   readonly verification: VerificationConfig;
+  /** Audit trail and operator access (config/audit.ts); absent: DEFAULT_AUDIT. */
+  readonly audit?: AuditConfig;
 }
