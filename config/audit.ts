@@ -7,6 +7,27 @@
  */
 import { ACCOUNT, integer, mapping, matching, PARTITION, REGION, type Issues } from './fields';
 
+/** The vault's audit prefix, under storage.primary.path: `<prefix>audit/YYYY/MM/DD/<time>-<id>.json`. */
+export const AUDIT_DIR = 'audit/';
+
+export type AuditAction = 'backup' | 'restore' | 'restore-all' | 'drill' | 'prune' | 'deletion';
+export const AUDIT_ACTIONS: readonly AuditAction[] = ['backup', 'restore', 'restore-all', 'drill', 'prune', 'deletion'];
+
+/** What the audit function knows about the deployment, from its environment (infra/constructs/audit.ts). */
+export interface AuditSettings {
+  readonly bucket: string;
+  readonly prefix: string;
+  readonly kmsKeyId: string;
+  /** State machine ARN → the action its executions are. */
+  readonly machines: Readonly<Record<string, AuditAction>>;
+  /** Role ARN → how records name it (e.g. the schedules' role → "schedule"). */
+  readonly roles: Readonly<Record<string, string>>;
+  /** The janitor's role ARN: its deletions are the prune step's. */
+  readonly janitorRole?: string;
+  /** The vault's region (and the event bus's). */
+  readonly region: string;
+}
+
 /** How old an operator's MFA sign-in may be when the operator role is assumed (runbook: one hour). */
 export const DEFAULT_OPERATOR_MFA_MAX_AGE_MINUTES = 60;
 /** How long audit records are kept: a year and a month, so a yearly review still finds last year's. */

@@ -5,18 +5,16 @@
  * The shaping is pure; the writing is `recordAudit`. The format is README "Audit records".
  */
 import { createHash } from 'node:crypto';
+import { AUDIT_ACTIONS, AUDIT_DIR, type AuditAction, type AuditSettings } from '../../config/audit';
 import { isBackupId } from './backup-id';
 import { InvalidInputError, TransientError } from './errors';
 import { PreconditionFailedError, type BackupVault } from './storage';
 
 export const AUDIT_RECORD_VERSION = 1;
-/** The vault's audit prefix, under storage.primary.path. */
-export const AUDIT_DIR = 'audit/';
 export const AUDIT_EVENT_SOURCE = 'nca-backup';
 export const AUDIT_DETAIL_TYPE = 'Audit Record';
 
-export type AuditAction = 'backup' | 'restore' | 'restore-all' | 'drill' | 'prune' | 'deletion';
-export const AUDIT_ACTIONS: readonly AuditAction[] = ['backup', 'restore', 'restore-all', 'drill', 'prune', 'deletion'];
+export { AUDIT_DIR, type AuditAction, type AuditSettings };
 export type AuditOutcome = 'succeeded' | 'failed' | 'timed-out' | 'aborted';
 
 export interface AuditRecord {
@@ -55,21 +53,6 @@ export interface AuditRecord {
 /** Keys listed in one deletion record. */
 export const MAX_KEYS = 100;
 const MAX_CAUSE = 500;
-
-/** What the audit function knows about the deployment, from its environment (infra/constructs/audit.ts). */
-export interface AuditSettings {
-  readonly bucket: string;
-  readonly prefix: string;
-  readonly kmsKeyId: string;
-  /** State machine ARN → the action its executions are. */
-  readonly machines: Readonly<Record<string, AuditAction>>;
-  /** Role ARN → how records name it (e.g. the schedules' role → "schedule"). */
-  readonly roles: Readonly<Record<string, string>>;
-  /** The janitor's role ARN: its deletions are the prune step's. */
-  readonly janitorRole?: string;
-  /** The vault's region (and the event bus's). */
-  readonly region: string;
-}
 
 /** NCA_AUDIT_SETTINGS as the stack writes it; an InvalidInputError naming what is wrong otherwise. */
 export function parseAuditSettings(value: string | undefined): AuditSettings {
