@@ -4,7 +4,8 @@
  * CloudTrail API calls) or by the CLI, written once into the vault's audit prefix and sent to EventBridge.
  * The shaping is pure; the writing is `recordAudit`. The format is README "Audit records".
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { hostname, userInfo } from 'node:os';
 import { AUDIT_ACTIONS, AUDIT_DIR, type AuditAction, type AuditSettings } from '../../config/audit';
 import { isBackupId } from './backup-id';
 import { InvalidInputError, TransientError } from './errors';
@@ -302,4 +303,66 @@ export async function recordAudit(record: AuditRecord, vault: BackupVault, bus: 
     });
   }
   return written;
+}
+
+/**
+ * The record of an operation an operator ran with the CLI outside AWS (backup, restore, drill). What is
+ * known honestly is the local user and host, not an IAM identity: `principal` says `cli <user>@<host>`
+ * and CloudTrail holds the IAM identity of the S3 writes the run made.
+ */
+export function cliAuditRecord(input: {
+  readonly action: AuditAction;
+  readonly user: string;
+  readonly host: string;
+  readonly time: Date;
+  readonly components: readonly string[];
+  readonly backupIds: readonly string[];
+  readonly error?: Error;
+}): AuditRecord {
+  const time = input.time.toISOString();
+  return {
+    version: AUDIT_RECORD_VERSION,
+    id: auditId('cli', time, input.action, input.user, input.host, ...input.components, ...input.backupIds, randomBytes(8).toString('hex')),
+    time,
+    action: input.action,
+    phase: 'finished',
+    principal: `cli ${input.user}@${input.host}`,
+    trigger: 'cli',
+    components: [...input.components].sort(),
+    backupIds: [...input.backupIds].filter(isBackupId).sort(),
+    outcome: input.error ? 'failed' : 'succeeded',
+    ...(input.error ? { error: { name: input.error.name, cause: input.error.message.slice(0, MAX_CAUSE) } } : {}),
+  };
+}
+
+/**
+ * Runs a CLI operation and records it. A record that cannot be written does not turn a finished backup or
+ * restore into a failure (a retried restore would do harm): the result says `audit: { recorded: false,
+ * error }` and the log warns; the operation's own error, when it failed, is thrown as it was.
+ */
+export async function withCliAudit<T>(
+  what: { readonly action: AuditAction; readonly components: readonly string[]; readonly backupIds: readonly string[] },
+  sinks: { readonly vault: BackupVault; readonly bus?: AuditEventSink; readonly warn: (message: string) => void },
+  run: () => Promise<T>,
+): Promise<T | (T & { audit: { recorded: false; error: string } })> {
+  const record = (error?: Error) => cliAuditRecord({ ...what, user: userInfo().username, host: hostname(), time: new Date(), ...(error ? { error } : {}) });
+  const write = async (r: AuditRecord): Promise<string | undefined> => {
+    try {
+      await recordAudit(r, sinks.vault, sinks.bus ?? { put: async () => undefined });
+      return undefined;
+    } catch (error) {
+      const message = `the audit record of this ${what.action} was not written: ${(error as Error).message}`;
+      sinks.warn(message);
+      return message;
+    }
+  };
+  let result: T;
+  try {
+    result = await run();
+  } catch (error) {
+    await write(record(error as Error));
+    throw error;
+  }
+  const problem = await write(record());
+  return problem && typeof result === 'object' && result !== null ? { ...result, audit: { recorded: false as const, error: problem } } : result;
 }

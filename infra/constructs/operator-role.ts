@@ -6,7 +6,7 @@
  * no resource policies, so nothing in the account stops another principal with its own
  * states:StartExecution grant: README "Audit and access" has the SCP an organization adds for that.
  */
-import { Duration, Validations } from 'aws-cdk-lib';
+import { Duration, Stack, Validations, type CfnElement } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
@@ -56,11 +56,16 @@ export class OperatorRole extends Construct {
     }
     this.role.attachInlinePolicy(policy);
     // Executions are named per run: their ARNs are `execution:<machine name>:*`.
-    for (const machine of props.stateMachines) machine.grantExecution(this.role, 'states:DescribeExecution', 'states:StopExecution', 'states:GetExecutionHistory');
-    Validations.of(this.role).acknowledge({
-      id: 'AwsSolutions-IAM5',
-      reason: 'Executions get a new name per run, so following and stopping them names execution:<state machine>:* of the state machines the operator may start, and nothing else.',
-    });
+    const stack = Stack.of(this);
+    for (const machine of props.stateMachines) {
+      machine.grantExecution(this.role, 'states:DescribeExecution', 'states:StopExecution', 'states:GetExecutionHistory');
+      // cdk-nag names the grant's resource with the machine's logical id inside its Fn::Split of the ARN.
+      const logicalId = stack.resolve(stack.getLogicalId(machine.node.defaultChild as CfnElement)) as string;
+      Validations.of(this.role).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::arn:${stack.partition}:states:${stack.region}:<AWS::AccountId>:execution:{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"${logicalId}"}]}]}:*]`,
+        reason: 'Executions get a new name per run, so following and stopping them names execution:<state machine>:* of a state machine the operator may start, and nothing else.',
+      });
+    }
     if (props.reports) {
       const { bucketArn, keyPrefix, dataKey, region, bucketName } = props.reports;
       policy.addStatements(
