@@ -209,6 +209,8 @@ export function auditRecordOf(event: unknown, settings: AuditSettings): AuditRec
 
   if (event.source === 'aws.s3' && detailType === 'Object Deleted') {
     const key = isObject(detail.object) ? text(detail.object.key) : undefined;
+    // An audit record's own expiration is not recorded: that record would expire in turn, for ever.
+    if (key?.startsWith(`${settings.prefix}${AUDIT_DIR}`)) return undefined;
     const lifecycle = detail.reason === 'Lifecycle Expiration';
     return deletion(eventId, time, 'deletion', lifecycle ? { principal: 'lifecycle' } : { principal: text(detail.requester) ?? null }, key ? [key] : [], lifecycle ? 'lifecycle' : String(detail.reason ?? 'DeleteObject'), undefined, settings);
   }

@@ -126,7 +126,8 @@ export class AuditRecorder extends Construct {
       expirations: rule('Expirations', 'vault objects expired by lifecycle (S3 Object Deleted)', {
         source: ['aws.s3'],
         detailType: ['Object Deleted'],
-        detail: { bucket: { name: [props.bucketName] }, reason: ['Lifecycle Expiration'] },
+        // Not the audit records' own expirations: each would make a record that expires in turn, for ever.
+        detail: { bucket: { name: [props.bucketName] }, reason: ['Lifecycle Expiration'], object: { key: [{ 'anything-but': { prefix: `${props.prefix}${AUDIT_DIR}` } }] } },
       }),
     };
   }

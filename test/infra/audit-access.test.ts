@@ -161,7 +161,7 @@ describe('audit function', () => {
     expect(ends.detail.stateMachineArn).toEqual(['WorkflowsBackup', 'WorkflowsRestore', 'WorkflowsDrills'].map((f) => ({ Ref: machineId(primary, f) })));
     expect(ends.detail.status).toEqual(['SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED']);
     const expirations = patterns.find((p) => p['detail-type'][0] === 'Object Deleted');
-    expect(expirations.detail).toEqual({ bucket: { name: ['neuroca-backups'] }, reason: ['Lifecycle Expiration'] });
+    expect(expirations.detail).toEqual({ bucket: { name: ['neuroca-backups'] }, reason: ['Lifecycle Expiration'], object: { key: [{ 'anything-but': { prefix: 'backups/audit/' } }] } });
   });
 
   test('the vault sends its events to EventBridge and expires audit records after backup.audit.record_retention_days', () => {

@@ -227,6 +227,9 @@ describe('audit records', () => {
     const { stored } = await deployment();
     expect(await handler({ ...restoreFailed, detail: { ...restoreFailed.detail, status: 'RUNNING' } })).toEqual({ recorded: false });
     expect(await handler({ ...startedByOperator, detail: { ...startedByOperator.detail, requestParameters: { stateMachineArn: `${BACKUP}-other` } } })).toEqual({ recorded: false });
+    // An audit record's own lifecycle expiration: recording it would start a chain that never ends.
+    const own = expired('any');
+    expect(await handler({ ...own, detail: { ...own.detail, object: { ...own.detail.object, key: 'backups/audit/2025/11/01/20251101T000000Z-0a1b2c3d4e5f60718293.json' } } })).toEqual({ recorded: false });
     expect(await stored()).toEqual([]);
   });
 
