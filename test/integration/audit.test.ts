@@ -223,6 +223,27 @@ describe('audit records', () => {
     expect(records).toHaveLength(2);
   });
 
+  test('a start IAM refused (a role without the operator role\'s rights) is recorded as refused, with who tried', async () => {
+    const { stored } = await deployment();
+    const intruder = `arn:aws:iam::${ACCOUNT}:role/ci-deployer`;
+    const refused = {
+      ...startedByOperator,
+      id: '7a8b9c0d-0000-4000-8000-000000000004',
+      detail: {
+        ...startedByOperator.detail,
+        userIdentity: assumedRole(intruder, 'pipeline', false),
+        errorCode: 'AccessDeniedException',
+        errorMessage: `User: arn:aws:sts::${ACCOUNT}:assumed-role/ci-deployer/pipeline is not authorized to perform: states:StartExecution on resource: ${RESTORE}`,
+        responseElements: null,
+      },
+    };
+    await handler(refused);
+    expect(await stored()).toEqual([
+      expect.objectContaining({ action: 'restore', phase: 'started', principal: intruder, session: 'pipeline', mfa: false, outcome: 'failed', error: { name: 'AccessDeniedException', cause: expect.stringContaining('not authorized') } }),
+    ]);
+    expect((await stored())[0].executionArn).toBeUndefined();
+  });
+
   test('events that are not audited write nothing: a RUNNING status change, another state machine', async () => {
     const { stored } = await deployment();
     expect(await handler({ ...restoreFailed, detail: { ...restoreFailed.detail, status: 'RUNNING' } })).toEqual({ recorded: false });
