@@ -40,6 +40,10 @@ export const ENVIRONMENT = {
   backupStateMachineArn: 'NCA_BACKUP_STATE_MACHINE_ARN',
   /** A local Step Functions endpoint (the tests' substitute), for the configuration change function. */
   stepFunctionsEndpoint: 'NCA_STEP_FUNCTIONS_ENDPOINT',
+  /** The audit function's settings (JSON: vault bucket, prefix, key, region, audited state machines and roles), set by the stack. */
+  auditSettings: 'NCA_AUDIT_SETTINGS',
+  /** A local EventBridge endpoint (the tests' substitute) audit records are sent to. */
+  eventsEndpoint: 'NCA_EVENTS_ENDPOINT',
   /** The backup.yaml of `cdk synth` and of a local run when --config is not given (default: ./backup.yaml). */
   backupConfig: 'NCA_BACKUP_CONFIG',
   /** The vault bucket of a local run, instead of backup.yaml's. */

@@ -11,6 +11,7 @@ import { CronError, toSchedulerCron } from './cron';
 import { COMPONENTS, sourceArns, type Components } from './components';
 import { DEFAULT_VERIFICATION, parseVerification } from './verification';
 import { parseRecovery } from './recovery';
+import { parseAudit } from './audit';
 export { normalisePrefix } from './fields';
 import { ACCOUNT, boolean, bucketProblem, normalisePrefix, integer, Issues, isMapping, list, mapping, matching, oneOf, PARTITION, REGION, regionOfArn, show, string, uniqueStrings, type ConfigIssue } from './fields';
 import {
@@ -640,7 +641,7 @@ export function parseBackupConfig(yamlText: string, options: ParseOptions = {}):
   }
   const issues = new Issues();
   for (const key of Object.keys(root)) if (key !== 'backup') issues.add(key, 'unknown key; allowed: backup');
-  const top = mapping(root.backup, 'backup', ['installation', 'schedule', 'storage', 'retention', 'encryption', 'sources', 'network', 'runner', 'notifications', 'restore', 'verification', 'recovery'], issues);
+  const top = mapping(root.backup, 'backup', ['installation', 'schedule', 'storage', 'retention', 'encryption', 'sources', 'network', 'runner', 'notifications', 'restore', 'verification', 'recovery', 'audit'], issues);
   if (!top) throw new ConfigError(issues.list[0].path, issues.list[0].problem, issues.list.slice(1));
 
   const installation = 'installation' in top ? parseInstallation(top.installation, issues) : DEFAULT_INSTALLATION;
@@ -679,6 +680,7 @@ export function parseBackupConfig(yamlText: string, options: ParseOptions = {}):
         })
       : undefined;
   const verification = 'verification' in top ? parseVerification(top.verification, issues, components, sources) : DEFAULT_VERIFICATION;
+  const audit = 'audit' in top ? parseAudit(top.audit, issues) : undefined;
   crossCheck(
     { primary, secondary, retention, coldStorage, objectLock, kmsKeyId: encryption.kmsKeyId, sources, recoverySources: recovery?.sources, network, notifications, installation, breakGlassRole, allowDocumentationValues, components },
     issues,
@@ -712,6 +714,8 @@ export function parseBackupConfig(yamlText: string, options: ParseOptions = {}):
     ...(restore ? { restore } : {}),
     verification: present(verification),
     ...(recovery ? { recovery } : {}),
+    // Absent when backup.yaml has no section: readers take DEFAULT_AUDIT (config/audit.ts auditOf).
+    ...('audit' in top ? { audit: present(audit) } : {}),
   };
 }
 

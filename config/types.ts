@@ -13,6 +13,7 @@ import type { SourcesConfig } from './components';
 
 import type { VerificationConfig } from './verification';
 import type { RecoveryConfig } from './recovery';
+import type { AuditConfig } from './audit';
 
 export interface ScheduleConfig {
   /** The five-field Unix cron as written in backup.yaml, e.g. "0 2 * * *". */
@@ -171,4 +172,6 @@ export interface BackupConfig {
   readonly verification: VerificationConfig;
   /** The restore plane of the recovery region (config/recovery.ts); absent: the recovery stack holds the vault and its key only. */
   readonly recovery?: RecoveryConfig;
+  /** Audit trail and operator access (config/audit.ts); absent: DEFAULT_AUDIT. */
+  readonly audit?: AuditConfig;
 }

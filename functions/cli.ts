@@ -32,6 +32,8 @@ import { runBackup } from './core/backup-run';
 import { runtimeConfigFromEnv, type RuntimeConfig } from './core/runtime-config';
 import { checkNewBackupId } from './core/workflow-input';
 import { setting } from '../config/environment';
+import { withCliAudit, type AuditAction } from './core/audit';
+import { EventBus } from './core/event-bus';
 
 /** The restore flags of every component (config/components.ts), by flag name. */
 const RESTORE_FLAGS = restoreFlags();
@@ -125,6 +127,18 @@ function engine(config: RuntimeConfig, io: Io, runner: string, base: Record<stri
   return { config, vault: vaultFor(config, env), env, log: createLogger(base, io.stderr, env), runner, now: () => new Date() };
 }
 
+/**
+ * An operator's backup, restore or drill, recorded in the vault's audit prefix (and on EventBridge when the
+ * run talks to AWS or NCA_EVENTS_ENDPOINT names a bus); a Fargate task's run-step is a workflow step, which
+ * the workflow's own audit records cover.
+ */
+function audited<T>(ctx: EngineContext, action: AuditAction, components: string[], backupIds: string[], run: () => Promise<T>) {
+  if (setting(ctx.env, 'ecsContainerMetadata')) return run();
+  const events = setting(ctx.env, 'eventsEndpoint');
+  const bus = events || !setting(ctx.env, 's3Endpoint') ? new EventBus({ region: ctx.config.region ?? 'us-east-1', ...(events ? { endpoint: events } : {}) }) : undefined;
+  return withCliAudit({ action, components, backupIds }, { vault: ctx.vault, ...(bus ? { bus } : {}), warn: (m) => ctx.log.warn(m) }, run);
+}
+
 function peakRssMiB(): number {
   return Math.round((process.resourceUsage().maxRSS / 1024) * 10) / 10;
 }
@@ -204,10 +218,12 @@ async function execute(argv: readonly string[], io: Io): Promise<unknown> {
       const trigger = values.trigger as 'manual' | 'scheduled';
       if (trigger !== 'manual' && trigger !== 'scheduled') throw new UsageError(`--trigger must be manual or scheduled, not ${trigger}`);
       const ctx = engine(config, io, 'cli', { component: name, backupId });
-      const manifest = await withOperationLock(ctx.vault, { group, component: name, owner: `cli-backup-${backupId}`, operation: 'backup', log: ctx.log }, () =>
-        runBackup(ctx, { component: name, backupId, trigger }),
-      );
-      return { ...summarize(manifest), peakRssMiB: peakRssMiB() };
+      return audited(ctx, 'backup', [name], [backupId], async () => {
+        const manifest = await withOperationLock(ctx.vault, { group, component: name, owner: `cli-backup-${backupId}`, operation: 'backup', log: ctx.log }, () =>
+          runBackup(ctx, { component: name, backupId, trigger }),
+        );
+        return { ...summarize(manifest), peakRssMiB: peakRssMiB() };
+      });
     }
     case 'list': {
       const { name, group } = configuredComponent(config, subject);
@@ -242,7 +258,7 @@ async function execute(argv: readonly string[], io: Io): Promise<unknown> {
         executionName: `cli-${randomBytes(6).toString('hex')}`,
         startTime: new Date().toISOString(),
       };
-      return { ...(await runRestoreSequence(ctx, component, envelope, '--skip-safety-backup')), peakRssMiB: peakRssMiB() };
+      return audited(ctx, 'restore', [component.name], [envelope.input.backupId], async () => ({ ...(await runRestoreSequence(ctx, component, envelope, '--skip-safety-backup')), peakRssMiB: peakRssMiB() }));
     }
     default:
       throw new UsageError(`unknown command '${command}'`);
@@ -286,9 +302,11 @@ async function drill(configFile: string, names: readonly string[], io: Io) {
   // Metrics go where a deployment's go; a local run without a metrics endpoint has nowhere to publish them.
   const metrics = deployed || setting(env, 'metricsEndpoint') ? metricsClient(config.region, env) : undefined;
   try {
-    const result = await runDrillSequence(ctx, names, { executionName, ...(metrics ? { metrics } : {}) });
-    if (!result.succeeded) throw Object.assign(new DrillFailedError(result.failure ?? 'a restore drill failed: see each drill\'s cause.'), { result });
-    return result;
+    return await audited(ctx, 'drill', [...names], [], async () => {
+      const result = await runDrillSequence(ctx, names, { executionName, ...(metrics ? { metrics } : {}) });
+      if (!result.succeeded) throw Object.assign(new DrillFailedError(result.failure ?? 'a restore drill failed: see each drill\'s cause.'), { result });
+      return result;
+    });
   } finally {
     metrics?.destroy();
   }

@@ -13,6 +13,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { GROUPS, GROUP_PREFIX, type ColdStorageConfig, type GroupName, type ObjectLockConfig } from '../../config/types';
 import { BLOBS_DIR, groupPrefix } from '../../config/vault-layout';
+import { AUDIT_DIR } from '../../config/audit';
 
 /** Days a replaced or expired object version is kept before lifecycle deletes it (undo window). */
 export const NONCURRENT_VERSION_DAYS = 7;
@@ -72,10 +73,15 @@ export interface VaultGuard {
   readonly scratchKeys: readonly string[];
 }
 
-/** Delete actions the vault policy keeps for the janitor and the break-glass role. */
-export const GUARDED_DELETE_ACTIONS = ['s3:DeleteObject'];
+/**
+ * Delete actions the vault policy keeps for the janitor and the break-glass role. With the version actions
+ * below, every s3:DeleteObject* action S3 has (DeleteObjects is authorized as s3:DeleteObject per key).
+ */
+export const GUARDED_DELETE_ACTIONS = ['s3:DeleteObject', 's3:DeleteObjectTagging'];
 /** Actions that destroy versions or weaken retention: break-glass only. */
-export const GUARDED_VERSION_ACTIONS = ['s3:DeleteObjectVersion', 's3:BypassGovernanceRetention', 's3:PutObjectRetention', 's3:ReplicateDelete'];
+export const GUARDED_VERSION_ACTIONS = ['s3:DeleteObjectVersion', 's3:DeleteObjectVersionTagging', 's3:BypassGovernanceRetention', 's3:PutObjectRetention', 's3:ReplicateDelete'];
+/** Id of the lifecycle rule of the audit records (config/audit.ts AUDIT_DIR). */
+export const AUDIT_RULE_ID = 'audit-records';
 /** Bucket configuration the vault policy keeps for the break-glass role and the deploying CloudFormation role. */
 export const GUARDED_BUCKET_ACTIONS = [
   's3:PutBucketPolicy',
@@ -114,6 +120,18 @@ export interface BackupVaultProps {
    */
   readonly replication?: VaultReplication;
   readonly guard: VaultGuard;
+  /**
+   * Days the audit records under `<prefix>audit/` are kept (backup.yaml audit.record_retention_days).
+   * @default - no audit rule: nothing under audit/ expires (the recovery vault's replicas follow the primary's
+   *   expiration only where its own lifecycle says so)
+   */
+  readonly auditRetentionDays?: number;
+  /**
+   * Send the bucket's events to EventBridge (the audit function's lifecycle-expiration records). Set on the
+   * bucket's own NotificationConfiguration, without CDK's notifications custom resource.
+   * @default false
+   */
+  readonly eventBridgeNotifications?: boolean;
 }
 
 /** `<prefix><group prefix>/`, e.g. "backups/database/": the key space one group's backups live in. */
@@ -121,7 +139,7 @@ export function groupKeyPrefix(prefix: string, group: GroupName): string {
   return `${prefix}${groupPrefix(group)}`;
 }
 
-export function lifecycleRules(props: Pick<BackupVaultProps, 'prefix' | 'retentionDays' | 'coldStorage'>): s3.LifecycleRule[] {
+export function lifecycleRules(props: Pick<BackupVaultProps, 'prefix' | 'retentionDays' | 'coldStorage' | 'auditRetentionDays'>): s3.LifecycleRule[] {
   const perGroup = GROUPS.map((group): s3.LifecycleRule => {
     const days = props.retentionDays[group];
     const cold = props.coldStorage;
@@ -152,6 +170,10 @@ export function lifecycleRules(props: Pick<BackupVaultProps, 'prefix' | 'retenti
       noncurrentVersionExpiration: Duration.days(NONCURRENT_VERSION_DAYS),
       transitions: cold ? [{ storageClass: COLD_STORAGE_CLASS[cold.storageClass], transitionAfter: Duration.days(cold.afterDays) }] : undefined,
     },
+    // Audit records are written once and never rewritten: the expiration ends them, the undo window is the groups'.
+    ...(props.auditRetentionDays
+      ? [{ id: AUDIT_RULE_ID, prefix: `${props.prefix}${AUDIT_DIR}`, expiration: Duration.days(props.auditRetentionDays), noncurrentVersionExpiration: Duration.days(NONCURRENT_VERSION_DAYS) }]
+      : []),
     {
       id: 'abort-incomplete-uploads',
       abortIncompleteMultipartUploadAfter: Duration.days(ABORT_MULTIPART_DAYS),
@@ -240,6 +262,9 @@ export class BackupVault extends Construct {
         },
       }),
     );
+    if (props.eventBridgeNotifications) {
+      (this.bucket.node.defaultChild as s3.CfnBucket).notificationConfiguration = { eventBridgeConfiguration: { eventBridgeEnabled: true } };
+    }
     this.guard(props.guard);
   }
 

@@ -3,9 +3,16 @@
  * Fargate, one pair per configured component), the control-plane functions, the backup and restore state
  * machines, the restore-drill state machine, the schedules and the alarms.
  */
-import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import type * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
+import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
+import { auditOf, type AuditAction } from '../../config/audit';
+import { REPORTS_DIR } from '../../config/vault-layout';
+import { AuditRecorder } from '../constructs/audit';
+import { OperatorRole } from '../constructs/operator-role';
+import { AuditTrail } from '../constructs/trail';
 import type { BackupConfig } from '../../config/types';
 import { BackupAlarms } from '../constructs/alarms';
 import { BackupAgeMonitor } from '../constructs/backup-age';
@@ -56,6 +63,11 @@ export class PrimaryStack extends Stack {
   readonly integrity: IntegrityChecks;
   /** Graphs per component and of the workflows; `dashboard.addStateMachine` adds a workflow's failed executions. */
   readonly dashboard: BackupDashboard;
+  /** The only role of this stack that may start restores and drills (MFA; README "Audit and access"). */
+  readonly operator: OperatorRole;
+  /** The audit trail; absent when backup.yaml audit.trail_arn names an existing one. */
+  readonly trail?: AuditTrail;
+  readonly audit: AuditRecorder;
 
   constructor(scope: Construct, id: string, props: PrimaryStackProps) {
     const { config: written, pgMajor, ...stackProps } = props;
@@ -127,6 +139,8 @@ export class PrimaryStack extends Stack {
         replicaKey: replicaKey.asKey(this, 'ReplicaKey'),
         timeControl: config.storage.replicationTimeControl,
       },
+      auditRetentionDays: auditOf(config).recordRetentionDays,
+      eventBridgeNotifications: true,
       guard: {
         janitor: this.janitor.role.roleArn,
         breakGlass: breakGlassArn,
@@ -265,5 +279,49 @@ export class PrimaryStack extends Stack {
       deadLetterQueue: this.schedules.deadLetterQueue,
     });
     publishBackupMetrics(this.controlPlane.finalize);
+
+    // Audit and access: the operator role (the one principal here that may start restores and drills), the
+    // audit trail (unless backup.yaml names one) and the audit records of every backup, restore, drill,
+    // prune and deletion. A restore-all state machine joins `operated` and `audited` when it is deployed.
+    const audit = auditOf(config);
+    const operated = [this.workflows.restore, this.workflows.restoreTest];
+    this.operator = new OperatorRole(this, 'Operator', {
+      roleName: `${config.installation}-operator`,
+      mfaMaxAge: Duration.minutes(audit.operatorMfaMaxAgeMinutes),
+      stateMachines: operated,
+      reports: { bucketName: primary.bucket, bucketArn: bucketArn(primary.bucket), keyPrefix: `${primary.prefix}${REPORTS_DIR}`, dataKey, region: primary.region },
+    });
+    if (!audit.trailArn) {
+      this.trail = new AuditTrail(this, 'AuditTrail', {
+        trailName: `${config.installation}-audit`,
+        vaultBuckets: [this.vault.bucket, s3.Bucket.fromBucketAttributes(this, 'AuditedRecoveryVault', { bucketArn: bucketArn(secondary.bucket), bucketName: secondary.bucket, region: secondary.region })],
+        accessLogs: this.vault.accessLogs,
+      });
+    }
+    const audited: { stateMachine: sfn.IStateMachine; action: AuditAction }[] = [
+      { stateMachine: this.workflows.backup, action: 'backup' },
+      { stateMachine: this.workflows.restore, action: 'restore' },
+      { stateMachine: this.workflows.restoreTest, action: 'drill' },
+    ];
+    const startRole = (construct: Construct | undefined) => (construct?.node.tryFindChild('Role') as iam.IRole | undefined)?.roleArn;
+    this.audit = new AuditRecorder(this, 'Audit', {
+      bucketName: primary.bucket,
+      bucketArn: bucketArn(primary.bucket),
+      prefix: primary.prefix,
+      region: primary.region,
+      dataKey,
+      kmsKeyId,
+      stateMachines: audited,
+      namedRoles: [
+        { roleArn: startRole(this.schedules)!, label: 'schedule' },
+        ...(this.configChanges ? [{ roleArn: startRole(this.configChanges)!, label: 'config-change' }] : []),
+      ],
+      janitorRoleArn: this.janitor.role.roleArn,
+      logKey: operationsKey,
+      deadLetterQueue: this.schedules.deadLetterQueue,
+      queueKey: operationsKey,
+    });
+    new CfnOutput(this, 'OperatorRoleArn', { value: this.operator.role.roleArn, description: 'The role operators assume (with MFA) to start restores and drills' });
+    new CfnOutput(this, 'AuditTrailArn', { value: this.trail?.trail.trailArn ?? audit.trailArn!, description: 'The CloudTrail trail with the vaults\' data events and the StartExecution calls' });
   }
 }

@@ -115,6 +115,9 @@ export function render(value: unknown): string {
     if ('Fn::GetAtt' in v) return `<GetAtt:${v['Fn::GetAtt'][0]}.${v['Fn::GetAtt'][1]}>`;
     if ('Fn::Join' in v) return (v['Fn::Join'][1] as unknown[]).map(render).join(v['Fn::Join'][0]);
     if (typeof v['Fn::Sub'] === 'string') return v['Fn::Sub'].replace(/\$\{AWS::(\w+)\}/g, '<$1>');
+    // A grant on a state machine's executions picks the name out of its ARN: `<Select:6:Split:<Ref:Id>>`.
+    if ('Fn::Select' in v) return `<Select:${v['Fn::Select'][0]}:${render(v['Fn::Select'][1])}>`;
+    if ('Fn::Split' in v) return `Split:${render(v['Fn::Split'][1])}`;
   }
   throw new Error(`cannot render ${JSON.stringify(value)}`);
 }

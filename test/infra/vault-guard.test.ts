@@ -125,7 +125,7 @@ describe('deletes', () => {
   test('the primary vault policy refuses deletes to all but the janitor and the break-glass role, except locks and step results', () => {
     const statements = vaultPolicy(primary, 'neuroca-backups');
     const deletes = statements.find((s) => s.Sid === 'DenyDeletesButJanitorAndBreakGlass');
-    expect(deletes).toMatchObject({ Effect: 'Deny', Principal: { AWS: '*' }, Action: GUARDED_DELETE_ACTIONS[0] });
+    expect(deletes).toMatchObject({ Effect: 'Deny', Principal: { AWS: '*' }, Action: GUARDED_DELETE_ACTIONS });
     expect(exceptions(deletes)).toEqual([`<GetAtt:${logicalId(primary, 'AWS::IAM::Role', 'JanitorRole')}.Arn>`, BREAK_GLASS]);
     const bucketId = logicalId(primary, 'AWS::S3::Bucket', 'VaultBucket');
     expect(asArray(deletes.NotResource).map(render)).toEqual(

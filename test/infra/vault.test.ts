@@ -30,7 +30,8 @@ describe('backup vault', () => {
 
   test('one lifecycle rule per group prefix, expiring after that group\'s retention days, in both regions', () => {
     const expected = { 'backups/database/': 30, 'backups/memory/': 14, 'backups/config/': 90, 'backups/models/': 180, 'backups/logs/': 90 };
-    expect(expirations(primary, 'neuroca-backups')).toEqual(expected);
+    // Plus the audit records' rule (backup.audit.record_retention_days), in the primary vault where they are written.
+    expect(expirations(primary, 'neuroca-backups')).toEqual({ ...expected, 'backups/audit/': 400 });
     // Replicas keep the primary keys, so the recovery vault expires them under the same prefixes.
     expect(expirations(recovery, 'neuroca-dr-backups')).toEqual(expected);
   });
@@ -43,7 +44,7 @@ describe('backup vault', () => {
         c.storage.primary.prefix = '';
       }),
     );
-    expect(expirations(changed.primary, 'neuroca-backups')).toEqual({ 'database/': 45, 'memory/': 14, 'config/': 90, 'models/': 180, 'logs/': 7 });
+    expect(expirations(changed.primary, 'neuroca-backups')).toEqual({ 'database/': 45, 'memory/': 14, 'config/': 90, 'models/': 180, 'logs/': 7, 'audit/': 400 });
     expect(expirations(changed.recovery, 'neuroca-dr-backups')['database/']).toBe(45);
   });
 

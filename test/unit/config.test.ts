@@ -383,7 +383,7 @@ describe('parseBackupConfig: errors name the field and what is allowed', () => {
     ['zero days', (d) => (d.backup.retention.logs = '0d'), 'backup.retention.logs', /not a duration like 30d \(a positive whole number/],
     ['unknown group in retention', (d) => (d.backup.retention.memory = '14d'), 'backup.retention.memory', /^unknown key; allowed: database, memory_tiers, configuration, model_weights, logs$/],
     ['unknown top-level section', (d) => ((d as Record<string, unknown>).backups = {}), 'backups', /^unknown key; allowed: backup$/],
-    ['unknown key under backup', (d) => (d.backup.schedul = {}), 'backup.schedul', /^unknown key; allowed: installation, schedule, storage, retention, encryption, sources, network, runner, notifications, restore, verification, recovery$/],
+    ['unknown key under backup', (d) => (d.backup.schedul = {}), 'backup.schedul', /^unknown key; allowed: installation, schedule, storage, retention, encryption, sources, network, runner, notifications, restore, verification, recovery, audit$/],
     ['unknown key in a location', (d) => (d.backup.storage.primary.buckt = 'x'), 'backup.storage.primary.buckt', /^unknown key; allowed: type, bucket, region, path, exact_name$/],
     ['unknown key four deep', (d) => (d.backup.runner = { fargate: { cpus: 1024 } }), 'backup.runner.fargate.cpus', /^unknown key; allowed: cpu, memory_mb, ephemeral_storage_gb, container_insights$/],
     ['bad cron', (d) => (d.backup.schedule.database = '0 25 * * *'), 'backup.schedule.database', /^hour 25 is out of range 0-23/],

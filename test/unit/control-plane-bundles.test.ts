@@ -86,8 +86,9 @@ function driversIn(metafile: Metafile, entry: string): Record<string, string> {
 describe('control-plane bundles', () => {
   const handlers = controlPlaneHandlers();
 
-  it('are every handler the worker image does not bundle: plan, finalize, resolve-restore, release-lock, resolve-system, restore-all-report, drill-plan, drill-report, the janitor, RPO monitoring, the integrity check of the recovery vault and the configuration change trigger', () => {
+  it('are every handler the worker image does not bundle: plan, finalize, resolve-restore, release-lock, resolve-system, restore-all-report, drill-plan, drill-report, the janitor, RPO monitoring, the integrity check of the recovery vault, the configuration change trigger and the audit function', () => {
     expect(handlers.map((file) => relative(HANDLERS_DIR, file)).sort()).toEqual([
+      'audit.ts',
       'backup-age.ts',
       'config-change.ts',
       'drill-plan.ts',
