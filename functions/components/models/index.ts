@@ -22,6 +22,7 @@ import { fingerprintFiles, INDEX_ARTIFACT, INDEX_CONTENT_TYPE, readIndex, writeI
 import { checkBlobs, parseLocationUrl, placeFiles, refuseVaultOverlap, restoreFiles, type Placement } from './restore';
 import { locationUrl, type ModelsLocation, type ModelsRestoreOptions } from './source';
 import { dropModelsSandbox } from './drill';
+import { noCapacityLimit } from '../room';
 
 export type { ModelsTarget } from './backup';
 
@@ -118,8 +119,14 @@ export const modelsComponent: Component<ModelsTarget, ModelsComponentOptions> = 
     return fingerprintFiles(await liveFiles(target));
   },
 
-  async checkCompatibility() {
-    return { targetVersion: 'files' };
+  async checkCompatibility(_source, target) {
+    const directories = target.source.paths.filter((location) => location.kind === 'directory');
+    return {
+      targetVersion: 'files',
+      room: directories.length
+        ? { verdict: 'unknown', reason: `the free space of the directories ${directories.map(locationUrl).join(', ')} is not checked` }
+        : noCapacityLimit('S3 holds no disk a restore fills'),
+    };
   },
 
   async targetExists(target) {

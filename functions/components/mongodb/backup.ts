@@ -21,6 +21,7 @@ import { readCollections } from './collections';
 import { COMPONENT, describeTarget, withClient, type MongoTarget } from './connection';
 import { DocumentDigest, METADATA_ENTRY_SUFFIX, metadataEntry, rawDocumentsInIdOrder } from './fingerprint';
 import { openReadView, serverFacts, type ServerFacts } from './snapshot';
+import { dbStats, storageBytesOf } from './room';
 
 export const ARCHIVE_FORMAT = 'mongodump directory layout (<db>/<collection>.bson + .metadata.json) in one tar';
 
@@ -184,10 +185,12 @@ export async function backupMongo(target: MongoTarget, sink: ArtifactSink, log: 
       written.catch((error: Error) => pack.destroy(error));
       const [artifact, fingerprint] = await Promise.all([written, produced]);
       const documents = [...sizes.values()].reduce((n, s) => n + s.count, 0);
+      // What these collections take on disk, for a restore's room check (room.ts).
+      const storageBytes = storageBytesOf(await dbStats(db), [...sizes.values()].reduce((n, s) => n + s.bytes, 0));
       return {
         artifacts: [artifact],
         fingerprint,
-        source: sourceInfo(target, facts, collections.length),
+        source: { ...sourceInfo(target, facts, collections.length), storageBytes },
         consistency: view.consistency,
         report: {
           collections: collections.map((c) => c.name),

@@ -16,6 +16,7 @@ import { databaseExists, missingRolesError, restorePostgres } from './restore';
 import { MAINTENANCE_DATABASE, serverVersion } from './server';
 import { toolVersion } from './tools';
 import { verifyDatabase } from './verify';
+import { postgresRoom } from './room';
 
 export type { PostgresRestoreOptions } from './options';
 export { connectPostgres, withDatabase, describeTarget, type PostgresTarget } from './connection';
@@ -77,7 +78,7 @@ export const postgres: Component<PostgresTarget, PostgresRestoreOptions> = {
             });
           }
         }
-        return { targetVersion: server.serverVersion };
+        return { targetVersion: server.serverVersion, room: postgresRoom(source, 'databaseBytes', `PostgreSQL database \"${target.database}\"`, 'the target database (kept until the swap, and kept aside after it)') };
       },
       MAINTENANCE_DATABASE,
     );
