@@ -299,7 +299,7 @@ describe('memory tiers: export, damage, restore', () => {
     expect(await redisKeys(s.namespace)).not.toEqual(keysBefore);
     expect(await memory.targetExists(s.target)).toBe(true);
 
-    await expect(memory.checkCompatibility(backup.result.source, s.target)).resolves.toEqual({ targetVersion: 'nca-memory-export 2' });
+    await expect(memory.checkCompatibility(backup.result.source, s.target)).resolves.toMatchObject({ targetVersion: 'nca-memory-export 2' });
     const restored = await memory.restore(backup.artifacts.source(), s.target, {}, quiet);
     expect(restored).toMatchObject({
       replacedExisting: true,
