@@ -11,7 +11,9 @@ import { connectPostgres, postgres } from '../../functions/components/postgres';
 import { InsufficientSpaceError } from '../../functions/core/errors';
 import { silentLogger as quiet } from '../../functions/core/logger';
 import { startRedis, type RunningRedis } from '../../scripts/local-servers';
+import { cliEnv, databaseBackupYaml, runCli, writeBackupYaml } from '../support/cli';
 import { backupToFs } from '../support/fs-artifacts';
+import { createTestBucket, testS3Client, vaultOf } from '../support/s3';
 import { startMongoWireServer, type MongoWireServer } from '../support/mongo-wire-server';
 import { createDatabase, sql, testPostgresUrl } from '../support/postgres-db';
 
@@ -59,6 +61,29 @@ describe('redis', () => {
     const { room } = await redis.checkCompatibility(result.source, target, {});
     expect(room).toMatchObject({ verdict: 'ok', neededBytes: result.source.memoryBytes, availableBytes: expect.any(Number) });
     expect(room.availableBytes).toBeGreaterThan(63 * MiB);
+  });
+
+  it('through the command line: a restore into a target without room exits 1 with InsufficientSpaceError before the safety backup; with room, the result carries it', async () => {
+    const bucket = await createTestBucket(testS3Client(), 'room');
+    const configFile = writeBackupYaml(databaseBackupYaml('    redis: { key_patterns: ["*"] }\n'));
+    const env = cliEnv(bucket, { NCA_REDIS_URL: redisServer.url, AWS_REGION: 'us-west-2' });
+    const cli = (...args: string[]) => runCli(env, [...args, '--config', configFile]);
+    expect((await cli('backup', 'redis')).code).toBe(0);
+
+    await client.select(1);
+    const used = Number(/used_memory:(\d+)/.exec(await client.info('memory'))![1]);
+    await client.config('SET', 'maxmemory', String(used + 2 * MiB));
+    const refused = await cli('restore', 'redis', '--backup-id', 'latest', '--target-database', '1');
+    expect({ code: refused.code, error: refused.json?.error, component: refused.json?.component }).toEqual({ code: 1, error: 'InsufficientSpaceError', component: 'redis' });
+    expect(refused.json.message).toMatch(/no room: needs \d+\.\d MiB .*, 2\.\d MiB available on Redis .*\/db1/);
+    expect(await client.dbsize()).toBe(3);
+    expect((await vaultOf(bucket, { prefix: '' }).listKeys('')).filter((key) => key.includes('-safety/'))).toEqual([]);
+
+    await client.config('SET', 'maxmemory', String(used + 64 * MiB));
+    const restored = await cli('restore', 'redis', '--backup-id', 'latest', '--target-database', '1');
+    expect(restored.code).toBe(0);
+    expect(restored.json.compatibility.room).toMatchObject({ verdict: 'ok', neededBytes: expect.any(Number), availableBytes: expect.any(Number) });
+    expect(await client.dbsize()).toBe(1000);
   });
 });
 
