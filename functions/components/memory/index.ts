@@ -19,7 +19,7 @@ import { dropMemorySandbox, prepareMemorySandbox, semanticHoldsItems } from './d
 import { workingEstimate, workingExists, workingVersion } from './working';
 import { episodicEstimate, episodicExists, episodicVersion } from './episodic';
 import { semanticDescription, semanticEstimate } from './semantic';
-import type { Room } from '../room';
+import { memoryRoom } from './room';
 
 export { connectMemory, type MemoryTarget } from './connection';
 export { parseMemoryRestoreOptions, type MemoryRestoreOptions } from './options';
@@ -43,15 +43,6 @@ async function describeMemory(target: MemoryTarget): Promise<SourceInfo> {
   return sourceInfo(target, versions, dimensions, semanticExtra);
 }
 
-/**
- * The tiers' room, one part per tier restored. The export does not record what each tier takes on its store
- * (Redis memory, MongoDB disk, PostgreSQL disk), so no part can be judged yet: every one says so.
- */
-function memoryRoom(tiers: readonly MemoryTier[]): Room {
-  const parts = Object.fromEntries(tiers.map((tier): [string, Room] => [tier, { verdict: 'unknown', reason: `the memory export does not record what the ${tier} tier takes on its store` }]));
-  return { verdict: 'unknown', reason: 'the room of the memory tiers is not checked: the export does not record their sizes on their stores', parts };
-}
-
 const perTier = <T>(target: MemoryTarget, working: (w: NonNullable<MemoryTarget['working']>) => Promise<T>, episodic: (e: NonNullable<MemoryTarget['episodic']>) => Promise<T>, semantic: (s: NonNullable<MemoryTarget['semantic']>) => Promise<T>): Promise<T>[] =>
   MEMORY_TIERS.filter((tier) => target.tiers.includes(tier)).map((tier) =>
     tier === 'working' ? working(target.working!) : tier === 'episodic' ? episodic(target.episodic!) : semantic(target.semantic!),
@@ -67,7 +58,8 @@ export const memory: Component<MemoryTarget, MemoryRestoreOptions> = {
   async checkCompatibility(source, target, options) {
     const tiers = options?.tiers === undefined ? undefined : parseTiers(options.tiers);
     const { targetVersion } = await checkMemoryCompatibility(source, target, tiers);
-    return { targetVersion, room: memoryRoom(tiers ?? (Array.isArray(source.tiers) ? (source.tiers as MemoryTier[]) : target.tiers)) };
+    const restored = (tiers ?? (Array.isArray(source.tiers) ? (source.tiers as MemoryTier[]) : target.tiers)).filter((tier) => target.tiers.includes(tier));
+    return { targetVersion, room: await memoryRoom(target, restored) };
   },
   targetExists: async (target) => (await Promise.all(perTier(target, workingExists, episodicExists, semanticHoldsItems))).some(Boolean),
   restore: (source, target, options, log) => restoreMemory(source, target, options, log),
