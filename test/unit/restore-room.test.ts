@@ -8,6 +8,9 @@ import { mongoRoom, storageBytesOf } from '../../functions/components/mongodb/ro
 import { InsufficientSpaceError } from '../../functions/core/errors';
 import type { RedisTarget } from '../../functions/components/redis';
 import type { SourceInfo } from '../../functions/components/types';
+import { modelsComponent } from '../../functions/components/models';
+import { logsComponent } from '../../functions/components/logs';
+import { configComponent } from '../../functions/components/config';
 
 const GiB = 2 ** 30;
 const MiB = 2 ** 20;
@@ -118,5 +121,32 @@ describe('mongodb room', () => {
   it('records the backed-up collections share of storage and indexes', () => {
     expect(storageBytesOf({ dataSize: 1000, storageSize: 400, indexSize: 100 }, 500)).toBe(250);
     expect(storageBytesOf({ dataSize: 0, storageSize: 4096, indexSize: 4096 }, 0)).toBe(0);
+  });
+});
+
+describe('stores without disk', () => {
+  const files = (locations: string[]) => ({ serverVersion: 'files', serverMajor: 1, database: 'models', locations }) as SourceInfo;
+  const noTarget = {} as never;
+
+  it('models: ok into S3; unknown where files go to a directory, the backed-up one or options.target', async () => {
+    expect((await modelsComponent.checkCompatibility(files(['s3://neuroca-models/llm/']), noTarget, {})).room).toEqual({ verdict: 'ok', reason: 'no capacity limit applies: S3 holds no disk a restore fills' });
+    expect((await modelsComponent.checkCompatibility(files(['s3://neuroca-models/llm/', '/mnt/models']), noTarget, {})).room).toEqual({
+      verdict: 'unknown',
+      reason: 'the free space of the directories /mnt/models is not checked',
+    });
+    expect((await modelsComponent.checkCompatibility(files(['/mnt/models']), noTarget, { target: 's3://neuroca-models/restored/' })).room.verdict).toBe('ok');
+  });
+
+  it('logs: ok into CloudWatch Logs or S3; unknown into a directory', async () => {
+    const source = { serverVersion: 'cloudwatch-jsonl-1', serverMajor: 1, database: 'logs' } as SourceInfo;
+    expect((await logsComponent.checkCompatibility(source, noTarget, {})).room.verdict).toBe('ok');
+    expect((await logsComponent.checkCompatibility(source, noTarget, { directory: '/var/restore' } as never)).room).toEqual({
+      verdict: 'unknown',
+      reason: 'the free space of directory /var/restore is not checked',
+    });
+  });
+
+  it('config: ok', async () => {
+    expect((await configComponent.checkCompatibility({} as SourceInfo, noTarget, {})).room.verdict).toBe('ok');
   });
 });

@@ -119,12 +119,15 @@ export const modelsComponent: Component<ModelsTarget, ModelsComponentOptions> = 
     return fingerprintFiles(await liveFiles(target));
   },
 
-  async checkCompatibility(_source, target) {
-    const directories = target.source.paths.filter((location) => location.kind === 'directory');
+  async checkCompatibility(source, _target, options) {
+    // Where the files go: options.target, else each back to the location it was backed up from.
+    const chosen = options ? resolved(options).target : undefined;
+    const destinations = chosen ? [locationUrl(chosen)] : Array.isArray(source.locations) ? (source.locations as string[]) : [];
+    const directories = destinations.filter((url) => url.startsWith('/'));
     return {
       targetVersion: 'files',
       room: directories.length
-        ? { verdict: 'unknown', reason: `the free space of the directories ${directories.map(locationUrl).join(', ')} is not checked` }
+        ? { verdict: 'unknown', reason: `the free space of the directories ${directories.join(', ')} is not checked` }
         : noCapacityLimit('S3 holds no disk a restore fills'),
     };
   },
