@@ -15,6 +15,7 @@ import { cliEnv, databaseBackupYaml, runCli, writeBackupYaml } from '../support/
 import { backupToFs } from '../support/fs-artifacts';
 import { createTestBucket, testS3Client, vaultOf } from '../support/s3';
 import { startMongoWireServer, type MongoWireServer } from '../support/mongo-wire-server';
+import { startCloudWatchMetricsServer } from '../support/cloudwatch-metrics-server';
 import { createDatabase, sql, testPostgresUrl } from '../support/postgres-db';
 
 const MiB = 2 ** 20;
@@ -129,5 +130,49 @@ describe('postgres', () => {
       needed: expect.stringContaining('pg_database_size of the source at backup time'),
     });
     await expect(postgres.restore(artifacts.source(), target, {}, quiet)).resolves.toMatchObject({ target: `${db}_copy` });
+  });
+});
+
+describe('postgres on RDS (backup.sources.postgres.rds_instance_id)', () => {
+  const region = process.env.AWS_REGION;
+  beforeAll(() => {
+    // The SDK wants a region even for a local endpoint; in AWS the worker's own.
+    process.env.AWS_REGION = 'us-west-2';
+  });
+  afterAll(() => {
+    if (region === undefined) delete process.env.AWS_REGION;
+    else process.env.AWS_REGION = region;
+  });
+
+  it("judges the room against the instance's CloudWatch FreeStorageSpace: refused when clearly short, ok with room, unknown when the metric cannot be read", async () => {
+    const cloudwatch = await startCloudWatchMetricsServer();
+    try {
+      const db = await createDatabase('rds');
+      const env = { NCA_POSTGRES_URL: testPostgresUrl(), NCA_PG_BIN_DIR: process.env.NCA_TEST_PG_BIN_DIR, NCA_METRICS_ENDPOINT: cloudwatch.endpoint };
+      const source = await connectPostgres({ database: db, rdsInstanceId: 'neuroca-db' }, env);
+      const { result } = await backupToFs(postgres, source, quiet);
+      const needed = result.source.databaseBytes as number;
+      const instance = [{ Name: 'DBInstanceIdentifier', Value: 'neuroca-db' }];
+      const target = await connectPostgres({ database: `${db}_copy`, rdsInstanceId: 'neuroca-db' }, env);
+
+      cloudwatch.seed('AWS/RDS', 'FreeStorageSpace', instance, [{ timestamp: Date.now() - 120_000, value: Math.floor(needed / 4) }]);
+      const refused = postgres.checkCompatibility(result.source, target, {});
+      await expect(refused).rejects.toThrow(InsufficientSpaceError);
+      await expect(refused).rejects.toThrow(/needs \d+\.\d MiB \(pg_database_size .*\), \d+\.\d MiB available on PostgreSQL database ".*_copy" \(CloudWatch FreeStorageSpace of RDS instance neuroca-db at .*\)\. Nothing was written\./);
+
+      cloudwatch.seed('AWS/RDS', 'FreeStorageSpace', instance, [{ timestamp: Date.now() - 60_000, value: 20 * 2 ** 30 }]);
+      await expect(postgres.checkCompatibility(result.source, target, {})).resolves.toMatchObject({ room: { verdict: 'ok', neededBytes: needed, availableBytes: 20 * 2 ** 30 } });
+
+      const elsewhere = await connectPostgres({ database: `${db}_copy`, rdsInstanceId: 'other-db' }, env);
+      await expect(postgres.checkCompatibility(result.source, elsewhere, {})).resolves.toMatchObject({
+        room: { verdict: 'unknown', reason: expect.stringContaining('CloudWatch has no FreeStorageSpace of RDS instance other-db in the last 30 minutes') },
+      });
+      cloudwatch.failNext(1, 400, 'AccessDenied');
+      await expect(postgres.checkCompatibility(result.source, target, {})).resolves.toMatchObject({
+        room: { verdict: 'unknown', reason: expect.stringContaining('could not read FreeStorageSpace of RDS instance neuroca-db from CloudWatch (AccessDenied') },
+      });
+    } finally {
+      await cloudwatch.stop();
+    }
   });
 });

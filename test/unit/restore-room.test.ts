@@ -11,6 +11,8 @@ import type { SourceInfo } from '../../functions/components/types';
 import { modelsComponent } from '../../functions/components/models';
 import { logsComponent } from '../../functions/components/logs';
 import { configComponent } from '../../functions/components/config';
+import { Issues } from '../../config/fields';
+import { postgresDescriptor } from '../../functions/components/postgres/descriptor';
 
 const GiB = 2 ** 30;
 const MiB = 2 ** 20;
@@ -134,7 +136,7 @@ describe('stores without disk', () => {
       verdict: 'unknown',
       reason: 'the free space of the directories /mnt/models is not checked',
     });
-    expect((await modelsComponent.checkCompatibility(files(['/mnt/models']), noTarget, { target: 's3://neuroca-models/restored/' })).room.verdict).toBe('ok');
+    expect((await modelsComponent.checkCompatibility(files(['/mnt/models']), noTarget, { target: 's3://neuroca-models/restored/' } as never)).room.verdict).toBe('ok');
   });
 
   it('logs: ok into CloudWatch Logs or S3; unknown into a directory', async () => {
@@ -148,5 +150,22 @@ describe('stores without disk', () => {
 
   it('config: ok', async () => {
     expect((await configComponent.checkCompatibility({} as SourceInfo, noTarget, {})).room.verdict).toBe('ok');
+  });
+});
+
+describe('backup.sources.postgres.rds_instance_id', () => {
+  const parse = (value: unknown) => {
+    const issues = new Issues();
+    const source = postgresDescriptor.source.parse(value, { path: 'backup.sources.postgres', issues, sources: { postgres: value } });
+    return { source, issues: issues.list.map((i) => `${i.path}: ${i.problem}`) };
+  };
+
+  it('names the RDS instance whose FreeStorageSpace a restore reads; anything else is refused, naming the field', () => {
+    expect(parse({ database: 'neuroca_db', rds_instance_id: 'neuroca-db-1' })).toEqual({ source: { database: 'neuroca_db', rdsInstanceId: 'neuroca-db-1' }, issues: [] });
+    for (const bad of ['1db', 'neuroca--db', 'neuroca-', 'a'.repeat(64), 7]) {
+      expect(parse({ database: 'neuroca_db', rds_instance_id: bad }).issues).toEqual([
+        expect.stringMatching(/^backup\.sources\.postgres\.rds_instance_id: .*an RDS DB instance identifier like neuroca-db/),
+      ]);
+    }
   });
 });
