@@ -13,6 +13,7 @@ import { logsComponent } from '../../functions/components/logs';
 import { configComponent } from '../../functions/components/config';
 import { Issues } from '../../config/fields';
 import { postgresDescriptor } from '../../functions/components/postgres/descriptor';
+import { sandboxServer } from '../../functions/core/drill';
 
 const GiB = 2 ** 30;
 const MiB = 2 ** 20;
@@ -167,5 +168,13 @@ describe('backup.sources.postgres.rds_instance_id', () => {
         expect.stringMatching(/^backup\.sources\.postgres\.rds_instance_id: .*an RDS DB instance identifier like neuroca-db/),
       ]);
     }
+  });
+});
+
+describe("a drill sandbox and production's RDS instance", () => {
+  it("a sandbox on a server of its own does not keep production's rds_instance_id; one on production's server does", () => {
+    const production = { database: 'neuroca_db', secretArn: 'arn:aws:secretsmanager:us-west-2:123456789012:secret:db-AbCdEf', rdsInstanceId: 'neuroca-db' };
+    expect(sandboxServer(production, { host: 'sandbox.internal' }, 'postgres', {}).source).toEqual({ database: 'neuroca_db', secretArn: production.secretArn, host: 'sandbox.internal' });
+    expect(sandboxServer(production, {}, 'postgres', {}).source).toEqual(production);
   });
 });
