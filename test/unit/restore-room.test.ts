@@ -119,6 +119,8 @@ describe('mongodb room', () => {
     expect(mongoRoom(source(5 * GiB), { fsTotalSize: 10 * GiB, fsUsedSize: 8 * GiB }, 'db', {})).toMatchObject({ verdict: 'insufficient' });
     expect(mongoRoom(source(5 * GiB), { fsTotalSize: 10 * GiB, fsUsedSize: 8 * GiB }, 'db', { collections: ['a'] })).toMatchObject({ verdict: 'unknown' });
     expect(mongoRoom(source(5 * GiB), {}, 'db', {})).toMatchObject({ verdict: 'unknown', reason: expect.stringContaining('does not report free disk space') });
+    // What a server may say of a database that does not exist yet: no file system, not a full one.
+    expect(mongoRoom(source(5 * GiB), { fsTotalSize: 0, fsUsedSize: 0 }, 'db', {})).toMatchObject({ verdict: 'unknown' });
   });
 
   it('records the backed-up collections share of storage and indexes', () => {

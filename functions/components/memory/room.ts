@@ -6,7 +6,7 @@
  */
 import { judgeRoom, type Room } from '../room';
 import { NO_FREE_SPACE_OVER_SQL } from '../postgres/room';
-import { dbStats } from '../mongodb/room';
+import { freeDisk, targetDbStats } from '../mongodb/room';
 import { memoryFacts } from '../redis/room';
 import { describeRedis, withMongo, withRedis, type MemoryTarget } from './connection';
 import type { MemoryTier } from './tiers';
@@ -22,8 +22,7 @@ async function tierRoom(target: MemoryTarget, tier: MemoryTier): Promise<Room> {
   }
   if (tier === 'episodic' && target.episodic) {
     const { database } = target.episodic;
-    const stats = await withMongo(target.episodic.mongo, (client) => dbStats(client.db(database)));
-    const free = stats.fsTotalSize !== undefined && stats.fsUsedSize !== undefined ? Math.max(0, stats.fsTotalSize - stats.fsUsedSize) : undefined;
+    const free = freeDisk(await withMongo(target.episodic.mongo, (client) => targetDbStats(client, database)));
     return judgeRoom({ needed: '', availableBytes: free, available: 'dbStats fsTotalSize - fsUsedSize', where: `MongoDB database "${database}"`, unknownNeeded });
   }
   return { verdict: 'unknown', reason: `${unknownNeeded}; ${NO_FREE_SPACE_OVER_SQL}` };

@@ -17,7 +17,7 @@ import { restoreMongo } from './restore';
 import { openReadView, serverFacts } from './snapshot';
 import type { MongoClient } from 'mongodb';
 import { silentLogger } from '../../core/logger';
-import { dbStats, mongoRoom } from './room';
+import { mongoRoom, targetDbStats } from './room';
 import { requireRoom } from '../room';
 
 const ROOM_HINT = 'Free disk space on the target server (or grow its volume), or restore elsewhere (targetDatabase on another server, options.collections for part of the backup).';
@@ -61,7 +61,7 @@ export const mongodb: Component<MongoTarget, MongoRestoreOptions> = {
 
   async checkCompatibility(source: SourceInfo, target: MongoTarget, options?: MongoRestoreOptions) {
     const [facts, stats] = await withClient(target, 'checking the server version and its free disk space', (client) =>
-      Promise.all([serverFacts(client), dbStats(client.db(target.database))]),
+      Promise.all([serverFacts(client), targetDbStats(client, target.database)]),
     );
     // Documents and index options of a newer server may use what an older one cannot read or build.
     if (facts.major < source.serverMajor) {
