@@ -1,5 +1,5 @@
 /**
- * The memory tiers' room: one part per tier restored, each judged where its store lives. The export does
+ * The memory tiers' room: one part per tier restored, each about the store it lives in. The export does
  * not record what each tier takes on its store yet (Redis memory, MongoDB disk, PostgreSQL disk), so no part
  * is judged `ok` or refused; each reports what its store has available where the store tells (Redis
  * maxmemory - used_memory, MongoDB dbStats fsTotalSize - fsUsedSize), for the operator to compare.

@@ -50,7 +50,7 @@ export async function memoryFacts(redis: Redis): Promise<RedisMemoryFacts> {
   };
 }
 
-/** The memory `count` keys of database `db` take: their share of used_memory_dataset by key count. */
+/** The memory `count` keys take, estimated as their share (by key count, over every database) of used_memory_dataset. */
 export function keysMemory(facts: RedisMemoryFacts, count: number): number {
   const total = [...facts.keys.values()].reduce((a, b) => a + b, 0);
   return total === 0 ? 0 : Math.round((facts.usedMemoryDataset * Math.min(count, total)) / total);
@@ -75,7 +75,7 @@ export function redisRoom(source: SourceInfo, target: RedisTarget, options: Redi
     where,
     unknownAvailable: 'the server reports neither maxmemory nor total_system_memory',
   };
-  // Exactly what is freed is known: the whole database is flushed first.
+  // A whole-database replace FLUSHes first: the database's keys free their memory before anything is written.
   const exact = flushes
     ? judgeRoom({ ...figures, availableBytes: free === undefined ? undefined : free + targetKeysMemory, available: `${of} + ${formatBytes(targetKeysMemory)} of the db${target.db} keys the restore flushes first` })
     : judgeRoom({ ...figures, availableBytes: free, available: of });
