@@ -2,6 +2,7 @@ import type { RestoreTargetOptions } from '../../config/component';
 import type { Readable } from 'node:stream';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { ComponentName, GroupName, RuntimeSources } from '../../config/types';
+import type { Room } from './room';
 
 /** One stored file of a backup, as recorded in its manifest. */
 export interface ArtifactRecord {
@@ -117,6 +118,12 @@ export interface ComponentRestoreResult {
   readonly details?: Record<string, unknown>;
 }
 
+/** What a compatibility check found: the target's version, and whether it has room for the backup. */
+export interface CompatibilityResult {
+  readonly targetVersion: string;
+  readonly room: Room;
+}
+
 /** Progress lines go to a logger, never to stdout (stdout carries the CLI's JSON result). */
 export interface Logger {
   info(message: string, fields?: Record<string, unknown>): void;
@@ -138,10 +145,11 @@ export interface Component<Target, RestoreOptions = Record<string, unknown>> {
   backup(target: Target, sink: ArtifactSink, log: Logger): Promise<ComponentBackupResult>;
   fingerprint(target: Target): Promise<Fingerprint>;
   /**
-   * Throws VersionMismatchError when artifacts recorded with `source` cannot be restored into `target`;
-   * otherwise returns the target's version. Works before the target database exists.
+   * Throws VersionMismatchError when artifacts recorded with `source` cannot be restored into `target`, and
+   * InsufficientSpaceError when the target clearly has no room for them (room.ts); otherwise returns the
+   * target's version and what it found about the room. Works before the target database exists; writes nothing.
    */
-  checkCompatibility(source: SourceInfo, target: Target, options?: RestoreOptions): Promise<{ readonly targetVersion: string }>;
+  checkCompatibility(source: SourceInfo, target: Target, options?: RestoreOptions): Promise<CompatibilityResult>;
   /** True when the restore target already holds data that a restore would replace (decides the safety backup). */
   targetExists(target: Target): Promise<boolean>;
   restore(source: ArtifactSource, target: Target, options: RestoreOptions, log: Logger): Promise<ComponentRestoreResult>;

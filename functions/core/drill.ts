@@ -180,6 +180,8 @@ const CONNECTION_FIELDS = ['url', 'secretArn', 'host', 'port'];
 export function sandboxServer(source: unknown, override: Readonly<Record<string, unknown>>, store: keyof typeof URL_SETTINGS, env: NodeJS.ProcessEnv): { source: unknown; env: NodeJS.ProcessEnv } {
   const merged = { ...(source as Record<string, unknown>), ...override };
   if (!CONNECTION_FIELDS.some((field) => field in override)) return { source: merged, env };
+  // Production's RDS instance is not the sandbox server's: its free storage must not judge the sandbox's room.
+  if (!('rdsInstanceId' in override)) delete merged.rdsInstanceId;
   const without = { ...env };
   for (const name of URL_SETTINGS[store]) delete without[ENVIRONMENT[name]];
   return { source: merged, env: without };

@@ -47,6 +47,14 @@ export class VersionMismatchError extends NcaBackupError {
   override name = 'VersionMismatchError';
 }
 
+/**
+ * The restore target clearly has no room for the backup (disk, or Redis maxmemory), checked before anything
+ * is written; the message carries both figures.
+ */
+export class InsufficientSpaceError extends NcaBackupError {
+  override name = 'InsufficientSpaceError';
+}
+
 /** The restored target's fingerprint differs from the one recorded at backup time. */
 export class VerificationError extends NcaBackupError {
   override name = 'VerificationError';

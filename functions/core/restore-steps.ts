@@ -16,6 +16,7 @@ import type { Manifest } from './manifest';
 import type { RuntimeConfig } from './runtime-config';
 import { drain } from './storage';
 import type { Fingerprint, RestoreVerification } from '../components/types';
+import type { Room } from '../components/room';
 
 export interface RestoreRequest extends RestoreTargetOptions {
   readonly component: string;
@@ -93,10 +94,16 @@ export async function verifyArtifacts(ctx: EngineContext, manifest: Manifest): P
   return { artifacts: manifest.artifacts.length, bytes: manifest.totalBytes, durationMs: Date.now() - started };
 }
 
-export async function checkCompatibility(scope: RestoreScope): Promise<{ compatible: true; source: string; target: string }> {
+/**
+ * Versions, and whether the target has room for the backup (components/room.ts): a target that clearly has
+ * none is refused with InsufficientSpaceError before anything is written; otherwise `room` says what was
+ * found, `unknown` with its reason where the server does not tell.
+ */
+export async function checkCompatibility(scope: RestoreScope): Promise<{ compatible: true; source: string; target: string; room: Room }> {
   const manifest = await scope.manifest();
-  const { targetVersion } = await scope.component.entry.component.checkCompatibility(manifest.source, await scope.target(), componentOptions(scope.request));
-  return { compatible: true, source: manifest.source.serverVersion, target: targetVersion };
+  const { targetVersion, room } = await scope.component.entry.component.checkCompatibility(manifest.source, await scope.target(), componentOptions(scope.request));
+  scope.ctx.log.info('restore target room', { component: manifest.component, backupId: manifest.backupId, verdict: room.verdict, reason: room.reason });
+  return { compatible: true, source: manifest.source.serverVersion, target: targetVersion, room };
 }
 
 export type SafetyBackupResult = ({ readonly skipped: false } & BackupSummary) | { readonly skipped: true; readonly reason: string };

@@ -299,7 +299,17 @@ describe('memory tiers: export, damage, restore', () => {
     expect(await redisKeys(s.namespace)).not.toEqual(keysBefore);
     expect(await memory.targetExists(s.target)).toBe(true);
 
-    await expect(memory.checkCompatibility(backup.result.source, s.target)).resolves.toEqual({ targetVersion: 'nca-memory-export 2' });
+    const { targetVersion, room } = await memory.checkCompatibility(backup.result.source, s.target);
+    expect(targetVersion).toBe('nca-memory-export 2');
+    // Not judged (the export records no tier sizes), but each store's free room is shown where it tells.
+    expect(room).toMatchObject({
+      verdict: 'unknown',
+      parts: {
+        working: { verdict: 'unknown', reason: expect.stringContaining('does not record what the working tier takes') },
+        episodic: { verdict: 'unknown', availableBytes: expect.any(Number), available: 'dbStats fsTotalSize - fsUsedSize' },
+        semantic: { verdict: 'unknown', reason: expect.stringContaining('PostgreSQL reports no free disk space over SQL') },
+      },
+    });
     const restored = await memory.restore(backup.artifacts.source(), s.target, {}, quiet);
     expect(restored).toMatchObject({
       replacedExisting: true,

@@ -408,8 +408,8 @@ describe('mongodb failures leave the target as it was', () => {
       const failure = mongodb.checkCompatibility(described, await targetOn(older, 'restored'));
       await expect(failure).rejects.toThrow(VersionMismatchError);
       await expect(failure).rejects.toThrow(/MongoDB 7\.0\.14; the target server runs 6\.0\.20/);
-      await expect(mongodb.checkCompatibility(described, await targetOn(newer, 'restored'))).resolves.toEqual({ targetVersion: '8.0.4' });
-      await expect(mongodb.checkCompatibility(described, target)).resolves.toEqual({ targetVersion: '7.0.14' });
+      await expect(mongodb.checkCompatibility(described, await targetOn(newer, 'restored'))).resolves.toMatchObject({ targetVersion: '8.0.4' });
+      await expect(mongodb.checkCompatibility(described, target)).resolves.toMatchObject({ targetVersion: '7.0.14' });
     } finally {
       await Promise.all([older.stop(), newer.stop()]);
     }

@@ -155,7 +155,7 @@ describe('postgres failures leave the target as it was', () => {
 
   test('versions: an older target server or pg_restore is refused before the restore, naming both versions', async () => {
     const described = await postgres.describe(sample);
-    await expect(postgres.checkCompatibility(described, sample)).resolves.toEqual({ targetVersion: described.serverVersion });
+    await expect(postgres.checkCompatibility(described, sample)).resolves.toMatchObject({ targetVersion: described.serverVersion });
     await expect(postgres.checkCompatibility({ ...described, serverVersion: '17.2', serverMajor: 17 }, sample)).rejects.toThrow(
       new VersionMismatchError('the backup comes from PostgreSQL 17.2; the target server runs 15.18, an older major version.', {
         component: 'postgres',

@@ -387,6 +387,6 @@ describe('vector restores that must not write', () => {
   test('versions: the target server must run PostgreSQL 14 or newer', async () => {
     const described = await vector.describe(sample);
     expect(described).toMatchObject({ serverMajor: 15, database: sampleDb, table: 'public.semantic_memory' });
-    await expect(vector.checkCompatibility(described, withVectorDatabase(sample, 'does_not_exist_yet'))).resolves.toEqual({ targetVersion: described.serverVersion });
+    await expect(vector.checkCompatibility(described, withVectorDatabase(sample, 'does_not_exist_yet'))).resolves.toMatchObject({ targetVersion: described.serverVersion });
   });
 });

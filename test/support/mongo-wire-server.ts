@@ -31,6 +31,9 @@
  * - update applies operator documents with mingo's updater or replaces the document; an upsert seeds the new
  *   document from the filter's plain equality fields only. No arrayFilters, no pipeline updates.
  * - Data lives in one process's memory; there is no persistence and no size limit beyond the driver's.
+ *   dbStats reports fsTotalSize and fsUsedSize as mongod does for the volume of its data directory
+ *   (defaults 64 GiB, 16 GiB used; `filesystem` or setFilesystem sets them, `null` leaves them out, as a
+ *   server that does not report them); storageSize is dataSize (no compression) and indexSize 0.
  */
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { BSON, type Document } from 'mongodb';
@@ -185,10 +188,21 @@ interface OpenCursor {
 export interface MongoWireServer {
   readonly url: string;
   readonly port: number;
+  /** What dbStats reports of the data directory's file system from now on (null: nothing, as some servers). */
+  setFilesystem(filesystem: Filesystem | null): void;
   stop(): Promise<void>;
 }
 
-export async function startMongoWireServer(options: { replicaSet?: boolean; version?: string } = {}): Promise<MongoWireServer> {
+/** dbStats' fsTotalSize and fsUsedSize, in bytes. */
+export interface Filesystem {
+  readonly totalSize: number;
+  readonly usedSize: number;
+}
+
+const DEFAULT_FILESYSTEM: Filesystem = { totalSize: 64 * 2 ** 30, usedSize: 16 * 2 ** 30 };
+
+export async function startMongoWireServer(options: { replicaSet?: boolean; version?: string; filesystem?: Filesystem | null } = {}): Promise<MongoWireServer> {
+  let filesystem = options.filesystem === undefined ? DEFAULT_FILESYSTEM : options.filesystem;
   const version = options.version ?? '7.0.14';
   const major = Number(version.split('.')[0]);
   const replicaSet = options.replicaSet === true;
@@ -492,7 +506,7 @@ export async function startMongoWireServer(options: { replicaSet?: boolean; vers
       const objects = colls.reduce((n, c) => n + c.docs.length, 0);
       const dataSize = colls.reduce((n, c) => n + c.docs.reduce((m, d) => m + d.raw.length, 0), 0);
       const indexes = colls.reduce((n, c) => n + c.indexes.length, 0);
-      return { db, collections: colls.length, views: 0, objects, avgObjSize: objects ? dataSize / objects : 0, dataSize, storageSize: dataSize, indexes, indexSize: 0, totalSize: dataSize, scaleFactor: 1, ok: 1 };
+      return { db, collections: colls.length, views: 0, objects, avgObjSize: objects ? dataSize / objects : 0, dataSize, storageSize: dataSize, indexes, indexSize: 0, totalSize: dataSize, scaleFactor: 1, ...(filesystem ? { fsUsedSize: filesystem.usedSize, fsTotalSize: filesystem.totalSize } : {}), ok: 1 };
     },
   };
 
@@ -588,6 +602,7 @@ export async function startMongoWireServer(options: { replicaSet?: boolean; vers
   return {
     url: `mongodb://127.0.0.1:${port}/?directConnection=true`,
     port,
+    setFilesystem: (next) => (filesystem = next),
     stop: () =>
       new Promise<void>((resolve) => {
         sockets.forEach((s) => s.destroy());

@@ -22,6 +22,7 @@ import { parseConfigRestoreOptions, type ConfigRestoreOptions } from './options'
 import { planRestore, type RestorePlan } from './plan';
 import { readConfiguration } from './read';
 import { COPY_PREFIX, copyName, currentItems, dropConfigCopy } from './drill';
+import { noCapacityLimit } from '../room';
 
 const COMPONENT = 'config';
 export const SEALED_EXPORT_CONTENT_TYPE = 'application/vnd.nca-backup.sealed-config+yaml';
@@ -136,7 +137,7 @@ export const configComponent: Component<ConfigTarget, ConfigComponentOptions> & 
   },
 
   async checkCompatibility() {
-    return { targetVersion: 'aws' };
+    return { targetVersion: 'aws', room: noCapacityLimit('Parameter Store, Secrets Manager and S3 hold no disk or memory a restore fills') };
   },
 
   async targetExists(target) {

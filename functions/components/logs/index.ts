@@ -16,6 +16,7 @@ import { parseLogsRestoreOptions } from './options';
 import { restoreLogs, verifyLogsRestore } from './restore';
 import { dropLogsSandbox } from './drill';
 import type { LogsRestoreOptions } from './source';
+import { noCapacityLimit } from '../room';
 
 export type { LogsTarget } from './backup';
 export type LogsComponentOptions = LogsRestoreOptions & RestoreTargetOptions;
@@ -45,11 +46,16 @@ export const logsComponent: Component<LogsTarget, LogsComponentOptions> = {
     throw new InvalidInputError('the logs component has no live fingerprint: a restore is verified by the events it wrote.', { component: COMPONENT });
   },
 
-  async checkCompatibility(source) {
+  async checkCompatibility(source, _target, raw) {
     if (source.serverVersion !== 'cloudwatch-jsonl-1') {
       throw new InvalidInputError(`the backup's format ${JSON.stringify(source.serverVersion)} is not one this version reads (cloudwatch-jsonl-1).`, { component: COMPONENT });
     }
-    return { targetVersion: 'cloudwatch-jsonl-1' };
+    // Options were parsed when the restore was resolved; only the file target matters here.
+    const directory = typeof raw?.directory === 'string' ? raw.directory : undefined;
+    return {
+      targetVersion: 'cloudwatch-jsonl-1',
+      room: directory ? { verdict: 'unknown', reason: `the free space of directory ${directory} is not checked` } : noCapacityLimit('CloudWatch Logs and S3 hold no disk a restore fills'),
+    };
   },
 
   // A restore adds events to a log group (refusing one that already holds events of the range) or writes

@@ -19,6 +19,7 @@ import { dropMemorySandbox, prepareMemorySandbox, semanticHoldsItems } from './d
 import { workingEstimate, workingExists, workingVersion } from './working';
 import { episodicEstimate, episodicExists, episodicVersion } from './episodic';
 import { semanticDescription, semanticEstimate } from './semantic';
+import { memoryRoom } from './room';
 
 export { connectMemory, type MemoryTarget } from './connection';
 export { parseMemoryRestoreOptions, type MemoryRestoreOptions } from './options';
@@ -54,7 +55,12 @@ export const memory: Component<MemoryTarget, MemoryRestoreOptions> = {
   estimate: async (target) => (await Promise.all(perTier(target, workingEstimate, episodicEstimate, semanticEstimate))).reduce((a, b) => a + b, 0),
   backup: backupMemory,
   fingerprint: (target) => fingerprintMemory(target),
-  checkCompatibility: (source, target, options) => checkMemoryCompatibility(source, target, options?.tiers === undefined ? undefined : parseTiers(options.tiers)),
+  async checkCompatibility(source, target, options) {
+    const tiers = options?.tiers === undefined ? undefined : parseTiers(options.tiers);
+    const { targetVersion } = await checkMemoryCompatibility(source, target, tiers);
+    const restored = (tiers ?? (Array.isArray(source.tiers) ? (source.tiers as MemoryTier[]) : target.tiers)).filter((tier) => target.tiers.includes(tier));
+    return { targetVersion, room: await memoryRoom(target, restored) };
+  },
   targetExists: async (target) => (await Promise.all(perTier(target, workingExists, episodicExists, semanticHoldsItems))).some(Boolean),
   restore: (source, target, options, log) => restoreMemory(source, target, options, log),
   verifyRestore: (expected, source, target, options) => verifyMemoryRestore(expected, source, target, options),

@@ -22,6 +22,7 @@ import { fingerprintFiles, INDEX_ARTIFACT, INDEX_CONTENT_TYPE, readIndex, writeI
 import { checkBlobs, parseLocationUrl, placeFiles, refuseVaultOverlap, restoreFiles, type Placement } from './restore';
 import { locationUrl, type ModelsLocation, type ModelsRestoreOptions } from './source';
 import { dropModelsSandbox } from './drill';
+import { noCapacityLimit } from '../room';
 
 export type { ModelsTarget } from './backup';
 
@@ -118,8 +119,17 @@ export const modelsComponent: Component<ModelsTarget, ModelsComponentOptions> = 
     return fingerprintFiles(await liveFiles(target));
   },
 
-  async checkCompatibility() {
-    return { targetVersion: 'files' };
+  async checkCompatibility(source, _target, options) {
+    // Where the files go: options.target, else each back to the location it was backed up from.
+    const chosen = options ? resolved(options).target : undefined;
+    const destinations = chosen ? [locationUrl(chosen)] : Array.isArray(source.locations) ? (source.locations as string[]) : [];
+    const directories = destinations.filter((url) => url.startsWith('/'));
+    return {
+      targetVersion: 'files',
+      room: directories.length
+        ? { verdict: 'unknown', reason: `the free space of the directories ${directories.join(', ')} is not checked` }
+        : noCapacityLimit('S3 holds no disk a restore fills'),
+    };
   },
 
   async targetExists(target) {

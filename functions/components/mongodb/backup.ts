@@ -21,6 +21,7 @@ import { readCollections } from './collections';
 import { COMPONENT, describeTarget, withClient, type MongoTarget } from './connection';
 import { DocumentDigest, METADATA_ENTRY_SUFFIX, metadataEntry, rawDocumentsInIdOrder } from './fingerprint';
 import { openReadView, serverFacts, type ServerFacts } from './snapshot';
+import { dbStats, storageBytesOf } from './room';
 
 export const ARCHIVE_FORMAT = 'mongodump directory layout (<db>/<collection>.bson + .metadata.json) in one tar';
 
@@ -184,10 +185,17 @@ export async function backupMongo(target: MongoTarget, sink: ArtifactSink, log: 
       written.catch((error: Error) => pack.destroy(error));
       const [artifact, fingerprint] = await Promise.all([written, produced]);
       const documents = [...sizes.values()].reduce((n, s) => n + s.count, 0);
+      // What these collections take on disk, for a restore's room check (room.ts). A server that refuses
+      // dbStats (Atlas shared tiers limit it) leaves the figure out: the room is then `unknown`, not the backup failed.
+      const backedUpBytes = [...sizes.values()].reduce((n, s) => n + s.bytes, 0);
+      const storageBytes = await dbStats(db).then(
+        (stats) => storageBytesOf(stats, backedUpBytes),
+        (error: Error) => void log.warn('dbStats refused: the backup records no storage size for a restore\'s room check', { error: error.message }),
+      );
       return {
         artifacts: [artifact],
         fingerprint,
-        source: sourceInfo(target, facts, collections.length),
+        source: { ...sourceInfo(target, facts, collections.length), ...(storageBytes === undefined ? {} : { storageBytes }) },
         consistency: view.consistency,
         report: {
           collections: collections.map((c) => c.name),

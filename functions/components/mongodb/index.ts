@@ -17,6 +17,10 @@ import { restoreMongo } from './restore';
 import { openReadView, serverFacts } from './snapshot';
 import type { MongoClient } from 'mongodb';
 import { silentLogger } from '../../core/logger';
+import { mongoRoom, targetDbStats } from './room';
+import { requireRoom } from '../room';
+
+const ROOM_HINT = 'Free disk space on the target server (or grow its volume), or restore elsewhere (targetDatabase on another server, options.collections for part of the backup).';
 
 export { connectMongo, withDatabase, describeTarget, type MongoTarget } from './connection';
 export { parseMongoRestoreOptions, type MongoRestoreOptions } from './options';
@@ -55,8 +59,10 @@ export const mongodb: Component<MongoTarget, MongoRestoreOptions> = {
 
   fingerprint: (target) => withClient(target, 'fingerprinting', (client) => fingerprintOf(client, target, target.collections)),
 
-  async checkCompatibility(source: SourceInfo, target: MongoTarget) {
-    const facts = await withClient(target, 'checking the server version', serverFacts);
+  async checkCompatibility(source: SourceInfo, target: MongoTarget, options?: MongoRestoreOptions) {
+    const [facts, stats] = await withClient(target, 'checking the server version and its free disk space', (client) =>
+      Promise.all([serverFacts(client), targetDbStats(client, target.database)]),
+    );
     // Documents and index options of a newer server may use what an older one cannot read or build.
     if (facts.major < source.serverMajor) {
       throw new VersionMismatchError(`the backup comes from MongoDB ${source.serverVersion}; the target server runs ${facts.version}, an older major version.`, {
@@ -64,7 +70,8 @@ export const mongodb: Component<MongoTarget, MongoRestoreOptions> = {
         hint: `Restore into a MongoDB ${source.serverMajor} or newer server.`,
       });
     }
-    return { targetVersion: facts.version };
+    const room = requireRoom(mongoRoom(source, stats, `MongoDB database "${target.database}"`, options ?? {}), { component: COMPONENT }, ROOM_HINT);
+    return { targetVersion: facts.version, room };
   },
 
   targetExists: (target) =>

@@ -75,6 +75,8 @@ export async function backupPostgres(
   try {
     const source = await describe(client);
     checkDumpVersions(source);
+    // The size a restore needs free, for its room check (room.ts); before the snapshot, like the describe.
+    const databaseBytes = Number((await client.query<{ bytes: string }>('SELECT pg_database_size(current_database())::text AS bytes')).rows[0].bytes);
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     // The transaction stays open, idle, while pg_dump reads its snapshot: a server-wide
     // idle_in_transaction_session_timeout must not end it (a user-level setting, allowed to any role).
@@ -111,7 +113,7 @@ export async function backupPostgres(
       artifacts: [artifact, globalsRecord],
       fingerprint: withDumpedSequences(facts.fingerprint, await sequences),
       // The role names go into the manifest: a restore's compatibility check reads only the manifest.
-      source: { ...source, roles: facts.globals.roles.map((r) => r.name) },
+      source: { ...source, roles: facts.globals.roles.map((r) => r.name), databaseBytes },
       consistency: { pointInTime: true, method: 'pg_dump, the fingerprint and the roles read one exported snapshot (REPEATABLE READ)' },
     };
   } catch (error) {

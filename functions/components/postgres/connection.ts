@@ -32,6 +32,8 @@ export interface PostgresTarget {
   readonly binDir: string;
   /** How long a backup waits for a table lock (pg_dump --lock-wait-timeout, the fingerprint's lock_timeout). */
   readonly lockTimeoutSeconds?: number;
+  /** The RDS instance whose CloudWatch FreeStorageSpace a restore's room check reads (postgres/room.ts). */
+  readonly rds?: { readonly instanceId: string; /** NCA_METRICS_ENDPOINT: a local CloudWatch substitute. */ readonly metricsEndpoint?: string };
 }
 
 export const DEFAULT_LOCK_TIMEOUT_SECONDS = 60;
@@ -108,7 +110,9 @@ export async function connectPostgres(
   fetchSecret: SecretFetcher = fetchFromSecretsManager,
   sourcePath = 'backup.sources.postgres',
 ): Promise<PostgresTarget> {
-  return { ...(await resolveConnection(source, env, fetchSecret, sourcePath)), lockTimeoutSeconds: lockTimeoutFrom(env) };
+  const endpoint = setting(env, 'metricsEndpoint');
+  const rds = source.rdsInstanceId ? { rds: { instanceId: source.rdsInstanceId, ...(endpoint ? { metricsEndpoint: endpoint } : {}) } } : {};
+  return { ...(await resolveConnection(source, env, fetchSecret, sourcePath)), lockTimeoutSeconds: lockTimeoutFrom(env), ...rds };
 }
 
 async function resolveConnection(source: PostgresSourceConfig, env: NodeJS.ProcessEnv, fetchSecret: SecretFetcher, sourcePath: string): Promise<PostgresTarget> {

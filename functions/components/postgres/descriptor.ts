@@ -24,7 +24,16 @@ export interface PostgresSourceConfig {
   readonly database: string;
   /** Local runs only: a connection URL without a password (the password comes from NCA_POSTGRES_URL or PGPASSWORD). */
   readonly url?: string;
+  /**
+   * The RDS DB instance the server is: a restore's room check reads its FreeStorageSpace from CloudWatch
+   * (PostgreSQL itself reports no free disk space). Not for Aurora, whose storage grows on its own.
+   * @default none: the room is `unknown`
+   */
+  readonly rdsInstanceId?: string;
 }
+
+/** An RDS DB instance identifier: 1-63 letters, digits and hyphens, a letter first, no "--", no hyphen last. */
+export const RDS_INSTANCE_ID = /^[A-Za-z](?!.*--)[A-Za-z0-9-]{0,62}(?<!-)$/;
 
 /** A database name PostgreSQL accepts (it truncates longer ones; we refuse them). */
 export const POSTGRES_DATABASE_NAME = /^[^\0]{1,63}$/;
@@ -54,7 +63,7 @@ export const postgresDescriptor = describeComponent({
   group: 'database',
   source: {
     parse(value, { path, issues }): PostgresSourceConfig | undefined {
-      const map = mapping(value, path, ['secret_arn', 'host', 'port', 'database', 'url'], issues);
+      const map = mapping(value, path, ['secret_arn', 'host', 'port', 'database', 'url', 'rds_instance_id'], issues);
       if (!map) return undefined;
       const secret = parseSecretArn(map, path, issues);
       const server = parseServerAddress(map, path, issues);
@@ -62,7 +71,11 @@ export const postgresDescriptor = describeComponent({
         'database' in map ? matching(map.database, `${path}.database`, issues, POSTGRES_DATABASE_NAME, 'a PostgreSQL database name (1-63 characters)') : DEFAULT_POSTGRES_DATABASE;
       const url =
         'url' in map ? parseLocalUrl(map.url, `${path}.url`, issues, POSTGRES_URL_SCHEMES, 'postgresql://user@host:5432/neuroca_db', 'NCA_POSTGRES_URL or PGPASSWORD') : undefined;
-      if (!secret.ok || !server.ok || database === undefined || ('url' in map && url === undefined)) return undefined;
+      const rdsInstanceId =
+        'rds_instance_id' in map
+          ? matching(map.rds_instance_id, `${path}.rds_instance_id`, issues, RDS_INSTANCE_ID, 'an RDS DB instance identifier like neuroca-db (1-63 letters, digits and hyphens, a letter first)')
+          : undefined;
+      if (!secret.ok || !server.ok || database === undefined || ('url' in map && url === undefined) || ('rds_instance_id' in map && rdsInstanceId === undefined)) return undefined;
       const { host, port } = server;
       return {
         database,
@@ -70,6 +83,7 @@ export const postgresDescriptor = describeComponent({
         ...(host !== undefined ? { host } : {}),
         ...(port !== undefined ? { port } : {}),
         ...(url ? { url } : {}),
+        ...(rdsInstanceId ? { rdsInstanceId } : {}),
       };
     },
     // Without `sources`, the runbook's example still backs up its PostgreSQL database.

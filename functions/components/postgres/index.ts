@@ -16,6 +16,19 @@ import { databaseExists, missingRolesError, restorePostgres } from './restore';
 import { MAINTENANCE_DATABASE, serverVersion } from './server';
 import { toolVersion } from './tools';
 import { verifyDatabase } from './verify';
+import { postgresRoom, type MeasuredFree } from './room';
+import { rdsFreeStorage } from './rds-storage';
+import { requireRoom } from '../room';
+
+const ROOM_HINT = 'Grow the RDS instance\'s allocated storage (or enable storage autoscaling), drop what is no longer needed (a database kept aside by an earlier restore), or restore into another server.';
+
+/** The RDS instance's FreeStorageSpace, when backup.sources.postgres names it. */
+async function measuredFree(target: PostgresTarget): Promise<MeasuredFree | undefined> {
+  if (!target.rds) return undefined;
+  const free = await rdsFreeStorage(target.rds);
+  const available = `CloudWatch FreeStorageSpace of RDS instance ${target.rds.instanceId}`;
+  return 'bytes' in free ? { bytes: free.bytes, available: `${available} at ${free.at}` } : { available, problem: free.problem };
+}
 
 export type { PostgresRestoreOptions } from './options';
 export { connectPostgres, withDatabase, describeTarget, type PostgresTarget } from './connection';
@@ -77,7 +90,8 @@ export const postgres: Component<PostgresTarget, PostgresRestoreOptions> = {
             });
           }
         }
-        return { targetVersion: server.serverVersion };
+        const room = postgresRoom(source, 'databaseBytes', `PostgreSQL database "${target.database}"`, 'the target database (kept until the swap, and kept aside after it)', await measuredFree(target));
+        return { targetVersion: server.serverVersion, room: requireRoom(room, { component: 'postgres' }, ROOM_HINT) };
       },
       MAINTENANCE_DATABASE,
     );

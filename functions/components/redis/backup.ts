@@ -19,6 +19,7 @@ import { DUMP_CONTENT_TYPE, DUMP_FORMAT_VERSION, dumpArtifactName, encodeHeader,
 import { payloadRdbVersion } from './payload';
 import { BatchSizer, readKeys } from './reader';
 import { scanKeys } from './scan';
+import { keysMemory, memoryFacts } from './room';
 
 export const CONSISTENCY: Consistency = {
   pointInTime: false,
@@ -105,11 +106,18 @@ export async function backupRedis(target: RedisTarget, sink: ArtifactSink, log: 
     if (stats.skippedExpired > 0) {
       log.info('keys expired or deleted during the backup were skipped', { skippedExpired: stats.skippedExpired });
     }
-    log.info('redis backup completed', { keys: stats.keys, bytes: artifact.bytes, skippedExpired: stats.skippedExpired });
+    // The memory these keys take, for a restore's room check (room.ts): INFO only, after the keys were read.
+    let memoryBytes: number;
+    try {
+      memoryBytes = keysMemory(await memoryFacts(redis), stats.keys);
+    } catch (error) {
+      throw redisFailure(error, target, 'reading INFO memory');
+    }
+    log.info('redis backup completed', { keys: stats.keys, bytes: artifact.bytes, memoryBytes, skippedExpired: stats.skippedExpired });
     return {
       artifacts: [artifact],
       fingerprint: fingerprint.result(),
-      source: sourceInfo(facts, target, stats.rdbVersion || facts.rdbVersion),
+      source: { ...sourceInfo(facts, target, stats.rdbVersion || facts.rdbVersion), memoryBytes },
       consistency: CONSISTENCY,
       report: {
         keys: stats.keys,

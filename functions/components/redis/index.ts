@@ -8,12 +8,17 @@ import { InvalidInputError } from '../../core/errors';
 import type { Component, SourceInfo } from '../types';
 import { backupRedis, sourceInfo } from './backup';
 import { checkRestoreCompatibility, serverFacts } from './compatibility';
-import { connectRedis, info, parseTargetDatabase, redisFailure, withDatabase, withRedis, type RedisTarget } from './connection';
+import { connectRedis, parseTargetDatabase, redisFailure, withDatabase, withRedis, type RedisTarget } from './connection';
 import { fingerprintRedis } from './fingerprint';
 import type { RedisRestoreOptions } from './options';
 import { restoreRedis } from './restore';
 import { scanKeys } from './scan';
 import { verifyRedisRestore } from './verify';
+import { keysMemory, memoryFacts, redisRoom } from './room';
+import { requireRoom } from '../room';
+
+const ROOM_HINT =
+  'Raise the target\'s maxmemory (a larger node type on ElastiCache or MemoryDB), free memory on it, or restore elsewhere (targetDatabase on another server, options.keyPattern for part of the backup).';
 
 export { connectRedis, describeTarget, parseTargetDatabase, withDatabase, type RedisTarget, type SecretFetcher } from './connection';
 export { parseRedisRestoreOptions, type RedisRestoreOptions, type RestoreMode } from './options';
@@ -27,16 +32,8 @@ export { DUMP_CONTENT_TYPE, dumpArtifactName } from './format';
 async function estimateRedis(target: RedisTarget): Promise<number> {
   return withRedis(target, async (redis) => {
     try {
-      const [memory, keyspace] = await Promise.all([info(redis, 'memory'), info(redis, 'keyspace')]);
-      const dataset = Number(memory.get('used_memory_dataset') ?? memory.get('used_memory') ?? 0);
-      let total = 0;
-      let here = 0;
-      for (const [name, value] of keyspace) {
-        const keys = Number(/keys=(\d+)/.exec(value)?.[1] ?? 0);
-        total += keys;
-        if (name === `db${target.db}`) here = keys;
-      }
-      return total === 0 ? 0 : Math.round((dataset * here) / total);
+      const facts = await memoryFacts(redis);
+      return keysMemory(facts, facts.keys.get(target.db) ?? 0);
     } catch (error) {
       throw redisFailure(error, target, 'reading INFO');
     }
@@ -93,15 +90,16 @@ export const redis: Component<RedisTarget, RedisRestoreOptions> = {
 
   async checkCompatibility(source: SourceInfo, target: RedisTarget, options?: RedisRestoreOptions) {
     checkReplaceScope(source, target, options ?? {});
-    const facts = await withRedis(target, async (client) => {
+    const [facts, memory] = await withRedis(target, async (client) => {
       try {
-        return await serverFacts(client, target.db);
+        return await Promise.all([serverFacts(client, target.db), memoryFacts(client)]);
       } catch (error) {
         throw redisFailure(error, target, 'reading INFO');
       }
     });
     checkRestoreCompatibility(source, facts);
-    return { targetVersion: facts.serverVersion };
+    const room = requireRoom(redisRoom(source, target, options ?? {}, memory), { component: 'redis' }, ROOM_HINT);
+    return { targetVersion: facts.serverVersion, room };
   },
 
   targetExists: targetHasKeys,

@@ -75,6 +75,8 @@ export async function backupVector(target: VectorTarget, sink: ArtifactSink, log
     await lockTable(client, target, target.database);
     const detected = await detectTable(client, target, target.database);
     const pgvector = await pgvectorVersion(client);
+    // The size a restore needs free, for its room check (postgres/room.ts): the table with its indexes and TOAST.
+    const tableBytes = Number((await client.query<{ bytes: string }>('SELECT pg_total_relation_size($1::regclass)::text AS bytes', [relationSql(target)])).rows[0].bytes);
     log.info('vector backup started', { target: describeVectorTarget(target), embeddingKind: detected.embedding.kind, server: server.serverVersion });
 
     const stats = new RowStats(detected);
@@ -104,6 +106,7 @@ export async function backupVector(target: VectorTarget, sink: ArtifactSink, log
       embeddingColumn: definition.embedding.column,
       metadataColumn: definition.metadataColumn,
       rows: stats.rows,
+      tableBytes,
       format: ROWS_FORMAT,
       ...(pgvector ? { pgvector } : {}),
     };

@@ -27,6 +27,7 @@ import { fingerprintTable } from './scan';
 import { relationSql } from './sql';
 import { pgvectorVersion, requireTable, tableExists } from './table';
 import { verifyVectorRestore } from './verify';
+import { postgresRoom } from '../postgres/room';
 
 export { connectVector, parseTableName, withTable, withVectorDatabase, describeVectorTarget, type VectorTarget } from './connection';
 export { parseVectorRestoreOptions, type VectorRestoreOptions } from './options';
@@ -95,7 +96,7 @@ export const vector: Component<VectorTarget, VectorRestoreOptions> = {
     const server = await guard(`version check of ${describeVectorTarget(target)}`, () => withVectorClient(target, serverVersion, MAINTENANCE_DATABASE));
     checkServerVersion(server, 'target');
     await checkReplacedTable(source, target, options ?? {});
-    return { targetVersion: server.serverVersion };
+    return { targetVersion: server.serverVersion, room: postgresRoom(source, 'tableBytes', describeVectorTarget(target), 'the table it replaces, until the restore commits') };
   },
 
   targetExists: (target) =>
