@@ -121,6 +121,8 @@ describe('backup then restore through the state machines', () => {
     const restore = await harness.run('restore', { component: 'postgres', backupId: 'latest', targetDatabase: target });
     expectSucceeded(restore);
     expect(restore.output).toMatchObject({ fingerprintMatch: true, replacedExisting: false, safetyBackup: { skipped: true } });
+    // The pre-restore room check reaches the execution's output: PostgreSQL tells no free disk space over SQL.
+    expect(restore.output.compatibility.room).toMatchObject({ verdict: 'unknown', neededBytes: expect.any(Number), reason: expect.stringMatching(/no free disk space/) });
     expect(await fingerprint(target)).toEqual(original);
   });
 
@@ -146,6 +148,7 @@ describe('backup then restore through the state machines', () => {
     await damageSampleDatabase(urlFor(database));
     const restore = await harness.run('restore', { component: 'postgres', backupId: 'latest' });
     expect(restore.output).toMatchObject({ fingerprintMatch: true, runner: 'fargate' });
+    expect(restore.output.compatibility.room).toMatchObject({ verdict: 'unknown', neededBytes: expect.any(Number) });
     expect(harness.fargateRuns.map((r) => r.state)).toEqual(['RunBackupTask', 'RunVerifyArtifactsTask', 'RunCheckCompatibilityTask', 'RunSafetyBackupTask', 'RunRestoreTask', 'RunPostVerifyTask']);
     expect(harness.fargateRuns.slice(1).map((r) => JSON.parse(r.command[1]).operation)).toEqual(['verify-artifacts', 'check-compatibility', 'safety-backup', 'restore', 'post-verify']);
     // On Lambda only what reads the task's stored result (and Resolve, ReleaseLock): no restore step runs there.
