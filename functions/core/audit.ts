@@ -106,7 +106,7 @@ function parsed(value: unknown): unknown {
   }
 }
 
-/** Backup ids and component names found anywhere in a workflow's input or output (`backupId(s)`, `component(s)`). */
+/** Backup ids and component names found anywhere in a workflow's input or output (`backupId(s)`, a restore-all's `systemId`, `component(s)`). */
 export function idsIn(...documents: unknown[]): { backupIds: string[]; components: string[] } {
   const backupIds = new Set<string>();
   const components = new Set<string>();
@@ -116,9 +116,11 @@ export function idsIn(...documents: unknown[]): { backupIds: string[]; component
     if (!isObject(value)) return;
     for (const [key, v] of Object.entries(value)) {
       const values = Array.isArray(v) ? v : [v];
-      if (key === 'backupId' || key === 'backupIds') values.forEach((id) => typeof id === 'string' && isBackupId(id) && backupIds.add(id));
-      else if (key === 'component' || key === 'components') values.forEach((c) => typeof c === 'string' && /^[a-z][a-z0-9_-]{0,30}$/.test(c) && components.add(c));
-      else visit(v, depth + 1);
+      const strings = values.filter((x): x is string => typeof x === 'string');
+      if (key === 'backupId' || key === 'backupIds' || key === 'systemId') strings.forEach((id) => isBackupId(id) && backupIds.add(id));
+      else if (key === 'component' || key === 'components') strings.forEach((c) => /^[a-z][a-z0-9_-]{0,30}$/.test(c) && components.add(c));
+      // A list of per-component results (a restore-all's report) holds the names and ids one level down.
+      values.forEach((x) => typeof x !== 'string' && visit(x, depth + 1));
     }
   };
   documents.forEach((d) => visit(parsed(d), 0));

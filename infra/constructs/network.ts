@@ -37,7 +37,8 @@ export const WORKER_INTERFACE_ENDPOINTS: readonly InterfaceEndpoint[] = [
 export function componentInterfaceEndpoints(sources: SourcesConfig): InterfaceEndpoint[] {
   const endpoints: InterfaceEndpoint[] = [];
   if ((sources.config?.parameterPaths.length ?? 0) > 0) endpoints.push(['Ssm', ec2.InterfaceVpcEndpointAwsService.SSM]);
-  if ((sources.logs?.metrics.length ?? 0) > 0) endpoints.push(['Monitoring', ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_MONITORING]);
+  // Logs metrics are read by the logs worker; an RDS instance's FreeStorageSpace by the postgres restore's room check.
+  if ((sources.logs?.metrics.length ?? 0) > 0 || sources.postgres?.rdsInstanceId) endpoints.push(['Monitoring', ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_MONITORING]);
   return endpoints;
 }
 

@@ -282,9 +282,9 @@ export class PrimaryStack extends Stack {
 
     // Audit and access: the operator role (the one principal here that may start restores and drills), the
     // audit trail (unless backup.yaml names one) and the audit records of every backup, restore, drill,
-    // prune and deletion. A restore-all state machine joins `operated` and `audited` when it is deployed.
+    // prune and deletion.
     const audit = auditOf(config);
-    const operated = [this.workflows.restore, this.workflows.restoreTest];
+    const operated = [this.workflows.restore, this.workflows.restoreTest, ...(this.workflows.restoreAll ? [this.workflows.restoreAll] : [])];
     this.operator = new OperatorRole(this, 'Operator', {
       roleName: `${config.installation}-operator`,
       mfaMaxAge: Duration.minutes(audit.operatorMfaMaxAgeMinutes),
@@ -302,6 +302,7 @@ export class PrimaryStack extends Stack {
       { stateMachine: this.workflows.backup, action: 'backup' },
       { stateMachine: this.workflows.restore, action: 'restore' },
       { stateMachine: this.workflows.restoreTest, action: 'drill' },
+      ...(this.workflows.restoreAll ? [{ stateMachine: this.workflows.restoreAll, action: 'restore-all' as const }] : []),
     ];
     const startRole = (construct: Construct | undefined) => (construct?.node.tryFindChild('Role') as iam.IRole | undefined)?.roleArn;
     this.audit = new AuditRecorder(this, 'Audit', {

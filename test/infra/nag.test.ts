@@ -83,6 +83,7 @@ describe('cdk-nag AwsSolutions', () => {
   test('every component configured (memory stores with secrets): no findings', () => {
     const arn = (name: string) => `arn:aws:secretsmanager:us-west-2:123456789012:secret:nca/${name}-AbC123`;
     const config = configWith((c) => {
+      c.sources.postgres = { database: 'neuroca_db', secretArn: arn('postgres'), rdsInstanceId: 'neuroca-db' };
       c.sources.redis = { secretArn: arn('redis'), db: 0, keyPatterns: ['*'] };
       c.sources.mongodb = { secretArn: arn('mongo'), database: 'neuroca_episodic' };
       c.sources.vector = { secretArn: arn('vector'), database: 'neuroca_db', table: 'semantic_memory' };

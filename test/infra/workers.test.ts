@@ -114,6 +114,23 @@ describe('workers', () => {
     expect(secret.Resource).toEqual(['arn:aws:secretsmanager:us-west-2:123456789012:secret:neuroca/db-??????']);
   });
 
+  test('with rds_instance_id the postgres worker may read CloudWatch metrics (the room check\'s FreeStorageSpace), through the monitoring endpoint when interface endpoints are on; without it, not', () => {
+    const metricReads = (template: Template, role: string) =>
+      statementsOfRole(template, logicalId(template, 'AWS::IAM::Role', role)).filter((s) => JSON.stringify(s.Action).includes('cloudwatch:GetMetricData'));
+    expect(metricReads(primary, 'WorkerpostgresTaskRole')).toEqual([]);
+    const rds = synthTemplates(
+      configWith((c) => {
+        c.sources.postgres = { database: 'neuroca_db', secretArn: SECRET_ARN, rdsInstanceId: 'neuroca-db' };
+        c.createdNetwork = { interfaceEndpoints: true };
+      }),
+    );
+    for (const role of ['WorkerpostgresTaskRole', 'WorkerpostgresFunctionRole']) {
+      expect(metricReads(rds.primary, role)).toEqual([expect.objectContaining({ Action: 'cloudwatch:GetMetricData', Resource: '*' })]);
+    }
+    const endpoints = Object.values(rds.primary.findResources('AWS::EC2::VPCEndpoint')).map((e: any) => JSON.stringify(e.Properties.ServiceName));
+    expect(endpoints.some((name) => name.includes('monitoring'))).toBe(true);
+  });
+
   test('the prefix in the config moves the workers\' key space', () => {
     const noPrefix = synthTemplates(configWith((c) => (c.storage.primary.prefix = ''))).primary;
     const [objects] = dataStatements(noPrefix, 'WorkerpostgresTaskRole');

@@ -1,5 +1,5 @@
 /** The audit function's settings from its environment, where a record's key goes, and the CLI's record. */
-import { auditRecordKey, cliAuditRecord, parseAuditSettings } from '../../functions/core/audit';
+import { auditRecordKey, cliAuditRecord, idsIn, parseAuditSettings } from '../../functions/core/audit';
 import { InvalidInputError } from '../../functions/core/errors';
 import { thrown } from '../support/thrown';
 
@@ -30,4 +30,10 @@ test('a CLI record names the local user and host, never an IAM identity it canno
   const again = cliAuditRecord({ action: 'restore', user: 'alice', host: 'ops-laptop', time: new Date('2026-12-01T03:00:00Z'), components: ['postgres'], backupIds: [] });
   // Two runs in the same second are two records.
   expect(again.id).not.toBe(failed.id);
+});
+
+test('a restore-all names its system recovery point and the components its report lists; ids that are no backup ids are ignored', () => {
+  const input = JSON.stringify({ systemId: '20261201T020000Z-7f3a9c', order: ['redis'] });
+  const output = { report: { components: [{ component: 'postgres', backupId: '20261201T020000Z-7f3a9c' }, { component: 'redis', backupId: '../../etc' }] } };
+  expect(idsIn(input, output)).toEqual({ backupIds: ['20261201T020000Z-7f3a9c'], components: ['postgres', 'redis'] });
 });

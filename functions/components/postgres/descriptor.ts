@@ -88,6 +88,16 @@ export const postgresDescriptor = describeComponent({
     },
     // Without `sources`, the runbook's example still backs up its PostgreSQL database.
     whenNoSources: { database: DEFAULT_POSTGRES_DATABASE },
+    // The pre-restore room check reads the RDS instance's FreeStorageSpace (room.ts); without the id, nothing.
+    grants: (source: PostgresSourceConfig) =>
+      source.rdsInstanceId
+        ? [{
+            sid: 'RdsFreeStorageRead',
+            actions: ['cloudwatch:GetMetricData'],
+            resources: ['*'],
+            wildcardReason: `GetMetricData supports no resource-level permission and no namespace condition; the restore's room check reads FreeStorageSpace of RDS instance ${source.rdsInstanceId} with it, datapoints only.`,
+          }]
+        : [],
   },
   restore: {
     parseOptions: parsePostgresRestoreOptions,
