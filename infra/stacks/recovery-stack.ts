@@ -14,10 +14,14 @@
  * safety backup into the recovery vault (the workers may write their component's key space there, encrypted
  * with the replica key); `skipSafetyBackup: true` skips it, as in the primary.
  */
-import { Annotations, CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { Annotations, CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import type { BackupConfig } from '../../config/types';
 import { restorePlaneConfig } from '../../config/recovery';
+import { auditOf } from '../../config/audit';
+import { REPORTS_DIR } from '../../config/vault-layout';
+import { OperatorRole } from '../constructs/operator-role';
+import { bucketArn } from '../constructs/replication';
 import { BackupVault, deployRoleArns } from '../constructs/backup-vault';
 import { breakGlassRoleArn } from '../constructs/break-glass';
 import { RestoreControlPlane } from '../constructs/control-plane';
@@ -43,6 +47,8 @@ export class RecoveryStack extends Stack {
   readonly replicaKey: ReplicaKey;
   /** The restore plane; only with backup.recovery. */
   readonly restorePlane?: RecoveryRestorePlane;
+  /** The MFA-only role that may start the restore plane's state machines; only with backup.recovery. */
+  readonly operator?: OperatorRole;
 
   constructor(scope: Construct, id: string, props: RecoveryStackProps) {
     const { config: written, pgMajor, ...stackProps } = props;
@@ -68,6 +74,8 @@ export class RecoveryStack extends Stack {
       // Object Lock is enabled on both vaults (a replication destination of a lock-enabled source must be too);
       // this is the default retention replicas get unless they carry the source's own.
       objectLock: config.storage.objectLock,
+      // The replicated audit records expire as the primary's do.
+      auditRetentionDays: auditOf(config).recordRetentionDays,
       // Nothing deletes here but the break-glass role (created by the primary stack; matched by ARN, so it
       // need not exist yet), and the recovery workers their operation locks and step results. Replicas are
       // never deleted by replication: delete markers do not replicate.
@@ -88,6 +96,21 @@ export class RecoveryStack extends Stack {
         `${skipped.join(', ')}: not restorable from the recovery region (no backup.recovery.sources entry); their replicas stay in the recovery vault.`,
       );
     }
+    // Its own MFA-only operator role: the recovery path must not need the primary stack, which created the other.
+    const workflows = this.restorePlane.workflows;
+    this.operator = new OperatorRole(this, 'Operator', {
+      roleName: `${config.installation}-recovery-operator`,
+      mfaMaxAge: Duration.minutes(auditOf(config).operatorMfaMaxAgeMinutes),
+      stateMachines: [workflows.restore, workflows.restoreTest, ...(workflows.restoreAll ? [workflows.restoreAll] : [])],
+      reports: {
+        bucketName: config.storage.secondary.bucket,
+        bucketArn: bucketArn(config.storage.secondary.bucket),
+        keyPrefix: `${config.storage.primary.prefix}${REPORTS_DIR}`,
+        dataKey: KmsKeyRef.fromKey(this.replicaKey.key),
+        region: config.storage.secondary.region,
+      },
+    });
+    new CfnOutput(this, 'RecoveryOperatorRoleArn', { value: this.operator.role.roleArn, description: 'The role operators assume (with MFA) to start restores and drills in the recovery region' });
     new CfnOutput(this, 'RecoveryRestoreStateMachineArn', {
       value: this.restorePlane.workflows.restore.stateMachineArn,
       description: 'Restores from the recovery vault into the targets of backup.recovery (the DR runbook in README.md)',

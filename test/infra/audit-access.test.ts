@@ -76,7 +76,10 @@ describe('operator role', () => {
     const drills = machineId(primary, 'WorkflowsDrills');
     const backup = machineId(primary, 'WorkflowsBackup');
     const schedules = logicalId(primary, 'AWS::IAM::Role', 'SchedulesRole');
-    expect(rolesAllowed(primary, 'states:StartExecution', restore)).toEqual([operator]);
+    const restoreAll = machineId(primary, 'WorkflowsSystemRestore');
+    // The restore-all machine runs each component through the restore machine: its role is the one other starter.
+    expect(rolesAllowed(primary, 'states:StartExecution', restore)).toEqual([operator, logicalId(primary, 'AWS::IAM::Role', 'WorkflowsSystemRestoreRole')].sort());
+    expect(rolesAllowed(primary, 'states:StartExecution', restoreAll)).toEqual([operator]);
     expect(rolesAllowed(primary, 'states:StartExecution', drills)).toEqual([operator, schedules].sort());
     expect(rolesAllowed(primary, 'states:StartExecution', backup)).not.toContain(operator);
     expect(rolesAllowed(primary, 'states:StartExecution', backup)).toContain(schedules);
@@ -158,7 +161,7 @@ describe('audit function', () => {
       .map(([, r]) => r.Properties.EventPattern);
     expect(patterns.map((p) => p['detail-type'][0]).sort()).toEqual(['AWS API Call via CloudTrail', 'AWS API Call via CloudTrail', 'Object Deleted', 'Step Functions Execution Status Change']);
     const ends = patterns.find((p) => p['detail-type'][0] === 'Step Functions Execution Status Change');
-    expect(ends.detail.stateMachineArn).toEqual(['WorkflowsBackup', 'WorkflowsRestore', 'WorkflowsDrills'].map((f) => ({ Ref: machineId(primary, f) })));
+    expect(ends.detail.stateMachineArn).toEqual(['WorkflowsBackup', 'WorkflowsRestore', 'WorkflowsDrills', 'WorkflowsSystemRestore'].map((f) => ({ Ref: machineId(primary, f) })));
     expect(ends.detail.status).toEqual(['SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED']);
     const expirations = patterns.find((p) => p['detail-type'][0] === 'Object Deleted');
     expect(expirations.detail).toEqual({ bucket: { name: ['neuroca-backups'] }, reason: ['Lifecycle Expiration'], object: { key: [{ 'anything-but': { prefix: 'backups/audit/' } }] } });

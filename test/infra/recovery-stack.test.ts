@@ -4,7 +4,7 @@
  * the primary region, and the configurations the loader refuses.
  */
 import { ConfigError, parseBackupConfig } from '../../config/load';
-import { configWith, DATA_KEY_ARN, logicalId, renderedStatements, runtimeConfigOf, synthTemplates } from './fixture-config';
+import { configWith, DATA_KEY_ARN, logicalId, renderedStatements, runtimeConfigOf, statementsOfRole, synthTemplates } from './fixture-config';
 
 const PRIMARY_SECRET = 'arn:aws:secretsmanager:us-west-2:210987654321:secret:neuroca/db-AbCdEf';
 const RECOVERY_SECRET = 'arn:aws:secretsmanager:eu-central-1:210987654321:secret:neuroca/db-AbCdEf';
@@ -19,10 +19,10 @@ describe('the recovery stack with backup.recovery', () => {
   const { recovery, primary } = synthTemplates(recoveryConfig);
   const idsOf = (type: string) => Object.keys(recovery.findResources(type));
 
-  test('deploys the restore and drill state machines, the postgres worker and the restore plane\'s functions, no backup machine', () => {
-    expect(idsOf('AWS::StepFunctions::StateMachine').map((id) => id.replace(/[0-9A-F]{8}$/, '')).sort()).toEqual(['WorkflowsDrills', 'WorkflowsRestore']);
+  test('deploys the restore, restore-all and drill state machines, the postgres worker and the restore plane\'s functions, no backup machine', () => {
+    expect(idsOf('AWS::StepFunctions::StateMachine').map((id) => id.replace(/[0-9A-F]{8}$/, '')).sort()).toEqual(['WorkflowsDrills', 'WorkflowsRestore', 'WorkflowsSystemRestore']);
     const functions = idsOf('AWS::Lambda::Function');
-    for (const fragment of ['Workerpostgres', 'ControlPlaneResolveRestore', 'ControlPlaneReleaseLock', 'ControlPlaneDrillPlan', 'ControlPlaneDrillReport']) {
+    for (const fragment of ['Workerpostgres', 'ControlPlaneResolveRestore', 'ControlPlaneReleaseLock', 'ControlPlaneDrillPlan', 'ControlPlaneDrillReport', 'ControlPlaneResolveSystem', 'ControlPlaneRestoreAllReport']) {
       expect(functions.filter((id) => id.startsWith(fragment))).toHaveLength(1);
     }
     // redis has no backup.recovery entry: no worker; the backup workflow's functions are not deployed.
@@ -31,6 +31,28 @@ describe('the recovery stack with backup.recovery', () => {
     const outputs = recovery.toJSON().Outputs;
     expect(outputs.RecoveryRestoreStateMachineArn.Value).toEqual({ Ref: logicalId(recovery, 'AWS::StepFunctions::StateMachine', 'WorkflowsRestore') });
     expect(outputs.RecoveryRestoreTestStateMachineArn.Value).toEqual({ Ref: logicalId(recovery, 'AWS::StepFunctions::StateMachine', 'WorkflowsDrills') });
+    expect(outputs.RecoveryRestoreAllStateMachineArn.Value).toEqual({ Ref: logicalId(recovery, 'AWS::StepFunctions::StateMachine', 'WorkflowsSystemRestore') });
+  });
+
+  test('only its own MFA-only operator role may start its state machines (the recovery path needs nothing of the primary stack)', () => {
+    const operator = logicalId(recovery, 'AWS::IAM::Role', 'OperatorRole');
+    const role = recovery.toJSON().Resources[operator].Properties;
+    expect(role.RoleName).toBe('nca-backup-recovery-operator');
+    expect(role.AssumeRolePolicyDocument.Statement.map((s: any) => s.Condition)).toEqual([
+      { Bool: { 'aws:MultiFactorAuthPresent': 'true' }, NumericLessThan: { 'aws:MultiFactorAuthAge': '3600' } },
+    ]);
+    const starters = Object.keys(recovery.findResources('AWS::IAM::Role')).filter((id) =>
+      statementsOfRole(recovery, id).some((s: any) => s.Effect === 'Allow' && [s.Action].flat().some((a: string) => /^states:(StartExecution|\*)$|^\*$/.test(a))),
+    );
+    // The restore-all machine starts the restore machine's executions: its own role is the one other starter.
+    expect(starters.sort()).toEqual([operator, logicalId(recovery, 'AWS::IAM::Role', 'WorkflowsSystemRestoreRole')].sort());
+    expect(recovery.toJSON().Outputs.RecoveryOperatorRoleArn.Value).toEqual({ 'Fn::GetAtt': [operator, 'Arn'] });
+  });
+
+  test('the replicated audit records expire as the primary\'s do', () => {
+    const vault = Object.values(recovery.findResources('AWS::S3::Bucket')).find((b: any) => JSON.stringify(b).includes('neuroca-dr-backups')) as any;
+    const rule = vault.Properties.LifecycleConfiguration.Rules.find((r: any) => r.Id === 'audit-records');
+    expect(rule).toMatchObject({ Prefix: 'backups/audit/', ExpirationInDays: 400, Status: 'Enabled' });
   });
 
   test('nothing in it names the primary region, the primary vault, key or secret, or the primary stack', () => {
