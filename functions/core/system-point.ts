@@ -110,7 +110,8 @@ export interface SystemPointComponent {
   readonly group: GroupName;
   readonly backupId: string;
   /** restorable: a trusted manifest of this point; otherwise why it is not part of it (the backup failed, or its manifest is not usable). */
-  readonly status: 'restorable' | 'missing' | 'untrusted' | 'damaged' | 'not-in-point';
+  /** not-configured: a component of the point this deployment has no worker for (the recovery region's, without a backup.recovery.sources entry). */
+  readonly status: 'restorable' | 'missing' | 'untrusted' | 'damaged' | 'not-in-point' | 'not-configured';
   readonly problem?: string;
   readonly startedAt?: string;
 }
@@ -202,9 +203,9 @@ export async function inspectSystemPoint(config: RuntimeConfig, vault: BackupVau
     if (!listed) throw disagreement(key, systemId, component, `leaves out ${component}`);
     if (listed.backupId !== systemId) throw disagreement(key, systemId, component, `gives ${component} backup id ${JSON.stringify(listed.backupId.slice(0, 80))}`);
     const entry = entries.get(component);
-    if (!entry) {
-      throw new InvalidInputError(`component ${component} of system recovery point ${systemId} is not configured in this deployment: it cannot be restored here.`, { component, backupId: systemId });
-    }
+    // Its manifest is not read (this deployment may not read its prefix): the point is incomplete here, and
+    // force restores the rest.
+    if (!entry) return { component, group: COMPONENT_GROUP[component], backupId: systemId, status: 'not-configured', problem: 'not configured in this deployment, so it cannot be restored here' };
     const member = entry.status === 'trusted' && entry.manifest.system?.systemId === systemId;
     if (member !== (listed.status === 'SUCCEEDED')) {
       throw disagreement(key, systemId, component, member ? `lists ${component} as failed` : `lists ${component} as backed up`);
@@ -222,7 +223,14 @@ export async function inspectSystemPoint(config: RuntimeConfig, vault: BackupVau
     return { component, group, backupId: systemId, status: entry.status, problem };
   });
   const complete = components.every((c) => c.status === 'restorable');
-  if ((index.outcome === 'complete') !== complete) throw disagreement(key, systemId, components.find((c) => c.status !== 'restorable')?.component ?? planned[0], `says the point is ${index.outcome}`);
+  // The index's outcome is checked against what this deployment can read: a component it does not
+  // configure may be the one that failed.
+  const checked = components.filter((c) => c.status !== 'not-configured');
+  const checkedComplete = checked.every((c) => c.status === 'restorable');
+  const unchecked = checked.length < components.length;
+  if (index.outcome === 'complete' ? !checkedComplete : checkedComplete && !unchecked) {
+    throw disagreement(key, systemId, checked.find((c) => c.status !== 'restorable')?.component ?? planned[0], `says the point is ${index.outcome}`);
+  }
   const snapshots = components.flatMap((c) => (c.startedAt ? [c.startedAt] : [])).sort();
   return { systemId, complete, components, ...spanOf(snapshots) };
 }

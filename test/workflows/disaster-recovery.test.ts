@@ -80,7 +80,9 @@ let source: string;
 let primaryBucket: string;
 let recoveryBucket: string;
 let backupId: string;
+let systemId: string;
 let recovery: RuntimeConfig;
+let recoveryPostgresOnly: RuntimeConfig;
 let original: Awaited<ReturnType<typeof fingerprint>>;
 
 afterAll(async () => {
@@ -109,10 +111,17 @@ beforeAll(async () => {
   const backup = await workflowHarness(primary, env).run('backup', { group: 'database', trigger: 'scheduled' });
   expectSucceeded(backup);
   backupId = backup.output.backupId;
+  // A system recovery point of both components, replicated with the rest.
+  const system = await workflowHarness(primary, env).run('backup', { group: 'all', trigger: 'scheduled' });
+  expectSucceeded(system);
+  systemId = system.output.backupId;
 
   expect(await replicate(client, primaryBucket, recoveryBucket)).toBeGreaterThan(1);
   await losePrimaryBucket(client, primaryBucket);
   recovery = recoveryRuntimeConfig(config, { kmsKeyId: REPLICA_KEY, manifestKeyId: macKey(RECOVERY_REGION), workers });
+  // The same deployment with only postgres restorable in the recovery region (redis has no backup.recovery entry).
+  const postgresOnly = parseBackupConfig(backupYaml(source, primaryBucket, recoveryBucket).replace(/\n      redis: \{ secret_arn: [^\n]*/, ''));
+  recoveryPostgresOnly = recoveryRuntimeConfig(postgresOnly, { kmsKeyId: REPLICA_KEY, manifestKeyId: macKey(RECOVERY_REGION), workers: { postgres: workers.postgres } });
 });
 
 describe('restore from the recovery region with the primary region gone', () => {
@@ -133,7 +142,8 @@ describe('restore from the recovery region with the primary region gone', () => 
     const harness = workflowHarness(recovery, env);
     const restore = await harness.run('restore', { component: 'postgres', backupId: 'latest', targetDatabase: target });
     expectSucceeded(restore);
-    expect(restore.output).toMatchObject({ component: 'postgres', backupId, targetDatabase: target, fingerprintMatch: true, replacedExisting: false, safetyBackup: { skipped: true } });
+    // latest: the system recovery point's backup, taken after the group's.
+    expect(restore.output).toMatchObject({ component: 'postgres', backupId: systemId, targetDatabase: target, fingerprintMatch: true, replacedExisting: false, safetyBackup: { skipped: true } });
     expect(await fingerprint(target)).toEqual(original);
     expect(await rowCounts(target)).toEqual(await rowCounts(source));
     // Every Lambda step was handed the recovery vault.
@@ -145,7 +155,7 @@ describe('restore from the recovery region with the primary region gone', () => 
   test('redis is restored from the recovery vault into another database index, verified', async () => {
     const restore = await workflowHarness(recovery, env).run('restore', { component: 'redis', backupId: 'latest', targetDatabase: '5' });
     expectSucceeded(restore);
-    expect(restore.output).toMatchObject({ component: 'redis', backupId, fingerprintMatch: true });
+    expect(restore.output).toMatchObject({ component: 'redis', backupId: systemId, fingerprintMatch: true });
     expect(await redisMemory(5)).toEqual(await redisMemory(REDIS_DB));
     expect(Object.keys(await redisMemory(5))).toHaveLength(2);
   });
@@ -173,6 +183,36 @@ describe('restore from the recovery region with the primary region gone', () => 
     expect(drills).toEqual([expect.objectContaining({ component: 'postgres', succeeded: true, sandboxState: { state: 'dropped' } })]);
     expect(await listKeys(client, recoveryBucket, `backups/reports/drills/${drillId}/`)).toContain(`backups/reports/drills/${drillId}/postgres.json`);
     expect(await drillDatabases(drillId)).toEqual([]);
+  });
+
+  test('restore-all of the latest system recovery point from the recovery vault: every component through the restore machine, verified, one report there', async () => {
+    await sql(source, 'DELETE FROM memory_links');
+    await withRedisDb(redis.port, REDIS_DB, (r) => r.del('memory:generic:working:0002'));
+    const harness = workflowHarness(recovery, env);
+    const run = await harness.run('restore-all', { systemId: 'latest' });
+    expectSucceeded(run);
+    expect(run.output).toMatchObject({ systemId, status: 'SUCCEEDED', complete: true });
+    expect(run.output.components).toEqual([
+      expect.objectContaining({ component: 'postgres', status: 'RESTORED', fingerprintMatch: true }),
+      expect.objectContaining({ component: 'redis', status: 'RESTORED', fingerprintMatch: true }),
+    ]);
+    expect(await fingerprint(source)).toEqual(original);
+    expect(Object.keys(await redisMemory(REDIS_DB))).toHaveLength(2);
+    expect(run.output.reportKey).toMatch(new RegExp(`^s3://${recoveryBucket}/backups/reports/restore-all/`));
+    expect(await listKeys(client, recoveryBucket, 'backups/reports/restore-all/')).toContain(run.output.reportKey.replace(`s3://${recoveryBucket}/`, ''));
+  });
+
+  test('where a component of the point is not restorable in the recovery region, restore-all refuses the point as incomplete there, and with force restores the rest', async () => {
+    const harness = workflowHarness(recoveryPostgresOnly, env);
+    const refused = await harness.run('restore-all', { systemId });
+    expect(refused).toMatchObject({ status: 'FAILED', error: 'IncompleteRecoveryPointError' });
+    expect(refused.cause).toContain('redis (not configured in this deployment');
+    const forced = await harness.run('restore-all', { systemId, force: true, skipSafetyBackup: true });
+    expectSucceeded(forced);
+    expect(forced.output.components).toEqual([
+      expect.objectContaining({ component: 'postgres', status: 'RESTORED', fingerprintMatch: true }),
+      expect.objectContaining({ component: 'redis', status: 'NOT_IN_POINT' }),
+    ]);
   });
 
   test('a manifest altered in the recovery vault fails the restore as untrusted, before the target is created', async () => {
