@@ -128,7 +128,7 @@ function engine(config: RuntimeConfig, io: Io, runner: string, base: Record<stri
 }
 
 /**
- * An operator's backup, restore or drill, recorded in the vault's audit prefix (and on EventBridge when the
+ * An operator's backup, restore, drill, backup-all or restore-all, recorded in the vault's audit prefix (and on EventBridge when the
  * run talks to AWS or NCA_EVENTS_ENDPOINT names a bus); a Fargate task's run-step is a workflow step, which
  * the workflow's own audit records cover.
  */
@@ -275,7 +275,8 @@ async function system(command: 'backup-all' | 'restore-all', config: RuntimeConf
     const trigger = values.trigger as 'manual' | 'scheduled';
     if (trigger !== 'manual' && trigger !== 'scheduled') throw new UsageError(`--trigger must be manual or scheduled, not ${trigger}`);
     const systemId = newBackupId(new Date(), randomBytes(3).toString('hex'));
-    return runBackupAll(engine(config, io, 'cli', { operation: 'backup-all', backupId: systemId }), systemId, trigger);
+    const ctx = engine(config, io, 'cli', { operation: 'backup-all', backupId: systemId });
+    return audited(ctx, 'backup', Object.keys(config.components), [systemId], () => runBackupAll(ctx, systemId, trigger));
   }
   if (values['system-id'] === undefined) throw new UsageError('restore-all needs --system-id <ID|latest>');
   const input = parseRestoreAllInput({
@@ -285,7 +286,8 @@ async function system(command: 'backup-all' | 'restore-all', config: RuntimeConf
     force: values.force,
     skipSafetyBackup: values['skip-safety-backup'],
   });
-  return runRestoreAllSequence(engine(config, io, 'cli', { operation: 'restore-all', systemId: input.systemId }), input);
+  const ctx = engine(config, io, 'cli', { operation: 'restore-all', systemId: input.systemId });
+  return audited(ctx, 'restore-all', Object.keys(config.components), input.systemId === 'latest' ? [] : [input.systemId], () => runRestoreAllSequence(ctx, input));
 }
 
 /**

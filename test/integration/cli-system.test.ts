@@ -8,11 +8,12 @@ import { damageSampleDatabase, loadSampleNcaDatabase } from '../../scripts/sampl
 import { loadSampleMemory } from '../../scripts/sample-nca-memory';
 import { cliEnv, databaseBackupYaml, runCli, writeBackupYaml } from '../support/cli';
 import { createDatabase, sql, testPostgresUrl, urlFor } from '../support/postgres-db';
-import { createTestBucket, testS3Client } from '../support/s3';
+import { createTestBucket, listKeys, readObject, testS3Client } from '../support/s3';
 
 const servers: { stop(): Promise<void> }[] = [];
 let env: NodeJS.ProcessEnv;
 let database: string;
+let bucket: string;
 
 const yaml = (db: string) => writeBackupYaml(databaseBackupYaml(`    postgres:\n      database: ${db}\n    redis: {}\n`));
 
@@ -22,7 +23,7 @@ beforeAll(async () => {
   database = await createDatabase('clisys');
   await loadSampleNcaDatabase(urlFor(database), { rows: 200 });
   await loadSampleMemory({ redisUrl: redis.url }, { items: 40, dimension: 8 });
-  const bucket = await createTestBucket(testS3Client(), 'clisys');
+  bucket = await createTestBucket(testS3Client(), 'clisys');
   env = cliEnv(bucket, { NCA_POSTGRES_URL: testPostgresUrl(), NCA_REDIS_URL: redis.url, AWS_REGION: 'us-west-2' });
 });
 
@@ -48,6 +49,14 @@ describe('nca-backup backup-all and restore-all', () => {
       ['postgres', 'RESTORED', true],
     ]);
     expect(await sql(database, 'SELECT count(*)::int AS n FROM memory_items')).toEqual(before);
+
+    // Each command left one audit record in the vault: the backup of the point and its restore-all.
+    const client = testS3Client();
+    const records = await Promise.all((await listKeys(client, bucket, 'backups/audit/')).map(async (k) => JSON.parse((await readObject(client, bucket, k)).toString('utf8'))));
+    expect(records.map((r) => [r.action, r.backupIds, r.outcome]).sort()).toEqual([
+      ['backup', [systemId], 'succeeded'],
+      ['restore-all', [], 'succeeded'],
+    ]);
   });
 
   test('a component that fails makes the point incomplete: backup-all and restore-all exit 1 with IncompleteRecoveryPointError', async () => {
