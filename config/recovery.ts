@@ -11,19 +11,9 @@
  */
 import type { Components } from './components';
 import { isMapping, mapping, regionOfArn, show, type Issues, type Mapping } from './fields';
-import type { BackupConfig, ComponentName, CreatedNetworkConfig, NetworkConfig, SourcesConfig, StorageLocation } from './types';
+import type { BackupConfig, ComponentName, CreatedNetworkConfig, NetworkConfig, RecoveryConfig, SourcesConfig, StorageLocation } from './types';
 
-export interface RecoveryConfig {
-  /**
-   * The components restorable in the recovery region: each one's backup.sources section with its connection
-   * fields replaced by those of backup.recovery.sources.<component>.
-   */
-  readonly sources: SourcesConfig;
-  /** The recovery workers' VPC (backup.recovery.network with a vpc_id); absent: the stack creates one. */
-  readonly network?: NetworkConfig;
-  /** Choices for the VPC the recovery stack creates; absent with an imported network or none made. */
-  readonly createdNetwork?: CreatedNetworkConfig;
-}
+export type { RecoveryConfig };
 
 /**
  * The fields of a component's section that say where its server is and how to log in: all that

@@ -12,7 +12,6 @@ export { COMPONENT_GROUP, type ComponentName, type RuntimeSources, type SourcesC
 import type { SourcesConfig } from './components';
 
 import type { VerificationConfig } from './verification';
-import type { RecoveryConfig } from './recovery';
 import type { AuditConfig } from './audit';
 
 export interface ScheduleConfig {
@@ -174,4 +173,17 @@ export interface BackupConfig {
   readonly recovery?: RecoveryConfig;
   /** Audit trail and operator access (config/audit.ts); absent: DEFAULT_AUDIT. */
   readonly audit?: AuditConfig;
+}
+
+/** backup.recovery, as parsed by config/recovery.ts: the restore plane of the recovery region. */
+export interface RecoveryConfig {
+  /**
+   * The components restorable in the recovery region: each one's backup.sources section with its connection
+   * fields replaced by those of backup.recovery.sources.<component>.
+   */
+  readonly sources: SourcesConfig;
+  /** The recovery workers' VPC (backup.recovery.network with a vpc_id); absent: the stack creates one. */
+  readonly network?: NetworkConfig;
+  /** Choices for the VPC the recovery stack creates; absent with an imported network or none made. */
+  readonly createdNetwork?: CreatedNetworkConfig;
 }

@@ -6,7 +6,7 @@ import { COMPONENT_GROUP, type ComponentName, type GroupName } from '../../confi
 import type { ArtifactRecord, Consistency, Fingerprint, SourceInfo } from '../components/types';
 import { IntegrityError } from './errors';
 import type { ManifestAuthentication } from './manifest-mac';
-import { isDatabaseName, MAX_DATABASE_NAME_BYTES } from './workflow-input';
+import { isDatabaseName, MAX_DATABASE_NAME_BYTES, type SystemMembership } from './workflow-input';
 
 import { MANIFEST_FILE } from '../../config/vault-layout';
 
@@ -49,11 +49,8 @@ export interface Manifest {
   readonly authentication?: ManifestAuthentication;
 }
 
-export interface SystemMembership {
-  readonly systemId: string;
-  /** Every component the system backup planned, this one included, sorted. */
-  readonly components: readonly ComponentName[];
-}
+// The system section is planned with the backup (workflow-input.ts); its type lives there.
+export type { SystemMembership };
 
 export type ManifestInput = Omit<Manifest, 'schemaVersion' | 'totalBytes' | 'durationMs' | 'authentication'>;
 

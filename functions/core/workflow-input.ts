@@ -9,9 +9,15 @@ import { isBackupId, isSafetyBackupId, newBackupId } from './backup-id';
 import { MAX_CHANGED_BYTES } from './config-changes';
 import { restoreOptionsParser, restoreTargetRefusal } from '../components/restore-options';
 import type { RuntimeConfig, WorkerRef } from './runtime-config';
-import type { SystemMembership } from './manifest';
 
 /** What the state machines pass to the control-plane functions alongside the execution input. */
+/** A backup's place in a system recovery point (backup group all), recorded in its manifest under the MAC. */
+export interface SystemMembership {
+  readonly systemId: string;
+  /** Every component the system backup planned, this one included, sorted. */
+  readonly components: readonly ComponentName[];
+}
+
 export interface ExecutionEnvelope<I> {
   readonly input: I;
   readonly executionName: string;

@@ -158,7 +158,7 @@ describe('postgres on RDS (backup.sources.postgres.rds_instance_id)', () => {
       cloudwatch.seed('AWS/RDS', 'FreeStorageSpace', instance, [{ timestamp: Date.now() - 120_000, value: Math.floor(needed / 4) }]);
       const refused = postgres.checkCompatibility(result.source, target, {});
       await expect(refused).rejects.toThrow(InsufficientSpaceError);
-      await expect(refused).rejects.toThrow(/needs \d+\.\d MiB \(pg_database_size .*\), \d+\.\d MiB available on PostgreSQL database ".*_copy" \(CloudWatch FreeStorageSpace of RDS instance neuroca-db at .*\)\. Nothing was written\./);
+      await expect(refused).rejects.toThrow(/needs \d+\.\d MiB \(pg_database_size .*\), \d+\.\d MiB available on PostgreSQL database .*_copy \(CloudWatch FreeStorageSpace of RDS instance neuroca-db at .*\)\. Nothing was written\./);
 
       cloudwatch.seed('AWS/RDS', 'FreeStorageSpace', instance, [{ timestamp: Date.now() - 60_000, value: 20 * 2 ** 30 }]);
       await expect(postgres.checkCompatibility(result.source, target, {})).resolves.toMatchObject({ room: { verdict: 'ok', neededBytes: needed, availableBytes: 20 * 2 ** 30 } });

@@ -90,7 +90,7 @@ export const postgres: Component<PostgresTarget, PostgresRestoreOptions> = {
             });
           }
         }
-        const room = postgresRoom(source, 'databaseBytes', `PostgreSQL database "${target.database}"`, 'the target database (kept until the swap, and kept aside after it)', await measuredFree(target));
+        const room = postgresRoom(source, 'databaseBytes', `PostgreSQL database ${target.database}`, 'the target database (kept until the swap, and kept aside after it)', await measuredFree(target));
         return { targetVersion: server.serverVersion, room: requireRoom(room, { component: 'postgres' }, ROOM_HINT) };
       },
       MAINTENANCE_DATABASE,
