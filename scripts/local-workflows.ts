@@ -116,7 +116,7 @@ export interface WorkflowHarness {
   run(name: WorkflowName, input: unknown, executionName?: string): Promise<WorkflowResult>;
 }
 
-type Handler = (event: any) => Promise<unknown>;
+type Handler = (event: any, context?: any) => Promise<unknown>;
 
 /** The code the Tasks run: the TypeScript sources by default, or the bundles deploy builds (test/support/bundle.ts). */
 export interface HarnessCode {
@@ -141,6 +141,11 @@ export interface HarnessOptions {
   readonly logLevel?: 'info' | 'warn' | 'silent';
   /** Replaces a Task's handler: fault injection around the real one, e.g. a task that fails to start. */
   readonly intercept?: Record<string, (params: any, real: (params: any) => Promise<any>) => Promise<any>>;
+  /**
+   * Gives each worker invocation a Lambda context whose getRemainingTimeInMillis counts down from this
+   * (the function's timeout), as AWS does; without it the worker gets no context and has no deadline.
+   */
+  readonly lambdaTimeoutMs?: number;
 }
 
 const SOURCE_CODE: HarnessCode = {
@@ -188,7 +193,9 @@ export function workflowHarness(config: RuntimeConfig, baseEnv: Record<string, s
       const previous = process.env.NCA_COMPONENT;
       process.env.NCA_COMPONENT = component;
       try {
-        return await code.worker(event);
+        const deadline = Date.now() + (options.lambdaTimeoutMs ?? 0);
+        const context = options.lambdaTimeoutMs === undefined ? undefined : { getRemainingTimeInMillis: () => deadline - Date.now() };
+        return await code.worker(event, context);
       } finally {
         if (previous === undefined) delete process.env.NCA_COMPONENT;
         else process.env.NCA_COMPONENT = previous;

@@ -14,6 +14,9 @@ export interface ComponentSucceeded {
   readonly status: 'SUCCEEDED';
   readonly result: { readonly bytes: number; readonly durationMs: number; readonly backupId: string; readonly warnings?: readonly string[]; readonly sourceBytes?: number; readonly storedBytes?: number; readonly [k: string]: unknown };
   readonly runner?: string;
+  /** Rerun on Fargate after its Lambda attempt stopped at the time limit: that attempt's error and cause. */
+  readonly rerunFrom?: 'lambda';
+  readonly lambdaAttempt?: { readonly error: string; readonly cause: string };
 }
 
 export interface ComponentFailed {
@@ -35,7 +38,7 @@ export interface BackupOutcome {
   readonly status: 'SUCCEEDED' | 'FAILED';
   readonly group: string;
   readonly backupId: string;
-  readonly succeeded: readonly { component: string; bytes: number; durationMs: number; runner?: string; warnings?: readonly string[]; sourceBytes?: number; storedBytes?: number }[];
+  readonly succeeded: readonly { component: string; bytes: number; durationMs: number; runner?: string; rerunFrom?: 'lambda'; lambdaAttempt?: { error: string; cause: string }; warnings?: readonly string[]; sourceBytes?: number; storedBytes?: number }[];
   readonly failed: readonly { component: string; error: string; cause: string }[];
   /** For the Fail state: the first failed component's error and a cause naming every failure. */
   readonly error?: string;
@@ -51,6 +54,7 @@ export function decideBackupOutcome(input: BackupOutcomeInput): BackupOutcome {
       bytes: r.result.bytes,
       durationMs: r.result.durationMs,
       runner: r.runner,
+      ...(r.rerunFrom ? { rerunFrom: r.rerunFrom, ...(r.lambdaAttempt ? { lambdaAttempt: { ...r.lambdaAttempt } } : {}) } : {}),
       // A backup of an empty tier succeeded, but the operator must see why it holds nothing.
       ...(r.result.warnings?.length ? { warnings: [...r.result.warnings] } : {}),
       // A deduplicating component's artifacts are only its index: what it stored anew is the figure to watch.

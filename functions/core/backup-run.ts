@@ -5,6 +5,7 @@
  * it deletes the objects it wrote itself, and only those (a concurrent attempt's objects are not its own);
  * what it cannot delete is left to the vault's clean-up of objects that never got a manifest.
  */
+import { addAbortSignal } from 'node:stream';
 import type { ArtifactRecord, ArtifactSink } from '../components/types';
 import { componentEntry } from '../components';
 import { artifactSource, backupPrefix, inspectBackup, manifestKey, resolveBackup, usableManifest } from './catalog';
@@ -28,6 +29,11 @@ export interface BackupRequest {
    * safety backup backs up the restore's own target, connected once for the whole restore.
    */
   readonly target?: unknown;
+  /**
+   * Stops the backup when aborted (the Lambda deadline, lambda-deadline.ts): the artifact being written is
+   * destroyed, no manifest is written, and this attempt's objects are deleted like any failed attempt's.
+   */
+  readonly signal?: AbortSignal;
 }
 
 export interface BackupSummary {
@@ -134,6 +140,10 @@ export async function runBackup(ctx: EngineContext, request: BackupRequest): Pro
         throw new InvalidInputError(`artifact name '${artifactName}' is not allowed.`, { component: name, backupId: request.backupId });
       }
       const contentType = options.contentType ?? 'application/octet-stream';
+      if (request.signal) {
+        request.signal.throwIfAborted();
+        addAbortSignal(request.signal, body);
+      }
       const stored = await writeOnce(prefix + artifactName, () => ctx.vault.writeStream(prefix + artifactName, body, contentType));
       const record: ArtifactRecord = { name: artifactName, bytes: stored.bytes, sha256: stored.sha256, contentType };
       written.push(record);
@@ -153,6 +163,8 @@ export async function runBackup(ctx: EngineContext, request: BackupRequest): Pro
 
   try {
     const result = await entry.component.backup(target, sink, ctx.log);
+    // A backup stopped at its deadline never gets a manifest, even if its last artifact made it.
+    request.signal?.throwIfAborted();
     const manifest = buildManifest({
       backupId: request.backupId,
       group,

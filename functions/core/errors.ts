@@ -102,3 +102,12 @@ export class NoResultError extends NcaBackupError {
 export class IncompleteRecoveryPointError extends NcaBackupError {
   override name = 'IncompleteRecoveryPointError';
 }
+
+/**
+ * A backup on Lambda reached its deadline (the invocation's remaining time minus the safety margin) and was
+ * stopped: its own objects are deleted and no manifest was written. The backup state machine catches this name
+ * and reruns the component on Fargate under the same backup id.
+ */
+export class LambdaTimeLimitError extends NcaBackupError {
+  override name = 'LambdaTimeLimitError';
+}

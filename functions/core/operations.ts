@@ -127,7 +127,11 @@ export function stepResultKey(ctx: EngineContext, component: string, stepId: str
   return layoutStepResultKey(group, name, stepId);
 }
 
-export async function runOperation(ctx: EngineContext, event: OperationEvent): Promise<unknown> {
+/**
+ * `signal` stops a backup step midway (the Lambda worker's deadline): it fails as a failed attempt does,
+ * with the signal's reason.
+ */
+export async function runOperation(ctx: EngineContext, event: OperationEvent, signal?: AbortSignal): Promise<unknown> {
   if (!OPERATIONS.includes(event.operation)) {
     throw new InvalidInputError(`unknown operation '${String(event.operation)}'.`, { hint: `Known: ${OPERATIONS.join(', ')}.` });
   }
@@ -169,7 +173,7 @@ export async function runOperation(ctx: EngineContext, event: OperationEvent): P
       const backupId = newId('backupId', trigger === 'safety');
       // Owned by the backup id: a retried step of the same backup (either runner) finds its own lock and carries on.
       const system = systemOf(event, backupId, name);
-      return summarize(await locked('backup', `backup-${backupId}`, false, () => runBackup(ctx, { component: name, backupId, trigger, ...(changed ? { changed } : {}), ...(system ? { system } : {}) })));
+      return summarize(await locked('backup', `backup-${backupId}`, false, () => runBackup(ctx, { component: name, backupId, trigger, ...(changed ? { changed } : {}), ...(system ? { system } : {}), ...(signal ? { signal } : {}) })));
     }
     case 'describe-backup':
       return summarize(await loadManifest(ctx, name, required(event, 'backupId')));

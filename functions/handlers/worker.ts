@@ -5,9 +5,10 @@ import { authenticatorFor } from '../core/manifest-mac';
 import { runIntegrityCheck, runOperation, type OperationEvent } from '../core/operations';
 import { runtimeConfigFromEvent, vaultRuntimeConfigFromEvent, withoutRuntimeConfig } from '../core/runtime-config';
 import { vaultFor } from '../core/context';
+import { withinLambdaTimeLimit, type LambdaClock } from '../core/lambda-deadline';
 import { setting } from '../../config/environment';
 
-export const handler = async (event: OperationEvent): Promise<unknown> => {
+export const handler = async (event: OperationEvent, context?: Partial<LambdaClock>): Promise<unknown> => {
   const operation = withoutRuntimeConfig(event);
   // Each worker holds only its own component's permissions; a mismatched event is a wiring error.
   const own = setting(process.env, 'component');
@@ -22,5 +23,11 @@ export const handler = async (event: OperationEvent): Promise<unknown> => {
     return runIntegrityCheck({ vault: vaultFor(config), authenticator: authenticatorFor(config), log, now: new Date() }, config, operation);
   }
   const config = runtimeConfigFromEvent(event);
-  return runOperation({ config, vault: vaultFor(config), env: process.env, log, runner: 'lambda', now: () => new Date() }, operation);
+  const ctx = { config, vault: vaultFor(config), env: process.env, log, runner: 'lambda' as const, now: () => new Date() };
+  // A backup stops before Lambda's time limit, cleaned up, so the state machine can rerun it on Fargate.
+  if (operation.operation === 'backup' && typeof context?.getRemainingTimeInMillis === 'function') {
+    const where = { component: operation.component, ...(typeof operation.backupId === 'string' ? { backupId: operation.backupId } : {}) };
+    return withinLambdaTimeLimit(context as LambdaClock, where, (signal) => runOperation(ctx, operation, signal));
+  }
+  return runOperation(ctx, operation);
 };
