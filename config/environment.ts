@@ -71,6 +71,8 @@ export const ENVIRONMENT = {
   mongodbTlsCaFile: 'NCA_MONGODB_TLS_CA_FILE',
   /** The vector store's server (default: NCA_POSTGRES_URL's). */
   vectorUrl: 'NCA_VECTOR_URL',
+  /** Parallel streams a component may use (default: the runner's cores, at most 8; functions/core/streams.ts). */
+  streams: 'NCA_STREAMS',
   home: 'HOME',
   path: 'PATH',
   /** Set by ECS in every Fargate task: how the command line knows it runs as a worker task. */
