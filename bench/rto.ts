@@ -8,8 +8,12 @@
  *  - one stream's throughput is what the bench measured for one backup or restore (one process chain:
  *    pg_dump + node, etc.); a stream uses at most one vCPU, and on a runner with less than one vCPU it
  *    slows in proportion (Lambda below 1769 MB);
- *  - a component with `streams` parallel streams gets min(streams, vCPU) times one stream's throughput.
- *    Today every component is ONE stream; the parallel paths are issue 16's future work;
+ *  - a component with `streams` parallel streams (functions/core/streams.ts: the runner's cores, at most 8)
+ *    runs k = min(streams, vCPU) of them at once; each stream past the first adds `efficiency` of one
+ *    stream's throughput, the efficiency measured by the bench (its parallel run against its single-stream
+ *    run, same data, same run): k=4 at efficiency 0.8 gives 1 + 3 x 0.8 = 3.4 times one stream. Without a
+ *    measured figure a parallel stream counts fully (efficiency 1) and says so. The source server's own
+ *    capacity (an RDS instance's IOPS, a Redis shard's one thread) is not modelled: it is the operator's to size;
  *  - a size above lambdaMaxBytes runs on Fargate; so does a run that would outlast the Lambda timeout
  *    (the state machine cannot finish it on Lambda); `runner.force` overrides both;
  *  - no component stages its data on the runner's disk (backups stream to S3, restores stream from S3 into
@@ -48,9 +52,12 @@ export interface ComponentModel {
   /** The runbook's appendix sizes, in GB (10^9 bytes). */
   readonly sizesGB: { readonly low: number; readonly high: number };
   readonly rtoHours: number;
-  /** Parallel streams the component can use. @default 1 (today's components) */
+  /** Parallel streams the component can use. @default 1 */
   readonly streams?: number;
+  /** One stream's throughput per direction. */
   readonly throughput: Readonly<Record<Direction, Throughput>>;
+  /** What each stream past the first adds, per direction, as a share of one stream (0-1). @default 1 */
+  readonly efficiency?: Partial<Readonly<Record<Direction, number>>>;
 }
 
 export interface RunEstimate {
@@ -75,6 +82,7 @@ export interface SizeEstimate {
 export interface ComponentEstimate {
   readonly component: string;
   readonly streams: number;
+  readonly efficiency: Readonly<Record<Direction, number>>;
   readonly throughput: Readonly<Record<Direction, Throughput>>;
   readonly sizes: readonly SizeEstimate[];
 }
@@ -104,17 +112,21 @@ export function fargateVcpu(cpu: number): number {
   return cpu / 1024;
 }
 
-/** Seconds to move `bytes` with `streams` streams of `mbps` each on `vcpu` vCPU (a stream uses one vCPU at most). */
-export function transferSeconds(bytes: number, mbps: number, streams: number, vcpu: number): number {
-  const effective = mbps * Math.min(Math.max(1, streams), vcpu);
-  return bytes / 1e6 / effective;
+/**
+ * Seconds to move `bytes` with `streams` streams of `mbps` each on `vcpu` vCPU: k = min(streams, vCPU) at
+ * once (a stream uses one vCPU at most), each past the first adding `efficiency` of one stream.
+ */
+export function transferSeconds(bytes: number, mbps: number, streams: number, vcpu: number, efficiency = 1): number {
+  const k = Math.min(Math.max(1, streams), vcpu);
+  const scale = k <= 1 ? k : 1 + (k - 1) * Math.min(1, Math.max(0, efficiency));
+  return bytes / 1e6 / (mbps * scale);
 }
 
 /** The runner a run of `bytes` lands on, and how long it takes there. */
-export function chooseRunner(bytes: number, throughput: number, streams: number, runner: RunnerSettings): RunEstimate {
+export function chooseRunner(bytes: number, throughput: number, streams: number, runner: RunnerSettings, efficiency = 1): RunEstimate {
   const onLambda = { runner: 'lambda' as const, vcpu: lambdaVcpu(runner.lambda.memoryMiB) };
   const onFargate = { runner: 'fargate' as const, vcpu: fargateVcpu(runner.fargate.cpu) };
-  const timed = (on: { runner: RunnerKind; vcpu: number }, why: RunEstimate['why']): RunEstimate => ({ ...on, why, seconds: transferSeconds(bytes, throughput, streams, on.vcpu) });
+  const timed = (on: { runner: RunnerKind; vcpu: number }, why: RunEstimate['why']): RunEstimate => ({ ...on, why, seconds: transferSeconds(bytes, throughput, streams, on.vcpu, efficiency) });
   if (runner.force) return timed(runner.force === 'lambda' ? onLambda : onFargate, 'forced');
   if (bytes > runner.lambdaMaxBytes) return timed(onFargate, 'size');
   const lambda = timed(onLambda, 'size');
@@ -125,13 +137,14 @@ export function chooseRunner(bytes: number, throughput: number, streams: number,
 export function rtoModel(components: readonly ComponentModel[], runner: RunnerSettings, system: { readonly order: readonly string[]; readonly rtoHours: number }): RtoModel {
   const estimates = components.map((c): ComponentEstimate => {
     const streams = c.streams ?? 1;
+    const efficiency = { backup: c.efficiency?.backup ?? 1, restore: c.efficiency?.restore ?? 1 };
     const sizes = (['low', 'high'] as const).map((size): SizeEstimate => {
       const bytes = c.sizesGB[size] * 1e9;
-      const backup = chooseRunner(bytes, c.throughput.backup.mbps, streams, runner);
-      const restore = chooseRunner(bytes, c.throughput.restore.mbps, streams, runner);
+      const backup = chooseRunner(bytes, c.throughput.backup.mbps, streams, runner, efficiency.backup);
+      const restore = chooseRunner(bytes, c.throughput.restore.mbps, streams, runner, efficiency.restore);
       return { size, gb: c.sizesGB[size], backup, restore, rtoHours: c.rtoHours, withinRto: c.rtoHours > 0 ? restore.seconds <= c.rtoHours * 3600 : null };
     });
-    return { component: c.component, streams, throughput: c.throughput, sizes };
+    return { component: c.component, streams, efficiency, throughput: c.throughput, sizes };
   });
   const rank = (name: string) => (system.order.includes(name) ? system.order.indexOf(name) : system.order.length);
   const ordered = [...estimates].sort((a, b) => rank(a.component) - rank(b.component));
@@ -166,11 +179,12 @@ export function formatModel(model: RtoModel, settings: RunnerSettings): string {
   );
   lines.push(`Ephemeral storage: ${model.runners.stagingOnDisk.length === 0 ? 'no component stages on disk (backups stream to S3, restores stream from S3), so it limits no size' : model.runners.stagingOnDisk.join(', ')}`);
   lines.push('');
-  lines.push('Throughput per stream (MB/s of data size):');
+  lines.push('Throughput of one stream (MB/s of data size), and what each further stream adds:');
   for (const c of model.components) {
     for (const d of ['backup', 'restore'] as const) {
       const t = c.throughput[d];
-      lines.push(`  ${c.component.padEnd(8)} ${d.padEnd(7)} ${t.mbps.toFixed(1).padStart(6)}  ${t.source === 'measured' ? `measured: ${t.from} (${t.at})` : `ASSUMED: ${t.from}`}`);
+      const more = c.streams > 1 ? `+${c.efficiency[d].toFixed(2)}` : '  -  ';
+      lines.push(`  ${c.component.padEnd(8)} ${d.padEnd(7)} ${t.mbps.toFixed(1).padStart(6)} ${more}  ${t.source === 'measured' ? `measured: ${t.from} (${t.at})` : `ASSUMED: ${t.from}`}`);
     }
   }
   lines.push('');

@@ -49,6 +49,18 @@ describe('the RTO model', () => {
     expect(chooseRunner(100 * GB, 10, 8, fargate4).seconds).toBeCloseTo(2_500, 6);
   });
 
+  it('adds only the measured share of a stream for each stream past the first', () => {
+    const fargate4 = { ...runner, fargate: { ...runner.fargate, cpu: 4096 } };
+    // 4 streams at efficiency 0.5: 1 + 3 x 0.5 = 2.5 times one stream
+    expect(chooseRunner(100 * GB, 10, 4, fargate4, 0.5).seconds).toBeCloseTo(4_000, 6);
+    // no more streams than vCPU, whatever the efficiency
+    expect(chooseRunner(100 * GB, 10, 8, fargate4, 1).seconds).toBeCloseTo(2_500, 6);
+    const model = rtoModel([{ ...component('vector', 100, 300, 4, 10, 10, 8), efficiency: { restore: 0.5 } }], fargate4, { order: ['vector'], rtoHours: 12 });
+    expect(model.components[0].efficiency).toEqual({ backup: 1, restore: 0.5 });
+    expect(model.components[0].sizes[0].restore.seconds).toBeCloseTo(4_000, 6);
+    expect(formatModel(model, fargate4)).toMatch(/vector +restore +10\.0 \+0\.50/);
+  });
+
   it('flags a restore over the RTO at the high size only, and none for a component without an RTO', () => {
     // 10 MB/s: 100 GB restores in 10 000 s = 2.8 h; 200 GB in 5.6 h; RTO 4 h
     const model = rtoModel([component('postgres', 100, 200, 4, 10, 10), component('models', 10, 50, 0, 10, 10)], runner, { order: ['postgres', 'models'], rtoHours: 12 });
