@@ -3,13 +3,20 @@
  * the RTO model of issue 16 (bench/rto.ts) for the runbook's appendix sizes, from the newest bench result
  * of each kind in bench/results and the runner settings of backup.yaml.
  *
- * Which figure each throughput is (MB/s of the component's data size, one stream):
- *  - postgres backup/restore: postgres-*.json, the largest database's `backup.oursMBps` / `restore.oursMBps`
- *    (database bytes over our backup step / our restore step);
- *  - redis backup/restore: redis-*.json, `data.usedMemoryBytes` over `backup.oursMs` / `restore.oursMs`;
- *  - models backup: models-*.json, the first run's `storedBytes` over its `ms`;
- *  - everything without a bench (mongodb, vector, models restore) and any bench not yet run: ASSUMED,
- *    the conservative figures below, marked as such in the output.
+ * Which figure each throughput is (MB/s of the component's data size, one stream), and each efficiency
+ * (what a stream past the first adds, bench/rto.ts), from the newest result of each kind:
+ *  - postgres: postgres-*.json, the largest database: one stream is raw single-stream `pg_dump -Fc` /
+ *    `pg_restore` (`rawSingleMBps`: our single-stream path is that tool plus streaming); ours with
+ *    `streams` streams (`oursMBps`) gives the efficiency. A result without `streams` (before issue 16) is one
+ *    stream of ours;
+ *  - vector: vector-*.json: backup one cursor (`singleStream`) vs parallel readers (`parallel`); restore is
+ *    one binary COPY (`copyBinary`), so its efficiency is 0;
+ *  - redis: redis-*.json, `data.usedMemoryBytes` over `oursMs`, with the bench's streams; efficiency 0:
+ *    Redis executes commands on one thread, so more runner vCPU does not make the server faster;
+ *  - models backup: models-*.json, the first run's `storedBytes` over its `ms`; models are one stream;
+ *  - everything without a bench (mongodb: its bench runs against the wire-protocol substitute, relative
+ *    figures only; models restore) and any bench not yet run: ASSUMED, the conservative figures below,
+ *    marked as such in the output.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,6 +25,7 @@ import { COMPONENT_GROUP, type ComponentName } from '../config/types';
 import { rtoOf } from '../config/verification';
 import { DEFAULT_RESTORE_ORDER } from '../functions/core/system-point';
 import { SYSTEM_RTO_HOURS } from '../functions/core/system-restore';
+import { MAX_STREAMS } from '../functions/core/streams';
 import { formatModel, rtoModel, type ComponentModel, type Direction, type Throughput } from './rto';
 
 const ROOT = join(__dirname, '..');
@@ -43,6 +51,12 @@ export const ASSUMED_MBPS: Readonly<Record<string, Readonly<Record<Direction, { 
   models: { backup: { mbps: 15, why: 'no models bench result (run tsx bench/models.ts)' }, restore: { mbps: 30, why: 'no models restore bench: one S3 download stream into files' } },
 };
 
+/** Components whose backup and restore use parallelStreams() (functions/core/streams.ts). */
+export const PARALLEL_COMPONENTS: readonly string[] = ['postgres', 'mongodb', 'redis', 'vector'];
+
+/** Used where a parallel component's bench does not give an efficiency: half a stream per stream past the first. */
+export const ASSUMED_EFFICIENCY = { value: 0.5, why: 'no single-vs-parallel figure in the bench' };
+
 interface BenchFile {
   readonly file: string;
   readonly at: string;
@@ -65,36 +79,86 @@ export function newestResult(dir: string, kind: string): BenchFile | undefined {
 
 const perSecond = (bytes: number, ms: number) => (bytes > 0 && ms > 0 ? bytes / 1e6 / (ms / 1000) : undefined);
 
-/** Each measured figure a bench file gives, by component and direction (undefined: the file lacks it). */
-export function measuredFigures(kind: 'postgres' | 'redis' | 'models', json: any): Partial<Record<Direction, number>> {
+/** One direction's figures in a bench file: one stream, and optionally `streams` streams of the same run. */
+export interface Figure {
+  readonly single: number;
+  readonly parallel?: number;
+  readonly streams?: number;
+  /** A fixed efficiency the bench's kind implies (Redis's one server thread, vector's one COPY). */
+  readonly efficiency?: number;
+}
+
+const positive = (n: unknown): number | undefined => (typeof n === 'number' && Number.isFinite(n) && n > 0 ? n : undefined);
+const figure = (single: unknown, more: Omit<Figure, 'single'> = {}): Figure | undefined => {
+  const one = positive(single);
+  return one === undefined ? undefined : { single: one, ...more };
+};
+
+/** Each measured figure a bench file gives, by direction (undefined: the file lacks it). */
+export function measuredFigures(kind: 'postgres' | 'redis' | 'models' | 'vector', json: any): Partial<Record<Direction, Figure>> {
   if (kind === 'postgres') {
     const results: any[] = Array.isArray(json.results) ? json.results : [];
     const largest = results.reduce<any>((a, r) => (!a || r.databaseBytes > a.databaseBytes ? r : a), undefined);
-    return { backup: largest?.backup?.oursMBps, restore: largest?.restore?.oursMBps };
+    const streams = positive(largest?.streams);
+    const of = (d: any): Figure | undefined =>
+      streams && streams > 1 && positive(d?.rawSingleMBps) ? figure(d.rawSingleMBps, { parallel: positive(d.oursMBps), streams }) : figure(d?.oursMBps);
+    return { backup: of(largest?.backup), restore: of(largest?.restore) };
   }
   if (kind === 'redis') {
     const bytes = Number(json.data?.usedMemoryBytes);
-    return { backup: perSecond(bytes, Number(json.backup?.oursMs)), restore: perSecond(bytes, Number(json.restore?.oursMs)) };
+    return { backup: figure(perSecond(bytes, Number(json.backup?.oursMs)), { efficiency: 0 }), restore: figure(perSecond(bytes, Number(json.restore?.oursMs)), { efficiency: 0 }) };
+  }
+  if (kind === 'vector') {
+    const readers = positive(json.backup?.parallel?.readers);
+    return {
+      backup: figure(json.backup?.singleStream?.MBps, readers && readers > 1 ? { parallel: positive(json.backup?.parallel?.MBps), streams: readers } : {}),
+      restore: figure(json.restore?.copyBinary?.MBps, { efficiency: 0 }),
+    };
   }
   const first = (Array.isArray(json.runs) ? json.runs : []).find((r: any) => r.step === 'first');
-  return { backup: first ? perSecond(Number(first.storedBytes), Number(first.ms)) : undefined };
+  return { backup: first ? figure(perSecond(Number(first.storedBytes), Number(first.ms))) : undefined };
 }
 
-/** Each appendix component's throughput per direction: measured where the newest bench result has it, else assumed. */
-export function throughputs(resultsDir: string): Record<string, Record<Direction, Throughput>> {
-  const out: Record<string, Record<Direction, Throughput>> = {};
+/** What a stream past the first adds, from one stream and `streams` streams of the same run (0 to 1). */
+export function efficiencyOf(f: Figure): number | undefined {
+  if (f.efficiency !== undefined) return f.efficiency;
+  if (f.parallel === undefined || f.streams === undefined || f.streams <= 1) return undefined;
+  return Math.min(1, Math.max(0, (f.parallel / f.single - 1) / (f.streams - 1)));
+}
+
+export interface ComponentThroughput {
+  readonly throughput: Record<Direction, Throughput>;
+  /** What a stream past the first adds (bench/rto.ts); 0 for a component that is one stream. */
+  readonly efficiency: Record<Direction, number>;
+  /** Where an efficiency was assumed, why. */
+  readonly assumedEfficiency: Partial<Record<Direction, string>>;
+}
+
+/** Each appendix component's throughput and efficiency per direction: measured where the newest bench result has it, else assumed. */
+export function throughputs(resultsDir: string): Record<string, ComponentThroughput> {
+  const out: Record<string, ComponentThroughput> = {};
   for (const component of Object.keys(APPENDIX_SIZES_GB)) {
-    const kind = component === 'postgres' || component === 'redis' || component === 'models' ? component : undefined;
+    const kind = component === 'postgres' || component === 'redis' || component === 'models' || component === 'vector' ? component : undefined;
     const bench = kind ? newestResult(resultsDir, kind) : undefined;
     const figures = kind && bench ? measuredFigures(kind, bench.json) : {};
-    const pick = (d: Direction): Throughput => {
-      const mbps = figures[d];
-      if (bench && typeof mbps === 'number' && Number.isFinite(mbps) && mbps > 0) {
-        return { mbps, source: 'measured', from: `bench/results/${bench.file}`, at: bench.at + (bench.json.cpus ? `, ${bench.json.cpus} cpus` : '') };
+    const parallel = PARALLEL_COMPONENTS.includes(component);
+    const throughput = {} as Record<Direction, Throughput>;
+    const efficiency = {} as Record<Direction, number>;
+    const assumedEfficiency: Partial<Record<Direction, string>> = {};
+    for (const d of ['backup', 'restore'] as const) {
+      const f = figures[d];
+      throughput[d] = bench && f
+        ? { mbps: f.single, source: 'measured', from: `bench/results/${bench.file}`, at: bench.at + (bench.json.cpus ? `, ${bench.json.cpus} cpus` : '') }
+        : { mbps: ASSUMED_MBPS[component][d].mbps, source: 'assumed', from: ASSUMED_MBPS[component][d].why };
+      const measured = f ? efficiencyOf(f) : undefined;
+      if (!parallel) efficiency[d] = 0;
+      else if (measured !== undefined) efficiency[d] = measured;
+      else {
+        efficiency[d] = ASSUMED_EFFICIENCY.value;
+        assumedEfficiency[d] = ASSUMED_EFFICIENCY.why;
       }
-      return { mbps: ASSUMED_MBPS[component][d].mbps, source: 'assumed', from: ASSUMED_MBPS[component][d].why };
-    };
-    out[component] = { backup: pick('backup'), restore: pick('restore') };
+    }
+    out[component] = { throughput, efficiency, assumedEfficiency };
   }
   return out;
 }
@@ -124,8 +188,10 @@ function main(): void {
     component,
     sizesGB,
     rtoHours: rtoOf(config.verification, component, COMPONENT_GROUP[component as ComponentName]).hours,
-    streams: args.streams[component] ?? 1,
-    throughput: measured[component],
+    // As parallelStreams() decides on the runner: its cores, at most MAX_STREAMS (the model caps by vCPU).
+    streams: args.streams[component] ?? (PARALLEL_COMPONENTS.includes(component) ? MAX_STREAMS : 1),
+    throughput: measured[component].throughput,
+    efficiency: measured[component].efficiency,
   }));
   const model = rtoModel(components, config.runner, { order: DEFAULT_RESTORE_ORDER, rtoHours: SYSTEM_RTO_HOURS });
   process.stdout.write(args.json ? `${JSON.stringify({ config: args.config, runner: config.runner, ...model }, null, 2)}\n` : `${formatModel(model, config.runner)}\n`);

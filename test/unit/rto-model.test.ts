@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chooseRunner, formatModel, lambdaVcpu, rtoModel, type ComponentModel, type RunnerSettings } from '../../bench/rto';
-import { throughputs } from '../../bench/rto-model';
+import { efficiencyOf, measuredFigures, throughputs } from '../../bench/rto-model';
 
 const GB = 1e9;
 const runner: RunnerSettings = {
@@ -90,22 +90,48 @@ describe('the RTO model throughputs', () => {
     writeFileSync(join(dir, 'postgres-2026-11-30T09-00-00-000Z.json'), JSON.stringify(postgres('2026-11-30T09:00:00.000Z', 11)));
     writeFileSync(join(dir, 'postgres-2026-11-30T12-00-00-000Z.json'), JSON.stringify(postgres('2026-11-30T12:00:00.000Z', 22)));
     writeFileSync(join(dir, 'redis-2026-11-30T12-00-00-000Z.json'), JSON.stringify({ at: '2026-11-30T12:00:00.000Z', data: { usedMemoryBytes: 100e6 }, backup: { oursMs: 4000 }, restore: { oursMs: 5000 } }));
+    writeFileSync(
+      join(dir, 'vector-2026-11-30T12-00-00-000Z.json'),
+      JSON.stringify({ at: '2026-11-30T12:00:00.000Z', backup: { singleStream: { MBps: 20 }, parallel: { MBps: 35, readers: 2 } }, restore: { copyBinary: { MBps: 25 } } }),
+    );
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('reads the newest result of each kind, its largest size, and names the file', () => {
     const t = throughputs(dir);
-    expect(t.postgres.backup).toEqual({ mbps: 22, source: 'measured', from: 'bench/results/postgres-2026-11-30T12-00-00-000Z.json', at: '2026-11-30T12:00:00.000Z, 2 cpus' });
-    expect(t.postgres.restore.mbps).toBe(30);
-    expect(t.redis.backup.mbps).toBeCloseTo(25, 6);
-    expect(t.redis.restore.mbps).toBeCloseTo(20, 6);
+    expect(t.postgres.throughput.backup).toEqual({ mbps: 22, source: 'measured', from: 'bench/results/postgres-2026-11-30T12-00-00-000Z.json', at: '2026-11-30T12:00:00.000Z, 2 cpus' });
+    expect(t.postgres.throughput.restore.mbps).toBe(30);
+    expect(t.redis.throughput.backup.mbps).toBeCloseTo(25, 6);
+    expect(t.redis.throughput.restore.mbps).toBeCloseTo(20, 6);
+  });
+
+  it('derives the efficiency from one stream and the parallel run of the same bench', () => {
+    const t = throughputs(dir);
+    // vector backup: 20 MB/s alone, 35 with 2 readers: the second adds 0.75 of one; its restore is one COPY
+    expect(t.vector.throughput.backup.mbps).toBe(20);
+    expect(t.vector.efficiency).toEqual({ backup: 0.75, restore: 0 });
+    // Redis runs on one server thread; models are one stream
+    expect(t.redis.efficiency).toEqual({ backup: 0, restore: 0 });
+    expect(t.models.efficiency).toEqual({ backup: 0, restore: 0 });
+    // a postgres result without streams (before the parallel layout) says nothing of the efficiency
+    expect(t.postgres.assumedEfficiency.backup).toMatch(/no single-vs-parallel/);
+  });
+
+  it('takes raw single-stream pg_dump as one postgres stream when the bench ran ours with several', () => {
+    expect(measuredFigures('postgres', { results: [{ databaseBytes: 1e9, streams: 2, backup: { rawSingleMBps: 10, oursMBps: 18 }, restore: { rawSingleMBps: 20, oursMBps: 19 } }] })).toEqual({
+      backup: { single: 10, parallel: 18, streams: 2 },
+      restore: { single: 20, parallel: 19, streams: 2 },
+    });
+    expect(efficiencyOf({ single: 10, parallel: 18, streams: 2 })).toBeCloseTo(0.8, 6);
+    expect(efficiencyOf({ single: 20, parallel: 19, streams: 2 })).toBe(0);
   });
 
   it('falls back to an assumed figure, marked as such, where no result exists', () => {
     const t = throughputs(dir);
-    expect(t.models.backup.source).toBe('assumed');
-    expect(t.mongodb.restore).toMatchObject({ source: 'assumed', from: expect.stringMatching(/no MongoDB bench/) });
+    expect(t.models.throughput.backup.source).toBe('assumed');
+    expect(t.mongodb.throughput.restore).toMatchObject({ source: 'assumed', from: expect.stringMatching(/no MongoDB bench/) });
+    expect(t.mongodb.efficiency.restore).toBe(0.5);
     const empty = throughputs(join(dir, 'missing'));
-    expect(empty.postgres.backup).toMatchObject({ source: 'assumed', from: expect.stringMatching(/no postgres bench result/) });
+    expect(empty.postgres.throughput.backup).toMatchObject({ source: 'assumed', from: expect.stringMatching(/no postgres bench result/) });
   });
 });
