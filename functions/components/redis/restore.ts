@@ -224,7 +224,7 @@ export async function restoreRedis(source: ArtifactSource, target: RedisTarget, 
         });
         try {
           const reader = await openDump(input, { name: artifact.name });
-          await forEachRecord(reader, async (record) => {
+          await forEachRecord(reader, (record) => {
             if (!scope.selects(record.key)) {
               counts.skippedByPattern++;
               return;
@@ -233,7 +233,7 @@ export async function restoreRedis(source: ArtifactSource, target: RedisTarget, 
               counts.skippedExpired++;
               return;
             }
-            await batches.add(record);
+            return batches.add(record);
           });
           await batches.end();
         } finally {
