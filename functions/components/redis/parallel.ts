@@ -25,8 +25,8 @@ export function readConnections(): number {
   return Math.max(2, parallelStreams());
 }
 
-/** Keys SCAN may list ahead of the readers (about 50 bytes each while queued). */
-const QUEUED_KEYS = 50_000;
+/** Keys SCAN may list ahead of the readers (about 150 bytes of heap each while queued). */
+const QUEUED_KEYS = 10_000;
 /** Keys per read transaction at most; BatchSizer lowers it when values are large. */
 const MAX_BATCH_KEYS = 2000;
 
@@ -69,7 +69,9 @@ export async function* readKeySpace(scanner: Redis, readers: readonly RespConnec
 
   const scan = async () => {
     try {
-      for await (const keys of scanKeys(scanner, patterns)) {
+      // The whole database: its size now sizes the duplicate filter once (scan.ts), instead of by doublings.
+      const expected = patterns.includes('*') ? await scanner.dbsize() : 0;
+      for await (const keys of scanKeys(scanner, patterns, undefined, expected)) {
         await hooks.afterScan?.(keys);
         if (queueAt > 0) {
           queue = queue.slice(queueAt);

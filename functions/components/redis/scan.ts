@@ -10,9 +10,9 @@
  * with secret random multipliers drawn per KeySet (about 20 times cheaper than a SHA-256 call, which
  * cost more than a whole key's read otherwise). Two different keys collide in one of them with
  * probability at most 2^-24 whatever the keys (the byte difference at a position where they differ has
- * at most 8 factors of two), so in all four at most 2^-96: at a million keys (5e11 pairs) about 1e-17.
- * The multipliers never leave the process, so keys cannot be chosen to collide. Longer keys take
- * 128 bits of their SHA-256, as before.
+ * at most 8 factors of two), so in all four at most about 2^-95 (one bit of the last is a marker): at
+ * a million keys (5e11 pairs) about 1e-17. The multipliers never leave the process, so keys cannot be
+ * chosen to collide. Longer keys take 128 bits of their SHA-256, as before.
  */
 import { hash, randomFillSync } from 'node:crypto';
 import type Redis from 'ioredis';
@@ -100,6 +100,16 @@ export class KeySet {
   }
 }
 
+/**
+ * Slots for `keys` keys without growing (load at most one half): growing holds the old and the new
+ * table at once, half again the memory, at the moment the set is largest.
+ */
+export function slotsFor(keys: number): number {
+  let slots = 1 << 12;
+  while (slots < keys * 2 && slots < 2 ** 30) slots *= 2;
+  return slots;
+}
+
 /** SCAN COUNT hint: large enough to keep round trips few, small enough to keep each reply quick on a busy server. */
 export const SCAN_COUNT = 1000;
 
@@ -107,8 +117,8 @@ export const SCAN_COUNT = 1000;
  * Every key matching any of `patterns` in the selected database, each once, in SCAN batches (a batch
  * can be empty when MATCH filters a whole step away; those are not yielded).
  */
-export async function* scanKeys(redis: Redis, patterns: readonly string[], count = SCAN_COUNT): AsyncGenerator<Buffer[]> {
-  const seen = new KeySet();
+export async function* scanKeys(redis: Redis, patterns: readonly string[], count = SCAN_COUNT, expectedKeys = 0): AsyncGenerator<Buffer[]> {
+  const seen = new KeySet(slotsFor(expectedKeys));
   for (const pattern of patterns) {
     let cursor = '0';
     do {
