@@ -3,12 +3,16 @@
  * Redis tools on the same data in the same run.
  *  - backup:  raw `redis-cli -p PORT --rdb FILE` (the server forks and streams an RDB snapshot: the
  *             fastest possible export, and the one ElastiCache/MemoryDB block) vs nca-backup's logical
- *             export (SCAN + MULTI{TYPE, PEXPIRETIME, DUMP, values} + fingerprint) into a filesystem sink
- *             that computes SHA-256 like the vault (no S3 in the path: this measures the component);
+ *             export (SCAN, then MULTI{PEXPIRETIME, DUMP} per batch over several connections, values
+ *             decoded from the payloads for the fingerprint) into a filesystem sink that computes SHA-256
+ *             like the vault (no S3 in the path: this measures the component);
  *  - restore: raw `redis-server` loading that RDB file at start-up (until INFO says loading:0) vs
- *             nca-backup's restore (validation pass + pipelined RESTORE ... ABSTTL) into an empty server.
- * Ours runs in a child process (node --import tsx) so its peak RSS (getrusage maxRSS) is its own. After the
- * restore the restored server's fingerprint is compared with the backup's.
+ *             nca-backup's restore (validation pass + pipelined RESTORE ... ABSTTL over several
+ *             connections) into an empty server.
+ * Ours runs in a child process (node --import tsx) so its peak RSS (getrusage maxRSS) and its CPU time are
+ * its own; the server's CPU time for ours comes from INFO cpu. CPU times and the load average are in the
+ * results because this machine is shared: wall-clock rates fall when other jobs run, CPU per key much less.
+ * After the restore the restored server's fingerprint is compared with the backup's.
  * Results: bench/results/redis-<timestamp>.json.
  *
  * Options (env): NCA_BENCH_REDIS_KEYS (default 1000000) keys loaded, mixed types (70% strings of 40-160
@@ -16,7 +20,7 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { createReadStream, createWriteStream, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
@@ -126,12 +130,17 @@ function fileSource(dir: string, record: ArtifactRecord): ArtifactSource {
 async function worker(input: WorkerInput): Promise<void> {
   const target = await connectRedis({ db: 0, keyPatterns: ['*'] }, { NCA_REDIS_URL: input.url });
   const log = createLogger({ bench: 'redis', worker: input.mode });
+  const cpu = process.cpuUsage();
+  const cpuMs = () => {
+    const used = process.cpuUsage(cpu);
+    return Math.round((used.user + used.system) / 1000);
+  };
   if (input.mode === 'backup') {
     const { ms, value } = await timed(() => redis.backup(target, fileSink(input.dir), log));
-    process.stdout.write(JSON.stringify({ ms, artifact: value.artifacts[0], report: value.report, fingerprint: value.fingerprint, maxRssKiB: process.resourceUsage().maxRSS }));
+    process.stdout.write(JSON.stringify({ ms, cpuMs: cpuMs(), artifact: value.artifacts[0], report: value.report, fingerprint: value.fingerprint, maxRssKiB: process.resourceUsage().maxRSS }));
   } else {
     const { ms, value } = await timed(() => redis.restore(fileSource(input.dir, input.record!), target, {}, log));
-    process.stdout.write(JSON.stringify({ ms, details: value.details, maxRssKiB: process.resourceUsage().maxRSS }));
+    process.stdout.write(JSON.stringify({ ms, cpuMs: cpuMs(), details: value.details, maxRssKiB: process.resourceUsage().maxRSS }));
   }
 }
 
@@ -155,6 +164,20 @@ const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** di
 const perSecond = (n: number, ms: number) => Math.round(n / (ms / 1000));
 const mbps = (bytes: number, ms: number) => round(bytes / 1e6 / (ms / 1000));
 
+/** The server's own CPU seconds so far (INFO cpu, main process: a forked RDB child is not in it). */
+async function serverCpuMs(url: string): Promise<number> {
+  const client = new Redis(url);
+  try {
+    const text = await client.info('cpu');
+    const field = (name: string) => Number(new RegExp(`${name}:([\\d.]+)`).exec(text)?.[1] ?? 0);
+    return Math.round((field('used_cpu_user') + field('used_cpu_sys')) * 1000);
+  } finally {
+    client.disconnect();
+  }
+}
+
+const loadAverage = () => loadavg().map((n) => round(n, 2));
+
 function sameFingerprint(a: Fingerprint, b: Fingerprint): boolean {
   const names = new Set([...Object.keys(a), ...Object.keys(b)]);
   return [...names].every((name) => a[name]?.count === b[name]?.count && a[name]?.digest === b[name]?.digest);
@@ -166,6 +189,7 @@ export async function runRedisBench(options: { keys?: number } = {}): Promise<Re
   const source = await startRedis();
   const empty = await startRedis();
   let loaded: RunningRedis | undefined;
+  const loadAtStart = loadAverage();
   try {
     say(`loading ${keys} keys of mixed types`);
     const load = await timed(() => loadKeys(source.url, keys));
@@ -183,7 +207,9 @@ export async function runRedisBench(options: { keys?: number } = {}): Promise<Re
     say('nca-backup redis backup (child process, filesystem sink)');
     const dumpDir = join(work, 'ours');
     mkdirSync(dumpDir);
+    const sourceCpu = await serverCpuMs(source.url);
     const ours = await runWorker({ mode: 'backup', url: source.url, dir: dumpDir });
+    const backupServerCpuMs = (await serverCpuMs(source.url)) - sourceCpu;
     const oursBytes: number = ours.artifact.bytes;
 
     say('raw redis-server loading the RDB at start-up');
@@ -191,7 +217,9 @@ export async function runRedisBench(options: { keys?: number } = {}): Promise<Re
     loaded = rawLoad.server;
 
     say('nca-backup redis restore into an empty server (child process)');
+    const targetCpu = await serverCpuMs(empty.url);
     const restored = await runWorker({ mode: 'restore', url: empty.url, dir: dumpDir, record: ours.artifact });
+    const restoreServerCpuMs = (await serverCpuMs(empty.url)) - targetCpu;
 
     say('fingerprint of the restored server');
     const target = await connectRedis({ db: 0, keyPatterns: ['*'] }, { NCA_REDIS_URL: empty.url });
@@ -202,6 +230,7 @@ export async function runRedisBench(options: { keys?: number } = {}): Promise<Re
       at: new Date().toISOString(),
       node: process.version,
       cpus: cpus().length,
+      loadAverage: { atStart: loadAtStart, atEnd: loadAverage() },
       redis: (await run('redis-server', ['--version'])).stdout.trim(),
       sink: 'filesystem (SHA-256 computed as the vault does; no S3 in the path)',
       data: { keys: dbsize, usedMemoryBytes: usedMemory, loadMs: Math.round(load.ms), rdbBytes, dumpBytes: oursBytes },
@@ -214,6 +243,10 @@ export async function runRedisBench(options: { keys?: number } = {}): Promise<Re
         rawMBps: mbps(rdbBytes, rawBackup.ms),
         oursMBps: mbps(oursBytes, ours.ms),
         oursPeakRssMiB: round(ours.maxRssKiB / 1024),
+        oursCpuMs: ours.cpuMs,
+        oursServerCpuMs: backupServerCpuMs,
+        oursCpuMicrosPerKey: round((ours.cpuMs * 1000) / ours.report.keys, 2),
+        oursServerCpuMicrosPerKey: round((backupServerCpuMs * 1000) / ours.report.keys, 2),
         report: ours.report,
       },
       restore: {
@@ -225,6 +258,10 @@ export async function runRedisBench(options: { keys?: number } = {}): Promise<Re
         rawMBps: mbps(rdbBytes, rawLoad.ms),
         oursMBps: mbps(oursBytes, restored.ms),
         oursPeakRssMiB: round(restored.maxRssKiB / 1024),
+        oursCpuMs: restored.cpuMs,
+        oursServerCpuMs: restoreServerCpuMs,
+        oursCpuMicrosPerKey: round((restored.cpuMs * 1000) / restored.details.restored, 2),
+        oursServerCpuMicrosPerKey: round((restoreServerCpuMs * 1000) / restored.details.restored, 2),
         details: restored.details,
       },
       fingerprintMatch: sameFingerprint(ours.fingerprint, check.value),

@@ -230,6 +230,19 @@ describe('the SCAN key set', () => {
     expect(set.add(Buffer.alloc(0))).toBe(false);
     expect(set.size).toBe(20_002);
   });
+
+  test('tells apart keys that differ only by zero bytes, at the short/long boundary and beyond it', () => {
+    const set = new KeySet(4);
+    const keys = [
+      ...Array.from({ length: 5 }, (_, n) => Buffer.alloc(n)),
+      Buffer.from([1, 0]),
+      Buffer.from([0, 1]),
+      ...[255, 256, 257, 10_000].flatMap((n) => [Buffer.alloc(n, 'k'), Buffer.concat([Buffer.alloc(n - 1, 'k'), Buffer.from([0])])]),
+    ];
+    for (const key of keys) expect(set.add(key)).toBe(true);
+    for (const key of keys) expect(set.add(Buffer.from(key))).toBe(false);
+    expect(set.size).toBe(keys.length);
+  });
 });
 
 describe('RDB versions', () => {

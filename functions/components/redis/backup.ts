@@ -1,32 +1,34 @@
 /**
  * The backup: a logical export that needs only SCAN, TYPE, PTTL, DUMP, TIME and read commands, so it
  * works where SYNC, BGSAVE, CONFIG and DEBUG are blocked (ElastiCache, MemoryDB). Keys are listed with
- * SCAN per pattern, read in byte-bounded batches (reader.ts: one MULTI per batch) and streamed into one
- * artifact in the format of format.ts. The stream is pulled by the sink: the next batch is read from
- * Redis only once the previous one has been consumed, so memory stays at about one batch (8 MiB of
- * values) plus the key set that deduplicates SCAN (scan.ts).
+ * SCAN per pattern and read in byte-bounded batches over several connections (parallel.ts; each batch one
+ * MULTI of expiry + DUMP per key, values decoded from the payloads: dumpread.ts, decode.ts), then
+ * streamed into one artifact in the format of format.ts. The stream is pulled by the sink: readers stop
+ * once one batch per connection waits to be consumed, so memory stays at a few batches (8 MiB of values
+ * each at most) plus the key set that deduplicates SCAN (scan.ts).
  *
  * The fingerprint is summed from the records as they are written, never by a second pass over the
  * server, so it describes exactly the artifact.
  */
 import { Readable } from 'node:stream';
 import type Redis from 'ioredis';
+import type { RespConnection } from './resp';
 import type { ArtifactSink, ComponentBackupResult, Consistency, Logger, SourceInfo } from '../types';
-import { describeTarget, redisFailure, withRedis, type RedisTarget } from './connection';
+import { describeTarget, redisFailure, withRedis, withStreams, type RedisTarget } from './connection';
 import { serverFacts, type ServerFacts } from './compatibility';
 import { FingerprintBuilder } from './digest';
 import { DUMP_CONTENT_TYPE, DUMP_FORMAT_VERSION, dumpArtifactName, encodeHeader, encodeRecords, encodeTrailer, type DumpRecord } from './format';
 import { payloadRdbVersion } from './payload';
-import { BatchSizer, readKeys } from './reader';
-import { scanKeys } from './scan';
+import { readConnections, readKeySpace } from './parallel';
 import { keysMemory, memoryFacts } from './room';
 
 export const CONSISTENCY: Consistency = {
   pointInTime: false,
   method:
     'SCAN in batches without a server snapshot (BGSAVE is not available on managed Redis): each key is read ' +
-    'atomically (TYPE, PTTL, DUMP and its value in one MULTI/EXEC per batch), and the fingerprint is computed ' +
-    'from exactly those reads; a key written during the backup is captured before or after the write, a key ' +
+    'atomically (its expiry and DUMP in one MULTI/EXEC per batch; its value decoded from that payload, or, for ' +
+    'streams and module types, read with TYPE, expiry, DUMP and the value commands in one more MULTI/EXEC), and the ' +
+    'fingerprint is computed from exactly those reads; a key written during the backup is captured before or after the write, a key ' +
     'created during it may be missing, and one deleted or expired during it is skipped and counted.',
 };
 
@@ -49,7 +51,7 @@ export interface BackupHooks {
 
 const PROGRESS_EVERY = 100_000;
 
-export async function backupRedis(target: RedisTarget, sink: ArtifactSink, log: Logger, hooks: BackupHooks = {}): Promise<ComponentBackupResult> {
+export async function backupRedis(target: RedisTarget, sink: ArtifactSink, log: Logger, hooks: BackupHooks = {}, connections = readConnections()): Promise<ComponentBackupResult> {
   return withRedis(target, async (redis) => {
     let facts: ServerFacts;
     try {
@@ -62,35 +64,28 @@ export async function backupRedis(target: RedisTarget, sink: ArtifactSink, log: 
     const stats = { keys: 0, skippedExpired: 0, typeChangeRetries: 0, payloadBytes: 0, rdbVersion: 0 };
     log.info('redis backup started', { target: describeTarget(target), keyPatterns: target.keyPatterns, server: facts.serverVersion, artifact: name });
 
-    async function* produce(): AsyncGenerator<Buffer> {
+    async function* produce(readers: readonly RespConnection[]): AsyncGenerator<Buffer> {
       yield encodeHeader({ db: target.db, keyPatterns: target.keyPatterns, serverVersion: facts.serverVersion, rdbVersion: facts.rdbVersion, createdAt: new Date().toISOString() });
-      const sizer = new BatchSizer();
       let nextProgress = PROGRESS_EVERY;
       try {
-        for await (const scanned of scanKeys(redis, target.keyPatterns)) {
-          await hooks.afterScan?.(redis, scanned);
-          for (let i = 0; i < scanned.length; ) {
-            const slice = scanned.slice(i, i + sizer.next);
-            i += slice.length;
-            const read = await readKeys(redis, slice, { dump: true, exactExpiry: facts.exactExpiry });
-            sizer.observe(slice.length, read.bytes);
-            stats.skippedExpired += read.vanished;
-            stats.typeChangeRetries += read.retried;
-            const records: DumpRecord[] = [];
-            for (const value of read.values) {
-              const payload = value.payload!;
-              records.push({ key: value.key, type: value.type, expiresAt: value.expiresAt, digest: value.digest, payload });
-              fingerprint.add(value.type, value.digest);
-              stats.payloadBytes += payload.length;
-              stats.rdbVersion = Math.max(stats.rdbVersion, payloadRdbVersion(payload) ?? 0);
-            }
-            stats.keys += records.length;
-            // Yielding suspends this generator until the sink has taken the bytes: that is the backpressure.
-            if (records.length > 0) yield encodeRecords(records);
-            if (stats.keys >= nextProgress) {
-              log.info('redis backup progress', { keys: stats.keys, skippedExpired: stats.skippedExpired, payloadBytes: stats.payloadBytes });
-              nextProgress += PROGRESS_EVERY;
-            }
+        const reads = readKeySpace(redis, readers, target.keyPatterns, { dump: true, exactExpiry: facts.exactExpiry }, { afterScan: (keys) => hooks.afterScan?.(redis, keys) ?? Promise.resolve() });
+        for await (const read of reads) {
+          stats.skippedExpired += read.vanished;
+          stats.typeChangeRetries += read.retried;
+          const records: DumpRecord[] = [];
+          for (const value of read.values) {
+            const payload = value.payload!;
+            records.push({ key: value.key, type: value.type, expiresAt: value.expiresAt, digest: value.digest, payload });
+            fingerprint.add(value.type, value.digest);
+            stats.payloadBytes += payload.length;
+            stats.rdbVersion = Math.max(stats.rdbVersion, payloadRdbVersion(payload) ?? 0);
+          }
+          stats.keys += records.length;
+          // Yielding suspends this generator until the sink has taken the bytes: that is the backpressure.
+          if (records.length > 0) yield encodeRecords(records);
+          if (stats.keys >= nextProgress) {
+            log.info('redis backup progress', { keys: stats.keys, skippedExpired: stats.skippedExpired, payloadBytes: stats.payloadBytes });
+            nextProgress += PROGRESS_EVERY;
           }
         }
       } catch (error) {
@@ -99,7 +94,9 @@ export async function backupRedis(target: RedisTarget, sink: ArtifactSink, log: 
       yield encodeTrailer({ records: stats.keys, skippedExpired: stats.skippedExpired, rdbVersion: stats.rdbVersion });
     }
 
-    const artifact = await sink.write(name, Readable.from(produce(), { objectMode: false }), { contentType: DUMP_CONTENT_TYPE });
+    const artifact = await withStreams(target, connections, (readers) =>
+      sink.write(name, Readable.from(produce(readers), { objectMode: false }), { contentType: DUMP_CONTENT_TYPE }),
+    );
     if (stats.keys === 0) {
       log.warn('redis backup holds no keys', { target: describeTarget(target), keyPatterns: target.keyPatterns, skippedExpired: stats.skippedExpired });
     }

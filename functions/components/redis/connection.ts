@@ -9,6 +9,7 @@ import type { RedisSourceConfig } from './descriptor';
 import { InvalidInputError, NcaBackupError, ToolError, TransientError } from '../../core/errors';
 import { secretsManagerFetcher, type SecretFetcher } from '../../core/secrets';
 import { setting } from '../../../config/environment';
+import { RespConnection } from './resp';
 
 export interface RedisTarget {
   readonly host: string;
@@ -209,6 +210,25 @@ export async function withRedis<T>(target: RedisTarget, use: (redis: Redis) => P
     return await use(redis);
   } finally {
     redis.disconnect();
+  }
+}
+
+/** The name CLIENT LIST shows for the bare connections of the hot paths (resp.ts). */
+export const STREAM_CONNECTION_NAME = 'nca-backup-stream';
+
+/**
+ * `count` bare RESP connections (resp.ts) for the hot paths, all closed when `use` settles; if one
+ * cannot be opened, the others are closed and that failure is thrown (mapped by redisFailure).
+ */
+export async function withStreams<T>(target: RedisTarget, count: number, use: (streams: RespConnection[]) => Promise<T>, component = 'redis'): Promise<T> {
+  const opened = await Promise.allSettled(Array.from({ length: count }, () => RespConnection.open(target, STREAM_CONNECTION_NAME)));
+  const readers = opened.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));
+  try {
+    const failed = opened.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+    if (failed) throw redisFailure(failed.reason, target, 'connecting', { component });
+    return await use(readers);
+  } finally {
+    for (const reader of readers) reader.close();
   }
 }
 

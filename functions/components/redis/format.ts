@@ -163,6 +163,15 @@ class ByteReader {
     return have >= n;
   }
 
+  /** The buffered bytes and where the unread ones start, for parsing in place (then skip()). */
+  get view(): { readonly buffer: Buffer; readonly at: number } {
+    return { buffer: this.buffer, at: this.position };
+  }
+
+  skip(n: number): void {
+    this.position += n;
+  }
+
   /** Call only after fill(n) returned true. */
   take(n: number): Buffer {
     const out = this.buffer.subarray(this.position, this.position + n);
@@ -187,6 +196,8 @@ export interface DumpReader {
   readonly header: DumpHeader;
   /** Every record in stream order; ends only after the trailer was read and checked. */
   records(): AsyncGenerator<DumpRecord, DumpTrailer, undefined>;
+  /** The same records, as many at a time as the bytes received so far hold (fewer awaits per record). */
+  batches(): AsyncGenerator<DumpRecord[], DumpTrailer, undefined>;
 }
 
 function readU64(buf: Buffer, at: number, context: DumpContext, what: string): number {
@@ -226,56 +237,107 @@ export async function openDump(stream: Readable, context: DumpContext): Promise<
     throw damaged(context, 'has a header without db and keyPatterns');
   }
 
-  async function* records(): AsyncGenerator<DumpRecord, DumpTrailer, undefined> {
-    let count = 0;
-    let maxRdb = 0;
-    const cut = () => damaged(context, `ends in the middle of record ${count + 1} (no trailer)`);
+  let count = 0;
+  let maxRdb = 0;
+  /** Bytes the record at the read position needs in all; set when parseRecord found fewer buffered. */
+  let needed = 1;
+  const cut = () => damaged(context, `ends in the middle of record ${count + 1} (no trailer)`);
+
+  /** The record at the read position if all its bytes are buffered; undefined at the trailer or when more bytes are needed. */
+  function parseRecord(): DumpRecord | undefined {
+    const { buffer, at } = reader.view;
+    const have = buffer.length - at;
+    if (have < 1) {
+      needed = 1;
+      return undefined;
+    }
+    const tag = buffer[at];
+    if (tag === TRAILER_TAG) return undefined;
+    if (tag !== RECORD_TAG) throw damaged(context, `has an unknown tag 0x${tag.toString(16).padStart(2, '0')} where record ${count + 1} should start`);
+    if (have < 5) {
+      needed = 5;
+      return undefined;
+    }
+    const keyLength = buffer.readUInt32BE(at + 1);
+    if (keyLength > MAX_KEY_BYTES) throw damaged(context, `announces a ${keyLength}-byte key in record ${count + 1}`);
+    const fixed = 5 + keyLength + 1 + 8 + DIGEST_BYTES + 4;
+    if (have < fixed) {
+      needed = fixed;
+      return undefined;
+    }
+    const keyAt = at + 5;
+    const typeAt = keyAt + keyLength;
+    const payloadLength = buffer.readUInt32BE(typeAt + 1 + 8 + DIGEST_BYTES);
+    if (have < fixed + payloadLength) {
+      needed = fixed + payloadLength;
+      return undefined;
+    }
+    const type = CODE_TYPE.get(buffer[typeAt]);
+    if (!type) throw damaged(context, `has an unknown key type ${buffer[typeAt]} in record ${count + 1}`);
+    const expiresAt = readU64(buffer, typeAt + 1, context, 'expiry');
+    const digestAt = typeAt + 9;
+    const payloadAt = digestAt + DIGEST_BYTES + 4;
+    const payload = buffer.subarray(payloadAt, payloadAt + payloadLength);
+    if (payloadLength >= 11) maxRdb = Math.max(maxRdb, payload.readUInt16LE(payloadLength - 10));
+    reader.skip(fixed + payloadLength);
+    count++;
+    needed = 1;
+    return { key: buffer.subarray(keyAt, typeAt), type, expiresAt, digest: buffer.subarray(digestAt, digestAt + DIGEST_BYTES), payload };
+  }
+
+  async function readTrailer(): Promise<DumpTrailer> {
+    reader.take(1);
+    if (!(await reader.fill(18))) throw damaged(context, 'ends inside its trailer');
+    const fields = reader.take(18);
+    const trailer: DumpTrailer = {
+      records: readU64(fields, 0, context, 'record count'),
+      skippedExpired: readU64(fields, 8, context, 'skipped count'),
+      rdbVersion: fields.readUInt16BE(16),
+    };
+    if (trailer.records !== count) throw damaged(context, `holds ${count} records but its trailer says ${trailer.records}`);
+    if (!(await reader.atEnd())) throw damaged(context, 'has bytes after its trailer');
+    if (trailer.rdbVersion < maxRdb) throw damaged(context, `has payloads of RDB version ${maxRdb} but its trailer says ${trailer.rdbVersion}`);
+    return trailer;
+  }
+
+  async function* batches(): AsyncGenerator<DumpRecord[], DumpTrailer, undefined> {
     for (;;) {
-      if (!(await reader.fill(1))) throw damaged(context, `ends after ${count} records without its trailer (truncated)`);
-      const tag = reader.take(1)[0];
-      if (tag === TRAILER_TAG) {
-        if (!(await reader.fill(18))) throw damaged(context, 'ends inside its trailer');
-        const fields = reader.take(18);
-        const trailer: DumpTrailer = {
-          records: readU64(fields, 0, context, 'record count'),
-          skippedExpired: readU64(fields, 8, context, 'skipped count'),
-          rdbVersion: fields.readUInt16BE(16),
-        };
-        if (trailer.records !== count) throw damaged(context, `holds ${count} records but its trailer says ${trailer.records}`);
-        if (!(await reader.atEnd())) throw damaged(context, 'has bytes after its trailer');
-        if (trailer.rdbVersion < maxRdb) throw damaged(context, `has payloads of RDB version ${maxRdb} but its trailer says ${trailer.rdbVersion}`);
-        return trailer;
+      const batch: DumpRecord[] = [];
+      for (let record = parseRecord(); record; record = parseRecord()) batch.push(record);
+      if (batch.length > 0) yield batch;
+      if (reader.available >= 1 && reader.view.buffer[reader.view.at] === TRAILER_TAG) return readTrailer();
+      if (!(await reader.fill(needed))) {
+        if (reader.available === 0) throw damaged(context, `ends after ${count} records without its trailer (truncated)`);
+        throw cut();
       }
-      if (tag !== RECORD_TAG) throw damaged(context, `has an unknown tag 0x${tag.toString(16).padStart(2, '0')} where record ${count + 1} should start`);
-      if (!(await reader.fill(4))) throw cut();
-      const keyLength = reader.take(4).readUInt32BE(0);
-      if (keyLength > MAX_KEY_BYTES) throw damaged(context, `announces a ${keyLength}-byte key in record ${count + 1}`);
-      if (!(await reader.fill(keyLength + 1 + 8 + DIGEST_BYTES + 4))) throw cut();
-      const key = reader.take(keyLength);
-      const typeCode = reader.take(1)[0];
-      const type = CODE_TYPE.get(typeCode);
-      if (!type) throw damaged(context, `has an unknown key type ${typeCode} in record ${count + 1}`);
-      const expiresAt = readU64(reader.take(8), 0, context, 'expiry');
-      const digest = reader.take(DIGEST_BYTES);
-      const payloadLength = reader.take(4).readUInt32BE(0);
-      if (!(await reader.fill(payloadLength))) throw cut();
-      const payload = reader.take(payloadLength);
-      if (payload.length >= 11) maxRdb = Math.max(maxRdb, payload.readUInt16LE(payload.length - 10));
-      count++;
-      yield { key, type, expiresAt, digest, payload };
     }
   }
 
-  return { header, records };
+  async function* records(): AsyncGenerator<DumpRecord, DumpTrailer, undefined> {
+    const all = batches();
+    for (;;) {
+      const next = await all.next();
+      if (next.done) return next.value;
+      yield* next.value;
+    }
+  }
+
+  return { header, records, batches };
 }
 
-/** Feeds every record to `each` (awaiting it: backpressure) and returns the checked trailer. */
+/**
+ * Feeds every record to `each` and returns the checked trailer. A promise `each` returns is awaited
+ * before the next record (backpressure); a plain return costs no await.
+ */
 export async function forEachRecord(reader: DumpReader, each: (record: DumpRecord) => void | Promise<void>): Promise<DumpTrailer> {
-  const records = reader.records();
+  const batches = reader.batches();
   for (;;) {
-    const next = await records.next();
+    const next = await batches.next();
     if (next.done) return next.value;
-    await each(next.value);
+    for (const record of next.value) {
+      const pending = each(record);
+      if (pending) await pending;
+    }
   }
 }
 
@@ -291,10 +353,12 @@ export class RecordBatches {
 
   constructor(private readonly flush: (batch: readonly DumpRecord[]) => Promise<void>) {}
 
-  async add(record: DumpRecord): Promise<void> {
+  /** Keeps the record; returns a promise only when it completed a batch (then await it: backpressure). */
+  add(record: DumpRecord): Promise<void> | undefined {
     this.batch.push(record);
     this.bytes += recordBytes(record);
-    if (this.batch.length >= RecordBatches.RECORDS || this.bytes >= RecordBatches.BYTES) await this.end();
+    if (this.batch.length >= RecordBatches.RECORDS || this.bytes >= RecordBatches.BYTES) return this.end();
+    return undefined;
   }
 
   /** Hands over the records not flushed yet. */

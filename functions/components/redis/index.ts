@@ -86,7 +86,7 @@ export const redis: Component<RedisTarget, RedisRestoreOptions> = {
 
   backup: (target, sink, log) => backupRedis(target, sink, log),
 
-  fingerprint: fingerprintRedis,
+  fingerprint: (target) => fingerprintRedis(target),
 
   async checkCompatibility(source: SourceInfo, target: RedisTarget, options?: RedisRestoreOptions) {
     checkReplaceScope(source, target, options ?? {});

@@ -7,7 +7,7 @@
  * A DUMP payload is `<RDB type byte><RDB-serialized value><RDB version: 2 bytes LE><CRC64: 8 bytes LE>`.
  */
 
-const TRAILER_BYTES = 10;
+export const TRAILER_BYTES = 10;
 const RDB_TYPE_STRING = 0;
 const RDB_ENC_INT8 = 0;
 const RDB_ENC_INT16 = 1;
@@ -51,14 +51,14 @@ export function lzfDecompress(input: Buffer, outputLength: number): Buffer | und
   return op === outputLength ? out : undefined;
 }
 
-interface Length {
+export interface Length {
   readonly value: number;
   /** Set when the length byte announced a special encoding (integer or LZF) instead of a length. */
   readonly encoding?: number;
   readonly next: number;
 }
 
-function readLength(buf: Buffer, at: number, end: number): Length | undefined {
+export function readLength(buf: Buffer, at: number, end: number): Length | undefined {
   if (at >= end) return undefined;
   const first = buf[at];
   switch (first >> 6) {

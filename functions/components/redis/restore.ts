@@ -6,7 +6,8 @@
  *     size and SHA-256. Any failure here leaves the target exactly as it was.
  *  2. write: in replace mode clear the keys in scope first (FLUSHDB when the scope is the whole
  *     database, else SCAN + UNLINK of the matching keys), then stream the artifact again into pipelined
- *     `RESTORE key <expiry> payload REPLACE ABSTTL`, one byte-bounded batch at a time.
+ *     `RESTORE key <expiry> payload REPLACE ABSTTL`, in byte-bounded batches over several bare RESP
+ *     connections (resp.ts), one batch in flight on each.
  *
  * The limit, stated honestly: a failure during pass 2 (the connection drops, the server runs out of
  * memory, the stored object changes between the passes) leaves a partial restore; nothing can roll a
@@ -18,11 +19,14 @@
  * TTLs travel as absolute expiry (ms since the epoch), so a key restored days later keeps its real
  * deadline; keys whose deadline has passed are skipped and counted instead of being written.
  */
+import type { Readable } from 'node:stream';
 import type Redis from 'ioredis';
 import { BackupNotFoundError, IntegrityError, ToolError } from '../../core/errors';
 import { digestErrorAfter } from '../../core/checksums';
 import type { ArtifactRecord, ArtifactSource, ComponentRestoreResult, Logger } from '../types';
-import { describeTarget, redisFailure, withRedis, type RedisTarget } from './connection';
+import { describeTarget, redisFailure, withRedis, withStreams, type RedisTarget } from './connection';
+import { parallelStreams } from '../../core/streams';
+import { CommandWriter, ReplyError, type RespConnection } from './resp';
 import { rdbIncompatibility, serverFacts, versionMismatch, type ServerFacts } from './compatibility';
 import { DUMP_CONTENT_TYPE, DUMP_EXTENSION, forEachRecord, openDump, RecordBatches, type DumpHeader, type DumpRecord, type DumpTrailer } from './format';
 import { KeyScope, type RedisRestoreOptions } from './options';
@@ -30,6 +34,11 @@ import { payloadRdbVersion } from './payload';
 import { scanKeys } from './scan';
 
 const PROGRESS_EVERY = 100_000;
+
+/** Connections RESTOREs are sent over: the runner's streams, and two at least (one batch in flight each). */
+export function restoreConnections(): number {
+  return Math.max(2, parallelStreams());
+}
 
 export function findDumpArtifact(source: ArtifactSource, context: { backupId?: string } = {}): ArtifactRecord {
   const artifact = source.artifacts.find((a) => a.contentType === DUMP_CONTENT_TYPE) ?? source.artifacts.find((a) => a.name.endsWith(DUMP_EXTENSION));
@@ -163,25 +172,26 @@ export async function restoreRedis(source: ArtifactSource, target: RedisTarget, 
     const counts = { restored: 0, skippedExpired: 0, skippedByPattern: 0 };
     let nextProgress = PROGRESS_EVERY;
 
-    const batches = new RecordBatches(async (batch) => {
-      const pipeline = redis.pipeline();
+    const send = async (connection: RespConnection, batch: readonly DumpRecord[]): Promise<void> => {
+      const request = new CommandWriter(batch.reduce((sum, record) => sum + record.key.length + record.payload.length + 64, 0));
       const sent: DumpRecord[] = [];
       const at = now();
       for (const record of batch) {
-        if (record.expiresAt === 0) pipeline.restore(record.key, 0, record.payload, 'REPLACE');
-        else if (absoluteTtl) pipeline.restore(record.key, record.expiresAt, record.payload, 'REPLACE', 'ABSTTL');
-        else if (record.expiresAt - at > 0) pipeline.restore(record.key, record.expiresAt - at, record.payload, 'REPLACE');
+        if (record.expiresAt === 0) request.command('RESTORE', record.key, 0, record.payload, 'REPLACE');
+        else if (absoluteTtl) request.command('RESTORE', record.key, record.expiresAt, record.payload, 'REPLACE', 'ABSTTL');
+        else if (record.expiresAt - at > 0) request.command('RESTORE', record.key, record.expiresAt - at, record.payload, 'REPLACE');
         else {
           counts.skippedExpired++;
           continue;
         }
         sent.push(record);
       }
-      const replies = (await pipeline.exec()) ?? [];
-      replies.forEach(([error], i) => {
-        if (!error) return;
-        const message = `RESTORE of key ${describeKey(sent[i].key)} into ${where} failed (${counts.restored + i} keys of this restore were written before it): ${error.message}`;
-        const ErrorClass = /payload version or checksum/i.test(error.message) ? IntegrityError : ToolError;
+      if (sent.length === 0) return;
+      const replies = await connection.exchange(request.take(), sent.length);
+      replies.forEach((reply, i) => {
+        if (!(reply instanceof ReplyError)) return;
+        const message = `RESTORE of key ${describeKey(sent[i].key)} into ${where} failed (${counts.restored} keys of this restore were written before it): ${reply.message}`;
+        const ErrorClass = /payload version or checksum/i.test(reply.message) ? IntegrityError : ToolError;
         throw new ErrorClass(`${message}.`, { component: 'redis', hint: partialRestoreHint(mode) });
       });
       counts.restored += sent.length;
@@ -189,23 +199,49 @@ export async function restoreRedis(source: ArtifactSource, target: RedisTarget, 
         log.info('redis restore progress', { restored: counts.restored, skippedExpired: counts.skippedExpired });
         nextProgress += PROGRESS_EVERY;
       }
-    });
+    };
 
-    const stream = source.open(artifact.name);
+    let stream: Readable | undefined;
     try {
-      const reader = await openDump(stream, { name: artifact.name });
-      await forEachRecord(reader, async (record) => {
-        if (!scope.selects(record.key)) {
-          counts.skippedByPattern++;
-          return;
+      await withStreams(target, restoreConnections(), async (connections) => {
+        // Opened once the connections are: a source that fails early must have a listener.
+        const input = (stream = source.open(artifact.name));
+        // One batch in flight per connection: the server restores batches while this process parses and
+        // encodes the next ones. Keys are unique in an artifact, so the order batches land in does not matter.
+        const idle = [...connections];
+        const inFlight = new Set<Promise<void>>();
+        let failed: { error: unknown } | undefined;
+        const batches = new RecordBatches(async (batch) => {
+          while (idle.length === 0 && !failed) await Promise.race(inFlight);
+          if (failed) throw failed.error;
+          const connection = idle.pop()!;
+          const sending: Promise<void> = send(connection, batch).then(
+            () => void idle.push(connection),
+            (error: unknown) => void (failed ??= { error }),
+          );
+          inFlight.add(sending);
+          void sending.finally(() => inFlight.delete(sending));
+        });
+        try {
+          const reader = await openDump(input, { name: artifact.name });
+          await forEachRecord(reader, (record) => {
+            if (!scope.selects(record.key)) {
+              counts.skippedByPattern++;
+              return;
+            }
+            if (record.expiresAt !== 0 && record.expiresAt <= now()) {
+              counts.skippedExpired++;
+              return;
+            }
+            return batches.add(record);
+          });
+          await batches.end();
+        } finally {
+          // Batches already sent land (or fail) before the connections close, so the count is right.
+          await Promise.all(inFlight);
         }
-        if (record.expiresAt !== 0 && record.expiresAt <= now()) {
-          counts.skippedExpired++;
-          return;
-        }
-        await batches.add(record);
+        if (failed) throw failed.error;
       });
-      await batches.end();
     } catch (error) {
       log.warn('redis restore failed part-way', { target: where, mode, restored: counts.restored, ...cleared });
       const failure = redisFailure(error, target, `restoring keys (${counts.restored} written)`);
@@ -214,7 +250,7 @@ export async function restoreRedis(source: ArtifactSource, target: RedisTarget, 
       if (touched && !failure.message.includes('partial restore')) failure.message = `${failure.message} ${partialRestoreHint(mode)}`;
       throw failure;
     } finally {
-      stream.destroy();
+      stream?.destroy();
     }
 
     log.info('redis restore completed', { target: where, mode, ...counts, ...cleared });

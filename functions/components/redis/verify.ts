@@ -68,7 +68,7 @@ export async function verifyRedisRestore(
     try {
       const reader = await openDump(stream, { name: artifact.name });
       scope = new KeyScope(reader.header.keyPatterns, options.keyPattern);
-      await forEachRecord(reader, async (record) => {
+      await forEachRecord(reader, (record) => {
         inArtifact.add(record.type, record.digest);
         if (!scope.selects(record.key)) {
           counts.notSelected++;
@@ -79,7 +79,7 @@ export async function verifyRedisRestore(
           else counts.expiringSoon++;
           return;
         }
-        await batches.add(record);
+        return batches.add(record);
       });
       await batches.end();
     } catch (error) {
