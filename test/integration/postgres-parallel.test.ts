@@ -16,6 +16,7 @@ import { connectPostgres, postgres, withDatabase, type PostgresTarget } from '..
 import { TABLE_DATA_CONTENT_TYPE, type DumpLayout } from '../../functions/components/postgres/dump-layout';
 import type { ArtifactSource, ComponentBackupResult, Fingerprint } from '../../functions/components/types';
 import { loadSampleNcaDatabase } from '../../scripts/sample-nca-db';
+import { throttledSource } from '../support/artifact-streams';
 import { backupToFs, type FsArtifacts } from '../support/fs-artifacts';
 import { createDatabase, sql, testPostgresUrl, urlFor } from '../support/postgres-db';
 import { testRuntimeConfig } from '../support/runtime-config';
@@ -189,6 +190,41 @@ describe('a failure in one stream fails the whole backup', () => {
       if (left.length === 0) break;
     }
     expect(left).toEqual([]);
+  });
+});
+
+describe('a failure in one restore stream fails the whole restore', () => {
+  test('one table archive\'s pg_restore backend ended mid-COPY: ToolError, the other streams stopped, the staging database dropped, the target unchanged', async () => {
+    const db = await createDatabase('par_rfail');
+    // Two tables above SMALL_TABLE_BYTES: an archive each.
+    for (const name of ['bulk_a', 'bulk_b']) {
+      await sql(db, `CREATE TABLE ${name} (id int PRIMARY KEY, payload text)`);
+      await sql(db, `INSERT INTO ${name} SELECT g, md5(random()::text) || md5(random()::text) FROM generate_series(1, 180000) g`);
+    }
+    const t = await target(db, 0);
+    const backup = await backupOf(t, 'b-rfail');
+    expect(layoutOf(backup.result).parts).toHaveLength(2);
+    await sql(db, 'DELETE FROM bulk_a WHERE id <= 10');
+    const before = await dumpText(db);
+
+    const outcome = postgres.restore(throttledSource(backup.source, 1024 * 1024), t, {}, quiet).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    let pid: number | undefined;
+    for (const deadline = Date.now() + 30_000; pid === undefined && Date.now() < deadline; await new Promise((r) => setTimeout(r, 50))) {
+      // This restore's staging database only, a table archive's COPY.
+      const rows = await sql('postgres', `SELECT pid FROM pg_stat_activity WHERE datname LIKE $1 AND application_name = 'nca-backup/pg_restore' AND query LIKE 'COPY %'`, [`${db}\\_nca\\_staging\\_%`]);
+      pid = rows[0]?.pid;
+    }
+    expect(pid).toBeDefined();
+    await sql('postgres', 'SELECT pg_terminate_backend($1)', [pid]);
+    const error = (await outcome) as Error;
+    expect(error).toMatchObject({ name: 'ToolError' });
+    expect(error.message).toMatch(/pg_restore exited with code 1: .*(terminating connection due to administrator command|server closed the connection)/s);
+    expect(error.message).toContain(`The target database "${db}" is unchanged.`);
+    expect(await dumpText(db)).toBe(before);
+    expect((await sql('postgres', 'SELECT datname FROM pg_database WHERE datname LIKE $1', [`${db}\\_nca\\_%`])).map((r) => r.datname)).toEqual([]);
   });
 });
 

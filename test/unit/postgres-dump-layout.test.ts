@@ -7,6 +7,7 @@ import {
   planParts,
   SHARED_ARCHIVE_BYTES,
   SMALL_TABLE_BYTES,
+  uploadBudget,
 } from '../../functions/components/postgres/dump-layout';
 
 const MiB = 1024 * 1024;
@@ -35,6 +36,14 @@ describe('the postgres dump layout', () => {
     expect(shared.flat()).toHaveLength(10);
     for (const group of shared) expect(group.reduce((sum, x) => sum + x.bytes, 0)).toBeLessThanOrEqual(SHARED_ARCHIVE_BYTES);
     expect(planParts([])).toEqual([]);
+  });
+
+  test('the streams share the single stream\'s parts in flight; a part fits twice the table in S3\'s 10,000 parts', () => {
+    expect(uploadBudget(2, 100 * MiB)).toEqual({ partSizeBytes: 16 * MiB, queueSize: 2 });
+    expect(uploadBudget(4, 100 * MiB)).toEqual({ partSizeBytes: 8 * MiB, queueSize: 2 });
+    expect(uploadBudget(8, 100 * MiB).partSizeBytes).toBe(5 * MiB);
+    const huge = uploadBudget(8, 200 * 1024 * MiB);
+    expect(huge.partSizeBytes * 10_000).toBeGreaterThanOrEqual(2 * 200 * 1024 * MiB);
   });
 
   test('a table pattern is exact: every name quoted, quotes doubled', () => {

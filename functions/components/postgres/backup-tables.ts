@@ -17,7 +17,7 @@ import type { Client } from 'pg';
 import type { ArtifactRecord, ArtifactSink, Logger } from '../types';
 import type { PostgresTarget } from './connection';
 import { DumpStreams } from './dump-streams';
-import { exactTablePattern, planParts, TABLE_DATA_CONTENT_TYPE, type DumpCompression, type DumpLayout, type DumpTable, type TableDataPart } from './dump-layout';
+import { exactTablePattern, planParts, TABLE_DATA_CONTENT_TYPE, uploadBudget, type DumpCompression, type DumpLayout, type DumpTable, type TableDataPart } from './dump-layout';
 import { forEachLimit } from '../../core/parallel';
 
 /**
@@ -70,11 +70,15 @@ export function dumpPerTable(options: {
     bytes: group.reduce((sum, t) => sum + t.bytes, 0),
   }));
   // The schema archive is mostly catalog reads: it runs beside the table streams, not in one of them.
-  const schema = dumps.start([...common, ...tables.map((t) => `--exclude-table-data=${exactTablePattern(t)}`)], options.schemaArtifact, options.schemaContentType);
+  // Its size is not known ahead (large objects, rows of tables not listed): one part in flight, parts of 16 MiB.
+  const schema = dumps.start([...common, ...tables.map((t) => `--exclude-table-data=${exactTablePattern(t)}`)], options.schemaArtifact, options.schemaContentType, {
+    queueSize: 1,
+    partSizeBytes: 16 * 1024 * 1024,
+  });
   const records: ArtifactRecord[] = new Array(parts.length);
   const tableData = forEachLimit(planned, streams, async (group, index) => {
     const args = [...common, '--data-only', ...group.flatMap((t) => ['-t', exactTablePattern(t)])];
-    records[index] = await dumps.start(args, parts[index].artifact, TABLE_DATA_CONTENT_TYPE).finished;
+    records[index] = await dumps.start(args, parts[index].artifact, TABLE_DATA_CONTENT_TYPE, uploadBudget(streams, parts[index].bytes)).finished;
     log.info('table data archive stored', { artifact: parts[index].artifact, tables: group.length, tableBytes: parts[index].bytes, bytes: records[index].bytes });
   });
   tableData.catch((error: unknown) => dumps.stop(error));

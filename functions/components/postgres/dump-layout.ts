@@ -19,6 +19,24 @@ export const SMALL_TABLE_BYTES = 16 * 1024 * 1024;
 /** At most this many bytes of small tables per shared archive. */
 export const SHARED_ARCHIVE_BYTES = 64 * 1024 * 1024;
 
+const MiB = 1024 * 1024;
+/** S3's smallest part but the last, and most parts in one upload. */
+const S3_MIN_PART_BYTES = 5 * MiB;
+const S3_MAX_PARTS = 10_000;
+
+/**
+ * The multipart budget of one stream of the per-table layout: the single stream's parts in flight
+ * (4 of 16 MiB) shared among the streams, 2 parts in flight each, so that the worker's memory does not
+ * grow with the number of streams (measured: 2 streams with the vault's default of 4 parts each took
+ * the bench's worker to 289 MiB). A part is large enough for twice the table's size on disk in S3's
+ * 10,000 parts (an archive is compressed, but TOAST-compressed values are dumped decompressed).
+ */
+export function uploadBudget(streams: number, tableBytes: number): { partSizeBytes: number; queueSize: number } {
+  const shared = Math.max(S3_MIN_PART_BYTES, Math.min(16 * MiB, Math.floor((32 * MiB) / Math.max(1, streams))));
+  const fits = Math.ceil((2 * tableBytes) / S3_MAX_PARTS / MiB) * MiB;
+  return { partSizeBytes: Math.max(shared, fits), queueSize: 2 };
+}
+
 export type DumpLayoutName = 'single-stream' | 'per-table';
 
 export function chooseLayout(databaseBytes: number, streams: number, minBytes = PARALLEL_DUMP_MIN_BYTES): DumpLayoutName {

@@ -4,7 +4,7 @@
  * sink aborts their uploads), and the failure reported is that first one.
  */
 import { Transform, type TransformCallback } from 'node:stream';
-import type { ArtifactRecord, ArtifactSink } from '../types';
+import type { ArtifactRecord, ArtifactSink, UploadBudget } from '../types';
 import type { PostgresTarget } from './connection';
 import { runTool, type RunningTool } from './tools';
 
@@ -41,14 +41,14 @@ export class DumpStreams {
   ) {}
 
   /** Starts `pg_dump args` into artifact `name`; refused once a stream has failed. */
-  start(args: readonly string[], name: string, contentType: string): StreamedDump {
+  start(args: readonly string[], name: string, contentType: string, upload?: UploadBudget): StreamedDump {
     if (this.failure) throw this.failure.error;
     const dump = runTool(this.target, 'pg_dump', args);
     const body = dump.child.stdout!.pipe(new EndsWithProcess(dump.done));
     dump.child.stdout!.on('error', (error) => body.destroy(error));
     const entry = { dump, body };
     this.running.add(entry);
-    const written = this.sink.write(name, body, { contentType });
+    const written = this.sink.write(name, body, { contentType, ...(upload ? { upload } : {}) });
     const finished = Promise.all([written, dump.done])
       .then(([record]) => record)
       .catch((error: unknown) => {
