@@ -39,8 +39,9 @@ describe('the postgres dump layout', () => {
   });
 
   test('the streams share the single stream\'s parts in flight; a part fits twice the table in S3\'s 10,000 parts', () => {
-    expect(uploadBudget(2, 100 * MiB)).toEqual({ partSizeBytes: 16 * MiB, queueSize: 2 });
-    expect(uploadBudget(4, 100 * MiB)).toEqual({ partSizeBytes: 8 * MiB, queueSize: 2 });
+    expect(uploadBudget(1, 100 * MiB)).toEqual({ partSizeBytes: 16 * MiB, queueSize: 2 });
+    expect(uploadBudget(2, 100 * MiB)).toEqual({ partSizeBytes: 8 * MiB, queueSize: 2 });
+    expect(uploadBudget(4, 100 * MiB)).toEqual({ partSizeBytes: 5 * MiB, queueSize: 2 });
     expect(uploadBudget(8, 100 * MiB).partSizeBytes).toBe(5 * MiB);
     const huge = uploadBudget(8, 200 * 1024 * MiB);
     expect(huge.partSizeBytes * 10_000).toBeGreaterThanOrEqual(2 * 200 * 1024 * MiB);
