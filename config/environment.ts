@@ -61,6 +61,8 @@ export const ENVIRONMENT = {
   pgBinDir: 'NCA_PG_BIN_DIR',
   /** How long a backup waits behind an application's table lock (default 60). */
   pgLockTimeoutSeconds: 'NCA_PG_LOCK_TIMEOUT_SECONDS',
+  /** The database size from which a backup dumps table by table (default: functions/components/postgres/dump-layout.ts). */
+  pgParallelMinBytes: 'NCA_PG_PARALLEL_MIN_BYTES',
   /** The CA bundle PostgreSQL server certificates are verified with (default: the image's RDS bundle). */
   pgTlsCaFile: 'NCA_PG_TLS_CA_FILE',
   redisUrl: 'NCA_REDIS_URL',

@@ -34,11 +34,21 @@ export interface BlobStore {
   stagingKey(name: string): string;
 }
 
+/** Multipart part size and parts in flight of one upload (core/storage.ts). */
+export interface UploadBudget {
+  readonly partSizeBytes?: number;
+  readonly queueSize?: number;
+}
+
 /** Where a component's backup writes its artifacts. Each write streams; nothing is held whole in memory. */
 export interface ArtifactSink {
   /** The backup being written (a component that binds its artifacts to it, e.g. an encryption context, needs it). */
   readonly backupId?: string;
-  write(name: string, body: Readable, options?: { contentType?: string }): Promise<ArtifactRecord>;
+  /**
+   * `upload`: a smaller multipart budget for one artifact, where a component writes several at once and
+   * their parts in flight would otherwise add up (the vault's defaults apply to what is left out).
+   */
+  write(name: string, body: Readable, options?: { contentType?: string; upload?: UploadBudget }): Promise<ArtifactRecord>;
   /** The component's blobs (components that deduplicate across backups). */
   readonly blobs?: BlobStore;
   /**

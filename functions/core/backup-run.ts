@@ -144,7 +144,7 @@ export async function runBackup(ctx: EngineContext, request: BackupRequest): Pro
         request.signal.throwIfAborted();
         addAbortSignal(request.signal, body);
       }
-      const stored = await writeOnce(prefix + artifactName, () => ctx.vault.writeStream(prefix + artifactName, body, contentType));
+      const stored = await writeOnce(prefix + artifactName, () => ctx.vault.writeStream(prefix + artifactName, body, contentType, options.upload));
       const record: ArtifactRecord = { name: artifactName, bytes: stored.bytes, sha256: stored.sha256, contentType };
       written.push(record);
       ctx.log.info('artifact stored', { component: name, backupId: request.backupId, artifact: artifactName, bytes: stored.bytes });

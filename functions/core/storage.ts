@@ -104,13 +104,13 @@ export class BackupVault {
    * Write-once: `If-None-Match: *` on the PutObject or CompleteMultipartUpload, so an object that exists is
    * never replaced; that failure rejects with `PreconditionFailedError`.
    */
-  async writeStream(relativeKey: string, body: Readable, contentType = 'application/octet-stream'): Promise<StoredObject> {
+  async writeStream(relativeKey: string, body: Readable, contentType = 'application/octet-stream', budget: { partSizeBytes?: number; queueSize?: number } = {}): Promise<StoredObject> {
     const meter = new Sha256Meter();
     const upload = new Upload({
       client: this.client,
       params: { Bucket: this.bucket, Key: this.key(relativeKey), Body: meter, ContentType: contentType, IfNoneMatch: '*', ...this.encryption },
-      partSize: this.options.partSizeBytes ?? DEFAULT_PART_SIZE,
-      queueSize: this.options.queueSize ?? DEFAULT_QUEUE_SIZE,
+      partSize: budget.partSizeBytes ?? this.options.partSizeBytes ?? DEFAULT_PART_SIZE,
+      queueSize: budget.queueSize ?? this.options.queueSize ?? DEFAULT_QUEUE_SIZE,
       leavePartsOnError: false,
     });
     // Either side failing must fail the write: a source error aborts the multipart upload.

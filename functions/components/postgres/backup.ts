@@ -8,7 +8,7 @@
  * aborts its multipart upload) and the error is classified (TransientError for a lost connection, a
  * server shutdown or a lock wait that timed out, naming the sessions holding the locks).
  */
-import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { Client } from 'pg';
 import { TransientError } from '../../core/errors';
 import type { ArtifactRecord, ArtifactSink, ComponentBackupResult, Logger, SourceInfo } from '../types';
@@ -19,29 +19,16 @@ import { fingerprintInTransaction } from './fingerprint';
 import { dumpedSequences, withDumpedSequences } from './archive';
 import { GLOBALS_ARTIFACT, GLOBALS_CONTENT_TYPE, readGlobals } from './globals';
 import { describeSessions, exclusiveLockHolders } from './sessions';
-import { runTool } from './tools';
+import { parallelStreams } from '../../core/streams';
+import { dumpPerTable, listDumpTables } from './backup-tables';
+import { chooseLayout, dumpCompression, type DumpLayout } from './dump-layout';
+import { DumpStreams } from './dump-streams';
 
 export const DUMP_CONTENT_TYPE = 'application/vnd.postgresql.custom-archive';
 
 export function dumpArtifactName(database: string): string {
   // Artifact names are a restricted character set; the database name is recorded in the manifest anyway.
   return `${database.replace(/[^A-Za-z0-9._-]/g, '_')}.dump`;
-}
-
-/**
- * Ends the stream only once `exited` settles: a pg_dump that fails after writing part of its output makes
- * the upload fail instead of completing a truncated object.
- */
-class EndsWithProcess extends Transform {
-  constructor(private readonly exited: Promise<void>) {
-    super();
-  }
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    callback(null, chunk);
-  }
-  override _flush(callback: TransformCallback): void {
-    this.exited.then(() => callback(), callback);
-  }
 }
 
 /**
@@ -83,37 +70,48 @@ export async function backupPostgres(
     await client.query('SET LOCAL idle_in_transaction_session_timeout = 0');
     await client.query(`SET LOCAL lock_timeout = '${lockSeconds}s'`);
     const snapshot = (await client.query<{ id: string }>('SELECT pg_export_snapshot() AS id')).rows[0].id;
-    log.info('pg_dump started', { target: describeTarget(target), snapshot, pgDump: source.toolVersion, server: source.serverVersion });
-
-    const dump = runTool(target, 'pg_dump', ['--format=custom', `--snapshot=${snapshot}`, `--lock-wait-timeout=${lockSeconds}s`, '--no-password', '--dbname', target.database]);
-    const body = dump.child.stdout!.pipe(new EndsWithProcess(dump.done));
-    dump.child.stdout!.on('error', (error) => body.destroy(error));
-    // Sequence values are not in the snapshot: the fingerprint records the ones the dump holds.
-    const sequences = dumpedSequences(dump.child.stdout!);
-    const written = sink.write(dumpArtifactName(target.database), body, { contentType: DUMP_CONTENT_TYPE });
+    const compression = dumpCompression(source.toolMajor);
+    const common = ['--format=custom', ...compression.args, `--snapshot=${snapshot}`, `--lock-wait-timeout=${lockSeconds}s`, '--no-password', '--dbname', target.database];
+    const streams = parallelStreams();
+    const layoutName = chooseLayout(databaseBytes, streams, target.parallelDumpMinBytes);
+    const schemaArtifact = dumpArtifactName(target.database);
+    let dumping: { stdout: NodeJS.ReadableStream; finished: Promise<{ artifacts: ArtifactRecord[]; layout: DumpLayout }>; streams: DumpStreams };
+    if (layoutName === 'per-table') {
+      const tables = await listDumpTables(client);
+      const perTable = dumpPerTable({ target, sink, tables, common, compression, schemaArtifact, schemaContentType: DUMP_CONTENT_TYPE, streams, log });
+      dumping = { stdout: perTable.schemaStdout, finished: perTable.finished, streams: perTable.streams };
+    } else {
+      const dumps = new DumpStreams(target, sink);
+      const single = dumps.start(common, schemaArtifact, DUMP_CONTENT_TYPE);
+      const layout: DumpLayout = { layout: 'single-stream', compression: compression.codec, compressedBy: compression.compressedBy };
+      dumping = { stdout: single.dump.child.stdout!, finished: single.finished.then((record) => ({ artifacts: [record], layout })), streams: dumps };
+    }
+    log.info('pg_dump started', { target: describeTarget(target), snapshot, layout: layoutName, streams: layoutName === 'per-table' ? streams : 1, compression: compression.codec, pgDump: source.toolVersion, server: source.serverVersion });
+    // Sequence values are not in the snapshot: the fingerprint records the ones the (schema) archive holds.
+    const sequences = dumpedSequences(dumping.stdout as Readable);
     const recorded = (async () => {
       const fingerprint = await fingerprintInTransaction(client);
       const globals = await readGlobals(client);
       return { fingerprint, globals };
     })();
-    let artifact: ArtifactRecord;
+    let dumped: Awaited<typeof dumping.finished>;
     let facts: Awaited<typeof recorded>;
     try {
-      [artifact, facts] = await Promise.race([Promise.all([written, recorded, dump.done]), lost]);
+      [dumped, facts] = await Promise.race([Promise.all([dumping.finished, recorded]), lost]);
     } catch (error) {
-      // Stop pg_dump so nothing keeps reading the source; the destroyed stream aborts the upload.
-      dump.child.kill('SIGKILL');
-      body.destroy(error as Error);
-      await Promise.allSettled([written, recorded, dump.done]);
+      // Stop every pg_dump so nothing keeps reading the source; the destroyed streams abort the uploads.
+      dumping.streams.stop(error);
+      await Promise.allSettled([dumping.streams.settled(), recorded]);
       throw await explainBackupFailure(client, error, lockSeconds);
     }
     await Promise.race([client.query('COMMIT'), lost]);
     const globalsRecord = await sink.write(GLOBALS_ARTIFACT, Readable.from([Buffer.from(JSON.stringify(facts.globals, null, 2))]), { contentType: GLOBALS_CONTENT_TYPE });
     return {
-      artifacts: [artifact, globalsRecord],
+      artifacts: [...dumped.artifacts, globalsRecord],
       fingerprint: withDumpedSequences(facts.fingerprint, await sequences),
       // The role names go into the manifest: a restore's compatibility check reads only the manifest.
-      source: { ...source, roles: facts.globals.roles.map((r) => r.name), databaseBytes },
+      // The layout and codec go there too: a restore of the per-table layout reads its parts from it.
+      source: { ...source, roles: facts.globals.roles.map((r) => r.name), databaseBytes, dump: dumped.layout },
       consistency: { pointInTime: true, method: 'pg_dump, the fingerprint and the roles read one exported snapshot (REPEATABLE READ)' },
     };
   } catch (error) {

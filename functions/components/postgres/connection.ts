@@ -32,6 +32,8 @@ export interface PostgresTarget {
   readonly binDir: string;
   /** How long a backup waits for a table lock (pg_dump --lock-wait-timeout, the fingerprint's lock_timeout). */
   readonly lockTimeoutSeconds?: number;
+  /** The size from which a backup dumps table by table (default PARALLEL_DUMP_MIN_BYTES, dump-layout.ts); tests and benches set it. */
+  readonly parallelDumpMinBytes?: number;
   /** The RDS instance whose CloudWatch FreeStorageSpace a restore's room check reads (postgres/room.ts). */
   readonly rds?: { readonly instanceId: string; /** NCA_METRICS_ENDPOINT: a local CloudWatch substitute. */ readonly metricsEndpoint?: string };
 }
@@ -112,7 +114,17 @@ export async function connectPostgres(
 ): Promise<PostgresTarget> {
   const endpoint = setting(env, 'metricsEndpoint');
   const rds = source.rdsInstanceId ? { rds: { instanceId: source.rdsInstanceId, ...(endpoint ? { metricsEndpoint: endpoint } : {}) } } : {};
-  return { ...(await resolveConnection(source, env, fetchSecret, sourcePath)), lockTimeoutSeconds: lockTimeoutFrom(env), ...rds };
+  return { ...(await resolveConnection(source, env, fetchSecret, sourcePath)), lockTimeoutSeconds: lockTimeoutFrom(env), ...parallelMinFrom(env), ...rds };
+}
+
+function parallelMinFrom(env: NodeJS.ProcessEnv): { parallelDumpMinBytes?: number } {
+  const raw = setting(env, 'pgParallelMinBytes');
+  if (raw === undefined) return {};
+  const bytes = Number(raw);
+  if (!Number.isSafeInteger(bytes) || bytes < 0) {
+    throw new InvalidInputError(`NCA_PG_PARALLEL_MIN_BYTES must be a whole number of bytes, not "${raw.slice(0, 20)}".`, { component: 'postgres' });
+  }
+  return { parallelDumpMinBytes: bytes };
 }
 
 async function resolveConnection(source: PostgresSourceConfig, env: NodeJS.ProcessEnv, fetchSecret: SecretFetcher, sourcePath: string): Promise<PostgresTarget> {

@@ -1,11 +1,13 @@
 /**
- * The postgres component (database group): pg_dump -Fc streamed to the vault, pg_restore streamed back,
+ * The postgres component (database group): pg_dump -Fc streamed to the vault (one stream, or table by
+ * table several at once for a large database: dump-layout.ts), pg_restore streamed back,
  * fingerprints of every table. Version checks come first, both when dumping and when restoring.
  */
 import type { Client } from 'pg';
 import { IntegrityError, InvalidInputError } from '../../core/errors';
 import type { Component, ComponentEntry, RestoreTargetOptions, SourceInfo } from '../types';
 import { readTableOfContents } from './archive';
+import { isTableDataArtifact } from './dump-layout';
 import { backupPostgres, DUMP_CONTENT_TYPE } from './backup';
 import { checkRestoreVersions } from './compatibility';
 import { connectPostgres, quoteIdent, withClient, withDatabase, type PostgresTarget } from './connection';
@@ -106,9 +108,12 @@ export const postgres: Component<PostgresTarget, PostgresRestoreOptions> = {
     const dumps = source.artifacts.filter((a) => a.contentType === DUMP_CONTENT_TYPE);
     const context = { component: 'postgres', backupId: source.backup?.backupId };
     if (dumps.length !== 1) throw new IntegrityError(`the backup holds ${dumps.length} pg_dump archives, not one.`, context);
-    const { toc, archive } = await readTableOfContents(source.open(dumps[0].name));
-    archive.destroy();
-    if (!toc) throw new IntegrityError(`${dumps[0].name} has no table of contents this version reads (not a pg_dump custom archive of PostgreSQL 11 or later, or cut short).`, context);
+    // The per-table layout's table-data archives are custom archives too: each is checked the same way.
+    for (const dump of [dumps[0], ...source.artifacts.filter(isTableDataArtifact)]) {
+      const { toc, archive } = await readTableOfContents(source.open(dump.name));
+      archive.destroy();
+      if (!toc) throw new IntegrityError(`${dump.name} has no table of contents this version reads (not a pg_dump custom archive of PostgreSQL 11 or later, or cut short).`, context);
+    }
   },
 
   /** The fingerprint comparison, leaving out owners and grants when the restore did not restore them. */

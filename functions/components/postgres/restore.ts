@@ -29,6 +29,8 @@ import { KEPT_ASIDE_SQL_PATTERN, keptAsideName, keptUntil, stagingDatabaseName }
 import { feedTool, runTool } from './tools';
 import { RowsAsLoaded } from './fingerprint';
 import { verifyDatabase } from './verify';
+import { hasTableDataArtifacts, loadPerTable } from './restore-tables';
+import { parallelStreams } from '../../core/streams';
 
 
 /** The restore's own statements (create, rename, settings, drop) never wait longer than this. */
@@ -179,6 +181,7 @@ interface StagedRows {
 }
 
 async function loadStaging(source: ArtifactSource, artifactName: string, ctx: RestoreContext, timed: Timer): Promise<StagedRows | undefined> {
+  if (hasTableDataArtifacts(source)) return loadTables(source, artifactName, ctx, timed);
   const owners = ctx.options.noOwner ? WITHOUT_OWNERS : [];
   const staging = withDatabase(ctx.target, ctx.staging);
   const { toc, archive } = await readTableOfContents(source.open(artifactName));
@@ -205,6 +208,30 @@ async function loadStaging(source: ArtifactSource, artifactName: string, ctx: Re
     if (built.status === 'rejected') throw built.reason;
     if (digests.status === 'rejected') throw digests.reason;
     return digests.value && { entries: digests.value, readAsLoaded: rows!.readAsLoaded };
+  } finally {
+    await reader?.end().catch(() => undefined);
+  }
+}
+
+/** The per-table layout (restore-tables.ts), its tables read for the fingerprint as they are loaded. */
+async function loadTables(source: ArtifactSource, schemaArtifact: string, ctx: RestoreContext, timed: Timer): Promise<StagedRows | undefined> {
+  const staging = withDatabase(ctx.target, ctx.staging);
+  const reader = source.backup ? await openClient(staging) : undefined;
+  try {
+    const rows = reader ? new RowsAsLoaded(reader) : undefined;
+    const entries = await loadPerTable({
+      source,
+      schemaArtifact,
+      staging,
+      stagingName: ctx.staging,
+      common: [...PG_RESTORE_ARGS, ...(ctx.options.noOwner ? WITHOUT_OWNERS : [])],
+      streams: parallelStreams(),
+      context: errorContext(ctx),
+      rows,
+      timed,
+      log: ctx.log,
+    });
+    return entries && { entries, readAsLoaded: rows!.readAsLoaded };
   } finally {
     await reader?.end().catch(() => undefined);
   }
