@@ -32,7 +32,7 @@ export interface ScannedRow {
   readonly model: string | null;
 }
 
-type RowsDefinition = Pick<VectorTableDefinition, 'columns' | 'idColumn' | 'metadataColumn' | 'embedding' | 'schema' | 'table'>;
+export type RowsDefinition = Pick<VectorTableDefinition, 'columns' | 'idColumn' | 'metadataColumn' | 'embedding' | 'schema' | 'table'>;
 
 export function recordFromRow(row: RawRow, definition: RowsDefinition, extraCount: number): VectorRecord {
   let embedding: Buffer | null = null;
@@ -49,6 +49,11 @@ export function recordFromRow(row: RawRow, definition: RowsDefinition, extraCoun
   const extras: (string | null)[] = [];
   for (let i = 0; i < extraCount; i++) extras.push(row[`x${i}`] ?? null);
   return { id: row.id, embedding, metadata: row.metadata, extras };
+}
+
+export function scannedRow(row: RawRow, definition: RowsDefinition, extraCount: number): ScannedRow {
+  const record = recordFromRow(row, definition, extraCount);
+  return { record, body: encodeBody(record, definition.embedding.elementType), model: row.model };
 }
 
 /** What the rows showed: counts, the common dimension, the embedding models, the content digest. */
@@ -117,10 +122,7 @@ export async function* scanRows(client: Client, definition: RowsDefinition, rela
     for (;;) {
       const { rows } = await client.query<RawRow>(`FETCH ${batchSize} FROM ${cursor}`);
       if (rows.length === 0) return;
-      yield rows.map((row) => {
-        const record = recordFromRow(row, definition, extraCount);
-        return { record, body: encodeBody(record, definition.embedding.elementType), model: row.model };
-      });
+      yield rows.map((row) => scannedRow(row, definition, extraCount));
     }
   } finally {
     // A consumer that stops early leaves the transaction open; close the cursor so the next one starts clean.
