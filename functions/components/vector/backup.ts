@@ -165,6 +165,8 @@ export async function backupVector(
   } catch (error) {
     throw serverError(error, `backup of ${describeVectorTarget(target)}`);
   } finally {
+    // No reader outlives the backup, whichever way it ended.
+    await scan?.close();
     await client.end().catch(() => undefined);
   }
 }

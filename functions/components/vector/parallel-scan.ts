@@ -124,17 +124,23 @@ export class ParallelScan {
     }
   }
 
+  private running?: Promise<void>;
+  private complete = false;
+
   /** The rows in id order, a range at a time; readers start with the first pull. */
   async *rows(): AsyncGenerator<ScannedRow[]> {
-    const readers = Array.from({ length: this.readers }, (_, r) => this.read(r));
-    let complete = false;
+    this.running = Promise.all(Array.from({ length: this.readers }, (_, r) => this.read(r))).then(() => undefined);
     try {
       for (let index = 0; index < this.ranges.length; index++) yield await this.queue.take();
-      complete = true;
+      this.complete = true;
     } finally {
-      // A consumer that stops (the sink failed) stops the readers too, and none outlives the backup.
-      if (!complete) this.queue.fail(this.queue.failed?.error ?? new Error(`${COMPONENT}: the rows' consumer stopped`));
-      await Promise.all(readers);
+      await this.close();
     }
+  }
+
+  /** Stops readers still running (the consumer stopped: the sink failed) and waits until every one has ended. */
+  async close(): Promise<void> {
+    if (!this.complete) this.queue.fail(this.queue.failed?.error ?? new Error(`${COMPONENT}: the rows' consumer stopped`));
+    await this.running;
   }
 }
