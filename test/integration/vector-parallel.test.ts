@@ -9,7 +9,7 @@
  * they are skipped, and say so in their title.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { createReadStream, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -259,6 +259,28 @@ describe('vector rows read in parallel', () => {
     const [moved] = await sql(other, `SELECT seen = timestamptz '2026-01-01 00:00:00+00' AS same, (SELECT count(*)::int FROM fallback) AS n FROM fallback WHERE id = $1`, [records[4].id]);
     expect(moved).toEqual({ same: true, n: 30 });
     expect(result.fingerprint.rows.count).toBe(30);
+  });
+});
+
+describe('backups written before the parallel paths', () => {
+  test('a rows.bin written by one cursor (test/fixtures/vector/v1) restores by binary COPY to the same rows and fingerprint', async () => {
+    const dir = join(__dirname, '..', 'fixtures', 'vector', 'v1');
+    const expected = JSON.parse(readFileSync(join(dir, 'expected.json'), 'utf8'));
+    const artifacts = fsArtifacts();
+    for (const name of ['rows.bin', 'definition.json']) await artifacts.sink.write(name, createReadStream(join(dir, name)));
+    const db = await createDatabase('vecv1');
+    const into = await target(db);
+    const restored = await vector.restore(artifacts.source(), into, {}, quiet);
+    expect(restored.details).toMatchObject({ rows: expected.source.rows, load: 'copy-binary', createdDatabase: false });
+    expect(await vector.fingerprint(into)).toEqual(expected.fingerprint);
+    const [row] = await sql(
+      db,
+      `SELECT count(*) || ':' || md5(string_agg(row(id, content, summary, embedding, metadata, created_at AT TIME ZONE 'UTC', access_count, decay_factor, source, associations)::text, ',' ORDER BY id)) AS md5 FROM memory_items`,
+    );
+    expect(row.md5).toBe(expected.tableMd5);
+    // And the parallel backup of what was restored writes that very rows.bin again.
+    const again = await backupWith(into, 3);
+    expect(readArtifact(again.artifacts, 'rows.bin').equals(readFileSync(join(dir, 'rows.bin')))).toBe(true);
   });
 });
 
