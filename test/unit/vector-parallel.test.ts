@@ -4,6 +4,7 @@
  * test/integration/vector-parallel.test.ts).
  */
 import { copyHeader, copyTrailer, CopyTupleEncoder, littleEndianToVectorRecv, textEncoderFor, UnencodableValueError } from '../../functions/components/vector/copy-binary';
+import { vectorSendToLittleEndian } from '../../functions/components/vector/format';
 import { OrderedChunks } from '../../functions/components/vector/ordered-chunks';
 import { rangesFromBounds } from '../../functions/components/vector/parallel-scan';
 import { copySql, rangeBoundsSql, rangeParameters, selectRowsSql } from '../../functions/components/vector/sql';
@@ -61,6 +62,7 @@ describe('id ranges', () => {
     expect(selectRowsSql(definition, '"public"."t"', { range: { after: 'x' } })).toMatch(/ WHERE "id" > \$1::uuid ORDER BY "id"$/);
     expect(selectRowsSql(definition, '"public"."t"', { range: {} })).toMatch(/FROM "public"."t" ORDER BY "id"$/);
     expect(rangeBoundsSql(definition, '"public"."t"')).toBe('SELECT bound FROM (SELECT "id"::text AS bound, row_number() OVER (ORDER BY "id") AS n FROM "public"."t") s WHERE n % $1 = 0 ORDER BY n');
+    expect(selectRowsSql(definition, '"public"."t"', { vectorSchema: 'ext' })).toMatch(/^SELECT "id"::text AS id, "ext".vector_send\("embedding"\) AS embedding, /);
     expect(copySql(definition, '"public"."t"')).toBe('COPY "public"."t" ("id", "embedding") FROM STDIN (FORMAT binary)');
   });
 });
@@ -76,6 +78,12 @@ describe('binary COPY encoding', () => {
     le.writeUInt32LE(0x7f7fffff, 0);
     le.writeUInt32LE(0x80000001, 4);
     expect(littleEndianToVectorRecv(le).toString('hex')).toBe('0002' + '0000' + '7f7fffff' + '80000001');
+  });
+
+  test('vector_send\'s form read back to little-endian float4, and a length that does not fit is a problem, not a row', () => {
+    const sent = Buffer.from('0002' + '0000' + '7f7fffff' + '80000001', 'hex');
+    expect(vectorSendToLittleEndian(sent)).toEqual({ elementType: 'float4', data: Buffer.from('ffff7f7f' + '01000080', 'hex') });
+    expect(vectorSendToLittleEndian(sent.subarray(0, 10))).toEqual({ problem: 'its vector_send form has 10 bytes for 2 elements' });
   });
 
   const encode = (type: string, text: string) => textEncoderFor(type)!(text).toString('hex');

@@ -27,7 +27,7 @@ import { RowStats, scanRows, type ScannedRow } from './scan';
 import { ParallelScan, singleStreamReason } from './parallel-scan';
 import { parallelStreams } from '../../core/streams';
 import { relationSql } from './sql';
-import { detectTable, pgvectorVersion, requireTable } from './table';
+import { detectTable, pgvectorSchema, pgvectorVersion, requireTable } from './table';
 
 export const ROWS_FORMAT = 'nca-vector-rows v1';
 
@@ -102,12 +102,13 @@ export async function backupVector(
 
     const relation = relationSql(target);
     const singleReason = options.streams > 1 ? await singleStreamReason(client, detected, relation) : 'one stream is configured';
-    if (singleReason === undefined) scan = await ParallelScan.plan(client, target, detected, relation, options);
+    const vectorSchema = await pgvectorSchema(client);
+    if (singleReason === undefined) scan = await ParallelScan.plan(client, target, detected, relation, vectorSchema, options);
     else if (options.streams > 1) log.info('vector rows read by one connection', { target: describeVectorTarget(target), reason: singleReason });
 
     const stats = new RowStats(detected);
     // Byte mode with a 1 MiB high-water mark: the rows are read only as fast as the sink takes the bytes.
-    const batches = scan ? scan.rows() : scanRows(client, detected, relation);
+    const batches = scan ? scan.rows() : scanRows(client, detected, relation, vectorSchema);
     const body = Readable.from(rowsArtifact(batches, detected, stats), { objectMode: false, highWaterMark: 1 << 20 });
     const rows = await sink.write(ROWS_ARTIFACT, body, { contentType: ROWS_CONTENT_TYPE }).catch((error: unknown) => {
       // The sink reports the stream's failure in its words; the reader that failed says what happened.

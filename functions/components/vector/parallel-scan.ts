@@ -76,17 +76,25 @@ export class ParallelScan {
     private readonly definition: RowsDefinition,
     private readonly relation: string,
     private readonly snapshot: string,
+    private readonly vectorSchema: string | undefined,
     readonly ranges: readonly IdRange[],
     readonly readers: number,
   ) {
     this.queue = new OrderedChunks(readers + 1);
   }
 
-  static async plan(coordinator: Client, target: VectorTarget, definition: RowsDefinition, relation: string, options: ParallelScanOptions): Promise<ParallelScan> {
+  static async plan(
+    coordinator: Client,
+    target: VectorTarget,
+    definition: RowsDefinition,
+    relation: string,
+    vectorSchema: string | undefined,
+    options: ParallelScanOptions,
+  ): Promise<ParallelScan> {
     const snapshot = (await coordinator.query<{ id: string }>('SELECT pg_export_snapshot() AS id')).rows[0].id;
     const bounds = (await coordinator.query<{ bound: string }>(rangeBoundsSql(definition, relation), [options.rowsPerRange])).rows.map((r) => r.bound);
     const ranges = rangesFromBounds(bounds);
-    return new ParallelScan(target, definition, relation, snapshot, ranges, Math.max(1, Math.min(options.streams, ranges.length)));
+    return new ParallelScan(target, definition, relation, snapshot, vectorSchema, ranges, Math.max(1, Math.min(options.streams, ranges.length)));
   }
 
   /** The first failure of a reader (the cause; what the writer saw after it is a consequence). */
@@ -96,6 +104,10 @@ export class ParallelScan {
 
   private async read(reader: number): Promise<void> {
     const client = await openVectorClient(this.target);
+    // A session ended while the reader waits its turn fails the next query with a bare "not queryable";
+    // the server's own error (57P01 when terminated) is what the client emitted, and what to report.
+    let sessionError: unknown;
+    client.on('error', (error) => (sessionError ??= error));
     const extraCount = extraColumns(this.definition).length;
     let range: IdRange | undefined;
     try {
@@ -107,16 +119,17 @@ export class ParallelScan {
         await this.queue.reserve(index);
         range = this.ranges[index];
         const key = `${range.after === undefined ? 'open' : 'after'}_${range.upTo === undefined ? 'open' : 'upto'}`;
-        if (!statements.has(key)) statements.set(key, selectRowsSql(this.definition, this.relation, { range }));
+        if (!statements.has(key)) statements.set(key, selectRowsSql(this.definition, this.relation, { range, vectorSchema: this.vectorSchema }));
         const { rows } = await client.query<RawRow>({ name: `nca_vector_range_${key}`, text: statements.get(key)!, values: rangeParameters(range) });
-        this.queue.put(index, rows.map((row) => scannedRow(row, this.definition, extraCount)));
+        this.queue.put(index, rows.map((row) => scannedRow(row, this.definition, extraCount, this.vectorSchema !== undefined)));
       }
       await client.query('COMMIT');
     } catch (error) {
       // Failures after another reader's are that failure's echo; the first one is the cause.
       if (!this.queue.failed) {
+        const cause = (error as { code?: string }).code === undefined && sessionError !== undefined ? sessionError : error;
         const where = `reader ${reader + 1} of ${this.readers} (${range ? describeRange(range) : 'starting'}) of ${describeVectorTarget(this.target)}`;
-        this.readerFailure = { error: error instanceof NcaBackupError ? error : serverError(error, `backup: ${where}`, 'No backup was recorded; the source is unchanged. Run the backup again.') };
+        this.readerFailure = { error: cause instanceof NcaBackupError ? cause : serverError(cause, `backup: ${where}`, 'No backup was recorded; the source is unchanged. Run the backup again.') };
         this.queue.fail(this.readerFailure.error);
       }
     } finally {

@@ -284,7 +284,8 @@ interface LoadResult {
  * not to be readable by its encoder, batched INSERTs that hand the text to the server's own input
  * functions. A savepoint lets the second attempt start from an empty table within the same transaction.
  */
-async function loadRows(client: Client, source: ArtifactSource, definition: VectorTableDefinition, relation: string, embedding: TargetEmbedding): Promise<LoadResult> {
+async function loadRows(client: Client, source: ArtifactSource, definition: VectorTableDefinition, relation: string, embedding: TargetEmbedding, tuning: VectorRestoreTuning): Promise<LoadResult> {
+  if (tuning.load === 'insert') return { rows: await insertRows(client, source, definition, relation, embedding), load: 'insert', insertReason: 'INSERTs were asked for' };
   const blocker = copyBlocker(definition);
   if (blocker !== undefined) {
     const type = definition.columns.find((c) => c.name === blocker)!.type;
@@ -309,7 +310,12 @@ async function databaseExists(target: VectorTarget): Promise<boolean> {
   return withVectorClient(target, (client) => hasDatabase(client, target.database), MAINTENANCE_DATABASE);
 }
 
-export async function restoreVector(source: ArtifactSource, target: VectorTarget, options: VectorRestoreOptions, log: Logger): Promise<ComponentRestoreResult> {
+/** Not an operator's option: the bench compares the two ways of loading the rows. */
+export interface VectorRestoreTuning {
+  readonly load?: 'copy-binary' | 'insert';
+}
+
+export async function restoreVector(source: ArtifactSource, target: VectorTarget, options: VectorRestoreOptions, log: Logger, tuning: VectorRestoreTuning = {}): Promise<ComponentRestoreResult> {
   const name = restoreTableName(target, options);
   const into = withTable(target, name);
   const relation = relationSql(name);
@@ -338,7 +344,7 @@ export async function restoreVector(source: ArtifactSource, target: VectorTarget
         if (!schemaExists) await client.query(`CREATE SCHEMA ${quoteIdent(name.schema)}`);
         if (replacedExisting) await client.query(`DROP TABLE ${relation}`);
         await client.query(createTableSql(definition, relation, embedding));
-        const loaded = await loadRows(client, source, definition, relation, embedding);
+        const loaded = await loadRows(client, source, definition, relation, embedding, tuning);
         const { rows } = loaded;
 
         // Constraints and indexes after the rows: each index is built once instead of updated per row.

@@ -15,9 +15,14 @@ export function relationSql(name: TableName): string {
 
 type RowsSource = Pick<VectorTableDefinition, 'columns' | 'idColumn' | 'metadataColumn' | 'embedding'>;
 
-/** pgvector values are read through their cast to real[], so both kinds arrive as one binary array format. */
-export function embeddingSendSql(kind: EmbeddingKind, column: string): string {
-  return kind === 'pgvector' ? `array_send(${quoteIdent(column)}::real[])` : `array_send(${quoteIdent(column)})`;
+/**
+ * The embedding's bits as bytea. Arrays: array_send. pgvector: its own vector_send where the caller
+ * names the extension's schema — about four times less server work than the cast to real[] and
+ * array_send, which was what bounded a backup's read rate — else the cast and array_send.
+ */
+export function embeddingSendSql(kind: EmbeddingKind, column: string, vectorSchema?: string): string {
+  if (kind !== 'pgvector') return `array_send(${quoteIdent(column)})`;
+  return vectorSchema === undefined ? `array_send(${quoteIdent(column)}::real[])` : `${quoteIdent(vectorSchema)}.vector_send(${quoteIdent(column)})`;
 }
 
 function columnType(definition: RowsSource, column: string): string {
@@ -30,12 +35,12 @@ function columnType(definition: RowsSource, column: string): string {
  * The rows in id order, each as: id text, the embedding as array_send bytes, metadata text, the
  * embedding_model in the metadata, and the extra columns as text. `byIds` restricts it to the ids in $1.
  */
-export function selectRowsSql(definition: RowsSource, relation: string, options: { byIds?: boolean; range?: IdRange } = {}): string {
+export function selectRowsSql(definition: RowsSource, relation: string, options: { byIds?: boolean; range?: IdRange; vectorSchema?: string } = {}): string {
   const id = quoteIdent(definition.idColumn);
   const metadata = definition.metadataColumn === null ? null : quoteIdent(definition.metadataColumn);
   const fields = [
     `${id}::text AS id`,
-    `${embeddingSendSql(definition.embedding.kind, definition.embedding.column)} AS embedding`,
+    `${embeddingSendSql(definition.embedding.kind, definition.embedding.column, options.vectorSchema)} AS embedding`,
     metadata === null ? 'NULL::text AS metadata' : `${metadata}::text AS metadata`,
     metadata === null ? 'NULL::text AS model' : `${embeddingModelSql(metadata)} AS model`,
     ...extraColumns(definition).map((name, i) => `${quoteIdent(name)}::text AS x${i}`),
