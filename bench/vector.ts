@@ -6,7 +6,8 @@
  *             a btree and a GIN index, no HNSW index (its build, after the load, costs the same whoever
  *             loads the rows, and would hide the difference measured here);
  *  - raw:     `pg_dump -Fc -t memory_items` to a file, `pg_restore --single-transaction` into an empty
- *             database (with the extension);
+ *             database (with the extension); and the same with `-Z0`, since random embeddings do not
+ *             compress and rows.bin is not compressed either;
  *  - ours:    the backup with one cursor (NCA_STREAMS=1) and with parallel readers on one exported
  *             snapshot (NCA_BENCH_VECTOR_STREAMS, default parallelStreams()); the restore with batched
  *             INSERTs (the single-stream path before issue 16) and with binary COPY. Each into a
@@ -181,6 +182,11 @@ export async function runVectorBench(options: { targetMB?: number; streams?: num
     say('raw pg_restore --single-transaction');
     const rawUrl = await createDatabase(pg, 'vecraw', pgvector);
     const rawRestore = await timed(() => run(bin('pg_restore'), ['--no-owner', '--single-transaction', '-d', rawUrl, dumpFile]));
+    const plainFile = join(work, 'raw-z0.dump');
+    say('raw pg_dump -Fc -Z0 -t, pg_restore --single-transaction');
+    const rawPlainBackup = await timed(() => run(bin('pg_dump'), ['-Fc', '-Z0', '-t', TABLE, '-f', plainFile, '-d', sourceUrl]));
+    const rawPlainUrl = await createDatabase(pg, 'vecrawz0', pgvector);
+    const rawPlainRestore = await timed(() => run(bin('pg_restore'), ['--no-owner', '--single-transaction', '-d', rawPlainUrl, plainFile]));
 
     const backups: Record<string, any> = {};
     for (const [name, n] of [['singleStream', 1], ['parallel', streams]] as const) {
@@ -201,8 +207,8 @@ export async function runVectorBench(options: { targetMB?: number; streams?: num
       restores[name] = { ...restored, fingerprintMatch: sameFingerprint(check, backups.parallel.fingerprint) };
     }
 
-    const backupFigures = (b: any) => ({ ms: Math.round(b.ms), MBps: mbps(bytes, b.ms), ratioToRaw: round(b.ms / rawBackup.ms, 2), peakRssMiB: round(b.maxRssKiB / 1024), readers: b.report.readers, idRanges: b.report.idRanges });
-    const restoreFigures = (r: any) => ({ ms: Math.round(r.ms), MBps: mbps(bytes, r.ms), ratioToRaw: round(r.ms / rawRestore.ms, 2), peakRssMiB: round(r.maxRssKiB / 1024), load: r.details.load, fingerprintMatch: r.fingerprintMatch });
+    const backupFigures = (b: any) => ({ ms: Math.round(b.ms), MBps: mbps(bytes, b.ms), ratioToRaw: round(b.ms / rawBackup.ms, 2), ratioToRawUncompressed: round(b.ms / rawPlainBackup.ms, 2), peakRssMiB: round(b.maxRssKiB / 1024), readers: b.report.readers, idRanges: b.report.idRanges });
+    const restoreFigures = (r: any) => ({ ms: Math.round(r.ms), MBps: mbps(bytes, r.ms), ratioToRaw: round(r.ms / rawRestore.ms, 2), ratioToRawUncompressed: round(r.ms / rawPlainRestore.ms, 2), peakRssMiB: round(r.maxRssKiB / 1024), load: r.details.load, fingerprintMatch: r.fingerprintMatch });
     const report = {
       benchmark: 'vector',
       at: new Date().toISOString(),
@@ -221,6 +227,7 @@ export async function runVectorBench(options: { targetMB?: number; streams?: num
       },
       backup: {
         raw: { tool: 'pg_dump -Fc -t', ms: Math.round(rawBackup.ms), MBps: mbps(bytes, rawBackup.ms) },
+        rawUncompressed: { tool: 'pg_dump -Fc -Z0 -t', ms: Math.round(rawPlainBackup.ms), MBps: mbps(bytes, rawPlainBackup.ms) },
         singleStream: backupFigures(backups.singleStream),
         parallel: backupFigures(backups.parallel),
         parallelSpeedup: round(backups.singleStream.ms / backups.parallel.ms, 2),
@@ -229,6 +236,7 @@ export async function runVectorBench(options: { targetMB?: number; streams?: num
       },
       restore: {
         raw: { tool: 'pg_restore --single-transaction', ms: Math.round(rawRestore.ms), MBps: mbps(bytes, rawRestore.ms) },
+        rawUncompressed: { tool: 'pg_restore --single-transaction (of the -Z0 dump)', ms: Math.round(rawPlainRestore.ms), MBps: mbps(bytes, rawPlainRestore.ms) },
         insert: restoreFigures(restores.insert),
         copyBinary: restoreFigures(restores.copyBinary),
         copySpeedup: round(restores.insert.ms / restores.copyBinary.ms, 2),
