@@ -5,7 +5,7 @@
  * the server on source and restored table. Failures are injected for real: a reader's backend and the
  * restore's COPY backend are terminated with pg_terminate_backend.
  *
- * The pgvector cases run where the extension is installed (the setup builds it, TESTING.md); elsewhere
+ * The pgvector cases run where the extension is installed (built as TESTING.md describes); elsewhere
  * they are skipped, and say so in their title.
  */
 import { execFileSync } from 'node:child_process';

@@ -1,7 +1,7 @@
 /**
  * The vector component against the run's real PostgreSQL 15. These tables store embeddings as real[]
- * (and double precision[]); live pgvector tables are in vector-parallel.test.ts (where the setup built
- * the extension), and the pgvector SQL is unit tested (test/unit/vector-format.test.ts). Each test works
+ * (and double precision[]); live pgvector tables are in vector-parallel.test.ts (where pgvector is
+ * installed), and the pgvector SQL is unit tested (test/unit/vector-format.test.ts). Each test works
  * in databases of its own.
  */
 import { Readable } from 'node:stream';
