@@ -20,6 +20,11 @@ import type { ArtifactSink, ArtifactSource } from '../../functions/components/ty
 import { fsArtifacts, readArtifact, type FsArtifacts } from '../support/fs-artifacts';
 import { createDatabase, sql, testPostgresUrl } from '../support/postgres-db';
 import { silentLogger as quiet } from '../../functions/core/logger';
+import { runBackup } from '../../functions/core/backup-run';
+import type { EngineContext } from '../../functions/core/context';
+import type { BackupVault } from '../../functions/core/storage';
+import { listKeys, testVault } from '../support/s3';
+import { testRuntimeConfig } from '../support/runtime-config';
 
 const env = () => ({ NCA_VECTOR_URL: testPostgresUrl() });
 const target = (database: string, table = 'memory_items') => connectVector({ database, table }, env());
@@ -185,6 +190,10 @@ describe('vector rows read in parallel', () => {
   });
 
   test('a reader whose backend is terminated fails the backup with TransientError; nothing after rows.bin is written, no reader is left', async () => {
+    // Rows enough that reader 2 still has ranges to read when the paused writer's buffers are full.
+    const bigDb = await createDatabase('vecreaderkill');
+    await loadMemories(bigDb, 20000);
+    const big = await target(bigDb);
     let killed = false;
     const sink = (artifacts: FsArtifacts): ArtifactSink => ({
       backupId: artifacts.sink.backupId,
@@ -193,7 +202,7 @@ describe('vector rows read in parallel', () => {
         const paused = pipedFailing(
           body,
           pauseAfter(1, async () => {
-            await terminate(db, `application_name = 'nca-backup vector reader 2 of 3'`);
+            await terminate(bigDb, `application_name = 'nca-backup vector reader 2 of 3'`);
             killed = true;
           }),
         );
@@ -201,13 +210,43 @@ describe('vector rows read in parallel', () => {
       },
     });
     const artifacts = fsArtifacts();
-    const attempt = backupWith(source, 3, sink, artifacts);
+    const attempt = backupWith(big, 3, sink, artifacts);
     await expect(attempt).rejects.toThrow(TransientError);
     await expect(attempt).rejects.toThrow(/reader 2 of 3 .*terminating connection due to administrator command \(57P01\)/);
     expect(killed).toBe(true);
-    expect(await readerBackends(db)).toBe(0);
+    expect(await readerBackends(bigDb)).toBe(0);
     // No result, so the engine writes no manifest; and the definition, written after the rows, never was.
     expect(artifacts.records.map((r) => r.name)).not.toContain('definition.json');
+  });
+
+  test('through the engine: a reader terminated mid-backup fails runBackup with TransientError, and the vault holds no manifest and none of its objects', async () => {
+    const engineDb = await createDatabase('vecengine');
+    // Rows enough that reader 2 still has ranges to read when the paused writer's buffers are full.
+    await loadMemories(engineDb, 20000);
+    const { vault, client, bucket } = await testVault();
+    const pausing: BackupVault = Object.create(vault);
+    pausing.writeStream = (key, body, contentType) =>
+      vault.writeStream(key, key.endsWith('/rows.bin') ? pipedFailing(body, pauseAfter(1, () => terminate(engineDb, `application_name = 'nca-backup vector reader 2 of 3'`))) : body, contentType);
+    const ctx: EngineContext = {
+      config: testRuntimeConfig({ bucket, components: { vector: { group: 'database', source: { database: engineDb, table: 'memory_items' } } } }),
+      vault: pausing,
+      env: { ...process.env, NCA_VECTOR_URL: testPostgresUrl() },
+      log: quiet,
+      runner: 'test',
+      now: () => new Date(),
+    };
+    const saved = process.env.NCA_STREAMS;
+    process.env.NCA_STREAMS = '3';
+    try {
+      const attempt = runBackup(ctx, { component: 'vector', backupId: '20261201T000000Z-vec0001', trigger: 'manual' });
+      await expect(attempt).rejects.toThrow(TransientError);
+      await expect(attempt).rejects.toThrow(/reader 2 of 3/);
+    } finally {
+      if (saved === undefined) delete process.env.NCA_STREAMS;
+      else process.env.NCA_STREAMS = saved;
+    }
+    expect(await listKeys(client, bucket, '')).toEqual([]);
+    expect(await readerBackends(engineDb)).toBe(0);
   });
 
   test('a restore whose COPY backend is terminated mid-stream fails with TransientError and leaves the table as it was', async () => {
