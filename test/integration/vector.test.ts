@@ -1,7 +1,8 @@
 /**
- * The vector component against the run's real PostgreSQL 15. pgvector cannot be installed here, so the
- * tables store embeddings as real[] (and double precision[]); the pgvector SQL is covered by the unit
- * tests (test/unit/vector-format.test.ts) only. Each test works in databases of its own.
+ * The vector component against the run's real PostgreSQL 15. These tables store embeddings as real[]
+ * (and double precision[]); live pgvector tables are in vector-parallel.test.ts (where pgvector is
+ * installed), and the pgvector SQL is unit tested (test/unit/vector-format.test.ts). Each test works
+ * in databases of its own.
  */
 import { Readable } from 'node:stream';
 import { vector, vectorEntry, connectVector, parseVectorRestoreOptions, withTable, withVectorDatabase, type VectorTarget } from '../../functions/components/vector';

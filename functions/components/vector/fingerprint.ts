@@ -60,8 +60,14 @@ export function vectorFingerprint(rows: RowDigest, definition: Pick<VectorTableD
   return { [ROWS_OBJECT]: rows.entry(definition.embedding.elementType), [COLUMNS_OBJECT]: columnsEntry(definition) };
 }
 
-/** Opens a REPEATABLE READ transaction with session-independent text output (timestamps, floats). */
-export async function beginSnapshot(client: Client, readOnly = true): Promise<void> {
+/**
+ * Opens a REPEATABLE READ transaction with session-independent text output (timestamps, floats); with
+ * `snapshot` (pg_export_snapshot()'s id from another open transaction), one that sees exactly what that
+ * transaction sees.
+ */
+export async function beginSnapshot(client: Client, readOnly = true, snapshot?: string): Promise<void> {
   await client.query(`BEGIN ISOLATION LEVEL REPEATABLE READ${readOnly ? ' READ ONLY' : ''}`);
+  // SET TRANSACTION SNAPSHOT must come before any other statement of the transaction.
+  if (snapshot !== undefined) await client.query(`SET TRANSACTION SNAPSHOT ${client.escapeLiteral(snapshot)}`);
   for (const statement of STABLE_OUTPUT_SETTINGS) await client.query(statement);
 }

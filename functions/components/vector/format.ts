@@ -342,14 +342,29 @@ export function arraySendToLittleEndian(bytes: Buffer): { elementType: ElementTy
   const count = bytes.readInt32BE(12);
   const width = ELEMENT_BYTES[elementType];
   const data = Buffer.alloc(count * width);
-  let offset = 20;
-  for (let i = 0; i < count; i++) {
-    bytes.copy(data, i * width, offset + 4, offset + 4 + width);
-    offset += 4 + width;
+  // Whole 32-bit words moved as integers (never through a float), one call per word: a Buffer.copy per
+  // element made this loop the backup's bottleneck.
+  const from = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const to = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  let offset = 24;
+  if (width === 4) {
+    for (let i = 0; i < count; i++, offset += 8) to.setUint32(i * 4, from.getUint32(offset), true);
+  } else {
+    for (let i = 0; i < count; i++, offset += 12) {
+      to.setUint32(i * 8, from.getUint32(offset + 4), true);
+      to.setUint32(i * 8 + 4, from.getUint32(offset), true);
+    }
   }
-  if (width === 4) data.swap32();
-  else data.swap64();
   return { elementType, data };
+}
+
+/** pgvector's vector_send (int16 dimension, int16 unused, float4 big-endian) → the elements' little-endian bytes. */
+export function vectorSendToLittleEndian(bytes: Buffer): { elementType: ElementType; data: Buffer } | { problem: string } {
+  const count = bytes.readUInt16BE(0);
+  if (bytes.length !== 4 + count * 4) return { problem: `its vector_send form has ${bytes.length} bytes for ${count} elements` };
+  const data = Buffer.from(bytes.subarray(4));
+  data.swap32();
+  return { elementType: 'float4', data };
 }
 
 /**

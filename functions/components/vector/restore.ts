@@ -1,9 +1,10 @@
 /**
- * The restore: definition.json says what to build, rows.bin streams in batch by batch, and everything —
- * DROP of the table being replaced, CREATE, every INSERT, constraints, indexes — happens in ONE
- * transaction. A damaged artifact (the source fails the stream with IntegrityError), a row the server
- * refuses or a lost connection rolls it all back: the target is as it was. A database created for the
- * restore is dropped again when the restore fails.
+ * The restore: definition.json says what to build, rows.bin streams in as one binary COPY (batched
+ * INSERTs for tables with a column type binary COPY is not written for), and everything — DROP of the
+ * table being replaced, CREATE, the rows, constraints, indexes — happens in ONE transaction. A damaged
+ * artifact (the source fails the stream with IntegrityError), a row the server refuses or a lost
+ * connection rolls it all back: the target is as it was. A database created for the restore is dropped
+ * again when the restore fails.
  *
  * Before the first write the target is checked: a table of another embedding dimension or model is not
  * replaced unless options allow it (compatibility.ts).
@@ -44,6 +45,7 @@ import type { VectorRestoreOptions } from './options';
 import {
   embeddingModelSql,
   addConstraintSql,
+  copySql,
   createIndexSql,
   createTableSql,
   identityRestartSql,
@@ -57,6 +59,8 @@ import {
 } from './sql';
 import { pgvectorSchema, tableExists } from './table';
 import { STABLE_OUTPUT_SETTINGS } from '../postgres/fingerprint';
+import { copyHeader, copyTrailer, CopyTupleEncoder, textEncoderFor, UnencodableValueError } from './copy-binary';
+import { copyIn } from './copy-in';
 
 /** A batch is sent when it reaches either bound: few round trips, bounded memory. */
 const BATCH_ROWS = 1000;
@@ -151,8 +155,7 @@ class Batch {
   ) {}
 
   add(record: VectorRecord): void {
-    const fields = 3 + record.extras.length - (this.definition.metadataColumn === null ? 1 : 0);
-    if (fields !== this.width) throw new RowsFormatError(`a record of ${ROWS_ARTIFACT} has ${fields} fields, the definition ${this.width}.`, { component: COMPONENT });
+    checkWidth(record, this.width, this.definition);
     const embedding = record.embedding === null ? null : littleEndianToArrayRecv(record.embedding, this.definition.embedding.elementType);
     this.values.push(record.id, embedding);
     if (this.definition.metadataColumn !== null) this.values.push(record.metadata);
@@ -168,8 +171,51 @@ class Batch {
 
 let statementSeq = 0;
 
-/** Streams rows.bin into the table in batches; returns the number of rows written. */
-async function loadRows(client: Client, source: ArtifactSource, definition: VectorTableDefinition, relation: string, embedding: TargetEmbedding): Promise<number> {
+/**
+ * rows.bin's records, a chunk's worth at a time, checked against the definition. A format error is
+ * replaced by the digest check's verdict when the rest of the artifact is damaged (the better error).
+ */
+async function* recordsOf(source: ArtifactSource, definition: VectorTableDefinition): AsyncGenerator<VectorRecord[]> {
+  const stream = source.open(ROWS_ARTIFACT);
+  const decoder = new RowsDecoder();
+  let headerChecked = false;
+  let complete = false;
+  try {
+    // destroyOnReturn false: after a format error the stream is still there to be read to its digest check.
+    for await (const chunk of stream.iterator({ destroyOnReturn: false })) {
+      decoder.push(chunk as Buffer);
+      const records: VectorRecord[] = [];
+      for (let record = decoder.next(); ; record = decoder.next()) {
+        if (!headerChecked && decoder.header) {
+          checkHeader(decoder.header, definition);
+          headerChecked = true;
+        }
+        if (record === undefined) break;
+        records.push(record);
+      }
+      if (records.length > 0) yield records;
+    }
+    decoder.finish();
+    if (decoder.count !== definition.rows) {
+      throw new RowsFormatError(`artifact ${ROWS_ARTIFACT} holds ${decoder.count} rows, ${DEFINITION_ARTIFACT} says ${definition.rows}.`, { component: COMPONENT });
+    }
+    complete = true;
+  } catch (error) {
+    if (error instanceof RowsFormatError) throw (await digestErrorAfter(stream)) ?? error;
+    throw error;
+  } finally {
+    // A consumer that stopped early (the server refused the COPY) leaves the file half read.
+    if (!complete) stream.destroy();
+  }
+}
+
+function checkWidth(record: VectorRecord, width: number, definition: VectorTableDefinition): void {
+  const fields = 3 + record.extras.length - (definition.metadataColumn === null ? 1 : 0);
+  if (fields !== width) throw new RowsFormatError(`a record of ${ROWS_ARTIFACT} has ${fields} fields, the definition ${width}.`, { component: COMPONENT });
+}
+
+/** Streams rows.bin into the table with batched INSERTs; returns the number of rows written. */
+async function insertRows(client: Client, source: ArtifactSource, definition: VectorTableDefinition, relation: string, embedding: TargetEmbedding): Promise<number> {
   const width = insertColumns(definition).length;
   const maxRows = Math.min(BATCH_ROWS, Math.floor(MAX_PARAMETERS / width));
   // Full batches share one prepared statement; only the last, shorter one is planned separately.
@@ -182,40 +228,77 @@ async function loadRows(client: Client, source: ArtifactSource, definition: Vect
     }
     return found;
   };
-  const stream = source.open(ROWS_ARTIFACT);
-  const decoder = new RowsDecoder();
   let batch = new Batch(width, definition);
-  let headerChecked = false;
+  let rows = 0;
   const flush = async () => {
     if (batch.rows === 0) return;
     await client.query({ ...statement(batch.rows), values: batch.values });
+    rows += batch.rows;
     batch = new Batch(width, definition);
   };
-  try {
-    // destroyOnReturn false: after a format error the stream is still there to be read to its digest check.
-    for await (const chunk of stream.iterator({ destroyOnReturn: false })) {
-      decoder.push(chunk as Buffer);
-      for (let record = decoder.next(); ; record = decoder.next()) {
-        if (!headerChecked && decoder.header) {
-          checkHeader(decoder.header, definition);
-          headerChecked = true;
-        }
-        if (record === undefined) break;
-        batch.add(record);
-        if (batch.full(maxRows)) await flush();
-      }
+  for await (const records of recordsOf(source, definition)) {
+    for (const record of records) {
+      batch.add(record);
+      if (batch.full(maxRows)) await flush();
     }
-    decoder.finish();
-    await flush();
+  }
+  await flush();
+  return rows;
+}
+
+/** The column whose type binary COPY cannot write, or undefined when every column can go by COPY. */
+export function copyBlocker(definition: VectorTableDefinition): string | undefined {
+  const columns = insertColumns(definition).filter((name) => name !== definition.embedding.column);
+  return columns.find((name) => textEncoderFor(definition.columns.find((c) => c.name === name)!.type) === undefined);
+}
+
+/** Streams rows.bin into the table with one binary COPY; returns the number of rows written. */
+async function copyRows(client: Client, source: ArtifactSource, definition: VectorTableDefinition, relation: string, embedding: TargetEmbedding): Promise<number> {
+  const columns = insertColumns(definition);
+  const textTypes = columns.filter((name) => name !== definition.embedding.column).map((name) => definition.columns.find((c) => c.name === name)!.type);
+  const encoder = new CopyTupleEncoder(textTypes, embedding.kind === 'pgvector' ? { kind: 'pgvector' } : { kind: 'array', elementType: definition.embedding.elementType }, definition.metadataColumn !== null);
+  async function* tuples(): AsyncGenerator<Buffer> {
+    yield copyHeader();
+    for await (const records of recordsOf(source, definition)) {
+      const encoded: Buffer[] = [];
+      for (const record of records) {
+        checkWidth(record, encoder.width, definition);
+        encoded.push(encoder.encode(record));
+      }
+      yield Buffer.concat(encoded);
+    }
+    yield copyTrailer();
+  }
+  return copyIn(client, copySql(definition, relation), tuples());
+}
+
+interface LoadResult {
+  readonly rows: number;
+  /** How the rows went in: one binary COPY, or batched INSERTs (and why). */
+  readonly load: 'copy-binary' | 'insert';
+  readonly insertReason?: string;
+}
+
+/**
+ * Binary COPY where every column has a binary form written here; otherwise, and when a value turns out
+ * not to be readable by its encoder, batched INSERTs that hand the text to the server's own input
+ * functions. A savepoint lets the second attempt start from an empty table within the same transaction.
+ */
+async function loadRows(client: Client, source: ArtifactSource, definition: VectorTableDefinition, relation: string, embedding: TargetEmbedding, tuning: VectorRestoreTuning): Promise<LoadResult> {
+  if (tuning.load === 'insert') return { rows: await insertRows(client, source, definition, relation, embedding), load: 'insert', insertReason: 'INSERTs were asked for' };
+  const blocker = copyBlocker(definition);
+  if (blocker !== undefined) {
+    const type = definition.columns.find((c) => c.name === blocker)!.type;
+    return { rows: await insertRows(client, source, definition, relation, embedding), load: 'insert', insertReason: `column ${blocker} has type ${type}, which binary COPY is not written for here` };
+  }
+  await client.query('SAVEPOINT nca_vector_copy');
+  try {
+    return { rows: await copyRows(client, source, definition, relation, embedding), load: 'copy-binary' };
   } catch (error) {
-    if (error instanceof RowsFormatError) throw (await digestErrorAfter(stream)) ?? error;
-    stream.destroy();
-    throw error;
+    if (!(error instanceof UnencodableValueError)) throw error;
+    await client.query('ROLLBACK TO SAVEPOINT nca_vector_copy');
+    return { rows: await insertRows(client, source, definition, relation, embedding), load: 'insert', insertReason: `a value binary COPY cannot encode: ${error.message}` };
   }
-  if (decoder.count !== definition.rows) {
-    throw new RowsFormatError(`artifact ${ROWS_ARTIFACT} holds ${decoder.count} rows, ${DEFINITION_ARTIFACT} says ${definition.rows}.`, { component: COMPONENT });
-  }
-  return decoder.count;
 }
 
 interface SkippedIndex {
@@ -227,7 +310,12 @@ async function databaseExists(target: VectorTarget): Promise<boolean> {
   return withVectorClient(target, (client) => hasDatabase(client, target.database), MAINTENANCE_DATABASE);
 }
 
-export async function restoreVector(source: ArtifactSource, target: VectorTarget, options: VectorRestoreOptions, log: Logger): Promise<ComponentRestoreResult> {
+/** Not an operator's option: the bench compares the two ways of loading the rows. */
+export interface VectorRestoreTuning {
+  readonly load?: 'copy-binary' | 'insert';
+}
+
+export async function restoreVector(source: ArtifactSource, target: VectorTarget, options: VectorRestoreOptions, log: Logger, tuning: VectorRestoreTuning = {}): Promise<ComponentRestoreResult> {
   const name = restoreTableName(target, options);
   const into = withTable(target, name);
   const relation = relationSql(name);
@@ -256,7 +344,8 @@ export async function restoreVector(source: ArtifactSource, target: VectorTarget
         if (!schemaExists) await client.query(`CREATE SCHEMA ${quoteIdent(name.schema)}`);
         if (replacedExisting) await client.query(`DROP TABLE ${relation}`);
         await client.query(createTableSql(definition, relation, embedding));
-        const rows = await loadRows(client, source, definition, relation, embedding);
+        const loaded = await loadRows(client, source, definition, relation, embedding, tuning);
+        const { rows } = loaded;
 
         // Constraints and indexes after the rows: each index is built once instead of updated per row.
         for (const constraint of definition.constraints) {
@@ -277,6 +366,7 @@ export async function restoreVector(source: ArtifactSource, target: VectorTarget
           await client.query(identityRestartSql(relation, column.name), [relation, column.name]);
         }
         await client.query('COMMIT');
+        if (loaded.insertReason) log.info('rows loaded with INSERTs instead of binary COPY', { target: describeVectorTarget(into), reason: loaded.insertReason });
         for (const index of skipped) log.warn('index not recreated', { target: describeVectorTarget(into), index: index.name, reason: index.reason });
         log.info('vector restore completed', { target: describeVectorTarget(into), rows });
         return {
@@ -289,6 +379,8 @@ export async function restoreVector(source: ArtifactSource, target: VectorTarget
             embeddingType: embedding.type,
             dimension: definition.embedding.dimension,
             embeddingModels: definition.embeddingModels,
+            load: loaded.load,
+            ...(loaded.insertReason ? { insertReason: loaded.insertReason } : {}),
             createdDatabase,
             indexesCreated: created,
             indexesSkipped: skipped,

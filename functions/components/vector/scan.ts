@@ -7,12 +7,12 @@
 import type { Client } from 'pg';
 import { InvalidInputError } from '../../core/errors';
 import { COMPONENT } from './connection';
-import { arraySendToLittleEndian, ELEMENT_BYTES, encodeBody, extraColumns, MAX_MODELS, type VectorRecord, type VectorTableDefinition } from './format';
+import { arraySendToLittleEndian, vectorSendToLittleEndian, ELEMENT_BYTES, encodeBody, extraColumns, MAX_MODELS, type VectorRecord, type VectorTableDefinition } from './format';
 import { beginSnapshot, RowDigest, vectorFingerprint } from './fingerprint';
 import type { Fingerprint } from '../types';
 import type { TableName } from './connection';
 import { relationSql, selectRowsSql } from './sql';
-import { detectTable } from './table';
+import { detectTable, pgvectorSchema } from './table';
 
 export const FETCH_ROWS = 500;
 
@@ -32,12 +32,16 @@ export interface ScannedRow {
   readonly model: string | null;
 }
 
-type RowsDefinition = Pick<VectorTableDefinition, 'columns' | 'idColumn' | 'metadataColumn' | 'embedding' | 'schema' | 'table'>;
+export type RowsDefinition = Pick<VectorTableDefinition, 'columns' | 'idColumn' | 'metadataColumn' | 'embedding' | 'schema' | 'table'>;
 
-export function recordFromRow(row: RawRow, definition: RowsDefinition, extraCount: number): VectorRecord {
+/**
+ * `vectorSend`: the rows were selected with the pgvector schema named (selectRowsSql's vectorSchema), so
+ * a pgvector embedding arrives as vector_send's bytes rather than array_send's.
+ */
+export function recordFromRow(row: RawRow, definition: RowsDefinition, extraCount: number, vectorSend = false): VectorRecord {
   let embedding: Buffer | null = null;
   if (row.embedding !== null) {
-    const decoded = arraySendToLittleEndian(row.embedding);
+    const decoded = vectorSend && definition.embedding.kind === 'pgvector' ? vectorSendToLittleEndian(row.embedding) : arraySendToLittleEndian(row.embedding);
     if ('problem' in decoded) {
       throw new InvalidInputError(`the embedding of row id ${JSON.stringify(row.id)} cannot be backed up: ${decoded.problem}.`, {
         component: COMPONENT,
@@ -49,6 +53,11 @@ export function recordFromRow(row: RawRow, definition: RowsDefinition, extraCoun
   const extras: (string | null)[] = [];
   for (let i = 0; i < extraCount; i++) extras.push(row[`x${i}`] ?? null);
   return { id: row.id, embedding, metadata: row.metadata, extras };
+}
+
+export function scannedRow(row: RawRow, definition: RowsDefinition, extraCount: number, vectorSend = false): ScannedRow {
+  const record = recordFromRow(row, definition, extraCount, vectorSend);
+  return { record, body: encodeBody(record, definition.embedding.elementType), model: row.model };
 }
 
 /** What the rows showed: counts, the common dimension, the embedding models, the content digest. */
@@ -109,18 +118,15 @@ let cursorSeq = 0;
  * Batches of rows, read from a cursor in the caller's open transaction (the cursor ends with it).
  * Each batch is fetched only when the previous one has been consumed: the consumer sets the pace.
  */
-export async function* scanRows(client: Client, definition: RowsDefinition, relation: string, batchSize = FETCH_ROWS): AsyncGenerator<ScannedRow[]> {
+export async function* scanRows(client: Client, definition: RowsDefinition, relation: string, vectorSchema?: string, batchSize = FETCH_ROWS): AsyncGenerator<ScannedRow[]> {
   const cursor = `nca_vector_rows_${++cursorSeq}`;
   const extraCount = extraColumns(definition).length;
-  await client.query(`DECLARE ${cursor} NO SCROLL CURSOR FOR ${selectRowsSql(definition, relation)}`);
+  await client.query(`DECLARE ${cursor} NO SCROLL CURSOR FOR ${selectRowsSql(definition, relation, { vectorSchema })}`);
   try {
     for (;;) {
       const { rows } = await client.query<RawRow>(`FETCH ${batchSize} FROM ${cursor}`);
       if (rows.length === 0) return;
-      yield rows.map((row) => {
-        const record = recordFromRow(row, definition, extraCount);
-        return { record, body: encodeBody(record, definition.embedding.elementType), model: row.model };
-      });
+      yield rows.map((row) => scannedRow(row, definition, extraCount, vectorSchema !== undefined));
     }
   } finally {
     // A consumer that stops early leaves the transaction open; close the cursor so the next one starts clean.
@@ -134,7 +140,7 @@ export async function fingerprintTable(client: Client, name: TableName, database
   try {
     const definition = await detectTable(client, name, database);
     const stats = new RowStats(definition);
-    for await (const batch of scanRows(client, definition, relationSql(name))) for (const row of batch) stats.add(row);
+    for await (const batch of scanRows(client, definition, relationSql(name), await pgvectorSchema(client))) for (const row of batch) stats.add(row);
     return { fingerprint: vectorFingerprint(stats.digest, definition), stats, definition };
   } finally {
     await client.query('ROLLBACK').catch(() => undefined);

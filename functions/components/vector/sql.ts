@@ -15,9 +15,14 @@ export function relationSql(name: TableName): string {
 
 type RowsSource = Pick<VectorTableDefinition, 'columns' | 'idColumn' | 'metadataColumn' | 'embedding'>;
 
-/** pgvector values are read through their cast to real[], so both kinds arrive as one binary array format. */
-export function embeddingSendSql(kind: EmbeddingKind, column: string): string {
-  return kind === 'pgvector' ? `array_send(${quoteIdent(column)}::real[])` : `array_send(${quoteIdent(column)})`;
+/**
+ * The embedding's bits as bytea. Arrays: array_send. pgvector: its own vector_send where the caller
+ * names the extension's schema — about four times less server work than the cast to real[] and
+ * array_send, which was what bounded a backup's read rate — else the cast and array_send.
+ */
+export function embeddingSendSql(kind: EmbeddingKind, column: string, vectorSchema?: string): string {
+  if (kind !== 'pgvector') return `array_send(${quoteIdent(column)})`;
+  return vectorSchema === undefined ? `array_send(${quoteIdent(column)}::real[])` : `${quoteIdent(vectorSchema)}.vector_send(${quoteIdent(column)})`;
 }
 
 function columnType(definition: RowsSource, column: string): string {
@@ -30,18 +35,43 @@ function columnType(definition: RowsSource, column: string): string {
  * The rows in id order, each as: id text, the embedding as array_send bytes, metadata text, the
  * embedding_model in the metadata, and the extra columns as text. `byIds` restricts it to the ids in $1.
  */
-export function selectRowsSql(definition: RowsSource, relation: string, options: { byIds?: boolean } = {}): string {
+export function selectRowsSql(definition: RowsSource, relation: string, options: { byIds?: boolean; range?: IdRange; vectorSchema?: string } = {}): string {
   const id = quoteIdent(definition.idColumn);
   const metadata = definition.metadataColumn === null ? null : quoteIdent(definition.metadataColumn);
   const fields = [
     `${id}::text AS id`,
-    `${embeddingSendSql(definition.embedding.kind, definition.embedding.column)} AS embedding`,
+    `${embeddingSendSql(definition.embedding.kind, definition.embedding.column, options.vectorSchema)} AS embedding`,
     metadata === null ? 'NULL::text AS metadata' : `${metadata}::text AS metadata`,
     metadata === null ? 'NULL::text AS model' : `${embeddingModelSql(metadata)} AS model`,
     ...extraColumns(definition).map((name, i) => `${quoteIdent(name)}::text AS x${i}`),
   ];
-  const where = options.byIds ? ` WHERE ${id} = ANY($1::${columnType(definition, definition.idColumn)}[])` : '';
+  const type = columnType(definition, definition.idColumn);
+  const conditions: string[] = [];
+  if (options.byIds) conditions.push(`${id} = ANY($1::${type}[])`);
+  if (options.range?.after !== undefined) conditions.push(`${id} > $${conditions.length + 1}::${type}`);
+  if (options.range?.upTo !== undefined) conditions.push(`${id} <= $${conditions.length + 1}::${type}`);
+  const where = conditions.length > 0 ? ` WHERE ${conditions.join(' AND ')}` : '';
   return `SELECT ${fields.join(', ')} FROM ${relation}${where} ORDER BY ${id}`;
+}
+
+/** A slice of the table by id: after < id <= upTo, either bound open when absent. Bounds are the ids' text. */
+export interface IdRange {
+  readonly after?: string;
+  readonly upTo?: string;
+}
+
+/** The parameters selectRowsSql's range placeholders take, in order. */
+export function rangeParameters(range: IdRange): string[] {
+  return [...(range.after !== undefined ? [range.after] : []), ...(range.upTo !== undefined ? [range.upTo] : [])];
+}
+
+/**
+ * Every `rowsPerRange`-th id in id order, as text: the upper bounds of ranges of that many rows (the
+ * last range, above the last bound, holds the rest). One pass over the key, in the caller's snapshot.
+ */
+export function rangeBoundsSql(definition: RowsSource, relation: string): string {
+  const id = quoteIdent(definition.idColumn);
+  return `SELECT bound FROM (SELECT ${id}::text AS bound, row_number() OVER (ORDER BY ${id}) AS n FROM ${relation}) s WHERE n % $1 = 0 ORDER BY n`;
 }
 
 export interface TargetEmbedding {
@@ -123,6 +153,11 @@ export function insertSql(definition: RowsSource, relation: string, embedding: T
     tuples.push(`(${casts.map((cast, i) => `$${row * columns.length + i + 1}${cast}`).join(', ')})`);
   }
   return `INSERT INTO ${relation} (${columns.map(quoteIdent).join(', ')}) OVERRIDING SYSTEM VALUE VALUES ${tuples.join(', ')}`;
+}
+
+/** The binary COPY a restore loads the rows with, columns in insertColumns order. */
+export function copySql(definition: RowsSource, relation: string): string {
+  return `COPY ${relation} (${insertColumns(definition).map(quoteIdent).join(', ')}) FROM STDIN (FORMAT binary)`;
 }
 
 /** After rows arrive with their own ids, an identity column's sequence must continue after the largest. */
