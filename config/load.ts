@@ -417,7 +417,8 @@ function parseRunner(value: unknown, issues: Issues): RunnerConfig | undefined {
 function parseFargate(value: unknown, path: string, issues: Issues): RunnerConfig['fargate'] | undefined {
   const map = mapping(value, path, ['cpu', 'memory_mb', 'ephemeral_storage_gb', 'container_insights'], issues);
   if (!map) return undefined;
-  let cpu: number | undefined = 1024;
+  // 8 vCPU: with parallelStreams() at 8, the RTO model's default that restores the runbook's upper sizes in time (README "RTO model").
+  let cpu: number | undefined = 8192;
   if ('cpu' in map) {
     cpu = FARGATE_CPUS.find((c) => c === map.cpu);
     if (cpu === undefined) issues.add(`${path}.cpu`, `${show(map.cpu)} is not a Fargate CPU size; allowed: ${FARGATE_CPUS.join(', ')}`);

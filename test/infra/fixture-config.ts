@@ -37,7 +37,7 @@ export function fixtureConfig(): BackupConfig {
       lambdaMaxBytes: 2 * 1024 ** 3,
       maxConcurrency: 4,
       lambda: { memoryMiB: 2048, timeoutMinutes: 15 },
-      fargate: { cpu: 1024, memoryMiB: 4096, ephemeralStorageGiB: 21 },
+      fargate: { cpu: 8192, memoryMiB: 16384, ephemeralStorageGiB: 21 },
     },
     notifications: { emails: [] },
     verification: DEFAULT_VERIFICATION,

@@ -49,8 +49,8 @@ describe('workers', () => {
 
   test('the Fargate task runs the same image with the CLI as entry point, configured size, awslogs and the same environment', () => {
     primary.hasResourceProperties('AWS::ECS::TaskDefinition', {
-      Cpu: '1024',
-      Memory: '4096',
+      Cpu: '8192',
+      Memory: '16384',
       EphemeralStorage: { SizeInGiB: 21 },
       RequiresCompatibilities: ['FARGATE'],
       NetworkMode: 'awsvpc',

@@ -42,7 +42,7 @@ describe('backup.yaml cost choices', () => {
     expect(config.createdNetwork).toEqual({ interfaceEndpoints: true, flowLogs: 'ALL' });
     expect(config.network).toBeUndefined();
     expect(config.storage.replicationTimeControl).toBe(true);
-    expect(config.runner.fargate).toEqual({ cpu: 1024, memoryMiB: 4096, ephemeralStorageGiB: 21, containerInsights: true });
+    expect(config.runner.fargate).toEqual({ cpu: 8192, memoryMiB: 16384, ephemeralStorageGiB: 21, containerInsights: true });
     expect(parseBackupConfig(shippedWith((b) => (b.network = { flow_logs: 'OFF' }))).createdNetwork).toEqual({ flowLogs: 'OFF' });
     // Unquoted `off` is a string in YAML 1.2 (not false, as in YAML 1.1), and values match without case.
     expect(parseBackupConfig(`${SHIPPED}\n  network:\n    flow_logs: off\n`).createdNetwork).toEqual({ flowLogs: 'OFF' });
