@@ -36,22 +36,34 @@ class EntryQueue {
 async function readCollection(context: WriteContext, queue: EntryQueue, meta: CollectionMetadata, mtime: Date, halt: AbortSignal): Promise<DocumentDigest> {
   const { pack, db, database, session } = context;
   const digest = new DocumentDigest();
-  let docs: Buffer[] = [];
+  // Documents are copied into the part as they come: a raw document is a slice of the driver's reply
+  // (up to 16 MiB), which holding the slice would keep alive.
+  let part = Buffer.allocUnsafe(PART_BYTES);
   let size = 0;
   let parts = 0;
-  const flush = async () => {
-    if (size === 0) return;
-    const body = Buffer.concat(docs, size);
-    docs = [];
-    size = 0;
+  const add = async (body: Buffer) => {
     const name = partEntryName(database, meta.name, parts++);
     await queue.run(() => addEntry(pack, { name, size: body.length, mode: 0o644, mtime }, body));
   };
+  const flush = async () => {
+    if (size === 0) return;
+    const body = part.subarray(0, size);
+    // A new buffer for the next part: the sink may still hold this one.
+    part = Buffer.allocUnsafe(PART_BYTES);
+    size = 0;
+    await add(body);
+  };
   for await (const doc of rawDocumentsInIdOrder(db, meta.name, session)) {
     halt.throwIfAborted();
-    if (size > 0 && size + doc.length > PART_BYTES) await flush();
     digest.add(doc);
-    docs.push(doc);
+    if (doc.length > PART_BYTES) {
+      // A document larger than a part is a part of its own.
+      await flush();
+      await add(Buffer.from(doc));
+      continue;
+    }
+    if (size + doc.length > PART_BYTES) await flush();
+    doc.copy(part, size);
     size += doc.length;
   }
   await flush();

@@ -80,6 +80,9 @@ interface Staged {
   parts: number;
   /** Its insert batches, started or ended. */
   readonly batches: Promise<void>[];
+  /** Documents read and not yet in a batch: a batch runs on across parts. */
+  pending: Buffer[];
+  pendingBytes: number;
   complete: boolean;
 }
 
@@ -182,7 +185,7 @@ class StagedRestore {
   }
 
   private async createStaging(meta: CollectionMetadata): Promise<Staged> {
-    const staged: Staged = { collection: meta.name, staging: `${RESTORE_STAGING_PREFIX}${this.runId}_${this.staged.length}`, documents: 0, indexes: 0, read: 0, bytes: 0, parts: 0, batches: [], complete: false };
+    const staged: Staged = { collection: meta.name, staging: `${RESTORE_STAGING_PREFIX}${this.runId}_${this.staged.length}`, documents: 0, indexes: 0, read: 0, bytes: 0, parts: 0, batches: [], pending: [], pendingBytes: 0, complete: false };
     // Recorded before the create, so a failure after it still drops it.
     this.staged.push(staged);
     this.byName.set(meta.name, staged);
@@ -191,38 +194,38 @@ class StagedRestore {
     return staged;
   }
 
-  /** Reads an entry's documents into batches and starts each as room allows. */
-  private async insertAll(staged: Staged, entry: TarEntry): Promise<void> {
+  /** Starts the collection's batch so far, as room allows. */
+  private async flush(staged: Staged): Promise<void> {
+    if (staged.pending.length === 0) return;
+    const docs = staged.pending;
+    const size = staged.pendingBytes;
+    staged.pending = [];
+    staged.pendingBytes = 0;
     const collection = this.db.collection(staged.staging);
-    let batch: Buffer[] = [];
-    let bytes = 0;
-    const flush = async () => {
-      if (batch.length === 0) return;
-      const docs = batch;
-      batch = [];
-      const size = bytes;
-      bytes = 0;
-      const task = await this.pool.start(size, async () => {
-        // Maps keep field order (documents.ts); the driver serializes them like documents. Every document
-        // already has its _id, so the driver must not try to add one.
-        const result = await collection.insertMany(docs.map(insertable) as unknown as BSON.Document[], { ordered: false, bypassDocumentValidation: true, forceServerObjectId: true });
-        staged.documents += result.insertedCount;
-      });
-      staged.batches.push(task.ended);
-    };
+    const task = await this.pool.start(size, async () => {
+      // Maps keep field order (documents.ts); the driver serializes them like documents. Every document
+      // already has its _id, so the driver must not try to add one.
+      const result = await collection.insertMany(docs.map(insertable) as unknown as BSON.Document[], { ordered: false, bypassDocumentValidation: true, forceServerObjectId: true });
+      staged.documents += result.insertedCount;
+    });
+    staged.batches.push(task.ended);
+  }
+
+  /** Reads an entry's documents into the collection's batches (which run across its parts) and starts each full one. */
+  private async insertAll(staged: Staged, entry: TarEntry): Promise<void> {
     for await (const doc of bsonDocuments(bytesOf(entry), entry.header.name)) {
-      if (batch.length > 0 && (batch.length >= BATCH_DOCUMENTS || bytes + doc.length > BATCH_BYTES)) await flush();
-      batch.push(doc);
-      bytes += doc.length;
+      if (staged.pending.length > 0 && (staged.pending.length >= BATCH_DOCUMENTS || staged.pendingBytes + doc.length > BATCH_BYTES)) await this.flush(staged);
+      staged.pending.push(doc);
+      staged.pendingBytes += doc.length;
       staged.read++;
       staged.bytes += doc.length;
     }
-    await flush();
   }
 
-  /** All of a collection's data is read: once its batches have ended, its indexes are built (not awaited here). */
-  private complete(staged: Staged): void {
+  /** All of a collection's data is read: its last batch starts; once all have ended, its indexes are built (not awaited here). */
+  private async complete(staged: Staged): Promise<void> {
     staged.complete = true;
+    await this.flush(staged);
     this.log.info('collection read', { collection: staged.collection, documents: staged.read, bytes: staged.bytes });
     const meta = this.metadata.get(staged.collection)!;
     // mongorestore drops `v` (the server picks its index version) and `ns` (obsolete) likewise.
