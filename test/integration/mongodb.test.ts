@@ -390,7 +390,10 @@ describe('mongodb failures leave the target as it was', () => {
     const progress: string[] = [];
     const log: Logger = { info: (message, fields) => void progress.push(`${message} ${fields?.collection ?? ''}`), warn: () => undefined };
     await expect(mongodb.restore(artifacts.source(), target, {}, log)).rejects.toThrow(IntegrityError);
-    expect(progress.includes('collection read memories')).toBe(staged);
+    // Collections are read in parallel, so which one ends the archive (in its last bytes, held back) varies:
+    // "staged" means documents reached a staging collection; a broken first part of memories means it never did.
+    if (staged) expect(progress.some((line) => line.startsWith('collection read'))).toBe(true);
+    else expect(progress.includes('collection read memories')).toBe(false);
     expect(await mongodb.fingerprint(target)).toEqual(before);
     expect(await userCollections(client.db(name))).toEqual(collections);
   });

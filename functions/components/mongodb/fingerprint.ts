@@ -34,9 +34,13 @@ export class DocumentDigest {
   }
 }
 
-/** The documents of a collection as raw BSON, in _id order, inside `session`'s snapshot when given. */
-export function rawDocumentsInIdOrder(db: Db, collection: string, session?: ClientSession): AsyncIterable<Buffer> {
-  return db.collection(collection).find({}, { session, sort: { _id: 1 }, raw: true }) as unknown as AsyncIterable<Buffer>;
+/**
+ * The documents of a collection as raw BSON, in _id order, inside `session`'s snapshot when given.
+ * `batchSize` caps the documents of a reply (the server's own cap is 16 MiB): readers running side by side
+ * each hold their current reply, and a few times its size while the driver reads it.
+ */
+export function rawDocumentsInIdOrder(db: Db, collection: string, session?: ClientSession, batchSize?: number): AsyncIterable<Buffer> {
+  return db.collection(collection).find({}, { session, sort: { _id: 1 }, raw: true, ...(batchSize ? { batchSize } : {}) }) as unknown as AsyncIterable<Buffer>;
 }
 
 export async function digestCollection(db: Db, collection: string, session?: ClientSession): Promise<DocumentDigest> {

@@ -21,6 +21,11 @@ import { addEntry, type ArchiveWriter, type WriteContext, type WrittenArchive } 
 
 /** A part is flushed before it would pass this size; a larger document is a part of its own. */
 export const PART_BYTES = 4 * 1024 * 1024;
+/**
+ * Documents per reply of a reader's cursor. Without it a reply is up to 16 MiB, held a few times over while
+ * the driver reads it, per reader: at 2 readers the backup peaked 85 MiB above the sequential one.
+ */
+const READ_BATCH = 1000;
 
 /** Runs `add`s one after another, in the order they were asked for. */
 class EntryQueue {
@@ -53,7 +58,7 @@ async function readCollection(context: WriteContext, queue: EntryQueue, meta: Co
     size = 0;
     await add(body);
   };
-  for await (const doc of rawDocumentsInIdOrder(db, meta.name, session)) {
+  for await (const doc of rawDocumentsInIdOrder(db, meta.name, session, READ_BATCH)) {
     halt.throwIfAborted();
     digest.add(doc);
     if (doc.length > PART_BYTES) {
