@@ -159,8 +159,20 @@ function duplicateError(ns: string, index: Document, view: Document): CommandErr
   return new CommandError(11000, 'DuplicateKey', `E11000 duplicate key error collection: ${ns} index: ${index.name} dup key: { ${dup} }`);
 }
 
+/**
+ * The unique keys of a collection version that inserts made: the next insert starts from them instead of
+ * recomputing every document's keys (which made loading a large collection in batches quadratic).
+ */
+const insertedKeys = new WeakMap<Collection, Map<Document, Set<string>>>();
+
 /** Keys of every unique index, to check new documents against. */
 function uniqueSets(coll: Collection): Map<Document, Set<string>> {
+  const known = insertedKeys.get(coll);
+  if (known) {
+    // The sets are handed on, and grow: the older version must not use them again.
+    insertedKeys.delete(coll);
+    return known;
+  }
   const sets = new Map<Document, Set<string>>();
   for (const index of coll.indexes.filter((i) => i.unique || i.name === '_id_')) {
     sets.set(index, new Set(coll.docs.map((d) => uniqueKey(d.view, index)).filter((k): k is string => k !== undefined)));
@@ -311,7 +323,9 @@ export async function startMongoWireServer(options: { replicaSet?: boolean; vers
       keys.forEach(([, set, key]) => key !== undefined && set.add(key));
       added.push(doc);
     }
-    commit(withCollection(ns, { ...coll, docs: [...coll.docs, ...added] }));
+    const next: Collection = { ...coll, docs: [...coll.docs, ...added] };
+    insertedKeys.set(next, sets);
+    commit(withCollection(ns, next));
     return { n: added.length, ...(writeErrors.length ? { writeErrors } : {}), ok: 1 };
   }
 

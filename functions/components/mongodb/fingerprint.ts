@@ -11,6 +11,8 @@
 import { createHash, type Hash } from 'node:crypto';
 import { BSON, type ClientSession, type Db, type Document } from 'mongodb';
 import type { Fingerprint, FingerprintEntry } from '../types';
+import { mapLimit } from '../../core/parallel';
+import { parallelStreams } from '../../core/streams';
 import type { CollectionMetadata } from './archive';
 
 export const METADATA_ENTRY_SUFFIX = '#metadata';
@@ -32,9 +34,13 @@ export class DocumentDigest {
   }
 }
 
-/** The documents of a collection as raw BSON, in _id order, inside `session`'s snapshot when given. */
-export function rawDocumentsInIdOrder(db: Db, collection: string, session?: ClientSession): AsyncIterable<Buffer> {
-  return db.collection(collection).find({}, { session, sort: { _id: 1 }, raw: true }) as unknown as AsyncIterable<Buffer>;
+/**
+ * The documents of a collection as raw BSON, in _id order, inside `session`'s snapshot when given.
+ * `batchSize` caps the documents of a reply (the server's own cap is 16 MiB): readers running side by side
+ * each hold their current reply, and a few times its size while the driver reads it.
+ */
+export function rawDocumentsInIdOrder(db: Db, collection: string, session?: ClientSession, batchSize?: number): AsyncIterable<Buffer> {
+  return db.collection(collection).find({}, { session, sort: { _id: 1 }, raw: true, ...(batchSize ? { batchSize } : {}) }) as unknown as AsyncIterable<Buffer>;
 }
 
 export async function digestCollection(db: Db, collection: string, session?: ClientSession): Promise<DocumentDigest> {
@@ -60,13 +66,17 @@ export function metadataEntry(meta: Pick<CollectionMetadata, 'options' | 'indexe
   return { count: meta.indexes.length, digest: createHash('sha256').update(canonical).digest('hex') };
 }
 
-/** The fingerprint entries of the given collections, read live (at one snapshot when `session` has one). */
+/**
+ * The fingerprint entries of the given collections, read live, several collections at a time (at one
+ * snapshot when `session` has one: every read passes it, as the backup's readers do).
+ */
 export async function fingerprintCollections(db: Db, collections: readonly CollectionMetadata[], session?: ClientSession): Promise<Fingerprint> {
+  const digests = await mapLimit(collections, parallelStreams(), (meta) => digestCollection(db, meta.name, session));
   const fingerprint: Record<string, FingerprintEntry> = {};
-  for (const meta of collections) {
-    fingerprint[meta.name] = (await digestCollection(db, meta.name, session)).entry();
+  collections.forEach((meta, i) => {
+    fingerprint[meta.name] = digests[i].entry();
     fingerprint[`${meta.name}${METADATA_ENTRY_SUFFIX}`] = metadataEntry(meta);
-  }
+  });
   return fingerprint;
 }
 

@@ -1,7 +1,8 @@
 /**
  * The mongodb component (database group, episodic memory): every collection of the database as raw BSON
- * in mongodump's directory layout inside one tar (archive.ts), read at one snapshot on a replica set;
- * restored through the driver into staging collections swapped in once the artifact verified (restore.ts);
+ * in mongodump's directory layout inside one tar (archive.ts), each collection read once, several at a time,
+ * at one snapshot on a replica set (backup.ts, parts-writer.ts); restored through the driver with parallel
+ * insert batches into staging collections swapped in once the artifact verified (restore.ts);
  * fingerprints per collection over the raw documents in _id order plus options and indexes (fingerprint.ts).
  */
 import { VersionMismatchError } from '../../core/errors';
@@ -51,7 +52,7 @@ export const mongodb: Component<MongoTarget, MongoRestoreOptions> = {
       return sourceInfo(target, await serverFacts(client), count);
     }),
 
-  // dbStats dataSize: the uncompressed BSON size of the database, i.e. about the archive's size (read twice).
+  // dbStats dataSize: the uncompressed BSON size of the database, i.e. about the archive's size (read once).
   estimate: (target) =>
     withClient(target, 'estimating the backup size', async (client) => Number((await client.db(target.database).command({ dbStats: 1 })).dataSize ?? 0)),
 

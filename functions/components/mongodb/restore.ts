@@ -1,11 +1,14 @@
 /**
- * The restore, through the driver: the verified archive stream is read entry by entry, every collection's
- * documents go into a staging collection (created with the backed-up options; unordered insertMany in
- * batches of 1000 documents or 16 MiB; then its indexes from metadata.json), and only when the whole
- * stream has passed its SHA-256 check are the staging collections renamed over their targets
+ * The restore, through the driver: the verified archive stream is read entry by entry (either format,
+ * archive.ts), every collection's documents go into a staging collection (created with the backed-up
+ * options; unordered insertMany batches of 1000 documents or 4 MiB, up to parallelStreams() batches at
+ * once across all collections, within IN_FLIGHT_BYTES; then, once the collection's data is all in, its
+ * indexes from metadata.json), and only when the whole stream has passed its SHA-256 check and every
+ * batch and index build has ended are the staging collections renamed over their targets
  * (renameCollection with dropTarget). So:
- * - a damaged artifact, a refused document or a lost connection while streaming leaves every target
- *   collection as it was (the staging collections are dropped);
+ * - a damaged artifact, a refused document, a failed index build or a lost connection while streaming
+ *   leaves every target collection as it was: the batches still running are waited for, then every
+ *   staging collection is dropped (a batch ending after the drop would recreate its collection);
  * - collections of the target database that are not restored are never touched;
  * - the swap itself is one rename per collection, atomic per collection but not across collections:
  *   if it fails part-way, the error names the collections already replaced.
@@ -18,11 +21,24 @@ import type { Readable } from 'node:stream';
 import * as tar from 'tar-stream';
 import { BSON, MongoError, type Db } from 'mongodb';
 import { BackupNotFoundError, IntegrityError, InvalidInputError, NcaBackupError, TransientError } from '../../core/errors';
+import { parallelStreams } from '../../core/streams';
 import type { ArtifactSource, ComponentRestoreResult, Logger } from '../types';
-import { ARCHIVE_CONTENT_TYPE, ArchiveFormatError, bsonDocuments, classifyEntry, parseMetadataJson, type CollectionMetadata } from './archive';
+import {
+  ARCHIVE_CONTENT_TYPE,
+  ArchiveFormatError,
+  bsonDocuments,
+  classifyEntry,
+  FORMAT_ENTRY,
+  parseDoneJson,
+  parseFormatJson,
+  parseMetadataJson,
+  type ArchiveEntry,
+  type CollectionMetadata,
+} from './archive';
 import { collectionNames, RESTORE_STAGING_PREFIX } from './collections';
 import { COMPONENT, describeTarget, withClient, type MongoTarget } from './connection';
 import { insertable } from './documents';
+import { InsertPool } from './insert-pool';
 import type { MongoRestoreOptions } from './options';
 
 type TarEntry = tar.ExtractEvents['entry'][1];
@@ -30,8 +46,11 @@ type TarEntry = tar.ExtractEvents['entry'][1];
 const bytesOf = (entry: TarEntry) => entry as unknown as AsyncIterable<Buffer>;
 
 const BATCH_DOCUMENTS = 1000;
-const BATCH_BYTES = 16 * 1024 * 1024;
-/** A metadata.json larger than this is not one mongodump wrote. */
+/** Smaller than the 16 MiB of one batch at a time: several are decoded and in flight at once. */
+const BATCH_BYTES = 4 * 1024 * 1024;
+/** Raw bytes of the batches in flight together (a larger single document still goes, alone). */
+const IN_FLIGHT_BYTES = 32 * 1024 * 1024;
+/** A metadata.json (or a format or done file) larger than this is not one nca-backup wrote. */
 const MAX_METADATA_BYTES = 16 * 1024 * 1024;
 
 async function readText(entry: AsyncIterable<Buffer>, name: string): Promise<string> {
@@ -52,8 +71,19 @@ async function drain(entry: AsyncIterable<Buffer>): Promise<void> {
 interface Staged {
   readonly collection: string;
   readonly staging: string;
+  /** Inserted by the server. */
   documents: number;
   indexes: number;
+  /** Read from the archive (format 2 checks them against the collection's done file). */
+  read: number;
+  bytes: number;
+  parts: number;
+  /** Its insert batches, started or ended. */
+  readonly batches: Promise<void>[];
+  /** Documents read and not yet in a batch: a batch runs on across parts. */
+  pending: Buffer[];
+  pendingBytes: number;
+  complete: boolean;
 }
 
 /** One restore run: what the archive holds, what is selected, and the staging collections written so far. */
@@ -63,12 +93,20 @@ class StagedRestore {
   private readonly files = new Map<string, string>();
   private directory?: string;
   private selected?: ReadonlySet<string>;
+  /** The archive's format, known from its first entry. */
+  private version?: number;
   readonly staged: Staged[] = [];
+  private readonly byName = new Map<string, Staged>();
+  /** Each collection's end: its batches ended, then its indexes built. */
+  private readonly completions: Promise<void>[] = [];
+  private readonly pool = new InsertPool(parallelStreams(), IN_FLIGHT_BYTES);
   private readonly runId = randomBytes(4).toString('hex');
 
   constructor(
     private readonly db: Db,
     private readonly wanted: readonly string[] | undefined,
+    /** The manifest's source.formatVersion, when the manifest is at hand (absent in backups before format 2). */
+    private readonly recordedVersion: number | undefined,
     private readonly log: Logger,
   ) {}
 
@@ -87,9 +125,23 @@ class StagedRestore {
     return this.selected;
   }
 
+  /** Format 2 starts with its format entry; an archive without one is format 1 (written before issue 16). */
+  private async formatOf(entry: TarEntry): Promise<number> {
+    const version = entry.header.name === FORMAT_ENTRY ? parseFormatJson(await readText(bytesOf(entry), FORMAT_ENTRY)).version : 1;
+    if (this.recordedVersion !== undefined && this.recordedVersion !== version) {
+      throw new ArchiveFormatError(`the manifest records archive format ${this.recordedVersion}, the archive is format ${version}.`, { component: COMPONENT });
+    }
+    return version;
+  }
+
   async entry(entry: TarEntry): Promise<void> {
-    const kind = classifyEntry(entry.header.name, entry.header.type);
+    if (this.version === undefined) {
+      this.version = await this.formatOf(entry);
+      if (this.version > 1) return;
+    }
+    const kind = classifyEntry(entry.header.name, entry.header.type, this.version);
     if (kind.kind === 'directory') return drain(bytesOf(entry));
+    if (kind.kind === 'format') throw new ArchiveFormatError(`${FORMAT_ENTRY} appears twice in the archive.`, { component: COMPONENT });
     if (this.directory !== undefined && kind.directory !== this.directory) {
       throw new ArchiveFormatError(`the archive holds more than one database (${this.directory}, ${kind.directory}).`, { component: COMPONENT });
     }
@@ -105,45 +157,107 @@ class StagedRestore {
     const name = this.files.get(kind.file);
     if (name === undefined) throw new ArchiveFormatError(`${entry.header.name} has no metadata file before it.`, { component: COMPONENT });
     if (!selected.has(name)) return drain(bytesOf(entry));
-    await this.stage(this.metadata.get(name)!, entry);
+    const staged = this.byName.get(name) ?? (await this.createStaging(this.metadata.get(name)!));
+    if (staged.complete) throw new ArchiveFormatError(`${entry.header.name} comes after the end of collection "${name}".`, { component: COMPONENT });
+    await this.data(staged, kind, entry);
   }
 
-  private async stage(meta: CollectionMetadata, entry: TarEntry): Promise<void> {
-    const staged: Staged = { collection: meta.name, staging: `${RESTORE_STAGING_PREFIX}${this.runId}_${this.staged.length}`, documents: 0, indexes: 0 };
+  private async data(staged: Staged, kind: ArchiveEntry, entry: TarEntry): Promise<void> {
+    if (kind.kind === 'bson') {
+      await this.insertAll(staged, entry);
+      return this.complete(staged);
+    }
+    if (kind.kind === 'part') {
+      if (kind.part !== staged.parts) {
+        throw new ArchiveFormatError(`${entry.header.name} is part ${kind.part} of collection "${staged.collection}"; part ${staged.parts} was expected.`, { component: COMPONENT });
+      }
+      staged.parts++;
+      return this.insertAll(staged, entry);
+    }
+    const done = parseDoneJson(await readText(bytesOf(entry), entry.header.name), entry.header.name);
+    if (done.collectionName !== staged.collection || done.documents !== staged.read || done.bytes !== staged.bytes || done.parts !== staged.parts) {
+      throw new ArchiveFormatError(
+        `collection "${staged.collection}" ends with ${done.documents} documents, ${done.bytes} bytes in ${done.parts} parts recorded; the archive held ${staged.read}, ${staged.bytes} in ${staged.parts}.`,
+        { component: COMPONENT },
+      );
+    }
+    return this.complete(staged);
+  }
+
+  private async createStaging(meta: CollectionMetadata): Promise<Staged> {
+    const staged: Staged = { collection: meta.name, staging: `${RESTORE_STAGING_PREFIX}${this.runId}_${this.staged.length}`, documents: 0, indexes: 0, read: 0, bytes: 0, parts: 0, batches: [], pending: [], pendingBytes: 0, complete: false };
+    // Recorded before the create, so a failure after it still drops it.
+    this.staged.push(staged);
+    this.byName.set(meta.name, staged);
     // The raw create command takes every option listCollections reported, as mongorestore does.
     await this.db.command({ create: staged.staging, ...meta.options });
-    this.staged.push(staged);
-    const collection = this.db.collection(staged.staging);
-    let batch: ReturnType<typeof insertable>[] = [];
-    let bytes = 0;
-    const flush = async () => {
-      if (batch.length === 0) return;
-      // Maps keep field order (documents.ts); the driver serializes them like documents. Every document
-      // already has its _id, so the driver must not try to add one.
-      const result = await collection.insertMany(batch as unknown as BSON.Document[], { ordered: false, bypassDocumentValidation: true, forceServerObjectId: true });
-      staged.documents += result.insertedCount;
-      batch = [];
-      bytes = 0;
-    };
-    for await (const doc of bsonDocuments(bytesOf(entry), entry.header.name)) {
-      batch.push(insertable(doc));
-      bytes += doc.length;
-      if (batch.length >= BATCH_DOCUMENTS || bytes >= BATCH_BYTES) await flush();
-    }
-    await flush();
-    // mongorestore drops `v` (the server picks its index version) and `ns` (obsolete) likewise.
-    const indexes = meta.indexes.filter((index) => index.name !== '_id_').map(({ v: _v, ns: _ns, ...spec }) => spec);
-    if (indexes.length) await this.db.command({ createIndexes: staged.staging, indexes });
-    staged.indexes = indexes.length;
-    this.log.info('collection staged', { collection: meta.name, documents: staged.documents, indexes: staged.indexes });
+    return staged;
   }
 
-  /** After the last entry: every selected collection must have had its data file. */
-  finish(): void {
+  /** Starts the collection's batch so far, as room allows. */
+  private async flush(staged: Staged): Promise<void> {
+    if (staged.pending.length === 0) return;
+    const docs = staged.pending;
+    const size = staged.pendingBytes;
+    staged.pending = [];
+    staged.pendingBytes = 0;
+    const collection = this.db.collection(staged.staging);
+    const task = await this.pool.start(size, async () => {
+      // Maps keep field order (documents.ts); the driver serializes them like documents. Every document
+      // already has its _id, so the driver must not try to add one.
+      const result = await collection.insertMany(docs.map(insertable) as unknown as BSON.Document[], { ordered: false, bypassDocumentValidation: true, forceServerObjectId: true });
+      staged.documents += result.insertedCount;
+    });
+    staged.batches.push(task.ended);
+  }
+
+  /** Reads an entry's documents into the collection's batches (which run across its parts) and starts each full one. */
+  private async insertAll(staged: Staged, entry: TarEntry): Promise<void> {
+    for await (const doc of bsonDocuments(bytesOf(entry), entry.header.name)) {
+      if (staged.pending.length > 0 && (staged.pending.length >= BATCH_DOCUMENTS || staged.pendingBytes + doc.length > BATCH_BYTES)) await this.flush(staged);
+      staged.pending.push(doc);
+      staged.pendingBytes += doc.length;
+      staged.read++;
+      staged.bytes += doc.length;
+    }
+  }
+
+  /** All of a collection's data is read: its last batch starts; once all have ended, its indexes are built (not awaited here). */
+  private async complete(staged: Staged): Promise<void> {
+    staged.complete = true;
+    await this.flush(staged);
+    this.log.info('collection read', { collection: staged.collection, documents: staged.read, bytes: staged.bytes });
+    const meta = this.metadata.get(staged.collection)!;
+    // mongorestore drops `v` (the server picks its index version) and `ns` (obsolete) likewise.
+    const indexes = meta.indexes.filter((index) => index.name !== '_id_').map(({ v: _v, ns: _ns, ...spec }) => spec);
+    const built = Promise.all(staged.batches)
+      .then(() =>
+        this.pool.start(0, async () => {
+          if (indexes.length) await this.db.command({ createIndexes: staged.staging, indexes });
+          staged.indexes = indexes.length;
+          this.log.info('collection staged', { collection: staged.collection, documents: staged.documents, indexes: staged.indexes });
+        }),
+      )
+      .then((task) => task.ended);
+    // A refused start means the pool failed already: drain() reports that failure.
+    this.completions.push(built.catch(() => undefined));
+  }
+
+  /** After the last entry: every selected collection must be whole, its batches and indexes done. */
+  async finish(): Promise<void> {
     const selected = this.select();
-    const stagedNames = new Set(this.staged.map((s) => s.collection));
-    const absent = [...selected].filter((name) => !stagedNames.has(name));
-    if (absent.length) throw new ArchiveFormatError(`the archive has no data file for ${absent.join(', ')}.`, { component: COMPONENT });
+    const absent = [...selected].filter((name) => !this.byName.get(name)?.complete);
+    if (absent.length) throw new ArchiveFormatError(`the archive has no ${this.version === 1 ? 'data file' : 'complete data'} for ${absent.join(', ')}.`, { component: COMPONENT });
+    await Promise.all(this.completions);
+    await this.pool.drain();
+  }
+
+  /** After a failure: no new writes, the running ones ended, then every staging collection dropped. */
+  async abandon(error: unknown): Promise<void> {
+    this.pool.close(error);
+    await Promise.all(this.completions);
+    await this.pool.settle();
+    await this.dropStaging();
   }
 
   async dropStaging(from = 0): Promise<void> {
@@ -202,7 +316,8 @@ export async function restoreMongo(source: ArtifactSource, target: MongoTarget, 
 
   return withClient(target, 'restoring', async (client) => {
     const db = client.db(target.database);
-    const run = new StagedRestore(db, options.collections, log);
+    const recorded = source.backup?.source.formatVersion;
+    const run = new StagedRestore(db, options.collections, typeof recorded === 'number' ? recorded : undefined, log);
     log.info('mongodb restore started', { target: describeTarget(target), artifact: artifact.name, bytes: artifact.bytes, collections: options.collections ?? 'all' });
     const input = source.open(artifact.name);
     const extract = tar.extract();
@@ -212,10 +327,10 @@ export async function restoreMongo(source: ArtifactSource, target: MongoTarget, 
       for await (const entry of extract) await run.entry(entry);
       // The extract ends only after the input ended, i.e. after the artifact's SHA-256 matched.
       if (!input.readableEnded || input.errored) throw new IntegrityError(`artifact ${artifact.name} did not end cleanly.`, { component: COMPONENT });
-      run.finish();
+      await run.finish();
     } catch (error) {
       extract.destroy();
-      await run.dropStaging();
+      await run.abandon(error);
       const failure = (suspectsData(error) && (await integrityFailure(input))) || error;
       input.destroy(); // stop reading the artifact (an S3 GET otherwise stays open)
       throw failure;
