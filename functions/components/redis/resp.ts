@@ -13,7 +13,15 @@
  */
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
-import type { RedisTarget } from './connection';
+/** What a connection needs of a target (connection.ts's RedisTarget has these; named here so neither module imports the other). */
+export interface RespEndpoint {
+  readonly host: string;
+  readonly port: number;
+  readonly username?: string;
+  readonly password?: string;
+  readonly tls: boolean;
+  readonly db: number;
+}
 
 export type Reply = Buffer | number | null | ReplyError | Reply[];
 
@@ -232,7 +240,7 @@ export class RespConnection {
   }
 
   /** Connects, authenticates, selects the database and names the connection (CLIENT LIST shows it). */
-  static async open(target: RedisTarget, name: string, timeoutMs = 10_000): Promise<RespConnection> {
+  static async open(target: RespEndpoint, name: string, timeoutMs = 10_000): Promise<RespConnection> {
     const socket = await new Promise<Socket>((resolve, reject) => {
       const options = { host: target.host, port: target.port };
       const s: Socket = target.tls ? tlsConnect({ ...options, servername: target.host }) : tcpConnect(options);
