@@ -7,7 +7,8 @@
  * (what a stream past the first adds, bench/rto.ts), from the newest result of each kind:
  *  - postgres: postgres-*.json, the largest database: one stream is raw single-stream `pg_dump -Fc` /
  *    `pg_restore` (`rawSingleMBps`: our single-stream path is that tool plus streaming); ours with
- *    `streams` streams (`oursMBps`) gives the efficiency. A result without `streams` (before issue 16) is one
+ *    `streams` streams (`oursMBps`) gives the efficiency; where ours with N streams is slower than that one
+ *    stream, ours is the figure and the efficiency 0. A result without `streams` (before issue 16) is one
  *    stream of ours;
  *  - vector: vector-*.json: backup one cursor (`singleStream`) vs parallel readers (`parallel`); restore is
  *    one binary COPY (`copyBinary`), so its efficiency is 0;
@@ -91,7 +92,10 @@ export interface Figure {
 const positive = (n: unknown): number | undefined => (typeof n === 'number' && Number.isFinite(n) && n > 0 ? n : undefined);
 const figure = (single: unknown, more: Omit<Figure, 'single'> = {}): Figure | undefined => {
   const one = positive(single);
-  return one === undefined ? undefined : { single: one, ...more };
+  if (one === undefined) return undefined;
+  // Ours with several streams slower than the one-stream figure: ours is the figure, and more streams add nothing.
+  if (more.parallel !== undefined && more.parallel < one) return { single: more.parallel, efficiency: 0 };
+  return { single: one, ...more };
 };
 
 /** Each measured figure a bench file gives, by direction (undefined: the file lacks it). */

@@ -177,7 +177,7 @@ export function formatModel(model: RtoModel, settings: RunnerSettings): string {
       `Fargate cpu ${fargate.cpu} = ${model.runners.fargateVcpu} vCPU, ${fargate.memoryMiB} MiB, ${fargate.ephemeralStorageGiB} GiB ephemeral` +
       (settings.force ? `; forced onto ${settings.force}` : ''),
   );
-  lines.push(`Ephemeral storage: ${model.runners.stagingOnDisk.length === 0 ? 'no component stages on disk (backups stream to S3, restores stream from S3), so it limits no size' : model.runners.stagingOnDisk.join(', ')}`);
+  lines.push(`Ephemeral storage: ${model.runners.stagingOnDisk.length === 0 ? 'no component stages its data on disk (backups stream to S3, restores stream from S3; a per-table PostgreSQL restore keeps only its row-less schema archive), so it limits no size' : model.runners.stagingOnDisk.join(', ')}`);
   lines.push('');
   lines.push('Throughput of one stream (MB/s of data size), and what each further stream adds:');
   for (const c of model.components) {
