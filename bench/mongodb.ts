@@ -23,21 +23,20 @@
  * (e.g. a heap cap, to show what the worker needs rather than what V8 lets grow on a large machine).
  */
 import { spawn } from 'node:child_process';
-import { createReadStream, createWriteStream, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { BSON, MongoClient, type Document } from 'mongodb';
-import { Sha256Meter, Sha256Verifier } from '../functions/core/checksums';
 import { createLogger } from '../functions/core/logger';
 import { parallelStreams } from '../functions/core/streams';
 import { connectMongo, mongodb } from '../functions/components/mongodb';
 import { backupMongo } from '../functions/components/mongodb/backup';
 import { FORMAT1_WRITER } from '../functions/components/mongodb/format1';
-import type { ArtifactRecord, ArtifactSink, ArtifactSource, Fingerprint } from '../functions/components/types';
+import type { ArtifactRecord, Fingerprint } from '../functions/components/types';
 import { startMongoWireServer } from '../test/support/mongo-wire-server';
 import { restoreMongoBefore } from './mongodb-before';
 import { timed } from './timed';
+import { fileSink, fileSource, runBenchWorker } from './worker-process';
 
 const ROOT = join(__dirname, '..');
 const say = (line: string) => process.stderr.write(`bench mongodb: ${line}\n`);
@@ -116,28 +115,6 @@ interface WorkerInput {
   readonly record?: ArtifactRecord;
 }
 
-function fileSink(dir: string): ArtifactSink {
-  return {
-    async write(name, body, options = {}) {
-      const meter = new Sha256Meter();
-      await pipeline(body, meter, createWriteStream(join(dir, name)));
-      return { name, bytes: statSync(join(dir, name)).size, sha256: meter.sha256, contentType: options.contentType ?? 'application/octet-stream' };
-    },
-  };
-}
-
-function fileSource(dir: string, record: ArtifactRecord): ArtifactSource {
-  return {
-    artifacts: [record],
-    open: (name) => {
-      const verifier = new Sha256Verifier(record, { component: 'mongodb' });
-      const file = createReadStream(join(dir, name), { highWaterMark: 1 << 20 });
-      file.on('error', (error) => verifier.destroy(error));
-      return file.pipe(verifier);
-    },
-  };
-}
-
 async function worker(input: WorkerInput): Promise<void> {
   const target = await connectMongo({ database: input.database }, { NCA_MONGODB_URL: input.url });
   const log = createLogger({ bench: 'mongodb', worker: input.mode });
@@ -148,7 +125,7 @@ async function worker(input: WorkerInput): Promise<void> {
     process.stdout.write(JSON.stringify({ ms, streams, cpuMs: cpuMs(), artifact: value.artifacts[0], report: value.report, fingerprint: value.fingerprint, maxRssKiB: process.resourceUsage().maxRSS }));
   } else {
     const restore = input.mode === 'restore' ? mongodb.restore : restoreMongoBefore;
-    const { ms, value } = await timed(() => restore(fileSource(input.dir, input.record!), target, {}, log));
+    const { ms, value } = await timed(() => restore(fileSource(input.dir, [input.record!], 'mongodb'), target, {}, log));
     process.stdout.write(JSON.stringify({ ms, streams, cpuMs: cpuMs(), details: value.details, maxRssKiB: process.resourceUsage().maxRSS }));
   }
 }
@@ -166,19 +143,7 @@ async function runWorker(input: WorkerInput): Promise<any> {
 }
 
 function spawnWorker(input: WorkerInput): Promise<any> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', __filename, '--worker'], {
-      cwd: ROOT,
-      env: { ...process.env, NCA_BENCH_WORKER: JSON.stringify(input), ...(process.env.NCA_BENCH_WORKER_NODE_OPTIONS ? { NODE_OPTIONS: process.env.NCA_BENCH_WORKER_NODE_OPTIONS } : {}) },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (chunk) => (out += chunk));
-    child.stderr.on('data', (chunk) => (err = (err + chunk).slice(-4000)));
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`${input.mode} worker exited ${code}: ${err}`))));
-  });
+  return runBenchWorker(__filename, input, process.env.NCA_BENCH_WORKER_NODE_OPTIONS ? { NODE_OPTIONS: process.env.NCA_BENCH_WORKER_NODE_OPTIONS } : {});
 }
 
 // ---- a restore's target: a fresh substitute in its own process, so neither restore pays for the other's data ----

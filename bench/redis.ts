@@ -19,18 +19,17 @@
  * bytes, 10% hashes, 7% sets, 6% lists, 5% sorted sets, 2% streams; 10% of keys with a TTL).
  */
 import { execFile, spawn } from 'node:child_process';
-import { createReadStream, createWriteStream, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import Redis from 'ioredis';
-import { Sha256Meter, Sha256Verifier } from '../functions/core/checksums';
 import { createLogger } from '../functions/core/logger';
 import { connectRedis, redis } from '../functions/components/redis';
-import type { ArtifactRecord, ArtifactSink, ArtifactSource, Fingerprint } from '../functions/components/types';
+import type { ArtifactRecord, Fingerprint } from '../functions/components/types';
 import { freePort, startRedis, type RunningRedis } from '../scripts/local-servers';
 import { timed } from './timed';
+import { fileSink, fileSource, runBenchWorker } from './worker-process';
 
 const ROOT = join(__dirname, '..');
 const run = promisify(execFile);
@@ -105,28 +104,6 @@ interface WorkerInput {
   readonly record?: ArtifactRecord;
 }
 
-function fileSink(dir: string): ArtifactSink {
-  return {
-    async write(name, body, options = {}) {
-      const meter = new Sha256Meter();
-      await pipeline(body, meter, createWriteStream(join(dir, name)));
-      return { name, bytes: statSync(join(dir, name)).size, sha256: meter.sha256, contentType: options.contentType ?? 'application/octet-stream' };
-    },
-  };
-}
-
-function fileSource(dir: string, record: ArtifactRecord): ArtifactSource {
-  return {
-    artifacts: [record],
-    open: (name) => {
-      const verifier = new Sha256Verifier(record, { component: 'redis' });
-      const file = createReadStream(join(dir, name), { highWaterMark: 1 << 20 });
-      file.on('error', (error) => verifier.destroy(error));
-      return file.pipe(verifier);
-    },
-  };
-}
-
 async function worker(input: WorkerInput): Promise<void> {
   const target = await connectRedis({ db: 0, keyPatterns: ['*'] }, { NCA_REDIS_URL: input.url });
   const log = createLogger({ bench: 'redis', worker: input.mode });
@@ -139,25 +116,13 @@ async function worker(input: WorkerInput): Promise<void> {
     const { ms, value } = await timed(() => redis.backup(target, fileSink(input.dir), log));
     process.stdout.write(JSON.stringify({ ms, cpuMs: cpuMs(), artifact: value.artifacts[0], report: value.report, fingerprint: value.fingerprint, maxRssKiB: process.resourceUsage().maxRSS }));
   } else {
-    const { ms, value } = await timed(() => redis.restore(fileSource(input.dir, input.record!), target, {}, log));
+    const { ms, value } = await timed(() => redis.restore(fileSource(input.dir, [input.record!], 'redis'), target, {}, log));
     process.stdout.write(JSON.stringify({ ms, cpuMs: cpuMs(), details: value.details, maxRssKiB: process.resourceUsage().maxRSS }));
   }
 }
 
 function runWorker(input: WorkerInput): Promise<any> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', __filename, '--worker'], {
-      cwd: ROOT,
-      env: { ...process.env, NCA_BENCH_WORKER: JSON.stringify(input) },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (chunk) => (out += chunk));
-    child.stderr.on('data', (chunk) => (err = (err + chunk).slice(-4000)));
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`${input.mode} worker exited ${code}: ${err}`))));
-  });
+  return runBenchWorker(__filename, input);
 }
 
 const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits;

@@ -16,22 +16,21 @@
  * restore's fingerprint is compared with the backup's. MB/s is the table's size (heap, TOAST, indexes)
  * over the wall time. Results: bench/results/vector-<timestamp>.json.
  */
-import { execFile, spawn } from 'node:child_process';
-import { createReadStream, createWriteStream, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import { Client } from 'pg';
-import { Sha256Meter, Sha256Verifier } from '../functions/core/checksums';
 import { createLogger } from '../functions/core/logger';
 import { parallelStreams } from '../functions/core/streams';
 import { connectVector, vector } from '../functions/components/vector';
 import { backupVector, ROWS_PER_RANGE } from '../functions/components/vector/backup';
 import { restoreVector } from '../functions/components/vector/restore';
-import type { ArtifactRecord, ArtifactSink, ArtifactSource, Fingerprint } from '../functions/components/types';
+import type { ArtifactRecord, Fingerprint } from '../functions/components/types';
 import { startPostgres, type RunningPostgres } from '../scripts/local-servers';
 import { timed } from './timed';
+import { fileSink, fileSource, runBenchWorker } from './worker-process';
 
 const ROOT = join(__dirname, '..');
 const run = promisify(execFile);
@@ -103,29 +102,6 @@ interface WorkerInput {
   readonly records?: ArtifactRecord[];
 }
 
-function fileSink(dir: string): ArtifactSink {
-  return {
-    async write(name, body, options = {}) {
-      const meter = new Sha256Meter();
-      await pipeline(body, meter, createWriteStream(join(dir, name)));
-      return { name, bytes: statSync(join(dir, name)).size, sha256: meter.sha256, contentType: options.contentType ?? 'application/octet-stream' };
-    },
-  };
-}
-
-function fileSource(dir: string, records: ArtifactRecord[]): ArtifactSource {
-  return {
-    artifacts: records,
-    open: (name) => {
-      const record = records.find((r) => r.name === name)!;
-      const verifier = new Sha256Verifier(record, { component: 'vector' });
-      const file = createReadStream(join(dir, name), { highWaterMark: 1 << 20 });
-      file.on('error', (error) => verifier.destroy(error));
-      return file.pipe(verifier);
-    },
-  };
-}
-
 async function worker(input: WorkerInput): Promise<void> {
   const target = await connectVector({ database: input.database, table: TABLE }, { NCA_VECTOR_URL: input.url });
   const log = createLogger({ bench: 'vector', worker: input.mode });
@@ -133,25 +109,13 @@ async function worker(input: WorkerInput): Promise<void> {
     const { ms, value } = await timed(() => backupVector(target, fileSink(input.dir), log, { streams: input.streams!, rowsPerRange: ROWS_PER_RANGE }));
     process.stdout.write(JSON.stringify({ ms, artifacts: value.artifacts, report: value.report, fingerprint: value.fingerprint, maxRssKiB: process.resourceUsage().maxRSS }));
   } else {
-    const { ms, value } = await timed(() => restoreVector(fileSource(input.dir, input.records!), target, {}, log, { load: input.load }));
+    const { ms, value } = await timed(() => restoreVector(fileSource(input.dir, input.records!, 'vector'), target, {}, log, { load: input.load }));
     process.stdout.write(JSON.stringify({ ms, details: value.details, maxRssKiB: process.resourceUsage().maxRSS }));
   }
 }
 
 function runWorker(input: WorkerInput): Promise<any> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', __filename, '--worker'], {
-      cwd: ROOT,
-      env: { ...process.env, NCA_BENCH_WORKER: JSON.stringify(input), NCA_LOG_LEVEL: 'warn' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (chunk) => (out += chunk));
-    child.stderr.on('data', (chunk) => (err = (err + chunk).slice(-4000)));
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`${input.mode} worker exited ${code}: ${err}`))));
-  });
+  return runBenchWorker(__filename, input, { NCA_LOG_LEVEL: 'warn' });
 }
 
 const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits;
