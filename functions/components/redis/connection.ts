@@ -9,17 +9,10 @@ import type { RedisSourceConfig } from './descriptor';
 import { InvalidInputError, NcaBackupError, ToolError, TransientError } from '../../core/errors';
 import { secretsManagerFetcher, type SecretFetcher } from '../../core/secrets';
 import { setting } from '../../../config/environment';
-import { RespConnection } from './resp';
+import { RespConnection, type RespEndpoint } from './resp';
 
-export interface RedisTarget {
-  readonly host: string;
-  readonly port: number;
-  readonly username?: string;
-  /** Never logged; handed to ioredis only. */
-  readonly password?: string;
-  readonly tls: boolean;
-  /** Logical database index (SELECT n). */
-  readonly db: number;
+/** A Redis server and database; its password is never logged, only handed to ioredis and the stream connections. */
+export interface RedisTarget extends RespEndpoint {
   /** MATCH globs of the keys backed up (and, on restore, replaced). */
   readonly keyPatterns: readonly string[];
 }

@@ -13,13 +13,15 @@
  */
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
-/** What a connection needs of a target (connection.ts's RedisTarget has these; named here so neither module imports the other). */
+/** Where a connection goes: connection.ts's RedisTarget extends it (so this module does not import that one). */
 export interface RespEndpoint {
   readonly host: string;
   readonly port: number;
   readonly username?: string;
+  /** Never logged. */
   readonly password?: string;
   readonly tls: boolean;
+  /** Logical database index (SELECT n). */
   readonly db: number;
 }
 
