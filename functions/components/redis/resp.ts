@@ -36,8 +36,15 @@ export class ReplyError extends Error {
 }
 
 const CRLF = 0x0a;
+const CR = 0x0d;
+/** Below this length an argument is copied byte by byte: cheaper than a native copy call for keys and names. */
+const SHORT_COPY = 48;
 
-/** Appends RESP commands to a growing buffer: one write per batch instead of one per command. */
+/**
+ * Appends RESP commands to a growing buffer: one write per batch instead of one per command. Bytes are
+ * written directly (no template strings, no string encoding calls): at a million RESTOREs or DUMPs the
+ * framing was a quarter of the worker's CPU.
+ */
 export class CommandWriter {
   private buf: Buffer;
   private at = 0;
@@ -53,24 +60,83 @@ export class CommandWriter {
     this.buf = next;
   }
 
-  private ascii(text: string): void {
-    this.room(text.length);
-    this.at += this.buf.write(text, this.at, 'latin1');
+  /** A non-negative integer's decimal digits (room already made: at most 16 bytes). */
+  private digits(n: number): void {
+    const buf = this.buf;
+    if (n < 10) {
+      buf[this.at++] = 48 + n;
+      return;
+    }
+    let width = 1;
+    for (let rest = n; rest >= 10; rest = Math.floor(rest / 10)) width++;
+    let at = this.at + width;
+    this.at = at;
+    for (let rest = n; width-- > 0; rest = Math.floor(rest / 10)) buf[--at] = 48 + (rest % 10);
   }
 
-  /** One command; string arguments are ASCII (command names, numbers, options). */
+  /** `<prefix><n>\r\n`: an array or bulk length header. */
+  private header(prefix: number, n: number): void {
+    this.room(20);
+    this.buf[this.at++] = prefix;
+    this.digits(n);
+    this.buf[this.at++] = CR;
+    this.buf[this.at++] = CRLF;
+  }
+
+  private bulk(bytes: Buffer): void {
+    const n = bytes.length;
+    this.header(0x24 /* $ */, n);
+    this.room(n + 2);
+    const buf = this.buf;
+    let at = this.at;
+    if (n <= SHORT_COPY) for (let i = 0; i < n; i++) buf[at++] = bytes[i];
+    else {
+      buf.set(bytes, at);
+      at += n;
+    }
+    buf[at++] = CR;
+    buf[at++] = CRLF;
+    this.at = at;
+  }
+
+  private text(text: string): void {
+    const n = text.length;
+    if (n > SHORT_COPY || !/^[\x00-\x7f]*$/.test(text)) {
+      // Long or non-ASCII (a password, a client name): its UTF-8 bytes.
+      this.bulk(Buffer.from(text, 'utf8'));
+      return;
+    }
+    this.header(0x24 /* $ */, n);
+    this.room(n + 2);
+    const buf = this.buf;
+    let at = this.at;
+    for (let i = 0; i < n; i++) buf[at++] = text.charCodeAt(i);
+    buf[at++] = CR;
+    buf[at++] = CRLF;
+    this.at = at;
+  }
+
+  /** One command; numbers are written as integers in decimal, strings as their UTF-8 bytes. */
   command(...args: (Buffer | string | number)[]): this {
-    this.ascii(`*${args.length}\r\n`);
+    this.header(0x2a /* * */, args.length);
     for (const arg of args) {
-      if (Buffer.isBuffer(arg)) {
-        this.ascii(`$${arg.length}\r\n`);
-        this.room(arg.length + 2);
-        this.at += arg.copy(this.buf, this.at);
-        this.buf[this.at++] = 0x0d;
-        this.buf[this.at++] = CRLF;
+      if (typeof arg === 'number') {
+        if (!Number.isSafeInteger(arg)) throw new Error(`a RESP integer argument must be a safe integer, not ${arg}`);
+        if (arg >= 0) {
+          let width = 1;
+          for (let rest = arg; rest >= 10; rest = Math.floor(rest / 10)) width++;
+          this.header(0x24 /* $ */, width);
+          this.room(width + 2);
+          this.digits(arg);
+          this.buf[this.at++] = CR;
+          this.buf[this.at++] = CRLF;
+        } else {
+          this.text(String(arg));
+        }
+      } else if (typeof arg === 'string') {
+        this.text(arg);
       } else {
-        const text = String(arg);
-        this.ascii(`$${Buffer.byteLength(text)}\r\n${text}\r\n`);
+        this.bulk(arg);
       }
     }
     return this;
