@@ -19,10 +19,12 @@ import { damageSampleMemory, loadSampleMemory, NCA_LTM_INDEXES, ncaWords, type S
 import { startRedis, type RunningRedis } from '../../scripts/local-servers';
 import { backupToFs, fsArtifacts, readArtifact, type FsArtifacts } from '../support/fs-artifacts';
 import { startMongoWireServer, type MongoWireServer } from '../support/mongo-wire-server';
-import { createDatabase, sql, testPostgresUrl, urlFor } from '../support/postgres-db';
+import { createDatabase, pgvectorInstalled, sql, testPostgresUrl, urlFor } from '../support/postgres-db';
 import { silentLogger as quiet } from '../../functions/core/logger';
 
 const DIMENSION = 16;
+/** Where pgvector is installed the sample's semantic table is vector(n) (as the NCA's own), else real[]. */
+const PGVECTOR = pgvectorInstalled();
 
 let redis: RunningRedis;
 let mongo: MongoWireServer;
@@ -217,7 +219,7 @@ describe('memory tiers: export, damage, restore', () => {
       database: 'memory-tiers',
       tiers: ['working', 'episodic', 'semantic'],
       embeddingDimension: DIMENSION,
-      semantic: { database: s.pgDatabase, table: 'public.semantic_memory', dimension: DIMENSION, embeddingType: 'real[]' },
+      semantic: { database: s.pgDatabase, table: 'public.semantic_memory', dimension: DIMENSION, embeddingType: PGVECTOR ? `vector(${DIMENSION})` : 'real[]' },
       working: { namespace: s.namespace, db: 0 },
       episodic: { database: s.mongoDatabase, collection: 'ltm_memories' },
     });
@@ -243,7 +245,10 @@ describe('memory tiers: export, damage, restore', () => {
       modelViolations: { count: 0, examples: [] },
       read: { snapshot: false },
     });
-    expect(report.tiers.semantic.dimensionMismatches).toEqual({ count: 1, examples: [{ id: summary.otherDimension.semantic[0], dimension: DIMENSION / 2 }] });
+    // A vector(n) column refuses an embedding of another length, so only a real[] table can hold one.
+    expect(report.tiers.semantic.dimensionMismatches).toEqual(
+      PGVECTOR ? { count: 0, examples: [] } : { count: 1, examples: [{ id: summary.otherDimension.semantic[0], dimension: DIMENSION / 2 }] },
+    );
     expect(report.tiers.semantic.read).toEqual({ snapshot: true, method: expect.stringMatching(/REPEATABLE READ/) });
     // The NCA keeps no embedding in Redis.
     expect(report.tiers.working).toMatchObject({ items: summary.working.length, withEmbedding: 0, vanishedDuringExport: 0, read: { snapshot: false } });
@@ -718,6 +723,31 @@ describe('memory tiers: consistency, snapshots and source data problems', () => 
     const before = await storeState(other);
     await expect(memory.restore((await backupOf(s.target)).artifacts.source(), other.target, {}, quiet)).rejects.toThrow(VersionMismatchError);
     expect(await storeState(other)).toEqual(before);
+  });
+
+  (PGVECTOR ? test : test.skip)(`into a vector(n) table: a backup of another dimension is a table mismatch, one odd item is named${PGVECTOR ? '' : ' (skipped: pgvector is not installed on this machine)'}`, async () => {
+    // The source keeps real[] (it can hold an odd length); the target is the NCA's vector(16) table.
+    const s = await stores('oddvec', { tiers: ['semantic'] });
+    await sql(s.pgDatabase, 'CREATE TABLE semantic_memory (id text PRIMARY KEY, embedding real[], metadata jsonb)');
+    await loadSampleMemory({ postgresUrl: s.urls.postgresUrl }, { items: 30, dimension: DIMENSION, seed: 30 });
+    await sql(s.pgDatabase, `INSERT INTO semantic_memory VALUES ('odd-one', '{0.5,0.25}', '{}')`);
+    const { artifacts } = await backupOf(s.target);
+
+    const into = await stores('oddvecinto', { tiers: ['semantic'] });
+    await loadSampleMemory({ postgresUrl: into.urls.postgresUrl }, { items: 10, dimension: DIMENSION, seed: 10 });
+    expect((await sql(into.pgDatabase, `SELECT format_type(atttypid, atttypmod) AS type FROM pg_attribute WHERE attrelid = 'semantic_memory'::regclass AND attname = 'embedding'`))[0].type).toBe(`vector(${DIMENSION})`);
+    const before = await sql(into.pgDatabase, 'SELECT id, embedding::text, metadata::text FROM semantic_memory ORDER BY id');
+    const attempt = memory.restore(artifacts.source(), into.target, {}, quiet);
+    await expect(attempt).rejects.toThrow(InvalidInputError);
+    await expect(attempt).rejects.toThrow(`semantic item odd-one has a 2-dimensional embedding; column embedding of ${into.pgDatabase}.public.semantic_memory is vector(${DIMENSION}).`);
+    expect(await sql(into.pgDatabase, 'SELECT id, embedding::text, metadata::text FROM semantic_memory ORDER BY id')).toEqual(before);
+
+    // Without the odd item the same backup restores, and the vector(16) column holds the source's values.
+    await sql(s.pgDatabase, `DELETE FROM semantic_memory WHERE id = 'odd-one'`);
+    await memory.restore((await backupOf(s.target)).artifacts.source(), into.target, {}, quiet);
+    expect(await sql(into.pgDatabase, 'SELECT id, embedding::real[]::text AS e FROM semantic_memory ORDER BY id')).toEqual(
+      await sql(s.pgDatabase, 'SELECT id, embedding::text AS e FROM semantic_memory ORDER BY id'),
+    );
   });
 
   test('a working item that expired since the backup is skipped and counted; verification leaves it out', async () => {

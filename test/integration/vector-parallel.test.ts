@@ -8,8 +8,7 @@
  * The pgvector cases run where the extension is installed (built as TESTING.md describes); elsewhere
  * they are skipped, and say so in their title.
  */
-import { execFileSync } from 'node:child_process';
-import { createReadStream, existsSync, readFileSync } from 'node:fs';
+import { createReadStream, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -18,7 +17,7 @@ import { backupVector } from '../../functions/components/vector/backup';
 import { InvalidInputError, TransientError } from '../../functions/core/errors';
 import type { ArtifactSink, ArtifactSource } from '../../functions/components/types';
 import { fsArtifacts, readArtifact, type FsArtifacts } from '../support/fs-artifacts';
-import { createDatabase, sql, testPostgresUrl } from '../support/postgres-db';
+import { createDatabase, pgvectorInstalled, sql, testPostgresUrl } from '../support/postgres-db';
 import { silentLogger as quiet } from '../../functions/core/logger';
 import { runBackup } from '../../functions/core/backup-run';
 import type { EngineContext } from '../../functions/core/context';
@@ -29,14 +28,6 @@ import { testRuntimeConfig } from '../support/runtime-config';
 const env = () => ({ NCA_VECTOR_URL: testPostgresUrl() });
 const target = (database: string, table = 'memory_items') => connectVector({ database, table }, env());
 
-function pgvectorInstalled(): boolean {
-  try {
-    const sharedir = execFileSync(join(process.env.NCA_TEST_PG_BIN_DIR ?? '/usr/lib/postgresql/15/bin', 'pg_config'), ['--sharedir'], { encoding: 'utf8' }).trim();
-    return existsSync(join(sharedir, 'extension', 'vector.control'));
-  } catch {
-    return false;
-  }
-}
 const PGVECTOR = pgvectorInstalled();
 const describePgvector = PGVECTOR ? describe : describe.skip;
 

@@ -1,5 +1,8 @@
 /** A fresh database on the run's PostgreSQL for each test, named so that parallel files never meet. */
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { Client } from 'pg';
 
 export function testPostgresUrl(): string {
@@ -32,4 +35,17 @@ export async function createDatabase(label = 'db'): Promise<string> {
 
 export async function databaseExists(name: string): Promise<boolean> {
   return (await sql('postgres', 'SELECT 1 FROM pg_database WHERE datname = $1', [name])).length === 1;
+}
+
+/**
+ * Whether the run's PostgreSQL has the pgvector extension (built as TESTING.md describes): where it has,
+ * tables the NCA's code creates get vector(n) columns instead of real[], and the pgvector tests run.
+ */
+export function pgvectorInstalled(): boolean {
+  try {
+    const sharedir = execFileSync(join(process.env.NCA_TEST_PG_BIN_DIR ?? '/usr/lib/postgresql/15/bin', 'pg_config'), ['--sharedir'], { encoding: 'utf8' }).trim();
+    return existsSync(join(sharedir, 'extension', 'vector.control'));
+  } catch {
+    return false;
+  }
 }

@@ -280,16 +280,30 @@ export async function openSemanticStager(semantic: Semantic): Promise<TierStager
           inFlight = client.query(`INSERT INTO ${relationSql(semantic)} (id, embedding, metadata) VALUES ${rows.join(', ')}`, values);
           inFlight.catch(() => undefined);
         };
+        // A declared column (vector(n)) takes no other length. On the first item that disagrees writing stops,
+        // but the lines are still counted: a backup of another dimension is a table mismatch
+        // (VersionMismatchError, as the compatibility check says it), one odd item is that item's problem.
+        const declared = info.declaredDimension;
+        const lengths = new Map<number, number>();
+        let odd: { id: string; length: number } | undefined;
         for await (const { item } of lines) {
           if (!item) continue;
-          if (info.declaredDimension !== null && Array.isArray(item.embedding) && item.embedding.length !== info.declaredDimension) {
-            throw new InvalidInputError(
-              `semantic item ${item.id} has a ${item.embedding.length}-dimensional embedding; column embedding of ${where} is ${info.embeddingType}.`,
-              { component: COMPONENT, hint: 'Restore into a table of the backup\'s dimension (drop or rename the target table to have it created).' },
-            );
+          if (declared !== null && Array.isArray(item.embedding)) {
+            const length = item.embedding.length;
+            lengths.set(length, (lengths.get(length) ?? 0) + 1);
+            if (length !== declared) odd ??= { id: item.id, length };
           }
+          if (odd) continue;
           batch.push(item);
           if (batch.length >= INSERT_ROWS) await flush();
+        }
+        if (odd) {
+          const common = [...lengths].sort((a, b) => b[1] - a[1] || a[0] - b[0])[0][0];
+          checkDimensions(semantic, common, declared);
+          throw new InvalidInputError(
+            `semantic item ${odd.id} has a ${odd.length}-dimensional embedding; column embedding of ${where} is ${info.embeddingType}.`,
+            { component: COMPONENT, hint: 'Restore into a table of the backup\'s dimension (drop or rename the target table to have it created).' },
+          );
         }
         await flush();
         await inFlight;
