@@ -119,12 +119,26 @@ export interface RunningRedis extends RunningServer {
   readonly url: string;
 }
 
-export async function startRedis(): Promise<RunningRedis> {
+export interface RedisServerOptions {
+  /** Serve TLS only (no plain port), as ElastiCache with in-transit encryption: PEM files of the server's certificate and key. */
+  readonly tls?: { readonly certFile: string; readonly keyFile: string };
+  /** requirepass: clients must AUTH with it (the URL carries it, percent-encoded). */
+  readonly password?: string;
+}
+
+export async function startRedis(options: RedisServerOptions = {}): Promise<RunningRedis> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'nca-redis-'));
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--repl-diskless-sync-delay', '0', '--dir', dir], { stdio: 'ignore' });
+  const listen = options.tls
+    ? ['--port', '0', '--tls-port', String(port), '--tls-cert-file', options.tls.certFile, '--tls-key-file', options.tls.keyFile, '--tls-auth-clients', 'no']
+    : ['--port', String(port)];
+  const auth = options.password !== undefined ? ['--requirepass', options.password] : [];
+  const child = spawn('redis-server', [...listen, ...auth, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--repl-diskless-sync-delay', '0', '--dir', dir], { stdio: 'ignore' });
   await waitForPort(port, child, 'redis-server');
-  return { port, url: `redis://127.0.0.1:${port}`, stop: () => stopChild(child, dir) };
+  // localhost, not 127.0.0.1, over TLS: the name a test certificate is issued for.
+  const host = options.tls ? 'localhost' : '127.0.0.1';
+  const user = options.password !== undefined ? `:${encodeURIComponent(options.password)}@` : '';
+  return { port, url: `${options.tls ? 'rediss' : 'redis'}://${user}${host}:${port}`, stop: () => stopChild(child, dir) };
 }
 
 export interface RunningS3 extends RunningServer {

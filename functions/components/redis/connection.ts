@@ -123,6 +123,9 @@ export function describeTarget(target: RedisTarget): string {
   return `${target.host}:${target.port}/db${target.db}`;
 }
 
+/** Node's certificate verification failures (error codes, or the message where a client kept only that). */
+const TLS_TRUST = /SELF_SIGNED_CERT|UNABLE_TO_GET_ISSUER_CERT|UNABLE_TO_VERIFY_LEAF_SIGNATURE|CERT_HAS_EXPIRED|CERT_NOT_YET_VALID|ERR_TLS_CERT_ALTNAME_INVALID|self[- ]signed certificate|unable to verify the first certificate|unable to get (local )?issuer certificate|does not match certificate's altnames/;
+
 const TRANSIENT = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EAI_AGAIN|EPIPE|ENOTFOUND|Connection is closed|connect ETIMEDOUT|LOADING|BUSY |TRYAGAIN|MaxRetriesPerRequest|Stream isn't writeable/;
 
 /** Maps a client or server failure to the error an operator can act on; the message never holds a secret. */
@@ -141,7 +144,15 @@ export function redisFailure(error: unknown, target: RedisTarget, doing: string,
       hint: 'Check the user, password and ACL permissions in the secret (the user needs SCAN, TYPE, PTTL, DUMP, TIME, MULTI and the read commands to back up; RESTORE, FLUSHDB and UNLINK to restore).',
     });
   }
-  if (TRANSIENT.test(message) || (error as { code?: string })?.code === 'ECONNREFUSED') {
+  const code = String((error as { code?: string })?.code ?? '');
+  if (TLS_TRUST.test(code) || TLS_TRUST.test(message)) {
+    // Repeating cannot help: the runner's trust store or the endpoint's name is wrong.
+    return new InvalidInputError(`Redis at ${where} presented a TLS certificate this runner does not trust (${doing}): ${message}.`, {
+      ...named,
+      hint: "Connect by the endpoint name the certificate is issued for (ElastiCache's primary or configuration endpoint, not an IP address); the runner trusts the public CAs that issue ElastiCache's and MemoryDB's certificates.",
+    });
+  }
+  if (TRANSIENT.test(message) || code === 'ECONNREFUSED') {
     return new TransientError(`cannot reach Redis at ${where} while ${doing} (${message}).`, named);
   }
   return new ToolError(`Redis at ${where} failed while ${doing}: ${message}.`, named);
