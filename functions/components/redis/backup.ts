@@ -14,12 +14,12 @@ import { Readable } from 'node:stream';
 import type Redis from 'ioredis';
 import type { RespConnection } from './resp';
 import type { ArtifactSink, ComponentBackupResult, Consistency, Logger, SourceInfo } from '../types';
-import { describeTarget, redisFailure, withRedis, withStreams, type RedisTarget } from './connection';
+import { describeTarget, redisFailure, streamConnections, withRedis, withStreams, type RedisTarget } from './connection';
 import { serverFacts, type ServerFacts } from './compatibility';
 import { FingerprintBuilder } from './digest';
 import { DUMP_CONTENT_TYPE, DUMP_FORMAT_VERSION, dumpArtifactName, encodeHeader, encodeRecords, encodeTrailer, type DumpRecord } from './format';
 import { payloadRdbVersion } from './payload';
-import { readConnections, readKeySpace } from './parallel';
+import { readKeySpace } from './parallel';
 import { keysMemory, memoryFacts } from './room';
 
 export const CONSISTENCY: Consistency = {
@@ -51,7 +51,7 @@ export interface BackupHooks {
 
 const PROGRESS_EVERY = 100_000;
 
-export async function backupRedis(target: RedisTarget, sink: ArtifactSink, log: Logger, hooks: BackupHooks = {}, connections = readConnections()): Promise<ComponentBackupResult> {
+export async function backupRedis(target: RedisTarget, sink: ArtifactSink, log: Logger, hooks: BackupHooks = {}, connections = streamConnections()): Promise<ComponentBackupResult> {
   return withRedis(target, async (redis) => {
     let facts: ServerFacts;
     try {

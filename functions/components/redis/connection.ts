@@ -9,6 +9,7 @@ import type { RedisSourceConfig } from './descriptor';
 import { InvalidInputError, NcaBackupError, ToolError, TransientError } from '../../core/errors';
 import { secretsManagerFetcher, type SecretFetcher } from '../../core/secrets';
 import { setting } from '../../../config/environment';
+import { parallelStreams } from '../../core/streams';
 import { RespConnection, type RespEndpoint } from './resp';
 
 /** A Redis server and database; its password is never logged, only handed to ioredis and the stream connections. */
@@ -215,6 +216,15 @@ export async function withRedis<T>(target: RedisTarget, use: (redis: Redis) => P
   } finally {
     redis.disconnect();
   }
+}
+
+/**
+ * Bare connections a backup, a fingerprint or a restore works over: the runner's streams
+ * (parallelStreams), and two at least, so that even on one core the server works on one batch while
+ * this process handles another.
+ */
+export function streamConnections(): number {
+  return Math.max(2, parallelStreams());
 }
 
 /** The name CLIENT LIST shows for the bare connections of the hot paths (resp.ts). */

@@ -12,9 +12,9 @@
  */
 import type Redis from 'ioredis';
 import type { Fingerprint } from '../types';
-import { redisFailure, withRedis, withStreams, type RedisTarget } from './connection';
+import { redisFailure, streamConnections, withRedis, withStreams, type RedisTarget } from './connection';
 import { FingerprintBuilder } from './digest';
-import { readConnections, readKeySpace } from './parallel';
+import { readKeySpace } from './parallel';
 import { BatchSizer, readKeys } from './reader';
 import type { RespConnection } from './resp';
 import { scanKeys } from './scan';
@@ -44,7 +44,7 @@ export async function fingerprintByCommands(redis: Redis, patterns: readonly str
   return builder.result();
 }
 
-export function fingerprintRedis(target: RedisTarget, connections = readConnections()): Promise<Fingerprint> {
+export function fingerprintRedis(target: RedisTarget, connections = streamConnections()): Promise<Fingerprint> {
   return withRedis(target, async (redis) => {
     try {
       return await withStreams(target, connections, (readers) => fingerprintKeySpace(redis, readers, target.keyPatterns));

@@ -11,19 +11,10 @@
  * consumer stopping) stops everything, and the generator throws it.
  */
 import type Redis from 'ioredis';
-import { parallelStreams } from '../../core/streams';
 import { readDumps } from './dumpread';
 import { BatchSizer, type ReadBatch, type ReadOptions } from './reader';
 import type { RespConnection } from './resp';
 import { scanKeys } from './scan';
-
-/**
- * Connections a backup or a fingerprint reads over: the runner's streams (parallelStreams), and two at
- * least, so that even on one core the server works on one batch while this process decodes another.
- */
-export function readConnections(): number {
-  return Math.max(2, parallelStreams());
-}
 
 /** Keys SCAN may list ahead of the readers (about 150 bytes of heap each while queued). */
 const QUEUED_KEYS = 10_000;

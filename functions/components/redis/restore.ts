@@ -24,8 +24,7 @@ import type Redis from 'ioredis';
 import { BackupNotFoundError, IntegrityError, ToolError } from '../../core/errors';
 import { digestErrorAfter } from '../../core/checksums';
 import type { ArtifactRecord, ArtifactSource, ComponentRestoreResult, Logger } from '../types';
-import { describeTarget, redisFailure, withRedis, withStreams, type RedisTarget } from './connection';
-import { parallelStreams } from '../../core/streams';
+import { describeTarget, redisFailure, streamConnections, withRedis, withStreams, type RedisTarget } from './connection';
 import { CommandWriter, ReplyError, type RespConnection } from './resp';
 import { rdbIncompatibility, serverFacts, versionMismatch, type ServerFacts } from './compatibility';
 import { DUMP_CONTENT_TYPE, DUMP_EXTENSION, forEachRecord, openDump, RecordBatches, type DumpHeader, type DumpRecord, type DumpTrailer } from './format';
@@ -34,11 +33,6 @@ import { payloadRdbVersion } from './payload';
 import { scanKeys } from './scan';
 
 const PROGRESS_EVERY = 100_000;
-
-/** Connections RESTOREs are sent over: the runner's streams, and two at least (one batch in flight each). */
-export function restoreConnections(): number {
-  return Math.max(2, parallelStreams());
-}
 
 export function findDumpArtifact(source: ArtifactSource, context: { backupId?: string } = {}): ArtifactRecord {
   const artifact = source.artifacts.find((a) => a.contentType === DUMP_CONTENT_TYPE) ?? source.artifacts.find((a) => a.name.endsWith(DUMP_EXTENSION));
@@ -203,7 +197,7 @@ export async function restoreRedis(source: ArtifactSource, target: RedisTarget, 
 
     let stream: Readable | undefined;
     try {
-      await withStreams(target, restoreConnections(), async (connections) => {
+      await withStreams(target, streamConnections(), async (connections) => {
         // Opened once the connections are: a source that fails early must have a listener.
         const input = (stream = source.open(artifact.name));
         // One batch in flight per connection: the server restores batches while this process parses and
