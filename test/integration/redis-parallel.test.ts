@@ -6,7 +6,7 @@
  * another client must fail the backup with a typed error and leave no manifest.
  */
 import Redis from 'ioredis';
-import { connectRedis, redis, type RedisTarget } from '../../functions/components/redis';
+import { redis } from '../../functions/components/redis';
 import { backupRedis } from '../../functions/components/redis/backup';
 import { STREAM_CONNECTION_NAME } from '../../functions/components/redis/connection';
 import { payloadItems, payloadKeyType } from '../../functions/components/redis/decode';
@@ -16,30 +16,13 @@ import { runBackup } from '../../functions/core/backup-run';
 import { manifestKey } from '../../functions/core/catalog';
 import type { EngineContext } from '../../functions/core/context';
 import { silentLogger as quiet } from '../../functions/core/logger';
-import { startRedis, type RunningRedis } from '../../scripts/local-servers';
+import { redisForFile } from '../support/redis-server';
 import { fsArtifacts } from '../support/fs-artifacts';
 import { testRuntimeConfig } from '../support/runtime-config';
 import { createTestBucket, listKeys, testS3Client, vaultOf } from '../support/s3';
 
-let server: RunningRedis;
-const clients: Redis[] = [];
-
-beforeAll(async () => {
-  server = await startRedis();
-});
-afterAll(async () => {
-  clients.forEach((c) => c.disconnect());
-  await server?.stop();
-});
-
-function client(db = 0): Redis {
-  if (!server) throw new Error('the redis-server for this file did not start (see the beforeAll error)');
-  const c = new Redis({ port: server.port, host: '127.0.0.1', db });
-  clients.push(c);
-  return c;
-}
-
-const target = (db: number, keyPatterns: string[] = ['*']): Promise<RedisTarget> => connectRedis({ db, keyPatterns }, { NCA_REDIS_URL: server.url });
+const file = redisForFile();
+const { client, target } = file;
 
 async function exec(pipeline: ReturnType<Redis['pipeline']>): Promise<void> {
   for (const [error] of (await pipeline.exec()) ?? []) if (error) throw error;
@@ -208,7 +191,7 @@ describe('a reader connection that dies fails the backup', () => {
     const ctx: EngineContext = {
       config: testRuntimeConfig({ bucket: vault.bucket, components: { redis: { group: 'database', source: { db: DB, keyPatterns: ['*'] } } } }),
       vault,
-      env: { ...process.env, NCA_REDIS_URL: server.url },
+      env: { ...process.env, NCA_REDIS_URL: file.server.url },
       log: quiet,
       runner: 'test',
       now: () => new Date(),

@@ -13,33 +13,12 @@ import { serverFacts } from '../../functions/components/redis/compatibility';
 import { encodeHeader, encodeRecords, encodeTrailer, forEachRecord, openDump, type DumpRecord } from '../../functions/components/redis/format';
 import { IntegrityError, InvalidInputError, TransientError, VersionMismatchError } from '../../functions/core/errors';
 import type { ComponentBackupResult, Logger } from '../../functions/components/types';
-import { startRedis, type RunningRedis } from '../../scripts/local-servers';
+import { redisForFile } from '../support/redis-server';
 import { backupToFs, fsArtifacts, readArtifact, type FsArtifacts } from '../support/fs-artifacts';
 import { silentLogger as quiet } from '../../functions/core/logger';
 
-let server: RunningRedis;
-const clients: Redis[] = [];
-
-beforeAll(async () => {
-  server = await startRedis();
-});
-afterAll(async () => {
-  clients.forEach((c) => c.disconnect());
-  await server?.stop();
-});
-
-function client(db = 0): Redis {
-  // Without this a failed start-up would leave clients retrying the default port and the run hanging.
-  if (!server) throw new Error('the redis-server for this file did not start (see the beforeAll error)');
-  const c = new Redis({ port: server.port, host: '127.0.0.1', db });
-  clients.push(c);
-  return c;
-}
-
-function target(db: number, keyPatterns: string[] = ['*'], env: NodeJS.ProcessEnv = {}): Promise<RedisTarget> {
-  if (!server) throw new Error('the redis-server for this file did not start (see the beforeAll error)');
-  return connectRedis({ db, keyPatterns }, { NCA_REDIS_URL: server.url, ...env });
-}
+const file = redisForFile();
+const { client, target } = file;
 
 const backupOf = (t: RedisTarget, log: Logger = quiet) => backupToFs(redis, t, log);
 
@@ -498,7 +477,7 @@ describe('redis failures leave the target as it was', () => {
 describe('redis connections and managed-service restrictions', () => {
   test('backup and restore work for a user without SYNC, BGSAVE, CONFIG, DEBUG and friends (ElastiCache/MemoryDB)', async () => {
     await client(0).acl('SETUSER', 'managed', 'on', '>managed-pw', '~*', '&*', '+@all', '-sync', '-psync', '-bgsave', '-save', '-config', '-debug', '-module', '-replicaof', '-slaveof', '-shutdown');
-    const url = new URL(server.url);
+    const url = new URL(file.server.url);
     url.username = 'managed';
     url.password = 'managed-pw';
     const managed = await connectRedis({ db: 0, keyPatterns: ['*'] }, { NCA_REDIS_URL: url.toString() });
@@ -511,7 +490,7 @@ describe('redis connections and managed-service restrictions', () => {
 
   test('a user without DUMP, a wrong password and an unreachable server are clear errors without secrets', async () => {
     await client(0).acl('SETUSER', 'nodump', 'on', '>nodump-pw', '~*', '+@all', '-dump');
-    const url = new URL(server.url);
+    const url = new URL(file.server.url);
     url.username = 'nodump';
     url.password = 'nodump-pw';
     const noDump = await connectRedis({ db: 0, keyPatterns: ['*'] }, { NCA_REDIS_URL: url.toString() });
