@@ -15,7 +15,7 @@
  * shipped untested; Redis 6 sources take the slower path for small collections). A payload that does not
  * parse exactly to its trailer is treated the same way, never guessed at.
  */
-import { canonicalItems } from './digest';
+import { canonicalItems, sortPairs } from './digest';
 import type { KeyType } from './format';
 import { decodeStringPayload, lzfDecompress, readLength, TRAILER_BYTES } from './payload';
 
@@ -230,6 +230,7 @@ function items(code: number, c: Cursor): Buffer[] {
       const n = c.length();
       const pairs: Buffer[] = [];
       for (let i = 0; i < n; i++) pairs.push(c.string(), c.binaryScore());
+      // Already in canonical form (member, 8-byte score): only the order is left.
       return sortPairs(pairs);
     }
     case 4: {
@@ -267,13 +268,6 @@ function items(code: number, c: Cursor): Buffer[] {
   }
 }
 
-/** Pairs already in canonical form (member, 8-byte score), sorted by member. */
-function sortPairs(flat: Buffer[]): Buffer[] {
-  const pairs: [Buffer, Buffer][] = [];
-  for (let i = 0; i < flat.length; i += 2) pairs.push([flat[i], flat[i + 1]]);
-  pairs.sort((a, b) => Buffer.compare(a[0], b[0]));
-  return pairs.flat();
-}
 
 /**
  * canonicalItems of the value in `payload`, exactly as the value commands would give them; undefined

@@ -11,9 +11,13 @@
  */
 import { createHash, hash } from 'node:crypto';
 import type { Fingerprint, FingerprintEntry } from '../types';
+import { putBytes, putU32 } from './bytes';
 import { KEY_TYPES, type KeyType } from './format';
 
 const VALUE_PREFIX = Buffer.from('nca-redis-value-v1\0', 'ascii');
+/** `prefix | type | 0` of each type, built once: a million keys need no string encoding for it. */
+const TYPE_HEADERS = new Map<string, Buffer>([...KEY_TYPES, 'other'].map((type) => [type, Buffer.concat([VALUE_PREFIX, Buffer.from(`${type}\0`, 'ascii')])]));
+
 /** Above this size a value is hashed piece by piece instead of being copied into one buffer first. */
 const ONE_SHOT_LIMIT = 1 << 20;
 
@@ -22,19 +26,19 @@ const ONE_SHOT_LIMIT = 1 << 20;
  * so no two different values share an encoding.
  */
 export function canonicalDigest(type: KeyType, key: Buffer, items: readonly Buffer[]): Buffer {
-  let size = VALUE_PREFIX.length + type.length + 1 + 4 + key.length + 4;
-  for (const item of items) size += 4 + item.length;
+  const header = TYPE_HEADERS.get(type)!;
+  let size = header.length + 4 + key.length + 4;
+  for (let i = 0; i < items.length; i++) size += 4 + items[i].length;
   if (size <= ONE_SHOT_LIMIT) {
     const out = Buffer.allocUnsafe(size);
-    let at = VALUE_PREFIX.copy(out, 0);
-    at += out.write(type, at, 'ascii');
-    out[at++] = 0;
-    at = out.writeUInt32BE(key.length, at);
-    at += key.copy(out, at);
-    at = out.writeUInt32BE(items.length, at);
-    for (const item of items) {
-      at = out.writeUInt32BE(item.length, at);
-      at += item.copy(out, at);
+    let at = putBytes(out, 0, header);
+    at = putU32(out, at, key.length);
+    at = putBytes(out, at, key);
+    at = putU32(out, at, items.length);
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i];
+      at = putU32(out, at, item.length);
+      at = putBytes(out, at, item);
     }
     return hash('sha256', out, 'buffer') as unknown as Buffer;
   }
@@ -59,9 +63,31 @@ export function scoreBytes(text: Buffer): Buffer {
   return out;
 }
 
-function sortPairs(flat: readonly Buffer[]): Buffer[] {
+/**
+ * (name, value) pairs laid flat, sorted by name (hash fields, sorted-set members); a trailing odd item is
+ * dropped. Small collections (nearly all) are insertion-sorted in place of the copy, without an array
+ * per pair.
+ */
+export function sortPairs(flat: readonly Buffer[]): Buffer[] {
+  const n = flat.length >> 1;
+  if (n <= 16) {
+    const out = flat.slice(0, n * 2);
+    for (let i = 1; i < n; i++) {
+      const name = out[2 * i];
+      const value = out[2 * i + 1];
+      let j = i - 1;
+      while (j >= 0 && Buffer.compare(out[2 * j], name) > 0) {
+        out[2 * j + 2] = out[2 * j];
+        out[2 * j + 3] = out[2 * j + 1];
+        j--;
+      }
+      out[2 * j + 2] = name;
+      out[2 * j + 3] = value;
+    }
+    return out;
+  }
   const pairs: [Buffer, Buffer][] = [];
-  for (let i = 0; i + 1 < flat.length; i += 2) pairs.push([flat[i], flat[i + 1]]);
+  for (let i = 0; i < n; i++) pairs.push([flat[2 * i], flat[2 * i + 1]]);
   pairs.sort((a, b) => Buffer.compare(a[0], b[0]));
   return pairs.flat();
 }

@@ -18,6 +18,7 @@
  */
 import type { Readable } from 'node:stream';
 import { IntegrityError, VersionMismatchError } from '../../core/errors';
+import { putBytes, putU32 } from './bytes';
 
 export const DUMP_MAGIC = Buffer.from('NCAREDIS', 'ascii');
 export const DUMP_FORMAT_VERSION = 1;
@@ -96,17 +97,14 @@ export function recordBytes(record: Pick<DumpRecord, 'key' | 'payload'>): number
 export function writeRecord(out: Buffer, at: number, record: DumpRecord): number {
   if (record.digest.length !== DIGEST_BYTES) throw new RangeError('a record digest is 32 bytes');
   out[at++] = RECORD_TAG;
-  out.writeUInt32BE(record.key.length, at);
-  at += 4;
-  at += record.key.copy(out, at);
+  at = putU32(out, at, record.key.length);
+  at = putBytes(out, at, record.key);
   out[at++] = TYPE_CODE[record.type];
   writeU64(out, record.expiresAt, at);
   at += 8;
-  at += record.digest.copy(out, at);
-  out.writeUInt32BE(record.payload.length, at);
-  at += 4;
-  at += record.payload.copy(out, at);
-  return at;
+  at = putBytes(out, at, record.digest);
+  at = putU32(out, at, record.payload.length);
+  return putBytes(out, at, record.payload);
 }
 
 export function encodeRecords(records: readonly DumpRecord[]): Buffer {

@@ -13,6 +13,7 @@
  */
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
+import { putBytes } from './bytes';
 /** Where a connection goes: connection.ts's RedisTarget extends it (so this module does not import that one). */
 export interface RespEndpoint {
   readonly host: string;
@@ -37,8 +38,8 @@ export class ReplyError extends Error {
 
 const CRLF = 0x0a;
 const CR = 0x0d;
-/** Below this length an argument is copied byte by byte: cheaper than a native copy call for keys and names. */
-const SHORT_COPY = 48;
+/** Strings up to this length are written char by char; longer ones through one UTF-8 encoding call. */
+const SHORT_TEXT = 48;
 
 /**
  * Appends RESP commands to a growing buffer: one write per batch instead of one per command. Bytes are
@@ -88,12 +89,7 @@ export class CommandWriter {
     this.header(0x24 /* $ */, n);
     this.room(n + 2);
     const buf = this.buf;
-    let at = this.at;
-    if (n <= SHORT_COPY) for (let i = 0; i < n; i++) buf[at++] = bytes[i];
-    else {
-      buf.set(bytes, at);
-      at += n;
-    }
+    let at = putBytes(buf, this.at, bytes);
     buf[at++] = CR;
     buf[at++] = CRLF;
     this.at = at;
@@ -101,7 +97,7 @@ export class CommandWriter {
 
   private text(text: string): void {
     const n = text.length;
-    if (n > SHORT_COPY || !/^[\x00-\x7f]*$/.test(text)) {
+    if (n > SHORT_TEXT || !/^[\x00-\x7f]*$/.test(text)) {
       // Long or non-ASCII (a password, a client name): its UTF-8 bytes.
       this.bulk(Buffer.from(text, 'utf8'));
       return;
