@@ -13,6 +13,8 @@ import { join } from 'node:path';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { vector, connectVector, withTable, withVectorDatabase, vectorFormat, type VectorTarget } from '../../functions/components/vector';
+import { withVectorClient } from '../../functions/components/vector/connection';
+import { fingerprintLive } from '../../functions/components/vector/live-fingerprint';
 import { backupVector } from '../../functions/components/vector/backup';
 import { InvalidInputError, TransientError } from '../../functions/core/errors';
 import type { ArtifactSink, ArtifactSource } from '../../functions/components/types';
@@ -169,6 +171,41 @@ describe('vector rows read in parallel', () => {
     expect(await embeddingBits(restoredDb)).toBe(await embeddingBits(db));
     expect(await vector.fingerprint(into)).toEqual(parallel.result.fingerprint);
     expect(await vector.verifyRestore!(parallel.result.fingerprint, parallel.artifacts.source(), into, {}, quiet)).toMatchObject({ differences: [] });
+  });
+
+  test('the live fingerprint (vector.fingerprint, post-restore verification) reads by several connections and equals the one-cursor one and the backup\'s', async () => {
+    const { result } = await backupWith(source, 1);
+    const one = await withVectorClient(source, (client) => fingerprintLive(client, source, { streams: 1 }));
+    const three = await withVectorClient(source, (client) => fingerprintLive(client, source, { streams: 3, rowsPerRange: 7 }));
+    expect([one.readers, three.readers]).toEqual([1, 3]);
+    expect(three.fingerprint).toEqual(one.fingerprint);
+    expect(three.fingerprint).toEqual(result.fingerprint);
+    expect(three.stats.rows).toBe(605);
+    expect(await readerBackends(db)).toBe(0);
+  });
+
+  test('a reader the server refuses (the role\'s connection limit) fails the fingerprint and the backup with a typed error naming the reader; no reader is left', async () => {
+    // A role allowed two connections: the coordinator and one reader; the other readers are refused (53300).
+    const role = `vec_limited_${Math.random().toString(36).slice(2, 8)}`;
+    await sql(db, `CREATE ROLE ${role} LOGIN CONNECTION LIMIT 2`);
+    await sql(db, `GRANT SELECT ON memory_items TO ${role}`);
+    const url = new URL(testPostgresUrl());
+    url.username = role;
+    const limited = await connectVector({ database: db, table: 'memory_items' }, { NCA_VECTOR_URL: url.toString() });
+    const attempt = withVectorClient(limited, (client) => fingerprintLive(client, limited, { streams: 3, rowsPerRange: 7 }));
+    await expect(attempt).rejects.toThrow(TransientError);
+    await expect(attempt).rejects.toThrow(/fingerprint: reader \d of 3 \(starting\) of .* failed: cannot reach PostgreSQL at .* \(53300: too many connections for role "vec_limited_\w+"\)/);
+    await expect(attempt).rejects.toThrow(/the fingerprint can be taken again/);
+    expect(await readerBackends(db)).toBe(0);
+    // The backup's readers are refused the same way: the backup fails (it used to wait for them for ever).
+    const artifacts = fsArtifacts();
+    const backup = backupWith(limited, 3, undefined, artifacts);
+    await expect(backup).rejects.toThrow(TransientError);
+    await expect(backup).rejects.toThrow(/backup: reader \d of 3 \(starting\) of .* failed: cannot reach PostgreSQL .*53300: too many connections for role/);
+    expect(artifacts.records.map((r) => r.name)).not.toContain('definition.json');
+    expect(await readerBackends(db)).toBe(0);
+    // One cursor fits the limit and gives the same fingerprint.
+    expect((await withVectorClient(limited, (client) => fingerprintLive(client, limited, { streams: 1 }))).fingerprint).toEqual((await backupWith(source, 1)).result.fingerprint);
   });
 
   test('a table without a one-column primary key keeps the single cursor and says why', async () => {

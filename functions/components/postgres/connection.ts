@@ -293,7 +293,9 @@ export async function openClient(target: PostgresTarget, database = target.datab
     // Before the transient check: a certificate that fails verification fails the same way on a retry.
     if (isTlsFailure(error)) throw tlsFailure(target, database, error);
     if (isTransientPgError(error)) {
-      throw new TransientError(`cannot reach PostgreSQL at ${where(target, database)} (${code || (error as Error).message}).`, { component: 'postgres' });
+      // The server's own words when it answered (53300 "too many connections for role ..."), else the socket's.
+      const said = (error as Error).message;
+      throw new TransientError(`cannot reach PostgreSQL at ${where(target, database)} (${code && said && !said.includes(code) ? `${code}: ${said}` : code || said}).`, { component: 'postgres' });
     }
     if (code === '3D000') {
       throw new InvalidInputError(`database "${database}" does not exist on ${target.host}:${target.port}.`, { component: 'postgres' });

@@ -24,7 +24,7 @@ import {
   type VectorTableDefinition,
 } from './format';
 import { RowStats, scanRows, type ScannedRow } from './scan';
-import { ParallelScan, singleStreamReason } from './parallel-scan';
+import { ParallelScan, ROWS_PER_RANGE, singleStreamReason } from './parallel-scan';
 import { parallelStreams } from '../../core/streams';
 import { relationSql } from './sql';
 import { detectTable, pgvectorSchema, pgvectorVersion, requireTable } from './table';
@@ -78,8 +78,6 @@ export interface VectorBackupOptions {
   /** Rows per id range when the rows are read in parallel. */
   readonly rowsPerRange: number;
 }
-
-export const ROWS_PER_RANGE = 500;
 
 export async function backupVector(
   target: VectorTarget,

@@ -23,7 +23,7 @@ import {
 } from './connection';
 import type { VectorRestoreOptions } from './options';
 import { existingEmbeddingSpace, restoreVector } from './restore';
-import { fingerprintTable } from './scan';
+import { fingerprintLive } from './live-fingerprint';
 import { relationSql } from './sql';
 import { pgvectorVersion, requireTable, tableExists } from './table';
 import { verifyVectorRestore } from './verify';
@@ -88,7 +88,7 @@ export const vector: Component<VectorTarget, VectorRestoreOptions> = {
 
   fingerprint: (target) =>
     guard(`fingerprint of ${describeVectorTarget(target)}`, () =>
-      withVectorClient(target, async (client) => (await fingerprintTable(client, target, target.database)).fingerprint),
+      withVectorClient(target, async (client) => (await fingerprintLive(client, target)).fingerprint),
     ),
 
   async checkCompatibility(source: SourceInfo, target: VectorTarget, options?: VectorRestoreOptions) {

@@ -51,6 +51,12 @@ export function rangesFromBounds(bounds: readonly string[]): IdRange[] {
   return ranges;
 }
 
+/** A reader's typed error (its connection refused, a row it could not read) said again with which reader and what for. */
+function named(error: NcaBackupError, action: string, hint: string): NcaBackupError {
+  const Kind = error.constructor as new (message: string, context: { component?: string; hint?: string }) => NcaBackupError;
+  return new Kind(`${action} failed: ${error.message.replace(/^vector: /, '')}`, { component: COMPONENT, hint });
+}
+
 function describeRange(range: IdRange): string {
   if (range.after === undefined && range.upTo === undefined) return 'all ids';
   if (range.after === undefined) return `ids up to ${range.upTo}`;
@@ -58,9 +64,16 @@ function describeRange(range: IdRange): string {
   return `ids after ${range.after} up to ${range.upTo}`;
 }
 
+/** Rows per id range when the rows are read in parallel. */
+export const ROWS_PER_RANGE = 500;
+
 export interface ParallelScanOptions {
   readonly streams: number;
   readonly rowsPerRange: number;
+  /** What the rows are read for, in a reader's error ("backup", "fingerprint"). Default "backup". */
+  readonly doing?: string;
+  /** What a reader's failure left, for its error's hint. Default: no backup was recorded, the source is unchanged. */
+  readonly hint?: string;
 }
 
 /**
@@ -79,6 +92,8 @@ export class ParallelScan {
     private readonly vectorSchema: string | undefined,
     readonly ranges: readonly IdRange[],
     readonly readers: number,
+    private readonly doing: string,
+    private readonly hint: string,
   ) {
     this.queue = new OrderedChunks(readers + 1);
   }
@@ -94,7 +109,9 @@ export class ParallelScan {
     const snapshot = (await coordinator.query<{ id: string }>('SELECT pg_export_snapshot() AS id')).rows[0].id;
     const bounds = (await coordinator.query<{ bound: string }>(rangeBoundsSql(definition, relation), [options.rowsPerRange])).rows.map((r) => r.bound);
     const ranges = rangesFromBounds(bounds);
-    return new ParallelScan(target, definition, relation, snapshot, vectorSchema, ranges, Math.max(1, Math.min(options.streams, ranges.length)));
+    const readers = Math.max(1, Math.min(options.streams, ranges.length));
+    const hint = options.hint ?? 'No backup was recorded; the source is unchanged. Run the backup again.';
+    return new ParallelScan(target, definition, relation, snapshot, vectorSchema, ranges, readers, options.doing ?? 'backup', hint);
   }
 
   /** The first failure of a reader (the cause; what the writer saw after it is a consequence). */
@@ -103,14 +120,17 @@ export class ParallelScan {
   }
 
   private async read(reader: number): Promise<void> {
-    const client = await openVectorClient(this.target);
     // A session ended while the reader waits its turn fails the next query with a bare "not queryable";
     // the server's own error (57P01 when terminated) is what the client emitted, and what to report.
     let sessionError: unknown;
-    client.on('error', (error) => (sessionError ??= error));
     const extraCount = extraColumns(this.definition).length;
     let range: IdRange | undefined;
+    let client: Client | undefined;
     try {
+      // Inside the try: a reader the server refuses (no free connection slot) must fail the scan, not leave
+      // the consumer waiting for its ranges.
+      client = await openVectorClient(this.target);
+      client.on('error', (error) => (sessionError ??= error));
       await beginSnapshot(client, true, this.snapshot);
       // Visible in pg_stat_activity: which connection of the backup this is.
       await client.query(`SET LOCAL application_name = 'nca-backup vector reader ${reader + 1} of ${this.readers}'`);
@@ -129,11 +149,11 @@ export class ParallelScan {
       if (!this.queue.failed) {
         const cause = (error as { code?: string }).code === undefined && sessionError !== undefined ? sessionError : error;
         const where = `reader ${reader + 1} of ${this.readers} (${range ? describeRange(range) : 'starting'}) of ${describeVectorTarget(this.target)}`;
-        this.readerFailure = { error: cause instanceof NcaBackupError ? cause : serverError(cause, `backup: ${where}`, 'No backup was recorded; the source is unchanged. Run the backup again.') };
+        this.readerFailure = { error: cause instanceof NcaBackupError ? named(cause, `${this.doing}: ${where}`, this.hint) : serverError(cause, `${this.doing}: ${where}`, this.hint) };
         this.queue.fail(this.readerFailure.error);
       }
     } finally {
-      await client.end().catch(() => undefined);
+      await client?.end().catch(() => undefined);
     }
   }
 

@@ -8,11 +8,8 @@ import type { Client } from 'pg';
 import { InvalidInputError } from '../../core/errors';
 import { COMPONENT } from './connection';
 import { arraySendToLittleEndian, vectorSendToLittleEndian, ELEMENT_BYTES, encodeBody, extraColumns, MAX_MODELS, type VectorRecord, type VectorTableDefinition } from './format';
-import { beginSnapshot, RowDigest, vectorFingerprint } from './fingerprint';
-import type { Fingerprint } from '../types';
-import type { TableName } from './connection';
-import { relationSql, selectRowsSql } from './sql';
-import { detectTable, pgvectorSchema } from './table';
+import { RowDigest } from './fingerprint';
+import { selectRowsSql } from './sql';
 
 export const FETCH_ROWS = 500;
 
@@ -135,14 +132,3 @@ export async function* scanRows(client: Client, definition: RowsDefinition, rela
 }
 
 /** Fingerprint of a live table, read at one snapshot the same way a backup computes it. */
-export async function fingerprintTable(client: Client, name: TableName, database: string): Promise<{ fingerprint: Fingerprint; stats: RowStats; definition: VectorTableDefinition }> {
-  await beginSnapshot(client);
-  try {
-    const definition = await detectTable(client, name, database);
-    const stats = new RowStats(definition);
-    for await (const batch of scanRows(client, definition, relationSql(name), await pgvectorSchema(client))) for (const row of batch) stats.add(row);
-    return { fingerprint: vectorFingerprint(stats.digest, definition), stats, definition };
-  } finally {
-    await client.query('ROLLBACK').catch(() => undefined);
-  }
-}

@@ -12,7 +12,8 @@ import { beginSnapshot } from './fingerprint';
 import { extraColumns, ROWS_ARTIFACT, RowsDecoder, type VectorRecord, type VectorTableDefinition } from './format';
 import type { VectorRestoreOptions } from './options';
 import { readDefinition, restoreTableName } from './restore';
-import { fingerprintTable, recordFromRow, type RawRow } from './scan';
+import { fingerprintLive } from './live-fingerprint';
+import { recordFromRow, type RawRow } from './scan';
 import { relationSql, selectRowsSql } from './sql';
 import { tableExists } from './table';
 
@@ -82,7 +83,7 @@ export async function verifyVectorRestore(
         differences: Object.entries(expected).map(([object, entry]) => ({ object, expected: entry, problem: `table ${describeVectorTarget(into)} does not exist` })),
       };
     }
-    const { fingerprint: actual, definition } = await fingerprintTable(client, name, into.database);
+    const { fingerprint: actual, definition } = await fingerprintLive(client, into);
     const differences: RestoreVerification['differences'][number][] = [];
     for (const object of new Set([...Object.keys(expected), ...Object.keys(actual)])) {
       const [want, got] = [expected[object], actual[object]];
