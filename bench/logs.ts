@@ -6,8 +6,8 @@
  *    over the 2 days before now minus the settle delay; 1% arrive late (stamped 10 minutes to 6 hours
  *    before their ingestion);
  *  - first backup (late_arrival_hours at its default, 336): wall time, events/s, MB/s of uncompressed
- *    message bytes, events scanned vs kept, artifact bytes, the worker's peak RSS (the CLI's own getrusage
- *    maxRSS: the substitute runs in another process, so the worker's memory is measured alone);
+ *    message bytes, events scanned vs kept, artifact bytes, the worker's peak RSS (the CLI's own VmHWM,
+ *    functions/core/peak-rss.ts: the substitute runs in another process, so the worker's memory is measured alone);
  *  - 1% new events (1% of them late, by at most 90 minutes), then the second backup with the default
  *    late_arrival_hours: it rescans 14 days by event timestamp, here the whole group (windows.ts COST);
  *  - another 1%, then a third backup with `late_arrival_hours: 2`: its scan, and so its cost, follows the
@@ -31,6 +31,7 @@ import { createS3Client } from '../functions/core/storage';
 import { startS3 } from '../scripts/local-servers';
 import { timed } from './timed';
 import { seededRandom as random } from '../scripts/seeded-random';
+import { peakRssMiB } from '../functions/core/peak-rss';
 
 const ROOT = join(__dirname, '..');
 const say = (line: string) => process.stderr.write(`bench logs: ${line}\n`);
@@ -125,7 +126,7 @@ async function pageThrough(endpoint: string, startTime: number, endTime: number)
     nextToken = page.nextToken;
   } while (nextToken);
   client.destroy();
-  process.stdout.write(JSON.stringify({ pages, events, messageBytes, peakRssMiB: Math.round((process.resourceUsage().maxRSS / 1024) * 10) / 10 }));
+  process.stdout.write(JSON.stringify({ pages, events, messageBytes, peakRssMiB: peakRssMiB() }));
 }
 
 /** A child's stdout as JSON, and its stderr's JSON log lines. */

@@ -2,7 +2,7 @@
  * `npx tsx bench/models.ts`: the models component on a generated model in S3 (s3rver behind the test
  * proxy, which computes the checksums S3 would): a few large shards and many small files.
  *  - first backup, second with nothing changed, third with one small file changed: time, bytes stored in the
- *    vault's blobs after each, and the worker's peak RSS (the CLI's own getrusage maxRSS);
+ *    vault's blobs after each, and the worker's peak RSS (the CLI's own VmHWM, functions/core/peak-rss.ts);
  *  - baseline in the same run: a plain `aws s3 sync`-style loop (list, then one CopyObject per file, 8 at once,
  *    multipart UploadPartCopy above the single-copy limit) from the source to another bucket.
  * Targets: the second backup stores under 1% of the first's bytes and takes under 10% of its time; peak RSS

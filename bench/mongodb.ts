@@ -10,7 +10,7 @@
  *    up to 1000 documents / 16 MiB in flight;
  *  - restore after: the restore of the format-2 archive, parallel batches.
  * Each backup writes into a filesystem sink that computes SHA-256 like the vault (no S3 in the path). Each
- * runs in a child process (node --import tsx) so its peak RSS (getrusage maxRSS) is its own; the source
+ * runs in a child process (node --import tsx) so its peak RSS (VmHWM: functions/core/peak-rss.ts) is its own; the source
  * substitute runs in this process, and each restore writes into a fresh substitute in a process of its own
  * (so the second restore does not pay for the first one's data in the substitute's heap). Each restored
  * database's fingerprint is compared with its backup's.
@@ -36,6 +36,7 @@ import type { ArtifactRecord, Fingerprint } from '../functions/components/types'
 import { startMongoWireServer } from '../test/support/mongo-wire-server';
 import { restoreMongoBefore } from './mongodb-before';
 import { timed } from './timed';
+import { peakRssKiB } from '../functions/core/peak-rss';
 import { fileSink, fileSource, runBenchWorker } from './worker-process';
 
 const ROOT = join(__dirname, '..');
@@ -103,7 +104,7 @@ async function load(url: string, database: string, megabytes: number): Promise<{
   }
 }
 
-// ---- the worker: one backup or restore in its own process, so maxRSS is ours alone ----
+// ---- the worker: one backup or restore in its own process, so its peak RSS is ours alone ----
 
 type Mode = 'backup-before' | 'backup' | 'restore-before' | 'restore';
 
@@ -122,11 +123,11 @@ async function worker(input: WorkerInput): Promise<void> {
   if (input.mode === 'backup' || input.mode === 'backup-before') {
     const writer = input.mode === 'backup' ? undefined : FORMAT1_WRITER;
     const { ms, value } = await timed(() => backupMongo(target, fileSink(input.dir), log, writer));
-    process.stdout.write(JSON.stringify({ ms, streams, cpuMs: cpuMs(), artifact: value.artifacts[0], report: value.report, fingerprint: value.fingerprint, maxRssKiB: process.resourceUsage().maxRSS }));
+    process.stdout.write(JSON.stringify({ ms, streams, cpuMs: cpuMs(), artifact: value.artifacts[0], report: value.report, fingerprint: value.fingerprint, maxRssKiB: peakRssKiB() }));
   } else {
     const restore = input.mode === 'restore' ? mongodb.restore : restoreMongoBefore;
     const { ms, value } = await timed(() => restore(fileSource(input.dir, [input.record!], 'mongodb'), target, {}, log));
-    process.stdout.write(JSON.stringify({ ms, streams, cpuMs: cpuMs(), details: value.details, maxRssKiB: process.resourceUsage().maxRSS }));
+    process.stdout.write(JSON.stringify({ ms, streams, cpuMs: cpuMs(), details: value.details, maxRssKiB: peakRssKiB() }));
   }
 }
 
@@ -158,7 +159,7 @@ async function serveSubstitute(): Promise<void> {
   const since = process.cpuUsage();
   process.stdout.write(`${server.url}\n`);
   process.once('SIGTERM', () => {
-    process.stdout.write(`${JSON.stringify({ cpuMs: cpuMs(since), maxRssKiB: process.resourceUsage().maxRSS } satisfies ServerStats)}\n`);
+    process.stdout.write(`${JSON.stringify({ cpuMs: cpuMs(since), maxRssKiB: peakRssKiB() } satisfies ServerStats)}\n`);
     void server.stop().then(() => process.exit(0));
   });
 }

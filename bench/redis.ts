@@ -9,7 +9,7 @@
  *  - restore: raw `redis-server` loading that RDB file at start-up (until INFO says loading:0) vs
  *             nca-backup's restore (validation pass + pipelined RESTORE ... ABSTTL over several
  *             connections) into an empty server.
- * Ours runs in a child process (node --import tsx) so its peak RSS (getrusage maxRSS) and its CPU time are
+ * Ours runs in a child process (node --import tsx) so its peak RSS (VmHWM: functions/core/peak-rss.ts) and its CPU time are
  * its own; the server's CPU time for ours comes from INFO cpu. CPU times and the load average are in the
  * results because this machine is shared: wall-clock rates fall when other jobs run, CPU per key much less.
  * After the restore the restored server's fingerprint is compared with the backup's.
@@ -29,6 +29,7 @@ import { connectRedis, redis } from '../functions/components/redis';
 import type { ArtifactRecord, Fingerprint } from '../functions/components/types';
 import { freePort, startRedis, type RunningRedis } from '../scripts/local-servers';
 import { timed } from './timed';
+import { peakRssKiB } from '../functions/core/peak-rss';
 import { fileSink, fileSource, runBenchWorker } from './worker-process';
 
 const ROOT = join(__dirname, '..');
@@ -95,7 +96,7 @@ async function loadRdbAtStartup(rdbFile: string, keys: number): Promise<{ server
   return { server: { port, url: `redis://127.0.0.1:${port}`, stop }, ms };
 }
 
-// ---- the worker: one backup or restore in its own process, so maxRSS is ours alone ----
+// ---- the worker: one backup or restore in its own process, so its peak RSS is ours alone ----
 
 interface WorkerInput {
   readonly mode: 'backup' | 'restore';
@@ -114,10 +115,10 @@ async function worker(input: WorkerInput): Promise<void> {
   };
   if (input.mode === 'backup') {
     const { ms, value } = await timed(() => redis.backup(target, fileSink(input.dir), log));
-    process.stdout.write(JSON.stringify({ ms, cpuMs: cpuMs(), artifact: value.artifacts[0], report: value.report, fingerprint: value.fingerprint, maxRssKiB: process.resourceUsage().maxRSS }));
+    process.stdout.write(JSON.stringify({ ms, cpuMs: cpuMs(), artifact: value.artifacts[0], report: value.report, fingerprint: value.fingerprint, maxRssKiB: peakRssKiB() }));
   } else {
     const { ms, value } = await timed(() => redis.restore(fileSource(input.dir, [input.record!], 'redis'), target, {}, log));
-    process.stdout.write(JSON.stringify({ ms, cpuMs: cpuMs(), details: value.details, maxRssKiB: process.resourceUsage().maxRSS }));
+    process.stdout.write(JSON.stringify({ ms, cpuMs: cpuMs(), details: value.details, maxRssKiB: peakRssKiB() }));
   }
 }
 

@@ -13,7 +13,7 @@
  *             place), twice: into a new database, and in place over the existing one (the previous
  *             database renamed aside and kept, as by default; the bench drops it after).
  * The database: the sample NCA database plus MIXED_TABLES tables of geometric sizes (at least 20 tables).
- * Peak RSS is the worker process's own (getrusage maxRSS; pg_dump/pg_restore are processes of their own).
+ * Peak RSS is the worker process's own (VmHWM, functions/core/peak-rss.ts; pg_dump/pg_restore are processes of their own).
  * Results: bench/results/postgres-<timestamp>.json. Targets (issue 16): ours at least 1.8x faster than raw
  * single-stream and within 1.1x of raw -Fd -j<streams>, for backup and restore; peak RSS <= 256 MiB.
  *

@@ -12,7 +12,7 @@
  *             snapshot (NCA_BENCH_VECTOR_STREAMS, default parallelStreams()); the restore with batched
  *             INSERTs (the single-stream path before issue 16) and with binary COPY. Each into a
  *             filesystem sink/source computing SHA-256 as the vault does (no S3 in the path).
- * Ours runs in a child process (node --import tsx) so its peak RSS (getrusage maxRSS) is its own. Every
+ * Ours runs in a child process (node --import tsx) so its peak RSS (VmHWM: functions/core/peak-rss.ts) is its own. Every
  * restore's fingerprint is compared with the backup's. MB/s is the table's size (heap, TOAST, indexes)
  * over the wall time. Results: bench/results/vector-<timestamp>.json.
  */
@@ -31,6 +31,7 @@ import { restoreVector } from '../functions/components/vector/restore';
 import type { ArtifactRecord, Fingerprint } from '../functions/components/types';
 import { startPostgres, type RunningPostgres } from '../scripts/local-servers';
 import { timed } from './timed';
+import { peakRssKiB } from '../functions/core/peak-rss';
 import { fileSink, fileSource, runBenchWorker } from './worker-process';
 
 const ROOT = join(__dirname, '..');
@@ -91,7 +92,7 @@ async function loadTable(url: string, targetMB: number, pgvector: boolean): Prom
   return { rows, bytes: await size() };
 }
 
-// ---- the worker: one backup or restore in its own process, so maxRSS is ours alone ----
+// ---- the worker: one backup or restore in its own process, so its peak RSS is ours alone ----
 
 interface WorkerInput {
   readonly mode: 'backup' | 'restore';
@@ -108,10 +109,10 @@ async function worker(input: WorkerInput): Promise<void> {
   const log = createLogger({ bench: 'vector', worker: input.mode });
   if (input.mode === 'backup') {
     const { ms, value } = await timed(() => backupVector(target, fileSink(input.dir), log, { streams: input.streams!, rowsPerRange: ROWS_PER_RANGE }));
-    process.stdout.write(JSON.stringify({ ms, artifacts: value.artifacts, report: value.report, fingerprint: value.fingerprint, maxRssKiB: process.resourceUsage().maxRSS }));
+    process.stdout.write(JSON.stringify({ ms, artifacts: value.artifacts, report: value.report, fingerprint: value.fingerprint, maxRssKiB: peakRssKiB() }));
   } else {
     const { ms, value } = await timed(() => restoreVector(fileSource(input.dir, input.records!, 'vector'), target, {}, log, { load: input.load }));
-    process.stdout.write(JSON.stringify({ ms, details: value.details, maxRssKiB: process.resourceUsage().maxRSS }));
+    process.stdout.write(JSON.stringify({ ms, details: value.details, maxRssKiB: peakRssKiB() }));
   }
 }
 

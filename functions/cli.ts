@@ -34,6 +34,7 @@ import { checkNewBackupId } from './core/workflow-input';
 import { setting } from '../config/environment';
 import { withCliAudit, type AuditAction } from './core/audit';
 import { EventBus } from './core/event-bus';
+import { peakRssMiB } from './core/peak-rss';
 
 /** The restore flags of every component (config/components.ts), by flag name. */
 const RESTORE_FLAGS = restoreFlags();
@@ -139,9 +140,6 @@ function audited<T>(ctx: EngineContext, action: AuditAction, components: string[
   return withCliAudit({ action, components, backupIds }, { vault: ctx.vault, ...(bus ? { bus } : {}), warn: (m) => ctx.log.warn(m) }, run);
 }
 
-function peakRssMiB(): number {
-  return Math.round((process.resourceUsage().maxRSS / 1024) * 10) / 10;
-}
 
 /** parseArgs's own refusals (unknown flag, missing value) are usage errors like ours. */
 function parseCommandLine(argv: readonly string[]) {
