@@ -183,7 +183,8 @@ describe('a failure in one stream fails the whole backup', () => {
     const error = (await outcome) as Error;
     expect(error.name).toBe('ToolError');
     // Ended mid-COPY, pg_dump names the table; if the COPY had just finished, the next query is what fails.
-    expect(error.message).toMatch(/pg_dump exited with code 1.*(contents of table "bulk_b" failed|query failed).*(server closed the connection|terminating connection due to administrator command)/s);
+    // How libpq words the lost connection after that (FATAL text, EOF, reset) depends on timing.
+    expect(error.message).toMatch(/pg_dump exited with code 1.*(contents of table "bulk_b" failed|query failed)/s);
     expect((await listKeys(testS3Client(), bucket, 'backups/')).filter((key) => key.endsWith('manifest.json'))).toEqual([]);
     // The other streams were stopped with it: nothing keeps reading the source.
     let left: unknown[] = [];
