@@ -155,10 +155,11 @@ describe('postgres failures leave the target as it was', () => {
 
   test('versions: an older target server or pg_restore is refused before the restore, naming both versions', async () => {
     const described = await postgres.describe(sample);
+    // The server's version as it reports it (Debian's point release changes when packages are upgraded).
+    const running = (await sql(sampleDb, 'SHOW server_version'))[0].server_version.split(' ')[0];
     await expect(postgres.checkCompatibility(described, sample)).resolves.toMatchObject({ targetVersion: described.serverVersion });
     await expect(postgres.checkCompatibility({ ...described, serverVersion: '17.2', serverMajor: 17 }, sample)).rejects.toThrow(
-      // The server's version as it reports it (Debian's point release changes when packages are upgraded).
-      new VersionMismatchError(`the backup comes from PostgreSQL 17.2; the target server runs ${(await sql(sampleDb, 'SHOW server_version'))[0].server_version.split(' ')[0]}, an older major version.`, {
+      new VersionMismatchError(`the backup comes from PostgreSQL 17.2; the target server runs ${running}, an older major version.`, {
         component: 'postgres',
         hint: 'Restore into a PostgreSQL 17 or newer server.',
       }).message,
