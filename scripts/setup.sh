@@ -30,23 +30,25 @@ fi
 # pgvector tests skip (their titles say so): the rest of the suite does not depend on it.
 pgvector_src="${NCA_PGVECTOR_SRC:-$(ls ../shared/vendor/pgvector-*.tar.gz 2>/dev/null | sort -V | tail -1 || true)}"
 pg_bin="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)"
+pg_major="$(basename "$(dirname "$pg_bin")")"
+build_pgvector() {
+  # Each step chained: `set -e` does not apply inside a function called as an `if` condition.
+  # OPTFLAGS empty: no tuning for this machine's CPU.
+  local build
+  export DEBIAN_FRONTEND=noninteractive
+  { apt-get install -y -qq --no-install-recommends "postgresql-server-dev-$pg_major" build-essential >/dev/null 2>&1 \
+    || { apt-get update -qq && apt-get install -y -qq --no-install-recommends "postgresql-server-dev-$pg_major" build-essential >/dev/null; }; } \
+    && build="$(mktemp -d)" \
+    && tar xzf "$pgvector_src" -C "$build" --strip-components=1 \
+    && make -s -C "$build" PG_CONFIG="$pg_bin/pg_config" OPTFLAGS="" >/dev/null 2>&1 \
+    && make -s -C "$build" install PG_CONFIG="$pg_bin/pg_config" >/dev/null 2>&1 \
+    && rm -rf "$build" \
+    && { (service postgresql stop || true) >/dev/null 2>&1; }
+}
 if [ -n "$pgvector_src" ] && [ -f "$pgvector_src" ] && [ -n "$pg_bin" ] && [ "$(id -u)" -eq 0 ] \
-  && ! [ -f "/usr/share/postgresql/$(basename "$(dirname "$pg_bin")")/extension/vector.control" ]; then
-  major="$(basename "$(dirname "$pg_bin")")"
-  echo "setup: building pgvector from $pgvector_src for PostgreSQL $major" >&2
-  if (
-    set -e
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get install -y -qq --no-install-recommends "postgresql-server-dev-$major" build-essential >/dev/null 2>&1 \
-      || { apt-get update -qq && apt-get install -y -qq --no-install-recommends "postgresql-server-dev-$major" build-essential >/dev/null; }
-    build="$(mktemp -d)"
-    tar xzf "$pgvector_src" -C "$build" --strip-components=1
-    # OPTFLAGS empty: no tuning for this machine's CPU.
-    make -s -C "$build" PG_CONFIG="$pg_bin/pg_config" OPTFLAGS="" >/dev/null 2>&1
-    make -s -C "$build" install PG_CONFIG="$pg_bin/pg_config" >/dev/null 2>&1
-    rm -rf "$build"
-    (service postgresql stop || true) >/dev/null 2>&1
-  ); then
+  && ! [ -f "/usr/share/postgresql/$pg_major/extension/vector.control" ]; then
+  echo "setup: building pgvector from $pgvector_src for PostgreSQL $pg_major" >&2
+  if build_pgvector; then
     echo "setup: pgvector installed" >&2
   else
     echo "setup: pgvector could not be built; the pgvector tests will be skipped" >&2
