@@ -140,7 +140,6 @@ function audited<T>(ctx: EngineContext, action: AuditAction, components: string[
   return withCliAudit({ action, components, backupIds }, { vault: ctx.vault, ...(bus ? { bus } : {}), warn: (m) => ctx.log.warn(m) }, run);
 }
 
-
 /** parseArgs's own refusals (unknown flag, missing value) are usage errors like ours. */
 function parseCommandLine(argv: readonly string[]) {
   try {

@@ -52,6 +52,19 @@ class SmallestIds {
 }
 
 /** Collects one tier's facts while its items stream past. */
+/** The most common embedding length of `counts` (length, how many), ties to the smaller; null when empty. */
+export function mostCommonLength(counts: Iterable<readonly [number, number]>): number | null {
+  let best: number | null = null;
+  let bestCount = -1;
+  for (const [length, count] of counts) {
+    if (count > bestCount || (count === bestCount && best !== null && length < best)) {
+      best = length;
+      bestCount = count;
+    }
+  }
+  return best;
+}
+
 export class TierStats {
   readonly ids = new Set<string>();
   private withEmbedding = 0;
@@ -94,15 +107,7 @@ export class TierStats {
   /** The declared dimension, else the most common embedding length (ties: the smaller). */
   get dimension(): number | null {
     if (this.declaredDimension !== null) return this.declaredDimension;
-    let best: number | null = null;
-    let bestCount = -1;
-    for (const [length, { count }] of this.lengths) {
-      if (count > bestCount || (count === bestCount && best !== null && length < best)) {
-        best = length;
-        bestCount = count;
-      }
-    }
-    return best;
+    return mostCommonLength([...this.lengths].map(([length, { count }]) => [length, count] as const));
   }
 
   report(read: TierReport['read'], extra: Record<string, unknown> = {}): TierReport {

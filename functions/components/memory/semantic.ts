@@ -24,6 +24,7 @@ import { COMPONENT, type ExportHeader } from './format';
 import { isObject, jsonText, parseJsonExact, type JsonObject, type MemoryItem } from './item';
 import type { MemoryTarget } from './connection';
 import type { StageResult, TierEntry, TierLine, TierSource, TierStager } from './tier';
+import { mostCommonLength } from './consistency';
 
 type Semantic = NonNullable<MemoryTarget['semantic']>;
 
@@ -298,8 +299,7 @@ export async function openSemanticStager(semantic: Semantic): Promise<TierStager
           if (batch.length >= INSERT_ROWS) await flush();
         }
         if (odd) {
-          const common = [...lengths].sort((a, b) => b[1] - a[1] || a[0] - b[0])[0][0];
-          checkDimensions(semantic, common, declared);
+          checkDimensions(semantic, mostCommonLength(lengths), declared);
           throw new InvalidInputError(
             `semantic item ${odd.id} has a ${odd.length}-dimensional embedding; column embedding of ${where} is ${info.embeddingType}.`,
             { component: COMPONENT, hint: 'Restore into a table of the backup\'s dimension (drop or rename the target table to have it created).' },

@@ -41,6 +41,13 @@ const CR = 0x0d;
 /** Strings up to this length are written char by char; longer ones through one UTF-8 encoding call. */
 const SHORT_TEXT = 48;
 
+/** How many decimal digits a non-negative integer has. */
+function decimalWidth(n: number): number {
+  let width = 1;
+  for (let rest = n; rest >= 10; rest = Math.floor(rest / 10)) width++;
+  return width;
+}
+
 /**
  * Appends RESP commands to a growing buffer: one write per batch instead of one per command. Bytes are
  * written directly (no template strings, no string encoding calls): at a million RESTOREs or DUMPs the
@@ -62,14 +69,8 @@ export class CommandWriter {
   }
 
   /** A non-negative integer's decimal digits (room already made: at most 16 bytes). */
-  private digits(n: number): void {
+  private digits(n: number, width = decimalWidth(n)): void {
     const buf = this.buf;
-    if (n < 10) {
-      buf[this.at++] = 48 + n;
-      return;
-    }
-    let width = 1;
-    for (let rest = n; rest >= 10; rest = Math.floor(rest / 10)) width++;
     let at = this.at + width;
     this.at = at;
     for (let rest = n; width-- > 0; rest = Math.floor(rest / 10)) buf[--at] = 48 + (rest % 10);
@@ -119,11 +120,10 @@ export class CommandWriter {
       if (typeof arg === 'number') {
         if (!Number.isSafeInteger(arg)) throw new Error(`a RESP integer argument must be a safe integer, not ${arg}`);
         if (arg >= 0) {
-          let width = 1;
-          for (let rest = arg; rest >= 10; rest = Math.floor(rest / 10)) width++;
+          const width = decimalWidth(arg);
           this.header(0x24 /* $ */, width);
           this.room(width + 2);
-          this.digits(arg);
+          this.digits(arg, width);
           this.buf[this.at++] = CR;
           this.buf[this.at++] = CRLF;
         } else {

@@ -130,5 +130,3 @@ export async function* scanRows(client: Client, definition: RowsDefinition, rela
     await client.query(`CLOSE ${cursor}`).catch(() => undefined);
   }
 }
-
-/** Fingerprint of a live table, read at one snapshot the same way a backup computes it. */
